@@ -1,0 +1,335 @@
+"""Public and private keys for SM2 (GM/T 0003, curve sm2p256v1) and ECDSA P-256, behind one interface.
+
+* SM2 signs with SM3 and the GM/T 0009 default user ID ``1234567812345678``; signatures are the
+  GB/T 35276 DER ``SEQUENCE { r INTEGER, s INTEGER }``. The C library ``gmalglib`` does the curve
+  arithmetic (nonce from the OS CSPRNG); ``cryptography`` cannot load SM2 keys.
+* ECDSA P-256 with SHA-256 goes through ``cryptography``.
+* Private keys serialise as PKCS#8 (``-----BEGIN PRIVATE KEY-----``) with ``id-ecPublicKey`` and the
+  curve OID, which OpenSSL 3 reads for both curves. At rest they are wrapped with AES-256-GCM under a
+  key-encryption key (see :func:`encrypt_private_key`).
+"""
+from __future__ import annotations
+
+import enum
+import hashlib
+import os
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from gmalglib.sm2 import SM2 as _SM2
+
+from . import der, oids
+
+SM2_DEFAULT_UID = b"1234567812345678"  # GM/T 0009 §10 default user identity
+
+
+class KeyFormatError(ValueError):
+    """A key, signature or key file is malformed or of an unsupported kind; the message says which."""
+
+
+class Algorithm(str, enum.Enum):
+    SM2 = "sm2"
+    ECDSA = "ecdsa"
+
+    @property
+    def curve_oid(self) -> str:
+        return oids.SM2_CURVE if self is Algorithm.SM2 else oids.P256
+
+    @property
+    def signature_oid(self) -> str:
+        return oids.SM2_WITH_SM3 if self is Algorithm.SM2 else oids.ECDSA_WITH_SHA256
+
+    @property
+    def label(self) -> str:
+        return "SM2/SM3" if self is Algorithm.SM2 else "ECDSA P-256/SHA-256"
+
+    @classmethod
+    def parse(cls, text: str) -> "Algorithm":
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            raise KeyFormatError(f"unknown algorithm {text!r}: use sm2 or ecdsa") from None
+
+
+_CURVE_TO_ALG = {oids.SM2_CURVE: Algorithm.SM2, oids.P256: Algorithm.ECDSA}
+_SIG_TO_ALG = {oids.SM2_WITH_SM3: Algorithm.SM2, oids.ECDSA_WITH_SHA256: Algorithm.ECDSA}
+
+
+def algorithm_for_signature_oid(oid: str) -> Algorithm:
+    try:
+        return _SIG_TO_ALG[oid]
+    except KeyError:
+        raise KeyFormatError(f"unsupported signature algorithm {oid}") from None
+
+
+def _algid(alg: Algorithm) -> bytes:
+    return der.seq(der.oid(oids.EC_PUBLIC_KEY), der.oid(alg.curve_oid))
+
+
+def signature_algorithm_identifier(alg: Algorithm) -> bytes:
+    """AlgorithmIdentifier for a signature: RFC 5758 §3.2 (and GM/T 0015) omit the parameters."""
+    return der.seq(der.oid(alg.signature_oid))
+
+
+def sig_to_der(raw: bytes) -> bytes:
+    """r‖s (64 bytes) → DER SEQUENCE { r, s } (GB/T 35276 §7.3)."""
+    return der.seq(der.integer(int.from_bytes(raw[:32], "big")),
+                   der.integer(int.from_bytes(raw[32:], "big")))
+
+
+def sig_from_der(sig: bytes) -> tuple[int, int]:
+    try:
+        node = der.parse(sig)
+        if not node.is_universal(16):
+            raise der.DERError("signature is not a SEQUENCE")
+        parts = node.children()
+        if len(parts) != 2:
+            raise der.DERError("signature SEQUENCE must hold exactly r and s")
+        r, s = parts[0].as_int(), parts[1].as_int()
+    except der.DERError as exc:
+        raise KeyFormatError(f"malformed signature value: {exc}") from None
+    if r <= 0 or s <= 0 or r.bit_length() > 256 or s.bit_length() > 256:
+        raise KeyFormatError("signature r or s out of range")
+    return r, s
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """An uncompressed EC point on the SM2 or P-256 curve."""
+
+    algorithm: Algorithm
+    point: bytes
+    _verifier: object = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.point) != 65 or self.point[0] != 4:
+            raise KeyFormatError("public key must be an uncompressed point (65 bytes, 0x04 prefix)")
+        if self.algorithm is Algorithm.SM2:
+            if not _SM2.is_pk_valid(self.point):
+                raise KeyFormatError("public key is not a point on the SM2 curve")
+            object.__setattr__(self, "_verifier", _SM2(pk=self.point, uid=SM2_DEFAULT_UID))
+        else:
+            try:
+                pk = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), self.point)
+            except ValueError:
+                raise KeyFormatError("public key is not a point on the P-256 curve") from None
+            object.__setattr__(self, "_verifier", pk)
+
+    # -- encodings ---------------------------------------------------------------------------
+
+    def spki(self) -> bytes:
+        """SubjectPublicKeyInfo DER (RFC 5480 §2; GM/T 0015 uses id-ecPublicKey + sm2 curve)."""
+        return der.seq(_algid(self.algorithm), der.bit_string(self.point))
+
+    def pem(self) -> str:
+        return der.der_to_pem(self.spki(), "PUBLIC KEY")
+
+    def key_identifier(self) -> bytes:
+        """RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING value."""
+        return hashlib.sha1(self.point).digest()
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.spki()).hexdigest()
+
+    @classmethod
+    def from_spki(cls, spki_der: bytes) -> "PublicKey":
+        try:
+            node = der.parse(spki_der)
+            alg_node, key_node = node.children()
+            alg_parts = alg_node.children()
+            if alg_parts[0].as_oid() != oids.EC_PUBLIC_KEY or len(alg_parts) != 2:
+                raise KeyFormatError(f"public key algorithm {alg_parts[0].as_oid()} is not an EC key "
+                                     "(expected SM2 or P-256)")
+            if not alg_parts[1].is_universal(der.OID):
+                raise KeyFormatError("explicit curve parameters are not accepted; use a named curve")
+            curve = alg_parts[1].as_oid()
+            point = key_node.as_bit_string()
+        except (der.DERError, ValueError) as exc:
+            if isinstance(exc, KeyFormatError):
+                raise
+            raise KeyFormatError(f"malformed public key: {exc}") from None
+        alg = _CURVE_TO_ALG.get(curve)
+        if alg is None:
+            raise KeyFormatError(f"unsupported curve {curve}: only SM2 ({oids.SM2_CURVE}) and P-256 "
+                                 f"({oids.P256}) are accepted")
+        return cls(alg, point)
+
+    @classmethod
+    def from_pem(cls, text: str | bytes) -> "PublicKey":
+        try:
+            return cls.from_spki(der.pem_to_der(text, "PUBLIC KEY"))
+        except der.DERError as exc:
+            raise KeyFormatError(f"not a PEM public key: {exc}") from None
+
+    # -- verification ------------------------------------------------------------------------
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        """Verify a DER signature over ``data`` (SM2: SM3 with the default user ID)."""
+        try:
+            r, s = sig_from_der(signature)
+        except KeyFormatError:
+            return False
+        if self.algorithm is Algorithm.SM2:
+            raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+            return bool(self._verifier.verify(data, raw))  # type: ignore[attr-defined]
+        try:
+            self._verifier.verify(signature, data, ec.ECDSA(hashes.SHA256()))  # type: ignore[attr-defined]
+            return True
+        except InvalidSignature:
+            return False
+
+
+class Signer(Protocol):
+    """Anything that can sign a TBS structure: a software key here, an HSM session elsewhere."""
+
+    @property
+    def algorithm(self) -> Algorithm: ...
+
+    @property
+    def public_key(self) -> PublicKey: ...
+
+    def sign(self, data: bytes) -> bytes:
+        """DER signature over ``data`` (the signer hashes: SM3 with Z for SM2, SHA-256 for ECDSA)."""
+        ...
+
+
+class PrivateKey:
+    """A software private key implementing :class:`Signer`."""
+
+    __slots__ = ("algorithm", "_scalar", "public_key", "_impl")
+
+    def __init__(self, algorithm: Algorithm, scalar: bytes) -> None:
+        if len(scalar) != 32:
+            raise KeyFormatError("private key must be 32 bytes")
+        self.algorithm = algorithm
+        self._scalar = scalar
+        if algorithm is Algorithm.SM2:
+            if not _SM2.is_sk_valid(scalar):
+                raise KeyFormatError("private key is out of range for SM2")
+            self._impl = _SM2(sk=scalar, uid=SM2_DEFAULT_UID)
+            self.public_key = PublicKey(algorithm, _SM2.get_pk(scalar))
+        else:
+            try:
+                self._impl = ec.derive_private_key(int.from_bytes(scalar, "big"), ec.SECP256R1())
+            except ValueError:
+                raise KeyFormatError("private key is out of range for P-256") from None
+            point = self._impl.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+            self.public_key = PublicKey(algorithm, point)
+
+    def __repr__(self) -> str:  # never show the scalar
+        return f"<PrivateKey {self.algorithm.value} {self.public_key.fingerprint()[:16]}>"
+
+    @classmethod
+    def generate(cls, algorithm: Algorithm) -> "PrivateKey":
+        if algorithm is Algorithm.SM2:
+            sk, _pk = _SM2().generate_keypair()
+            return cls(algorithm, sk)
+        key = ec.generate_private_key(ec.SECP256R1())
+        return cls(algorithm, key.private_numbers().private_value.to_bytes(32, "big"))
+
+    def sign(self, data: bytes) -> bytes:
+        if self.algorithm is Algorithm.SM2:
+            return sig_to_der(self._impl.sign(data))  # type: ignore[union-attr]
+        return self._impl.sign(data, ec.ECDSA(hashes.SHA256()))  # type: ignore[union-attr]
+
+    # -- serialisation -----------------------------------------------------------------------
+
+    def pkcs8(self) -> bytes:
+        """RFC 5958 OneAsymmetricKey v1 wrapping an RFC 5915 ECPrivateKey."""
+        ec_priv = der.seq(der.integer(1), der.octet_string(self._scalar),
+                          der.explicit(1, der.bit_string(self.public_key.point)))
+        return der.seq(der.integer(0), _algid(self.algorithm), der.octet_string(ec_priv))
+
+    def pem(self) -> str:
+        return der.der_to_pem(self.pkcs8(), "PRIVATE KEY")
+
+    @classmethod
+    def from_der(cls, data: bytes) -> "PrivateKey":
+        """PKCS#8 or SEC1 ``ECPrivateKey`` with a named curve (SM2 or P-256)."""
+        try:
+            node = der.parse(data)
+            parts = node.children()
+            if len(parts) >= 3 and parts[1].is_universal(16):  # PKCS#8
+                alg_parts = parts[1].children()
+                if alg_parts[0].as_oid() != oids.EC_PUBLIC_KEY:
+                    raise KeyFormatError(f"private key algorithm {alg_parts[0].as_oid()} is not EC")
+                curve = alg_parts[1].as_oid()
+                inner = der.parse(parts[2].as_bytes()).children()
+                scalar = inner[1].as_bytes()
+            else:  # SEC1 ECPrivateKey { version, privateKey, [0] parameters, [1] publicKey }
+                scalar = parts[1].as_bytes()
+                curve = ""
+                for p in parts[2:]:
+                    if p.is_context(0):
+                        curve = p.children()[0].as_oid()
+                if not curve:
+                    raise KeyFormatError("EC private key does not name its curve")
+        except (der.DERError, IndexError) as exc:
+            raise KeyFormatError(f"malformed private key: {exc}") from None
+        alg = _CURVE_TO_ALG.get(curve)
+        if alg is None:
+            raise KeyFormatError(f"unsupported curve {curve}: only SM2 and P-256 keys are accepted")
+        return cls(alg, scalar.rjust(32, b"\x00"))
+
+    @classmethod
+    def from_pem(cls, text: str | bytes) -> "PrivateKey":
+        if isinstance(text, bytes):
+            text = text.decode("ascii", "replace")
+        if "ENCRYPTED PRIVATE KEY" in text:
+            raise KeyFormatError("encrypted PEM keys are not supported here; decrypt it first "
+                                 "(openssl pkey -in key.pem -out plain.pem)")
+        for label in ("PRIVATE KEY", "EC PRIVATE KEY", "SM2 PRIVATE KEY"):
+            if f"BEGIN {label}-----" in text:
+                try:
+                    return cls.from_der(der.pem_to_der(text, label))
+                except der.DERError as exc:
+                    raise KeyFormatError(f"not a valid PEM private key: {exc}") from None
+        raise KeyFormatError("no PEM private key found")
+
+
+# ----------------------------------------------------------------------------------------------
+# Encryption at rest
+
+_MAGIC = b"RGK1"
+
+
+def encrypt_private_key(key: PrivateKey, kek: bytes, kek_id: str) -> bytes:
+    """Wrap ``key`` (PKCS#8) with AES-256-GCM under ``kek``; the KEK id and algorithm are bound as
+    associated data so a blob cannot be replayed under another key id."""
+    if len(kek) != 32:
+        raise ValueError("key-encryption key must be 32 bytes")
+    kid = kek_id.encode()
+    if len(kid) > 255:
+        raise ValueError("key-encryption key id too long")
+    nonce = os.urandom(12)
+    aad = _MAGIC + bytes((len(kid),)) + kid
+    return aad + nonce + AESGCM(kek).encrypt(nonce, key.pkcs8(), aad)
+
+
+def encrypted_key_id(blob: bytes) -> str:
+    if not blob.startswith(_MAGIC) or len(blob) < 5:
+        raise KeyFormatError("not an encrypted registry key")
+    return blob[5:5 + blob[4]].decode()
+
+
+def decrypt_private_key(blob: bytes, keks: dict[str, bytes]) -> PrivateKey:
+    """Unwrap a blob made by :func:`encrypt_private_key` using the KEK its header names."""
+    from cryptography.exceptions import InvalidTag
+
+    kid = encrypted_key_id(blob)
+    try:
+        kek = keks[kid]
+    except KeyError:
+        raise KeyFormatError(f"key-encryption key {kid!r} is not configured") from None
+    aad_len = 5 + blob[4]
+    aad, nonce, ct = blob[:aad_len], blob[aad_len:aad_len + 12], blob[aad_len + 12:]
+    try:
+        return PrivateKey.from_der(AESGCM(kek).decrypt(nonce, ct, aad))
+    except InvalidTag:
+        raise KeyFormatError(f"encrypted key does not open under key-encryption key {kid!r} "
+                             "(wrong key or tampered blob)") from None
