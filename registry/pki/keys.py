@@ -168,15 +168,17 @@ class PublicKey:
 
     # -- verification ------------------------------------------------------------------------
 
-    def verify(self, data: bytes, signature: bytes) -> bool:
-        """Verify a DER signature over ``data`` (SM2: SM3 with the default user ID)."""
+    def verify(self, data: bytes, signature: bytes, *, sm2_uid: bytes = SM2_DEFAULT_UID) -> bool:
+        """Verify a DER signature over ``data``. SM2 uses SM3 with ``sm2_uid`` (GM/T 0009 default
+        ``1234567812345678``; pass ``b""`` for signatures made by OpenSSL 3.x without ``distid``)."""
         try:
             r, s = sig_from_der(signature)
         except KeyFormatError:
             return False
         if self.algorithm is Algorithm.SM2:
             raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-            return bool(self._verifier.verify(data, raw))  # type: ignore[attr-defined]
+            verifier = self._verifier if sm2_uid == SM2_DEFAULT_UID else _SM2(pk=self.point, uid=sm2_uid)
+            return bool(verifier.verify(data, raw))  # type: ignore[attr-defined]
         try:
             self._verifier.verify(signature, data, ec.ECDSA(hashes.SHA256()))  # type: ignore[attr-defined]
             return True

@@ -1,0 +1,441 @@
+"""X.509 v3 certificates (RFC 5280, GM/T 0015 profile for SM2) and PKCS#10 requests (RFC 2986).
+
+Certificates are assembled from DER pieces and signed by any :class:`~registry.pki.keys.Signer`,
+because ``cryptography`` cannot sign with SM2. The same code path serves the ECDSA hierarchy, so
+both hierarchies have one profile. Parsing keeps the exact TBS bytes for signature checks.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from . import der, oids
+from .keys import (Algorithm, KeyFormatError, PublicKey, Signer, algorithm_for_signature_oid,
+                   signature_algorithm_identifier)
+
+
+class CertificateError(ValueError):
+    """A certificate or certificate request is malformed or fails a check; the message says which."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Names
+
+_ATTR_LABELS = {oids.COMMON_NAME: "CN", oids.SERIAL_NUMBER: "serialNumber", oids.COUNTRY: "C",
+                oids.LOCALITY: "L", oids.STATE: "ST", oids.ORGANIZATION: "O",
+                oids.ORGANIZATIONAL_UNIT: "OU", oids.ORGANIZATION_IDENTIFIER: "organizationIdentifier"}
+_PRINTABLE_ATTRS = {oids.COUNTRY, oids.SERIAL_NUMBER}
+
+
+@dataclass(frozen=True)
+class Name:
+    """A distinguished name as an ordered sequence of (attribute OID, value), one per RDN."""
+
+    attributes: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def build(cls, **kw: str) -> "Name":
+        """``Name.build(C="CN", O="...", CN="...")`` in the order given."""
+        by_label = {v: k for k, v in _ATTR_LABELS.items()}
+        return cls(tuple((by_label[k], v) for k, v in kw.items() if v))
+
+    def der(self) -> bytes:
+        rdns = []
+        for attr, value in self.attributes:
+            enc = der.printable(value) if attr in _PRINTABLE_ATTRS else der.utf8(value)
+            rdns.append(der.set_of(der.seq(der.oid(attr), enc)))
+        return der.seq(*rdns)
+
+    @classmethod
+    def from_node(cls, node: der.Node) -> "Name":
+        attrs = []
+        for rdn in node.children():
+            for atv in rdn.children():
+                oid_node, value = atv.children()
+                try:
+                    text = value.as_str()
+                except der.DERError:
+                    text = value.content.hex()
+                attrs.append((oid_node.as_oid(), text))
+        return cls(tuple(attrs))
+
+    def get(self, attr_oid: str) -> str | None:
+        for a, v in self.attributes:
+            if a == attr_oid:
+                return v
+        return None
+
+    def __str__(self) -> str:  # RFC 4514 order is reversed; we show it as written, like OpenSSL
+        return ", ".join(f"{_ATTR_LABELS.get(a, a)}={v}" for a, v in self.attributes)
+
+
+# ----------------------------------------------------------------------------------------------
+# Extensions (RFC 5280 §4.2)
+
+
+def extension(ext_oid: str, value: bytes, critical: bool = False) -> bytes:
+    parts = [der.oid(ext_oid)]
+    if critical:
+        parts.append(der.boolean(True))  # DEFAULT FALSE is omitted in DER
+    parts.append(der.octet_string(value))
+    return der.seq(*parts)
+
+
+def basic_constraints(ca: bool, path_len: int | None = None) -> bytes:
+    """§4.2.1.9; critical in CA certificates, present (empty) and non-critical in end entities."""
+    body = []
+    if ca:
+        body.append(der.boolean(True))
+        if path_len is not None:
+            body.append(der.integer(path_len))
+    return extension(oids.BASIC_CONSTRAINTS, der.seq(*body), critical=ca)
+
+
+KU_DIGITAL_SIGNATURE = 0
+KU_NON_REPUDIATION = 1
+KU_KEY_ENCIPHERMENT = 2
+KU_KEY_CERT_SIGN = 5
+KU_CRL_SIGN = 6
+_KU_NAMES = {0: "digitalSignature", 1: "nonRepudiation", 2: "keyEncipherment", 3: "dataEncipherment",
+             4: "keyAgreement", 5: "keyCertSign", 6: "cRLSign", 7: "encipherOnly", 8: "decipherOnly"}
+
+
+def key_usage(*bits: int) -> bytes:
+    """§4.2.1.3 KeyUsage BIT STRING, DER-minimal (trailing zero bits dropped), always critical."""
+    value = 0
+    for b in bits:
+        value |= 1 << (15 - b)
+    raw = value.to_bytes(2, "big").rstrip(b"\x00") or b"\x00"
+    last = raw[-1]
+    unused = (last & -last).bit_length() - 1 if last else 0
+    return extension(oids.KEY_USAGE, der.bit_string(raw, unused), critical=True)
+
+
+def subject_key_identifier(kid: bytes) -> bytes:
+    return extension(oids.SUBJECT_KEY_IDENTIFIER, der.octet_string(kid))
+
+
+def authority_key_identifier(kid: bytes) -> bytes:
+    return extension(oids.AUTHORITY_KEY_IDENTIFIER, der.seq(der.implicit(0, kid)))
+
+
+def _general_name_uri(url: str) -> bytes:
+    return der.implicit(6, url.encode("ascii"))  # uniformResourceIdentifier [6] IA5String
+
+
+def _distribution_points(urls: list[str]) -> bytes:
+    # DistributionPoint ::= SEQUENCE { distributionPoint [0] { fullName [0] GeneralNames } }
+    points = [der.seq(der.explicit(0, der.implicit(0, _general_name_uri(u), constructed=True)))
+              for u in urls]
+    return der.seq(*points)
+
+
+def crl_distribution_points(urls: list[str]) -> bytes:
+    """§4.2.1.13: one DistributionPoint per URL (full CRL and the certificate's shard)."""
+    return extension(oids.CRL_DISTRIBUTION_POINTS, _distribution_points(urls))
+
+
+def freshest_crl(urls: list[str]) -> bytes:
+    """§4.2.1.15: where the delta CRLs are; same syntax as CRL distribution points."""
+    return extension(oids.FRESHEST_CRL, _distribution_points(urls))
+
+
+def authority_info_access(ocsp_url: str | None, ca_issuers_url: str | None) -> bytes:
+    """§4.2.2.1."""
+    descs = []
+    if ocsp_url:
+        descs.append(der.seq(der.oid(oids.AD_OCSP), _general_name_uri(ocsp_url)))
+    if ca_issuers_url:
+        descs.append(der.seq(der.oid(oids.AD_CA_ISSUERS), _general_name_uri(ca_issuers_url)))
+    return extension(oids.AUTHORITY_INFO_ACCESS, der.seq(*descs))
+
+
+def certificate_policies(policy_oid: str, cps_url: str | None = None) -> bytes:
+    """§4.2.1.4 with an optional CPS pointer qualifier (id-qt-cps 1.3.6.1.5.5.7.2.1)."""
+    info = [der.oid(policy_oid)]
+    if cps_url:
+        info.append(der.seq(der.seq(der.oid("1.3.6.1.5.5.7.2.1"), der.ia5(cps_url))))
+    return extension(oids.CERTIFICATE_POLICIES, der.seq(der.seq(*info)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Building
+
+
+def random_serial() -> int:
+    """RFC 5280 §4.1.2.2: positive, at most 20 octets; CA/B BR: at least 64 bits of CSPRNG output.
+    We use 127 random bits with the top bit forced so every serial is 16 octets long."""
+    return int.from_bytes(os.urandom(16), "big") >> 1 | (1 << 126)
+
+
+def build_tbs(*, serial: int, signature_alg: Algorithm, issuer: Name | bytes, subject: Name,
+              not_before: dt.datetime, not_after: dt.datetime, public_key: PublicKey,
+              extensions: list[bytes]) -> bytes:
+    if serial <= 0 or serial.bit_length() > 159:
+        raise CertificateError("serial number must be positive and at most 20 octets")
+    if not_after <= not_before:
+        raise CertificateError("notAfter must be later than notBefore")
+    issuer_der = issuer if isinstance(issuer, bytes) else issuer.der()
+    return der.seq(
+        der.explicit(0, der.integer(2)),  # v3
+        der.integer(serial),
+        signature_algorithm_identifier(signature_alg),
+        issuer_der,
+        der.seq(der.x509_time(not_before), der.x509_time(not_after)),
+        subject.der(),
+        public_key.spki(),
+        der.explicit(3, der.seq(*extensions)),
+    )
+
+
+def sign_tbs(tbs: bytes, signer: Signer) -> bytes:
+    """Certificate / CertificateList / OCSP shape: SEQUENCE { tbs, algorithm, BIT STRING signature }."""
+    return der.seq(tbs, signature_algorithm_identifier(signer.algorithm), der.bit_string(signer.sign(tbs)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Parsing
+
+
+@dataclass(frozen=True)
+class Extension:
+    oid: str
+    critical: bool
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Certificate:
+    der: bytes
+    tbs: bytes
+    serial: int
+    signature_algorithm: str
+    signature: bytes
+    issuer: Name
+    issuer_der: bytes
+    subject: Name
+    subject_der: bytes
+    not_before: dt.datetime
+    not_after: dt.datetime
+    spki: bytes
+    extensions: tuple[Extension, ...] = field(default=())
+
+    @classmethod
+    def from_der(cls, data: bytes) -> "Certificate":
+        try:
+            top = der.parse(bytes(data))
+            tbs_node, alg_node, sig_node = top.children()
+            parts = tbs_node.children()
+            i = 0
+            if parts[0].is_context(0):
+                version = parts[0].children()[0].as_int()
+                i = 1
+                if version not in (0, 1, 2):
+                    raise CertificateError(f"unknown certificate version {version + 1}")
+            serial = parts[i].as_int()
+            issuer_node, validity, subject_node, spki_node = parts[i + 2], parts[i + 3], parts[i + 4], parts[i + 5]
+            nb, na = validity.children()
+            exts: list[Extension] = []
+            for p in parts[i + 6:]:
+                if p.is_context(3):
+                    for e in p.children()[0].children():
+                        ec = e.children()
+                        critical = len(ec) == 3 and ec[1].as_bool()
+                        exts.append(Extension(ec[0].as_oid(), critical, ec[-1].as_bytes()))
+            return cls(der=top.raw, tbs=tbs_node.raw, serial=serial,
+                       signature_algorithm=alg_node.children()[0].as_oid(),
+                       signature=sig_node.as_bit_string(), issuer=Name.from_node(issuer_node),
+                       issuer_der=issuer_node.raw, subject=Name.from_node(subject_node),
+                       subject_der=subject_node.raw, not_before=nb.as_time(), not_after=na.as_time(),
+                       spki=spki_node.raw, extensions=tuple(exts))
+        except (der.DERError, ValueError, IndexError) as exc:
+            if isinstance(exc, CertificateError):
+                raise
+            raise CertificateError(f"malformed certificate: {exc}") from None
+
+    @classmethod
+    def from_pem(cls, text: str | bytes) -> "Certificate":
+        try:
+            return cls.from_der(der.pem_to_der(text, "CERTIFICATE"))
+        except der.DERError as exc:
+            raise CertificateError(f"not a PEM certificate: {exc}") from None
+
+    @classmethod
+    def load(cls, data: bytes) -> "Certificate":
+        """DER or PEM, whichever ``data`` is."""
+        return cls.from_pem(data) if data.lstrip().startswith(b"-----") else cls.from_der(data)
+
+    def pem(self) -> str:
+        return der.der_to_pem(self.der, "CERTIFICATE")
+
+    @cached_property
+    def public_key(self) -> PublicKey:
+        try:
+            return PublicKey.from_spki(self.spki)
+        except KeyFormatError as exc:
+            raise CertificateError(f"certificate key: {exc}") from None
+
+    def extension(self, ext_oid: str) -> Extension | None:
+        for e in self.extensions:
+            if e.oid == ext_oid:
+                return e
+        return None
+
+    @cached_property
+    def is_ca(self) -> bool:
+        e = self.extension(oids.BASIC_CONSTRAINTS)
+        if e is None:
+            return False
+        parts = der.parse(e.value).children()
+        return bool(parts) and parts[0].is_universal(der.BOOLEAN) and parts[0].as_bool()
+
+    @cached_property
+    def key_usage(self) -> frozenset[str]:
+        e = self.extension(oids.KEY_USAGE)
+        if e is None:
+            return frozenset()
+        bits = der.parse(e.value).as_bit_string()
+        value = int.from_bytes(bits, "big") if bits else 0
+        n = len(bits) * 8
+        return frozenset(name for b, name in _KU_NAMES.items() if b < n and value >> (n - 1 - b) & 1)
+
+    @cached_property
+    def subject_key_id(self) -> bytes | None:
+        e = self.extension(oids.SUBJECT_KEY_IDENTIFIER)
+        return der.parse(e.value).as_bytes() if e else None
+
+    @cached_property
+    def authority_key_id(self) -> bytes | None:
+        e = self.extension(oids.AUTHORITY_KEY_IDENTIFIER)
+        if e is None:
+            return None
+        for p in der.parse(e.value).children():
+            if p.is_context(0):
+                return p.content
+        return None
+
+    @cached_property
+    def crl_urls(self) -> tuple[str, ...]:
+        return self._dp_urls(oids.CRL_DISTRIBUTION_POINTS)
+
+    @cached_property
+    def freshest_crl_urls(self) -> tuple[str, ...]:
+        return self._dp_urls(oids.FRESHEST_CRL)
+
+    def _dp_urls(self, ext_oid: str) -> tuple[str, ...]:
+        e = self.extension(ext_oid)
+        if e is None:
+            return ()
+        urls = []
+        for dp in der.parse(e.value).children():
+            for part in dp.children():
+                if part.is_context(0):
+                    for full in part.children():
+                        if full.is_context(0):
+                            for gn in full.children():
+                                if gn.is_context(6):
+                                    urls.append(gn.content.decode("ascii", "replace"))
+        return tuple(urls)
+
+    @cached_property
+    def policies(self) -> tuple[str, ...]:
+        e = self.extension(oids.CERTIFICATE_POLICIES)
+        if e is None:
+            return ()
+        return tuple(pi.children()[0].as_oid() for pi in der.parse(e.value).children())
+
+    def verify_signature(self, issuer_key: PublicKey) -> bool:
+        """True if ``issuer_key`` made this certificate's signature (SM2 with the GM/T 0009 ID)."""
+        try:
+            alg = algorithm_for_signature_oid(self.signature_algorithm)
+        except KeyFormatError:
+            return False
+        return alg is issuer_key.algorithm and issuer_key.verify(self.tbs, self.signature)
+
+    def valid_at(self, when: dt.datetime) -> bool:
+        return self.not_before <= when <= self.not_after
+
+
+@dataclass(frozen=True)
+class CertificationRequest:
+    """A parsed PKCS#10 request (RFC 2986)."""
+
+    der: bytes
+    info: bytes
+    subject: Name
+    public_key: PublicKey
+    signature_algorithm: str
+    signature: bytes
+    requested_extensions: tuple[Extension, ...]
+
+    @classmethod
+    def load(cls, data: bytes) -> "CertificationRequest":
+        """Parse a DER or PEM request and check its proof of possession (the self-signature).
+
+        Raises :class:`CertificateError` naming the problem: not a CSR, unsupported key or curve,
+        algorithm mismatch, or a signature that the request's own key did not make.
+        """
+        if not data or not data.strip():
+            raise CertificateError("certificate request is empty")
+        if data.lstrip().startswith(b"-----"):
+            try:
+                raw = der.pem_to_der(data, "CERTIFICATE REQUEST")
+            except der.DERError:
+                try:
+                    raw = der.pem_to_der(data, "NEW CERTIFICATE REQUEST")
+                except der.DERError as exc:
+                    raise CertificateError(f"not a PEM certificate request: {exc}") from None
+        else:
+            raw = data
+        try:
+            top = der.parse(raw)
+            info_node, alg_node, sig_node = top.children()
+            info_parts = info_node.children()
+            version = info_parts[0].as_int()
+            if version != 0:
+                raise CertificateError(f"certificate request version {version + 1} is not v1")
+            subject = Name.from_node(info_parts[1])
+            spki = info_parts[2].raw
+            exts: list[Extension] = []
+            if len(info_parts) > 3 and info_parts[3].is_context(0):
+                for attr in info_parts[3].children():
+                    a = attr.children()
+                    if a[0].as_oid() == oids.EXTENSION_REQUEST:
+                        for e in a[1].children()[0].children():
+                            ec = e.children()
+                            exts.append(Extension(ec[0].as_oid(), len(ec) == 3 and ec[1].as_bool(),
+                                                  ec[-1].as_bytes()))
+            sig_alg = alg_node.children()[0].as_oid()
+            signature = sig_node.as_bit_string()
+        except (der.DERError, ValueError, IndexError) as exc:
+            if isinstance(exc, CertificateError):
+                raise
+            raise CertificateError(f"malformed certificate request: {exc}") from None
+        try:
+            public_key = PublicKey.from_spki(spki)
+        except KeyFormatError as exc:
+            raise CertificateError(f"certificate request key: {exc}") from None
+        try:
+            alg = algorithm_for_signature_oid(sig_alg)
+        except KeyFormatError:
+            raise CertificateError(f"certificate request is signed with unsupported algorithm {sig_alg}; "
+                                   "use SM2-with-SM3 or ECDSA-with-SHA256") from None
+        if alg is not public_key.algorithm:
+            raise CertificateError(f"certificate request carries a {public_key.algorithm.label} key "
+                                   f"but is signed with {alg.label}")
+        req = cls(raw, info_node.raw, subject, public_key, sig_alg, signature, tuple(exts))
+        if not req.proof_of_possession():
+            raise CertificateError("certificate request signature does not verify with its own public "
+                                   "key: proof of possession failed")
+        return req
+
+    def proof_of_possession(self) -> bool:
+        """The request's signature verifies under its own key. For SM2 the GM/T 0009 ID is tried
+        first, then the empty ID that OpenSSL 3.0 uses unless given ``-sigopt distid:...``: either
+        proves possession of the private key."""
+        if self.public_key.verify(self.info, self.signature):
+            return True
+        return (self.public_key.algorithm is Algorithm.SM2
+                and self.public_key.verify(self.info, self.signature, sm2_uid=b""))
