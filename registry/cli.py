@@ -1,0 +1,322 @@
+"""The ``registry`` command (design.md §8).
+
+Conventions: a command that creates something prints its identifier alone on the last line of
+standard output; an error is one line on standard error and exit status 2, with nothing written.
+"""
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+
+from .config import Settings
+from .domain.errors import DomainError
+from .domain.roles import Role
+from .pki.keys import KeyFormatError
+from .services.context import Actor, ServiceContext, load_or_create_secret_key
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliError(click.ClickException):
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"registry: error: {self.format_message()}", err=True)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn domain errors into one line on stderr and exit status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (DomainError, KeyFormatError) as exc:
+            raise CliError(str(exc)) from None
+        except OSError as exc:
+            raise CliError(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _ctx(create_keys: bool = False) -> ServiceContext:
+    return ServiceContext.create(Settings.from_env(), create_keys=create_keys)
+
+
+def _cli_actor() -> Actor:
+    try:
+        who = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        who = str(os.getuid())
+    return Actor(name=f"cli:{who}", kind="system", roles=frozenset(Role))
+
+
+def _read(path: str, what: str, limit: int = 16 * 1024 * 1024) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        raise CliError(f"{what} {path}: no such file")
+    if p.stat().st_size > limit:
+        raise CliError(f"{what} {path} is larger than {limit // 1024} KB")
+    return p.read_bytes()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Registration authority for enterprise electronic seals (电子印章)."""
+
+
+# -- init / serve --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Also load demonstration licences and staff accounts.")
+@handle_errors
+def init(demo: bool) -> None:
+    """Bring the schema up to date, create the CA hierarchies and a first admin (idempotent)."""
+    from .db.migrate import upgrade
+    from .services import authorities, users
+
+    settings = Settings.from_env()
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    click.echo(f"database: {_redact(settings.database_url)} (schema up to date)")
+    load_or_create_secret_key(settings)
+    ctx = ServiceContext.create(settings, create_keys=True)
+    actor = _cli_actor()
+    created = authorities.ensure_hierarchies(ctx, actor)
+    for a in authorities.list_authorities(ctx):
+        mark = "created" if a.name in created else "exists"
+        click.echo(f"authority {a.name:18} {mark:8} {a.subject}")
+    password = users.ensure_first_admin(ctx, actor)
+    if password:
+        click.echo(f"first admin: user 'admin', one-time password: {password}")
+        click.echo("(shown once; it must be changed at first login)")
+    else:
+        click.echo("admin account exists")
+    if demo:
+        from .services.demo import load_demo
+
+        for line in load_demo(ctx, actor):
+            click.echo(line)
+
+
+def _redact(url: str) -> str:
+    import re
+
+    return re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", url)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@handle_errors
+def serve(host: str, port: int) -> None:
+    """Run the portal (development server; production: gunicorn 'registry.wsgi:app')."""
+    from .web import create_app
+
+    app = create_app()
+    click.echo(f"portal on http://{host}:{port}/  (Ctrl-C to stop)")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+# -- users ---------------------------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="operator, reviewer, admin or auditor (repeatable).")
+@click.option("--display-name", default="")
+@handle_errors
+def user_add(name: str, roles: tuple[str, ...], display_name: str) -> None:
+    """Create a staff account; prints its one-time password, then its username on the last line."""
+    from .services import users
+
+    parsed = [Role.parse(r) for r in roles]
+    u, password = users.add_user(_ctx(), _cli_actor(), name, parsed, display_name)
+    click.echo(f"one-time password: {password}")
+    click.echo(u.username)
+
+
+# -- licences ------------------------------------------------------------------------------------
+
+
+@main.group()
+def licence() -> None:
+    """Electronic business licence data."""
+
+
+@licence.command("import")
+@click.argument("file")
+@handle_errors
+def licence_import(file: str) -> None:
+    """Import a CSV or JSON Lines licence file; bad rows are reported, good rows kept."""
+    from .services import licences
+
+    data = _read(file, "licence file", 64 * 1024 * 1024)
+    report = licences.import_licences(_ctx(), _cli_actor(), data, Path(file).name)
+    for err in report.errors:
+        click.echo(f"{file}: {err}", err=True)
+    click.echo(f"created {len(report.created)}, updated {len(report.updated)}, "
+               f"unchanged {len(report.unchanged)}, rejected {len(report.errors)}")
+    if report.errors and not report.good:
+        sys.exit(2)
+
+
+# -- keygen --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--algorithm", type=click.Choice(["sm2", "ecdsa"]), default="sm2", show_default=True)
+@click.option("--uscc", required=True, help="The enterprise's unified social credit code.")
+@click.option("--name", default="", help="Common name for the request (default: the USCC).")
+@click.option("--key-out", required=True, type=click.Path(dir_okay=False))
+@click.option("--csr-out", required=True, type=click.Path(dir_okay=False))
+@handle_errors
+def keygen(algorithm: str, uscc: str, name: str, key_out: str, csr_out: str) -> None:
+    """Enterprise side: make a key pair and a PKCS#10 request carrying the USCC."""
+    from .pki.csr import build_csr
+    from .pki.keys import Algorithm, PrivateKey
+    from .pki.uscc import UsccError, validate_uscc
+    from .pki.x509 import Name
+
+    try:
+        code = validate_uscc(uscc)
+    except UsccError as exc:
+        raise CliError(f"USCC {uscc!r}: {exc}") from None
+    for p in (key_out, csr_out):
+        if Path(p).exists():
+            raise CliError(f"{p} exists; refusing to overwrite")
+    key = PrivateKey.generate(Algorithm(algorithm))
+    csr = build_csr(key, Name.build(C="CN", CN=name or code, organizationIdentifier=code))
+    _write_private(Path(key_out), key.pem())
+    Path(csr_out).write_text(csr)
+    click.echo(f"key: {key_out} ({key.algorithm.label})")
+    click.echo(csr_out)
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+# -- seals ---------------------------------------------------------------------------------------
+
+
+@main.group()
+def seal() -> None:
+    """Electronic seals."""
+
+
+@seal.command("issue")
+@click.option("--uscc", required=True)
+@click.option("--type", "seal_type", required=True, help="01 official, 02 finance, 03 invoice, "
+              "04 contract, 05 legal-representative, 99 other (code or name).")
+@click.option("--csr", type=click.Path(dir_okay=False), help="PKCS#10 request (PEM or DER).")
+@click.option("--public-key", type=click.Path(dir_okay=False), help="Holder public key (PEM).")
+@click.option("--generate-key", is_flag=True, help="Make the holder key here (written to --out).")
+@click.option("--image", type=click.Path(dir_okay=False), help="Seal picture (PNG); default: drawn.")
+@click.option("--operator", required=True, help="Staff user who checked the application.")
+@click.option("--approver", required=True, help="A different staff user with the reviewer role.")
+@click.option("--algorithm", type=click.Choice(["sm2", "ecdsa"]))
+@click.option("--out", type=click.Path(file_okay=False), help="Also export the seal into this directory.")
+@handle_errors
+def seal_issue(uscc: str, seal_type: str, csr: str | None, public_key: str | None, generate_key: bool,
+               image: str | None, operator: str, approver: str, algorithm: str | None,
+               out: str | None) -> None:
+    """Issue a seal under dual control; prints the esID on the last line."""
+    from .services import seals
+
+    if generate_key and not out:
+        raise CliError("--generate-key needs --out DIR to write the holder's private key to")
+    if out:
+        _check_out_dir(Path(out), generate_key)
+    key = seals.KeyMaterial(csr=_read(csr, "certificate request") if csr else None,
+                            public_key_pem=_read(public_key, "public key") if public_key else None,
+                            generate=generate_key)
+    req = seals.IssueRequest(uscc=uscc, seal_type=seal_type, key=key, operator=operator, approver=approver,
+                             algorithm=algorithm, picture_png=_read(image, "image") if image else None)
+    ctx = _ctx()
+    result = seals.issue_seal(ctx, _cli_actor(), req)
+    click.echo(f"issued {result.es_id} ({result.algorithm.label}), application {result.application_id}")
+    if out:
+        written = _export(ctx, result.es_id, Path(out))
+        if result.private_key_pem:
+            _write_private(Path(out) / "holder.key", result.private_key_pem)
+            written.append("holder.key")
+        click.echo(f"wrote {', '.join(written)} to {out}")
+    click.echo(result.es_id)
+
+
+_EXPORT_FILES = ("seal.esl", "cert.pem", "chain.pem", "maker-chain.pem")
+
+
+def _check_out_dir(out: Path, with_key: bool = False) -> None:
+    if out.exists() and not out.is_dir():
+        raise CliError(f"{out} is not a directory")
+    clash = [n for n in _EXPORT_FILES + (("holder.key",) if with_key else ()) if (out / n).exists()]
+    if clash:
+        raise CliError(f"{out} already holds {', '.join(clash)}; refusing to overwrite")
+
+
+def _export(ctx: ServiceContext, es_id: str, out: Path) -> list[str]:
+    from .services import seals
+
+    exp = seals.export_seal(ctx, es_id)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"seal.esl": exp.seal_der, "cert.pem": exp.certificate_pem.encode(),
+             "chain.pem": exp.chain_pem.encode(), "maker-chain.pem": exp.maker_chain_pem.encode()}
+    for n, data in files.items():
+        tmp = out / f".{n}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, out / n)
+    return list(files)
+
+
+@seal.command("show")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@handle_errors
+def seal_show(code: str, as_json: bool) -> None:
+    """Show a seal by its esID."""
+    from .services import seals
+
+    info = seals.show_seal(_ctx(), code)
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        return
+    for k in ("es_id", "name", "type", "type_name_zh", "enterprise", "uscc", "algorithm", "status",
+              "valid_start", "valid_end", "maker"):
+        click.echo(f"{k:14} {info[k]}")
+    for c in info["certificates"]:
+        click.echo(f"{'certificate':14} {c['serial']} by {c['issuer']} shard {c['shard']} {c['status']}")
+
+
+@seal.command("export")
+@click.argument("code")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@handle_errors
+def seal_export(code: str, out: str) -> None:
+    """Write seal.esl (DER), cert.pem, chain.pem and maker-chain.pem into OUT."""
+    _check_out_dir(Path(out))
+    ctx = _ctx()
+    written = _export(ctx, code.strip().upper(), Path(out))
+    click.echo(f"wrote {', '.join(written)}")
+    click.echo(out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

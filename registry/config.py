@@ -1,0 +1,88 @@
+"""Settings from the environment (stdlib only). Every variable is listed in the README.
+
+No secret has a default: the Flask secret key and the key-encryption key live in files under the
+instance directory that ``registry init`` creates with mode 0600, unless given in the environment.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SystemExit(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_path: Path
+    database_url: str
+    base_url: str = "http://127.0.0.1:5000"
+    crl_base_url: str = ""
+    crl_shards: int = 16
+    publish_dir: Path = Path()
+    seal_validity_days: int = 730
+    vendor_id: str = "SZAMR-RA"
+    area_code: str = "440300"
+    authority_name: str = "深圳市市场监督管理局"
+    authority_name_en: str = "Shenzhen Administration for Market Regulation"
+    seal_font: str | None = None
+    policy_oid: str = "1.3.6.1.4.1.61156.1.1"
+    kek_hex: str | None = None
+    secret_key: str | None = None
+    max_picture_bytes: int = 512 * 1024
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.instance_path / "secret_key"
+
+    @property
+    def kek_file(self) -> Path:
+        return self.instance_path / "kek.json"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_overrides(self, **kw: object) -> "Settings":
+        return replace(self, **kw)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        instance = Path(env.get("REGISTRY_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+        db_url = env.get("REGISTRY_DATABASE_URL") or f"sqlite:///{instance / 'registry.db'}"
+        base = (env.get("REGISTRY_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+        area = env.get("REGISTRY_AREA_CODE") or "440300"
+        if not (len(area) == 6 and area.isdigit()):
+            raise SystemExit(f"REGISTRY_AREA_CODE must be a 6-digit GB/T 2260 code, got {area!r}")
+        return cls(
+            instance_path=instance,
+            database_url=db_url,
+            base_url=base,
+            crl_base_url=(env.get("REGISTRY_CRL_BASE_URL") or f"{base}/crl").rstrip("/"),
+            crl_shards=_int(env, "REGISTRY_CRL_SHARDS", 16, 1, 4096),
+            publish_dir=Path(env.get("REGISTRY_PUBLISH_DIR") or instance / "publish").resolve(),
+            seal_validity_days=_int(env, "REGISTRY_SEAL_VALIDITY_DAYS", 730, 1, 3650),
+            vendor_id=env.get("REGISTRY_VENDOR_ID") or "SZAMR-RA",
+            area_code=area,
+            authority_name=env.get("REGISTRY_AUTHORITY_NAME") or "深圳市市场监督管理局",
+            authority_name_en=env.get("REGISTRY_AUTHORITY_NAME_EN")
+            or "Shenzhen Administration for Market Regulation",
+            seal_font=env.get("REGISTRY_SEAL_FONT") or None,
+            policy_oid=env.get("REGISTRY_POLICY_OID") or "1.3.6.1.4.1.61156.1.1",
+            kek_hex=env.get("REGISTRY_KEK") or None,
+            secret_key=env.get("REGISTRY_SECRET_KEY") or None,
+            max_picture_bytes=_int(env, "REGISTRY_MAX_PICTURE_BYTES", 512 * 1024, 1024, 16 * 1024 * 1024),
+        )

@@ -1,0 +1,256 @@
+"""Typed SQLAlchemy 2.0 models.
+
+Conventions: times are timezone-aware UTC in Python and stored as naive UTC (portable between
+SQLite and PostgreSQL); states are enums stored as strings with a CHECK constraint; certificate
+serial numbers are lower-case hex (they are 127-bit, wider than BIGINT).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, Enum, ForeignKey, Index,
+                        Integer, LargeBinary, MetaData, String, Text, TypeDecorator, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ..domain.roles import Role
+from ..domain.seal_types import SealType
+from ..domain.states import ApplicationState, CertificateStatus, LicenceStatus, SealStatus
+from ..pki.keys import Algorithm
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in Python, naive UTC in the database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _enum(cls: type, name: str) -> Enum:
+    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=24,
+                values_callable=lambda e: [m.value for m in e], validate_strings=True)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Enterprise(Base):
+    """A market entity and the data of its (electronic) business licence."""
+
+    __tablename__ = "enterprises"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    legal_representative: Mapped[str] = mapped_column(String(100))
+    entity_type: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(300), default="")
+    registered_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[LicenceStatus] = mapped_column(_enum(LicenceStatus, "licence_status"))
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+    history: Mapped[list["LicenceRecord"]] = relationship(
+        back_populates="enterprise", order_by="LicenceRecord.id", cascade="all, delete-orphan")
+
+    __table_args__ = (Index("ix_enterprises_name", "name"),)
+
+
+class LicenceRecord(Base):
+    """One entry of an enterprise's licence history: what changed, when, from which source."""
+
+    __tablename__ = "licence_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    recorded_at: Mapped[dt.datetime]
+    event: Mapped[str] = mapped_column(String(32))  # registered | changed | status
+    changes: Mapped[dict[str, Any]]                 # field -> [old, new]
+    source: Mapped[str] = mapped_column(String(200))
+
+    enterprise: Mapped[Enterprise] = relationship(back_populates="history")
+
+
+class User(Base):
+    """A member of the regulator's staff."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime]
+
+    role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(r.role for r in self.role_rows)
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), primary_key=True)
+
+
+class Authority(Base):
+    """A key of ours with its certificate: a root or issuing CA, or the seal-maker (制章者) unit."""
+
+    __tablename__ = "authorities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)   # e.g. sm2-issuing
+    kind: Mapped[str] = mapped_column(String(16))                 # root | issuing | seal-maker
+    algorithm: Mapped[Algorithm] = mapped_column(_enum(Algorithm, "algorithm"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("authorities.id"))
+    subject: Mapped[str] = mapped_column(String(400))
+    serial: Mapped[str] = mapped_column(String(40))
+    not_before: Mapped[dt.datetime]
+    not_after: Mapped[dt.datetime]
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    key_blob: Mapped[bytes] = mapped_column(LargeBinary)           # AES-256-GCM wrapped PKCS#8
+    key_kek_id: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime]
+
+    parent: Mapped["Authority | None"] = relationship(remote_side="Authority.id")
+
+    __table_args__ = (CheckConstraint("kind IN ('root', 'issuing', 'seal-maker')", name="kind"),)
+
+
+class SealApplication(Base):
+    """An application for one seal, through review (operator) and approval (reviewer)."""
+
+    __tablename__ = "seal_applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    seal_type: Mapped[SealType] = mapped_column(_enum(SealType, "seal_type"))
+    algorithm: Mapped[Algorithm] = mapped_column(_enum(Algorithm, "algorithm"))
+    state: Mapped[ApplicationState] = mapped_column(_enum(ApplicationState, "application_state"))
+    channel: Mapped[str] = mapped_column(String(16))              # counter | portal | cli | reissue
+    public_key_spki: Mapped[bytes] = mapped_column(LargeBinary)
+    csr_der: Mapped[bytes | None] = mapped_column(LargeBinary)
+    picture_png: Mapped[bytes | None] = mapped_column(LargeBinary)  # uploaded; None = render
+    submitted_by: Mapped[str] = mapped_column(String(100))
+    submitted_at: Mapped[dt.datetime]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[dt.datetime | None]
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[dt.datetime | None]
+    decided_reason: Mapped[str | None] = mapped_column(Text)
+
+    enterprise: Mapped[Enterprise] = relationship()
+    seal: Mapped["Seal | None"] = relationship(back_populates="application", uselist=False)
+
+    __table_args__ = (Index("ix_seal_applications_state_submitted", "state", "submitted_at"),)
+
+
+class Seal(Base):
+    """An issued electronic seal (GB/T 38540 SESeal) and its current status."""
+
+    __tablename__ = "seals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    es_id: Mapped[str] = mapped_column(String(64), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    seal_type: Mapped[SealType] = mapped_column(_enum(SealType, "seal_type"))
+    name: Mapped[str] = mapped_column(String(300))
+    algorithm: Mapped[Algorithm] = mapped_column(_enum(Algorithm, "algorithm"))
+    status: Mapped[SealStatus] = mapped_column(_enum(SealStatus, "seal_status"))
+    picture_png: Mapped[bytes] = mapped_column(LargeBinary)
+    picture_width_mm: Mapped[int] = mapped_column(Integer)
+    picture_height_mm: Mapped[int] = mapped_column(Integer)
+    valid_start: Mapped[dt.datetime]
+    valid_end: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime]
+    maker_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
+    ses_der: Mapped[bytes] = mapped_column(LargeBinary)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("seal_applications.id"), unique=True)
+
+    enterprise: Mapped[Enterprise] = relationship()
+    maker: Mapped[Authority] = relationship()
+    application: Mapped[SealApplication | None] = relationship(back_populates="seal")
+    certificates: Mapped[list["Certificate"]] = relationship(back_populates="seal")
+
+    __table_args__ = (Index("ix_seals_status_valid_end", "status", "valid_end"),)
+
+    def effective_status(self, now: dt.datetime) -> str:
+        """``expired`` once past validEnd (never stored), else the stored status."""
+        if self.status is SealStatus.ACTIVE and now > self.valid_end:
+            return "expired"
+        return self.status.value
+
+
+class Certificate(Base):
+    """A certificate we issued: holder (签章者) certificates and our own CA / seal-maker certificates."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
+    serial: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(16))   # holder | ca | seal-maker
+    subject: Mapped[str] = mapped_column(String(400))
+    algorithm: Mapped[Algorithm] = mapped_column(_enum(Algorithm, "algorithm"))
+    shard: Mapped[int] = mapped_column(Integer)
+    not_before: Mapped[dt.datetime]
+    not_after: Mapped[dt.datetime]
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    key_fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # SHA-256 of the SPKI
+    status: Mapped[CertificateStatus] = mapped_column(_enum(CertificateStatus, "certificate_status"))
+    seal_id: Mapped[int | None] = mapped_column(ForeignKey("seals.id"), index=True)
+    created_at: Mapped[dt.datetime]
+
+    issuer: Mapped[Authority] = relationship()
+    seal: Mapped[Seal | None] = relationship(back_populates="certificates")
+
+    __table_args__ = (
+        UniqueConstraint("issuer_id", "serial", name="uq_certificates_issuer_serial"),
+        CheckConstraint("kind IN ('holder', 'ca', 'seal-maker')", name="kind"),
+    )
+
+
+class AuditEvent(Base):
+    """Append-only audit log, written in the same transaction as the change it records."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]]
+
+    __table_args__ = (
+        Index("ix_audit_events_target", "target_type", "target_id"),
+        Index("ix_audit_events_actor_time", "actor", "occurred_at"),
+    )

@@ -1,0 +1,53 @@
+"""Engine and session factory for SQLite (embedded default) and PostgreSQL (production)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(url: str, **kw: object) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, **kw)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            # WAL lets readers work during a write; foreign keys are off by default in SQLite.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        # pysqlite's own transaction handling is unreliable; emit BEGIN ourselves. A session made
+        # by make_session_factory(write=True) starts with BEGIN IMMEDIATE, so it takes the write lock
+        # at the start and concurrent writers queue on busy_timeout instead of failing with
+        # "database is locked" when two deferred readers both try to upgrade.
+        @event.listens_for(engine, "connect")
+        def _no_autobegin(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # type: ignore[no-untyped-def]
+            immediate = conn.get_execution_options().get("sqlite_immediate")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    kw.setdefault("pool_pre_ping", True)
+    kw.setdefault("pool_size", 10)
+    kw.setdefault("max_overflow", 20)
+    return create_engine(url, **kw)
+
+
+def make_session_factory(engine: Engine, *, write: bool = True) -> sessionmaker[Session]:
+    """Sessions for services (``write=True``: SQLite takes the write lock at BEGIN) or for
+    read-only views. PostgreSQL ignores the option."""
+    bind = engine.execution_options(sqlite_immediate=True) if write else engine
+    return sessionmaker(bind=bind, expire_on_commit=False)

@@ -1,0 +1,74 @@
+"""Staff roles and what each may do (design.md §1). Services call :func:`require`."""
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+from .errors import PermissionDenied
+
+
+class Role(str, enum.Enum):
+    OPERATOR = "operator"   # 经办
+    REVIEWER = "reviewer"   # 审核
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+
+    @classmethod
+    def parse(cls, text: str) -> "Role":
+        from .errors import ValidationError
+
+        try:
+            return cls((text or "").strip().lower())
+        except ValueError:
+            raise ValidationError(f"unknown role {text!r}; use one of: "
+                                  + ", ".join(r.value for r in cls)) from None
+
+
+class Permission(str, enum.Enum):
+    APPLICATION_SUBMIT = "application.submit"     # on behalf of an enterprise, at the counter
+    APPLICATION_REVIEW = "application.review"     # licence check (first of the two controls)
+    APPLICATION_APPROVE = "application.approve"   # second control
+    APPLICATION_REJECT = "application.reject"
+    SEAL_ISSUE = "seal.issue"
+    SEAL_SUSPEND = "seal.suspend"
+    SEAL_REVOKE = "seal.revoke"
+    SEAL_VIEW = "seal.view"
+    LICENCE_IMPORT = "licence.import"
+    LICENCE_CHANGE = "licence.change"
+    USER_MANAGE = "user.manage"
+    CA_MANAGE = "ca.manage"
+    CRL_PUBLISH = "crl.publish"
+    AUDIT_VIEW = "audit.view"
+
+
+P = Permission
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.OPERATOR: frozenset({P.APPLICATION_SUBMIT, P.APPLICATION_REVIEW, P.APPLICATION_REJECT,
+                              P.SEAL_ISSUE, P.SEAL_SUSPEND, P.SEAL_VIEW, P.LICENCE_IMPORT,
+                              P.LICENCE_CHANGE}),
+    Role.REVIEWER: frozenset({P.APPLICATION_APPROVE, P.APPLICATION_REJECT, P.SEAL_REVOKE,
+                              P.SEAL_SUSPEND, P.SEAL_VIEW}),
+    Role.ADMIN: frozenset({P.USER_MANAGE, P.CA_MANAGE, P.CRL_PUBLISH, P.SEAL_VIEW,
+                           P.LICENCE_IMPORT, P.LICENCE_CHANGE}),
+    Role.AUDITOR: frozenset({P.SEAL_VIEW, P.AUDIT_VIEW}),
+}
+
+
+def permissions_of(roles: Iterable[Role]) -> frozenset[Permission]:
+    out: set[Permission] = set()
+    for r in roles:
+        out |= ROLE_PERMISSIONS[r]
+    return frozenset(out)
+
+
+def require(who: str, roles: Iterable[Role], permission: Permission) -> None:
+    if permission not in permissions_of(roles):
+        raise PermissionDenied(f"{who} may not {permission.value.replace('.', ' ')} "
+                               f"(needs a role that grants {permission.value})")
+
+
+def check_dual_control(reviewer: str, approver: str) -> None:
+    """Dual control (四眼原则): the person who approves is never the one who reviewed."""
+    if reviewer == approver:
+        raise PermissionDenied(f"{approver} reviewed this application and cannot also approve it "
+                               "(dual control)")

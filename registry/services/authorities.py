@@ -1,0 +1,196 @@
+"""Our CA hierarchies (design.md §4): for each of SM2/SM3 and ECDSA P-256, a root CA that certifies
+an issuing CA (for holder 签章者 certificates) and the seal-maker (制章者) unit certificate."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..db.models import Authority, Certificate
+from ..domain.errors import NotFound, ValidationError
+from ..domain.states import CertificateStatus
+from ..pki import x509
+from ..pki.keys import Algorithm, PrivateKey, decrypt_private_key, encrypt_private_key
+from . import audit
+from .context import Actor, ServiceContext
+
+ROOT_YEARS = 20
+ISSUING_YEARS = 10
+MAKER_YEARS = 8
+
+
+def add_years(when: dt.datetime, years: int) -> dt.datetime:
+    try:
+        return when.replace(year=when.year + years)
+    except ValueError:  # 29 February
+        return when.replace(year=when.year + years, day=28)
+
+
+def authority_name(algorithm: Algorithm, kind: str) -> str:
+    return f"{algorithm.value}-{kind}"
+
+
+def crl_url(ctx: ServiceContext, issuer_name: str, shard: int | None = None) -> str:
+    base = ctx.settings.crl_base_url
+    return f"{base}/{issuer_name}.crl" if shard is None else f"{base}/{issuer_name}/shard-{shard}.crl"
+
+
+def delta_crl_url(ctx: ServiceContext, issuer_name: str) -> str:
+    return f"{ctx.settings.crl_base_url}/{issuer_name}-delta.crl"
+
+
+def ca_cert_url(ctx: ServiceContext, issuer_name: str) -> str:
+    return f"{ctx.settings.base_url}/ca/{issuer_name}.cer"
+
+
+@dataclass(frozen=True)
+class LoadedAuthority:
+    """An authority row's immutable parts with its decrypted signer (cached per process)."""
+
+    id: int
+    name: str
+    kind: str
+    algorithm: Algorithm
+    certificate: x509.Certificate
+    signer: PrivateKey
+
+    @property
+    def key_id(self) -> bytes:
+        return self.certificate.subject_key_id or self.signer.public_key.key_identifier()
+
+
+def load(ctx: ServiceContext, session: Session, name: str) -> LoadedAuthority:
+    def build() -> LoadedAuthority:
+        row = session.scalar(select(Authority).where(Authority.name == name, Authority.active.is_(True)))
+        if row is None:
+            raise NotFound(f"authority {name} does not exist: run `registry init`")
+        signer = decrypt_private_key(row.key_blob, ctx.require_keyring().keys)
+        return LoadedAuthority(row.id, row.name, row.kind, row.algorithm,
+                               x509.Certificate.from_der(row.certificate_der), signer)
+
+    return ctx.cached(("authority", name), build)  # type: ignore[no-any-return]
+
+
+def chain(ctx: ServiceContext, session: Session, name: str) -> list[x509.Certificate]:
+    """The authority's certificate followed by its ancestors up to the root."""
+    out: list[x509.Certificate] = []
+    row = session.scalar(select(Authority).where(Authority.name == name))
+    while row is not None:
+        out.append(x509.Certificate.from_der(row.certificate_der))
+        row = row.parent
+    return out
+
+
+def _ca_extensions(ctx: ServiceContext, key: PrivateKey, parent_kid: bytes | None, parent_name: str | None,
+                   *, ca: bool, path_len: int | None) -> list[bytes]:
+    exts = [
+        x509.basic_constraints(ca, path_len),
+        x509.key_usage(x509.KU_KEY_CERT_SIGN, x509.KU_CRL_SIGN) if ca
+        else x509.key_usage(x509.KU_DIGITAL_SIGNATURE, x509.KU_NON_REPUDIATION),
+        x509.subject_key_identifier(key.public_key.key_identifier()),
+    ]
+    if parent_kid is not None and parent_name is not None:
+        exts.append(x509.authority_key_identifier(parent_kid))
+        exts.append(x509.crl_distribution_points([crl_url(ctx, parent_name)]))
+        exts.append(x509.certificate_policies(ctx.settings.policy_oid))
+    return exts
+
+
+def ensure_hierarchies(ctx: ServiceContext, actor: Actor) -> list[str]:
+    """Create whichever of the six authorities are missing; returns the names created.
+
+    Idempotent: a second run creates nothing. Each authority is one transaction with its audit event.
+    """
+    keyring = ctx.require_keyring()
+    created: list[str] = []
+    s = ctx.settings
+    for alg in Algorithm:
+        tag = "SM2" if alg is Algorithm.SM2 else "ECDSA"
+        with ctx.transaction() as session:
+            existing = {a.name: a for a in session.scalars(
+                select(Authority).where(Authority.algorithm == alg))}
+            now = ctx.clock.now()
+            root = existing.get(authority_name(alg, "root"))
+            if root is None:
+                key = PrivateKey.generate(alg)
+                name = x509.Name.build(C="CN", O=s.authority_name, OU=s.authority_name_en,
+                                       CN=f"{s.authority_name}电子印章根CA ({tag})")
+                der_cert = x509.sign_tbs(x509.build_tbs(
+                    serial=x509.random_serial(), signature_alg=alg, issuer=name, subject=name,
+                    not_before=now, not_after=add_years(now, ROOT_YEARS),
+                    public_key=key.public_key,
+                    extensions=_ca_extensions(ctx, key, None, None, ca=True, path_len=1)), key)
+                root = _store(session, ctx, keyring, authority_name(alg, "root"), "root", alg, None,
+                              der_cert, key)
+                audit.record(session, ctx, actor, "authority.created", "authority", root.name,
+                             kind="root", algorithm=alg.value, subject=root.subject, serial=root.serial)
+                created.append(root.name)
+            root_key = decrypt_private_key(root.key_blob, keyring.keys)
+            root_cert = x509.Certificate.from_der(root.certificate_der)
+            for kind, years, cn in (("issuing", ISSUING_YEARS, f"{s.authority_name}电子印章签章者CA ({tag})"),
+                                    ("seal-maker", MAKER_YEARS, f"{s.authority_name}电子印章制章者 ({tag})")):
+                nm = authority_name(alg, kind)
+                if nm in existing:
+                    continue
+                key = PrivateKey.generate(alg)
+                subject = x509.Name.build(C="CN", O=s.authority_name, OU=s.authority_name_en, CN=cn)
+                not_after = min(add_years(now, years), root_cert.not_after)
+                serial = x509.random_serial()
+                der_cert = x509.sign_tbs(x509.build_tbs(
+                    serial=serial, signature_alg=alg, issuer=root_cert.subject_der, subject=subject,
+                    not_before=now, not_after=not_after, public_key=key.public_key,
+                    extensions=_ca_extensions(ctx, key, root_cert.subject_key_id, root.name,
+                                              ca=kind == "issuing", path_len=0 if kind == "issuing" else None)),
+                    root_key)
+                row = _store(session, ctx, keyring, nm, kind, alg, root, der_cert, key)
+                session.add(Certificate(issuer_id=root.id, serial=row.serial,
+                                        kind="ca" if kind == "issuing" else "seal-maker",
+                                        subject=row.subject, algorithm=alg,
+                                        shard=serial % s.crl_shards, not_before=row.not_before,
+                                        not_after=row.not_after, der=der_cert,
+                                        key_fingerprint=key.public_key.fingerprint(),
+                                        status=CertificateStatus.GOOD, created_at=now))
+                audit.record(session, ctx, actor, "authority.created", "authority", nm, kind=kind,
+                             algorithm=alg.value, subject=row.subject, serial=row.serial, issuer=root.name)
+                created.append(nm)
+    return created
+
+
+def _store(session: Session, ctx: ServiceContext, keyring, name: str, kind: str, alg: Algorithm,  # type: ignore[no-untyped-def]
+           parent: Authority | None, der_cert: bytes, key: PrivateKey) -> Authority:
+    cert = x509.Certificate.from_der(der_cert)
+    row = Authority(name=name, kind=kind, algorithm=alg, parent=parent, subject=str(cert.subject),
+                    serial=format(cert.serial, "x"), not_before=cert.not_before, not_after=cert.not_after,
+                    certificate_der=der_cert, key_blob=encrypt_private_key(key, keyring.keys[keyring.current],
+                                                                            keyring.current),
+                    key_kek_id=keyring.current, active=True, created_at=ctx.clock.now())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_authorities(ctx: ServiceContext) -> list[Authority]:
+    with ctx.reader() as session:
+        return list(session.scalars(select(Authority).order_by(Authority.id)))
+
+
+def require_algorithm_ready(ctx: ServiceContext, session: Session, alg: Algorithm) -> None:
+    if session.scalar(select(Authority.id).where(Authority.name == authority_name(alg, "issuing"))) is None:
+        raise ValidationError(f"the {alg.label} hierarchy does not exist: run `registry init`")
+
+
+def verify_hierarchy(ctx: ServiceContext, when: dt.datetime | None = None) -> list[str]:
+    """Problems found in the stored hierarchies (signatures, validity); empty when all is well."""
+    problems: list[str] = []
+    when = when or ctx.clock.now()
+    with ctx.reader() as session:
+        for row in session.scalars(select(Authority)):
+            cert = x509.Certificate.from_der(row.certificate_der)
+            issuer = x509.Certificate.from_der((row.parent or row).certificate_der)
+            if not cert.verify_signature(issuer.public_key):
+                problems.append(f"{row.name}: certificate signature does not verify under {issuer.subject}")
+            if not cert.valid_at(when):
+                problems.append(f"{row.name}: certificate not valid at {when.isoformat()}")
+    return problems

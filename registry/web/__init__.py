@@ -1,0 +1,73 @@
+"""Flask application factory. Views are thin: parse input, call one service, render the result."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+
+from ..config import Settings
+from ..domain.errors import DomainError
+from ..services.context import ServiceContext, load_or_create_secret_key
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+def create_app(test_config: dict[str, Any] | None = None, *, ctx: ServiceContext | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
+    settings = ctx.settings if ctx is not None else Settings.from_env()
+    app.config.from_mapping(
+        SECRET_KEY=load_or_create_secret_key(settings),
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["registry"] = ctx or ServiceContext.create(settings)
+
+    from . import public
+
+    app.register_blueprint(public.bp)
+    _init_errors(app)
+    _init_security_headers(app)
+    return app
+
+
+def service_context(app: Flask | None = None) -> ServiceContext:
+    from flask import current_app
+
+    return (app or current_app).extensions["registry"]  # type: ignore[no-any-return]
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _init_errors(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
+        if _wants_json():
+            return jsonify(error=type(exc).__name__, message=str(exc)), exc.http_status
+        return render_template("error.html", status=exc.http_status, message=str(exc)), exc.http_status
+
+    for status, message in ((404, "页面不存在 / Not found"), (405, "不支持的方法 / Method not allowed"),
+                            (413, "上传文件过大 / Upload too large")):
+        def handler(_exc, status=status, message=message):  # type: ignore[no-untyped-def]
+            if _wants_json():
+                return jsonify(error=status, message=message), status
+            return render_template("error.html", status=status, message=message), status
+
+        app.register_error_handler(status, handler)
+
+
+def _init_security_headers(app: Flask) -> None:
+    @app.after_request
+    def headers(resp):  # type: ignore[no-untyped-def]
+        resp.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                                "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        return resp

@@ -1,0 +1,74 @@
+"""Public pages (no login): home, seal status, CA certificates, health."""
+from __future__ import annotations
+
+import base64
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request
+from sqlalchemy import func, select
+
+from ..db.models import Authority, Seal
+from ..services import seals
+from . import service_context
+
+bp = Blueprint("public", __name__)
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    ctx = service_context()
+    with ctx.reader() as session:
+        authorities = list(session.scalars(select(Authority).order_by(Authority.id)))
+        count = session.scalar(select(func.count(Seal.id))) or 0
+    return render_template("public/index.html", authorities=authorities, seal_count=count,
+                           settings=ctx.settings)
+
+
+@bp.get("/seals/lookup")
+def lookup():  # type: ignore[no-untyped-def]
+    code = (request.args.get("code") or "").strip()
+    if not code:
+        return render_template("public/index.html", authorities=[], seal_count=None,
+                               settings=service_context().settings, error="请输入印章编码 / Enter a seal code")
+    from flask import redirect, url_for
+
+    return redirect(url_for("public.seal_status", code=code.upper()))
+
+
+@bp.get("/seals/<code>")
+def seal_status(code: str):  # type: ignore[no-untyped-def]
+    info = seals.show_seal(service_context(), code)
+    public = {k: info[k] for k in ("es_id", "name", "type", "type_name", "type_name_zh", "enterprise", "uscc",
+                                   "algorithm", "status", "valid_start", "valid_end")}
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(public)
+    return render_template("public/seal.html", seal=public)
+
+
+@bp.get("/ca/<name>.cer")
+def ca_certificate(name: str) -> Response:
+    """DER CA certificates, as named in the holder certificates' AIA caIssuers (RFC 5280 §4.2.2.1)."""
+    ctx = service_context()
+    with ctx.reader() as session:
+        row = session.scalar(select(Authority).where(Authority.name == name))
+    if row is None:
+        abort(404)
+    return Response(row.certificate_der, mimetype="application/pkix-cert",
+                    headers={"Cache-Control": "public, max-age=86400",
+                             "Content-Disposition": f'attachment; filename="{name}.cer"'})
+
+
+@bp.get("/healthz")
+def health():  # type: ignore[no-untyped-def]
+    ctx = service_context()
+    try:
+        with ctx.reader() as session:
+            session.execute(select(1))
+        db = "ok"
+    except Exception as exc:  # noqa: BLE001 - health reports, never raises
+        db = f"error: {type(exc).__name__}"
+    status = 200 if db == "ok" else 503
+    return jsonify(status="ok" if status == 200 else "degraded", database=db), status
+
+
+def picture_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
