@@ -152,9 +152,9 @@ class ServiceContext:
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
+        """A read-only session; closing it ends the transaction but leaves loaded objects readable."""
         with self.read_session_factory() as session:
             yield session
-            session.rollback()
 
     def cached(self, key: object, factory):  # type: ignore[no-untyped-def]
         """Process-local cache for immutable derived values (decrypted CA keys, parsed certs)."""

@@ -1,0 +1,233 @@
+"""Seal issuance through the service layer, on every configured database backend."""
+from __future__ import annotations
+
+import concurrent.futures as cf
+
+import pytest
+from sqlalchemy import func, select
+
+from registry.db.models import AuditEvent, Certificate, Seal, SealApplication
+from registry.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from registry.domain.esid import validate_esid
+from registry.domain.states import ApplicationState
+from registry.pki import ses, x509
+from registry.pki.csr import build_csr
+from registry.pki.keys import Algorithm, PrivateKey
+from registry.services import authorities, seals
+from registry.services.context import ServiceContext
+from tests.conftest import ADMIN, CANCELLED_USCC, NOW, SHENZHEN_USCC, UNKNOWN_USCC
+
+OTHER_USCC = "91440300MA5GK7B25F"
+
+
+def issue(ctx: ServiceContext, **kw) -> seals.IssueResult:  # type: ignore[no-untyped-def]
+    args = dict(uscc=SHENZHEN_USCC, seal_type="finance", key=seals.KeyMaterial(generate=True),
+                operator="olivia", approver="rita")
+    args.update(kw)
+    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(**args))
+
+
+def csr_for(alg: Algorithm, uscc: str = SHENZHEN_USCC) -> tuple[PrivateKey, bytes]:
+    key = PrivateKey.generate(alg)
+    return key, build_csr(key, x509.Name.build(C="CN", CN="holder", organizationIdentifier=uscc)).encode()
+
+
+@pytest.mark.parametrize("alg", list(Algorithm))
+def test_issued_seal_binds_holder_certificate_and_verifies(ctx: ServiceContext, alg: Algorithm) -> None:
+    key, csr = csr_for(alg)
+    r = issue(ctx, key=seals.KeyMaterial(csr=csr), seal_type="contract")
+    parsed = ses.parse_seal(r.seal_der)
+    assert parsed.generation == "v4" and parsed.version == 4
+    assert parsed.es_id == r.es_id and validate_esid(r.es_id) == r.es_id
+    assert parsed.property.name == "深圳市前海示范科技有限公司合同专用章"
+    assert parsed.property.type == 4
+    assert parsed.property.cert_list_type == 1
+    assert parsed.property.certificates == (r.certificate_der,)
+    assert parsed.property.valid_start == NOW
+    assert parsed.picture.type == "PNG" and parsed.picture.width == 40
+    assert ses.verify_seal_signature(parsed)
+    holder = x509.Certificate.from_der(r.certificate_der)
+    assert holder.public_key == key.public_key
+    assert holder.subject.get("2.5.4.97") == SHENZHEN_USCC
+    assert holder.key_usage == {"digitalSignature", "nonRepudiation"}
+    issuing = x509.Certificate.from_der(r.chain_der[0])
+    assert holder.verify_signature(issuing.public_key)
+    maker = x509.Certificate.from_der(parsed.maker_cert)
+    assert maker.verify_signature(x509.Certificate.from_der(r.chain_der[-1]).public_key)
+    assert holder.serial > 0 and holder.serial.bit_length() >= 64
+
+
+def test_holder_certificate_names_its_fixed_crl_shard(ctx: ServiceContext) -> None:
+    r = issue(ctx)
+    holder = x509.Certificate.from_der(r.certificate_der)
+    shard = holder.serial % ctx.settings.crl_shards
+    assert holder.crl_urls == ("http://registry.test/crl/sm2-issuing.crl",
+                               f"http://registry.test/crl/sm2-issuing/shard-{shard}.crl")
+    assert holder.freshest_crl_urls == ("http://registry.test/crl/sm2-issuing-delta.crl",)
+    with ctx.reader() as s:
+        row = s.scalar(select(Certificate).where(Certificate.serial == format(holder.serial, "x")))
+        assert row is not None and row.shard == shard and row.kind == "holder"
+
+
+def test_issuance_walks_the_application_through_dual_control_with_audit_events(ctx: ServiceContext) -> None:
+    r = issue(ctx)
+    with ctx.reader() as s:
+        app = s.get(SealApplication, r.application_id)
+        assert app is not None and app.state is ApplicationState.ISSUED
+        assert app.reviewed_by_id != app.approved_by_id
+        seal = s.scalar(select(Seal).where(Seal.es_id == r.es_id))
+        assert seal is not None and seal.application_id == app.id
+        events = s.scalars(select(AuditEvent).where(AuditEvent.action.like("application.%") |
+                                                    (AuditEvent.action == "seal.issued"))
+                           .order_by(AuditEvent.id)).all()
+        assert [(e.actor, e.action) for e in events] == [
+            ("test-admin", "application.submitted"), ("olivia", "application.reviewed"),
+            ("rita", "application.approved"), ("test-admin", "seal.issued")]
+        assert events[-1].details["es_id"] == r.es_id
+
+
+def test_generated_key_is_returned_once_and_never_stored(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
+    r = issue(ctx)
+    assert r.private_key_pem and "PRIVATE KEY" in r.private_key_pem
+    key = PrivateKey.from_pem(r.private_key_pem)
+    assert x509.Certificate.from_der(r.certificate_der).public_key == key.public_key
+    scalar = key.pkcs8()[-100:]
+    with ctx.engine.connect() as conn:
+        for table in ("seals", "certificates", "seal_applications", "audit_events"):
+            for row in conn.exec_driver_sql(f"SELECT * FROM {table}"):
+                for value in row:
+                    if isinstance(value, (bytes, memoryview)):
+                        assert key.pem().encode() not in bytes(value)
+
+
+def test_name_seal_is_square_and_named_after_the_legal_representative(ctx: ServiceContext) -> None:
+    r = issue(ctx, seal_type="legal-representative")
+    parsed = ses.parse_seal(r.seal_der)
+    assert parsed.property.name.startswith("张三")
+    assert parsed.picture.width == parsed.picture.height == 20
+
+
+def test_public_key_pem_is_accepted_as_key_material(ctx: ServiceContext) -> None:
+    key = PrivateKey.generate(Algorithm.ECDSA)
+    r = issue(ctx, key=seals.KeyMaterial(public_key_pem=key.public_key.pem().encode()))
+    assert r.algorithm is Algorithm.ECDSA
+    assert x509.Certificate.from_der(r.certificate_der).public_key == key.public_key
+
+
+# -- refused requests change nothing --------------------------------------------------------------
+
+BAD_CASES = {
+    "wrong USCC check character": (dict(uscc="91440300MA5F12342R"), ValidationError, "check character"),
+    "unknown seal type": (dict(seal_type="stamp"), ValidationError, "unknown seal type"),
+    "no licence": (dict(uscc=UNKNOWN_USCC), NotFound, "no licence on record"),
+    "cancelled licence": (dict(uscc=CANCELLED_USCC), Conflict, "cancelled"),
+    "same operator and approver": (dict(operator="otto", approver="otto"), PermissionDenied, "dual control"),
+    "approver without reviewer role": (dict(approver="aud"), PermissionDenied, "application.approve"),
+    "operator without operator role": (dict(operator="rita", approver="otto"), PermissionDenied,
+                                       "application.review"),
+    "unknown operator": (dict(operator="nobody"), NotFound, "no staff user"),
+    "png that is not a png": (dict(picture_png=b"GIF89a" + b"\x00" * 100), ValidationError, "PNG"),
+    "garbage csr": (dict(key=seals.KeyMaterial(csr=b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
+                                                  b"-----END CERTIFICATE REQUEST-----\n")),
+                    ValidationError, "certificate request"),
+    "two kinds of key material": (dict(key=seals.KeyMaterial(generate=True, public_key_pem=b"x")),
+                                  ValidationError, "exactly one"),
+    "algorithm mismatch": (dict(algorithm="ecdsa", key=seals.KeyMaterial(
+        public_key_pem=PrivateKey.generate(Algorithm.SM2).public_key.pem().encode())),
+        ValidationError, "--algorithm ecdsa"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CASES))
+def test_refused_issuance_names_the_problem_and_writes_nothing(ctx: ServiceContext, fingerprint, case: str) -> None:  # type: ignore[no-untyped-def]
+    kwargs, exc_type, words = BAD_CASES[case]
+    before = fingerprint(ctx)
+    with pytest.raises(exc_type) as info:
+        issue(ctx, **kwargs)
+    assert words in str(info.value)
+    assert "\n" not in str(info.value)
+    assert fingerprint(ctx) == before
+
+
+def test_csr_naming_another_enterprise_is_refused(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
+    _key, csr = csr_for(Algorithm.SM2, uscc=OTHER_USCC)
+    before = fingerprint(ctx)
+    with pytest.raises(ValidationError, match=f"names USCC {OTHER_USCC}"):
+        issue(ctx, key=seals.KeyMaterial(csr=csr))
+    assert fingerprint(ctx) == before
+
+
+def test_csr_with_failed_proof_of_possession_is_refused(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
+    from registry.pki import der
+
+    _key, csr = csr_for(Algorithm.SM2)
+    raw = bytearray(der.pem_to_der(csr))
+    raw[-5] ^= 0x01  # inside the signature value
+    before = fingerprint(ctx)
+    with pytest.raises(ValidationError, match="proof of possession"):
+        issue(ctx, key=seals.KeyMaterial(csr=bytes(raw)))
+    assert fingerprint(ctx) == before
+
+
+def test_wrong_curve_key_is_refused(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = ec.generate_private_key(ec.SECP384R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    before = fingerprint(ctx)
+    with pytest.raises(ValidationError, match="unsupported curve 1.3.132.0.34"):
+        issue(ctx, key=seals.KeyMaterial(public_key_pem=pem))
+    assert fingerprint(ctx) == before
+
+
+def test_issuance_needs_the_hierarchy(bare_ctx: ServiceContext) -> None:
+    from registry.domain.roles import Role
+    from registry.services import licences, users
+    from tests.conftest import DEMO_CSV
+
+    users.add_user(bare_ctx, ADMIN, "olivia", [Role.OPERATOR])
+    users.add_user(bare_ctx, ADMIN, "rita", [Role.REVIEWER])
+    licences.import_licences(bare_ctx, ADMIN, DEMO_CSV.encode(), "demo.csv")
+    with pytest.raises(ValidationError, match="registry init"):
+        issue(bare_ctx)
+
+
+def test_hierarchy_creation_is_idempotent(ctx: ServiceContext) -> None:
+    assert authorities.ensure_hierarchies(ctx, ADMIN) == []
+    assert authorities.verify_hierarchy(ctx) == []
+    names = [a.name for a in authorities.list_authorities(ctx)]
+    assert sorted(names) == sorted(f"{a}-{k}" for a in ("sm2", "ecdsa") for k in ("root", "issuing", "seal-maker"))
+
+
+def test_ca_private_keys_are_encrypted_at_rest(ctx: ServiceContext) -> None:
+    from registry.db.models import Authority
+
+    with ctx.reader() as s:
+        for row in s.scalars(select(Authority)):
+            assert row.key_blob.startswith(b"RGK1")
+            key = authorities.load(ctx, s, row.name).signer
+            assert key.pkcs8() not in row.key_blob
+            assert key.pkcs8()[-97:-67] not in row.key_blob  # no 30-byte run of the scalar region
+
+
+# -- concurrency ----------------------------------------------------------------------------------
+
+
+def test_parallel_issuances_get_distinct_serials_and_esids(ctx: ServiceContext) -> None:
+    """200 issuances from 8 threads (the issue asks for it on PostgreSQL; SQLite serialises writers)."""
+    n = 200 if ctx.engine.dialect.name == "postgresql" else 60
+    pub = PrivateKey.generate(Algorithm.SM2).public_key.pem().encode()
+    png = ses.parse_seal(issue(ctx).seal_der).picture.data  # render once; reuse the picture
+
+    def one(i: int) -> str:
+        return issue(ctx, key=seals.KeyMaterial(public_key_pem=pub), picture_png=png,
+                     seal_type=["official", "finance", "contract", "invoice"][i % 4]).es_id
+
+    with cf.ThreadPoolExecutor(max_workers=8) as pool:
+        es_ids = list(pool.map(one, range(n)))
+    assert len(set(es_ids)) == n
+    with ctx.reader() as s:
+        assert s.scalar(select(func.count(Seal.id))) == n + 1
+        serials = s.scalars(select(Certificate.serial).where(Certificate.kind == "holder")).all()
+        assert len(serials) == len(set(serials)) == n + 1
