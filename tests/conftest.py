@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, text
 
 from registry.config import Settings
 from registry.db.migrate import upgrade
@@ -33,11 +33,17 @@ ADMIN = Actor.system("test-admin")
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
+# Third-party vectors: ../shared/vectors/ofdrw beside the repository (REGISTRY_TEST_VECTORS overrides).
+VECTORS = Path(os.environ.get("REGISTRY_TEST_VECTORS")
+               or Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "ofdrw")
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("CI") and not PG_URL:
         raise pytest.UsageError("CI is set but REGISTRY_TEST_POSTGRES_URL is not: the database tests "
                                 "must run against PostgreSQL too")
+    if os.environ.get("CI") and not (VECTORS / "UserV4.esl").exists():
+        raise pytest.UsageError(f"CI is set but the ofdrw vectors are not at {VECTORS}")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

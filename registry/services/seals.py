@@ -18,7 +18,7 @@ from ..domain.roles import Permission, check_dual_control, require
 from ..domain.seal_types import SealType, seal_name
 from ..domain.states import (ApplicationAction, ApplicationState, CertificateStatus, LicenceStatus,
                              SealStatus, next_application_state)
-from ..pki import der, oids, picture, ses, x509
+from ..pki import der, picture, ses, x509
 from ..pki.keys import Algorithm, KeyFormatError, PrivateKey, PublicKey
 from ..pki.uscc import UsccError, is_valid_uscc, validate_uscc
 from . import audit, authorities

@@ -1,0 +1,907 @@
+"""Electronic-seal data formats: GM/T 0031-2014, GB/T 38540-2020 (v4) and GM/T 0031-2025 (v5).
+
+* **Encoding** produces GB/T 38540-2020 v4 ``SESeal`` objects — the only generation this registry
+  issues. :func:`encode_seal_info` builds ``SES_SealInfo``; :func:`make_seal` signs exactly those
+  bytes with the 制章者 (seal maker) key and wraps them in ``SESeal``.
+* **Decoding** (:func:`parse_seal`, :func:`parse_signature`) reads all three generations, detects the
+  generation by structure first (element counts, as ofdrw's ``VersionParser`` does) and only then by
+  the header version, and accepts both tag variants seen in the wild for ``timeStamp`` and
+  ``extDatas`` (``[0] EXPLICIT`` as ofdrw writes, untagged as Chingliu/OfdSharp do).
+* **Verification** (:func:`verify_seal_signature`, :func:`verify_signature_value`) checks the
+  cryptographic signature only, over the bytes *as received* (``Node.raw``), never a re-encoding.
+  Certificate validity, chains and revocation are the caller's business (they need a clock and a
+  trust store; this module has neither).
+
+Every decoding failure is a :class:`SesError` (a ``ValueError``) naming the element and the byte
+offset; no other exception type escapes the public functions for malformed input.
+
+This module is pure: no I/O, no clock, no database.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Literal, Sequence, TypeVar, Union
+
+from gmalglib.sm3 import SM3 as _SM3
+
+from . import der, oids
+from .keys import (KeyFormatError, PublicKey, Signer, algorithm_for_signature_oid, sig_from_der,
+                   sig_to_der)
+from .x509 import Certificate, CertificateError
+
+__all__ = [
+    "SesError", "Generation", "CERT_LIST_CERTIFICATES", "CERT_LIST_DIGESTS", "PICTURE_TYPES",
+    "MAX_ES_ID_LENGTH", "MAX_VID_LENGTH", "CertDigest", "CertListItem", "SealProperty", "SealPicture", "ExtData",
+    "Seal", "SesSignature", "encode_seal_info", "make_seal", "parse_seal", "parse_signature",
+    "verify_seal_signature", "verify_signature_value", "cert_digest",
+]
+
+
+class SesError(ValueError):
+    """An SES structure is malformed, inconsistent or unsupported; the message says what and where."""
+
+
+Generation = Literal["2014", "v4", "v5"]
+
+# GB/T 38540 SES_ESPropertyInfo.certListType
+CERT_LIST_CERTIFICATES = 1  # certList holds DER certificates (CertInfoList)
+CERT_LIST_DIGESTS = 2       # certList holds certificate digests (CertDigestList)
+
+# Picture types we issue. GB/T 38540 names "GIF、BMP、JPG、PNG、SVG 等"; OFD is used for vector seal
+# images (e.g. the Zhejiang tax seal in ofdrw's SignScaleError.ofd carries type "ofd").
+PICTURE_TYPES = ("PNG", "JPG", "GIF", "BMP", "SVG", "OFD")
+_PICTURE_MAGIC: dict[str, tuple[bytes, ...]] = {
+    "PNG": (b"\x89PNG\r\n\x1a\n",),
+    "JPG": (b"\xff\xd8\xff",),
+    "GIF": (b"GIF87a", b"GIF89a"),
+    "BMP": (b"BM",),
+    "OFD": (b"PK\x03\x04",),  # GB/T 33190: an OFD package is a ZIP file
+}
+
+# esID: GB/T 38540 fixes no format ("区分电子印章的唯一标识编码"). We accept 1–64 visible ASCII
+# characters (0x21–0x7E): enough for a UUID (32/36), an area+type+year+serial code (18–20), or a
+# 14-digit vendor code, and short enough to be a database key and to print on a verification page.
+MAX_ES_ID_LENGTH = 64
+MAX_VID_LENGTH = 64
+_ES_ID_RE = re.compile(r"[\x21-\x7e]{1,%d}" % MAX_ES_ID_LENGTH)
+_VID_RE = re.compile(r"[\x20-\x7e]{1,%d}" % MAX_VID_LENGTH)
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_INT32 = 2**31 - 1  # Java/C# implementations read type/width/height into 32-bit ints
+
+_SEQ = 16  # universal tag number of SEQUENCE (identifier octet 0x30)
+
+
+# ----------------------------------------------------------------------------------------------
+# Data model
+
+
+@dataclass(frozen=True)
+class CertDigest:
+    """GB/T 38540 ``CertDigestObj ::= SEQUENCE { type PrintableString, value OCTET STRING }``.
+
+    ``type`` is vendor-defined ("自定义类型"); we write the digest algorithm name ("SM3" or "SHA256").
+    """
+
+    type: str
+    value: bytes
+
+
+CertListItem = Union[bytes, CertDigest]
+
+
+@dataclass(frozen=True)
+class SealProperty:
+    """``SES_ESPropertyInfo``.
+
+    ``cert_list`` holds DER certificates (``bytes``) when ``cert_list_type`` is 1 and
+    :class:`CertDigest` objects when it is 2. A 2014 seal has no ``certListType``; decoding reports
+    1 for it. Times are timezone-aware UTC datetimes (whole seconds when encoded).
+    """
+
+    type: int
+    name: str
+    cert_list_type: int
+    cert_list: tuple[CertListItem, ...] = field(repr=False)
+    create_date: dt.datetime
+    valid_start: dt.datetime
+    valid_end: dt.datetime
+
+    @property
+    def certificates(self) -> tuple[bytes, ...]:
+        """The DER certificates of a type-1 list (empty for a digest list)."""
+        return tuple(c for c in self.cert_list if isinstance(c, bytes))
+
+    @property
+    def cert_digests(self) -> tuple[CertDigest, ...]:
+        """The digests of a type-2 list (empty for a certificate list)."""
+        return tuple(c for c in self.cert_list if isinstance(c, CertDigest))
+
+
+@dataclass(frozen=True)
+class SealPicture:
+    """``SES_ESPictureInfo``: image ``type`` (e.g. "PNG"), bytes, display size in millimetres."""
+
+    type: str
+    data: bytes = field(repr=False)
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ExtData:
+    """``ExtData ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }``."""
+
+    oid: str
+    critical: bool
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Seal:
+    """A decoded ``SESeal`` of any generation.
+
+    ``signed_bytes`` is exactly what the maker signed: for v4/v5 the raw ``SES_SealInfo`` element
+    as received (GB/T 38540: signedValue covers SES_SealInfo only); for 2014 the DER
+    ``SEQUENCE { SES_SealInfo, cert, signatureAlgorithm }`` assembled from the raw element encodings
+    (GM/T 0031-2014 SES_SignInfo.signData; domain §1.5). ``signature`` is the BIT STRING contents as carried
+    (normally GB/T 35276 DER; some producers store raw 64-byte r‖s). ``timestamp`` is the contents of
+    the v5 ``timeStamp`` BIT STRING (a GB/T 20520 token over the signature value), if present.
+    """
+
+    generation: Generation
+    header_id: str
+    version: int
+    vid: str
+    es_id: str
+    property: SealProperty
+    picture: SealPicture
+    ext_datas: tuple[ExtData, ...]
+    maker_cert: bytes = field(repr=False)
+    signature_algorithm: str
+    signature: bytes = field(repr=False)
+    signed_bytes: bytes = field(repr=False)
+    timestamp: bytes | None = field(repr=False)
+    raw: bytes = field(repr=False)
+
+    def maker_certificate(self) -> Certificate:
+        """The 制章者 certificate, parsed; :class:`SesError` if it is not a certificate."""
+        return _load_certificate(self.maker_cert, "seal maker certificate")
+
+    def holder_certs(self) -> tuple[Certificate, ...]:
+        """The 签章者 certificates of a certificate list (certListType 1), parsed.
+
+        Raises :class:`SesError` for a digest list (certListType 2) or an unparseable entry.
+        """
+        if self.property.cert_list_type != CERT_LIST_CERTIFICATES:
+            raise SesError(f"seal certList has type {self.property.cert_list_type} (certificate digests), "
+                           "not certificates")
+        return tuple(_load_certificate(c, f"certList entry {i}")
+                     for i, c in enumerate(self.property.certificates))
+
+    def lists_certificate(self, cert_der: bytes) -> bool:
+        """Whether ``cert_der`` is one of the seal's 签章者 certificates.
+
+        Type 1: binary comparison (GM/T 0031-2014 §6.2.2 c). Type 2: the certificate's digest under
+        each entry's named algorithm (SM3 or SHA-256; GB/T 38540 leaves ``type`` vendor-defined, so
+        other names raise :class:`SesError`).
+        """
+        for item in self.property.cert_list:
+            if isinstance(item, bytes):
+                if item == cert_der:
+                    return True
+            elif _cert_digest(item.type, cert_der) == item.value:
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class SesSignature:
+    """A decoded ``SES_Signature`` (电子签章) of any generation.
+
+    ``signed_bytes`` is the raw ``TBS_Sign`` element as received, for all generations. In 2014 the
+    signer certificate and algorithm are *inside* TBS_Sign (GM/T 0031-2014 §6.2.1); in v4/v5 they are
+    outside it (GB/T 38540 SES_Signature) — either way the signature covers TBS_Sign.
+    ``time_info_raw`` is the timeInfo contents: the GeneralizedTime text (v4/v5) or the 2014 BIT STRING
+    contents, which may be a UTCTime text or a timestamp token; ``time_info`` is set when it is a time.
+    """
+
+    generation: Generation
+    version: int
+    seal: Seal
+    time_info: dt.datetime | None
+    time_info_raw: bytes = field(repr=False)
+    data_hash: bytes = field(repr=False)
+    property_info: str
+    signer_cert: bytes = field(repr=False)
+    signature_algorithm: str
+    signature: bytes = field(repr=False)
+    signed_bytes: bytes = field(repr=False)
+    ext_datas: tuple[ExtData, ...]
+    timestamp: bytes | None = field(repr=False)
+    raw: bytes = field(repr=False)
+
+    def signer_certificate(self) -> Certificate:
+        """The 签章者 certificate, parsed; :class:`SesError` if it is not a certificate."""
+        return _load_certificate(self.signer_cert, "signer certificate")
+
+
+# ----------------------------------------------------------------------------------------------
+# Encoding (GB/T 38540-2020 v4)
+
+_ID_ES = der.ia5("ES")  # SES_Header.ID: fixed value "ES"
+
+
+def _check_time(when: object, what: str) -> dt.datetime:
+    if not isinstance(when, dt.datetime):
+        raise SesError(f"{what} must be a datetime, got {type(when).__name__}")
+    offset = when.utcoffset()
+    if offset is None:
+        raise SesError(f"{what} must be timezone-aware (GeneralizedTime is written in UTC)")
+    if offset:
+        when = when.astimezone(dt.timezone.utc)
+    return when.replace(microsecond=0) if when.microsecond else when
+
+
+def _generalized_time(t: dt.datetime) -> bytes:
+    """GeneralizedTime ``YYYYMMDDHHMMSSZ`` of a UTC time (same output as ``der.generalized_time``;
+    formatted directly because strftime dominated the encoding profile)."""
+    return der.tlv(der.GENERALIZED_TIME,
+                   b"%04d%02d%02d%02d%02d%02dZ" % (t.year, t.month, t.day, t.hour, t.minute, t.second))
+
+
+def _check_int(value: object, what: str, low: int = 1) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SesError(f"{what} must be an integer, got {type(value).__name__}")
+    if not low <= value <= _MAX_INT32:
+        raise SesError(f"{what} must be between {low} and {_MAX_INT32}, got {value}")
+    return value
+
+
+def _encode_cert_list(prop: SealProperty) -> bytes:
+    if prop.cert_list_type not in (CERT_LIST_CERTIFICATES, CERT_LIST_DIGESTS):
+        raise SesError(f"certListType must be 1 (certificates) or 2 (certificate digests), "
+                       f"got {prop.cert_list_type!r}")
+    if not prop.cert_list:
+        raise SesError("certList must name at least one signer (签章者) certificate")
+    items: list[bytes] = []
+    if prop.cert_list_type == CERT_LIST_CERTIFICATES:
+        # GB/T 38540: CertInfoList ::= SEQUENCE OF Cert; Cert ::= OCTET STRING (DER, GB/T 20518)
+        for i, cert in enumerate(prop.cert_list):
+            if not isinstance(cert, (bytes, bytearray)):
+                raise SesError(f"certList entry {i} must be DER certificate bytes for certListType 1, "
+                               f"got {type(cert).__name__}")
+            _check_der_sequence(bytes(cert), f"certList entry {i}")
+            items.append(der.octet_string(bytes(cert)))
+    else:
+        # CertDigestList ::= SEQUENCE OF CertDigestObj { type PrintableString, value OCTET STRING }
+        for i, digest in enumerate(prop.cert_list):
+            if not isinstance(digest, CertDigest):
+                raise SesError(f"certList entry {i} must be a CertDigest for certListType 2, "
+                               f"got {type(digest).__name__}")
+            if not digest.type or not digest.value:
+                raise SesError(f"certList entry {i}: digest type and value must be non-empty")
+            try:
+                type_der = der.printable(digest.type)
+            except ValueError:
+                raise SesError(f"certList entry {i}: digest type {digest.type!r} is not a "
+                               "PrintableString") from None
+            items.append(der.seq(type_der, der.octet_string(bytes(digest.value))))
+    if len(set(items)) != len(items):
+        raise SesError("certList lists the same entry twice")
+    return der.seq(*items)
+
+
+def _check_der_sequence(data: bytes, what: str) -> None:
+    """Cheap structural check: ``data`` is exactly one DER SEQUENCE element."""
+    try:
+        node = der.parse(data)
+    except der.DERError as exc:
+        raise SesError(f"{what} is not DER: {exc}") from None
+    if not (node.is_universal(_SEQ) and node.constructed):
+        raise SesError(f"{what} is not a DER certificate (expected a SEQUENCE, found {node.describe()})")
+
+
+def _check_picture(picture: SealPicture) -> None:
+    if picture.type not in PICTURE_TYPES:
+        raise SesError(f"picture type must be one of {', '.join(PICTURE_TYPES)}, got {picture.type!r}")
+    data = picture.data
+    if not isinstance(data, (bytes, bytearray)) or not data:
+        raise SesError("picture data must be non-empty bytes")
+    if picture.type == "SVG":
+        head = bytes(data[:4096]).lstrip(b"\xef\xbb\xbf \t\r\n")
+        if not head.startswith(b"<") or b"<svg" not in head:
+            raise SesError("picture data does not look like an SVG document (no <svg element at the start)")
+    elif not bytes(data[:8]).startswith(_PICTURE_MAGIC[picture.type]):
+        raise SesError(f"picture data does not start with the {picture.type} file signature")
+    _check_int(picture.width, "picture width (mm)")
+    _check_int(picture.height, "picture height (mm)")
+
+
+def _encode_ext_datas(ext_datas: Sequence[ExtData]) -> bytes:
+    encoded: list[bytes] = []
+    seen: set[str] = set()
+    for i, ext in enumerate(ext_datas):
+        if not isinstance(ext, ExtData):
+            raise SesError(f"extDatas entry {i} must be an ExtData, got {type(ext).__name__}")
+        if ext.oid in seen:
+            raise SesError(f"extDatas lists {ext.oid} twice")
+        seen.add(ext.oid)
+        try:
+            oid_der = der.oid(ext.oid)
+        except (ValueError, AttributeError):
+            raise SesError(f"extDatas entry {i}: {ext.oid!r} is not an object identifier") from None
+        if not isinstance(ext.value, (bytes, bytearray)):
+            raise SesError(f"extDatas entry {i} ({ext.oid}): value must be bytes")
+        if ext.critical:  # critical BOOLEAN DEFAULT FALSE: DER omits the default (X.690 §11.5)
+            encoded.append(der.seq(oid_der, der.boolean(True), der.octet_string(bytes(ext.value))))
+        else:
+            encoded.append(der.seq(oid_der, der.octet_string(bytes(ext.value))))
+    # GB/T 38540 ExtensionDatas ::= SEQUENCE SIZE (0..MAX) OF ExtData, untagged as ofdrw and
+    # Chingliu encode it. An empty list is omitted altogether (the field is OPTIONAL).
+    return der.seq(*encoded)
+
+
+def encode_seal_info(*, es_id: str, vid: str, prop: SealProperty, picture: SealPicture,
+                     ext_datas: Sequence[ExtData] = (), version: int = 4) -> bytes:
+    """DER ``SES_SealInfo`` in the GB/T 38540-2020 (v4) layout — the bytes the maker signs.
+
+    Contract:
+      * ``es_id``: 1–64 visible ASCII characters (IA5String, see :data:`MAX_ES_ID_LENGTH`);
+      * ``vid``: 1–64 printable ASCII characters (spaces allowed);
+      * ``prop``: positive ``type``; non-empty ``name`` without control characters;
+        ``cert_list_type`` 1 with DER certificates or 2 with :class:`CertDigest` entries; a non-empty
+        list without duplicates; timezone-aware times with ``valid_end`` after ``valid_start``
+        (compared at whole seconds, the GeneralizedTime precision written);
+      * ``picture``: type in :data:`PICTURE_TYPES` and data starting with that format's signature;
+        positive width and height in millimetres;
+      * ``ext_datas``: distinct OIDs; written untagged, ``critical`` only when true;
+      * ``version``: 4 (GB/T 38540), or 5 (GM/T 0031-2025 keeps this layout and changes the number).
+
+    Violations raise :class:`SesError`. Times are written as GeneralizedTime in UTC, whole seconds.
+    """
+    if version not in (4, 5):
+        raise SesError(f"SES_Header.version must be 4 (GB/T 38540) or 5 (GM/T 0031-2025), got {version!r}")
+    if not isinstance(es_id, str) or not _ES_ID_RE.fullmatch(es_id):
+        raise SesError(f"esID must be 1–{MAX_ES_ID_LENGTH} visible ASCII characters (no spaces), got {es_id!r}")
+    if not isinstance(vid, str) or not _VID_RE.fullmatch(vid) or not vid.strip():
+        raise SesError(f"Vid must be 1–{MAX_VID_LENGTH} printable ASCII characters, got {vid!r}")
+    if not isinstance(prop, SealProperty):
+        raise SesError("prop must be a SealProperty")
+    if not isinstance(picture, SealPicture):
+        raise SesError("picture must be a SealPicture")
+    _check_int(prop.type, "seal type")
+    if not isinstance(prop.name, str) or not prop.name.strip():
+        raise SesError("seal name must be a non-empty string")
+    if _CONTROL_RE.search(prop.name):
+        raise SesError(f"seal name contains control characters: {prop.name!r}")
+    created = _check_time(prop.create_date, "createDate")
+    start = _check_time(prop.valid_start, "validStart")
+    end = _check_time(prop.valid_end, "validEnd")
+    if end <= start:
+        raise SesError(f"validEnd ({end:%Y-%m-%d %H:%M:%S}Z) must be after validStart "
+                       f"({start:%Y-%m-%d %H:%M:%S}Z)")
+    _check_picture(picture)
+
+    header = der.seq(_ID_ES, der.integer(version), der.ia5(vid))
+    # GB/T 38540 SES_ESPropertyInfo: type, name, certListType, certList, then GeneralizedTime dates
+    property_der = der.seq(der.integer(prop.type), der.utf8(prop.name), der.integer(prop.cert_list_type),
+                           _encode_cert_list(prop), _generalized_time(created),
+                           _generalized_time(start), _generalized_time(end))
+    picture_der = der.seq(der.ia5(picture.type), der.octet_string(bytes(picture.data)),
+                          der.integer(picture.width), der.integer(picture.height))
+    parts = [header, der.ia5(es_id), property_der, picture_der]
+    if ext_datas:
+        parts.append(_encode_ext_datas(ext_datas))
+    return der.seq(*parts)
+
+
+# SES_Header content prefix: ID IA5String "ES", version INTEGER 4 or 5 (the Vid follows)
+_HEADER_PREFIXES = (b"\x16\x02ES\x02\x01\x04", b"\x16\x02ES\x02\x01\x05")
+
+
+@functools.lru_cache(maxsize=32)
+def _maker_key(maker_cert: bytes) -> PublicKey:
+    """Public key of a maker certificate, cached: a registry signs thousands of seals with one cert.
+
+    Also refuses a certificate whose keyUsage forbids signing (GM/T 0031-2014 §6.1.2 c checks
+    "密钥用法是否正确", so such a seal would be rejected by every verifier)."""
+    cert = _load_certificate(maker_cert, "seal maker certificate")
+    try:
+        usage = cert.key_usage
+        key = cert.public_key
+    except (CertificateError, der.DERError, IndexError) as exc:
+        raise SesError(f"seal maker certificate: {exc}") from None
+    if usage and not usage & {"digitalSignature", "nonRepudiation"}:
+        raise SesError("seal maker certificate keyUsage allows neither digitalSignature nor "
+                       f"nonRepudiation ({', '.join(sorted(usage))})")
+    return key
+
+
+def make_seal(seal_info: bytes, maker_cert: bytes, signer: Signer) -> bytes:
+    """DER v4 ``SESeal ::= SEQUENCE { eSealInfo, cert OCTET STRING, signAlgID OID, signedValue BIT STRING }``.
+
+    ``signedValue = signer.sign(seal_info)`` over the ``SES_SealInfo`` bytes only (GB/T 38540; the
+    2014 triple {info, cert, alg} must NOT be signed for v4 — domain §1.5). ``seal_info`` is embedded
+    byte-for-byte. ``signer`` must hold the private key of ``maker_cert`` (checked against the
+    certificate's public key) and the certificate must permit signing. The signature is stored as
+    GB/T 35276 DER ``SEQUENCE { r, s }``; a signer returning raw 64-byte r‖s is converted.
+    Raises :class:`SesError` on any inconsistency.
+    """
+    if not isinstance(seal_info, (bytes, bytearray)) or not isinstance(maker_cert, (bytes, bytearray)):
+        raise SesError("seal_info and maker_cert must be bytes")
+    seal_info, maker_cert = bytes(seal_info), bytes(maker_cert)
+    # Cheap shape check: one SEQUENCE whose first element is SES_Header { "ES", 4|5, Vid }.
+    try:
+        top = der.parse(seal_info)
+    except der.DERError as exc:
+        raise SesError(f"seal_info is not a DER SES_SealInfo: {exc}") from None
+    h = top.header_len
+    if not (top.is_universal(_SEQ) and top.constructed and seal_info[h:h + 1] == b"\x30"
+            and seal_info[h + 2:h + 9] in _HEADER_PREFIXES):
+        raise SesError("seal_info is not a v4/v5 SES_SealInfo (expected SEQUENCE { SES_Header { \"ES\", 4, "
+                       "Vid }, ... }); build it with encode_seal_info")
+    key = _maker_key(maker_cert)
+    try:
+        alg = signer.algorithm
+        signer_point = signer.public_key.point
+    except AttributeError:
+        raise SesError("signer must provide .algorithm and .public_key") from None
+    if key.algorithm is not alg or key.point != signer_point:
+        raise SesError("signer's key does not match the seal maker certificate's public key")
+    signature = _normalise_signature(signer.sign(seal_info))
+    return der.seq(seal_info, der.octet_string(maker_cert), der.oid(alg.signature_oid),
+                   der.bit_string(signature))
+
+
+def _normalise_signature(sig: bytes) -> bytes:
+    """GB/T 35276 DER ``SEQUENCE { r, s }`` as stored; raw 64-byte r‖s is converted (domain §1.6)."""
+    if not isinstance(sig, (bytes, bytearray)):
+        raise SesError("signer returned a non-bytes signature value")
+    sig = bytes(sig)
+    # an SM2/P-256 DER signature is 8–72 bytes with a one-byte length: the SEQUENCE header suffices,
+    # except for a 64-byte value, which may also be raw r‖s that happens to start 30 3E
+    if len(sig) >= 8 and sig[0] == 0x30 and sig[1] == len(sig) - 2:
+        if len(sig) != 64:
+            return sig
+        try:
+            sig_from_der(sig)
+            return sig
+        except KeyFormatError:
+            pass
+    if len(sig) == 64:
+        return sig_to_der(sig)
+    raise SesError(f"signer returned a malformed signature value ({len(sig)} bytes)")
+
+
+# ----------------------------------------------------------------------------------------------
+# Decoding helpers: each names the element and its offset in the input
+
+
+def _where(node: der.Node, what: str) -> str:
+    return f"{what} at offset {node.offset}"
+
+
+def _children(node: der.Node, what: str, low: int, high: int) -> list[der.Node]:
+    if not (node.is_universal(_SEQ) and node.constructed):
+        raise SesError(f"{_where(node, what)}: expected SEQUENCE, found {node.describe()}")
+    kids = node.children()
+    if not low <= len(kids) <= high:
+        want = str(low) if low == high else f"{low}–{high}"
+        raise SesError(f"{_where(node, what)}: expected {want} elements, found {len(kids)}")
+    return kids
+
+
+def _int(node: der.Node, what: str) -> int:
+    if not node.is_universal(der.INTEGER) or node.constructed or not node.content:
+        raise SesError(f"{_where(node, what)}: expected INTEGER, found {node.describe()}")
+    return node.as_int()
+
+
+def _text(node: der.Node, what: str) -> str:
+    try:
+        return node.as_str()
+    except der.DERError:
+        raise SesError(f"{_where(node, what)}: expected a character string, found {node.describe()}") from None
+
+
+def _octets(node: der.Node, what: str) -> bytes:
+    if not node.is_universal(der.OCTET_STRING) or node.constructed:
+        raise SesError(f"{_where(node, what)}: expected OCTET STRING, found {node.describe()}")
+    return node.content
+
+
+def _bits(node: der.Node, what: str) -> bytes:
+    if not node.is_universal(der.BIT_STRING) or node.constructed or not node.content:
+        raise SesError(f"{_where(node, what)}: expected BIT STRING, found {node.describe()}")
+    if node.content[0] > 7:
+        raise SesError(f"{_where(node, what)}: BIT STRING declares {node.content[0]} unused bits")
+    return node.content[1:]
+
+
+def _oid(node: der.Node, what: str) -> str:
+    if not node.is_universal(der.OID) or node.constructed:
+        raise SesError(f"{_where(node, what)}: expected OBJECT IDENTIFIER, found {node.describe()}")
+    return node.as_oid()
+
+
+def _time(node: der.Node, what: str) -> dt.datetime:
+    if not (node.is_universal(der.UTC_TIME) or node.is_universal(der.GENERALIZED_TIME)):
+        raise SesError(f"{_where(node, what)}: expected a time, found {node.describe()}")
+    try:
+        return node.as_time()
+    except der.DERError as exc:
+        raise SesError(f"{what}: {exc}") from None
+
+
+_TIME_TEXT_RE = re.compile(rb"(\d{12}|\d{14})(\.\d{1,6})?Z")
+
+
+def _time_from_text(text: bytes) -> dt.datetime | None:
+    """UTCTime (12 digits) or GeneralizedTime (14 digits) text with a trailing Z, else None."""
+    m = _TIME_TEXT_RE.fullmatch(text)
+    if m is None:
+        return None
+    digits, frac = m.group(1).decode(), (m.group(2) or b"").decode()
+    try:
+        if len(digits) == 12:
+            t = dt.datetime.strptime(digits, "%y%m%d%H%M%S")
+            if t.year >= 2050:  # X.509 convention (RFC 5280 §4.1.2.5.1)
+                t = t.replace(year=t.year - 100)
+        else:
+            t = dt.datetime.strptime(digits, "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    if frac:
+        t = t.replace(microsecond=int(frac[1:].ljust(6, "0")))
+    return t.replace(tzinfo=dt.timezone.utc)
+
+
+def _tagged_bit_string(node: der.Node, what: str) -> bytes:
+    """``timeStamp``: ``[0] EXPLICIT BIT STRING`` (ofdrw), ``[0] IMPLICIT`` or untagged (OfdSharp)."""
+    if node.is_context(0):
+        if node.constructed:
+            kids = node.children()
+            if len(kids) != 1:
+                raise SesError(f"{_where(node, what)}: [0] must wrap exactly one BIT STRING")
+            return _bits(kids[0], what)
+        if not node.content or node.content[0] > 7:
+            raise SesError(f"{_where(node, what)}: malformed [0] IMPLICIT BIT STRING")
+        return node.content[1:]
+    return _bits(node, what)
+
+
+def _ext_datas(node: der.Node, what: str) -> tuple[ExtData, ...]:
+    """``ExtensionDatas``: untagged SEQUENCE OF ExtData, ``[0] EXPLICIT`` or ``[0] IMPLICIT``."""
+    if node.is_context(0) and node.constructed:
+        kids = node.children()
+        # EXPLICIT wraps one SEQUENCE OF (whose elements are SEQUENCEs or which is empty);
+        # IMPLICIT holds the ExtData SEQUENCEs directly (each starting with an OID).
+        if len(kids) == 1 and kids[0].is_universal(_SEQ) and kids[0].constructed:
+            inner = kids[0].children()
+            if not inner or inner[0].is_universal(_SEQ):
+                kids = inner
+        items = kids
+    elif node.is_universal(_SEQ) and node.constructed:
+        items = node.children()
+    else:
+        raise SesError(f"{_where(node, what)}: expected ExtensionDatas, found {node.describe()}")
+    out = []
+    for i, item in enumerate(items):
+        parts = _children(item, f"{what}[{i}]", 2, 3)
+        ext_oid = _oid(parts[0], f"{what}[{i}].extnID")
+        critical = False
+        if len(parts) == 3:
+            # DEFAULT FALSE should be omitted in DER; SESealData.DER writes it anyway — tolerated.
+            if not parts[1].is_universal(der.BOOLEAN) or len(parts[1].content) != 1:
+                raise SesError(f"{_where(parts[1], f'{what}[{i}].critical')}: expected BOOLEAN, "
+                               f"found {parts[1].describe()}")
+            critical = parts[1].content != b"\x00"
+        out.append(ExtData(ext_oid, critical, _octets(parts[-1], f"{what}[{i}].extnValue")))
+    return tuple(out)
+
+
+def _cert_list(node: der.Node, list_type: int, what: str) -> tuple[CertListItem, ...]:
+    if not (node.is_universal(_SEQ) and node.constructed):
+        raise SesError(f"{_where(node, what)}: expected SEQUENCE OF, found {node.describe()}")
+    out: list[CertListItem] = []
+    for i, item in enumerate(node.children()):
+        label = f"{what}[{i}]"
+        if list_type == CERT_LIST_CERTIFICATES:
+            out.append(_octets(item, f"{label} (certListType 1: certificate)"))
+        elif list_type == CERT_LIST_DIGESTS:
+            kind, value = _children(item, f"{label} (certListType 2: CertDigestObj)", 2, 2)
+            out.append(CertDigest(_text(kind, f"{label}.type"), _octets(value, f"{label}.value")))
+        else:
+            raise SesError(f"{_where(node, what)}: unknown certListType {list_type}")
+    return tuple(out)
+
+
+def _property(node: der.Node) -> SealProperty:
+    what = "SES_ESPropertyInfo"
+    kids = _children(node, what, 6, 7)
+    type_ = _int(kids[0], f"{what}.type")
+    name = _text(kids[1], f"{what}.name")
+    if len(kids) == 7:  # GB/T 38540: certListType INTEGER precedes certList
+        list_type = _int(kids[2], f"{what}.certListType")
+        rest = kids[3:]
+    else:  # GM/T 0031-2014: certList SEQUENCE OF cert, no type (certificates)
+        list_type = CERT_LIST_CERTIFICATES
+        rest = kids[2:]
+    certs = _cert_list(rest[0], list_type, f"{what}.certList")
+    return SealProperty(type=type_, name=name, cert_list_type=list_type, cert_list=certs,
+                        create_date=_time(rest[1], f"{what}.createDate"),
+                        valid_start=_time(rest[2], f"{what}.validStart"),
+                        valid_end=_time(rest[3], f"{what}.validEnd"))
+
+
+def _picture(node: der.Node) -> SealPicture:
+    what = "SES_ESPictureInfo"
+    kids = _children(node, what, 4, 4)
+    return SealPicture(type=_text(kids[0], f"{what}.type"), data=_octets(kids[1], f"{what}.data"),
+                       width=_int(kids[2], f"{what}.width"), height=_int(kids[3], f"{what}.height"))
+
+
+@dataclass(frozen=True)
+class _SealInfo:
+    header_id: str
+    version: int
+    vid: str
+    es_id: str
+    prop: SealProperty
+    picture: SealPicture
+    ext_datas: tuple[ExtData, ...]
+
+
+def _seal_info(node: der.Node) -> _SealInfo:
+    kids = _children(node, "SES_SealInfo", 4, 5)
+    header = _children(kids[0], "SES_Header", 3, 3)
+    ext = _ext_datas(kids[4], "SES_SealInfo.extDatas") if len(kids) == 5 else ()
+    return _SealInfo(header_id=_text(header[0], "SES_Header.ID"),
+                     version=_int(header[1], "SES_Header.version"),
+                     vid=_text(header[2], "SES_Header.Vid"),
+                     es_id=_text(kids[1], "SES_SealInfo.esID"),
+                     prop=_property(kids[2]), picture=_picture(kids[3]), ext_datas=ext)
+
+
+def _first_grandchild_tag(node: der.Node) -> int | None:
+    """Tag byte of the first element inside the first element of ``node`` (for shape hints)."""
+    if not node.constructed:
+        return None
+    kids = node.children()
+    if not kids or not kids[0].constructed:
+        return None
+    inner = kids[0].children()
+    return inner[0].tag_byte if inner else None
+
+
+def _seal_from_node(node: der.Node) -> Seal:
+    if _first_grandchild_tag(node) == 0x02:  # TBS_Sign starts with version INTEGER; SES_SealInfo does not
+        raise SesError(f"{_where(node, 'SESeal')}: this looks like an SES_Signature (电子签章: its first element "
+                       "starts with an INTEGER version), not an SESeal; use parse_signature")
+    kids = _children(node, "SESeal", 2, 5)
+    if len(kids) == 3:
+        raise SesError(f"{_where(node, 'SESeal')}: 3 elements is neither GM/T 0031-2014 (2) nor "
+                       "GB/T 38540/GM/T 0031-2025 (4–5)")
+    info = _seal_info(kids[0])
+    timestamp = None
+    if len(kids) == 2:
+        # GM/T 0031-2014: SESeal { esealInfo, signInfo { cert, signatureAlgorithm, signData } }
+        generation: Generation = "2014"
+        cert_node, alg_node, sig_node = _children(kids[1], "SES_SignInfo", 3, 3)
+        # GM/T 0031-2014 SES_SignInfo.signData: the maker signs SEQUENCE { SES_SealInfo, cert,
+        # signatureAlgorithm } ("按 SEQUENCE 方式组成的信息内容"; domain §1.5, verified on UserV1.esl)
+        signed = der.seq(kids[0].raw, cert_node.raw, alg_node.raw)
+    else:
+        # GB/T 38540 SESeal { eSealInfo, cert, signAlgID, signedValue } (+ GM/T 0031-2025
+        # [0] timeStamp): signedValue covers SES_SealInfo only (domain §1.5, verified on UserV4.esl).
+        cert_node, alg_node, sig_node = kids[1], kids[2], kids[3]
+        generation = "v5" if len(kids) == 5 or info.version == 5 else "v4"
+        if len(kids) == 5:
+            timestamp = _tagged_bit_string(kids[4], "SESeal.timeStamp")
+        signed = kids[0].raw
+    return Seal(generation=generation, header_id=info.header_id, version=info.version, vid=info.vid,
+                es_id=info.es_id, property=info.prop, picture=info.picture, ext_datas=info.ext_datas,
+                maker_cert=_octets(cert_node, "SESeal maker cert"),
+                signature_algorithm=_oid(alg_node, "SESeal signature algorithm"),
+                signature=_bits(sig_node, "SESeal signature value"),
+                signed_bytes=signed, timestamp=timestamp, raw=node.raw)
+
+
+_BASE64_RE = re.compile(rb"[A-Za-z0-9+/=\s]+")
+
+
+def _top(data: object, what: str) -> der.Node:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise SesError(f"{what} must be bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if not data:
+        raise SesError(f"{what} is empty")
+    if data[0] != 0x30:
+        hint = ""
+        if data.lstrip().startswith(b"-----") or _BASE64_RE.fullmatch(data[:256]):
+            hint = " (the input looks like PEM/base64 text; decode it to DER first)"
+        raise SesError(f"{what} is not a DER SEQUENCE: first byte is 0x{data[0]:02x}{hint}")
+    return der.parse(data)
+
+
+_T = TypeVar("_T")
+
+
+def _guarded(what: str, fn: Callable[[bytes], _T], data: bytes) -> _T:
+    """Run a decoder; any failure leaves as :class:`SesError` prefixed with the structure name."""
+    try:
+        return fn(data)
+    except SesError:
+        raise
+    except der.DERError as exc:
+        raise SesError(f"{what}: malformed DER: {exc}") from None
+    except (ValueError, IndexError, UnicodeDecodeError, TypeError, OverflowError) as exc:
+        raise SesError(f"{what}: malformed: {exc}") from None
+
+
+def parse_seal(data: bytes) -> Seal:
+    """Decode an ``SESeal`` of any generation (2014, v4, v5).
+
+    Generation by structure (ofdrw VersionParser): 2 elements → 2014; 5 → v5; 4 → v5 if
+    ``SES_Header.version`` is 5, else v4. Property layout (with or without certListType) and time
+    types (UTCTime/GeneralizedTime) are read as found. ``timeStamp`` and ``extDatas`` are accepted
+    with ``[0]`` EXPLICIT/IMPLICIT tags or untagged. Nothing is verified here.
+    Raises :class:`SesError` naming the element and offset for anything malformed.
+    """
+    return _guarded("SESeal", lambda d: _seal_from_node(_top(d, "SESeal")), data)
+
+
+def parse_signature(data: bytes) -> SesSignature:
+    """Decode an ``SES_Signature`` (电子签章) of any generation.
+
+    2 elements → GM/T 0031-2014 ``{ TBS_Sign, signature }`` with cert and algorithm inside TBS_Sign;
+    4–5 elements → GB/T 38540 ``{ TBS_Sign, cert, signatureAlgID, signature [, [0] timeStamp] }``,
+    generation v5 when the embedded seal or ``TBS_Sign.version`` says 5. ``TBS_Sign.extDatas`` may be
+    ``[0]``-tagged (ofdrw) or untagged. Raises :class:`SesError` for anything malformed.
+    """
+    return _guarded("SES_Signature", _parse_signature, data)
+
+
+def _parse_signature(data: bytes) -> SesSignature:
+    top = _top(data, "SES_Signature")
+    if _first_grandchild_tag(top) == 0x30:  # SES_SealInfo starts with SES_Header SEQUENCE
+        raise SesError("SES_Signature at offset 0: this looks like an SESeal (电子印章: its first element starts "
+                       "with an SES_Header SEQUENCE), not an SES_Signature; use parse_seal")
+    kids = _children(top, "SES_Signature", 2, 5)
+    if len(kids) == 3:
+        raise SesError(f"{_where(top, 'SES_Signature')}: 3 elements is neither GM/T 0031-2014 (2) nor "
+                       "GB/T 38540/GM/T 0031-2025 (4–5)")
+    tbs_node = kids[0]
+    timestamp = None
+    ext: tuple[ExtData, ...] = ()
+    if len(kids) == 2:
+        # GM/T 0031-2014 TBS_Sign { version, eseal, timeInfo BIT STRING, dataHash BIT STRING,
+        #                               propertyInfo IA5String, cert OCTET STRING, signatureAlgorithm }
+        tbs = _children(tbs_node, "TBS_Sign", 7, 7)
+        signer_cert = _octets(tbs[5], "TBS_Sign.cert")
+        sig_alg = _oid(tbs[6], "TBS_Sign.signatureAlgorithm")
+        signature = _bits(kids[1], "SES_Signature.signature")
+        seal = _seal_from_node(tbs[1])
+        generation: Generation = "2014"
+        time_node = tbs[2]
+        if time_node.is_universal(der.BIT_STRING):
+            # "可以是时间戳，也可以是 UTCTIME 时间": keep the contents, decode when it is a time text
+            time_raw = _bits(time_node, "TBS_Sign.timeInfo")
+            time_info = _time_from_text(time_raw)
+        else:
+            time_info = _time(time_node, "TBS_Sign.timeInfo")
+            time_raw = time_node.content
+    else:
+        # GB/T 38540: TBS_Sign { version, eseal, timeInfo GeneralizedTime, dataHash BIT STRING,
+        #                        propertyInfo IA5String, [0] extDatas OPTIONAL }
+        tbs = _children(tbs_node, "TBS_Sign", 5, 6)
+        signer_cert = _octets(kids[1], "SES_Signature.cert")
+        sig_alg = _oid(kids[2], "SES_Signature.signatureAlgID")
+        signature = _bits(kids[3], "SES_Signature.signature")
+        if len(kids) == 5:
+            timestamp = _tagged_bit_string(kids[4], "SES_Signature.timeStamp")
+        seal = _seal_from_node(tbs[1])
+        time_node = tbs[2]
+        if time_node.is_universal(der.BIT_STRING):  # 2014-style timeInfo in a v4 container
+            time_raw = _bits(time_node, "TBS_Sign.timeInfo")
+            time_info = _time_from_text(time_raw)
+        else:
+            time_info = _time(time_node, "TBS_Sign.timeInfo")
+            time_raw = time_node.content
+        if len(tbs) == 6:
+            ext = _ext_datas(tbs[5], "TBS_Sign.extDatas")
+        generation = "v4"  # refined below once the version is read
+    version = _int(tbs[0], "TBS_Sign.version")
+    if generation != "2014":
+        generation = "v5" if seal.generation == "v5" or version == 5 else "v4"
+    return SesSignature(generation=generation, version=version, seal=seal,
+                        time_info=time_info, time_info_raw=time_raw,
+                        data_hash=_bits(tbs[3], "TBS_Sign.dataHash"),
+                        property_info=_text(tbs[4], "TBS_Sign.propertyInfo"),
+                        signer_cert=signer_cert, signature_algorithm=sig_alg, signature=signature,
+                        signed_bytes=tbs_node.raw, ext_datas=ext, timestamp=timestamp, raw=top.raw)
+
+
+# ----------------------------------------------------------------------------------------------
+# Verification
+
+
+def _load_certificate(cert_der: bytes, what: str) -> Certificate:
+    try:
+        return Certificate.from_der(cert_der)
+    except CertificateError as exc:
+        raise SesError(f"{what} cannot be parsed: {exc}") from None
+    except (ValueError, IndexError, TypeError) as exc:
+        raise SesError(f"{what} cannot be parsed: {exc}") from None
+
+
+_ALG_NAMES = {oids.SM2_WITH_SM3: "SM2-with-SM3", oids.ECDSA_WITH_SHA256: "ECDSA-with-SHA256"}
+
+
+def _signature_candidates(sig: bytes) -> Iterator[bytes]:
+    """GB/T 35276 DER first; raw 64-byte r‖s (BouncyCastle PlainDSAEncoding, gmssl) converted."""
+    try:
+        sig_from_der(sig)
+        yield sig
+    except KeyFormatError:
+        pass
+    if len(sig) == 64:
+        yield sig_to_der(sig)
+
+
+def _verify(cert_der: bytes, alg_oid: str, signature: bytes, data: bytes, role: str) -> bool:
+    cert = _load_certificate(cert_der, f"{role} certificate")
+    try:
+        alg = algorithm_for_signature_oid(alg_oid)
+    except KeyFormatError:
+        raise SesError(f"{role} signature algorithm {alg_oid} is not supported (expected SM2-with-SM3 "
+                       f"{oids.SM2_WITH_SM3} or ECDSA-with-SHA256 {oids.ECDSA_WITH_SHA256})") from None
+    try:
+        key = cert.public_key
+    except CertificateError as exc:
+        raise SesError(f"{role} certificate: {exc}") from None
+    if key.algorithm is not alg:
+        raise SesError(f"{role} signature algorithm is {_ALG_NAMES[alg_oid]} but the {role} certificate "
+                       f"holds a {key.algorithm.label} key")
+    # SM2: SM3 with Z over the GM/T 0009 default ID 1234567812345678 (domain §6.2)
+    return any(key.verify(data, candidate) for candidate in _signature_candidates(signature))
+
+
+def verify_seal_signature(seal: Seal) -> bool:
+    """Whether the maker certificate's key made ``seal.signature`` over ``seal.signed_bytes``.
+
+    True/False is the cryptographic answer only (no validity period, chain or revocation check).
+    Raises :class:`SesError` when it cannot be decided: unparseable maker certificate, unsupported
+    algorithm, or an algorithm that does not match the certificate's key type.
+    """
+    return _verify(seal.maker_cert, seal.signature_algorithm, seal.signature, seal.signed_bytes,
+                   "seal maker")
+
+
+def verify_signature_value(sig: SesSignature) -> bool:
+    """Whether the signer certificate's key made ``sig.signature`` over the raw ``TBS_Sign``.
+
+    Does not check the embedded seal (use :func:`verify_seal_signature` on ``sig.seal``), the
+    document hash, or certificate status. Raises :class:`SesError` as :func:`verify_seal_signature`.
+    """
+    return _verify(sig.signer_cert, sig.signature_algorithm, sig.signature, sig.signed_bytes, "signer")
+
+
+def _cert_digest(kind: str, cert_der: bytes) -> bytes:
+    name = kind.strip().upper().replace("-", "")
+    if name in ("SM3", oids.SM3):
+        h = _SM3()
+        h.update(cert_der)
+        return h.digest()
+    if name in ("SHA256", oids.SHA256):
+        return hashlib.sha256(cert_der).digest()
+    raise SesError(f"certList digest type {kind!r} is not supported (SM3 or SHA256)")
+
+
+def cert_digest(cert_der: bytes, kind: str = "SM3") -> CertDigest:
+    """A :class:`CertDigest` entry for a certListType 2 list (SM3 or SHA256)."""
+    return CertDigest(kind, _cert_digest(kind, cert_der))

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install the test dependencies and run the whole suite (idempotent).
+# Database tests run on SQLite, and also on PostgreSQL when REGISTRY_TEST_POSTGRES_URL is set
+# (e.g. postgresql://postgres@127.0.0.1:5432/test). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-system-deps.sh
+. scripts/_venv.sh test
+exec .venv/bin/python -m pytest "$@"
