@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 15:09:08.502793
+Create Date: 2026-11-23 15:19:08.689305
 """
 from __future__ import annotations
 
@@ -134,7 +134,6 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=300), nullable=False),
     sa.Column('algorithm', sa.Enum('sm2', 'ecdsa', name='algorithm', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('status', sa.Enum('active', 'suspended', 'revoked', name='seal_status', native_enum=False, create_constraint=True, length=24), nullable=False),
-    sa.Column('picture_png', sa.LargeBinary(), nullable=False),
     sa.Column('picture_width_mm', sa.Integer(), nullable=False),
     sa.Column('picture_height_mm', sa.Integer(), nullable=False),
     sa.Column('valid_start', registry.db.models.UTCDateTime(), nullable=False),

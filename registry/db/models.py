@@ -157,7 +157,7 @@ class SealApplication(Base):
     channel: Mapped[str] = mapped_column(String(16))              # counter | portal | cli | reissue
     public_key_spki: Mapped[bytes] = mapped_column(LargeBinary)
     csr_der: Mapped[bytes | None] = mapped_column(LargeBinary)
-    picture_png: Mapped[bytes | None] = mapped_column(LargeBinary)  # uploaded; None = render
+    picture_png: Mapped[bytes | None] = mapped_column(LargeBinary)  # uploaded or previewed, until issued
     submitted_by: Mapped[str] = mapped_column(String(100))
     submitted_at: Mapped[dt.datetime]
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -184,7 +184,8 @@ class Seal(Base):
     name: Mapped[str] = mapped_column(String(300))
     algorithm: Mapped[Algorithm] = mapped_column(_enum(Algorithm, "algorithm"))
     status: Mapped[SealStatus] = mapped_column(_enum(SealStatus, "seal_status"))
-    picture_png: Mapped[bytes] = mapped_column(LargeBinary)
+    # The picture itself lives only inside ses_der (SES_ESPictureInfo): storing it twice would double
+    # the bytes written per issuance. Use registry.services.seals.seal_picture() to read it.
     picture_width_mm: Mapped[int] = mapped_column(Integer)
     picture_height_mm: Mapped[int] = mapped_column(Integer)
     valid_start: Mapped[dt.datetime]

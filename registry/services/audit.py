@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection, insert
 from sqlalchemy.orm import Session
 
 from ..db.models import AuditEvent
@@ -15,3 +16,13 @@ def record(session: Session, ctx: ServiceContext, actor: Actor, action: str, tar
                        target_type=target_type, target_id=str(target_id), details=details)
     session.add(event)
     return event
+
+
+def record_many(conn: Connection, ctx: ServiceContext,
+                events: list[tuple[Actor, str, str, object, dict[str, Any]]]) -> None:
+    """Insert several events in one statement on the transaction's connection (hot paths)."""
+    now = ctx.clock.now()
+    conn.execute(insert(AuditEvent), [
+        {"occurred_at": now, "actor": who.name, "action": action, "target_type": target_type,
+         "target_id": str(target_id), "details": details}
+        for who, action, target_type, target_id, details in events])

@@ -65,7 +65,7 @@ def load(ctx: ServiceContext, session: Session, name: str) -> LoadedAuthority:
     def build() -> LoadedAuthority:
         row = session.scalar(select(Authority).where(Authority.name == name, Authority.active.is_(True)))
         if row is None:
-            raise NotFound(f"authority {name} does not exist: run `registry init`")
+            raise ValidationError(f"authority {name} does not exist: run `registry init`")
         signer = decrypt_private_key(row.key_blob, ctx.require_keyring().keys)
         return LoadedAuthority(row.id, row.name, row.kind, row.algorithm,
                                x509.Certificate.from_der(row.certificate_der), signer)
@@ -74,13 +74,18 @@ def load(ctx: ServiceContext, session: Session, name: str) -> LoadedAuthority:
 
 
 def chain(ctx: ServiceContext, session: Session, name: str) -> list[x509.Certificate]:
-    """The authority's certificate followed by its ancestors up to the root."""
-    out: list[x509.Certificate] = []
-    row = session.scalar(select(Authority).where(Authority.name == name))
-    while row is not None:
-        out.append(x509.Certificate.from_der(row.certificate_der))
-        row = row.parent
-    return out
+    """The authority's certificate followed by its ancestors up to the root (cached: immutable)."""
+    def build() -> list[x509.Certificate]:
+        out: list[x509.Certificate] = []
+        row = session.scalar(select(Authority).where(Authority.name == name))
+        if row is None:
+            raise NotFound(f"authority {name} does not exist: run `registry init`")
+        while row is not None:
+            out.append(x509.Certificate.from_der(row.certificate_der))
+            row = row.parent
+        return out
+
+    return list(ctx.cached(("chain", name), build))  # type: ignore[arg-type]
 
 
 def _ca_extensions(ctx: ServiceContext, key: PrivateKey, parent_kid: bytes | None, parent_name: str | None,
@@ -174,11 +179,6 @@ def _store(session: Session, ctx: ServiceContext, keyring, name: str, kind: str,
 def list_authorities(ctx: ServiceContext) -> list[Authority]:
     with ctx.reader() as session:
         return list(session.scalars(select(Authority).order_by(Authority.id)))
-
-
-def require_algorithm_ready(ctx: ServiceContext, session: Session, alg: Algorithm) -> None:
-    if session.scalar(select(Authority.id).where(Authority.name == authority_name(alg, "issuing"))) is None:
-        raise ValidationError(f"the {alg.label} hierarchy does not exist: run `registry init`")
 
 
 def verify_hierarchy(ctx: ServiceContext, when: dt.datetime | None = None) -> list[str]:

@@ -7,12 +7,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Certificate, Enterprise, Seal, SealApplication
-from ..domain.errors import Conflict, NotFound, ValidationError
+from ..domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from ..domain.esid import make_esid, validate_esid
 from ..domain.roles import Permission, check_dual_control, require
 from ..domain.seal_types import SealType, seal_name
@@ -23,7 +23,7 @@ from ..pki.keys import Algorithm, KeyFormatError, PrivateKey, PublicKey
 from ..pki.uscc import UsccError, is_valid_uscc, validate_uscc
 from . import audit, authorities
 from .context import Actor, ServiceContext
-from .users import staff_actor
+from .users import staff_actors
 
 ROUND_SEAL_MM = 40   # picture width/height in mm (SES_ESPictureInfo); ofdrw's sample is 40 × 40
 NAME_SEAL_MM = 20
@@ -116,12 +116,12 @@ def _check_picture(ctx: ServiceContext, data: bytes | None) -> None:
         raise ValidationError(str(exc)) from None
 
 
-def _render_picture(ctx: ServiceContext, ent: Enterprise, st: SealType) -> bytes:
+def _render_picture(ctx: ServiceContext, enterprise_name: str, legal_representative: str, st: SealType) -> bytes:
     def render() -> bytes:
         font = picture.find_cjk_font(ctx.settings.seal_font)
         if st.is_name_seal:
-            return picture.render_seal(ent.legal_representative, "", shape="square", font_path=font)
-        return picture.render_seal(ent.name, st.picture_label, shape="round", font_path=font)
+            return picture.render_seal(legal_representative, "", shape="square", font_path=font)
+        return picture.render_seal(enterprise_name, st.picture_label, shape="round", font_path=font)
 
     try:
         return render()
@@ -133,11 +133,12 @@ def _render_picture(ctx: ServiceContext, ent: Enterprise, st: SealType) -> bytes
 # Building
 
 
-def _holder_certificate(ctx: ServiceContext, issuing: authorities.LoadedAuthority, ent: Enterprise,
-                        name: str, pub: PublicKey, start: dt.datetime, end: dt.datetime) -> tuple[bytes, int, int]:
+def _holder_certificate(ctx: ServiceContext, issuing: authorities.LoadedAuthority, uscc: str,
+                        enterprise_name: str, name: str, pub: PublicKey, start: dt.datetime,
+                        end: dt.datetime) -> tuple[bytes, int, int]:
     serial = x509.random_serial()
     shard = serial % ctx.settings.crl_shards
-    subject = x509.Name.build(C="CN", O=ent.name, CN=name, organizationIdentifier=ent.uscc)
+    subject = x509.Name.build(C="CN", O=enterprise_name, CN=name, organizationIdentifier=uscc)
     exts = [
         x509.basic_constraints(False),
         x509.key_usage(x509.KU_DIGITAL_SIGNATURE, x509.KU_NON_REPUDIATION),
@@ -156,10 +157,19 @@ def _holder_certificate(ctx: ServiceContext, issuing: authorities.LoadedAuthorit
     return x509.sign_tbs(tbs, issuing.signer), serial, shard
 
 
-def issue_seal(ctx: ServiceContext, actor: Actor, req: IssueRequest) -> IssueResult:
-    """Issue one seal at the counter: the application is submitted, reviewed by ``req.operator``,
-    approved by ``req.approver`` (a different person with the reviewer role) and issued, in one
-    transaction with one audit event per transition. Every check runs before the first write."""
+@dataclass(frozen=True)
+class _Prepared:
+    """A request after every check that needs no database: parsed, validated, key resolved."""
+
+    req: IssueRequest
+    uscc: str
+    seal_type: SealType
+    public_key: PublicKey
+    csr_der: bytes | None
+    generated: PrivateKey | None
+
+
+def _prepare(ctx: ServiceContext, req: IssueRequest, validated_pictures: dict[bytes, None]) -> _Prepared:
     try:
         uscc = validate_uscc(req.uscc)
     except UsccError as exc:
@@ -167,12 +177,42 @@ def issue_seal(ctx: ServiceContext, actor: Actor, req: IssueRequest) -> IssueRes
     st = SealType.parse(req.seal_type)
     if req.channel not in ("cli", "counter", "portal", "reissue"):
         raise ValidationError(f"unknown channel {req.channel!r}")
-    _check_picture(ctx, req.picture_png)
+    if req.picture_png is not None and req.picture_png not in validated_pictures:
+        _check_picture(ctx, req.picture_png)
+        validated_pictures[req.picture_png] = None  # a batch often shares one uploaded picture
     pub, csr_der, generated = _resolve_key(req, uscc)
-    alg = pub.algorithm
+    return _Prepared(req, uscc, st, pub, csr_der, generated)
+
+
+def issue_seal(ctx: ServiceContext, actor: Actor, req: IssueRequest) -> IssueResult:
+    """Issue one seal at the counter: the application is submitted, reviewed by ``req.operator``,
+    approved by ``req.approver`` (a different person with the reviewer role) and issued, in one
+    transaction with one audit event per transition. Every check runs before the first write."""
+    return issue_seals(ctx, actor, [req])[0]
+
+
+MAX_BATCH = 500
+
+
+def issue_seals(ctx: ServiceContext, actor: Actor, reqs: list[IssueRequest]) -> list[IssueResult]:
+    """Issue several seals in one transaction, all or nothing: an enterprise's standard set of
+    four, or the batch for enterprises newly registered by the licence authority. Each seal gets
+    the same checks, rows and audit events as :func:`issue_seal`; a refused request names its
+    position and nothing at all is written."""
+    if not reqs:
+        return []
+    if len(reqs) > MAX_BATCH:
+        raise ValidationError(f"at most {MAX_BATCH} seals per batch, got {len(reqs)}")
+    prepared: list[_Prepared] = []
+    seen_pictures: dict[bytes, None] = {}
+    for i, req in enumerate(reqs):
+        try:
+            prepared.append(_prepare(ctx, req, seen_pictures))
+        except ValidationError as exc:
+            raise _in_batch(exc, i, len(reqs)) from None
     for attempt in range(3):
         try:
-            return _issue_once(ctx, actor, req, uscc, st, alg, pub, csr_der, generated)
+            return _issue_batch(ctx, actor, prepared)
         except IntegrityError:
             # A random serial or esID collided with an existing one (p ≈ 2^-60): draw again.
             if attempt == 2:
@@ -180,81 +220,133 @@ def issue_seal(ctx: ServiceContext, actor: Actor, req: IssueRequest) -> IssueRes
     raise AssertionError("unreachable")
 
 
-def _issue_once(ctx: ServiceContext, actor: Actor, req: IssueRequest, uscc: str, st: SealType,
-                alg: Algorithm, pub: PublicKey, csr_der: bytes | None,
-                generated: PrivateKey | None) -> IssueResult:
+def _in_batch(exc: Exception, index: int, total: int) -> Exception:
+    if total == 1:
+        return exc
+    return type(exc)(f"seal {index + 1} of {total}: {exc}")
+
+
+@dataclass
+class _Row:
+    p: _Prepared
+    operator: Actor
+    approver: Actor
+    enterprise_id: int
+    enterprise_name: str
+    name: str
+    png: bytes
+    issuing: authorities.LoadedAuthority
+    maker: authorities.LoadedAuthority
+    app: dict[str, Any] = field(default_factory=dict)
+
+
+def _issue_batch(ctx: ServiceContext, actor: Actor, prepared: list[_Prepared]) -> list[IssueResult]:
+    # Set-based Core statements on the transaction's connection: one SELECT for the staff, one for
+    # the licences, then one multi-row INSERT per table, whatever the batch size.
+    total = len(prepared)
     with ctx.transaction() as session:
-        operator = staff_actor(session, req.operator, purpose="operator")
-        approver = staff_actor(session, req.approver, purpose="approver")
-        require(operator.name, operator.roles, Permission.APPLICATION_REVIEW)
-        require(approver.name, approver.roles, Permission.APPLICATION_APPROVE)
-        check_dual_control(operator.name, approver.name)
-        ent = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
-        if ent is None:
-            raise NotFound(f"no licence on record for USCC {uscc}: import the licence first")
-        if ent.status is not LicenceStatus.ACTIVE:
-            raise Conflict(f"the licence of {uscc} is {ent.status.value}; seals are issued only to "
-                           "enterprises with an active licence")
-        authorities.require_algorithm_ready(ctx, session, alg)
-        issuing = authorities.load(ctx, session, authorities.authority_name(alg, "issuing"))
-        maker = authorities.load(ctx, session, authorities.authority_name(alg, "seal-maker"))
+        conn = session.connection()
+        purposes: dict[str, str] = {}
+        for p in prepared:
+            purposes.setdefault(p.req.operator.strip().lower(), "operator")
+            purposes.setdefault(p.req.approver.strip().lower(), "approver")
+        by_name = staff_actors(session, purposes)
+        usccs = {p.uscc for p in prepared}
+        ents = {r.uscc: r for r in conn.execute(
+            select(Enterprise.id, Enterprise.uscc, Enterprise.name, Enterprise.legal_representative,
+                   Enterprise.status).where(Enterprise.uscc.in_(usccs)))}
         now = ctx.clock.now()
         end = now + dt.timedelta(days=ctx.settings.seal_validity_days)
-        if end > issuing.certificate.not_after or end > maker.certificate.not_after:
-            raise Conflict("the issuing CA or seal-maker certificate expires before the seal would; "
-                           "renew the hierarchy first")
-        png = req.picture_png or _render_picture(ctx, ent, st)
-        name = seal_name(ent.name, st, ent.legal_representative)
+        rows: list[_Row] = []
+        for i, p in enumerate(prepared):
+            try:
+                operator = by_name[p.req.operator.strip().lower()]
+                approver = by_name[p.req.approver.strip().lower()]
+                require(operator.name, operator.roles, Permission.APPLICATION_REVIEW)
+                require(approver.name, approver.roles, Permission.APPLICATION_APPROVE)
+                check_dual_control(operator.name, approver.name)
+                ent = ents.get(p.uscc)
+                if ent is None:
+                    raise NotFound(f"no licence on record for USCC {p.uscc}: import the licence first")
+                if ent.status is not LicenceStatus.ACTIVE:
+                    raise Conflict(f"the licence of {p.uscc} is {ent.status.value}; seals are issued only "
+                                   "to enterprises with an active licence")
+                alg = p.public_key.algorithm
+                issuing = authorities.load(ctx, session, authorities.authority_name(alg, "issuing"))
+                maker = authorities.load(ctx, session, authorities.authority_name(alg, "seal-maker"))
+                if end > issuing.certificate.not_after or end > maker.certificate.not_after:
+                    raise Conflict("the issuing CA or seal-maker certificate expires before the seal "
+                                   "would; renew the hierarchy first")
+                png = p.req.picture_png or _render_picture(ctx, ent.name, ent.legal_representative, p.seal_type)
+            except (ValidationError, NotFound, Conflict, PermissionDenied) as exc:
+                raise _in_batch(exc, i, total) from None
+            rows.append(_Row(p, operator, approver, ent.id, ent.name,
+                             seal_name(ent.name, p.seal_type, ent.legal_representative), png, issuing, maker))
 
-        app = SealApplication(enterprise_id=ent.id, seal_type=st, algorithm=alg,
-                              state=ApplicationState.SUBMITTED, channel=req.channel,
-                              public_key_spki=pub.spki(), csr_der=csr_der, picture_png=req.picture_png,
-                              submitted_by=actor.name, submitted_at=now)
-        session.add(app)
-        session.flush()
-        events: list[tuple[Actor, str, dict[str, Any]]] = [
-            (actor, "application.submitted", {"uscc": uscc, "seal_type": st.code, "channel": req.channel,
-                                              "algorithm": alg.value, "key": pub.fingerprint()}),
-        ]
-        app.state = next_application_state(app.state, ApplicationAction.REVIEW)
-        app.reviewed_by_id, app.reviewed_at = operator.user_id, now
-        events.append((operator, "application.reviewed", {"licence_status": ent.status.value}))
-        app.state = next_application_state(app.state, ApplicationAction.APPROVE)
-        app.approved_by_id, app.approved_at = approver.user_id, now
-        events.append((approver, "application.approved", {"reviewed_by": operator.name}))
+        # Application: submitted → reviewed (operator) → approved (reviewer) → issued.
+        state = ApplicationState.SUBMITTED
+        for action in (ApplicationAction.REVIEW, ApplicationAction.APPROVE, ApplicationAction.ISSUE):
+            state = next_application_state(state, action)
+        app_ids = conn.execute(insert(SealApplication).returning(SealApplication.id, sort_by_parameter_order=True), [
+            {"enterprise_id": r.enterprise_id, "seal_type": r.p.seal_type, "algorithm": r.p.public_key.algorithm,
+             "state": state, "channel": r.p.req.channel, "public_key_spki": r.p.public_key.spki(),
+             "csr_der": r.p.csr_der, "picture_png": None,  # the seal carries the picture
+             "submitted_by": actor.name, "submitted_at": now, "reviewed_by_id": r.operator.user_id,
+             "reviewed_at": now, "approved_by_id": r.approver.user_id, "approved_at": now,
+             "decided_reason": None}
+            for r in rows]).scalars().all()
 
-        cert_der, serial, shard = _holder_certificate(ctx, issuing, ent, name, pub, now, end)
-        es_id = make_esid(ctx.settings.area_code, st, now.year)
-        size = NAME_SEAL_MM if st.is_name_seal else ROUND_SEAL_MM
-        seal_info = ses.encode_seal_info(
-            es_id=es_id, vid=ctx.settings.vendor_id,
-            prop=ses.SealProperty(type=st.ses_type, name=name, cert_list_type=1, cert_list=(cert_der,),
-                                  create_date=now, valid_start=now, valid_end=end),
-            picture=ses.SealPicture(type="PNG", data=png, width=size, height=size))
-        seal_der = ses.make_seal(seal_info, maker.certificate.der, maker.signer)
+        seal_rows, cert_rows, events, results = [], [], [], []
+        for r, app_id in zip(rows, app_ids):
+            p, alg = r.p, r.p.public_key.algorithm
+            cert_der, serial, shard = _holder_certificate(ctx, r.issuing, p.uscc, r.enterprise_name, r.name,
+                                                          p.public_key, now, end)
+            es_id = make_esid(ctx.settings.area_code, p.seal_type, now.year)
+            size = NAME_SEAL_MM if p.seal_type.is_name_seal else ROUND_SEAL_MM
+            seal_info = ses.encode_seal_info(
+                es_id=es_id, vid=ctx.settings.vendor_id,
+                prop=ses.SealProperty(type=p.seal_type.ses_type, name=r.name, cert_list_type=1,
+                                      cert_list=(cert_der,), create_date=now, valid_start=now, valid_end=end),
+                picture=ses.SealPicture(type="PNG", data=r.png, width=size, height=size))
+            seal_der = ses.make_seal(seal_info, r.maker.certificate.der, r.maker.signer)
+            serial_hex = format(serial, "x")
+            seal_rows.append({"es_id": es_id, "enterprise_id": r.enterprise_id, "seal_type": p.seal_type,
+                              "name": r.name, "algorithm": alg, "status": SealStatus.ACTIVE,
+                              "picture_width_mm": size, "picture_height_mm": size, "valid_start": now,
+                              "valid_end": end, "created_at": now, "maker_id": r.maker.id, "ses_der": seal_der,
+                              "application_id": app_id})
+            cert_rows.append({"issuer_id": r.issuing.id, "serial": serial_hex, "kind": "holder",
+                              "subject": f"CN={r.name}, organizationIdentifier={p.uscc}", "algorithm": alg,
+                              "shard": shard, "not_before": now, "not_after": end, "der": cert_der,
+                              "key_fingerprint": p.public_key.fingerprint(), "status": CertificateStatus.GOOD,
+                              "created_at": now})
+            events += [
+                (actor, "application.submitted", "application", app_id,
+                 {"uscc": p.uscc, "seal_type": p.seal_type.code, "channel": p.req.channel,
+                  "algorithm": alg.value, "key": p.public_key.fingerprint()}),
+                (r.operator, "application.reviewed", "application", app_id, {"licence_status": "active"}),
+                (r.approver, "application.approved", "application", app_id, {"reviewed_by": r.operator.name}),
+                (actor, "seal.issued", "seal", es_id,
+                 {"application": app_id, "uscc": p.uscc, "seal_type": p.seal_type.code,
+                  "certificate_serial": serial_hex, "issuer": r.issuing.name, "shard": shard,
+                  "valid_end": end.isoformat()}),
+            ]
+            results.append(IssueResult(0, es_id, app_id, alg, seal_der, cert_der,
+                                       [c.der for c in authorities.chain(ctx, session, r.issuing.name)],
+                                       p.generated.pem() if p.generated else None))
+        seal_ids = conn.execute(insert(Seal).returning(Seal.id, sort_by_parameter_order=True),
+                                seal_rows).scalars().all()
+        for row, seal_id, res in zip(cert_rows, seal_ids, results):
+            row["seal_id"] = seal_id
+            res.seal_id = seal_id
+        conn.execute(insert(Certificate), cert_rows)
+        audit.record_many(conn, ctx, events)
+        return results
 
-        seal = Seal(es_id=es_id, enterprise_id=ent.id, seal_type=st, name=name, algorithm=alg,
-                    status=SealStatus.ACTIVE, picture_png=png, picture_width_mm=size, picture_height_mm=size,
-                    valid_start=now, valid_end=end, created_at=now, maker_id=maker.id, ses_der=seal_der,
-                    application_id=app.id)
-        session.add(seal)
-        session.flush()
-        session.add(Certificate(issuer_id=issuing.id, serial=format(serial, "x"), kind="holder",
-                                subject=f"CN={name}, organizationIdentifier={uscc}", algorithm=alg,
-                                shard=shard, not_before=now, not_after=end, der=cert_der,
-                                key_fingerprint=pub.fingerprint(), status=CertificateStatus.GOOD,
-                                seal_id=seal.id, created_at=now))
-        app.state = next_application_state(app.state, ApplicationAction.ISSUE)
-        events.append((actor, "seal.issued", {"es_id": es_id, "uscc": uscc, "seal_type": st.code,
-                                              "certificate_serial": format(serial, "x"),
-                                              "issuer": issuing.name, "shard": shard,
-                                              "valid_end": end.isoformat()}))
-        for who, action, details in events:
-            target = ("seal", es_id) if action == "seal.issued" else ("application", app.id)
-            audit.record(session, ctx, who, action, target[0], target[1], **details)
-        chain = [c.der for c in authorities.chain(ctx, session, issuing.name)]
-        return IssueResult(seal.id, es_id, app.id, alg, seal_der, cert_der, chain,
-                           generated.pem() if generated else None)
+
+def seal_picture(seal: Seal) -> ses.SealPicture:
+    """The picture carried inside the seal's SESeal."""
+    return ses.parse_seal(seal.ses_der).picture
 
 
 # ----------------------------------------------------------------------------------------------
@@ -293,8 +385,7 @@ def show_seal(ctx: ServiceContext, code: str) -> dict[str, Any]:
             "valid_end": seal.valid_end.isoformat(),
             "created_at": seal.created_at.isoformat(),
             "maker": seal.maker.name,
-            "picture": {"type": "PNG", "width_mm": seal.picture_width_mm, "height_mm": seal.picture_height_mm,
-                        "bytes": len(seal.picture_png)},
+            "picture": {"type": "PNG", "width_mm": seal.picture_width_mm, "height_mm": seal.picture_height_mm},
             "ses_sha256": __import__("hashlib").sha256(seal.ses_der).hexdigest(),
             "certificates": certs,
             "application_id": seal.application_id,

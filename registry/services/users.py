@@ -64,6 +64,32 @@ def ensure_first_admin(ctx: ServiceContext, actor: Actor, username: str = "admin
     return password
 
 
+def staff_actors(session: Session, purposes: dict[str, str]) -> dict[str, Actor]:
+    """Resolve several usernames in one query. ``purposes`` maps each username to what it is for
+    ("operator", "approver"), which the error names. Returns username → active staff Actor."""
+    wanted = {(name or "").strip().lower(): purpose for name, purpose in purposes.items()}
+    for name, purpose in wanted.items():
+        if not name:
+            raise ValidationError(f"{purpose}: no user given")
+    rows = session.connection().execute(select(User.id, User.username, User.active, UserRole.role)
+                                        .outerjoin(UserRole, UserRole.user_id == User.id)
+                                        .where(User.username.in_(list(wanted)))).all()
+    found: dict[str, tuple[int, bool, set[Role]]] = {}
+    for uid, uname, active, role in rows:
+        entry = found.setdefault(uname, (uid, active, set()))
+        if role is not None:
+            entry[2].add(role)
+    out = {}
+    for name, purpose in wanted.items():
+        if name not in found:
+            raise NotFound(f"{purpose}: no staff user named {name!r}")
+        uid, active, roles = found[name]
+        if not active:
+            raise ValidationError(f"{purpose}: user {name} is deactivated")
+        out[name] = Actor(name=name, kind="staff", roles=frozenset(roles), user_id=uid)
+    return out
+
+
 def staff_actor(session: Session, username: str, *, purpose: str) -> Actor:
     """Resolve a username to an active staff actor with its roles, or raise naming the problem."""
     name = (username or "").strip().lower()

@@ -83,7 +83,7 @@ def test_issuance_walks_the_application_through_dual_control_with_audit_events(c
         assert [(e.actor, e.action) for e in events] == [
             ("test-admin", "application.submitted"), ("olivia", "application.reviewed"),
             ("rita", "application.approved"), ("test-admin", "seal.issued")]
-        assert events[-1].details["es_id"] == r.es_id
+        assert events[-1].target_id == r.es_id and events[-1].details["application"] == app.id
 
 
 def test_generated_key_is_returned_once_and_never_stored(ctx: ServiceContext) -> None:
@@ -233,3 +233,42 @@ def test_parallel_issuances_get_distinct_serials_and_esids(ctx: ServiceContext) 
         assert s.scalar(select(func.count(Seal.id))) == n + 1
         serials = s.scalars(select(Certificate.serial).where(Certificate.kind == "holder")).all()
         assert len(serials) == len(set(serials)) == n + 1
+
+
+# -- batches --------------------------------------------------------------------------------------
+
+
+def _req(**kw) -> seals.IssueRequest:  # type: ignore[no-untyped-def]
+    args = dict(uscc=SHENZHEN_USCC, seal_type="finance", key=seals.KeyMaterial(generate=True),
+                operator="olivia", approver="rita")
+    args.update(kw)
+    return seals.IssueRequest(**args)
+
+
+def test_standard_set_of_four_is_issued_in_one_transaction(ctx: ServiceContext) -> None:
+    from registry.domain.seal_types import STANDARD_SET
+
+    results = seals.issue_seals(ctx, ADMIN, [_req(seal_type=t.code) for t in STANDARD_SET])
+    assert len({r.es_id for r in results}) == 4
+    with ctx.reader() as s:
+        rows = s.scalars(select(Seal).order_by(Seal.id)).all()
+        assert [row.seal_type for row in rows] == list(STANDARD_SET)
+        assert [row.id for row in rows] == [r.seal_id for r in results]
+        for row, res in zip(rows, results):
+            assert row.es_id == res.es_id and row.application.id == res.application_id
+            assert [c.der for c in row.certificates] == [res.certificate_der]
+        assert s.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "seal.issued")) == 4
+
+
+def test_one_bad_request_refuses_the_whole_batch_and_names_it(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
+    before = fingerprint(ctx)
+    with pytest.raises(Conflict, match="seal 3 of 3: the licence of 91440300000000000E is cancelled"):
+        seals.issue_seals(ctx, ADMIN, [_req(), _req(seal_type="official"), _req(uscc=CANCELLED_USCC)])
+    with pytest.raises(ValidationError, match="seal 2 of 2: unknown seal type"):
+        seals.issue_seals(ctx, ADMIN, [_req(), _req(seal_type="nope")])
+    assert fingerprint(ctx) == before
+
+
+def test_batch_size_is_bounded(ctx: ServiceContext) -> None:
+    with pytest.raises(ValidationError, match="at most 500"):
+        seals.issue_seals(ctx, ADMIN, [_req()] * 501)
