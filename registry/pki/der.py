@@ -9,6 +9,7 @@ the bytes as received, never over a re-encoding (GB/T 38540 signs ``SES_SealInfo
 from __future__ import annotations
 
 import datetime as _dt
+import re as _re
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -153,8 +154,8 @@ def generalized_time(when: _dt.datetime) -> bytes:
 
 
 def x509_time(when: _dt.datetime) -> bytes:
-    """RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050."""
-    return utc_time(when) if _utc(when).year < 2050 else generalized_time(when)
+    """RFC 5280 §4.1.2.5: UTCTime for 1950–2049, GeneralizedTime outside that range."""
+    return utc_time(when) if 1950 <= _utc(when).year < 2050 else generalized_time(when)
 
 
 def explicit(number: int, content: bytes) -> bytes:
@@ -289,6 +290,9 @@ class Node:
 
     def as_time(self) -> _dt.datetime:
         text = self.content.decode("ascii", "replace")
+        shape = {UTC_TIME: rb"[0-9]{12}Z", GENERALIZED_TIME: rb"[0-9]{14}(\.[0-9]+)?Z"}.get(self.number)
+        if self.cls == CLASS_UNIVERSAL and shape and not _re.fullmatch(shape, self.content):
+            raise DERError(f"malformed time {text!r} at offset {self.offset}")
         try:
             if self.is_universal(UTC_TIME):
                 t = _dt.datetime.strptime(text, "%y%m%d%H%M%SZ")

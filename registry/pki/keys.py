@@ -57,6 +57,15 @@ class Algorithm(str, enum.Enum):
 
 
 _CURVE_TO_ALG = {oids.SM2_CURVE: Algorithm.SM2, oids.P256: Algorithm.ECDSA}
+_CURVE_NAMES = {"1.3.132.0.34": "secp384r1", "1.3.132.0.35": "secp521r1", "1.3.132.0.10": "secp256k1",
+                "1.2.840.10045.3.1.1": "prime192v1", "1.3.132.0.33": "secp224r1",
+                "1.3.36.3.3.2.8.1.1.7": "brainpoolP256r1"}
+_KEY_ALG_NAMES = {"1.2.840.113549.1.1.1": "RSA", "1.3.101.112": "Ed25519", "1.3.101.113": "Ed448",
+                  "1.2.840.10040.4.1": "DSA"}
+
+
+def _curve_label(oid: str) -> str:
+    return f"{_CURVE_NAMES[oid]} ({oid})" if oid in _CURVE_NAMES else oid
 _SIG_TO_ALG = {oids.SM2_WITH_SM3: Algorithm.SM2, oids.ECDSA_WITH_SHA256: Algorithm.ECDSA}
 
 
@@ -95,6 +104,8 @@ def sig_from_der(sig: bytes) -> tuple[int, int]:
         raise KeyFormatError(f"malformed signature value: {exc}") from None
     if r <= 0 or s <= 0 or r.bit_length() > 256 or s.bit_length() > 256:
         raise KeyFormatError("signature r or s out of range")
+    if sig != der.seq(der.integer(r), der.integer(s)):  # DER only: no second encoding of (r, s)
+        raise KeyFormatError("signature value is not DER-encoded")
     return r, s
 
 
@@ -142,21 +153,24 @@ class PublicKey:
             node = der.parse(spki_der)
             alg_node, key_node = node.children()
             alg_parts = alg_node.children()
-            if alg_parts[0].as_oid() != oids.EC_PUBLIC_KEY or len(alg_parts) != 2:
-                raise KeyFormatError(f"public key algorithm {alg_parts[0].as_oid()} is not an EC key "
-                                     "(expected SM2 or P-256)")
+            alg_oid = alg_parts[0].as_oid()
+            if alg_oid != oids.EC_PUBLIC_KEY:
+                raise KeyFormatError(f"public key algorithm {_KEY_ALG_NAMES.get(alg_oid, 'unknown')} ({alg_oid}) is not an "
+                                     "EC key (expected SM2 or P-256)")
+            if len(alg_parts) != 2:
+                raise KeyFormatError("EC public key must name exactly one curve (SM2 or P-256)")
             if not alg_parts[1].is_universal(der.OID):
                 raise KeyFormatError("explicit curve parameters are not accepted; use a named curve")
             curve = alg_parts[1].as_oid()
             point = key_node.as_bit_string()
-        except (der.DERError, ValueError) as exc:
+        except (der.DERError, ValueError, IndexError) as exc:
             if isinstance(exc, KeyFormatError):
                 raise
             raise KeyFormatError(f"malformed public key: {exc}") from None
         alg = _CURVE_TO_ALG.get(curve)
         if alg is None:
-            raise KeyFormatError(f"unsupported curve {curve}: only SM2 ({oids.SM2_CURVE}) and P-256 "
-                                 f"({oids.P256}) are accepted")
+            raise KeyFormatError(f"unsupported curve {_curve_label(curve)}: only SM2 ({oids.SM2_CURVE}) "
+                                 f"and P-256 ({oids.P256}) are accepted")
         return cls(alg, point)
 
     @classmethod
@@ -258,8 +272,11 @@ class PrivateKey:
             parts = node.children()
             if len(parts) >= 3 and parts[1].is_universal(16):  # PKCS#8
                 alg_parts = parts[1].children()
-                if alg_parts[0].as_oid() != oids.EC_PUBLIC_KEY:
-                    raise KeyFormatError(f"private key algorithm {alg_parts[0].as_oid()} is not EC")
+                alg_oid = alg_parts[0].as_oid()
+                if alg_oid != oids.EC_PUBLIC_KEY:
+                    raise KeyFormatError(f"private key algorithm {_KEY_ALG_NAMES.get(alg_oid, 'unknown')} ({alg_oid}) is not EC")
+                if len(alg_parts) != 2 or not alg_parts[1].is_universal(der.OID):
+                    raise KeyFormatError("explicit curve parameters are not accepted; use a named curve")
                 curve = alg_parts[1].as_oid()
                 inner = der.parse(parts[2].as_bytes()).children()
                 scalar = inner[1].as_bytes()
@@ -275,7 +292,7 @@ class PrivateKey:
             raise KeyFormatError(f"malformed private key: {exc}") from None
         alg = _CURVE_TO_ALG.get(curve)
         if alg is None:
-            raise KeyFormatError(f"unsupported curve {curve}: only SM2 and P-256 keys are accepted")
+            raise KeyFormatError(f"unsupported curve {_curve_label(curve)}: only SM2 and P-256 keys are accepted")
         return cls(alg, scalar.rjust(32, b"\x00"))
 
     @classmethod
@@ -314,9 +331,12 @@ def encrypt_private_key(key: PrivateKey, kek: bytes, kek_id: str) -> bytes:
 
 
 def encrypted_key_id(blob: bytes) -> str:
-    if not blob.startswith(_MAGIC) or len(blob) < 5:
+    if not blob.startswith(_MAGIC) or len(blob) < 5 or len(blob) < 5 + blob[4] + 12 + 16:
         raise KeyFormatError("not an encrypted registry key")
-    return blob[5:5 + blob[4]].decode()
+    try:
+        return blob[5:5 + blob[4]].decode()
+    except UnicodeDecodeError:
+        raise KeyFormatError("not an encrypted registry key: key id is not UTF-8") from None
 
 
 def decrypt_private_key(blob: bytes, keks: dict[str, bytes]) -> PrivateKey:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from registry.pki import der
 from registry.pki.der import DERError, Node
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # No example database: the tree is shared and this suite must not write files outside tmp_path.
 PROPERTY = settings(database=None, deadline=None, max_examples=400,
                     suppress_health_check=[HealthCheck.too_slow])
