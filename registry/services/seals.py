@@ -139,18 +139,21 @@ def _holder_certificate(ctx: ServiceContext, issuing: authorities.LoadedAuthorit
     serial = x509.random_serial()
     shard = serial % ctx.settings.crl_shards
     subject = x509.Name.build(C="CN", O=enterprise_name, CN=name, organizationIdentifier=uscc)
-    exts = [
-        x509.basic_constraints(False),
-        x509.key_usage(x509.KU_DIGITAL_SIGNATURE, x509.KU_NON_REPUDIATION),
-        x509.subject_key_identifier(pub.key_identifier()),
-        x509.authority_key_identifier(issuing.key_id),
-        # Full CRL first (verifiers that ignore partitions), then the shard fixed now (design.md §5).
-        x509.crl_distribution_points([authorities.crl_url(ctx, issuing.name),
-                                      authorities.crl_url(ctx, issuing.name, shard)]),
-        x509.freshest_crl([authorities.delta_crl_url(ctx, issuing.name)]),
-        x509.authority_info_access(None, authorities.ca_cert_url(ctx, issuing.name)),
-        x509.certificate_policies(ctx.settings.policy_oid),
-    ]
+
+    def fixed() -> tuple[bytes, bytes]:
+        # Everything but the subject key identifier is the same for every holder certificate of
+        # this issuer and shard: encode it once per process.
+        return (x509.basic_constraints(False) + x509.key_usage(x509.KU_DIGITAL_SIGNATURE, x509.KU_NON_REPUDIATION),
+                x509.authority_key_identifier(issuing.key_id)
+                # Full CRL first (verifiers that ignore partitions), then the shard fixed now (design.md §5).
+                + x509.crl_distribution_points([authorities.crl_url(ctx, issuing.name),
+                                                authorities.crl_url(ctx, issuing.name, shard)])
+                + x509.freshest_crl([authorities.delta_crl_url(ctx, issuing.name)])
+                + x509.authority_info_access(None, authorities.ca_cert_url(ctx, issuing.name))
+                + x509.certificate_policies(ctx.settings.policy_oid))
+
+    head, tail = ctx.cached(("holder-extensions", issuing.name, shard), fixed)
+    exts = [head, x509.subject_key_identifier(pub.key_identifier()), tail]
     tbs = x509.build_tbs(serial=serial, signature_alg=issuing.algorithm,
                          issuer=issuing.certificate.subject_der, subject=subject, not_before=start,
                          not_after=end, public_key=pub, extensions=exts)
@@ -233,115 +236,162 @@ class _Row:
     approver: Actor
     enterprise_id: int
     enterprise_name: str
+    legal_representative: str
     name: str
     png: bytes
     issuing: authorities.LoadedAuthority
     maker: authorities.LoadedAuthority
-    app: dict[str, Any] = field(default_factory=dict)
+
+
+class _ChangedMeanwhile(Exception):
+    """A licence or staff account changed between the checks and the write: check again."""
+
+
+def _check(ctx: ServiceContext, session: Session, prepared: list[_Prepared],
+           end: dt.datetime) -> tuple[list[_Row], tuple[object, ...]]:
+    """Every database-backed check, in two SELECTs. Returns the rows to issue and a snapshot of the
+    facts they rest on (staff roles, licence name/representative/status), to compare at write time."""
+    total = len(prepared)
+    purposes: dict[str, str] = {}
+    for p in prepared:
+        purposes.setdefault(p.req.operator.strip().lower(), "operator")
+        purposes.setdefault(p.req.approver.strip().lower(), "approver")
+    by_name = staff_actors(session, purposes)
+    ents = {r.uscc: r for r in session.connection().execute(
+        select(Enterprise.id, Enterprise.uscc, Enterprise.name, Enterprise.legal_representative,
+               Enterprise.status).where(Enterprise.uscc.in_({p.uscc for p in prepared})))}
+    rows: list[_Row] = []
+    for i, p in enumerate(prepared):
+        try:
+            operator = by_name[p.req.operator.strip().lower()]
+            approver = by_name[p.req.approver.strip().lower()]
+            require(operator.name, operator.roles, Permission.APPLICATION_REVIEW)
+            require(approver.name, approver.roles, Permission.APPLICATION_APPROVE)
+            check_dual_control(operator.name, approver.name)
+            ent = ents.get(p.uscc)
+            if ent is None:
+                raise NotFound(f"no licence on record for USCC {p.uscc}: import the licence first")
+            if ent.status is not LicenceStatus.ACTIVE:
+                raise Conflict(f"the licence of {p.uscc} is {ent.status.value}; seals are issued only "
+                               "to enterprises with an active licence")
+            alg = p.public_key.algorithm
+            issuing = authorities.load(ctx, session, authorities.authority_name(alg, "issuing"))
+            maker = authorities.load(ctx, session, authorities.authority_name(alg, "seal-maker"))
+            if end > issuing.certificate.not_after or end > maker.certificate.not_after:
+                raise Conflict("the issuing CA or seal-maker certificate expires before the seal "
+                               "would; renew the hierarchy first")
+        except (ValidationError, NotFound, Conflict, PermissionDenied) as exc:
+            raise _in_batch(exc, i, total) from None
+        rows.append(_Row(p, operator, approver, ent.id, ent.name, ent.legal_representative,
+                         seal_name(ent.name, p.seal_type, ent.legal_representative), b"", issuing, maker))
+    snapshot = (tuple(sorted((a.name, a.user_id, tuple(sorted(a.roles))) for a in by_name.values())),
+                tuple(sorted(tuple(r) for r in ents.values())))
+    return rows, snapshot
 
 
 def _issue_batch(ctx: ServiceContext, actor: Actor, prepared: list[_Prepared]) -> list[IssueResult]:
-    # Set-based Core statements on the transaction's connection: one SELECT for the staff, one for
-    # the licences, then one multi-row INSERT per table, whatever the batch size.
-    total = len(prepared)
+    """Three phases, so no lock is held while signing (SQLite has one writer at a time):
+    1. check everything in a read transaction;
+    2. build and sign every certificate and seal with no transaction open;
+    3. in a short write transaction, run the same checks again and insert with one multi-row
+       INSERT per table. If a licence or staff account changed in between, the signed objects are
+       discarded (they were never stored or shown to anyone) and the whole issuance starts over."""
+    for _attempt in range(3):
+        try:
+            return _issue_batch_once(ctx, actor, prepared)
+        except _ChangedMeanwhile:
+            continue
+    raise Conflict("the licence or staff data kept changing during issuance; try again")
+
+
+def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepared]) -> list[IssueResult]:
+    now = ctx.clock.now()
+    end = now + dt.timedelta(days=ctx.settings.seal_validity_days)
+    with ctx.reader() as session:
+        rows, snapshot = _check(ctx, session, prepared, end)
+        chains = {r.issuing.name: [c.der for c in authorities.chain(ctx, session, r.issuing.name)] for r in rows}
+    for r in rows:
+        r.png = r.p.req.picture_png or _render_picture(ctx, r.enterprise_name, r.legal_representative,
+                                                       r.p.seal_type)
+
+    # Phase 2: sign.
+    app_rows, seal_rows, cert_rows, results, audit_facts = [], [], [], [], []
+    for r in rows:
+        p, alg = r.p, r.p.public_key.algorithm
+        cert_der, serial, shard = _holder_certificate(ctx, r.issuing, p.uscc, r.enterprise_name, r.name,
+                                                      p.public_key, now, end)
+        es_id = make_esid(ctx.settings.area_code, p.seal_type, now.year)
+        size = NAME_SEAL_MM if p.seal_type.is_name_seal else ROUND_SEAL_MM
+        seal_info = ses.encode_seal_info(
+            es_id=es_id, vid=ctx.settings.vendor_id,
+            prop=ses.SealProperty(type=p.seal_type.ses_type, name=r.name, cert_list_type=1,
+                                  cert_list=(cert_der,), create_date=now, valid_start=now, valid_end=end),
+            picture=ses.SealPicture(type="PNG", data=r.png, width=size, height=size))
+        seal_der = ses.make_seal(seal_info, r.maker.certificate.der, r.maker.signer)
+        serial_hex = format(serial, "x")
+        key_fp = p.public_key.fingerprint()
+        app_rows.append({"enterprise_id": r.enterprise_id, "seal_type": p.seal_type, "algorithm": alg,
+                         "state": _ISSUED, "channel": p.req.channel, "public_key_spki": p.public_key.spki(),
+                         "csr_der": p.csr_der, "picture_png": None,  # the seal carries the picture
+                         "submitted_by": actor.name, "submitted_at": now, "reviewed_by_id": r.operator.user_id,
+                         "reviewed_at": now, "approved_by_id": r.approver.user_id, "approved_at": now,
+                         "decided_reason": None})
+        seal_rows.append({"es_id": es_id, "enterprise_id": r.enterprise_id, "seal_type": p.seal_type,
+                          "name": r.name, "algorithm": alg, "status": SealStatus.ACTIVE,
+                          "picture_width_mm": size, "picture_height_mm": size, "valid_start": now,
+                          "valid_end": end, "created_at": now, "maker_id": r.maker.id, "ses_der": seal_der})
+        cert_rows.append({"issuer_id": r.issuing.id, "serial": serial_hex, "kind": "holder",
+                          "subject": f"CN={r.name}, organizationIdentifier={p.uscc}", "algorithm": alg,
+                          "shard": shard, "not_before": now, "not_after": end, "der": cert_der,
+                          "key_fingerprint": key_fp, "status": CertificateStatus.GOOD, "created_at": now})
+        audit_facts.append((serial_hex, shard, key_fp))
+        results.append(IssueResult(0, es_id, 0, alg, seal_der, cert_der, chains[r.issuing.name],
+                                   p.generated.pem() if p.generated else None))
+
+    # Phase 3: write.
     with ctx.transaction() as session:
         conn = session.connection()
-        purposes: dict[str, str] = {}
-        for p in prepared:
-            purposes.setdefault(p.req.operator.strip().lower(), "operator")
-            purposes.setdefault(p.req.approver.strip().lower(), "approver")
-        by_name = staff_actors(session, purposes)
-        usccs = {p.uscc for p in prepared}
-        ents = {r.uscc: r for r in conn.execute(
-            select(Enterprise.id, Enterprise.uscc, Enterprise.name, Enterprise.legal_representative,
-                   Enterprise.status).where(Enterprise.uscc.in_(usccs)))}
-        now = ctx.clock.now()
-        end = now + dt.timedelta(days=ctx.settings.seal_validity_days)
-        rows: list[_Row] = []
-        for i, p in enumerate(prepared):
-            try:
-                operator = by_name[p.req.operator.strip().lower()]
-                approver = by_name[p.req.approver.strip().lower()]
-                require(operator.name, operator.roles, Permission.APPLICATION_REVIEW)
-                require(approver.name, approver.roles, Permission.APPLICATION_APPROVE)
-                check_dual_control(operator.name, approver.name)
-                ent = ents.get(p.uscc)
-                if ent is None:
-                    raise NotFound(f"no licence on record for USCC {p.uscc}: import the licence first")
-                if ent.status is not LicenceStatus.ACTIVE:
-                    raise Conflict(f"the licence of {p.uscc} is {ent.status.value}; seals are issued only "
-                                   "to enterprises with an active licence")
-                alg = p.public_key.algorithm
-                issuing = authorities.load(ctx, session, authorities.authority_name(alg, "issuing"))
-                maker = authorities.load(ctx, session, authorities.authority_name(alg, "seal-maker"))
-                if end > issuing.certificate.not_after or end > maker.certificate.not_after:
-                    raise Conflict("the issuing CA or seal-maker certificate expires before the seal "
-                                   "would; renew the hierarchy first")
-                png = p.req.picture_png or _render_picture(ctx, ent.name, ent.legal_representative, p.seal_type)
-            except (ValidationError, NotFound, Conflict, PermissionDenied) as exc:
-                raise _in_batch(exc, i, total) from None
-            rows.append(_Row(p, operator, approver, ent.id, ent.name,
-                             seal_name(ent.name, p.seal_type, ent.legal_representative), png, issuing, maker))
-
-        # Application: submitted → reviewed (operator) → approved (reviewer) → issued.
-        state = ApplicationState.SUBMITTED
-        for action in (ApplicationAction.REVIEW, ApplicationAction.APPROVE, ApplicationAction.ISSUE):
-            state = next_application_state(state, action)
-        app_ids = conn.execute(insert(SealApplication).returning(SealApplication.id, sort_by_parameter_order=True), [
-            {"enterprise_id": r.enterprise_id, "seal_type": r.p.seal_type, "algorithm": r.p.public_key.algorithm,
-             "state": state, "channel": r.p.req.channel, "public_key_spki": r.p.public_key.spki(),
-             "csr_der": r.p.csr_der, "picture_png": None,  # the seal carries the picture
-             "submitted_by": actor.name, "submitted_at": now, "reviewed_by_id": r.operator.user_id,
-             "reviewed_at": now, "approved_by_id": r.approver.user_id, "approved_at": now,
-             "decided_reason": None}
-            for r in rows]).scalars().all()
-
-        seal_rows, cert_rows, events, results = [], [], [], []
-        for r, app_id in zip(rows, app_ids):
-            p, alg = r.p, r.p.public_key.algorithm
-            cert_der, serial, shard = _holder_certificate(ctx, r.issuing, p.uscc, r.enterprise_name, r.name,
-                                                          p.public_key, now, end)
-            es_id = make_esid(ctx.settings.area_code, p.seal_type, now.year)
-            size = NAME_SEAL_MM if p.seal_type.is_name_seal else ROUND_SEAL_MM
-            seal_info = ses.encode_seal_info(
-                es_id=es_id, vid=ctx.settings.vendor_id,
-                prop=ses.SealProperty(type=p.seal_type.ses_type, name=r.name, cert_list_type=1,
-                                      cert_list=(cert_der,), create_date=now, valid_start=now, valid_end=end),
-                picture=ses.SealPicture(type="PNG", data=r.png, width=size, height=size))
-            seal_der = ses.make_seal(seal_info, r.maker.certificate.der, r.maker.signer)
-            serial_hex = format(serial, "x")
-            seal_rows.append({"es_id": es_id, "enterprise_id": r.enterprise_id, "seal_type": p.seal_type,
-                              "name": r.name, "algorithm": alg, "status": SealStatus.ACTIVE,
-                              "picture_width_mm": size, "picture_height_mm": size, "valid_start": now,
-                              "valid_end": end, "created_at": now, "maker_id": r.maker.id, "ses_der": seal_der,
-                              "application_id": app_id})
-            cert_rows.append({"issuer_id": r.issuing.id, "serial": serial_hex, "kind": "holder",
-                              "subject": f"CN={r.name}, organizationIdentifier={p.uscc}", "algorithm": alg,
-                              "shard": shard, "not_before": now, "not_after": end, "der": cert_der,
-                              "key_fingerprint": p.public_key.fingerprint(), "status": CertificateStatus.GOOD,
-                              "created_at": now})
+        _rows_again, snapshot_again = _check(ctx, session, prepared, end)
+        if snapshot_again != snapshot:
+            raise _ChangedMeanwhile()
+        app_ids = conn.execute(insert(SealApplication).returning(SealApplication.id, sort_by_parameter_order=True),
+                               app_rows).scalars().all()
+        for row, app_id in zip(seal_rows, app_ids):
+            row["application_id"] = app_id
+        seal_ids = conn.execute(insert(Seal).returning(Seal.id, sort_by_parameter_order=True),
+                                seal_rows).scalars().all()
+        for row, seal_id in zip(cert_rows, seal_ids):
+            row["seal_id"] = seal_id
+        conn.execute(insert(Certificate), cert_rows)
+        events: list[tuple[Actor, str, str, object, dict[str, Any]]] = []
+        for r, app_id, res, (serial_hex, shard, key_fp) in zip(rows, app_ids, results, audit_facts):
+            p = r.p
             events += [
                 (actor, "application.submitted", "application", app_id,
                  {"uscc": p.uscc, "seal_type": p.seal_type.code, "channel": p.req.channel,
-                  "algorithm": alg.value, "key": p.public_key.fingerprint()}),
+                  "algorithm": res.algorithm.value, "key": key_fp}),
                 (r.operator, "application.reviewed", "application", app_id, {"licence_status": "active"}),
                 (r.approver, "application.approved", "application", app_id, {"reviewed_by": r.operator.name}),
-                (actor, "seal.issued", "seal", es_id,
+                (actor, "seal.issued", "seal", res.es_id,
                  {"application": app_id, "uscc": p.uscc, "seal_type": p.seal_type.code,
                   "certificate_serial": serial_hex, "issuer": r.issuing.name, "shard": shard,
                   "valid_end": end.isoformat()}),
             ]
-            results.append(IssueResult(0, es_id, app_id, alg, seal_der, cert_der,
-                                       [c.der for c in authorities.chain(ctx, session, r.issuing.name)],
-                                       p.generated.pem() if p.generated else None))
-        seal_ids = conn.execute(insert(Seal).returning(Seal.id, sort_by_parameter_order=True),
-                                seal_rows).scalars().all()
-        for row, seal_id, res in zip(cert_rows, seal_ids, results):
-            row["seal_id"] = seal_id
-            res.seal_id = seal_id
-        conn.execute(insert(Certificate), cert_rows)
         audit.record_many(conn, ctx, events)
-        return results
+    for res, app_id, seal_id in zip(results, app_ids, seal_ids):
+        res.application_id, res.seal_id = app_id, seal_id
+    return results
+
+
+def _issued_state() -> ApplicationState:
+    """Application: submitted → reviewed (operator) → approved (reviewer) → issued."""
+    state = ApplicationState.SUBMITTED
+    for action in (ApplicationAction.REVIEW, ApplicationAction.APPROVE, ApplicationAction.ISSUE):
+        state = next_application_state(state, action)
+    return state
+
+
+_ISSUED = _issued_state()
 
 
 def seal_picture(seal: Seal) -> ses.SealPicture:

@@ -239,6 +239,20 @@ def _bad_csr(tmp_path: Path) -> Path:
     return p
 
 
+def _p384_csr(tmp_path: Path) -> Path:
+    from cryptography import x509 as cx
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    csr = (cx.CertificateSigningRequestBuilder()
+           .subject_name(cx.Name([cx.NameAttribute(NameOID.COMMON_NAME, "holder")])).sign(key, hashes.SHA256()))
+    p = tmp_path / "p384.csr"
+    p.write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    return p
+
+
 def _p384(tmp_path: Path) -> Path:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -253,7 +267,9 @@ BAD = {
     "wrong check character": (["--uscc", "91440300MA5F12342R"], "check character"),
     "unknown seal type": (["--type", "stamp"], "unknown seal type"),
     "licence not active": (["--uscc", CANCELLED_USCC], "cancelled"),
-    "same operator and approver": (["--approver", "olivia"], "may not application approve"),
+    "approver lacks the reviewer role": (["--approver", "olivia"], "may not application approve"),
+    "same person reviews and approves": (["--operator", "otto", "--approver", "otto"], "dual control"),
+    "wrong-curve csr": (["--csr", "{p384_csr}"], "unsupported curve secp384r1"),
     "png that is not a png": (["--image", "{tmp}/fake.png"], "PNG"),
     "malformed csr": (["--csr", "{tmp}/garbage.csr"], "certificate request"),
     "csr failing proof of possession": (["--csr", "{bad_csr}"], "proof of possession"),
@@ -267,7 +283,9 @@ def test_bad_issue_input_is_one_line_exit_2_and_writes_nothing(ready: Cli, tmp_p
     (tmp_path / "fake.png").write_bytes(b"\xff\xd8\xff\xe0JFIF" + b"\x00" * 64)
     (tmp_path / "garbage.csr").write_bytes(b"this is not a request")
     extra, words = BAD[case]
-    subst = {"tmp": str(tmp_path), "bad_csr": str(_bad_csr(tmp_path)), "p384": str(_p384(tmp_path))}
+    ready("user", "add", "otto", "--role", "operator", "--role", "reviewer")
+    subst = {"tmp": str(tmp_path), "bad_csr": str(_bad_csr(tmp_path)), "p384": str(_p384(tmp_path)),
+             "p384_csr": str(_p384_csr(tmp_path))}
     extra = [e.format(**subst) for e in extra]
     args = {"--uscc": SHENZHEN_USCC, "--type": "finance", "--operator": "olivia", "--approver": "rita"}
     for i in range(0, len(extra), 2):

@@ -272,3 +272,41 @@ def test_one_bad_request_refuses_the_whole_batch_and_names_it(ctx: ServiceContex
 def test_batch_size_is_bounded(ctx: ServiceContext) -> None:
     with pytest.raises(ValidationError, match="at most 500"):
         seals.issue_seals(ctx, ADMIN, [_req()] * 501)
+
+
+# -- a licence that changes while seals are being signed -------------------------------------------
+
+
+def _change_during_signing(ctx: ServiceContext, monkeypatch, statement: str) -> None:  # type: ignore[no-untyped-def]
+    """Run ``statement`` once, after the checks and before the write (while signing)."""
+    from sqlalchemy import text
+
+    real = seals._holder_certificate
+    fired = []
+
+    def holder_certificate(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not fired:
+            fired.append(True)
+            with ctx.engine.begin() as conn:
+                conn.execute(text(statement), {"uscc": SHENZHEN_USCC})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(seals, "_holder_certificate", holder_certificate)
+
+
+def test_licence_cancelled_while_signing_issues_nothing(ctx: ServiceContext, monkeypatch, fingerprint) -> None:  # type: ignore[no-untyped-def]
+    _change_during_signing(ctx, monkeypatch, "UPDATE enterprises SET status = 'cancelled' WHERE uscc = :uscc")
+    with pytest.raises(Conflict, match="cancelled"):
+        issue(ctx)
+    with ctx.reader() as s:
+        assert s.scalar(select(func.count(Seal.id))) == 0
+        assert s.scalar(select(func.count(Certificate.id)).where(Certificate.kind == "holder")) == 0
+
+
+def test_licence_renamed_while_signing_gets_a_seal_with_the_new_name(ctx: ServiceContext, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    _change_during_signing(ctx, monkeypatch, "UPDATE enterprises SET name = '深圳市新名称有限公司' WHERE uscc = :uscc")
+    r = issue(ctx, seal_type="contract")
+    assert ses.parse_seal(r.seal_der).property.name == "深圳市新名称有限公司合同专用章"
+    assert x509.Certificate.from_der(r.certificate_der).subject.get("2.5.4.10") == "深圳市新名称有限公司"
+    with ctx.reader() as s:
+        assert s.scalar(select(func.count(Seal.id))) == 1
