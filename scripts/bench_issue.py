@@ -116,6 +116,15 @@ def run_shape(url: str, instance: Path, first: int, count: int, per_tx: int, pro
     return count / wall
 
 
+def _cpu_idle(since: tuple[int, int] | None = None):  # type: ignore[no-untyped-def]
+    """Whole-machine idle share from /proc/stat since ``since`` (or a new mark)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    mark = (fields[3] + fields[4], sum(fields))
+    if since is None:
+        return mark
+    return (mark[0] - since[0]) / max(1, mark[1] - since[1])
+
+
 def peer_cryptography(n: int) -> float:
     from cryptography import x509 as cx
     from cryptography.hazmat.primitives import hashes
@@ -182,10 +191,14 @@ def main() -> None:
     ap.add_argument("--postgres", default=os.environ.get("REGISTRY_BENCH_POSTGRES_URL",
                                                          "postgresql://postgres@127.0.0.1:5432/test"))
     ap.add_argument("--skip-postgres", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated shape names to run (default: all)")
     args = ap.parse_args()
     count = args.count - args.count % 4
     shapes = [("per-seal", 1, 1), ("set-of-4", 4, 1), (f"set-of-4 ×{args.processes} proc", 4, args.processes),
               (f"batch-100 ×{args.processes} proc", 100, args.processes)]
+    if args.only:
+        wanted = {w.strip() for w in args.only.split(",")}
+        shapes = [s for s in shapes if s[0].split(" ")[0] in wanted]
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {count} seals per shape")
     font = picture.find_cjk_font(None)
     png = picture.render_seal("深圳市基准测试科技有限公司", "合同专用章", shape="round", font_path=font)
@@ -207,9 +220,11 @@ def main() -> None:
             prepare(url, tmp, count * len(shapes) // 4)
             first = 0
             for shape, per_tx, procs in shapes:
+                idle0 = _cpu_idle()
                 rate = run_shape(url, tmp, first, count, per_tx, procs, png, keys[first:first + count])
+                idle = _cpu_idle(idle0)
                 results.append((label, shape, rate))
-                print(f"  {label:10} {shape:22} {rate:8.0f} seals/s", flush=True)
+                print(f"  {label:10} {shape:22} {rate:8.0f} seals/s   (machine CPU idle {idle:.0%})", flush=True)
                 first += count
             engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
             with engine.connect() as c:

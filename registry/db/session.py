@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -51,3 +51,24 @@ def make_session_factory(engine: Engine, *, write: bool = True) -> sessionmaker[
     read-only views. PostgreSQL ignores the option."""
     bind = engine.execution_options(sqlite_immediate=True) if write else engine
     return sessionmaker(bind=bind, expire_on_commit=False)
+
+
+def allocate_ids(conn: Connection, table: Table, n: int) -> list[int]:
+    """Reserve ``n`` primary keys of ``table`` inside the current write transaction, so a batch can
+    be inserted with a plain executemany (a short statement the driver caches) instead of one huge
+    INSERT ... RETURNING.
+
+    PostgreSQL draws from the column's sequence (ids are unique, maybe not contiguous). SQLite has no
+    sequence, but a write transaction there holds the database's single write lock (BEGIN IMMEDIATE),
+    so max(id)+1 … max(id)+n cannot be taken by anyone else before commit.
+    """
+    if n <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                            {"t": table.name, "n": n})
+        return [r[0] for r in rows]
+    if conn.dialect.name == "sqlite":
+        top = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+        return list(range(top + 1, top + n + 1))
+    raise NotImplementedError(f"allocate_ids: unsupported database {conn.dialect.name}")

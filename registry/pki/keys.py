@@ -192,12 +192,23 @@ class PublicKey:
         if self.algorithm is Algorithm.SM2:
             raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
             verifier = self._verifier if sm2_uid == SM2_DEFAULT_UID else _SM2(pk=self.point, uid=sm2_uid)
-            return bool(verifier.verify(data, raw))  # type: ignore[attr-defined]
+            return bool(verifier.verify_digest(sm2_digest(verifier.get_entity_info(), data), raw))  # type: ignore[attr-defined]
         try:
             self._verifier.verify(signature, data, ec.ECDSA(hashes.SHA256()))  # type: ignore[attr-defined]
             return True
         except InvalidSignature:
             return False
+
+
+def sm2_digest(z: bytes, data: bytes) -> bytes:
+    """GM/T 0003.2 §6.1: e = SM3(Z_A ‖ M), Z_A = SM3(ENTL ‖ ID ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A).
+
+    Z_A comes from gmalglib (``get_entity_info``, computed once per key and user ID); the message
+    hash uses OpenSSL's SM3 through ``cryptography``, about twice as fast on a seal-sized message."""
+    h = hashes.Hash(hashes.SM3())
+    h.update(z)
+    h.update(data)
+    return h.finalize()
 
 
 class Signer(Protocol):
@@ -250,7 +261,8 @@ class PrivateKey:
 
     def sign(self, data: bytes) -> bytes:
         if self.algorithm is Algorithm.SM2:
-            return sig_to_der(self._impl.sign(data))  # type: ignore[union-attr]
+            e = sm2_digest(self._impl.get_entity_info(), data)  # type: ignore[union-attr]
+            return sig_to_der(self._impl.sign_digest(e))  # type: ignore[union-attr]
         return self._impl.sign(data, ec.ECDSA(hashes.SHA256()))  # type: ignore[union-attr]
 
     # -- serialisation -----------------------------------------------------------------------

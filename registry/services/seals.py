@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Certificate, Enterprise, Seal, SealApplication
+from ..db.session import allocate_ids
 from ..domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from ..domain.esid import make_esid, validate_esid
 from ..domain.roles import Permission, check_dual_control, require
@@ -354,14 +355,13 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
         _rows_again, snapshot_again = _check(ctx, session, prepared, end)
         if snapshot_again != snapshot:
             raise _ChangedMeanwhile()
-        app_ids = conn.execute(insert(SealApplication).returning(SealApplication.id, sort_by_parameter_order=True),
-                               app_rows).scalars().all()
-        for row, app_id in zip(seal_rows, app_ids):
-            row["application_id"] = app_id
-        seal_ids = conn.execute(insert(Seal).returning(Seal.id, sort_by_parameter_order=True),
-                                seal_rows).scalars().all()
-        for row, seal_id in zip(cert_rows, seal_ids):
-            row["seal_id"] = seal_id
+        app_ids = allocate_ids(conn, SealApplication.__table__, len(app_rows))
+        seal_ids = allocate_ids(conn, Seal.__table__, len(seal_rows))
+        for app_row, seal_row, cert_row, app_id, seal_id in zip(app_rows, seal_rows, cert_rows, app_ids, seal_ids):
+            app_row["id"], seal_row["id"], seal_row["application_id"] = app_id, seal_id, app_id
+            cert_row["seal_id"] = seal_id
+        conn.execute(insert(SealApplication), app_rows)
+        conn.execute(insert(Seal), seal_rows)
         conn.execute(insert(Certificate), cert_rows)
         events: list[tuple[Actor, str, str, object, dict[str, Any]]] = []
         for r, app_id, res, (serial_hex, shard, key_fp) in zip(rows, app_ids, results, audit_facts):
