@@ -6,7 +6,8 @@ enterprises through the same service the CLI and portal call (issue_seals), in t
 
   per-seal    one transaction per seal (the counter path), 1 process
   set-of-4    one transaction per enterprise's standard set of four, 1 process and --processes
-  batch-100   one transaction per 100 seals (bulk issuance for newly registered enterprises)
+  batch-100   one transaction per 100 seals (bulk issuance for newly registered enterprises),
+              --processes workers (default: cores + 1)
 
 In the same run it measures two peers on the same machine: the ``cryptography`` CertificateBuilder
 signing ECDSA P-256 certificates (certificate only: no seal, no database), and ``openssl x509 -req``
@@ -187,7 +188,8 @@ def pg_database(base_url: str) -> tuple[str, callable] | None:  # type: ignore[v
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=10_000)
-    ap.add_argument("--processes", type=int, default=os.cpu_count() or 2)
+    # One more worker than cores: each worker waits on the database during its write phase.
+    ap.add_argument("--processes", type=int, default=(os.cpu_count() or 2) + 1)
     ap.add_argument("--postgres", default=os.environ.get("REGISTRY_BENCH_POSTGRES_URL",
                                                          "postgresql://postgres@127.0.0.1:5432/test"))
     ap.add_argument("--skip-postgres", action="store_true")
