@@ -116,14 +116,35 @@ def _redact(url: str) -> str:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--dev", is_flag=True, help="Use Flask's single-process development server instead.")
 @handle_errors
-def serve(host: str, port: int) -> None:
-    """Run the portal (development server; production: gunicorn 'registry.wsgi:app')."""
+def serve(host: str, port: int, workers: int, dev: bool) -> None:
+    """Run the portal with gunicorn (the same server as `gunicorn 'registry.wsgi:app'`)."""
     from .web import create_app
 
-    app = create_app()
-    click.echo(f"portal on http://{host}:{port}/  (Ctrl-C to stop)")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    app = create_app()  # fail here, with a clear message, before forking workers
+    click.echo(f"portal on http://{host}:{port}/  ({'development server' if dev else f'gunicorn, {workers} workers'}; "
+               "Ctrl-C to stop)")
+    if dev:
+        app.run(host=host, port=port, debug=False, use_reloader=False)
+        return
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            def post_fork(_server, _worker):  # type: ignore[no-untyped-def]
+                # never share a pooled database connection across processes
+                app.extensions["registry"].engine.dispose(close=False)
+
+            for key, value in {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
+                               "timeout": 60, "graceful_timeout": 10, "post_fork": post_fork}.items():
+                self.cfg.set(key, value)
+
+        def load(self):  # type: ignore[no-untyped-def]
+            return app
+
+    _Server().run()
 
 
 # -- users ---------------------------------------------------------------------------------------

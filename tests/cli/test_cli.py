@@ -327,3 +327,36 @@ def test_console_script_is_installed_and_reports_errors_on_stderr(tmp_path: Path
                        env={"REGISTRY_INSTANCE_PATH": str(tmp_path), "PATH": "/usr/bin:/bin",
                             "REGISTRY_KEK": TEST_KEK})
     assert r.returncode == 2 and r.stderr.startswith("registry: error:") and r.stdout == ""
+
+
+def test_serve_runs_the_portal_with_gunicorn(tmp_path: Path) -> None:
+    import socket
+    import sys
+    import time
+    import urllib.request
+
+    exe = Path(sys.executable).parent / "registry"
+    env = {"REGISTRY_INSTANCE_PATH": str(tmp_path / "instance"), "PATH": "/usr/bin:/bin"}
+    subprocess.run([str(exe), "init"], env=env, check=True, capture_output=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--workers", "2"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        body = ""
+        for _ in range(100):  # bounded wait for the workers to boot
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+                    body = resp.read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert "电子印章登记系统" in body and "/ca/sm2-root.cer" in body
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ca/ecdsa-root.cer", timeout=2) as resp:
+            assert resp.headers["Content-Type"] == "application/pkix-cert"
+            assert resp.read()[:1] == b"\x30"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert "gunicorn" in out and "Booting worker" in out
