@@ -105,6 +105,14 @@ def init(demo: bool) -> None:
 
         for line in load_demo(ctx, actor):
             click.echo(line)
+    from .services import crl_publish
+
+    due = crl_publish.pending(ctx)
+    if due:
+        for p in crl_publish.publish(ctx, actor, due):
+            click.echo(f"published {p.path} number {p.number}")
+    else:
+        click.echo("CRLs up to date")
 
 
 def _redact(url: str) -> str:
@@ -118,17 +126,33 @@ def _redact(url: str) -> str:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--dev", is_flag=True, help="Use Flask's single-process development server instead.")
+@click.option("--no-publisher", is_flag=True, help="Do not run the CRL publisher next to the portal.")
 @handle_errors
-def serve(host: str, port: int, workers: int, dev: bool) -> None:
-    """Run the portal with gunicorn (the same server as `gunicorn 'registry.wsgi:app'`)."""
+def serve(host: str, port: int, workers: int, dev: bool, no_publisher: bool) -> None:
+    """Run the portal with gunicorn (the same server as `gunicorn 'registry.wsgi:app'`), and the
+    CRL publisher (`registry crl daemon`) beside it."""
+    import subprocess
+    import sys
+
     from .web import create_app
 
     app = create_app()  # fail here, with a clear message, before forking workers
     click.echo(f"portal on http://{host}:{port}/  ({'development server' if dev else f'gunicorn, {workers} workers'}; "
                "Ctrl-C to stop)")
-    if dev:
-        app.run(host=host, port=port, debug=False, use_reloader=False)
-        return
+    publisher = None if no_publisher else subprocess.Popen(
+        [sys.executable, "-c", "from registry.cli import main; main()", "crl", "daemon"])
+    try:
+        if dev:
+            app.run(host=host, port=port, debug=False, use_reloader=False)
+        else:
+            _gunicorn(app, host, port, workers)
+    finally:
+        if publisher is not None:
+            publisher.terminate()
+            publisher.wait(timeout=10)
+
+
+def _gunicorn(app, host: str, port: int, workers: int) -> None:  # type: ignore[no-untyped-def]
     from gunicorn.app.base import BaseApplication
 
     class _Server(BaseApplication):  # type: ignore[misc]
@@ -337,6 +361,168 @@ def seal_export(code: str, out: str) -> None:
     written = _export(ctx, code.strip().upper(), Path(out))
     click.echo(f"wrote {', '.join(written)}")
     click.echo(out)
+
+
+def _parse_time(text: str | None, what: str):  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"{what} {text!r} is not an ISO 8601 time (e.g. 2026-11-20T08:00:00Z)") from None
+    if value.tzinfo is None:
+        raise CliError(f"{what} needs a time zone (e.g. 2026-11-20T08:00:00Z or +08:00)")
+    return value
+
+
+@seal.command("revoke")
+@click.argument("code")
+@click.option("--reason", required=True, help="keyCompromise, affiliationChanged, superseded, "
+              "cessationOfOperation, privilegeWithdrawn or unspecified.")
+@click.option("--invalidity-date", help="When the seal became unusable (ISO 8601), if earlier than now.")
+@handle_errors
+def seal_revoke(code: str, reason: str, invalidity_date: str | None) -> None:
+    """Revoke a seal: its holder certificates go on the next CRLs at the event time."""
+    from .services import revocation
+
+    seal_ = revocation.revoke_seal(_ctx(), _cli_actor(), code, reason,
+                                   _parse_time(invalidity_date, "--invalidity-date"))
+    click.echo(f"revoked {seal_.es_id} ({seal_.revocation_reason}) at {seal_.revoked_at:%Y-%m-%d %H:%M:%S}Z")
+    click.echo(seal_.es_id)
+
+
+@seal.command("suspend")
+@click.argument("code")
+@click.option("--note", default="")
+@handle_errors
+def seal_suspend(code: str, note: str) -> None:
+    """停用: put the seal's certificates on hold (certificateHold)."""
+    from .services import revocation
+
+    seal_ = revocation.suspend_seal(_ctx(), _cli_actor(), code, note)
+    click.echo(f"suspended {seal_.es_id}")
+    click.echo(seal_.es_id)
+
+
+@seal.command("resume")
+@click.argument("code")
+@click.option("--note", default="")
+@handle_errors
+def seal_resume(code: str, note: str) -> None:
+    """恢复: release the hold (removeFromCRL on the next delta CRL)."""
+    from .services import revocation
+
+    seal_ = revocation.resume_seal(_ctx(), _cli_actor(), code, note)
+    click.echo(f"resumed {seal_.es_id}")
+    click.echo(seal_.es_id)
+
+
+@seal.command("renew")
+@click.argument("code")
+@click.option("--csr", type=click.Path(dir_okay=False), help="A new key's PKCS#10 request.")
+@click.option("--generate-key", is_flag=True, help="Make a new holder key (written to --out).")
+@click.option("--out", type=click.Path(file_okay=False), help="Export the new seal into this directory.")
+@handle_errors
+def seal_renew(code: str, csr: str | None, generate_key: bool, out: str | None) -> None:
+    """Issue a new seal for the same enterprise and type and revoke this one as superseded."""
+    from .services import seals
+
+    if csr and generate_key:
+        raise CliError("give --csr or --generate-key, not both")
+    if generate_key and not out:
+        raise CliError("--generate-key needs --out DIR to write the holder's private key to")
+    if out:
+        _check_out_dir(Path(out), generate_key)
+    key = seals.KeyMaterial(csr=_read(csr, "certificate request") if csr else None, generate=generate_key)
+    ctx = _ctx()
+    result = seals.renew_seal(ctx, _cli_actor(), code, key)
+    click.echo(f"renewed {code.strip().upper()} as {result.es_id}; the old seal is revoked (superseded)")
+    if out:
+        written = _export(ctx, result.es_id, Path(out))
+        if result.private_key_pem:
+            _write_private(Path(out) / "holder.key", result.private_key_pem)
+            written.append("holder.key")
+        click.echo(f"wrote {', '.join(written)} to {out}")
+    click.echo(result.es_id)
+
+
+@licence.command("set-status")
+@click.argument("uscc")
+@click.argument("status", type=click.Choice(["active", "cancelled", "revoked"]))
+@click.option("--name", help="New registered name (a change revokes the seals: affiliationChanged).")
+@click.option("--legal-representative", help="New legal representative (same effect).")
+@click.option("--entity-type", help="New entity type (same effect).")
+@handle_errors
+def licence_set_status(uscc: str, status: str, name: str | None, legal_representative: str | None,
+                       entity_type: str | None) -> None:
+    """A licence event: cancellation or revocation revokes every seal (cessationOfOperation); a
+    change of name, legal representative or entity type revokes them (affiliationChanged) and opens
+    re-issue applications."""
+    from .services import licences
+
+    change = licences.set_licence_status(_ctx(), _cli_actor(), uscc, status, name=name,
+                                         legal_representative=legal_representative, entity_type=entity_type)
+    if not change.changes:
+        click.echo(f"{change.uscc}: nothing changed")
+    for field_name, (old, new) in change.changes.items():
+        click.echo(f"{change.uscc}: {field_name} {old} → {new}")
+    for es_id in change.revoked_seals:
+        click.echo(f"revoked {es_id}")
+    click.echo(change.uscc)
+
+
+@main.group("crl")
+def crl_group() -> None:
+    """Certificate revocation lists."""
+
+
+@crl_group.command("publish")
+@click.option("--issuer", "issuers", multiple=True, help="Only this CRL issuer (repeatable), e.g. sm2-issuing.")
+@click.option("--all-shards", is_flag=True, help="Re-publish every shard, not only changed or due ones.")
+@handle_errors
+def crl_publish(issuers: tuple[str, ...], all_shards: bool) -> None:
+    """Publish full, delta and shard CRLs; prints each CRL written with its number."""
+    from .services import crl_publish as pub
+
+    ctx = _ctx()
+    for p in pub.publish(ctx, _cli_actor(), list(issuers) or None, all_shards=all_shards):
+        base = f" base {p.base_number}" if p.base_number is not None else ""
+        click.echo(f"{p.path:36} number {p.number:<6} {p.kind:5}{base} entries {p.entries:<8} {p.size} bytes")
+
+
+@crl_group.command("daemon")
+@click.option("--interval", type=click.FloatRange(0.2, 3600), help="Seconds between checks "
+              "(default REGISTRY_CRL_PUBLISH_INTERVAL).")
+@click.option("--max-seconds", type=click.FloatRange(0, None), default=None, help="Stop after this long.")
+@handle_errors
+def crl_daemon(interval: float | None, max_seconds: float | None) -> None:
+    """Publish within seconds of each revocation and before CRLs go stale; runs until stopped."""
+    from .services import crl_publish as pub
+
+    ctx = _ctx()
+    for line in pub.run_publisher(ctx, _cli_actor(), interval=interval, max_seconds=max_seconds):
+        click.echo(line, nl=True)
+
+
+@main.group("ca")
+def ca_group() -> None:
+    """Our CA and seal-maker certificates."""
+
+
+@ca_group.command("revoke")
+@click.argument("name")
+@click.option("--reason", required=True, help="keyCompromise, cACompromise, affiliationChanged, "
+              "superseded, cessationOfOperation or unspecified.")
+@handle_errors
+def ca_revoke(name: str, reason: str) -> None:
+    """Revoke an issuing CA or seal-maker certificate (listed on the root's CRL); it stops issuing."""
+    from .services import revocation
+
+    auth = revocation.revoke_authority(_ctx(), _cli_actor(), name, reason)
+    click.echo(f"revoked the certificate of {auth.name}; it no longer issues")
+    click.echo(auth.name)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -41,6 +41,9 @@ class Settings:
     kek_hex: str | None = None
     secret_key: str | None = None
     max_picture_bytes: int = 512 * 1024
+    crl_validity_hours: int = 24
+    crl_keep_expired: bool = False
+    crl_publish_interval: int = 2
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -85,4 +88,7 @@ class Settings:
             kek_hex=env.get("REGISTRY_KEK") or None,
             secret_key=env.get("REGISTRY_SECRET_KEY") or None,
             max_picture_bytes=_int(env, "REGISTRY_MAX_PICTURE_BYTES", 512 * 1024, 1024, 16 * 1024 * 1024),
+            crl_validity_hours=_int(env, "REGISTRY_CRL_VALIDITY_HOURS", 24, 1, 24 * 31),
+            crl_keep_expired=(env.get("REGISTRY_CRL_KEEP_EXPIRED") or "").lower() in ("1", "true", "yes"),
+            crl_publish_interval=_int(env, "REGISTRY_CRL_PUBLISH_INTERVAL", 2, 0, 3600),
         )

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, Enum, ForeignKey, Index,
-                        Integer, LargeBinary, MetaData, String, Text, TypeDecorator, UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, Enum, ForeignKey, Index,
+                        Integer, LargeBinary, MetaData, SmallInteger, String, Text, TypeDecorator,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ..domain.roles import Role
@@ -191,6 +192,9 @@ class Seal(Base):
     valid_start: Mapped[dt.datetime]
     valid_end: Mapped[dt.datetime]
     created_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+    revocation_reason: Mapped[str | None] = mapped_column(String(32))  # RFC 5280 name, e.g. keyCompromise
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("seals.id"))
     maker_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
     ses_der: Mapped[bytes] = mapped_column(LargeBinary)
     application_id: Mapped[int | None] = mapped_column(ForeignKey("seal_applications.id"), unique=True)
@@ -198,7 +202,8 @@ class Seal(Base):
     enterprise: Mapped[Enterprise] = relationship()
     maker: Mapped[Authority] = relationship()
     application: Mapped[SealApplication | None] = relationship(back_populates="seal")
-    certificates: Mapped[list["Certificate"]] = relationship(back_populates="seal")
+    certificates: Mapped[list["Certificate"]] = relationship(back_populates="seal",
+                                                              foreign_keys="Certificate.seal_id")
 
     __table_args__ = (Index("ix_seals_status_valid_end", "status", "valid_end"),)
 
@@ -255,3 +260,92 @@ class AuditEvent(Base):
         Index("ix_audit_events_target", "target_type", "target_id"),
         Index("ix_audit_events_actor_time", "actor", "occurred_at"),
     )
+
+
+class Revocation(Base):
+    """A certificate currently listed on its issuer's CRLs (revoked, or on hold), with its CRL entry
+    pre-encoded (RFC 5280 §5.1.2.6) when the revocation happened: a full CRL is then a header, the
+    concatenated ``entry_der`` of these rows and one signature. Resuming a held certificate deletes
+    its row; the change log below keeps the history."""
+
+    __tablename__ = "revocations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), unique=True)
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
+    shard: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[int] = mapped_column(SmallInteger)          # RFC 5280 CRLReason code
+    revoked_at: Mapped[dt.datetime]                            # the event time, never earlier
+    invalidity_date: Mapped[dt.datetime | None]
+    not_after: Mapped[dt.datetime]                             # certificate expiry (entries may leave after it)
+    entry_der: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_revocations_issuer_shard", "issuer_id", "shard"),)
+
+
+class RevocationEvent(Base):
+    """Append-only change log of CRL listings, per issuer: ``listed`` (revoked or held, with its
+    entry) or ``unlisted`` (released from hold, with a removeFromCRL entry). Delta CRLs are cut
+    from it; the id is the watermark a published CRL records."""
+
+    __tablename__ = "revocation_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), index=True)
+    shard: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))
+    occurred_at: Mapped[dt.datetime]
+    not_after: Mapped[dt.datetime]
+    entry_der: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_revocation_events_issuer_id", "issuer_id", "id"),
+                      CheckConstraint("kind IN ('listed', 'unlisted')", name="kind"))
+
+
+class CrlCounter(Base):
+    """The one CRL-number series of an issuer, shared by its full, delta and shard CRLs."""
+
+    __tablename__ = "crl_counters"
+
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"), primary_key=True)
+    last_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class PublishedCrl(Base):
+    """Every CRL written to the publish directory: the index page, the stale alarm and the next
+    delta's base come from here."""
+
+    __tablename__ = "published_crls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
+    kind: Mapped[str] = mapped_column(String(8))             # full | delta | shard
+    shard: Mapped[int | None] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(BigInteger)
+    base_number: Mapped[int | None] = mapped_column(BigInteger)
+    watermark: Mapped[int] = mapped_column(BigInteger)       # last revocation_events.id included
+    path: Mapped[str] = mapped_column(String(200))           # relative to the publish directory
+    this_update: Mapped[dt.datetime]
+    next_update: Mapped[dt.datetime]
+    entries: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[dt.datetime]
+
+    issuer: Mapped[Authority] = relationship()
+
+    __table_args__ = (UniqueConstraint("issuer_id", "number", name="uq_published_crls_issuer_number"),
+                      Index("ix_published_crls_path", "path", "number"),
+                      CheckConstraint("kind IN ('full', 'delta', 'shard')", name="kind"))
+
+
+class Lease(Base):
+    """A named lease held by one process at a time (e.g. the CRL publisher of one issuer), so two
+    publishers on two machines never collide; an expired lease can be taken over."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[dt.datetime]

@@ -156,6 +156,11 @@ class ServiceContext:
         with self.read_session_factory() as session:
             yield session
 
+    def forget(self, key: object) -> None:
+        """Drop a cached value whose source changed (e.g. an authority that was deactivated)."""
+        with self._lock:
+            self._cache.pop(key, None)
+
     def cached(self, key: object, factory):  # type: ignore[no-untyped-def]
         """Process-local cache for immutable derived values (decrypted CA keys, parsed certs)."""
         with self._lock:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Certificate, Enterprise, Seal, SealApplication
 from ..db.session import allocate_ids
-from ..domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from ..domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from ..domain.esid import make_esid, validate_esid
 from ..domain.roles import Permission, check_dual_control, require
 from ..domain.seal_types import SealType, seal_name
@@ -52,6 +52,7 @@ class IssueRequest:
     picture_png: bytes | None = None
     channel: str = "cli"
     require_uscc_in_csr: bool = False
+    renewal_of: str | None = None   # esID of the seal this one replaces (approved by policy)
 
 
 @dataclass
@@ -179,7 +180,7 @@ def _prepare(ctx: ServiceContext, req: IssueRequest, validated_pictures: dict[by
     except UsccError as exc:
         raise ValidationError(f"USCC {req.uscc!r}: {exc}") from None
     st = SealType.parse(req.seal_type)
-    if req.channel not in ("cli", "counter", "portal", "reissue"):
+    if req.channel not in ("cli", "counter", "portal", "reissue", "renewal"):
         raise ValidationError(f"unknown channel {req.channel!r}")
     if req.picture_png is not None and req.picture_png not in validated_pictures:
         _check_picture(ctx, req.picture_png)
@@ -255,20 +256,37 @@ def _check(ctx: ServiceContext, session: Session, prepared: list[_Prepared],
     total = len(prepared)
     purposes: dict[str, str] = {}
     for p in prepared:
-        purposes.setdefault(p.req.operator.strip().lower(), "operator")
-        purposes.setdefault(p.req.approver.strip().lower(), "approver")
-    by_name = staff_actors(session, purposes)
+        if p.req.renewal_of is None:
+            purposes.setdefault(p.req.operator.strip().lower(), "operator")
+            purposes.setdefault(p.req.approver.strip().lower(), "approver")
+    by_name = staff_actors(session, purposes) if purposes else {}
+    renewed = {r.es_id: r for r in session.connection().execute(
+        select(Seal.id, Seal.es_id, Seal.enterprise_id, Seal.seal_type, Seal.status)
+        .where(Seal.es_id.in_([p.req.renewal_of for p in prepared if p.req.renewal_of])))}
     ents = {r.uscc: r for r in session.connection().execute(
         select(Enterprise.id, Enterprise.uscc, Enterprise.name, Enterprise.legal_representative,
                Enterprise.status).where(Enterprise.uscc.in_({p.uscc for p in prepared})))}
     rows: list[_Row] = []
     for i, p in enumerate(prepared):
         try:
-            operator = by_name[p.req.operator.strip().lower()]
-            approver = by_name[p.req.approver.strip().lower()]
-            require(operator.name, operator.roles, Permission.APPLICATION_REVIEW)
-            require(approver.name, approver.roles, Permission.APPLICATION_APPROVE)
-            check_dual_control(operator.name, approver.name)
+            if p.req.renewal_of is None:
+                operator = by_name[p.req.operator.strip().lower()]
+                approver = by_name[p.req.approver.strip().lower()]
+                require(operator.name, operator.roles, Permission.APPLICATION_REVIEW)
+                require(approver.name, approver.roles, Permission.APPLICATION_APPROVE)
+                check_dual_control(operator.name, approver.name)
+            else:
+                # A renewal is approved by policy: same enterprise and type, the old seal not revoked.
+                operator = approver = Actor(name="policy:renewal", kind="system")
+                old = renewed.get(p.req.renewal_of)
+                if old is None:
+                    raise NotFound(f"no seal with code {p.req.renewal_of}")
+                if old.status is SealStatus.REVOKED:
+                    raise InvalidTransition(f"seal {old.es_id} is revoked; a revoked seal cannot be renewed "
+                                            "(apply for a new one)")
+                ent_row = ents.get(p.uscc)
+                if ent_row is not None and (old.enterprise_id != ent_row.id or old.seal_type is not p.seal_type):
+                    raise ValidationError(f"seal {old.es_id} belongs to another enterprise or type")
             ent = ents.get(p.uscc)
             if ent is None:
                 raise NotFound(f"no licence on record for USCC {p.uscc}: import the licence first")
@@ -281,12 +299,13 @@ def _check(ctx: ServiceContext, session: Session, prepared: list[_Prepared],
             if end > issuing.certificate.not_after or end > maker.certificate.not_after:
                 raise Conflict("the issuing CA or seal-maker certificate expires before the seal "
                                "would; renew the hierarchy first")
-        except (ValidationError, NotFound, Conflict, PermissionDenied) as exc:
+        except (ValidationError, NotFound, Conflict, PermissionDenied, InvalidTransition) as exc:
             raise _in_batch(exc, i, total) from None
         rows.append(_Row(p, operator, approver, ent.id, ent.name, ent.legal_representative,
                          seal_name(ent.name, p.seal_type, ent.legal_representative), b"", issuing, maker))
     snapshot = (tuple(sorted((a.name, a.user_id, tuple(sorted(a.roles))) for a in by_name.values())),
-                tuple(sorted(tuple(r) for r in ents.values())))
+                tuple(sorted(tuple(r) for r in ents.values())),
+                tuple(sorted(tuple(r) for r in renewed.values())))
     return rows, snapshot
 
 
@@ -366,18 +385,34 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
         events: list[tuple[Actor, str, str, object, dict[str, Any]]] = []
         for r, app_id, res, (serial_hex, shard, key_fp) in zip(rows, app_ids, results, audit_facts):
             p = r.p
+            events.append((actor, "application.submitted", "application", app_id,
+                           {"uscc": p.uscc, "seal_type": p.seal_type.code, "channel": p.req.channel,
+                            "algorithm": res.algorithm.value, "key": key_fp, "renewal_of": p.req.renewal_of}))
+            if p.req.renewal_of is None:
+                events += [
+                    (r.operator, "application.reviewed", "application", app_id, {"licence_status": "active"}),
+                    (r.approver, "application.approved", "application", app_id, {"reviewed_by": r.operator.name}),
+                ]
+            else:
+                events.append((actor, "application.approved", "application", app_id,
+                               {"policy": "renewal", "renews": p.req.renewal_of}))
             events += [
-                (actor, "application.submitted", "application", app_id,
-                 {"uscc": p.uscc, "seal_type": p.seal_type.code, "channel": p.req.channel,
-                  "algorithm": res.algorithm.value, "key": key_fp}),
-                (r.operator, "application.reviewed", "application", app_id, {"licence_status": "active"}),
-                (r.approver, "application.approved", "application", app_id, {"reviewed_by": r.operator.name}),
                 (actor, "seal.issued", "seal", res.es_id,
                  {"application": app_id, "uscc": p.uscc, "seal_type": p.seal_type.code,
                   "certificate_serial": serial_hex, "issuer": r.issuing.name, "shard": shard,
                   "valid_end": end.isoformat()}),
             ]
         audit.record_many(conn, ctx, events)
+        for r, res, seal_id in zip(rows, results, seal_ids):
+            if r.p.req.renewal_of is not None:
+                # GB/T 38540 re-make: the old seal is revoked as superseded in the same transaction.
+                from . import revocation
+
+                old = session.scalar(select(Seal).where(Seal.es_id == r.p.req.renewal_of))
+                assert old is not None
+                revocation.revoke_seal_in(session, ctx, actor, old, revocation.CrlReason.SUPERSEDED, now,
+                                          superseded_by=res.es_id)
+                old.superseded_by_id = seal_id
     for res, app_id, seal_id in zip(results, app_ids, seal_ids):
         res.application_id, res.seal_id = app_id, seal_id
     return results
@@ -392,6 +427,26 @@ def _issued_state() -> ApplicationState:
 
 
 _ISSUED = _issued_state()
+
+
+def renew_seal(ctx: ServiceContext, actor: Actor, code: str, key: KeyMaterial | None = None) -> IssueResult:
+    """Re-make a seal (重新制作): a new seal for the same enterprise and type, with the same picture
+    and, unless another key is given, the same holder key; the old seal is revoked as superseded in
+    the same transaction. Approved by policy, so it needs no second person."""
+    require(actor.name, actor.roles, Permission.SEAL_ISSUE)
+    with ctx.reader() as session:
+        old = _find(session, code)
+        if old.status is SealStatus.REVOKED:
+            raise InvalidTransition(f"seal {old.es_id} is revoked; a revoked seal cannot be renewed (apply for a new one)")
+        holder = next((c for c in old.certificates if c.kind == "holder"), None)
+        if holder is None:
+            raise NotFound(f"seal {old.es_id} has no holder certificate on record")
+        uscc, seal_type, png = old.enterprise.uscc, old.seal_type.code, seal_picture(old).data
+        same_key = x509.Certificate.from_der(holder.der).public_key.pem().encode()
+    key = key if key is not None and (key.csr or key.public_key_pem or key.generate) else KeyMaterial(public_key_pem=same_key)
+    req = IssueRequest(uscc=uscc, seal_type=seal_type, key=key, operator="", approver="", picture_png=png,
+                       channel="renewal", renewal_of=old.es_id)
+    return issue_seals(ctx, actor, [req])[0]
 
 
 def seal_picture(seal: Seal) -> ses.SealPicture:

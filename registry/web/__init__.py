@@ -26,9 +26,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, ctx: ServiceContext
         app.config.update(test_config)
     app.extensions["registry"] = ctx or ServiceContext.create(settings)
 
-    from . import public
+    from . import crl, public
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(crl.bp)
     _init_errors(app)
     _init_security_headers(app)
     return app

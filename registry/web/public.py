@@ -66,8 +66,13 @@ def health():  # type: ignore[no-untyped-def]
         db = "ok"
     except Exception as exc:  # noqa: BLE001 - health reports, never raises
         db = f"error: {type(exc).__name__}"
-    status = 200 if db == "ok" else 503
-    return jsonify(status="ok" if status == 200 else "degraded", database=db), status
+    crl_problems: list[str] = []
+    if db == "ok":
+        from ..services import crl_index
+
+        crl_problems = crl_index.problems(ctx)
+    status = 200 if db == "ok" and not crl_problems else 503
+    return jsonify(status="ok" if status == 200 else "degraded", database=db, crl_problems=crl_problems), status
 
 
 def picture_data_uri(png: bytes) -> str:

@@ -1,0 +1,312 @@
+"""Published CRLs, checked by OpenSSL and pyhanko-certvalidator (issue: revocation and CRLs)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from registry.db.models import PublishedCrl
+from registry.domain.errors import Conflict
+from registry.domain.seal_types import STANDARD_SET
+from registry.pki import crl, der, x509
+from registry.pki.crl import CrlReason
+from registry.services import crl_publish, licences, revocation, seals
+from registry.services.context import ServiceContext
+from tests.conftest import ADMIN, NOW, SHENZHEN_USCC
+
+AT = NOW + dt.timedelta(hours=1)  # verification time: independent of the day the tests run
+
+
+def issue(ctx: ServiceContext, alg: str, seal_type: str = "finance") -> seals.IssueResult:
+    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
+        uscc=SHENZHEN_USCC, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia",
+        approver="rita", algorithm=alg))
+
+
+def publish(ctx: ServiceContext) -> dict[str, crl_publish.Published]:
+    return {p.path: p for p in crl_publish.publish(ctx, ADMIN)}
+
+
+def crl_bytes(ctx: ServiceContext, rel: str) -> bytes:
+    return (ctx.settings.publish_dir / rel).read_bytes()
+
+
+def shard_of(ctx: ServiceContext, r: seals.IssueResult) -> int:
+    return x509.Certificate.from_der(r.certificate_der).serial % ctx.settings.crl_shards
+
+
+def entries(ctx: ServiceContext, rel: str) -> dict[int, CrlReason | None]:
+    return {e.serial: e.reason for e in crl.parse_crl(crl_bytes(ctx, rel)).entries()}
+
+
+def write_pem(path: Path, ders: list[bytes], label: str = "CERTIFICATE") -> Path:
+    path.write_text("".join(der.der_to_pem(d, label) for d in ders))
+    return path
+
+
+def openssl_verify(tmp_path: Path, chain: list[bytes], crl_der: bytes, cert_der: bytes) -> subprocess.CompletedProcess[str]:
+    ca = write_pem(tmp_path / "ca.pem", chain)
+    crl_file = write_pem(tmp_path / "crl.pem", [crl_der], "X509 CRL")
+    leaf = write_pem(tmp_path / "leaf.pem", [cert_der])
+    return subprocess.run(["openssl", "verify", "-attime", str(int(AT.timestamp())), "-crl_check",
+                           "-CRLfile", str(crl_file), "-CAfile", str(ca), str(leaf)], capture_output=True, text=True)
+
+
+# -- the ECDSA hierarchy through OpenSSL and pyhanko-certvalidator -------------------------------------
+
+
+def test_revoked_ecdsa_certificate_is_reported_revoked_from_full_and_shard_crl(ctx: ServiceContext, tmp_path: Path,
+                                                                               openssl: str) -> None:
+    a, b = issue(ctx, "ecdsa"), issue(ctx, "ecdsa", "contract")
+    ctx.clock.advance(minutes=10)
+    revocation.revoke_seal(ctx, ADMIN, a.es_id, "keyCompromise")
+    published = publish(ctx)
+    full = crl_bytes(ctx, "ecdsa-issuing.crl")
+    shard = crl_bytes(ctx, f"ecdsa-issuing/shard-{shard_of(ctx, a)}.crl")
+    assert published["ecdsa-issuing.crl"].entries == 1
+    for name, data in (("full", full), ("shard", shard)):
+        v = openssl_verify(tmp_path, a.chain_der, data, a.certificate_der)
+        assert v.returncode != 0 and "error 23" in v.stdout + v.stderr and "revoked" in v.stdout + v.stderr, (name, v)
+    ok = openssl_verify(tmp_path, b.chain_der, full, b.certificate_der)
+    assert ok.returncode == 0 and ok.stdout.strip().endswith(": OK"), ok
+
+
+def test_pyhanko_certvalidator_raises_revoked_from_full_and_shard_crl(ctx: ServiceContext) -> None:
+    import asyncio
+
+    from asn1crypto import crl as a_crl
+    from asn1crypto import x509 as a_x509
+    from pyhanko_certvalidator import CertificateValidator, ValidationContext
+    from pyhanko_certvalidator.errors import RevokedError
+
+    a, b = issue(ctx, "ecdsa"), issue(ctx, "ecdsa", "contract")
+    ctx.clock.advance(minutes=10)
+    revocation.revoke_seal(ctx, ADMIN, a.es_id, "keyCompromise")
+    publish(ctx)
+    # a verifier also fetches the delta CRLs the Freshest CRL pointers name (hard-fail insists)
+    root_crls = [crl_bytes(ctx, "ecdsa-root.crl"), crl_bytes(ctx, "ecdsa-root-delta.crl")]
+    delta = crl_bytes(ctx, "ecdsa-issuing-delta.crl")
+    issuing, root = a.chain_der
+
+    def validator(cert_der: bytes, crls: list[bytes]) -> CertificateValidator:
+        vc = ValidationContext(trust_roots=[a_x509.Certificate.load(root)],
+                               other_certs=[a_x509.Certificate.load(issuing)],
+                               crls=[a_crl.CertificateList.load(c) for c in crls], revocation_mode="hard-fail",
+                               moment=AT, allow_fetching=False)
+        return CertificateValidator(a_x509.Certificate.load(cert_der), validation_context=vc)
+
+    for crls in ([crl_bytes(ctx, "ecdsa-issuing.crl"), delta, *root_crls],
+                 [crl_bytes(ctx, f"ecdsa-issuing/shard-{shard_of(ctx, a)}.crl"), *root_crls]):
+        with pytest.raises(RevokedError):
+            asyncio.run(validator(a.certificate_der, crls).async_validate_usage({"digital_signature"}))
+    path = asyncio.run(validator(b.certificate_der, [crl_bytes(ctx, "ecdsa-issuing.crl"), delta, *root_crls])
+                       .async_validate_usage({"digital_signature", "non_repudiation"}))
+    assert path is not None
+
+
+# -- the SM2 hierarchy: OpenSSL 3.0 can check the signature only over the extracted TBS -------------------
+
+
+def test_sm2_crl_signature_verifies_with_openssl_over_the_extracted_tbs(ctx: ServiceContext, tmp_path: Path,
+                                                                       openssl: str) -> None:
+    r = issue(ctx, "sm2")
+    revocation.revoke_seal(ctx, ADMIN, r.es_id, "keyCompromise")
+    publish(ctx)
+    data = crl_bytes(ctx, "sm2-issuing.crl")
+    (tmp_path / "crl.der").write_bytes(data)
+    top = der.parse(data)
+    ap = subprocess.run(["openssl", "asn1parse", "-inform", "DER", "-in", "crl.der", "-strparse", str(top.header_len),
+                         "-noout", "-out", "tbs.der"], cwd=tmp_path, capture_output=True, text=True)
+    assert ap.returncode == 0, ap.stderr
+    (tmp_path / "sig.der").write_bytes(top.children()[2].as_bit_string())
+    issuing = x509.Certificate.from_der(r.chain_der[0])
+    (tmp_path / "issuer.pem").write_text(issuing.public_key.pem())
+    v = subprocess.run(["openssl", "dgst", "-sm3", "-verify", "issuer.pem", "-sigopt", "distid:1234567812345678",
+                        "-signature", "sig.der", "tbs.der"], cwd=tmp_path, capture_output=True, text=True)
+    assert v.stdout.strip() == "Verified OK", v.stdout + v.stderr
+    text = subprocess.run(["openssl", "crl", "-inform", "DER", "-in", "crl.der", "-text", "-noout"], cwd=tmp_path,
+                          capture_output=True, text=True).stdout
+    serial_hex = format(x509.Certificate.from_der(r.certificate_der).serial, "X")
+    assert serial_hex in text.replace(":", "").upper() and "Key Compromise" in text
+    assert "SM2-with-SM3" in text or "sm2sign-with-sm3" in text.lower()
+
+
+# -- hold and release, licence events ---------------------------------------------------------------------
+
+
+def test_suspend_lists_hold_then_resume_puts_remove_from_crl_on_the_next_delta(ctx: ServiceContext) -> None:
+    r = issue(ctx, "ecdsa")
+    serial = x509.Certificate.from_der(r.certificate_der).serial
+    revocation.suspend_seal(ctx, ADMIN, r.es_id)
+    first = publish(ctx)
+    assert entries(ctx, "ecdsa-issuing.crl")[serial] is CrlReason.CERTIFICATE_HOLD
+    ctx.clock.advance(hours=1)
+    revocation.resume_seal(ctx, ADMIN, r.es_id)
+    second = publish(ctx)
+    delta = crl.parse_crl(crl_bytes(ctx, "ecdsa-issuing-delta.crl"))
+    assert delta.delta_base == first["ecdsa-issuing.crl"].number
+    assert delta.number == second["ecdsa-issuing-delta.crl"].number > second["ecdsa-issuing.crl"].number
+    assert {e.serial: e.reason for e in delta.entries()} == {serial: CrlReason.REMOVE_FROM_CRL}
+    assert serial not in entries(ctx, "ecdsa-issuing.crl")
+
+
+def test_licence_cancellation_puts_all_four_seals_on_the_next_crls(ctx: ServiceContext) -> None:
+    results = seals.issue_seals(ctx, ADMIN, [seals.IssueRequest(
+        uscc=SHENZHEN_USCC, seal_type=t.code, key=seals.KeyMaterial(generate=True), operator="olivia",
+        approver="rita") for t in STANDARD_SET])
+    before = publish(ctx)
+    licences.set_licence_status(ctx, ADMIN, SHENZHEN_USCC, "cancelled")
+    assert crl_publish.pending(ctx) == ["sm2-issuing"]
+    publish(ctx)
+    serials = {x509.Certificate.from_der(r.certificate_der).serial for r in results}
+    full = entries(ctx, "sm2-issuing.crl")
+    assert {s: full[s] for s in serials} == {s: CrlReason.CESSATION_OF_OPERATION for s in serials}
+    delta = crl.parse_crl(crl_bytes(ctx, "sm2-issuing-delta.crl"))
+    assert delta.delta_base == before["sm2-issuing.crl"].number
+    assert {e.serial for e in delta.entries()} == serials
+    for r in results:
+        assert x509.Certificate.from_der(r.certificate_der).serial in entries(
+            ctx, f"sm2-issuing/shard-{shard_of(ctx, r)}.crl")
+
+
+def test_expired_entries_leave_the_crl_unless_configured_to_stay(ctx: ServiceContext) -> None:
+    r = issue(ctx, "ecdsa")
+    serial = x509.Certificate.from_der(r.certificate_der).serial
+    revocation.revoke_seal(ctx, ADMIN, r.es_id, "keyCompromise")
+    ctx.clock.advance(days=ctx.settings.seal_validity_days + 2)
+    publish(ctx)
+    assert serial not in entries(ctx, "ecdsa-issuing.crl")
+    ctx.settings = ctx.settings.with_overrides(crl_keep_expired=True)
+    ctx.clock.advance(minutes=1)
+    publish(ctx)
+    assert serial in entries(ctx, "ecdsa-issuing.crl")
+
+
+# -- numbers and files --------------------------------------------------------------------------------------
+
+
+def test_crl_numbers_strictly_increase_across_full_delta_and_shards(ctx: ServiceContext) -> None:
+    for i in range(3):
+        r = issue(ctx, "sm2")
+        revocation.revoke_seal(ctx, ADMIN, r.es_id, "superseded")
+        ctx.clock.advance(minutes=1)
+        publish(ctx)
+    with ctx.reader() as s:
+        rows = s.execute(select(PublishedCrl.issuer_id, PublishedCrl.number).order_by(PublishedCrl.id)).all()
+    by_issuer: dict[int, list[int]] = {}
+    for issuer, number in rows:
+        by_issuer.setdefault(issuer, []).append(number)
+    for numbers in by_issuer.values():
+        assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
+
+
+def test_publishing_refuses_to_replace_a_crl_with_a_lower_or_equal_number(ctx: ServiceContext) -> None:
+    published = publish(ctx)
+    path = ctx.settings.publish_dir / "sm2-issuing.crl"
+    before = path.read_bytes()
+    number = published["sm2-issuing.crl"].number
+    for lower in (number, number - 1):
+        with pytest.raises(Conflict, match=f"refusing to replace CRL number {number}"):
+            crl_publish.write_atomically(path, b"new bytes", lower)
+    assert path.read_bytes() == before
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def _publisher_env(ctx: ServiceContext, **extra: str) -> dict[str, str]:
+    s = ctx.settings
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "REGISTRY_INSTANCE_PATH": str(s.instance_path),
+           "REGISTRY_DATABASE_URL": s.database_url, "REGISTRY_KEK": "11" * 32,
+           "REGISTRY_BASE_URL": s.base_url, "REGISTRY_CRL_SHARDS": str(s.crl_shards),
+           "REGISTRY_PUBLISH_DIR": str(s.publish_dir)}
+    env.update(extra)
+    return env
+
+
+def test_publisher_killed_between_write_and_rename_leaves_the_old_crl_and_the_next_run_recovers(
+        ctx: ServiceContext, tmp_path: Path) -> None:
+    publish(ctx)
+    path = ctx.settings.publish_dir / "sm2-root.crl"
+    before = path.read_bytes()
+    marker = tmp_path / "paused"
+    exe = Path(sys.executable).parent / "registry"
+    proc = subprocess.Popen([str(exe), "crl", "publish", "--issuer", "sm2-root"],
+                            env=_publisher_env(ctx, REGISTRY_TEST_HOLD_BEFORE_RENAME=str(marker)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(300):  # bounded: at most 30 s for the subprocess to reach the pause
+            if marker.exists():
+                break
+            time.sleep(0.1)
+        assert marker.exists(), proc.stderr.read() if proc.poll() is not None else "publisher never paused"
+        temp = Path(marker.read_text())
+        assert temp.exists() and temp.read_bytes() != before
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert path.read_bytes() == before  # the served CRL is untouched
+    old_number = crl.parse_crl(before).number
+    # The lease of the killed publisher blocks others until it expires; the next run after that recovers.
+    from registry.db.models import Lease
+
+    with ctx.transaction() as s:
+        lease = s.get(Lease, "crl:sm2-root")
+        assert lease is not None
+        lease.expires_at = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+    again = {p.path: p for p in crl_publish.publish(ctx, ADMIN, ["sm2-root"])}
+    assert again["sm2-root.crl"].number > old_number
+    assert crl.parse_crl(path.read_bytes()).number == again["sm2-root.crl"].number
+    assert not list(ctx.settings.publish_dir.rglob(".*.tmp"))
+
+
+_RESERVE = """
+import sys
+from registry.config import Settings
+from registry.services.context import ServiceContext
+from registry.services.crl_publish import _reserve_numbers
+ctx = ServiceContext.create(Settings.from_env())
+print(" ".join(str(_reserve_numbers(ctx, int(sys.argv[1]), 3)) for _ in range(60)))
+"""
+
+
+def test_concurrent_publishers_never_duplicate_or_reverse_a_number(ctx: ServiceContext) -> None:
+    publish(ctx)
+    from registry.db.models import Authority
+
+    with ctx.reader() as s:
+        issuer_id = s.scalar(select(Authority.id).where(Authority.name == "sm2-issuing"))
+    env = _publisher_env(ctx)
+    procs = [subprocess.Popen([sys.executable, "-c", _RESERVE, str(issuer_id)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    runs = [[int(x) for x in out.split()] for out, _err in outs]
+    numbers = [n + k for run in runs for n in run for k in range(3)]
+    assert len(numbers) == len(set(numbers)) == 2 * 60 * 3       # never the same number twice
+    for run in runs:
+        assert run == sorted(run)                                  # never backwards within a publisher
+    # and whole publish runs from two processes at once: the lease lets one through at a time
+    exe = Path(sys.executable).parent / "registry"
+    procs = [subprocess.Popen([str(exe), "crl", "publish", "--issuer", "sm2-issuing"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    ok = [p.returncode == 0 for p in procs]
+    assert any(ok), outs
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0 or ("being published" in err and p.returncode == 2), (out, err)
+    with ctx.reader() as s:
+        rows = s.execute(select(PublishedCrl.path, PublishedCrl.number).where(PublishedCrl.issuer_id == issuer_id)
+                         .order_by(PublishedCrl.id)).all()
+    last: dict[str, int] = {}
+    for path, number in rows:
+        assert number > last.get(path, -1)
+        last[path] = number
+    assert crl.parse_crl((ctx.settings.publish_dir / "sm2-issuing.crl").read_bytes()).number == last["sm2-issuing.crl"]
