@@ -360,3 +360,56 @@ def test_serve_runs_the_portal_with_gunicorn(tmp_path: Path) -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
     assert "gunicorn" in out and "Booting worker" in out
+
+
+# -- revocation and CRLs ------------------------------------------------------------------------------
+
+
+def _issue_cli(ready: Cli, seal_type: str = "finance") -> str:
+    pem = Path(ready.env["REGISTRY_INSTANCE_PATH"]).parent / f"pub-{seal_type}-{PrivateKey.generate(Algorithm.SM2).public_key.fingerprint()[:8]}.pem"
+    pem.write_text(PrivateKey.generate(Algorithm.SM2).public_key.pem())
+    r = ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", seal_type, "--public-key", str(pem),
+              "--operator", "olivia", "--approver", "rita")
+    return last_line(r)
+
+
+def test_revoke_suspend_resume_renew_from_the_command_line(ready: Cli) -> None:
+    a, b, c = _issue_cli(ready), _issue_cli(ready, "contract"), _issue_cli(ready, "official")
+    r = ready("seal", "revoke", a, "--reason", "keyCompromise")
+    assert last_line(r) == a and "(keyCompromise)" in r.stdout
+    assert json.loads(ready("seal", "show", a, "--json").stdout)["status"] == "revoked"
+    ready("seal", "suspend", b)
+    assert json.loads(ready("seal", "show", b, "--json").stdout)["status"] == "suspended"
+    ready("seal", "resume", b)
+    assert json.loads(ready("seal", "show", b, "--json").stdout)["status"] == "active"
+    new = last_line(ready("seal", "renew", c))
+    assert new != c and json.loads(ready("seal", "show", c, "--json").stdout)["status"] == "revoked"
+    out = ready("crl", "publish").stdout
+    assert "sm2-issuing.crl" in out and "sm2-issuing-delta.crl" in out and "number" in out
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["seal", "revoke", "{a}", "--reason", "lost"], "unknown or unsuitable revocation reason 'lost'"),
+    (["seal", "revoke", "{a}", "--reason", "keyCompromise", "--invalidity-date", "yesterday"], "ISO 8601"),
+    (["seal", "resume", "{a}"], "only a suspended seal can be resumed"),
+    (["seal", "revoke", "440300022026AAAAAAAAAAAAA", "--reason", "keyCompromise"], "seal code"),
+    (["licence", "set-status", "91440300MA5F12342R", "cancelled"], "check character"),
+    (["crl", "publish", "--issuer", "sm2-seal-maker"], "no CRL issuer named 'sm2-seal-maker'"),
+    (["ca", "revoke", "sm2-root", "--reason", "keyCompromise"], "root CA"),
+])
+def test_bad_revocation_input_is_one_line_exit_2_and_writes_nothing(ready: Cli, fingerprint, argv, words) -> None:  # type: ignore[no-untyped-def]
+    a = _issue_cli(ready)
+    before = fingerprint(ctx_of(ready))
+    r = ready(*[x.format(a=a) for x in argv], ok=False)
+    assert r.exit_code == 2 and r.stdout == "", r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], r.stderr
+    assert fingerprint(ctx_of(ready)) == before
+
+
+def test_licence_set_status_revokes_the_seals_and_says_which(ready: Cli) -> None:
+    a, b = _issue_cli(ready), _issue_cli(ready, "contract")
+    r = ready("licence", "set-status", SHENZHEN_USCC, "active", "--name", "深圳市前海新名科技有限公司")
+    assert f"revoked {a}" in r.stdout and f"revoked {b}" in r.stdout and last_line(r) == SHENZHEN_USCC
+    r = ready("licence", "set-status", SHENZHEN_USCC, "active", "--name", "深圳市前海新名科技有限公司")
+    assert "nothing changed" in r.stdout
