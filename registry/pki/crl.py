@@ -22,19 +22,41 @@ This module is pure: no clock (times are parameters), no database, no I/O.
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import enum
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from . import der, oids
-from .keys import KeyFormatError, PublicKey, Signer, algorithm_for_signature_oid, signature_algorithm_identifier
-from .x509 import _distribution_points, _general_name_uri, authority_key_identifier, extension
+from .keys import (
+    KeyFormatError,
+    PublicKey,
+    Signer,
+    algorithm_for_signature_oid,
+    signature_algorithm_identifier,
+)
+from .x509 import (
+    _distribution_points,
+    _general_name_uri,
+    authority_key_identifier,
+    extension,
+)
 
-__all__ = ["CrlReason", "CrlError", "CrlEntry", "ParsedCrl", "encode_entry", "build_crl", "parse_crl",
-           "crl_pem", "PEM_LABEL"]
+__all__ = [
+    "PEM_LABEL",
+    "CrlEntry",
+    "CrlError",
+    "CrlReason",
+    "ParsedCrl",
+    "build_crl",
+    "crl_pem",
+    "encode_entry",
+    "parse_crl",
+]
 
 PEM_LABEL = "X509 CRL"
 _MAX_NUMBER = 1 << 159  # RFC 5280 §5.2.3: CRLNumber at most 20 octets (a non-negative INTEGER)
@@ -65,7 +87,7 @@ class CrlReason(enum.IntEnum):
         return _RFC_NAMES[self]
 
     @classmethod
-    def parse(cls, text: "str | int | CrlReason") -> "CrlReason":
+    def parse(cls, text: str | int | CrlReason) -> CrlReason:
         """Accept an RFC name (case-insensitive; ``keyCompromise``, ``key-compromise``,
         ``KEY_COMPROMISE``) or a numeric code (``1`` or ``"1"``). Raises :class:`CrlError` listing the
         choices otherwise."""
@@ -121,7 +143,7 @@ def _time_arg(when: object, what: str) -> dt.datetime:
         raise CrlError(f"{what} must be a datetime, not {type(when).__name__}")
     if when.tzinfo is None or when.utcoffset() is None:
         raise CrlError(f"{what} must be timezone-aware (got naive {when.isoformat()})")
-    utc = when.astimezone(dt.timezone.utc).replace(microsecond=0)  # DER times carry whole seconds here
+    utc = when.astimezone(dt.UTC).replace(microsecond=0)  # DER times carry whole seconds here
     if not 1950 <= utc.year <= 9999:
         raise CrlError(f"{what} {utc.isoformat()} is outside 1950-9999")
     return utc
@@ -362,12 +384,9 @@ class ParsedCrl:
         index = 0
         while pos < end:
             _tag, hl, ln = _hdr(data, pos, end, f"revoked entry {index}")
-            try:
-                yield _decode_entry(data[pos:pos + hl + ln])
-            except CrlError as exc:
-                raise CrlError(f"revoked entry {index} at offset {pos}: {exc}") from None
-            except (der.DERError, ValueError, IndexError) as exc:
-                raise CrlError(f"malformed revoked entry {index} at offset {pos}: {exc}") from None
+            with _context(f"revoked entry {index} at offset {pos}"):
+                entry = _decode_entry(data, pos, pos + hl + ln)
+            yield entry
             pos += hl + ln
             index += 1
 
@@ -398,8 +417,10 @@ def _hdr(data: bytes, pos: int, end: int, what: str) -> tuple[int, int, int]:
         k = lb & 0x7F
         if k == 0:
             raise CrlError(f"{what}: indefinite length at offset {pos} is not DER")
-        if k > 4 or pos + 2 + k > end:
-            raise CrlError(f"{what}: bad length field at offset {pos}")
+        if k > 4:
+            raise CrlError(f"{what}: length of {k} octets at offset {pos} (more than 4 GiB?)")
+        if pos + 2 + k > end:
+            raise CrlError(f"{what}: truncated length at offset {pos}")
         ln = int.from_bytes(data[pos + 2:pos + 2 + k], "big")
         if ln < 0x80 or data[pos + 2] == 0:
             raise CrlError(f"{what}: non-minimal length at offset {pos} is not DER")
@@ -414,7 +435,10 @@ _TIME_TAGS = (der.UTC_TIME, der.GENERALIZED_TIME)
 
 
 def _node(data: bytes, pos: int, hl: int, ln: int) -> der.Node:
-    return der.parse(data[pos:pos + hl + ln])
+    """A der.Node for an element already delimited by :func:`_hdr`, keeping its absolute offset so
+    that decoder messages point into the whole CRL."""
+    tag = data[pos]
+    return der.Node(tag >> 6, bool(tag & 0x20), tag & 0x1F, data[pos:pos + hl + ln], hl, pos)
 
 
 def _tag_name(tag: int) -> str:
@@ -443,6 +467,8 @@ def parse_crl(data: bytes | bytearray | memoryview | str) -> ParsedCrl:
         raise CrlError("CRL is empty")
     if re.match(rb"\s*-----BEGIN ", raw):
         raw = _pem_body(raw)
+        if not raw:
+            raise CrlError("PEM X509 CRL block is empty")
     try:
         return _parse_der(raw)
     except CrlError:
@@ -452,23 +478,31 @@ def parse_crl(data: bytes | bytearray | memoryview | str) -> ParsedCrl:
 
 
 def _pem_body(text: bytes) -> bytes:
+    """The DER inside the first ``X509 CRL`` PEM block (RFC 7468 §5). Linear-time: a 60 MB PEM
+    decodes in well under a second (no regex over the body, no per-line objects)."""
     m = re.match(rb"\s*-----BEGIN ([A-Z0-9 ]+)-----", text)
     label = m.group(1).decode() if m else "?"
-    if label != PEM_LABEL and f"-----BEGIN {PEM_LABEL}-----".encode() not in text:
+    begin, end = f"-----BEGIN {PEM_LABEL}-----".encode(), f"-----END {PEM_LABEL}-----".encode()
+    start = text.find(begin)
+    if start < 0:
         hint = " (a certificate, not a CRL)" if label in ("CERTIFICATE", "TRUSTED CERTIFICATE") else ""
         raise CrlError(f"PEM block is {label}{hint}; expected {PEM_LABEL}")
+    stop = text.find(end, start)
+    if stop < 0:
+        raise CrlError(f"PEM {PEM_LABEL} block has no END line (truncated?)")
+    body = text[start + len(begin):stop].translate(None, b" \t\r\n")
     try:
-        return der.pem_to_der(text, PEM_LABEL)
-    except der.DERError as exc:
-        raise CrlError(f"bad PEM CRL: {exc}") from None
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise CrlError(f"PEM {PEM_LABEL} block is not valid base64") from None
 
 
 def _parse_der(raw: bytes) -> ParsedCrl:
     end = len(raw)
     # CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue } (§5.1.1)
-    tag, hl, ln = _hdr(raw, 0, end, "CertificateList")
-    if tag != 0x30:
-        raise CrlError(f"not a CRL: starts with {_tag_name(tag)}, expected SEQUENCE")
+    if raw[0] != 0x30:
+        raise CrlError(f"not a CRL: starts with {_tag_name(raw[0])} (0x{raw[0]:02x}), expected SEQUENCE")
+    _tag, hl, ln = _hdr(raw, 0, end, "CertificateList")
     if hl + ln != end:
         raise CrlError(f"{end - hl - ln} trailing bytes after the CRL at offset {hl + ln}")
     pos = hl
@@ -480,18 +514,21 @@ def _parse_der(raw: bytes) -> ParsedCrl:
     tag, a_hl, a_ln = _hdr(raw, pos, end, "signatureAlgorithm")
     if tag != 0x30:
         raise CrlError(f"signatureAlgorithm at offset {pos}: expected SEQUENCE, found {_tag_name(tag)}")
-    outer_alg = raw[pos:pos + a_hl + a_ln]
+    alg_node = _node(raw, pos, a_hl, a_ln)
+    outer_alg = alg_node.raw
     pos += a_hl + a_ln
     tag, s_hl, s_ln = _hdr(raw, pos, end, "signatureValue")
     if tag != der.BIT_STRING:
         raise CrlError(f"signatureValue at offset {pos}: expected BIT STRING, found {_tag_name(tag)}")
-    signature = _node(raw, pos, s_hl, s_ln).as_bit_string()
+    with _context("signatureValue"):
+        signature = _node(raw, pos, s_hl, s_ln).as_bit_string()
     if pos + s_hl + s_ln != end:
         raise CrlError(f"unexpected element after the signature at offset {pos + s_hl + s_ln}")
-    alg_parts = der.parse(outer_alg).children()
-    if not alg_parts:
-        raise CrlError("signatureAlgorithm is empty")
-    sig_oid = alg_parts[0].as_oid()
+    with _context("signatureAlgorithm"):
+        alg_parts = alg_node.children()
+        if not alg_parts:
+            raise CrlError("empty AlgorithmIdentifier")
+        sig_oid = alg_parts[0].as_oid()
 
     # TBSCertList ::= SEQUENCE { version Version OPTIONAL, signature, issuer, thisUpdate,
     #   nextUpdate OPTIONAL, revokedCertificates OPTIONAL, crlExtensions [0] EXPLICIT OPTIONAL } (§5.1.2)
@@ -506,9 +543,12 @@ def _parse_der(raw: bytes) -> ParsedCrl:
         raise CrlError("this is an X.509 certificate, not a CRL (its to-be-signed part starts with [0] "
                        "version)")
     if tag == der.INTEGER:
-        version = _node(raw, p, hl, ln).as_int() + 1
-        if version != 2:
-            raise CrlError(f"unsupported CRL version {version} (only v1 and v2, RFC 5280 §5.1.2.1)")
+        c = p + hl
+        if ln != 1 or raw[c] != 1:  # Version ::= INTEGER { v1(0), v2(1) }; v1 is the absent field
+            shown = str(raw[c] + 1) if ln == 1 and raw[c] < 0x80 else f"INTEGER 0x{raw[c:c + min(ln, 8)].hex()}"
+            raise CrlError(f"unsupported CRL version {shown} at offset {p} (v2 is encoded as 1, v1 by "
+                           "omission, RFC 5280 §5.1.2.1)")
+        version = 2
         p += hl + ln
         tag, hl, ln = element("TBSCertList signature")
     if tag != 0x30:
@@ -527,7 +567,8 @@ def _parse_der(raw: bytes) -> ParsedCrl:
     if tag not in _TIME_TAGS:
         raise CrlError(f"thisUpdate at offset {p}: expected a Time, found {_tag_name(tag)}"
                        + (" (an X.509 certificate's validity? this is not a CRL)" if tag == 0x30 else ""))
-    this_update = _node(raw, p, hl, ln).as_time()
+    with _context("thisUpdate"):
+        this_update = _node(raw, p, hl, ln).as_time()
     p += hl + ln
     next_update = None
     entries_span = (0, 0)
@@ -536,7 +577,8 @@ def _parse_der(raw: bytes) -> ParsedCrl:
     if p < tend:
         tag, hl, ln = element("nextUpdate")
         if tag in _TIME_TAGS:
-            next_update = _node(raw, p, hl, ln).as_time()
+            with _context("nextUpdate"):
+                next_update = _node(raw, p, hl, ln).as_time()
             p += hl + ln
     if p < tend:
         tag, hl, ln = element("revokedCertificates")
@@ -582,26 +624,54 @@ def _count_entries(raw: bytes, pos: int, end: int) -> int:
     return count
 
 
-def _extensions(node: der.Node, what: str) -> dict[str, tuple[bool, bytes]]:
-    """Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension → {oid: (critical, extnValue contents)}."""
-    out: dict[str, tuple[bool, bytes]] = {}
+@contextmanager
+def _context(what: str) -> Iterator[None]:
+    """Turn a decoder error inside ``what`` into a CrlError that names it."""
+    try:
+        yield
+    except CrlError as exc:
+        raise CrlError(f"{what}: {exc}") from None
+    except (der.DERError, ValueError, IndexError) as exc:
+        raise CrlError(f"{what}: {exc}") from None
+
+
+def _extensions(node: der.Node, what: str) -> dict[str, tuple[bool, der.Node]]:
+    """Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension (RFC 5280 §4.1)
+    → {oid: (critical, extnValue OCTET STRING node)}."""
+    out: dict[str, tuple[bool, der.Node]] = {}
     node.expect(16, what)
     for ext in node.children():
-        ext.expect(16, f"{what} entry")
-        parts = ext.children()
-        if len(parts) not in (2, 3):
-            raise CrlError(f"{what}: Extension at offset {ext.offset} has {len(parts)} fields")
-        ext_oid = parts[0].as_oid()
-        critical = parts[1].as_bool() if len(parts) == 3 else False
-        value = parts[-1].expect(der.OCTET_STRING, f"extnValue of {ext_oid}").as_bytes()
-        if ext_oid in out:
-            raise CrlError(f"{what}: extension {ext_oid} appears twice")
-        out[ext_oid] = (critical, value)
+        with _context(f"{what}: Extension at offset {ext.offset}"):
+            ext.expect(16)
+            parts = ext.children()
+            if len(parts) not in (2, 3):
+                raise CrlError(f"has {len(parts)} fields, expected extnID, critical, extnValue")
+            ext_oid = parts[0].as_oid()
+            critical = parts[1].as_bool() if len(parts) == 3 else False
+            parts[-1].expect(der.OCTET_STRING, f"extnValue of {ext_oid}").as_bytes()
+            if ext_oid in out:
+                raise CrlError(f"extension {ext_oid} appears twice")
+        out[ext_oid] = (critical, parts[-1])
     return out
 
 
+def _wrapped(octets: der.Node) -> der.Node:
+    """The one element an extnValue OCTET STRING holds, with offsets absolute in the CRL."""
+    content = octets.content
+    tag, hl, ln = _hdr(content, 0, len(content), "extnValue")
+    if hl + ln != len(content):
+        raise CrlError(f"{len(content) - hl - ln} trailing bytes in extnValue at offset {octets.offset}")
+    return der.Node(tag >> 6, bool(tag & 0x20), tag & 0x1F, content, hl, octets.offset + octets.header_len)
+
+
 def _uris(general_names: der.Node) -> list[str]:
-    return [gn.content.decode("ascii") for gn in general_names.children() if gn.tag_byte == 0x86]
+    urls = []
+    for gn in general_names.children():
+        if gn.tag_byte == 0x86:  # uniformResourceIdentifier [6] IA5String
+            if not gn.content.isascii():
+                raise CrlError(f"URI at offset {gn.offset} is not an IA5String (non-ASCII bytes)")
+            urls.append(gn.content.decode("ascii"))
+    return urls
 
 
 def _dp_full_name_uris(dp_name: der.Node) -> list[str]:
@@ -609,8 +679,9 @@ def _dp_full_name_uris(dp_name: der.Node) -> list[str]:
     return [u for choice in dp_name.children() if choice.tag_byte == 0xA0 for u in _uris(choice)]
 
 
-_KNOWN_CRL_EXTS = {oids.AUTHORITY_KEY_IDENTIFIER, oids.CRL_NUMBER, oids.DELTA_CRL_INDICATOR,
-                   oids.ISSUING_DISTRIBUTION_POINT, oids.FRESHEST_CRL}
+_KNOWN_CRL_EXTS = {oids.AUTHORITY_KEY_IDENTIFIER: "authorityKeyIdentifier", oids.CRL_NUMBER: "cRLNumber",
+                   oids.DELTA_CRL_INDICATOR: "deltaCRLIndicator",
+                   oids.ISSUING_DISTRIBUTION_POINT: "issuingDistributionPoint", oids.FRESHEST_CRL: "freshestCRL"}
 
 
 def _crl_extensions(node: der.Node | None) -> dict[str, object]:
@@ -626,61 +697,157 @@ def _crl_extensions(node: der.Node | None) -> dict[str, object]:
         if critical and ext_oid not in _KNOWN_CRL_EXTS:
             raise CrlError(f"CRL has an unsupported critical extension {ext_oid}; it must not be used "
                            "(RFC 5280 §5.2)")
-    if oids.AUTHORITY_KEY_IDENTIFIER in exts:  # §5.2.1 SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING, ... }
-        aki = der.parse(exts[oids.AUTHORITY_KEY_IDENTIFIER][1]).expect(16, "authorityKeyIdentifier")
-        for part in aki.children():
-            if part.tag_byte == 0x80:
-                fields["authority_key_id"] = part.content
-    if oids.CRL_NUMBER in exts:  # §5.2.3
-        fields["number"] = _non_negative(exts[oids.CRL_NUMBER][1], "cRLNumber")
-    if oids.DELTA_CRL_INDICATOR in exts:  # §5.2.4
-        fields["delta_base"] = _non_negative(exts[oids.DELTA_CRL_INDICATOR][1], "deltaCRLIndicator")
-    if oids.ISSUING_DISTRIBUTION_POINT in exts:  # §5.2.5
-        critical, value = exts[oids.ISSUING_DISTRIBUTION_POINT]
-        idp = der.parse(value).expect(16, "issuingDistributionPoint")
-        urls: list[str] = []
-        for part in idp.children():
-            if part.tag_byte == 0xA0:
-                urls += _dp_full_name_uris(part)
-            elif part.cls != der.CLASS_CONTEXT or part.number > 5:
-                raise CrlError(f"issuingDistributionPoint: unexpected {part.describe()}")
-        fields["idp_urls"], fields["idp_critical"] = tuple(urls), critical
-    if oids.FRESHEST_CRL in exts:  # §5.2.6, CRLDistributionPoints syntax
-        urls = []
-        for dp in der.parse(exts[oids.FRESHEST_CRL][1]).expect(16, "freshestCRL").children():
-            for part in dp.expect(16, "DistributionPoint").children():
-                if part.tag_byte == 0xA0:
-                    urls += _dp_full_name_uris(part)
-        fields["freshest_urls"] = tuple(urls)
+    for ext_oid, name in _KNOWN_CRL_EXTS.items():
+        if ext_oid not in exts:
+            continue
+        critical, octets = exts[ext_oid]
+        with _context(f"{name} extension"):
+            value = _wrapped(octets)
+            if ext_oid == oids.AUTHORITY_KEY_IDENTIFIER:
+                # §5.2.1 SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING OPTIONAL, ... }
+                for part in value.expect(16).children():
+                    if part.tag_byte == 0x80:
+                        fields["authority_key_id"] = part.content
+            elif ext_oid == oids.CRL_NUMBER:  # §5.2.3 CRLNumber ::= INTEGER (0..MAX)
+                fields["number"] = _non_negative(value)
+            elif ext_oid == oids.DELTA_CRL_INDICATOR:  # §5.2.4 BaseCRLNumber ::= CRLNumber
+                fields["delta_base"] = _non_negative(value)
+            elif ext_oid == oids.ISSUING_DISTRIBUTION_POINT:  # §5.2.5
+                urls: list[str] = []
+                for part in value.expect(16).children():
+                    if part.tag_byte == 0xA0:
+                        urls += _dp_full_name_uris(part)
+                    elif part.cls != der.CLASS_CONTEXT or part.number > 5:
+                        raise CrlError(f"unexpected {part.describe()} at offset {part.offset}")
+                fields["idp_urls"], fields["idp_critical"] = tuple(urls), critical
+            else:  # §5.2.6 FreshestCRL ::= CRLDistributionPoints
+                urls = []
+                for dp in value.expect(16).children():
+                    for part in dp.expect(16, "DistributionPoint").children():
+                        if part.tag_byte == 0xA0:
+                            urls += _dp_full_name_uris(part)
+                fields["freshest_urls"] = tuple(urls)
     return fields
 
 
-def _non_negative(value: bytes, what: str) -> int:
-    n = der.parse(value).expect(der.INTEGER, what).as_int()
+def _non_negative(value: der.Node) -> int:
+    n = value.expect(der.INTEGER).as_int()
     if n < 0:
-        raise CrlError(f"{what} {n} is negative")
+        raise CrlError(f"{n} is negative")
     return n
 
 
-def _decode_entry(raw: bytes) -> CrlEntry:
-    # SEQUENCE { userCertificate INTEGER, revocationDate Time, crlEntryExtensions OPTIONAL } (§5.1.2.6)
-    parts = der.parse(raw).children()
-    if len(parts) not in (2, 3):
-        raise CrlError(f"expected 2 or 3 fields, found {len(parts)}")
-    serial = parts[0].expect(der.INTEGER, "userCertificate").as_int()
-    revoked_at = parts[1].as_time()
+# Entry extensions compared by their encoded extnID (§5.3): no OID string per entry.
+_OID_REASON = der.oid(oids.CRL_REASON)
+_OID_INVALIDITY = der.oid(oids.INVALIDITY_DATE)
+_OID_CERTIFICATE_ISSUER = der.oid(_CERTIFICATE_ISSUER)
+
+
+def _decode_entry(data: bytes, pos: int, stop: int) -> CrlEntry:
+    """Decode one revokedCertificates element occupying ``data[pos:stop]`` (§5.1.2.6)::
+
+        SEQUENCE { userCertificate INTEGER, revocationDate Time, crlEntryExtensions Extensions OPTIONAL }
+
+    Hand-rolled over offsets (about ten times faster than generic nodes) with absolute offsets in
+    every message."""
+    _tag, hl, ln = _hdr(data, pos, stop, "entry")
+    p, stop = pos + hl, pos + hl + ln
+    tag, h, n = _hdr(data, p, stop, "userCertificate")
+    if tag != der.INTEGER or n == 0:
+        raise CrlError(f"userCertificate at offset {p}: expected INTEGER, found {_tag_name(tag)}"
+                       + (" (empty)" if tag == der.INTEGER else ""))
+    serial = int.from_bytes(data[p + h:p + h + n], "big", signed=True)
+    p += h + n
+    tag, h, n = _hdr(data, p, stop, "revocationDate")
+    revoked_at = _time(data, p, h, n, "revocationDate")
+    p += h + n
     reason = invalidity = None
-    if len(parts) == 3:
-        for ext_oid, (critical, value) in _extensions(parts[2], "crlEntryExtensions").items():
-            if ext_oid == oids.CRL_REASON:  # §5.3.1
-                code = der.parse(value).expect(der.ENUMERATED, "reasonCode").as_int()
+    if p < stop:
+        tag, h, n = _hdr(data, p, stop, "crlEntryExtensions")
+        if tag != 0x30 or n == 0:
+            raise CrlError(f"crlEntryExtensions at offset {p}: expected a non-empty SEQUENCE, found "
+                           f"{_tag_name(tag)}")
+        q, qend = p + h, p + h + n
+        seen: set[bytes] = set()
+        while q < qend:
+            ext_id, critical, vpos, vend, q = _extension_at(data, q, qend)
+            if ext_id in seen:
+                raise CrlError(f"entry extension {_oid_text(ext_id)} appears twice")
+            seen.add(ext_id)
+            if ext_id == _OID_REASON:  # §5.3.1 CRLReason ::= ENUMERATED
+                tag, h, n = _hdr(data, vpos, vend, "reasonCode")
+                if tag != der.ENUMERATED or n == 0 or vpos + h + n != vend:
+                    raise CrlError(f"reasonCode at offset {vpos}: expected one ENUMERATED, found {_tag_name(tag)}")
+                code = int.from_bytes(data[vpos + h:vend], "big", signed=True)
                 try:
                     reason = CrlReason(code)
                 except ValueError:
-                    raise CrlError(f"unknown reason code {code}") from None
-            elif ext_oid == oids.INVALIDITY_DATE:  # §5.3.2
-                invalidity = der.parse(value).expect(der.GENERALIZED_TIME, "invalidityDate").as_time()
+                    raise CrlError(f"reasonCode at offset {vpos}: unknown reason code {code}") from None
+            elif ext_id == _OID_INVALIDITY:  # §5.3.2 InvalidityDate ::= GeneralizedTime
+                tag, h, n = _hdr(data, vpos, vend, "invalidityDate")
+                if tag != der.GENERALIZED_TIME or vpos + h + n != vend:
+                    raise CrlError(f"invalidityDate at offset {vpos}: expected one GeneralizedTime, found "
+                                   f"{_tag_name(tag)}")
+                invalidity = _time(data, vpos, h, n, "invalidityDate")
             elif critical:
-                what = "certificateIssuer (indirect CRLs are not supported)" if ext_oid == _CERTIFICATE_ISSUER else ext_oid
+                what = ("certificateIssuer (indirect CRLs are not supported)"
+                        if ext_id == _OID_CERTIFICATE_ISSUER else _oid_text(ext_id))
                 raise CrlError(f"unsupported critical entry extension {what}")
+        p = qend
+    if p != stop:
+        raise CrlError(f"unexpected {_tag_name(data[p])} at offset {p} in the entry")
     return CrlEntry(serial, revoked_at, reason, invalidity)
+
+
+def _extension_at(data: bytes, q: int, end: int) -> tuple[bytes, bool, int, int, int]:
+    """Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+    at ``q`` → (encoded extnID, critical, value start, value end, next offset)."""
+    tag, h, n = _hdr(data, q, end, "Extension")
+    if tag != 0x30:
+        raise CrlError(f"Extension at offset {q}: expected SEQUENCE, found {_tag_name(tag)}")
+    r, rend = q + h, q + h + n
+    tag, h, n = _hdr(data, r, rend, "extnID")
+    if tag != der.OID or n == 0:
+        raise CrlError(f"extnID at offset {r}: expected OBJECT IDENTIFIER, found {_tag_name(tag)}")
+    ext_id = data[r:r + h + n]
+    r += h + n
+    critical = False
+    tag, h, n = _hdr(data, r, rend, "extnValue")
+    if tag == der.BOOLEAN:
+        if n != 1:
+            raise CrlError(f"critical flag at offset {r} is not a one-octet BOOLEAN")
+        critical = data[r + h] != 0
+        r += h + n
+        tag, h, n = _hdr(data, r, rend, "extnValue")
+    if tag != der.OCTET_STRING:
+        raise CrlError(f"extnValue at offset {r}: expected OCTET STRING, found {_tag_name(tag)}")
+    if r + h + n != rend:
+        raise CrlError(f"unexpected {_tag_name(data[r + h + n])} at offset {r + h + n} in an Extension")
+    return ext_id, critical, r + h, rend, rend
+
+
+def _oid_text(encoded: bytes) -> str:
+    try:
+        return der.parse(encoded).as_oid()
+    except der.DERError:
+        return f"OID 0x{encoded.hex()}"
+
+
+def _time(data: bytes, p: int, h: int, n: int, what: str) -> dt.datetime:
+    """UTCTime ``YYMMDDHHMMSSZ`` / GeneralizedTime ``YYYYMMDDHHMMSSZ`` (RFC 5280 §4.1.2.5) without
+    strptime; any other shape goes to the tolerant :meth:`der.Node.as_time`."""
+    tag = data[p]
+    c = data[p + h:p + h + n]
+    if tag == der.UTC_TIME and n == 13 and c[12] == 0x5A and c[:12].isdigit():
+        yy = int(c[0:2])
+        year, rest = yy + (1900 if yy >= 50 else 2000), c[2:12]  # §4.1.2.5.1: YY >= 50 is 19YY
+    elif tag == der.GENERALIZED_TIME and n == 15 and c[14] == 0x5A and c[:14].isdigit():
+        year, rest = int(c[0:4]), c[4:14]
+    else:
+        with _context(what):
+            return _node(data, p, h, n).as_time()
+    try:
+        return dt.datetime(year, int(rest[0:2]), int(rest[2:4]), int(rest[4:6]), int(rest[6:8]),
+                           int(rest[8:10]), tzinfo=dt.UTC)
+    except ValueError:
+        raise CrlError(f"{what} at offset {p}: impossible time {c.decode('ascii')!r}") from None
