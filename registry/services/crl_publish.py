@@ -214,7 +214,7 @@ def _publish_issuer(ctx: ServiceContext, actor: Actor, name: str, *, all_shards:
         delta_entries, delta_count = (b"", 0) if prev_full is None else _delta(conn, issuer_id, prev_full.watermark,
                                                                                 watermark, cutoff)
         # Shards: issuing CAs only (root CRLs are small), those whose entries changed or are due.
-        shard_data: dict[int, tuple[bytes, int]] = {}
+        shard_data: dict[int, tuple[bytearray, int]] = {}
         if auth.kind == "issuing":
             due = _due_shards(conn, ctx, issuer_id, now, all_shards)
             for shard in due:
@@ -275,20 +275,44 @@ def _load_inactive(ctx: ServiceContext, session: Session, name: str) -> authorit
                                        decrypt_private_key(row.key_blob, ctx.require_keyring().keys))
 
 
-def _entries(conn, issuer_id: int, shard: int | None, cutoff: dt.datetime | None) -> tuple[bytes, int]:  # type: ignore[no-untyped-def]
-    """The concatenated pre-encoded entries, streamed from the database in chunks."""
-    q = select(Revocation.entry_der).where(Revocation.issuer_id == issuer_id)
+def _entries(conn, issuer_id: int, shard: int | None, cutoff: dt.datetime | None) -> tuple[bytearray, int]:  # type: ignore[no-untyped-def]
+    """The concatenated pre-encoded entries of one CRL, streamed in chunks straight from the DBAPI
+    cursor (a server-side cursor on PostgreSQL): a million rows become one bytes object without a
+    Python object per row beyond the blob itself."""
+    table = Revocation.__table__
+    dialect = conn.dialect
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    # A full CRL reads most of the table: a sequential scan beats walking the (issuer, shard) index
+    # and fetching each row by rowid, three times over on SQLite. Shards use the index.
+    hint = " NOT INDEXED" if shard is None and dialect.name == "sqlite" else ""
+    sql = f"SELECT entry_der FROM {table.name}{hint} WHERE issuer_id = {mark}"
+    params: list[object] = [issuer_id]
     if shard is not None:
-        q = q.where(Revocation.shard == shard)
+        sql += f" AND shard = {mark}"
+        params.append(shard)
     if cutoff is not None:
-        q = q.where(Revocation.not_after >= cutoff)
+        to_db = table.c.not_after.type.bind_processor(dialect)  # the column's own storage format
+        sql += f" AND not_after >= {mark}"
+        params.append(to_db(cutoff) if to_db else cutoff)
+    dbapi = conn.connection.driver_connection
+    if dialect.name == "postgresql":
+        # server-side and binary: bytea arrives as raw bytes, not hex text to decode
+        cursor = dbapi.cursor(name=f"crl_entries_{os.getpid()}_{threading.get_ident()}", binary=True)
+    else:
+        cursor = dbapi.cursor()
     buf = bytearray()
     n = 0
-    result = conn.execution_options(stream_results=True, yield_per=20_000).execute(q)
-    for chunk in result.partitions():
-        buf += b"".join(row[0] for row in chunk)
-        n += len(chunk)
-    return bytes(buf), n
+    try:
+        cursor.execute(sql, params)
+        while True:
+            rows = cursor.fetchmany(50_000)
+            if not rows:
+                break
+            buf += b"".join([r[0] for r in rows])
+            n += len(rows)
+    finally:
+        cursor.close()
+    return buf, n  # build_crl takes the buffer as it is: no extra 40 MB copy
 
 
 def _delta(conn, issuer_id: int, base_watermark: int, watermark: int,  # type: ignore[no-untyped-def]
