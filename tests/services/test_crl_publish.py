@@ -310,3 +310,27 @@ def test_concurrent_publishers_never_duplicate_or_reverse_a_number(ctx: ServiceC
         assert number > last.get(path, -1)
         last[path] = number
     assert crl.parse_crl((ctx.settings.publish_dir / "sm2-issuing.crl").read_bytes()).number == last["sm2-issuing.crl"]
+
+
+def test_publisher_loop_publishes_what_changed_and_then_idles(ctx: ServiceContext) -> None:
+    import threading
+
+    publish(ctx)
+    assert crl_publish.pending(ctx) == []
+    r = issue(ctx, "ecdsa")
+    revocation.revoke_seal(ctx, ADMIN, r.es_id, "keyCompromise")
+    assert crl_publish.pending(ctx) == ["ecdsa-issuing"]
+    stop = threading.Event()
+    lines = []
+    for line in crl_publish.run_publisher(ctx, ADMIN, interval=0.2, stop=stop):
+        lines.append(line)
+        if line.startswith("ecdsa-issuing-delta.crl"):
+            stop.set()
+    assert any(line.startswith("ecdsa-issuing.crl number") for line in lines)
+    assert not any(line.startswith(("sm2-", "ecdsa-root")) for line in lines)  # only the issuer that changed
+    assert crl_publish.pending(ctx) == []
+    serial = x509.Certificate.from_der(r.certificate_der).serial
+    assert entries(ctx, "ecdsa-issuing.crl")[serial] is CrlReason.KEY_COMPROMISE
+    # half-way to nextUpdate everything is due again, with no change at all
+    ctx.clock.advance(hours=ctx.settings.crl_validity_hours / 2 + 0.1)
+    assert sorted(crl_publish.pending(ctx)) == sorted(crl_publish.crl_issuers(ctx))
