@@ -180,7 +180,7 @@ def publish(ctx: ServiceContext, actor: Actor, issuers: list[str] | None = None,
     out: list[Published] = []
     holder = _holder_name()
     for name in names:
-        with lease(ctx, f"crl:{name}", holder, dt.timedelta(minutes=5)):
+        with lease(ctx, f"crl:{name}", holder, dt.timedelta(seconds=60)):
             out += _publish_issuer(ctx, actor, name, all_shards=all_shards)
     return out
 
