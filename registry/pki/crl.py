@@ -851,3 +851,25 @@ def _time(data: bytes, p: int, h: int, n: int, what: str) -> dt.datetime:
                            int(rest[8:10]), tzinfo=dt.UTC)
     except ValueError:
         raise CrlError(f"{what} at offset {p}: impossible time {c.decode('ascii')!r}") from None
+
+
+def peek(data: bytes) -> tuple[int | None, dt.datetime, dt.datetime | None]:
+    """(cRLNumber, thisUpdate, nextUpdate) of a DER CRL without decoding or counting its entries:
+    cheap enough for every HTTP request and every publish (a 1,000,000-entry CRL is ~49 MB)."""
+    try:
+        tbs = der.parse(bytes(data)).children()[0]
+        times: list[dt.datetime] = []
+        number: int | None = None
+        for part in tbs.children():
+            if part.is_universal(der.UTC_TIME) or part.is_universal(der.GENERALIZED_TIME):
+                times.append(part.as_time())  # RFC 5280 §5.1.2.4–5: thisUpdate, then nextUpdate
+            elif part.is_context(0):
+                for ext in part.children()[0].children():
+                    fields = ext.children()
+                    if fields[0].as_oid() == oids.CRL_NUMBER:
+                        number = der.parse(fields[-1].as_bytes()).as_int()
+    except (der.DERError, IndexError, ValueError) as exc:
+        raise CrlError(f"not a readable CRL: {exc}") from None
+    if not times:
+        raise CrlError("CRL has no thisUpdate")
+    return number, times[0], (times[1] if len(times) > 1 else None)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from ..db.models import Authority, CrlCounter, Lease, PublishedCrl, Revocation, RevocationEvent
 from ..domain.errors import Conflict, NotFound
 from ..domain.roles import Permission, require
-from ..pki import crl, der, oids
+from ..pki import crl
 from . import audit, authorities
 from .context import Actor, ServiceContext
 
@@ -106,21 +106,9 @@ def crl_number_of_file(path: Path) -> int | None:
     except FileNotFoundError:
         return None
     try:
-        return read_crl_number(data)
-    except (der.DERError, ValueError, IndexError):
+        return crl.peek(data)[0]
+    except crl.CrlError:
         return None  # an unreadable file is replaced
-
-
-def read_crl_number(data: bytes) -> int:
-    """cRLNumber (RFC 5280 §5.2.3) of a DER CRL, without decoding its entries."""
-    tbs = der.parse(data).children()[0]
-    for part in tbs.children():
-        if part.is_context(0):
-            for ext in part.children()[0].children():
-                fields = ext.children()
-                if fields[0].as_oid() == oids.CRL_NUMBER:
-                    return der.parse(fields[-1].as_bytes()).as_int()
-    raise ValueError("CRL has no cRLNumber")
 
 
 def write_atomically(path: Path, data: bytes, number: int) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 
-from ..pki import der
+from ..pki import crl
 from ..services import crl_index
 from . import service_context
 
@@ -21,28 +21,12 @@ _meta_lock = threading.Lock()
 _meta: dict[tuple[str, int, int, int], tuple[str, dt.datetime, dt.datetime | None]] = {}
 
 
-def _times(data: bytes) -> tuple[dt.datetime, dt.datetime | None]:
-    """thisUpdate and nextUpdate (RFC 5280 §5.1.2.4–5): they precede the entries in the TBS."""
-    tbs = der.parse(data).children()[0]
-    pos = tbs.offset + tbs.header_len
-    end = tbs.offset + len(tbs.raw)
-    times = []
-    while pos < end and len(times) < 2:
-        node = der.parse(data[pos:end], allow_trailing=True)
-        if node.is_universal(der.UTC_TIME) or node.is_universal(der.GENERALIZED_TIME):
-            times.append(node.as_time())
-        elif times:  # nextUpdate is optional
-            break
-        pos += len(node.raw)
-    return times[0], (times[1] if len(times) > 1 else None)
-
-
 def _metadata(path: Path, data: bytes, st) -> tuple[str, dt.datetime, dt.datetime | None]:  # type: ignore[no-untyped-def]
     key = (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
     with _meta_lock:
         hit = _meta.get(key)
     if hit is None:
-        this_update, next_update = _times(data)
+        _number, this_update, next_update = crl.peek(data)
         hit = (hashlib.sha256(data).hexdigest(), this_update, next_update)
         with _meta_lock:
             if len(_meta) > 1024:

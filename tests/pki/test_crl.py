@@ -545,6 +545,17 @@ def test_round_trip_gives_back_every_field_of_a_full_crl(pki: Pki) -> None:
     assert crl_der.endswith(der.bit_string(p.signature))
 
 
+def test_peek_reads_number_and_times_without_the_entries(pki: Pki) -> None:
+    from registry.pki.crl import peek
+
+    this_u, next_u = dt.datetime(2049, 12, 1, tzinfo=UTC), dt.datetime(2050, 1, 2, tzinfo=UTC)
+    crl_der = pki.crl(encoded(ROUND_TRIP_ENTRIES), number=987654321, this_update=this_u, next_update=next_u)
+    assert peek(crl_der) == (987654321, this_u, next_u)
+    for bad in (b"", b"garbage", crl_der[:40], pki.certs["ca"] if hasattr(pki, "certs") else b"\x30\x03\x02\x01\x01"):
+        with pytest.raises(CrlError):
+            peek(bad)
+
+
 def test_round_trip_of_a_delta_crl(pki: Pki) -> None:
     p = parse_crl(pki.crl(delta_entries(pki), number=2**159 - 1, delta_base=0))
     assert (p.number, p.delta_base, p.is_delta, p.idp_urls, p.idp_critical, p.freshest_urls) == (
