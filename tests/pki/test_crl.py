@@ -21,7 +21,7 @@ import asn1crypto.crl
 import pytest
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives.serialization import Encoding
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from registry.pki import der, oids
@@ -38,6 +38,7 @@ from registry.pki.crl import (
 )
 from registry.pki.keys import Algorithm, PrivateKey, signature_algorithm_identifier
 from registry.pki.x509 import Name
+from tests.pki.helpers import PROPERTY, ossl
 
 UTC = dt.UTC
 DISTID = "distid:1234567812345678"
@@ -46,16 +47,8 @@ BASE = "http://registry.test/crl"
 FULL_URL, SHARD_URL, OTHER_SHARD_URL = f"{BASE}/ca.crl", f"{BASE}/ca/shard-3.crl", f"{BASE}/ca/shard-4.crl"
 DELTA_URL = f"{BASE}/ca-delta.crl"
 # No example database: the tree is shared and this suite must not write files outside tmp_path.
-PROPERTY = settings(database=None, deadline=None, max_examples=300,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
-def ossl(openssl: str, *args: object, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([openssl, *map(str, args)], check=False, capture_output=True, text=True, timeout=60)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"openssl {' '.join(map(str, args))} exited {proc.returncode}:\n"
-                             f"{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def top_level(openssl: str, der_path: Path) -> list[tuple[int, int, str]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -32,6 +31,7 @@ from registry.pki.keys import (
     sig_from_der,
     sig_to_der,
 )
+from tests.pki.helpers import ossl
 
 DISTID = "distid:1234567812345678"
 SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
@@ -47,12 +47,6 @@ PROPERTY = settings(database=None, deadline=None, max_examples=200,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
-def ossl(openssl: str, *args: object, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([openssl, *map(str, args)], check=False, capture_output=True, text=True, timeout=60)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"openssl {' '.join(map(str, args))} exited {proc.returncode}:\n"
-                             f"{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def write(path: Path, data: str | bytes) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import ExtensionOID, NameOID
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from registry.pki import der, oids
@@ -34,6 +33,7 @@ from registry.pki.keys import (
     signature_algorithm_identifier,
 )
 from registry.pki.x509 import Certificate, CertificateError, CertificationRequest, Name
+from tests.pki.helpers import PROPERTY, ossl
 
 DISTID = "distid:1234567812345678"
 USCC = "91440300MA5F12342Q"
@@ -42,16 +42,8 @@ ALGS = [Algorithm.SM2, Algorithm.ECDSA]
 DGST = {Algorithm.SM2: ["-sm3", "-sigopt", DISTID], Algorithm.ECDSA: ["-sha256"]}
 CURVE = {Algorithm.SM2: "SM2", Algorithm.ECDSA: "prime256v1"}
 UTC = dt.UTC
-PROPERTY = settings(database=None, deadline=None, max_examples=300,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
-def ossl(openssl: str, *args: object, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([openssl, *map(str, args)], check=False, capture_output=True, text=True, timeout=60)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"openssl {' '.join(map(str, args))} exited {proc.returncode}:\n"
-                             f"{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def colon_hex(data: bytes) -> str:
