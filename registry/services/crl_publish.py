@@ -405,12 +405,19 @@ def run_publisher(ctx: ServiceContext, actor: Actor, *, interval: float | None =
     stop = stop or threading.Event()
     started = time.monotonic()
     while not stop.is_set():
-        for name in pending(ctx):
+        try:
+            due = pending(ctx)
+        except Exception as exc:  # noqa: BLE001 - a daemon reports and retries (database restart...)
+            yield f"error: cannot check for changes: {type(exc).__name__}: {exc}"
+            due = []
+        for name in due:
             try:
                 for p in publish(ctx, actor, [name]):
                     yield f"{p.path} number {p.number} entries {p.entries}"
             except Conflict as exc:
                 yield f"skipped {name}: {exc}"
+            except Exception as exc:  # noqa: BLE001 - keep publishing the other issuers
+                yield f"error: publishing {name} failed: {type(exc).__name__}: {exc}"
         if max_seconds is not None and time.monotonic() - started >= max_seconds:
             return
         stop.wait(wait)

@@ -334,3 +334,27 @@ def test_publisher_loop_publishes_what_changed_and_then_idles(ctx: ServiceContex
     # half-way to nextUpdate everything is due again, with no change at all
     ctx.clock.advance(hours=ctx.settings.crl_validity_hours / 2 + 0.1)
     assert sorted(crl_publish.pending(ctx)) == sorted(crl_publish.crl_issuers(ctx))
+
+
+def test_publisher_loop_reports_an_error_and_keeps_going(ctx: ServiceContext, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    calls = {"n": 0}
+    real = crl_publish.publish
+
+    def flaky(ctx_, actor, names=None, **kw):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if names == ["sm2-root"]:
+            raise OSError(28, "No space left on device")
+        return real(ctx_, actor, names, **kw)
+
+    monkeypatch.setattr(crl_publish, "publish", flaky)
+    stop = threading.Event()
+    lines = []
+    for line in crl_publish.run_publisher(ctx, ADMIN, interval=0.2, stop=stop):
+        lines.append(line)
+        if line.startswith("ecdsa-issuing-delta.crl"):
+            stop.set()
+    assert any("publishing sm2-root failed: OSError" in line for line in lines)
+    assert any(line.startswith("sm2-issuing.crl number") for line in lines)  # the others still published
+    assert crl_publish.pending(ctx) == ["sm2-root"]
