@@ -28,12 +28,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import create_engine, select, text  # noqa: E402
+import _benchlib  # noqa: E402
+
+from sqlalchemy import select, text  # noqa: E402
 
 from registry.config import Settings  # noqa: E402
 from registry.db.migrate import upgrade  # noqa: E402
@@ -272,21 +274,7 @@ def cryptography_builder(serials: list[int]) -> float:
 
 
 def pg_database(base_url: str):  # type: ignore[no-untyped-def]
-    name = f"registry_crlbench_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = create_engine(base_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        print(f"PostgreSQL at {base_url} not usable ({type(exc).__name__}); skipping it")
-        return None
-
-    def drop() -> None:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return base_url.rpartition("/")[0] + "/" + name, drop
+    return _benchlib.pg_database(base_url, "registry_crlbench")
 
 
 def main() -> None:

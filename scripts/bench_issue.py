@@ -30,12 +30,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+import _benchlib  # noqa: E402
+
+from sqlalchemy import create_engine, func, select  # noqa: E402
 
 from registry.config import Settings  # noqa: E402
 from registry.db.migrate import upgrade  # noqa: E402
@@ -166,23 +168,8 @@ def peer_openssl(n: int, workdir: Path) -> float | None:
     return n / (time.perf_counter() - t0)
 
 
-def pg_database(base_url: str) -> tuple[str, callable] | None:  # type: ignore[valid-type]
-    name = f"registry_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = create_engine(base_url.replace("postgresql://", "postgresql+psycopg://", 1),
-                              isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        print(f"PostgreSQL at {base_url} not usable ({type(exc).__name__}); skipping it")
-        return None
-
-    def drop() -> None:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return base_url.rpartition("/")[0] + "/" + name, drop
+def pg_database(base_url: str):  # type: ignore[no-untyped-def]
+    return _benchlib.pg_database(base_url, "registry_bench")
 
 
 def main() -> None:
