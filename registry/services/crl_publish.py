@@ -263,10 +263,15 @@ def _load_inactive(ctx: ServiceContext, session: Session, name: str) -> authorit
                                        decrypt_private_key(row.key_blob, ctx.require_keyring().keys))
 
 
+PARALLEL_MIN_ROWS = 200_000
+
+
 def _entries(conn, issuer_id: int, shard: int | None, cutoff: dt.datetime | None) -> tuple[bytearray, int]:  # type: ignore[no-untyped-def]
     """The concatenated pre-encoded entries of one CRL, streamed in chunks straight from the DBAPI
-    cursor (a server-side cursor on PostgreSQL): a million rows become one bytes object without a
-    Python object per row beyond the blob itself."""
+    cursor (a server-side cursor on PostgreSQL): a million rows become one buffer without a Python
+    object per row beyond the blob itself. A large full CRL on PostgreSQL is read as two halves in
+    parallel, the second on another connection pinned to this transaction's exported snapshot, so
+    both halves see exactly the same state."""
     table = Revocation.__table__
     dialect = conn.dialect
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
@@ -283,11 +288,18 @@ def _entries(conn, issuer_id: int, shard: int | None, cutoff: dt.datetime | None
         sql += f" AND not_after >= {mark}"
         params.append(to_db(cutoff) if to_db else cutoff)
     dbapi = conn.connection.driver_connection
-    if dialect.name == "postgresql":
-        # server-side and binary: bytea arrives as raw bytes, not hex text to decode
-        cursor = dbapi.cursor(name=f"crl_entries_{os.getpid()}_{threading.get_ident()}", binary=True)
-    else:
-        cursor = dbapi.cursor()
+    if dialect.name != "postgresql":
+        return _fetch(dbapi.cursor(), sql, params)
+    tag = f"{os.getpid()}_{threading.get_ident()}"
+    if shard is None:
+        lo, hi = conn.exec_driver_sql(f"SELECT min(id), max(id) FROM {table.name} WHERE issuer_id = %(i)s",
+                                      {"i": issuer_id}).one()
+        if lo is not None and hi - lo >= PARALLEL_MIN_ROWS:
+            return _fetch_halves(conn, sql, params, (lo + hi) // 2, tag)
+    return _fetch(dbapi.cursor(name=f"crl_entries_{tag}", binary=True), sql, params)
+
+
+def _fetch(cursor, sql: str, params: list[object]) -> tuple[bytearray, int]:  # type: ignore[no-untyped-def]
     buf = bytearray()
     n = 0
     try:
@@ -300,7 +312,41 @@ def _entries(conn, issuer_id: int, shard: int | None, cutoff: dt.datetime | None
             n += len(rows)
     finally:
         cursor.close()
-    return buf, n  # build_crl takes the buffer as it is: no extra 40 MB copy
+    return buf, n
+
+
+def _fetch_halves(conn, sql: str, params: list[object], mid: int, tag: str) -> tuple[bytearray, int]:  # type: ignore[no-untyped-def]
+    snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+    other = conn.engine.raw_connection()
+    result: dict[str, object] = {}
+
+    def second_half() -> None:
+        try:
+            driver = other.driver_connection
+            with driver.cursor() as cur:  # must precede any query of that transaction
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cur.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            result["rows"] = _fetch(driver.cursor(name=f"crl_entries_b_{tag}", binary=True),
+                                    sql + " AND id > %s", [*params, mid])
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            result["error"] = exc
+
+    worker = threading.Thread(target=second_half, name="crl-entries-second-half")
+    worker.start()
+    try:
+        first, n1 = _fetch(conn.connection.driver_connection.cursor(name=f"crl_entries_a_{tag}", binary=True),
+                           sql + " AND id <= %s", [*params, mid])
+    finally:
+        worker.join()
+        try:
+            other.rollback()
+        finally:
+            other.close()
+    if "error" in result:
+        raise result["error"]  # type: ignore[misc]
+    second, n2 = result["rows"]  # type: ignore[misc]
+    first += second
+    return first, n1 + n2
 
 
 def _delta(conn, issuer_id: int, base_watermark: int, watermark: int,  # type: ignore[no-untyped-def]
