@@ -285,24 +285,60 @@ def seal_issue(uscc: str, seal_type: str, csr: str | None, public_key: str | Non
     """Issue a seal under dual control; prints the esID on the last line."""
     from .services import seals
 
+    req = seals.IssueRequest(uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(), operator=operator,
+                             approver=approver, algorithm=algorithm,
+                             picture_png=_read(image, "image") if image else None)
+    ctx = _ctx()
+
+    def issue(key: "seals.KeyMaterial"):  # type: ignore[no-untyped-def]
+        from dataclasses import replace
+
+        return seals.issue_seal(ctx, _cli_actor(), replace(req, key=key))
+
+    _issue_and_export(ctx, issue, csr=csr, public_key=public_key, generate_key=generate_key,
+                      algorithm=algorithm or "sm2", out=out,
+                      describe=lambda r: f"issued {r.es_id} ({r.algorithm.label}), application {r.application_id}")
+
+
+def _issue_and_export(ctx: ServiceContext, issue, *, csr: str | None, public_key: str | None,  # type: ignore[no-untyped-def]
+                      generate_key: bool, algorithm: str, out: str | None, describe) -> None:
+    """Shared by `seal issue` and `seal renew`. With --generate-key the holder key is made here and
+    written to OUT/holder.key (mode 0600) *before* the seal is issued, so a seal never exists whose
+    key was lost; if the issuance is refused, the key file (and OUT, if this made it) is removed."""
+    from .pki.keys import Algorithm, PrivateKey
+    from .services import seals
+
+    if sum(map(bool, (csr, public_key, generate_key))) > 1:
+        raise CliError("give one of --csr, --public-key or --generate-key")
     if generate_key and not out:
         raise CliError("--generate-key needs --out DIR to write the holder's private key to")
-    if out:
-        _check_out_dir(Path(out), generate_key)
-    key = seals.KeyMaterial(csr=_read(csr, "certificate request") if csr else None,
-                            public_key_pem=_read(public_key, "public key") if public_key else None,
-                            generate=generate_key)
-    req = seals.IssueRequest(uscc=uscc, seal_type=seal_type, key=key, operator=operator, approver=approver,
-                             algorithm=algorithm, picture_png=_read(image, "image") if image else None)
-    ctx = _ctx()
-    result = seals.issue_seal(ctx, _cli_actor(), req)
-    click.echo(f"issued {result.es_id} ({result.algorithm.label}), application {result.application_id}")
-    if out:
-        written = _export(ctx, result.es_id, Path(out))
-        if result.private_key_pem:
-            _write_private(Path(out) / "holder.key", result.private_key_pem)
-            written.append("holder.key")
-        click.echo(f"wrote {', '.join(written)} to {out}")
+    out_dir = Path(out) if out else None
+    if out_dir is not None:
+        _check_out_dir(out_dir, generate_key)
+    key_file = made_dir = None
+    if generate_key:
+        holder = PrivateKey.generate(Algorithm.parse(algorithm))
+        assert out_dir is not None
+        made_dir = not out_dir.exists()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        key_file = out_dir / "holder.key"
+        _write_private(key_file, holder.pem())
+        material = seals.KeyMaterial(public_key_pem=holder.public_key.pem().encode())
+    else:
+        material = seals.KeyMaterial(csr=_read(csr, "certificate request") if csr else None,
+                                     public_key_pem=_read(public_key, "public key") if public_key else None)
+    try:
+        result = issue(material)
+    except BaseException:
+        if key_file is not None:
+            key_file.unlink(missing_ok=True)
+            if made_dir and out_dir is not None:
+                out_dir.rmdir()
+        raise
+    click.echo(describe(result))
+    if out_dir is not None:
+        written = _export(ctx, result.es_id, out_dir) + (["holder.key"] if key_file else [])
+        click.echo(f"wrote {', '.join(written)} to {out_dir}")
     click.echo(result.es_id)
 
 
@@ -429,23 +465,13 @@ def seal_renew(code: str, csr: str | None, generate_key: bool, out: str | None) 
     """Issue a new seal for the same enterprise and type and revoke this one as superseded."""
     from .services import seals
 
-    if csr and generate_key:
-        raise CliError("give --csr or --generate-key, not both")
-    if generate_key and not out:
-        raise CliError("--generate-key needs --out DIR to write the holder's private key to")
-    if out:
-        _check_out_dir(Path(out), generate_key)
-    key = seals.KeyMaterial(csr=_read(csr, "certificate request") if csr else None, generate=generate_key)
     ctx = _ctx()
-    result = seals.renew_seal(ctx, _cli_actor(), code, key)
-    click.echo(f"renewed {code.strip().upper()} as {result.es_id}; the old seal is revoked (superseded)")
-    if out:
-        written = _export(ctx, result.es_id, Path(out))
-        if result.private_key_pem:
-            _write_private(Path(out) / "holder.key", result.private_key_pem)
-            written.append("holder.key")
-        click.echo(f"wrote {', '.join(written)} to {out}")
-    click.echo(result.es_id)
+    with ctx.reader() as session:
+        algorithm = seals.find_seal(session, code).algorithm.value  # a new key stays on the seal's hierarchy
+    _issue_and_export(ctx, lambda key: seals.renew_seal(ctx, _cli_actor(), code, key), csr=csr, public_key=None,
+                      generate_key=generate_key, algorithm=algorithm, out=out,
+                      describe=lambda r: f"renewed {code.strip().upper()} as {r.es_id}; the old seal is revoked "
+                                         "(superseded)")
 
 
 @licence.command("set-status")

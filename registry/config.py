@@ -6,7 +6,7 @@ instance directory that ``registry init`` creates with mode 0600, unless given i
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -44,7 +44,6 @@ class Settings:
     crl_validity_hours: int = 24
     crl_keep_expired: bool = False
     crl_publish_interval: int = 2
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def secret_key_file(self) -> Path:

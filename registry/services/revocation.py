@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from ..db.models import (Authority, Certificate, Enterprise, Revocation, RevocationEvent, Seal,
                          SealApplication)
 from ..domain.errors import InvalidTransition, NotFound, ValidationError
-from ..domain.esid import validate_esid
 from ..domain.roles import Permission, require
 from ..domain.states import ApplicationState, CertificateStatus, LicenceStatus, SealStatus
 from ..pki import crl
 from ..pki.crl import CrlReason
 from . import audit
+from .seals import find_seal
 from .context import Actor, ServiceContext
 
 # Reasons an operator may give when revoking a seal (RFC 5280 §5.3.1 names); design.md §3 maps the
@@ -78,14 +78,6 @@ def unlist_certificate(session: Session, cert: Certificate, at: dt.datetime) -> 
 # Seal level
 
 
-def _find_seal(session: Session, code: str) -> Seal:
-    es_id = validate_esid(code)
-    seal = session.scalar(select(Seal).where(Seal.es_id == es_id))
-    if seal is None:
-        raise NotFound(f"no seal with code {es_id}")
-    return seal
-
-
 def revoke_seal_in(session: Session, ctx: ServiceContext, actor: Actor, seal: Seal, reason: CrlReason,
                    at: dt.datetime, invalidity_date: dt.datetime | None = None,
                    **details: Any) -> None:
@@ -115,10 +107,12 @@ def revoke_seal(ctx: ServiceContext, actor: Actor, code: str, reason: str,
     require(actor.name, actor.roles, Permission.SEAL_REVOKE)
     why = parse_reason(reason)
     now = ctx.clock.now()
+    if invalidity_date is not None and invalidity_date.tzinfo is None:
+        raise ValidationError("the invalidity date needs a time zone")
     if invalidity_date is not None and invalidity_date > now:
         raise ValidationError("the invalidity date cannot be in the future")
     with ctx.transaction() as session:
-        seal = _find_seal(session, code)
+        seal = find_seal(session, code)
         revoke_seal_in(session, ctx, actor, seal, why, now, invalidity_date)
     return seal
 
@@ -128,7 +122,7 @@ def suspend_seal(ctx: ServiceContext, actor: Actor, code: str, note: str = "") -
     require(actor.name, actor.roles, Permission.SEAL_SUSPEND)
     now = ctx.clock.now()
     with ctx.transaction() as session:
-        seal = _find_seal(session, code)
+        seal = find_seal(session, code)
         if seal.status is not SealStatus.ACTIVE:
             raise InvalidTransition(f"seal {seal.es_id} is {seal.status.value}; only an active seal can be suspended")
         if now > seal.valid_end:
@@ -146,7 +140,7 @@ def resume_seal(ctx: ServiceContext, actor: Actor, code: str, note: str = "") ->
     require(actor.name, actor.roles, Permission.SEAL_SUSPEND)
     now = ctx.clock.now()
     with ctx.transaction() as session:
-        seal = _find_seal(session, code)
+        seal = find_seal(session, code)
         if seal.status is not SealStatus.SUSPENDED:
             raise InvalidTransition(f"seal {seal.es_id} is {seal.status.value}; only a suspended seal can be resumed")
         for cert in seal.certificates:

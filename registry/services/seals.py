@@ -72,9 +72,8 @@ class IssueResult:
 
 
 def _resolve_key(req: IssueRequest, uscc: str) -> tuple[PublicKey, bytes | None, PrivateKey | None]:
-    given = sum(x is not None and x is not False for x in (req.key.csr, req.key.public_key_pem,
-                                                            req.key.generate or None))
-    if given != 1:
+    given = [req.key.csr is not None, req.key.public_key_pem is not None, req.key.generate]
+    if sum(given) != 1:
         raise ValidationError("give exactly one of a certificate request, a public key, or generate-key")
     wanted = Algorithm.parse(req.algorithm) if req.algorithm else None
     if req.key.generate:
@@ -119,14 +118,11 @@ def _check_picture(ctx: ServiceContext, data: bytes | None) -> None:
 
 
 def _render_picture(ctx: ServiceContext, enterprise_name: str, legal_representative: str, st: SealType) -> bytes:
-    def render() -> bytes:
+    try:
         font = picture.find_cjk_font(ctx.settings.seal_font)
         if st.is_name_seal:
             return picture.render_seal(legal_representative, "", shape="square", font_path=font)
         return picture.render_seal(enterprise_name, st.picture_label, shape="round", font_path=font)
-
-    try:
-        return render()
     except picture.PictureError as exc:
         raise ValidationError(f"cannot draw the seal picture: {exc}") from None
 
@@ -435,17 +431,19 @@ def renew_seal(ctx: ServiceContext, actor: Actor, code: str, key: KeyMaterial | 
     the same transaction. Approved by policy, so it needs no second person."""
     require(actor.name, actor.roles, Permission.SEAL_ISSUE)
     with ctx.reader() as session:
-        old = _find(session, code)
+        old = find_seal(session, code)
         if old.status is SealStatus.REVOKED:
             raise InvalidTransition(f"seal {old.es_id} is revoked; a revoked seal cannot be renewed (apply for a new one)")
         holder = next((c for c in old.certificates if c.kind == "holder"), None)
         if holder is None:
             raise NotFound(f"seal {old.es_id} has no holder certificate on record")
-        uscc, seal_type, png = old.enterprise.uscc, old.seal_type.code, seal_picture(old).data
+        uscc, seal_type, png, alg = old.enterprise.uscc, old.seal_type.code, seal_picture(old).data, old.algorithm
         same_key = x509.Certificate.from_der(holder.der).public_key.pem().encode()
     key = key if key is not None and (key.csr or key.public_key_pem or key.generate) else KeyMaterial(public_key_pem=same_key)
+    # a new key stays on the old seal's hierarchy unless the request brings its own key
     req = IssueRequest(uscc=uscc, seal_type=seal_type, key=key, operator="", approver="", picture_png=png,
-                       channel="renewal", renewal_of=old.es_id)
+                       channel="renewal", renewal_of=old.es_id,
+                       algorithm=alg.value if key.generate else None)
     return issue_seals(ctx, actor, [req])[0]
 
 
@@ -458,7 +456,8 @@ def seal_picture(seal: Seal) -> ses.SealPicture:
 # Reading
 
 
-def _find(session: Session, code: str) -> Seal:
+def find_seal(session: Session, code: str) -> Seal:
+    """The seal with esID ``code`` (format and check character validated first), or NotFound."""
     es_id = validate_esid(code)
     seal = session.scalar(select(Seal).where(Seal.es_id == es_id))
     if seal is None:
@@ -469,7 +468,7 @@ def _find(session: Session, code: str) -> Seal:
 def show_seal(ctx: ServiceContext, code: str) -> dict[str, Any]:
     """Everything a person or script needs to know about one seal, as plain data."""
     with ctx.reader() as session:
-        seal = _find(session, code)
+        seal = find_seal(session, code)
         now = ctx.clock.now()
         certs = []
         for c in seal.certificates:
@@ -509,7 +508,7 @@ class SealExport:
 def export_seal(ctx: ServiceContext, code: str) -> SealExport:
     """seal.esl (DER SESeal), the holder certificate, the issuing chain, and the seal-maker chain."""
     with ctx.reader() as session:
-        seal = _find(session, code)
+        seal = find_seal(session, code)
         holder = next((c for c in seal.certificates if c.kind == "holder"), None)
         if holder is None:
             raise NotFound(f"seal {seal.es_id} has no holder certificate on record")

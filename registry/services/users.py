@@ -88,16 +88,3 @@ def staff_actors(session: Session, purposes: dict[str, str]) -> dict[str, Actor]
             raise ValidationError(f"{purpose}: user {name} is deactivated")
         out[name] = Actor(name=name, kind="staff", roles=frozenset(roles), user_id=uid)
     return out
-
-
-def staff_actor(session: Session, username: str, *, purpose: str) -> Actor:
-    """Resolve a username to an active staff actor with its roles, or raise naming the problem."""
-    name = (username or "").strip().lower()
-    if not name:
-        raise ValidationError(f"{purpose}: no user given")
-    user = session.scalar(select(User).where(User.username == name))
-    if user is None:
-        raise NotFound(f"{purpose}: no staff user named {name!r}")
-    if not user.active:
-        raise ValidationError(f"{purpose}: user {name} is deactivated")
-    return Actor(name=user.username, kind="staff", roles=user.roles, user_id=user.id)

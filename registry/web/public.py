@@ -1,8 +1,6 @@
 """Public pages (no login): home, seal status, CA certificates, health."""
 from __future__ import annotations
 
-import base64
-
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from sqlalchemy import func, select
 
@@ -73,7 +71,3 @@ def health():  # type: ignore[no-untyped-def]
         crl_problems = crl_index.problems(ctx)
     status = 200 if db == "ok" and not crl_problems else 503
     return jsonify(status="ok" if status == 200 else "degraded", database=db, crl_problems=crl_problems), status
-
-
-def picture_data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode()

@@ -413,3 +413,16 @@ def test_licence_set_status_revokes_the_seals_and_says_which(ready: Cli) -> None
     assert f"revoked {a}" in r.stdout and f"revoked {b}" in r.stdout and last_line(r) == SHENZHEN_USCC
     r = ready("licence", "set-status", SHENZHEN_USCC, "active", "--name", "深圳市前海新名科技有限公司")
     assert "nothing changed" in r.stdout
+
+
+def test_renew_with_a_generated_key_writes_it_next_to_the_new_seal(ready: Cli, tmp_path: Path) -> None:
+    old = _issue_cli(ready, "contract")
+    out = tmp_path / "renewed"
+    r = ready("seal", "renew", old, "--generate-key", "--out", str(out))
+    new = last_line(r)
+    assert new != old and "holder.key" in r.stdout
+    cert = x509.Certificate.load((out / "cert.pem").read_bytes())
+    assert cert.public_key == PrivateKey.from_pem((out / "holder.key").read_text()).public_key
+    assert (out / "holder.key").stat().st_mode & 0o777 == 0o600
+    refused = ready("seal", "renew", old, "--generate-key", "--out", str(tmp_path / "again"), ok=False)
+    assert refused.exit_code == 2 and "revoked" in refused.stderr and not (tmp_path / "again").exists()

@@ -1,7 +1,9 @@
 """Helpers shared by the PKI test modules."""
 from __future__ import annotations
 
+import re
 import subprocess
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
@@ -17,3 +19,13 @@ def ossl(openssl: str, *args: object, check: bool = True) -> subprocess.Complete
         raise AssertionError(f"openssl {' '.join(map(str, args))} exited {proc.returncode}:\n"
                              f"{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def top_level(openssl: str, der_path: Path) -> list[tuple[int, int, str]]:
+    """(offset, depth, type) of each element `openssl asn1parse` lists."""
+    rows = []
+    for line in ossl(openssl, "asn1parse", "-inform", "DER", "-in", der_path).stdout.splitlines():
+        m = re.match(r"\s*(\d+):d=(\d+)\s+hl=\s*\d+\s+l=\s*\d+\s+(?:prim|cons):\s+(.+?)\s*(?::|$)", line)
+        if m:
+            rows.append((int(m.group(1)), int(m.group(2)), m.group(3).strip()))
+    return rows

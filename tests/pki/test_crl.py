@@ -38,7 +38,7 @@ from registry.pki.crl import (
 )
 from registry.pki.keys import Algorithm, PrivateKey, signature_algorithm_identifier
 from registry.pki.x509 import Name
-from tests.pki.helpers import PROPERTY, ossl
+from tests.pki.helpers import PROPERTY, ossl, top_level
 
 UTC = dt.UTC
 DISTID = "distid:1234567812345678"
@@ -51,14 +51,6 @@ DELTA_URL = f"{BASE}/ca-delta.crl"
 
 
 
-def top_level(openssl: str, der_path: Path) -> list[tuple[int, int, str]]:
-    """(offset, depth, type) of each element `openssl asn1parse` lists."""
-    rows = []
-    for line in ossl(openssl, "asn1parse", "-inform", "DER", "-in", der_path).stdout.splitlines():
-        m = re.match(r"\s*(\d+):d=(\d+)\s+hl=\s*\d+\s+l=\s*\d+\s+(?:prim|cons):\s+(.+?)\s*(?::|$)", line)
-        if m:
-            rows.append((int(m.group(1)), int(m.group(2)), m.group(3).strip()))
-    return rows
 
 
 # ================================================================================================

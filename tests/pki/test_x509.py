@@ -33,7 +33,7 @@ from registry.pki.keys import (
     signature_algorithm_identifier,
 )
 from registry.pki.x509 import Certificate, CertificateError, CertificationRequest, Name
-from tests.pki.helpers import PROPERTY, ossl
+from tests.pki.helpers import PROPERTY, ossl, top_level
 
 DISTID = "distid:1234567812345678"
 USCC = "91440300MA5F12342Q"
@@ -161,14 +161,6 @@ def test_sm2_chain_link_fails_in_openssl_without_distid(openssl: str, sm2: Pki, 
     assert "certificate signature failure" in out.stdout + out.stderr
 
 
-def _top_level(openssl: str, der_path: Path) -> list[tuple[int, int, str]]:
-    """(offset, depth, type) of each element `openssl asn1parse` lists."""
-    rows = []
-    for line in ossl(openssl, "asn1parse", "-inform", "DER", "-in", der_path).stdout.splitlines():
-        m = re.match(r"\s*(\d+):d=(\d+)\s+hl=\s*\d+\s+l=\s*\d+\s+(?:prim|cons):\s+(.+?)\s*(?::|$)", line)
-        if m:
-            rows.append((int(m.group(1)), int(m.group(2)), m.group(3).strip()))
-    return rows
 
 
 @pytest.mark.openssl
@@ -177,7 +169,7 @@ def test_sm2_root_self_signature_verifies_with_openssl_dgst_over_extracted_tbs(o
     root = sm2.der_path("root")
     tbs, sig, pub = tmp_path / "tbs.der", tmp_path / "sig.der", tmp_path / "pub.pem"
     ossl(openssl, "asn1parse", "-in", root, "-inform", "DER", "-strparse", "4", "-out", tbs, "-noout")
-    bitstrings = [off for off, depth, kind in _top_level(openssl, root) if depth == 1 and kind == "BIT STRING"]
+    bitstrings = [off for off, depth, kind in top_level(openssl, root) if depth == 1 and kind == "BIT STRING"]
     assert len(bitstrings) == 1
     ossl(openssl, "asn1parse", "-in", root, "-inform", "DER", "-strparse", bitstrings[0], "-out", sig, "-noout")
     pub.write_text(ossl(openssl, "x509", "-in", sm2.pem_path("root"), "-pubkey", "-noout").stdout)

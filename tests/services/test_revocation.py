@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 
 from registry.db.models import (AuditEvent, Certificate, Revocation, RevocationEvent, Seal, SealApplication)
 from registry.domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
-from registry.domain.seal_types import STANDARD_SET
+from registry.domain.esid import make_esid
+from registry.domain.seal_types import STANDARD_SET, SealType
 from registry.domain.states import ApplicationState, CertificateStatus, SealStatus
 from registry.pki import crl, ses, x509
 from registry.pki.crl import CrlReason
@@ -60,8 +61,12 @@ def test_invalidity_date_is_carried_and_never_in_the_future(ctx: ServiceContext,
 
 
 BAD = {
-    "unknown seal": (lambda ctx, r: revocation.revoke_seal(ctx, ADMIN, "440300022026AAAAAAAAAAAA" + "0", "keyCompromise"),
-                     (NotFound, ValidationError), ""),
+    "unknown seal": (lambda ctx, r: revocation.revoke_seal(ctx, ADMIN, make_esid("440300", SealType.FINANCE, 2026),
+                                                           "keyCompromise"), NotFound, "no seal with code"),
+    "mistyped seal code": (lambda ctx, r: revocation.revoke_seal(ctx, ADMIN, r.es_id[:-1] + ("0" if r.es_id[-1] != "0" else "1"),
+                                                                 "keyCompromise"), ValidationError, "check character"),
+    "invalidity date without a time zone": (lambda ctx, r: revocation.revoke_seal(
+        ctx, ADMIN, r.es_id, "keyCompromise", NOW.replace(tzinfo=None)), ValidationError, "time zone"),
     "unknown reason": (lambda ctx, r: revocation.revoke_seal(ctx, ADMIN, r.es_id, "lostItOnTheBus"), ValidationError,
                        "use one of: keyCompromise"),
     "hold is not a revocation reason": (lambda ctx, r: revocation.revoke_seal(ctx, ADMIN, r.es_id, "certificateHold"),
@@ -140,11 +145,13 @@ def test_renewal_issues_a_new_seal_and_supersedes_the_old_in_one_step(ctx: Servi
         seals.renew_seal(ctx, ADMIN, r.es_id)
 
 
-def test_renewal_with_a_new_key(ctx: ServiceContext) -> None:
-    r = issue(ctx)
+@pytest.mark.parametrize("alg", ["sm2", "ecdsa"])
+def test_renewal_with_a_new_key_stays_on_the_seals_hierarchy(ctx: ServiceContext, alg: str) -> None:
+    r = issue(ctx, alg=alg)
     new = seals.renew_seal(ctx, ADMIN, r.es_id, seals.KeyMaterial(generate=True))
-    assert new.private_key_pem is not None
-    assert x509.Certificate.from_der(new.certificate_der).public_key != x509.Certificate.from_der(r.certificate_der).public_key
+    assert new.private_key_pem is not None and new.algorithm.value == alg
+    old_cert, new_cert = (x509.Certificate.from_der(d) for d in (r.certificate_der, new.certificate_der))
+    assert new_cert.public_key != old_cert.public_key and new_cert.public_key.algorithm.value == alg
 
 
 def _set_of_four(ctx: ServiceContext) -> list[seals.IssueResult]:
