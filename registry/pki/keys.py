@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from gmalglib.sm2 import SM2 as _SM2
 
-from . import der, oids
+from . import _libcrypto, der, oids
 
 SM2_DEFAULT_UID = b"1234567812345678"  # GM/T 0009 §10 default user identity
 
@@ -116,6 +116,7 @@ class PublicKey:
     algorithm: Algorithm
     point: bytes
     _verifier: object = field(default=None, compare=False, repr=False)
+    _fast: object = field(default=None, compare=False, repr=False)  # libcrypto SM2 verify, made on first use
 
     def __post_init__(self) -> None:
         if len(self.point) != 65 or self.point[0] != 4:
@@ -190,9 +191,16 @@ class PublicKey:
         except KeyFormatError:
             return False
         if self.algorithm is Algorithm.SM2:
-            raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
             verifier = self._verifier if sm2_uid == SM2_DEFAULT_UID else _SM2(pk=self.point, uid=sm2_uid)
-            return bool(verifier.verify_digest(sm2_digest(verifier.get_entity_info(), data), raw))  # type: ignore[attr-defined]
+            e = sm2_digest(verifier.get_entity_info(), data)  # type: ignore[attr-defined]
+            fast = self._fast
+            if fast is None:
+                fast = _libcrypto.sm2_verifier(self.point) or False
+                object.__setattr__(self, "_fast", fast)
+            if fast:
+                return bool(fast(e, signature))  # type: ignore[operator]
+            raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+            return bool(verifier.verify_digest(e, raw))  # type: ignore[attr-defined]
         try:
             self._verifier.verify(signature, data, ec.ECDSA(hashes.SHA256()))  # type: ignore[attr-defined]
             return True

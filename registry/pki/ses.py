@@ -37,7 +37,7 @@ __all__ = [
     "SesError", "Generation", "CERT_LIST_CERTIFICATES", "CERT_LIST_DIGESTS", "PICTURE_TYPES",
     "MAX_ES_ID_LENGTH", "MAX_VID_LENGTH", "CertDigest", "CertListItem", "SealProperty", "SealPicture", "ExtData",
     "Seal", "SesSignature", "encode_seal_info", "make_seal", "parse_seal", "parse_signature",
-    "verify_seal_signature", "verify_signature_value", "cert_digest",
+    "verify_seal_signature", "verify_signature_value", "cert_digest", "make_signature", "document_digest",
 ]
 
 
@@ -455,6 +455,61 @@ def make_seal(seal_info: bytes, maker_cert: bytes, signer: Signer) -> bytes:
     signature = _normalise_signature(signer.sign(seal_info))
     return der.seq(seal_info, der.octet_string(maker_cert), der.oid(alg.signature_oid),
                    der.bit_string(signature))
+
+
+def document_digest(algorithm_oid: str, data: bytes) -> bytes:
+    """The ``dataHash`` of ``data`` for a signature made with ``algorithm_oid``: SM3 for
+    SM2-with-SM3, SHA-256 for ECDSA-with-SHA256 (GM/T 0031-2014 §6.2.1: the digest follows the
+    signature algorithm)."""
+    try:
+        alg = algorithm_for_signature_oid(algorithm_oid)
+    except KeyFormatError:
+        raise SesError(f"signature algorithm {algorithm_oid} is not supported") from None
+    if alg.signature_oid == oids.SM2_WITH_SM3:
+        h = _SM3()
+        h.update(data)
+        return h.digest()
+    return hashlib.sha256(data).digest()
+
+
+def make_signature(*, seal: bytes, signer_cert: bytes, signer: Signer, data_hash: bytes,
+                   property_info: str, signing_time: dt.datetime) -> bytes:
+    """DER v4 ``SES_Signature ::= SEQUENCE { toSign TBS_Sign, cert OCTET STRING, signatureAlgID OID,
+    signature BIT STRING }`` with ``TBS_Sign ::= SEQUENCE { version 4, eseal SESeal, timeInfo
+    GeneralizedTime, dataHash BIT STRING, propertyInfo IA5String }`` (GB/T 38540; domain §1.3).
+
+    ``seal`` is embedded byte-for-byte; ``signer`` must hold the key of ``signer_cert`` and the
+    certificate must be one the seal lists. Checks only consistency; whether the seal and the
+    certificate may be used (validity, revocation) is the caller's business.
+    """
+    try:
+        parsed = parse_seal(bytes(seal))
+    except SesError as exc:
+        raise SesError(f"the seal cannot be used: {exc}") from None
+    cert = _load_certificate(bytes(signer_cert), "signer certificate")
+    try:
+        alg = signer.algorithm
+        point = signer.public_key.point
+    except AttributeError:
+        raise SesError("signer must provide .algorithm and .public_key") from None
+    try:
+        cert_key = cert.public_key
+    except CertificateError as exc:
+        raise SesError(f"signer certificate: {exc}") from None
+    if cert_key.algorithm is not alg or cert_key.point != point:
+        raise SesError("the private key does not belong to the signer certificate")
+    if not parsed.lists_certificate(cert.der):
+        raise SesError("the signer certificate is not one of the seal's certificates (certList)")
+    if not isinstance(data_hash, bytes) or len(data_hash) != 32:
+        raise SesError("dataHash must be a 32-byte SM3 or SHA-256 digest")
+    if not isinstance(property_info, str) or not property_info or not property_info.isascii() \
+            or _CONTROL_RE.search(property_info):
+        raise SesError("propertyInfo must be non-empty printable ASCII (an IA5String)")
+    when = _check_time(signing_time, "signing time")
+    tbs = der.seq(der.integer(4), parsed.raw, _generalized_time(when), der.bit_string(data_hash),
+                  der.ia5(property_info))
+    signature = _normalise_signature(signer.sign(tbs))
+    return der.seq(tbs, der.octet_string(cert.der), der.oid(alg.signature_oid), der.bit_string(signature))
 
 
 def _normalise_signature(sig: bytes) -> bytes:

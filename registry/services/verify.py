@@ -1,0 +1,307 @@
+"""Verification for relying parties: the pure verifier (:mod:`registry.pki.verify`) with this
+registry's trust.
+
+Trust anchors are this registry's root CAs plus any other authority's roots placed in the trust
+directory (``REGISTRY_TRUST_DIR``, default ``instance/trust``)::
+
+    trust/anchors/*.pem|*.cer|*.crt|*.der         roots we accept (e.g. a peer region's)
+    trust/intermediates/*.pem|...                 their issuing CAs, if seals don't carry them
+    trust/crls/*.crl|*.pem                        their CRLs, for revocation status
+
+Revocation status of certificates issued by this registry's CAs comes from its own database, as
+committed at the moment of the check (not from a published CRL that may lag by seconds); other
+authorities' certificates are looked up in the CRLs of the trust directory, and reported as
+undecided when there is none. A seal of this registry (its esID is ours and our seal maker signed
+it) is also checked against the registry's own record of it.
+
+No login, no state change, no audit event: verification only reads.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from ..domain.errors import ValidationError
+from ..pki import crl, der, ofd, ses
+from ..pki import verify as pv
+from ..pki.x509 import Certificate, CertificateError
+from .context import ServiceContext
+
+__all__ = ["verify_file", "TrustStore", "trust_store", "VerifyLimits"]
+
+_CERT_SUFFIXES = (".pem", ".cer", ".crt", ".der")
+_CRL_SUFFIXES = (".crl", ".pem", ".der")
+_STORE_TTL = 30.0  # seconds: new authorities and trust-directory changes are seen this soon
+
+
+@dataclass
+class _ForeignCrl:
+    parsed: crl.ParsedCrl
+    revoked: dict[int, crl.CrlEntry]
+    name: str
+
+
+@dataclass
+class TrustStore:
+    """What the verifier trusts, loaded once per process (refreshed every 30 s)."""
+
+    anchors: dict[bytes, Certificate] = field(default_factory=dict)        # DER → cert
+    intermediates: dict[bytes, Certificate] = field(default_factory=dict)
+    ours: dict[bytes, int] = field(default_factory=dict)                  # our CA cert DER → authority id
+    our_makers: set[bytes] = field(default_factory=set)                   # our seal-maker cert DERs
+    crls: list[_ForeignCrl] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)                     # unreadable trust files
+    built: float = 0.0
+
+    def by_subject(self, name: object) -> list[Certificate]:
+        return [c for c in (*self.anchors.values(), *self.intermediates.values()) if c.subject == name]
+
+
+def _read_certs(path: Path) -> list[Certificate]:
+    data = path.read_bytes()
+    if b"-----BEGIN" in data:
+        out = []
+        for block in data.split(b"-----END CERTIFICATE-----")[:-1]:
+            out.append(Certificate.from_pem(block + b"-----END CERTIFICATE-----"))
+        return out
+    return [Certificate.from_der(data)]
+
+
+def _files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+
+
+def _build_store(ctx: ServiceContext) -> TrustStore:
+    store = TrustStore(built=time.monotonic())
+    with ctx.reader() as session:
+        rows = session.execute(text("SELECT id, kind, certificate_der FROM authorities")).all()
+    for aid, kind, cert_der in rows:
+        cert = Certificate.from_der(bytes(cert_der))
+        store.ours[cert.der] = aid
+        (store.anchors if kind == "root" else store.intermediates)[cert.der] = cert
+        if kind == "seal-maker":
+            store.our_makers.add(cert.der)
+    base = ctx.settings.trust_dir
+    for folder, target in (("anchors", store.anchors), ("intermediates", store.intermediates)):
+        for path in _files(base / folder, _CERT_SUFFIXES):
+            try:
+                for cert in _read_certs(path):
+                    target[cert.der] = cert
+            except (CertificateError, der.DERError, OSError, ValueError) as exc:
+                store.problems.append(f"{path}: {exc}")
+    for path in _files(base / "crls", _CRL_SUFFIXES):
+        try:
+            parsed = crl.parse_crl(path.read_bytes())
+            store.crls.append(_ForeignCrl(parsed, {e.serial: e for e in parsed.entries()}, path.name))
+        except (crl.CrlError, OSError, ValueError) as exc:
+            store.problems.append(f"{path}: {exc}")
+    return store
+
+
+_store_lock = threading.Lock()
+
+
+def trust_store(ctx: ServiceContext) -> TrustStore:
+    key = ("verify-trust-store",)
+    store: TrustStore = ctx.cached(key, lambda: _build_store(ctx))
+    if time.monotonic() - store.built > _STORE_TTL:
+        with _store_lock:
+            store = ctx.cached(key, lambda: _build_store(ctx))
+            if time.monotonic() - store.built > _STORE_TTL:
+                ctx.forget(key)
+                store = ctx.cached(key, lambda: _build_store(ctx))
+    return store
+
+
+class _Trust:
+    """A :class:`registry.pki.verify.TrustSource` over one read session, for one verification."""
+
+    def __init__(self, store: TrustStore, session: Session, now: dt.datetime) -> None:
+        self.store = store
+        self.session = session
+        self.now = now
+        self._status: dict[tuple[int, str], pv.Status] = {}
+        self._crl_ok: dict[int, bool] = {}
+        self._complete: set[int] = set()   # issuers whose every certificate status is loaded
+
+    # -- chain -----------------------------------------------------------------------------------
+
+    def issuers(self, cert: Certificate) -> list[Certificate]:
+        found = self.store.by_subject(cert.issuer)
+        aki = cert.authority_key_id
+        if aki is not None:
+            found.sort(key=lambda c: c.subject_key_id != aki)  # matching key ids first
+        return found
+
+    def is_anchor(self, cert: Certificate) -> bool:
+        return cert.der in self.store.anchors
+
+    # -- revocation ------------------------------------------------------------------------------
+
+    def prefetch(self, issuer_id: int | None = None, serial: str | None = None) -> None:
+        """One query for the statuses of every certificate our roots issued (a handful of CA and
+        seal-maker certificates) and, optionally, one certificate of one of our issuing CAs."""
+        roots = [aid for cert_der, aid in self.store.ours.items() if cert_der in self.store.anchors]
+        parts: list[str] = []
+        params: dict[str, object] = {}
+        with_roots = bool(roots) and not self._complete.issuperset(roots)
+        if with_roots:
+            parts.append(f"c.issuer_id IN ({', '.join(f':r{i}' for i in range(len(roots)))})")
+            params.update({f"r{i}": r for i, r in enumerate(roots)})
+        if issuer_id is not None and serial is not None and (issuer_id, serial) not in self._status:
+            parts.append("(c.issuer_id = :issuer AND c.serial = :serial)")
+            params.update(issuer=issuer_id, serial=serial)
+            self._status[(issuer_id, serial)] = pv.Status.unknown(
+                "本系统登记数据中没有此证书 / not in this registry's records")
+        if not parts:
+            return
+        select = ("SELECT c.issuer_id, c.serial, c.status, r.revoked_at, r.reason FROM certificates c "
+                  "LEFT JOIN revocations r ON r.certificate_id = c.id WHERE ")
+        rows = self.session.execute(text(" UNION ALL ".join(select + p for p in parts)), params).all()
+        if with_roots:
+            self._complete.update(roots)
+        for iid, ser, status, revoked_at, reason in rows:
+            self._status[(iid, ser)] = _db_status(status, revoked_at, reason)
+
+    def status(self, cert: Certificate, issuer: Certificate) -> pv.Status:
+        issuer_id = self.store.ours.get(issuer.der)
+        if issuer_id is not None:
+            serial = format(cert.serial, "x")
+            if (issuer_id, serial) not in self._status:
+                if issuer_id in self._complete:
+                    return pv.Status.unknown("本系统登记数据中没有此证书 / not in this registry's records")
+                self.prefetch(issuer_id, serial)
+            return self._status[(issuer_id, serial)]
+        return self._crl_status(cert, issuer)
+
+    def _crl_status(self, cert: Certificate, issuer: Certificate) -> pv.Status:
+        best: _ForeignCrl | None = None
+        for i, fc in enumerate(self.store.crls):
+            if fc.parsed.issuer_der != issuer.subject_der and fc.parsed.issuer_der != cert.issuer_der:
+                continue
+            if fc.parsed.is_delta:
+                continue
+            if i not in self._crl_ok:
+                self._crl_ok[i] = _crl_verifies(fc.parsed.der, issuer.der)
+            if self._crl_ok[i] and (best is None or fc.parsed.this_update > best.parsed.this_update):
+                best = fc
+        if best is None:
+            return pv.Status.unknown(f"没有签发者“{issuer.subject}”的可用 CRL / no usable CRL from "
+                                     f"'{issuer.subject}' in the trust directory")
+        stale = best.parsed.next_update is not None and best.parsed.next_update < self.now
+        source = (f"CRL {best.name} #{best.parsed.number} ({best.parsed.this_update:%Y-%m-%d %H:%M}Z"
+                  + (", past its nextUpdate" if stale else "") + ")")
+        entry = best.revoked.get(cert.serial)
+        if entry is None:
+            return pv.Status("good", source=source)
+        reason = entry.reason.rfc_name if entry.reason is not None else None
+        if entry.reason is crl.CrlReason.CERTIFICATE_HOLD:
+            return pv.Status("hold", entry.revoked_at, reason, source)
+        return pv.Status("revoked", entry.revoked_at, reason, source)
+
+    # -- seals -----------------------------------------------------------------------------------
+
+    def seal_record(self, seal: ses.Seal) -> pv.SealRecord | None:
+        if seal.maker_cert not in self.store.our_makers:
+            return None
+        row = self.session.execute(text(
+            "SELECT s.status, s.revoked_at, s.revocation_reason, "
+            "(SELECT min(r.revoked_at) FROM revocations r JOIN certificates c ON c.id = r.certificate_id "
+            " WHERE c.seal_id = s.id) FROM seals s WHERE s.es_id = :es_id"), {"es_id": seal.es_id}).first()
+        if row is None:
+            return pv.SealRecord("revoked", None, "not in this registry's records")
+        status, revoked_at, reason, held_at = row
+        status = getattr(status, "value", status)
+        when = _utc(revoked_at) if status == "revoked" else _utc(held_at) if status == "suspended" else None
+        return pv.SealRecord(str(status), when, reason)
+
+
+def _utc(t: dt.datetime | str | None) -> dt.datetime | None:
+    if t is None:
+        return None
+    if isinstance(t, str):  # SQLite through a text() query returns the stored text
+        t = dt.datetime.fromisoformat(t)
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def _db_status(status: object, revoked_at: object, reason: object) -> pv.Status:
+    status = getattr(status, "value", status)
+    source = "本系统登记数据 / this registry's records"
+    if status == "good" or revoked_at is None:
+        return pv.Status("good", source=source)
+    name = crl.CrlReason(int(reason)).rfc_name if reason is not None else None  # type: ignore[call-overload]
+    return pv.Status("hold" if status == "hold" else "revoked", _utc(revoked_at), name, source)  # type: ignore[arg-type]
+
+
+def _crl_verifies(crl_der: bytes, issuer_der: bytes) -> bool:
+    try:
+        return crl.parse_crl(crl_der).verify_signature(Certificate.from_der(issuer_der).public_key)
+    except (crl.CrlError, CertificateError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class VerifyLimits:
+    max_bytes: int
+    ofd: ofd.Limits = ofd.Limits()
+
+
+def verify_file(ctx: ServiceContext, data: bytes, *, document: bytes | None = None,
+                at: dt.datetime | None = None) -> pv.Report:
+    """Verify a seal (``.esl``), an ``SES_Signature`` (with its ``document`` when given) or a
+    sealed OFD document. Raises :class:`ValidationError` when the input cannot be read at all
+    (not DER or ZIP, over the size limit, an unsafe package); every other problem is a check in
+    the returned report."""
+    limit = ctx.settings.verify_max_bytes
+    if len(data) > limit:
+        raise ValidationError(f"the file is {len(data)} bytes, more than the limit of {limit} bytes")
+    if not data:
+        raise ValidationError("the file is empty")
+    if document is not None and len(document) > limit:
+        raise ValidationError(f"the document is {len(document)} bytes, more than the limit of {limit} bytes")
+    now = at or ctx.clock.now()
+    store = trust_store(ctx)
+    with ctx.reader() as session:
+        trust = _Trust(store, session, now)
+        try:
+            kind, parsed = pv.detect(data)
+            if isinstance(parsed, ses.SesSignature):
+                _prefetch_signature(trust, parsed)
+            if kind == "ofd":
+                if document is not None:
+                    raise pv.InputError("an OFD document carries its own content: do not give a separate document")
+                return pv.verify_ofd(data, now, trust, ofd.Limits(max_total_bytes=max(limit * 4, 1 << 20)))
+            report = pv.Report(kind=kind, checked_at=now)
+            if kind == "seal":
+                if document is not None:
+                    raise pv.InputError("a seal on its own signs no document: verify an electronic signature "
+                                        "or an OFD document instead")
+                report.items.append(pv.verify_seal(data, now, trust, parsed=parsed))  # type: ignore[arg-type]
+            else:
+                report.items.append(pv.verify_signature(data, now, trust, document=document,
+                                                        parsed=parsed))  # type: ignore[arg-type]
+            return report
+        except (pv.InputError, ofd.OfdError) as exc:
+            raise ValidationError(str(exc)) from None
+
+
+def _prefetch_signature(trust: _Trust, sig: ses.SesSignature) -> None:
+    """Fetch the statuses of the signer certificate (if one of our CAs issued it) in one query."""
+    try:
+        signer = sig.signer_certificate()
+    except ses.SesError:
+        return
+    for issuer in trust.issuers(signer):
+        issuer_id = trust.store.ours.get(issuer.der)
+        if issuer_id is not None:
+            trust.prefetch(issuer_id, format(signer.serial, "x"))
+            return
+    trust.prefetch()
