@@ -41,9 +41,14 @@ class Settings:
     kek_hex: str | None = None
     secret_key: str | None = None
     max_picture_bytes: int = 512 * 1024
+    trust_dir: Path = Path()                    # other authorities' anchors, intermediates and CRLs
+    verify_max_bytes: int = 32 * 1024 * 1024    # largest file the public verifier accepts
     crl_validity_hours: int = 24
     crl_keep_expired: bool = False
     crl_publish_interval: int = 2
+    ocsp_url: str = ""
+    ocsp_validity_hours: int = 24
+    ocsp_live_concurrency: int = 4
 
     @property
     def secret_key_file(self) -> Path:
@@ -87,7 +92,12 @@ class Settings:
             kek_hex=env.get("REGISTRY_KEK") or None,
             secret_key=env.get("REGISTRY_SECRET_KEY") or None,
             max_picture_bytes=_int(env, "REGISTRY_MAX_PICTURE_BYTES", 512 * 1024, 1024, 16 * 1024 * 1024),
+            trust_dir=Path(env.get("REGISTRY_TRUST_DIR") or instance / "trust").resolve(),
+            verify_max_bytes=_int(env, "REGISTRY_VERIFY_MAX_BYTES", 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
             crl_validity_hours=_int(env, "REGISTRY_CRL_VALIDITY_HOURS", 24, 1, 24 * 31),
             crl_keep_expired=(env.get("REGISTRY_CRL_KEEP_EXPIRED") or "").lower() in ("1", "true", "yes"),
             crl_publish_interval=_int(env, "REGISTRY_CRL_PUBLISH_INTERVAL", 2, 0, 3600),
+            ocsp_url=(env.get("REGISTRY_OCSP_URL") or f"{base}/ocsp").rstrip("/"),
+            ocsp_validity_hours=_int(env, "REGISTRY_OCSP_VALIDITY_HOURS", 24, 1, 24 * 7),
+            ocsp_live_concurrency=_int(env, "REGISTRY_OCSP_LIVE_CONCURRENCY", 4, 0, 256),
         )
