@@ -349,3 +349,27 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[dt.datetime]
+
+
+class OcspResponse(Base):
+    """A pre-signed OCSP response (RFC 6960 / RFC 5019), ready to send: one per certificate and
+    CertID hash algorithm (SHA-1 signed at issuance; SHA-256 / SM3 on first request). Rewritten in
+    the transaction of every status change of its certificate and refreshed before nextUpdate. The
+    responder finds it with one indexed SELECT by (issuer, serial, hash algorithm)."""
+
+    __tablename__ = "ocsp_responses"
+
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), primary_key=True)
+    hash_alg: Mapped[str] = mapped_column(String(8), primary_key=True)   # sha1 | sha256 | sm3
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
+    serial: Mapped[str] = mapped_column(String(40))                       # lower-case hex, as certificates
+    status: Mapped[str] = mapped_column(String(8))                        # good | revoked (hold is revoked)
+    this_update: Mapped[dt.datetime]
+    next_update: Mapped[dt.datetime] = mapped_column(index=True)
+    response_der: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        UniqueConstraint("issuer_id", "serial", "hash_alg", name="uq_ocsp_responses_issuer_serial_hash"),
+        CheckConstraint("hash_alg IN ('sha1', 'sha256', 'sm3')", name="hash_alg"),
+        CheckConstraint("status IN ('good', 'revoked')", name="status"),
+    )

@@ -99,6 +99,7 @@ def _ca_extensions(ctx: ServiceContext, key: PrivateKey, parent_kid: bytes | Non
     if parent_kid is not None and parent_name is not None:
         exts.append(x509.authority_key_identifier(parent_kid))
         exts.append(x509.crl_distribution_points([crl_url(ctx, parent_name)]))
+        exts.append(x509.authority_info_access(ctx.settings.ocsp_url, ca_cert_url(ctx, parent_name)))
         exts.append(x509.certificate_policies(ctx.settings.policy_oid))
     return exts
 
@@ -150,13 +151,17 @@ def ensure_hierarchies(ctx: ServiceContext, actor: Actor) -> list[str]:
                                               ca=kind == "issuing", path_len=0 if kind == "issuing" else None)),
                     root_key)
                 row = _store(session, ctx, keyring, nm, kind, alg, root, der_cert, key)
-                session.add(Certificate(issuer_id=root.id, serial=row.serial,
+                cert_row = Certificate(issuer_id=root.id, serial=row.serial,
                                         kind="ca" if kind == "issuing" else "seal-maker",
                                         subject=row.subject, algorithm=alg,
                                         shard=serial % s.crl_shards, not_before=row.not_before,
                                         not_after=row.not_after, der=der_cert,
                                         key_fingerprint=key.public_key.fingerprint(),
-                                        status=CertificateStatus.GOOD, created_at=now))
+                                        status=CertificateStatus.GOOD, created_at=now)
+                session.add(cert_row)
+                from . import ocsp  # the root answers OCSP for the certificates it issued
+
+                ocsp.presign_certificate(ctx, session, cert_row, now)
                 audit.record(session, ctx, actor, "authority.created", "authority", nm, kind=kind,
                              algorithm=alg.value, subject=row.subject, serial=row.serial, issuer=root.name)
                 created.append(nm)

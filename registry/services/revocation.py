@@ -17,7 +17,7 @@ from ..domain.roles import Permission, require
 from ..domain.states import ApplicationState, CertificateStatus, LicenceStatus, SealStatus
 from ..pki import crl
 from ..pki.crl import CrlReason
-from . import audit
+from . import audit, ocsp
 from .seals import find_seal
 from .context import Actor, ServiceContext
 
@@ -49,9 +49,10 @@ def _serial_int(cert: Certificate) -> int:
     return int(cert.serial, 16)
 
 
-def list_certificate(session: Session, cert: Certificate, reason: CrlReason, at: dt.datetime,
+def list_certificate(ctx: ServiceContext, session: Session, cert: Certificate, reason: CrlReason, at: dt.datetime,
                      invalidity_date: dt.datetime | None = None) -> None:
-    """Put ``cert`` on its issuer's CRLs (revoked, or on hold with certificateHold)."""
+    """Put ``cert`` on its issuer's CRLs (revoked, or on hold with certificateHold), and re-sign its
+    OCSP responses, in the caller's transaction."""
     entry = crl.encode_entry(_serial_int(cert), at, reason, invalidity_date)
     row = session.scalar(select(Revocation).where(Revocation.certificate_id == cert.id))
     if row is None:
@@ -63,15 +64,17 @@ def list_certificate(session: Session, cert: Certificate, reason: CrlReason, at:
     session.add(RevocationEvent(issuer_id=cert.issuer_id, certificate_id=cert.id, shard=cert.shard,
                                 kind="listed", occurred_at=at, not_after=cert.not_after, entry_der=entry))
     cert.status = CertificateStatus.HOLD if reason is CrlReason.CERTIFICATE_HOLD else CertificateStatus.REVOKED
+    ocsp.on_status_change(ctx, session, cert, at)
 
 
-def unlist_certificate(session: Session, cert: Certificate, at: dt.datetime) -> None:
+def unlist_certificate(ctx: ServiceContext, session: Session, cert: Certificate, at: dt.datetime) -> None:
     """Release ``cert`` from hold: gone from the next full CRL, removeFromCRL on the next delta."""
     session.execute(delete(Revocation).where(Revocation.certificate_id == cert.id))
     entry = crl.encode_entry(_serial_int(cert), at, CrlReason.REMOVE_FROM_CRL)
     session.add(RevocationEvent(issuer_id=cert.issuer_id, certificate_id=cert.id, shard=cert.shard,
                                 kind="unlisted", occurred_at=at, not_after=cert.not_after, entry_der=entry))
     cert.status = CertificateStatus.GOOD
+    ocsp.on_status_change(ctx, session, cert, at)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -91,7 +94,7 @@ def revoke_seal_in(session: Session, ctx: ServiceContext, actor: Actor, seal: Se
         if cert.status is not CertificateStatus.REVOKED:
             # A suspension that ends in revocation: revocationDate is this event; the invalidity
             # date (RFC 5280 §5.3.2) records when the seal stopped being usable, i.e. the hold.
-            list_certificate(session, cert, reason, at, invalidity_date or hold_start)
+            list_certificate(ctx, session, cert, reason, at, invalidity_date or hold_start)
     seal.status = SealStatus.REVOKED
     seal.revoked_at = at
     seal.revocation_reason = reason.rfc_name
@@ -129,7 +132,7 @@ def suspend_seal(ctx: ServiceContext, actor: Actor, code: str, note: str = "") -
             raise InvalidTransition(f"seal {seal.es_id} expired on {seal.valid_end:%Y-%m-%d}")
         for cert in seal.certificates:
             if cert.status is CertificateStatus.GOOD:
-                list_certificate(session, cert, CrlReason.CERTIFICATE_HOLD, now)
+                list_certificate(ctx, session, cert, CrlReason.CERTIFICATE_HOLD, now)
         seal.status, seal.revoked_at, seal.revocation_reason = SealStatus.SUSPENDED, now, "certificateHold"
         audit.record(session, ctx, actor, "seal.suspended", "seal", seal.es_id, at=now.isoformat(), note=note)
     return seal
@@ -145,7 +148,7 @@ def resume_seal(ctx: ServiceContext, actor: Actor, code: str, note: str = "") ->
             raise InvalidTransition(f"seal {seal.es_id} is {seal.status.value}; only a suspended seal can be resumed")
         for cert in seal.certificates:
             if cert.status is CertificateStatus.HOLD:
-                unlist_certificate(session, cert, now)
+                unlist_certificate(ctx, session, cert, now)
         seal.status, seal.revoked_at, seal.revocation_reason = SealStatus.ACTIVE, None, None
         audit.record(session, ctx, actor, "seal.resumed", "seal", seal.es_id, at=now.isoformat(), note=note)
     return seal
@@ -173,7 +176,7 @@ def revoke_authority(ctx: ServiceContext, actor: Actor, name: str, reason: str) 
             raise NotFound(f"the certificate of {name} is not on record")
         if cert.status is CertificateStatus.REVOKED:
             raise InvalidTransition(f"the certificate of {name} is already revoked")
-        list_certificate(session, cert, why, now)
+        list_certificate(ctx, session, cert, why, now)
         auth.active = False
         audit.record(session, ctx, actor, "authority.revoked", "authority", name, reason=why.rfc_name,
                      serial=cert.serial, revoked_at=now.isoformat())

@@ -22,7 +22,7 @@ from ..domain.states import (ApplicationAction, ApplicationState, CertificateSta
 from ..pki import der, picture, ses, x509
 from ..pki.keys import Algorithm, KeyFormatError, PrivateKey, PublicKey
 from ..pki.uscc import UsccError, is_valid_uscc, validate_uscc
-from . import audit, authorities
+from . import audit, authorities, ocsp
 from .context import Actor, ServiceContext
 from .users import staff_actors
 
@@ -147,7 +147,7 @@ def _holder_certificate(ctx: ServiceContext, issuing: authorities.LoadedAuthorit
                 + x509.crl_distribution_points([authorities.crl_url(ctx, issuing.name),
                                                 authorities.crl_url(ctx, issuing.name, shard)])
                 + x509.freshest_crl([authorities.delta_crl_url(ctx, issuing.name)])
-                + x509.authority_info_access(None, authorities.ca_cert_url(ctx, issuing.name))
+                + x509.authority_info_access(ctx.settings.ocsp_url, authorities.ca_cert_url(ctx, issuing.name))
                 + x509.certificate_policies(ctx.settings.policy_oid))
 
     head, tail = ctx.cached(("holder-extensions", issuing.name, shard), fixed)
@@ -331,7 +331,7 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
                                                        r.p.seal_type)
 
     # Phase 2: sign.
-    app_rows, seal_rows, cert_rows, results, audit_facts = [], [], [], [], []
+    app_rows, seal_rows, cert_rows, results, audit_facts, ocsp_rows = [], [], [], [], [], []
     for r in rows:
         p, alg = r.p, r.p.public_key.algorithm
         cert_der, serial, shard = _holder_certificate(ctx, r.issuing, p.uscc, r.enterprise_name, r.name,
@@ -361,6 +361,7 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
                           "shard": shard, "not_before": now, "not_after": end, "der": cert_der,
                           "key_fingerprint": key_fp, "status": CertificateStatus.GOOD, "created_at": now})
         audit_facts.append((serial_hex, shard, key_fp))
+        ocsp_rows.append(ocsp.presign_new(ctx, r.issuing.id, serial_hex, now))  # RFC 6960 'good', stored below
         results.append(IssueResult(0, es_id, 0, alg, seal_der, cert_der, chains[r.issuing.name],
                                    p.generated.pem() if p.generated else None))
 
@@ -372,12 +373,15 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
             raise _ChangedMeanwhile()
         app_ids = allocate_ids(conn, SealApplication.__table__, len(app_rows))
         seal_ids = allocate_ids(conn, Seal.__table__, len(seal_rows))
-        for app_row, seal_row, cert_row, app_id, seal_id in zip(app_rows, seal_rows, cert_rows, app_ids, seal_ids):
+        cert_ids = allocate_ids(conn, Certificate.__table__, len(cert_rows))
+        for app_row, seal_row, cert_row, app_id, seal_id, cert_id in zip(app_rows, seal_rows, cert_rows, app_ids,
+                                                                         seal_ids, cert_ids):
             app_row["id"], seal_row["id"], seal_row["application_id"] = app_id, seal_id, app_id
-            cert_row["seal_id"] = seal_id
+            cert_row["seal_id"], cert_row["id"] = seal_id, cert_id
         conn.execute(insert(SealApplication), app_rows)
         conn.execute(insert(Seal), seal_rows)
         conn.execute(insert(Certificate), cert_rows)
+        ocsp.store_new(conn, ocsp_rows, cert_ids)
         events: list[tuple[Actor, str, str, object, dict[str, Any]]] = []
         for r, app_id, res, (serial_hex, shard, key_fp) in zip(rows, app_ids, results, audit_facts):
             p = r.p

@@ -1,0 +1,377 @@
+"""The OCSP responder (RFC 6960, RFC 5019 profile; design.md §6).
+
+Every certificate we issue — holder certificates (issued by the issuing CAs) and our CA and
+seal-maker certificates (issued by the roots) — has a response **pre-signed** by the CA that issued
+it and stored ready to send in ``ocsp_responses``:
+
+* at issuance, in the issuance's write transaction (:func:`presign_new` while signing, then
+  :func:`store_new`);
+* at every status change (revoke, suspend, resume, licence event, CA revocation), in the change's
+  own transaction (:func:`on_status_change`, called by ``revocation.list_certificate`` and
+  ``unlist_certificate``), so a committed revocation is never answered ``good``;
+* again when less than half its validity (``REGISTRY_OCSP_VALIDITY_HOURS``) remains
+  (:func:`refresh`, run by ``registry ocsp refresh`` and by the CRL daemon loop);
+* on first request if it is missing (certificates issued before the responder existed, or a CertID
+  hashed with SHA-256 / SM3 rather than SHA-1) or past its nextUpdate.
+
+Serving (:func:`answer`) is one indexed SELECT by (issuer, serial, hash algorithm); nothing about a
+certificate's status is cached in process memory (only the immutable issuer name/key hashes and the
+decrypted CA keys are). Requests with a nonce, with several CertIDs, for unknown serials, or whose
+response must be signed on demand are signed live, at most ``REGISTRY_OCSP_LIVE_CONCURRENCY`` at a
+time per process. Past that limit a nonce request gets the pre-signed response without the nonce
+(RFC 8954 §2.1 lets a responder ignore the nonce); anything that has no pre-signed response gets
+``tryLater``.
+
+Writes that do not come from a status change (refresh, on-demand) follow "check, sign, re-check and
+write": states are read, responses signed with no transaction open, then in a short write
+transaction the certificates' rows are locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
+single writer) and a response is stored only if its certificate's status is still the one signed.
+A status change takes the same row lock first (its UPDATE of ``certificates``), so the two never
+interleave.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select
+from sqlalchemy.orm import Session
+
+from ..db.models import Authority, Certificate, OcspResponse, Revocation
+from ..domain.states import CertificateStatus
+from ..pki import ocsp, x509
+from ..pki.crl import CrlReason
+from ..pki.keys import PrivateKey, decrypt_private_key
+from .context import ServiceContext
+
+PRESIGNED_HASH = ocsp.HashAlgorithm.SHA1  # RFC 5019 §2.1.1: clients use SHA-1 CertIDs
+MALFORMED = ocsp.error_response(ocsp.ResponseStatus.MALFORMED_REQUEST)
+UNAUTHORIZED = ocsp.error_response(ocsp.ResponseStatus.UNAUTHORIZED)
+TRY_LATER = ocsp.error_response(ocsp.ResponseStatus.TRY_LATER)
+INTERNAL_ERROR = ocsp.error_response(ocsp.ResponseStatus.INTERNAL_ERROR)
+_ISSUER_RELOAD_SECONDS = 30.0
+
+
+# ------------------------------------------------------------------------------------------------
+# Issuers (immutable: cached per process)
+
+
+@dataclass(frozen=True)
+class Issuer:
+    id: int
+    name: str
+    name_der: bytes
+    key_point: bytes
+
+
+@dataclass(frozen=True)
+class _IssuerIndex:
+    by_hash: dict[tuple[ocsp.HashAlgorithm, bytes, bytes], Issuer]
+    by_id: dict[int, Issuer]
+    loaded_at: float
+
+
+def _issuer_index(ctx: ServiceContext, *, reload: bool = False, conn: Connection | None = None) -> _IssuerIndex:
+    key = ("ocsp-issuers",)
+    if reload:
+        ctx.forget(key)
+
+    def build() -> _IssuerIndex:
+        by_hash: dict[tuple[ocsp.HashAlgorithm, bytes, bytes], Issuer] = {}
+        by_id: dict[int, Issuer] = {}
+        stmt = select(Authority.id, Authority.name, Authority.certificate_der)
+        if conn is not None:  # inside a transaction that may have just added the authority
+            rows = conn.execute(stmt).all()
+        else:
+            with ctx.engine.connect() as own:
+                rows = own.execute(stmt).all()
+        for row in rows:
+            cert = x509.Certificate.from_der(row.certificate_der)
+            issuer = Issuer(row.id, row.name, cert.subject_der, cert.public_key.point)
+            by_id[row.id] = issuer
+            for alg in ocsp.HashAlgorithm:
+                by_hash[(alg, alg.digest(issuer.name_der), alg.digest(issuer.key_point))] = issuer
+        return _IssuerIndex(by_hash, by_id, time.monotonic())
+
+    return ctx.cached(key, build)  # type: ignore[no-any-return]
+
+
+def _issuer_for(ctx: ServiceContext, cid: ocsp.CertId) -> Issuer | None:
+    index = _issuer_index(ctx)
+    found = index.by_hash.get((cid.hash_algorithm, cid.issuer_name_hash, cid.issuer_key_hash))
+    if found is None and time.monotonic() - index.loaded_at > _ISSUER_RELOAD_SECONDS:
+        found = _issuer_index(ctx, reload=True).by_hash.get(
+            (cid.hash_algorithm, cid.issuer_name_hash, cid.issuer_key_hash))  # a CA created since
+    return found
+
+
+def _issuer_by_id(ctx: ServiceContext, issuer_id: int, conn: Connection | None = None) -> Issuer:
+    index = _issuer_index(ctx)
+    if issuer_id not in index.by_id:
+        index = _issuer_index(ctx, reload=True, conn=conn)
+    return index.by_id[issuer_id]
+
+
+def _signer(ctx: ServiceContext, issuer_id: int, conn: Connection | None = None) -> PrivateKey:
+    """The issuing CA's key: it answers for its own certificates (RFC 6960 §2.6, no delegated
+    responder). A revoked (inactive) CA still answers, as it still publishes its CRLs."""
+    def build() -> PrivateKey:
+        stmt = select(Authority.key_blob).where(Authority.id == issuer_id)
+        if conn is not None:
+            blob = conn.execute(stmt).scalar_one()
+        else:
+            with ctx.engine.connect() as own:
+                blob = own.execute(stmt).scalar_one()
+        return decrypt_private_key(blob, ctx.require_keyring().keys)
+
+    return ctx.cached(("ocsp-signer", issuer_id), build)  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------------------------------------
+# Certificate states and signing
+
+
+@dataclass(frozen=True)
+class CertState:
+    certificate_id: int
+    issuer_id: int
+    serial: str                     # lower-case hex
+    status: str                     # good | revoked (a hold is revoked with certificateHold)
+    revoked_at: dt.datetime | None = None
+    reason: CrlReason | None = None
+    invalidity_date: dt.datetime | None = None
+
+
+_STATE_COLUMNS = (Certificate.id, Certificate.issuer_id, Certificate.serial, Certificate.status,
+                  Revocation.revoked_at, Revocation.reason, Revocation.invalidity_date)
+
+
+def _state_of(row) -> CertState:  # type: ignore[no-untyped-def]
+    if row.status is CertificateStatus.GOOD or row.revoked_at is None:
+        return CertState(row.id, row.issuer_id, row.serial, "good")
+    return CertState(row.id, row.issuer_id, row.serial, "revoked", row.revoked_at, CrlReason(row.reason),
+                     row.invalidity_date)
+
+
+def _states(conn: Connection, where, lock: bool = False) -> list[CertState]:  # type: ignore[no-untyped-def]
+    stmt = (select(*_STATE_COLUMNS).outerjoin(Revocation, Revocation.certificate_id == Certificate.id)
+            .where(where).order_by(Certificate.id))
+    if lock:
+        stmt = stmt.with_for_update(of=Certificate)  # PostgreSQL; SQLite's writer lock covers it
+    return [_state_of(r) for r in conn.execute(stmt)]
+
+
+def _sign(ctx: ServiceContext, state: CertState, alg: ocsp.HashAlgorithm, now: dt.datetime,
+          *, conn: Connection | None = None) -> tuple[bytes, dt.datetime]:
+    issuer = _issuer_by_id(ctx, state.issuer_id, conn)
+    cid = ocsp.cert_id(alg, issuer.name_der, issuer.key_point, int(state.serial, 16))
+    next_update = now + dt.timedelta(hours=ctx.settings.ocsp_validity_hours)
+    single = ocsp.single_response(cid, state.status, now, next_update, revoked_at=state.revoked_at,
+                                  reason=state.reason, invalidity_date=state.invalidity_date)
+    return ocsp.build_response(signer=_signer(ctx, state.issuer_id, conn), produced_at=now,
+                               responses=[single]), next_update
+
+
+def _row(ctx: ServiceContext, state: CertState, alg: ocsp.HashAlgorithm, now: dt.datetime,
+         conn: Connection | None = None) -> dict[str, object]:
+    der, next_update = _sign(ctx, state, alg, now, conn=conn)
+    return {"certificate_id": state.certificate_id, "hash_alg": alg.value, "issuer_id": state.issuer_id,
+            "serial": state.serial, "status": state.status, "this_update": now, "next_update": next_update,
+            "response_der": der}
+
+
+# ------------------------------------------------------------------------------------------------
+# Hooks: issuance and status changes
+
+
+def presign_new(ctx: ServiceContext, issuer_id: int, serial_hex: str, now: dt.datetime) -> dict[str, object]:
+    """The ``good`` response of a certificate being issued (signed with no transaction open); pass
+    it to :func:`store_new` once the certificate's id is known, in the issuance's transaction."""
+    return _row(ctx, CertState(0, issuer_id, serial_hex, "good"), PRESIGNED_HASH, now)
+
+
+def store_new(conn: Connection, rows: list[dict[str, object]], certificate_ids: Iterable[int]) -> None:
+    """Insert the responses of :func:`presign_new` for the certificates just inserted (one executemany)."""
+    for row, cert_id in zip(rows, certificate_ids, strict=True):
+        row["certificate_id"] = cert_id
+    if rows:
+        conn.execute(insert(OcspResponse), rows)
+
+
+def on_status_change(ctx: ServiceContext, session: Session, cert: Certificate, at: dt.datetime) -> None:
+    """Re-sign every stored response of ``cert`` (at least the SHA-1 one) with its new status, in the
+    caller's transaction: a committed revocation is never answered ``good``."""
+    session.flush()  # the certificate's new status and its revocations row; takes the row lock
+    conn = session.connection()
+    state = _states(conn, Certificate.id == cert.id, lock=True)[0]
+    algs = {PRESIGNED_HASH.value} | set(conn.execute(
+        select(OcspResponse.hash_alg).where(OcspResponse.certificate_id == cert.id)).scalars())
+    rows = [_row(ctx, state, ocsp.HashAlgorithm(a), at, conn) for a in sorted(algs)]
+    conn.execute(delete(OcspResponse).where(OcspResponse.certificate_id == cert.id))
+    conn.execute(insert(OcspResponse), rows)
+
+
+def presign_certificate(ctx: ServiceContext, session: Session, cert: Certificate, at: dt.datetime) -> None:
+    """Store the SHA-1 response of a certificate added in the caller's transaction (our CA and
+    seal-maker certificates, made by ``ensure_hierarchies``)."""
+    session.flush()
+    conn = session.connection()
+    state = _states(conn, Certificate.id == cert.id)[0]
+    conn.execute(insert(OcspResponse), [_row(ctx, state, PRESIGNED_HASH, at, conn)])
+
+
+# ------------------------------------------------------------------------------------------------
+# Check, sign, re-check and write (refresh and on-demand)
+
+
+def _store_checked(ctx: ServiceContext, signed: list[tuple[CertState, dict[str, object]]]) -> int:
+    """Store each signed row if its certificate's status is still the one signed; returns how many."""
+    if not signed:
+        return 0
+    ids = sorted({s.certificate_id for s, _ in signed})
+    with ctx.transaction() as session:
+        conn = session.connection()
+        current = {s.certificate_id: s for s in _states(conn, Certificate.id.in_(ids), lock=True)}
+        keep = [row for s, row in signed if current.get(s.certificate_id) == s]
+        if keep:
+            conn.execute(delete(OcspResponse).where(and_(OcspResponse.certificate_id == bindparam("c"),
+                                                         OcspResponse.hash_alg == bindparam("h"))),
+                         [{"c": r["certificate_id"], "h": r["hash_alg"]} for r in keep])
+            conn.execute(insert(OcspResponse), keep)
+    return len(keep)
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    refreshed: int
+    created: int
+
+    def __str__(self) -> str:
+        return f"ocsp: refreshed {self.refreshed}, created {self.created} pre-signed responses"
+
+
+def refresh(ctx: ServiceContext, *, batch: int = 500, now: dt.datetime | None = None) -> RefreshReport:
+    """Re-sign, in batches, every stored response with less than half its validity left, and sign
+    the missing SHA-1 response of any certificate that has none. Safe to run on several machines."""
+    now = now or ctx.clock.now()
+    due_before = now + dt.timedelta(hours=ctx.settings.ocsp_validity_hours) / 2
+    refreshed = created = 0
+    done: set[tuple[int, str]] = set()   # a row whose status changed meanwhile is not retried in this run
+    while True:
+        with ctx.engine.connect() as conn:
+            due = conn.execute(select(OcspResponse.certificate_id, OcspResponse.hash_alg)
+                               .where(OcspResponse.next_update <= due_before)
+                               .order_by(OcspResponse.next_update).limit(batch + len(done))).all()
+            due = [(c, h) for c, h in due if (c, h) not in done][:batch]
+            missing = conn.execute(
+                select(Certificate.id).outerjoin(OcspResponse, and_(OcspResponse.certificate_id == Certificate.id,
+                                                                    OcspResponse.hash_alg == PRESIGNED_HASH.value))
+                .where(OcspResponse.certificate_id.is_(None)).order_by(Certificate.id).limit(batch)).scalars().all()
+            missing = [c for c in missing if (c, PRESIGNED_HASH.value) not in done]
+            if not due and not missing:
+                break
+            states = {s.certificate_id: s for s in _states(
+                conn, Certificate.id.in_({c for c, _ in due} | set(missing)))}
+        work = [(c, h) for c, h in due] + [(c, PRESIGNED_HASH.value) for c in missing]
+        signed = [(states[c], _row(ctx, states[c], ocsp.HashAlgorithm(h), now)) for c, h in work if c in states]
+        stored = _store_checked(ctx, signed)
+        done.update(work)
+        refreshed += min(stored, len(due))
+        created += max(0, stored - len(due))
+    return RefreshReport(refreshed, created)
+
+
+# ------------------------------------------------------------------------------------------------
+# Answering
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What to send: the DER ``OCSPResponse``; for a pre-signed response also its thisUpdate and
+    nextUpdate, which the HTTP layer turns into RFC 5019 caching headers."""
+
+    body: bytes
+    this_update: dt.datetime | None = None
+    next_update: dt.datetime | None = None
+    cacheable: bool = False
+    kind: str = "error"       # presigned | live | fallback | error
+
+
+def _limiter(ctx: ServiceContext) -> threading.BoundedSemaphore | None:
+    n = ctx.settings.ocsp_live_concurrency
+    if n <= 0:
+        return None
+    return ctx.cached(("ocsp-live",), lambda: threading.BoundedSemaphore(n))  # type: ignore[no-any-return]
+
+
+_LOOKUP = (select(OcspResponse.response_der, OcspResponse.this_update, OcspResponse.next_update)
+           .where(OcspResponse.issuer_id == bindparam("i"), OcspResponse.serial == bindparam("s"),
+                  OcspResponse.hash_alg == bindparam("h")))
+
+
+def _serial_hex(serial: int) -> str | None:
+    return format(serial, "x") if serial > 0 else None
+
+
+def answer(ctx: ServiceContext, request_der: bytes) -> Answer:
+    """The response to one DER ``OCSPRequest``. Never raises for bad input: a malformed request
+    gets ``malformedRequest``, an issuer that is not ours ``unauthorized`` (RFC 5019 §2.2.3)."""
+    try:
+        req = ocsp.parse_request(request_der)
+    except ocsp.OcspError:
+        return Answer(MALFORMED)
+    issuers = [_issuer_for(ctx, cid) for cid in req.cert_ids]
+    if any(i is None for i in issuers) or len({i.id for i in issuers if i}) != 1:
+        return Answer(UNAUTHORIZED)  # not ours, or several CAs in one request (one signer per response)
+    issuer = issuers[0]
+    assert issuer is not None
+    now = ctx.clock.now()
+    stored = None
+    if len(req.cert_ids) == 1:
+        cid = req.cert_ids[0]
+        serial = _serial_hex(cid.serial)
+        if serial is not None:
+            with ctx.engine.connect() as conn:
+                stored = conn.execute(_LOOKUP, {"i": issuer.id, "s": serial, "h": cid.hash_algorithm.value}).first()
+            if stored is not None and stored.next_update <= now:
+                stored = None  # expired: the refresher is behind; sign afresh below
+        if stored is not None and req.nonce_extension is None:
+            return Answer(stored.response_der, stored.this_update, stored.next_update, True, "presigned")
+    limiter = _limiter(ctx)
+    if limiter is None or not limiter.acquire(blocking=False):
+        if stored is not None:  # RFC 8954 §2.1: answer without the nonce rather than not at all
+            return Answer(stored.response_der, stored.this_update, stored.next_update, True, "fallback")
+        return Answer(TRY_LATER)
+    try:
+        return _answer_live(ctx, req, issuer, now)
+    finally:
+        limiter.release()
+
+
+def _answer_live(ctx: ServiceContext, req: ocsp.OcspRequest, issuer: Issuer, now: dt.datetime) -> Answer:
+    serials = {cid.serial: _serial_hex(cid.serial) for cid in req.cert_ids}
+    with ctx.engine.connect() as conn:
+        states = {s.serial: s for s in _states(conn, and_(Certificate.issuer_id == issuer.id,
+                                                          Certificate.serial.in_([s for s in serials.values() if s])))}
+    next_update = now + dt.timedelta(hours=ctx.settings.ocsp_validity_hours)
+    if req.nonce_extension is None and len(req.cert_ids) == 1:
+        cid = req.cert_ids[0]
+        state = states.get(serials[cid.serial] or "")
+        if state is not None:  # missing or expired pre-signed response: sign it, store it, send it
+            row = _row(ctx, state, cid.hash_algorithm, now)
+            _store_checked(ctx, [(state, row)])
+            return Answer(row["response_der"], now, row["next_update"], True, "presigned")  # type: ignore[arg-type]
+    singles = []
+    for cid in req.cert_ids:
+        state = states.get(serials[cid.serial] or "")
+        if state is None:
+            singles.append(ocsp.single_response(cid, "unknown", now, next_update))
+        else:
+            singles.append(ocsp.single_response(cid, state.status, now, next_update, revoked_at=state.revoked_at,
+                                                reason=state.reason, invalidity_date=state.invalidity_date))
+    body = ocsp.build_response(signer=_signer(ctx, issuer.id), produced_at=now, responses=singles,
+                               nonce_extension=req.nonce_extension)
+    return Answer(body, now, next_update, False, "live")
