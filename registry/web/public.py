@@ -71,3 +71,26 @@ def health():  # type: ignore[no-untyped-def]
         crl_problems = crl_index.problems(ctx)
     status = 200 if db == "ok" and not crl_problems else 503
     return jsonify(status="ok" if status == 200 else "degraded", database=db, crl_problems=crl_problems), status
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+def verify_page():  # type: ignore[no-untyped-def]
+    """Anyone may upload a seal, a signature (with its document) or an OFD file and read the verdict."""
+    from ..domain.errors import ValidationError
+    from ..services import verify
+    from .api import read_upload
+
+    ctx = service_context()
+    limit = ctx.settings.verify_max_bytes
+    if request.method == "GET":
+        return render_template("public/verify.html", limit=limit, report=None)
+    try:
+        data = read_upload("file", True)
+        document = read_upload("document", False)
+        assert data is not None
+        report = verify.verify_file(ctx, data, document=document).to_json()
+    except ValidationError as exc:
+        return render_template("public/verify.html", limit=limit, report=None, error=str(exc)), 400
+    upload = request.files.get("file")
+    return render_template("public/verify.html", limit=limit, report=report,
+                           filename=(upload.filename if upload else "") or "")
