@@ -18,7 +18,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, ctx: ServiceContext
     settings = ctx.settings if ctx is not None else Settings.from_env()
     app.config.from_mapping(
         SECRET_KEY=load_or_create_secret_key(settings),
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        # two files (a signature and its document) up to the verifier's limit each, plus form overhead
+        MAX_CONTENT_LENGTH=max(16 * 1024 * 1024, 2 * settings.verify_max_bytes + 1024 * 1024),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
@@ -26,9 +27,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, ctx: ServiceContext
         app.config.update(test_config)
     app.extensions["registry"] = ctx or ServiceContext.create(settings)
 
-    from . import crl, public
+    from . import api, crl, public
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(api.bp)
     app.register_blueprint(crl.bp)
     _init_errors(app)
     _init_security_headers(app)
