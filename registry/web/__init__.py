@@ -32,6 +32,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, ctx: ServiceContext
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(crl.bp)
+    from . import ocsp
+
+    ocsp.init_app(app)  # /ocsp: a lean WSGI handler in front of Flask (RFC 6960 / RFC 5019)
     _init_errors(app)
     _init_security_headers(app)
     return app
