@@ -528,8 +528,27 @@ def crl_daemon(interval: float | None, max_seconds: float | None) -> None:
     from .services import crl_publish as pub
 
     ctx = _ctx()
-    for line in pub.run_publisher(ctx, _cli_actor(), interval=interval, max_seconds=max_seconds):
+    from .services import ocsp
+
+    for line in pub.run_publisher(ctx, _cli_actor(), interval=interval, max_seconds=max_seconds,
+                                  also=ocsp.refresher(ctx)):  # OCSP responses refreshed at half-life
         click.echo(line, nl=True)
+
+
+@main.group("ocsp")
+def ocsp_group() -> None:
+    """The OCSP responder's pre-signed responses (served at /ocsp)."""
+
+
+@ocsp_group.command("refresh")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000),
+              help="Responses signed per write transaction.")
+@handle_errors
+def ocsp_refresh(batch: int) -> None:
+    """Re-sign the responses past half their validity and sign any missing one."""
+    from .services import ocsp
+
+    click.echo(str(ocsp.refresh(_ctx(), batch=batch)))
 
 
 @main.group("ca")

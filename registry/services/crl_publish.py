@@ -17,7 +17,7 @@ import hashlib
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -442,9 +442,11 @@ def pending(ctx: ServiceContext) -> list[str]:
 
 
 def run_publisher(ctx: ServiceContext, actor: Actor, *, interval: float | None = None,
-                  max_seconds: float | None = None, stop: threading.Event | None = None) -> Iterator[str]:
+                  max_seconds: float | None = None, stop: threading.Event | None = None,
+                  also: Callable[[], Iterable[str]] | None = None) -> Iterator[str]:
     """Check every ``interval`` seconds; publish the issuers that need it. Yields a line per CRL
-    written. A lease held by another publisher is skipped quietly (that one is publishing)."""
+    written. A lease held by another publisher is skipped quietly (that one is publishing).
+    ``also`` runs once per round after the CRLs (the OCSP refresh); its lines are yielded too."""
     import time
 
     wait = interval if interval is not None else max(0.2, float(ctx.settings.crl_publish_interval))
@@ -464,6 +466,11 @@ def run_publisher(ctx: ServiceContext, actor: Actor, *, interval: float | None =
                 yield f"skipped {name}: {exc}"
             except Exception as exc:  # noqa: BLE001 - keep publishing the other issuers
                 yield f"error: publishing {name} failed: {type(exc).__name__}: {exc}"
+        if also is not None:
+            try:
+                yield from also()
+            except Exception as exc:  # noqa: BLE001 - a daemon reports and retries
+                yield f"error: {type(exc).__name__}: {exc}"
         if max_seconds is not None and time.monotonic() - started >= max_seconds:
             return
         stop.wait(wait)

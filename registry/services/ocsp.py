@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select
@@ -282,6 +282,22 @@ def refresh(ctx: ServiceContext, *, batch: int = 500, now: dt.datetime | None = 
         refreshed += min(stored, len(due))
         created += max(0, stored - len(due))
     return RefreshReport(refreshed, created)
+
+
+def refresher(ctx: ServiceContext, every: float = 60.0) -> Callable[[], Iterator[str]]:
+    """For the CRL daemon loop: run :func:`refresh` at most every ``every`` seconds; yields a line
+    when it signed something."""
+    last = [float("-inf")]
+
+    def tick() -> Iterator[str]:
+        if time.monotonic() - last[0] < every:
+            return
+        last[0] = time.monotonic()
+        report = refresh(ctx)
+        if report.refreshed or report.created:
+            yield str(report)
+
+    return tick
 
 
 # ------------------------------------------------------------------------------------------------

@@ -221,3 +221,30 @@ def test_a_status_read_from_the_database_not_from_memory(ctx: ServiceContext) ->
     with ctx.transaction() as s:
         s.execute(update(OcspResponse).values(response_der=b"\x30\x03\x0a\x01\x03"))
     assert ocsp.answer(ctx, req).body == b"\x30\x03\x0a\x01\x03" != first
+
+
+def test_the_crl_daemon_loop_refreshes_ocsp_responses(ctx: ServiceContext) -> None:
+    from registry.services import crl_publish
+
+    issue(ctx)
+    ctx.clock.advance(hours=13)
+    lines = list(crl_publish.run_publisher(ctx, ADMIN, interval=0.2, max_seconds=0, also=ocsp.refresher(ctx)))
+    assert any(line.startswith("ocsp: refreshed 5,") for line in lines), lines   # 4 CA certificates + 1 holder
+    with ctx.reader() as s:
+        assert s.scalar(select(func.min(OcspResponse.this_update))) == ctx.clock.now()
+
+
+def test_registry_ocsp_refresh_command(ctx: ServiceContext) -> None:
+    from click.testing import CliRunner
+
+    from registry.cli import main
+    from tests.conftest import TEST_KEK
+
+    issue(ctx)
+    env = {"REGISTRY_DATABASE_URL": ctx.settings.database_url, "REGISTRY_KEK": TEST_KEK,
+           "REGISTRY_INSTANCE_PATH": str(ctx.settings.instance_path), "REGISTRY_BASE_URL": ctx.settings.base_url}
+    first = CliRunner().invoke(main, ["ocsp", "refresh", "--batch", "2"], env=env)
+    # the command runs on the real clock, days after the frozen one the fixture issued at: all are due
+    assert first.exit_code == 0 and first.output.strip() == "ocsp: refreshed 5, created 0 pre-signed responses"
+    again = CliRunner().invoke(main, ["ocsp", "refresh"], env=env)
+    assert again.exit_code == 0 and "refreshed 0, created 0" in again.output
