@@ -34,7 +34,10 @@ def make_engine(url: str, **kw: object) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]
-            immediate = conn.get_execution_options().get("sqlite_immediate")
+            options = conn.get_execution_options()
+            if options.get("isolation_level") == "AUTOCOMMIT":
+                return  # single-statement reads (the verifier): no transaction
+            immediate = options.get("sqlite_immediate")
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine

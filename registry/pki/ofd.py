@@ -184,7 +184,7 @@ def parse_xml(data: bytes, what: str, limits: Limits = Limits()) -> ElementTree.
         return builder.close()
     except OfdError:
         raise
-    except (expat.ExpatError, ValueError, UnicodeError, AssertionError) as exc:
+    except (expat.ExpatError, ValueError, UnicodeError, LookupError, AssertionError) as exc:
         raise OfdError(f"{what} is not well-formed XML: {exc}") from None
 
 

@@ -340,8 +340,25 @@ def _crypto_check(cid: str, fn: Any, arg: Any, ok_msg: Msg, bad_msg: Msg) -> Che
     return check
 
 
+@functools.lru_cache(maxsize=4096)
+def _seal_signature_verdict(raw: bytes) -> tuple[bool, str | None]:
+    """The maker-signature result for one seal's exact bytes (a cryptographic fact that never
+    changes: cached per process, like certificate signatures; many documents carry the same seal)."""
+    try:
+        return ses.verify_seal_signature(ses.parse_seal(raw)), None
+    except ses.SesError as exc:
+        return False, str(exc)
+
+
+def _cached_seal_signature(seal: ses.Seal) -> bool:
+    ok, error = _seal_signature_verdict(seal.raw)
+    if error is not None:
+        raise ses.SesError(error)
+    return ok
+
+
 def _seal_signature_check(seal: ses.Seal) -> Check:
-    return _crypto_check("seal_signature", ses.verify_seal_signature, seal,
+    return _crypto_check("seal_signature", _cached_seal_signature, seal,
                          ("制章者签名有效，印章数据完整", "the seal maker's signature is intact"),
                          ("制章者签名无效：印章数据被改动或不是该制章者证书签发",
                           "the seal maker's signature does not verify: the seal was altered or not made "

@@ -7,6 +7,7 @@ both hierarchies have one profile. Parsing keeps the exact TBS bytes for signatu
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -224,6 +225,15 @@ class Certificate:
 
     @classmethod
     def from_der(cls, data: bytes) -> "Certificate":
+        """Parse a DER certificate. Parsed certificates are immutable and shared: the same bytes
+        give the same object (a bounded per-process cache; verifiers see the same few CA and
+        seal-maker certificates in every request)."""
+        if type(data) is bytes and cls is Certificate:
+            return _parse_cached(data)
+        return cls._parse(data)
+
+    @classmethod
+    def _parse(cls, data: bytes) -> "Certificate":
         try:
             top = der.parse(bytes(data))
             tbs_node, alg_node, sig_node = top.children()
@@ -244,12 +254,21 @@ class Certificate:
                         ec = e.children()
                         critical = len(ec) == 3 and ec[1].as_bool()
                         exts.append(Extension(ec[0].as_oid(), critical, ec[-1].as_bytes()))
-            return cls(der=top.raw, tbs=tbs_node.raw, serial=serial,
+            cert = cls(der=top.raw, tbs=tbs_node.raw, serial=serial,
                        signature_algorithm=alg_node.children()[0].as_oid(),
                        signature=sig_node.as_bit_string(), issuer=Name.from_node(issuer_node),
                        issuer_der=issuer_node.raw, subject=Name.from_node(subject_node),
                        subject_der=subject_node.raw, not_before=nb.as_time(), not_after=na.as_time(),
                        spki=spki_node.raw, extensions=tuple(exts))
+            # The extensions we act on are decoded now, so a malformed one makes the certificate
+            # unreadable here instead of failing later, deep inside a chain check (RFC 5280 §4.2).
+            for what in ("is_ca", "key_usage", "subject_key_id", "authority_key_id", "crl_urls",
+                         "freshest_crl_urls", "policies"):
+                try:
+                    getattr(cert, what)
+                except (der.DERError, ValueError, IndexError, AttributeError) as exc:
+                    raise CertificateError(f"malformed {what.replace('_', ' ')} extension: {exc}") from None
+            return cert
         except (der.DERError, ValueError, IndexError) as exc:
             if isinstance(exc, CertificateError):
                 raise
@@ -356,6 +375,11 @@ class Certificate:
 
     def valid_at(self, when: dt.datetime) -> bool:
         return self.not_before <= when <= self.not_after
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(data: bytes) -> Certificate:
+    return Certificate._parse(data)
 
 
 @dataclass(frozen=True)

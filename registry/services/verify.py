@@ -24,8 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, text
 
 from ..domain.errors import ValidationError
 from ..pki import crl, der, ofd, ses
@@ -121,16 +120,31 @@ def trust_store(ctx: ServiceContext) -> TrustStore:
     return store
 
 
-class _Trust:
-    """A :class:`registry.pki.verify.TrustSource` over one read session, for one verification."""
+_UNKNOWN_HERE = "本系统登记数据中没有此证书 / not in this registry's records"
+# Both branches of the UNION name their column types (PostgreSQL resolves NULLs and enums by branch).
+_STATUS_SQL = ("SELECT 'c', c.issuer_id, c.serial, CAST(c.status AS VARCHAR(16)), r.revoked_at, r.reason, "
+               "CAST(NULL AS VARCHAR(32)), CAST(NULL AS TIMESTAMP) "
+               "FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id WHERE ")
+_SEAL_SQL = ("SELECT 's', NULL, s.es_id, CAST(s.status AS VARCHAR(16)), s.revoked_at, NULL, s.revocation_reason, "
+             "(SELECT min(r.revoked_at) FROM revocations r JOIN certificates c ON c.id = r.certificate_id "
+             " WHERE c.seal_id = s.id) FROM seals s WHERE s.es_id = :es_id")
 
-    def __init__(self, store: TrustStore, session: Session, now: dt.datetime) -> None:
+
+class _Trust:
+    """A :class:`registry.pki.verify.TrustSource` over one database connection, for one verification.
+
+    :meth:`prefetch` loads everything a signature or seal of ours needs (the statuses of the
+    certificates our roots issued, the signer certificate's, the seal's record) in one statement,
+    so the verifier costs one round trip to the database."""
+
+    def __init__(self, store: TrustStore, conn: Connection, now: dt.datetime) -> None:
         self.store = store
-        self.session = session
+        self.conn = conn
         self.now = now
         self._status: dict[tuple[int, str], pv.Status] = {}
         self._crl_ok: dict[int, bool] = {}
         self._complete: set[int] = set()   # issuers whose every certificate status is loaded
+        self._seals: dict[str, pv.SealRecord] = {}
 
     # -- chain -----------------------------------------------------------------------------------
 
@@ -144,32 +158,50 @@ class _Trust:
     def is_anchor(self, cert: Certificate) -> bool:
         return cert.der in self.store.anchors
 
-    # -- revocation ------------------------------------------------------------------------------
+    def _our_issuer(self, cert: Certificate) -> int | None:
+        for issuer in self.issuers(cert):
+            aid = self.store.ours.get(issuer.der)
+            if aid is not None:
+                return aid
+        return None
 
-    def prefetch(self, issuer_id: int | None = None, serial: str | None = None) -> None:
-        """One query for the statuses of every certificate our roots issued (a handful of CA and
-        seal-maker certificates) and, optionally, one certificate of one of our issuing CAs."""
+    # -- one round trip --------------------------------------------------------------------------
+
+    def prefetch(self, signer: Certificate | None = None, seal: ses.Seal | None = None) -> None:
+        """Statuses of every certificate our roots issued (a handful of CA and seal-maker
+        certificates), of ``signer`` if one of our CAs issued it, and our record of ``seal`` if our
+        seal maker made it, in one statement."""
         roots = [aid for cert_der, aid in self.store.ours.items() if cert_der in self.store.anchors]
         parts: list[str] = []
         params: dict[str, object] = {}
         with_roots = bool(roots) and not self._complete.issuperset(roots)
         if with_roots:
-            parts.append(f"c.issuer_id IN ({', '.join(f':r{i}' for i in range(len(roots)))})")
+            parts.append(_STATUS_SQL + f"c.issuer_id IN ({', '.join(f':r{i}' for i in range(len(roots)))})")
             params.update({f"r{i}": r for i, r in enumerate(roots)})
-        if issuer_id is not None and serial is not None and (issuer_id, serial) not in self._status:
-            parts.append("(c.issuer_id = :issuer AND c.serial = :serial)")
-            params.update(issuer=issuer_id, serial=serial)
-            self._status[(issuer_id, serial)] = pv.Status.unknown(
-                "本系统登记数据中没有此证书 / not in this registry's records")
+        if signer is not None:
+            issuer_id = self._our_issuer(signer)
+            serial = format(signer.serial, "x")
+            if issuer_id is not None and issuer_id not in roots and (issuer_id, serial) not in self._status:
+                parts.append(_STATUS_SQL + "c.issuer_id = :issuer AND c.serial = :serial")
+                params.update(issuer=issuer_id, serial=serial)
+                self._status[(issuer_id, serial)] = pv.Status.unknown(_UNKNOWN_HERE)
+        if seal is not None and seal.maker_cert in self.store.our_makers and seal.es_id not in self._seals:
+            parts.append(_SEAL_SQL)
+            params["es_id"] = seal.es_id
+            self._seals[seal.es_id] = pv.SealRecord("revoked", None, "not in this registry's records")
         if not parts:
             return
-        select = ("SELECT c.issuer_id, c.serial, c.status, r.revoked_at, r.reason FROM certificates c "
-                  "LEFT JOIN revocations r ON r.certificate_id = c.id WHERE ")
-        rows = self.session.execute(text(" UNION ALL ".join(select + p for p in parts)), params).all()
+        rows = self.conn.execute(text(" UNION ALL ".join(parts)), params).all()
         if with_roots:
             self._complete.update(roots)
-        for iid, ser, status, revoked_at, reason in rows:
-            self._status[(iid, ser)] = _db_status(status, revoked_at, reason)
+        for kind, iid, key, status, revoked_at, reason, reason_name, held_at in rows:
+            if kind == "c":
+                self._status[(iid, key)] = _db_status(status, revoked_at, reason)
+            else:
+                status = str(getattr(status, "value", status))
+                when = (_utc(revoked_at) if status == "revoked" else _utc(held_at) if status == "suspended"
+                        else None)
+                self._seals[key] = pv.SealRecord(status, when, reason_name)
 
     def status(self, cert: Certificate, issuer: Certificate) -> pv.Status:
         issuer_id = self.store.ours.get(issuer.der)
@@ -177,9 +209,9 @@ class _Trust:
             serial = format(cert.serial, "x")
             if (issuer_id, serial) not in self._status:
                 if issuer_id in self._complete:
-                    return pv.Status.unknown("本系统登记数据中没有此证书 / not in this registry's records")
-                self.prefetch(issuer_id, serial)
-            return self._status[(issuer_id, serial)]
+                    return pv.Status.unknown(_UNKNOWN_HERE)
+                self.prefetch(signer=cert)
+            return self._status.get((issuer_id, serial)) or pv.Status.unknown(_UNKNOWN_HERE)
         return self._crl_status(cert, issuer)
 
     def _crl_status(self, cert: Certificate, issuer: Certificate) -> pv.Status:
@@ -212,16 +244,9 @@ class _Trust:
     def seal_record(self, seal: ses.Seal) -> pv.SealRecord | None:
         if seal.maker_cert not in self.store.our_makers:
             return None
-        row = self.session.execute(text(
-            "SELECT s.status, s.revoked_at, s.revocation_reason, "
-            "(SELECT min(r.revoked_at) FROM revocations r JOIN certificates c ON c.id = r.certificate_id "
-            " WHERE c.seal_id = s.id) FROM seals s WHERE s.es_id = :es_id"), {"es_id": seal.es_id}).first()
-        if row is None:
-            return pv.SealRecord("revoked", None, "not in this registry's records")
-        status, revoked_at, reason, held_at = row
-        status = getattr(status, "value", status)
-        when = _utc(revoked_at) if status == "revoked" else _utc(held_at) if status == "suspended" else None
-        return pv.SealRecord(str(status), when, reason)
+        if seal.es_id not in self._seals:
+            self.prefetch(seal=seal)
+        return self._seals[seal.es_id]
 
 
 def _utc(t: dt.datetime | str | None) -> dt.datetime | None:
@@ -269,12 +294,19 @@ def verify_file(ctx: ServiceContext, data: bytes, *, document: bytes | None = No
         raise ValidationError(f"the document is {len(document)} bytes, more than the limit of {limit} bytes")
     now = at or ctx.clock.now()
     store = trust_store(ctx)
-    with ctx.reader() as session:
-        trust = _Trust(store, session, now)
+    # One read-only statement per verification, so no transaction is needed (no BEGIN/ROLLBACK
+    # round trips on PostgreSQL).
+    with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        trust = _Trust(store, conn, now)
         try:
             kind, parsed = pv.detect(data)
             if isinstance(parsed, ses.SesSignature):
-                _prefetch_signature(trust, parsed)
+                try:
+                    trust.prefetch(parsed.signer_certificate(), parsed.seal)
+                except ses.SesError:
+                    trust.prefetch(None, parsed.seal)
+            elif isinstance(parsed, ses.Seal):
+                trust.prefetch(None, parsed)
             if kind == "ofd":
                 if document is not None:
                     raise pv.InputError("an OFD document carries its own content: do not give a separate document")
@@ -291,17 +323,3 @@ def verify_file(ctx: ServiceContext, data: bytes, *, document: bytes | None = No
             return report
         except (pv.InputError, ofd.OfdError) as exc:
             raise ValidationError(str(exc)) from None
-
-
-def _prefetch_signature(trust: _Trust, sig: ses.SesSignature) -> None:
-    """Fetch the statuses of the signer certificate (if one of our CAs issued it) in one query."""
-    try:
-        signer = sig.signer_certificate()
-    except ses.SesError:
-        return
-    for issuer in trust.issuers(signer):
-        issuer_id = trust.store.ours.get(issuer.der)
-        if issuer_id is not None:
-            trust.prefetch(issuer_id, format(signer.serial, "x"))
-            return
-    trust.prefetch()

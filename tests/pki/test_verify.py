@@ -416,3 +416,9 @@ def test_mutated_ofd_parts_never_crash_the_verifier(data: bytes) -> None:
         assert str(exc)
         return
     assert report.to_json()["verdict"] in ("invalid", "indeterminate")
+
+
+def test_unknown_xml_encoding_is_a_clear_error() -> None:
+    """Found by the fuzzer: a mutated encoding name made expat raise LookupError."""
+    with pytest.raises(ofd.OfdError, match="not well-formed XML: unknown encoding"):
+        ofd.parse_xml(b'<?xml version="1.0" encoding="TTF-8"?><r/>', "/OFD.xml")
