@@ -5,7 +5,6 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request
 from sqlalchemy import func, select
 
 from ..db.models import Authority, Seal
-from ..services import seals
 from . import service_context
 
 bp = Blueprint("public", __name__)
@@ -34,12 +33,14 @@ def lookup():  # type: ignore[no-untyped-def]
 
 @bp.get("/seals/<code>")
 def seal_status(code: str):  # type: ignore[no-untyped-def]
-    info = seals.show_seal(service_context(), code)
-    public = {k: info[k] for k in ("es_id", "name", "type", "type_name", "type_name_zh", "enterprise", "uscc",
-                                   "algorithm", "status", "valid_start", "valid_end")}
+    """The public status page of a seal (the QR code on a printed seal certificate opens it);
+    ``Accept: application/json`` gets the same data as ``GET /api/v1/seals/<code>``."""
+    from ..services import status
+
+    info = status.seal_status(service_context(), code)
     if request.accept_mimetypes.best == "application/json":
-        return jsonify(public)
-    return render_template("public/seal.html", seal=public)
+        return jsonify({**info, "uscc": info["holder"]["uscc"], "enterprise": info["holder"]["enterprise"]})
+    return render_template("public/seal.html", seal=info)
 
 
 @bp.get("/ca/<name>.cer")

@@ -209,3 +209,12 @@ def test_mutated_uploads_never_make_the_endpoint_fail(fuzz_material, data) -> No
     assert resp.status_code in (200, 400), resp.get_data(as_text=True)[:300]
     payload = json.loads(resp.get_data(as_text=True))
     assert ("verdict" in payload) if resp.status_code == 200 else payload["message"]
+
+
+def test_public_seal_page_shows_revocation_reason_and_time(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
+    r = _issue(ctx)
+    ctx.clock.advance(hours=1)
+    revocation.revoke_seal(ctx, ADMIN, r.es_id, "affiliationChanged")
+    html = client.get(f"/seals/{r.es_id}").get_data(as_text=True)
+    assert "已吊销 revoked" in html and "affiliationChanged" in html
+    assert ctx.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ") in html
