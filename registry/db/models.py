@@ -244,17 +244,23 @@ class Certificate(Base):
 
 
 class AuditEvent(Base):
-    """Append-only audit log, written in the same transaction as the change it records."""
+    """Append-only audit log, written in the same transaction as the change it records, and
+    hash-chained: ``seq`` numbers the events 1, 2, 3 ... without gaps, ``hash`` covers the event's
+    content, its ``seq`` and ``prev_hash`` (the hash of event ``seq - 1``). The encoding is in
+    ``registry.services.audit``; ``id`` is only a storage key and is not covered."""
 
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     occurred_at: Mapped[dt.datetime]
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(64))
     target_type: Mapped[str] = mapped_column(String(32))
     target_id: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_audit_events_target", "target_type", "target_id"),
@@ -373,3 +379,18 @@ class OcspResponse(Base):
         CheckConstraint("hash_alg IN ('sha1', 'sha256', 'sm3')", name="hash_alg"),
         CheckConstraint("status IN ('good', 'revoked')", name="status"),
     )
+
+
+class AuditChainHead(Base):
+    """The audit chain's last link (one row, ``id`` 1): the seq and hash of the newest event.
+    Appending an event locks this row (SELECT ... FOR UPDATE on PostgreSQL; SQLite's write
+    transaction holds the database's single write lock), so events get contiguous numbers and one
+    unbroken chain. It also reveals a removed tail: the head names an event that is gone."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(BigInteger)      # 0 before the first event
+    last_hash: Mapped[str] = mapped_column(String(64))     # the genesis value before the first event
+
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)

@@ -39,6 +39,7 @@ class Permission(str, enum.Enum):
     CA_MANAGE = "ca.manage"
     CRL_PUBLISH = "crl.publish"
     AUDIT_VIEW = "audit.view"
+    AUDIT_VERIFY = "audit.verify"                 # the hash chain's integrity check (not the log itself)
 
 
 P = Permission
@@ -49,8 +50,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.REVIEWER: frozenset({P.APPLICATION_APPROVE, P.APPLICATION_REJECT, P.SEAL_REVOKE,
                               P.SEAL_SUSPEND, P.SEAL_VIEW}),
     Role.ADMIN: frozenset({P.USER_MANAGE, P.CA_MANAGE, P.CRL_PUBLISH, P.SEAL_VIEW,
-                           P.LICENCE_IMPORT, P.LICENCE_CHANGE}),
-    Role.AUDITOR: frozenset({P.SEAL_VIEW, P.AUDIT_VIEW}),
+                           P.LICENCE_IMPORT, P.LICENCE_CHANGE, P.AUDIT_VERIFY}),
+    Role.AUDITOR: frozenset({P.SEAL_VIEW, P.AUDIT_VIEW, P.AUDIT_VERIFY}),
 }
 
 
