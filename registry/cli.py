@@ -570,6 +570,39 @@ def ca_revoke(name: str, reason: str) -> None:
     click.echo(auth.name)
 
 
+@main.group("audit")
+def audit_group() -> None:
+    """The audit log."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain: every event's hash, every link, and the chain head.
+
+    Prints one line: the chain is intact (events, head seq and hash), or the first event that was
+    changed, removed or inserted behind the application's back. Exit status: 0 intact, 1 tampered,
+    2 the check could not run.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .services import audit
+
+    try:
+        settings = Settings.from_env()
+        url = make_url(settings.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+                and not Path(url.database).is_file():
+            raise CliError(f"no database at {url.database}: run `registry init` first")
+        report = audit.verify_audit_chain(_ctx(), _cli_actor())
+    except DomainError as exc:
+        raise CliError(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise CliError(f"cannot read the audit log: {str(exc).splitlines()[0]}") from None
+    click.echo(report.summary())
+    sys.exit(0 if report.ok else 1)
+
+
 # -- verification and the signing helper -------------------------------------------------------
 
 
