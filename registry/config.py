@@ -41,6 +41,9 @@ class Settings:
     kek_hex: str | None = None
     secret_key: str | None = None
     max_picture_bytes: int = 512 * 1024
+    session_idle_minutes: int = 15            # staff sessions end after this long without a request
+    login_max_failures: int = 5               # wrong passwords or codes before the account locks
+    login_lock_minutes: int = 15
     trust_dir: Path = Path()                    # other authorities' anchors, intermediates and CRLs
     verify_max_bytes: int = 32 * 1024 * 1024    # largest file the public verifier accepts
     crl_validity_hours: int = 24
@@ -92,6 +95,9 @@ class Settings:
             kek_hex=env.get("REGISTRY_KEK") or None,
             secret_key=env.get("REGISTRY_SECRET_KEY") or None,
             max_picture_bytes=_int(env, "REGISTRY_MAX_PICTURE_BYTES", 512 * 1024, 1024, 16 * 1024 * 1024),
+            session_idle_minutes=_int(env, "REGISTRY_SESSION_IDLE_MINUTES", 15, 1, 24 * 60),
+            login_max_failures=_int(env, "REGISTRY_LOGIN_MAX_FAILURES", 5, 1, 100),
+            login_lock_minutes=_int(env, "REGISTRY_LOGIN_LOCK_MINUTES", 15, 1, 24 * 60),
             trust_dir=Path(env.get("REGISTRY_TRUST_DIR") or instance / "trust").resolve(),
             verify_max_bytes=_int(env, "REGISTRY_VERIFY_MAX_BYTES", 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
             crl_validity_hours=_int(env, "REGISTRY_CRL_VALIDITY_HOURS", 24, 1, 24 * 31),

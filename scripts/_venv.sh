@@ -15,3 +15,5 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e ".${1:+[$1]}"
   touch "$stamp"
 fi
+# the portal's message catalogs (registry/translations/*/LC_MESSAGES/messages.po) → .mo
+.venv/bin/python -c "from registry.web.i18n import compile_catalogs; compile_catalogs()"

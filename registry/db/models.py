@@ -105,6 +105,14 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime]
+    # second factor (TOTP, RFC 6238): the secret is AES-256-GCM wrapped under the key-encryption key
+    totp_secret_blob: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, default=None)  # no code used twice
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    language: Mapped[str | None] = mapped_column(String(8), default=None)   # zh | en; None: browser's
 
     role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 

@@ -375,3 +375,36 @@ def decrypt_private_key(blob: bytes, keks: dict[str, bytes]) -> PrivateKey:
     except InvalidTag:
         raise KeyFormatError(f"encrypted key does not open under key-encryption key {kid!r} "
                              "(wrong key or tampered blob)") from None
+
+
+_SECRET_MAGIC = b"RGS1"
+
+
+def wrap_secret(secret: bytes, kek: bytes, kek_id: str, purpose: str) -> bytes:
+    """AES-256-GCM wrap of a small secret (e.g. a TOTP seed) under ``kek``; the KEK id and the
+    ``purpose`` (e.g. ``totp:rita``) are bound as associated data, so a blob copied to another row
+    or purpose does not open."""
+    kid = kek_id.encode()
+    if len(kek) != 32 or len(kid) > 255:
+        raise ValueError("key-encryption key must be 32 bytes with an id of at most 255 bytes")
+    nonce = os.urandom(12)
+    header = _SECRET_MAGIC + bytes((len(kid),)) + kid
+    return header + nonce + AESGCM(kek).encrypt(nonce, secret, header + purpose.encode())
+
+
+def unwrap_secret(blob: bytes, keks: dict[str, bytes], purpose: str) -> bytes:
+    from cryptography.exceptions import InvalidTag
+
+    if not blob.startswith(_SECRET_MAGIC) or len(blob) < 5 or len(blob) < 5 + blob[4] + 12 + 16:
+        raise KeyFormatError("not a wrapped registry secret")
+    kid = blob[5:5 + blob[4]].decode("utf-8", "replace")
+    kek = keks.get(kid)
+    if kek is None:
+        raise KeyFormatError(f"key-encryption key {kid!r} is not configured")
+    header = blob[:5 + blob[4]]
+    nonce, ct = blob[len(header):len(header) + 12], blob[len(header) + 12:]
+    try:
+        return AESGCM(kek).decrypt(nonce, ct, header + purpose.encode())
+    except InvalidTag:
+        raise KeyFormatError(f"wrapped secret does not open under key-encryption key {kid!r} "
+                             "(wrong key, wrong purpose or tampered blob)") from None

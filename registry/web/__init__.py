@@ -22,16 +22,28 @@ def create_app(test_config: dict[str, Any] | None = None, *, ctx: ServiceContext
         MAX_CONTENT_LENGTH=max(16 * 1024 * 1024, 2 * settings.verify_max_bytes + 1024 * 1024),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="registry_session",
+        PERMANENT_SESSION_LIFETIME=12 * 3600,   # hard cap; idle sessions end after REGISTRY_SESSION_IDLE_MINUTES
+        WTF_CSRF_TIME_LIMIT=None,               # a token lives as long as the session
     )
     if test_config:
         app.config.update(test_config)
     app.extensions["registry"] = ctx or ServiceContext.create(settings)
 
-    from . import api, crl, public
+    from flask_wtf.csrf import CSRFProtect
 
+    from . import admin, api, crl, i18n, public
+
+    i18n.init_app(app)
+    csrf = CSRFProtect(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(crl.bp)
+    app.register_blueprint(admin.bp)
+    # The public verifier and the API take uploads from anyone and change nothing: no session, no CSRF.
+    csrf.exempt(api.bp)
+    csrf.exempt(public.bp)
+    csrf.exempt(crl.bp)
     from . import ocsp
 
     ocsp.init_app(app)  # /ocsp: a lean WSGI handler in front of Flask (RFC 6960 / RFC 5019)
@@ -51,6 +63,24 @@ def _wants_json() -> bool:
 
 
 def _init_errors(app: Flask) -> None:
+    from flask_babel import gettext as _
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
+        message = _("The form has expired or did not come from this site (%(reason)s). Reload the page and "
+                    "try again.", reason=exc.description)
+        if _wants_json():
+            return jsonify(error="CSRFError", message=message), 400
+        return render_template("error.html", status=400, message=message), 400
+
+    @app.errorhandler(403)
+    def forbidden(_exc):  # type: ignore[no-untyped-def]
+        message = _("You do not have permission to do this.")
+        if _wants_json():
+            return jsonify(error=403, message=message), 403
+        return render_template("error.html", status=403, message=message), 403
+
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
         if _wants_json():

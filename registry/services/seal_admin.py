@@ -1,0 +1,116 @@
+"""The back office's view of seals: search with keyset pagination, and one seal's full record.
+
+Lists never use OFFSET: each page asks for the rows after the last id it showed, through an index,
+so page 1,000 of a million seals costs what page 1 costs.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..db.models import AuditEvent, Certificate, Enterprise, Revocation, Seal
+from ..domain.errors import ValidationError
+from ..domain.roles import Permission, require
+from ..pki.crl import CrlReason
+from . import status
+from .context import Actor, ServiceContext
+from .seals import find_seal
+
+__all__ = ["SealRow", "SealPage", "search", "detail", "PAGE_SIZE"]
+
+PAGE_SIZE = 50
+_USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
+_ESID = re.compile(r"^[0-9A-Z]{25}$")
+
+
+@dataclass(frozen=True)
+class SealRow:
+    id: int
+    es_id: str
+    name: str
+    seal_type: str
+    status: str
+    enterprise: str
+    uscc: str
+    valid_end: dt.datetime
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class SealPage:
+    rows: list[SealRow]
+    query: str
+    kind: str                 # esid | uscc | name | all
+    next_after: int | None    # the id to continue after, if there are more
+
+
+def _kind(q: str) -> str:
+    if not q:
+        return "all"
+    if _ESID.match(q.upper()):
+        return "esid"
+    if _USCC.match(q.upper()):
+        return "uscc"
+    return "name"
+
+
+def search(ctx: ServiceContext, actor: Actor, query: str = "", *, after: int | None = None,
+           limit: int = PAGE_SIZE) -> SealPage:
+    """Seals matching an esID, a USCC or the start of an enterprise name, newest first."""
+    require(actor.name, actor.roles, Permission.SEAL_VIEW)
+    q = (query or "").strip()
+    if len(q) > 100:
+        raise ValidationError("the search text is longer than 100 characters")
+    kind = _kind(q)
+    stmt = (select(Seal.id, Seal.es_id, Seal.name, Seal.seal_type, Seal.status, Seal.valid_end, Seal.created_at,
+                   Enterprise.name, Enterprise.uscc)
+            .join(Enterprise, Enterprise.id == Seal.enterprise_id))
+    if kind == "esid":
+        stmt = stmt.where(Seal.es_id == q.upper())
+    elif kind == "uscc":
+        stmt = stmt.where(Enterprise.uscc == q.upper())
+    elif kind == "name":
+        # a prefix of the registered name, through ix_enterprises_name; LIKE wildcards are escaped
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        ent_ids = select(Enterprise.id).where(Enterprise.name.like(escaped + "%", escape="\\")).limit(1000)
+        stmt = stmt.where(Seal.enterprise_id.in_(ent_ids))
+    if after is not None:
+        stmt = stmt.where(Seal.id < after)
+    stmt = stmt.order_by(Seal.id.desc()).limit(limit + 1)
+    now = ctx.clock.now()
+    with ctx.reader() as s:
+        rows = s.execute(stmt).all()
+    out = [SealRow(r[0], r[1], r[2], r[3].code, "expired" if r[4].value == "active" and now > r[5] else r[4].value,
+                   r[7], r[8], r[5], r[6]) for r in rows[:limit]]
+    return SealPage(out, q, kind, out[-1].id if len(rows) > limit else None)
+
+
+def detail(ctx: ServiceContext, actor: Actor, code: str) -> dict[str, Any]:
+    """The status record (as the public API gives it) plus certificate details and the history."""
+    require(actor.name, actor.roles, Permission.SEAL_VIEW)
+    info = status.seal_status(ctx, code)
+    with ctx.reader() as s:
+        seal = find_seal(s, code)
+        info["history"] = _history(s, seal.es_id)
+        info["application_id"] = seal.application_id
+        info["enterprise_id"] = seal.enterprise_id
+        certs = s.execute(select(Certificate, Revocation).outerjoin(Revocation, Revocation.certificate_id == Certificate.id)
+                          .where(Certificate.seal_id == seal.id).order_by(Certificate.id)).all()
+        info["certificate_details"] = [{
+            "serial": c.serial.upper(), "subject": c.subject, "issuer": c.issuer.subject, "issuer_name": c.issuer.name,
+            "algorithm": c.algorithm.value, "shard": c.shard, "key_sha256": c.key_fingerprint,
+            "not_before": c.not_before, "not_after": c.not_after, "status": c.status.value,
+            "reason": CrlReason(r.reason).rfc_name if r is not None else None,
+            "revoked_at": r.revoked_at if r is not None else None} for c, r in certs]
+    return info
+
+
+def _history(s: Session, es_id: str) -> list[dict[str, Any]]:
+    rows = s.scalars(select(AuditEvent).where(AuditEvent.target_type == "seal", AuditEvent.target_id == es_id)
+                     .order_by(AuditEvent.id)).all()
+    return [{"at": e.occurred_at, "actor": e.actor, "action": e.action, "details": e.details} for e in rows]

@@ -1,0 +1,75 @@
+"""Every admin URL and action, for every role and for anonymous visitors: the allowed/denied matrix.
+
+A new admin endpoint that is not in EXPECTED fails this test, so nobody adds a page without
+deciding who may use it.
+"""
+from __future__ import annotations
+
+import pytest
+
+from registry.domain.roles import Role
+from registry.services import seals
+from registry.services.context import ServiceContext
+from registry.web import create_app
+from tests.conftest import ADMIN, SHENZHEN_USCC
+from tests.web.test_admin_auth import csrf, sign_in, staff
+
+ALL = {"operator", "reviewer", "admin", "auditor"}
+STAFF_ANY = ALL
+# endpoint → (method, URL template, roles allowed). {code} is a live seal's esID.
+EXPECTED: dict[str, tuple[str, str, set[str]]] = {
+    "admin.dashboard": ("GET", "/admin/", STAFF_ANY),
+    "admin.password": ("GET", "/admin/password", STAFF_ANY),
+    "admin.seal_list": ("GET", "/admin/seals", {"operator", "reviewer", "admin", "auditor"}),
+    "admin.seal_detail": ("GET", "/admin/seals/{code}", {"operator", "reviewer", "admin", "auditor"}),
+    "admin.seal_download": ("GET", "/admin/seals/{code}/seal.esl", {"operator", "reviewer", "admin", "auditor"}),
+    "admin.seal_revoke": ("POST", "/admin/seals/{code}/revoke", {"reviewer"}),
+    "admin.seal_hold": ("POST", "/admin/seals/{code}/suspend", {"operator", "reviewer"}),
+}
+# reachable without signing in (the sign-in itself)
+PUBLIC = {"admin.login", "admin.enrol", "admin.code", "admin.logout", "admin.language"}
+
+
+@pytest.fixture
+def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
+    return create_app({"TESTING": True}, ctx=ctx)
+
+
+def test_every_admin_endpoint_is_in_the_matrix(app) -> None:  # type: ignore[no-untyped-def]
+    endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("admin.")}
+    assert endpoints == set(EXPECTED) | PUBLIC
+
+
+def test_role_matrix(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
+    clients = {"anonymous": app.test_client()}
+    for role in Role:
+        client = app.test_client()
+        sign_in(client, ctx, f"m{role.value}", staff(ctx, f"m{role.value}", (role,)))
+        clients[role.value] = client
+    got: dict[tuple[str, str], str] = {}
+    for endpoint, (method, template, allowed) in EXPECTED.items():
+        for who, client in clients.items():
+            # a fresh seal for every state-changing call, so one role's action doesn't block the next
+            code = seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
+                uscc=SHENZHEN_USCC, seal_type="finance", key=seals.KeyMaterial(generate=True), operator="olivia",
+                approver="rita")).es_id
+            url = template.format(code=code)
+            if method == "GET":
+                resp = client.get(url)
+            else:
+                token_page = client.get("/admin/login") if who == "anonymous" else client.get("/admin/")
+                data = {"csrf_token": csrf(token_page.get_data(as_text=True)), "confirm": code,
+                        "reason": "keyCompromise", "note": ""}
+                resp = client.post(url, data=data)
+            if resp.status_code in (200, 302) and not (resp.status_code == 302 and "/admin/login" in resp.headers["Location"]):
+                got[(endpoint, who)] = "allowed"
+            elif resp.status_code == 302:
+                got[(endpoint, who)] = "login"
+            elif resp.status_code == 403:
+                got[(endpoint, who)] = "denied"
+            else:
+                got[(endpoint, who)] = f"HTTP {resp.status_code}"
+    want = {(e, w): ("login" if w == "anonymous" else "allowed" if w in allowed else "denied")
+            for e, (_m, _t, allowed) in EXPECTED.items() for w in clients}
+    wrong = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
+    assert not wrong, wrong
