@@ -108,14 +108,28 @@ def utc_text(when: dt.datetime) -> str:
     return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode
+
+
+def _outer(when_text: str, actor: str, action: str, target_type: str, target_id: str,
+           details: Any) -> tuple[bytes, bytes]:
+    """The canonical JSON around the link: keys sort as action, actor, details, occurred_at |
+    prev_hash, seq | target_id, target_type, so the content parts can be encoded (and hashed)
+    before the chain head is locked."""
+    return (f'{{"action":{_json(action)},"actor":{_json(actor)},"details":{_json(details)},'
+            f'"occurred_at":{_json(when_text)},').encode(), \
+        f'"target_id":{_json(target_id)},"target_type":{_json(target_type)}}}'.encode()
+
+
+def _link(seq: int, prev_hash: str) -> bytes:
+    return f'"prev_hash":{_json(prev_hash)},"seq":{_json(seq)},'.encode()
+
+
 def canonical(seq: int, occurred_at: dt.datetime, actor: str, action: str, target_type: str,
               target_id: str, details: Any, prev_hash: str) -> bytes:
     """The bytes an event's hash is computed over (RFC 8785 form of the eight fields)."""
-    return json.dumps({"action": action, "actor": actor, "details": details,
-                       "occurred_at": utc_text(occurred_at), "prev_hash": prev_hash, "seq": seq,
-                       "target_id": target_id, "target_type": target_type},
-                      ensure_ascii=False, sort_keys=True, separators=(",", ":"),
-                      allow_nan=False).encode("utf-8")
+    before, after = _outer(utc_text(occurred_at), actor, action, target_type, target_id, details)
+    return before + _link(seq, prev_hash) + after
 
 
 def sm3_hex(data: bytes) -> str:
@@ -133,27 +147,40 @@ def event_hash(seq: int, occurred_at: dt.datetime, actor: str, action: str, targ
 # Writing
 
 
-def _append(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Number and chain ``rows`` (event column dicts, in order) under the head lock and move the
-    head; the caller inserts the rows in the same transaction."""
+class _Pending:
+    """An event's column values, and its hash input up to the link, already absorbed by SM3."""
+
+    __slots__ = ("row", "state", "after")
+
+    def __init__(self, when: dt.datetime, when_text: str, who: Actor, action: str, target_type: str,
+                 target_id: object, details: dict[str, Any]) -> None:
+        self.row: dict[str, Any] = {"occurred_at": when, "actor": who.name, "action": action,
+                                    "target_type": target_type, "target_id": str(target_id),
+                                    "details": plain_details(details)}
+        r = self.row
+        before, self.after = _outer(when_text, r["actor"], action, target_type, r["target_id"], r["details"])
+        self.state = hashes.Hash(hashes.SM3())
+        self.state.update(before)
+
+
+def _append(conn: Connection, pending: list[_Pending]) -> list[dict[str, Any]]:
+    """Number and chain ``pending`` (in order) under the head lock, move the head, and return the
+    rows for the caller to insert in the same transaction. Under the lock each event costs one
+    short SM3 update: its content was encoded and absorbed before."""
     head = conn.execute(select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == 1)
                         .with_for_update()).first()   # SQLite: no FOR UPDATE, the write lock is held
     if head is None:
         raise AuditChainError("the audit chain head (table audit_chain_head) is missing; "
                               "no audit event can be chained: run `registry audit verify`")
     seq, prev = head
-    for row in rows:
+    for p in pending:
         seq += 1
-        row["seq"], row["prev_hash"] = seq, prev
-        row["hash"] = prev = event_hash(seq, row["occurred_at"], row["actor"], row["action"],
-                                        row["target_type"], row["target_id"], row["details"], prev)
+        p.state.update(_link(seq, prev))
+        p.state.update(p.after)
+        p.row["seq"], p.row["prev_hash"] = seq, prev
+        p.row["hash"] = prev = p.state.finalize().hex()
     conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=seq, last_hash=prev))
-
-
-def _row(when: dt.datetime, who: Actor, action: str, target_type: str, target_id: object,
-         details: dict[str, Any]) -> dict[str, Any]:
-    return {"occurred_at": when, "actor": who.name, "action": action, "target_type": target_type,
-            "target_id": str(target_id), "details": plain_details(details)}
+    return [p.row for p in pending]
 
 
 def record(session: Session, ctx: ServiceContext, actor: Actor, action: str, target_type: str,
@@ -163,8 +190,9 @@ def record(session: Session, ctx: ServiceContext, actor: Actor, action: str, tar
     The number is given at this call, not at flush, so several events of one transaction are
     numbered in the order they were recorded; the head row stays locked until the transaction
     ends. Call it after the slow work of the use case (it usually is the last statement)."""
-    row = _row(ctx.clock.now(), actor, action, target_type, target_id, details)
-    _append(session.connection(), [row])
+    now = ctx.clock.now()
+    [row] = _append(session.connection(), [_Pending(now, utc_text(now), actor, action, target_type, target_id,
+                                                    details)])
     event = AuditEvent(**row)
     session.add(event)
     return event
@@ -174,13 +202,13 @@ def record_many(conn: Connection, ctx: ServiceContext,
                 events: list[tuple[Actor, str, str, object, dict[str, Any]]]) -> None:
     """Insert several events in one statement on the transaction's connection (hot paths),
     numbered and chained in list order."""
-    now = ctx.clock.now()
-    rows = [_row(now, who, action, target_type, target_id, details)
-            for who, action, target_type, target_id, details in events]
-    if not rows:
+    if not events:
         return
-    _append(conn, rows)
-    conn.execute(insert(AuditEvent), rows)
+    now = ctx.clock.now()
+    when_text = utc_text(now)
+    pending = [_Pending(now, when_text, who, action, target_type, target_id, details)
+               for who, action, target_type, target_id, details in events]
+    conn.execute(insert(AuditEvent), _append(conn, pending))
 
 
 # ------------------------------------------------------------------------------------------------
