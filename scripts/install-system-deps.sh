@@ -2,6 +2,7 @@
 # Debian/Ubuntu packages the project needs, installed only if missing (idempotent):
 #   fonts-noto-cjk  CJK font for drawing seal pictures (Noto Serif CJK SC)
 #   openssl         independent checks of our certificates and signatures in the tests
+# scripts/test.sh adds chromium (/usr/bin/chromium, driven by Playwright in tests/browser).
 # Usage: scripts/install-system-deps.sh [extra-package ...]
 set -euo pipefail
 
@@ -23,4 +24,4 @@ fi
 echo "installing system packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"${SUDO[@]}" apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}" >/dev/null

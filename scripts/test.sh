@@ -4,6 +4,6 @@
 # (e.g. postgresql://postgres@127.0.0.1:5432/test). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-system-deps.sh
+scripts/install-system-deps.sh chromium   # Chromium for the browser tests (tests/browser, Playwright)
 . scripts/_venv.sh test
 exec .venv/bin/python -m pytest "$@"
