@@ -78,10 +78,15 @@ class AuditChainError(RuntimeError):
 # Canonical encoding and hash (encoding version 1, see the module docstring)
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def plain_details(value: Any, _path: str = "details") -> Any:
     """``value`` as plain JSON data (dict with str keys, list, str, int, bool, None), or ValueError.
     Tuples become lists and str/int enums their values; floats, non-string keys, dates and other
     objects are refused, so what is stored is exactly what was hashed."""
+    if type(value) is dict and all(type(k) is str and type(v) in _SCALARS for k, v in value.items()):
+        return dict(value)   # the usual case: flat and already plain
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):

@@ -201,6 +201,14 @@ def test_details_without_a_canonical_form_are_refused_and_nothing_is_written(
     assert fingerprint(ctx) == before
 
 
+def test_enum_and_tuple_details_are_stored_as_the_plain_values_that_were_hashed(ctx: ServiceContext) -> None:
+    with ctx.transaction() as session:
+        audit.record(session, ctx, ADMIN, "probe", "probe", 1, role=Role.ADMIN, pair=(1, "a"),
+                     nested={"r": Role.AUDITOR, "n": [True, None]})
+    assert rows(ctx)[-1].details == {"role": "admin", "pair": [1, "a"], "nested": {"r": "auditor", "n": [True, None]}}
+    assert audit.verify_chain(ctx).ok
+
+
 def test_events_of_one_transaction_get_consecutive_numbers_in_the_order_recorded(ctx: ServiceContext) -> None:
     start = head(ctx)[0]
     with ctx.transaction() as session:
