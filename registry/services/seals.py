@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,6 +53,7 @@ class IssueRequest:
     channel: str = "cli"
     require_uscc_in_csr: bool = False
     renewal_of: str | None = None   # esID of the seal this one replaces (approved by policy)
+    application_id: int | None = None  # an approved application (reviewed and approved by two people)
 
 
 @dataclass
@@ -252,20 +253,36 @@ def _check(ctx: ServiceContext, session: Session, prepared: list[_Prepared],
     total = len(prepared)
     purposes: dict[str, str] = {}
     for p in prepared:
-        if p.req.renewal_of is None:
+        if p.req.renewal_of is None and p.req.application_id is None:
             purposes.setdefault(p.req.operator.strip().lower(), "operator")
             purposes.setdefault(p.req.approver.strip().lower(), "approver")
     by_name = staff_actors(session, purposes) if purposes else {}
     renewed = {r.es_id: r for r in session.connection().execute(
         select(Seal.id, Seal.es_id, Seal.enterprise_id, Seal.seal_type, Seal.status)
         .where(Seal.es_id.in_([p.req.renewal_of for p in prepared if p.req.renewal_of])))}
+    apps = {r.id: r for r in session.connection().execute(
+        select(SealApplication.id, SealApplication.state, SealApplication.enterprise_id, SealApplication.seal_type,
+               SealApplication.reviewed_by_id, SealApplication.approved_by_id)
+        .where(SealApplication.id.in_([p.req.application_id for p in prepared if p.req.application_id])))}
     ents = {r.uscc: r for r in session.connection().execute(
         select(Enterprise.id, Enterprise.uscc, Enterprise.name, Enterprise.legal_representative,
                Enterprise.status).where(Enterprise.uscc.in_({p.uscc for p in prepared})))}
     rows: list[_Row] = []
     for i, p in enumerate(prepared):
         try:
-            if p.req.renewal_of is None:
+            if p.req.application_id is not None:
+                # reviewed and approved by two people already (registry.services.applications)
+                operator = approver = Actor(name="application", kind="system")
+                app = apps.get(p.req.application_id)
+                if app is None:
+                    raise NotFound(f"no application {p.req.application_id}")
+                if app.state is not ApplicationState.APPROVED:
+                    raise InvalidTransition(f"application {app.id} is {app.state.value}; only an approved "
+                                            "application is issued")
+                ent_row = ents.get(p.uscc)
+                if ent_row is not None and (app.enterprise_id != ent_row.id or app.seal_type is not p.seal_type):
+                    raise ValidationError(f"application {app.id} is for another enterprise or seal type")
+            elif p.req.renewal_of is None:
                 operator = by_name[p.req.operator.strip().lower()]
                 approver = by_name[p.req.approver.strip().lower()]
                 require(operator.name, operator.roles, Permission.APPLICATION_REVIEW)
@@ -301,7 +318,8 @@ def _check(ctx: ServiceContext, session: Session, prepared: list[_Prepared],
                          seal_name(ent.name, p.seal_type, ent.legal_representative), b"", issuing, maker))
     snapshot = (tuple(sorted((a.name, a.user_id, tuple(sorted(a.roles))) for a in by_name.values())),
                 tuple(sorted(tuple(r) for r in ents.values())),
-                tuple(sorted(tuple(r) for r in renewed.values())))
+                tuple(sorted(tuple(r) for r in renewed.values())),
+                tuple(sorted(tuple(r) for r in apps.values())))
     return rows, snapshot
 
 
@@ -346,12 +364,13 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
         seal_der = ses.make_seal(seal_info, r.maker.certificate.der, r.maker.signer)
         serial_hex = format(serial, "x")
         key_fp = p.public_key.fingerprint()
-        app_rows.append({"enterprise_id": r.enterprise_id, "seal_type": p.seal_type, "algorithm": alg,
-                         "state": _ISSUED, "channel": p.req.channel, "public_key_spki": p.public_key.spki(),
-                         "csr_der": p.csr_der, "picture_png": None,  # the seal carries the picture
-                         "submitted_by": actor.name, "submitted_at": now, "reviewed_by_id": r.operator.user_id,
-                         "reviewed_at": now, "approved_by_id": r.approver.user_id, "approved_at": now,
-                         "decided_reason": None})
+        if p.req.application_id is None:
+            app_rows.append({"enterprise_id": r.enterprise_id, "seal_type": p.seal_type, "algorithm": alg,
+                             "state": _ISSUED, "channel": p.req.channel, "public_key_spki": p.public_key.spki(),
+                             "csr_der": p.csr_der, "picture_png": None,  # the seal carries the picture
+                             "submitted_by": actor.name, "submitted_at": now, "reviewed_by_id": r.operator.user_id,
+                             "reviewed_at": now, "approved_by_id": r.approver.user_id, "approved_at": now,
+                             "decided_reason": None})
         seal_rows.append({"es_id": es_id, "enterprise_id": r.enterprise_id, "seal_type": p.seal_type,
                           "name": r.name, "algorithm": alg, "status": SealStatus.ACTIVE,
                           "picture_width_mm": size, "picture_height_mm": size, "valid_start": now,
@@ -371,24 +390,41 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
         _rows_again, snapshot_again = _check(ctx, session, prepared, end)
         if snapshot_again != snapshot:
             raise _ChangedMeanwhile()
-        app_ids = allocate_ids(conn, SealApplication.__table__, len(app_rows))
+        new_app_ids = iter(allocate_ids(conn, SealApplication.__table__, len(app_rows)))
+        app_ids = [r.p.req.application_id or next(new_app_ids) for r in rows]
         seal_ids = allocate_ids(conn, Seal.__table__, len(seal_rows))
         cert_ids = allocate_ids(conn, Certificate.__table__, len(cert_rows))
-        for app_row, seal_row, cert_row, app_id, seal_id, cert_id in zip(app_rows, seal_rows, cert_rows, app_ids,
-                                                                         seal_ids, cert_ids):
-            app_row["id"], seal_row["id"], seal_row["application_id"] = app_id, seal_id, app_id
+        new_rows = iter(app_rows)
+        for r, seal_row, cert_row, app_id, seal_id, cert_id in zip(rows, seal_rows, cert_rows, app_ids,
+                                                                   seal_ids, cert_ids):
+            if r.p.req.application_id is None:
+                next(new_rows)["id"] = app_id
+            seal_row["id"], seal_row["application_id"] = seal_id, app_id
             cert_row["seal_id"], cert_row["id"] = seal_id, cert_id
-        conn.execute(insert(SealApplication), app_rows)
+        if app_rows:
+            conn.execute(insert(SealApplication), app_rows)
+        for r in rows:
+            if r.p.req.application_id is not None:
+                done = conn.execute(update(SealApplication).where(
+                    SealApplication.id == r.p.req.application_id, SealApplication.state == ApplicationState.APPROVED)
+                    .values(state=_ISSUED, picture_png=None))
+                if done.rowcount != 1:
+                    raise _ChangedMeanwhile()
         conn.execute(insert(Seal), seal_rows)
         conn.execute(insert(Certificate), cert_rows)
         ocsp.store_new(conn, ocsp_rows, cert_ids)
         events: list[tuple[Actor, str, str, object, dict[str, Any]]] = []
         for r, app_id, res, (serial_hex, shard, key_fp) in zip(rows, app_ids, results, audit_facts):
             p = r.p
-            events.append((actor, "application.submitted", "application", app_id,
-                           {"uscc": p.uscc, "seal_type": p.seal_type.code, "channel": p.req.channel,
-                            "algorithm": res.algorithm.value, "key": key_fp, "renewal_of": p.req.renewal_of}))
-            if p.req.renewal_of is None:
+            if p.req.application_id is not None:
+                events.append((actor, "application.issued", "application", app_id, {"seal": res.es_id}))
+            else:
+                events.append((actor, "application.submitted", "application", app_id,
+                               {"uscc": p.uscc, "seal_type": p.seal_type.code, "channel": p.req.channel,
+                                "algorithm": res.algorithm.value, "key": key_fp, "renewal_of": p.req.renewal_of}))
+            if p.req.application_id is not None:
+                pass
+            elif p.req.renewal_of is None:
                 events += [
                     (r.operator, "application.reviewed", "application", app_id, {"licence_status": "active"}),
                     (r.approver, "application.approved", "application", app_id, {"reviewed_by": r.operator.name}),

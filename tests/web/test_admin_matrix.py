@@ -25,6 +25,11 @@ EXPECTED: dict[str, tuple[str, str, set[str]]] = {
     "admin.seal_download": ("GET", "/admin/seals/{code}/seal.esl", {"operator", "reviewer", "admin", "auditor"}),
     "admin.seal_revoke": ("POST", "/admin/seals/{code}/revoke", {"reviewer"}),
     "admin.seal_hold": ("POST", "/admin/seals/{code}/suspend", {"operator", "reviewer"}),
+    "admin.application_list": ("GET", "/admin/applications", {"operator", "reviewer", "admin", "auditor"}),
+    "admin.application_detail": ("GET", "/admin/applications/{app}", {"operator", "reviewer", "admin", "auditor"}),
+    "admin.application_picture": ("GET", "/admin/applications/{app}/picture.png",
+                                  {"operator", "reviewer", "admin", "auditor"}),
+    "admin.application_action": ("POST", "/admin/applications/{app}/review", {"operator"}),
 }
 # reachable without signing in (the sign-in itself)
 PUBLIC = {"admin.login", "admin.enrol", "admin.code", "admin.logout", "admin.language"}
@@ -53,7 +58,9 @@ def test_role_matrix(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyp
             code = seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
                 uscc=SHENZHEN_USCC, seal_type="finance", key=seals.KeyMaterial(generate=True), operator="olivia",
                 approver="rita")).es_id
-            url = template.format(code=code)
+            from tests.services.test_applications import submit
+
+            url = template.format(code=code, app=submit(ctx) if "{app}" in template else 0)
             if method == "GET":
                 resp = client.get(url)
             else:

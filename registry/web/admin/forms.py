@@ -35,3 +35,7 @@ class RevokeForm(FlaskForm):
 class NoteForm(FlaskForm):
     note = StringField(_l("Note"), validators=[Length(max=500)])
     confirm = StringField(_l("Type the seal code to confirm"), validators=[DataRequired(), Length(max=64)])
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])

@@ -1,0 +1,265 @@
+"""Seal applications under dual control: submitted → reviewed (operator: the licence check) →
+approved (a reviewer who is not the one who reviewed) → issued (operator), or rejected with a
+reason; withdrawn by the enterprise before approval (design.md §3).
+
+One transaction and one audit event per transition. The counter (staff), the enterprise portal and
+licence events all submit through :func:`submit`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..db.models import AuditEvent, Enterprise, SealApplication, User
+from ..domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
+from ..domain.roles import Permission, check_dual_control, require
+from ..domain.seal_types import SealType
+from ..domain.states import ApplicationAction, ApplicationState, LicenceStatus, next_application_state
+from ..pki import der, x509
+from ..pki.uscc import UsccError, validate_uscc
+from . import audit, seals
+from .context import Actor, ServiceContext
+
+__all__ = ["submit", "review", "approve", "reject", "withdraw", "issue", "queue", "detail", "QueueRow",
+           "QueuePage", "PAGE_SIZE", "OPEN"]
+
+PAGE_SIZE = 50
+OPEN = (ApplicationState.SUBMITTED, ApplicationState.REVIEWED, ApplicationState.APPROVED)
+MAX_REASON = 500
+
+
+def submit(ctx: ServiceContext, actor: Actor, *, uscc: str, seal_type: str, key: seals.KeyMaterial,
+           picture_png: bytes | None = None, channel: str = "counter", algorithm: str | None = None) -> int:
+    """A new application; returns its id. The holder key comes as a CSR (its subject must name the
+    USCC when it comes from the portal; its self-signature is checked) or a public key."""
+    if channel == "counter":
+        require(actor.name, actor.roles, Permission.APPLICATION_SUBMIT)
+    elif channel != "portal":
+        raise ValidationError(f"unknown channel {channel!r}")
+    try:
+        uscc = validate_uscc(uscc)
+    except UsccError as exc:
+        raise ValidationError(f"USCC {uscc!r}: {exc}") from None
+    st = SealType.parse(seal_type)
+    if key.generate:
+        raise ValidationError("an application brings the holder's own key (a CSR or a public key)")
+    req = seals.IssueRequest(uscc=uscc, seal_type=st.code, key=key, operator="", approver="", algorithm=algorithm,
+                             picture_png=picture_png, channel=channel, require_uscc_in_csr=channel == "portal")
+    seals._check_picture(ctx, picture_png)
+    pub, csr_der, _none = seals._resolve_key(req, uscc)
+    now = ctx.clock.now()
+    with ctx.transaction() as session:
+        ent = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
+        if ent is None:
+            raise NotFound(f"no licence on record for USCC {uscc}")
+        if ent.status is not LicenceStatus.ACTIVE:
+            raise Conflict(f"the licence of {uscc} is {ent.status.value}: no new applications")
+        app = SealApplication(enterprise_id=ent.id, seal_type=st, algorithm=pub.algorithm,
+                              state=ApplicationState.SUBMITTED, channel=channel, public_key_spki=pub.spki(),
+                              csr_der=csr_der, picture_png=picture_png, submitted_by=actor.name, submitted_at=now)
+        session.add(app)
+        session.flush()
+        audit.record(session, ctx, actor, "application.submitted", "application", app.id, uscc=uscc,
+                     seal_type=st.code, channel=channel, algorithm=pub.algorithm.value, key=pub.fingerprint())
+        return app.id
+
+
+def _load(session: Session, app_id: int, *, lock: bool = False) -> SealApplication:
+    stmt = select(SealApplication).where(SealApplication.id == app_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    app = session.scalar(stmt)
+    if app is None:
+        raise NotFound(f"no application {app_id}")
+    return app
+
+
+def _move(session: Session, app: SealApplication, action: ApplicationAction) -> ApplicationState:
+    return next_application_state(app.state, action)
+
+
+def review(ctx: ServiceContext, actor: Actor, app_id: int, note: str = "") -> None:
+    """The operator's licence check: the enterprise's licence is active and matches the application."""
+    require(actor.name, actor.roles, Permission.APPLICATION_REVIEW)
+    with ctx.transaction() as session:
+        app = _load(session, app_id, lock=True)
+        new = _move(session, app, ApplicationAction.REVIEW)
+        if app.enterprise.status is not LicenceStatus.ACTIVE:
+            raise Conflict(f"the licence of {app.enterprise.uscc} is {app.enterprise.status.value}: reject the "
+                           "application instead")
+        app.state, app.reviewed_by_id, app.reviewed_at = new, actor.user_id, ctx.clock.now()
+        audit.record(session, ctx, actor, "application.reviewed", "application", app.id,
+                     licence_status=app.enterprise.status.value, note=note[:MAX_REASON])
+
+
+def approve(ctx: ServiceContext, actor: Actor, app_id: int) -> None:
+    """The second control: a reviewer other than the person who reviewed."""
+    require(actor.name, actor.roles, Permission.APPLICATION_APPROVE)
+    with ctx.transaction() as session:
+        app = _load(session, app_id, lock=True)
+        new = _move(session, app, ApplicationAction.APPROVE)
+        reviewer = session.get(User, app.reviewed_by_id) if app.reviewed_by_id else None
+        check_dual_control(reviewer.username if reviewer else "", actor.name)
+        if app.enterprise.status is not LicenceStatus.ACTIVE:
+            raise Conflict(f"the licence of {app.enterprise.uscc} is {app.enterprise.status.value}")
+        app.state, app.approved_by_id, app.approved_at = new, actor.user_id, ctx.clock.now()
+        audit.record(session, ctx, actor, "application.approved", "application", app.id,
+                     reviewed_by=reviewer.username if reviewer else None)
+
+
+def reject(ctx: ServiceContext, actor: Actor, app_id: int, reason: str) -> None:
+    require(actor.name, actor.roles, Permission.APPLICATION_REJECT)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("a rejection needs a reason (it is shown to the applicant)")
+    if len(reason) > MAX_REASON:
+        raise ValidationError(f"the reason is longer than {MAX_REASON} characters")
+    with ctx.transaction() as session:
+        app = _load(session, app_id, lock=True)
+        app.state = _move(session, app, ApplicationAction.REJECT)
+        app.decided_reason = reason
+        app.picture_png = None
+        audit.record(session, ctx, actor, "application.rejected", "application", app.id, reason=reason)
+
+
+def withdraw(ctx: ServiceContext, actor: Actor, app_id: int, enterprise_id: int) -> None:
+    """The enterprise takes its application back before approval."""
+    with ctx.transaction() as session:
+        app = _load(session, app_id, lock=True)
+        if app.enterprise_id != enterprise_id:
+            raise NotFound(f"no application {app_id}")
+        app.state = _move(session, app, ApplicationAction.WITHDRAW)
+        app.picture_png = None
+        audit.record(session, ctx, actor, "application.withdrawn", "application", app.id)
+
+
+def issue(ctx: ServiceContext, actor: Actor, app_id: int) -> seals.IssueResult:
+    """Issue the seal of an approved application (the same issuance path as everywhere else)."""
+    require(actor.name, actor.roles, Permission.SEAL_ISSUE)
+    with ctx.reader() as session:
+        app = _load(session, app_id)
+        if app.state is not ApplicationState.APPROVED:
+            raise InvalidTransition(f"application {app_id} is {app.state.value}; only an approved application "
+                                    "is issued")
+        pem = der.der_to_pem(app.public_key_spki, "PUBLIC KEY").encode()
+        req = seals.IssueRequest(uscc=app.enterprise.uscc, seal_type=app.seal_type.code,
+                                 key=seals.KeyMaterial(public_key_pem=pem), operator="", approver="",
+                                 picture_png=app.picture_png, channel=app.channel if app.channel in (
+                                     "counter", "portal", "reissue") else "counter", application_id=app.id)
+    return seals.issue_seals(ctx, actor, [req])[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    id: int
+    state: str
+    seal_type: str
+    enterprise: str
+    uscc: str
+    channel: str
+    submitted_at: dt.datetime
+    age_hours: float
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    state: str
+    query: str
+    oldest_first: bool
+    next_after: tuple[str, int] | None   # (submitted_at ISO, id) to continue after
+
+
+def queue(ctx: ServiceContext, actor: Actor, *, state: str = "open", query: str = "", oldest_first: bool = True,
+          after: tuple[str, int] | None = None, limit: int = PAGE_SIZE) -> QueuePage:
+    """Applications by state (``open`` = submitted, reviewed or approved), optionally for one USCC or
+    enterprise-name prefix, by age, with keyset pagination on (submitted_at, id)."""
+    require(actor.name, actor.roles, Permission.SEAL_VIEW)
+    states = list(OPEN) if state == "open" else [ApplicationState(state)] if state in {
+        s.value for s in ApplicationState} else None
+    if states is None:
+        raise ValidationError(f"unknown state {state!r}")
+    q = (query or "").strip()
+    stmt = (select(SealApplication.id, SealApplication.state, SealApplication.seal_type, SealApplication.channel,
+                   SealApplication.submitted_at, Enterprise.name, Enterprise.uscc)
+            .join(Enterprise, Enterprise.id == SealApplication.enterprise_id)
+            .where(SealApplication.state.in_(states)))
+    if q:
+        if len(q) == 18 and q.upper().isalnum():
+            stmt = stmt.where(Enterprise.uscc == q.upper())
+        else:
+            escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(SealApplication.enterprise_id.in_(
+                select(Enterprise.id).where(Enterprise.name.like(escaped + "%", escape="\\")).limit(1000)))
+    if after is not None:
+        at = dt.datetime.fromisoformat(after[0])
+        if oldest_first:
+            stmt = stmt.where((SealApplication.submitted_at > at)
+                              | ((SealApplication.submitted_at == at) & (SealApplication.id > after[1])))
+        else:
+            stmt = stmt.where((SealApplication.submitted_at < at)
+                              | ((SealApplication.submitted_at == at) & (SealApplication.id < after[1])))
+    order = (SealApplication.submitted_at.asc(), SealApplication.id.asc()) if oldest_first else (
+        SealApplication.submitted_at.desc(), SealApplication.id.desc())
+    now = ctx.clock.now()
+    with ctx.reader() as s:
+        rows = s.execute(stmt.order_by(*order).limit(limit + 1)).all()
+    out = [QueueRow(r[0], r[1].value, r[2].code, r[5], r[6], r[3], r[4], (now - r[4]).total_seconds() / 3600)
+           for r in rows[:limit]]
+    nxt = (out[-1].submitted_at.isoformat(), out[-1].id) if len(rows) > limit else None
+    return QueuePage(out, state, q, oldest_first, nxt)
+
+
+def detail(ctx: ServiceContext, actor: Actor, app_id: int) -> dict[str, Any]:
+    require(actor.name, actor.roles, Permission.SEAL_VIEW)
+    from ..pki.keys import PublicKey
+
+    with ctx.reader() as s:
+        app = _load(s, app_id)
+        ent = app.enterprise
+        names = {u.id: u.username for u in s.scalars(select(User).where(
+            User.id.in_([i for i in (app.reviewed_by_id, app.approved_by_id) if i])))}
+        pub = PublicKey.from_spki(app.public_key_spki)
+        csr_subject = None
+        if app.csr_der:
+            csr_subject = str(x509.CertificationRequest.load(app.csr_der).subject)
+        history = [{"at": e.occurred_at, "actor": e.actor, "action": e.action, "details": e.details}
+                   for e in s.scalars(select(AuditEvent).where(
+                       AuditEvent.target_type == "application", AuditEvent.target_id == str(app.id))
+                       .order_by(AuditEvent.id))]
+        seal_code = app.seal.es_id if app.seal is not None else None
+        return {
+            "id": app.id, "state": app.state.value, "seal_type": app.seal_type, "channel": app.channel,
+            "algorithm": app.algorithm.value, "submitted_by": app.submitted_by, "submitted_at": app.submitted_at,
+            "reviewed_by": names.get(app.reviewed_by_id or -1), "reviewed_at": app.reviewed_at,
+            "approved_by": names.get(app.approved_by_id or -1), "approved_at": app.approved_at,
+            "reason": app.decided_reason, "key_sha256": pub.fingerprint(), "key_label": pub.algorithm.label,
+            "csr_subject": csr_subject, "has_picture": app.picture_png is not None, "seal": seal_code,
+            "enterprise": {"id": ent.id, "uscc": ent.uscc, "name": ent.name,
+                           "legal_representative": ent.legal_representative, "entity_type": ent.entity_type,
+                           "address": ent.address, "registered_on": ent.registered_on, "status": ent.status.value},
+            "licence_history": [{"at": h.recorded_at, "event": h.event, "changes": h.changes, "source": h.source}
+                                for h in ent.history],
+            "history": history,
+        }
+
+
+def picture(ctx: ServiceContext, actor: Actor, app_id: int) -> bytes:
+    """The application's picture: the uploaded PNG, or the standard seal drawn for it."""
+    require(actor.name, actor.roles, Permission.SEAL_VIEW)
+    with ctx.reader() as s:
+        app = _load(s, app_id)
+        if app.picture_png is not None:
+            return app.picture_png
+        if app.seal is not None:
+            return seals.seal_picture(app.seal).data
+        return seals._render_picture(ctx, app.enterprise.name, app.enterprise.legal_representative, app.seal_type)
+

@@ -1,0 +1,117 @@
+"""The admin portal in a real browser: TOTP sign-in, dual control, revocation, CRLs, language."""
+from __future__ import annotations
+
+import re
+
+from registry.domain.roles import Role
+from registry.pki import totp
+from registry.services import users
+from registry.services.context import ServiceContext
+from tests.conftest import ADMIN
+from tests.services.test_applications import submit
+
+from .support import expect, shot
+
+NEW_PASSWORD = "a much longer passphrase 2026"
+
+
+def sign_in_first_time(page, base: str, ctx: ServiceContext, name: str, *roles: Role) -> None:  # type: ignore[no-untyped-def]
+    """Create the account, then do what the person does: password, scan the QR (read the key off
+    the page), type the code, choose a new password."""
+    _user, one_time = users.add_user(ctx, ADMIN, name, list(roles))
+    page.goto(base + "/admin/login")
+    expect(page.get_by_role("heading", name="工作人员登录")).to_be_visible()
+    page.get_by_label("用户名").fill(name)
+    page.get_by_label("密码").fill(one_time)
+    page.get_by_role("button", name="继续").click()
+    expect(page.get_by_role("heading", name="设置第二重验证")).to_be_visible()
+    expect(page.get_by_alt_text("身份验证器应用的二维码")).to_be_visible()
+    shot(page, f"enrol-{name}")
+    secret = page.locator("#totp-secret").inner_text()
+    page.get_by_label("6 位动态码").fill(totp.code_at(secret, ctx.clock.now()))
+    page.get_by_role("button", name="确认并登录").click()
+    expect(page.get_by_role("heading", name="修改密码")).to_be_visible()
+    page.get_by_label("当前密码").fill(one_time)
+    page.get_by_label("新密码").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_role("heading", name="工作台")).to_be_visible()
+
+
+def sign_out(page) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("button", name="退出登录").click()
+    expect(page.get_by_text("您已退出登录。")).to_be_visible()
+
+
+def test_dual_control_issue_then_revoke_in_the_browser(page, live_server: str, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
+    app_id = submit(ctx)
+    sign_in_first_time(page, live_server, ctx, "opal", Role.OPERATOR)
+    shot(page, "dashboard")
+    expect(page.locator("#kpi-submitted")).to_have_text("1")
+
+    page.get_by_role("link", name="申请").click()
+    page.get_by_role("link", name=str(app_id), exact=True).click()
+    expect(page.get_by_role("heading", name=re.compile(f"申请 #{app_id}"))).to_be_visible()
+    expect(page.get_by_alt_text("印模图片")).to_be_visible()
+    # the picture really loads (drawn by the server from the licence data) before the screenshot
+    page.wait_for_function("() => { const i = document.querySelector('img[alt=\"印模图片\"]');"
+                           " return i && i.complete && i.naturalWidth > 0; }")
+    shot(page, "application")
+    page.get_by_role("button", name="执照已核验：标记为已审核").click()
+    expect(page.get_by_text("已记录执照核验")).to_be_visible()
+    sign_out(page)
+
+    sign_in_first_time(page, live_server, ctx, "ruth", Role.REVIEWER)
+    page.goto(f"{live_server}/admin/applications/{app_id}")
+    page.get_by_role("button", name="批准").click()
+    expect(page.get_by_text("申请已批准")).to_be_visible()
+    sign_out(page)
+
+    ctx.clock.advance(seconds=30)  # the operator's next code belongs to a new time step
+    page.get_by_label("用户名").fill("opal")
+    page.get_by_label("密码").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="继续").click()
+    expect(page.get_by_role("heading", name="输入动态码")).to_be_visible()
+    # the secret was shown once at enrolment; a person reads the code off their phone, we recompute it
+    from sqlalchemy import select
+
+    from registry.db.models import User
+    from registry.pki.keys import unwrap_secret
+
+    with ctx.reader() as s:
+        user = s.scalar(select(User).where(User.username == "opal"))
+        assert user is not None and user.totp_secret_blob is not None
+        secret = unwrap_secret(user.totp_secret_blob, ctx.require_keyring().keys, f"totp:{user.id}:opal").decode()
+    page.get_by_label("6 位动态码").fill(totp.code_at(secret, ctx.clock.now()))
+    page.get_by_role("button", name="登录").click()
+    page.goto(f"{live_server}/admin/applications/{app_id}")
+    page.get_by_role("button", name="签发印章").click()
+    expect(page.get_by_text(re.compile("印章 .* 已签发"))).to_be_visible()
+    code = page.url.rsplit("/", 1)[-1]
+    shot(page, "issued-seal")
+    sign_out(page)
+
+    ctx.clock.advance(seconds=30)
+    page.get_by_label("用户名").fill("ruth")
+    page.get_by_label("密码").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="继续").click()
+    with ctx.reader() as s:
+        user = s.scalar(select(User).where(User.username == "ruth"))
+        assert user is not None and user.totp_secret_blob is not None
+        secret = unwrap_secret(user.totp_secret_blob, ctx.require_keyring().keys, f"totp:{user.id}:ruth").decode()
+    page.get_by_label("6 位动态码").fill(totp.code_at(secret, ctx.clock.now()))
+    page.get_by_role("button", name="登录").click()
+    page.goto(f"{live_server}/admin/seals/{code}")
+    page.locator("details.danger summary", has_text="吊销").click()
+    page.locator("#reason").select_option("keyCompromise")
+    page.locator("#revoke-confirm").fill(code)
+    shot(page, "revoke-confirm")
+    page.get_by_role("button", name="吊销此印章").click()
+    expect(page.get_by_text("印章已吊销")).to_be_visible()
+    expect(page.locator("h1 .status")).to_have_text("revoked")
+
+    # language: English on request, remembered for this user
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("link", name="Dashboard")).to_be_visible()
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    shot(page, "dashboard-en")
