@@ -94,6 +94,10 @@ def init(demo: bool) -> None:
     for a in authorities.list_authorities(ctx):
         mark = "created" if a.name in created else "exists"
         click.echo(f"authority {a.name:18} {mark:8} {a.subject}")
+    from .services import elicence
+
+    if elicence.ensure_demo_issuer(ctx):
+        click.echo(f"e-licence issuer (demo): created {settings.elicence_cert}")
     password = users.ensure_first_admin(ctx, actor)
     if password:
         click.echo(f"first admin: user 'admin', one-time password: {password}")
@@ -472,6 +476,21 @@ def seal_renew(code: str, csr: str | None, generate_key: bool, out: str | None) 
                       generate_key=generate_key, algorithm=algorithm, out=out,
                       describe=lambda r: f"renewed {code.strip().upper()} as {r.es_id}; the old seal is revoked "
                                          "(superseded)")
+
+
+@licence.command("credential")
+@click.argument("uscc")
+@click.option("--challenge", help="The challenge the portal's sign-in page shows (default: a new one, printed).")
+@handle_errors
+def licence_credential(uscc: str, challenge: str | None) -> None:
+    """Play the e-licence app: a signed credential for USCC answering the portal's challenge (demo
+    issuer). The credential is the last line of output."""
+    from .services import elicence
+
+    if not challenge:
+        challenge = elicence.new_challenge()
+        click.echo(f"challenge: {challenge}")
+    click.echo(elicence.demo_credential(_ctx(), uscc, challenge))
 
 
 @licence.command("set-status")

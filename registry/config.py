@@ -44,6 +44,8 @@ class Settings:
     session_idle_minutes: int = 15            # staff sessions end after this long without a request
     login_max_failures: int = 5               # wrong passwords or codes before the account locks
     login_lock_minutes: int = 15
+    elicence_cert: Path = Path()               # the e-licence issuer certificate the portal trusts
+    elicence_key: Path = Path()                # the demo issuer's key (registry licence credential)
     trust_dir: Path = Path()                    # other authorities' anchors, intermediates and CRLs
     verify_max_bytes: int = 32 * 1024 * 1024    # largest file the public verifier accepts
     crl_validity_hours: int = 24
@@ -98,6 +100,8 @@ class Settings:
             session_idle_minutes=_int(env, "REGISTRY_SESSION_IDLE_MINUTES", 15, 1, 24 * 60),
             login_max_failures=_int(env, "REGISTRY_LOGIN_MAX_FAILURES", 5, 1, 100),
             login_lock_minutes=_int(env, "REGISTRY_LOGIN_LOCK_MINUTES", 15, 1, 24 * 60),
+            elicence_cert=Path(env.get("REGISTRY_ELICENCE_CERT") or instance / "elicence" / "issuer.pem").resolve(),
+            elicence_key=Path(env.get("REGISTRY_ELICENCE_KEY") or instance / "elicence" / "issuer.key").resolve(),
             trust_dir=Path(env.get("REGISTRY_TRUST_DIR") or instance / "trust").resolve(),
             verify_max_bytes=_int(env, "REGISTRY_VERIFY_MAX_BYTES", 32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
             crl_validity_hours=_int(env, "REGISTRY_CRL_VALIDITY_HOURS", 24, 1, 24 * 31),
