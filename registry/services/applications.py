@@ -24,7 +24,7 @@ from ..pki.uscc import UsccError, validate_uscc
 from . import audit, seals
 from .context import Actor, ServiceContext
 
-__all__ = ["submit", "review", "approve", "reject", "withdraw", "issue", "queue", "detail", "QueueRow",
+__all__ = ["Item", "ItemRefused", "submit_many", "submit", "review", "approve", "reject", "withdraw", "issue", "queue", "detail", "QueueRow",
            "QueuePage", "PAGE_SIZE", "OPEN"]
 
 PAGE_SIZE = 50
@@ -32,10 +32,33 @@ OPEN = (ApplicationState.SUBMITTED, ApplicationState.REVIEWED, ApplicationState.
 MAX_REASON = 500
 
 
+@dataclass(frozen=True)
+class Item:
+    seal_type: str
+    key: seals.KeyMaterial
+    picture_png: bytes | None = None
+    algorithm: str | None = None
+
+
+class ItemRefused(ValidationError):
+    """One item of a set was refused; ``seal_type`` names which."""
+
+    def __init__(self, seal_type: str, message: str) -> None:
+        super().__init__(message)
+        self.seal_type = seal_type
+
+
 def submit(ctx: ServiceContext, actor: Actor, *, uscc: str, seal_type: str, key: seals.KeyMaterial,
            picture_png: bytes | None = None, channel: str = "counter", algorithm: str | None = None) -> int:
     """A new application; returns its id. The holder key comes as a CSR (its subject must name the
     USCC when it comes from the portal; its self-signature is checked) or a public key."""
+    return submit_many(ctx, actor, uscc=uscc, items=[Item(seal_type, key, picture_png, algorithm)],
+                       channel=channel)[0]
+
+
+def submit_many(ctx: ServiceContext, actor: Actor, *, uscc: str, items: list[Item], channel: str = "counter") -> list[int]:
+    """Several applications of one enterprise (e.g. the standard set of four) in one transaction:
+    all are submitted or none. A refused item raises :class:`ItemRefused` naming its seal type."""
     if channel == "counter":
         require(actor.name, actor.roles, Permission.APPLICATION_SUBMIT)
     elif channel != "portal":
@@ -44,13 +67,27 @@ def submit(ctx: ServiceContext, actor: Actor, *, uscc: str, seal_type: str, key:
         uscc = validate_uscc(uscc)
     except UsccError as exc:
         raise ValidationError(f"USCC {uscc!r}: {exc}") from None
-    st = SealType.parse(seal_type)
-    if key.generate:
-        raise ValidationError("an application brings the holder's own key (a CSR or a public key)")
-    req = seals.IssueRequest(uscc=uscc, seal_type=st.code, key=key, operator="", approver="", algorithm=algorithm,
-                             picture_png=picture_png, channel=channel, require_uscc_in_csr=channel == "portal")
-    seals._check_picture(ctx, picture_png)
-    pub, csr_der, _none = seals._resolve_key(req, uscc)
+    if not items:
+        raise ValidationError("nothing to apply for")
+    checked = []
+    for item in items:
+        st = SealType.parse(item.seal_type)
+        try:
+            if item.key.generate:
+                raise ValidationError("an application brings the holder's own key (a CSR or a public key)")
+            req = seals.IssueRequest(uscc=uscc, seal_type=st.code, key=item.key, operator="", approver="",
+                                     algorithm=item.algorithm, picture_png=item.picture_png, channel=channel,
+                                     require_uscc_in_csr=channel == "portal")
+            seals._check_picture(ctx, item.picture_png)
+            pub, csr_der, _none = seals._resolve_key(req, uscc)
+        except ValidationError as exc:
+            if len(items) == 1:
+                raise
+            raise ItemRefused(st.code, str(exc)) from None
+        checked.append((st, item, pub, csr_der))
+    keys = [pub.fingerprint() for _st, _i, pub, _c in checked]
+    if len(set(keys)) != len(keys):
+        raise ValidationError("each seal needs its own key: two requests carry the same public key")
     now = ctx.clock.now()
     with ctx.transaction() as session:
         ent = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
@@ -58,14 +95,18 @@ def submit(ctx: ServiceContext, actor: Actor, *, uscc: str, seal_type: str, key:
             raise NotFound(f"no licence on record for USCC {uscc}")
         if ent.status is not LicenceStatus.ACTIVE:
             raise Conflict(f"the licence of {uscc} is {ent.status.value}: no new applications")
-        app = SealApplication(enterprise_id=ent.id, seal_type=st, algorithm=pub.algorithm,
-                              state=ApplicationState.SUBMITTED, channel=channel, public_key_spki=pub.spki(),
-                              csr_der=csr_der, picture_png=picture_png, submitted_by=actor.name, submitted_at=now)
-        session.add(app)
-        session.flush()
-        audit.record(session, ctx, actor, "application.submitted", "application", app.id, uscc=uscc,
-                     seal_type=st.code, channel=channel, algorithm=pub.algorithm.value, key=pub.fingerprint())
-        return app.id
+        ids = []
+        for st, item, pub, csr_der in checked:
+            app = SealApplication(enterprise_id=ent.id, seal_type=st, algorithm=pub.algorithm,
+                                  state=ApplicationState.SUBMITTED, channel=channel, public_key_spki=pub.spki(),
+                                  csr_der=csr_der, picture_png=item.picture_png, submitted_by=actor.name,
+                                  submitted_at=now)
+            session.add(app)
+            session.flush()
+            audit.record(session, ctx, actor, "application.submitted", "application", app.id, uscc=uscc,
+                         seal_type=st.code, channel=channel, algorithm=pub.algorithm.value, key=pub.fingerprint())
+            ids.append(app.id)
+        return ids
 
 
 def _load(session: Session, app_id: int, *, lock: bool = False) -> SealApplication:

@@ -32,7 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, ctx: ServiceContext
 
     from flask_wtf.csrf import CSRFProtect
 
-    from . import admin, api, crl, i18n, public
+    from . import admin, api, crl, i18n, portal, public
 
     i18n.init_app(app)
     csrf = CSRFProtect(app)
@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, ctx: ServiceContext
     app.register_blueprint(api.bp)
     app.register_blueprint(crl.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(portal.bp)
     # The public verifier and the API take uploads from anyone and change nothing: no session, no CSRF.
     csrf.exempt(api.bp)
     csrf.exempt(public.bp)

@@ -1,0 +1,64 @@
+"""What an enterprise sees of itself in the portal: its applications (with their timeline) and
+seals. Every read is scoped by the enterprise's id; another enterprise's id is "not found"."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from ..db.models import AuditEvent, Seal, SealApplication
+from ..domain.errors import NotFound
+from ..domain.seal_types import SealType
+from . import applications, seals
+from .context import Actor, ServiceContext
+
+__all__ = ["overview", "application", "apply_set", "SetRefused"]
+
+
+class SetRefused(Exception):
+    def __init__(self, seal_type: str, message: str) -> None:
+        super().__init__(message)
+        self.seal_type, self.message = seal_type, message
+
+
+def overview(ctx: ServiceContext, enterprise_id: int) -> dict[str, Any]:
+    now = ctx.clock.now()
+    with ctx.reader() as s:
+        apps = s.scalars(select(SealApplication).where(SealApplication.enterprise_id == enterprise_id)
+                         .order_by(SealApplication.id.desc()).limit(100)).all()
+        sl = s.scalars(select(Seal).where(Seal.enterprise_id == enterprise_id).order_by(Seal.id.desc()).limit(100)).all()
+        return {
+            "applications": [{"id": a.id, "seal_type": a.seal_type.code, "state": a.state.value,
+                              "submitted_at": a.submitted_at, "reason": a.decided_reason} for a in apps],
+            "seals": [{"es_id": x.es_id, "name": x.name, "seal_type": x.seal_type.code,
+                       "status": x.effective_status(now), "valid_end": x.valid_end} for x in sl],
+        }
+
+
+_STEPS = {"application.submitted": "submitted", "application.reviewed": "reviewed", "application.approved": "approved",
+          "application.rejected": "rejected", "application.withdrawn": "withdrawn", "application.issued": "issued"}
+
+
+def application(ctx: ServiceContext, enterprise_id: int, app_id: int) -> dict[str, Any]:
+    with ctx.reader() as s:
+        app = s.scalar(select(SealApplication).where(SealApplication.id == app_id,
+                                                     SealApplication.enterprise_id == enterprise_id))
+        if app is None:
+            raise NotFound(f"no application {app_id}")
+        events = s.scalars(select(AuditEvent).where(AuditEvent.target_type == "application",
+                                                    AuditEvent.target_id == str(app.id)).order_by(AuditEvent.id)).all()
+        timeline = [{"step": _STEPS[e.action], "at": e.occurred_at} for e in events if e.action in _STEPS]
+        return {"id": app.id, "seal_type": app.seal_type.code, "state": app.state.value, "reason": app.decided_reason,
+                "submitted_at": app.submitted_at, "timeline": timeline,
+                "seal": app.seal.es_id if app.seal is not None else None,
+                "withdrawable": app.state.value in ("submitted", "reviewed")}
+
+
+def apply_set(ctx: ServiceContext, actor: Actor, uscc: str, csrs: dict[SealType, bytes]) -> list[int]:
+    items = [applications.Item(t.code, seals.KeyMaterial(csr=data)) for t, data in csrs.items()]
+    try:
+        return applications.submit_many(ctx, actor, uscc=uscc, items=items, channel="portal")
+    except applications.ItemRefused as exc:
+        raise SetRefused(exc.seal_type, str(exc)) from None
+

@@ -1,0 +1,171 @@
+"""The enterprise portal (/portal): sign in with the electronic business licence, apply, follow.
+
+An enterprise sees only its own applications and seals: every lookup is by (enterprise, id), and
+anything else is a 404, whatever id is typed into a URL.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from functools import wraps
+from typing import Any, Callable
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from ...domain.errors import DomainError
+from ...domain.seal_types import STANDARD_SET, SealType
+from ...services import applications, elicence, portal_data
+from ...services.context import Actor
+from .. import service_context
+
+bp = Blueprint("portal", __name__, url_prefix="/portal")
+
+_CHALLENGE_SECONDS = 300
+
+
+class CredentialForm(FlaskForm):
+    credential = TextAreaField(_l("E-licence credential"), validators=[DataRequired(), Length(max=8192)])
+
+
+class EmptyForm(FlaskForm):
+    pass
+
+
+def _now() -> dt.datetime:
+    return service_context().clock.now()
+
+
+@bp.before_app_request
+def load_enterprise() -> None:
+    g.enterprise = None
+    ent = session.get("enterprise")
+    if not ent:
+        return
+    seen = session.get("ent_seen")
+    ctx = service_context()
+    if seen and (_now() - dt.datetime.fromisoformat(seen)).total_seconds() > ctx.settings.session_idle_minutes * 60:
+        session.pop("enterprise", None)
+        return
+    g.enterprise = ent
+    session["ent_seen"] = _now().isoformat()
+
+
+def enterprise_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if g.get("enterprise") is None:
+            return redirect(url_for("portal.login"))
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _actor() -> Actor:
+    ent = g.enterprise
+    return Actor(name=f"enterprise:{ent['uscc']}:{ent['person']}", kind="enterprise")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """Show a fresh challenge; accept the credential the e-licence app made for it."""
+    form = CredentialForm()
+    error, status = None, 200
+    challenge, issued = session.get("ent_challenge"), session.get("ent_challenge_at")
+    if form.validate_on_submit():
+        fresh = issued and (_now() - dt.datetime.fromisoformat(issued)).total_seconds() <= _CHALLENGE_SECONDS
+        try:
+            if not challenge or not fresh:
+                raise elicence.CredentialRejected(_("The code on this page has expired; a new one is shown."))
+            who = elicence.LocalIssuerVerifier(service_context()).verify(form.credential.data or "",
+                                                                        challenge=challenge, now=_now())
+        except DomainError as exc:
+            error, status = str(exc), exc.http_status
+        else:
+            lang = session.get("lang")
+            session.clear()  # a new session, and the challenge is used up
+            if lang:
+                session["lang"] = lang
+            session["enterprise"] = {"id": who.enterprise_id, "uscc": who.uscc, "name": who.name,
+                                     "person": who.legal_representative}
+            session["ent_seen"] = _now().isoformat()
+            return redirect(url_for("portal.home"))
+    elif request.method == "POST":
+        status = 400
+    if request.method == "GET" or status != 200 or not challenge:
+        challenge = elicence.new_challenge()
+        session["ent_challenge"], session["ent_challenge_at"] = challenge, _now().isoformat()
+    import segno
+
+    qr = segno.make(f"elicence:challenge:{challenge}", error="m").png_data_uri(scale=4, border=2)
+    return render_template("portal/login.html", form=form, challenge=challenge, qr=qr, error=error), status
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    session.pop("enterprise", None)
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("portal.login"))
+
+
+@bp.get("/")
+@enterprise_required
+def home() -> Any:
+    data = portal_data.overview(service_context(), g.enterprise["id"])
+    return render_template("portal/home.html", d=data, seal_types={t.code: t for t in SealType},
+                           form=EmptyForm())
+
+
+@bp.get("/applications/<int:app_id>")
+@enterprise_required
+def application(app_id: int) -> Any:
+    a = portal_data.application(service_context(), g.enterprise["id"], app_id)
+    return render_template("portal/application.html", a=a, form=EmptyForm())
+
+
+@bp.post("/applications/<int:app_id>/withdraw")
+@enterprise_required
+def withdraw(app_id: int) -> Any:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    portal_data.application(service_context(), g.enterprise["id"], app_id)  # 404 if not ours
+    applications.withdraw(service_context(), _actor(), app_id, g.enterprise["id"])
+    flash(_("The application was withdrawn."), "info")
+    return redirect(url_for("portal.application", app_id=app_id))
+
+
+@bp.route("/apply", methods=["GET", "POST"])
+@enterprise_required
+def apply() -> Any:
+    """The standard set of four in one go: a CSR for each (the picture is drawn from the licence)."""
+    types = list(STANDARD_SET)
+    form = EmptyForm()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        csrs: dict[SealType, bytes] = {}
+        for t in types:
+            upload = request.files.get(f"csr_{t.code}")
+            data = upload.read(64 * 1024 + 1) if upload else b""
+            if not data:
+                errors[t.code] = _("A certificate request (CSR) is needed for this seal.")
+            elif len(data) > 64 * 1024:
+                errors[t.code] = _("The file is too large for a certificate request.")
+            else:
+                csrs[t] = data
+        if not errors:
+            try:
+                ids = portal_data.apply_set(service_context(), _actor(), g.enterprise["uscc"], csrs)
+            except portal_data.SetRefused as exc:
+                errors[exc.seal_type] = exc.message
+            else:
+                flash(_("%(n)d applications were submitted.", n=len(ids)), "info")
+                return redirect(url_for("portal.home"))
+        return render_template("portal/apply.html", types=types, form=form, errors=errors), 400
+    return render_template("portal/apply.html", types=types, form=form, errors=errors)
+
