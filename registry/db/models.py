@@ -271,8 +271,15 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (
-        Index("ix_audit_events_target", "target_type", "target_id"),
+        Index("ix_audit_events_target", "target_type", "target_id", "occurred_at", "seq"),
         Index("ix_audit_events_actor_time", "actor", "occurred_at"),
+        # the audit page (registry.services.audit_log): newest first overall, per action and per
+        # target type; text_pattern_ops so that an action prefix is a byte-order range on PostgreSQL
+        # whatever the database's collation
+        Index("ix_audit_events_time", "occurred_at", "seq"),
+        Index("ix_audit_events_action_time", "action", "occurred_at", "seq",
+              postgresql_ops={"action": "text_pattern_ops"}),
+        Index("ix_audit_events_type_time", "target_type", "occurred_at", "seq"),
     )
 
 

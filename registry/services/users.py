@@ -1,8 +1,10 @@
 """Staff accounts."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 import secrets
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -10,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import User, UserRole
-from ..domain.errors import Conflict, NotFound, ValidationError
+from ..domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
 from ..domain.roles import Permission, Role, require
 from . import audit
 from .context import Actor, ServiceContext
@@ -88,3 +90,148 @@ def staff_actors(session: Session, purposes: dict[str, str]) -> dict[str, Actor]
             raise ValidationError(f"{purpose}: user {name} is deactivated")
         out[name] = Actor(name=name, kind="staff", roles=frozenset(roles), user_id=uid)
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# The admin's staff pages: list, roles, deactivate / reactivate (issue 5). Every change is checked
+# for USER_MANAGE and audited in its transaction. Two rules keep the registry administrable: an
+# admin cannot deactivate their own account, and the last active admin can neither be deactivated
+# nor lose the admin role. Both checks run under row locks on every admin account (PostgreSQL:
+# SELECT ... FOR UPDATE, taken in id order; SQLite: the write transaction's lock), so two admins
+# removing each other at the same moment cannot leave the registry without one.
+
+PAGE_SIZE = 50
+
+
+class LastAdmin(Conflict):
+    """The change would leave no active admin."""
+
+
+class OwnAccount(Conflict):
+    """An admin tried to deactivate their own account."""
+
+
+@dataclass(frozen=True)
+class StaffRow:
+    id: int
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    active: bool
+    totp_enabled: bool
+    must_change_password: bool
+    locked_until: dt.datetime | None
+    last_login_at: dt.datetime | None
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, user: User) -> "StaffRow":
+        return cls(user.id, user.username, user.display_name, tuple(sorted(r.value for r in user.roles)),
+                   user.active, user.totp_enabled, user.must_change_password, user.locked_until,
+                   user.last_login_at, user.created_at)
+
+
+@dataclass(frozen=True)
+class StaffPage:
+    rows: list[StaffRow]
+    next_after: str | None        # the username to continue after, if there are more
+
+
+def list_users(ctx: ServiceContext, actor: Actor, *, after: str | None = None,
+               limit: int = PAGE_SIZE) -> StaffPage:
+    """Staff accounts by username, ``limit`` at a time after ``after`` (keyset on the unique index)."""
+    require(actor.name, actor.roles, Permission.USER_MANAGE)
+    stmt = select(User)
+    if after:
+        stmt = stmt.where(User.username > after)
+    with ctx.reader() as session:
+        users = session.scalars(stmt.order_by(User.username).limit(limit + 1)).all()
+        rows = [StaffRow.of(u) for u in users[:limit]]
+    return StaffPage(rows, rows[-1].username if len(users) > limit else None)
+
+
+def get_user(ctx: ServiceContext, actor: Actor, username: str) -> StaffRow:
+    require(actor.name, actor.roles, Permission.USER_MANAGE)
+    with ctx.reader() as session:
+        user = session.scalar(select(User).where(User.username == (username or "").strip().lower()))
+        if user is None:
+            raise NotFound(f"no staff user named {username!r}")
+        return StaffRow.of(user)
+
+
+def _lock_admins(session: Session) -> None:
+    """Lock every account holding the admin role (in id order, so two callers never deadlock).
+    Statements after this one see what a competing change committed while we waited."""
+    session.execute(select(User.id).where(User.id.in_(select(UserRole.user_id).where(UserRole.role == Role.ADMIN)))
+                    .order_by(User.id).with_for_update())
+
+
+def _active_admins(session: Session) -> set[int]:
+    return set(session.scalars(select(User.id).join(UserRole, UserRole.user_id == User.id)
+                               .where(UserRole.role == Role.ADMIN, User.active.is_(True))))
+
+
+def _target(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == (username or "").strip().lower())
+                          .with_for_update().execution_options(populate_existing=True))
+    if user is None:
+        raise NotFound(f"no staff user named {username!r}")
+    return user
+
+
+def _keep_an_admin(session: Session, user: User, what: str) -> None:
+    if user.active and Role.ADMIN in user.roles and _active_admins(session) <= {user.id}:
+        raise LastAdmin(f"{user.username} is the last active admin: {what} would leave nobody to manage "
+                        "staff accounts; give another account the admin role first")
+
+
+def set_roles(ctx: ServiceContext, actor: Actor, username: str, roles: list[Role]) -> StaffRow:
+    """Replace a user's roles. Takes effect at the user's next request."""
+    require(actor.name, actor.roles, Permission.USER_MANAGE)
+    wanted = set(roles)
+    if not wanted:
+        raise ValidationError("a staff account needs at least one role")
+    with ctx.transaction() as session:
+        _lock_admins(session)
+        user = _target(session, username)
+        before = user.roles
+        if wanted != before:
+            if Role.ADMIN in before and Role.ADMIN not in wanted:
+                _keep_an_admin(session, user, "removing the admin role")
+            for row in [r for r in user.role_rows if r.role not in wanted]:
+                user.role_rows.remove(row)
+            user.role_rows.extend(UserRole(role=r) for r in sorted(wanted - before))
+            session.flush()
+            audit.record(session, ctx, actor, "user.roles_changed", "user", user.username,
+                         before=sorted(r.value for r in before), after=sorted(r.value for r in wanted))
+        return StaffRow.of(user)
+
+
+def deactivate_user(ctx: ServiceContext, actor: Actor, username: str) -> StaffRow:
+    """The account can no longer sign in, and a signed-in session ends at its next request."""
+    require(actor.name, actor.roles, Permission.USER_MANAGE)
+    with ctx.transaction() as session:
+        _lock_admins(session)
+        user = _target(session, username)
+        if user.id == actor.user_id or (actor.user_id is None and user.username == actor.name):
+            raise OwnAccount("you cannot deactivate your own account; another admin can")
+        if not user.active:
+            raise InvalidTransition(f"{user.username} is already deactivated")
+        _keep_an_admin(session, user, "deactivating it")
+        user.active = False
+        audit.record(session, ctx, actor, "user.deactivated", "user", user.username)
+        return StaffRow.of(user)
+
+
+def reactivate_user(ctx: ServiceContext, actor: Actor, username: str) -> StaffRow:
+    """The account can sign in again (same password and second factor); a lock-out is lifted."""
+    require(actor.name, actor.roles, Permission.USER_MANAGE)
+    with ctx.transaction() as session:
+        user = _target(session, username)
+        if user.active:
+            raise InvalidTransition(f"{user.username} is active already")
+        user.active = True
+        user.failed_logins = 0
+        user.locked_until = None
+        audit.record(session, ctx, actor, "user.reactivated", "user", user.username)
+        return StaffRow.of(user)

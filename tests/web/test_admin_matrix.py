@@ -20,6 +20,15 @@ STAFF_ANY = ALL
 EXPECTED: dict[str, tuple[str, str, set[str]]] = {
     "admin.dashboard": ("GET", "/admin/", STAFF_ANY),
     "admin.password": ("GET", "/admin/password", STAFF_ANY),
+    "admin.audit_log": ("GET", "/admin/audit", {"auditor"}),
+    "admin.audit_integrity": ("GET", "/admin/audit/integrity", {"admin", "auditor"}),
+    "admin.audit_verify": ("POST", "/admin/audit/integrity", {"admin", "auditor"}),
+    "admin.user_list": ("GET", "/admin/users", {"admin"}),   # its POST creates an account (same check)
+    "admin.user_detail": ("GET", "/admin/users/olivia", {"admin"}),   # its POST sets the roles
+    "admin.user_active": ("POST", "/admin/users/aud/deactivate", {"admin"}),
+    "admin.user_reset_totp": ("POST", "/admin/users/otto/reset-second-factor", {"admin"}),
+    "admin.crl_list": ("GET", "/admin/crls", STAFF_ANY),
+    "admin.crl_publish_now": ("POST", "/admin/crls/publish", {"admin"}),
     "admin.seal_list": ("GET", "/admin/seals", {"operator", "reviewer", "admin", "auditor"}),
     "admin.seal_detail": ("GET", "/admin/seals/{code}", {"operator", "reviewer", "admin", "auditor"}),
     "admin.seal_download": ("GET", "/admin/seals/{code}/seal.esl", {"operator", "reviewer", "admin", "auditor"}),

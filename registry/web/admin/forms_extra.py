@@ -1,0 +1,43 @@
+"""Forms of the audit, staff and CRL pages (Flask-WTF: each carries a CSRF token)."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ...domain.roles import Role
+
+try:   # WTForms 3.3 deprecates (value, label) tuples
+    from wtforms.fields.choices import SelectChoice as _choice
+except ImportError:   # pragma: no cover - WTForms 3.1, 3.2
+    def _choice(value, label):  # type: ignore[no-redef,no-untyped-def]
+        return (value, label)
+
+ROLE_LABELS = {Role.OPERATOR: _l("Operator (经办): applications, licence checks, issuing"),
+               Role.REVIEWER: _l("Reviewer (审核): approval, revocation"),
+               Role.ADMIN: _l("Admin: staff accounts, CAs and CRLs"),
+               Role.AUDITOR: _l("Auditor: read-only, the audit log and its integrity check")}
+
+
+class RoleBoxes(SelectMultipleField):
+    """One checkbox per role."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _role_field() -> RoleBoxes:
+    return RoleBoxes(_l("Roles"), choices=[_choice(r.value, label) for r, label in ROLE_LABELS.items()],
+                     validators=[DataRequired(message=_l("Choose at least one role."))])
+
+
+class UserCreateForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    display_name = StringField(_l("Display name"), validators=[Length(max=100)])
+    roles = _role_field()
+
+
+class RolesForm(FlaskForm):
+    roles = _role_field()
