@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import mmap
 import os
 import socket
 import threading
@@ -100,15 +101,19 @@ def _holder_name() -> str:
 
 
 def crl_number_of_file(path: Path) -> int | None:
-    """The cRLNumber of a published CRL file, read without walking its entries; None if absent."""
+    """The cRLNumber of a published CRL file, read without walking its entries; None if absent.
+    The file is mapped, not read: only the pages holding its headers and extensions are touched
+    (a 1,000,000-entry CRL is 49 MB; reading it took 49 MB more memory and ~30 ms per publish)."""
     try:
-        data = path.read_bytes()
+        fh = open(path, "rb")
     except FileNotFoundError:
         return None
-    try:
-        return crl.peek(data)[0]
-    except crl.CrlError:
-        return None  # an unreadable file is replaced
+    with fh:
+        try:
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                return crl.peek(mapped)[0]
+        except (crl.CrlError, ValueError):  # ValueError: an empty file cannot be mapped
+            return None  # an unreadable file is replaced
 
 
 def write_atomically(path: Path, data: bytes, number: int) -> None:
@@ -202,7 +207,7 @@ def _publish_issuer(ctx: ServiceContext, actor: Actor, name: str, *, all_shards:
         delta_entries, delta_count = (b"", 0) if prev_full is None else _delta(conn, issuer_id, prev_full.watermark,
                                                                                 watermark, cutoff)
         # Shards: issuing CAs only (root CRLs are small), those whose entries changed or are due.
-        shard_data: dict[int, tuple[bytearray, int]] = {}
+        shard_data: dict[int, tuple[bytes, int]] = {}
         if auth.kind == "issuing":
             due = _due_shards(conn, ctx, issuer_id, now, all_shards)
             for shard in due:
@@ -263,43 +268,138 @@ def _load_inactive(ctx: ServiceContext, session: Session, name: str) -> authorit
                                        decrypt_private_key(row.key_blob, ctx.require_keyring().keys))
 
 
-PARALLEL_MIN_ROWS = 200_000
+# Reading the entries: one value per database round trip, concatenated by the database's own C code
+# (string_agg on PostgreSQL, group_concat on SQLite), instead of one Python bytes object per row
+# (1,000,000 entries: ~0.5 s instead of ~1.0 s). An aggregate over the same WHERE scans as the plain
+# SELECT would, so the order is the one the row-by-row read gave: the shard index, a sequential scan,
+# or for a large full CRL id ranges in id order (SQLite: rowid ranges; PostgreSQL: primary-key range
+# scans, as the two halves read before). tests/services/test_crl_entries_read.py checks it byte for byte.
+
+PARALLEL_MIN_ROWS = 200_000  # PostgreSQL: a full CRL spanning this many ids is read on PG_READERS connections
+PG_READERS = 4               # this connection + 3 on the same exported snapshot (4 beat 2 even on 2 cores)
+PG_CHUNK_IDS = 125_000       # id span of one string_agg round trip (~6 MB): bounds libpq's buffers
+SQLITE_CHUNK_IDS = 1_000_000  # id span of one group_concat (~50 MB, far below SQLite's 1 GB value limit)
 
 
-def _entries(conn, issuer_id: int, shard: int | None, cutoff: dt.datetime | None) -> tuple[bytearray, int]:  # type: ignore[no-untyped-def]
-    """The concatenated pre-encoded entries of one CRL, streamed in chunks straight from the DBAPI
-    cursor (a server-side cursor on PostgreSQL): a million rows become one buffer without a Python
-    object per row beyond the blob itself. A large full CRL on PostgreSQL is read as two halves in
-    parallel, the second on another connection pinned to this transaction's exported snapshot, so
-    both halves see exactly the same state."""
+def _entries(conn, issuer_id: int, shard: int | None, cutoff: dt.datetime | None) -> tuple[bytes, int]:  # type: ignore[no-untyped-def]
+    """The concatenated pre-encoded entries of one CRL (full: ``shard`` None) and their number,
+    expired certificates left out when ``cutoff`` is given. Read inside the caller's transaction (on
+    PostgreSQL its REPEATABLE READ snapshot, exported to the extra readers of a large full CRL)."""
     table = Revocation.__table__
     dialect = conn.dialect
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    # A full CRL reads most of the table: a sequential scan beats walking the (issuer, shard) index
-    # and fetching each row by rowid, three times over on SQLite. Shards use the index.
+    # A full CRL reads most of the table: going through the table in rowid order (a scan, or rowid
+    # ranges) beats walking the (issuer, shard) index and fetching each row by rowid, three times over
+    # on SQLite. Shards use the index.
     hint = " NOT INDEXED" if shard is None and dialect.name == "sqlite" else ""
-    sql = f"SELECT entry_der FROM {table.name}{hint} WHERE issuer_id = {mark}"
+    where = f"FROM {table.name}{hint} WHERE issuer_id = {mark}"
     params: list[object] = [issuer_id]
     if shard is not None:
-        sql += f" AND shard = {mark}"
+        where += f" AND shard = {mark}"
         params.append(shard)
     if cutoff is not None:
         to_db = table.c.not_after.type.bind_processor(dialect)  # the column's own storage format
-        sql += f" AND not_after >= {mark}"
+        where += f" AND not_after >= {mark}"
         params.append(to_db(cutoff) if to_db else cutoff)
     dbapi = conn.connection.driver_connection
-    if dialect.name != "postgresql":
-        return _fetch(dbapi.cursor(), sql, params)
-    tag = f"{os.getpid()}_{threading.get_ident()}"
-    if shard is None:
-        lo, hi = conn.exec_driver_sql(f"SELECT min(id), max(id) FROM {table.name} WHERE issuer_id = %(i)s",
-                                      {"i": issuer_id}).one()
+    if dialect.name == "postgresql":
+        return _pg_entries(conn, dbapi, where, params, full=shard is None)
+    return _sqlite_entries(dbapi, table.name, where, params, full=shard is None)
+
+
+def _sqlite_entries(dbapi, table: str, where: str, params: list[object], *, full: bool) -> tuple[bytes, int]:  # type: ignore[no-untyped-def]
+    cur = dbapi.cursor()
+    try:
+        if cur.execute("PRAGMA encoding").fetchone()[0] != "UTF-8":
+            # group_concat passes blobs through as text; only a UTF-8 database leaves their bytes alone
+            return _fetch(dbapi.cursor(), f"SELECT entry_der {where}", params)
+        agg = f"SELECT CAST(group_concat(entry_der, x'') AS BLOB), count(*) {where}"
+        if not full:
+            blob, n = cur.execute(agg, params).fetchone()
+            return blob or b"", n
+        # Full CRL: rowid ranges (a range search that still reads the table in order), so no single
+        # value nears SQLite's length limit. min()/max() of the rowid alone are two B-tree descents.
+        lo = cur.execute(f"SELECT min(id) FROM {table}").fetchone()[0]
+        hi = cur.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
+        parts: list[bytes] = []
+        n = 0
+        for start in range(lo - 1, hi, SQLITE_CHUNK_IDS) if lo is not None else ():
+            blob, k = cur.execute(f"{agg} AND id > ? AND id <= ?", [*params, start, start + SQLITE_CHUNK_IDS]).fetchone()
+            if blob:
+                parts.append(blob)
+            n += k
+    finally:
+        cur.close()
+    return parts[0] if len(parts) == 1 else b"".join(parts), n
+
+
+def _pg_entries(conn, dbapi, where: str, params: list[object], *, full: bool) -> tuple[bytes, int]:  # type: ignore[no-untyped-def]
+    agg = f"SELECT string_agg(entry_der, ''::bytea), count(*) {where}"
+    if full:
+        lo, hi = conn.exec_driver_sql(f"SELECT min(id), max(id) FROM {Revocation.__tablename__} "
+                                      "WHERE issuer_id = %(i)s", {"i": params[0]}).one()
         if lo is not None and hi - lo >= PARALLEL_MIN_ROWS:
-            return _fetch_halves(conn, sql, params, (lo + hi) // 2, tag)
-    return _fetch(dbapi.cursor(name=f"crl_entries_{tag}", binary=True), sql, params)
+            ranges = [(start, min(start + PG_CHUNK_IDS, hi)) for start in range(lo - 1, hi, PG_CHUNK_IDS)]
+            return _pg_parallel(conn, f"{agg} AND id > %s AND id <= %s", params, ranges)
+    with dbapi.cursor(binary=True) as cur:  # binary: bytea arrives as its bytes, not hex text
+        blob, n = cur.execute(agg, params).fetchone()
+    return blob or b"", n
 
 
-def _fetch(cursor, sql: str, params: list[object]) -> tuple[bytearray, int]:  # type: ignore[no-untyped-def]
+def _pg_parallel(conn, sql: str, params: list[object], ranges: list[tuple[int, int]]) -> tuple[bytes, int]:  # type: ignore[no-untyped-def]
+    """One string_agg per id range, the ranges dealt round-robin to PG_READERS connections: this
+    one and others pinned to this transaction's exported snapshot, so all see the same state. The
+    parts are joined in range order."""
+    snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+    readers = min(PG_READERS, len(ranges))
+    parts: list[tuple[bytes, int] | None] = [None] * len(ranges)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read(k: int, driver, pinned: bool) -> None:  # type: ignore[no-untyped-def]
+        try:
+            with driver.cursor(binary=True) as cur:
+                if pinned:  # must precede any query of that transaction
+                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    cur.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                for i in range(k, len(ranges), readers):
+                    if stop.is_set():
+                        return
+                    blob, n = cur.execute(sql, [*params, *ranges[i]]).fetchone()
+                    parts[i] = (blob or b"", n)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+            stop.set()
+
+    others = []
+    workers: list[threading.Thread] = []
+    try:
+        for k in range(1, readers):
+            others.append(conn.engine.raw_connection())
+            workers.append(threading.Thread(target=read, args=(k, others[-1].driver_connection, True),
+                                            name=f"crl-entries-reader-{k}"))
+            workers[-1].start()
+        read(0, conn.connection.driver_connection, False)
+    except BaseException:
+        stop.set()  # e.g. no connection to be had: the readers already started stop at their next range
+        raise
+    finally:
+        for w in workers:
+            w.join()
+        for other in others:
+            try:
+                other.rollback()
+            finally:
+                other.close()
+    if errors:
+        raise errors[0]
+    done = [p for p in parts if p is not None]
+    assert len(done) == len(parts)
+    return b"".join([blob for blob, _n in done]), sum(n for _blob, n in done)
+
+
+def _fetch(cursor, sql: str, params: list[object]) -> tuple[bytes, int]:  # type: ignore[no-untyped-def]
+    """Row by row: the fallback (a SQLite database not in UTF-8) and the tests' reference."""
     buf = bytearray()
     n = 0
     try:
@@ -312,41 +412,7 @@ def _fetch(cursor, sql: str, params: list[object]) -> tuple[bytearray, int]:  # 
             n += len(rows)
     finally:
         cursor.close()
-    return buf, n
-
-
-def _fetch_halves(conn, sql: str, params: list[object], mid: int, tag: str) -> tuple[bytearray, int]:  # type: ignore[no-untyped-def]
-    snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
-    other = conn.engine.raw_connection()
-    result: dict[str, object] = {}
-
-    def second_half() -> None:
-        try:
-            driver = other.driver_connection
-            with driver.cursor() as cur:  # must precede any query of that transaction
-                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                cur.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-            result["rows"] = _fetch(driver.cursor(name=f"crl_entries_b_{tag}", binary=True),
-                                    sql + " AND id > %s", [*params, mid])
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            result["error"] = exc
-
-    worker = threading.Thread(target=second_half, name="crl-entries-second-half")
-    worker.start()
-    try:
-        first, n1 = _fetch(conn.connection.driver_connection.cursor(name=f"crl_entries_a_{tag}", binary=True),
-                           sql + " AND id <= %s", [*params, mid])
-    finally:
-        worker.join()
-        try:
-            other.rollback()
-        finally:
-            other.close()
-    if "error" in result:
-        raise result["error"]  # type: ignore[misc]
-    second, n2 = result["rows"]  # type: ignore[misc]
-    first += second
-    return first, n1 + n2
+    return bytes(buf), n
 
 
 def _delta(conn, issuer_id: int, base_watermark: int, watermark: int,  # type: ignore[no-untyped-def]

@@ -360,10 +360,13 @@ def test_publisher_loop_reports_an_error_and_keeps_going(ctx: ServiceContext, mo
     assert crl_publish.pending(ctx) == ["sm2-root"]
 
 
-def test_full_crl_read_in_two_parallel_halves_holds_every_entry_once(ctx: ServiceContext, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """On PostgreSQL a large full CRL is read as two halves on two connections sharing one snapshot;
-    forcing that path on a small table must give exactly the entries of a single read."""
+def test_full_crl_read_in_id_ranges_holds_every_entry_once(ctx: ServiceContext, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A large full CRL is read in id ranges (on PostgreSQL dealt to several connections sharing one
+    snapshot); forcing that path on a small table, one id per range, must give exactly the entries of
+    a single read (tests/services/test_crl_entries_read.py compares the bytes)."""
     monkeypatch.setattr(crl_publish, "PARALLEL_MIN_ROWS", 1)
+    monkeypatch.setattr(crl_publish, "PG_CHUNK_IDS", 1)
+    monkeypatch.setattr(crl_publish, "SQLITE_CHUNK_IDS", 1)
     results = seals.issue_seals(ctx, ADMIN, [seals.IssueRequest(
         uscc=SHENZHEN_USCC, seal_type=t, key=seals.KeyMaterial(generate=True), operator="olivia",
         approver="rita") for t in ("01", "02", "03", "04", "05", "99")])
