@@ -97,7 +97,7 @@ def init(demo: bool) -> None:
     from .services import elicence
 
     if elicence.ensure_demo_issuer(ctx):
-        click.echo(f"e-licence issuer (demo): created {settings.elicence_cert}")
+        click.echo(f"e-licence issuer (demo): new key and certificate at {settings.elicence_cert}")
     password = users.ensure_first_admin(ctx, actor)
     if password:
         click.echo(f"first admin: user 'admin', one-time password: {password}")

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from ..db.models import AuditEvent, Enterprise, SealApplication, User
@@ -229,30 +229,35 @@ def queue(ctx: ServiceContext, actor: Actor, *, state: str = "open", query: str 
     if states is None:
         raise ValidationError(f"unknown state {state!r}")
     q = (query or "").strip()
-    stmt = (select(SealApplication.id, SealApplication.state, SealApplication.seal_type, SealApplication.channel,
-                   SealApplication.submitted_at, Enterprise.name, Enterprise.uscc)
-            .join(Enterprise, Enterprise.id == SealApplication.enterprise_id)
-            .where(SealApplication.state.in_(states)))
+    A = SealApplication
+    ent_filter = None
     if q:
         if len(q) == 18 and q.upper().isalnum():
-            stmt = stmt.where(Enterprise.uscc == q.upper())
+            ent_filter = A.enterprise_id.in_(select(Enterprise.id).where(Enterprise.uscc == q.upper()))
         else:
             escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            stmt = stmt.where(SealApplication.enterprise_id.in_(
-                select(Enterprise.id).where(Enterprise.name.like(escaped + "%", escape="\\")).limit(1000)))
-    if after is not None:
-        at = dt.datetime.fromisoformat(after[0])
-        if oldest_first:
-            stmt = stmt.where((SealApplication.submitted_at > at)
-                              | ((SealApplication.submitted_at == at) & (SealApplication.id > after[1])))
-        else:
-            stmt = stmt.where((SealApplication.submitted_at < at)
-                              | ((SealApplication.submitted_at == at) & (SealApplication.id < after[1])))
-    order = (SealApplication.submitted_at.asc(), SealApplication.id.asc()) if oldest_first else (
-        SealApplication.submitted_at.desc(), SealApplication.id.desc())
+            ent_filter = A.enterprise_id.in_(
+                select(Enterprise.id).where(Enterprise.name.like(escaped + "%", escape="\\")).limit(1000))
+    # One ordered, limited branch per state over ix_seal_applications_state_submitted, merged: a
+    # multi-state filter ordered by (submitted_at, id) cannot use that index otherwise, and both
+    # databases would sort every open application for each page. The keyset is a row value.
+    branches = []
+    for st in states:
+        b = select(A.id, A.enterprise_id, A.state, A.seal_type, A.channel, A.submitted_at).where(A.state == st)
+        if ent_filter is not None:
+            b = b.where(ent_filter)
+        if after is not None:
+            key = tuple_(literal(dt.datetime.fromisoformat(after[0]), A.submitted_at.type), literal(after[1], A.id.type))
+            b = b.where(tuple_(A.submitted_at, A.id) > key if oldest_first else tuple_(A.submitted_at, A.id) < key)
+        order = (A.submitted_at.asc(), A.id.asc()) if oldest_first else (A.submitted_at.desc(), A.id.desc())
+        branches.append(select(*b.order_by(*order).limit(limit + 1).subquery().c))
+    u = (union_all(*branches) if len(branches) > 1 else branches[0]).subquery()
+    outer = (u.c.submitted_at.asc(), u.c.id.asc()) if oldest_first else (u.c.submitted_at.desc(), u.c.id.desc())
+    stmt = (select(u.c.id, u.c.state, u.c.seal_type, u.c.channel, u.c.submitted_at, Enterprise.name, Enterprise.uscc)
+            .join(Enterprise, Enterprise.id == u.c.enterprise_id).order_by(*outer).limit(limit + 1))
     now = ctx.clock.now()
     with ctx.reader() as s:
-        rows = s.execute(stmt.order_by(*order).limit(limit + 1)).all()
+        rows = s.execute(stmt).all()
     out = [QueueRow(r[0], r[1].value, r[2].code, r[5], r[6], r[3], r[4], (now - r[4]).total_seconds() / 3600)
            for r in rows[:limit]]
     nxt = (out[-1].submitted_at.isoformat(), out[-1].id) if len(rows) > limit else None

@@ -100,6 +100,9 @@ def test_dual_control_issue_then_revoke_in_the_browser(page, live_server: str, c
         secret = unwrap_secret(user.totp_secret_blob, ctx.require_keyring().keys, f"totp:{user.id}:ruth").decode()
     page.get_by_label("6 位动态码").fill(totp.code_at(secret, ctx.clock.now()))
     page.get_by_role("button", name="登录").click()
+    from registry.services import crl_publish
+
+    before = {p.path: p.number for p in crl_publish.publish(ctx, ADMIN)}["sm2-issuing.crl"]
     page.goto(f"{live_server}/admin/seals/{code}")
     page.locator("details.danger summary", has_text="吊销").click()
     page.locator("#reason").select_option("keyCompromise")
@@ -108,6 +111,18 @@ def test_dual_control_issue_then_revoke_in_the_browser(page, live_server: str, c
     page.get_by_role("button", name="吊销此印章").click()
     expect(page.get_by_text("印章已吊销")).to_be_visible()
     expect(page.locator("h1 .status")).to_have_text("revoked")
+
+    # an admin publishes now and the CRL page shows the SM2 issuing CA's next CRL number
+    sign_out(page)
+    sign_in_first_time(page, live_server, ctx, "ada", Role.ADMIN)
+    page.get_by_role("link", name="证书撤销列表").click()
+    page.locator("#publish-now").click()
+    expect(page.locator("#published")).to_be_visible()
+    number = page.locator('#crls a.crl-number[data-path="sm2-issuing.crl"]')
+    expect(number).not_to_have_text(str(before))
+    # one number series per issuer across full, delta and shard CRLs: the full CRL's number moved up
+    assert int(number.inner_text()) > before
+    shot(page, "crls")
 
     # language: English on request, remembered for this user
     page.get_by_role("button", name="English").click()

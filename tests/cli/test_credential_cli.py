@@ -24,5 +24,5 @@ def test_credential_from_the_command_line_is_accepted_by_the_portal_verifier(rea
 
 
 def test_init_makes_the_demo_issuer_once(cli: Cli) -> None:  # noqa: F811
-    assert "e-licence issuer (demo): created" in cli("init").stdout
+    assert "e-licence issuer (demo): new key and certificate" in cli("init").stdout
     assert "e-licence issuer" not in cli("init").stdout
