@@ -69,9 +69,11 @@ def prepare(url: str, instance: Path, n_seals: int, n_sigs: int) -> tuple[Servic
     rows = ["uscc,name,legal_representative,entity_type,address,registered_on,status"]
     rows += [f"{uscc(i)},验证基准企业{i}有限公司,张{i},有限责任公司,深圳市,2020-01-01,active" for i in range(n_seals)]
     licences.import_licences(ctx, ADMIN, "\n".join(rows).encode(), "bench.csv")
-    issued = seals.issue_seals(ctx, ADMIN, [seals.IssueRequest(
-        uscc=uscc(i), seal_type="contract", key=seals.KeyMaterial(generate=True), operator="op", approver="rev")
-        for i in range(n_seals)])
+    issued = []
+    for start in range(0, n_seals, 500):  # issue_seals takes at most 500 per batch
+        issued += seals.issue_seals(ctx, ADMIN, [seals.IssueRequest(
+            uscc=uscc(i), seal_type="contract", key=seals.KeyMaterial(generate=True), operator="op", approver="rev")
+            for i in range(start, min(n_seals, start + 500))])
     now = ctx.clock.now() + dt.timedelta(seconds=1)
     pairs = []
     for j in range(n_sigs):
