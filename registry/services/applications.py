@@ -119,7 +119,7 @@ def _load(session: Session, app_id: int, *, lock: bool = False) -> SealApplicati
     return app
 
 
-def _move(session: Session, app: SealApplication, action: ApplicationAction) -> ApplicationState:
+def _move(app: SealApplication, action: ApplicationAction) -> ApplicationState:
     return next_application_state(app.state, action)
 
 
@@ -128,7 +128,7 @@ def review(ctx: ServiceContext, actor: Actor, app_id: int, note: str = "") -> No
     require(actor.name, actor.roles, Permission.APPLICATION_REVIEW)
     with ctx.transaction() as session:
         app = _load(session, app_id, lock=True)
-        new = _move(session, app, ApplicationAction.REVIEW)
+        new = _move(app, ApplicationAction.REVIEW)
         if app.enterprise.status is not LicenceStatus.ACTIVE:
             raise Conflict(f"the licence of {app.enterprise.uscc} is {app.enterprise.status.value}: reject the "
                            "application instead")
@@ -142,7 +142,7 @@ def approve(ctx: ServiceContext, actor: Actor, app_id: int) -> None:
     require(actor.name, actor.roles, Permission.APPLICATION_APPROVE)
     with ctx.transaction() as session:
         app = _load(session, app_id, lock=True)
-        new = _move(session, app, ApplicationAction.APPROVE)
+        new = _move(app, ApplicationAction.APPROVE)
         reviewer = session.get(User, app.reviewed_by_id) if app.reviewed_by_id else None
         check_dual_control(reviewer.username if reviewer else "", actor.name)
         if app.enterprise.status is not LicenceStatus.ACTIVE:
@@ -161,7 +161,7 @@ def reject(ctx: ServiceContext, actor: Actor, app_id: int, reason: str) -> None:
         raise ValidationError(f"the reason is longer than {MAX_REASON} characters")
     with ctx.transaction() as session:
         app = _load(session, app_id, lock=True)
-        app.state = _move(session, app, ApplicationAction.REJECT)
+        app.state = _move(app, ApplicationAction.REJECT)
         app.decided_reason = reason
         app.picture_png = None
         audit.record(session, ctx, actor, "application.rejected", "application", app.id, reason=reason)
@@ -173,7 +173,7 @@ def withdraw(ctx: ServiceContext, actor: Actor, app_id: int, enterprise_id: int)
         app = _load(session, app_id, lock=True)
         if app.enterprise_id != enterprise_id:
             raise NotFound(f"no application {app_id}")
-        app.state = _move(session, app, ApplicationAction.WITHDRAW)
+        app.state = _move(app, ApplicationAction.WITHDRAW)
         app.picture_png = None
         audit.record(session, ctx, actor, "application.withdrawn", "application", app.id)
 

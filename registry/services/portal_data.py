@@ -13,13 +13,7 @@ from ..domain.seal_types import SealType
 from . import applications, seals
 from .context import Actor, ServiceContext
 
-__all__ = ["overview", "application", "apply_set", "SetRefused"]
-
-
-class SetRefused(Exception):
-    def __init__(self, seal_type: str, message: str) -> None:
-        super().__init__(message)
-        self.seal_type, self.message = seal_type, message
+__all__ = ["overview", "application", "apply_set"]
 
 
 def overview(ctx: ServiceContext, enterprise_id: int) -> dict[str, Any]:
@@ -56,9 +50,7 @@ def application(ctx: ServiceContext, enterprise_id: int, app_id: int) -> dict[st
 
 
 def apply_set(ctx: ServiceContext, actor: Actor, uscc: str, csrs: dict[SealType, bytes]) -> list[int]:
+    """Raises :class:`applications.ItemRefused` naming the seal type whose request was refused."""
     items = [applications.Item(t.code, seals.KeyMaterial(csr=data)) for t, data in csrs.items()]
-    try:
-        return applications.submit_many(ctx, actor, uscc=uscc, items=items, channel="portal")
-    except applications.ItemRefused as exc:
-        raise SetRefused(exc.seal_type, str(exc)) from None
+    return applications.submit_many(ctx, actor, uscc=uscc, items=items, channel="portal")
 

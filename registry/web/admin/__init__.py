@@ -143,14 +143,9 @@ def enrol() -> Any:
     if uid is None:
         return redirect(url_for("admin.login"))
     form = CodeForm()
-    error, status = None, 200
-    if form.validate_on_submit():
-        result = _finish(uid, form.code.data or "")
-        if not isinstance(result, str):
-            return result
-        error, status = result, 401
-    elif request.method == "POST":
-        status = 400
+    done, error, status = _code_step(uid, form)
+    if done is not None:
+        return done
     if request.method == "GET" or "totp_uri" not in session:
         try:
             secret, uri = staff_auth.start_enrolment(service_context(), uid)
@@ -170,15 +165,20 @@ def code() -> Any:
     if uid is None:
         return redirect(url_for("admin.login"))
     form = CodeForm()
-    error, status = None, 200
+    done, error, status = _code_step(uid, form)
+    if done is not None:
+        return done
+    return render_template("admin/code.html", form=form, error=error), status
+
+
+def _code_step(uid: int, form: CodeForm) -> tuple[Any, str | None, int]:
+    """A submitted code: (the redirect after sign-in, None, 302), or (None, the error, its status)."""
     if form.validate_on_submit():
         result = _finish(uid, form.code.data or "")
         if not isinstance(result, str):
-            return result
-        error, status = result, 401
-    elif request.method == "POST":
-        status = 400
-    return render_template("admin/code.html", form=form, error=error), status
+            return result, None, 302
+        return None, result, 401
+    return None, None, 400 if request.method == "POST" else 200
 
 
 def _finish(uid: int, code: str) -> Any:

@@ -161,8 +161,8 @@ def apply() -> Any:
         if not errors:
             try:
                 ids = portal_data.apply_set(service_context(), _actor(), g.enterprise["uscc"], csrs)
-            except portal_data.SetRefused as exc:
-                errors[exc.seal_type] = exc.message
+            except applications.ItemRefused as exc:
+                errors[exc.seal_type] = str(exc)
             else:
                 flash(_("%(n)d applications were submitted.", n=len(ids)), "info")
                 return redirect(url_for("portal.home"))
