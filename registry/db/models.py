@@ -71,6 +71,8 @@ class Enterprise(Base):
     status: Mapped[LicenceStatus] = mapped_column(_enum(LicenceStatus, "licence_status"))
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+    # where the portal's notices go (set by the legal representative in the portal; "" for none)
+    contact_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
 
     history: Mapped[list["LicenceRecord"]] = relationship(
         back_populates="enterprise", order_by="LicenceRecord.id", cascade="all, delete-orphan")
@@ -126,6 +128,52 @@ class UserRole(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     role: Mapped[Role] = mapped_column(_enum(Role, "role"), primary_key=True)
+
+
+class EnterprisePerson(Base):
+    """A person of an enterprise whom its legal representative authorised in the enterprise portal
+    (password + TOTP), to hold or manage particular seals (:class:`SealGrant`)."""
+
+    __tablename__ = "enterprise_people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64))            # unique within the enterprise
+    display_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+    totp_secret_blob: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    enterprise: Mapped[Enterprise] = relationship()
+    grants: Mapped[list["SealGrant"]] = relationship(back_populates="person", cascade="all, delete-orphan")
+
+    __table_args__ = (UniqueConstraint("enterprise_id", "username", name="uq_enterprise_people_username"),)
+
+
+class SealGrant(Base):
+    """A person's authority over one seal of their enterprise: ``hold`` (see, download, report loss)
+    or ``manage`` (also renew and cancel). Withdrawing the authority deletes the row (audited)."""
+
+    __tablename__ = "seal_grants"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("enterprise_people.id"), primary_key=True)
+    seal_id: Mapped[int] = mapped_column(ForeignKey("seals.id"), primary_key=True, index=True)
+    authority: Mapped[str] = mapped_column(String(8))
+    granted_at: Mapped[dt.datetime]
+    granted_by: Mapped[str] = mapped_column(String(100))
+
+    person: Mapped[EnterprisePerson] = relationship(back_populates="grants")
+
+    __table_args__ = (CheckConstraint("authority IN ('hold', 'manage')", name="authority"),)
 
 
 class Authority(Base):

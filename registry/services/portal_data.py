@@ -12,16 +12,18 @@ from ..domain.errors import NotFound
 from ..domain.seal_types import SealType
 from . import applications, seals
 from .context import Actor, ServiceContext
+from .portal_access import Principal, visible_seals
 
 __all__ = ["overview", "application", "apply_set"]
 
 
-def overview(ctx: ServiceContext, enterprise_id: int) -> dict[str, Any]:
+def overview(ctx: ServiceContext, principal: Principal) -> dict[str, Any]:
+    """The seals this person can see; the applications only for the legal representative."""
     now = ctx.clock.now()
     with ctx.reader() as s:
-        apps = s.scalars(select(SealApplication).where(SealApplication.enterprise_id == enterprise_id)
-                         .order_by(SealApplication.id.desc()).limit(100)).all()
-        sl = s.scalars(select(Seal).where(Seal.enterprise_id == enterprise_id).order_by(Seal.id.desc()).limit(100)).all()
+        apps = s.scalars(select(SealApplication).where(SealApplication.enterprise_id == principal.enterprise_id)
+                         .order_by(SealApplication.id.desc()).limit(100)).all() if principal.is_legal_representative else []
+        sl = s.scalars(visible_seals(principal).order_by(Seal.id.desc()).limit(100)).all()
         return {
             "applications": [{"id": a.id, "seal_type": a.seal_type.code, "state": a.state.value,
                               "submitted_at": a.submitted_at, "reason": a.decided_reason} for a in apps],

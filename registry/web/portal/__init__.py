@@ -20,6 +20,7 @@ from ...domain.errors import DomainError
 from ...domain.seal_types import STANDARD_SET, SealType
 from ...services import applications, elicence, portal_data
 from ...services.context import Actor
+from ...services.portal_access import Principal
 from .. import service_context
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
@@ -42,6 +43,7 @@ def _now() -> dt.datetime:
 @bp.before_app_request
 def load_enterprise() -> None:
     g.enterprise = None
+    g.principal = None
     ent = session.get("enterprise")
     if not ent:
         return
@@ -51,6 +53,7 @@ def load_enterprise() -> None:
         session.pop("enterprise", None)
         return
     g.enterprise = ent
+    g.principal = Principal.from_session(ent)
     session["ent_seen"] = _now().isoformat()
 
 
@@ -64,8 +67,20 @@ def enterprise_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _actor() -> Actor:
-    ent = g.enterprise
-    return Actor(name=f"enterprise:{ent['uscc']}:{ent['person']}", kind="enterprise")
+    principal: Principal = g.principal
+    return principal.actor
+
+
+def legal_representative_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Views only the legal representative may use (applying, authorising people): 403 for others."""
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if g.get("enterprise") is None:
+            return redirect(url_for("portal.login"))
+        if not g.principal.is_legal_representative:
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapper
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -88,8 +103,8 @@ def login() -> Any:
             session.clear()  # a new session, and the challenge is used up
             if lang:
                 session["lang"] = lang
-            session["enterprise"] = {"id": who.enterprise_id, "uscc": who.uscc, "name": who.name,
-                                     "person": who.legal_representative}
+            session["enterprise"] = Principal(enterprise_id=who.enterprise_id, uscc=who.uscc, enterprise_name=who.name,
+                                              person=who.legal_representative).as_session()
             session["ent_seen"] = _now().isoformat()
             return redirect(url_for("portal.home"))
     elif request.method == "POST":
@@ -115,20 +130,20 @@ def logout() -> Any:
 @bp.get("/")
 @enterprise_required
 def home() -> Any:
-    data = portal_data.overview(service_context(), g.enterprise["id"])
+    data = portal_data.overview(service_context(), g.principal)
     return render_template("portal/home.html", d=data, seal_types={t.code: t for t in SealType},
                            form=EmptyForm())
 
 
 @bp.get("/applications/<int:app_id>")
-@enterprise_required
+@legal_representative_required
 def application(app_id: int) -> Any:
     a = portal_data.application(service_context(), g.enterprise["id"], app_id)
     return render_template("portal/application.html", a=a, form=EmptyForm())
 
 
 @bp.post("/applications/<int:app_id>/withdraw")
-@enterprise_required
+@legal_representative_required
 def withdraw(app_id: int) -> Any:
     if not EmptyForm().validate_on_submit():
         abort(400)
@@ -139,7 +154,7 @@ def withdraw(app_id: int) -> Any:
 
 
 @bp.route("/apply", methods=["GET", "POST"])
-@enterprise_required
+@legal_representative_required
 def apply() -> Any:
     """The standard set of four in one go: a CSR for each (the picture is drawn from the licence)."""
     types = list(STANDARD_SET)
