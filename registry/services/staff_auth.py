@@ -21,9 +21,9 @@ from ..db.models import User
 from ..domain.errors import DomainError, InvalidTransition, NotFound, ValidationError
 from ..domain.roles import Permission, require
 from ..pki import totp
-from ..pki.keys import KeyFormatError, unwrap_secret, wrap_secret
-from . import audit
+from . import audit, sign_in
 from .context import Actor, ServiceContext
+from .sign_in import AccountLocked, SignInFailed
 from .users import check_password, hash_password
 
 __all__ = ["SignInFailed", "AccountLocked", "PasswordChecked", "check_password_step", "start_enrolment",
@@ -31,16 +31,6 @@ __all__ = ["SignInFailed", "AccountLocked", "PasswordChecked", "check_password_s
            "MIN_PASSWORD_LENGTH"]
 
 MIN_PASSWORD_LENGTH = 12
-
-
-class SignInFailed(DomainError):
-    """Wrong username, password or code (deliberately not saying which of username/password)."""
-
-    http_status = 401
-
-
-class AccountLocked(DomainError):
-    http_status = 423
 
 
 @dataclass(frozen=True)
@@ -59,22 +49,11 @@ def _system(username: str) -> Actor:
 
 
 def _locked(ctx: ServiceContext, user: User, now: dt.datetime) -> None:
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() + 59) // 60)
-        raise AccountLocked(f"too many failed attempts: the account is locked for another {minutes} min "
-                            f"(until {user.locked_until:%H:%M} UTC)")
+    sign_in.check_not_locked(user, now)
 
 
 def _fail(session: Session, ctx: ServiceContext, user: User, now: dt.datetime, what: str) -> None:
-    user.failed_logins = (user.failed_logins or 0) + 1
-    details: dict[str, object] = {"step": what, "failures": user.failed_logins}
-    if user.failed_logins >= ctx.settings.login_max_failures:
-        user.locked_until = now + dt.timedelta(minutes=ctx.settings.login_lock_minutes)
-        user.failed_logins = 0
-        details["locked_until"] = user.locked_until.isoformat()
-        audit.record(session, ctx, _system(user.username), "signin.locked", "user", user.username, **details)
-    else:
-        audit.record(session, ctx, _system(user.username), "signin.failed", "user", user.username, **details)
+    sign_in.record_failure(session, ctx, user, now, what, _system(user.username), "user", user.username)
 
 
 def _user(session: Session, username: str) -> User | None:
@@ -105,24 +84,21 @@ def check_password_step(ctx: ServiceContext, username: str, password: str) -> Pa
 def start_enrolment(ctx: ServiceContext, user_id: int) -> tuple[str, str]:
     """A fresh TOTP secret for a user who has none enabled yet; returns (secret, otpauth URI).
     Calling it again replaces the pending secret (e.g. the page was reloaded)."""
-    keyring = ctx.require_keyring()
+    ctx.require_keyring()
     with ctx.transaction() as session:
         user = session.get(User, user_id)
         if user is None or not user.active:
             raise NotFound("no such active staff user")
         if user.totp_enabled:
             raise InvalidTransition(f"{user.username} already has a second factor; an admin can reset it")
-        secret = totp.new_secret()
-        user.totp_secret_blob = wrap_secret(secret.encode(), keyring.keys[keyring.current], keyring.current,
-                                            _purpose(user))
-        user.totp_last_step = None
+        secret = sign_in.new_secret(ctx, user, _purpose(user))
         issuer = ctx.settings.authority_name
         return secret, totp.provisioning_uri(secret, user.username, issuer)
 
 
 def complete_sign_in(ctx: ServiceContext, user_id: int, code: str) -> Actor:
     """Second factor: the code for the enrolled (or pending) secret. Returns the signed-in Actor."""
-    keyring = ctx.require_keyring()
+    ctx.require_keyring()
     now = ctx.clock.now()
     failure: DomainError | None = None
     with ctx.transaction() as session:
@@ -132,21 +108,11 @@ def complete_sign_in(ctx: ServiceContext, user_id: int, code: str) -> Actor:
         _locked(ctx, user, now)
         if user.totp_secret_blob is None:
             raise InvalidTransition("no second factor is set up for this account; start again")
-        try:
-            secret = unwrap_secret(user.totp_secret_blob, keyring.keys, _purpose(user)).decode()
-        except KeyFormatError as exc:
-            raise ValidationError(f"the second factor of {user.username} cannot be read: {exc}") from None
-        step = totp.match(secret, code, now)
-        if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+        enrolled = not user.totp_enabled
+        if sign_in.accept_code(ctx, user, code, now, _purpose(user), user.username) is None:
+            failure = SignInFailed(sign_in.code_failure_message(user, code, now, ctx, _purpose(user)))
             _fail(session, ctx, user, now, "code")
-            failure = SignInFailed("wrong or already used code" if step is not None else "wrong code")
         else:
-            enrolled = not user.totp_enabled
-            user.totp_enabled = True
-            user.totp_last_step = step
-            user.failed_logins = 0
-            user.locked_until = None
-            user.last_login_at = now
             actor = Actor(name=user.username, kind="staff", roles=user.roles, user_id=user.id)
             if enrolled:
                 audit.record(session, ctx, actor, "totp.enrolled", "user", user.username)

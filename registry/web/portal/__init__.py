@@ -52,9 +52,27 @@ def load_enterprise() -> None:
     if seen and (_now() - dt.datetime.fromisoformat(seen)).total_seconds() > ctx.settings.session_idle_minutes * 60:
         session.pop("enterprise", None)
         return
+    principal = Principal.from_session(ent)
+    if principal.person_id is not None:
+        # an authorised person: deactivated, second factor reset or licence no longer active → signed out
+        from ...services import enterprise_people
+
+        found = enterprise_people.principal_for(ctx, principal.person_id)
+        if found is None or found[0].enterprise_id != principal.enterprise_id:
+            session.pop("enterprise", None)
+            return
+        principal, g.person_must_change_password = found
+        ent = principal.as_session()
     g.enterprise = ent
-    g.principal = Principal.from_session(ent)
+    g.principal = principal
     session["ent_seen"] = _now().isoformat()
+
+
+def _password_first() -> Any:
+    """An authorised person with a one-time password chooses their own before anything else."""
+    if g.get("person_must_change_password") and request.endpoint not in ("portal.person_password", "portal.logout"):
+        return redirect(url_for("portal.person_password"))
+    return None
 
 
 def enterprise_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -62,7 +80,7 @@ def enterprise_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if g.get("enterprise") is None:
             return redirect(url_for("portal.login"))
-        return view(*args, **kwargs)
+        return _password_first() or view(*args, **kwargs)
     return wrapper
 
 
@@ -78,7 +96,7 @@ def legal_representative_required(view: Callable[..., Any]) -> Callable[..., Any
         if g.get("enterprise") is None:
             return redirect(url_for("portal.login"))
         if not g.principal.is_legal_representative:
-            abort(403)
+            return _password_first() or abort(403)
         return view(*args, **kwargs)
     return wrapper
 
@@ -184,3 +202,5 @@ def apply() -> Any:
         return render_template("portal/apply.html", types=types, form=form, errors=errors), 400
     return render_template("portal/apply.html", types=types, form=form, errors=errors)
 
+
+from . import people_views  # noqa: E402,F401  (authorised persons and their sign-in register on bp)

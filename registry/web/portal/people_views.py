@@ -1,0 +1,317 @@
+"""Authorised persons in the enterprise portal: the legal representative manages them (and the
+enterprise's contact address); they sign in with USCC + username + password, then a TOTP code.
+
+Every lookup is by (enterprise, id): another enterprise's person is a 404. Only the legal
+representative reaches the management pages (403 for an authorised person).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Regexp
+
+from ...db.models import Seal
+from ...domain.errors import DomainError
+from ...domain.states import SealStatus
+from ...services import enterprise_people
+from ...services.portal_access import Principal
+from .. import service_context
+from ..admin.forms import CodeForm, PasswordChangeForm
+from ..admin.forms_extra import _choice
+from . import EmptyForm, _now, bp, enterprise_required, legal_representative_required
+
+_PENDING_SECONDS = 300  # between a correct password and the code
+
+
+class PersonLoginForm(FlaskForm):
+    uscc = StringField(_l("Unified social credit code"), validators=[DataRequired(), Length(min=18, max=18)])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+
+
+class PersonForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(min=2, max=64),
+                                                       Regexp(r"^[A-Za-z][A-Za-z0-9._-]+$",
+                                                              message=_l("Letters, digits and . _ - only, a letter first"))])
+    display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    email = StringField(_l("E-mail"), validators=[Length(max=254)])
+
+
+class GrantForm(FlaskForm):
+    seal = SelectField(_l("Seal"), choices=[], validate_choice=False, validators=[DataRequired()])
+    authority = SelectField(_l("Authority"), choices=[_choice("hold", _l("Hold: see, download, report loss")),
+                                                      _choice("manage", _l("Manage: also renew and cancel"))])
+
+
+class WithdrawForm(FlaskForm):
+    seal = StringField(validators=[DataRequired(), Length(max=64)])
+
+
+class ContactForm(FlaskForm):
+    email = StringField(_l("Contact e-mail for notices"), validators=[Length(max=254)])
+
+
+def _principal() -> Principal:
+    return g.principal  # type: ignore[no-any-return]
+
+
+def _sign_in_error(exc: DomainError) -> str:
+    if isinstance(exc, enterprise_people.SignInFailed):
+        text = str(exc)
+        return {"wrong username or password": _("Wrong USCC, username or password."),
+                "wrong code": _("Wrong code."),
+                "wrong or already used code": _("Wrong code, or a code that was already used: wait for the next one."),
+                }.get(text, text)
+    if isinstance(exc, enterprise_people.AccountLocked):
+        return _("Too many failed attempts: the account is locked for a while.") + " " + str(exc)
+    return str(exc)
+
+
+# -- sign-in of an authorised person -------------------------------------------------------------------
+
+
+@bp.route("/login/person", methods=["GET", "POST"])
+def person_login() -> Any:
+    form = PersonLoginForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        try:
+            checked = enterprise_people.check_password_step(service_context(), form.uscc.data or "",
+                                                            form.username.data or "", form.password.data or "")
+        except DomainError as exc:
+            error, status = _sign_in_error(exc), exc.http_status
+        else:
+            lang = session.get("lang")
+            session.clear()
+            if lang:
+                session["lang"] = lang
+            session["person_pw"], session["person_pw_at"] = checked.person_id, _now().isoformat()
+            return redirect(url_for("portal.person_enrol" if checked.needs_enrolment else "portal.person_code"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("portal/person_login.html", form=form, error=error), status
+
+
+def _pending_person() -> int | None:
+    pid, at = session.get("person_pw"), session.get("person_pw_at")
+    if pid is None or at is None:
+        return None
+    if (_now() - dt.datetime.fromisoformat(at)).total_seconds() > _PENDING_SECONDS:
+        session.pop("person_pw", None)
+        return None
+    return int(pid)
+
+
+def _code_step(pid: int, form: CodeForm) -> tuple[Any, str | None, int]:
+    if not form.validate_on_submit():
+        return None, None, 400 if request.method == "POST" else 200
+    try:
+        principal = enterprise_people.complete_sign_in(service_context(), pid, form.code.data or "")
+    except DomainError as exc:
+        if isinstance(exc, enterprise_people.AccountLocked):
+            session.pop("person_pw", None)
+        return None, _sign_in_error(exc), exc.http_status
+    lang = session.get("lang")
+    session.clear()  # a fresh session after sign-in
+    if lang:
+        session["lang"] = lang
+    session["enterprise"] = principal.as_session()
+    session["ent_seen"] = _now().isoformat()
+    return redirect(url_for("portal.home")), None, 302
+
+
+@bp.route("/login/person/enrol", methods=["GET", "POST"])
+def person_enrol() -> Any:
+    pid = _pending_person()
+    if pid is None:
+        return redirect(url_for("portal.person_login"))
+    form = CodeForm()
+    done, error, status = _code_step(pid, form)
+    if done is not None:
+        return done
+    if request.method == "GET" or "person_totp_uri" not in session:
+        try:
+            secret, uri = enterprise_people.start_enrolment(service_context(), pid)
+        except DomainError as exc:
+            if exc.http_status == 409:
+                return redirect(url_for("portal.person_code"))
+            session.pop("person_pw", None)
+            return redirect(url_for("portal.person_login"))
+        session["person_totp_uri"], session["person_totp_secret"] = uri, secret
+    import segno
+
+    qr = segno.make(session["person_totp_uri"], error="m").png_data_uri(scale=5, border=2)
+    return render_template("portal/person_code.html", form=form, qr=qr, secret=session["person_totp_secret"],
+                           error=error, enrol=True), status
+
+
+@bp.route("/login/person/code", methods=["GET", "POST"])
+def person_code() -> Any:
+    pid = _pending_person()
+    if pid is None:
+        return redirect(url_for("portal.person_login"))
+    form = CodeForm()
+    done, error, status = _code_step(pid, form)
+    if done is not None:
+        return done
+    return render_template("portal/person_code.html", form=form, error=error, enrol=False), status
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@enterprise_required
+def person_password() -> Any:
+    if _principal().is_legal_representative:
+        abort(404)   # the legal representative signs in with the e-licence: no password here
+    form = PasswordChangeForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        try:
+            enterprise_people.change_password(service_context(), _principal(), form.current.data or "",
+                                              form.new.data or "")
+        except DomainError as exc:
+            error, status = (_("The current password is wrong.") if isinstance(exc, enterprise_people.SignInFailed)
+                             else str(exc)), exc.http_status
+        else:
+            flash(_("Your password was changed."), "info")
+            return redirect(url_for("portal.home"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("portal/person_password.html", form=form, error=error,
+                           forced=g.get("person_must_change_password")), status
+
+
+# -- the legal representative's pages ------------------------------------------------------------------
+
+
+@bp.route("/people", methods=["GET", "POST"])
+@legal_representative_required
+def people() -> Any:
+    form = PersonForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        try:
+            pid, password = enterprise_people.create_person(service_context(), _principal(), form.username.data or "",
+                                                            form.display_name.data or "", form.email.data or "")
+        except DomainError as exc:
+            error, status = str(exc), exc.http_status
+        else:
+            return render_template("portal/person_created.html", pid=pid, username=(form.username.data or "").lower(),
+                                   password=password, uscc=_principal().uscc)
+    elif request.method == "POST":
+        status = 400
+    rows = enterprise_people.list_people(service_context(), _principal())
+    return render_template("portal/people.html", people=rows, form=form, error=error), status
+
+
+def _grantable(principal: Principal) -> list[Any]:
+    ctx = service_context()
+    with ctx.reader() as s:
+        rows = s.execute(select(Seal.es_id, Seal.name).where(Seal.enterprise_id == principal.enterprise_id,
+                                                             Seal.status != SealStatus.REVOKED)
+                         .order_by(Seal.id.desc()).limit(500)).all()
+    return [_choice(es_id, f"{name} · {es_id}") for es_id, name in rows]
+
+
+@bp.get("/people/<int:pid>")
+@legal_representative_required
+def person(pid: int) -> Any:
+    p = enterprise_people.person(service_context(), _principal(), pid)
+    form = GrantForm()
+    form.seal.choices = _grantable(_principal())
+    return render_template("portal/person.html", p=p, grant_form=form, form=EmptyForm())
+
+
+def _person_action(pid: int, action: Any, done: str) -> Any:
+    """Run one management action: a flash and back to the person, or the page with the error."""
+    try:
+        result = action()
+    except DomainError as exc:
+        p = enterprise_people.person(service_context(), _principal(), pid)  # 404 first if not ours
+        form = GrantForm()
+        form.seal.choices = _grantable(_principal())
+        return render_template("portal/person.html", p=p, grant_form=form, form=EmptyForm(),
+                               error=str(exc)), exc.http_status
+    if isinstance(result, str):   # a new one-time password
+        p = enterprise_people.person(service_context(), _principal(), pid)
+        return render_template("portal/person_created.html", pid=pid, username=p.username, password=result,
+                               uscc=_principal().uscc, reset=True)
+    flash(done, "info")
+    return redirect(url_for("portal.person", pid=pid))
+
+
+@bp.post("/people/<int:pid>/grant")
+@legal_representative_required
+def person_grant(pid: int) -> Any:
+    form = GrantForm()
+    form.seal.choices = _grantable(_principal())
+    if not form.validate_on_submit():
+        abort(400)
+    return _person_action(pid, lambda: enterprise_people.grant(service_context(), _principal(), pid,
+                                                                form.seal.data or "", form.authority.data or ""),
+                          _("The authority was granted."))
+
+
+@bp.post("/people/<int:pid>/withdraw")
+@legal_representative_required
+def person_withdraw(pid: int) -> Any:
+    form = WithdrawForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return _person_action(pid, lambda: enterprise_people.withdraw(service_context(), _principal(), pid,
+                                                                   form.seal.data or ""),
+                          _("The authority was withdrawn."))
+
+
+@bp.post("/people/<int:pid>/<any(deactivate, reactivate):what>")
+@legal_representative_required
+def person_active(pid: int, what: str) -> Any:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return _person_action(pid, lambda: enterprise_people.set_active(service_context(), _principal(), pid,
+                                                                     what == "reactivate"),
+                          _("The account was reactivated.") if what == "reactivate" else _("The account was deactivated."))
+
+
+@bp.post("/people/<int:pid>/reset-password")
+@legal_representative_required
+def person_reset_password(pid: int) -> Any:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return _person_action(pid, lambda: enterprise_people.reset_password(service_context(), _principal(), pid), "")
+
+
+@bp.post("/people/<int:pid>/reset-second-factor")
+@legal_representative_required
+def person_reset_totp(pid: int) -> Any:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return _person_action(pid, lambda: enterprise_people.reset_second_factor(service_context(), _principal(), pid),
+                          _("The second factor was reset: the person enrols a new authenticator at the next sign-in."))
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@legal_representative_required
+def settings() -> Any:
+    ctx = service_context()
+    form = ContactForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        try:
+            enterprise_people.set_contact_email(ctx, _principal(), form.email.data or "")
+        except DomainError as exc:
+            error, status = str(exc), exc.http_status
+        else:
+            flash(_("The contact address was saved."), "info")
+            return redirect(url_for("portal.settings"))
+    elif request.method == "POST":
+        status = 400
+    else:
+        form.email.data = enterprise_people.contact_email(ctx, _principal())
+    return render_template("portal/settings.html", form=form, error=error), status
