@@ -98,9 +98,9 @@ def init(demo: bool) -> None:
 
     if elicence.ensure_demo_issuer(ctx):
         click.echo(f"e-licence issuer (demo): new key and certificate at {settings.elicence_cert}")
-    password = users.ensure_first_admin(ctx, actor)
-    if password:
-        click.echo(f"first admin: user 'admin', one-time password: {password}")
+    first_admin = users.ensure_first_admin(ctx, actor)
+    if first_admin:
+        click.echo(f"first admin: user '{first_admin[0]}', one-time password: {first_admin[1]}")
         click.echo("(shown once; it must be changed at first login)")
     else:
         click.echo("admin account exists")

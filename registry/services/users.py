@@ -56,14 +56,19 @@ def add_user(ctx: ServiceContext, actor: Actor, username: str, roles: list[Role]
     return user, password
 
 
-def ensure_first_admin(ctx: ServiceContext, actor: Actor, username: str = "admin") -> str | None:
-    """Create the first admin if no admin exists; returns its one-time password or None."""
+def ensure_first_admin(ctx: ServiceContext, actor: Actor, username: str = "admin") -> tuple[str, str] | None:
+    """Create the first admin if no active admin exists (all deactivated: the bureau is locked out
+    of its own back office otherwise); returns (its username, its one-time password) or None. The
+    username is ``admin``, or ``admin2``, ``admin3``... if that name is taken by a deactivated account."""
     with ctx.reader() as session:
-        has_admin = session.scalar(select(UserRole.user_id).where(UserRole.role == Role.ADMIN).limit(1))
+        has_admin = session.scalar(select(UserRole.user_id).join(User, User.id == UserRole.user_id)
+                                   .where(UserRole.role == Role.ADMIN, User.active.is_(True)).limit(1))
+        taken = set(session.scalars(select(User.username).where(User.username.like(f"{username}%"))).all())
     if has_admin is not None:
         return None
-    _user, password = add_user(ctx, actor, username, [Role.ADMIN], display_name="Administrator")
-    return password
+    name = next(n for n in (username, *(f"{username}{i}" for i in range(2, 1000))) if n not in taken)
+    _user, password = add_user(ctx, actor, name, [Role.ADMIN], display_name="Administrator")
+    return name, password
 
 
 def staff_actors(session: Session, purposes: dict[str, str]) -> dict[str, Actor]:

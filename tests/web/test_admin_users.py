@@ -274,3 +274,16 @@ def test_the_list_pages_by_username_and_escapes_markup(app, ctx: ServiceContext)
         assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script" not in html
     assert csrf(html)
+
+
+def test_init_makes_a_new_first_admin_when_every_admin_is_deactivated(ctx: ServiceContext) -> None:
+    users.add_user(ctx, ADMIN, "admin", [Role.ADMIN])
+    assert users.ensure_first_admin(ctx, ADMIN) is None
+    with ctx.transaction() as s:   # e.g. deactivated behind the guard, directly in the database
+        s.scalars(select(User).where(User.username == "admin")).one().active = False
+    made = users.ensure_first_admin(ctx, ADMIN)
+    assert made is not None and made[0] == "admin2" and len(made[1]) >= 12
+    with ctx.reader() as s:
+        user = s.scalars(select(User).where(User.username == "admin2")).one()
+        assert user.active and Role.ADMIN in user.roles and user.must_change_password
+    assert users.ensure_first_admin(ctx, ADMIN) is None
