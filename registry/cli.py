@@ -228,14 +228,18 @@ def licence_import(file: str) -> None:
 
 
 @main.command()
-@click.option("--algorithm", type=click.Choice(["sm2", "ecdsa"]), default="sm2", show_default=True)
+@click.option("--algorithm", type=click.Choice(["sm2", "ecdsa", "p256"]), default="sm2", show_default=True,
+              help="sm2 (SM2/SM3), or ecdsa / p256 (ECDSA P-256 with SHA-256).")
 @click.option("--uscc", required=True, help="The enterprise's unified social credit code.")
 @click.option("--name", default="", help="Common name for the request (default: the USCC).")
 @click.option("--key-out", required=True, type=click.Path(dir_okay=False))
 @click.option("--csr-out", required=True, type=click.Path(dir_okay=False))
 @handle_errors
 def keygen(algorithm: str, uscc: str, name: str, key_out: str, csr_out: str) -> None:
-    """Enterprise side: make a key pair and a PKCS#10 request carrying the USCC."""
+    """Enterprise side: make a key pair and a PKCS#10 request carrying the USCC.
+
+    The subject is C=CN, CN=<name or USCC>, organizationIdentifier=<USCC>; an SM2 request is signed
+    with SM3 and the GM/T 0009 user ID. The key is written with mode 0600; neither file may exist."""
     from .pki.csr import build_csr
     from .pki.keys import Algorithm, PrivateKey
     from .pki.uscc import UsccError, validate_uscc
@@ -245,13 +249,24 @@ def keygen(algorithm: str, uscc: str, name: str, key_out: str, csr_out: str) -> 
         code = validate_uscc(uscc)
     except UsccError as exc:
         raise CliError(f"USCC {uscc!r}: {exc}") from None
+    name = name.strip()
+    if len(name) > 64:
+        raise CliError(f"--name has {len(name)} characters; a common name holds at most 64 (RFC 5280)")
+    if Path(key_out).resolve() == Path(csr_out).resolve():
+        raise CliError("--key-out and --csr-out name the same file")
     for p in (key_out, csr_out):
         if Path(p).exists():
             raise CliError(f"{p} exists; refusing to overwrite")
-    key = PrivateKey.generate(Algorithm(algorithm))
+    key = PrivateKey.generate(Algorithm.ECDSA if algorithm == "p256" else Algorithm(algorithm))
     csr = build_csr(key, Name.build(C="CN", CN=name or code, organizationIdentifier=code))
     _write_private(Path(key_out), key.pem())
-    Path(csr_out).write_text(csr)
+    try:
+        fd = os.open(csr_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(csr)
+    except BaseException:
+        Path(key_out).unlink(missing_ok=True)   # nothing written: no key without its request
+        raise
     click.echo(f"key: {key_out} ({key.algorithm.label})")
     click.echo(csr_out)
 
@@ -620,6 +635,35 @@ def audit_verify() -> None:
         raise CliError(f"cannot read the audit log: {str(exc).splitlines()[0]}") from None
     click.echo(report.summary())
     sys.exit(0 if report.ok else 1)
+
+
+# -- notifications -------------------------------------------------------------------------------
+
+
+@main.group("notify")
+def notify_group() -> None:
+    """E-mail notices to enterprises: at most one digest per enterprise per day."""
+
+
+@notify_group.command("run")
+@click.option("--every", type=click.FloatRange(0.1, 86400), metavar="SECONDS",
+              help="Run again every SECONDS until stopped (for a service); default: one pass.")
+@click.option("--rounds", type=click.IntRange(1, None), help="With --every: stop after this many passes.")
+@handle_errors
+def notify_run(every: float | None, rounds: int | None) -> None:
+    """Collect notices (audit log since the last run, the daily expiry scan) and send each
+    enterprise's digest. One pass prints what it did; exit status 1 if a digest could not be sent
+    (it is retried by the next run). A second run while one holds the lease is skipped."""
+    from .services import notify
+
+    ctx = _ctx()
+    if every is None:
+        report = notify.run_once(ctx, _cli_actor())
+        for line in report.lines():
+            click.echo(line)
+        sys.exit(1 if report.failed else 0)
+    for line in notify.run_loop(ctx, _cli_actor(), every=every, rounds=rounds):
+        click.echo(line)
 
 
 # -- verification and the signing helper -------------------------------------------------------

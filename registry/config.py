@@ -54,6 +54,17 @@ class Settings:
     ocsp_url: str = ""
     ocsp_validity_hours: int = 24
     ocsp_live_concurrency: int = 4
+    renewal_window_days: int = 60              # the portal renews a seal this many days before validEnd
+    # e-mail notifications (registry.services.notify); no SMTP host: notices accumulate, nothing is sent
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"            # starttls | tls (implicit, SMTPS) | none
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout: int = 30
+    mail_from: str = ""
+    notify_timezone: str = "Asia/Shanghai"     # whose calendar day "one digest per day" and reminders count
+    notify_reminder_days: tuple[int, ...] = (30, 7, 1)
 
     @property
     def secret_key_file(self) -> Path:
@@ -110,4 +121,42 @@ class Settings:
             ocsp_url=(env.get("REGISTRY_OCSP_URL") or f"{base}/ocsp").rstrip("/"),
             ocsp_validity_hours=_int(env, "REGISTRY_OCSP_VALIDITY_HOURS", 24, 1, 24 * 7),
             ocsp_live_concurrency=_int(env, "REGISTRY_OCSP_LIVE_CONCURRENCY", 4, 0, 256),
+            renewal_window_days=_int(env, "REGISTRY_RENEWAL_WINDOW_DAYS", 60, 1, 3650),
+            **_mail_settings(env, base),
         )
+
+
+def _mail_settings(env: dict[str, str], base: str) -> dict[str, object]:
+    """REGISTRY_SMTP_*, REGISTRY_MAIL_FROM and REGISTRY_NOTIFY_* (the notification job)."""
+    from urllib.parse import urlsplit
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    security = (env.get("REGISTRY_SMTP_SECURITY") or "starttls").strip().lower()
+    if security not in ("starttls", "tls", "none"):
+        raise SystemExit(f"REGISTRY_SMTP_SECURITY must be starttls, tls or none, got {security!r}")
+    default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
+    zone = (env.get("REGISTRY_NOTIFY_TIMEZONE") or "Asia/Shanghai").strip()
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SystemExit(f"REGISTRY_NOTIFY_TIMEZONE: unknown time zone {zone!r} (an IANA name such as "
+                         "Asia/Shanghai; install the tzdata package if the system has no zone files)") from None
+    raw_days = env.get("REGISTRY_NOTIFY_REMINDER_DAYS") or "30,7,1"
+    try:
+        days = tuple(sorted({int(d) for d in raw_days.split(",") if d.strip()}, reverse=True))
+    except ValueError:
+        raise SystemExit(f"REGISTRY_NOTIFY_REMINDER_DAYS must be whole numbers separated by commas, got {raw_days!r}") from None
+    if not days or not all(1 <= d <= 365 for d in days):
+        raise SystemExit(f"REGISTRY_NOTIFY_REMINDER_DAYS must name 1 to 365 days, got {raw_days!r}")
+    return {
+        "smtp_host": (env.get("REGISTRY_SMTP_HOST") or "").strip(),
+        "smtp_port": _int(env, "REGISTRY_SMTP_PORT", default_port, 1, 65535),
+        "smtp_security": security,
+        "smtp_username": env.get("REGISTRY_SMTP_USERNAME") or None,
+        "smtp_password": env.get("REGISTRY_SMTP_PASSWORD") or None,
+        "smtp_timeout": _int(env, "REGISTRY_SMTP_TIMEOUT", 30, 1, 600),
+        "mail_from": (env.get("REGISTRY_MAIL_FROM") or "").strip()
+        or f"noreply@{urlsplit(base).hostname or 'localhost'}",
+        "notify_timezone": zone,
+        "notify_reminder_days": days,
+    }

@@ -457,3 +457,85 @@ class AuditChainHead(Base):
     last_hash: Mapped[str] = mapped_column(String(64))     # the genesis value before the first event
 
     __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+
+# ------------------------------------------------------------------------------------------------
+# E-mail notifications (registry.services.notify)
+
+NOTICE_KINDS = ("application_approved", "application_rejected", "application_reissue", "seal_issued",
+                "seal_revoked", "seal_suspended", "seal_resumed", "seal_expiring")
+NOTICE_STATES = ("pending", "sent", "folded", "undeliverable")
+DIGEST_STATES = ("sending", "sent", "failed", "undeliverable")
+
+
+class Notification(Base):
+    """One thing an enterprise is told by e-mail: derived from an audit event (``audit:<seq>``) or
+    from the daily expiry scan (``expiry:<seal id>:<days>``). ``dedupe_key`` is unique, so running
+    the job again never records a notice twice. ``pending`` until the digest that carries it is
+    sent; ``folded`` when a later notice of the same digest says it all (an approval followed by the
+    issuance); ``undeliverable`` when the enterprise has no contact address."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    audit_seq: Mapped[int | None] = mapped_column(BigInteger)
+    seal_id: Mapped[int | None] = mapped_column(ForeignKey("seals.id"))
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("seal_applications.id"))
+    occurred_at: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime]
+    details: Mapped[dict[str, Any]]       # what the e-mail says, as it was when the event happened
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("notification_digests.id"), index=True)
+
+    __table_args__ = (
+        Index("ix_notifications_state_enterprise", "state", "enterprise_id"),
+        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in NOTICE_KINDS) + ")", name="kind"),
+        CheckConstraint("state IN (" + ", ".join(f"'{k}'" for k in NOTICE_STATES) + ")", name="state"),
+    )
+
+
+class NotificationDigest(Base):
+    """The one e-mail an enterprise gets on a day (its local day, REGISTRY_NOTIFY_TIMEZONE), holding
+    every pending notice. Unique per (enterprise, day). A failed send stays ``failed`` (attempts and
+    the last error recorded) and is retried by the next run, moving to that run's day; once ``sent``,
+    nothing more goes to that enterprise until the next day."""
+
+    __tablename__ = "notification_digests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    local_day: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    to_address: Mapped[str] = mapped_column(String(254), default="")
+    cc_addresses: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    message_id: Mapped[str] = mapped_column(String(200), default="")
+    notices: Mapped[int] = mapped_column(Integer, default=0)          # shown in the e-mail
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+    body_text: Mapped[str | None] = mapped_column(Text)                # the plain-text part as sent
+
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "local_day", name="uq_notification_digests_enterprise_day"),
+        Index("ix_notification_digests_status", "status"),
+        CheckConstraint("status IN (" + ", ".join(f"'{k}'" for k in DIGEST_STATES) + ")", name="status"),
+    )
+
+
+class NotifyState(Base):
+    """The notification job's place (one row, ``id`` 1): the last audit event it has read (``seq``),
+    and the local day of its last expiry scan."""
+
+    __tablename__ = "notify_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    audit_seq: Mapped[int] = mapped_column(BigInteger)
+    expiry_scanned_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)

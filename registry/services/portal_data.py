@@ -2,24 +2,23 @@
 seals. Every read is scoped by the enterprise's id; another enterprise's id is "not found"."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
 
 from ..db.models import AuditEvent, Seal, SealApplication
 from ..domain.errors import NotFound
-from ..domain.seal_types import SealType
-from . import applications, seals
-from .context import Actor, ServiceContext
+from .context import ServiceContext
 from .portal_access import Principal, visible_seals
 
-__all__ = ["overview", "application", "apply_set"]
+__all__ = ["overview", "application"]
 
 
 def overview(ctx: ServiceContext, principal: Principal) -> dict[str, Any]:
     """The seals this person can see; the applications only for the legal representative."""
     now = ctx.clock.now()
+    window = dt.timedelta(days=ctx.settings.renewal_window_days)
     with ctx.reader() as s:
         apps = s.scalars(select(SealApplication).where(SealApplication.enterprise_id == principal.enterprise_id)
                          .order_by(SealApplication.id.desc()).limit(100)).all() if principal.is_legal_representative else []
@@ -28,7 +27,9 @@ def overview(ctx: ServiceContext, principal: Principal) -> dict[str, Any]:
             "applications": [{"id": a.id, "seal_type": a.seal_type.code, "state": a.state.value,
                               "submitted_at": a.submitted_at, "reason": a.decided_reason} for a in apps],
             "seals": [{"es_id": x.es_id, "name": x.name, "seal_type": x.seal_type.code,
-                       "status": x.effective_status(now), "valid_end": x.valid_end} for x in sl],
+                       "status": x.effective_status(now), "valid_end": x.valid_end,
+                       "renewal_open": x.effective_status(now) == "active" and now >= x.valid_end - window}
+                      for x in sl],
         }
 
 
@@ -49,10 +50,3 @@ def application(ctx: ServiceContext, enterprise_id: int, app_id: int) -> dict[st
                 "submitted_at": app.submitted_at, "timeline": timeline,
                 "seal": app.seal.es_id if app.seal is not None else None,
                 "withdrawable": app.state.value in ("submitted", "reviewed")}
-
-
-def apply_set(ctx: ServiceContext, actor: Actor, uscc: str, csrs: dict[SealType, bytes]) -> list[int]:
-    """Raises :class:`applications.ItemRefused` naming the seal type whose request was refused."""
-    items = [applications.Item(t.code, seals.KeyMaterial(csr=data)) for t, data in csrs.items()]
-    return applications.submit_many(ctx, actor, uscc=uscc, items=items, channel="portal")
-

@@ -11,7 +11,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db.models import Certificate, Enterprise, Seal, SealApplication
+from ..db.models import Certificate, Enterprise, Seal, SealApplication, SealGrant
 from ..db.session import allocate_ids
 from ..domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from ..domain.esid import make_esid, validate_esid
@@ -119,8 +119,13 @@ def _check_picture(ctx: ServiceContext, data: bytes | None) -> None:
 
 
 def _render_picture(ctx: ServiceContext, enterprise_name: str, legal_representative: str, st: SealType) -> bytes:
+    return draw_picture(ctx.settings.seal_font, enterprise_name, legal_representative, st)
+
+
+def draw_picture(seal_font: str | None, enterprise_name: str, legal_representative: str, st: SealType) -> bytes:
+    """The standard picture of a seal of type ``st`` (what is issued when no PNG is uploaded)."""
     try:
-        font = picture.find_cjk_font(ctx.settings.seal_font)
+        font = picture.find_cjk_font(seal_font)
         if st.is_name_seal:
             return picture.render_seal(legal_representative, "", shape="square", font_path=font)
         return picture.render_seal(enterprise_name, st.picture_label, shape="round", font_path=font)
@@ -449,9 +454,23 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
                 revocation.revoke_seal_in(session, ctx, actor, old, revocation.CrlReason.SUPERSEDED, now,
                                           superseded_by=res.es_id)
                 old.superseded_by_id = seal_id
+                _carry_grants(session, ctx, actor, old, seal_id, res.es_id, now)
     for res, app_id, seal_id in zip(results, app_ids, seal_ids):
         res.application_id, res.seal_id = app_id, seal_id
     return results
+
+
+def _carry_grants(session: Session, ctx: ServiceContext, actor: Actor, old: Seal, new_id: int, new_code: str,
+                  now: dt.datetime) -> None:
+    """The people authorised to hold or manage the old seal keep that authority over its renewal."""
+    grants = session.scalars(select(SealGrant).where(SealGrant.seal_id == old.id)
+                             .order_by(SealGrant.person_id)).all()
+    for g in grants:
+        session.add(SealGrant(person_id=g.person_id, seal_id=new_id, authority=g.authority, granted_at=now,
+                              granted_by=g.granted_by))
+    if grants:
+        audit.record(session, ctx, actor, "seal.grants_carried", "seal", new_code, renews=old.es_id,
+                     grants=[{"person": g.person_id, "authority": g.authority} for g in grants])
 
 
 def _issued_state() -> ApplicationState:
@@ -471,20 +490,25 @@ def renew_seal(ctx: ServiceContext, actor: Actor, code: str, key: KeyMaterial | 
     the same transaction. Approved by policy, so it needs no second person."""
     require(actor.name, actor.roles, Permission.SEAL_ISSUE)
     with ctx.reader() as session:
-        old = find_seal(session, code)
-        if old.status is SealStatus.REVOKED:
-            raise InvalidTransition(f"seal {old.es_id} is revoked; a revoked seal cannot be renewed (apply for a new one)")
-        holder = next((c for c in old.certificates if c.kind == "holder"), None)
-        if holder is None:
-            raise NotFound(f"seal {old.es_id} has no holder certificate on record")
-        uscc, seal_type, png, alg = old.enterprise.uscc, old.seal_type.code, seal_picture(old).data, old.algorithm
-        same_key = x509.Certificate.from_der(holder.der).public_key.pem().encode()
+        req = renewal_request(find_seal(session, code), key)
+    return issue_seals(ctx, actor, [req])[0]
+
+
+def renewal_request(old: Seal, key: KeyMaterial | None = None, *, require_uscc_in_csr: bool = False) -> IssueRequest:
+    """The request that re-makes ``old`` (read in an open session): same enterprise, type and
+    picture; the same holder key unless ``key`` brings another. The caller checks who may ask."""
+    if old.status is SealStatus.REVOKED:
+        raise InvalidTransition(f"seal {old.es_id} is revoked; a revoked seal cannot be renewed (apply for a new one)")
+    holder = next((c for c in old.certificates if c.kind == "holder"), None)
+    if holder is None:
+        raise NotFound(f"seal {old.es_id} has no holder certificate on record")
+    uscc, seal_type, png, alg = old.enterprise.uscc, old.seal_type.code, seal_picture(old).data, old.algorithm
+    same_key = x509.Certificate.from_der(holder.der).public_key.pem().encode()
     key = key if key is not None and (key.csr or key.public_key_pem or key.generate) else KeyMaterial(public_key_pem=same_key)
     # a new key stays on the old seal's hierarchy unless the request brings its own key
-    req = IssueRequest(uscc=uscc, seal_type=seal_type, key=key, operator="", approver="", picture_png=png,
-                       channel="renewal", renewal_of=old.es_id,
-                       algorithm=alg.value if key.generate else None)
-    return issue_seals(ctx, actor, [req])[0]
+    return IssueRequest(uscc=uscc, seal_type=seal_type, key=key, operator="", approver="", picture_png=png,
+                        channel="renewal", renewal_of=old.es_id, require_uscc_in_csr=require_uscc_in_csr,
+                        algorithm=alg.value if key.generate else None)
 
 
 def seal_picture(seal: Seal) -> ses.SealPicture:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import wraps
+from pathlib import Path
 from typing import Any, Callable
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
@@ -17,13 +18,15 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from ...domain.errors import DomainError
-from ...domain.seal_types import STANDARD_SET, SealType
+from ...domain.seal_types import SealType
 from ...services import applications, elicence, portal_data
 from ...services.context import Actor
 from ...services.portal_access import Principal
 from .. import service_context
 
-bp = Blueprint("portal", __name__, url_prefix="/portal")
+# The portal's own script and styles (CSP: script-src 'self', so no inline script): /portal/static/...
+STATIC = Path(__file__).resolve().parents[3] / "static" / "portal"
+bp = Blueprint("portal", __name__, url_prefix="/portal", static_folder=str(STATIC), static_url_path="/static")
 
 _CHALLENGE_SECONDS = 300
 
@@ -171,36 +174,5 @@ def withdraw(app_id: int) -> Any:
     return redirect(url_for("portal.application", app_id=app_id))
 
 
-@bp.route("/apply", methods=["GET", "POST"])
-@legal_representative_required
-def apply() -> Any:
-    """The standard set of four in one go: a CSR for each (the picture is drawn from the licence)."""
-    types = list(STANDARD_SET)
-    form = EmptyForm()
-    errors: dict[str, str] = {}
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            abort(400)
-        csrs: dict[SealType, bytes] = {}
-        for t in types:
-            upload = request.files.get(f"csr_{t.code}")
-            data = upload.read(64 * 1024 + 1) if upload else b""
-            if not data:
-                errors[t.code] = _("A certificate request (CSR) is needed for this seal.")
-            elif len(data) > 64 * 1024:
-                errors[t.code] = _("The file is too large for a certificate request.")
-            else:
-                csrs[t] = data
-        if not errors:
-            try:
-                ids = portal_data.apply_set(service_context(), _actor(), g.enterprise["uscc"], csrs)
-            except applications.ItemRefused as exc:
-                errors[exc.seal_type] = str(exc)
-            else:
-                flash(_("%(n)d applications were submitted.", n=len(ids)), "info")
-                return redirect(url_for("portal.home"))
-        return render_template("portal/apply.html", types=types, form=form, errors=errors), 400
-    return render_template("portal/apply.html", types=types, form=form, errors=errors)
-
-
 from . import people_views  # noqa: E402,F401  (authorised persons and their sign-in register on bp)
+from . import seal_views  # noqa: E402,F401  (seal pages, applying, renewal, loss and cancellation on bp)

@@ -1,0 +1,298 @@
+"""The enterprise portal's seal use cases: apply (the standard set or a single seal, each with the
+holder's CSR and a drawn or uploaded picture), read one seal and download it, renew it within the
+window before it expires, report it lost or compromised, cancel it.
+
+Who may do what is decided by :mod:`registry.services.portal_access` alone: every seal is looked up
+with :func:`~registry.services.portal_access.seal_for`, so another enterprise's seal (or one of ours
+not granted to this person) is *not found*, whatever the code typed. Holders (``hold``) may report
+loss; renewing and cancelling need ``manage``; the legal representative can do everything and is
+the only one who applies. A refused request writes nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from ..db.models import Enterprise, Seal
+from ..domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
+from ..domain.seal_types import SealType
+from ..domain.states import LicenceStatus, SealStatus
+from ..pki import der
+from ..pki.crl import CrlReason
+from . import applications, authorities, revocation, seals
+from .context import ServiceContext
+from .portal_access import Principal, authority_over, require_legal_representative, seal_for
+
+__all__ = ["ApplyItem", "ApplicationRefused", "apply", "preview_picture", "seal_detail", "seal_picture",
+           "SealFiles", "seal_files", "certs_only_p7b", "renew", "RenewalNotOpen", "report_loss", "cancel",
+           "ConfirmationMismatch", "LOSS_REASON", "CANCEL_REASON", "MAX_CSR_BYTES"]
+
+MAX_CSR_BYTES = 64 * 1024
+
+# RFC 5280 §5.3.1. Loss or compromise of the holder's key (挂失) is keyCompromise (design.md §3).
+# A seal the enterprise no longer needs is cessationOfOperation: RFC 5280 §5.3.1 and X.509 §9.6.3.2
+# define it as "the certificate is no longer needed for the purpose for which it was issued, but there
+# is no cause to suspect that the private key has been compromised" — exactly a voluntary 注销 of a
+# seal. Not affiliationChanged (nothing about the holder changed), not superseded (nothing replaces
+# it), not privilegeWithdrawn (the authority did not withdraw anything).
+LOSS_REASON = CrlReason.KEY_COMPROMISE
+CANCEL_REASON = CrlReason.CESSATION_OF_OPERATION
+
+
+# ------------------------------------------------------------------------------------------------
+# Applying
+
+
+@dataclass(frozen=True)
+class ApplyItem:
+    """One seal to apply for: its type, the holder's PKCS#10 request, and an uploaded PNG (None: the
+    standard picture drawn from the licence data, as previewed)."""
+
+    seal_type: str
+    csr: bytes
+    picture_png: bytes | None = None
+
+
+class ApplicationRefused(ValidationError):
+    """One or more items were refused; ``problems`` maps each refused item's type code to why."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{code}: {why}" for code, why in problems.items()))
+        self.problems = problems
+
+
+@functools.lru_cache(maxsize=64)
+def _drawn(seal_font: str | None, name: str, legal_representative: str, code: str) -> bytes:
+    # ~0.1 s a picture; the apply page asks for the same few again and again. Bounded, per process,
+    # and derived only from its arguments, so nothing another worker needs is held here.
+    return seals.draw_picture(seal_font, name, legal_representative, SealType(code))
+
+
+def _licence(ctx: ServiceContext, principal: Principal) -> tuple[str, str, str]:
+    with ctx.reader() as s:
+        ent = s.get(Enterprise, principal.enterprise_id)
+        if ent is None:
+            raise NotFound("no licence on record for this enterprise")
+        return ent.name, ent.legal_representative, ent.status.value
+
+
+def preview_picture(ctx: ServiceContext, principal: Principal, seal_type: str) -> bytes:
+    """The picture a seal of this type would carry if no PNG is uploaded, drawn from the licence
+    data on record now (so what the legal representative sees is what is issued)."""
+    require_legal_representative(principal, "apply for seals")
+    st = SealType.parse(seal_type)
+    name, rep, _status = _licence(ctx, principal)
+    return _drawn(ctx.settings.seal_font, name, rep, st.code)
+
+
+def apply(ctx: ServiceContext, principal: Principal, items: list[ApplyItem]) -> list[int]:
+    """Submit one application per item, all or nothing (the standard set of four goes in one
+    transaction). Each CSR must carry the enterprise's USCC and verify under its own key (proof of
+    possession); each uploaded picture must be a real PNG within the size limit; a drawn picture
+    must be drawable (every character in the seal font). Every item is checked before anything is
+    written, and all the problems are reported at once (:class:`ApplicationRefused`)."""
+    require_legal_representative(principal, "apply for seals")
+    if not items:
+        raise ValidationError("choose at least one seal to apply for")
+    name, rep, status = _licence(ctx, principal)
+    if status != LicenceStatus.ACTIVE.value:
+        raise Conflict(f"the licence of {principal.uscc} is {status}: no new applications")
+    problems: dict[str, str] = {}
+    types: list[SealType] = []
+    for item in items:
+        try:
+            st = SealType.parse(item.seal_type)
+        except ValidationError as exc:
+            problems[str(item.seal_type)[:8]] = str(exc)
+            continue
+        if st in types:
+            problems[st.code] = f"seal type {st.code} is asked for twice"
+            continue
+        types.append(st)
+        try:
+            if not item.csr:
+                raise ValidationError("a certificate request (CSR) is needed for this seal")
+            if len(item.csr) > MAX_CSR_BYTES:
+                raise ValidationError(f"the certificate request is larger than {MAX_CSR_BYTES // 1024} KB")
+            seals._resolve_key(seals.IssueRequest(uscc=principal.uscc, seal_type=st.code,
+                                                  key=seals.KeyMaterial(csr=item.csr), operator="", approver="",
+                                                  channel="portal", require_uscc_in_csr=True), principal.uscc)
+            if item.picture_png is not None:
+                seals._check_picture(ctx, item.picture_png)
+            else:
+                _drawn(ctx.settings.seal_font, name, rep, st.code)
+        except ValidationError as exc:
+            problems[st.code] = str(exc)
+    if problems:
+        raise ApplicationRefused(problems)
+    app_items = [applications.Item(t.code, seals.KeyMaterial(csr=i.csr), i.picture_png) for t, i in zip(types, items)]
+    try:
+        return applications.submit_many(ctx, principal.actor, uscc=principal.uscc, items=app_items, channel="portal")
+    except applications.ItemRefused as exc:
+        raise ApplicationRefused({exc.seal_type: str(exc)}) from None
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading and downloading
+
+
+def _renewal_opens(ctx: ServiceContext, seal: Seal) -> dt.datetime:
+    return seal.valid_end - dt.timedelta(days=ctx.settings.renewal_window_days)
+
+
+def seal_detail(ctx: ServiceContext, principal: Principal, es_id: str) -> dict[str, Any]:
+    """What the seal page shows: the seal, its status and validity, its holder certificate, what
+    this person may do with it and whether renewal is open now."""
+    now = ctx.clock.now()
+    with ctx.reader() as s:
+        seal = seal_for(s, principal, es_id, "view")
+        authority = authority_over(s, principal, seal)
+        status = seal.effective_status(now)
+        holder = next((c for c in seal.certificates if c.kind == "holder"), None)
+        successor = s.scalar(select(Seal.es_id).where(Seal.id == seal.superseded_by_id)) \
+            if seal.superseded_by_id is not None else None
+        predecessor = s.scalar(select(Seal.es_id).where(Seal.superseded_by_id == seal.id,
+                                                        Seal.enterprise_id == principal.enterprise_id))
+        opens = _renewal_opens(ctx, seal)
+        return {
+            "es_id": seal.es_id, "name": seal.name, "seal_type": seal.seal_type, "algorithm": seal.algorithm.value,
+            "algorithm_label": "SM2/SM3" if seal.algorithm.value == "sm2" else "ECDSA P-256/SHA-256",
+            "status": status, "valid_start": seal.valid_start, "valid_end": seal.valid_end,
+            "created_at": seal.created_at,
+            "revoked_at": seal.revoked_at if seal.status is not SealStatus.ACTIVE else None,
+            "revocation_reason": seal.revocation_reason if seal.status is not SealStatus.ACTIVE else None,
+            "superseded_by": successor, "replaces": predecessor,
+            "enterprise": seal.enterprise.name, "uscc": seal.enterprise.uscc,
+            "picture_mm": (seal.picture_width_mm, seal.picture_height_mm),
+            "certificate": None if holder is None else {
+                "serial": holder.serial.upper(), "issuer": holder.issuer.name, "subject": holder.subject,
+                "not_before": holder.not_before, "not_after": holder.not_after, "status": holder.status.value,
+                "key_sha256": holder.key_fingerprint},
+            "authority": authority,
+            "can_manage": authority == "manage",
+            "open": seal.status is not SealStatus.REVOKED,
+            "renewal_opens": opens,
+            "renewable_now": status == "active" and opens <= now <= seal.valid_end,
+            "cancellable": seal.status is not SealStatus.REVOKED and status != "expired",
+            "now": now,
+        }
+
+
+def seal_picture(ctx: ServiceContext, principal: Principal, es_id: str) -> bytes:
+    """The PNG carried inside the seal."""
+    with ctx.reader() as s:
+        return seals.seal_picture(seal_for(s, principal, es_id, "view")).data
+
+
+@dataclass(frozen=True)
+class SealFiles:
+    es_id: str
+    seal_der: bytes           # the GB/T 38540 SESeal (.esl)
+    certificate_pem: str      # the holder certificate
+    chain_pem: str            # the holder certificate's issuing CA and root
+    maker_chain_pem: str      # the seal-maker certificate and its root
+    p7b_der: bytes            # the holder certificate and its chain, PKCS#7 certs-only
+
+
+def seal_files(ctx: ServiceContext, principal: Principal, es_id: str) -> SealFiles:
+    with ctx.reader() as s:
+        seal = seal_for(s, principal, es_id, "view")
+        holder = next((c for c in seal.certificates if c.kind == "holder"), None)
+        if holder is None:
+            raise NotFound(f"seal {seal.es_id} has no holder certificate on record")
+        chain = authorities.chain(ctx, s, holder.issuer.name)
+        maker_chain = authorities.chain(ctx, s, seal.maker.name)
+        return SealFiles(seal.es_id, seal.ses_der, der.der_to_pem(holder.der, "CERTIFICATE"),
+                         "".join(c.pem() for c in chain), "".join(c.pem() for c in maker_chain),
+                         certs_only_p7b([holder.der, *(c.der for c in chain)]))
+
+
+_SIGNED_DATA = "1.2.840.113549.1.7.2"
+_DATA = "1.2.840.113549.1.7.1"
+
+
+def certs_only_p7b(certificates: list[bytes]) -> bytes:
+    """A degenerate PKCS#7 SignedData carrying only certificates (RFC 2315 §9.1, the ``.p7b`` that
+    Windows and Java import): version 1, no digest algorithms, empty content, no signers."""
+    signed_data = der.seq(der.integer(1), der.set_of(), der.seq(der.oid(_DATA)),
+                          der.implicit(0, b"".join(sorted(certificates)), constructed=True), der.set_of())
+    return der.seq(der.oid(_SIGNED_DATA), der.explicit(0, signed_data))
+
+
+# ------------------------------------------------------------------------------------------------
+# Renewing, reporting loss, cancelling
+
+
+def renew(ctx: ServiceContext, principal: Principal, es_id: str, csr: bytes | None = None) -> seals.IssueResult:
+    """Re-make an active seal in the window before it expires (``REGISTRY_RENEWAL_WINDOW_DAYS``),
+    with the same holder key or the key of a new CSR (the USCC in its subject, proof of possession
+    checked). The new seal is issued, then the old one revoked as superseded — one transaction, in
+    :func:`registry.services.seals.issue_seals`.
+
+    Approved by policy, as every renewal is (``seals.renew_seal``, design.md §3): the enterprise,
+    the type, the name and the picture are those two people checked when the seal was first issued,
+    and the licence is checked active again at issuance; so no second person is asked."""
+    now = ctx.clock.now()
+    if csr is not None and len(csr) > MAX_CSR_BYTES:
+        raise ValidationError(f"the certificate request is larger than {MAX_CSR_BYTES // 1024} KB")
+    with ctx.reader() as s:
+        seal = seal_for(s, principal, es_id, "manage")
+        status = seal.effective_status(now)
+        if status != "active":
+            raise InvalidTransition(f"seal {seal.es_id} is {status}; only an active seal can be renewed"
+                                    + (" (apply for a new one)" if status in ("revoked", "expired") else ""))
+        opens = _renewal_opens(ctx, seal)
+        if now < opens:
+            raise RenewalNotOpen(seal.es_id, seal.valid_end, opens, ctx.settings.renewal_window_days)
+        req = seals.renewal_request(seal, seals.KeyMaterial(csr=csr) if csr is not None else None,
+                                    require_uscc_in_csr=True)
+    return seals.issue_seals(ctx, principal.actor, [req])[0]
+
+
+class RenewalNotOpen(InvalidTransition):
+    """Renewal is asked for before the window opens."""
+
+    def __init__(self, es_id: str, valid_end: dt.datetime, opens: dt.datetime, days: int) -> None:
+        super().__init__(f"seal {es_id} is valid until {valid_end:%Y-%m-%d}; it can be renewed from "
+                         f"{opens:%Y-%m-%d} ({days} days before it expires)")
+        self.valid_end, self.opens, self.days = valid_end, opens, days
+
+
+class ConfirmationMismatch(ValidationError):
+    """The code typed to confirm is not the seal's code."""
+
+
+def _confirmed(seal: Seal, confirm: str) -> None:
+    if (confirm or "").strip().upper() != seal.es_id.upper():
+        raise ConfirmationMismatch(f"the code typed to confirm does not match the seal's code {seal.es_id}")
+
+
+def report_loss(ctx: ServiceContext, principal: Principal, es_id: str, confirm: str) -> Seal:
+    """挂失: the seal is revoked at once with reason keyCompromise. The CRL entry and the change-log
+    event are written in this transaction (as for a revocation by staff), so the CRL publisher lists
+    it within ``REGISTRY_CRL_PUBLISH_INTERVAL`` seconds and OCSP answers ``revoked`` from now on."""
+    now = ctx.clock.now()
+    with ctx.transaction() as s:
+        seal = seal_for(s, principal, es_id, "hold")
+        _confirmed(seal, confirm)
+        revocation.revoke_seal_in(s, ctx, principal.actor, seal, LOSS_REASON, now, channel="portal",
+                                  request="loss")
+    return seal
+
+
+def cancel(ctx: ServiceContext, principal: Principal, es_id: str, confirm: str) -> Seal:
+    """注销 a seal the enterprise no longer needs: revoked with reason cessationOfOperation."""
+    now = ctx.clock.now()
+    with ctx.transaction() as s:
+        seal = seal_for(s, principal, es_id, "manage")
+        _confirmed(seal, confirm)
+        if seal.status is not SealStatus.REVOKED and now > seal.valid_end:
+            raise InvalidTransition(f"seal {seal.es_id} expired on {seal.valid_end:%Y-%m-%d}; there is nothing "
+                                    "to cancel")
+        revocation.revoke_seal_in(s, ctx, principal.actor, seal, CANCEL_REASON, now, channel="portal",
+                                  request="cancel")
+    return seal
