@@ -39,6 +39,7 @@ class LicenceRow:
 class RowError:
     line: int
     message: str
+    uscc: str = ""      # as written in the row, when the row could be read that far
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
@@ -70,10 +71,10 @@ def parse_licence_file(data: bytes, filename: str, today: dt.date) -> tuple[list
         try:
             row = _check_row(line, raw, today)
         except ValidationError as exc:
-            bad.append(RowError(line, str(exc)))
+            bad.append(RowError(line, str(exc), (raw.get("uscc") or "").strip()[:40]))
             continue
         if row.uscc in seen:
-            bad.append(RowError(line, f"USCC {row.uscc} already appears on line {seen[row.uscc]}"))
+            bad.append(RowError(line, f"USCC {row.uscc} already appears on line {seen[row.uscc]}", row.uscc))
             continue
         seen[row.uscc] = line
         good.append(row)

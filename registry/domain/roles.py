@@ -43,14 +43,17 @@ class Permission(str, enum.Enum):
 
 
 P = Permission
+# Licence data (import of the e-licence registry's files, a licence event keyed in by hand) is the
+# operator's: it is the licence check's source of truth, and its effect on seals follows from the
+# rule in design.md §3, not from anyone's judgement. The admin runs accounts and the CAs: someone
+# who can create staff accounts does not also feed the data that revokes seals.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset({P.APPLICATION_SUBMIT, P.APPLICATION_REVIEW, P.APPLICATION_REJECT,
                               P.SEAL_ISSUE, P.SEAL_SUSPEND, P.SEAL_VIEW, P.LICENCE_IMPORT,
                               P.LICENCE_CHANGE}),
     Role.REVIEWER: frozenset({P.APPLICATION_APPROVE, P.APPLICATION_REJECT, P.SEAL_REVOKE,
                               P.SEAL_SUSPEND, P.SEAL_VIEW}),
-    Role.ADMIN: frozenset({P.USER_MANAGE, P.CA_MANAGE, P.CRL_PUBLISH, P.SEAL_VIEW,
-                           P.LICENCE_IMPORT, P.LICENCE_CHANGE, P.AUDIT_VERIFY}),
+    Role.ADMIN: frozenset({P.USER_MANAGE, P.CA_MANAGE, P.CRL_PUBLISH, P.SEAL_VIEW, P.AUDIT_VERIFY}),
     Role.AUDITOR: frozenset({P.SEAL_VIEW, P.AUDIT_VIEW, P.AUDIT_VERIFY}),
 }
 

@@ -1,6 +1,9 @@
 """Licence data from the e-licence registry: import files and look-ups."""
 from __future__ import annotations
 
+import datetime as dt
+import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -17,6 +20,18 @@ from .context import Actor, ServiceContext
 _TRACKED = ("name", "legal_representative", "entity_type", "address", "registered_on", "status")
 
 
+@dataclass(frozen=True)
+class RowResult:
+    """One row of an import file and what became of it."""
+
+    line: int
+    uscc: str
+    outcome: str                                   # created | updated | unchanged | rejected
+    message: str = ""                              # why a row was rejected
+    changes: dict[str, list[object]] = field(default_factory=dict)   # field -> [old, new] (updated)
+    revoked_seals: tuple[str, ...] = ()            # seals the row's licence change revoked
+
+
 @dataclass
 class ImportReport:
     created: list[str] = field(default_factory=list)
@@ -24,20 +39,33 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     revoked_seals: list[str] = field(default_factory=list)
+    rows: list[RowResult] = field(default_factory=list)   # every row of the file, by line number
 
     @property
     def good(self) -> int:
         return len(self.created) + len(self.updated) + len(self.unchanged)
 
 
+def file_label(filename: str) -> str:
+    """The name an import is recorded under (licence history source, audit target): the file's own
+    name without directories or control characters, at most 64 characters (the audit target's
+    width), keeping the end so the extension stays visible."""
+    name = os.path.basename(filename.replace("\\", "/")) or "licences"
+    name = "".join(c for c in name if ord(c) >= 32 and c != "\x7f").strip() or "licences"
+    return name if len(name) <= 64 else name[:40] + "…" + name[-23:]
+
+
 def import_licences(ctx: ServiceContext, actor: Actor, data: bytes, filename: str) -> ImportReport:
     """Import a CSV / JSON Lines licence file. Good rows are kept (created, or updated in place
     with a history record), bad rows are reported with their line number; all good rows are
-    committed together, so a failure part-way leaves the database as it was."""
+    committed together, so a failure part-way leaves the database as it was. The report lists
+    every row (:class:`RowResult`) in file order."""
     require(actor.name, actor.roles, Permission.LICENCE_IMPORT)
     now = ctx.clock.now()
     rows, errors = parse_licence_file(data, filename, now.date())
     report = ImportReport(errors=list(errors))
+    results = [RowResult(e.line, e.uscc, "rejected", e.message) for e in errors]
+    filename = file_label(filename)
     source = f"import {filename}"
     with ctx.transaction() as session:
         existing = {e.uscc: e for e in session.scalars(
@@ -53,17 +81,22 @@ def import_licences(ctx: ServiceContext, actor: Actor, data: bytes, filename: st
                                                  changes=_snapshot(row), source=source))
                 session.add(ent)
                 report.created.append(row.uscc)
+                results.append(RowResult(row.line, row.uscc, "created"))
                 continue
             changes = _diff(ent, row)
             if not changes:
                 report.unchanged.append(row.uscc)
+                results.append(RowResult(row.line, row.uscc, "unchanged"))
                 continue
             for k in changes:
                 setattr(ent, k, getattr(row, k))
             ent.updated_at = now
             ent.history.append(LicenceRecord(recorded_at=now, event="changed", changes=changes, source=source))
             report.updated.append(row.uscc)
-            report.revoked_seals += revocation.apply_licence_event(session, ctx, actor, ent, changes, source)
+            revoked = revocation.apply_licence_event(session, ctx, actor, ent, changes, source)
+            report.revoked_seals += revoked
+            results.append(RowResult(row.line, row.uscc, "updated", changes=changes, revoked_seals=tuple(revoked)))
+        report.rows = sorted(results, key=lambda r: r.line)
         audit.record(session, ctx, actor, "licence.imported", "licence-file", filename,
                      created=len(report.created), updated=len(report.updated),
                      unchanged=len(report.unchanged), rejected=len(report.errors),
@@ -78,18 +111,41 @@ class StatusChange:
     revoked_seals: list[str]
 
 
-def set_licence_status(ctx: ServiceContext, actor: Actor, uscc: str, status: str, *,
-                       name: str | None = None, legal_representative: str | None = None,
-                       entity_type: str | None = None, source: str = "set-status") -> StatusChange:
-    """A licence event from the e-licence registry: status and/or affiliation change, with its
-    effect on the enterprise's seals, in one transaction."""
-    require(actor.name, actor.roles, Permission.LICENCE_CHANGE)
+@dataclass(frozen=True)
+class PreviewSeal:
+    es_id: str
+    name: str
+    seal_type: str          # code, e.g. "02"
+    status: str             # active | suspended | expired
+    valid_end: dt.datetime
+    reissue: bool           # a re-issue application will be opened for it
+
+
+@dataclass(frozen=True)
+class StatusPreview:
+    """What :func:`set_licence_status` would do, computed with the same rule
+    (revocation.licence_event_effect) and changing nothing."""
+
+    uscc: str
+    name: str
+    current: dict[str, str]            # the licence's status, name, legal representative, entity type now
+    changes: dict[str, list[object]]   # field -> [old, new]; empty: nothing would change
+    reason: str | None                 # the CRL reason the seals would be revoked with (RFC 5280 name)
+    seals: list[PreviewSeal]           # exactly the seals the change would revoke, oldest first
+
+
+def _code(uscc: str) -> str:
     try:
-        code = validate_uscc(uscc)
+        return validate_uscc(uscc)
     except UsccError as exc:
         raise ValidationError(f"USCC {uscc!r}: {exc}") from None
-    new_status = LicenceStatus.parse(status)
-    wanted: dict[str, object] = {"status": new_status}
+
+
+def _wanted(status: str | None, name: str | None, legal_representative: str | None,
+            entity_type: str | None) -> dict[str, object]:
+    wanted: dict[str, object] = {}
+    if status is not None:
+        wanted["status"] = LicenceStatus.parse(status)
     for field_name, value, limit in (("name", name, 200), ("legal_representative", legal_representative, 100),
                                      ("entity_type", entity_type, 100)):
         if value is not None:
@@ -97,22 +153,71 @@ def set_licence_status(ctx: ServiceContext, actor: Actor, uscc: str, status: str
             if not value or len(value) > limit or any(ord(c) < 32 for c in value):
                 raise ValidationError(f"{field_name} must be 1–{limit} printable characters")
             wanted[field_name] = value
+    return wanted
+
+
+def _plan(ent: Enterprise, wanted: dict[str, object]) -> dict[str, list[object]]:
+    """The changes ``wanted`` makes to ``ent`` (field -> [old, new]); refuses a change of name,
+    legal representative or entity type on a licence that stays cancelled or revoked."""
+    new_status = wanted.get("status", ent.status)
+    if ent.status is not LicenceStatus.ACTIVE and new_status is not LicenceStatus.ACTIVE \
+            and set(wanted) - {"status"}:
+        raise Conflict(f"the licence of {ent.uscc} is {ent.status.value}; it has no name to change")
+    return {k: [_plain(getattr(ent, k)), _plain(v)] for k, v in wanted.items() if getattr(ent, k) != v}
+
+
+def preview_status_change(ctx: ServiceContext, actor: Actor, uscc: str, status: str | None = None, *,
+                          name: str | None = None, legal_representative: str | None = None,
+                          entity_type: str | None = None) -> StatusPreview:
+    """The first step of a licence event in the back office: the changes and exactly which seals
+    :func:`set_licence_status` with the same arguments would revoke now. Reads only. ``status``
+    None keeps the current status (the page before anything is chosen)."""
+    require(actor.name, actor.roles, Permission.LICENCE_CHANGE)
+    code = _code(uscc)
+    wanted = _wanted(status, name, legal_representative, entity_type)
     now = ctx.clock.now()
-    with ctx.transaction() as session:
+    with ctx.reader() as session:
         ent = session.scalar(select(Enterprise).where(Enterprise.uscc == code))
         if ent is None:
             raise NotFound(f"no licence on record for USCC {code}")
-        if ent.status is not LicenceStatus.ACTIVE and new_status is not LicenceStatus.ACTIVE and len(wanted) > 1:
-            raise Conflict(f"the licence of {code} is {ent.status.value}; it has no name to change")
-        changes = {k: [_plain(getattr(ent, k)), _plain(v)] for k, v in wanted.items() if getattr(ent, k) != v}
+        current = {"status": ent.status.value, "name": ent.name, "legal_representative": ent.legal_representative,
+                   "entity_type": ent.entity_type}
+        changes = _plan(ent, wanted)
+        effect = revocation.licence_event_effect(session, ent.id, wanted.get("status", ent.status),  # type: ignore[arg-type]
+                                                 changes) if changes else None
+        seals = [PreviewSeal(s.es_id, s.name, s.seal_type.code, s.effective_status(now), s.valid_end,
+                             effect.reissues(s, now)) for s in effect.seals] if effect is not None else []
+        return StatusPreview(code, ent.name, current, changes, effect.reason.rfc_name if effect else None, seals)
+
+
+def set_licence_status(ctx: ServiceContext, actor: Actor, uscc: str, status: str, *,
+                       name: str | None = None, legal_representative: str | None = None,
+                       entity_type: str | None = None, source: str = "set-status",
+                       expect_seals: Collection[str] | None = None) -> StatusChange:
+    """A licence event from the e-licence registry: status and/or affiliation change, with its
+    effect on the enterprise's seals, in one transaction. ``expect_seals`` (the esIDs
+    :func:`preview_status_change` showed) makes it refuse with revocation.SealsChanged (409),
+    changing nothing, when the change would now revoke a different set of seals."""
+    require(actor.name, actor.roles, Permission.LICENCE_CHANGE)
+    code = _code(uscc)
+    wanted = _wanted(status, name, legal_representative, entity_type)
+    now = ctx.clock.now()
+    with ctx.transaction() as session:
+        # locked: two licence events for one enterprise apply one after the other
+        ent = session.scalar(select(Enterprise).where(Enterprise.uscc == code).with_for_update())
+        if ent is None:
+            raise NotFound(f"no licence on record for USCC {code}")
+        changes = _plan(ent, wanted)
         if not changes:
+            if expect_seals:
+                raise revocation.SealsChanged(expect_seals, [])
             return StatusChange(code, {}, [])
         for k, (_old, _new) in changes.items():
             setattr(ent, k, wanted[k])
         ent.updated_at = now
         ent.history.append(LicenceRecord(recorded_at=now, event="status" if list(changes) == ["status"] else "changed",
                                          changes=changes, source=source))
-        revoked = revocation.apply_licence_event(session, ctx, actor, ent, changes, source)
+        revoked = revocation.apply_licence_event(session, ctx, actor, ent, changes, source, expect=expect_seals)
         audit.record(session, ctx, actor, "licence.changed", "enterprise", code, changes=changes,
                      revoked_seals=revoked, source=source)
     return StatusChange(code, changes, revoked)

@@ -5,6 +5,8 @@ the next CRL can never miss it."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -12,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import (Authority, Certificate, Enterprise, Revocation, RevocationEvent, Seal,
                          SealApplication)
-from ..domain.errors import InvalidTransition, NotFound, ValidationError
+from ..domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
 from ..domain.roles import Permission, require
 from ..domain.states import ApplicationState, CertificateStatus, LicenceStatus, SealStatus
 from ..pki import crl
@@ -190,31 +192,74 @@ def revoke_authority(ctx: ServiceContext, actor: Actor, name: str, reason: str) 
 _AFFILIATION_FIELDS = ("name", "legal_representative", "entity_type")
 
 
-def apply_licence_event(session: Session, ctx: ServiceContext, actor: Actor, ent: Enterprise,
-                        changes: dict[str, list[object]], source: str) -> list[str]:
-    """Apply the effect of a licence change on the enterprise's seals, inside the caller's
-    transaction; returns the esIDs revoked.
+@dataclass(frozen=True)
+class LicenceEffect:
+    """What a licence event does to the enterprise's seals: the one rule that both applies the
+    event (:func:`apply_licence_event`) and previews it (licences.preview_status_change)."""
+
+    reason: CrlReason
+    reissue: bool          # a re-issue application per seal of the right type, see :meth:`reissues`
+    seals: list[Seal]      # every seal not revoked yet (active, suspended, expired), oldest first
+
+    def reissues(self, seal: Seal, now: dt.datetime) -> bool:
+        return self.reissue and now <= seal.valid_end
+
+
+def licence_event_effect(session: Session, enterprise_id: int, status_after: LicenceStatus,
+                         changed: Collection[str]) -> LicenceEffect | None:
+    """The effect of a licence change (``changed``: the fields that change; ``status_after``: the
+    licence status once it is applied) on the enterprise's seals, or None when it has none:
 
     * cancelled / revoked licence (注销, 吊销) → every seal revoked, cessationOfOperation;
     * name, legal representative or entity type changed → every seal revoked, affiliationChanged,
       and a re-issue application opened per seal type (the seals' names and pictures are wrong now);
     * anything else (address ...) → no effect on seals.
     """
-    now = ctx.clock.now()
-    if "status" in changes and ent.status is not LicenceStatus.ACTIVE:
+    if "status" in changed and status_after is not LicenceStatus.ACTIVE:
         reason, reissue = CrlReason.CESSATION_OF_OPERATION, False
-    elif any(f in changes for f in _AFFILIATION_FIELDS) and ent.status is LicenceStatus.ACTIVE:
+    elif any(f in changed for f in _AFFILIATION_FIELDS) and status_after is LicenceStatus.ACTIVE:
         reason, reissue = CrlReason.AFFILIATION_CHANGED, True
     else:
-        return []
-    seals = session.scalars(select(Seal).where(Seal.enterprise_id == ent.id, Seal.status != SealStatus.REVOKED)
+        return None
+    seals = session.scalars(select(Seal).where(Seal.enterprise_id == enterprise_id, Seal.status != SealStatus.REVOKED)
                             .order_by(Seal.id)).all()
+    return LicenceEffect(reason, reissue, list(seals))
+
+
+class SealsChanged(Conflict):
+    """The seals a licence event would revoke are not the ones the person confirming was shown."""
+
+    def __init__(self, expected: Collection[str], actual: Collection[str]) -> None:
+        self.expected, self.actual = sorted(expected), sorted(actual)
+        added = sorted(set(actual) - set(expected))
+        gone = sorted(set(expected) - set(actual))
+        super().__init__("the seals this change would revoke are not the ones confirmed: "
+                         + "; ".join(part for part in (
+                             f"now also {', '.join(added)}" if added else "",
+                             f"no longer {', '.join(gone)}" if gone else "") if part)
+                         + "; nothing was changed")
+
+
+def apply_licence_event(session: Session, ctx: ServiceContext, actor: Actor, ent: Enterprise,
+                        changes: dict[str, list[object]], source: str,
+                        expect: Collection[str] | None = None) -> list[str]:
+    """Apply the effect of a licence change on the enterprise's seals (:func:`licence_event_effect`),
+    inside the caller's transaction; returns the esIDs revoked. With ``expect`` (the esIDs a
+    preview showed), a different set raises :class:`SealsChanged` before anything is revoked."""
+    now = ctx.clock.now()
+    effect = licence_event_effect(session, ent.id, ent.status, changes)
+    if expect is not None:
+        actual = [s.es_id for s in effect.seals] if effect is not None else []
+        if set(actual) != set(expect):
+            raise SealsChanged(expect, actual)
+    if effect is None:
+        return []
     revoked = []
-    for seal in seals:
-        revoke_seal_in(session, ctx, actor, seal, reason, now, licence_event=source,
+    for seal in effect.seals:
+        revoke_seal_in(session, ctx, actor, seal, effect.reason, now, licence_event=source,
                        changed=sorted(changes))
         revoked.append(seal.es_id)
-        if reissue and now <= seal.valid_end:
+        if effect.reissues(seal, now):
             holder = next((c for c in seal.certificates if c.kind == "holder"), None)
             if holder is None:
                 continue

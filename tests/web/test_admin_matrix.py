@@ -5,6 +5,10 @@ deciding who may use it.
 """
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from registry.domain.roles import Role
@@ -16,7 +20,8 @@ from tests.web.test_admin_auth import csrf, sign_in, staff
 
 ALL = {"operator", "reviewer", "admin", "auditor"}
 STAFF_ANY = ALL
-# endpoint → (method, URL template, roles allowed). {code} is a live seal's esID.
+FUTIAN_USCC = "91440300MA5GK7B25F"   # demo licence, active, no seals: renamed by the licence-change row
+# endpoint → (method, URL template, roles allowed). {code} is a live seal's esID, {uscc} an enterprise's USCC.
 EXPECTED: dict[str, tuple[str, str, set[str]]] = {
     "admin.dashboard": ("GET", "/admin/", STAFF_ANY),
     "admin.password": ("GET", "/admin/password", STAFF_ANY),
@@ -39,6 +44,20 @@ EXPECTED: dict[str, tuple[str, str, set[str]]] = {
     "admin.application_picture": ("GET", "/admin/applications/{app}/picture.png",
                                   {"operator", "reviewer", "admin", "auditor"}),
     "admin.application_action": ("POST", "/admin/applications/{app}/review", {"operator"}),
+    "admin.enterprise_list": ("GET", "/admin/enterprises", STAFF_ANY),
+    "admin.enterprise_detail": ("GET", "/admin/enterprises/{uscc}", STAFF_ANY),
+    "admin.licence_import": ("GET", "/admin/licences/import", {"operator"}),
+    "admin.licence_import_upload": ("POST", "/admin/licences/import", {"operator"}),
+    "admin.licence_status": ("GET", "/admin/enterprises/{uscc}/licence?status=cancelled", {"operator"}),  # preview
+    "admin.licence_status_apply": ("POST", "/admin/enterprises/{uscc}/licence", {"operator"}),
+}
+# what a POST carries besides the CSRF token and the seal actions' fields (a fresh body per request)
+LICENCE_CSV = ("uscc,name,legal_representative,entity_type,address,registered_on,status\n"
+               f"{FUTIAN_USCC},深圳市福田样例贸易有限公司,李四,有限责任公司,深圳市福田区深南大道2号,2020-08-11,active\n")
+FORMS: dict[str, Callable[[], dict[str, Any]]] = {
+    "admin.licence_import_upload": lambda: {"file": (io.BytesIO(LICENCE_CSV.encode()), "matrix.csv")},
+    "admin.licence_status_apply": lambda: {"status": "active", "name": "深圳市福田样例贸易（集团）有限公司",
+                                           "confirm": FUTIAN_USCC, "seals": ""},
 }
 # reachable without signing in (the sign-in itself)
 PUBLIC = {"admin.login", "admin.enrol", "admin.code", "admin.logout", "admin.language"}
@@ -69,13 +88,14 @@ def test_role_matrix(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyp
                 approver="rita")).es_id
             from tests.services.test_applications import submit
 
-            url = template.format(code=code, app=submit(ctx) if "{app}" in template else 0)
+            url = template.format(code=code, app=submit(ctx) if "{app}" in template else 0, uscc=FUTIAN_USCC)
             if method == "GET":
                 resp = client.get(url)
             else:
                 token_page = client.get("/admin/login") if who == "anonymous" else client.get("/admin/")
                 data = {"csrf_token": csrf(token_page.get_data(as_text=True)), "confirm": code,
                         "reason": "keyCompromise", "note": ""}
+                data.update(FORMS[endpoint]() if endpoint in FORMS else {})
                 resp = client.post(url, data=data)
             if resp.status_code in (200, 302) and not (resp.status_code == 302 and "/admin/login" in resp.headers["Location"]):
                 got[(endpoint, who)] = "allowed"

@@ -245,4 +245,4 @@ def language(lang: str) -> Any:
 
 
 from . import views  # noqa: E402,F401  (the back-office pages register on bp)
-from . import audit_views, crl_views, user_views  # noqa: E402,F401
+from . import audit_views, crl_views, enterprise_views, user_views  # noqa: E402,F401
