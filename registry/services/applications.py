@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import AuditEvent, Enterprise, SealApplication, User
 from ..domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
+from ..domain.search import search_text
 from ..domain.roles import Permission, check_dual_control, require
 from ..domain.seal_types import SealType
 from ..domain.states import ApplicationAction, ApplicationState, LicenceStatus, next_application_state
@@ -228,7 +229,7 @@ def queue(ctx: ServiceContext, actor: Actor, *, state: str = "open", query: str 
         s.value for s in ApplicationState} else None
     if states is None:
         raise ValidationError(f"unknown state {state!r}")
-    q = (query or "").strip()
+    q = search_text(query)
     A = SealApplication
     ent_filter = None
     if q:

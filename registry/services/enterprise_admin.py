@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Enterprise, LicenceRecord, Seal, SealApplication
 from ..domain.errors import NotFound, ValidationError
+from ..domain.search import search_text
 from ..domain.roles import Permission, require
 from ..domain.states import SealStatus
 from ..pki.uscc import UsccError, validate_uscc
@@ -127,11 +128,7 @@ def search(ctx: ServiceContext, actor: Actor, query: str = "", *, after: int | N
     """Enterprises matching a USCC or the start of a name (in name order), or all of them (newest
     first). ``after`` / ``after_name`` continue after the last row of the previous page."""
     require(actor.name, actor.roles, Permission.SEAL_VIEW)
-    q = (query or "").strip()
-    if len(q) > 100:
-        raise ValidationError("the search text is longer than 100 characters")
-    if any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in q + (after_name or "")):
-        raise ValidationError("the search text contains control characters")
+    q = search_text(query, extra=after_name)
     kind = _kind(q)
     base = _columns()
     with ctx.reader() as s:

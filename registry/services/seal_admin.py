@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import AuditEvent, Certificate, Enterprise, Revocation, Seal
-from ..domain.errors import ValidationError
 from ..domain.roles import Permission, require
+from ..domain.search import search_text
 from ..pki.crl import CrlReason
 from . import status
 from .context import Actor, ServiceContext
@@ -63,9 +63,7 @@ def search(ctx: ServiceContext, actor: Actor, query: str = "", *, after: int | N
            limit: int = PAGE_SIZE) -> SealPage:
     """Seals matching an esID, a USCC or the start of an enterprise name, newest first."""
     require(actor.name, actor.roles, Permission.SEAL_VIEW)
-    q = (query or "").strip()
-    if len(q) > 100:
-        raise ValidationError("the search text is longer than 100 characters")
+    q = search_text(query)
     kind = _kind(q)
     stmt = (select(Seal.id, Seal.es_id, Seal.name, Seal.seal_type, Seal.status, Seal.valid_end, Seal.created_at,
                    Enterprise.name, Enterprise.uscc)

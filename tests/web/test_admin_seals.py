@@ -125,3 +125,13 @@ def test_markup_in_data_is_escaped(app, ctx: ServiceContext) -> None:  # type: i
                                                     "csrf_token": token})
     html = c.get(f"/admin/seals/{r.es_id}").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+@pytest.mark.parametrize("path", ["/admin/seals", "/admin/applications", "/admin/enterprises"])
+@pytest.mark.parametrize("q", ["a\x00b", "x\x1fy", "z" * 101])
+def test_search_text_no_database_could_take_is_a_400_with_a_message(app, ctx: ServiceContext, path: str,  # type: ignore[no-untyped-def]
+                                                                   q: str) -> None:
+    c = client_as(app, ctx, "vera", Role.OPERATOR)
+    r = c.get(path, query_string={"q": q})
+    assert r.status_code == 400
+    assert "control characters" in r.get_data(as_text=True) or "longer than 100" in r.get_data(as_text=True)
