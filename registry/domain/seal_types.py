@@ -43,8 +43,10 @@ class SealType(str, enum.Enum):
 
     @property
     def picture_label(self) -> str:
-        """Text along the bottom of a round seal (empty for the 法定名称章)."""
-        return {SealType.OFFICIAL: "", SealType.OTHER: ""}.get(self, self.chinese)
+        """Text along the bottom of a round seal: empty only for the 法定名称章 (公章). Any other seal
+        is labelled, so that no drawn picture can be taken for the enterprise's official seal; a seal
+        of another type says 专用章, as its name does (:func:`seal_name`)."""
+        return {SealType.OFFICIAL: "", SealType.OTHER: "专用章"}.get(self, self.chinese)
 
     @classmethod
     def parse(cls, text: str) -> "SealType":

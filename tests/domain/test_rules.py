@@ -55,6 +55,13 @@ def test_seal_type_accepts_code_english_and_chinese_names(text: str, expected: S
     assert SealType.parse(text) is expected
 
 
+def test_only_the_official_seal_is_drawn_without_a_label() -> None:
+    """A drawn picture of any other type must not look like the enterprise's official seal (公章)."""
+    assert SealType.OFFICIAL.picture_label == ""
+    assert all(t.picture_label for t in SealType if t is not SealType.OFFICIAL)
+    assert SealType.OTHER.picture_label == "专用章"
+
+
 def test_unknown_seal_type_lists_the_choices() -> None:
     with pytest.raises(ValidationError, match="01 official.*05 legal-representative"):
         SealType.parse("07")

@@ -487,3 +487,16 @@ def test_validate_png_rejects_a_png_whose_first_chunk_is_not_ihdr(round_png):
 
 def test_picture_error_is_a_value_error():
     assert issubclass(PictureError, ValueError)
+
+
+def test_a_seal_of_another_type_is_not_drawn_like_the_official_seal(font):
+    """The 其他类型印章 (99) carries 专用章 along its bottom; the 公章 (01) carries nothing there."""
+    from registry.domain.seal_types import SealType
+    from registry.services.seals import draw_picture
+
+    official = draw_picture(font, "深圳市前海示范科技有限公司", "张三", SealType.OFFICIAL)
+    other = draw_picture(font, "深圳市前海示范科技有限公司", "张三", SealType.OTHER)
+    a, b = (Image.open(io.BytesIO(p)).convert("RGBA") for p in (official, other))
+    assert a.size == b.size
+    diff = ImageChops.difference(a, b).getbbox()
+    assert diff is not None and diff[1] > a.size[1] // 2   # they differ, in the lower half (the label)
