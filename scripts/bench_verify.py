@@ -10,30 +10,52 @@ and on PostgreSQL if reachable. Every verdict must be "valid" or the run fails. 
 
   pure         the same checks with an in-memory trust source (no database): the cryptographic floor
   sm2 verify   one raw SM2 verification (SM3 with Z, then the curve check) through the system
-               libcrypto (OpenSSL, what the verifier uses) and through gmalglib (the fallback)
+               libcrypto (OpenSSL, what the verifier uses: EVP_PKEY_verify for a new key, the
+               key's own table of multiples once it is in steady use) and through gmalglib (the
+               fallback)
 
 Each SES signature needs two SM2 verifications (the signer's over TBS_Sign, the seal maker's over
 SES_SealInfo); certificate-chain signatures are cached per process (certificates don't change),
-revocation status is not.
+revocation status is not. The seal maker's key is in steady use from the start; in 'each its own
+seal' every signer key is new to the process (used twice: warm-up and timed pass), in 'shared
+seals' each is used 50 times a pass.
+
+before: the same measurements with the verifier as of commit 6a026eb (--before REV; the code this
+change replaced: node-by-node SES decoding, the seal decoded twice, strptime, gmalglib SM3 for the
+document, EVP_PKEY_verify for every SM2 verification, a pooled SQLAlchemy connection per
+verification), exported with ``git archive`` and run
+interleaved with ours, each measurement in a fresh process of its own (warm-up pass, then one timed
+pass; --repeat rounds), over the same signatures and database. --callgrind N also counts the
+instructions per verification (valgrind --tool=callgrind, first N signatures, SQLite; the difference
+between two passes and one, so start-up and warm-up cancel out): repeatable where timings are not.
 
 OCSP: scripts/bench_ocsp.py (gunicorn with 2 workers against ``openssl ocsp`` as a responder over
 the same certificates), run from here unless --skip-ocsp.
 
-Usage: scripts/bench_verify.py [--signatures 3000] [--seals 60] [--postgres URL] [--skip-postgres] [--skip-ocsp]
+Usage: scripts/bench_verify.py [--signatures 3000] [--seals 60] [--repeat 3] [--before REV|none]
+                               [--callgrind N] [--postgres URL] [--skip-postgres] [--skip-ocsp]
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
+import json
 import os
+import pickle
+import re
 import shutil
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+# A child process measuring another tree's verifier (see --before) imports that tree's registry.
+sys.path.insert(0, os.environ.get("BENCH_VERIFY_SRC") or str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _benchlib  # noqa: E402
@@ -89,7 +111,12 @@ def prepare(url: str, instance: Path, n_seals: int, n_sigs: int) -> tuple[Servic
 
 
 def _seal_signature_cache_clear() -> None:
-    pv._seal_signature_verdict.cache_clear()
+    """Every timed pass starts with no seal verified or decoded (works on either tree's code)."""
+    if hasattr(pv, "_seal_verdicts"):
+        pv._seal_verdicts.clear()
+        ses._parsed_seals.clear()
+    else:  # before: an lru_cache over the seal's bytes
+        pv._seal_signature_verdict.cache_clear()
 
 
 def rate(n: int, fn) -> float:  # type: ignore[no-untyped-def]
@@ -103,18 +130,14 @@ def best_of(runs: int, n: int, fn) -> tuple[float, list[float]]:  # type: ignore
     return max(rates), rates
 
 
-def service_rate(ctx: ServiceContext, pairs: list[tuple[bytes, bytes]]) -> tuple[float, list[float]]:
-    at = ctx.clock.now() + dt.timedelta(seconds=5)
-
+def service_pass(ctx: ServiceContext, pairs: list[tuple[bytes, bytes]], at: dt.datetime):  # type: ignore[no-untyped-def]
     def run() -> None:
-        _seal_signature_cache_clear()  # every timed run starts with no seal signature verified
+        _seal_signature_cache_clear()
         for sig, doc in pairs:
             report = verify.verify_file(ctx, sig, document=doc, at=at)
             if report.verdict != "valid":
                 raise SystemExit(f"benchmark signature not valid: {report.to_json()}")
-
-    run()  # warm: trust store, certificate-chain cache, SQL statement cache
-    return best_of(3, len(pairs), run)
+    return run
 
 
 class MemoryTrust:
@@ -136,18 +159,82 @@ class MemoryTrust:
         return None
 
 
-def pure_rate(ctx: ServiceContext, pairs: list[tuple[bytes, bytes]]) -> tuple[float, list[float]]:
+def pure_pass(ctx: ServiceContext, pairs: list[tuple[bytes, bytes]], at: dt.datetime):  # type: ignore[no-untyped-def]
     trust = MemoryTrust(verify.trust_store(ctx))
-    at = ctx.clock.now() + dt.timedelta(seconds=5)
 
     def run() -> None:
         _seal_signature_cache_clear()
         for sig, doc in pairs:
             if pv.verify_signature(sig, at, trust, document=doc).verdict != "valid":
                 raise SystemExit("benchmark signature not valid (pure)")
+    return run
 
-    run()
-    return best_of(3, len(pairs), run)
+
+def child(argv: list[str]) -> None:
+    """``--child MODE URL INSTANCE PAIRS LIMIT PASSES``: warm up, then print the rate of each timed
+    pass as JSON (PASSES < 0: that many untimed passes, for callgrind)."""
+    mode, url, instance, pairs_file, limit, passes = argv
+    settings = Settings.from_env({"REGISTRY_INSTANCE_PATH": instance, "REGISTRY_DATABASE_URL": url,
+                                  "REGISTRY_KEK": "22" * 32, "REGISTRY_SECRET_KEY": "bench"})
+    ctx = ServiceContext.create(settings)
+    data = pickle.loads(Path(pairs_file).read_bytes())
+    pairs = data["pairs"][:int(limit) or None]
+    run = (service_pass if mode == "service" else pure_pass)(ctx, pairs, data["at"])
+    run()  # warm: trust store, certificate and chain caches, the database connection
+    n = int(passes)
+    if n < 0:
+        for _ in range(-n):
+            run()
+        return
+    print(json.dumps([rate(len(pairs), run) for _ in range(n)]))
+
+
+def export_tree(rev: str, dest: Path) -> Path | None:
+    """``registry/`` as of ``rev`` (git archive: read-only), or None when it cannot be had."""
+    try:
+        blob = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "registry"], check=True,
+                              capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"before: commit {rev} not available ({type(exc).__name__}); measuring ours only")
+        return None
+    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+        tar.extractall(dest)
+    return dest
+
+
+def in_child(src: Path, mode: str, url: str, instance: Path, pairs_file: Path, limit: int = 0,
+             passes: int = 1, wrap: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "BENCH_VERIFY_SRC": str(src), "PYTHONHASHSEED": "0"}
+    cmd = [*(wrap or []), sys.executable, str(Path(__file__).resolve()), "--child", mode, url, str(instance),
+           str(pairs_file), str(limit), str(passes)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark child failed ({src.name}, {mode}):\n{done.stdout}{done.stderr}")
+    return done
+
+
+def interleaved(trees: dict[str, Path], mode: str, url: str, instance: Path, pairs_file: Path,
+                rounds: int) -> dict[str, list[float]]:
+    """Rates of one timed pass per fresh process, ours and before alternating, so the machine's
+    mood falls on both alike."""
+    rates: dict[str, list[float]] = {name: [] for name in trees}
+    for _ in range(rounds):
+        for name, src in trees.items():
+            rates[name] += json.loads(in_child(src, mode, url, instance, pairs_file).stdout)
+    return rates
+
+
+def instructions(src: Path, mode: str, url: str, instance: Path, pairs_file: Path, n: int) -> float:
+    """Instructions per verification: callgrind over two passes minus over one, divided by n."""
+    counts = []
+    for passes in (1, 2):
+        done = in_child(src, mode, url, instance, pairs_file, n, -passes,
+                        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        found = re.findall(r"Collected : (\d+)", done.stderr)
+        if not found:
+            raise SystemExit(f"no callgrind total in: {done.stderr[-500:]}")
+        counts.append(int(found[-1]))
+    return (counts[1] - counts[0]) / n
 
 
 def sm2_rates(n: int = 3000) -> dict[str, float]:
@@ -160,11 +247,16 @@ def sm2_rates(n: int = 3000) -> dict[str, float]:
     out = {}
     fast = _libcrypto.sm2_verifier(pub.point)
     if fast is not None:
-        def lib() -> None:
-            z = pub._verifier.get_entity_info()  # type: ignore[attr-defined]
-            for _ in range(n):
-                assert fast(sm2_digest(z, data), sig)
-        out["libcrypto (OpenSSL 3)"] = best_of(3, n, lib)[0]
+        z = pub._verifier.get_entity_info()  # type: ignore[attr-defined]
+
+        def lib(verify):  # type: ignore[no-untyped-def]
+            def run() -> None:
+                for _ in range(n):
+                    assert verify(sm2_digest(z, data), sig)
+            return run
+        # a key's first verifications go to EVP_PKEY_verify; a key in steady use has its own table
+        out["libcrypto EVP_PKEY_verify (a new key)"] = best_of(3, n, lib(fast.__self__.verify_evp))[0]  # type: ignore[attr-defined]
+        out["libcrypto, key in steady use (table)"] = best_of(3, n, lib(fast))[0]
     g = SM2(pk=pub.point, uid=SM2_DEFAULT_UID)
     from registry.pki.keys import sig_from_der
     r, s = sig_from_der(sig)
@@ -187,6 +279,10 @@ def main() -> None:
     ap.add_argument("--skip-postgres", action="store_true")
     ap.add_argument("--skip-ocsp", action="store_true")
     ap.add_argument("--ocsp-requests", type=int, default=20000)
+    ap.add_argument("--repeat", type=int, default=3, help="timed passes of each, ours and before interleaved")
+    ap.add_argument("--before", default="6a026eb", help="commit whose verifier is measured next to ours, or none")
+    ap.add_argument("--callgrind", type=int, default=0, metavar="N",
+                    help="also count instructions per verification over N signatures (slow)")
     args = ap.parse_args()
 
     print(f"bench_verify: {args.signatures} distinct SES signatures over distinct 4 KB documents; "
@@ -195,7 +291,13 @@ def main() -> None:
     print(f"  'shared seals': {args.seals} seals (a bank sees the same seals again and again; a seal's maker "
           "signature is then verified once per process)")
     lines = []
+    counted: list[tuple[str, dict[str, float]]] = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-verify-"))
+    trees = {"ours": ROOT}
+    if args.before.lower() != "none":
+        before = export_tree(args.before, tmp / "before")
+        if before is not None:
+            trees["before"] = before
     databases = [("SQLite", None)]
     if not args.skip_postgres:
         databases.append(("PostgreSQL", args.postgres))
@@ -211,14 +313,24 @@ def main() -> None:
                         break
                     url, drop = pg
                 try:
-                    _seal_signature_cache_clear()
-                    ctx, pairs = prepare(url, tmp / f"{label}-{scenario}", n_seals, args.signatures)
-                    best, runs = service_rate(ctx, pairs)
-                    lines.append((f"service + {label}, {scenario}", best, runs))
+                    instance = tmp / f"{label}-{scenario}"
+                    ctx, pairs = prepare(url, instance, n_seals, args.signatures)
+                    pairs_file = tmp / f"pairs-{label}-{n_seals}.pickle"
+                    pairs_file.write_bytes(pickle.dumps({"pairs": pairs,
+                                                         "at": ctx.clock.now() + dt.timedelta(seconds=5)}))
+                    modes = [("service", f"service + {label}, {scenario}")]
                     if base is None:
-                        _seal_signature_cache_clear()
-                        best, runs = pure_rate(ctx, pairs)
-                        lines.append((f"pure (no database), {scenario}", best, runs))
+                        modes.append(("pure", f"pure (no database), {scenario}"))
+                    for mode, what in modes:
+                        rates = interleaved(trees, mode, url, instance, pairs_file, args.repeat)
+                        print(f"  {what}: " + "; ".join(f"{name} {', '.join(f'{r:,.0f}' for r in runs)}"
+                                                       for name, runs in rates.items()), flush=True)
+                        for name, runs in rates.items():
+                            lines.append((what if name == "ours" else f"{name}: {what}", max(runs), runs))
+                        if args.callgrind and base is None:
+                            counted.append((what, {name: instructions(src, mode, url, instance, pairs_file,
+                                                                      args.callgrind)
+                                                   for name, src in trees.items()}))
                     ctx.engine.dispose()
                 finally:
                     if drop:
@@ -230,6 +342,12 @@ def main() -> None:
     for what, best, runs in lines:
         print(f"{what:<48} {best:>12,.0f}   {', '.join(f'{r:,.0f}' for r in runs)}"
               f"   (median {statistics.median(runs):,.0f})")
+    if counted:
+        names = list(trees)
+        print(f"\ninstructions per verification (callgrind, first {args.callgrind} signatures):")
+        print(f"  {'':<46}" + "".join(f"{n:>14}" for n in names))
+        for what, per in counted:
+            print(f"  {what:<46}" + "".join(f"{per[n]:>14,.0f}" for n in names))
     print("target: at least 1,000 SES signature verifications per second in one process")
     print("\nSM2 primitive (one verification: SM3 with Z, curve check), same process:")
     for name, r in sm2_rates().items():
@@ -248,4 +366,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--child"]:
+        child(sys.argv[2:])
+    else:
+        main()

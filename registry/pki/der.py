@@ -289,6 +289,10 @@ class Node:
         raise DERError(f"expected a string at offset {self.offset}, found {self.describe()}")
 
     def as_time(self) -> _dt.datetime:
+        if self.cls == CLASS_UNIVERSAL:
+            t = time_value(self.number, self.content)
+            if t is not None:
+                return t
         text = self.content.decode("ascii", "replace")
         shape = {UTC_TIME: rb"[0-9]{12}Z", GENERALIZED_TIME: rb"[0-9]{14}(\.[0-9]+)?Z"}.get(self.number)
         if self.cls == CLASS_UNIVERSAL and shape and not _re.fullmatch(shape, self.content):
@@ -308,6 +312,40 @@ class Node:
                 raise
             raise DERError(f"malformed time {text!r} at offset {self.offset}") from None
         return t.replace(tzinfo=_dt.timezone.utc)
+
+
+_UTC = _dt.timezone.utc
+
+
+def time_value(number: int, content: bytes) -> _dt.datetime | None:
+    """The time in the contents of a UTCTime (``YYMMDDHHMMSSZ``; RFC 5280 §4.1.2.5.1: YY >= 50 is
+    19YY) or GeneralizedTime (``YYYYMMDDHHMMSS[.f]Z``, 1–6 fraction digits), read without strptime.
+    ``None`` for any other shape or an impossible date: :meth:`Node.as_time` then words the error."""
+    n = len(content)
+    if not n or content[-1] != 0x5A:
+        return None
+    if number == UTC_TIME:
+        if n != 13 or not content[:12].isdigit():
+            return None
+        yy = int(content[0:2])
+        year, p, micro = yy + (1900 if yy >= 50 else 2000), 2, 0
+    elif number == GENERALIZED_TIME:
+        if n == 15:
+            if not content[:14].isdigit():
+                return None
+            micro = 0
+        elif 17 <= n <= 22 and content[14] == 0x2E and content[:14].isdigit() and content[15:-1].isdigit():
+            micro = int(content[15:-1].ljust(6, b"0"))
+        else:
+            return None
+        year, p = int(content[0:4]), 4
+    else:
+        return None
+    try:
+        return _dt.datetime(year, int(content[p:p + 2]), int(content[p + 2:p + 4]), int(content[p + 4:p + 6]),
+                            int(content[p + 6:p + 8]), int(content[p + 8:p + 10]), micro, tzinfo=_UTC)
+    except ValueError:
+        return None
 
 
 def _read_header(data: bytes, pos: int, end: int) -> tuple[int, bool, int, int, int]:

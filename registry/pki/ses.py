@@ -534,60 +534,146 @@ def _normalise_signature(sig: bytes) -> bytes:
 
 # ----------------------------------------------------------------------------------------------
 # Decoding helpers: each names the element and its offset in the input
+#
+# The decoder walks the input once, element headers only: an element is the tuple
+# ``(key, start, content_start, end)`` of absolute positions in the whole input, and its bytes are
+# sliced only where a field keeps them. ``key`` is the identifier octet with the tag number
+# normalised (class and constructed bits | number; numbers of 31 and more as number << 8), so
+# ``key == 0x30`` is "universal, constructed, SEQUENCE" even for a high-number-form identifier, as
+# der.Node's is_universal/constructed would say. A :class:`der.Node` is built only to word an error,
+# so every message (and which error comes first) is the one the node-by-node decoder gave.
+
+_El = tuple[int, int, int, int]
+
+_SEAL_CACHE_SIZE = 256
+_parsed_seals: dict[bytes, "Seal"] = {}  # exact SESeal bytes -> the Seal decoded from them
+
+
+def _hdr(data: bytes, pos: int, end: int, base: int) -> _El:
+    """The element whose identifier is at ``pos`` (``pos < end``). Short and 1–4 octet lengths with
+    low tag numbers are read here; anything else (and every error) goes to :func:`der._read_header`
+    over the bytes from ``base``, the enclosing element's start, so its offsets read as before."""
+    first = data[pos]
+    if first & 0x1F != 0x1F and pos + 1 < end:
+        lb = data[pos + 1]
+        if lb < 0x80:
+            c = pos + 2
+            e = c + lb
+            if e <= end:
+                return first, pos, c, e
+        elif 0x81 <= lb <= 0x84:
+            c = pos + 2 + (lb & 0x7F)
+            if c <= end:
+                e = c + int.from_bytes(data[pos + 2:c], "big")
+                if e <= end:
+                    return first, pos, c, e
+    _cls, _cons, number, hl, ln = der._read_header(memoryview(data)[base:], pos - base, end - base)
+    key = (first & 0xE0) | (number if number < 0x1F else number << 8)
+    return key, pos, pos + hl, pos + hl + ln
+
+
+def _kids(data: bytes, el: _El) -> list[_El]:
+    """The elements inside a constructed element (der.Node.children)."""
+    start, pos, end = el[1], el[2], el[3]
+    out = []
+    while pos < end:
+        kid = _hdr(data, pos, end, start)
+        out.append(kid)
+        pos = kid[3]
+    return out
+
+
+def _node(data: bytes, el: _El) -> der.Node:
+    cls, cons, number, hl, ln = der._read_header(data, el[1], el[3])
+    return der.Node(cls, cons, number, bytes(data[el[1]:el[3]]), hl, el[1])
 
 
 def _where(node: der.Node, what: str) -> str:
     return f"{what} at offset {node.offset}"
 
 
-def _children(node: der.Node, what: str, low: int, high: int) -> list[der.Node]:
-    if not (node.is_universal(_SEQ) and node.constructed):
+def _children(data: bytes, el: _El, what: str, low: int, high: int,
+              kids: list[_El] | None = None) -> list[_El]:
+    if el[0] != 0x30:
+        node = _node(data, el)
         raise SesError(f"{_where(node, what)}: expected SEQUENCE, found {node.describe()}")
-    kids = node.children()
+    if kids is None:
+        kids = _kids(data, el)
     if not low <= len(kids) <= high:
         want = str(low) if low == high else f"{low}–{high}"
-        raise SesError(f"{_where(node, what)}: expected {want} elements, found {len(kids)}")
+        raise SesError(f"{_where(_node(data, el), what)}: expected {want} elements, found {len(kids)}")
     return kids
 
 
-def _int(node: der.Node, what: str) -> int:
-    if not node.is_universal(der.INTEGER) or node.constructed or not node.content:
+def _int(data: bytes, el: _El, what: str) -> int:
+    if el[0] != der.INTEGER or el[2] == el[3]:
+        node = _node(data, el)
         raise SesError(f"{_where(node, what)}: expected INTEGER, found {node.describe()}")
-    return node.as_int()
+    return int.from_bytes(data[el[2]:el[3]], "big", signed=True)
 
 
-def _text(node: der.Node, what: str) -> str:
+def _text(data: bytes, el: _El, what: str) -> str:
+    number = el[0] & 0xDF  # universal class and the tag number, primitive or constructed
+    c = data[el[2]:el[3]]
     try:
-        return node.as_str()
-    except der.DERError:
-        raise SesError(f"{_where(node, what)}: expected a character string, found {node.describe()}") from None
+        if number == der.UTF8_STRING:
+            return c.decode("utf-8")
+        if number in (der.PRINTABLE_STRING, der.IA5_STRING, 0x1A, 0x12):
+            return c.decode("ascii")
+        if number == der.T61_STRING:
+            return c.decode("latin-1")
+        if number == der.BMP_STRING:
+            return c.decode("utf-16-be")
+    except UnicodeDecodeError:
+        pass
+    node = _node(data, el)
+    raise SesError(f"{_where(node, what)}: expected a character string, found {node.describe()}") from None
 
 
-def _octets(node: der.Node, what: str) -> bytes:
-    if not node.is_universal(der.OCTET_STRING) or node.constructed:
+def _octets(data: bytes, el: _El, what: str) -> bytes:
+    if el[0] != der.OCTET_STRING:
+        node = _node(data, el)
         raise SesError(f"{_where(node, what)}: expected OCTET STRING, found {node.describe()}")
-    return node.content
+    return data[el[2]:el[3]]
 
 
-def _bits(node: der.Node, what: str) -> bytes:
-    if not node.is_universal(der.BIT_STRING) or node.constructed or not node.content:
+def _bits(data: bytes, el: _El, what: str) -> bytes:
+    if el[0] != der.BIT_STRING or el[2] == el[3]:
+        node = _node(data, el)
         raise SesError(f"{_where(node, what)}: expected BIT STRING, found {node.describe()}")
-    if node.content[0] > 7:
-        raise SesError(f"{_where(node, what)}: BIT STRING declares {node.content[0]} unused bits")
-    return node.content[1:]
+    unused = data[el[2]]
+    if unused > 7:
+        raise SesError(f"{_where(_node(data, el), what)}: BIT STRING declares {unused} unused bits")
+    return data[el[2] + 1:el[3]]
 
 
-def _oid(node: der.Node, what: str) -> str:
-    if not node.is_universal(der.OID) or node.constructed:
+_OID_TEXT: dict[bytes, str] = {}  # OID contents -> dotted text (a handful of algorithm OIDs)
+
+
+def _oid(data: bytes, el: _El, what: str) -> str:
+    if el[0] != der.OID:
+        node = _node(data, el)
         raise SesError(f"{_where(node, what)}: expected OBJECT IDENTIFIER, found {node.describe()}")
-    return node.as_oid()
+    content = data[el[2]:el[3]]
+    text = _OID_TEXT.get(content)
+    if text is None:
+        text = _node(data, el).as_oid()  # raises DERError for an empty or truncated identifier
+        if len(_OID_TEXT) >= 256:
+            _OID_TEXT.clear()
+        _OID_TEXT[content] = text
+    return text
 
 
-def _time(node: der.Node, what: str) -> dt.datetime:
-    if not (node.is_universal(der.UTC_TIME) or node.is_universal(der.GENERALIZED_TIME)):
+def _time(data: bytes, el: _El, what: str) -> dt.datetime:
+    number = el[0] & 0xDF
+    if number != der.UTC_TIME and number != der.GENERALIZED_TIME:
+        node = _node(data, el)
         raise SesError(f"{_where(node, what)}: expected a time, found {node.describe()}")
+    t = der.time_value(number, data[el[2]:el[3]])
+    if t is not None:
+        return t
     try:
-        return node.as_time()
+        return _node(data, el).as_time()
     except der.DERError as exc:
         raise SesError(f"{what}: {exc}") from None
 
@@ -615,89 +701,93 @@ def _time_from_text(text: bytes) -> dt.datetime | None:
     return t.replace(tzinfo=dt.timezone.utc)
 
 
-def _tagged_bit_string(node: der.Node, what: str) -> bytes:
+def _tagged_bit_string(data: bytes, el: _El, what: str) -> bytes:
     """``timeStamp``: ``[0] EXPLICIT BIT STRING`` (ofdrw), ``[0] IMPLICIT`` or untagged (OfdSharp)."""
-    if node.is_context(0):
-        if node.constructed:
-            kids = node.children()
+    if el[0] & 0xDF == 0x80:  # [0], constructed or not
+        if el[0] & 0x20:
+            kids = _kids(data, el)
             if len(kids) != 1:
-                raise SesError(f"{_where(node, what)}: [0] must wrap exactly one BIT STRING")
-            return _bits(kids[0], what)
-        if not node.content or node.content[0] > 7:
-            raise SesError(f"{_where(node, what)}: malformed [0] IMPLICIT BIT STRING")
-        return node.content[1:]
-    return _bits(node, what)
+                raise SesError(f"{_where(_node(data, el), what)}: [0] must wrap exactly one BIT STRING")
+            return _bits(data, kids[0], what)
+        if el[2] == el[3] or data[el[2]] > 7:
+            raise SesError(f"{_where(_node(data, el), what)}: malformed [0] IMPLICIT BIT STRING")
+        return data[el[2] + 1:el[3]]
+    return _bits(data, el, what)
 
 
-def _ext_datas(node: der.Node, what: str) -> tuple[ExtData, ...]:
+def _ext_datas(data: bytes, el: _El, what: str) -> tuple[ExtData, ...]:
     """``ExtensionDatas``: untagged SEQUENCE OF ExtData, ``[0] EXPLICIT`` or ``[0] IMPLICIT``."""
-    if node.is_context(0) and node.constructed:
-        kids = node.children()
+    if el[0] == 0xA0:
+        kids = _kids(data, el)
         # EXPLICIT wraps one SEQUENCE OF (whose elements are SEQUENCEs or which is empty);
         # IMPLICIT holds the ExtData SEQUENCEs directly (each starting with an OID).
-        if len(kids) == 1 and kids[0].is_universal(_SEQ) and kids[0].constructed:
-            inner = kids[0].children()
-            if not inner or inner[0].is_universal(_SEQ):
+        if len(kids) == 1 and kids[0][0] == 0x30:
+            inner = _kids(data, kids[0])
+            if not inner or inner[0][0] & 0xDF == _SEQ:
                 kids = inner
         items = kids
-    elif node.is_universal(_SEQ) and node.constructed:
-        items = node.children()
+    elif el[0] == 0x30:
+        items = _kids(data, el)
     else:
+        node = _node(data, el)
         raise SesError(f"{_where(node, what)}: expected ExtensionDatas, found {node.describe()}")
     out = []
     for i, item in enumerate(items):
-        parts = _children(item, f"{what}[{i}]", 2, 3)
-        ext_oid = _oid(parts[0], f"{what}[{i}].extnID")
+        parts = _children(data, item, f"{what}[{i}]", 2, 3)
+        ext_oid = _oid(data, parts[0], f"{what}[{i}].extnID")
         critical = False
         if len(parts) == 3:
             # DEFAULT FALSE should be omitted in DER; SESealData.DER writes it anyway — tolerated.
-            if not parts[1].is_universal(der.BOOLEAN) or len(parts[1].content) != 1:
-                raise SesError(f"{_where(parts[1], f'{what}[{i}].critical')}: expected BOOLEAN, "
-                               f"found {parts[1].describe()}")
-            critical = parts[1].content != b"\x00"
-        out.append(ExtData(ext_oid, critical, _octets(parts[-1], f"{what}[{i}].extnValue")))
+            flag = parts[1]
+            if flag[0] & 0xDF != der.BOOLEAN or flag[3] - flag[2] != 1:
+                node = _node(data, flag)
+                raise SesError(f"{_where(node, f'{what}[{i}].critical')}: expected BOOLEAN, "
+                               f"found {node.describe()}")
+            critical = data[flag[2]] != 0
+        out.append(ExtData(ext_oid, critical, _octets(data, parts[-1], f"{what}[{i}].extnValue")))
     return tuple(out)
 
 
-def _cert_list(node: der.Node, list_type: int, what: str) -> tuple[CertListItem, ...]:
-    if not (node.is_universal(_SEQ) and node.constructed):
+def _cert_list(data: bytes, el: _El, list_type: int, what: str) -> tuple[CertListItem, ...]:
+    if el[0] != 0x30:
+        node = _node(data, el)
         raise SesError(f"{_where(node, what)}: expected SEQUENCE OF, found {node.describe()}")
     out: list[CertListItem] = []
-    for i, item in enumerate(node.children()):
-        label = f"{what}[{i}]"
+    for i, item in enumerate(_kids(data, el)):
         if list_type == CERT_LIST_CERTIFICATES:
-            out.append(_octets(item, f"{label} (certListType 1: certificate)"))
+            out.append(_octets(data, item, f"{what}[{i}] (certListType 1: certificate)"))
         elif list_type == CERT_LIST_DIGESTS:
-            kind, value = _children(item, f"{label} (certListType 2: CertDigestObj)", 2, 2)
-            out.append(CertDigest(_text(kind, f"{label}.type"), _octets(value, f"{label}.value")))
+            label = f"{what}[{i}]"
+            kind, value = _children(data, item, f"{label} (certListType 2: CertDigestObj)", 2, 2)
+            out.append(CertDigest(_text(data, kind, f"{label}.type"), _octets(data, value, f"{label}.value")))
         else:
-            raise SesError(f"{_where(node, what)}: unknown certListType {list_type}")
+            raise SesError(f"{_where(_node(data, el), what)}: unknown certListType {list_type}")
     return tuple(out)
 
 
-def _property(node: der.Node) -> SealProperty:
+def _property(data: bytes, el: _El) -> SealProperty:
     what = "SES_ESPropertyInfo"
-    kids = _children(node, what, 6, 7)
-    type_ = _int(kids[0], f"{what}.type")
-    name = _text(kids[1], f"{what}.name")
+    kids = _children(data, el, what, 6, 7)
+    type_ = _int(data, kids[0], f"{what}.type")
+    name = _text(data, kids[1], f"{what}.name")
     if len(kids) == 7:  # GB/T 38540: certListType INTEGER precedes certList
-        list_type = _int(kids[2], f"{what}.certListType")
+        list_type = _int(data, kids[2], f"{what}.certListType")
         rest = kids[3:]
     else:  # GM/T 0031-2014: certList SEQUENCE OF cert, no type (certificates)
         list_type = CERT_LIST_CERTIFICATES
         rest = kids[2:]
-    certs = _cert_list(rest[0], list_type, f"{what}.certList")
+    certs = _cert_list(data, rest[0], list_type, f"{what}.certList")
     return SealProperty(type=type_, name=name, cert_list_type=list_type, cert_list=certs,
-                        create_date=_time(rest[1], f"{what}.createDate"),
-                        valid_start=_time(rest[2], f"{what}.validStart"),
-                        valid_end=_time(rest[3], f"{what}.validEnd"))
+                        create_date=_time(data, rest[1], f"{what}.createDate"),
+                        valid_start=_time(data, rest[2], f"{what}.validStart"),
+                        valid_end=_time(data, rest[3], f"{what}.validEnd"))
 
 
-def _picture(node: der.Node) -> SealPicture:
+def _picture(data: bytes, el: _El) -> SealPicture:
     what = "SES_ESPictureInfo"
-    kids = _children(node, what, 4, 4)
-    return SealPicture(type=_text(kids[0], f"{what}.type"), data=_octets(kids[1], f"{what}.data"),
-                       width=_int(kids[2], f"{what}.width"), height=_int(kids[3], f"{what}.height"))
+    kids = _children(data, el, what, 4, 4)
+    return SealPicture(type=_text(data, kids[0], f"{what}.type"), data=_octets(data, kids[1], f"{what}.data"),
+                       width=_int(data, kids[2], f"{what}.width"), height=_int(data, kids[3], f"{what}.height"))
 
 
 @dataclass(frozen=True)
@@ -711,65 +801,82 @@ class _SealInfo:
     ext_datas: tuple[ExtData, ...]
 
 
-def _seal_info(node: der.Node) -> _SealInfo:
-    kids = _children(node, "SES_SealInfo", 4, 5)
-    header = _children(kids[0], "SES_Header", 3, 3)
-    ext = _ext_datas(kids[4], "SES_SealInfo.extDatas") if len(kids) == 5 else ()
-    return _SealInfo(header_id=_text(header[0], "SES_Header.ID"),
-                     version=_int(header[1], "SES_Header.version"),
-                     vid=_text(header[2], "SES_Header.Vid"),
-                     es_id=_text(kids[1], "SES_SealInfo.esID"),
-                     prop=_property(kids[2]), picture=_picture(kids[3]), ext_datas=ext)
+def _seal_info(data: bytes, el: _El, kids: list[_El] | None = None) -> _SealInfo:
+    kids = _children(data, el, "SES_SealInfo", 4, 5, kids)
+    header = _children(data, kids[0], "SES_Header", 3, 3)
+    ext = _ext_datas(data, kids[4], "SES_SealInfo.extDatas") if len(kids) == 5 else ()
+    return _SealInfo(header_id=_text(data, header[0], "SES_Header.ID"),
+                     version=_int(data, header[1], "SES_Header.version"),
+                     vid=_text(data, header[2], "SES_Header.Vid"),
+                     es_id=_text(data, kids[1], "SES_SealInfo.esID"),
+                     prop=_property(data, kids[2]), picture=_picture(data, kids[3]), ext_datas=ext)
 
 
-def _first_grandchild_tag(node: der.Node) -> int | None:
-    """Tag byte of the first element inside the first element of ``node`` (for shape hints)."""
-    if not node.constructed:
-        return None
-    kids = node.children()
-    if not kids or not kids[0].constructed:
-        return None
-    inner = kids[0].children()
-    return inner[0].tag_byte if inner else None
+def _first_grandchild_tag(data: bytes, el: _El) -> tuple[int | None, list[_El] | None, list[_El] | None]:
+    """Identifier octet of the first element inside the first element of ``el`` (for shape hints),
+    with the children of ``el`` and of its first element when they were read."""
+    if not el[0] & 0x20:
+        return None, None, None
+    kids = _kids(data, el)
+    if not kids or not kids[0][0] & 0x20:
+        return None, kids, None
+    inner = _kids(data, kids[0])
+    return (data[inner[0][1]] if inner else None), kids, inner
 
 
-def _seal_from_node(node: der.Node) -> Seal:
-    if _first_grandchild_tag(node) == 0x02:  # TBS_Sign starts with version INTEGER; SES_SealInfo does not
-        raise SesError(f"{_where(node, 'SESeal')}: this looks like an SES_Signature (电子签章: its first element "
-                       "starts with an INTEGER version), not an SESeal; use parse_signature")
-    kids = _children(node, "SESeal", 2, 5)
+def _seal_from_node(data: bytes, el: _El) -> Seal:
+    raw = data[el[1]:el[3]]
+    seal = _parsed_seals.get(raw)
+    if seal is not None:
+        return seal
+    tag, kids, inner = _first_grandchild_tag(data, el)
+    if tag == 0x02:  # TBS_Sign starts with version INTEGER; SES_SealInfo does not
+        raise SesError(f"{_where(_node(data, el), 'SESeal')}: this looks like an SES_Signature (电子签章: its "
+                       "first element starts with an INTEGER version), not an SESeal; use parse_signature")
+    kids = _children(data, el, "SESeal", 2, 5, kids)
     if len(kids) == 3:
-        raise SesError(f"{_where(node, 'SESeal')}: 3 elements is neither GM/T 0031-2014 (2) nor "
+        raise SesError(f"{_where(_node(data, el), 'SESeal')}: 3 elements is neither GM/T 0031-2014 (2) nor "
                        "GB/T 38540/GM/T 0031-2025 (4–5)")
-    info = _seal_info(kids[0])
+    info = _seal_info(data, kids[0], inner)
     timestamp = None
+    info_raw = data[kids[0][1]:kids[0][3]]
     if len(kids) == 2:
         # GM/T 0031-2014: SESeal { esealInfo, signInfo { cert, signatureAlgorithm, signData } }
         generation: Generation = "2014"
-        cert_node, alg_node, sig_node = _children(kids[1], "SES_SignInfo", 3, 3)
+        cert_el, alg_el, sig_el = _children(data, kids[1], "SES_SignInfo", 3, 3)
         # GM/T 0031-2014 SES_SignInfo.signData: the maker signs SEQUENCE { SES_SealInfo, cert,
         # signatureAlgorithm } ("按 SEQUENCE 方式组成的信息内容"; domain §1.5, verified on UserV1.esl)
-        signed = der.seq(kids[0].raw, cert_node.raw, alg_node.raw)
+        signed = der.seq(info_raw, data[cert_el[1]:cert_el[3]], data[alg_el[1]:alg_el[3]])
     else:
         # GB/T 38540 SESeal { eSealInfo, cert, signAlgID, signedValue } (+ GM/T 0031-2025
         # [0] timeStamp): signedValue covers SES_SealInfo only (domain §1.5, verified on UserV4.esl).
-        cert_node, alg_node, sig_node = kids[1], kids[2], kids[3]
+        cert_el, alg_el, sig_el = kids[1], kids[2], kids[3]
         generation = "v5" if len(kids) == 5 or info.version == 5 else "v4"
         if len(kids) == 5:
-            timestamp = _tagged_bit_string(kids[4], "SESeal.timeStamp")
-        signed = kids[0].raw
-    return Seal(generation=generation, header_id=info.header_id, version=info.version, vid=info.vid,
+            timestamp = _tagged_bit_string(data, kids[4], "SESeal.timeStamp")
+        signed = info_raw
+    seal = Seal(generation=generation, header_id=info.header_id, version=info.version, vid=info.vid,
                 es_id=info.es_id, property=info.prop, picture=info.picture, ext_datas=info.ext_datas,
-                maker_cert=_octets(cert_node, "SESeal maker cert"),
-                signature_algorithm=_oid(alg_node, "SESeal signature algorithm"),
-                signature=_bits(sig_node, "SESeal signature value"),
-                signed_bytes=signed, timestamp=timestamp, raw=node.raw)
+                maker_cert=_octets(data, cert_el, "SESeal maker cert"),
+                signature_algorithm=_oid(data, alg_el, "SESeal signature algorithm"),
+                signature=_bits(data, sig_el, "SESeal signature value"),
+                signed_bytes=signed, timestamp=timestamp, raw=raw)
+    # A seal decodes the same wherever it sits (on its own or inside a signature), so the decoded
+    # object is kept by its exact bytes: verifiers see the same few seals on many documents.
+    if raw[0] == 0x30:  # as parse_seal reads it on its own (a high-number-form tag it would refuse)
+        if len(_parsed_seals) >= _SEAL_CACHE_SIZE:
+            try:
+                del _parsed_seals[next(iter(_parsed_seals))]
+            except (KeyError, StopIteration, RuntimeError):
+                pass
+        _parsed_seals[raw] = seal
+    return seal
 
 
 _BASE64_RE = re.compile(rb"[A-Za-z0-9+/=\s]+")
 
 
-def _top(data: object, what: str) -> der.Node:
+def _top(data: object, what: str) -> tuple[bytes, _El]:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise SesError(f"{what} must be bytes, got {type(data).__name__}")
     data = bytes(data)
@@ -780,7 +887,10 @@ def _top(data: object, what: str) -> der.Node:
         if data.lstrip().startswith(b"-----") or _BASE64_RE.fullmatch(data[:256]):
             hint = " (the input looks like PEM/base64 text; decode it to DER first)"
         raise SesError(f"{what} is not a DER SEQUENCE: first byte is 0x{data[0]:02x}{hint}")
-    return der.parse(data)
+    el = _hdr(data, 0, len(data), 0)
+    if el[3] != len(data):  # der.parse: one element, nothing after it
+        raise der.DERError(f"{len(data) - el[3]} trailing bytes after the element at offset {el[3]}")
+    return data, el
 
 
 _T = TypeVar("_T")
@@ -807,7 +917,15 @@ def parse_seal(data: bytes) -> Seal:
     with ``[0]`` EXPLICIT/IMPLICIT tags or untagged. Nothing is verified here.
     Raises :class:`SesError` naming the element and offset for anything malformed.
     """
-    return _guarded("SESeal", lambda d: _seal_from_node(_top(d, "SESeal")), data)
+    return _guarded("SESeal", _parse_seal, data)
+
+
+def _parse_seal(data: bytes) -> Seal:
+    if type(data) is bytes:
+        seal = _parsed_seals.get(data)
+        if seal is not None:
+            return seal
+    return _seal_from_node(*_top(data, "SESeal"))
 
 
 def parse_signature(data: bytes) -> SesSignature:
@@ -822,63 +940,65 @@ def parse_signature(data: bytes) -> SesSignature:
 
 
 def _parse_signature(data: bytes) -> SesSignature:
-    top = _top(data, "SES_Signature")
-    if _first_grandchild_tag(top) == 0x30:  # SES_SealInfo starts with SES_Header SEQUENCE
+    data, top = _top(data, "SES_Signature")
+    tag, kids, inner = _first_grandchild_tag(data, top)
+    if tag == 0x30:  # SES_SealInfo starts with SES_Header SEQUENCE
         raise SesError("SES_Signature at offset 0: this looks like an SESeal (电子印章: its first element starts "
                        "with an SES_Header SEQUENCE), not an SES_Signature; use parse_seal")
-    kids = _children(top, "SES_Signature", 2, 5)
+    kids = _children(data, top, "SES_Signature", 2, 5, kids)
     if len(kids) == 3:
-        raise SesError(f"{_where(top, 'SES_Signature')}: 3 elements is neither GM/T 0031-2014 (2) nor "
-                       "GB/T 38540/GM/T 0031-2025 (4–5)")
-    tbs_node = kids[0]
+        raise SesError(f"{_where(_node(data, top), 'SES_Signature')}: 3 elements is neither GM/T 0031-2014 (2) "
+                       "nor GB/T 38540/GM/T 0031-2025 (4–5)")
+    tbs_el = kids[0]
     timestamp = None
     ext: tuple[ExtData, ...] = ()
     if len(kids) == 2:
         # GM/T 0031-2014 TBS_Sign { version, eseal, timeInfo BIT STRING, dataHash BIT STRING,
         #                               propertyInfo IA5String, cert OCTET STRING, signatureAlgorithm }
-        tbs = _children(tbs_node, "TBS_Sign", 7, 7)
-        signer_cert = _octets(tbs[5], "TBS_Sign.cert")
-        sig_alg = _oid(tbs[6], "TBS_Sign.signatureAlgorithm")
-        signature = _bits(kids[1], "SES_Signature.signature")
-        seal = _seal_from_node(tbs[1])
+        tbs = _children(data, tbs_el, "TBS_Sign", 7, 7, inner)
+        signer_cert = _octets(data, tbs[5], "TBS_Sign.cert")
+        sig_alg = _oid(data, tbs[6], "TBS_Sign.signatureAlgorithm")
+        signature = _bits(data, kids[1], "SES_Signature.signature")
+        seal = _seal_from_node(data, tbs[1])
         generation: Generation = "2014"
-        time_node = tbs[2]
-        if time_node.is_universal(der.BIT_STRING):
+        time_el = tbs[2]
+        if time_el[0] & 0xDF == der.BIT_STRING:
             # "可以是时间戳，也可以是 UTCTIME 时间": keep the contents, decode when it is a time text
-            time_raw = _bits(time_node, "TBS_Sign.timeInfo")
+            time_raw = _bits(data, time_el, "TBS_Sign.timeInfo")
             time_info = _time_from_text(time_raw)
         else:
-            time_info = _time(time_node, "TBS_Sign.timeInfo")
-            time_raw = time_node.content
+            time_info = _time(data, time_el, "TBS_Sign.timeInfo")
+            time_raw = data[time_el[2]:time_el[3]]
     else:
         # GB/T 38540: TBS_Sign { version, eseal, timeInfo GeneralizedTime, dataHash BIT STRING,
         #                        propertyInfo IA5String, [0] extDatas OPTIONAL }
-        tbs = _children(tbs_node, "TBS_Sign", 5, 6)
-        signer_cert = _octets(kids[1], "SES_Signature.cert")
-        sig_alg = _oid(kids[2], "SES_Signature.signatureAlgID")
-        signature = _bits(kids[3], "SES_Signature.signature")
+        tbs = _children(data, tbs_el, "TBS_Sign", 5, 6, inner)
+        signer_cert = _octets(data, kids[1], "SES_Signature.cert")
+        sig_alg = _oid(data, kids[2], "SES_Signature.signatureAlgID")
+        signature = _bits(data, kids[3], "SES_Signature.signature")
         if len(kids) == 5:
-            timestamp = _tagged_bit_string(kids[4], "SES_Signature.timeStamp")
-        seal = _seal_from_node(tbs[1])
-        time_node = tbs[2]
-        if time_node.is_universal(der.BIT_STRING):  # 2014-style timeInfo in a v4 container
-            time_raw = _bits(time_node, "TBS_Sign.timeInfo")
+            timestamp = _tagged_bit_string(data, kids[4], "SES_Signature.timeStamp")
+        seal = _seal_from_node(data, tbs[1])
+        time_el = tbs[2]
+        if time_el[0] & 0xDF == der.BIT_STRING:  # 2014-style timeInfo in a v4 container
+            time_raw = _bits(data, time_el, "TBS_Sign.timeInfo")
             time_info = _time_from_text(time_raw)
         else:
-            time_info = _time(time_node, "TBS_Sign.timeInfo")
-            time_raw = time_node.content
+            time_info = _time(data, time_el, "TBS_Sign.timeInfo")
+            time_raw = data[time_el[2]:time_el[3]]
         if len(tbs) == 6:
-            ext = _ext_datas(tbs[5], "TBS_Sign.extDatas")
+            ext = _ext_datas(data, tbs[5], "TBS_Sign.extDatas")
         generation = "v4"  # refined below once the version is read
-    version = _int(tbs[0], "TBS_Sign.version")
+    version = _int(data, tbs[0], "TBS_Sign.version")
     if generation != "2014":
         generation = "v5" if seal.generation == "v5" or version == 5 else "v4"
     return SesSignature(generation=generation, version=version, seal=seal,
                         time_info=time_info, time_info_raw=time_raw,
-                        data_hash=_bits(tbs[3], "TBS_Sign.dataHash"),
-                        property_info=_text(tbs[4], "TBS_Sign.propertyInfo"),
+                        data_hash=_bits(data, tbs[3], "TBS_Sign.dataHash"),
+                        property_info=_text(data, tbs[4], "TBS_Sign.propertyInfo"),
                         signer_cert=signer_cert, signature_algorithm=sig_alg, signature=signature,
-                        signed_bytes=tbs_node.raw, ext_datas=ext, timestamp=timestamp, raw=top.raw)
+                        signed_bytes=data[tbs_el[1]:tbs_el[3]], ext_datas=ext, timestamp=timestamp,
+                        raw=data)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -897,13 +1017,34 @@ def _load_certificate(cert_der: bytes, what: str) -> Certificate:
 _ALG_NAMES = {oids.SM2_WITH_SM3: "SM2-with-SM3", oids.ECDSA_WITH_SHA256: "ECDSA-with-SHA256"}
 
 
+def _der_uint256(sig: bytes, pos: int, length: int) -> bool:
+    """The INTEGER contents at ``pos`` are the minimal encoding of a value in 1 … 2**256 - 1."""
+    if length == 0 or length > 33:
+        return False
+    first = sig[pos]
+    if first & 0x80:  # negative
+        return False
+    if first == 0:  # a leading zero octet only in front of a high bit; 0 itself is out of range
+        return length > 1 and sig[pos + 1] & 0x80 != 0
+    return length <= 32
+
+
+def _is_der_signature(sig: bytes) -> bool:
+    """Exactly what :func:`keys.sig_from_der` accepts — the canonical DER ``SEQUENCE { r, s }``
+    with 0 < r, s < 2**256 (GB/T 35276) — checked on the octets, without decoding them."""
+    n = len(sig)
+    if n < 8 or n > 72 or sig[0] != 0x30 or sig[1] != n - 2 or sig[2] != der.INTEGER:
+        return False
+    p = 4 + sig[3]
+    if p + 2 > n or sig[p] != der.INTEGER or p + 2 + sig[p + 1] != n:
+        return False
+    return _der_uint256(sig, 4, sig[3]) and _der_uint256(sig, p + 2, sig[p + 1])
+
+
 def _signature_candidates(sig: bytes) -> Iterator[bytes]:
     """GB/T 35276 DER first; raw 64-byte r‖s (BouncyCastle PlainDSAEncoding, gmssl) converted."""
-    try:
-        sig_from_der(sig)
+    if _is_der_signature(sig):
         yield sig
-    except KeyFormatError:
-        pass
     if len(sig) == 64:
         yield sig_to_der(sig)
 

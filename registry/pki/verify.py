@@ -32,6 +32,8 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
+from cryptography.hazmat.primitives import hashes
+
 from . import ofd, ses
 from .keys import KeyFormatError, algorithm_for_signature_oid
 from .x509 import Certificate, CertificateError
@@ -182,12 +184,25 @@ def _verdict(oks: Any) -> str:
     return "indeterminate" if any(o is None for o in seen) else "valid"
 
 
+_UTC = dt.timezone.utc
+
+
 def _iso(t: dt.datetime | None) -> str | None:
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+    if not t:
+        return None
+    if t.tzinfo is not _UTC:
+        t = t.astimezone(_UTC)
+    if t.year < 1000:  # strftime's %Y does not pad there
+        return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (t.year, t.month, t.day, t.hour, t.minute, t.second)
 
 
 def _when(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if t.tzinfo is not _UTC:
+        t = t.astimezone(_UTC)
+    if t.year < 1000:
+        return t.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "%04d-%02d-%02d %02d:%02d:%02d UTC" % (t.year, t.month, t.day, t.hour, t.minute, t.second)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -340,18 +355,33 @@ def _crypto_check(cid: str, fn: Any, arg: Any, ok_msg: Msg, bad_msg: Msg) -> Che
     return check
 
 
-@functools.lru_cache(maxsize=4096)
-def _seal_signature_verdict(raw: bytes) -> tuple[bool, str | None]:
-    """The maker-signature result for one seal's exact bytes (a cryptographic fact that never
-    changes: cached per process, like certificate signatures; many documents carry the same seal)."""
-    try:
-        return ses.verify_seal_signature(ses.parse_seal(raw)), None
-    except ses.SesError as exc:
-        return False, str(exc)
+_SEAL_VERDICTS_SIZE = 4096
+# (signed bytes, maker certificate, algorithm, signature value) -> (verified, why it could not be)
+_seal_verdicts: dict[tuple[bytes, bytes, str, bytes], tuple[bool, str | None]] = {}
+
+
+def _seal_signature_verdict(seal: ses.Seal) -> tuple[bool, str | None]:
+    """The maker-signature result for a seal, kept by the exact bytes it was computed from (a
+    cryptographic fact that never changes: cached per process, like certificate signatures; many
+    documents carry the same seal)."""
+    key = (seal.signed_bytes, seal.maker_cert, seal.signature_algorithm, seal.signature)
+    verdict = _seal_verdicts.get(key)
+    if verdict is None:
+        try:
+            verdict = ses.verify_seal_signature(seal), None
+        except ses.SesError as exc:
+            verdict = False, str(exc)
+        if len(_seal_verdicts) >= _SEAL_VERDICTS_SIZE:
+            try:
+                del _seal_verdicts[next(iter(_seal_verdicts))]
+            except (KeyError, StopIteration, RuntimeError):  # another thread got there first
+                pass
+        _seal_verdicts[key] = verdict
+    return verdict
 
 
 def _cached_seal_signature(seal: ses.Seal) -> bool:
-    ok, error = _seal_signature_verdict(seal.raw)
+    ok, error = _seal_signature_verdict(seal)
     if error is not None:
         raise ses.SesError(error)
     return ok
@@ -560,6 +590,16 @@ def verify_signature(data: bytes, now: dt.datetime, trust: TrustSource, *, docum
     return rep
 
 
+def _digest(method: str, data: bytes) -> bytes:
+    """:func:`ofd.digest`, with SM3 through OpenSSL (``cryptography``): faster than gmalglib's on
+    documents of any size."""
+    if method == "sm3":
+        h = hashes.Hash(hashes.SM3())
+        h.update(data)
+        return h.finalize()
+    return ofd.digest(method, data)
+
+
 def _document_check(sig: ses.SesSignature, document: bytes | None, label: Msg | None) -> Check:
     check = Check("document_digest", True)
     if document is None:
@@ -574,7 +614,7 @@ def _document_check(sig: ses.SesSignature, document: bytes | None, label: Msg | 
         check.reasons.append((f"不支持的签名算法 {sig.signature_algorithm}", f"unsupported signature algorithm {sig.signature_algorithm}"))
         return check
     method = "sm3" if alg.value == "sm2" else "sha256"
-    if ofd.digest(method, document) == sig.data_hash:
+    if _digest(method, document) == sig.data_hash:
         check.reasons.append((f"{label[0]}的 {method.upper()} 杂凑值与签章一致",
                               f"the {method.upper()} digest of {label[1]} matches the signature"))
     else:
@@ -638,7 +678,7 @@ def _parts_check(pkg: ofd.Package, entry: ofd.SignatureEntry) -> Check:
     for ref in entry.references:
         if not pkg.has(ref.path):
             missing.append(ref.path)
-        elif ofd.digest(entry.check_method, pkg.read(ref.path)) != ref.check_value:
+        elif _digest(entry.check_method, pkg.read(ref.path)) != ref.check_value:
             bad.append(ref.path)
     if missing:
         check.reasons.append(("被保护的文件缺失：" + "、".join(f"/{p}" for p in missing),

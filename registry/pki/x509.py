@@ -69,6 +69,10 @@ class Name:
         return None
 
     def __str__(self) -> str:  # RFC 4514 order is reversed; we show it as written, like OpenSSL
+        return self._text
+
+    @cached_property
+    def _text(self) -> str:  # names of cached certificates are shown in every verification report
         return ", ".join(f"{_ATTR_LABELS.get(a, a)}={v}" for a, v in self.attributes)
 
 

@@ -19,12 +19,15 @@ No login, no state change, no audit event: verification only reads.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Engine, text
 
 from ..domain.errors import ValidationError
 from ..pki import crl, der, ofd, ses
@@ -57,9 +60,16 @@ class TrustStore:
     crls: list[_ForeignCrl] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)                     # unreadable trust files
     built: float = 0.0
+    _subjects: dict[object, list[Certificate]] | None = field(default=None, repr=False, compare=False)
 
     def by_subject(self, name: object) -> list[Certificate]:
-        return [c for c in (*self.anchors.values(), *self.intermediates.values()) if c.subject == name]
+        index = self._subjects
+        if index is None:  # built on first use, after the store is filled (it is not changed later)
+            index = {}
+            for c in (*self.anchors.values(), *self.intermediates.values()):
+                index.setdefault(c.subject, []).append(c)
+            self._subjects = index
+        return list(index.get(name, ()))  # type: ignore[call-overload]
 
 
 def _read_certs(path: Path) -> list[Certificate]:
@@ -130,16 +140,20 @@ _SEAL_SQL = ("SELECT 's', NULL, s.es_id, CAST(s.status AS VARCHAR(16)), s.revoke
              " WHERE c.seal_id = s.id) FROM seals s WHERE s.es_id = :es_id")
 
 
+_Query = Callable[[str, dict[str, object]], Sequence[Sequence[object]]]
+
+
 class _Trust:
-    """A :class:`registry.pki.verify.TrustSource` over one database connection, for one verification.
+    """A :class:`registry.pki.verify.TrustSource` over the database, for one verification.
 
     :meth:`prefetch` loads everything a signature or seal of ours needs (the statuses of the
     certificates our roots issued, the signer certificate's, the seal's record) in one statement,
-    so the verifier costs one round trip to the database."""
+    so the verifier costs one round trip to the database. ``query(sql, params)`` runs one
+    read-only statement (``:name`` parameters) and returns its rows."""
 
-    def __init__(self, store: TrustStore, conn: Connection, now: dt.datetime) -> None:
+    def __init__(self, store: TrustStore, query: _Query, now: dt.datetime) -> None:
         self.store = store
-        self.conn = conn
+        self.query = query
         self.now = now
         self._status: dict[tuple[int, str], pv.Status] = {}
         self._crl_ok: dict[int, bool] = {}
@@ -191,7 +205,7 @@ class _Trust:
             self._seals[seal.es_id] = pv.SealRecord("revoked", None, "not in this registry's records")
         if not parts:
             return
-        rows = self.conn.execute(text(" UNION ALL ".join(parts)), params).all()
+        rows = self.query(" UNION ALL ".join(parts), params)
         if with_roots:
             self._complete.update(roots)
         for kind, iid, key, status, revoked_at, reason, reason_name, held_at in rows:
@@ -273,6 +287,73 @@ def _crl_verifies(crl_der: bytes, issuer_der: bytes) -> bool:
         return False
 
 
+class _Connection:
+    """One thread's DBAPI connection for the verifier, detached from the pool (it is this thread's
+    for good) and closed with the object: when the thread ends, the reader goes, or it failed."""
+
+    __slots__ = ("proxy", "dbapi", "pid")
+
+    def __init__(self, engine: Engine, autocommit: bool) -> None:
+        self.proxy = engine.raw_connection()
+        self.proxy.rollback()
+        self.dbapi = self.proxy.driver_connection
+        self.proxy.detach()  # closing it now closes the DBAPI connection
+        if autocommit:  # psycopg; sqlite3 connections run without a transaction already (db.session)
+            self.dbapi.autocommit = True  # type: ignore[union-attr]
+        self.pid = os.getpid()
+
+    def __del__(self) -> None:
+        try:
+            if self.pid == os.getpid():  # never a parent's connection in a forked worker
+                self.proxy.close()
+        except Exception:  # noqa: BLE001 - it is being thrown away (or the interpreter is)
+            pass
+
+
+class _Reader:
+    """Runs the verifier's read-only statements on a DBAPI connection each thread keeps for them,
+    in autocommit: one statement per verification and nothing else — no pool checkout, no
+    BEGIN/ROLLBACK, no statement compilation (psycopg prepares a statement after a few uses). Each
+    statement sees what is committed when it runs. A database error drops the thread's connection
+    and runs that statement through SQLAlchemy instead; the next statement opens another."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.engine = ctx.engine
+        self.local = threading.local()
+        self.named = ctx.engine.dialect.name == "sqlite"  # sqlite3 reads :name; psycopg %(name)s
+        self.driver_sql: dict[str, str] = {}
+
+    def __call__(self, sql: str, params: dict[str, object]) -> Sequence[Sequence[object]]:
+        local = self.local
+        try:
+            conn = getattr(local, "conn", None)
+            if conn is None or conn.pid != os.getpid():  # first use in this thread, or a forked worker
+                if conn is not None:
+                    _INHERITED.append(conn)  # the parent's: never closed (or freed) from here
+                conn = local.conn = _Connection(self.engine, autocommit=not self.named)
+            driver_sql = self.driver_sql.get(sql)
+            if driver_sql is None:
+                driver_sql = self.driver_sql[sql] = sql if self.named else _PARAM_RE.sub(r"%(\1)s", sql)
+            cur = conn.dbapi.cursor()  # type: ignore[union-attr]
+            try:
+                cur.execute(driver_sql, params)
+                return cur.fetchall()  # type: ignore[no-any-return]
+            finally:
+                cur.close()
+        except Exception:  # noqa: BLE001 - e.g. a dropped connection
+            local.conn = None
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as sa_conn:
+                return sa_conn.execute(text(sql), params).all()
+
+
+_INHERITED: list[_Connection] = []
+_PARAM_RE = re.compile(r":([a-z][a-z0-9_]*)")
+
+
+def _reader(ctx: ServiceContext) -> _Reader:
+    return ctx.cached(("verify-reader",), lambda: _Reader(ctx))  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class VerifyLimits:
     max_bytes: int
@@ -294,32 +375,29 @@ def verify_file(ctx: ServiceContext, data: bytes, *, document: bytes | None = No
         raise ValidationError(f"the document is {len(document)} bytes, more than the limit of {limit} bytes")
     now = at or ctx.clock.now()
     store = trust_store(ctx)
-    # One read-only statement per verification, so no transaction is needed (no BEGIN/ROLLBACK
-    # round trips on PostgreSQL).
-    with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        trust = _Trust(store, conn, now)
-        try:
-            kind, parsed = pv.detect(data)
-            if isinstance(parsed, ses.SesSignature):
-                try:
-                    trust.prefetch(parsed.signer_certificate(), parsed.seal)
-                except ses.SesError:
-                    trust.prefetch(None, parsed.seal)
-            elif isinstance(parsed, ses.Seal):
-                trust.prefetch(None, parsed)
-            if kind == "ofd":
-                if document is not None:
-                    raise pv.InputError("an OFD document carries its own content: do not give a separate document")
-                return pv.verify_ofd(data, now, trust, ofd.Limits(max_total_bytes=max(limit * 4, 1 << 20)))
-            report = pv.Report(kind=kind, checked_at=now)
-            if kind == "seal":
-                if document is not None:
-                    raise pv.InputError("a seal on its own signs no document: verify an electronic signature "
-                                        "or an OFD document instead")
-                report.items.append(pv.verify_seal(data, now, trust, parsed=parsed))  # type: ignore[arg-type]
-            else:
-                report.items.append(pv.verify_signature(data, now, trust, document=document,
-                                                        parsed=parsed))  # type: ignore[arg-type]
-            return report
-        except (pv.InputError, ofd.OfdError) as exc:
-            raise ValidationError(str(exc)) from None
+    trust = _Trust(store, _reader(ctx), now)
+    try:
+        kind, parsed = pv.detect(data)
+        if isinstance(parsed, ses.SesSignature):
+            try:
+                trust.prefetch(parsed.signer_certificate(), parsed.seal)
+            except ses.SesError:
+                trust.prefetch(None, parsed.seal)
+        elif isinstance(parsed, ses.Seal):
+            trust.prefetch(None, parsed)
+        if kind == "ofd":
+            if document is not None:
+                raise pv.InputError("an OFD document carries its own content: do not give a separate document")
+            return pv.verify_ofd(data, now, trust, ofd.Limits(max_total_bytes=max(limit * 4, 1 << 20)))
+        report = pv.Report(kind=kind, checked_at=now)
+        if kind == "seal":
+            if document is not None:
+                raise pv.InputError("a seal on its own signs no document: verify an electronic signature "
+                                    "or an OFD document instead")
+            report.items.append(pv.verify_seal(data, now, trust, parsed=parsed))  # type: ignore[arg-type]
+        else:
+            report.items.append(pv.verify_signature(data, now, trust, document=document,
+                                                    parsed=parsed))  # type: ignore[arg-type]
+        return report
+    except (pv.InputError, ofd.OfdError) as exc:
+        raise ValidationError(str(exc)) from None

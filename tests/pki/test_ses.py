@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 from gmalglib.sm3 import SM3
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from registry.pki import der, oids, ses, x509
-from registry.pki.keys import Algorithm, PrivateKey, sig_from_der
+from registry.pki.keys import Algorithm, KeyFormatError, PrivateKey, sig_from_der
 from registry.pki.ses import (CertDigest, ExtData, SealPicture, SealProperty, SesError, encode_seal_info,
                               make_seal, parse_seal, parse_signature, verify_seal_signature,
                               verify_signature_value)
@@ -927,3 +929,125 @@ def test_unknown_cert_digest_type_raises_ses_error(sm2_pki: Pki) -> None:
     seal = parse_seal(make_seal(info, sm2_pki.maker_cert, sm2_pki.maker_key))
     with pytest.raises(SesError, match="MD5"):
         seal.lists_certificate(sm2_pki.holder_cert)
+
+
+# ----------------------------------------------------------------------------------------------
+# The decoder walks headers only and keeps decoded seals by their exact bytes
+
+
+def _signature_over(pki: Pki, seal: bytes) -> bytes:
+    return ses.make_signature(seal=seal, signer_cert=pki.holder_cert, signer=pki.holder_key,
+                              data_hash=b"\x01" * 32, property_info="file=a.txt;size=1",
+                              signing_time=dt.datetime(2026, 1, 5, 9, 30, tzinfo=UTC))
+
+
+def test_a_seal_decodes_the_same_on_its_own_and_inside_a_signature(sm2_pki: Pki,
+                                                                  sm2_seal: tuple[bytes, bytes]) -> None:
+    seal = sm2_seal[1]
+    ses._parsed_seals.clear()
+    inside = parse_signature(_signature_over(sm2_pki, seal)).seal
+    assert parse_seal(seal) is inside  # kept by its exact bytes
+    ses._parsed_seals.clear()
+    assert parse_seal(seal) == inside  # and decoded afresh it is the same
+
+
+def test_a_changed_seal_is_never_served_from_the_decoded_seals(sm2_pki: Pki, sm2_seal: tuple[bytes, bytes]) -> None:
+    seal = sm2_seal[1]
+    assert verify_seal_signature(parse_seal(seal))
+    changed = seal.replace(b"SZAMR-RA", b"SZAMR-RB")
+    assert parse_seal(changed).vid == "SZAMR-RB"
+    assert not verify_seal_signature(parse_seal(changed))
+    assert not verify_seal_signature(parse_signature(_signature_over(sm2_pki, changed)).seal)
+    assert verify_seal_signature(parse_seal(seal))
+
+
+def test_a_seal_with_a_long_form_sequence_tag_is_read_inside_a_signature_but_refused_alone(
+        sm2_pki: Pki, sm2_seal: tuple[bytes, bytes]) -> None:
+    """X.690 lets a tag number below 31 be written in the long form (1F 10): the node decoder read
+    such an SESeal inside a signature, and parse_seal refuses it (first byte not 30). Neither may
+    change because a decoded seal is kept by its bytes."""
+    top = der.parse(_signature_over(sm2_pki, sm2_seal[1])).children()
+    tbs = top[0].children()
+    odd_seal = b"\x3f\x10" + tbs[1].raw[1:]
+    sig = der.seq(der.seq(tbs[0].raw, odd_seal, *(k.raw for k in tbs[2:])), *(k.raw for k in top[1:]))
+    for _ in range(2):
+        assert parse_signature(sig).seal.es_id == "440300012025000001"
+        with pytest.raises(SesError, match="first byte is 0x3f"):
+            parse_seal(odd_seal)
+
+
+def _strptime_reference(number: int, content: bytes) -> dt.datetime:
+    """How times were read before der.time_value: a shape check, then strptime."""
+    text = content.decode("ascii", "replace")
+    shape = {der.UTC_TIME: rb"[0-9]{12}Z", der.GENERALIZED_TIME: rb"[0-9]{14}(\.[0-9]+)?Z"}[number]
+    if not re.fullmatch(shape, content):
+        raise ValueError("shape")
+    if number == der.UTC_TIME:
+        t = dt.datetime.strptime(text, "%y%m%d%H%M%SZ")
+        if t.year >= 2050:
+            t = t.replace(year=t.year - 100)
+    else:
+        t = dt.datetime.strptime(text, "%Y%m%d%H%M%S.%fZ" if "." in text else "%Y%m%d%H%M%SZ")
+    return t.replace(tzinfo=UTC)
+
+
+def test_times_are_read_exactly_as_strptime_read_them() -> None:
+    import random
+
+    rnd = random.Random(20261130)
+    cases = [(der.UTC_TIME, f"{yy:02d}0229120000Z".encode()) for yy in range(100)]
+    cases += [(der.GENERALIZED_TIME, f"{y:04d}0229000000Z".encode()) for y in (0, 1, 1900, 2000, 2024, 2100, 9999)]
+    cases += [(der.GENERALIZED_TIME, b"20260101000000." + b"5" * k + b"Z") for k in range(9)]
+    cases += [(der.GENERALIZED_TIME, c) for c in (b"20260101000000z", b"20260101000000.Z", b"2026010100000Z",
+                                                     b"20260101000000,5Z", b"202601010000001Z", b"")]
+    for _ in range(20000):
+        number = rnd.choice((der.UTC_TIME, der.GENERALIZED_TIME))
+        fields = [rnd.randrange(100) if number == der.UTC_TIME else rnd.randrange(10000), rnd.randrange(14),
+                  rnd.randrange(33), rnd.randrange(26), rnd.randrange(62), rnd.randrange(62)]
+        text = (f"{fields[0]:02d}" if number == der.UTC_TIME else f"{fields[0]:04d}") + "".join(
+            f"{v:02d}" for v in fields[1:])
+        if number == der.GENERALIZED_TIME and rnd.random() < 0.3:
+            text += "." + "".join(rnd.choice("0123456789") for _ in range(rnd.randrange(1, 8)))
+        cases.append((number, (text + rnd.choice(("Z", "Z", "Z", "z", ""))).encode()))
+    for number, content in cases:
+        try:
+            want: object = _strptime_reference(number, content)
+        except ValueError:
+            want = "error"
+        node = der.Node(der.CLASS_UNIVERSAL, False, number, bytes((number, len(content))) + content, 2, 0)
+        try:
+            got: object = node.as_time()
+        except der.DERError:
+            got = "error"
+        assert got == want, content
+
+
+@st.composite
+def _signature_values(draw: st.DrawFn) -> bytes:
+    def integer(value: int) -> bytes:
+        return der.integer(value)
+    interesting = [0, 1, 0x7F, 0x80, 0xFF, 2**255 - 1, 2**255, 2**256 - 1, 2**256, -1, -0x80]
+    r = draw(st.one_of(st.sampled_from(interesting), st.integers(0, 2**257)))
+    s = draw(st.one_of(st.sampled_from(interesting), st.integers(0, 2**257)))
+    data = bytearray(der.seq(integer(r), integer(s)))
+    for _ in range(draw(st.integers(0, 2))):
+        pos = draw(st.integers(0, len(data)))
+        op = draw(st.sampled_from(["set", "insert", "delete"]))
+        if op == "set" and pos < len(data):
+            data[pos] = draw(st.sampled_from([0x00, 0x02, 0x30, 0x7F, 0x80, 0x81, 0xFF]))
+        elif op == "insert":
+            data[pos:pos] = bytes([draw(st.integers(0, 255))])
+        elif pos < len(data):
+            del data[pos]
+    return bytes(data)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_signature_values())
+def test_the_signature_value_check_accepts_exactly_what_sig_from_der_accepts(sig: bytes) -> None:
+    try:
+        sig_from_der(sig)
+        accepted = True
+    except KeyFormatError:
+        accepted = False
+    assert ses._is_der_signature(sig) is accepted

@@ -422,3 +422,86 @@ def test_unknown_xml_encoding_is_a_clear_error() -> None:
     """Found by the fuzzer: a mutated encoding name made expat raise LookupError."""
     with pytest.raises(ofd.OfdError, match="not well-formed XML: unknown encoding"):
         ofd.parse_xml(b'<?xml version="1.0" encoding="TTF-8"?><r/>', "/OFD.xml")
+
+
+# ------------------------------------------------------------------------------------------------
+# Caches and the SM2 table path never decide differently from a fresh, full check
+
+
+needs_tables = pytest.mark.skipif(_libcrypto._library() is None or _libcrypto._curve is None,
+                                  reason="no system libcrypto with the EC API here")
+
+
+def _der_sig(r: int, s: int) -> bytes:
+    from registry.pki import der
+
+    return der.seq(der.integer(r), der.integer(s))
+
+
+@needs_tables
+def test_sm2_table_path_decides_as_evp_pkey_verify() -> None:
+    from gmalglib.sm2 import SM2
+
+    curve = _libcrypto._curve
+    assert curve is not None
+    n = _libcrypto._N
+    for _ in range(4):
+        sk, pk = SM2().generate_keypair()
+        signer = SM2(sk=sk, uid=b"1234567812345678")
+        key, table = _libcrypto._Key(curve.lib, pk), _libcrypto._Table(curve, pk)
+        for e in (os.urandom(32), (n + 5).to_bytes(32, "big")):  # e >= n too
+            raw = signer.sign_digest(e)
+            r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+            good = _der_sig(r, s)
+            cases = [good, _der_sig(r + 1, s), _der_sig(r, s - 1), _der_sig(s, r), _der_sig(0, s), _der_sig(r, 0),
+                     _der_sig(n, s), _der_sig(r, n), _der_sig(r + n, s), _der_sig(n - s, s), _der_sig(-r, s),
+                     _der_sig(1, 1), good[:-1], good + b"\x00", b"\x30\x81" + good[1:]]
+            for digest in (e, bytes([e[0] ^ 1]) + e[1:]):
+                for sig in cases:
+                    decided = curve.verify(table, digest, sig)
+                    assert decided is None or decided is key.verify_evp(digest, sig), sig.hex()
+            assert curve.verify(table, e, good) is True
+
+
+def _has_table(key: PrivateKey) -> bool:
+    fast = key.public_key._fast  # type: ignore[attr-defined]
+    return bool(fast) and fast.__self__.table is not None
+
+
+@needs_tables
+def test_a_key_in_steady_use_gets_a_table_and_verifies_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_libcrypto, "_TABLES_MAX", 2)
+    keys = [PrivateKey.generate(Algorithm.SM2) for _ in range(4)]
+    sigs = [k.sign(b"contract") for k in keys]
+    for _round in range(3):
+        for i, (k, sig) in enumerate(zip(keys, sigs)):
+            for _ in range(_libcrypto._TABLE_AFTER):  # in a row: the key gets a table
+                assert k.public_key.verify(b"contract", sig)
+                assert not k.public_key.verify(b"contracT", sig)
+                assert not k.public_key.verify(b"contract", sigs[(i + 1) % len(keys)])
+            assert _has_table(k)
+    curve = _libcrypto._curve
+    assert curve is not None
+    assert sum(_has_table(k) for k in keys) == 2  # at most _TABLES_MAX keys hold one; the others gave it up
+
+
+@needs_tables
+def test_a_key_met_now_and_then_never_pays_for_a_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_libcrypto, "_TABLES_MAX", 2)
+    keys = [PrivateKey.generate(Algorithm.SM2) for _ in range(4)]
+    sigs = [k.sign(b"contract") for k in keys]
+    for _round in range(4 * _libcrypto._TABLE_AFTER):
+        for k, sig in zip(keys, sigs):  # each key's uses are 4 verifications apart: more than 2
+            assert k.public_key.verify(b"contract", sig)
+    assert not any(_has_table(k) for k in keys)
+
+
+def test_the_seal_signature_verdict_is_kept_by_the_bytes_it_was_computed_from() -> None:
+    import dataclasses
+
+    seal = ses.parse_seal(SEAL)
+    assert pv._seal_signature_check(seal).ok is True
+    forged = dataclasses.replace(seal, signature=bytes(reversed(seal.signature)))  # same raw bytes
+    assert forged.raw == seal.raw
+    assert pv._seal_signature_check(forged).ok is False
+    assert pv._seal_signature_check(seal).ok is True

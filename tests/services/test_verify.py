@@ -316,3 +316,46 @@ def test_revocation_in_the_signing_second_counts_as_before_signing(ctx: ServiceC
     revocation.revoke_seal(ctx, ADMIN, r.es_id, "keyCompromise")  # same frozen second
     report = verify.verify_file(ctx, sig, document=DOC)
     assert report.verdict == "invalid" and checks(report)["signer_certificate"] is False
+
+
+def test_each_verification_is_one_statement_on_the_threads_own_connection(
+        ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import event
+
+    r = issue(ctx)
+    sig = sign(ctx, r)
+    assert verify.verify_file(ctx, sig, document=DOC).verdict == "valid"  # builds the trust store
+    statements: list[str] = []
+    real = verify._Reader.__call__
+
+    def counting(self, sql, params):  # type: ignore[no-untyped-def]
+        statements.append(sql)
+        return real(self, sql, params)
+
+    monkeypatch.setattr(verify._Reader, "__call__", counting)
+    through_sqlalchemy: list[str] = []
+    listener = lambda *a: through_sqlalchemy.append(a[2])  # noqa: E731
+    event.listen(ctx.engine, "before_cursor_execute", listener)
+    try:
+        connection = verify._reader(ctx).local.conn.dbapi
+        for _ in range(3):
+            assert verify.verify_file(ctx, sig, document=DOC).verdict == "valid"
+        assert verify._reader(ctx).local.conn.dbapi is connection  # kept, not checked out per verification
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", listener)
+    assert len(statements) == 3 and through_sqlalchemy == []
+
+
+def test_a_lost_database_connection_is_replaced_and_committed_changes_are_seen(ctx: ServiceContext) -> None:
+    r = issue(ctx)
+    ctx.clock.advance(hours=1)
+    sig = sign(ctx, r)
+    assert verify.verify_file(ctx, sig, document=DOC).verdict == "valid"
+    reader = verify._reader(ctx)
+    lost = reader.local.conn.dbapi
+    lost.close()  # as a server restart or a network drop would leave it
+    assert verify.verify_file(ctx, sig, document=DOC).verdict == "valid"  # answered through SQLAlchemy
+    ctx.clock.advance(hours=1)
+    revocation.revoke_seal(ctx, ADMIN, r.es_id, "keyCompromise")
+    assert verify.verify_file(ctx, r.seal_der).verdict == "invalid"  # on a new connection, seen at once
+    assert reader.local.conn.dbapi is not lost
