@@ -216,7 +216,13 @@ class _Curve:
         self.local = threading.local()
         self.keys: collections.OrderedDict[int, weakref.ref[_Key]] = collections.OrderedDict()
         self.tick = 0
-        self.lock = threading.RLock()  # a key collected while it is held calls forget()
+        self.lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        # a lock held by another thread at fork would never be released in the child
+        self.lock = threading.Lock()
+        self.local = threading.local()
 
     def table_for(self, key: "_Key") -> _Table | None:
         """Give ``key`` a table (its verifications so far show it in steady use); the least
@@ -236,14 +242,11 @@ class _Curve:
         return table
 
     def touch(self, key: "_Key") -> None:
-        try:
-            self.keys.move_to_end(id(key))
-        except KeyError:  # given up meanwhile
-            pass
-
-    def forget(self, key: "_Key") -> None:
         with self.lock:
-            self.keys.pop(id(key), None)
+            try:
+                self.keys.move_to_end(id(key))
+            except KeyError:  # given up meanwhile
+                pass
 
     def verify(self, table: _Table, digest: bytes, signature: bytes) -> bool | None:
         """GM/T 0003.2 §7.1 B1–B7 for ``e`` = ``digest``; None when this path does not decide
@@ -259,7 +262,10 @@ class _Curve:
             return False
         sc = getattr(self.local, "scratch", None)
         if sc is None:
-            sc = self.local.scratch = _Scratch(self)
+            try:
+                sc = self.local.scratch = _Scratch(self)
+            except MemoryError:
+                return None   # EVP_PKEY_verify decides
         lib, ctx = self.lib, sc.ctx
         a, b, total = sc.points
         bn_s, bn_t, bn_x, zero = sc.bns
@@ -337,9 +343,9 @@ class _Key:
             lib.EVP_PKEY_CTX_free(ctx)
 
     def __del__(self) -> None:
+        # the pool's entry for this key is a dead weak reference now, dropped when it is evicted
+        # (not removed here: a finalizer may run in the middle of the pool's own changes)
         lib = _lib
-        if _curve is not None and getattr(self, "table", None) is not None:
-            _curve.forget(self)
         if lib is not None and getattr(self, "_pkey", None):
             lib.EVP_PKEY_free(self._pkey)
             self._pkey = None

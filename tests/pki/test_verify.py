@@ -463,6 +463,63 @@ def test_sm2_table_path_decides_as_evp_pkey_verify() -> None:
             assert curve.verify(table, e, good) is True
 
 
+_P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
+_G = (0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7,
+      0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0)
+
+
+def _add(p1: tuple[int, int] | None, p2: tuple[int, int] | None) -> tuple[int, int] | None:
+    """Affine addition on the SM2 curve (a = -3), None for the point at infinity (test use only)."""
+    if p1 is None or p2 is None:
+        return p1 or p2
+    (x1, y1), (x2, y2) = p1, p2
+    if x1 == x2 and (y1 + y2) % _P == 0:
+        return None
+    lam = ((3 * x1 * x1 - 3) * pow(2 * y1, -1, _P) if p1 == p2 else (y2 - y1) * pow(x2 - x1, -1, _P)) % _P
+    x3 = (lam * lam - x1 - x2) % _P
+    return x3, (lam * (x1 - x3) - y1) % _P
+
+
+def _mul(k: int, pt: tuple[int, int] | None) -> tuple[int, int] | None:
+    out = None
+    while k:
+        if k & 1:
+            out = _add(out, pt)
+        pt, k = _add(pt, pt), k >> 1
+    return out
+
+
+@needs_tables
+def test_sm2_table_path_at_the_point_at_infinity_and_at_doubling() -> None:
+    """[s]G + [t]P = O is no signature (EVP decides: invalid); [s]G = [t]P needs a doubling, and a
+    signature made for that case is valid on both paths (a reviewer's hand-built cases, kept)."""
+    curve = _libcrypto._curve
+    assert curve is not None
+    n = _libcrypto._N
+    d = int.from_bytes(os.urandom(32), "big") % (n - 1) + 1
+    pub = _mul(d, _G)
+    assert pub is not None
+    point = b"\x04" + pub[0].to_bytes(32, "big") + pub[1].to_bytes(32, "big")
+    key, table = _libcrypto._Key(curve.lib, point), _libcrypto._Table(curve, point)
+    e = os.urandom(32)
+    # infinity: s + t*d = 0 (mod n)
+    s_ = 12345
+    t = (-s_ * pow(d, -1, n)) % n
+    r = (t - s_) % n
+    sig = _der_sig(r, s_)
+    assert curve.verify(table, e, sig) is None          # the table path does not decide...
+    assert key.verify_evp(e, sig) is False              # ...and EVP says invalid
+    # doubling: s = t*d, so [s]G = [t]P and the sum is [2s]G; choose e so that the signature is valid
+    t = int.from_bytes(os.urandom(32), "big") % (n - 1) + 1
+    s_ = (t * d) % n
+    r = (t - s_) % n
+    x1 = _mul(2 * s_ % n, _G)[0]  # type: ignore[index]
+    e_valid = ((r - x1) % n).to_bytes(32, "big")
+    sig = _der_sig(r, s_)
+    assert curve.verify(table, e_valid, sig) is True and key.verify_evp(e_valid, sig) is True
+    assert curve.verify(table, e, sig) is False and key.verify_evp(e, sig) is False
+
+
 def _has_table(key: PrivateKey) -> bool:
     fast = key.public_key._fast  # type: ignore[attr-defined]
     return bool(fast) and fast.__self__.table is not None
