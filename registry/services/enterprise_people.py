@@ -32,7 +32,7 @@ from .users import check_password, hash_password
 __all__ = ["SignInFailed", "AccountLocked", "PersonChecked", "PersonView", "GrantView", "MIN_PASSWORD_LENGTH",
            "list_people", "person", "create_person", "set_active", "reset_password", "reset_second_factor",
            "grant", "withdraw", "set_contact_email", "check_password_step", "start_enrolment", "complete_sign_in",
-           "principal_for", "change_password", "must_change_password"]
+           "principal_for", "change_password", "grantable_seals", "contact_email"]
 
 MIN_PASSWORD_LENGTH = 12
 AUTHORITIES = ("hold", "manage")
@@ -240,6 +240,16 @@ def withdraw(ctx: ServiceContext, principal: Principal, person_id: int, es_id: s
                      seal=seal.es_id, authority=row.authority)
 
 
+def grantable_seals(ctx: ServiceContext, principal: Principal) -> list[tuple[str, str]]:
+    """(esID, name) of the enterprise's seals that can be granted (not revoked), newest first."""
+    require_legal_representative(principal, "grant authority over seals")
+    with ctx.reader() as session:
+        rows = session.execute(select(Seal.es_id, Seal.name).where(Seal.enterprise_id == principal.enterprise_id,
+                                                                   Seal.status != SealStatus.REVOKED)
+                               .order_by(Seal.id.desc()).limit(500)).all()
+    return [(es_id, name) for es_id, name in rows]
+
+
 def set_contact_email(ctx: ServiceContext, principal: Principal, email: str) -> None:
     """Where the enterprise's notices go ("" for none)."""
     require_legal_representative(principal, "change the enterprise's contact address")
@@ -352,11 +362,6 @@ def principal_for(ctx: ServiceContext, person_id: int) -> tuple[Principal, bool]
             return None
         return Principal(enterprise_id=ent.id, uscc=ent.uscc, enterprise_name=ent.name, person=p.display_name,
                          person_id=p.id, username=p.username), p.must_change_password
-
-
-def must_change_password(ctx: ServiceContext, person_id: int) -> bool:
-    with ctx.reader() as session:
-        return bool(session.scalar(select(EnterprisePerson.must_change_password).where(EnterprisePerson.id == person_id)))
 
 
 def change_password(ctx: ServiceContext, principal: Principal, current: str, new: str) -> None:

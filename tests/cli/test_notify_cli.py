@@ -1,28 +1,17 @@
 """``registry notify run``: one pass or a loop, against a real SMTP server on loopback."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import update
 
 from registry.db.models import Enterprise, NotificationDigest
 from tests.cli.test_cli import Cli, cli, ctx_of, last_line, ready  # noqa: F401 - fixtures
 from tests.conftest import SHENZHEN_USCC
-from tests.services.test_notify import Inbox, _free_port
+from tests.services.test_notify import Inbox, _free_port, inbox  # noqa: F401 - the SMTP fixture
 
 OFFICE = "office@qianhai.example"
-
-
-@pytest.fixture
-def inbox() -> Iterator[Inbox]:
-    box = Inbox(_free_port())
-    controller = Controller(box, hostname="127.0.0.1", port=box.port)
-    controller.start()
-    yield box
-    controller.stop()
 
 
 def _smtp(cli: Cli, port: int) -> None:  # noqa: F811

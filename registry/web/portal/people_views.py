@@ -13,13 +13,10 @@ from flask import abort, flash, g, redirect, render_template, request, session, 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
-from ...db.models import Seal
 from ...domain.errors import DomainError
-from ...domain.states import SealStatus
 from ...services import enterprise_people
 from ...services.portal_access import Principal
 from .. import service_context
@@ -129,6 +126,16 @@ def _code_step(pid: int, form: CodeForm) -> tuple[Any, str | None, int]:
 
 @bp.route("/login/person/enrol", methods=["GET", "POST"])
 def person_enrol() -> Any:
+    return _code_page(enrol=True)
+
+
+@bp.route("/login/person/code", methods=["GET", "POST"])
+def person_code() -> Any:
+    return _code_page(enrol=False)
+
+
+def _code_page(*, enrol: bool) -> Any:
+    """The second step: enrol an authenticator (first sign-in) or give a code; both accept a code."""
     pid = _pending_person()
     if pid is None:
         return redirect(url_for("portal.person_login"))
@@ -136,6 +143,8 @@ def person_enrol() -> Any:
     done, error, status = _code_step(pid, form)
     if done is not None:
         return done
+    if not enrol:
+        return render_template("portal/person_code.html", form=form, error=error, enrol=False), status
     if request.method == "GET" or "person_totp_uri" not in session:
         try:
             secret, uri = enterprise_people.start_enrolment(service_context(), pid)
@@ -150,18 +159,6 @@ def person_enrol() -> Any:
     qr = segno.make(session["person_totp_uri"], error="m").png_data_uri(scale=5, border=2)
     return render_template("portal/person_code.html", form=form, qr=qr, secret=session["person_totp_secret"],
                            error=error, enrol=True), status
-
-
-@bp.route("/login/person/code", methods=["GET", "POST"])
-def person_code() -> Any:
-    pid = _pending_person()
-    if pid is None:
-        return redirect(url_for("portal.person_login"))
-    form = CodeForm()
-    done, error, status = _code_step(pid, form)
-    if done is not None:
-        return done
-    return render_template("portal/person_code.html", form=form, error=error, enrol=False), status
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -211,12 +208,8 @@ def people() -> Any:
 
 
 def _grantable(principal: Principal) -> list[Any]:
-    ctx = service_context()
-    with ctx.reader() as s:
-        rows = s.execute(select(Seal.es_id, Seal.name).where(Seal.enterprise_id == principal.enterprise_id,
-                                                             Seal.status != SealStatus.REVOKED)
-                         .order_by(Seal.id.desc()).limit(500)).all()
-    return [_choice(es_id, f"{name} · {es_id}") for es_id, name in rows]
+    return [_choice(es_id, f"{name} · {es_id}")
+            for es_id, name in enterprise_people.grantable_seals(service_context(), principal)]
 
 
 @bp.get("/people/<int:pid>")
