@@ -64,6 +64,7 @@ class Settings:
     smtp_timeout: int = 30
     mail_from: str = ""
     notify_timezone: str = "Asia/Shanghai"     # whose calendar day "one digest per day" and reminders count
+    display_timezone: str = "Asia/Shanghai"    # times on pages and in e-mails (labelled); UTC in the API and exports
     notify_reminder_days: tuple[int, ...] = (30, 7, 1)
 
     @property
@@ -141,6 +142,12 @@ def _mail_settings(env: dict[str, str], base: str) -> dict[str, object]:
     except (ZoneInfoNotFoundError, ValueError):
         raise SystemExit(f"REGISTRY_NOTIFY_TIMEZONE: unknown time zone {zone!r} (an IANA name such as "
                          "Asia/Shanghai; install the tzdata package if the system has no zone files)") from None
+    display = (env.get("REGISTRY_DISPLAY_TIMEZONE") or "Asia/Shanghai").strip()
+    try:
+        ZoneInfo(display)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SystemExit(f"REGISTRY_DISPLAY_TIMEZONE: unknown time zone {display!r} (an IANA name such as "
+                         "Asia/Shanghai)") from None
     raw_days = env.get("REGISTRY_NOTIFY_REMINDER_DAYS") or "30,7,1"
     try:
         days = tuple(sorted({int(d) for d in raw_days.split(",") if d.strip()}, reverse=True))
@@ -158,5 +165,6 @@ def _mail_settings(env: dict[str, str], base: str) -> dict[str, object]:
         "mail_from": (env.get("REGISTRY_MAIL_FROM") or "").strip()
         or f"noreply@{urlsplit(base).hostname or 'localhost'}",
         "notify_timezone": zone,
+        "display_timezone": display,
         "notify_reminder_days": days,
     }

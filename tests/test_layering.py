@@ -46,3 +46,9 @@ def test_layering_check_would_catch_a_violation(tmp_path: Path) -> None:
     p = tmp_path / "x.py"
     p.write_text("from ..db.models import Seal\nimport flask\n")
     assert {"registry.db.models", "flask"} <= _imports(p, "pki")
+
+
+def test_messages_module_is_the_bottom_layer() -> None:
+    """registry/messages.py (bilingual coded messages) is imported by every layer and imports none."""
+    path = ROOT / "messages.py"
+    assert not {n for n in _imports(path, "") if n.startswith("registry")}

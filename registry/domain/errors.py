@@ -1,8 +1,16 @@
-"""Domain errors. The web layer maps them to HTTP statuses and the CLI to exit status 2."""
+"""Domain errors. The web layer maps them to HTTP statuses and the CLI to exit status 2.
+
+Each carries a :class:`registry.messages.Message` (a code, English and Chinese): ``str(error)`` is
+the English text, ``error.text("zh")`` the Chinese, and the web layer shows the page's language.
+"""
+from ..messages import Localized, M, Message
+
+__all__ = ["DomainError", "ValidationError", "NotFound", "PermissionDenied", "InvalidTransition", "Conflict",
+           "M", "Message"]
 
 
-class DomainError(Exception):
-    """Base class; ``str(error)`` is a one-line message fit to show to the person who caused it."""
+class DomainError(Localized):
+    """Base class; the message is one line fit to show to the person who caused it."""
 
     http_status = 400
 

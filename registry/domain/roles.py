@@ -1,4 +1,5 @@
 """Staff roles and what each may do (design.md §1). Services call :func:`require`."""
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import enum
@@ -10,8 +11,12 @@ from .errors import PermissionDenied
 class Role(str, enum.Enum):
     OPERATOR = "operator"   # 经办
     REVIEWER = "reviewer"   # 审核
-    ADMIN = "admin"
-    AUDITOR = "auditor"
+    ADMIN = "admin"         # 管理员
+    AUDITOR = "auditor"     # 审计员
+
+    def label(self, lang: str = "zh") -> str:
+        zh, en = _ROLE_LABELS[self]
+        return zh if lang == "zh" else en
 
     @classmethod
     def parse(cls, text: str) -> "Role":
@@ -22,6 +27,14 @@ class Role(str, enum.Enum):
         except ValueError:
             raise ValidationError(f"unknown role {text!r}; use one of: "
                                   + ", ".join(r.value for r in cls)) from None
+
+
+_ROLE_LABELS = {
+    Role.OPERATOR: ("经办", "Operator"),
+    Role.REVIEWER: ("审核", "Reviewer"),
+    Role.ADMIN: ("管理员", "Administrator"),
+    Role.AUDITOR: ("审计员", "Auditor"),
+}
 
 
 class Permission(str, enum.Enum):

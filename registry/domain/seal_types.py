@@ -4,6 +4,7 @@ The code is the two-digit category code used by public-security seal systems (01
 GB/T 38540 leaves ``SES_ESPropertyInfo.type`` to local convention, and we put this code's integer
 value there, so a verifier elsewhere sees e.g. ``type = 2`` for a finance seal.
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import enum
@@ -35,6 +36,10 @@ class SealType(str, enum.Enum):
     @property
     def chinese(self) -> str:
         return _CHINESE[self]
+
+    def label(self, lang: str = "zh") -> str:
+        """The seal type's name for people: 财务专用章 / Finance seal (``english`` is the CLI's code)."""
+        return _CHINESE[self] if lang == "zh" else _DISPLAY_EN[self]
 
     @property
     def is_name_seal(self) -> bool:
@@ -72,6 +77,14 @@ _ENGLISH = {
     SealType.CONTRACT: "contract",
     SealType.LEGAL_REPRESENTATIVE: "legal-representative",
     SealType.OTHER: "other",
+}
+_DISPLAY_EN = {
+    SealType.OFFICIAL: "Official seal",
+    SealType.FINANCE: "Finance seal",
+    SealType.INVOICE: "Invoice seal",
+    SealType.CONTRACT: "Contract seal",
+    SealType.LEGAL_REPRESENTATIVE: "Legal representative's seal",
+    SealType.OTHER: "Other seal",
 }
 _CHINESE = {
     SealType.OFFICIAL: "法定名称章",

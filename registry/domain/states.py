@@ -1,4 +1,5 @@
 """State machines with explicit transition tables (design.md §3)."""
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import enum
@@ -6,7 +7,17 @@ import enum
 from .errors import InvalidTransition
 
 
-class ApplicationState(str, enum.Enum):
+class _Labelled:
+    """Enums people read: ``label(lang)`` is the Chinese or English name (``|label`` in templates)."""
+
+    _LABELS: dict[str, tuple[str, str]]  # value -> (Chinese, English), set after each class
+
+    def label(self, lang: str = "zh") -> str:
+        zh, en = type(self)._LABELS[self.value]  # type: ignore[attr-defined]
+        return zh if lang == "zh" else en
+
+
+class ApplicationState(_Labelled, str, enum.Enum):
     SUBMITTED = "submitted"
     REVIEWED = "reviewed"
     APPROVED = "approved"
@@ -41,7 +52,7 @@ def next_application_state(state: ApplicationState, action: ApplicationAction) -
         raise InvalidTransition(f"cannot {action.value} an application that is {state.value}") from None
 
 
-class SealStatus(str, enum.Enum):
+class SealStatus(_Labelled, str, enum.Enum):
     """Stored status. ``expired`` is never stored: it is derived from the validity window."""
 
     ACTIVE = "active"
@@ -49,7 +60,7 @@ class SealStatus(str, enum.Enum):
     REVOKED = "revoked"
 
 
-class LicenceStatus(str, enum.Enum):
+class LicenceStatus(_Labelled, str, enum.Enum):
     ACTIVE = "active"
     CANCELLED = "cancelled"   # 注销
     REVOKED = "revoked"       # 吊销
@@ -64,7 +75,33 @@ class LicenceStatus(str, enum.Enum):
             raise ValidationError(f"unknown licence status {text!r}; use active, cancelled or revoked") from None
 
 
-class CertificateStatus(str, enum.Enum):
+class CertificateStatus(_Labelled, str, enum.Enum):
     GOOD = "good"
     HOLD = "hold"
     REVOKED = "revoked"
+
+
+ApplicationState._LABELS = {
+    "submitted": ("已提交", "Submitted"), "reviewed": ("执照已核验", "Licence checked"),
+    "approved": ("已批准", "Approved"), "issued": ("已签发", "Issued"),
+    "rejected": ("已驳回", "Rejected"), "withdrawn": ("已撤回", "Withdrawn"),
+}
+SealStatus._LABELS = {
+    "active": ("有效", "Valid"), "suspended": ("已停用", "Suspended"), "revoked": ("已吊销", "Revoked"),
+}
+LicenceStatus._LABELS = {
+    "active": ("存续", "Active"), "cancelled": ("已注销", "Cancelled"), "revoked": ("已吊销", "Revoked"),
+}
+CertificateStatus._LABELS = {
+    "good": ("有效", "Good"), "hold": ("已冻结", "On hold"), "revoked": ("已撤销", "Revoked"),
+}
+# A seal past its validEnd is not a stored status (SealStatus) but is shown as one.
+EXPIRED_LABEL = ("已过期", "Expired")
+
+
+def label_of(value: str, kind: type[_Labelled], lang: str = "zh") -> str:
+    """The label of a stored value given as text (e.g. a status column read raw); unknown values as is."""
+    pair = kind._LABELS.get(value)
+    if value == "expired" and pair is None:
+        pair = EXPIRED_LABEL
+    return value if pair is None else pair[0 if lang == "zh" else 1]

@@ -19,6 +19,7 @@ default ID ``1234567812345678``; OpenSSL 3.0 cannot verify such a CRL with ``ope
 
 This module is pure: no clock (times are parameters), no database, no I/O.
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import base64
@@ -87,6 +88,11 @@ class CrlReason(enum.IntEnum):
         """The ASN.1 name in RFC 5280 §5.3.1, e.g. ``keyCompromise``."""
         return _RFC_NAMES[self]
 
+    def label(self, lang: str = "zh") -> str:
+        """What the reason means for a seal, in Chinese or English (the RFC name is ``rfc_name``)."""
+        zh, en = _LABELS[self]
+        return zh if lang == "zh" else en
+
     @classmethod
     def parse(cls, text: str | int | CrlReason) -> CrlReason:
         """Accept an RFC name (case-insensitive; ``keyCompromise``, ``key-compromise``,
@@ -120,6 +126,21 @@ _RFC_NAMES = {
     CrlReason.REMOVE_FROM_CRL: "removeFromCRL",
     CrlReason.PRIVILEGE_WITHDRAWN: "privilegeWithdrawn",
     CrlReason.AA_COMPROMISE: "aACompromise",
+}
+
+
+# How this registry uses each reason (design.md §3; README "Seal revocation reasons").
+_LABELS = {
+    CrlReason.UNSPECIFIED: ("未说明原因", "Unspecified"),
+    CrlReason.KEY_COMPROMISE: ("挂失（密钥遗失或泄露）", "Loss or key compromise"),
+    CrlReason.CA_COMPROMISE: ("CA 密钥泄露", "CA key compromise"),
+    CrlReason.AFFILIATION_CHANGED: ("登记事项变更", "Licence details changed"),
+    CrlReason.SUPERSEDED: ("已重新制作（被取代）", "Superseded by a new seal"),
+    CrlReason.CESSATION_OF_OPERATION: ("注销或吊销（停止使用）", "Cancelled (no longer used)"),
+    CrlReason.CERTIFICATE_HOLD: ("停用（暂停）", "Suspended (on hold)"),
+    CrlReason.REMOVE_FROM_CRL: ("恢复使用（移出 CRL）", "Resumed (removed from the CRL)"),
+    CrlReason.PRIVILEGE_WITHDRAWN: ("撤销资格", "Privilege withdrawn"),
+    CrlReason.AA_COMPROMISE: ("属性机构密钥泄露", "Attribute authority compromise"),
 }
 
 

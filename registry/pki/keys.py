@@ -8,7 +8,10 @@
   curve OID, which OpenSSL 3 reads for both curves. At rest they are wrapped with AES-256-GCM under a
   key-encryption key (see :func:`encrypt_private_key`).
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
+
+from ..messages import Localized, M
 
 import enum
 import hashlib
@@ -28,7 +31,7 @@ from . import _libcrypto, der, oids
 SM2_DEFAULT_UID = b"1234567812345678"  # GM/T 0009 §10 default user identity
 
 
-class KeyFormatError(ValueError):
+class KeyFormatError(Localized, ValueError):
     """A key, signature or key file is malformed or of an unsupported kind; the message says which."""
 
 

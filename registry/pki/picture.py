@@ -15,7 +15,10 @@ Glyph coverage is decided from the font's own ``cmap`` table (OpenType spec, "cm
 Mapping Table", formats 4 and 12), read by the small parser below — Pillow does not expose glyph indices, and
 a missing character must never be drawn as a tofu box.
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
+
+from ..messages import Localized, M
 
 import bisect
 import io
@@ -70,7 +73,7 @@ MAX_NAME_CHARS: Final = 40  # beyond this the characters on a 40 mm seal are no 
 MAX_LABEL_CHARS: Final = 12
 
 
-class PictureError(ValueError):
+class PictureError(Localized, ValueError):
     """A seal picture could not be rendered or an uploaded picture is not acceptable; one-line message."""
 
 

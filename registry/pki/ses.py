@@ -17,7 +17,10 @@ offset; no other exception type escapes the public functions for malformed input
 
 This module is pure: no I/O, no clock, no database.
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
+
+from ..messages import Localized, M
 
 import datetime as dt
 import functools
@@ -41,7 +44,7 @@ __all__ = [
 ]
 
 
-class SesError(ValueError):
+class SesError(Localized, ValueError):
     """An SES structure is malformed, inconsistent or unsupported; the message says what and where."""
 
 

@@ -26,7 +26,10 @@ values span 0–35, so a change by δ = 11, 22 or 33 (e.g. ``0`` → ``B``) leav
 
 The module is pure: no I/O, no clock, no framework imports.
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
+
+from ..messages import Localized, M, Message
 
 from typing import Final, Literal
 
@@ -80,7 +83,7 @@ _CATEGORIES: Final[dict[str, dict[str, str]]] = {
 }
 
 
-class UsccError(ValueError):
+class UsccError(Localized, ValueError):
     """A unified social credit code failed validation.
 
     ``check`` is the machine name of the failed check: ``"length"``, ``"charset"``, ``"area"``,
@@ -88,8 +91,8 @@ class UsccError(ValueError):
     position 18). The message is one human-readable sentence naming that check.
     """
 
-    def __init__(self, check: CheckName, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, check: CheckName, message: Message | str, /, **params: object) -> None:
+        super().__init__(message, **params)
         self.check: CheckName = check
 
 

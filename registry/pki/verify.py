@@ -25,7 +25,10 @@ Trust anchors, intermediate certificates and revocation status come from a :clas
 the caller supplies (the service layer answers from the registry's database for its own
 certificates and from CRLs for others'). Pure: no I/O, no clock (``now`` is a parameter).
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
+
+from ..messages import Localized, M
 
 import datetime as dt
 import functools
@@ -58,7 +61,7 @@ CHECKS: dict[str, tuple[str, str]] = {
 Msg = tuple[str, str]  # (Chinese, English)
 
 
-class InputError(ValueError):
+class InputError(Localized, ValueError):
     """The input is not something this verifier reads at all (neither seal, signature nor OFD)."""
 
 

@@ -1,4 +1,5 @@
 """What every service needs: settings, a session factory, a clock and the key-encryption keys."""
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt

@@ -3,6 +3,7 @@
 Publishing itself is :func:`registry.services.crl_publish.publish` (Permission.CRL_PUBLISH), the
 same call as ``registry crl publish`` and the publisher daemon.
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt

@@ -10,6 +10,7 @@ A publish run for one issuer, under that issuer's lease (so two publishers never
 4. each file is written to a temporary name, fsynced and renamed over the old one, refusing to
    replace a CRL whose number is not lower; then the run is recorded with its audit event.
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt

@@ -11,6 +11,7 @@ in as another implementation of the same protocol (its own token format and trus
 For demonstrations and tests, ``registry init`` makes a demo issuer (key and self-signed certificate
 under ``instance/elicence/``) and ``registry licence credential USCC --challenge C`` plays the app.
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt

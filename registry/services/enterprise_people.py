@@ -9,6 +9,7 @@ sign-in), under the same lock-out rules as staff (services.sign_in). A person of
 licence is no longer active cannot sign in. Every change is an audit event on target
 ``person:<USCC>/<username>`` or ``enterprise:<USCC>``.
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt

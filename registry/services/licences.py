@@ -1,4 +1,5 @@
 """Licence data from the e-licence registry: import files and look-ups."""
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt

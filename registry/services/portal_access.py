@@ -12,6 +12,7 @@ place: another enterprise's seal, or one of our seals not granted to this person
 (a 404, the same answer as a code that does not exist); a seal granted only to hold, asked to be
 managed, is *forbidden* (403).
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 from dataclasses import dataclass

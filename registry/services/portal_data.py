@@ -1,5 +1,6 @@
 """What an enterprise sees of itself in the portal: its applications (with their timeline) and
 seals. Every read is scoped by the enterprise's id; another enterprise's id is "not found"."""
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt

@@ -7,6 +7,7 @@ together; after ``REGISTRY_LOGIN_MAX_FAILURES`` the account is locked for
 ``REGISTRY_LOGIN_LOCK_MINUTES`` (a correct password does not unlock it). A code is accepted once:
 its time step must be newer than the last one used.
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt

@@ -7,6 +7,7 @@ revoked certificate, a key that doesn't match, a certificate the seal doesn't li
 refused with the reason, and nothing is produced (GM/T 0031-2014 §6.2.2 a–c: check the signer
 certificate and the seal before signing).
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 from dataclasses import dataclass

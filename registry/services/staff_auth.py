@@ -9,6 +9,7 @@ its time step must be newer than the last one used. Every outcome is an audit ev
 The password step alone never signs anyone in: the web layer keeps only "password checked for user
 N at time T" until the code is given.
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt

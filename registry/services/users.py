@@ -1,4 +1,5 @@
 """Staff accounts."""
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt

@@ -16,6 +16,7 @@ it) is also checked against the registry's own record of it.
 
 No login, no state change, no audit event: verification only reads.
 """
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt

@@ -59,6 +59,17 @@ def service_context(app: Flask | None = None) -> ServiceContext:
     return (app or current_app).extensions["registry"]  # type: ignore[no-any-return]
 
 
+def json_error(exc: BaseException) -> dict[str, Any]:
+    """A refused request in JSON: the error class, the message's code, English and Chinese."""
+    from ..messages import Localized
+
+    body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, Localized) and exc.code:
+        body["code"] = exc.code
+        body["message_zh"] = exc.text("zh")
+    return body
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -66,6 +77,8 @@ def _wants_json() -> bool:
 def _init_errors(app: Flask) -> None:
     from flask_babel import gettext as _
     from flask_wtf.csrf import CSRFError
+
+    from . import i18n
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
@@ -85,8 +98,8 @@ def _init_errors(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
         if _wants_json():
-            return jsonify(error=type(exc).__name__, message=str(exc)), exc.http_status
-        return render_template("error.html", status=exc.http_status, message=str(exc)), exc.http_status
+            return jsonify(json_error(exc)), exc.http_status
+        return render_template("error.html", status=exc.http_status, message=i18n.error_text(exc)), exc.http_status
 
     for status, message in ((404, "页面不存在 / Not found"), (405, "不支持的方法 / Method not allowed"),
                             (413, "上传文件过大 / Upload too large")):

@@ -1,4 +1,5 @@
 """The public JSON API (no login): seal status and verification, described by an OpenAPI document."""
+# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 from typing import Any

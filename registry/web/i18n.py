@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import Any
+
 from flask import Flask, g, request, session
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
+
+from .. import messages
 
 TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
 LANGUAGES = ("zh", "en")
@@ -49,6 +53,57 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES, default=DEFAULT) or DEFAULT
 
 
+def current() -> str:
+    """The language of the page being rendered (``zh`` or ``en``)."""
+    try:
+        locale = get_locale()
+    except (RuntimeError, KeyError):  # outside a request
+        return DEFAULT
+    lang = str(locale or DEFAULT).split("_")[0]
+    return lang if lang in LANGUAGES else DEFAULT
+
+
+def error_text(error: BaseException | messages.Message | str | None) -> str:
+    """What a person reads for ``error`` on this page: a coded message in the page's language."""
+    if error is None:
+        return ""
+    if isinstance(error, str):
+        return error
+    if isinstance(error, messages.Message):
+        return error.label(current())
+    return messages.text_of(error, current())
+
+
+def label(value: Any) -> str:
+    """A bilingual value (an enum with ``label(lang)``, a message) in the page's language."""
+    return messages.localize(value, current()) if value is not None else ""
+
+
+def localtime(value: Any, fmt: str = "%Y-%m-%d %H:%M", label: bool = True) -> Any:
+    """A stored UTC time shown in the display zone, labelled (北京时间), the UTC instant kept in the
+    element's ``datetime`` and ``title``. ``label=False`` where a column heading names the zone."""
+    from flask import current_app
+    from markupsafe import Markup, escape
+
+    from ..domain import display_time
+
+    utc = display_time.as_utc(value)
+    if utc is None:
+        return "" if value in (None, "") else value
+    zone = current_app.extensions["registry"].settings.display_timezone
+    text = display_time.format_local(utc, zone, current(), fmt, label=label)
+    iso = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Markup(f'<time datetime="{iso}" title="UTC {iso[:10]} {iso[11:19]}">{escape(text)}</time>')
+
+
+def zone_label() -> str:
+    from flask import current_app
+
+    from ..domain import display_time
+
+    return display_time.zone_label(current_app.extensions["registry"].settings.display_timezone, current())
+
+
 def init_app(app: Flask) -> None:
     try:
         compile_catalogs()
@@ -57,6 +112,12 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     Babel(app, locale_selector=select_locale)
+
+    app.add_template_filter(error_text, "msg")
+    app.add_template_filter(label, "label")
+    app.add_template_global(messages.bilingual, "bilingual")
+    app.add_template_filter(localtime, "localtime")
+    app.add_template_global(zone_label, "zone_label")
 
     @app.context_processor
     def languages():  # type: ignore[no-untyped-def]
