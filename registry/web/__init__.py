@@ -78,6 +78,7 @@ def _init_errors(app: Flask) -> None:
     from flask_babel import gettext as _
     from flask_wtf.csrf import CSRFError
 
+    from ..messages import bilingual
     from . import i18n
 
     @app.errorhandler(CSRFError)
@@ -99,7 +100,10 @@ def _init_errors(app: Flask) -> None:
     def domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
         if _wants_json():
             return jsonify(json_error(exc)), exc.http_status
-        return render_template("error.html", status=exc.http_status, message=i18n.error_text(exc)), exc.http_status
+        # The public pages speak both languages side by side; the portals speak the page's language.
+        public = not request.path.startswith(("/admin", "/portal"))
+        text = bilingual(exc) if public else i18n.error_text(exc)
+        return render_template("error.html", status=exc.http_status, message=text), exc.http_status
 
     for status, message in ((404, "页面不存在 / Not found"), (405, "不支持的方法 / Method not allowed"),
                             (413, "上传文件过大 / Upload too large")):

@@ -78,6 +78,7 @@ def health():  # type: ignore[no-untyped-def]
 def verify_page():  # type: ignore[no-untyped-def]
     """Anyone may upload a seal, a signature (with its document) or an OFD file and read the verdict."""
     from ..domain.errors import ValidationError
+    from ..messages import bilingual
     from ..services import verify
     from .api import read_upload
 
@@ -91,7 +92,7 @@ def verify_page():  # type: ignore[no-untyped-def]
         assert data is not None
         report = verify.verify_file(ctx, data, document=document).to_json()
     except ValidationError as exc:
-        return render_template("public/verify.html", limit=limit, report=None, error=str(exc)), 400
+        return render_template("public/verify.html", limit=limit, report=None, error=bilingual(exc)), 400
     upload = request.files.get("file")
     return render_template("public/verify.html", limit=limit, report=report,
                            filename=(upload.filename if upload else "") or "")
