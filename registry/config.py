@@ -23,6 +23,17 @@ def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SystemExit(f"{name} must be true or false, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     instance_path: Path
@@ -42,6 +53,8 @@ class Settings:
     secret_key: str | None = None
     max_picture_bytes: int = 512 * 1024
     session_idle_minutes: int = 15            # staff sessions end after this long without a request
+    session_max_hours: int = 12               # and this long after sign-in, however active (absolute)
+    secure_cookies: bool = False              # cookies only over HTTPS (default: on for an https base URL)
     login_max_failures: int = 5               # wrong passwords or codes before the account locks
     login_lock_minutes: int = 15
     elicence_cert: Path = Path()               # the e-licence issuer certificate the portal trusts
@@ -110,6 +123,8 @@ class Settings:
             secret_key=env.get("REGISTRY_SECRET_KEY") or None,
             max_picture_bytes=_int(env, "REGISTRY_MAX_PICTURE_BYTES", 512 * 1024, 1024, 16 * 1024 * 1024),
             session_idle_minutes=_int(env, "REGISTRY_SESSION_IDLE_MINUTES", 15, 1, 24 * 60),
+            session_max_hours=_int(env, "REGISTRY_SESSION_MAX_HOURS", 12, 1, 24 * 7),
+            secure_cookies=_bool(env, "REGISTRY_SECURE_COOKIES", base.startswith("https://")),
             login_max_failures=_int(env, "REGISTRY_LOGIN_MAX_FAILURES", 5, 1, 100),
             login_lock_minutes=_int(env, "REGISTRY_LOGIN_LOCK_MINUTES", 15, 1, 24 * 60),
             elicence_cert=Path(env.get("REGISTRY_ELICENCE_CERT") or instance / "elicence" / "issuer.pem").resolve(),

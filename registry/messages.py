@@ -28,6 +28,7 @@ from __future__ import annotations
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 __all__ = ["LANGUAGES", "Message", "M", "Localized", "localize", "render", "text_of", "bilingual"]
@@ -99,16 +100,21 @@ class Localized(Exception):
 
 def localize(value: Any, lang: str) -> str:
     """One value of a message, in ``lang``."""
-    if isinstance(value, str):
-        return value
     if isinstance(value, Localized):
         return value.text(lang)
     label = getattr(value, "label", None)
-    if callable(label):
+    if callable(label) and not type(value) is str:
         try:
-            return str(label(lang))
+            text = str(label(lang))
         except TypeError:
             pass
+        else:
+            # an enum's English label inside a sentence: "the licence is cancelled", not "... Cancelled"
+            if lang == "en" and isinstance(value, Enum) and text[:1].isupper() and not text[1:2].isupper():
+                text = text[:1].lower() + text[1:]
+            return text
+    if isinstance(value, str):
+        return str(value)
     if isinstance(value, (list, tuple, set, frozenset)):
         items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
         return ("、" if lang == "zh" else ", ").join(localize(v, lang) for v in items)

@@ -420,6 +420,39 @@ class Lease(Base):
     expires_at: Mapped[dt.datetime]
 
 
+class WebSession(Base):
+    """A signed-in browser session of the admin or the enterprise portal, kept on the server: the
+    cookie carries only a random token whose SHA-256 is ``id``. Sign-out, deactivation and a password
+    or second-factor reset end the rows, so a copied cookie stops working everywhere at once."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)       # hex SHA-256 of the cookie token
+    kind: Mapped[str] = mapped_column(String(16))                       # staff | representative | person
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise_people.id"), default=None)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), default=None)
+    legal_representative: Mapped[str | None] = mapped_column(String(200), default=None)  # as at sign-in
+    created_at: Mapped[dt.datetime]
+    seen_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]                                     # the absolute end
+    ended_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    end_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+
+    __table_args__ = (Index("ix_web_sessions_user", "user_id"), Index("ix_web_sessions_person", "person_id"),
+                      Index("ix_web_sessions_enterprise", "enterprise_id"),
+                      CheckConstraint("kind IN ('staff', 'representative', 'person')", name="kind"))
+
+
+class UsedChallenge(Base):
+    """An e-licence sign-in challenge that was answered: a credential made for it signs in once."""
+
+    __tablename__ = "used_challenges"
+
+    challenge: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
 class OcspResponse(Base):
     """A pre-signed OCSP response (RFC 6960 / RFC 5019), ready to send: one per certificate and
     CertID hash algorithm (SHA-1 signed at issuance; SHA-256 / SM3 on first request). Rewritten in

@@ -67,3 +67,17 @@ def format_local(value: dt.datetime | str | None, zone: str = DEFAULT_ZONE, lang
         return ""
     text = local.strftime(fmt)
     return f"{text} {zone_label(zone, lang)}" if label else text
+
+
+class LocalTime:
+    """A time as a value of a bilingual message: shown in the display zone, labelled, in the
+    message's language (``{until}`` → ``14:05 北京时间`` / ``14:05 Beijing time``)."""
+
+    def __init__(self, value: dt.datetime, zone: str = DEFAULT_ZONE, fmt: str = "%H:%M") -> None:
+        self.value, self.zone, self.fmt = value, zone, fmt
+
+    def label(self, lang: str) -> str:
+        return format_local(self.value, self.zone, lang, self.fmt)
+
+    def __str__(self) -> str:
+        return self.label("en")

@@ -11,7 +11,6 @@ in as another implementation of the same protocol (its own token format and trus
 For demonstrations and tests, ``registry init`` makes a demo issuer (key and self-signed certificate
 under ``instance/elicence/``) and ``registry licence credential USCC --challenge C`` plays the app.
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -24,7 +23,7 @@ from typing import Protocol
 from sqlalchemy import select
 
 from ..db.models import Enterprise
-from ..domain.errors import DomainError, NotFound, ValidationError
+from ..domain.errors import M, DomainError, NotFound, ValidationError
 from ..domain.states import LicenceStatus
 from ..pki import credential, x509
 from ..pki.keys import Algorithm, KeyFormatError, PrivateKey
@@ -40,6 +39,33 @@ AUDIENCE = "registry-portal"
 
 class CredentialRejected(DomainError):
     http_status = 401
+
+
+ISSUER_UNREADABLE = M("elicence.issuer_unreadable", "the e-licence issuer certificate {path} cannot be read: {reason}",
+                      "电子营业执照签发机构证书 {path} 无法读取：{reason}")
+BAD_CREDENTIAL = M("elicence.bad_credential", "the credential cannot be read: {reason}", "凭证无法读取：{reason}")
+WRONG_AUDIENCE = M("elicence.wrong_audience", "the credential was made for {audience}, not for this portal",
+                   "该凭证是为 {audience} 生成的，不是本门户")
+FUTURE = M("elicence.future", "the credential claims to be made in the future; check the phone's clock",
+           "凭证的生成时间在未来：请检查手机的时间")
+EXPIRED = M("elicence.expired", "the credential has expired: make a new one in the e-licence app",
+            "凭证已过期：请在电子营业执照应用中重新生成")
+OTHER_CHALLENGE = M("elicence.other_challenge", "the credential answers another challenge (an old or copied "
+                    "credential): scan the code on this page again",
+                    "该凭证对应的是另一个二维码（旧的或复制的凭证）：请重新扫描本页上的二维码")
+NO_LICENCE = M("elicence.no_licence", "no licence on record for USCC {uscc}", "没有统一社会信用代码为 {uscc} 的执照记录")
+LICENCE_NOT_ACTIVE = M("elicence.licence_not_active", "the licence of {uscc} is {status}", "{uscc} 的营业执照状态为{status}")
+DATA_DIFFER = M("elicence.data_differ", "the e-licence names a different enterprise name or legal representative "
+                "than our records; the licence data must be updated first",
+                "电子营业执照上的企业名称或法定代表人与本系统记录不一致：需先更新执照数据")
+CHALLENGE_EXPIRED = M("elicence.challenge_expired", "the code on this page has expired; a new one is shown",
+                      "本页的二维码已过期，已显示新的二维码")
+NO_DEMO_KEY = M("elicence.no_demo_key", "no demo e-licence issuer key at {path}: run `registry init`",
+                "{path} 处没有演示用电子营业执照签发密钥：请运行 `registry init`")
+DEMO_KEY_BAD = M("elicence.demo_key_bad", "the demo e-licence issuer key cannot be read: {reason}",
+                 "演示用电子营业执照签发密钥无法读取：{reason}")
+NEED_CHALLENGE = M("elicence.need_challenge", "a credential answers the portal's challenge: give --challenge",
+                   "凭证需对应门户的二维码：请给出 --challenge")
 
 
 @dataclass(frozen=True)
@@ -74,32 +100,30 @@ class LocalIssuerVerifier:
             return self.ctx.cached(("elicence-issuer", str(cert_path)),
                                    lambda: x509.Certificate.load(cert_path.read_bytes()))
         except (OSError, x509.CertificateError) as exc:
-            raise ValidationError(f"the e-licence issuer certificate {cert_path} cannot be read: {exc}") from None
+            raise ValidationError(ISSUER_UNREADABLE, path=str(cert_path), reason=exc) from None
 
     def verify(self, token: str, *, challenge: str, now: dt.datetime) -> Identity:
         issuer = self._issuer()
         try:
             cred = credential.parse_credential(token, issuer.public_key)
         except credential.CredentialError as exc:
-            raise CredentialRejected(str(exc)) from None
+            raise CredentialRejected(BAD_CREDENTIAL, reason=exc) from None
         if cred.audience != AUDIENCE:
-            raise CredentialRejected(f"the credential was made for {cred.audience!r}, not for this portal")
+            raise CredentialRejected(WRONG_AUDIENCE, audience=str(cred.audience)[:80])
         if cred.issued_at > now + dt.timedelta(seconds=CLOCK_SKEW):
-            raise CredentialRejected("the credential claims to be made in the future; check the phone's clock")
+            raise CredentialRejected(FUTURE)
         if now - cred.issued_at > dt.timedelta(seconds=FRESH_SECONDS) or now >= cred.expires_at:
-            raise CredentialRejected("the credential has expired: make a new one in the e-licence app")
+            raise CredentialRejected(EXPIRED)
         if not challenge or not secrets.compare_digest(cred.challenge, challenge):
-            raise CredentialRejected("the credential answers another challenge (an old or copied credential): "
-                                     "scan the code on this page again")
+            raise CredentialRejected(OTHER_CHALLENGE)
         with self.ctx.reader() as s:
             ent = s.scalar(select(Enterprise).where(Enterprise.uscc == cred.uscc))
             if ent is None:
-                raise CredentialRejected(f"no licence on record for USCC {cred.uscc}")
+                raise CredentialRejected(NO_LICENCE, uscc=cred.uscc)
             if ent.status is not LicenceStatus.ACTIVE:
-                raise CredentialRejected(f"the licence of {cred.uscc} is {ent.status.value}")
+                raise CredentialRejected(LICENCE_NOT_ACTIVE, uscc=cred.uscc, status=ent.status)
             if ent.name != cred.name or ent.legal_representative != cred.legal_representative:
-                raise CredentialRejected("the e-licence names a different enterprise name or legal representative "
-                                         "than our records; the licence data must be updated first")
+                raise CredentialRejected(DATA_DIFFER)
             return Identity(ent.id, ent.uscc, ent.name, ent.legal_representative)
 
 
@@ -132,16 +156,16 @@ def demo_credential(ctx: ServiceContext, uscc: str, challenge: str, *, now: dt.d
     try:
         key = PrivateKey.from_pem(key_path.read_bytes())
     except OSError:
-        raise ValidationError(f"no demo e-licence issuer key at {key_path}: run `registry init`") from None
+        raise ValidationError(NO_DEMO_KEY, path=str(key_path)) from None
     except KeyFormatError as exc:
-        raise ValidationError(f"the demo e-licence issuer key cannot be read: {exc}") from None
+        raise ValidationError(DEMO_KEY_BAD, reason=exc) from None
     if not challenge:
-        raise ValidationError("a credential answers the portal's challenge: give --challenge")
+        raise ValidationError(NEED_CHALLENGE)
     now = now or ctx.clock.now()
     with ctx.reader() as s:
         ent = s.scalar(select(Enterprise).where(Enterprise.uscc == (uscc or "").strip().upper()))
         if ent is None:
-            raise NotFound(f"no licence on record for USCC {uscc}")
+            raise NotFound(NO_LICENCE, uscc=uscc)
         return credential.sign_credential(key, uscc=ent.uscc, name=ent.name,
                                           legal_representative=ent.legal_representative, issued_at=now,
                                           expires_at=now + dt.timedelta(seconds=valid_seconds), challenge=challenge,

@@ -9,7 +9,6 @@ sign-in), under the same lock-out rules as staff (services.sign_in). A person of
 licence is no longer active cannot sign in. Every change is an audit event on target
 ``person:<USCC>/<username>`` or ``enterprise:<USCC>``.
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -21,10 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import Enterprise, EnterprisePerson, Seal, SealGrant
-from ..domain.errors import Conflict, DomainError, InvalidTransition, NotFound, ValidationError
+from ..domain.errors import M, Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from ..domain.states import LicenceStatus, SealStatus
 from ..pki import totp
-from . import audit, sign_in
+from . import audit, passwords, sign_in, web_sessions
 from .context import Actor, ServiceContext
 from .portal_access import Principal, require_legal_representative
 from .sign_in import AccountLocked, SignInFailed
@@ -35,11 +34,41 @@ __all__ = ["SignInFailed", "AccountLocked", "PersonChecked", "PersonView", "Gran
            "grant", "withdraw", "set_contact_email", "check_password_step", "start_enrolment", "complete_sign_in",
            "principal_for", "change_password", "grantable_seals", "contact_email"]
 
-MIN_PASSWORD_LENGTH = 12
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
 AUTHORITIES = ("hold", "manage")
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 _EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
 _MAX_PEOPLE = 500  # per enterprise: a seal register, not a staff directory
+
+EMAIL_NEEDED = M("people.email_needed", "an e-mail address is needed", "需要填写电子邮件地址")
+BAD_EMAIL = M("people.bad_email", "{text} is not an e-mail address (name@example.cn)",
+              "“{text}”不是电子邮件地址（例如 name@example.cn）")
+NO_PERSON = M("people.no_person", "no person {id} of this enterprise", "本企业没有编号为 {id} 的被授权人")
+BAD_USERNAME = M("people.bad_username", "invalid username {user}: 2–64 characters, a-z first, then a-z 0-9 . _ -",
+                 "用户名 {user} 无效：2–64 个字符，以 a-z 开头，其后为 a-z、0-9、.、_ 或 -")
+NAME_NEEDED = M("people.name_needed", "the person's name is needed (at most 100 characters)",
+                "需要填写被授权人的姓名（最多 100 个字符）")
+NO_ENTERPRISE = M("people.no_enterprise", "no such enterprise", "没有该企业")
+PERSON_EXISTS = M("people.exists", "the enterprise already has a person named {user}", "本企业已有名为 {user} 的被授权人")
+TOO_MANY = M("people.too_many", "an enterprise can authorise at most {max} people", "一个企业最多可授权 {max} 人")
+ALREADY_ACTIVE = M("people.already_active", "{user} is already active", "{user} 已处于启用状态")
+ALREADY_INACTIVE = M("people.already_inactive", "{user} is already deactivated", "{user} 已被停用")
+BAD_AUTHORITY = M("people.bad_authority", "unknown authority {authority}: hold or manage",
+                  "未知的权限 {authority}：应为 hold（持有）或 manage（管理）")
+NO_SEAL = M("people.no_seal", "no seal {es_id} of this enterprise", "本企业没有印章 {es_id}")
+SEAL_REVOKED = M("people.seal_revoked", "seal {es_id} is revoked: there is nothing to hold or manage",
+                 "印章 {es_id} 已吊销：无可持有或管理")
+ALREADY_GRANTED = M("people.already_granted", "{user} already has the authority to {authority} seal {es_id}",
+                    "{user} 已有对印章 {es_id} 的 {authority} 权限")
+NO_GRANT = M("people.no_grant", "{user} has no authority over a seal {es_id}", "{user} 对印章 {es_id} 没有任何权限")
+LICENCE_INACTIVE = M("people.licence_inactive", "the licence of {uscc} is {status}: its people cannot sign in",
+                     "{uscc} 的营业执照状态为{status}：其被授权人不能登录")
+ALREADY_ENROLLED = M("people.already_enrolled", "{user} already has a second factor; the legal representative can "
+                     "reset it", "{user} 已设置第二因素；如需更换，请法定代表人重置")
+NO_PASSWORD_HERE = M("people.representative_no_password", "the legal representative signs in with the e-licence and "
+                     "has no password here", "法定代表人使用电子营业执照登录，在此没有密码")
+WRONG_LOGIN = M("people.wrong_login", "wrong USCC, username or password", "统一社会信用代码、用户名或密码错误")
+CURRENT_WRONG = M("people.current_password_wrong", "the current password is wrong", "当前密码错误")
 
 
 @dataclass(frozen=True)
@@ -70,6 +99,8 @@ class PersonView:
     last_login_at: dt.datetime | None
     created_at: dt.datetime
     grants: tuple[GrantView, ...]
+    created_by: str = ""
+    by_former_representative: bool = False   # created by someone who is no longer the legal representative
 
 
 def _target(uscc: str, username: str) -> str:
@@ -84,10 +115,10 @@ def check_email(text: str, *, required: bool = False) -> str:
     text = (text or "").strip()
     if not text:
         if required:
-            raise ValidationError("an e-mail address is needed")
+            raise ValidationError(EMAIL_NEEDED)
         return ""
     if len(text) > 254 or not _EMAIL.match(text):
-        raise ValidationError(f"{text!r} is not an e-mail address (name@example.cn)")
+        raise ValidationError(BAD_EMAIL, text=text[:100])
     return text
 
 
@@ -98,17 +129,37 @@ def _own_person(session: Session, principal: Principal, person_id: int, *, lock:
         query = query.with_for_update()
     p = session.scalar(query)
     if p is None:
-        raise NotFound(f"no person {person_id} of this enterprise")
+        raise NotFound(NO_PERSON, id=person_id)
     return p
 
 
-def _view(session: Session, p: EnterprisePerson, now: dt.datetime) -> PersonView:
+NOT_REPRESENTATIVE = M("people.no_longer_representative", "{person} is no longer the legal representative of {uscc}, "
+                       "or its licence is not active: sign in again with the e-licence",
+                       "{person} 已不是 {uscc} 的法定代表人，或其营业执照不在有效状态：请用电子营业执照重新登录")
+
+
+def _still_representative(ent: Enterprise, principal: Principal) -> None:
+    """In the action's own transaction: the licence is active and names the signed-in legal
+    representative (the portal checks this on every request too; this closes the gap between)."""
+    if principal.person_id is None and (ent.status is not LicenceStatus.ACTIVE
+                                        or ent.legal_representative != principal.person):
+        raise PermissionDenied(NOT_REPRESENTATIVE, person=principal.person, uscc=ent.uscc)
+
+
+def _representative_actor(ent: Enterprise) -> str:
+    return f"enterprise:{ent.uscc}:{ent.legal_representative}"[:100]
+
+
+def _view(session: Session, p: EnterprisePerson, now: dt.datetime, ent: Enterprise | None = None) -> PersonView:
+    ent = ent or session.get(Enterprise, p.enterprise_id)
+    current = _representative_actor(ent) if ent is not None else ""
     rows = session.execute(select(SealGrant, Seal).join(Seal, Seal.id == SealGrant.seal_id)
                            .where(SealGrant.person_id == p.id).order_by(Seal.id)).all()
     grants = tuple(GrantView(seal.es_id, seal.name, seal.effective_status(now), g.authority, g.granted_at,
                              g.granted_by) for g, seal in rows)
     return PersonView(p.id, p.username, p.display_name, p.email, p.active, p.totp_enabled,
-                      p.locked_until is not None and p.locked_until > now, p.last_login_at, p.created_at, grants)
+                      p.locked_until is not None and p.locked_until > now, p.last_login_at, p.created_at, grants,
+                      p.created_by, bool(current) and p.created_by != current)
 
 
 # -- what the legal representative does --------------------------------------------------------------
@@ -135,23 +186,24 @@ def create_person(ctx: ServiceContext, principal: Principal, username: str, disp
     require_legal_representative(principal, "authorise people")
     username = (username or "").strip().lower()
     if not _USERNAME.match(username):
-        raise ValidationError(f"invalid username {username!r}: 2–64 characters, a-z first, then a-z 0-9 . _ -")
+        raise ValidationError(BAD_USERNAME, user=username[:64])
     display_name = (display_name or "").strip()
     if not display_name or len(display_name) > 100:
-        raise ValidationError("the person's name is needed (at most 100 characters)")
+        raise ValidationError(NAME_NEEDED)
     email = check_email(email)
     password = secrets.token_urlsafe(12)
     with ctx.transaction() as session:
         ent = session.scalar(select(Enterprise).where(Enterprise.id == principal.enterprise_id).with_for_update())
         if ent is None:
-            raise NotFound("no such enterprise")
+            raise NotFound(NO_ENTERPRISE)
+        _still_representative(ent, principal)
         if session.scalar(select(EnterprisePerson.id).where(EnterprisePerson.enterprise_id == ent.id,
                                                             EnterprisePerson.username == username)) is not None:
-            raise Conflict(f"the enterprise already has a person named {username}")
+            raise Conflict(PERSON_EXISTS, user=username)
         count = len(session.scalars(select(EnterprisePerson.id).where(EnterprisePerson.enterprise_id == ent.id)
                                     .limit(_MAX_PEOPLE)).all())
         if count >= _MAX_PEOPLE:
-            raise Conflict(f"an enterprise can authorise at most {_MAX_PEOPLE} people")
+            raise Conflict(TOO_MANY, max=_MAX_PEOPLE)
         p = EnterprisePerson(enterprise_id=ent.id, username=username, display_name=display_name, email=email,
                              password_hash=hash_password(password), must_change_password=True, active=True,
                              created_at=ctx.clock.now(), created_by=principal.actor.name, totp_enabled=False,
@@ -169,10 +221,13 @@ def set_active(ctx: ServiceContext, principal: Principal, person_id: int, active
     with ctx.transaction() as session:
         p = _own_person(session, principal, person_id, lock=True)
         if p.active == active:
-            raise InvalidTransition(f"{p.username} is already {'active' if active else 'deactivated'}")
+            if active:
+                raise InvalidTransition(ALREADY_ACTIVE, user=p.username)
+            raise InvalidTransition(ALREADY_INACTIVE, user=p.username)
         p.active = active
+        ended = 0 if active else web_sessions.end_all(session, ctx, person_id=p.id)
         audit.record(session, ctx, principal.actor, "person.reactivated" if active else "person.deactivated",
-                     "person", _target(principal.uscc, p.username))
+                     "person", _target(principal.uscc, p.username), **({} if active else {"sessions_ended": ended}))
 
 
 def reset_password(ctx: ServiceContext, principal: Principal, person_id: int) -> str:
@@ -185,7 +240,9 @@ def reset_password(ctx: ServiceContext, principal: Principal, person_id: int) ->
         p.must_change_password = True
         p.failed_logins = 0
         p.locked_until = None
-        audit.record(session, ctx, principal.actor, "person.password_reset", "person", _target(principal.uscc, p.username))
+        ended = web_sessions.end_all(session, ctx, person_id=p.id)
+        audit.record(session, ctx, principal.actor, "person.password_reset", "person", _target(principal.uscc, p.username),
+                     sessions_ended=ended)
     return password
 
 
@@ -197,26 +254,28 @@ def reset_second_factor(ctx: ServiceContext, principal: Principal, person_id: in
         p.totp_enabled = False
         p.totp_secret_blob = None
         p.totp_last_step = None
-        audit.record(session, ctx, principal.actor, "person.totp_reset", "person", _target(principal.uscc, p.username))
+        ended = web_sessions.end_all(session, ctx, person_id=p.id)
+        audit.record(session, ctx, principal.actor, "person.totp_reset", "person", _target(principal.uscc, p.username),
+                     sessions_ended=ended)
 
 
 def grant(ctx: ServiceContext, principal: Principal, person_id: int, es_id: str, authority: str) -> None:
     """Give (or change) a person's authority over one seal of the enterprise."""
     require_legal_representative(principal, "grant authority over seals")
     if authority not in AUTHORITIES:
-        raise ValidationError(f"unknown authority {authority!r}: hold or manage")
+        raise ValidationError(BAD_AUTHORITY, authority=str(authority)[:20])
     now = ctx.clock.now()
     with ctx.transaction() as session:
         p = _own_person(session, principal, person_id, lock=True)
         seal = session.scalar(select(Seal).where(Seal.es_id == (es_id or "").strip(),
                                                  Seal.enterprise_id == principal.enterprise_id))
         if seal is None:
-            raise NotFound(f"no seal {es_id!r} of this enterprise")
+            raise NotFound(NO_SEAL, es_id=(es_id or "")[:40])
         if seal.status is SealStatus.REVOKED:
-            raise InvalidTransition(f"seal {seal.es_id} is revoked: there is nothing to hold or manage")
+            raise InvalidTransition(SEAL_REVOKED, es_id=seal.es_id)
         row = session.get(SealGrant, (p.id, seal.id))
         if row is not None and row.authority == authority:
-            raise InvalidTransition(f"{p.username} already has the authority to {authority} seal {seal.es_id}")
+            raise InvalidTransition(ALREADY_GRANTED, user=p.username, authority=authority, es_id=seal.es_id)
         before = row.authority if row is not None else None
         if row is None:
             session.add(SealGrant(person_id=p.id, seal_id=seal.id, authority=authority, granted_at=now,
@@ -235,7 +294,7 @@ def withdraw(ctx: ServiceContext, principal: Principal, person_id: int, es_id: s
                                                  Seal.enterprise_id == principal.enterprise_id))
         row = session.get(SealGrant, (p.id, seal.id)) if seal is not None else None
         if seal is None or row is None:
-            raise NotFound(f"{p.username} has no authority over a seal {es_id!r}")
+            raise NotFound(NO_GRANT, user=p.username, es_id=(es_id or "")[:40])
         session.delete(row)
         audit.record(session, ctx, principal.actor, "person.withdrawn", "person", _target(principal.uscc, p.username),
                      seal=seal.es_id, authority=row.authority)
@@ -258,7 +317,8 @@ def set_contact_email(ctx: ServiceContext, principal: Principal, email: str) -> 
     with ctx.transaction() as session:
         ent = session.scalar(select(Enterprise).where(Enterprise.id == principal.enterprise_id).with_for_update())
         if ent is None:
-            raise NotFound("no such enterprise")
+            raise NotFound(NO_ENTERPRISE)
+        _still_representative(ent, principal)
         if ent.contact_email == email:
             return
         before, ent.contact_email = ent.contact_email, email
@@ -278,76 +338,89 @@ def _system(uscc: str, username: str) -> Actor:
     return Actor(name=f"enterprise:{uscc}:{username}"[:100], kind="enterprise")
 
 
-def _load_for_sign_in(session: Session, person_id: int) -> tuple[EnterprisePerson, Enterprise]:
-    row = session.execute(select(EnterprisePerson, Enterprise).join(Enterprise, Enterprise.id == EnterprisePerson.enterprise_id)
-                          .where(EnterprisePerson.id == person_id)).first()
+def _load_for_sign_in(session: Session, person_id: int, *, lock: bool = False) -> tuple[EnterprisePerson, Enterprise]:
+    query = (select(EnterprisePerson, Enterprise).join(Enterprise, Enterprise.id == EnterprisePerson.enterprise_id)
+             .where(EnterprisePerson.id == person_id))
+    row = session.execute(query.with_for_update(of=EnterprisePerson) if lock else query).first()
     if row is None or not row[0].active or row[1].status is not LicenceStatus.ACTIVE:
-        raise SignInFailed("the sign-in was not completed; start again")
+        raise SignInFailed(sign_in.START_AGAIN)
     return row[0], row[1]
 
 
 def check_password_step(ctx: ServiceContext, uscc: str, username: str, password: str) -> PersonChecked:
-    """First factor. One generic message for an unknown USCC, username or a wrong password."""
+    """First factor. One generic message for an unknown USCC, username or a wrong password (after
+    the same work, and audited); the row is read FOR UPDATE so parallel attempts count in turn."""
     now = ctx.clock.now()
-    uscc = (uscc or "").strip().upper()
-    username = (username or "").strip().lower()
-    failure: DomainError | None = None
+    uscc = sign_in.typed_name(uscc, upper=True)
+    username = sign_in.typed_name(username)
+    failure: Exception | None = None
     with ctx.transaction() as session:
         row = session.execute(select(EnterprisePerson, Enterprise)
                               .join(Enterprise, Enterprise.id == EnterprisePerson.enterprise_id)
-                              .where(Enterprise.uscc == uscc, EnterprisePerson.username == username)).first()
+                              .where(Enterprise.uscc == uscc, EnterprisePerson.username == username)
+                              .with_for_update(of=EnterprisePerson)).first() if uscc and username else None
         if row is None or not row[0].active:
-            hash_password(password or "x")   # the same work as a wrong password
-            raise SignInFailed("wrong username or password")
-        p, ent = row
-        sign_in.check_not_locked(p, now)
-        if not check_password(p, password or ""):  # type: ignore[arg-type]
-            sign_in.record_failure(session, ctx, p, now, "password", _system(uscc, username), "person",
-                                   _target(uscc, username))
-            failure = SignInFailed("wrong username or password")
-        elif ent.status is not LicenceStatus.ACTIVE:
-            raise SignInFailed(f"the licence of {ent.uscc} is {ent.status.value}: its people cannot sign in")
+            passwords.dummy_work(password)
+            sign_in.record_unknown(session, ctx, _system(uscc or "-", username or "-"), "person",
+                                   _target(uscc or "-", username or "-"))
+            failure = SignInFailed(WRONG_LOGIN)
         else:
-            result = PersonChecked(p.id, not p.totp_enabled)
+            p, ent = row
+            if p.locked_until is not None and p.locked_until > now:
+                passwords.dummy_work(password)
+                sign_in.check_not_locked(ctx, p, now)
+            if not check_password(p, password or ""):  # type: ignore[arg-type]
+                sign_in.record_failure(session, ctx, p, now, "password", _system(uscc, username), "person",
+                                       _target(uscc, username))
+                failure = SignInFailed(WRONG_LOGIN)
+            elif ent.status is not LicenceStatus.ACTIVE:
+                raise SignInFailed(LICENCE_INACTIVE, uscc=ent.uscc, status=ent.status)
+            else:
+                result = PersonChecked(p.id, not p.totp_enabled)
     if failure is not None:
         raise failure
     return result
 
 
 def start_enrolment(ctx: ServiceContext, person_id: int) -> tuple[str, str]:
-    """A fresh TOTP secret for a person without one; returns (secret, otpauth URI)."""
+    """The pending TOTP secret of a person without one (the same on every call until enrolment
+    completes: a reload shows the QR code already scanned); returns (secret, otpauth URI)."""
     ctx.require_keyring()
     with ctx.transaction() as session:
         p, ent = _load_for_sign_in(session, person_id)
         if p.totp_enabled:
-            raise InvalidTransition(f"{p.username} already has a second factor; the legal representative can reset it")
-        secret = sign_in.new_secret(ctx, p, _purpose(p, ent.uscc))
+            raise InvalidTransition(ALREADY_ENROLLED, user=p.username)
+        purpose = _purpose(p, ent.uscc)
+        secret = (sign_in.read_secret(ctx, p, purpose, p.username) if p.totp_secret_blob is not None
+                  else sign_in.new_secret(ctx, p, purpose))
         return secret, totp.provisioning_uri(secret, f"{p.username}@{ent.uscc}", ctx.settings.authority_name)
 
 
-def complete_sign_in(ctx: ServiceContext, person_id: int, code: str) -> Principal:
+def complete_sign_in(ctx: ServiceContext, person_id: int, code: str) -> tuple[Principal, str]:
+    """Second factor; returns the person's Principal and the new session's token (for the cookie)."""
     ctx.require_keyring()
     now = ctx.clock.now()
-    failure: DomainError | None = None
+    failure: Exception | None = None
     with ctx.transaction() as session:
-        p, ent = _load_for_sign_in(session, person_id)
-        sign_in.check_not_locked(p, now)
+        p, ent = _load_for_sign_in(session, person_id, lock=True)
+        sign_in.check_not_locked(ctx, p, now)
         if p.totp_secret_blob is None:
-            raise InvalidTransition("no second factor is set up for this account; start again")
+            raise InvalidTransition(sign_in.NO_SECOND_FACTOR)
         enrolled = not p.totp_enabled
         who = _system(ent.uscc, p.username)
         if sign_in.accept_code(ctx, p, code, now, _purpose(p, ent.uscc), p.username) is None:
-            failure = SignInFailed(sign_in.code_failure_message(p, code, now, ctx, _purpose(p, ent.uscc)))
+            failure = SignInFailed(sign_in.WRONG_CODE)
             sign_in.record_failure(session, ctx, p, now, "code", who, "person", _target(ent.uscc, p.username))
         else:
             if enrolled:
                 audit.record(session, ctx, who, "totp.enrolled", "person", _target(ent.uscc, p.username))
+            started = web_sessions.start(ctx, session, "person", person_id=p.id, enterprise_id=ent.id)
             audit.record(session, ctx, who, "signin.succeeded", "person", _target(ent.uscc, p.username))
             principal = Principal(enterprise_id=ent.id, uscc=ent.uscc, enterprise_name=ent.name, person=p.display_name,
                                   person_id=p.id, username=p.username)
     if failure is not None:
         raise failure
-    return principal
+    return principal, started.token
 
 
 def principal_for(ctx: ServiceContext, person_id: int) -> tuple[Principal, bool] | None:
@@ -365,19 +438,25 @@ def principal_for(ctx: ServiceContext, person_id: int) -> tuple[Principal, bool]
                          person_id=p.id, username=p.username), p.must_change_password
 
 
-def change_password(ctx: ServiceContext, principal: Principal, current: str, new: str) -> None:
+def change_password(ctx: ServiceContext, principal: Principal, current: str, new: str, *,
+                    keep_session: str | None = None) -> None:
+    """The person's own password; their other sessions end (``keep_session`` stays)."""
     if principal.person_id is None:
-        raise ValidationError("the legal representative signs in with the e-licence and has no password here")
-    if len(new or "") < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"the new password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if new == current:
-        raise ValidationError("the new password must differ from the current one")
-    if principal.username and principal.username.lower() in new.lower():
-        raise ValidationError("the new password must not contain the username")
+        raise ValidationError(NO_PASSWORD_HERE)
+    passwords.check_new(new, current=current, username=principal.username)
     with ctx.transaction() as session:
         p = _own_person(session, principal, principal.person_id, lock=True)
         if not check_password(p, current or ""):  # type: ignore[arg-type]
-            raise SignInFailed("the current password is wrong")
+            raise SignInFailed(CURRENT_WRONG)
         p.password_hash = hash_password(new)
         p.must_change_password = False
-        audit.record(session, ctx, principal.actor, "person.password_changed", "person", _target(principal.uscc, p.username))
+        from sqlalchemy import update
+
+        from ..db.models import WebSession
+
+        q = update(WebSession).where(WebSession.person_id == p.id, WebSession.ended_at.is_(None))
+        if keep_session:
+            q = q.where(WebSession.id != keep_session)
+        ended = session.execute(q.values(ended_at=ctx.clock.now(), end_reason=web_sessions.ACCOUNT_CHANGED)).rowcount
+        audit.record(session, ctx, principal.actor, "person.password_changed", "person",
+                     _target(principal.uscc, p.username), sessions_ended=int(ended or 0))

@@ -5,9 +5,10 @@ An account is any row with the columns ``failed_logins``, ``locked_until``, ``to
 ``totp_enabled``, ``totp_last_step`` and ``last_login_at``. Wrong passwords and wrong codes count
 together; after ``REGISTRY_LOGIN_MAX_FAILURES`` the account is locked for
 ``REGISTRY_LOGIN_LOCK_MINUTES`` (a correct password does not unlock it). A code is accepted once:
-its time step must be newer than the last one used.
+its time step must be newer than the last one used; a used code and a wrong code get the same
+answer. The callers read the account row ``FOR UPDATE`` (PostgreSQL), so parallel attempts are
+counted one after the other. A name that matches no account is audited too (``signin.unknown``).
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -15,14 +16,26 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from ..domain.errors import DomainError, ValidationError
+from ..domain.display_time import LocalTime
+from ..domain.errors import DomainError, M, ValidationError
 from ..pki import totp
 from ..pki.keys import KeyFormatError, unwrap_secret, wrap_secret
 from . import audit
 from .context import Actor, ServiceContext
 
-__all__ = ["SignInFailed", "AccountLocked", "Account", "check_not_locked", "record_failure", "new_secret",
-           "accept_code"]
+__all__ = ["SignInFailed", "AccountLocked", "Account", "check_not_locked", "record_failure", "record_unknown",
+           "new_secret", "read_secret", "accept_code", "WRONG_PASSWORD", "WRONG_CODE", "START_AGAIN", "typed_name"]
+
+WRONG_PASSWORD = M("signin.wrong_password", "wrong username or password", "用户名或密码错误")
+WRONG_CODE = M("signin.wrong_code", "wrong code, or a code that was already used: wait for the next one",
+               "动态码错误或已被使用，请等待下一个动态码")
+START_AGAIN = M("signin.start_again", "the sign-in was not completed; start again", "登录未完成，请重新开始")
+LOCKED = M("signin.locked", "too many failed attempts: the account is locked for another {minutes} min (until "
+           "{until})", "失败次数过多：账号已锁定，还需 {minutes} 分钟（至 {until}）")
+NO_SECOND_FACTOR = M("signin.no_second_factor", "no second factor is set up for this account; start again",
+                     "该账号尚未设置第二因素，请重新开始")
+UNREADABLE_SECRET = M("signin.unreadable_secret", "the second factor of {who} cannot be read: {reason}",
+                      "{who} 的第二因素无法读取：{reason}")
 
 
 class SignInFailed(DomainError):
@@ -44,11 +57,19 @@ class Account(Protocol):
     last_login_at: dt.datetime | None
 
 
-def check_not_locked(account: Account, now: dt.datetime) -> None:
+def typed_name(text: str | None, *, upper: bool = False) -> str:
+    """A typed username or USCC as looked up: trimmed, case-folded, at most 100 characters, and no
+    control characters (PostgreSQL refuses a NUL in text; such a name matches no account)."""
+    value = (text or "").strip()[:100]
+    value = value.upper() if upper else value.lower()
+    return "" if any(ord(c) < 32 or ord(c) == 127 for c in value) else value
+
+
+def check_not_locked(ctx: ServiceContext, account: Account, now: dt.datetime) -> None:
     if account.locked_until is not None and account.locked_until > now:
         minutes = max(1, int((account.locked_until - now).total_seconds() + 59) // 60)
-        raise AccountLocked(f"too many failed attempts: the account is locked for another {minutes} min "
-                            f"(until {account.locked_until:%H:%M} UTC)")
+        raise AccountLocked(LOCKED, minutes=minutes,
+                            until=LocalTime(account.locked_until, ctx.settings.display_timezone))
 
 
 def record_failure(session: Session, ctx: ServiceContext, account: Account, now: dt.datetime, step: str,
@@ -65,6 +86,11 @@ def record_failure(session: Session, ctx: ServiceContext, account: Account, now:
         audit.record(session, ctx, actor, "signin.failed", target_type, target_id, **details)
 
 
+def record_unknown(session: Session, ctx: ServiceContext, actor: Actor, target_type: str, typed: str) -> None:
+    """A sign-in with a name that matches no active account: audited (what was typed, cut short)."""
+    audit.record(session, ctx, actor, "signin.unknown", target_type, typed[:64] or "-", step="password")
+
+
 def new_secret(ctx: ServiceContext, account: Account, purpose: str) -> str:
     """A fresh TOTP secret, stored wrapped under the key-encryption key (bound to ``purpose``)."""
     keyring = ctx.require_keyring()
@@ -74,15 +100,20 @@ def new_secret(ctx: ServiceContext, account: Account, purpose: str) -> str:
     return secret
 
 
+def read_secret(ctx: ServiceContext, account: Account, purpose: str, who: str) -> str:
+    """The account's (enrolled or pending) TOTP secret, unwrapped."""
+    keyring = ctx.require_keyring()
+    try:
+        return unwrap_secret(account.totp_secret_blob or b"", keyring.keys, purpose).decode()
+    except KeyFormatError as exc:
+        raise ValidationError(UNREADABLE_SECRET, who=who, reason=exc) from None
+
+
 def accept_code(ctx: ServiceContext, account: Account, code: str, now: dt.datetime, purpose: str,
                 who: str) -> int | None:
     """The time step of a valid, not yet used code for the account's secret; None if wrong or used.
     On success the account is marked enrolled, unlocked and signed in at ``now``."""
-    keyring = ctx.require_keyring()
-    try:
-        secret = unwrap_secret(account.totp_secret_blob or b"", keyring.keys, purpose).decode()
-    except KeyFormatError as exc:
-        raise ValidationError(f"the second factor of {who} cannot be read: {exc}") from None
+    secret = read_secret(ctx, account, purpose, who)
     step = totp.match(secret, code, now)
     if step is None or (account.totp_last_step is not None and step <= account.totp_last_step):
         return None
@@ -92,13 +123,3 @@ def accept_code(ctx: ServiceContext, account: Account, code: str, now: dt.dateti
     account.locked_until = None
     account.last_login_at = now
     return step
-
-
-def code_failure_message(account: Account, code: str, now: dt.datetime, ctx: ServiceContext, purpose: str) -> str:
-    """Which message a refused code gets: wrong, or right but already used."""
-    keyring = ctx.require_keyring()
-    try:
-        secret = unwrap_secret(account.totp_secret_blob or b"", keyring.keys, purpose).decode()
-    except KeyFormatError:
-        return "wrong code"
-    return "wrong or already used code" if totp.match(secret, code, now) is not None else "wrong code"

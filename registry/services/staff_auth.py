@@ -1,15 +1,17 @@
-"""Staff sign-in: password (argon2id), then a TOTP second factor enrolled on first sign-in.
+"""Staff sign-in: password (argon2id), then a TOTP second factor enrolled on first sign-in, then a
+server-side session (services.web_sessions).
 
 Flow: :func:`check_password_step` (username + password) → :func:`start_enrolment` the first time
-(a new secret, shown once as a QR code) → :func:`complete_sign_in` (a 6-digit code). Wrong passwords
-and wrong codes count together; after ``REGISTRY_LOGIN_MAX_FAILURES`` the account is locked for
-``REGISTRY_LOGIN_LOCK_MINUTES`` (a correct password does not unlock it). A code is accepted once:
-its time step must be newer than the last one used. Every outcome is an audit event.
+(one pending secret, shown as a QR code; a reload shows the same one) → :func:`complete_sign_in`
+(a 6-digit code; returns the session token). Wrong passwords and wrong codes count together; after
+``REGISTRY_LOGIN_MAX_FAILURES`` the account is locked for ``REGISTRY_LOGIN_LOCK_MINUTES`` (a correct
+password does not unlock it). A code is accepted once. Every outcome is an audit event, including a
+name that matches no account. The account row is read ``FOR UPDATE``, so parallel attempts on
+PostgreSQL are counted one after another.
 
 The password step alone never signs anyone in: the web layer keeps only "password checked for user
 N at time T" until the code is given.
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -19,19 +21,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import User
-from ..domain.errors import DomainError, InvalidTransition, NotFound, ValidationError
+from ..domain.errors import M, InvalidTransition, NotFound, ValidationError
 from ..domain.roles import Permission, require
 from ..pki import totp
-from . import audit, sign_in
+from . import audit, passwords, sign_in, web_sessions
 from .context import Actor, ServiceContext
 from .sign_in import AccountLocked, SignInFailed
-from .users import check_password, hash_password
 
 __all__ = ["SignInFailed", "AccountLocked", "PasswordChecked", "check_password_step", "start_enrolment",
-           "complete_sign_in", "actor_for", "change_password", "reset_second_factor", "set_language",
-           "MIN_PASSWORD_LENGTH"]
+           "complete_sign_in", "signed_in", "sign_out", "change_password", "reset_second_factor", "set_language"]
 
-MIN_PASSWORD_LENGTH = 12
+ALREADY_ENROLLED = M("staff.already_enrolled", "{user} already has a second factor; an admin can reset it",
+                     "{user} 已设置第二因素；如需更换，请管理员重置")
+NO_USER = M("staff.no_user", "no staff user named {user}", "没有名为 {user} 的工作人员账号")
+CURRENT_WRONG = M("staff.current_password_wrong", "the current password is wrong", "当前密码错误")
+BAD_LANGUAGE = M("staff.bad_language", "unsupported language {lang}: zh or en", "不支持的语言 {lang}：应为 zh 或 en")
 
 
 @dataclass(frozen=True)
@@ -49,125 +53,163 @@ def _system(username: str) -> Actor:
     return Actor(name=username, kind="staff")
 
 
-def _locked(ctx: ServiceContext, user: User, now: dt.datetime) -> None:
-    sign_in.check_not_locked(user, now)
-
-
-def _fail(session: Session, ctx: ServiceContext, user: User, now: dt.datetime, what: str) -> None:
-    sign_in.record_failure(session, ctx, user, now, what, _system(user.username), "user", user.username)
-
-
-def _user(session: Session, username: str) -> User | None:
-    return session.scalar(select(User).where(User.username == (username or "").strip().lower()))
+def _locked_row(session: Session, query):  # type: ignore[no-untyped-def]
+    return session.scalar(query.with_for_update())
 
 
 def check_password_step(ctx: ServiceContext, username: str, password: str) -> PasswordChecked:
-    """First factor. Raises :class:`SignInFailed` (a generic message) or :class:`AccountLocked`."""
+    """First factor. Raises :class:`SignInFailed` (one message for an unknown name and a wrong
+    password, after the same work) or :class:`AccountLocked`."""
     now = ctx.clock.now()
-    failure: DomainError | None = None
+    typed = sign_in.typed_name(username)
+    failure: Exception | None = None
     with ctx.transaction() as session:
-        user = _user(session, username)
+        user = _locked_row(session, select(User).where(User.username == typed)) if typed else None
         if user is None or not user.active:
-            # same message and a comparable amount of work as a wrong password
-            hash_password(password or "x")
-            raise SignInFailed("wrong username or password")
-        _locked(ctx, user, now)
-        if not check_password(user, password or ""):
-            _fail(session, ctx, user, now, "password")
-            failure = SignInFailed("wrong username or password")
+            passwords.dummy_work(password)
+            sign_in.record_unknown(session, ctx, _system(typed or "-"), "user", typed)
+            failure = SignInFailed(sign_in.WRONG_PASSWORD)
+        elif user.locked_until is not None and user.locked_until > now:
+            passwords.dummy_work(password)   # the same work as any other answer
+            sign_in.check_not_locked(ctx, user, now)
+        elif not passwords.verify_password(user.password_hash, password or ""):
+            sign_in.record_failure(session, ctx, user, now, "password", _system(user.username), "user", user.username)
+            failure = SignInFailed(sign_in.WRONG_PASSWORD)
         else:
             result = PasswordChecked(user.id, user.username, not user.totp_enabled)
-    if failure is not None:  # raised after the commit, so the failure count is kept
+    if failure is not None:  # raised after the commit, so the failure count and its audit event are kept
         raise failure
     return result
 
 
 def start_enrolment(ctx: ServiceContext, user_id: int) -> tuple[str, str]:
-    """A fresh TOTP secret for a user who has none enabled yet; returns (secret, otpauth URI).
-    Calling it again replaces the pending secret (e.g. the page was reloaded)."""
+    """The pending TOTP secret of a user who has none enabled yet, made on the first call and the
+    same on every later one until enrolment completes (a reload shows the QR code already scanned);
+    returns (secret, otpauth URI). The secret is kept wrapped in the database, never in a cookie."""
     ctx.require_keyring()
     with ctx.transaction() as session:
         user = session.get(User, user_id)
         if user is None or not user.active:
-            raise NotFound("no such active staff user")
+            raise SignInFailed(sign_in.START_AGAIN)
         if user.totp_enabled:
-            raise InvalidTransition(f"{user.username} already has a second factor; an admin can reset it")
-        secret = sign_in.new_secret(ctx, user, _purpose(user))
-        issuer = ctx.settings.authority_name
-        return secret, totp.provisioning_uri(secret, user.username, issuer)
+            raise InvalidTransition(ALREADY_ENROLLED, user=user.username)
+        if user.totp_secret_blob is not None:
+            secret = sign_in.read_secret(ctx, user, _purpose(user), user.username)
+        else:
+            secret = sign_in.new_secret(ctx, user, _purpose(user))
+        return secret, totp.provisioning_uri(secret, user.username, ctx.settings.authority_name)
 
 
-def complete_sign_in(ctx: ServiceContext, user_id: int, code: str) -> Actor:
-    """Second factor: the code for the enrolled (or pending) secret. Returns the signed-in Actor."""
+def complete_sign_in(ctx: ServiceContext, user_id: int, code: str) -> tuple[Actor, str]:
+    """Second factor: the code for the enrolled (or pending) secret. Returns the signed-in Actor and
+    the new session's token (for the cookie)."""
     ctx.require_keyring()
     now = ctx.clock.now()
-    failure: DomainError | None = None
+    failure: Exception | None = None
     with ctx.transaction() as session:
-        user = session.get(User, user_id)
+        user = _locked_row(session, select(User).where(User.id == user_id))
         if user is None or not user.active:
-            raise SignInFailed("the sign-in was not completed; start again")
-        _locked(ctx, user, now)
+            raise SignInFailed(sign_in.START_AGAIN)
+        sign_in.check_not_locked(ctx, user, now)
         if user.totp_secret_blob is None:
-            raise InvalidTransition("no second factor is set up for this account; start again")
+            raise InvalidTransition(sign_in.NO_SECOND_FACTOR)
         enrolled = not user.totp_enabled
         if sign_in.accept_code(ctx, user, code, now, _purpose(user), user.username) is None:
-            failure = SignInFailed(sign_in.code_failure_message(user, code, now, ctx, _purpose(user)))
-            _fail(session, ctx, user, now, "code")
+            failure = SignInFailed(sign_in.WRONG_CODE)
+            sign_in.record_failure(session, ctx, user, now, "code", _system(user.username), "user", user.username)
         else:
             actor = Actor(name=user.username, kind="staff", roles=user.roles, user_id=user.id)
             if enrolled:
                 audit.record(session, ctx, actor, "totp.enrolled", "user", user.username)
+            started = web_sessions.start(ctx, session, "staff", user_id=user.id)
             audit.record(session, ctx, actor, "signin.succeeded", "user", user.username)
     if failure is not None:
         raise failure
-    return actor
+    return actor, started.token
 
 
-def actor_for(ctx: ServiceContext, user_id: int) -> tuple[Actor, User] | None:
-    """The Actor of a signed-in session, or None if the account was deactivated meanwhile."""
+@dataclass(frozen=True)
+class SignedIn:
+    actor: Actor
+    language: str | None
+    must_change_password: bool
+    session_key: str
+
+
+def signed_in(ctx: ServiceContext, token: str | None) -> SignedIn | str | None:
+    """The staff member of a session cookie's token; a reason string if the session ended (idle,
+    expired, signed out, account changed); None if there is no session."""
+    found = web_sessions.load(ctx, token, "staff")
+    if not isinstance(found, web_sessions.Current):
+        return found
     with ctx.reader() as session:
-        user = session.get(User, user_id)
-        if user is None or not user.active or not user.totp_enabled:
-            return None
-        return Actor(name=user.username, kind="staff", roles=user.roles, user_id=user.id), user
+        user = session.get(User, found.user_id)
+        ok = user is not None and user.active and user.totp_enabled
+        if ok:
+            assert user is not None
+            result = SignedIn(Actor(name=user.username, kind="staff", roles=user.roles, user_id=user.id),
+                              user.language, user.must_change_password, found.key)
+    if not ok:
+        web_sessions.end(ctx, token, web_sessions.ACCOUNT_CHANGED)
+        return web_sessions.ACCOUNT_CHANGED
+    return result
 
 
-def change_password(ctx: ServiceContext, actor: Actor, current: str, new: str) -> None:
-    if len(new or "") < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"the new password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if new == current:
-        raise ValidationError("the new password must differ from the current one")
-    if actor.name.lower() in new.lower():
-        raise ValidationError("the new password must not contain the username")
+def sign_out(ctx: ServiceContext, actor: Actor | None, token: str | None) -> None:
+    web_sessions.end(ctx, token, web_sessions.SIGNED_OUT)
+    if actor is not None:
+        with ctx.transaction() as session:
+            audit.record(session, ctx, actor, "signout", "user", actor.name)
+
+
+def change_password(ctx: ServiceContext, actor: Actor, current: str, new: str, *,
+                    keep_session: str | None = None) -> None:
+    """The signed-in user's own password. Their other sessions end (the one ``keep_session`` names stays)."""
+    passwords.check_new(new, current=current, username=actor.name)
     with ctx.transaction() as session:
-        user = session.get(User, actor.user_id)
+        user = _locked_row(session, select(User).where(User.id == actor.user_id))
         if user is None:
-            raise NotFound("no such user")
-        if not check_password(user, current or ""):
-            raise SignInFailed("the current password is wrong")
-        user.password_hash = hash_password(new)
+            raise NotFound(NO_USER, user=actor.name)
+        if not passwords.verify_password(user.password_hash, current or ""):
+            raise SignInFailed(CURRENT_WRONG)
+        user.password_hash = passwords.hash_password(new)
         user.must_change_password = False
-        audit.record(session, ctx, actor, "user.password_changed", "user", user.username)
+        ended = _end_others(session, ctx, user.id, keep_session)
+        audit.record(session, ctx, actor, "user.password_changed", "user", user.username, sessions_ended=ended)
+
+
+def _end_others(session: Session, ctx: ServiceContext, user_id: int, keep: str | None) -> int:
+    from sqlalchemy import update
+
+    from ..db.models import WebSession
+
+    q = update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+    if keep:
+        q = q.where(WebSession.id != keep)
+    return int(session.execute(q.values(ended_at=ctx.clock.now(),
+                                        end_reason=web_sessions.ACCOUNT_CHANGED)).rowcount or 0)
 
 
 def reset_second_factor(ctx: ServiceContext, actor: Actor, username: str) -> None:
-    """Admin: the user enrols a new authenticator at their next sign-in (lost phone)."""
+    """Admin: the user enrols a new authenticator at their next sign-in (lost phone); their
+    sessions end now."""
     require(actor.name, actor.roles, Permission.USER_MANAGE)
     with ctx.transaction() as session:
-        user = _user(session, username)
+        user = _locked_row(session, select(User).where(User.username == sign_in.typed_name(username)))
         if user is None:
-            raise NotFound(f"no staff user named {username!r}")
+            raise NotFound(NO_USER, user=username)
         user.totp_enabled = False
         user.totp_secret_blob = None
         user.totp_last_step = None
-        audit.record(session, ctx, actor, "totp.reset", "user", user.username)
+        ended = web_sessions.end_all(session, ctx, user_id=user.id)
+        audit.record(session, ctx, actor, "totp.reset", "user", user.username, sessions_ended=ended)
 
 
 def set_language(ctx: ServiceContext, actor: Actor, language: str | None) -> None:
     if language not in (None, "zh", "en"):
-        raise ValidationError(f"unsupported language {language!r}: zh or en")
+        raise ValidationError(BAD_LANGUAGE, lang=language)
     with ctx.transaction() as session:
         user = session.get(User, actor.user_id)
         if user is None:
-            raise NotFound("no such user")
+            raise NotFound(NO_USER, user=actor.name)
         user.language = language

@@ -1,5 +1,4 @@
 """Staff accounts."""
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -7,30 +6,45 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import User, UserRole
-from ..domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
+from ..domain.errors import M, Conflict, Message, InvalidTransition, NotFound, ValidationError
 from ..domain.roles import Permission, Role, require
-from . import audit
+from . import audit, passwords, web_sessions
 from .context import Actor, ServiceContext
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
+
+BAD_USERNAME = M("staff.bad_username", "invalid username {user}: 2–64 characters, a-z first, then a-z 0-9 . _ -",
+                 "用户名 {user} 无效：2–64 个字符，以 a-z 开头，其后为 a-z、0-9、.、_ 或 -")
+NO_ROLE = M("staff.no_role", "a staff account needs at least one role", "工作人员账号至少需要一个角色")
+EXISTS = M("staff.exists", "user {user} already exists", "用户 {user} 已存在")
+NO_USER = M("staff.no_user", "no staff user named {user}", "没有名为 {user} 的工作人员账号")
+NOBODY = M("staff.nobody_given", "{purpose}: no user given", "{purpose}：未指定用户")
+NOBODY_NAMED = M("staff.purpose_no_user", "{purpose}: no staff user named {user}", "{purpose}：没有名为 {user} 的工作人员账号")
+PURPOSE_INACTIVE = M("staff.purpose_inactive", "{purpose}: user {user} is deactivated", "{purpose}：用户 {user} 已停用")
+LAST_ADMIN = M("staff.last_admin", "{user} is the last active admin: {what} would leave nobody to manage staff "
+               "accounts; give another account the admin role first",
+               "{user} 是最后一个启用的管理员：{what}后将无人管理工作人员账号；请先为另一个账号授予管理员角色")
+REMOVING_ADMIN = M("staff.what.remove_admin", "removing the admin role", "去掉管理员角色")
+DEACTIVATING = M("staff.what.deactivate", "deactivating it", "停用该账号")
+OWN_ACCOUNT = M("staff.own_account", "you cannot deactivate your own account; another admin can",
+                "不能停用自己的账号；可由另一位管理员操作")
+OWN_PASSWORD = M("staff.own_password", "use “change password” for your own account; an admin resets other accounts",
+                 "自己的账号请使用“修改密码”；管理员重置的是其他人的密码")
+ALREADY_INACTIVE = M("staff.already_inactive", "{user} is already deactivated", "{user} 已被停用")
+ALREADY_ACTIVE = M("staff.already_active", "{user} is active already", "{user} 已处于启用状态")
+INACTIVE = M("staff.inactive", "{user} is deactivated: reactivate the account first", "{user} 已停用：请先重新启用该账号")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return passwords.hash_password(password)
 
 
 def check_password(user: User, password: str) -> bool:
-    try:
-        return _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    return passwords.verify_password(user.password_hash, password)
 
 
 def add_user(ctx: ServiceContext, actor: Actor, username: str, roles: list[Role],
@@ -40,13 +54,13 @@ def add_user(ctx: ServiceContext, actor: Actor, username: str, roles: list[Role]
     require(actor.name, actor.roles, Permission.USER_MANAGE)
     username = (username or "").strip().lower()
     if not _USERNAME.match(username):
-        raise ValidationError(f"invalid username {username!r}: 2–64 characters, a-z first, then a-z 0-9 . _ -")
+        raise ValidationError(BAD_USERNAME, user=username)
     if not roles:
-        raise ValidationError("a staff account needs at least one role")
+        raise ValidationError(NO_ROLE)
     password = secrets.token_urlsafe(12)
     with ctx.transaction() as session:
         if session.scalar(select(User.id).where(User.username == username)) is not None:
-            raise Conflict(f"user {username} already exists")
+            raise Conflict(EXISTS, user=username)
         user = User(username=username, display_name=display_name or username,
                     password_hash=hash_password(password), must_change_password=True, active=True,
                     created_at=ctx.clock.now(), role_rows=[UserRole(role=r) for r in sorted(set(roles))])
@@ -78,7 +92,7 @@ def staff_actors(session: Session, purposes: dict[str, str]) -> dict[str, Actor]
     wanted = {(name or "").strip().lower(): purpose for name, purpose in purposes.items()}
     for name, purpose in wanted.items():
         if not name:
-            raise ValidationError(f"{purpose}: no user given")
+            raise ValidationError(NOBODY, purpose=purpose)
     rows = session.connection().execute(select(User.id, User.username, User.active, UserRole.role)
                                         .outerjoin(UserRole, UserRole.user_id == User.id)
                                         .where(User.username.in_(list(wanted)))).all()
@@ -90,10 +104,10 @@ def staff_actors(session: Session, purposes: dict[str, str]) -> dict[str, Actor]
     out = {}
     for name, purpose in wanted.items():
         if name not in found:
-            raise NotFound(f"{purpose}: no staff user named {name!r}")
+            raise NotFound(NOBODY_NAMED, purpose=purpose, user=name)
         uid, active, roles = found[name]
         if not active:
-            raise ValidationError(f"{purpose}: user {name} is deactivated")
+            raise ValidationError(PURPOSE_INACTIVE, purpose=purpose, user=name)
         out[name] = Actor(name=name, kind="staff", roles=frozenset(roles), user_id=uid)
     return out
 
@@ -130,6 +144,10 @@ class StaffRow:
     last_login_at: dt.datetime | None
     created_at: dt.datetime
 
+    @property
+    def role_enums(self) -> tuple[Role, ...]:
+        return tuple(Role(r) for r in self.roles)
+
     @classmethod
     def of(cls, user: User) -> "StaffRow":
         return cls(user.id, user.username, user.display_name, tuple(sorted(r.value for r in user.roles)),
@@ -161,7 +179,7 @@ def get_user(ctx: ServiceContext, actor: Actor, username: str) -> StaffRow:
     with ctx.reader() as session:
         user = session.scalar(select(User).where(User.username == (username or "").strip().lower()))
         if user is None:
-            raise NotFound(f"no staff user named {username!r}")
+            raise NotFound(NO_USER, user=username)
         return StaffRow.of(user)
 
 
@@ -181,14 +199,13 @@ def _target(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == (username or "").strip().lower())
                           .with_for_update().execution_options(populate_existing=True))
     if user is None:
-        raise NotFound(f"no staff user named {username!r}")
+        raise NotFound(NO_USER, user=username)
     return user
 
 
-def _keep_an_admin(session: Session, user: User, what: str) -> None:
+def _keep_an_admin(session: Session, user: User, what: Message) -> None:
     if user.active and Role.ADMIN in user.roles and _active_admins(session) <= {user.id}:
-        raise LastAdmin(f"{user.username} is the last active admin: {what} would leave nobody to manage "
-                        "staff accounts; give another account the admin role first")
+        raise LastAdmin(LAST_ADMIN, user=user.username, what=what)
 
 
 def set_roles(ctx: ServiceContext, actor: Actor, username: str, roles: list[Role]) -> StaffRow:
@@ -196,14 +213,14 @@ def set_roles(ctx: ServiceContext, actor: Actor, username: str, roles: list[Role
     require(actor.name, actor.roles, Permission.USER_MANAGE)
     wanted = set(roles)
     if not wanted:
-        raise ValidationError("a staff account needs at least one role")
+        raise ValidationError(NO_ROLE)
     with ctx.transaction() as session:
         _lock_admins(session)
         user = _target(session, username)
         before = user.roles
         if wanted != before:
             if Role.ADMIN in before and Role.ADMIN not in wanted:
-                _keep_an_admin(session, user, "removing the admin role")
+                _keep_an_admin(session, user, REMOVING_ADMIN)
             for row in [r for r in user.role_rows if r.role not in wanted]:
                 user.role_rows.remove(row)
             user.role_rows.extend(UserRole(role=r) for r in sorted(wanted - before))
@@ -220,12 +237,13 @@ def deactivate_user(ctx: ServiceContext, actor: Actor, username: str) -> StaffRo
         _lock_admins(session)
         user = _target(session, username)
         if user.id == actor.user_id or (actor.user_id is None and user.username == actor.name):
-            raise OwnAccount("you cannot deactivate your own account; another admin can")
+            raise OwnAccount(OWN_ACCOUNT)
         if not user.active:
-            raise InvalidTransition(f"{user.username} is already deactivated")
-        _keep_an_admin(session, user, "deactivating it")
+            raise InvalidTransition(ALREADY_INACTIVE, user=user.username)
+        _keep_an_admin(session, user, DEACTIVATING)
         user.active = False
-        audit.record(session, ctx, actor, "user.deactivated", "user", user.username)
+        ended = web_sessions.end_all(session, ctx, user_id=user.id)
+        audit.record(session, ctx, actor, "user.deactivated", "user", user.username, sessions_ended=ended)
         return StaffRow.of(user)
 
 
@@ -235,9 +253,30 @@ def reactivate_user(ctx: ServiceContext, actor: Actor, username: str) -> StaffRo
     with ctx.transaction() as session:
         user = _target(session, username)
         if user.active:
-            raise InvalidTransition(f"{user.username} is active already")
+            raise InvalidTransition(ALREADY_ACTIVE, user=user.username)
         user.active = True
         user.failed_logins = 0
         user.locked_until = None
         audit.record(session, ctx, actor, "user.reactivated", "user", user.username)
         return StaffRow.of(user)
+
+
+def reset_password(ctx: ServiceContext, actor: Actor, username: str) -> str:
+    """Admin: a new one-time password for another account (forgotten password). Returned once; the
+    user must choose their own at the next sign-in, and every session of theirs ends now. The second
+    factor stays: the one-time password alone does not sign anyone in."""
+    require(actor.name, actor.roles, Permission.USER_MANAGE)
+    password = secrets.token_urlsafe(12)
+    with ctx.transaction() as session:
+        user = _target(session, username)
+        if user.id == actor.user_id or (actor.user_id is None and user.username == actor.name):
+            raise OwnAccount(OWN_PASSWORD)
+        if not user.active:
+            raise InvalidTransition(INACTIVE, user=user.username)
+        user.password_hash = hash_password(password)
+        user.must_change_password = True
+        user.failed_logins = 0
+        user.locked_until = None
+        ended = web_sessions.end_all(session, ctx, user_id=user.id)
+        audit.record(session, ctx, actor, "user.password_reset", "user", user.username, sessions_ended=ended)
+    return password

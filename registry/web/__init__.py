@@ -23,7 +23,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, ctx: ServiceContext
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="registry_session",
-        PERMANENT_SESSION_LIFETIME=12 * 3600,   # hard cap; idle sessions end after REGISTRY_SESSION_IDLE_MINUTES
+        # the cookie's own lifetime; the session itself is on the server (services.web_sessions): idle after
+        # REGISTRY_SESSION_IDLE_MINUTES, ended REGISTRY_SESSION_MAX_HOURS after sign-in however active
+        PERMANENT_SESSION_LIFETIME=settings.session_max_hours * 3600,
         WTF_CSRF_TIME_LIMIT=None,               # a token lives as long as the session
     )
     if test_config:
@@ -50,6 +52,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, ctx: ServiceContext
     ocsp.init_app(app)  # /ocsp: a lean WSGI handler in front of Flask (RFC 6960 / RFC 5019)
     _init_errors(app)
     _init_security_headers(app)
+    from . import security
+
+    security.init_app(app, settings.secure_cookies)
     return app
 
 

@@ -32,6 +32,7 @@ EXPECTED: dict[str, tuple[str, str, set[str]]] = {
     "admin.user_detail": ("GET", "/admin/users/olivia", {"admin"}),   # its POST sets the roles
     "admin.user_active": ("POST", "/admin/users/aud/deactivate", {"admin"}),
     "admin.user_reset_totp": ("POST", "/admin/users/otto/reset-second-factor", {"admin"}),
+    "admin.user_reset_password": ("POST", "/admin/users/otto/reset-password", {"admin"}),
     "admin.crl_list": ("GET", "/admin/crls", STAFF_ANY),
     "admin.crl_publish_now": ("POST", "/admin/crls/publish", {"admin"}),
     "admin.seal_list": ("GET", "/admin/seals", {"operator", "reviewer", "admin", "auditor"}),

@@ -66,9 +66,9 @@ def test_a_new_account_shows_its_one_time_password_once(app, ctx: ServiceContext
 
 
 @pytest.mark.parametrize("data,status,message", [
-    ({"username": "olivia", "roles": ["operator"]}, 409, "user olivia already exists"),
-    ({"username": "9lives", "roles": ["operator"]}, 400, "invalid username"),
-    ({"username": "<b>x</b>", "roles": ["operator"]}, 400, "invalid username"),
+    ({"username": "olivia", "roles": ["operator"]}, 409, "用户 olivia 已存在"),
+    ({"username": "9lives", "roles": ["operator"]}, 400, "用户名 9lives 无效"),
+    ({"username": "<b>x</b>", "roles": ["operator"]}, 400, "无效：2–64 个字符"),
     ({"username": "newbie"}, 400, "请至少选择一个角色"),
     ({"username": "newbie", "roles": ["superuser"]}, 400, "superuser"),
     ({"username": "", "roles": ["operator"]}, 400, "该字段是必填字段"),

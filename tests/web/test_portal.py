@@ -55,7 +55,7 @@ def test_replayed_wrong_challenge_and_forged_credentials_are_refused(app, ctx: S
     challenge, token = login_page(c)
     cred = elicence.demo_credential(ctx, SHENZHEN_USCC, "not-the-pages-challenge")
     r = c.post("/portal/login", data={"credential": cred, "csrf_token": token})
-    assert r.status_code == 401 and "another challenge" in r.get_data(as_text=True)
+    assert r.status_code == 401 and "对应的是另一个二维码" in r.get_data(as_text=True)
     # a credential made for one browser's challenge does not work in another browser
     other = app.test_client()
     ch2, tok2 = login_page(other)

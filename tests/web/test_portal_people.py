@@ -48,13 +48,14 @@ def person_sign_in(app, ctx: ServiceContext, username: str, password: str, uscc:
                                              "csrf_token": csrf(html)})
     assert r.status_code == 302 and r.headers["Location"].endswith("/portal/login/person/enrol"), r.get_data(as_text=True)
     html = c.get("/portal/login/person/enrol").get_data(as_text=True)
-    secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', html).group(1)  # type: ignore[union-attr]
+    secret = re.search(r'<code id="totp-secret"[^>]*>([A-Z2-7 ]+)</code>', html).group(1).replace(" ", "")  # type: ignore[union-attr]
     r = c.post("/portal/login/person/enrol", data={"code": totp.code_at(secret, ctx.clock.now()), "csrf_token": csrf(html)})
     assert r.status_code == 302 and r.headers["Location"].endswith("/portal/")
     # a one-time password: every page leads to the password change first
     assert c.get("/portal/").headers["Location"].endswith("/portal/password")
     html = c.get("/portal/password").get_data(as_text=True)
-    r = c.post("/portal/password", data={"current": password, "new": new_password, "csrf_token": csrf(html)})
+    r = c.post("/portal/password", data={"current": password, "new": new_password, "confirm": new_password,
+                                         "csrf_token": csrf(html)})
     assert r.status_code == 302
     return c, secret
 
@@ -107,7 +108,12 @@ def test_deactivation_signs_the_person_out_at_the_next_request(app, ctx: Service
     assert c.get("/portal/").status_code == 200
     pid = enterprise_people.list_people(ctx, legal(ctx))[0].id
     html = boss.get(f"/portal/people/{pid}").get_data(as_text=True)
-    assert boss.post(f"/portal/people/{pid}/deactivate", data={"csrf_token": csrf(html)}).status_code == 302
+    # an irreversible action asks for the username typed by hand
+    r = boss.post(f"/portal/people/{pid}/deactivate", data={"csrf_token": csrf(html)})
+    assert r.status_code == 400 and "请输入用户名 li.lei 以确认" in r.get_data(as_text=True)
+    assert c.get("/portal/").status_code == 200
+    r = boss.post(f"/portal/people/{pid}/deactivate", data={"csrf_token": csrf(html), "confirm": "li.lei"})
+    assert r.status_code == 302
     assert c.get("/portal/").headers["Location"].endswith("/portal/login")
     # and cannot sign in again (the same answer as a wrong password)
     html = c.get("/portal/login/person").get_data(as_text=True)
@@ -116,8 +122,8 @@ def test_deactivation_signs_the_person_out_at_the_next_request(app, ctx: Service
     assert r.status_code == 401
     # deactivating twice is a 409 with a message
     html = boss.get(f"/portal/people/{pid}").get_data(as_text=True)
-    r = boss.post(f"/portal/people/{pid}/deactivate", data={"csrf_token": csrf(html)})
-    assert r.status_code == 409 and "already deactivated" in r.get_data(as_text=True)
+    r = boss.post(f"/portal/people/{pid}/deactivate", data={"csrf_token": csrf(html), "confirm": "li.lei"})
+    assert r.status_code == 409 and "li.lei 已被停用" in r.get_data(as_text=True)
 
 
 def test_a_revoked_licence_stops_its_people_signing_in(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
@@ -185,8 +191,8 @@ def test_another_enterprise_gets_404_for_every_people_url(app, ctx: ServiceConte
     token = csrf(mallory.get("/portal/people").get_data(as_text=True))
     assert mallory.get(f"/portal/people/{pid}").status_code == 404
     for action, data in (("grant", {"seal": es_id, "authority": "manage"}), ("withdraw", {"seal": es_id}),
-                         ("deactivate", {}), ("reactivate", {}), ("reset-password", {}),
-                         ("reset-second-factor", {})):
+                         ("deactivate", {"confirm": "li.lei"}), ("reactivate", {}),
+                         ("reset-password", {"confirm": "li.lei"}), ("reset-second-factor", {"confirm": "li.lei"})):
         r = mallory.post(f"/portal/people/{pid}/{action}", data={**data, "csrf_token": token})
         assert r.status_code == 404, action
     # nor can the other enterprise grant our seal to its own person
@@ -204,11 +210,11 @@ def test_bad_input_is_refused_with_a_message_and_nothing_stored(app, ctx: Servic
     assert password
     before = fingerprint(ctx)
     r = create(boss, username="li.lei")
-    assert r.status_code == 409 and "already has a person named li.lei" in r.get_data(as_text=True)
+    assert r.status_code == 409 and "本企业已有名为 li.lei 的被授权人" in r.get_data(as_text=True)
     r = create(boss, username="9bad name")
     assert r.status_code == 400
     r = create(boss, username="someone", email="not-an-address")
-    assert r.status_code == 400 and "not an e-mail address" in r.get_data(as_text=True)
+    assert r.status_code == 400 and "不是电子邮件地址" in r.get_data(as_text=True)
     html = boss.get("/portal/settings").get_data(as_text=True)
     r = boss.post("/portal/settings", data={"email": "x@y", "csrf_token": csrf(html)})
     assert r.status_code == 400
@@ -241,7 +247,7 @@ def test_reset_password_shows_a_new_one_time_password_once(app, ctx: ServiceCont
     boss = app.test_client()
     sign_in(boss, ctx)
     html = boss.get(f"/portal/people/{pid}").get_data(as_text=True)
-    r = boss.post(f"/portal/people/{pid}/reset-password", data={"csrf_token": csrf(html)})
+    r = boss.post(f"/portal/people/{pid}/reset-password", data={"csrf_token": csrf(html), "confirm": "LI.LEI "})
     second = one_time_password(r)
     assert second != first
     with pytest.raises(enterprise_people.SignInFailed):

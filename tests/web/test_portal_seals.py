@@ -44,11 +44,17 @@ def client_for(app, ctx: ServiceContext, uscc: str = SHENZHEN_USCC):  # type: ig
 
 
 def person_client(app, principal):  # type: ignore[no-untyped-def]
-    """Signed in as an authorised person (the session the person sign-in leaves behind)."""
+    """Signed in as an authorised person (the server-side session the person sign-in leaves behind)."""
+    from registry.services import web_sessions
+
+    ctx = app.extensions["registry"]
+    with ctx.transaction() as session:
+        started = web_sessions.start(ctx, session, "person", person_id=principal.person_id,
+                                     enterprise_id=principal.enterprise_id)
     c = app.test_client()
     c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     with c.session_transaction() as sess:
-        sess["enterprise"] = principal.as_session()
+        sess["portal_sid"] = started.token
     return c
 
 
@@ -95,7 +101,7 @@ def test_apply_and_preview_are_for_the_legal_representative_only(app, ctx: Servi
     assert someone.get(f"/portal/seals/{code}").status_code == 200   # signed in for real
     for path in ("/portal/apply", "/portal/apply/seal", "/portal/apply/preview/01.png"):
         assert someone.get(path).status_code == 403
-    assert app.test_client().get("/portal/apply").headers["Location"].endswith("/portal/login")
+    assert app.test_client().get("/portal/apply").headers["Location"] == "/portal/login?next=/portal/apply"
 
 
 def test_apply_set_with_one_uploaded_picture(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
@@ -247,6 +253,7 @@ def test_renewal_outside_the_window_then_inside(app, ctx: ServiceContext, finger
     into_window(ctx, code)
     c = client_for(app, ctx)      # ~670 days later: the old session ended long ago
     tok = token(c, f"/portal/seals/{code}")
+    before = fingerprint(ctx)     # the new sign-in is a change of record (its audit event, its challenge)
     assert "Renewal open" in text(c.get("/portal/"))
     r = post_files(c, f"/portal/seals/{code}/renew", {"key": "new"}, tok)   # a new key, but no CSR
     assert r.status_code == 400 and "Choose the certificate request" in alert(r)

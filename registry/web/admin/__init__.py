@@ -14,9 +14,10 @@ from flask_babel import gettext as _
 
 from ...domain.errors import DomainError
 from ...domain.roles import Permission, permissions_of
-from ...services import staff_auth
+from ...services import staff_auth, web_sessions
 from ...services.context import Actor
-from .. import service_context
+from .. import i18n, service_context
+from ..security import safe_next
 from .forms import CodeForm, EmptyForm, LoginForm, PasswordChangeForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -28,30 +29,41 @@ def _now() -> dt.datetime:
     return service_context().clock.now()
 
 
+_ENDED = {
+    web_sessions.IDLE: lambda: _("Your session ended after %(minutes)d minutes without activity. Please sign in "
+                                  "again.", minutes=service_context().settings.session_idle_minutes),
+    web_sessions.EXPIRED: lambda: _("Your session ended %(hours)d hours after you signed in. Please sign in again.",
+                                     hours=service_context().settings.session_max_hours),
+    web_sessions.ACCOUNT_CHANGED: lambda: _("Your session was ended: the account was deactivated, or its password or "
+                                             "second factor was reset."),
+    web_sessions.SIGNED_OUT: lambda: _("This session was signed out. Please sign in again."),
+}
+
+
+def ended_message(reason: str) -> str:
+    make = _ENDED.get(reason)
+    return make() if make else _("Your session ended. Please sign in again.")
+
+
 @bp.before_app_request
 def load_staff() -> Any:
-    """The signed-in staff member (if any) for every request; idle sessions end here."""
+    """The signed-in staff member (if any) for every request, from the server-side session; a
+    session that ended (idle, expired, signed out elsewhere, account changed) is said so once."""
     g.actor = None
-    uid = session.get("staff_id")
-    if uid is None:
+    token = session.get("sid")
+    if not token:
         return None
-    ctx = service_context()
-    seen = session.get("seen")
-    now = _now()
-    if seen is not None and (now - dt.datetime.fromisoformat(seen)).total_seconds() > ctx.settings.session_idle_minutes * 60:
-        session.clear()
-        if request.blueprint == "admin":
-            flash(_("Your session ended after %(minutes)d minutes without activity. Please sign in again.",
-                    minutes=ctx.settings.session_idle_minutes), "info")
+    found = staff_auth.signed_in(service_context(), token)
+    if not isinstance(found, staff_auth.SignedIn):
+        session.pop("sid", None)
+        if isinstance(found, str) and request.blueprint == "admin":
+            g.session_ended = found
+            flash(ended_message(found), "info")
         return None
-    found = staff_auth.actor_for(ctx, uid)
-    if found is None:
-        session.clear()
-        return None
-    g.actor, user = found
-    g.user_language = user.language
-    g.must_change_password = user.must_change_password
-    session["seen"] = now.isoformat()
+    g.actor = found.actor
+    g.user_language = found.language
+    g.must_change_password = found.must_change_password
+    g.session_key = found.session_key
     return None
 
 
@@ -61,7 +73,10 @@ def staff_required(permission: Permission | None = None) -> Callable[[Callable[.
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             actor: Actor | None = g.get("actor")
             if actor is None:
-                return redirect(url_for("admin.login", next=request.full_path if request.method == "GET" else None))
+                # the page asked for comes back after sign-in (a form's page, for a refused POST)
+                target = safe_next((_local(request.full_path if request.method == "GET" else request.referrer)
+                                    or "").rstrip("?"), "/admin")
+                return redirect(url_for("admin.login", next=None if target in ("/admin/", "/admin") else target))
             if g.get("must_change_password") and request.endpoint not in ("admin.password", "admin.logout"):
                 return redirect(url_for("admin.password"))
             if permission is not None and permission not in permissions_of(actor.roles):
@@ -95,13 +110,11 @@ def login() -> Any:
         except DomainError as exc:
             error, status = _translated(exc), exc.http_status
         else:
-            lang = session.get("lang")
-            session.clear()
-            if lang:
-                session["lang"] = lang
-            session["pw_user"] = checked.user_id
-            session["pw_at"] = _now().isoformat()
-            session["next"] = _safe_next(request.args.get("next"))
+            _fresh_cookie()
+            session["pending"] = {"user": checked.user_id, "at": _now().isoformat()}
+            target = safe_next(request.args.get("next"), "/admin")
+            if target:
+                session["next"] = target
             return redirect(url_for("admin.enrol" if checked.needs_enrolment else "admin.code"))
     elif request.method == "POST":
         status = 400
@@ -109,31 +122,48 @@ def login() -> Any:
 
 
 def _translated(exc: DomainError) -> str:
-    if isinstance(exc, staff_auth.SignInFailed):
-        text = str(exc)
-        return {"wrong username or password": _("Wrong username or password."),
-                "wrong code": _("Wrong code."),
-                "wrong or already used code": _("Wrong code, or a code that was already used: wait for the next one."),
-                }.get(text, text)
-    if isinstance(exc, staff_auth.AccountLocked):
-        return _("Too many failed attempts: the account is locked for a while.") + " " + str(exc)
-    return str(exc)
+    return i18n.error_text(exc)
 
 
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/admin") and not target.startswith("//"):
-        return target
-    return None
+def _local(url: str | None) -> str | None:
+    """The path and query of a same-site URL (a Referer), else None."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _fresh_cookie() -> None:
+    """A new cookie for a new stage of sign-in (no fixation), keeping only the language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
 
 
 def _pending_user() -> int | None:
-    uid, at = session.get("pw_user"), session.get("pw_at")
-    if uid is None or at is None:
+    pending = session.get("pending")
+    if not isinstance(pending, dict) or "user" not in pending or "at" not in pending:
         return None
-    if (_now() - dt.datetime.fromisoformat(at)).total_seconds() > _PENDING_SECONDS:
-        session.pop("pw_user", None)
+    try:
+        at = dt.datetime.fromisoformat(pending["at"])
+        uid = int(pending["user"])
+    except (TypeError, ValueError):
+        session.pop("pending", None)
         return None
-    return int(uid)
+    if (_now() - at).total_seconds() > _PENDING_SECONDS:
+        session.pop("pending", None)
+        return None
+    return uid
+
+
+def grouped(secret: str) -> str:
+    """A TOTP secret as people type it: groups of four."""
+    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
 
 
 @bp.route("/login/enrol", methods=["GET", "POST"])
@@ -146,17 +176,17 @@ def enrol() -> Any:
     done, error, status = _code_step(uid, form)
     if done is not None:
         return done
-    if request.method == "GET" or "totp_uri" not in session:
-        try:
-            secret, uri = staff_auth.start_enrolment(service_context(), uid)
-        except DomainError as exc:
-            return redirect(url_for("admin.code")) if exc.http_status == 409 else abort(exc.http_status)
-        session["totp_uri"], session["totp_secret"] = uri, secret
+    try:   # the one pending secret (the same after a reload), read from the database, never from a cookie
+        secret, uri = staff_auth.start_enrolment(service_context(), uid)
+    except DomainError as exc:
+        if exc.http_status == 409:
+            return redirect(url_for("admin.code"))
+        session.pop("pending", None)
+        return redirect(url_for("admin.login"))
     import segno
 
-    qr = segno.make(session["totp_uri"], error="m").png_data_uri(scale=5, border=2)
-    return render_template("admin/enrol.html", form=form, qr=qr, secret=session["totp_secret"],
-                           error=error), status
+    qr = segno.make(uri, error="m").png_data_uri(scale=5, border=2)
+    return render_template("admin/enrol.html", form=form, qr=qr, secret=grouped(secret), error=error), status
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
@@ -183,19 +213,15 @@ def _code_step(uid: int, form: CodeForm) -> tuple[Any, str | None, int]:
 
 def _finish(uid: int, code: str) -> Any:
     try:
-        actor = staff_auth.complete_sign_in(service_context(), uid, code)
+        _actor, token = staff_auth.complete_sign_in(service_context(), uid, code)
     except DomainError as exc:
         if isinstance(exc, staff_auth.AccountLocked):
-            session.pop("pw_user", None)
+            session.pop("pending", None)
         return _translated(exc)
-    target = session.get("next")
-    lang = session.get("lang")
-    session.clear()  # a fresh session id after sign-in (no fixation)
+    target = safe_next(session.get("next"), "/admin")
+    _fresh_cookie()   # a fresh cookie after sign-in (no fixation); the session itself is on the server
     session.permanent = True
-    session["staff_id"] = actor.user_id
-    session["seen"] = _now().isoformat()
-    if lang:
-        session["lang"] = lang
+    session["sid"] = token
     return redirect(target or url_for("admin.dashboard"))
 
 
@@ -204,10 +230,8 @@ def logout() -> Any:
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    staff_auth.sign_out(service_context(), g.get("actor"), session.get("sid"))
+    _fresh_cookie()
     flash(_("You have signed out."), "info")
     return redirect(url_for("admin.login"))
 
@@ -219,9 +243,10 @@ def password() -> Any:
     error, status = None, 200
     if form.validate_on_submit():
         try:
-            staff_auth.change_password(service_context(), g.actor, form.current.data or "", form.new.data or "")
+            staff_auth.change_password(service_context(), g.actor, form.current.data or "", form.new.data or "",
+                                       keep_session=g.get("session_key"))
         except DomainError as exc:
-            error, status = str(exc), exc.http_status
+            error, status = _translated(exc), exc.http_status
         else:
             flash(_("Your password was changed."), "info")
             return redirect(url_for("admin.dashboard"))
@@ -240,8 +265,7 @@ def language(lang: str) -> Any:
     session["lang"] = lang
     if g.get("actor") is not None:
         staff_auth.set_language(service_context(), g.actor, lang)
-    target = request.form.get("next") or ""
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("admin.login"))
+    return redirect(safe_next(request.form.get("next")) or url_for("admin.login"))
 
 
 from . import views  # noqa: E402,F401  (the back-office pages register on bp)

@@ -1,11 +1,13 @@
 """Forms of the audit, staff, CRL, enterprise and licence pages (Flask-WTF: each carries a CSRF token)."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...domain.roles import Role
@@ -29,9 +31,16 @@ class RoleBoxes(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+def _at_least_one_role(_form: Any, field: Any) -> None:
+    """Checked on the server: an HTML ``required`` on each checkbox (what DataRequired renders)
+    would make the browser demand every box ticked."""
+    if not field.data:
+        raise StopValidation(_l("Choose at least one role."))
+
+
 def _role_field() -> RoleBoxes:
     return RoleBoxes(_l("Roles"), choices=[_choice(r.value, label) for r, label in ROLE_LABELS.items()],
-                     validators=[DataRequired(message=_l("Choose at least one role."))])
+                     validators=[_at_least_one_role])
 
 
 class UserCreateForm(FlaskForm):
@@ -42,6 +51,12 @@ class UserCreateForm(FlaskForm):
 
 class RolesForm(FlaskForm):
     roles = _role_field()
+
+
+class ConfirmUserForm(FlaskForm):
+    """An action on another account that cannot be undone from this page: the box ticked."""
+
+    confirm = BooleanField(_l("Yes, give this account a new one-time password"), validators=[DataRequired()])
 
 
 class LicenceImportForm(FlaskForm):

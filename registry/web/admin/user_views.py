@@ -5,29 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ...domain.errors import DomainError, InvalidTransition
+from ...domain.errors import DomainError
 from ...domain.roles import Permission, Role
 from ...services import staff_auth, users
-from .. import service_context
+from .. import i18n, service_context
 from . import bp, staff_required
 from .forms import EmptyForm
-from .forms_extra import RolesForm, UserCreateForm
+from .forms_extra import ConfirmUserForm, RolesForm, UserCreateForm
 
 
-def _message(exc: DomainError, username: str, action: str = "") -> str:
-    """The service's refusals that staff meet in daily work, in the page's language."""
-    if isinstance(exc, users.LastAdmin):
-        return _("%(user)s is the last active admin: give another account the admin role first.", user=username)
-    if isinstance(exc, users.OwnAccount):
-        return _("You cannot deactivate your own account; another admin can.")
-    if isinstance(exc, InvalidTransition) and action == "deactivate":
-        return _("%(user)s is already deactivated.", user=username)
-    if isinstance(exc, InvalidTransition) and action == "reactivate":
-        return _("%(user)s is already active.", user=username)
-    return str(exc)
+def _message(exc: DomainError, username: str = "", action: str = "") -> str:
+    """The service's refusal, in the page's language (coded messages: services.users)."""
+    return i18n.error_text(exc)
 
 
 def _roles(form: Any) -> list[Role]:
@@ -48,11 +40,9 @@ def user_list() -> Any:
                 user, password = users.add_user(ctx, g.actor, form.username.data or "", _roles(form),
                                                 (form.display_name.data or "").strip())
             except DomainError as exc:
-                error, status = str(exc), exc.http_status
+                error, status = i18n.error_text(exc), exc.http_status
             else:
-                resp = make_response(render_template("admin/user_created.html", user=user, password=password))
-                resp.headers["Cache-Control"] = "no-store"
-                return resp
+                return render_template("admin/user_created.html", user=user, password=password)  # no-store: web.security
         else:
             if form.errors.get("csrf_token"):
                 abort(400)
@@ -66,7 +56,8 @@ def _detail(username: str, *, error: str | None = None, status: int = 200, form:
     u = users.get_user(service_context(), g.actor, username)
     if form is None:
         form = RolesForm(formdata=None, data={"roles": list(u.roles)})
-    return render_template("admin/user.html", u=u, form=form, action_form=EmptyForm(), error=error), status
+    return render_template("admin/user.html", u=u, form=form, action_form=EmptyForm(), reset_form=ConfirmUserForm(),
+                           error=error), status
 
 
 @bp.route("/users/<username>", methods=["GET", "POST"])
@@ -112,3 +103,20 @@ def user_reset_totp(username: str) -> Any:
     flash(_("The second factor of %(user)s was reset: they enrol a new authenticator at their next sign-in.",
             user=username), "info")
     return redirect(url_for("admin.user_detail", username=username))
+
+
+@bp.post("/users/<username>/reset-password")
+@staff_required(Permission.USER_MANAGE)
+def user_reset_password(username: str) -> Any:
+    """A new one-time password for a forgotten one, shown once on the answer to this POST."""
+    form = ConfirmUserForm()
+    if not form.validate_on_submit():
+        if form.errors.get("csrf_token"):
+            abort(400)
+        return _detail(username, error=_("Tick the box to confirm the new one-time password."), status=400)
+    try:
+        password = users.reset_password(service_context(), g.actor, username)
+    except DomainError as exc:
+        return _detail(username, error=i18n.error_text(exc), status=exc.http_status)
+    u = users.get_user(service_context(), g.actor, username)
+    return render_template("admin/user_created.html", user=u, password=password, reset=True)

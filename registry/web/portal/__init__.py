@@ -3,7 +3,6 @@
 An enterprise sees only its own applications and seals: every lookup is by (enterprise, id), and
 anything else is a 404, whatever id is typed into a URL.
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -20,10 +19,11 @@ from wtforms.validators import DataRequired, Length
 
 from ...domain.errors import DomainError
 from ...domain.seal_types import SealType
-from ...services import applications, elicence, portal_data
+from ...services import applications, elicence, portal_data, portal_sign_in, web_sessions
 from ...services.context import Actor
 from ...services.portal_access import Principal
-from .. import service_context
+from .. import i18n, service_context
+from ..security import safe_next
 
 # The portal's own script and styles (CSP: script-src 'self', so no inline script): /portal/static/...
 STATIC = Path(__file__).resolve().parents[3] / "static" / "portal"
@@ -44,32 +44,80 @@ def _now() -> dt.datetime:
     return service_context().clock.now()
 
 
+_ENDED = {
+    web_sessions.IDLE: lambda: _("You were signed out after %(minutes)d minutes without activity. Sign in again to "
+                                  "continue where you were.", minutes=service_context().settings.session_idle_minutes),
+    web_sessions.EXPIRED: lambda: _("You were signed out %(hours)d hours after signing in. Sign in again to continue.",
+                                     hours=service_context().settings.session_max_hours),
+    web_sessions.ACCOUNT_CHANGED: lambda: _("You were signed out: your account was deactivated, or its password or "
+                                             "second factor was reset."),
+    web_sessions.REPRESENTATIVE_CHANGED: lambda: _("You were signed out: the licence now names another legal "
+                                                    "representative. The new legal representative signs in with the "
+                                                    "e-licence."),
+    web_sessions.LICENCE_INACTIVE: lambda: _("You were signed out: the enterprise's licence is no longer active."),
+    web_sessions.SIGNED_OUT: lambda: _("This session was signed out. Please sign in again."),
+}
+
+SESSION_KEY = "portal_sid"
+
+
+def ended_message(reason: str) -> str:
+    make = _ENDED.get(reason)
+    return make() if make else _("You were signed out. Please sign in again.")
+
+
 @bp.before_app_request
 def load_enterprise() -> None:
+    """The portal's principal for every request, from the server-side session, re-checked against
+    the licence (legal representative) or the account (authorised person) every time."""
     g.enterprise = None
     g.principal = None
-    ent = session.get("enterprise")
-    if not ent:
+    token = session.get(SESSION_KEY)
+    if not token:
         return
-    seen = session.get("ent_seen")
-    ctx = service_context()
-    if seen and (_now() - dt.datetime.fromisoformat(seen)).total_seconds() > ctx.settings.session_idle_minutes * 60:
-        session.pop("enterprise", None)
+    found = portal_sign_in.signed_in(service_context(), token)
+    if not isinstance(found, portal_sign_in.PortalSession):
+        session.pop(SESSION_KEY, None)
+        if isinstance(found, str) and request.blueprint == "portal":
+            flash(ended_message(found), "info")
         return
-    principal = Principal.from_session(ent)
-    if principal.person_id is not None:
-        # an authorised person: deactivated, second factor reset or licence no longer active → signed out
-        from ...services import enterprise_people
+    g.principal = found.principal
+    g.enterprise = found.principal.as_session()
+    g.person_must_change_password = found.must_change_password
+    g.portal_session_key = found.key
 
-        found = enterprise_people.principal_for(ctx, principal.person_id)
-        if found is None or found[0].enterprise_id != principal.enterprise_id:
-            session.pop("enterprise", None)
-            return
-        principal, g.person_must_change_password = found
-        ent = principal.as_session()
-    g.enterprise = ent
-    g.principal = principal
-    session["ent_seen"] = _now().isoformat()
+
+def fresh_cookie() -> None:
+    """A new cookie at each stage of sign-in (no fixation), keeping only the language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+def start_portal_session(token: str) -> None:
+    fresh_cookie()
+    session.permanent = True
+    session[SESSION_KEY] = token
+
+
+def to_sign_in(person: bool = False) -> Any:
+    """To the sign-in page, coming back to this page afterwards (a POST comes back to its form's page)."""
+    target = request.full_path if request.method == "GET" else request.referrer
+    if target and "://" in target:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(target)
+        target = parts.path + (f"?{parts.query}" if parts.query else "") if parts.netloc == request.host else None
+    target = safe_next((target or "").rstrip("?"), "/portal")
+    if target in ("/portal/", "/portal"):
+        target = None   # the home page is where sign-in leads anyway
+    return redirect(url_for("portal.person_login" if person else "portal.login", next=target))
+
+
+def after_sign_in() -> Any:
+    target = safe_next(session.pop("portal_next", None), "/portal")
+    return redirect(target or url_for("portal.home"))
 
 
 def _password_first() -> Any:
@@ -83,7 +131,7 @@ def enterprise_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if g.get("enterprise") is None:
-            return redirect(url_for("portal.login"))
+            return to_sign_in()
         return _password_first() or view(*args, **kwargs)
     return wrapper
 
@@ -98,7 +146,7 @@ def legal_representative_required(view: Callable[..., Any]) -> Callable[..., Any
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if g.get("enterprise") is None:
-            return redirect(url_for("portal.login"))
+            return to_sign_in()
         if not g.principal.is_legal_representative:
             return _password_first() or abort(403)
         return view(*args, **kwargs)
@@ -107,28 +155,33 @@ def legal_representative_required(view: Callable[..., Any]) -> Callable[..., Any
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    """Show a fresh challenge; accept the credential the e-licence app made for it."""
+    """Show a fresh challenge; accept the credential the e-licence app made for it (once)."""
+    if request.method == "GET" and (target := safe_next(request.args.get("next"), "/portal")):
+        session["portal_next"] = target
     form = CredentialForm()
     error, status = None, 200
     challenge, issued = session.get("ent_challenge"), session.get("ent_challenge_at")
     if form.validate_on_submit():
-        fresh = issued and (_now() - dt.datetime.fromisoformat(issued)).total_seconds() <= _CHALLENGE_SECONDS
+        fresh = False
+        if issued:
+            try:
+                fresh = (_now() - dt.datetime.fromisoformat(issued)).total_seconds() <= _CHALLENGE_SECONDS
+            except (TypeError, ValueError):
+                fresh = False
         try:
             if not challenge or not fresh:
-                raise elicence.CredentialRejected(_("The code on this page has expired; a new one is shown."))
-            who = elicence.LocalIssuerVerifier(service_context()).verify(form.credential.data or "",
-                                                                        challenge=challenge, now=_now())
+                raise elicence.CredentialRejected(elicence.CHALLENGE_EXPIRED)
+            ctx = service_context()
+            who = elicence.LocalIssuerVerifier(ctx).verify(form.credential.data or "", challenge=challenge, now=_now())
+            token = portal_sign_in.representative_sign_in(ctx, who, challenge)
         except DomainError as exc:
-            error, status = str(exc), exc.http_status
+            error, status = i18n.error_text(exc), exc.http_status
         else:
-            lang = session.get("lang")
-            session.clear()  # a new session, and the challenge is used up
-            if lang:
-                session["lang"] = lang
-            session["enterprise"] = Principal(enterprise_id=who.enterprise_id, uscc=who.uscc, enterprise_name=who.name,
-                                              person=who.legal_representative).as_session()
-            session["ent_seen"] = _now().isoformat()
-            return redirect(url_for("portal.home"))
+            target = session.get("portal_next")
+            start_portal_session(token)     # a new cookie: the challenge is gone with the old one
+            if target:
+                session["portal_next"] = target
+            return after_sign_in()
     elif request.method == "POST":
         status = 400
     if request.method == "GET" or status != 200 or not challenge:
@@ -144,7 +197,8 @@ def login() -> Any:
 def logout() -> Any:
     if not EmptyForm().validate_on_submit():
         abort(400)
-    session.pop("enterprise", None)
+    portal_sign_in.sign_out(service_context(), g.get("principal"), session.get(SESSION_KEY))
+    fresh_cookie()
     flash(_("You have signed out."), "info")
     return redirect(url_for("portal.login"))
 

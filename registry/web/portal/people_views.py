@@ -19,10 +19,13 @@ from wtforms.validators import DataRequired, Length, Regexp
 from ...domain.errors import DomainError
 from ...services import enterprise_people
 from ...services.portal_access import Principal
-from .. import service_context
+from .. import i18n, service_context
+from ..admin import grouped
+from ..security import safe_next
 from ..admin.forms import CodeForm, PasswordChangeForm
 from ..admin.forms_extra import _choice
-from . import EmptyForm, _now, bp, enterprise_required, legal_representative_required
+from . import (EmptyForm, _now, after_sign_in, bp, enterprise_required, fresh_cookie, legal_representative_required,
+               start_portal_session)
 
 _PENDING_SECONDS = 300  # between a correct password and the code
 
@@ -60,15 +63,32 @@ def _principal() -> Principal:
 
 
 def _sign_in_error(exc: DomainError) -> str:
-    if isinstance(exc, enterprise_people.SignInFailed):
-        text = str(exc)
-        return {"wrong username or password": _("Wrong USCC, username or password."),
-                "wrong code": _("Wrong code."),
-                "wrong or already used code": _("Wrong code, or a code that was already used: wait for the next one."),
-                }.get(text, text)
-    if isinstance(exc, enterprise_people.AccountLocked):
-        return _("Too many failed attempts: the account is locked for a while.") + " " + str(exc)
-    return str(exc)
+    return i18n.error_text(exc)
+
+
+class ConfirmForm(FlaskForm):
+    """An irreversible action on a person: their username typed by hand."""
+
+    confirm = StringField(_l("Type the username to confirm"), validators=[DataRequired(), Length(max=64)])
+
+
+def _unconfirmed(pid: int) -> Any:
+    """None if the typed username matches the person's; else the person's page with the error."""
+    form = ConfirmForm()
+    p = enterprise_people.person(service_context(), _principal(), pid)   # 404 first if not ours
+    if form.validate_on_submit() and (form.confirm.data or "").strip().lower() == p.username:
+        return None
+    if form.errors.get("csrf_token"):
+        abort(400)
+    return _person_page(pid, error=_("Type the username %(user)s to confirm.", user=p.username), status=400)
+
+
+def _person_page(pid: int, *, error: str | None = None, status: int = 200) -> Any:
+    p = enterprise_people.person(service_context(), _principal(), pid)
+    form = GrantForm()
+    form.seal.choices = _grantable(_principal())
+    return render_template("portal/person.html", p=p, grant_form=form, form=EmptyForm(), confirm_form=ConfirmForm(),
+                           error=error), status
 
 
 # -- sign-in of an authorised person -------------------------------------------------------------------
@@ -76,6 +96,8 @@ def _sign_in_error(exc: DomainError) -> str:
 
 @bp.route("/login/person", methods=["GET", "POST"])
 def person_login() -> Any:
+    if request.method == "GET" and (target := safe_next(request.args.get("next"), "/portal")):
+        session["portal_next"] = target
     form = PersonLoginForm()
     error, status = None, 200
     if form.validate_on_submit():
@@ -85,11 +107,11 @@ def person_login() -> Any:
         except DomainError as exc:
             error, status = _sign_in_error(exc), exc.http_status
         else:
-            lang = session.get("lang")
-            session.clear()
-            if lang:
-                session["lang"] = lang
-            session["person_pw"], session["person_pw_at"] = checked.person_id, _now().isoformat()
+            target = session.get("portal_next")
+            fresh_cookie()
+            if target:
+                session["portal_next"] = target
+            session["person_pending"] = {"person": checked.person_id, "at": _now().isoformat()}
             return redirect(url_for("portal.person_enrol" if checked.needs_enrolment else "portal.person_code"))
     elif request.method == "POST":
         status = 400
@@ -97,31 +119,34 @@ def person_login() -> Any:
 
 
 def _pending_person() -> int | None:
-    pid, at = session.get("person_pw"), session.get("person_pw_at")
-    if pid is None or at is None:
+    pending = session.get("person_pending")
+    if not isinstance(pending, dict):
         return None
-    if (_now() - dt.datetime.fromisoformat(at)).total_seconds() > _PENDING_SECONDS:
-        session.pop("person_pw", None)
+    try:
+        pid, at = int(pending["person"]), dt.datetime.fromisoformat(pending["at"])
+    except (KeyError, TypeError, ValueError):
+        session.pop("person_pending", None)
         return None
-    return int(pid)
+    if (_now() - at).total_seconds() > _PENDING_SECONDS:
+        session.pop("person_pending", None)
+        return None
+    return pid
 
 
 def _code_step(pid: int, form: CodeForm) -> tuple[Any, str | None, int]:
     if not form.validate_on_submit():
         return None, None, 400 if request.method == "POST" else 200
     try:
-        principal = enterprise_people.complete_sign_in(service_context(), pid, form.code.data or "")
+        _principal_, token = enterprise_people.complete_sign_in(service_context(), pid, form.code.data or "")
     except DomainError as exc:
         if isinstance(exc, enterprise_people.AccountLocked):
-            session.pop("person_pw", None)
+            session.pop("person_pending", None)
         return None, _sign_in_error(exc), exc.http_status
-    lang = session.get("lang")
-    session.clear()  # a fresh session after sign-in
-    if lang:
-        session["lang"] = lang
-    session["enterprise"] = principal.as_session()
-    session["ent_seen"] = _now().isoformat()
-    return redirect(url_for("portal.home")), None, 302
+    target = session.get("portal_next")
+    start_portal_session(token)   # a fresh cookie after sign-in; the session itself is on the server
+    if target:
+        session["portal_next"] = target
+    return after_sign_in(), None, 302
 
 
 @bp.route("/login/person/enrol", methods=["GET", "POST"])
@@ -145,19 +170,17 @@ def _code_page(*, enrol: bool) -> Any:
         return done
     if not enrol:
         return render_template("portal/person_code.html", form=form, error=error, enrol=False), status
-    if request.method == "GET" or "person_totp_uri" not in session:
-        try:
-            secret, uri = enterprise_people.start_enrolment(service_context(), pid)
-        except DomainError as exc:
-            if exc.http_status == 409:
-                return redirect(url_for("portal.person_code"))
-            session.pop("person_pw", None)
-            return redirect(url_for("portal.person_login"))
-        session["person_totp_uri"], session["person_totp_secret"] = uri, secret
+    try:   # the one pending secret (the same after a reload), from the database, never from a cookie
+        secret, uri = enterprise_people.start_enrolment(service_context(), pid)
+    except DomainError as exc:
+        if exc.http_status == 409:
+            return redirect(url_for("portal.person_code"))
+        session.pop("person_pending", None)
+        return redirect(url_for("portal.person_login"))
     import segno
 
-    qr = segno.make(session["person_totp_uri"], error="m").png_data_uri(scale=5, border=2)
-    return render_template("portal/person_code.html", form=form, qr=qr, secret=session["person_totp_secret"],
+    qr = segno.make(uri, error="m").png_data_uri(scale=5, border=2)
+    return render_template("portal/person_code.html", form=form, qr=qr, secret=grouped(secret),
                            error=error, enrol=True), status
 
 
@@ -171,10 +194,9 @@ def person_password() -> Any:
     if form.validate_on_submit():
         try:
             enterprise_people.change_password(service_context(), _principal(), form.current.data or "",
-                                              form.new.data or "")
+                                              form.new.data or "", keep_session=g.get("portal_session_key"))
         except DomainError as exc:
-            error, status = (_("The current password is wrong.") if isinstance(exc, enterprise_people.SignInFailed)
-                             else str(exc)), exc.http_status
+            error, status = i18n.error_text(exc), exc.http_status
         else:
             flash(_("Your password was changed."), "info")
             return redirect(url_for("portal.home"))
@@ -197,7 +219,7 @@ def people() -> Any:
             pid, password = enterprise_people.create_person(service_context(), _principal(), form.username.data or "",
                                                             form.display_name.data or "", form.email.data or "")
         except DomainError as exc:
-            error, status = str(exc), exc.http_status
+            error, status = i18n.error_text(exc), exc.http_status
         else:
             return render_template("portal/person_created.html", pid=pid, username=(form.username.data or "").lower(),
                                    password=password, uscc=_principal().uscc)
@@ -215,10 +237,7 @@ def _grantable(principal: Principal) -> list[Any]:
 @bp.get("/people/<int:pid>")
 @legal_representative_required
 def person(pid: int) -> Any:
-    p = enterprise_people.person(service_context(), _principal(), pid)
-    form = GrantForm()
-    form.seal.choices = _grantable(_principal())
-    return render_template("portal/person.html", p=p, grant_form=form, form=EmptyForm())
+    return _person_page(pid)
 
 
 def _person_action(pid: int, action: Any, done: str) -> Any:
@@ -226,11 +245,7 @@ def _person_action(pid: int, action: Any, done: str) -> Any:
     try:
         result = action()
     except DomainError as exc:
-        p = enterprise_people.person(service_context(), _principal(), pid)  # 404 first if not ours
-        form = GrantForm()
-        form.seal.choices = _grantable(_principal())
-        return render_template("portal/person.html", p=p, grant_form=form, form=EmptyForm(),
-                               error=str(exc)), exc.http_status
+        return _person_page(pid, error=i18n.error_text(exc), status=exc.http_status)
     if isinstance(result, str):   # a new one-time password
         p = enterprise_people.person(service_context(), _principal(), pid)
         return render_template("portal/person_created.html", pid=pid, username=p.username, password=result,
@@ -265,7 +280,10 @@ def person_withdraw(pid: int) -> Any:
 @bp.post("/people/<int:pid>/<any(deactivate, reactivate):what>")
 @legal_representative_required
 def person_active(pid: int, what: str) -> Any:
-    if not EmptyForm().validate_on_submit():
+    if what == "deactivate":
+        if (refused := _unconfirmed(pid)) is not None:
+            return refused
+    elif not EmptyForm().validate_on_submit():
         abort(400)
     return _person_action(pid, lambda: enterprise_people.set_active(service_context(), _principal(), pid,
                                                                      what == "reactivate"),
@@ -275,16 +293,16 @@ def person_active(pid: int, what: str) -> Any:
 @bp.post("/people/<int:pid>/reset-password")
 @legal_representative_required
 def person_reset_password(pid: int) -> Any:
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    if (refused := _unconfirmed(pid)) is not None:
+        return refused
     return _person_action(pid, lambda: enterprise_people.reset_password(service_context(), _principal(), pid), "")
 
 
 @bp.post("/people/<int:pid>/reset-second-factor")
 @legal_representative_required
 def person_reset_totp(pid: int) -> Any:
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    if (refused := _unconfirmed(pid)) is not None:
+        return refused
     return _person_action(pid, lambda: enterprise_people.reset_second_factor(service_context(), _principal(), pid),
                           _("The second factor was reset: the person enrols a new authenticator at the next sign-in."))
 
@@ -299,7 +317,7 @@ def settings() -> Any:
         try:
             enterprise_people.set_contact_email(ctx, _principal(), form.email.data or "")
         except DomainError as exc:
-            error, status = str(exc), exc.http_status
+            error, status = i18n.error_text(exc), exc.http_status
         else:
             flash(_("The contact address was saved."), "info")
             return redirect(url_for("portal.settings"))

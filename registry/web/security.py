@@ -1,0 +1,40 @@
+"""Cookie, header and redirect rules shared by the admin and the enterprise portal.
+
+* Cookies are ``HttpOnly``, ``SameSite=Lax`` and, with ``REGISTRY_SECURE_COOKIES`` (on by default
+  when ``REGISTRY_BASE_URL`` is https), ``Secure``; such deployments also send HSTS (one year).
+* The pages of the portals are ``Cache-Control: no-store``: they show one-time passwords, second
+  factor secrets and an enterprise's own data, which a shared computer's cache must not keep.
+* A ``next`` target is followed only if it is a path on this site under the expected prefix
+  (no scheme, no host, no ``//``, no backslash or control character: browsers strip a tab or a
+  newline, so ``/\\t/evil.example`` would become ``//evil.example``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request
+
+__all__ = ["init_app", "safe_next"]
+
+
+def safe_next(target: str | None, prefix: str = "/") -> str | None:
+    """``target`` if it is a local path starting with ``prefix``; otherwise None."""
+    if not target or len(target) > 2000:
+        return None
+    if any(ord(c) < 33 or ord(c) == 127 or c == "\\" for c in target):
+        return None
+    if not target.startswith("/") or target.startswith("//") or not target.startswith(prefix):
+        return None
+    return target
+
+
+def init_app(app: Flask, secure: bool) -> None:
+    app.config["SESSION_COOKIE_SECURE"] = secure
+
+    @app.after_request
+    def _headers(resp: Any) -> Any:
+        if secure:
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if request.path.startswith(("/admin", "/portal")) and not request.path.startswith("/portal/static"):
+            resp.headers["Cache-Control"] = "no-store"
+        return resp
