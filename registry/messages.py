@@ -97,6 +97,13 @@ class Localized(Exception):
     def label(self, lang: str) -> str:
         return self.text(lang)
 
+    @classmethod
+    def carrying(cls, error: BaseException, /) -> "Localized":
+        """An error of this class that says what ``error`` says (its coded message and values)."""
+        if isinstance(error, Localized) and error.message is not None:
+            return cls(error.message, **error.params)
+        return cls(str(error))
+
 
 def localize(value: Any, lang: str) -> str:
     """One value of a message, in ``lang``."""

@@ -1,11 +1,10 @@
 """Staff roles and what each may do (design.md §1). Services call :func:`require`."""
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
 
-from .errors import PermissionDenied
+from .errors import M, PermissionDenied
 
 
 class Role(str, enum.Enum):
@@ -20,13 +19,14 @@ class Role(str, enum.Enum):
 
     @classmethod
     def parse(cls, text: str) -> "Role":
-        from .errors import ValidationError
+        from .errors import M, ValidationError
 
         try:
             return cls((text or "").strip().lower())
         except ValueError:
-            raise ValidationError(f"unknown role {text!r}; use one of: "
-                                  + ", ".join(r.value for r in cls)) from None
+            raise ValidationError(M("role.unknown", "unknown role {text}; use one of: {choices}",
+                                    "未知角色 {text}；可选：{choices}"),
+                                  text=f"{text!r}", choices=", ".join(r.value for r in cls)) from None
 
 
 _ROLE_LABELS = {
@@ -80,12 +80,14 @@ def permissions_of(roles: Iterable[Role]) -> frozenset[Permission]:
 
 def require(who: str, roles: Iterable[Role], permission: Permission) -> None:
     if permission not in permissions_of(roles):
-        raise PermissionDenied(f"{who} may not {permission.value.replace('.', ' ')} "
-                               f"(needs a role that grants {permission.value})")
+        raise PermissionDenied(M("role.may_needs_role_that",
+                                 "{who} may not {replace} (needs a role that grants {permission})",
+                                 "{who} 无权{replace}（需要具有 {permission} 权限的角色）"), who=who, replace=permission.value.replace('.', ' '), permission=permission.value)
 
 
 def check_dual_control(reviewer: str, approver: str) -> None:
     """Dual control (四眼原则): the person who approves is never the one who reviewed."""
     if reviewer == approver:
-        raise PermissionDenied(f"{approver} reviewed this application and cannot also approve it "
-                               "(dual control)")
+        raise PermissionDenied(M("role.reviewed_this_application_cannot",
+                                 "{approver} reviewed this application and cannot also approve it (dual control)",
+                                 "{approver} 已核验此申请，不能再批准它（双人控制）"), approver=approver)

@@ -4,12 +4,11 @@ The code is the two-digit category code used by public-security seal systems (01
 GB/T 38540 leaves ``SES_ESPropertyInfo.type`` to local convention, and we put this code's integer
 value there, so a verifier elsewhere sees e.g. ``type = 2`` for a finance seal.
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import enum
 
-from .errors import ValidationError
+from .errors import M, ValidationError
 
 
 class SealType(str, enum.Enum):
@@ -67,7 +66,9 @@ class SealType(str, enum.Enum):
             if key == member.english or t == member.chinese or t in _ALIASES.get(member, ()):
                 return member
         choices = ", ".join(f"{m.value} {m.english}" for m in cls)
-        raise ValidationError(f"unknown seal type {text!r}; use one of: {choices}")
+        raise ValidationError(M("seal_type.unknown_seal_type_use",
+                                "unknown seal type {text}; use one of: {choices}",
+                                "未知的印章类型 {text}；可选：{choices}"), text=f"{text!r}", choices=choices)
 
 
 _ENGLISH = {

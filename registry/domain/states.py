@@ -1,10 +1,9 @@
 """State machines with explicit transition tables (design.md §3)."""
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import enum
 
-from .errors import InvalidTransition
+from .errors import M, InvalidTransition
 
 
 class _Labelled:
@@ -49,7 +48,9 @@ def next_application_state(state: ApplicationState, action: ApplicationAction) -
     try:
         return _APP_TRANSITIONS[(state, action)]
     except KeyError:
-        raise InvalidTransition(f"cannot {action.value} an application that is {state.value}") from None
+        raise InvalidTransition(M("state.cannot_application_that",
+                                  "cannot {action} an application that is {state}",
+                                  "不能对处于 {state} 状态的申请执行 {action}"), action=action.value, state=state.value) from None
 
 
 class SealStatus(_Labelled, str, enum.Enum):
@@ -72,7 +73,9 @@ class LicenceStatus(_Labelled, str, enum.Enum):
         try:
             return cls((text or "").strip().lower())
         except ValueError:
-            raise ValidationError(f"unknown licence status {text!r}; use active, cancelled or revoked") from None
+            raise ValidationError(M("state.unknown_licence_status_use",
+                                    "unknown licence status {text}; use active, cancelled or revoked",
+                                    "未知的执照状态 {text}；请使用 active（存续）、cancelled（注销）或 revoked（吊销）"), text=f"{text!r}") from None
 
 
 class CertificateStatus(_Labelled, str, enum.Enum):

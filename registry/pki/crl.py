@@ -19,7 +19,6 @@ default ID ``1234567812345678``; OpenSSL 3.0 cannot verify such a CRL with ``ope
 
 This module is pure: no clock (times are parameters), no database, no I/O.
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import base64
@@ -33,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from ..messages import M
 from . import der, oids
 from .keys import (
     KeyFormatError,
@@ -306,7 +306,9 @@ def build_crl(*, signer: Signer, issuer_name_der: bytes, authority_key_id: bytes
     issuer = bytes(issuer_name_der)
     try:
         if not der.parse(issuer).is_universal(16):
-            raise der.DERError("not a SEQUENCE")
+            raise der.DERError(M("crl.sequence",
+                                 "not a SEQUENCE",
+                                 "不是 SEQUENCE"))
     except der.DERError as exc:
         raise CrlError(f"issuer_name_der is not a DER Name (RDNSequence): {exc}") from None
     if not isinstance(authority_key_id, (bytes, bytearray)) or not authority_key_id:

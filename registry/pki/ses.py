@@ -17,10 +17,9 @@ offset; no other exception type escapes the public functions for malformed input
 
 This module is pure: no I/O, no clock, no database.
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
-from ..messages import Localized, M
+from ..messages import Localized, M, Message
 
 import datetime as dt
 import functools
@@ -180,8 +179,9 @@ class Seal:
         Raises :class:`SesError` for a digest list (certListType 2) or an unparseable entry.
         """
         if self.property.cert_list_type != CERT_LIST_CERTIFICATES:
-            raise SesError(f"seal certList has type {self.property.cert_list_type} (certificate digests), "
-                           "not certificates")
+            raise SesError(M("ses.seal_certlist_has_type",
+                             "seal certList has type {cert_list_type} (certificate digests), not certificates",
+                             "印章的 certList 类型为 {cert_list_type}（证书摘要），不是证书"), cert_list_type=self.property.cert_list_type)
         return tuple(_load_certificate(c, f"certList entry {i}")
                      for i, c in enumerate(self.property.certificates))
 
@@ -240,10 +240,14 @@ _ID_ES = der.ia5("ES")  # SES_Header.ID: fixed value "ES"
 
 def _check_time(when: object, what: str) -> dt.datetime:
     if not isinstance(when, dt.datetime):
-        raise SesError(f"{what} must be a datetime, got {type(when).__name__}")
+        raise SesError(M("ses.datetime_got",
+                         "{what} must be a datetime, got {name}",
+                         "{what} 必须为日期时间，实为 {name}"), what=what, name=type(when).__name__)
     offset = when.utcoffset()
     if offset is None:
-        raise SesError(f"{what} must be timezone-aware (GeneralizedTime is written in UTC)")
+        raise SesError(M("ses.timezone_aware_generalizedtime_written",
+                         "{what} must be timezone-aware (GeneralizedTime is written in UTC)",
+                         "{what} 必须带时区（GeneralizedTime 以 UTC 写入）"), what=what)
     if offset:
         when = when.astimezone(dt.timezone.utc)
     return when.replace(microsecond=0) if when.microsecond else when
@@ -258,43 +262,57 @@ def _generalized_time(t: dt.datetime) -> bytes:
 
 def _check_int(value: object, what: str, low: int = 1) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise SesError(f"{what} must be an integer, got {type(value).__name__}")
+        raise SesError(M("ses.integer_got",
+                         "{what} must be an integer, got {name}",
+                         "{what} 必须为整数，实为 {name}"), what=what, name=type(value).__name__)
     if not low <= value <= _MAX_INT32:
-        raise SesError(f"{what} must be between {low} and {_MAX_INT32}, got {value}")
+        raise SesError(M("ses.between_got",
+                         "{what} must be between {low} and {max_int32}, got {value}",
+                         "{what} 必须在 {low} 与 {max_int32} 之间，实为 {value}"), what=what, low=low, max_int32=_MAX_INT32, value=value)
     return value
 
 
 def _encode_cert_list(prop: SealProperty) -> bytes:
     if prop.cert_list_type not in (CERT_LIST_CERTIFICATES, CERT_LIST_DIGESTS):
-        raise SesError(f"certListType must be 1 (certificates) or 2 (certificate digests), "
-                       f"got {prop.cert_list_type!r}")
+        raise SesError(M("ses.certlisttype_certificates_certificate_digests",
+                         "certListType must be 1 (certificates) or 2 (certificate digests), got {cert_list_type}",
+                         "certListType 必须为 1（证书）或 2（证书摘要），实为 {cert_list_type}"), cert_list_type=f"{prop.cert_list_type!r}")
     if not prop.cert_list:
-        raise SesError("certList must name at least one signer (签章者) certificate")
+        raise SesError(M("ses.certlist_name_least_one",
+                         "certList must name at least one signer (签章者) certificate",
+                         "certList 必须至少列出一个签章者证书"))
     items: list[bytes] = []
     if prop.cert_list_type == CERT_LIST_CERTIFICATES:
         # GB/T 38540: CertInfoList ::= SEQUENCE OF Cert; Cert ::= OCTET STRING (DER, GB/T 20518)
         for i, cert in enumerate(prop.cert_list):
             if not isinstance(cert, (bytes, bytearray)):
-                raise SesError(f"certList entry {i} must be DER certificate bytes for certListType 1, "
-                               f"got {type(cert).__name__}")
+                raise SesError(M("ses.certlist_entry_der_certificate",
+                                 "certList entry {i} must be DER certificate bytes for certListType 1, got {name}",
+                                 "certListType 为 1 时，certList 第 {i} 项必须为 DER 证书字节串，实为 {name}"), i=i, name=type(cert).__name__)
             _check_der_sequence(bytes(cert), f"certList entry {i}")
             items.append(der.octet_string(bytes(cert)))
     else:
         # CertDigestList ::= SEQUENCE OF CertDigestObj { type PrintableString, value OCTET STRING }
         for i, digest in enumerate(prop.cert_list):
             if not isinstance(digest, CertDigest):
-                raise SesError(f"certList entry {i} must be a CertDigest for certListType 2, "
-                               f"got {type(digest).__name__}")
+                raise SesError(M("ses.certlist_entry_certdigest_certlisttype",
+                                 "certList entry {i} must be a CertDigest for certListType 2, got {name}",
+                                 "certListType 为 2 时，certList 第 {i} 项必须为 CertDigest，实为 {name}"), i=i, name=type(digest).__name__)
             if not digest.type or not digest.value:
-                raise SesError(f"certList entry {i}: digest type and value must be non-empty")
+                raise SesError(M("ses.certlist_entry_digest_type",
+                                 "certList entry {i}: digest type and value must be non-empty",
+                                 "certList 第 {i} 项：摘要类型和摘要值不能为空"), i=i)
             try:
                 type_der = der.printable(digest.type)
             except ValueError:
-                raise SesError(f"certList entry {i}: digest type {digest.type!r} is not a "
-                               "PrintableString") from None
+                raise SesError(M("ses.certlist_entry_digest_type_2",
+                                 "certList entry {i}: digest type {type} is not a PrintableString",
+                                 "certList 第 {i} 项：摘要类型 {type} 不是 PrintableString"), i=i, type=f"{digest.type!r}") from None
             items.append(der.seq(type_der, der.octet_string(bytes(digest.value))))
     if len(set(items)) != len(items):
-        raise SesError("certList lists the same entry twice")
+        raise SesError(M("ses.certlist_lists_same_entry",
+                         "certList lists the same entry twice",
+                         "certList 重复列出同一项"))
     return der.seq(*items)
 
 
@@ -303,23 +321,35 @@ def _check_der_sequence(data: bytes, what: str) -> None:
     try:
         node = der.parse(data)
     except der.DERError as exc:
-        raise SesError(f"{what} is not DER: {exc}") from None
+        raise SesError(M("ses.der",
+                         "{what} is not DER: {exc}",
+                         "{what} 不是 DER：{exc}"), what=what, exc=exc) from None
     if not (node.is_universal(_SEQ) and node.constructed):
-        raise SesError(f"{what} is not a DER certificate (expected a SEQUENCE, found {node.describe()})")
+        raise SesError(M("ses.der_certificate_expected_sequence",
+                         "{what} is not a DER certificate (expected a SEQUENCE, found {describe})",
+                         "{what} 不是 DER 证书（应为 SEQUENCE，实为 {describe}）"), what=what, describe=node.describe())
 
 
 def _check_picture(picture: SealPicture) -> None:
     if picture.type not in PICTURE_TYPES:
-        raise SesError(f"picture type must be one of {', '.join(PICTURE_TYPES)}, got {picture.type!r}")
+        raise SesError(M("ses.picture_type_one_got",
+                         "picture type must be one of {join}, got {type}",
+                         "印模类型必须是 {join} 之一，实为 {type}"), join=', '.join(PICTURE_TYPES), type=f"{picture.type!r}")
     data = picture.data
     if not isinstance(data, (bytes, bytearray)) or not data:
-        raise SesError("picture data must be non-empty bytes")
+        raise SesError(M("ses.picture_data_non_empty",
+                         "picture data must be non-empty bytes",
+                         "印模数据必须为非空字节串"))
     if picture.type == "SVG":
         head = bytes(data[:4096]).lstrip(b"\xef\xbb\xbf \t\r\n")
         if not head.startswith(b"<") or b"<svg" not in head:
-            raise SesError("picture data does not look like an SVG document (no <svg element at the start)")
+            raise SesError(M("ses.picture_data_does_look",
+                             "picture data does not look like an SVG document (no <svg element at the start)",
+                             "印模数据不像 SVG 文档（开头没有 <svg 元素）"))
     elif not bytes(data[:8]).startswith(_PICTURE_MAGIC[picture.type]):
-        raise SesError(f"picture data does not start with the {picture.type} file signature")
+        raise SesError(M("ses.picture_data_does_start",
+                         "picture data does not start with the {type} file signature",
+                         "印模数据的开头不是 {type} 文件签名"), type=picture.type)
     _check_int(picture.width, "picture width (mm)")
     _check_int(picture.height, "picture height (mm)")
 
@@ -329,16 +359,24 @@ def _encode_ext_datas(ext_datas: Sequence[ExtData]) -> bytes:
     seen: set[str] = set()
     for i, ext in enumerate(ext_datas):
         if not isinstance(ext, ExtData):
-            raise SesError(f"extDatas entry {i} must be an ExtData, got {type(ext).__name__}")
+            raise SesError(M("ses.extdatas_entry_extdata_got",
+                             "extDatas entry {i} must be an ExtData, got {name}",
+                             "extDatas 第 {i} 项必须为 ExtData，实为 {name}"), i=i, name=type(ext).__name__)
         if ext.oid in seen:
-            raise SesError(f"extDatas lists {ext.oid} twice")
+            raise SesError(M("ses.extdatas_lists_twice",
+                             "extDatas lists {oid} twice",
+                             "extDatas 两次列出 {oid}"), oid=ext.oid)
         seen.add(ext.oid)
         try:
             oid_der = der.oid(ext.oid)
         except (ValueError, AttributeError):
-            raise SesError(f"extDatas entry {i}: {ext.oid!r} is not an object identifier") from None
+            raise SesError(M("ses.extdatas_entry_object_identifier",
+                             "extDatas entry {i}: {oid} is not an object identifier",
+                             "extDatas 第 {i} 项：{oid} 不是对象标识符"), i=i, oid=f"{ext.oid!r}") from None
         if not isinstance(ext.value, (bytes, bytearray)):
-            raise SesError(f"extDatas entry {i} ({ext.oid}): value must be bytes")
+            raise SesError(M("ses.extdatas_entry_value_bytes",
+                             "extDatas entry {i} ({oid}): value must be bytes",
+                             "extDatas 第 {i} 项（{oid}）：值必须为字节串"), i=i, oid=ext.oid)
         if ext.critical:  # critical BOOLEAN DEFAULT FALSE: DER omits the default (X.690 §11.5)
             encoded.append(der.seq(oid_der, der.boolean(True), der.octet_string(bytes(ext.value))))
         else:
@@ -367,26 +405,41 @@ def encode_seal_info(*, es_id: str, vid: str, prop: SealProperty, picture: SealP
     Violations raise :class:`SesError`. Times are written as GeneralizedTime in UTC, whole seconds.
     """
     if version not in (4, 5):
-        raise SesError(f"SES_Header.version must be 4 (GB/T 38540) or 5 (GM/T 0031-2025), got {version!r}")
+        raise SesError(M("ses.ses_header_version_gb",
+                         "SES_Header.version must be 4 (GB/T 38540) or 5 (GM/T 0031-2025), got {version}",
+                         "SES_Header.version 必须为 4（GB/T 38540）或 5（GM/T 0031-2025），实为 {version}"), version=f"{version!r}")
     if not isinstance(es_id, str) or not _ES_ID_RE.fullmatch(es_id):
-        raise SesError(f"esID must be 1–{MAX_ES_ID_LENGTH} visible ASCII characters (no spaces), got {es_id!r}")
+        raise SesError(M("ses.esid_visible_ascii_characters",
+                         "esID must be 1–{max_es_id_length} visible ASCII characters (no spaces), got {es_id}",
+                         "esID 必须为 1–{max_es_id_length} 个可见 ASCII 字符（不含空格），实为 {es_id}"), max_es_id_length=MAX_ES_ID_LENGTH, es_id=f"{es_id!r}")
     if not isinstance(vid, str) or not _VID_RE.fullmatch(vid) or not vid.strip():
-        raise SesError(f"Vid must be 1–{MAX_VID_LENGTH} printable ASCII characters, got {vid!r}")
+        raise SesError(M("ses.vid_printable_ascii_characters",
+                         "Vid must be 1–{max_vid_length} printable ASCII characters, got {vid}",
+                         "Vid 必须为 1–{max_vid_length} 个可打印 ASCII 字符，实为 {vid}"), max_vid_length=MAX_VID_LENGTH, vid=f"{vid!r}")
     if not isinstance(prop, SealProperty):
-        raise SesError("prop must be a SealProperty")
+        raise SesError(M("ses.prop_sealproperty",
+                         "prop must be a SealProperty",
+                         "prop 必须为 SealProperty"))
     if not isinstance(picture, SealPicture):
-        raise SesError("picture must be a SealPicture")
+        raise SesError(M("ses.picture_sealpicture",
+                         "picture must be a SealPicture",
+                         "picture 必须为 SealPicture"))
     _check_int(prop.type, "seal type")
     if not isinstance(prop.name, str) or not prop.name.strip():
-        raise SesError("seal name must be a non-empty string")
+        raise SesError(M("ses.seal_name_non_empty",
+                         "seal name must be a non-empty string",
+                         "印章名称必须为非空字符串"))
     if _CONTROL_RE.search(prop.name):
-        raise SesError(f"seal name contains control characters: {prop.name!r}")
+        raise SesError(M("ses.seal_name_contains_control",
+                         "seal name contains control characters: {prop}",
+                         "印章名称含有控制字符：{prop}"), prop=f"{prop.name!r}")
     created = _check_time(prop.create_date, "createDate")
     start = _check_time(prop.valid_start, "validStart")
     end = _check_time(prop.valid_end, "validEnd")
     if end <= start:
-        raise SesError(f"validEnd ({end:%Y-%m-%d %H:%M:%S}Z) must be after validStart "
-                       f"({start:%Y-%m-%d %H:%M:%S}Z)")
+        raise SesError(M("ses.validend_z_after_validstart",
+                         "validEnd ({end}Z) must be after validStart ({start}Z)",
+                         "validEnd（{end}Z）必须晚于 validStart（{start}Z）"), end=f"{end:%Y-%m-%d %H:%M:%S}", start=f"{start:%Y-%m-%d %H:%M:%S}")
     _check_picture(picture)
 
     header = der.seq(_ID_ES, der.integer(version), der.ia5(vid))
@@ -417,10 +470,14 @@ def _maker_key(maker_cert: bytes) -> PublicKey:
         usage = cert.key_usage
         key = cert.public_key
     except (CertificateError, der.DERError, IndexError) as exc:
-        raise SesError(f"seal maker certificate: {exc}") from None
+        raise SesError(M("ses.seal_maker_certificate",
+                         "seal maker certificate: {exc}",
+                         "制章者证书：{exc}"), exc=exc) from None
     if usage and not usage & {"digitalSignature", "nonRepudiation"}:
-        raise SesError("seal maker certificate keyUsage allows neither digitalSignature nor "
-                       f"nonRepudiation ({', '.join(sorted(usage))})")
+        raise SesError(M("ses.seal_maker_certificate_keyusage",
+                         "seal maker certificate keyUsage allows neither digitalSignature nor nonRepudiation "
+                         "({join})",
+                         "制章者证书的 keyUsage 既不允许 digitalSignature 也不允许 nonRepudiation（{join}）"), join=', '.join(sorted(usage)))
     return key
 
 
@@ -435,26 +492,36 @@ def make_seal(seal_info: bytes, maker_cert: bytes, signer: Signer) -> bytes:
     Raises :class:`SesError` on any inconsistency.
     """
     if not isinstance(seal_info, (bytes, bytearray)) or not isinstance(maker_cert, (bytes, bytearray)):
-        raise SesError("seal_info and maker_cert must be bytes")
+        raise SesError(M("ses.seal_info_maker_cert",
+                         "seal_info and maker_cert must be bytes",
+                         "seal_info 和 maker_cert 必须为字节串"))
     seal_info, maker_cert = bytes(seal_info), bytes(maker_cert)
     # Cheap shape check: one SEQUENCE whose first element is SES_Header { "ES", 4|5, Vid }.
     try:
         top = der.parse(seal_info)
     except der.DERError as exc:
-        raise SesError(f"seal_info is not a DER SES_SealInfo: {exc}") from None
+        raise SesError(M("ses.seal_info_der_ses",
+                         "seal_info is not a DER SES_SealInfo: {exc}",
+                         "seal_info 不是 DER 编码的 SES_SealInfo：{exc}"), exc=exc) from None
     h = top.header_len
     if not (top.is_universal(_SEQ) and top.constructed and seal_info[h:h + 1] == b"\x30"
             and seal_info[h + 2:h + 9] in _HEADER_PREFIXES):
-        raise SesError("seal_info is not a v4/v5 SES_SealInfo (expected SEQUENCE { SES_Header { \"ES\", 4, "
-                       "Vid }, ... }); build it with encode_seal_info")
+        raise SesError(M("ses.seal_info_v4_v5",
+                         "seal_info is not a v4/v5 SES_SealInfo (expected SEQUENCE {{ SES_Header {{ \"ES\", 4, Vid "
+                         "}}, ... }}); build it with encode_seal_info",
+                         "seal_info 不是 v4/v5 的 SES_SealInfo（应为 SEQUENCE {{ SES_Header {{ \"ES\", 4, Vid }}, ... }}）；请用 encode_seal_info 生成"))
     key = _maker_key(maker_cert)
     try:
         alg = signer.algorithm
         signer_point = signer.public_key.point
     except AttributeError:
-        raise SesError("signer must provide .algorithm and .public_key") from None
+        raise SesError(M("ses.signer_provide_algorithm_public",
+                         "signer must provide .algorithm and .public_key",
+                         "签名者必须提供 .algorithm 和 .public_key")) from None
     if key.algorithm is not alg or key.point != signer_point:
-        raise SesError("signer's key does not match the seal maker certificate's public key")
+        raise SesError(M("ses.signer_s_key_does",
+                         "signer's key does not match the seal maker certificate's public key",
+                         "签名者的密钥与制章者证书的公钥不符"))
     signature = _normalise_signature(signer.sign(seal_info))
     return der.seq(seal_info, der.octet_string(maker_cert), der.oid(alg.signature_oid),
                    der.bit_string(signature))
@@ -467,7 +534,9 @@ def document_digest(algorithm_oid: str, data: bytes) -> bytes:
     try:
         alg = algorithm_for_signature_oid(algorithm_oid)
     except KeyFormatError:
-        raise SesError(f"signature algorithm {algorithm_oid} is not supported") from None
+        raise SesError(M("ses.signature_algorithm_supported",
+                         "signature algorithm {algorithm_oid} is not supported",
+                         "不支持签名算法 {algorithm_oid}"), algorithm_oid=algorithm_oid) from None
     if alg.signature_oid == oids.SM2_WITH_SM3:
         h = _SM3()
         h.update(data)
@@ -488,26 +557,40 @@ def make_signature(*, seal: bytes, signer_cert: bytes, signer: Signer, data_hash
     try:
         parsed = parse_seal(bytes(seal))
     except SesError as exc:
-        raise SesError(f"the seal cannot be used: {exc}") from None
+        raise SesError(M("ses.seal_cannot_used",
+                         "the seal cannot be used: {exc}",
+                         "此印章不能使用：{exc}"), exc=exc) from None
     cert = _load_certificate(bytes(signer_cert), "signer certificate")
     try:
         alg = signer.algorithm
         point = signer.public_key.point
     except AttributeError:
-        raise SesError("signer must provide .algorithm and .public_key") from None
+        raise SesError(M("ses.signer_provide_algorithm_public",
+                         "signer must provide .algorithm and .public_key",
+                         "签名者必须提供 .algorithm 和 .public_key")) from None
     try:
         cert_key = cert.public_key
     except CertificateError as exc:
-        raise SesError(f"signer certificate: {exc}") from None
+        raise SesError(M("ses.signer_certificate",
+                         "signer certificate: {exc}",
+                         "签章者证书：{exc}"), exc=exc) from None
     if cert_key.algorithm is not alg or cert_key.point != point:
-        raise SesError("the private key does not belong to the signer certificate")
+        raise SesError(M("ses.private_key_does_belong",
+                         "the private key does not belong to the signer certificate",
+                         "私钥不属于签章者证书"))
     if not parsed.lists_certificate(cert.der):
-        raise SesError("the signer certificate is not one of the seal's certificates (certList)")
+        raise SesError(M("ses.signer_certificate_one_seal",
+                         "the signer certificate is not one of the seal's certificates (certList)",
+                         "签章者证书不在印章的证书列表（certList）中"))
     if not isinstance(data_hash, bytes) or len(data_hash) != 32:
-        raise SesError("dataHash must be a 32-byte SM3 or SHA-256 digest")
+        raise SesError(M("ses.datahash_byte_sm3_sha",
+                         "dataHash must be a 32-byte SM3 or SHA-256 digest",
+                         "dataHash 必须为 32 字节的 SM3 或 SHA-256 摘要"))
     if not isinstance(property_info, str) or not property_info or not property_info.isascii() \
             or _CONTROL_RE.search(property_info):
-        raise SesError("propertyInfo must be non-empty printable ASCII (an IA5String)")
+        raise SesError(M("ses.propertyinfo_non_empty_printable",
+                         "propertyInfo must be non-empty printable ASCII (an IA5String)",
+                         "propertyInfo 必须为非空的可打印 ASCII（IA5String）"))
     when = _check_time(signing_time, "signing time")
     tbs = der.seq(der.integer(4), parsed.raw, _generalized_time(when), der.bit_string(data_hash),
                   der.ia5(property_info))
@@ -518,7 +601,9 @@ def make_signature(*, seal: bytes, signer_cert: bytes, signer: Signer, data_hash
 def _normalise_signature(sig: bytes) -> bytes:
     """GB/T 35276 DER ``SEQUENCE { r, s }`` as stored; raw 64-byte r‖s is converted (domain §1.6)."""
     if not isinstance(sig, (bytes, bytearray)):
-        raise SesError("signer returned a non-bytes signature value")
+        raise SesError(M("ses.signer_returned_non_bytes",
+                         "signer returned a non-bytes signature value",
+                         "签名者返回的签名值不是字节串"))
     sig = bytes(sig)
     # an SM2/P-256 DER signature is 8–72 bytes with a one-byte length: the SEQUENCE header suffices,
     # except for a 64-byte value, which may also be raw r‖s that happens to start 30 3E
@@ -532,7 +617,9 @@ def _normalise_signature(sig: bytes) -> bytes:
             pass
     if len(sig) == 64:
         return sig_to_der(sig)
-    raise SesError(f"signer returned a malformed signature value ({len(sig)} bytes)")
+    raise SesError(M("ses.signer_returned_malformed_signature",
+                     "signer returned a malformed signature value ({n_sig} bytes)",
+                     "签名者返回的签名值格式错误（{n_sig} 字节）"), n_sig=len(sig))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -591,27 +678,34 @@ def _node(data: bytes, el: _El) -> der.Node:
     return der.Node(cls, cons, number, bytes(data[el[1]:el[3]]), hl, el[1])
 
 
-def _where(node: der.Node, what: str) -> str:
-    return f"{what} at offset {node.offset}"
+def _where(node: der.Node, what: str) -> Message:
+    """Where a structure went wrong, in both languages (a value of the messages below)."""
+    return Message("ses.where", f"{what} at offset {node.offset}", f"{what}（偏移 {node.offset}）")
 
 
 def _children(data: bytes, el: _El, what: str, low: int, high: int,
               kids: list[_El] | None = None) -> list[_El]:
     if el[0] != 0x30:
         node = _node(data, el)
-        raise SesError(f"{_where(node, what)}: expected SEQUENCE, found {node.describe()}")
+        raise SesError(M("ses.expected_sequence_found",
+                         "{where}: expected SEQUENCE, found {describe}",
+                         "{where}：应为 SEQUENCE，实为 {describe}"), where=_where(node, what), describe=node.describe())
     if kids is None:
         kids = _kids(data, el)
     if not low <= len(kids) <= high:
         want = str(low) if low == high else f"{low}–{high}"
-        raise SesError(f"{_where(_node(data, el), what)}: expected {want} elements, found {len(kids)}")
+        raise SesError(M("ses.expected_elements_found",
+                         "{where}: expected {want} elements, found {n_kids}",
+                         "{where}：应有 {want} 个元素，实有 {n_kids} 个"), where=_where(_node(data, el), what), want=want, n_kids=len(kids))
     return kids
 
 
 def _int(data: bytes, el: _El, what: str) -> int:
     if el[0] != der.INTEGER or el[2] == el[3]:
         node = _node(data, el)
-        raise SesError(f"{_where(node, what)}: expected INTEGER, found {node.describe()}")
+        raise SesError(M("ses.expected_integer_found",
+                         "{where}: expected INTEGER, found {describe}",
+                         "{where}：应为 INTEGER，实为 {describe}"), where=_where(node, what), describe=node.describe())
     return int.from_bytes(data[el[2]:el[3]], "big", signed=True)
 
 
@@ -630,23 +724,31 @@ def _text(data: bytes, el: _El, what: str) -> str:
     except UnicodeDecodeError:
         pass
     node = _node(data, el)
-    raise SesError(f"{_where(node, what)}: expected a character string, found {node.describe()}") from None
+    raise SesError(M("ses.expected_character_string_found",
+                     "{where}: expected a character string, found {describe}",
+                     "{where}：应为字符串，实为 {describe}"), where=_where(node, what), describe=node.describe()) from None
 
 
 def _octets(data: bytes, el: _El, what: str) -> bytes:
     if el[0] != der.OCTET_STRING:
         node = _node(data, el)
-        raise SesError(f"{_where(node, what)}: expected OCTET STRING, found {node.describe()}")
+        raise SesError(M("ses.expected_octet_string_found",
+                         "{where}: expected OCTET STRING, found {describe}",
+                         "{where}：应为 OCTET STRING，实为 {describe}"), where=_where(node, what), describe=node.describe())
     return data[el[2]:el[3]]
 
 
 def _bits(data: bytes, el: _El, what: str) -> bytes:
     if el[0] != der.BIT_STRING or el[2] == el[3]:
         node = _node(data, el)
-        raise SesError(f"{_where(node, what)}: expected BIT STRING, found {node.describe()}")
+        raise SesError(M("ses.expected_bit_string_found",
+                         "{where}: expected BIT STRING, found {describe}",
+                         "{where}：应为 BIT STRING，实为 {describe}"), where=_where(node, what), describe=node.describe())
     unused = data[el[2]]
     if unused > 7:
-        raise SesError(f"{_where(_node(data, el), what)}: BIT STRING declares {unused} unused bits")
+        raise SesError(M("ses.bit_string_declares_unused",
+                         "{where}: BIT STRING declares {unused} unused bits",
+                         "{where}：BIT STRING 声明了 {unused} 个未用位"), where=_where(_node(data, el), what), unused=unused)
     return data[el[2] + 1:el[3]]
 
 
@@ -656,7 +758,9 @@ _OID_TEXT: dict[bytes, str] = {}  # OID contents -> dotted text (a handful of al
 def _oid(data: bytes, el: _El, what: str) -> str:
     if el[0] != der.OID:
         node = _node(data, el)
-        raise SesError(f"{_where(node, what)}: expected OBJECT IDENTIFIER, found {node.describe()}")
+        raise SesError(M("ses.expected_object_identifier_found",
+                         "{where}: expected OBJECT IDENTIFIER, found {describe}",
+                         "{where}：应为 OBJECT IDENTIFIER，实为 {describe}"), where=_where(node, what), describe=node.describe())
     content = data[el[2]:el[3]]
     text = _OID_TEXT.get(content)
     if text is None:
@@ -671,14 +775,18 @@ def _time(data: bytes, el: _El, what: str) -> dt.datetime:
     number = el[0] & 0xDF
     if number != der.UTC_TIME and number != der.GENERALIZED_TIME:
         node = _node(data, el)
-        raise SesError(f"{_where(node, what)}: expected a time, found {node.describe()}")
+        raise SesError(M("ses.expected_time_found",
+                         "{where}: expected a time, found {describe}",
+                         "{where}：应为时间，实为 {describe}"), where=_where(node, what), describe=node.describe())
     t = der.time_value(number, data[el[2]:el[3]])
     if t is not None:
         return t
     try:
         return _node(data, el).as_time()
     except der.DERError as exc:
-        raise SesError(f"{what}: {exc}") from None
+        raise SesError(M("ses.bad_time",
+                         "{what}: {exc}",
+                         "{what}：时间无效：{exc}"), what=what, exc=exc) from None
 
 
 _TIME_TEXT_RE = re.compile(rb"(\d{12}|\d{14})(\.\d{1,6})?Z")
@@ -710,10 +818,14 @@ def _tagged_bit_string(data: bytes, el: _El, what: str) -> bytes:
         if el[0] & 0x20:
             kids = _kids(data, el)
             if len(kids) != 1:
-                raise SesError(f"{_where(_node(data, el), what)}: [0] must wrap exactly one BIT STRING")
+                raise SesError(M("ses.wrap_exactly_one_bit",
+                                 "{where}: [0] must wrap exactly one BIT STRING",
+                                 "{where}：[0] 必须恰好包含一个 BIT STRING"), where=_where(_node(data, el), what))
             return _bits(data, kids[0], what)
         if el[2] == el[3] or data[el[2]] > 7:
-            raise SesError(f"{_where(_node(data, el), what)}: malformed [0] IMPLICIT BIT STRING")
+            raise SesError(M("ses.malformed_implicit_bit_string",
+                             "{where}: malformed [0] IMPLICIT BIT STRING",
+                             "{where}：[0] IMPLICIT BIT STRING 格式错误"), where=_where(_node(data, el), what))
         return data[el[2] + 1:el[3]]
     return _bits(data, el, what)
 
@@ -733,7 +845,9 @@ def _ext_datas(data: bytes, el: _El, what: str) -> tuple[ExtData, ...]:
         items = _kids(data, el)
     else:
         node = _node(data, el)
-        raise SesError(f"{_where(node, what)}: expected ExtensionDatas, found {node.describe()}")
+        raise SesError(M("ses.expected_extensiondatas_found",
+                         "{where}: expected ExtensionDatas, found {describe}",
+                         "{where}：应为 ExtensionDatas，实为 {describe}"), where=_where(node, what), describe=node.describe())
     out = []
     for i, item in enumerate(items):
         parts = _children(data, item, f"{what}[{i}]", 2, 3)
@@ -744,8 +858,9 @@ def _ext_datas(data: bytes, el: _El, what: str) -> tuple[ExtData, ...]:
             flag = parts[1]
             if flag[0] & 0xDF != der.BOOLEAN or flag[3] - flag[2] != 1:
                 node = _node(data, flag)
-                raise SesError(f"{_where(node, f'{what}[{i}].critical')}: expected BOOLEAN, "
-                               f"found {node.describe()}")
+                raise SesError(M("ses.expected_boolean_found",
+                                 "{where}: expected BOOLEAN, found {describe}",
+                                 "{where}：应为 BOOLEAN，实为 {describe}"), where=_where(node, f'{what}[{i}].critical'), describe=node.describe())
             critical = data[flag[2]] != 0
         out.append(ExtData(ext_oid, critical, _octets(data, parts[-1], f"{what}[{i}].extnValue")))
     return tuple(out)
@@ -754,7 +869,9 @@ def _ext_datas(data: bytes, el: _El, what: str) -> tuple[ExtData, ...]:
 def _cert_list(data: bytes, el: _El, list_type: int, what: str) -> tuple[CertListItem, ...]:
     if el[0] != 0x30:
         node = _node(data, el)
-        raise SesError(f"{_where(node, what)}: expected SEQUENCE OF, found {node.describe()}")
+        raise SesError(M("ses.expected_sequence_found_2",
+                         "{where}: expected SEQUENCE OF, found {describe}",
+                         "{where}：应为 SEQUENCE OF，实为 {describe}"), where=_where(node, what), describe=node.describe())
     out: list[CertListItem] = []
     for i, item in enumerate(_kids(data, el)):
         if list_type == CERT_LIST_CERTIFICATES:
@@ -764,7 +881,9 @@ def _cert_list(data: bytes, el: _El, list_type: int, what: str) -> tuple[CertLis
             kind, value = _children(data, item, f"{label} (certListType 2: CertDigestObj)", 2, 2)
             out.append(CertDigest(_text(data, kind, f"{label}.type"), _octets(data, value, f"{label}.value")))
         else:
-            raise SesError(f"{_where(_node(data, el), what)}: unknown certListType {list_type}")
+            raise SesError(M("ses.unknown_certlisttype",
+                             "{where}: unknown certListType {list_type}",
+                             "{where}：未知的 certListType {list_type}"), where=_where(_node(data, el), what), list_type=list_type)
     return tuple(out)
 
 
@@ -834,12 +953,15 @@ def _seal_from_node(data: bytes, el: _El) -> Seal:
         return seal
     tag, kids, inner = _first_grandchild_tag(data, el)
     if tag == 0x02:  # TBS_Sign starts with version INTEGER; SES_SealInfo does not
-        raise SesError(f"{_where(_node(data, el), 'SESeal')}: this looks like an SES_Signature (电子签章: its "
-                       "first element starts with an INTEGER version), not an SESeal; use parse_signature")
+        raise SesError(M("ses.this_looks_like_ses",
+                         "{where}: this looks like an SES_Signature (电子签章: its first element starts with an "
+                         "INTEGER version), not an SESeal; use parse_signature",
+                         "{where}：这像是电子签章（SES_Signature：第一个元素以 INTEGER 版本号开头），不是电子印章（SESeal）；请用 parse_signature"), where=_where(_node(data, el), 'SESeal'))
     kids = _children(data, el, "SESeal", 2, 5, kids)
     if len(kids) == 3:
-        raise SesError(f"{_where(_node(data, el), 'SESeal')}: 3 elements is neither GM/T 0031-2014 (2) nor "
-                       "GB/T 38540/GM/T 0031-2025 (4–5)")
+        raise SesError(M("ses.elements_neither_gm_t",
+                         "{where}: 3 elements is neither GM/T 0031-2014 (2) nor GB/T 38540/GM/T 0031-2025 (4–5)",
+                         "{where}：3 个元素既不符合 GM/T 0031-2014（2 个），也不符合 GB/T 38540/GM/T 0031-2025（4–5 个）"), where=_where(_node(data, el), 'SESeal'))
     info = _seal_info(data, kids[0], inner)
     timestamp = None
     info_raw = data[kids[0][1]:kids[0][3]]
@@ -881,18 +1003,26 @@ _BASE64_RE = re.compile(rb"[A-Za-z0-9+/=\s]+")
 
 def _top(data: object, what: str) -> tuple[bytes, _El]:
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise SesError(f"{what} must be bytes, got {type(data).__name__}")
+        raise SesError(M("ses.bytes_got",
+                         "{what} must be bytes, got {name}",
+                         "{what} 必须为字节串，实为 {name}"), what=what, name=type(data).__name__)
     data = bytes(data)
     if not data:
-        raise SesError(f"{what} is empty")
+        raise SesError(M("ses.empty",
+                         "{what} is empty",
+                         "{what} 为空"), what=what)
     if data[0] != 0x30:
         hint = ""
         if data.lstrip().startswith(b"-----") or _BASE64_RE.fullmatch(data[:256]):
             hint = " (the input looks like PEM/base64 text; decode it to DER first)"
-        raise SesError(f"{what} is not a DER SEQUENCE: first byte is 0x{data[0]:02x}{hint}")
+        raise SesError(M("ses.der_sequence_first_byte",
+                         "{what} is not a DER SEQUENCE: first byte is 0x{data}{hint}",
+                         "{what} 不是 DER SEQUENCE：第一个字节为 0x{data}{hint}"), what=what, data=f"{data[0]:02x}", hint=hint)
     el = _hdr(data, 0, len(data), 0)
     if el[3] != len(data):  # der.parse: one element, nothing after it
-        raise der.DERError(f"{len(data) - el[3]} trailing bytes after the element at offset {el[3]}")
+        raise der.DERError(M("ses.trailing_bytes_after_element",
+                             "{value} trailing bytes after the element at offset {el}",
+                             "偏移 {el} 处的元素之后多出 {value} 字节"), value=len(data) - el[3], el=el[3])
     return data, el
 
 
@@ -906,9 +1036,13 @@ def _guarded(what: str, fn: Callable[[bytes], _T], data: bytes) -> _T:
     except SesError:
         raise
     except der.DERError as exc:
-        raise SesError(f"{what}: malformed DER: {exc}") from None
+        raise SesError(M("ses.malformed_der",
+                         "{what}: malformed DER: {exc}",
+                         "{what}：DER 格式错误：{exc}"), what=what, exc=exc) from None
     except (ValueError, IndexError, UnicodeDecodeError, TypeError, OverflowError) as exc:
-        raise SesError(f"{what}: malformed: {exc}") from None
+        raise SesError(M("ses.malformed",
+                         "{what}: malformed: {exc}",
+                         "{what}：格式错误：{exc}"), what=what, exc=exc) from None
 
 
 def parse_seal(data: bytes) -> Seal:
@@ -946,12 +1080,15 @@ def _parse_signature(data: bytes) -> SesSignature:
     data, top = _top(data, "SES_Signature")
     tag, kids, inner = _first_grandchild_tag(data, top)
     if tag == 0x30:  # SES_SealInfo starts with SES_Header SEQUENCE
-        raise SesError("SES_Signature at offset 0: this looks like an SESeal (电子印章: its first element starts "
-                       "with an SES_Header SEQUENCE), not an SES_Signature; use parse_seal")
+        raise SesError(M("ses.ses_signature_offset_this",
+                         "SES_Signature at offset 0: this looks like an SESeal (电子印章: its first element starts "
+                         "with an SES_Header SEQUENCE), not an SES_Signature; use parse_seal",
+                         "偏移 0 处的 SES_Signature：这像是电子印章（SESeal：第一个元素以 SES_Header SEQUENCE 开头），不是电子签章（SES_Signature）；请用 parse_seal"))
     kids = _children(data, top, "SES_Signature", 2, 5, kids)
     if len(kids) == 3:
-        raise SesError(f"{_where(_node(data, top), 'SES_Signature')}: 3 elements is neither GM/T 0031-2014 (2) "
-                       "nor GB/T 38540/GM/T 0031-2025 (4–5)")
+        raise SesError(M("ses.elements_neither_gm_t",
+                         "{where}: 3 elements is neither GM/T 0031-2014 (2) nor GB/T 38540/GM/T 0031-2025 (4–5)",
+                         "{where}：3 个元素既不符合 GM/T 0031-2014（2 个），也不符合 GB/T 38540/GM/T 0031-2025（4–5 个）"), where=_where(_node(data, top), 'SES_Signature'))
     tbs_el = kids[0]
     timestamp = None
     ext: tuple[ExtData, ...] = ()
@@ -1012,9 +1149,13 @@ def _load_certificate(cert_der: bytes, what: str) -> Certificate:
     try:
         return Certificate.from_der(cert_der)
     except CertificateError as exc:
-        raise SesError(f"{what} cannot be parsed: {exc}") from None
+        raise SesError(M("ses.cannot_parsed",
+                         "{what} cannot be parsed: {exc}",
+                         "{what} 无法解析：{exc}"), what=what, exc=exc) from None
     except (ValueError, IndexError, TypeError) as exc:
-        raise SesError(f"{what} cannot be parsed: {exc}") from None
+        raise SesError(M("ses.cannot_parsed",
+                         "{what} cannot be parsed: {exc}",
+                         "{what} 无法解析：{exc}"), what=what, exc=exc) from None
 
 
 _ALG_NAMES = {oids.SM2_WITH_SM3: "SM2-with-SM3", oids.ECDSA_WITH_SHA256: "ECDSA-with-SHA256"}
@@ -1057,15 +1198,20 @@ def _verify(cert_der: bytes, alg_oid: str, signature: bytes, data: bytes, role: 
     try:
         alg = algorithm_for_signature_oid(alg_oid)
     except KeyFormatError:
-        raise SesError(f"{role} signature algorithm {alg_oid} is not supported (expected SM2-with-SM3 "
-                       f"{oids.SM2_WITH_SM3} or ECDSA-with-SHA256 {oids.ECDSA_WITH_SHA256})") from None
+        raise SesError(M("ses.signature_algorithm_supported_expected",
+                         "{role} signature algorithm {alg_oid} is not supported (expected SM2-with-SM3 "
+                         "{sm2_with_sm3} or ECDSA-with-SHA256 {ecdsa_with_sha256})",
+                         "不支持{role}签名算法 {alg_oid}（应为 SM2-with-SM3 {sm2_with_sm3} 或 ECDSA-with-SHA256 {ecdsa_with_sha256}）"), role=role, alg_oid=alg_oid, sm2_with_sm3=oids.SM2_WITH_SM3, ecdsa_with_sha256=oids.ECDSA_WITH_SHA256) from None
     try:
         key = cert.public_key
     except CertificateError as exc:
-        raise SesError(f"{role} certificate: {exc}") from None
+        raise SesError(M("ses.certificate",
+                         "{role} certificate: {exc}",
+                         "{role}证书：{exc}"), role=role, exc=exc) from None
     if key.algorithm is not alg:
-        raise SesError(f"{role} signature algorithm is {_ALG_NAMES[alg_oid]} but the {role} certificate "
-                       f"holds a {key.algorithm.label} key")
+        raise SesError(M("ses.signature_algorithm_but_certificate",
+                         "{role} signature algorithm is {alg_names} but the {role} certificate holds a {label} key",
+                         "{role}签名算法为 {alg_names}，但{role}证书持有 {label} 密钥"), role=role, alg_names=_ALG_NAMES[alg_oid], label=key.algorithm.label)
     # SM2: SM3 with Z over the GM/T 0009 default ID 1234567812345678 (domain §6.2)
     return any(key.verify(data, candidate) for candidate in _signature_candidates(signature))
 
@@ -1098,7 +1244,9 @@ def _cert_digest(kind: str, cert_der: bytes) -> bytes:
         return h.digest()
     if name in ("SHA256", oids.SHA256):
         return hashlib.sha256(cert_der).digest()
-    raise SesError(f"certList digest type {kind!r} is not supported (SM3 or SHA256)")
+    raise SesError(M("ses.certlist_digest_type_supported",
+                     "certList digest type {kind} is not supported (SM3 or SHA256)",
+                     "不支持 certList 摘要类型 {kind}（应为 SM3 或 SHA256）"), kind=f"{kind!r}")
 
 
 def cert_digest(cert_der: bytes, kind: str = "SM3") -> CertDigest:

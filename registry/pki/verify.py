@@ -25,10 +25,9 @@ Trust anchors, intermediate certificates and revocation status come from a :clas
 the caller supplies (the service layer answers from the registry's database for its own
 certificates and from CRLs for others'). Pure: no I/O, no clock (``now`` is a parameter).
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
-from ..messages import Localized, M
+from ..messages import Localized, M, text_of
 
 import datetime as dt
 import functools
@@ -348,7 +347,7 @@ def _crypto_check(cid: str, fn: Any, arg: Any, ok_msg: Msg, bad_msg: Msg) -> Che
         good = fn(arg)
     except ses.SesError as exc:
         check.ok = False
-        check.reasons.append((f"无法验证：{exc}", f"cannot be verified: {exc}"))
+        check.reasons.append((f"无法验证：{text_of(exc, 'zh')}", f"cannot be verified: {exc}"))
         return check
     if good:
         check.reasons.append(ok_msg)
@@ -360,10 +359,10 @@ def _crypto_check(cid: str, fn: Any, arg: Any, ok_msg: Msg, bad_msg: Msg) -> Che
 
 _SEAL_VERDICTS_SIZE = 4096
 # (signed bytes, maker certificate, algorithm, signature value) -> (verified, why it could not be)
-_seal_verdicts: dict[tuple[bytes, bytes, str, bytes], tuple[bool, str | None]] = {}
+_seal_verdicts: dict[tuple[bytes, bytes, str, bytes], tuple[bool, ses.SesError | None]] = {}
 
 
-def _seal_signature_verdict(seal: ses.Seal) -> tuple[bool, str | None]:
+def _seal_signature_verdict(seal: ses.Seal) -> tuple[bool, ses.SesError | None]:
     """The maker-signature result for a seal, kept by the exact bytes it was computed from (a
     cryptographic fact that never changes: cached per process, like certificate signatures; many
     documents carry the same seal)."""
@@ -373,7 +372,7 @@ def _seal_signature_verdict(seal: ses.Seal) -> tuple[bool, str | None]:
         try:
             verdict = ses.verify_seal_signature(seal), None
         except ses.SesError as exc:
-            verdict = False, str(exc)
+            verdict = False, exc
         if len(_seal_verdicts) >= _SEAL_VERDICTS_SIZE:
             try:
                 del _seal_verdicts[next(iter(_seal_verdicts))]
@@ -386,7 +385,7 @@ def _seal_signature_verdict(seal: ses.Seal) -> tuple[bool, str | None]:
 def _cached_seal_signature(seal: ses.Seal) -> bool:
     ok, error = _seal_signature_verdict(seal)
     if error is not None:
-        raise ses.SesError(error)
+        raise ses.SesError.carrying(error)
     return ok
 
 
@@ -404,10 +403,12 @@ def _maker_check(seal: ses.Seal, now: dt.datetime, trust: TrustSource) -> Check:
         maker = seal.maker_certificate()
         alg = algorithm_for_signature_oid(seal.signature_algorithm)
         if maker.public_key.algorithm is not alg:
-            raise ses.SesError("maker certificate key does not match the seal's signature algorithm")
+            raise ses.SesError(M("verifier.maker_certificate_key_does",
+                                 "maker certificate key does not match the seal's signature algorithm",
+                                 "制章者证书的密钥与印章的签名算法不符"))
     except (ses.SesError, KeyFormatError, CertificateError) as exc:
         check.ok = False
-        check.reasons.append((f"制章者证书不可用：{exc}", f"the seal maker certificate cannot be used: {exc}"))
+        check.reasons.append((f"制章者证书不可用：{text_of(exc, 'zh')}", f"the seal maker certificate cannot be used: {exc}"))
         return check
     at = seal.property.create_date
     _check_certificate(maker, at, now, trust, ("制章者证书", "seal maker certificate"), check, later_is_note=True)
@@ -460,7 +461,7 @@ def verify_seal(data: bytes, now: dt.datetime, trust: TrustSource, *,
     try:
         seal = parsed or ses.parse_seal(data)
     except ses.SesError as exc:
-        rep.checks.append(Check("format", False, [(f"不是有效的电子印章：{exc}", f"not a valid electronic seal: {exc}")]))
+        rep.checks.append(Check("format", False, [(f"不是有效的电子印章：{text_of(exc, 'zh')}", f"not a valid electronic seal: {exc}")]))
         return rep
     rep.summary = {"seal": _seal_summary(seal)}
     rep.checks.append(Check("format", True, [(f"{_gen_zh(seal.generation)}电子印章，格式正确",
@@ -484,7 +485,7 @@ def _holders_check(seal: ses.Seal, now: dt.datetime, trust: TrustSource) -> Chec
         certs = seal.holder_certs()
     except ses.SesError as exc:
         check.ok = False
-        check.reasons.append((f"证书列表无法解析：{exc}", f"the certificate list cannot be parsed: {exc}"))
+        check.reasons.append((f"证书列表无法解析：{text_of(exc, 'zh')}", f"the certificate list cannot be parsed: {exc}"))
         return check
     if not certs:
         check.ok = False
@@ -530,7 +531,7 @@ def verify_signature(data: bytes, now: dt.datetime, trust: TrustSource, *, docum
     try:
         sig = parsed or ses.parse_signature(data)
     except ses.SesError as exc:
-        rep.checks.append(Check("format", False, [(f"不是有效的电子签章：{exc}", f"not a valid electronic signature: {exc}")]))
+        rep.checks.append(Check("format", False, [(f"不是有效的电子签章：{text_of(exc, 'zh')}", f"not a valid electronic signature: {exc}")]))
         return rep
     signer: Certificate | None = None
     try:
@@ -569,7 +570,7 @@ def verify_signature(data: bytes, now: dt.datetime, trust: TrustSource, *, docum
                                    "needs a new seal)"))
     except ses.SesError as exc:
         listed.ok = False
-        listed.reasons.append((f"无法比对：{exc}", f"cannot be compared: {exc}"))
+        listed.reasons.append((f"无法比对：{text_of(exc, 'zh')}", f"cannot be compared: {exc}"))
     rep.checks.append(listed)
     rep.checks.append(_seal_signature_check(sig.seal))
     rep.checks.append(_maker_check(sig.seal, now, trust))
@@ -642,7 +643,7 @@ def verify_ofd(data: bytes, now: dt.datetime, trust: TrustSource,
             value = pkg.read(entry.signed_value_path, "signature value")
         except ofd.OfdError as exc:
             rep = SignatureReport(kind="signature", location=location)
-            rep.checks.append(Check("format", False, [(f"签名值文件缺失：{exc}", f"the signature value is missing: {exc}")]))
+            rep.checks.append(Check("format", False, [(f"签名值文件缺失：{text_of(exc, 'zh')}", f"the signature value is missing: {exc}")]))
             report.items.append(rep)
             continue
         if entry.sign_type.lower() != "seal":
@@ -716,10 +717,13 @@ def detect(data: bytes) -> tuple[str, ses.Seal | ses.SesSignature | None]:
             return "seal", ses.parse_seal(data)
         except ses.SesError as seal_exc:
             if not data[:1] == b"\x30":
-                raise InputError("not an electronic seal, an electronic signature or an OFD document "
-                                 "(neither DER nor ZIP)") from None
-            raise InputError(f"neither an electronic seal ({seal_exc}) nor an electronic signature "
-                             f"({sig_exc})") from None
+                raise InputError(M("verifier.electronic_seal_electronic_signature",
+                                   "not an electronic seal, an electronic signature or an OFD document (neither "
+                                   "DER nor ZIP)",
+                                   "不是电子印章、电子签章或 OFD 文档（既非 DER 也非 ZIP）")) from None
+            raise InputError(M("verifier.neither_electronic_seal_nor",
+                               "neither an electronic seal ({seal_exc}) nor an electronic signature ({sig_exc})",
+                               "既不是电子印章（{seal_exc}），也不是电子签章（{sig_exc}）"), seal_exc=seal_exc, sig_exc=sig_exc) from None
 
 
 def verify_bytes(data: bytes, now: dt.datetime, trust: TrustSource, *, document: bytes | None = None,
@@ -729,13 +733,17 @@ def verify_bytes(data: bytes, now: dt.datetime, trust: TrustSource, *, document:
     kind, parsed = detect(data)
     if kind == "ofd":
         if document is not None:
-            raise InputError("an OFD document carries its own content: do not give a separate document")
+            raise InputError(M("verifier.ofd_document_carries_its",
+                               "an OFD document carries its own content: do not give a separate document",
+                               "OFD 文档自带内容：不要另给文档"))
         return verify_ofd(data, now, trust, limits)
     report = Report(kind=kind, checked_at=now)
     if kind == "seal":
         if document is not None:
-            raise InputError("a seal on its own signs no document: give an electronic signature or an "
-                             "OFD document with --document")
+            raise InputError(M("verifier.seal_its_own_signs",
+                               "a seal on its own signs no document: give an electronic signature or an OFD "
+                               "document with --document",
+                               "单独的电子印章不签署任何文档：请用 --document 给出电子签章或 OFD 文档"))
         report.items.append(verify_seal(data, now, trust, parsed=parsed))  # type: ignore[arg-type]
     else:
         report.items.append(verify_signature(data, now, trust, document=document,

@@ -4,7 +4,6 @@ Certificates are assembled from DER pieces and signed by any :class:`~registry.p
 because ``cryptography`` cannot sign with SM2. The same code path serves the ECDSA hierarchy, so
 both hierarchies have one profile. Parsing keeps the exact TBS bytes for signature checks.
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 from ..messages import Localized, M
@@ -182,9 +181,13 @@ def build_tbs(*, serial: int, signature_alg: Algorithm, issuer: Name | bytes, su
               not_before: dt.datetime, not_after: dt.datetime, public_key: PublicKey,
               extensions: list[bytes]) -> bytes:
     if serial <= 0 or serial.bit_length() > 159:
-        raise CertificateError("serial number must be positive and at most 20 octets")
+        raise CertificateError(M("x509.serial_number_positive_most",
+                                 "serial number must be positive and at most 20 octets",
+                                 "序列号必须为正数且不超过 20 个字节"))
     if not_after <= not_before:
-        raise CertificateError("notAfter must be later than notBefore")
+        raise CertificateError(M("x509.notafter_later_than_notbefore",
+                                 "notAfter must be later than notBefore",
+                                 "notAfter 必须晚于 notBefore"))
     issuer_der = issuer if isinstance(issuer, bytes) else issuer.der()
     return der.seq(
         der.explicit(0, der.integer(2)),  # v3
@@ -250,7 +253,9 @@ class Certificate:
                 version = parts[0].children()[0].as_int()
                 i = 1
                 if version not in (0, 1, 2):
-                    raise CertificateError(f"unknown certificate version {version + 1}")
+                    raise CertificateError(M("x509.unknown_certificate_version",
+                                             "unknown certificate version {value}",
+                                             "未知的证书版本 {value}"), value=version + 1)
             serial = parts[i].as_int()
             issuer_node, validity, subject_node, spki_node = parts[i + 2], parts[i + 3], parts[i + 4], parts[i + 5]
             nb, na = validity.children()
@@ -274,19 +279,25 @@ class Certificate:
                 try:
                     getattr(cert, what)
                 except (der.DERError, ValueError, IndexError, AttributeError) as exc:
-                    raise CertificateError(f"malformed {what.replace('_', ' ')} extension: {exc}") from None
+                    raise CertificateError(M("x509.malformed_extension",
+                                             "malformed {replace} extension: {exc}",
+                                             "{replace} 扩展格式错误：{exc}"), replace=what.replace('_', ' '), exc=exc) from None
             return cert
         except (der.DERError, ValueError, IndexError) as exc:
             if isinstance(exc, CertificateError):
                 raise
-            raise CertificateError(f"malformed certificate: {exc}") from None
+            raise CertificateError(M("x509.malformed_certificate",
+                                     "malformed certificate: {exc}",
+                                     "证书格式错误：{exc}"), exc=exc) from None
 
     @classmethod
     def from_pem(cls, text: str | bytes) -> "Certificate":
         try:
             return cls.from_der(der.pem_to_der(text, "CERTIFICATE"))
         except der.DERError as exc:
-            raise CertificateError(f"not a PEM certificate: {exc}") from None
+            raise CertificateError(M("x509.pem_certificate",
+                                     "not a PEM certificate: {exc}",
+                                     "不是 PEM 证书：{exc}"), exc=exc) from None
 
     @classmethod
     def load(cls, data: bytes) -> "Certificate":
@@ -301,7 +312,9 @@ class Certificate:
         try:
             return PublicKey.from_spki(self.spki)
         except KeyFormatError as exc:
-            raise CertificateError(f"certificate key: {exc}") from None
+            raise CertificateError(M("x509.certificate_key",
+                                     "certificate key: {exc}",
+                                     "证书密钥：{exc}"), exc=exc) from None
 
     def extension(self, ext_oid: str) -> Extension | None:
         for e in self.extensions:
@@ -409,7 +422,9 @@ class CertificationRequest:
         algorithm mismatch, or a signature that the request's own key did not make.
         """
         if not data or not data.strip():
-            raise CertificateError("certificate request is empty")
+            raise CertificateError(M("x509.certificate_request_empty",
+                                     "certificate request is empty",
+                                     "证书请求为空"))
         if data.lstrip().startswith(b"-----"):
             try:
                 raw = der.pem_to_der(data, "CERTIFICATE REQUEST")
@@ -417,7 +432,9 @@ class CertificationRequest:
                 try:
                     raw = der.pem_to_der(data, "NEW CERTIFICATE REQUEST")
                 except der.DERError as exc:
-                    raise CertificateError(f"not a PEM certificate request: {exc}") from None
+                    raise CertificateError(M("x509.pem_certificate_request",
+                                             "not a PEM certificate request: {exc}",
+                                             "不是 PEM 证书请求：{exc}"), exc=exc) from None
         else:
             raw = data
         try:
@@ -426,7 +443,9 @@ class CertificationRequest:
             info_parts = info_node.children()
             version = info_parts[0].as_int()
             if version != 0:
-                raise CertificateError(f"certificate request version {version + 1} is not v1")
+                raise CertificateError(M("x509.certificate_request_version_v1",
+                                         "certificate request version {value} is not v1",
+                                         "证书请求版本 {value} 不是 v1"), value=version + 1)
             subject = Name.from_node(info_parts[1])
             spki = info_parts[2].raw
             exts: list[Extension] = []
@@ -443,23 +462,32 @@ class CertificationRequest:
         except (der.DERError, ValueError, IndexError) as exc:
             if isinstance(exc, CertificateError):
                 raise
-            raise CertificateError(f"malformed certificate request: {exc}") from None
+            raise CertificateError(M("x509.malformed_certificate_request",
+                                     "malformed certificate request: {exc}",
+                                     "证书请求格式错误：{exc}"), exc=exc) from None
         try:
             public_key = PublicKey.from_spki(spki)
         except KeyFormatError as exc:
-            raise CertificateError(f"certificate request key: {exc}") from None
+            raise CertificateError(M("x509.certificate_request_key",
+                                     "certificate request key: {exc}",
+                                     "证书请求的密钥：{exc}"), exc=exc) from None
         try:
             alg = algorithm_for_signature_oid(sig_alg)
         except KeyFormatError:
-            raise CertificateError(f"certificate request is signed with unsupported algorithm {sig_alg}; "
-                                   "use SM2-with-SM3 or ECDSA-with-SHA256") from None
+            raise CertificateError(M("x509.certificate_request_signed_unsupported",
+                                     "certificate request is signed with unsupported algorithm {sig_alg}; use "
+                                     "SM2-with-SM3 or ECDSA-with-SHA256",
+                                     "证书请求使用了不支持的签名算法 {sig_alg}；请使用 SM2-with-SM3 或 ECDSA-with-SHA256"), sig_alg=sig_alg) from None
         if alg is not public_key.algorithm:
-            raise CertificateError(f"certificate request carries a {public_key.algorithm.label} key "
-                                   f"but is signed with {alg.label}")
+            raise CertificateError(M("x509.certificate_request_carries_key",
+                                     "certificate request carries a {label} key but is signed with {label2}",
+                                     "证书请求携带 {label} 密钥，却用 {label2} 签名"), label=public_key.algorithm.label, label2=alg.label)
         req = cls(raw, info_node.raw, subject, public_key, sig_alg, signature, tuple(exts))
         if not req.proof_of_possession():
-            raise CertificateError("certificate request signature does not verify with its own public "
-                                   "key: proof of possession failed")
+            raise CertificateError(M("x509.certificate_request_signature_does",
+                                     "certificate request signature does not verify with its own public key: "
+                                     "proof of possession failed",
+                                     "证书请求的签名无法用其自身公钥验证：持有私钥的证明失败"))
         return req
 
     def proof_of_possession(self) -> bool:

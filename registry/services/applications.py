@@ -5,7 +5,6 @@ reason; withdrawn by the enterprise before approval (design.md §3).
 One transaction and one audit event per transition. The counter (staff), the enterprise portal and
 licence events all submit through :func:`submit`.
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -16,7 +15,8 @@ from sqlalchemy import literal, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from ..db.models import AuditEvent, Enterprise, SealApplication, User
-from ..domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
+from ..messages import Localized
+from ..domain.errors import M, Conflict, InvalidTransition, NotFound, ValidationError
 from ..domain.search import search_text
 from ..domain.roles import Permission, check_dual_control, require
 from ..domain.seal_types import SealType
@@ -45,8 +45,11 @@ class Item:
 class ItemRefused(ValidationError):
     """One item of a set was refused; ``seal_type`` names which."""
 
-    def __init__(self, seal_type: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, seal_type: str, error: BaseException) -> None:
+        if isinstance(error, Localized) and error.message is not None:
+            super().__init__(error.message, **error.params)
+        else:
+            super().__init__(str(error))
         self.seal_type = seal_type
 
 
@@ -64,19 +67,27 @@ def submit_many(ctx: ServiceContext, actor: Actor, *, uscc: str, items: list[Ite
     if channel == "counter":
         require(actor.name, actor.roles, Permission.APPLICATION_SUBMIT)
     elif channel != "portal":
-        raise ValidationError(f"unknown channel {channel!r}")
+        raise ValidationError(M("application.unknown_channel",
+                                "unknown channel {channel}",
+                                "未知渠道 {channel}"), channel=f"{channel!r}")
     try:
         uscc = validate_uscc(uscc)
     except UsccError as exc:
-        raise ValidationError(f"USCC {uscc!r}: {exc}") from None
+        raise ValidationError(M("application.uscc",
+                                "USCC {uscc}: {exc}",
+                                "统一社会信用代码 {uscc}：{exc}"), uscc=f"{uscc!r}", exc=exc) from None
     if not items:
-        raise ValidationError("nothing to apply for")
+        raise ValidationError(M("application.nothing_apply",
+                                "nothing to apply for",
+                                "没有要申请的内容"))
     checked = []
     for item in items:
         st = SealType.parse(item.seal_type)
         try:
             if item.key.generate:
-                raise ValidationError("an application brings the holder's own key (a CSR or a public key)")
+                raise ValidationError(M("application.application_brings_holder_s",
+                                        "an application brings the holder's own key (a CSR or a public key)",
+                                        "申请须提供持有人自己的密钥（证书请求或公钥）"))
             req = seals.IssueRequest(uscc=uscc, seal_type=st.code, key=item.key, operator="", approver="",
                                      algorithm=item.algorithm, picture_png=item.picture_png, channel=channel,
                                      require_uscc_in_csr=channel == "portal")
@@ -85,18 +96,24 @@ def submit_many(ctx: ServiceContext, actor: Actor, *, uscc: str, items: list[Ite
         except ValidationError as exc:
             if len(items) == 1:
                 raise
-            raise ItemRefused(st.code, str(exc)) from None
+            raise ItemRefused(st.code, exc) from None
         checked.append((st, item, pub, csr_der))
     keys = [pub.fingerprint() for _st, _i, pub, _c in checked]
     if len(set(keys)) != len(keys):
-        raise ValidationError("each seal needs its own key: two requests carry the same public key")
+        raise ValidationError(M("application.each_seal_needs_its",
+                                "each seal needs its own key: two requests carry the same public key",
+                                "每枚印章需要各自的密钥：两份请求携带同一公钥"))
     now = ctx.clock.now()
     with ctx.transaction() as session:
         ent = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
         if ent is None:
-            raise NotFound(f"no licence on record for USCC {uscc}")
+            raise NotFound(M("application.no_licence_record_uscc",
+                             "no licence on record for USCC {uscc}",
+                             "没有统一社会信用代码为 {uscc} 的执照记录"), uscc=uscc)
         if ent.status is not LicenceStatus.ACTIVE:
-            raise Conflict(f"the licence of {uscc} is {ent.status.value}: no new applications")
+            raise Conflict(M("application.licence_no_new_applications",
+                             "the licence of {uscc} is {status}: no new applications",
+                             "{uscc} 的执照{status}：不能提交新申请"), uscc=uscc, status=ent.status.value)
         ids = []
         for st, item, pub, csr_der in checked:
             app = SealApplication(enterprise_id=ent.id, seal_type=st, algorithm=pub.algorithm,
@@ -117,7 +134,9 @@ def _load(session: Session, app_id: int, *, lock: bool = False) -> SealApplicati
         stmt = stmt.with_for_update()
     app = session.scalar(stmt)
     if app is None:
-        raise NotFound(f"no application {app_id}")
+        raise NotFound(M("application.no_application",
+                         "no application {app_id}",
+                         "没有申请 {app_id}"), app_id=app_id)
     return app
 
 
@@ -132,8 +151,9 @@ def review(ctx: ServiceContext, actor: Actor, app_id: int, note: str = "") -> No
         app = _load(session, app_id, lock=True)
         new = _move(app, ApplicationAction.REVIEW)
         if app.enterprise.status is not LicenceStatus.ACTIVE:
-            raise Conflict(f"the licence of {app.enterprise.uscc} is {app.enterprise.status.value}: reject the "
-                           "application instead")
+            raise Conflict(M("application.licence_reject_application_instead",
+                             "the licence of {uscc} is {status}: reject the application instead",
+                             "{uscc} 的执照{status}：请改为驳回申请"), uscc=app.enterprise.uscc, status=app.enterprise.status.value)
         app.state, app.reviewed_by_id, app.reviewed_at = new, actor.user_id, ctx.clock.now()
         audit.record(session, ctx, actor, "application.reviewed", "application", app.id,
                      licence_status=app.enterprise.status.value, note=note[:MAX_REASON])
@@ -148,7 +168,9 @@ def approve(ctx: ServiceContext, actor: Actor, app_id: int) -> None:
         reviewer = session.get(User, app.reviewed_by_id) if app.reviewed_by_id else None
         check_dual_control(reviewer.username if reviewer else "", actor.name)
         if app.enterprise.status is not LicenceStatus.ACTIVE:
-            raise Conflict(f"the licence of {app.enterprise.uscc} is {app.enterprise.status.value}")
+            raise Conflict(M("application.licence",
+                             "the licence of {uscc} is {status}",
+                             "{uscc} 的执照{status}"), uscc=app.enterprise.uscc, status=app.enterprise.status.value)
         app.state, app.approved_by_id, app.approved_at = new, actor.user_id, ctx.clock.now()
         audit.record(session, ctx, actor, "application.approved", "application", app.id,
                      reviewed_by=reviewer.username if reviewer else None)
@@ -158,9 +180,13 @@ def reject(ctx: ServiceContext, actor: Actor, app_id: int, reason: str) -> None:
     require(actor.name, actor.roles, Permission.APPLICATION_REJECT)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError("a rejection needs a reason (it is shown to the applicant)")
+        raise ValidationError(M("application.rejection_needs_reason_it",
+                                "a rejection needs a reason (it is shown to the applicant)",
+                                "驳回须说明理由（理由会告知申请人）"))
     if len(reason) > MAX_REASON:
-        raise ValidationError(f"the reason is longer than {MAX_REASON} characters")
+        raise ValidationError(M("application.reason_longer_than_characters",
+                                "the reason is longer than {max_reason} characters",
+                                "理由超过 {max_reason} 个字符"), max_reason=MAX_REASON)
     with ctx.transaction() as session:
         app = _load(session, app_id, lock=True)
         app.state = _move(app, ApplicationAction.REJECT)
@@ -174,7 +200,9 @@ def withdraw(ctx: ServiceContext, actor: Actor, app_id: int, enterprise_id: int)
     with ctx.transaction() as session:
         app = _load(session, app_id, lock=True)
         if app.enterprise_id != enterprise_id:
-            raise NotFound(f"no application {app_id}")
+            raise NotFound(M("application.no_application",
+                             "no application {app_id}",
+                             "没有申请 {app_id}"), app_id=app_id)
         app.state = _move(app, ApplicationAction.WITHDRAW)
         app.picture_png = None
         audit.record(session, ctx, actor, "application.withdrawn", "application", app.id)
@@ -186,8 +214,9 @@ def issue(ctx: ServiceContext, actor: Actor, app_id: int) -> seals.IssueResult:
     with ctx.reader() as session:
         app = _load(session, app_id)
         if app.state is not ApplicationState.APPROVED:
-            raise InvalidTransition(f"application {app_id} is {app.state.value}; only an approved application "
-                                    "is issued")
+            raise InvalidTransition(M("application.application_only_approved_application",
+                                      "application {app_id} is {state}; only an approved application is issued",
+                                      "申请 {app_id} 为{state}；只有已批准的申请才能签发"), app_id=app_id, state=app.state.value)
         pem = der.der_to_pem(app.public_key_spki, "PUBLIC KEY").encode()
         req = seals.IssueRequest(uscc=app.enterprise.uscc, seal_type=app.seal_type.code,
                                  key=seals.KeyMaterial(public_key_pem=pem), operator="", approver="",
@@ -229,7 +258,9 @@ def queue(ctx: ServiceContext, actor: Actor, *, state: str = "open", query: str 
     states = list(OPEN) if state == "open" else [ApplicationState(state)] if state in {
         s.value for s in ApplicationState} else None
     if states is None:
-        raise ValidationError(f"unknown state {state!r}")
+        raise ValidationError(M("application.unknown_state",
+                                "unknown state {state}",
+                                "未知状态 {state}"), state=f"{state!r}")
     q = search_text(query)
     A = SealApplication
     ent_filter = None

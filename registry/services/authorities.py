@@ -1,6 +1,5 @@
 """Our CA hierarchies (design.md §4): for each of SM2/SM3 and ECDSA P-256, a root CA that certifies
 an issuing CA (for holder 签章者 certificates) and the seal-maker (制章者) unit certificate."""
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import Authority, Certificate
-from ..domain.errors import NotFound, ValidationError
+from ..domain.errors import M, NotFound, ValidationError
 from ..domain.states import CertificateStatus
 from ..pki import x509
 from ..pki.keys import Algorithm, PrivateKey, decrypt_private_key, encrypt_private_key
@@ -66,7 +65,9 @@ def load(ctx: ServiceContext, session: Session, name: str) -> LoadedAuthority:
     def build() -> LoadedAuthority:
         row = session.scalar(select(Authority).where(Authority.name == name, Authority.active.is_(True)))
         if row is None:
-            raise ValidationError(f"authority {name} does not exist: run `registry init`")
+            raise ValidationError(M("authority.authority_does_exist_run",
+                                    "authority {name} does not exist: run `registry init`",
+                                    "机构 {name} 不存在：请运行 `registry init`"), name=name)
         signer = decrypt_private_key(row.key_blob, ctx.require_keyring().keys)
         return LoadedAuthority(row.id, row.name, row.kind, row.algorithm,
                                x509.Certificate.from_der(row.certificate_der), signer)
@@ -80,7 +81,9 @@ def chain(ctx: ServiceContext, session: Session, name: str) -> list[x509.Certifi
         out: list[x509.Certificate] = []
         row = session.scalar(select(Authority).where(Authority.name == name))
         if row is None:
-            raise NotFound(f"authority {name} does not exist: run `registry init`")
+            raise NotFound(M("authority.authority_does_exist_run",
+                             "authority {name} does not exist: run `registry init`",
+                             "机构 {name} 不存在：请运行 `registry init`"), name=name)
         while row is not None:
             out.append(x509.Certificate.from_der(row.certificate_der))
             row = row.parent

@@ -1,5 +1,4 @@
 """What every service needs: settings, a session factory, a clock and the key-encryption keys."""
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
 from ..db.session import make_engine, make_session_factory
-from ..domain.errors import ValidationError
+from ..domain.errors import M, ValidationError
 from ..domain.roles import Role
 
 
@@ -136,8 +135,10 @@ class ServiceContext:
 
     def require_keyring(self) -> KeyRing:
         if self.keyring is None:
-            raise ValidationError(f"no key-encryption key at {self.settings.kek_file}: run "
-                                  "`registry init` first or set REGISTRY_KEK")
+            raise ValidationError(M("context.no_key_encryption_key",
+                                    "no key-encryption key at {kek_file}: run `registry init` first or set "
+                                    "REGISTRY_KEK",
+                                    "{kek_file} 处没有密钥加密密钥：请先运行 `registry init` 或设置 REGISTRY_KEK"), kek_file=self.settings.kek_file)
         return self.keyring
 
     @contextmanager

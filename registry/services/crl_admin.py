@@ -3,13 +3,12 @@
 Publishing itself is :func:`registry.services.crl_publish.publish` (Permission.CRL_PUBLISH), the
 same call as ``registry crl publish`` and the publisher daemon.
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from ..domain.errors import PermissionDenied
+from ..domain.errors import M, PermissionDenied
 from ..domain.roles import Permission, permissions_of
 from . import crl_index, crl_publish
 from .context import Actor, ServiceContext
@@ -34,8 +33,10 @@ class CrlOverview:
 def overview(ctx: ServiceContext, actor: Actor) -> CrlOverview:
     """Anyone who may look at seals (or publish CRLs) may see the CRLs: they are public anyway."""
     if not (VIEW & permissions_of(actor.roles)):
-        raise PermissionDenied(f"{actor.name} may not view the CRLs (needs a role that grants "
-                               f"{Permission.SEAL_VIEW.value} or {Permission.CRL_PUBLISH.value})")
+        raise PermissionDenied(M("crl_admin.may_view_crls_needs",
+                                 "{actor} may not view the CRLs (needs a role that grants {seal_view} or "
+                                 "{crl_publish})",
+                                 "{actor} 无权查看 CRL（需要具有 {seal_view} 或 {crl_publish} 权限的角色）"), actor=actor.name, seal_view=Permission.SEAL_VIEW.value, crl_publish=Permission.CRL_PUBLISH.value)
     now = ctx.clock.now()
     crls = crl_index.latest(ctx, now)
     full = {c.issuer for c in crls if c.kind == "full"}

@@ -7,7 +7,6 @@ in name order over ix_enterprises_name (migration 0009: ``name COLLATE NOCASE`` 
 index serves the prefix range, the keyset and the order: page 1,000 costs what page 1 costs, and a
 prefix shared by 200,000 enterprises what a prefix shared by 20 costs.
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -19,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from ..db.models import Enterprise, LicenceRecord, Seal, SealApplication
-from ..domain.errors import NotFound, ValidationError
+from ..domain.errors import M, NotFound, ValidationError
 from ..domain.search import search_text
 from ..domain.roles import Permission, require
 from ..domain.states import SealStatus
@@ -184,12 +183,16 @@ def detail(ctx: ServiceContext, actor: Actor, uscc: str) -> dict[str, Any]:
     try:
         code = validate_uscc(uscc)
     except UsccError as exc:
-        raise ValidationError(f"USCC {uscc!r}: {exc}") from None
+        raise ValidationError(M("enterprise.uscc",
+                                "USCC {uscc}: {exc}",
+                                "统一社会信用代码 {uscc}：{exc}"), uscc=f"{uscc!r}", exc=exc) from None
     now = ctx.clock.now()
     with ctx.reader() as s:
         ent = s.scalar(select(Enterprise).where(Enterprise.uscc == code))
         if ent is None:
-            raise NotFound(f"no licence on record for USCC {code}")
+            raise NotFound(M("enterprise.no_licence_record_uscc",
+                             "no licence on record for USCC {code}",
+                             "没有统一社会信用代码为 {code} 的执照记录"), code=code)
         by_status = dict(s.execute(select(Seal.status, func.count()).where(Seal.enterprise_id == ent.id)
                                    .group_by(Seal.status)).all())
         seals = s.execute(select(Seal.es_id, Seal.name, Seal.seal_type, Seal.status, Seal.valid_end, Seal.revoked_at,

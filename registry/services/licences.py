@@ -1,5 +1,4 @@
 """Licence data from the e-licence registry: import files and look-ups."""
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from ..db.models import Enterprise, LicenceRecord
-from ..domain.errors import Conflict, NotFound, ValidationError
+from ..domain.errors import M, Conflict, NotFound, ValidationError
 from ..domain.licence_file import LicenceRow, RowError, parse_licence_file
 from ..domain.states import LicenceStatus
 from ..domain.roles import Permission, require
@@ -139,7 +138,9 @@ def _code(uscc: str) -> str:
     try:
         return validate_uscc(uscc)
     except UsccError as exc:
-        raise ValidationError(f"USCC {uscc!r}: {exc}") from None
+        raise ValidationError(M("licence.uscc",
+                                "USCC {uscc}: {exc}",
+                                "统一社会信用代码 {uscc}：{exc}"), uscc=f"{uscc!r}", exc=exc) from None
 
 
 def _wanted(status: str | None, name: str | None, legal_representative: str | None,
@@ -152,7 +153,9 @@ def _wanted(status: str | None, name: str | None, legal_representative: str | No
         if value is not None:
             value = value.strip()
             if not value or len(value) > limit or any(ord(c) < 32 for c in value):
-                raise ValidationError(f"{field_name} must be 1–{limit} printable characters")
+                raise ValidationError(M("licence.printable_characters",
+                                        "{field_name} must be 1–{limit} printable characters",
+                                        "{field_name} 必须为 1–{limit} 个可打印字符"), field_name=field_name, limit=limit)
             wanted[field_name] = value
     return wanted
 
@@ -163,7 +166,9 @@ def _plan(ent: Enterprise, wanted: dict[str, object]) -> dict[str, list[object]]
     new_status = wanted.get("status", ent.status)
     if ent.status is not LicenceStatus.ACTIVE and new_status is not LicenceStatus.ACTIVE \
             and set(wanted) - {"status"}:
-        raise Conflict(f"the licence of {ent.uscc} is {ent.status.value}; it has no name to change")
+        raise Conflict(M("licence.licence_it_has_no",
+                         "the licence of {uscc} is {status}; it has no name to change",
+                         "{uscc} 的执照{status}；没有可变更的名称"), uscc=ent.uscc, status=ent.status.value)
     return {k: [_plain(getattr(ent, k)), _plain(v)] for k, v in wanted.items() if getattr(ent, k) != v}
 
 
@@ -180,7 +185,9 @@ def preview_status_change(ctx: ServiceContext, actor: Actor, uscc: str, status: 
     with ctx.reader() as session:
         ent = session.scalar(select(Enterprise).where(Enterprise.uscc == code))
         if ent is None:
-            raise NotFound(f"no licence on record for USCC {code}")
+            raise NotFound(M("licence.no_licence_record_uscc",
+                             "no licence on record for USCC {code}",
+                             "没有统一社会信用代码为 {code} 的执照记录"), code=code)
         current = {"status": ent.status.value, "name": ent.name, "legal_representative": ent.legal_representative,
                    "entity_type": ent.entity_type}
         changes = _plan(ent, wanted)
@@ -207,7 +214,9 @@ def set_licence_status(ctx: ServiceContext, actor: Actor, uscc: str, status: str
         # locked: two licence events for one enterprise apply one after the other
         ent = session.scalar(select(Enterprise).where(Enterprise.uscc == code).with_for_update())
         if ent is None:
-            raise NotFound(f"no licence on record for USCC {code}")
+            raise NotFound(M("licence.no_licence_record_uscc",
+                             "no licence on record for USCC {code}",
+                             "没有统一社会信用代码为 {code} 的执照记录"), code=code)
         changes = _plan(ent, wanted)
         if not changes:
             if expect_seals:
@@ -245,9 +254,13 @@ def get_enterprise(ctx: ServiceContext, uscc: str) -> Enterprise:
     try:
         code = validate_uscc(uscc)
     except UsccError as exc:
-        raise ValidationError(f"USCC {uscc!r}: {exc}") from None
+        raise ValidationError(M("licence.uscc",
+                                "USCC {uscc}: {exc}",
+                                "统一社会信用代码 {uscc}：{exc}"), uscc=f"{uscc!r}", exc=exc) from None
     with ctx.reader() as session:
         ent = session.scalar(select(Enterprise).where(Enterprise.uscc == code))
         if ent is None:
-            raise NotFound(f"no licence on record for USCC {code}")
+            raise NotFound(M("licence.no_licence_record_uscc",
+                             "no licence on record for USCC {code}",
+                             "没有统一社会信用代码为 {code} 的执照记录"), code=code)
         return ent

@@ -53,7 +53,6 @@ more. The lease lasts 5 minutes, or ten SMTP timeouts if that is longer. A diges
 after it; a run killed in between leaves it ``sending``, and the next run sends it again with the
 same Message-ID (at least once, never silently lost).
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -78,7 +77,8 @@ from sqlalchemy.orm import Session
 
 from ..db.models import (AuditEvent, Enterprise, EnterprisePerson, Lease, Notification, NotificationDigest,
                          NotifyState, Seal, SealApplication, SealGrant)
-from ..domain.errors import Conflict
+from ..domain.display_time import format_local
+from ..domain.errors import M, Conflict
 from ..domain.seal_types import SealType
 from ..domain.states import SealStatus
 from . import audit
@@ -133,7 +133,8 @@ def _fence(ctx: ServiceContext, session: Session, holder: str | None) -> None:
     done = session.execute(update(Lease).where(Lease.name == LEASE_NAME, Lease.holder == holder,
                                                Lease.expires_at > now).values(expires_at=now + lease_ttl(ctx)))
     if done.rowcount != 1:
-        raise LeaseLost("the notification lease was taken over by another run; stopping")
+        raise LeaseLost(M("notify.lease_lost", "the notification lease was taken over by another run; stopping",
+                          "通知租约已被另一次运行接管；停止"))
 
 
 def _state(session: Session) -> NotifyState:
@@ -347,7 +348,9 @@ def _view(ctx: ServiceContext, n: Notification, tz: ZoneInfo) -> dict[str, Any]:
     return {"kind": n.kind, "es_id": d.get("es_id"), "name": d.get("name"), "application": d.get("application"),
             "type_zh": st.chinese if st else "", "type_en": st.english if st else "",
             "reason": d.get("reason") or "", "reason_zh": reason_zh, "reason_en": reason_en,
-            "at": _local(d.get("at"), tz), "valid_end": _local(d.get("valid_end"), tz, with_time=False),
+            # times people read: the display zone, labelled (北京时间 / Beijing time); dates as the day there
+            "at": format_local(d.get("at"), ctx.settings.display_timezone, "zh"),
+            "at_en": format_local(d.get("at"), ctx.settings.display_timezone, "en"), "valid_end": _local(d.get("valid_end"), tz, with_time=False),
             "renews": d.get("renews"), "superseded_by": d.get("superseded_by"),
             "days_left": d.get("days_left"), "link": link}
 

@@ -12,7 +12,6 @@ place: another enterprise's seal, or one of our seals not granted to this person
 (a 404, the same answer as a code that does not exist); a seal granted only to hold, asked to be
 managed, is *forbidden* (403).
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Seal, SealGrant
-from ..domain.errors import NotFound, PermissionDenied
+from ..domain.errors import M, NotFound, PermissionDenied
 from .context import Actor
 
 __all__ = ["Principal", "Need", "seal_for", "visible_seals", "require_legal_representative", "authority_over"]
@@ -64,7 +63,9 @@ class Principal:
 
 def require_legal_representative(principal: Principal, what: str) -> None:
     if not principal.is_legal_representative:
-        raise PermissionDenied(f"only the legal representative can {what}")
+        raise PermissionDenied(M("portal.only_legal_representative_can",
+                                 "only the legal representative can {what}",
+                                 "只有法定代表人可以{what}"), what=what)
 
 
 def authority_over(session: Session, principal: Principal, seal: Seal) -> str | None:
@@ -83,10 +84,14 @@ def seal_for(session: Session, principal: Principal, es_id: str, need: Need = "v
                                              Seal.enterprise_id == principal.enterprise_id))
     authority = authority_over(session, principal, seal) if seal is not None else None
     if seal is None or authority is None:
-        raise NotFound(f"no seal {es_id!r} of this enterprise")
+        raise NotFound(M("portal.no_seal_this_enterprise",
+                         "no seal {es_id} of this enterprise",
+                         "本企业没有印章 {es_id}"), es_id=f"{es_id!r}")
     if need == "manage" and authority != "manage":
-        raise PermissionDenied("your authority over this seal is to hold it: renewing or cancelling it needs "
-                               "the authority to manage it, which the legal representative can grant")
+        raise PermissionDenied(M("portal.your_authority_over_this",
+                                 "your authority over this seal is to hold it: renewing or cancelling it needs "
+                                 "the authority to manage it, which the legal representative can grant",
+                                 "您对此印章的权限是持有：续期或注销需要管理权限，可由法定代表人授予"))
     return seal
 
 

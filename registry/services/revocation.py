@@ -2,7 +2,6 @@
 of licence events (design.md §3). Each use case is one transaction with its audit events; every
 change to a CRL listing writes the pre-encoded entry and a change-log event in that transaction, so
 the next CRL can never miss it."""
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -15,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import (Authority, Certificate, Enterprise, Revocation, RevocationEvent, Seal,
                          SealApplication)
-from ..domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
+from ..domain.errors import M, Conflict, InvalidTransition, NotFound, ValidationError
 from ..domain.roles import Permission, require
 from ..domain.states import ApplicationState, CertificateStatus, LicenceStatus, SealStatus
 from ..pki import crl
@@ -39,8 +38,10 @@ def parse_reason(text: str, allowed: tuple[CrlReason, ...] = SEAL_REASONS) -> Cr
     except ValueError:
         reason = None
     if reason is None or reason not in allowed:
-        raise ValidationError(f"unknown or unsuitable revocation reason {text!r}; use one of: "
-                              + ", ".join(r.rfc_name for r in allowed))
+        raise ValidationError(M("revocation.unknown_reason",
+                                "unknown or unsuitable revocation reason {text}; use one of: {choices}",
+                                "未知或不适用的吊销原因 {text}；可选：{choices}"),
+                              text=f"{text!r}", choices=", ".join(r.rfc_name for r in allowed))
     return reason
 
 
@@ -89,8 +90,9 @@ def revoke_seal_in(session: Session, ctx: ServiceContext, actor: Actor, seal: Se
                    **details: Any) -> None:
     """Revoke ``seal`` inside the caller's transaction (renewal and licence events use this too)."""
     if seal.status is SealStatus.REVOKED:
-        raise InvalidTransition(f"seal {seal.es_id} is already revoked ({seal.revocation_reason}, "
-                                f"{seal.revoked_at:%Y-%m-%d %H:%M:%S}Z)")
+        raise InvalidTransition(M("revocation.seal_already_revoked_z",
+                                  "seal {es_id} is already revoked ({revocation_reason}, {revoked_at}Z)",
+                                  "印章 {es_id} 已被吊销（{revocation_reason}，{revoked_at}Z）"), es_id=seal.es_id, revocation_reason=seal.revocation_reason, revoked_at=f"{seal.revoked_at:%Y-%m-%d %H:%M:%S}")
     was_held = seal.status is SealStatus.SUSPENDED
     hold_start = seal.revoked_at if was_held else None
     for cert in seal.certificates:
@@ -114,9 +116,13 @@ def revoke_seal(ctx: ServiceContext, actor: Actor, code: str, reason: str,
     why = parse_reason(reason)
     now = ctx.clock.now()
     if invalidity_date is not None and invalidity_date.tzinfo is None:
-        raise ValidationError("the invalidity date needs a time zone")
+        raise ValidationError(M("revocation.invalidity_date_needs_time",
+                                "the invalidity date needs a time zone",
+                                "失效日期须带时区"))
     if invalidity_date is not None and invalidity_date > now:
-        raise ValidationError("the invalidity date cannot be in the future")
+        raise ValidationError(M("revocation.invalidity_date_cannot_future",
+                                "the invalidity date cannot be in the future",
+                                "失效日期不能晚于现在"))
     with ctx.transaction() as session:
         seal = find_seal(session, code)
         revoke_seal_in(session, ctx, actor, seal, why, now, invalidity_date)
@@ -130,9 +136,13 @@ def suspend_seal(ctx: ServiceContext, actor: Actor, code: str, note: str = "") -
     with ctx.transaction() as session:
         seal = find_seal(session, code)
         if seal.status is not SealStatus.ACTIVE:
-            raise InvalidTransition(f"seal {seal.es_id} is {seal.status.value}; only an active seal can be suspended")
+            raise InvalidTransition(M("revocation.seal_only_active_seal",
+                                      "seal {es_id} is {status}; only an active seal can be suspended",
+                                      "印章 {es_id} 为{status}；只有有效的印章才能停用"), es_id=seal.es_id, status=seal.status.value)
         if now > seal.valid_end:
-            raise InvalidTransition(f"seal {seal.es_id} expired on {seal.valid_end:%Y-%m-%d}")
+            raise InvalidTransition(M("revocation.seal_expired",
+                                      "seal {es_id} expired on {valid_end}",
+                                      "印章 {es_id} 已于 {valid_end} 过期"), es_id=seal.es_id, valid_end=f"{seal.valid_end:%Y-%m-%d}")
         for cert in seal.certificates:
             if cert.status is CertificateStatus.GOOD:
                 list_certificate(ctx, session, cert, CrlReason.CERTIFICATE_HOLD, now)
@@ -148,7 +158,9 @@ def resume_seal(ctx: ServiceContext, actor: Actor, code: str, note: str = "") ->
     with ctx.transaction() as session:
         seal = find_seal(session, code)
         if seal.status is not SealStatus.SUSPENDED:
-            raise InvalidTransition(f"seal {seal.es_id} is {seal.status.value}; only a suspended seal can be resumed")
+            raise InvalidTransition(M("revocation.seal_only_suspended_seal",
+                                      "seal {es_id} is {status}; only a suspended seal can be resumed",
+                                      "印章 {es_id} 为{status}；只有已停用的印章才能恢复"), es_id=seal.es_id, status=seal.status.value)
         for cert in seal.certificates:
             if cert.status is CertificateStatus.HOLD:
                 unlist_certificate(ctx, session, cert, now)
@@ -170,15 +182,23 @@ def revoke_authority(ctx: ServiceContext, actor: Actor, name: str, reason: str) 
     with ctx.transaction() as session:
         auth = session.scalar(select(Authority).where(Authority.name == name))
         if auth is None:
-            raise NotFound(f"no authority named {name!r}")
+            raise NotFound(M("revocation.no_authority_named",
+                             "no authority named {name}",
+                             "没有名为 {name} 的机构"), name=f"{name!r}")
         if auth.parent_id is None:
-            raise ValidationError(f"{name} is a root CA: remove it from the trust lists instead of revoking it")
+            raise ValidationError(M("revocation.root_ca_remove_it",
+                                    "{name} is a root CA: remove it from the trust lists instead of revoking it",
+                                    "{name} 是根 CA：请将其从信任列表中移除，而不是吊销"), name=name)
         cert = session.scalar(select(Certificate).where(Certificate.issuer_id == auth.parent_id,
                                                         Certificate.serial == auth.serial))
         if cert is None:
-            raise NotFound(f"the certificate of {name} is not on record")
+            raise NotFound(M("revocation.certificate_record",
+                             "the certificate of {name} is not on record",
+                             "没有 {name} 的证书记录"), name=name)
         if cert.status is CertificateStatus.REVOKED:
-            raise InvalidTransition(f"the certificate of {name} is already revoked")
+            raise InvalidTransition(M("revocation.certificate_already_revoked",
+                                      "the certificate of {name} is already revoked",
+                                      "{name} 的证书已被吊销"), name=name)
         list_certificate(ctx, session, cert, why, now)
         auth.active = False
         audit.record(session, ctx, actor, "authority.revoked", "authority", name, reason=why.rfc_name,
@@ -234,11 +254,22 @@ class SealsChanged(Conflict):
         self.expected, self.actual = sorted(expected), sorted(actual)
         added = sorted(set(actual) - set(expected))
         gone = sorted(set(expected) - set(actual))
-        super().__init__("the seals this change would revoke are not the ones confirmed: "
-                         + "; ".join(part for part in (
-                             f"now also {', '.join(added)}" if added else "",
-                             f"no longer {', '.join(gone)}" if gone else "") if part)
-                         + "; nothing was changed")
+        if added and gone:
+            message = M("revocation.seals_changed_both",
+                        "the seals this change would revoke are not the ones confirmed: now also {added}; "
+                        "no longer {gone}; nothing was changed",
+                        "此变更将吊销的印章与确认时所示不同：新增 {added}；不再包括 {gone}；未作任何更改")
+        elif added:
+            message = M("revocation.seals_changed_added",
+                        "the seals this change would revoke are not the ones confirmed: now also {added}; "
+                        "nothing was changed",
+                        "此变更将吊销的印章与确认时所示不同：新增 {added}；未作任何更改")
+        else:
+            message = M("revocation.seals_changed_gone",
+                        "the seals this change would revoke are not the ones confirmed: no longer {gone}; "
+                        "nothing was changed",
+                        "此变更将吊销的印章与确认时所示不同：不再包括 {gone}；未作任何更改")
+        super().__init__(message, added=", ".join(added), gone=", ".join(gone))
 
 
 def apply_licence_event(session: Session, ctx: ServiceContext, actor: Actor, ent: Enterprise,

@@ -1,6 +1,5 @@
 """Issuing seals: an application under dual control, the holder (签章者) certificate signed by the
 issuing CA, and the GB/T 38540 v4 SESeal signed by the seal-maker (制章者) certificate."""
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Certificate, Enterprise, Seal, SealApplication, SealGrant
 from ..db.session import allocate_ids
-from ..domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
+from ..domain.errors import M, Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from ..domain.esid import make_esid, validate_esid
 from ..domain.roles import Permission, check_dual_control, require
 from ..domain.seal_types import SealType, seal_name
@@ -76,7 +75,9 @@ class IssueResult:
 def _resolve_key(req: IssueRequest, uscc: str) -> tuple[PublicKey, bytes | None, PrivateKey | None]:
     given = [req.key.csr is not None, req.key.public_key_pem is not None, req.key.generate]
     if sum(given) != 1:
-        raise ValidationError("give exactly one of a certificate request, a public key, or generate-key")
+        raise ValidationError(M("seal.give_exactly_one_certificate",
+                                "give exactly one of a certificate request, a public key, or generate-key",
+                                "请恰好给出以下一项：证书请求、公钥或生成密钥"))
     wanted = Algorithm.parse(req.algorithm) if req.algorithm else None
     if req.key.generate:
         key = PrivateKey.generate(wanted or Algorithm.SM2)
@@ -85,17 +86,21 @@ def _resolve_key(req: IssueRequest, uscc: str) -> tuple[PublicKey, bytes | None,
         try:
             csr = x509.CertificationRequest.load(req.key.csr)
         except x509.CertificateError as exc:
-            raise ValidationError(str(exc)) from None
+            raise ValidationError.carrying(exc) from None
         _check_csr_subject(csr, uscc, req.require_uscc_in_csr)
         pub, csr_der = csr.public_key, csr.der
     else:
         try:
             pub = PublicKey.from_pem(req.key.public_key_pem or b"")
         except KeyFormatError as exc:
-            raise ValidationError(f"public key: {exc}") from None
+            raise ValidationError(M("seal.public_key",
+                                    "public key: {exc}",
+                                    "公钥：{exc}"), exc=exc) from None
         csr_der = None
     if wanted is not None and wanted is not pub.algorithm:
-        raise ValidationError(f"--algorithm {wanted.value} was asked for but the key is {pub.algorithm.label}")
+        raise ValidationError(M("seal.algorithm_was_asked_but",
+                                "--algorithm {wanted} was asked for but the key is {label}",
+                                "要求使用 --algorithm {wanted}，但密钥为 {label}"), wanted=wanted.value, label=pub.algorithm.label)
     return pub, csr_der, None
 
 
@@ -103,11 +108,14 @@ def _check_csr_subject(csr: x509.CertificationRequest, uscc: str, required: bool
     named = {tok for _oid, value in csr.subject.attributes for tok in _USCC_TOKEN.findall(value.upper())
              if is_valid_uscc(tok)}
     if named and uscc not in named:
-        raise ValidationError(f"the certificate request names USCC {', '.join(sorted(named))}, "
-                              f"not the applicant {uscc}")
+        raise ValidationError(M("seal.certificate_request_names_uscc",
+                                "the certificate request names USCC {join}, not the applicant {uscc}",
+                                "证书请求中的统一社会信用代码为 {join}，不是申请企业的 {uscc}"), join=', '.join(sorted(named)), uscc=uscc)
     if required and not named:
-        raise ValidationError(f"the certificate request subject must carry the enterprise's USCC {uscc} "
-                              "(e.g. as organizationIdentifier or serialNumber)")
+        raise ValidationError(M("seal.certificate_request_subject_carry",
+                                "the certificate request subject must carry the enterprise's USCC {uscc} (e.g. as "
+                                "organizationIdentifier or serialNumber)",
+                                "证书请求的主题必须含有企业的统一社会信用代码 {uscc}（如作为 organizationIdentifier 或 serialNumber）"), uscc=uscc)
 
 
 def _check_picture(ctx: ServiceContext, data: bytes | None) -> None:
@@ -116,7 +124,7 @@ def _check_picture(ctx: ServiceContext, data: bytes | None) -> None:
     try:
         picture.validate_png(data, max_bytes=ctx.settings.max_picture_bytes)
     except picture.PictureError as exc:
-        raise ValidationError(str(exc)) from None
+        raise ValidationError.carrying(exc) from None
 
 
 def _render_picture(ctx: ServiceContext, enterprise_name: str, legal_representative: str, st: SealType) -> bytes:
@@ -131,7 +139,9 @@ def draw_picture(seal_font: str | None, enterprise_name: str, legal_representati
             return picture.render_seal(legal_representative, "", shape="square", font_path=font)
         return picture.render_seal(enterprise_name, st.picture_label, shape="round", font_path=font)
     except picture.PictureError as exc:
-        raise ValidationError(f"cannot draw the seal picture: {exc}") from None
+        raise ValidationError(M("seal.cannot_draw_seal_picture",
+                                "cannot draw the seal picture: {exc}",
+                                "无法绘制印模：{exc}"), exc=exc) from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -181,10 +191,14 @@ def _prepare(ctx: ServiceContext, req: IssueRequest, validated_pictures: dict[by
     try:
         uscc = validate_uscc(req.uscc)
     except UsccError as exc:
-        raise ValidationError(f"USCC {req.uscc!r}: {exc}") from None
+        raise ValidationError(M("seal.uscc",
+                                "USCC {uscc}: {exc}",
+                                "统一社会信用代码 {uscc}：{exc}"), uscc=f"{req.uscc!r}", exc=exc) from None
     st = SealType.parse(req.seal_type)
     if req.channel not in ("cli", "counter", "portal", "reissue", "renewal"):
-        raise ValidationError(f"unknown channel {req.channel!r}")
+        raise ValidationError(M("seal.unknown_channel",
+                                "unknown channel {channel}",
+                                "未知渠道 {channel}"), channel=f"{req.channel!r}")
     if req.picture_png is not None and req.picture_png not in validated_pictures:
         _check_picture(ctx, req.picture_png)
         validated_pictures[req.picture_png] = None  # a batch often shares one uploaded picture
@@ -210,7 +224,9 @@ def issue_seals(ctx: ServiceContext, actor: Actor, reqs: list[IssueRequest]) -> 
     if not reqs:
         return []
     if len(reqs) > MAX_BATCH:
-        raise ValidationError(f"at most {MAX_BATCH} seals per batch, got {len(reqs)}")
+        raise ValidationError(M("seal.most_seals_per_batch",
+                                "at most {max_batch} seals per batch, got {n_reqs}",
+                                "每批最多 {max_batch} 枚印章，实为 {n_reqs} 枚"), max_batch=MAX_BATCH, n_reqs=len(reqs))
     prepared: list[_Prepared] = []
     seen_pictures: dict[bytes, None] = {}
     for i, req in enumerate(reqs):
@@ -281,13 +297,18 @@ def _check(ctx: ServiceContext, session: Session, prepared: list[_Prepared],
                 operator = approver = Actor(name="application", kind="system")
                 app = apps.get(p.req.application_id)
                 if app is None:
-                    raise NotFound(f"no application {p.req.application_id}")
+                    raise NotFound(M("seal.no_application",
+                                     "no application {application_id}",
+                                     "没有申请 {application_id}"), application_id=p.req.application_id)
                 if app.state is not ApplicationState.APPROVED:
-                    raise InvalidTransition(f"application {app.id} is {app.state.value}; only an approved "
-                                            "application is issued")
+                    raise InvalidTransition(M("seal.application_only_approved_application",
+                                              "application {id} is {state}; only an approved application is issued",
+                                              "申请 {id} 为{state}；只有已批准的申请才能签发"), id=app.id, state=app.state.value)
                 ent_row = ents.get(p.uscc)
                 if ent_row is not None and (app.enterprise_id != ent_row.id or app.seal_type is not p.seal_type):
-                    raise ValidationError(f"application {app.id} is for another enterprise or seal type")
+                    raise ValidationError(M("seal.application_another_enterprise_seal",
+                                            "application {id} is for another enterprise or seal type",
+                                            "申请 {id} 属于其他企业或其他印章类型"), id=app.id)
             elif p.req.renewal_of is None:
                 operator = by_name[p.req.operator.strip().lower()]
                 approver = by_name[p.req.approver.strip().lower()]
@@ -299,25 +320,37 @@ def _check(ctx: ServiceContext, session: Session, prepared: list[_Prepared],
                 operator = approver = Actor(name="policy:renewal", kind="system")
                 old = renewed.get(p.req.renewal_of)
                 if old is None:
-                    raise NotFound(f"no seal with code {p.req.renewal_of}")
+                    raise NotFound(M("seal.no_seal_code_2",
+                                     "no seal with code {renewal_of}",
+                                     "没有编码为 {renewal_of} 的印章"), renewal_of=p.req.renewal_of)
                 if old.status is SealStatus.REVOKED:
-                    raise InvalidTransition(f"seal {old.es_id} is revoked; a revoked seal cannot be renewed "
-                                            "(apply for a new one)")
+                    raise InvalidTransition(M("seal.seal_revoked_revoked_seal",
+                                              "seal {es_id} is revoked; a revoked seal cannot be renewed (apply "
+                                              "for a new one)",
+                                              "印章 {es_id} 已吊销；已吊销的印章不能续期（请申请新印章）"), es_id=old.es_id)
                 ent_row = ents.get(p.uscc)
                 if ent_row is not None and (old.enterprise_id != ent_row.id or old.seal_type is not p.seal_type):
-                    raise ValidationError(f"seal {old.es_id} belongs to another enterprise or type")
+                    raise ValidationError(M("seal.seal_belongs_another_enterprise",
+                                            "seal {es_id} belongs to another enterprise or type",
+                                            "印章 {es_id} 属于其他企业或其他类型"), es_id=old.es_id)
             ent = ents.get(p.uscc)
             if ent is None:
-                raise NotFound(f"no licence on record for USCC {p.uscc}: import the licence first")
+                raise NotFound(M("seal.no_licence_record_uscc",
+                                 "no licence on record for USCC {uscc}: import the licence first",
+                                 "没有统一社会信用代码为 {uscc} 的执照记录：请先导入执照"), uscc=p.uscc)
             if ent.status is not LicenceStatus.ACTIVE:
-                raise Conflict(f"the licence of {p.uscc} is {ent.status.value}; seals are issued only "
-                               "to enterprises with an active licence")
+                raise Conflict(M("seal.licence_seals_are_issued",
+                                 "the licence of {uscc} is {status}; seals are issued only to enterprises with an "
+                                 "active licence",
+                                 "{uscc} 的执照{status}；只向执照存续的企业签发印章"), uscc=p.uscc, status=ent.status.value)
             alg = p.public_key.algorithm
             issuing = authorities.load(ctx, session, authorities.authority_name(alg, "issuing"))
             maker = authorities.load(ctx, session, authorities.authority_name(alg, "seal-maker"))
             if end > issuing.certificate.not_after or end > maker.certificate.not_after:
-                raise Conflict("the issuing CA or seal-maker certificate expires before the seal "
-                               "would; renew the hierarchy first")
+                raise Conflict(M("seal.issuing_ca_seal_maker",
+                                 "the issuing CA or seal-maker certificate expires before the seal would; renew "
+                                 "the hierarchy first",
+                                 "签发 CA 或制章者证书将先于印章过期；请先更新证书层级"))
         except (ValidationError, NotFound, Conflict, PermissionDenied, InvalidTransition) as exc:
             raise _in_batch(exc, i, total) from None
         rows.append(_Row(p, operator, approver, ent.id, ent.name, ent.legal_representative,
@@ -341,7 +374,9 @@ def _issue_batch(ctx: ServiceContext, actor: Actor, prepared: list[_Prepared]) -
             return _issue_batch_once(ctx, actor, prepared)
         except _ChangedMeanwhile:
             continue
-    raise Conflict("the licence or staff data kept changing during issuance; try again")
+    raise Conflict(M("seal.licence_staff_data_kept",
+                     "the licence or staff data kept changing during issuance; try again",
+                     "签发期间执照或人员数据不断变化；请重试"))
 
 
 def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepared]) -> list[IssueResult]:
@@ -499,10 +534,14 @@ def renewal_request(old: Seal, key: KeyMaterial | None = None, *, require_uscc_i
     """The request that re-makes ``old`` (read in an open session): same enterprise, type and
     picture; the same holder key unless ``key`` brings another. The caller checks who may ask."""
     if old.status is SealStatus.REVOKED:
-        raise InvalidTransition(f"seal {old.es_id} is revoked; a revoked seal cannot be renewed (apply for a new one)")
+        raise InvalidTransition(M("seal.seal_revoked_revoked_seal",
+                                  "seal {es_id} is revoked; a revoked seal cannot be renewed (apply for a new one)",
+                                  "印章 {es_id} 已吊销；已吊销的印章不能续期（请申请新印章）"), es_id=old.es_id)
     holder = next((c for c in old.certificates if c.kind == "holder"), None)
     if holder is None:
-        raise NotFound(f"seal {old.es_id} has no holder certificate on record")
+        raise NotFound(M("seal.seal_has_no_holder",
+                         "seal {es_id} has no holder certificate on record",
+                         "印章 {es_id} 没有持有人证书记录"), es_id=old.es_id)
     uscc, seal_type, png, alg = old.enterprise.uscc, old.seal_type.code, seal_picture(old).data, old.algorithm
     same_key = x509.Certificate.from_der(holder.der).public_key.pem().encode()
     key = key if key is not None and (key.csr or key.public_key_pem or key.generate) else KeyMaterial(public_key_pem=same_key)
@@ -526,7 +565,9 @@ def find_seal(session: Session, code: str) -> Seal:
     es_id = validate_esid(code)
     seal = session.scalar(select(Seal).where(Seal.es_id == es_id))
     if seal is None:
-        raise NotFound(f"no seal with code {es_id}")
+        raise NotFound(M("seal.no_seal_code",
+                         "no seal with code {es_id}",
+                         "没有编码为 {es_id} 的印章"), es_id=es_id)
     return seal
 
 
@@ -576,7 +617,9 @@ def export_seal(ctx: ServiceContext, code: str) -> SealExport:
         seal = find_seal(session, code)
         holder = next((c for c in seal.certificates if c.kind == "holder"), None)
         if holder is None:
-            raise NotFound(f"seal {seal.es_id} has no holder certificate on record")
+            raise NotFound(M("seal.seal_has_no_holder",
+                             "seal {es_id} has no holder certificate on record",
+                             "印章 {es_id} 没有持有人证书记录"), es_id=seal.es_id)
         chain = authorities.chain(ctx, session, holder.issuer.name)
         maker_chain = authorities.chain(ctx, session, seal.maker.name)
         return SealExport(seal.es_id, seal.ses_der, der.der_to_pem(holder.der, "CERTIFICATE"),

@@ -7,14 +7,13 @@ revoked certificate, a key that doesn't match, a certificate the seal doesn't li
 refused with the reason, and nothing is produced (GM/T 0031-2014 §6.2.2 a–c: check the signer
 certificate and the seal before signing).
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import PurePath
 from urllib.parse import quote
 
-from ..domain.errors import ValidationError
+from ..domain.errors import M, Message, ValidationError
 from ..pki import ses
 from ..pki import verify as pv
 from ..pki.keys import PrivateKey
@@ -45,11 +44,15 @@ def sign_file(ctx: ServiceContext, *, seal: bytes, key: PrivateKey, certificate:
     try:
         cert = Certificate.load(certificate)
     except CertificateError as exc:
-        raise ValidationError(f"the certificate cannot be read: {exc}") from None
+        raise ValidationError(M("signing.certificate_cannot_read",
+                                "the certificate cannot be read: {exc}",
+                                "无法读取证书：{exc}"), exc=exc) from None
     try:
         seal_obj = ses.parse_seal(seal)
     except ses.SesError as exc:
-        raise ValidationError(f"the seal cannot be read: {exc}") from None
+        raise ValidationError(M("signing.seal_cannot_read",
+                                "the seal cannot be read: {exc}",
+                                "无法读取印章：{exc}"), exc=exc) from None
     now = ctx.clock.now()
     try:
         signature = ses.make_signature(
@@ -57,10 +60,15 @@ def sign_file(ctx: ServiceContext, *, seal: bytes, key: PrivateKey, certificate:
             data_hash=ses.document_digest(key.algorithm.signature_oid, data),
             property_info=property_info_for(file_name, len(data)), signing_time=now)
     except ses.SesError as exc:
-        raise ValidationError(f"cannot sign: {exc}") from None
+        raise ValidationError(M("signing.cannot_sign",
+                                "cannot sign: {exc}",
+                                "无法签名：{exc}"), exc=exc) from None
     report = verify_file(ctx, signature, document=data, at=now)
     if report.verdict != "valid":
-        failures = [f"{c.id}: " + "; ".join(m[1] for m in c.reasons)
+        failures = [Message("signing.failed_check", f"{c.id}: " + "; ".join(m[1] for m in c.reasons),
+                            f"{c.id}：" + "；".join(m[0] for m in c.reasons))
                     for item in report.items for c in item.checks if c.ok is not True]
-        raise ValidationError("refusing to sign, the signature would not be valid: " + " | ".join(failures))
+        raise ValidationError(M("signing.would_not_be_valid",
+                                "refusing to sign, the signature would not be valid: {failures}",
+                                "拒绝签署，签名将无效：{failures}"), failures=failures)
     return SignResult(signature, report)

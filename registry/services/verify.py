@@ -16,7 +16,6 @@ it) is also checked against the registry's own record of it.
 
 No login, no state change, no audit event: verification only reads.
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -30,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from ..domain.errors import ValidationError
+from ..domain.errors import M, ValidationError
 from ..pki import crl, der, ofd, ses
 from ..pki import verify as pv
 from ..pki.x509 import Certificate, CertificateError
@@ -369,11 +368,17 @@ def verify_file(ctx: ServiceContext, data: bytes, *, document: bytes | None = No
     the returned report."""
     limit = ctx.settings.verify_max_bytes
     if len(data) > limit:
-        raise ValidationError(f"the file is {len(data)} bytes, more than the limit of {limit} bytes")
+        raise ValidationError(M("verify.file_bytes_more_than",
+                                "the file is {n_data} bytes, more than the limit of {limit} bytes",
+                                "文件有 {n_data} 字节，超过上限 {limit} 字节"), n_data=len(data), limit=limit)
     if not data:
-        raise ValidationError("the file is empty")
+        raise ValidationError(M("verify.file_empty",
+                                "the file is empty",
+                                "文件为空"))
     if document is not None and len(document) > limit:
-        raise ValidationError(f"the document is {len(document)} bytes, more than the limit of {limit} bytes")
+        raise ValidationError(M("verify.document_bytes_more_than",
+                                "the document is {n_document} bytes, more than the limit of {limit} bytes",
+                                "文档有 {n_document} 字节，超过上限 {limit} 字节"), n_document=len(document), limit=limit)
     now = at or ctx.clock.now()
     store = trust_store(ctx)
     trust = _Trust(store, _reader(ctx), now)
@@ -388,17 +393,21 @@ def verify_file(ctx: ServiceContext, data: bytes, *, document: bytes | None = No
             trust.prefetch(None, parsed)
         if kind == "ofd":
             if document is not None:
-                raise pv.InputError("an OFD document carries its own content: do not give a separate document")
+                raise pv.InputError(M("verify.ofd_document_carries_its",
+                                      "an OFD document carries its own content: do not give a separate document",
+                                      "OFD 文档自带内容：不要另给文档"))
             return pv.verify_ofd(data, now, trust, ofd.Limits(max_total_bytes=max(limit * 4, 1 << 20)))
         report = pv.Report(kind=kind, checked_at=now)
         if kind == "seal":
             if document is not None:
-                raise pv.InputError("a seal on its own signs no document: verify an electronic signature "
-                                    "or an OFD document instead")
+                raise pv.InputError(M("verify.seal_its_own_signs",
+                                      "a seal on its own signs no document: verify an electronic signature or an "
+                                      "OFD document instead",
+                                      "单独的电子印章不签署任何文档：请改为验证电子签章或 OFD 文档"))
             report.items.append(pv.verify_seal(data, now, trust, parsed=parsed))  # type: ignore[arg-type]
         else:
             report.items.append(pv.verify_signature(data, now, trust, document=document,
                                                     parsed=parsed))  # type: ignore[arg-type]
         return report
     except (pv.InputError, ofd.OfdError) as exc:
-        raise ValidationError(str(exc)) from None
+        raise ValidationError.carrying(exc) from None

@@ -104,6 +104,38 @@ def zone_label() -> str:
     return display_time.zone_label(current_app.extensions["registry"].settings.display_timezone, current())
 
 
+def code_label(value: Any, kind: str) -> str:
+    """A stored code's name in the page's language (registry/domain/labels.py), e.g.
+    ``{{ e.action|code_label('audit_action') }}``; unknown codes as they are."""
+    from ..domain import labels
+
+    return labels.label(kind, value, current())
+
+
+def reason_label(value: Any) -> str:
+    """A revocation reason: its meaning with the RFC 5280 term beside it."""
+    from ..domain import labels
+
+    return labels.reason_label(value, current())
+
+
+def audit_details(details: Any) -> list[tuple[str, str]]:
+    """An audit event's details as readable (label, value) lines, times in the display zone."""
+    from flask import current_app
+
+    from ..domain import display_time, labels
+
+    zone, lang = current_app.extensions["registry"].settings.display_timezone, current()
+    return labels.audit_details(details, lang, when=lambda v: display_time.format_local(v, zone, lang) or v)
+
+
+def licence_changes(changes: Any) -> list[tuple[str, str, str]]:
+    """A licence history entry as (field name, old, new) lines."""
+    from ..domain import labels
+
+    return labels.licence_changes(changes, current())
+
+
 def init_app(app: Flask) -> None:
     try:
         compile_catalogs()
@@ -118,6 +150,10 @@ def init_app(app: Flask) -> None:
     app.add_template_global(messages.bilingual, "bilingual")
     app.add_template_filter(localtime, "localtime")
     app.add_template_global(zone_label, "zone_label")
+    app.add_template_filter(code_label, "code_label")
+    app.add_template_filter(reason_label, "reason_label")
+    app.add_template_filter(audit_details, "audit_details")
+    app.add_template_filter(licence_changes, "licence_changes")
 
     @app.context_processor
     def languages():  # type: ignore[no-untyped-def]

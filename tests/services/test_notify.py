@@ -168,7 +168,7 @@ def test_application_decided_seal_issued_and_revoked_reach_the_contact_address(m
     assert f"印章“{QIANHAI}合同专用章”（合同专用章，印章编码 {es_id}）已制作完成，有效期至 2028-11-23" in text
     assert f"The seal \"{QIANHAI}合同专用章\" (contract, code {es_id}) has been issued" in text
     assert f"申请（编号 {other}）未通过审核。原因：营业执照照片不清晰" in text
-    assert f"已于 2026-11-24 16:00 (UTC+08:00) 撤销，原因：挂失" in text
+    assert f"已于 2026-11-24 16:00 北京时间 撤销，原因：挂失" in text
     assert "reported lost or compromised (keyCompromise)" in text
     assert f"http://registry.test/seals/{es_id}" in text and "http://registry.test/portal/" in text
     # Chinese first, English below; in the order things happened
@@ -231,7 +231,7 @@ def test_licence_events_revocations_and_reissue_applications_are_notified(mctx: 
     licences.set_licence_status(mctx, ADMIN, SHENZHEN_USCC, "active", name="深圳市前海新名称科技有限公司")
     run(mctx)
     text = inbox.messages[-1].text
-    assert f"{es_id}）已于 2026-11-24 16:00 (UTC+08:00) 撤销，原因：营业执照登记信息变更" in text
+    assert f"{es_id}）已于 2026-11-24 16:00 北京时间 撤销，原因：营业执照登记信息变更" in text
     assert "因营业执照登记信息变更，已为贵单位的合同专用章提交重新制作申请" in text
     assert "the business licence details changed (affiliationChanged)" in text
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
@@ -241,7 +241,7 @@ def test_licence_events_revocations_and_reissue_applications_are_notified(mctx: 
     licences.set_licence_status(mctx, ADMIN, SHENZHEN_USCC, "cancelled")
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
     run(mctx)
-    assert f"{fresh}）已于 2026-11-26 16:00 (UTC+08:00) 撤销，原因：营业执照注销或吊销" in inbox.messages[-1].text
+    assert f"{fresh}）已于 2026-11-26 16:00 北京时间 撤销，原因：营业执照注销或吊销" in inbox.messages[-1].text
 
 
 def test_a_renewal_says_issued_replacing_the_old_seal_and_the_old_one_superseded(mctx: ServiceContext,

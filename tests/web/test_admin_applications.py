@@ -48,7 +48,7 @@ def test_a_person_with_both_roles_cannot_approve_their_own_review(app, ctx: Serv
     post(both, f"{page}/review", page)
     assert "须由另一名审批人员批准" in both.get(page).get_data(as_text=True)
     resp = post(both, f"{page}/approve", page)
-    assert resp.status_code == 403 and "dual control" in resp.get_data(as_text=True)
+    assert resp.status_code == 403 and "双人控制" in resp.get_data(as_text=True)
 
 
 def test_reject_needs_a_reason_and_wrong_states_are_409(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]

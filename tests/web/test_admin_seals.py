@@ -56,7 +56,7 @@ def test_detail_downloads_and_history(app, ctx: ServiceContext) -> None:  # type
     r = issue(ctx)
     c = client_as(app, ctx, "aud1", Role.AUDITOR)
     html = c.get(f"/admin/seals/{r.es_id}").get_data(as_text=True)
-    assert "seal.issued" in html and "财务专用章" in html
+    assert "签发印章" in html and "财务专用章" in html
     assert "吊销此印章" not in html  # the auditor may look, not act
     esl = c.get(f"/admin/seals/{r.es_id}/seal.esl")
     assert esl.status_code == 200 and esl.data == r.seal_der
@@ -88,7 +88,7 @@ def test_revoke_needs_the_reviewer_role_a_confirmation_and_a_token(app, ctx: Ser
                                                             "csrf_token": token})
     assert resp.status_code == 302
     html = rev.get(f"/admin/seals/{r.es_id}").get_data(as_text=True)
-    assert "keyCompromise" in html and "seal.revoked" in html
+    assert "keyCompromise" in html and "吊销印章" in html
     # a second revocation is a conflict with a message, nothing changes
     again = rev.post(f"/admin/seals/{r.es_id}/revoke", data={"reason": "keyCompromise", "confirm": r.es_id,
                                                              "csrf_token": token})
@@ -102,7 +102,7 @@ def test_suspend_and_resume(app, ctx: ServiceContext) -> None:  # type: ignore[n
     assert c.post(f"/admin/seals/{r.es_id}/suspend", data={"note": "评估中", "confirm": r.es_id,
                                                            "csrf_token": token}).status_code == 302
     html = c.get(f"/admin/seals/{r.es_id}").get_data(as_text=True)
-    assert "status-suspended" in html and "seal.suspended" in html
+    assert "status-suspended" in html and "停用印章" in html
     assert c.post(f"/admin/seals/{r.es_id}/resume", data={"confirm": r.es_id, "csrf_token": token}).status_code == 302
     assert c.post(f"/admin/seals/{r.es_id}/resume", data={"confirm": r.es_id, "csrf_token": token}).status_code == 409
 
@@ -134,4 +134,4 @@ def test_search_text_no_database_could_take_is_a_400_with_a_message(app, ctx: Se
     c = client_as(app, ctx, "vera", Role.OPERATOR)
     r = c.get(path, query_string={"q": q})
     assert r.status_code == 400
-    assert "control characters" in r.get_data(as_text=True) or "longer than 100" in r.get_data(as_text=True)
+    assert "控制字符" in r.get_data(as_text=True) or "超过 100 个字符" in r.get_data(as_text=True)

@@ -9,7 +9,7 @@ from flask import abort, g, render_template
 from ...domain.errors import DomainError
 from ...domain.roles import Permission
 from ...services import crl_admin, crl_publish
-from .. import service_context
+from .. import i18n, service_context
 from . import bp, staff_required
 from .forms import EmptyForm
 
@@ -35,5 +35,5 @@ def crl_publish_now() -> Any:
     try:
         published = crl_publish.publish(service_context(), g.actor)
     except DomainError as exc:   # e.g. the publisher daemon holds an issuer's lease right now
-        return _render(error=str(exc), status=exc.http_status)
+        return _render(error=i18n.error_text(exc), status=exc.http_status)
     return _render(published=published)

@@ -15,7 +15,7 @@ from ...domain.errors import DomainError
 from ...domain.roles import Permission
 from ...domain.seal_types import SealType
 from ...services import enterprise_admin, licences, revocation
-from .. import service_context
+from .. import i18n, service_context
 from . import bp, staff_required
 from .forms_extra import LicenceImportForm, LicenceStatusForm
 
@@ -51,7 +51,7 @@ def enterprise_list() -> Any:
                                        after=request.args.get("after", type=int),
                                        after_name=request.args.get("after_name"))
     except DomainError as exc:
-        return _render("admin/enterprises.html", exc.http_status, page=None, error=str(exc))
+        return _render("admin/enterprises.html", exc.http_status, page=None, error=i18n.error_text(exc))
     return _render("admin/enterprises.html", page=page, error=None)
 
 
@@ -114,7 +114,7 @@ def licence_import_upload() -> Any:
         report = licences.import_licences(service_context(), g.actor, data, upload.filename or "licences.csv")
     except DomainError as exc:   # a file-level problem (encoding, header): nothing was imported
         return _import_page(form, status=exc.http_status, filename=filename,
-                            error=_("Nothing was imported from %(file)s: %(reason)s", file=filename, reason=str(exc)))
+                            error=_("Nothing was imported from %(file)s: %(reason)s", file=filename, reason=i18n.error_text(exc)))
     return _import_page(LicenceImportForm(formdata=None), report=report, filename=filename)
 
 
@@ -141,7 +141,7 @@ def _status_page(uscc: str, chosen: dict[str, str | None], *, status: int = 200,
         except DomainError as exc:
             if exc.http_status in (403, 404):
                 raise
-            error, status = error or str(exc), status if error else exc.http_status
+            error, status = error or i18n.error_text(exc), status if error else exc.http_status
     current = preview or licences.preview_status_change(ctx, g.actor, uscc)
     return _render("admin/licence_status.html", status, p=current, preview=preview, chosen=chosen, error=error,
                    changed=changed, form=LicenceStatusForm(formdata=None))
@@ -181,7 +181,7 @@ def licence_status_apply(uscc: str) -> Any:
     except DomainError as exc:
         if exc.http_status in (403, 404):
             raise
-        return _status_page(uscc, chosen, status=exc.http_status, error=str(exc))
+        return _status_page(uscc, chosen, status=exc.http_status, error=i18n.error_text(exc))
     if not change.changes:
         flash(_("Nothing changed: the licence already had these values."), "info")
     else:

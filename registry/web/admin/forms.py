@@ -29,7 +29,7 @@ class EmptyForm(FlaskForm):
 
 
 class RevokeForm(FlaskForm):
-    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=40)])
+    reason = StringField(_l("Reason"), validators=[Length(max=40)])   # required: checked in the view, with a message
     note = StringField(_l("Note"), validators=[Length(max=500)])
     confirm = StringField(_l("Type the seal code to confirm"), validators=[DataRequired(), Length(max=64)])
 

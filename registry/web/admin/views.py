@@ -7,7 +7,7 @@ from flask import render_template
 
 from ...domain.seal_types import SealType
 from ...services import dashboard as dashboard_service
-from .. import service_context
+from .. import i18n, service_context
 from . import bp, staff_required
 
 
@@ -39,7 +39,7 @@ def seal_list() -> Any:
     try:
         page = seal_admin.search(service_context(), g.actor, request.args.get("q", ""), after=after)
     except DomainError as exc:
-        return render_template("admin/seals.html", page=None, error=str(exc), seal_types={t.code: t for t in SealType}), exc.http_status
+        return render_template("admin/seals.html", page=None, error=i18n.error_text(exc), seal_types={t.code: t for t in SealType}), exc.http_status
     return render_template("admin/seals.html", page=page, error=None, seal_types={t.code: t for t in SealType})
 
 
@@ -74,6 +74,9 @@ def seal_revoke(code: str) -> Any:
     form = RevokeForm()
     if not form.validate_on_submit():
         abort(400)
+    if not (form.reason.data or "").strip():   # no default reason: the person chooses one
+        flash(_("Not revoked: choose the reason for the revocation."), "error")
+        return redirect(url_for("admin.seal_detail", code=code))
     if not _confirmed(form, code):
         flash(_("Not revoked: the code typed to confirm does not match the seal's code."), "error")
         return redirect(url_for("admin.seal_detail", code=code))
@@ -114,7 +117,7 @@ def application_list() -> Any:
         page = applications.queue(service_context(), g.actor, state=state, query=request.args.get("q", ""),
                                   oldest_first=oldest, after=after)
     except (DomainError, ValueError) as exc:
-        return render_template("admin/applications.html", page=None, error=str(exc),
+        return render_template("admin/applications.html", page=None, error=i18n.error_text(exc),
                                seal_types={t.code: t for t in SealType}), 400
     return render_template("admin/applications.html", page=page, error=None, seal_types={t.code: t for t in SealType})
 

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from ...domain.errors import DomainError, NotFound
 from ...domain.seal_types import STANDARD_SET, SealType
 from ...services import portal_seals
-from .. import service_context
+from .. import i18n, service_context
 from . import EmptyForm, bp, enterprise_required, legal_representative_required
 
 
@@ -90,9 +90,9 @@ def _apply_form(mode: str, types: list[SealType], chosen: SealType | None) -> An
             try:
                 ids = portal_seals.apply(ctx, g.principal, items)
             except portal_seals.ApplicationRefused as exc:
-                errors.update(exc.problems)
+                errors.update({k: i18n.error_text(v) for k, v in exc.problems.items()})
             except DomainError as exc:
-                general, status = str(exc), exc.http_status
+                general, status = i18n.error_text(exc), exc.http_status
             else:
                 if len(ids) == 1:
                     flash(_("The application was submitted."), "info")
@@ -244,7 +244,7 @@ def seal_renew(es_id: str) -> Any:
                                          end=exc.valid_end.strftime("%Y-%m-%d"), opens=exc.opens.strftime("%Y-%m-%d"),
                                          days=exc.days), status=exc.http_status)
     except DomainError as exc:
-        return _seal_page(es_id, error=_("Not renewed: %(why)s", why=str(exc)), status=exc.http_status)
+        return _seal_page(es_id, error=_("Not renewed: %(why)s", why=i18n.error_text(exc)), status=exc.http_status)
     flash(_("The seal was renewed: the new seal is %(new)s, and %(old)s is revoked as superseded.",
             new=result.es_id, old=es_id), "info")
     return redirect(url_for("portal.seal", es_id=result.es_id))
@@ -262,7 +262,7 @@ def _revocation(es_id: str, action: str) -> Any:
         return _seal_page(es_id, error=_("Nothing changed: the code typed to confirm does not match the seal's code."),
                           status=400)
     except DomainError as exc:
-        return _seal_page(es_id, error=_("Nothing changed: %(why)s", why=str(exc)), status=exc.http_status)
+        return _seal_page(es_id, error=_("Nothing changed: %(why)s", why=i18n.error_text(exc)), status=exc.http_status)
     if action == "loss":
         flash(_("Seal %(code)s is revoked (key compromise). OCSP answers “revoked” now, and the CRLs list it "
                 "within seconds.", code=es_id), "info")
