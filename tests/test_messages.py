@@ -24,7 +24,7 @@ CODE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 # Classes whose constructor composes its own message from coded parts (checked below to do so).
-COMPOSED: set[str] = set()
+COMPOSED: set[str] = {"ApplicationRefused", "RenewalNotOpen"}  # registry/services/portal_seals.py
 
 
 def _sources() -> list[Path]:

@@ -47,6 +47,20 @@ class SealType(str, enum.Enum):
         return self is SealType.LEGAL_REPRESENTATIVE
 
     @property
+    def picture_shape(self) -> str:
+        """The form of the standard picture: the 法定代表人名章 is square; the 发票专用章 is the tax
+        authority's oval (40 × 30 mm, the taxpayer identification number through the middle, no star);
+        every other seal is round (40 mm) with a star."""
+        if self.is_name_seal:
+            return "square"
+        return "oval" if self is SealType.INVOICE else "round"
+
+    @property
+    def picture_mm(self) -> tuple[int, int]:
+        """Width and height of the picture in millimetres (SES_ESPictureInfo width/height)."""
+        return {"square": (20, 20), "oval": (40, 30)}.get(self.picture_shape, (40, 40))
+
+    @property
     def picture_label(self) -> str:
         """Text along the bottom of a round seal: empty only for the 法定名称章 (公章). Any other seal
         is labelled, so that no drawn picture can be taken for the enterprise's official seal; a seal

@@ -113,9 +113,9 @@ def test_apply_reports_every_refused_item_and_stores_nothing(ctx: ServiceContext
         portal_seals.apply(ctx, representative(ctx), items)
     problems = err.value.problems
     assert set(problems) == {"01", "02", "04"}
-    assert OTHER_USCC in problems["01"]
-    assert "proof of possession" in problems["02"]
-    assert "not a PNG" in problems["04"] and "GIF" in problems["04"]
+    assert OTHER_USCC in str(problems["01"])
+    assert "proof of possession" in str(problems["02"])
+    assert "not a PNG" in str(problems["04"]) and "GIF" in str(problems["04"])
     assert fingerprint(ctx) == before
 
 
@@ -125,7 +125,7 @@ def test_a_csr_without_the_uscc_is_refused(ctx: ServiceContext, fingerprint) -> 
     plain = build_csr(key, x509.Name.build(C="CN", CN="no code here")).encode()
     with pytest.raises(portal_seals.ApplicationRefused) as err:
         portal_seals.apply(ctx, representative(ctx), [portal_seals.ApplyItem("03", plain)])
-    assert "must carry the enterprise's USCC" in err.value.problems["03"]
+    assert "must carry the enterprise's USCC" in str(err.value.problems["03"])
     assert fingerprint(ctx) == before
 
 
