@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-from .errors import ValidationError
+from .errors import Message, ValidationError
 
 
 class SealType(str, enum.Enum):
@@ -40,6 +40,12 @@ class SealType(str, enum.Enum):
     def label(self, lang: str = "zh") -> str:
         """The seal type's name for people: 财务专用章 / Finance seal (``english`` is the CLI's code)."""
         return _CHINESE[self] if lang == "zh" else _DISPLAY_EN[self]
+
+    @property
+    def named(self) -> Message:
+        """The type as a value of a message: "02 财务专用章" / "02 Finance seal" (the enum itself is a
+        ``str`` and would show as its bare code)."""
+        return Message(f"seal_type.t{self.code}", f"{self.code} {_DISPLAY_EN[self]}", f"{self.code} {_CHINESE[self]}")
 
     @property
     def is_name_seal(self) -> bool:

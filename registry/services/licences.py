@@ -119,7 +119,7 @@ def picture_warnings(ctx: ServiceContext, name: str, legal_representative: str, 
     grouped: dict[str, tuple[Localized, list[object]]] = {}
     for st, why in seals.licence_picture_problems(ctx.settings.seal_font, name, legal_representative, uscc).items():
         key = why.code or str(why)
-        grouped.setdefault(f"{key}|{why}", (why, []))[1].append(st)
+        grouped.setdefault(f"{key}|{why}", (why, []))[1].append(st.named)
     return tuple(ValidationError(_UNDRAWABLE, types=types, why=why) for why, types in grouped.values())
 
 

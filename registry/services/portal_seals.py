@@ -179,7 +179,7 @@ def check_application(ctx: ServiceContext, principal: Principal, items: list[App
         if len(codes) > 1:
             by_code = {t.code: t for t in types}
             for code in codes:
-                others = [by_code[c] for c in codes if c != code]
+                others = [by_code[c].named for c in codes if c != code]
                 problems.setdefault(code, ValidationError(_SAME_KEY, others=others))
     return problems, types
 
