@@ -96,7 +96,7 @@ def _apply_form(mode: str, types: list[SealType], chosen: SealType | None) -> An
                     raise portal_seals.ApplicationRefused(problems)
                 ids = portal_seals.apply(ctx, g.principal, items)
             except portal_seals.ApplicationRefused as exc:
-                errors = {code: i18n.error_text(why) for code, why in exc.problems.items()}
+                errors = {code: i18n.error_text(why) for code, why in sorted(exc.problems.items())}
                 for code, message in big_pictures.items():
                     errors[code] = f"{message} {errors[code]}" if code in errors else message
                 status = 413 if too_large else 400
