@@ -24,7 +24,8 @@ CODE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 # Classes whose constructor composes its own message from coded parts (checked below to do so).
-COMPOSED: set[str] = {"SealsChanged", "ItemRefused"}
+COMPOSED: set[str] = {"SealsChanged", "ItemRefused",   # registry/services/revocation.py, applications.py
+                      "ApplicationRefused", "RenewalNotOpen"}  # registry/services/portal_seals.py
 
 
 def _sources() -> list[Path]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 
-from .errors import M, ValidationError
+from .errors import M, Message, ValidationError
 
 
 class SealType(str, enum.Enum):
@@ -41,9 +41,29 @@ class SealType(str, enum.Enum):
         return _CHINESE[self] if lang == "zh" else _DISPLAY_EN[self]
 
     @property
+    def named(self) -> Message:
+        """The type as a value of a message: "02 财务专用章" / "02 Finance seal" (the enum itself is a
+        ``str`` and would show as its bare code)."""
+        return Message(f"seal_type.t{self.code}", f"{self.code} {_DISPLAY_EN[self]}", f"{self.code} {_CHINESE[self]}")
+
+    @property
     def is_name_seal(self) -> bool:
         """A personal name seal: square, carries the legal representative's name."""
         return self is SealType.LEGAL_REPRESENTATIVE
+
+    @property
+    def picture_shape(self) -> str:
+        """The form of the standard picture: the 法定代表人名章 is square; the 发票专用章 is the tax
+        authority's oval (40 × 30 mm, the taxpayer identification number through the middle, no star);
+        every other seal is round (40 mm) with a star."""
+        if self.is_name_seal:
+            return "square"
+        return "oval" if self is SealType.INVOICE else "round"
+
+    @property
+    def picture_mm(self) -> tuple[int, int]:
+        """Width and height of the picture in millimetres (SES_ESPictureInfo width/height)."""
+        return {"square": (20, 20), "oval": (40, 30)}.get(self.picture_shape, (40, 40))
 
     @property
     def picture_label(self) -> str:

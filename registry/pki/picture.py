@@ -15,7 +15,6 @@ Glyph coverage is decided from the font's own ``cmap`` table (OpenType spec, "cm
 Mapping Table", formats 4 and 12), read by the small parser below — Pillow does not expose glyph indices, and
 a missing character must never be drawn as a tofu box.
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 from ..messages import Localized, M
@@ -40,6 +39,11 @@ __all__ = [
     "find_cjk_font",
     "missing_glyphs",
     "render_seal",
+    "check_seal_text",
+    "seal_text_problem",
+    "strip_png",
+    "KEPT_CHUNKS",
+    "ASPECT",
     "validate_png",
 ]
 
@@ -62,11 +66,13 @@ KNOWN_FONT_LOCATIONS: Final = (
     "/usr/share/fonts/noto-cjk/NotoSansCJK-Bold.ttc",
     "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
 )
-_INSTALL_HINT: Final = "install one with `apt-get install fonts-noto-cjk` or set REGISTRY_SEAL_FONT to a CJK font file"
+_INSTALL_HINT: Final = M("picture.install_hint",
+                         "install one with `apt-get install fonts-noto-cjk` or set REGISTRY_SEAL_FONT to a CJK font file",
+                         "请用 `apt-get install fonts-noto-cjk` 安装一种，或将 REGISTRY_SEAL_FONT 设为一个中文字体文件")
 #: Characters a font must have to be accepted as a seal font (印 "seal", 章 "stamp", 国 "state").
 _CJK_PROBE: Final = "印章国"
 
-Shape = Literal["round", "square"]
+Shape = Literal["round", "square", "oval"]
 MIN_SIZE_PX: Final = 64
 MAX_SIZE_PX: Final = 2048
 MAX_NAME_CHARS: Final = 40  # beyond this the characters on a 40 mm seal are no longer legible
@@ -93,26 +99,50 @@ def find_cjk_font(font_path: str | None = None) -> str:
     if font_path:
         problem = _font_problem(font_path)
         if problem:
-            raise PictureError(f"configured seal font {font_path!r} {problem}; {_INSTALL_HINT}")
+            raise PictureError(M("picture.font_configured", "configured seal font {path!r} {problem}; {hint}",
+                                 "所配置的印模字体 {path!r}{problem}；{hint}"),
+                               path=font_path, problem=problem, hint=_INSTALL_HINT)
         return font_path
     for candidate in KNOWN_FONT_LOCATIONS:
         if os.path.isfile(candidate) and _font_problem(candidate) is None:
             return candidate
-    raise PictureError(f"no CJK font found for seal pictures; {_INSTALL_HINT}")
+    raise PictureError(M("picture.no_font", "no CJK font found for seal pictures; {hint}",
+                         "找不到可绘制印模的中文字体；{hint}"), hint=_INSTALL_HINT)
 
 
-def _font_problem(path: str) -> str | None:
-    """None if ``path`` is a readable font with the probe characters, else why not (for a message)."""
-    if not os.path.isfile(path):
-        return "does not exist or is not a file"
+_GOOD_FONTS: set[tuple[str, int, int]] = set()  # (path, size, mtime_ns) of fonts found good: checked once
+
+
+def _font_problem(path: str) -> PictureError | None:
+    """None if ``path`` is a readable font with the probe characters, else why not (for a message).
+    A good font is remembered (by path, size and modification time), so checking many texts against
+    it (a licence import) does not load it again and again."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is None or not os.path.isfile(path):
+        return PictureError(M("picture.font_not_a_file", "does not exist or is not a file", "不存在或不是文件"))
+    key = (path, st.st_size, st.st_mtime_ns)
+    if key in _GOOD_FONTS:
+        return None
+    problem = _check_font(path)
+    if problem is None:
+        _GOOD_FONTS.add(key)
+    return problem
+
+
+def _check_font(path: str) -> PictureError | None:
     try:
         cmap = _cmap(path)
         ImageFont.truetype(path, 16, index=_face_index(path), layout_engine=ImageFont.Layout.BASIC)
     except (OSError, PictureError) as exc:
-        return f"cannot be read as a font ({exc})"
+        return PictureError(M("picture.font_unreadable", "cannot be read as a font ({why})",
+                              "无法作为字体读取（{why}）"), why=exc)
     lacking = [c for c in _CJK_PROBE if not cmap.has(ord(c))]
     if lacking:
-        return f"has no Chinese glyphs (lacks {''.join(lacking)})"
+        return PictureError(M("picture.font_not_chinese", "has no Chinese glyphs (lacks {chars})",
+                              "没有中文字形（缺少 {chars}）"), chars="".join(lacking))
     return None
 
 
@@ -188,11 +218,14 @@ def _cmap(path: str) -> _Cmap:
     try:
         return _parse_cmap(_read_cmap_table(path, _face_index(path)), (12, 4))
     except OSError as exc:
-        raise PictureError(f"cannot read font {path!r}: {exc.strerror or exc}") from None
+        raise PictureError(M("picture.font_read", "cannot read font {path!r}: {why}", "无法读取字体 {path!r}：{why}"),
+                           path=path, why=exc.strerror or str(exc)) from None
     except (struct.error, IndexError):
-        raise PictureError(f"font {path!r} has a malformed cmap table") from None
+        raise PictureError(M("picture.font_bad_cmap", "font {path!r} has a malformed cmap table",
+                             "字体 {path!r} 的 cmap 表格式错误"), path=path) from None
     except PictureError as exc:
-        raise PictureError(f"font {path!r}: {exc}") from None
+        raise PictureError(M("picture.font_problem", "font {path!r}: {why}", "字体 {path!r}：{why}"),
+                           path=path, why=exc) from None
 
 
 def _read_cmap_table(path: str, index: int) -> bytes:
@@ -202,14 +235,15 @@ def _read_cmap_table(path: str, index: int) -> bytes:
             f.seek(offset)
             chunk = f.read(size)
             if len(chunk) != size:
-                raise PictureError("the font file is truncated")
+                raise PictureError(M("picture.font_truncated", "the font file is truncated", "字体文件不完整"))
             return chunk
 
         base = 0
         if read(0, 4) == b"ttcf":  # TTC header: tag, majorVersion, minorVersion, numFonts, offsets[numFonts]
             num_fonts = struct.unpack(">I", read(8, 4))[0]
             if index >= num_fonts:
-                raise PictureError(f"the collection has no face {index}")
+                raise PictureError(M("picture.font_no_face", "the collection has no face {index}",
+                                     "字体集合中没有第 {index} 号字体"), index=index)
             base = struct.unpack(">I", read(12 + 4 * index, 4))[0]
         # Table directory: sfntVersion, numTables, searchRange, entrySelector, rangeShift, then 16-byte records.
         num_tables = struct.unpack(">H", read(base + 4, 2))[0]
@@ -218,7 +252,7 @@ def _read_cmap_table(path: str, index: int) -> bytes:
             tag, _checksum, offset, length = struct.unpack_from(">4sIII", records, 16 * t)
             if tag == b"cmap":
                 return read(offset, length)
-    raise PictureError("there is no cmap table")
+    raise PictureError(M("picture.font_no_cmap", "there is no cmap table", "字体中没有 cmap 表"))
 
 
 def _parse_cmap(table: bytes, formats: tuple[int, ...]) -> _Cmap:
@@ -248,7 +282,9 @@ def _parse_cmap(table: bytes, formats: tuple[int, ...]) -> _Cmap:
             seg_count = struct.unpack_from(">H", data, 6)[0] // 2
             starts = struct.unpack_from(f">{seg_count}H", data, 14)
         return _Cmap(fmt, data, tuple(starts))
-    raise PictureError(f"there is no Unicode character map (cmap format {' or '.join(map(str, formats))})")
+    raise PictureError(M("picture.font_no_unicode_cmap", "there is no Unicode character map (cmap format {formats})",
+                         "字体中没有 Unicode 字符映射（cmap 格式 {formats}）"),
+                       formats=" or ".join(map(str, formats)))
 
 
 def missing_glyphs(text: str, font_path: str) -> list[str]:
@@ -455,9 +491,156 @@ def _render_square(mask: Image.Image, glyph_path: str, name: str) -> None:
         _stamp(mask, glyphs.tile(ch, size, tile_h), x, y)
 
 
+def _ellipse_text(mask: Image.Image, glyph_path: str, name: str, *, cx: float, cy: float, a: float, b: float,
+                  height: float, span_deg: float) -> None:
+    """``name`` along the upper part of the ellipse with semi-axes ``a`` × ``b`` (the characters' centre
+    line), clockwise, each character's top facing outwards along the ellipse's normal, the characters
+    spaced evenly by arc length over the parametric span ``±span_deg / 2`` about the top."""
+    weights = [_slot_weight(glyph_path, ch) for ch in name]
+    total = sum(weights)
+    half = math.radians(span_deg / 2)
+    steps = 720
+    ts = [-half + 2 * half * k / steps for k in range(steps + 1)]
+    arc = [0.0]
+    for t0, t1 in zip(ts, ts[1:]):
+        arc.append(arc[-1] + math.hypot(a * (math.sin(t1) - math.sin(t0)), b * (math.cos(t1) - math.cos(t0))))
+    length = arc[-1]
+    unit = length / total
+    width = min(height * 0.9, 0.92 * unit)
+    glyphs = _Glyphs.load(glyph_path, round(height))
+    before = 0.0
+    for ch, weight in zip(name, weights):
+        s = unit * (before + weight / 2)
+        before += weight
+        if ch.isspace():
+            continue
+        k = min(bisect.bisect_left(arc, s), steps)
+        t = ts[k]
+        x, y = cx + a * math.sin(t), cy - b * math.cos(t)
+        theta = math.degrees(math.atan2(math.sin(t) / a, math.cos(t) / b))  # the outward normal, from 12 o'clock
+        tile = glyphs.tile(ch, round(width), round(height), center_ink=_is_punctuation(ch))
+        _stamp(mask, tile.rotate(-theta, resample=Image.Resampling.BICUBIC, expand=True), x, y)
+
+
+def _horizontal_text(mask: Image.Image, glyph_path: str, text: str, *, cx: float, cy: float, height: float,
+                     char_width: float, max_width: float) -> None:
+    """``text`` on one horizontal line centred at (``cx``, ``cy``), characters ``char_width`` wide
+    (narrowed to fit ``max_width``)."""
+    pitch = min(char_width * 1.08, max_width / len(text))
+    w = min(char_width, pitch / 1.08)
+    glyphs = _Glyphs.load(glyph_path, round(height))
+    x0 = cx - pitch * (len(text) - 1) / 2
+    for k, ch in enumerate(text):
+        if not ch.isspace():
+            _stamp(mask, glyphs.tile(ch, round(w), round(height), center_ink=True), x0 + k * pitch, cy)
+
+
+def _render_oval(mask: Image.Image, glyph_path: str, name: str, label: str, middle: str) -> None:
+    """The 发票专用章 (国家税务总局 2011 年第 7 号公告, 发票专用章式样): an oval 40 × 30 mm with a 1 mm
+    border, no star; the enterprise name along the upper edge, the taxpayer identification number (the
+    USCC) on a line through the centre (characters 3.7 mm high, 1.3 mm wide), 发票专用章 along the bottom
+    (4.6 mm × 3 mm)."""
+    w, h = mask.size
+    mm = w / 40.0
+    cx, cy = w / 2, h / 2
+    draw = ImageDraw.Draw(mask)
+    edge = max(1, round(1.0 * mm))
+    inset = 0.2 * mm
+    draw.ellipse((inset, inset, w - 1 - inset, h - 1 - inset), outline=255, width=edge)
+    a_in, b_in = w / 2 - inset - edge, h / 2 - inset - edge
+    # the name: 4.2 mm high characters just inside the border, over ~230° of the ellipse's upper part
+    count = sum(_slot_weight(glyph_path, ch) for ch in name)
+    height = (4.2 if count <= 16 else 3.6 if count <= 24 else 3.0) * mm
+    gap = 0.9 * mm
+    span = min(236.0, max(200.0, 180.0 + 4.0 * count))
+    span = min(span, 40.0 * count)
+    _ellipse_text(mask, glyph_path, name, cx=cx, cy=cy, a=a_in - gap - height / 2, b=b_in - gap - height / 2,
+                  height=height, span_deg=span)
+    if middle:
+        _horizontal_text(mask, glyph_path, middle, cx=cx, cy=cy, height=3.7 * mm, char_width=1.3 * mm,
+                         max_width=2 * a_in * 0.86)
+    if label:
+        lh = 4.6 * mm
+        y = cy + b_in - gap - lh / 2 - 0.6 * mm
+        half_chord = a_in * math.sqrt(max(1 - ((y + lh / 2 - cy) / b_in) ** 2, 0.0))
+        _horizontal_text(mask, glyph_path, label, cx=cx, cy=y, height=lh, char_width=3.0 * mm,
+                         max_width=0.9 * 2 * half_chord)
+
+
 def _supersampling(size_px: int) -> int:
     # Draw at 2–3× and downsample: ImageDraw shapes are not anti-aliased, Lanczos reduction makes them smooth.
     return max(2, min(3, 1800 // size_px))
+
+
+#: Height / width of each shape's picture: the oval 发票专用章 is 40 × 30 mm.
+ASPECT: Final = {"round": 1.0, "square": 1.0, "oval": 0.75}
+MAX_MIDDLE_CHARS: Final = 20
+
+_WHAT_NAME: Final = M("picture.what_name", "name", "名称")
+_WHAT_KIND: Final = M("picture.what_kind", "seal kind", "印章类别")
+_WHAT_MIDDLE: Final = M("picture.what_middle", "middle line", "中间一行")
+
+
+def _max_name_chars(shape: str) -> int:
+    return MAX_NAME_CHARS
+
+
+def check_seal_text(name: str, kind_label: str = "", *, shape: Shape, middle: str = "",
+                    font_path: str | None = None, glyphs: bool = True) -> None:
+    """Raise :class:`PictureError` (coded, bilingual) if a seal of ``shape`` cannot be drawn with this
+    text: what :func:`render_seal` checks before it draws, without drawing. With ``glyphs`` the font
+    is found (``font_path`` or a known location) and every character must be in it; ``glyphs=False``
+    checks only what needs no font (lengths, control characters)."""
+    if shape not in ("round", "square", "oval"):
+        raise PictureError(M("picture.bad_shape", "seal shape must be 'round', 'oval' or 'square', not {shape!r}",
+                             "印章形状须为 'round'、'oval' 或 'square'，而不是 {shape!r}"), shape=shape)
+    name = (name or "").strip()
+    label = (kind_label or "").strip() if shape != "square" else ""
+    middle = (middle or "").strip() if shape == "oval" else ""
+    if not name:
+        raise PictureError(M("picture.name_empty", "the name on the seal is empty", "印章上的名称为空"))
+    limit = _max_name_chars(shape)
+    if shape != "square" and len(name) > limit:
+        raise PictureError(M("picture.name_too_long", "the name has {n} characters; a round seal holds at most {max}",
+                             "名称有 {n} 个字，圆形印章最多容纳 {max} 个字"), n=len(name), max=limit)
+    if shape == "square" and not 2 <= len(name) <= 4:
+        raise PictureError(M("picture.person_name_length",
+                             "a name seal holds a name of 2 to 4 characters, not {n} ({name!r})",
+                             "名章只能刻 2 至 4 个字的姓名，“{name}”有 {n} 个字"), n=len(name), name=name)
+    if len(label) > MAX_LABEL_CHARS:
+        raise PictureError(M("picture.kind_too_long",
+                             "the seal kind has {n} characters; at most {max} fit under the star",
+                             "印章类别有 {n} 个字，最多容纳 {max} 个字"), n=len(label), max=MAX_LABEL_CHARS)
+    if len(middle) > MAX_MIDDLE_CHARS:
+        raise PictureError(M("picture.middle_too_long", "the middle line has {n} characters; at most {max} fit",
+                             "中间一行有 {n} 个字符，最多容纳 {max} 个"), n=len(middle), max=MAX_MIDDLE_CHARS)
+    for what, text, space_ok in ((_WHAT_NAME, name, shape != "square"), (_WHAT_KIND, label, True),
+                                 (_WHAT_MIDDLE, middle, False)):
+        bad = _unprintable(text, space_ok=space_ok)
+        if bad:
+            raise PictureError(M("picture.unprintable", "the {what} contains whitespace or control characters: {chars}",
+                                 "{what}含有空白或控制字符：{chars}"), what=what, chars=_describe_chars(bad))
+    if not glyphs:
+        return
+    path = find_cjk_font(font_path)
+    lacking = missing_glyphs(name + label + middle, path)
+    if lacking:
+        raise PictureError(M("picture.missing_glyphs",
+                             "the seal font {font} has no glyph for {chars}; use a font that covers them "
+                             "(REGISTRY_SEAL_FONT)",
+                             "印模字体 {font} 中没有 {chars} 的字形；请改用包含这些字的字体（REGISTRY_SEAL_FONT）"),
+                           font=os.path.basename(path), chars=_describe_chars(lacking))
+
+
+def seal_text_problem(name: str, kind_label: str = "", *, shape: Shape, middle: str = "",
+                      font_path: str | None = None, glyphs: bool = True) -> PictureError | None:
+    """Why a seal of ``shape`` with this text cannot be drawn (a coded, bilingual :class:`PictureError`),
+    or None if it can: :func:`check_seal_text` as a value."""
+    try:
+        check_seal_text(name, kind_label, shape=shape, middle=middle, font_path=font_path, glyphs=glyphs)
+    except PictureError as exc:
+        return exc
+    return None
 
 
 def render_seal(
@@ -467,56 +650,48 @@ def render_seal(
     shape: Shape,
     size_px: int = 472,
     font_path: str | None = None,
+    middle: str = "",
 ) -> bytes:
-    """Render a seal picture and return it as PNG bytes (``size_px`` × ``size_px``, RGBA, transparent
-    background, seal red :data:`SEAL_RED`).
+    """Render a seal picture and return it as PNG bytes (RGBA, transparent background, seal red
+    :data:`SEAL_RED`), ``size_px`` wide and ``size_px`` × :data:`ASPECT` high.
 
     * ``shape="round"`` — an organisation seal: ring, central star, ``name`` (1–40 characters) along the
       upper arc, ``kind_label`` (e.g. 财务专用章; ``""`` for the 法定名称章, up to 12 characters) under the star.
+    * ``shape="oval"`` — the 发票专用章: an oval 4 : 3 (40 × 30 mm) without a star, ``name`` along the upper
+      edge, ``middle`` (the taxpayer identification number, i.e. the USCC) on a line through the centre,
+      ``kind_label`` (发票专用章) along the bottom.
     * ``shape="square"`` — a personal name seal (法定代表人名章 / 负责人章): ``name`` is the person's name,
       2–4 characters, drawn in columns read right to left. Traditional name seals carry only the name, so
       ``kind_label`` is accepted for a uniform call but not drawn (nor glyph-checked).
 
     ``size_px`` is 64–2048 (472 px = 40 mm at 300 dpi). ``font_path`` is the configured font or None
-    (see :func:`find_cjk_font`). Leading/trailing whitespace of ``name`` and ``kind_label`` is removed.
+    (see :func:`find_cjk_font`). Leading/trailing whitespace of the texts is removed.
     Raises :class:`PictureError` for invalid input, a missing font, or characters the font cannot draw
-    (named in the message) — a missing glyph is never drawn as a box. The same inputs, font file and
-    Pillow build give byte-identical output.
+    (named in the message; see :func:`check_seal_text`) — a missing glyph is never drawn as a box. The
+    same inputs, font file and Pillow build give byte-identical output.
     """
-    if shape not in ("round", "square"):
-        raise PictureError(f"seal shape must be 'round' or 'square', not {shape!r}")
+    if shape not in ("round", "square", "oval"):
+        check_seal_text(name, kind_label, shape=shape)  # raises: the shape
     if isinstance(size_px, bool) or not isinstance(size_px, int) or not MIN_SIZE_PX <= size_px <= MAX_SIZE_PX:
-        raise PictureError(f"seal size must be an integer from {MIN_SIZE_PX} to {MAX_SIZE_PX} px, not {size_px!r}")
+        raise PictureError(M("picture.bad_size", "seal size must be an integer from {min} to {max} px, not {size!r}",
+                             "印模尺寸须为 {min} 至 {max} 像素之间的整数，而不是 {size!r}"),
+                           min=MIN_SIZE_PX, max=MAX_SIZE_PX, size=size_px)
+    check_seal_text(name, kind_label, shape=shape, middle=middle, font_path=font_path)
     name = (name or "").strip()
-    label = (kind_label or "").strip() if shape == "round" else ""
-    if not name:
-        raise PictureError("the name on the seal is empty")
-    if shape == "round" and len(name) > MAX_NAME_CHARS:
-        raise PictureError(f"the name has {len(name)} characters; a round seal holds at most {MAX_NAME_CHARS}")
-    if shape == "square" and not 2 <= len(name) <= 4:
-        raise PictureError(f"a name seal holds a name of 2 to 4 characters, not {len(name)} ({name!r})")
-    if len(label) > MAX_LABEL_CHARS:
-        raise PictureError(f"the seal kind has {len(label)} characters; at most {MAX_LABEL_CHARS} fit under the star")
-    for what, text, space_ok in (("name", name, shape == "round"), ("seal kind", label, True)):
-        bad = _unprintable(text, space_ok=space_ok)
-        if bad:
-            raise PictureError(f"the {what} contains whitespace or control characters: {_describe_chars(bad)}")
-
+    label = (kind_label or "").strip() if shape != "square" else ""
+    middle = (middle or "").strip() if shape == "oval" else ""
     path = find_cjk_font(font_path)
-    lacking = missing_glyphs(name + label, path)
-    if lacking:
-        raise PictureError(
-            f"the seal font {os.path.basename(path)} has no glyph for {_describe_chars(lacking)}; "
-            f"use a font that covers them (REGISTRY_SEAL_FONT)"
-        )
 
     scale = _supersampling(size_px)
-    mask = Image.new("L", (size_px * scale, size_px * scale), 0)
+    height_px = max(1, round(size_px * ASPECT[shape]))
+    mask = Image.new("L", (size_px * scale, height_px * scale), 0)
     if shape == "round":
         _render_round(mask, path, name, label)
+    elif shape == "oval":
+        _render_oval(mask, path, name, label, middle)
     else:
         _render_square(mask, path, name)
-    alpha = mask.resize((size_px, size_px), Image.Resampling.LANCZOS)
+    alpha = mask.resize((size_px, height_px), Image.Resampling.LANCZOS)
     # One colour at 16 opacities: a 4-bit palette PNG whose entries are all seal red and whose tRNS
     # chunk gives entry i the opacity i/15. Indistinguishable from 8-bit alpha at seal sizes, and
     # less than half the bytes (every seal embeds its picture, so this is most of its size); every PNG
@@ -537,31 +712,56 @@ def render_seal(
 # ---------------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Size:
+    """A byte count for a message: ``512 KB`` / ``1000 bytes`` (字节)."""
+
+    n: int
+
+    def label(self, lang: str) -> str:
+        n = self.n
+        if n < 1024:
+            return f"{n} 字节" if lang == "zh" else f"{n} bytes"
+        if n < 1024 * 1024:
+            return f"{n / 1024:.3g} KB" if n % 1024 else f"{n // 1024} KB"
+        return f"{n / (1024 * 1024):.1f} MB" if n % (1024 * 1024) else f"{n // (1024 * 1024)} MB"
+
+    def __str__(self) -> str:
+        return self.label("en")
+
+
 def _human_size(n: int) -> str:
-    if n < 1024:
-        return f"{n} bytes"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.3g} KB" if n % 1024 else f"{n // 1024} KB"
-    return f"{n / (1024 * 1024):.1f} MB" if n % (1024 * 1024) else f"{n // (1024 * 1024)} MB"
+    return str(_Size(n))
 
 
-def _sniff(data: bytes) -> str:
+_KINDS: Final = (
+    (b"\xff\xd8\xff", M("picture.kind_jpeg", "a JPEG", "JPEG 图片")),
+    (b"GIF87a", M("picture.kind_gif", "a GIF", "GIF 图片")),
+    (b"GIF89a", M("picture.kind_gif", "a GIF", "GIF 图片")),
+    (b"BM", M("picture.kind_bmp", "a BMP", "BMP 图片")),
+    (b"RIFF", M("picture.kind_riff", "a RIFF/WebP file", "RIFF/WebP 文件")),
+    (b"%PDF", M("picture.kind_pdf", "a PDF", "PDF 文件")),
+    (b"<svg", M("picture.kind_svg", "an SVG", "SVG 文件")),
+    (b"<?xml", M("picture.kind_xml", "an XML/SVG file", "XML/SVG 文件")),
+    (b"\x8aMNG", M("picture.kind_mng", "an MNG", "MNG 动画")),
+)
+
+
+def _not_png(data: bytes) -> PictureError:
     head = " ".join(f"{b:02X}" for b in data[:8])
-    kinds = (
-        (b"\xff\xd8\xff", "a JPEG"),
-        (b"GIF87a", "a GIF"),
-        (b"GIF89a", "a GIF"),
-        (b"BM", "a BMP"),
-        (b"RIFF", "a RIFF/WebP file"),
-        (b"%PDF", "a PDF"),
-        (b"<svg", "an SVG"),
-        (b"<?xml", "an XML/SVG file"),
-        (b"\x8aMNG", "an MNG"),
-    )
-    for magic, kind in kinds:
+    for magic, kind in _KINDS:
         if data.startswith(magic):
-            return f"{head}, which looks like {kind}"
-    return head
+            return PictureError(M("picture.not_png_looks_like", "picture is not a PNG (it starts with {head}, which "
+                                  "looks like {kind})", "图片不是 PNG（开头为 {head}，看来是{kind}）"),
+                                head=head, kind=kind)
+    return PictureError(M("picture.not_png", "picture is not a PNG (it starts with {head})",
+                          "图片不是 PNG（开头为 {head}）"), head=head)
+
+
+_TRUNCATED: Final = M("picture.truncated", "picture is a truncated PNG (it ends before the IEND chunk)",
+                      "图片是不完整的 PNG（在 IEND 块之前就结束了）")
+_ANIMATED: Final = M("picture.animated", "picture is an animated PNG (APNG); a seal picture must be a single image",
+                     "图片是动画 PNG（APNG）；印模必须是单幅图像")
 
 
 def _walk_chunks(data: bytes) -> tuple[int, int, bool]:
@@ -573,14 +773,17 @@ def _walk_chunks(data: bytes) -> tuple[int, int, bool]:
     animated = seen_idat = False
     while True:
         if pos + 8 > len(data):
-            raise PictureError("picture is a truncated PNG (it ends before the IEND chunk)")
+            raise PictureError(_TRUNCATED)
         length, ctype = struct.unpack_from(">I4s", data, pos)
         if length > 0x7FFFFFFF or pos + 12 + length > len(data):
-            raise PictureError(f"picture is a truncated PNG (chunk {ctype.decode('latin-1')!r} runs past the end)")
+            raise PictureError(M("picture.chunk_truncated", "picture is a truncated PNG (chunk {chunk!r} runs past "
+                                 "the end)", "图片是不完整的 PNG（数据块 {chunk!r} 超出了文件末尾）"),
+                               chunk=ctype.decode("latin-1"))
         body = data[pos + 8 : pos + 8 + length]
         if first:
             if ctype != b"IHDR" or length != 13:
-                raise PictureError("picture is not a valid PNG (the first chunk is not IHDR)")
+                raise PictureError(M("picture.no_ihdr", "picture is not a valid PNG (the first chunk is not IHDR)",
+                                     "图片不是有效的 PNG（第一个数据块不是 IHDR）"))
             width, height = struct.unpack(">II", body[:8])
             first = False
         elif ctype == b"acTL":  # APNG animation control (APNG spec; must precede IDAT)
@@ -591,9 +794,11 @@ def _walk_chunks(data: bytes) -> tuple[int, int, bool]:
         if ctype == b"IEND":
             break
     if not seen_idat:
-        raise PictureError("picture is not a valid PNG (it has no image data)")
+        raise PictureError(M("picture.no_idat", "picture is not a valid PNG (it has no image data)",
+                             "图片不是有效的 PNG（没有图像数据）"))
     if pos != len(data):
-        raise PictureError(f"picture has {len(data) - pos} extra bytes after the end of the PNG")
+        raise PictureError(M("picture.trailing_bytes", "picture has {n} extra bytes after the end of the PNG",
+                             "图片在 PNG 结尾之后还有 {n} 个多余字节"), n=len(data) - pos)
     return width, height, animated
 
 
@@ -614,37 +819,72 @@ def validate_png(
     ``load()`` of the pixels from a fresh open.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise PictureError(f"picture must be bytes, not {type(data).__name__}")
+        raise PictureError(M("picture.not_bytes", "picture must be bytes, not {type}", "图片必须是字节串，而不是 {type}"),
+                           type=type(data).__name__)
     data = bytes(data)
     if not data:
-        raise PictureError("picture is empty")
+        raise PictureError(M("picture.empty", "picture is empty", "图片为空"))
     if len(data) > max_bytes:
-        raise PictureError(f"picture is {_human_size(len(data))}; the limit is {_human_size(max_bytes)}")
+        raise PictureError(M("picture.too_large", "picture is {size}; the limit is {limit}",
+                             "图片大小为 {size}，上限为 {limit}"), size=_Size(len(data)), limit=_Size(max_bytes))
     if not data.startswith(PNG_SIGNATURE):
-        raise PictureError(f"picture is not a PNG (it starts with {_sniff(data)})")
+        raise _not_png(data)
     width, height, animated = _walk_chunks(data)
     if animated:
-        raise PictureError("picture is an animated PNG (APNG); a seal picture must be a single image")
+        raise PictureError(_ANIMATED)
     if width > max_px or height > max_px:
-        raise PictureError(f"picture is {width}×{height} px; the limit is {max_px} px")
+        raise PictureError(M("picture.too_many_px", "picture is {w}×{h} px; the limit is {max} px",
+                             "图片为 {w}×{h} 像素，上限为 {max} 像素"), w=width, h=height, max=max_px)
     if width < min_px or height < min_px:
-        raise PictureError(f"picture is {width}×{height} px; the minimum is {min_px} px")
+        raise PictureError(M("picture.too_few_px", "picture is {w}×{h} px; the minimum is {min} px",
+                             "图片为 {w}×{h} 像素，下限为 {min} 像素"), w=width, h=height, min=min_px)
     try:
         with Image.open(io.BytesIO(data), formats=["PNG"]) as probe:
             probe.verify()
         with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
             if getattr(img, "is_animated", False):
-                raise PictureError("picture is an animated PNG (APNG); a seal picture must be a single image")
+                raise PictureError(_ANIMATED)
             img.load()
             size = img.size
     except Image.DecompressionBombError as exc:
-        raise PictureError(f"picture is rejected as a decompression bomb: {exc}") from None
+        raise PictureError(M("picture.bomb", "picture is rejected as a decompression bomb: {why}",
+                             "图片被判定为解压炸弹而拒收：{why}"), why=str(exc)) from None
     except PictureError:
         raise
     except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
         # Pillow reports corrupt PNGs as OSError ("broken data stream", "image file is truncated"),
         # SyntaxError ("broken PNG file", CRC errors) or ValueError (oversized text chunks).
-        raise PictureError(f"picture is not a readable PNG ({exc})") from None
+        raise PictureError(M("picture.unreadable", "picture is not a readable PNG ({why})",
+                             "图片不是可读取的 PNG（{why}）"), why=str(exc)) from None
     if size != (width, height):
-        raise PictureError(f"picture is not a consistent PNG (IHDR says {width}×{height}, decoded {size[0]}×{size[1]})")
+        raise PictureError(M("picture.inconsistent", "picture is not a consistent PNG (IHDR says {w}×{h}, decoded "
+                             "{dw}×{dh})", "图片不是一致的 PNG（IHDR 标明 {w}×{h}，解码得到 {dw}×{dh}）"),
+                           w=width, h=height, dw=size[0], dh=size[1])
     return size
+
+
+#: The chunks a seal picture keeps (ISO/IEC 15948 §11.2: the critical chunks, and tRNS, which the
+#: drawn pictures use for their opacity). Text (tEXt, zTXt, iTXt), time, physical size, colour
+#: profiles and private chunks are dropped: nothing but the image goes inside a signed seal.
+KEPT_CHUNKS: Final = frozenset({b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"})
+
+
+def strip_png(data: bytes) -> bytes:
+    """``data`` (a PNG that passed :func:`validate_png`) with only :data:`KEPT_CHUNKS`, in their order;
+    the image is unchanged (the chunks kept are copied byte for byte, CRCs included)."""
+    data = bytes(data)
+    if not data.startswith(PNG_SIGNATURE):
+        raise _not_png(data)
+    out = [PNG_SIGNATURE]
+    pos = len(PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        length, ctype = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        if end > len(data):
+            raise PictureError(_TRUNCATED)
+        if ctype in KEPT_CHUNKS:
+            out.append(data[pos:end])
+        pos = end
+        if ctype == b"IEND":
+            return b"".join(out)
+    raise PictureError(_TRUNCATED)

@@ -340,5 +340,6 @@ def picture(ctx: ServiceContext, actor: Actor, app_id: int) -> bytes:
             return app.picture_png
         if app.seal is not None:
             return seals.seal_picture(app.seal).data
-        return seals._render_picture(ctx, app.enterprise.name, app.enterprise.legal_representative, app.seal_type)
+        return seals._render_picture(ctx, app.enterprise.name, app.enterprise.legal_representative, app.seal_type,
+                                     app.enterprise.uscc)
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ..db.models import Enterprise, LicenceRecord
 from ..domain.errors import M, Conflict, NotFound, ValidationError
+from ..messages import Localized
 from ..domain.licence_file import LicenceRow, RowError, parse_licence_file
 from ..domain.states import LicenceStatus
 from ..domain.roles import Permission, require
@@ -30,6 +31,7 @@ class RowResult:
     message: str = ""                              # why a row was rejected
     changes: dict[str, list[object]] = field(default_factory=dict)   # field -> [old, new] (updated)
     revoked_seals: tuple[str, ...] = ()            # seals the row's licence change revoked
+    warnings: tuple[Localized, ...] = ()           # imported, but e.g. a standard seal picture cannot be drawn
 
 
 @dataclass
@@ -67,6 +69,7 @@ def import_licences(ctx: ServiceContext, actor: Actor, data: bytes, filename: st
     results = [RowResult(e.line, e.uscc, "rejected", e.message) for e in errors]
     filename = file_label(filename)
     source = f"import {filename}"
+    by_uscc = {r.uscc: r for r in rows}
     with ctx.transaction() as session:
         existing = {e.uscc: e for e in session.scalars(
             select(Enterprise).where(Enterprise.uscc.in_([r.uscc for r in rows])))} if rows else {}
@@ -96,12 +99,44 @@ def import_licences(ctx: ServiceContext, actor: Actor, data: bytes, filename: st
             revoked = revocation.apply_licence_event(session, ctx, actor, ent, changes, source)
             report.revoked_seals += revoked
             results.append(RowResult(row.line, row.uscc, "updated", changes=changes, revoked_seals=tuple(revoked)))
-        report.rows = sorted(results, key=lambda r: r.line)
+        report.rows = sorted((_with_picture_warnings(ctx, r, by_uscc.get(r.uscc)) for r in results),
+                             key=lambda r: r.line)
         audit.record(session, ctx, actor, "licence.imported", "licence-file", filename,
                      created=len(report.created), updated=len(report.updated),
                      unchanged=len(report.unchanged), rejected=len(report.errors),
                      updated_uscc=report.updated[:1000], revoked_seals=len(report.revoked_seals))
     return report
+
+
+def picture_warnings(ctx: ServiceContext, name: str, legal_representative: str, uscc: str) -> tuple[Localized, ...]:
+    """Warnings for a licence whose standard seal pictures cannot be drawn (a name too long for the
+    ring, a legal representative's name that is not 2 to 4 characters, a character the seal font
+    lacks): one per distinct reason, naming the seal types. The licence is still good; the
+    enterprise must then upload its own picture for those seals."""
+    from . import seals
+
+    grouped: dict[str, tuple[Localized, list[object]]] = {}
+    for st, why in seals.licence_picture_problems(ctx.settings.seal_font, name, legal_representative, uscc).items():
+        key = why.code or str(why)
+        grouped.setdefault(f"{key}|{why}", (why, []))[1].append(st.named)
+    return tuple(ValidationError(_UNDRAWABLE, types=types, why=why) for why, types in grouped.values())
+
+
+_UNDRAWABLE = M("licence.picture_undrawable",
+                "the standard picture of {types} cannot be drawn from this licence: {why}; the enterprise must "
+                "upload its own picture for it",
+                "无法根据此执照绘制{types}的标准印模：{why}；企业须为其上传自备印模")
+
+
+def _with_picture_warnings(ctx: ServiceContext, r: RowResult, row: LicenceRow | None) -> RowResult:
+    if r.outcome == "rejected" or row is None:
+        return r
+    warnings = picture_warnings(ctx, row.name, row.legal_representative, row.uscc)
+    if not warnings:
+        return r
+    from dataclasses import replace
+
+    return replace(r, warnings=warnings)
 
 
 @dataclass

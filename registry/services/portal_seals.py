@@ -8,7 +8,6 @@ not granted to this person) is *not found*, whatever the code typed. Holders (``
 loss; renewing and cancelling need ``manage``; the legal representative can do everything and is
 the only one who applies. A refused request writes nothing.
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -19,16 +18,17 @@ from typing import Any
 from sqlalchemy import select
 
 from ..db.models import Enterprise, Seal
-from ..domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
+from ..domain.errors import M, Conflict, InvalidTransition, NotFound, ValidationError
+from ..messages import Localized
 from ..domain.seal_types import SealType
-from ..domain.states import LicenceStatus, SealStatus
+from ..domain.states import LicenceStatus, SealStatus, label_of
 from ..pki import der
 from ..pki.crl import CrlReason
 from . import applications, authorities, revocation, seals
 from .context import ServiceContext
 from .portal_access import Principal, authority_over, require_legal_representative, seal_for
 
-__all__ = ["ApplyItem", "ApplicationRefused", "apply", "preview_picture", "seal_detail", "seal_picture",
+__all__ = ["ApplyItem", "ApplicationRefused", "apply", "check_application", "preview_picture", "picture_problems", "seal_detail", "seal_picture",
            "SealFiles", "seal_files", "certs_only_p7b", "renew", "RenewalNotOpen", "report_loss", "cancel",
            "ConfirmationMismatch", "LOSS_REASON", "CANCEL_REASON", "MAX_CSR_BYTES"]
 
@@ -58,26 +58,44 @@ class ApplyItem:
     picture_png: bytes | None = None
 
 
-class ApplicationRefused(ValidationError):
-    """One or more items were refused; ``problems`` maps each refused item's type code to why."""
+@dataclass(frozen=True)
+class _Problem:
+    """One refused item in the summary message: ``02: why`` in either language."""
 
-    def __init__(self, problems: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{code}: {why}" for code, why in problems.items()))
+    code: str
+    error: BaseException
+
+    def label(self, lang: str) -> str:
+        why = self.error.text(lang) if isinstance(self.error, Localized) else str(self.error)
+        return f"{self.code}: {why}"
+
+
+class ApplicationRefused(ValidationError):
+    """One or more items were refused; ``problems`` maps each refused item's type code to why (a
+    coded, bilingual error: show it with ``error.text(lang)``)."""
+
+    def __init__(self, problems: dict[str, Localized]) -> None:
+        super().__init__(M("portal.apply_refused", "nothing was submitted: {problems}", "申请均未提交：{problems}"),
+                         problems=[_Problem(code, why) for code, why in problems.items()])
         self.problems = problems
 
 
 @functools.lru_cache(maxsize=64)
-def _drawn(seal_font: str | None, name: str, legal_representative: str, code: str) -> bytes:
+def _drawn(seal_font: str | None, name: str, legal_representative: str, code: str, uscc: str) -> bytes:
     # ~0.1 s a picture; the apply page asks for the same few again and again. Bounded, per process,
     # and derived only from its arguments, so nothing another worker needs is held here.
-    return seals.draw_picture(seal_font, name, legal_representative, SealType(code))
+    return seals.draw_picture(seal_font, name, legal_representative, SealType(code), uscc)
+
+
+_NO_LICENCE = M("portal.no_licence", "no licence on record for this enterprise", "没有本企业的执照记录")
+_CSR_TOO_LARGE = M("portal.csr_too_large", "the certificate request is larger than {kb} KB", "证书请求大于 {kb} KB")
 
 
 def _licence(ctx: ServiceContext, principal: Principal) -> tuple[str, str, str]:
     with ctx.reader() as s:
         ent = s.get(Enterprise, principal.enterprise_id)
         if ent is None:
-            raise NotFound("no licence on record for this enterprise")
+            raise NotFound(_NO_LICENCE)
         return ent.name, ent.legal_representative, ent.status.value
 
 
@@ -87,54 +105,100 @@ def preview_picture(ctx: ServiceContext, principal: Principal, seal_type: str) -
     require_legal_representative(principal, "apply for seals")
     st = SealType.parse(seal_type)
     name, rep, _status = _licence(ctx, principal)
-    return _drawn(ctx.settings.seal_font, name, rep, st.code)
+    return _drawn(ctx.settings.seal_font, name, rep, st.code, principal.uscc)
+
+
+def picture_problems(ctx: ServiceContext, principal: Principal) -> dict[str, Localized]:
+    """For each seal type whose standard picture cannot be drawn from this enterprise's licence
+    (e.g. a name too long for the ring, a legal representative's name that is not 2 to 4
+    characters), why: the apply form says so in that seal's block and asks for an uploaded PNG."""
+    require_legal_representative(principal, "apply for seals")
+    name, rep, _status = _licence(ctx, principal)
+    return {st.code: ValidationError(seals._CANNOT_DRAW, why=why) for st, why in
+            seals.licence_picture_problems(ctx.settings.seal_font, name, rep, principal.uscc).items()}
+
+
+_SAME_KEY = M("portal.same_key",
+              "this certificate request carries the same key as the one for {others}: use one key per seal",
+              "此证书请求的密钥与{others}的相同：每枚印章须使用各自的密钥")
+
+
+def check_application(ctx: ServiceContext, principal: Principal, items: list[ApplyItem]
+                      ) -> tuple[dict[str, Localized], list[SealType]]:
+    """Every problem of every item, in one pass (nothing is written): a missing or oversized CSR,
+    one that does not carry the USCC or fails proof of possession, a picture that is not an
+    acceptable PNG, a standard picture that cannot be drawn, and two seals with the same key (one
+    key per seal). Returns the problems by type code and the parsed types."""
+    require_legal_representative(principal, "apply for seals")
+    if not items:
+        raise ValidationError(M("portal.nothing_chosen", "choose at least one seal to apply for", "请至少选择一种印章"))
+    name, rep, status = _licence(ctx, principal)
+    if status != LicenceStatus.ACTIVE.value:
+        raise Conflict(M("portal.licence_not_active", "the licence of {uscc} is {status}: no new applications",
+                         "{uscc} 的执照状态为“{status}”，不能提出新的申请"),
+                       uscc=principal.uscc, status=LicenceStatus(status))
+    problems: dict[str, Localized] = {}
+    types: list[SealType] = []
+    keys: dict[str, list[str]] = {}
+    for item in items:
+        try:
+            st = SealType.parse(item.seal_type)
+        except ValidationError as exc:
+            problems[str(item.seal_type)[:8]] = exc
+            continue
+        if st in types:
+            problems[st.code] = ValidationError(M("portal.type_twice", "seal type {code} is asked for twice",
+                                                  "印章类型 {code} 申请了两次"), code=st.code)
+            continue
+        types.append(st)
+        try:
+            if not item.csr:
+                raise ValidationError(M("portal.csr_needed", "a certificate request (CSR) is needed for this seal",
+                                        "此印章需要上传证书请求（CSR）"))
+            if len(item.csr) > MAX_CSR_BYTES:
+                raise ValidationError(_CSR_TOO_LARGE, kb=MAX_CSR_BYTES // 1024)
+            pub, _csr_der, _none = seals._resolve_key(
+                seals.IssueRequest(uscc=principal.uscc, seal_type=st.code, key=seals.KeyMaterial(csr=item.csr),
+                                   operator="", approver="", channel="portal", require_uscc_in_csr=True),
+                principal.uscc)
+            keys.setdefault(pub.fingerprint(), []).append(st.code)
+        except ValidationError as exc:
+            problems[st.code] = exc
+        try:   # the picture is checked too, whatever became of the CSR: every problem at once
+            if item.picture_png is not None:
+                seals._check_picture(ctx, item.picture_png)
+            else:
+                _drawn(ctx.settings.seal_font, name, rep, st.code, principal.uscc)
+        except ValidationError as exc:
+            if st.code in problems:
+                problems[st.code] = ValidationError(M("portal.two_problems", "{first}; also {second}", "{first}；另外，{second}"),
+                                                    first=problems[st.code], second=exc)
+            else:
+                problems[st.code] = exc
+    for codes in keys.values():
+        if len(codes) > 1:
+            by_code = {t.code: t for t in types}
+            for code in codes:
+                others = [by_code[c].named for c in codes if c != code]
+                problems.setdefault(code, ValidationError(_SAME_KEY, others=others))
+    return problems, types
 
 
 def apply(ctx: ServiceContext, principal: Principal, items: list[ApplyItem]) -> list[int]:
     """Submit one application per item, all or nothing (the standard set of four goes in one
     transaction). Each CSR must carry the enterprise's USCC and verify under its own key (proof of
-    possession); each uploaded picture must be a real PNG within the size limit; a drawn picture
-    must be drawable (every character in the seal font). Every item is checked before anything is
-    written, and all the problems are reported at once (:class:`ApplicationRefused`)."""
-    require_legal_representative(principal, "apply for seals")
-    if not items:
-        raise ValidationError("choose at least one seal to apply for")
-    name, rep, status = _licence(ctx, principal)
-    if status != LicenceStatus.ACTIVE.value:
-        raise Conflict(f"the licence of {principal.uscc} is {status}: no new applications")
-    problems: dict[str, str] = {}
-    types: list[SealType] = []
-    for item in items:
-        try:
-            st = SealType.parse(item.seal_type)
-        except ValidationError as exc:
-            problems[str(item.seal_type)[:8]] = str(exc)
-            continue
-        if st in types:
-            problems[st.code] = f"seal type {st.code} is asked for twice"
-            continue
-        types.append(st)
-        try:
-            if not item.csr:
-                raise ValidationError("a certificate request (CSR) is needed for this seal")
-            if len(item.csr) > MAX_CSR_BYTES:
-                raise ValidationError(f"the certificate request is larger than {MAX_CSR_BYTES // 1024} KB")
-            seals._resolve_key(seals.IssueRequest(uscc=principal.uscc, seal_type=st.code,
-                                                  key=seals.KeyMaterial(csr=item.csr), operator="", approver="",
-                                                  channel="portal", require_uscc_in_csr=True), principal.uscc)
-            if item.picture_png is not None:
-                seals._check_picture(ctx, item.picture_png)
-            else:
-                _drawn(ctx.settings.seal_font, name, rep, st.code)
-        except ValidationError as exc:
-            problems[st.code] = str(exc)
+    possession), and each seal has its own key; each uploaded picture must be a real PNG within the
+    size limit; a drawn picture must be drawable (every character in the seal font). Every item is
+    checked before anything is written, and all the problems are reported at once
+    (:class:`ApplicationRefused`, see :func:`check_application`)."""
+    problems, types = check_application(ctx, principal, items)
     if problems:
         raise ApplicationRefused(problems)
     app_items = [applications.Item(t.code, seals.KeyMaterial(csr=i.csr), i.picture_png) for t, i in zip(types, items)]
     try:
         return applications.submit_many(ctx, principal.actor, uscc=principal.uscc, items=app_items, channel="portal")
     except applications.ItemRefused as exc:
-        raise ApplicationRefused({exc.seal_type: str(exc)}) from None
+        raise ApplicationRefused({exc.seal_type: exc}) from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -204,7 +268,8 @@ def seal_files(ctx: ServiceContext, principal: Principal, es_id: str) -> SealFil
         seal = seal_for(s, principal, es_id, "view")
         holder = next((c for c in seal.certificates if c.kind == "holder"), None)
         if holder is None:
-            raise NotFound(f"seal {seal.es_id} has no holder certificate on record")
+            raise NotFound(M("portal.no_holder_certificate", "seal {code} has no holder certificate on record",
+                             "印章 {code} 没有签章人证书记录"), code=seal.es_id)
         chain = authorities.chain(ctx, s, holder.issuer.name)
         maker_chain = authorities.chain(ctx, s, seal.maker.name)
         return SealFiles(seal.es_id, seal.ses_der, der.der_to_pem(holder.der, "CERTIFICATE"),
@@ -239,13 +304,19 @@ def renew(ctx: ServiceContext, principal: Principal, es_id: str, csr: bytes | No
     and the licence is checked active again at issuance; so no second person is asked."""
     now = ctx.clock.now()
     if csr is not None and len(csr) > MAX_CSR_BYTES:
-        raise ValidationError(f"the certificate request is larger than {MAX_CSR_BYTES // 1024} KB")
+        raise ValidationError(_CSR_TOO_LARGE, kb=MAX_CSR_BYTES // 1024)
     with ctx.reader() as s:
         seal = seal_for(s, principal, es_id, "manage")
         status = seal.effective_status(now)
         if status != "active":
-            raise InvalidTransition(f"seal {seal.es_id} is {status}; only an active seal can be renewed"
-                                    + (" (apply for a new one)" if status in ("revoked", "expired") else ""))
+            if status in ("revoked", "expired"):
+                raise InvalidTransition(M("portal.renew_gone", "seal {code} is {status}; only an active seal can be "
+                                          "renewed (apply for a new one)",
+                                          "印章 {code} {status}，只有有效的印章才能续期（请申请新印章）"),
+                                        code=seal.es_id, status=_SealStatus(status))
+            raise InvalidTransition(M("portal.renew_not_active", "seal {code} is {status}; only an active seal can be "
+                                      "renewed", "印章 {code} {status}，只有有效的印章才能续期"),
+                                    code=seal.es_id, status=_SealStatus(status))
         opens = _renewal_opens(ctx, seal)
         if now < opens:
             raise RenewalNotOpen(seal.es_id, seal.valid_end, opens, ctx.settings.renewal_window_days)
@@ -254,12 +325,25 @@ def renew(ctx: ServiceContext, principal: Principal, es_id: str, csr: bytes | No
     return seals.issue_seals(ctx, principal.actor, [req])[0]
 
 
+@dataclass(frozen=True)
+class _SealStatus:
+    """A seal's effective status (``expired`` included) as a message value: 已吊销 / revoked."""
+
+    value: str
+
+    def label(self, lang: str) -> str:
+        text = label_of(self.value, SealStatus, lang)
+        return f"状态为“{text}”" if lang == "zh" else text.lower()
+
+
 class RenewalNotOpen(InvalidTransition):
     """Renewal is asked for before the window opens."""
 
     def __init__(self, es_id: str, valid_end: dt.datetime, opens: dt.datetime, days: int) -> None:
-        super().__init__(f"seal {es_id} is valid until {valid_end:%Y-%m-%d}; it can be renewed from "
-                         f"{opens:%Y-%m-%d} ({days} days before it expires)")
+        super().__init__(M("portal.renewal_not_open", "seal {code} is valid until {end}; it can be renewed from "
+                           "{opens} ({days} days before it expires)",
+                           "印章 {code} 有效期至 {end}，自 {opens} 起（到期前 {days} 天）可以续期"),
+                         code=es_id, end=f"{valid_end:%Y-%m-%d}", opens=f"{opens:%Y-%m-%d}", days=days)
         self.valid_end, self.opens, self.days = valid_end, opens, days
 
 
@@ -269,7 +353,9 @@ class ConfirmationMismatch(ValidationError):
 
 def _confirmed(seal: Seal, confirm: str) -> None:
     if (confirm or "").strip().upper() != seal.es_id.upper():
-        raise ConfirmationMismatch(f"the code typed to confirm does not match the seal's code {seal.es_id}")
+        raise ConfirmationMismatch(M("portal.confirm_mismatch",
+                                     "the code typed to confirm does not match the seal's code {code}",
+                                     "确认时输入的编码与印章编码 {code} 不一致"), code=seal.es_id)
 
 
 def report_loss(ctx: ServiceContext, principal: Principal, es_id: str, confirm: str) -> Seal:
@@ -292,8 +378,9 @@ def cancel(ctx: ServiceContext, principal: Principal, es_id: str, confirm: str) 
         seal = seal_for(s, principal, es_id, "manage")
         _confirmed(seal, confirm)
         if seal.status is not SealStatus.REVOKED and now > seal.valid_end:
-            raise InvalidTransition(f"seal {seal.es_id} expired on {seal.valid_end:%Y-%m-%d}; there is nothing "
-                                    "to cancel")
+            raise InvalidTransition(M("portal.cancel_expired", "seal {code} expired on {date}; there is nothing to "
+                                      "cancel", "印章 {code} 已于 {date} 到期，无需注销"),
+                                    code=seal.es_id, date=f"{seal.valid_end:%Y-%m-%d}")
         revocation.revoke_seal_in(s, ctx, principal.actor, seal, CANCEL_REASON, now, channel="portal",
                                   request="cancel")
     return seal

@@ -127,21 +127,61 @@ def _check_picture(ctx: ServiceContext, data: bytes | None) -> None:
         raise ValidationError.carrying(exc) from None
 
 
-def _render_picture(ctx: ServiceContext, enterprise_name: str, legal_representative: str, st: SealType) -> bytes:
-    return draw_picture(ctx.settings.seal_font, enterprise_name, legal_representative, st)
+def _render_picture(ctx: ServiceContext, enterprise_name: str, legal_representative: str, st: SealType,
+                    uscc: str = "") -> bytes:
+    return draw_picture(ctx.settings.seal_font, enterprise_name, legal_representative, st, uscc)
 
 
-def draw_picture(seal_font: str | None, enterprise_name: str, legal_representative: str, st: SealType) -> bytes:
+def _picture_text(enterprise_name: str, legal_representative: str, st: SealType, uscc: str) -> dict[str, Any]:
+    """What the standard picture of a seal of type ``st`` carries, as :func:`picture.render_seal`'s
+    arguments: the name seal the person's name; the invoice seal the name, 发票专用章 and the USCC (the
+    taxpayer identification number) through the middle; the others the name and their type."""
+    if st.is_name_seal:
+        return {"name": legal_representative, "kind_label": "", "shape": "square"}
+    return {"name": enterprise_name, "kind_label": st.picture_label, "shape": st.picture_shape,
+            "middle": uscc if st.picture_shape == "oval" else ""}
+
+
+_CANNOT_DRAW = M("seal.cannot_draw", "cannot draw the seal picture: {why}", "无法绘制标准印模：{why}")
+
+
+def draw_picture(seal_font: str | None, enterprise_name: str, legal_representative: str, st: SealType,
+                 uscc: str = "") -> bytes:
     """The standard picture of a seal of type ``st`` (what is issued when no PNG is uploaded)."""
     try:
         font = picture.find_cjk_font(seal_font)
-        if st.is_name_seal:
-            return picture.render_seal(legal_representative, "", shape="square", font_path=font)
-        return picture.render_seal(enterprise_name, st.picture_label, shape="round", font_path=font)
+        return picture.render_seal(font_path=font, **_picture_text(enterprise_name, legal_representative, st, uscc))
     except picture.PictureError as exc:
-        raise ValidationError(M("seal.cannot_draw_seal_picture",
-                                "cannot draw the seal picture: {exc}",
-                                "无法绘制印模：{exc}"), exc=exc) from None
+        raise ValidationError(_CANNOT_DRAW, why=exc) from None
+
+
+def picture_problem(seal_font: str | None, enterprise_name: str, legal_representative: str, st: SealType,
+                    uscc: str = "", *, glyphs: bool = True) -> picture.PictureError | None:
+    """Why the standard picture of a seal of type ``st`` cannot be drawn from this licence data (a
+    coded, bilingual :class:`~registry.pki.picture.PictureError`: a name too long for the ring, a
+    legal representative's name that is not 2 to 4 characters, a character the seal font lacks), or
+    None if it can. Nothing is drawn. With ``glyphs=False`` (or when no seal font is installed) only
+    what needs no font is checked."""
+    if glyphs:
+        try:
+            picture.find_cjk_font(seal_font)
+        except picture.PictureError:
+            glyphs = False
+    return picture.seal_text_problem(font_path=seal_font, glyphs=glyphs,
+                                     **_picture_text(enterprise_name, legal_representative, st, uscc))
+
+
+def licence_picture_problems(seal_font: str | None, enterprise_name: str, legal_representative: str,
+                             uscc: str = "") -> dict[SealType, picture.PictureError]:
+    """The seal types whose standard picture cannot be drawn from this licence, and why (the
+    enterprise must then upload its own PNG for them). Used at licence import, on the admin
+    enterprise page and on the portal's apply form."""
+    out: dict[SealType, picture.PictureError] = {}
+    for st in SealType:
+        problem = picture_problem(seal_font, enterprise_name, legal_representative, st, uscc)
+        if problem is not None:
+            out[st] = problem
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -386,8 +426,10 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
         rows, snapshot = _check(ctx, session, prepared, end)
         chains = {r.issuing.name: [c.der for c in authorities.chain(ctx, session, r.issuing.name)] for r in rows}
     for r in rows:
-        r.png = r.p.req.picture_png or _render_picture(ctx, r.enterprise_name, r.legal_representative,
-                                                       r.p.seal_type)
+        # An uploaded picture goes into the signed seal with its image chunks only (no text, time or
+        # private chunks: nothing but the image is signed); a drawn one has no others.
+        r.png = picture.strip_png(r.p.req.picture_png) if r.p.req.picture_png else _render_picture(
+            ctx, r.enterprise_name, r.legal_representative, r.p.seal_type, r.p.uscc)
 
     # Phase 2: sign.
     app_rows, seal_rows, cert_rows, results, audit_facts, ocsp_rows = [], [], [], [], [], []
@@ -396,12 +438,12 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
         cert_der, serial, shard = _holder_certificate(ctx, r.issuing, p.uscc, r.enterprise_name, r.name,
                                                       p.public_key, now, end)
         es_id = make_esid(ctx.settings.area_code, p.seal_type, now.year)
-        size = NAME_SEAL_MM if p.seal_type.is_name_seal else ROUND_SEAL_MM
+        width_mm, height_mm = p.seal_type.picture_mm
         seal_info = ses.encode_seal_info(
             es_id=es_id, vid=ctx.settings.vendor_id,
             prop=ses.SealProperty(type=p.seal_type.ses_type, name=r.name, cert_list_type=1,
                                   cert_list=(cert_der,), create_date=now, valid_start=now, valid_end=end),
-            picture=ses.SealPicture(type="PNG", data=r.png, width=size, height=size))
+            picture=ses.SealPicture(type="PNG", data=r.png, width=width_mm, height=height_mm))
         seal_der = ses.make_seal(seal_info, r.maker.certificate.der, r.maker.signer)
         serial_hex = format(serial, "x")
         key_fp = p.public_key.fingerprint()
@@ -414,7 +456,7 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
                              "decided_reason": None})
         seal_rows.append({"es_id": es_id, "enterprise_id": r.enterprise_id, "seal_type": p.seal_type,
                           "name": r.name, "algorithm": alg, "status": SealStatus.ACTIVE,
-                          "picture_width_mm": size, "picture_height_mm": size, "valid_start": now,
+                          "picture_width_mm": width_mm, "picture_height_mm": height_mm, "valid_start": now,
                           "valid_end": end, "created_at": now, "maker_id": r.maker.id, "ses_der": seal_der})
         cert_rows.append({"issuer_id": r.issuing.id, "serial": serial_hex, "kind": "holder",
                           "subject": f"CN={r.name}, organizationIdentifier={p.uscc}", "algorithm": alg,

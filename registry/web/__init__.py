@@ -86,20 +86,27 @@ def _init_errors(app: Flask) -> None:
     from ..messages import bilingual
     from . import i18n
 
+    def page(status: int, message: str) -> str:
+        """The error page: inside the enterprise portal's layout (its header, a way back to the
+        portal) for a URL under /portal, the public layout elsewhere."""
+        if request.path == "/portal" or request.path.startswith("/portal/"):
+            return render_template("portal/error.html", status=status, message=message)
+        return render_template("error.html", status=status, message=message)
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
         message = _("The form has expired or did not come from this site (%(reason)s). Reload the page and "
                     "try again.", reason=exc.description)
         if _wants_json():
             return jsonify(error="CSRFError", message=message), 400
-        return render_template("error.html", status=400, message=message), 400
+        return page(400, message), 400
 
     @app.errorhandler(403)
     def forbidden(_exc):  # type: ignore[no-untyped-def]
         message = _("You do not have permission to do this.")
         if _wants_json():
             return jsonify(error=403, message=message), 403
-        return render_template("error.html", status=403, message=message), 403
+        return page(403, message), 403
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
@@ -108,14 +115,16 @@ def _init_errors(app: Flask) -> None:
         # The public pages speak both languages side by side; the portals speak the page's language.
         public = not request.path.startswith(("/admin", "/portal"))
         text = bilingual(exc) if public else i18n.error_text(exc)
-        return render_template("error.html", status=exc.http_status, message=text), exc.http_status
+        return page(exc.http_status, text), exc.http_status
 
     for status, message in ((404, "页面不存在 / Not found"), (405, "不支持的方法 / Method not allowed"),
                             (413, "上传文件过大 / Upload too large")):
         def handler(_exc, status=status, message=message):  # type: ignore[no-untyped-def]
             if _wants_json():
                 return jsonify(error=status, message=message), status
-            return render_template("error.html", status=status, message=message), status
+            if request.path.startswith("/portal/") and status == 404:
+                message = _("This page does not exist, or it is not one of your enterprise's.")
+            return page(status, message), status
 
         app.register_error_handler(status, handler)
 

@@ -7,7 +7,17 @@
     if (document.readyState !== "loading") { fn(); } else { document.addEventListener("DOMContentLoaded", fn); }
   }
 
+  // The drawn picture, or none (hidden) where the licence data cannot be drawn.
+  function showDrawn(img) {
+    var drawn = img.getAttribute("data-drawn");
+    if (drawn) { img.hidden = false; img.src = drawn; } else { img.hidden = true; img.removeAttribute("src"); }
+  }
+
   ready(function () {
+    // A refused form: bring the summary of its problems into view.
+    var summary = document.getElementById("problems");
+    if (summary) { summary.focus(); }
+
     // The "Preview" buttons are for browsers without script: here the preview follows the form live.
     document.querySelectorAll("[data-no-js]").forEach(function (el) { el.hidden = true; });
 
@@ -15,11 +25,19 @@
     document.querySelectorAll("select[data-preview-select]").forEach(function (select) {
       var img = document.getElementById(select.getAttribute("data-preview-select"));
       if (!img) { return; }
+      var notice = document.getElementById(img.id + "_problem");
       select.addEventListener("change", function () {
-        var src = select.options[select.selectedIndex].getAttribute("data-src");
+        var option = select.options[select.selectedIndex];
+        var problem = option.getAttribute("data-problem");
+        var src = problem ? "" : option.getAttribute("data-src");
         img.setAttribute("data-drawn", src);
+        if (notice) {
+          notice.hidden = !problem;
+          var why = notice.querySelector(".why");
+          if (why) { why.textContent = problem || ""; }
+        }
         var file = document.querySelector('input[type=file][data-preview-file="' + img.id + '"]');
-        if (!file || !file.files || !file.files.length) { img.src = src; }
+        if (!file || !file.files || !file.files.length) { showDrawn(img); }
       });
     });
 
@@ -30,13 +48,14 @@
       if (!img) { return; }
       input.addEventListener("change", function () {
         var f = input.files && input.files[0];
-        if (!f) { img.src = img.getAttribute("data-drawn"); return; }
+        if (!f) { showDrawn(img); return; }
         var reader = new FileReader();
         reader.onload = function () {
           if (typeof reader.result === "string" && reader.result.indexOf("data:image/png") === 0) {
+            img.hidden = false;
             img.src = reader.result;
           } else {
-            img.src = img.getAttribute("data-drawn");
+            showDrawn(img);
           }
         };
         reader.readAsDataURL(f);

@@ -343,7 +343,7 @@ def test_every_realistic_name_renders_within_the_upload_limits(font, name):
     ("华为\n技术有限公司", {"shape": "round"}, "whitespace"),
     ("华为\u200b技术有限公司", {"shape": "round"}, "U+200B"),
     ("华" * 41, {"shape": "round"}, "at most 40"),
-    ("华为技术有限公司", {"shape": "oval"}, "'round' or 'square'"),
+    ("华为技术有限公司", {"shape": "ellipse"}, "'round', 'oval' or 'square'"),
     ("华为技术有限公司", {"shape": "round", "size_px": 63}, "64 to 2048"),
     ("华为技术有限公司", {"shape": "round", "size_px": 2049}, "64 to 2048"),
     ("华为技术有限公司", {"shape": "round", "size_px": True}, "64 to 2048"),

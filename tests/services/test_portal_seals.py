@@ -113,9 +113,9 @@ def test_apply_reports_every_refused_item_and_stores_nothing(ctx: ServiceContext
         portal_seals.apply(ctx, representative(ctx), items)
     problems = err.value.problems
     assert set(problems) == {"01", "02", "04"}
-    assert OTHER_USCC in problems["01"]
-    assert "proof of possession" in problems["02"]
-    assert "not a PNG" in problems["04"] and "GIF" in problems["04"]
+    assert OTHER_USCC in str(problems["01"])
+    assert "proof of possession" in str(problems["02"])
+    assert "not a PNG" in str(problems["04"]) and "GIF" in str(problems["04"])
     assert fingerprint(ctx) == before
 
 
@@ -125,7 +125,7 @@ def test_a_csr_without_the_uscc_is_refused(ctx: ServiceContext, fingerprint) -> 
     plain = build_csr(key, x509.Name.build(C="CN", CN="no code here")).encode()
     with pytest.raises(portal_seals.ApplicationRefused) as err:
         portal_seals.apply(ctx, representative(ctx), [portal_seals.ApplyItem("03", plain)])
-    assert "must carry the enterprise's USCC" in err.value.problems["03"]
+    assert "must carry the enterprise's USCC" in str(err.value.problems["03"])
     assert fingerprint(ctx) == before
 
 
@@ -358,4 +358,22 @@ def test_an_expired_seal_is_not_cancelled(ctx: ServiceContext, fingerprint) -> N
     before = fingerprint(ctx)
     with pytest.raises(InvalidTransition, match="expired"):
         portal_seals.cancel(ctx, representative(ctx), code, code)
+    assert fingerprint(ctx) == before
+
+
+def test_one_key_per_seal_and_every_problem_in_one_pass(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
+    before = fingerprint(ctx)
+    _key, same = csr_for(SHENZHEN_USCC)
+    items = [portal_seals.ApplyItem("01", same),
+             portal_seals.ApplyItem("02", b"", b"GIF89a not a png"),       # no CSR and a bad picture: both said
+             portal_seals.ApplyItem("04", same),
+             portal_seals.ApplyItem("05", csr_for(SHENZHEN_USCC)[1])]
+    with pytest.raises(portal_seals.ApplicationRefused) as err:
+        portal_seals.apply(ctx, representative(ctx), items)
+    problems = err.value.problems
+    assert set(problems) == {"01", "02", "04"}
+    assert problems["01"].text("zh") == "此证书请求的密钥与04 合同专用章的相同：每枚印章须使用各自的密钥"
+    assert "one key per seal" in str(problems["04"]) and "01 Official seal" in str(problems["04"])
+    assert "CSR" in str(problems["02"]) and "not a PNG" in str(problems["02"])
+    assert "此印章需要上传证书请求（CSR）" in problems["02"].text("zh")
     assert fingerprint(ctx) == before

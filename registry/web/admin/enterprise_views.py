@@ -58,7 +58,11 @@ def enterprise_list() -> Any:
 @bp.get("/enterprises/<uscc>")
 @staff_required(Permission.SEAL_VIEW)
 def enterprise_detail(uscc: str) -> Any:
-    return _render("admin/enterprise.html", d=enterprise_admin.detail(service_context(), g.actor, uscc))
+    ctx = service_context()
+    d = enterprise_admin.detail(ctx, g.actor, uscc)
+    e = d["enterprise"]
+    warnings = [i18n.error_text(w) for w in licences.picture_warnings(ctx, e["name"], e["legal_representative"], e["uscc"])]
+    return _render("admin/enterprise.html", d=d, picture_warnings=warnings)
 
 
 # -- licence import -------------------------------------------------------------------------------

@@ -46,12 +46,23 @@ def _kb(n: int) -> int:
 def _type_label(t: SealType) -> str:
     from flask_babel import get_locale
 
-    return t.chinese if str(get_locale()).startswith("zh") else t.english
+    return t.label("zh" if str(get_locale()).startswith("zh") else "en")
+
+
+def _read(field: str, limit: int) -> tuple[bytes | None, bool]:
+    """The uploaded file's bytes, at most ``limit + 1`` of them (the service says "too large"), and
+    whether it was larger than ``limit``; (None, False) when no file was chosen."""
+    f = request.files.get(field)
+    if f is None or not f.filename:
+        return None, False
+    data = f.read(limit + 1)
+    return data, len(data) > limit
 
 
 def _apply_form(mode: str, types: list[SealType], chosen: SealType | None) -> Any:
     """The standard set (``mode == "set"``: one block per type) or a single seal (one block for the
-    chosen type). Field names: ``csr_<code>`` and ``picture_<code>`` (``_single`` for a single seal)."""
+    chosen type). Field names: ``csr_<code>`` and ``picture_<code>`` (``_single`` for a single seal).
+    Every block goes to the service, which reports every problem of every block in one pass."""
     form = EmptyForm()
     errors: dict[str, str] = {}
     general: str | None = None
@@ -65,32 +76,30 @@ def _apply_form(mode: str, types: list[SealType], chosen: SealType | None) -> An
         ctx = service_context()
         items = []
         too_large = False
+        big_pictures: dict[str, str] = {}   # a picture over the limit is not read: said here, checked no further
         for t in blocks:
             field = t.code if mode == "set" else "single"   # the single form's type can change in the page
-            try:
-                csr = _upload(f"csr_{field}", portal_seals.MAX_CSR_BYTES)
-            except _TooLarge:
-                errors[t.code] = _("The certificate request is larger than %(kb)d KB.", kb=_kb(portal_seals.MAX_CSR_BYTES))
-                too_large = True
-                continue
-            try:
-                png = _upload(f"picture_{field}", ctx.settings.max_picture_bytes)
-            except _TooLarge:
-                errors[t.code] = _("The picture is larger than %(kb)d KB; nothing was stored.",
-                                   kb=_kb(ctx.settings.max_picture_bytes))
-                too_large = True
-                continue
-            if not csr:
-                errors[t.code] = _("A certificate request (CSR) is needed for this seal.")
-                continue
-            items.append(portal_seals.ApplyItem(t.code, csr, png))
+            csr, big_csr = _read(f"csr_{field}", portal_seals.MAX_CSR_BYTES)   # the service says it is too large
+            png, big_png = _read(f"picture_{field}", ctx.settings.max_picture_bytes)
+            if big_png:
+                big_pictures[t.code] = _("The picture is larger than %(kb)d KB; nothing was stored.",
+                                         kb=_kb(ctx.settings.max_picture_bytes))
+                png = None
+            too_large = too_large or big_csr or big_png
+            items.append(portal_seals.ApplyItem(t.code, csr or b"", png))
         if not blocks:
             general, status = _("Choose the type of seal to apply for."), 400
-        elif not errors:
+        else:
             try:
+                if big_pictures:   # refused in any case: every other problem is still found, nothing is written
+                    problems, _types = portal_seals.check_application(ctx, g.principal, items)
+                    raise portal_seals.ApplicationRefused(problems)
                 ids = portal_seals.apply(ctx, g.principal, items)
             except portal_seals.ApplicationRefused as exc:
-                errors.update({k: i18n.error_text(v) for k, v in exc.problems.items()})
+                errors = {code: i18n.error_text(why) for code, why in sorted(exc.problems.items())}
+                for code, message in big_pictures.items():
+                    errors[code] = f"{message} {errors[code]}" if code in errors else message
+                status = 413 if too_large else 400
             except DomainError as exc:
                 general, status = i18n.error_text(exc), exc.http_status
             else:
@@ -99,17 +108,21 @@ def _apply_form(mode: str, types: list[SealType], chosen: SealType | None) -> An
                     return redirect(url_for("portal.application", app_id=ids[0]))
                 flash(_("%(n)d applications were submitted.", n=len(ids)), "info")
                 return redirect(url_for("portal.home"))
-        if errors:
-            status = 413 if too_large else 400
     return _render_apply(mode, types, chosen, form, errors, general), status
 
 
 def _render_apply(mode: str, types: list[SealType], chosen: SealType | None, form: EmptyForm,
                   errors: dict[str, str], general: str | None) -> str:
     ctx = service_context()
+    try:
+        undrawable = {code: i18n.error_text(why)
+                      for code, why in portal_seals.picture_problems(ctx, g.principal).items()}
+    except DomainError:
+        undrawable = {}
     return render_template("portal/apply.html", mode=mode, types=types, chosen=chosen, form=form, errors=errors,
                            general=general, label=_type_label, max_csr_kb=_kb(portal_seals.MAX_CSR_BYTES),
-                           max_picture_kb=_kb(ctx.settings.max_picture_bytes))
+                           max_picture_kb=_kb(ctx.settings.max_picture_bytes), undrawable=undrawable,
+                           refused=bool(errors) or general is not None and request.method == "POST")
 
 
 @bp.route("/apply", methods=["GET", "POST"])
@@ -142,6 +155,16 @@ def apply_preview(code: str) -> Response:
     """The standard picture this enterprise's seal of this type would carry, drawn from its licence
     data now (a server-rendered PNG, so the page needs no script to show it)."""
     png = portal_seals.preview_picture(service_context(), g.principal, code)
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+
+@bp.get("/applications/<int:app_id>/picture.png")
+@legal_representative_required
+def application_picture(app_id: int) -> Response:
+    """The picture of the application's seal (issued, uploaded, or drawn from the licence now)."""
+    from ...services import portal_data
+
+    png = portal_data.application_picture(service_context(), g.principal.enterprise_id, app_id)
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
@@ -283,3 +306,4 @@ def seal_loss(es_id: str) -> Any:
 def seal_cancel(es_id: str) -> Any:
     """Cancel a seal no longer needed: revoked, cessationOfOperation."""
     return _revocation(es_id, "cancel")
+from . import help_views  # noqa: E402,F401  (help for enterprises: making keys, on bp)
