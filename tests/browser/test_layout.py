@@ -189,3 +189,28 @@ def test_audit_table_keeps_numbers_codes_and_times_on_one_line(page, live_server
     bad = _wrapped(page, "main table td:nth-child(1) code") + _wrapped(page, "main table td:nth-child(6)")
     assert not bad, f"enterprise list values broken over lines: {bad}"
     assert _width(page) <= DESKTOP["width"]
+
+
+def test_seal_picture_on_the_admin_seal_page_and_in_the_public_verify_result(  # type: ignore[no-untyped-def]
+        page, live_server: str, ctx: ServiceContext, tmp_path: Path) -> None:
+    base = live_server
+    code = _issue(ctx, "contract")
+    loaded = ("sel => { const i = document.querySelector(sel); "
+              "return i && i.complete && i.naturalWidth > 100 && i.naturalHeight > 100; }")
+    # the public verifier draws the picture carried in the uploaded .esl
+    esl = tmp_path / f"{code}.esl"
+    esl.write_bytes(seals.export_seal(ctx, code).seal_der)
+    page.goto(base + "/verify")
+    page.locator("input[name=file]").set_input_files(str(esl))
+    page.locator("form button[type=submit]").click()
+    expect(page.get_by_alt_text("印章图像 Seal picture")).to_be_visible()
+    page.wait_for_function(loaded, arg="figure.seal-picture img")
+    src = page.get_by_alt_text("印章图像 Seal picture").get_attribute("src") or ""
+    assert src.startswith("data:image/png;base64,")
+    shot(page, "verify-picture")
+    # the admin seal page shows it too
+    sign_in_first_time(page, base, ctx, "opal", Role.OPERATOR)
+    page.goto(f"{base}/admin/seals/{code}")
+    expect(page.locator("#seal-picture")).to_be_visible()
+    page.wait_for_function(loaded, arg="#seal-picture")
+    shot(page, "admin-seal-picture")

@@ -15,7 +15,7 @@ from ...domain.errors import DomainError
 from ...domain.roles import Permission
 from ...domain.seal_types import SealType
 from ...services import enterprise_admin, licences, revocation
-from .. import service_context
+from .. import i18n, service_context
 from . import bp, staff_required
 from .forms_extra import LicenceImportForm, LicenceStatusForm
 
@@ -49,9 +49,10 @@ def enterprise_list() -> Any:
     try:
         page = enterprise_admin.search(service_context(), g.actor, request.args.get("q", ""),
                                        after=request.args.get("after", type=int),
-                                       after_name=request.args.get("after_name"))
+                                       after_name=request.args.get("after_name"),
+                                       status=request.args.get("status"))
     except DomainError as exc:
-        return _render("admin/enterprises.html", exc.http_status, page=None, error=str(exc))
+        return _render("admin/enterprises.html", exc.http_status, page=None, error=i18n.error_text(exc))
     return _render("admin/enterprises.html", page=page, error=None)
 
 
