@@ -52,6 +52,8 @@ AUDIT_ACTIONS: dict[str, Pair] = {
     "signin.succeeded": ("登录成功", "Signed in"),
     "signin.failed": ("登录失败", "Sign-in failed"),
     "signin.locked": ("账号锁定", "Account locked"),
+    "signin.unknown": ("以未知账号登录", "Sign-in with an unknown name"),
+    "signout": ("退出登录", "Signed out"),
     "totp.enrolled": ("绑定动态口令", "Authenticator enrolled"),
     "totp.reset": ("重置动态口令", "Authenticator reset"),
     "user.created": ("创建工作人员账号", "Staff account created"),
@@ -83,6 +85,9 @@ AUDIT_KEYS: dict[str, Pair] = {
     "was_suspended": ("吊销前已停用", "was suspended"), "watermark": ("进度", "watermark"),
     "entries": ("条目", "entries"), "number": ("编号", "number"), "this_update": ("本次更新", "this update"),
     "next_update": ("下次更新", "next update"), "count": ("数量", "count"),
+    "sessions_ended": ("结束的会话", "sessions ended"), "renewal_of": ("续期自", "renewal of"),
+    "via": ("方式", "via"), "step": ("步骤", "step"), "failures": ("失败次数", "failures"),
+    "locked_until": ("锁定至", "locked until"),
 }
 
 TARGET_TYPES: dict[str, Pair] = {

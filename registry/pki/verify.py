@@ -129,6 +129,8 @@ class SignatureReport:
     location: str | None = None                 # OFD: Doc_0/Signs/Sign_0
     checks: list[Check] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    # the seal's picture as carried in the file (shown by the verify page; not part of to_json)
+    picture: ses.SealPicture | None = field(default=None, repr=False, compare=False)
 
     @property
     def verdict(self) -> str:
@@ -464,6 +466,7 @@ def verify_seal(data: bytes, now: dt.datetime, trust: TrustSource, *,
         rep.checks.append(Check("format", False, [(f"不是有效的电子印章：{text_of(exc, 'zh')}", f"not a valid electronic seal: {exc}")]))
         return rep
     rep.summary = {"seal": _seal_summary(seal)}
+    rep.picture = seal.picture
     rep.checks.append(Check("format", True, [(f"{_gen_zh(seal.generation)}电子印章，格式正确",
                                               f"a well-formed {seal.generation} electronic seal")]))
     rep.checks.append(_seal_signature_check(seal))
@@ -539,6 +542,7 @@ def verify_signature(data: bytes, now: dt.datetime, trust: TrustSource, *, docum
     except ses.SesError:
         pass
     at = sig.time_info
+    rep.picture = sig.seal.picture
     rep.summary = {"signing_time": _iso(at), "property_info": sig.property_info,
                    "generation": sig.generation, "seal": _seal_summary(sig.seal),
                    "signer": ({"subject": _name(signer), "issuer": str(signer.issuer),

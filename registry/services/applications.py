@@ -27,7 +27,7 @@ from . import audit, seals
 from .context import Actor, ServiceContext
 
 __all__ = ["Item", "ItemRefused", "submit_many", "submit", "review", "approve", "reject", "withdraw", "issue", "queue", "detail", "QueueRow",
-           "QueuePage", "PAGE_SIZE", "OPEN"]
+           "QueuePage", "queue_filter", "PAGE_SIZE", "OPEN"]
 
 PAGE_SIZE = 50
 OPEN = (ApplicationState.SUBMITTED, ApplicationState.REVIEWED, ApplicationState.APPROVED)
@@ -250,11 +250,10 @@ class QueuePage:
     next_after: tuple[str, int] | None   # (submitted_at ISO, id) to continue after
 
 
-def queue(ctx: ServiceContext, actor: Actor, *, state: str = "open", query: str = "", oldest_first: bool = True,
-          after: tuple[str, int] | None = None, limit: int = PAGE_SIZE) -> QueuePage:
-    """Applications by state (``open`` = submitted, reviewed or approved), optionally for one USCC or
-    enterprise-name prefix, by age, with keyset pagination on (submitted_at, id)."""
-    require(actor.name, actor.roles, Permission.SEAL_VIEW)
+def queue_filter(state: str, query: str) -> tuple[list[ApplicationState], str, Any]:
+    """The states of a list filter (``open`` = submitted, reviewed or approved), the cleaned query
+    and the enterprise condition it names (a USCC or a name prefix; None for none), for the queue
+    and its CSV export (registry.services.exports)."""
     states = list(OPEN) if state == "open" else [ApplicationState(state)] if state in {
         s.value for s in ApplicationState} else None
     if states is None:
@@ -271,6 +270,16 @@ def queue(ctx: ServiceContext, actor: Actor, *, state: str = "open", query: str 
             escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             ent_filter = A.enterprise_id.in_(
                 select(Enterprise.id).where(Enterprise.name.like(escaped + "%", escape="\\")).limit(1000))
+    return states, q, ent_filter
+
+
+def queue(ctx: ServiceContext, actor: Actor, *, state: str = "open", query: str = "", oldest_first: bool = True,
+          after: tuple[str, int] | None = None, limit: int = PAGE_SIZE) -> QueuePage:
+    """Applications by state (``open`` = submitted, reviewed or approved), optionally for one USCC or
+    enterprise-name prefix, by age, with keyset pagination on (submitted_at, id)."""
+    require(actor.name, actor.roles, Permission.SEAL_VIEW)
+    states, q, ent_filter = queue_filter(state, query)
+    A = SealApplication
     # One ordered, limited branch per state over ix_seal_applications_state_submitted, merged: a
     # multi-state filter ordered by (submitted_at, id) cannot use that index otherwise, and both
     # databases would sort every open application for each page. The keyset is a row value.

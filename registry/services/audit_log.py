@@ -44,7 +44,7 @@ __all__ = ["TARGET_TYPES", "PAGE_SIZE", "AuditFilter", "AuditRow", "AuditPage", 
 
 PAGE_SIZE = 50
 # What the services record events about (``target_type``); the page offers these in its filter.
-TARGET_TYPES = ("application", "authority", "enterprise", "licence-file", "seal", "user")
+TARGET_TYPES = ("application", "authority", "enterprise", "licence-file", "list", "seal", "user")
 _ACTION = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _E = AuditEvent
 

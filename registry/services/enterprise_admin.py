@@ -21,11 +21,11 @@ from ..db.models import Enterprise, LicenceRecord, Seal, SealApplication
 from ..domain.errors import M, NotFound, ValidationError
 from ..domain.search import search_text
 from ..domain.roles import Permission, require
-from ..domain.states import SealStatus
+from ..domain.states import LicenceStatus, SealStatus
 from ..pki.uscc import UsccError, validate_uscc
 from .context import Actor, ServiceContext
 
-__all__ = ["EnterpriseRow", "EnterprisePage", "search", "detail", "PAGE_SIZE", "SHOWN"]
+__all__ = ["EnterpriseRow", "EnterprisePage", "search", "licence_status", "name_filter", "detail", "PAGE_SIZE", "SHOWN"]
 
 PAGE_SIZE = 50
 SHOWN = 100          # seals, applications and licence-history entries on the detail page, newest first
@@ -52,6 +52,7 @@ class EnterprisePage:
     kind: str                   # all | uscc | name
     next_after: int | None      # the id to continue after, if there are more
     next_name: str | None       # and, for a name search, the name it belongs to
+    status: str = ""            # the licence-status filter ("" for any)
 
 
 class _NameIndex:
@@ -123,14 +124,33 @@ def _columns() -> Select[Any]:
                   Enterprise.entity_type, Enterprise.status, Enterprise.registered_on, live.label("live"))
 
 
+def licence_status(text: str | None) -> LicenceStatus | None:
+    """The licence-status filter of the list (``active``, ``cancelled``, ``revoked``; empty for
+    any), or :class:`ValidationError` naming the bad value."""
+    value = (text or "").strip().lower()
+    if not value:
+        return None
+    try:
+        return LicenceStatus(value)
+    except ValueError:
+        raise ValidationError(M("enterprise.status_filter",
+                                "unknown licence status {status!r}: use active, cancelled or revoked",
+                                "未知的执照状态 {status!r}：可选 active（存续）、cancelled（注销）或 revoked（吊销）"),
+                              status=value[:20]) from None
+
+
 def search(ctx: ServiceContext, actor: Actor, query: str = "", *, after: int | None = None,
-           after_name: str | None = None, limit: int = PAGE_SIZE) -> EnterprisePage:
+           after_name: str | None = None, status: str | None = None, limit: int = PAGE_SIZE) -> EnterprisePage:
     """Enterprises matching a USCC or the start of a name (in name order), or all of them (newest
-    first). ``after`` / ``after_name`` continue after the last row of the previous page."""
+    first), optionally only those whose licence has ``status``. ``after`` / ``after_name`` continue
+    after the last row of the previous page."""
     require(actor.name, actor.roles, Permission.SEAL_VIEW)
     q = search_text(query, extra=after_name)
     kind = _kind(q)
+    wanted = licence_status(status)
     base = _columns()
+    if wanted is not None:
+        base = base.where(Enterprise.status == wanted)
     with ctx.reader() as s:
         if kind == "uscc":
             rows = s.execute(base.where(Enterprise.uscc == q.upper())).all()
@@ -143,7 +163,27 @@ def search(ctx: ServiceContext, actor: Actor, query: str = "", *, after: int | N
     out = [EnterpriseRow(r[0], r[1], r[2], r[3], r[4], r[5].value, r[6], r[7]) for r in rows[:limit]]
     more = len(rows) > limit
     return EnterprisePage(out, q, kind, out[-1].id if more else None,
-                          out[-1].name if more and kind == "name" else None)
+                          out[-1].name if more and kind == "name" else None, wanted.value if wanted else "")
+
+
+def name_filter(dialect: str, query: str) -> tuple[str, str, list[Any]]:
+    """The cleaned query, its kind and the conditions of the list's search (a USCC or a name prefix,
+    through the same index comparisons as the list) for the CSV export, which reads in id order."""
+    q = search_text(query)
+    kind = _kind(q)
+    if kind == "uscc":
+        return q, kind, [Enterprise.uscc == q.upper()]
+    if kind == "all":
+        return q, kind, []
+    idx = _NameIndex(dialect)
+    folded = idx.fold(q)
+    upper = _upper_bound(folded)
+    return q, kind, [idx.ge(folded)] + ([idx.lt(upper)] if upper is not None else [])
+
+
+def columns() -> Select[Any]:
+    """The list's columns (with the count of seals in use), for the CSV export."""
+    return _columns()
 
 
 def _by_name(s: Session, base: Select[Any], idx: _NameIndex, prefix: str, after: tuple[str, int] | None,

@@ -21,7 +21,7 @@ from . import status
 from .context import Actor, ServiceContext
 from .seals import find_seal
 
-__all__ = ["SealRow", "SealPage", "search", "detail", "PAGE_SIZE"]
+__all__ = ["SealRow", "SealPage", "search", "filtered", "row", "detail", "picture", "PAGE_SIZE"]
 
 PAGE_SIZE = 50
 _USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
@@ -63,6 +63,26 @@ def search(ctx: ServiceContext, actor: Actor, query: str = "", *, after: int | N
            limit: int = PAGE_SIZE) -> SealPage:
     """Seals matching an esID, a USCC or the start of an enterprise name, newest first."""
     require(actor.name, actor.roles, Permission.SEAL_VIEW)
+    stmt, q, kind = filtered(query)
+    if after is not None:
+        stmt = stmt.where(Seal.id < after)
+    stmt = stmt.order_by(Seal.id.desc()).limit(limit + 1)
+    now = ctx.clock.now()
+    with ctx.reader() as s:
+        rows = s.execute(stmt).all()
+    out = [row(r, now) for r in rows[:limit]]
+    return SealPage(out, q, kind, out[-1].id if len(rows) > limit else None)
+
+
+def row(r: Any, now: dt.datetime) -> SealRow:
+    """A row of :func:`filtered`'s statement as the list shows it (``expired`` derived)."""
+    return SealRow(r[0], r[1], r[2], r[3].code, "expired" if r[4].value == "active" and now > r[5] else r[4].value,
+                   r[7], r[8], r[5], r[6])
+
+
+def filtered(query: str) -> tuple[Any, str, str]:
+    """The list's statement for ``query`` (unordered, unlimited), the cleaned query and its kind;
+    the CSV export (registry.services.exports) reads the same rows."""
     q = search_text(query)
     kind = _kind(q)
     stmt = (select(Seal.id, Seal.es_id, Seal.name, Seal.seal_type, Seal.status, Seal.valid_end, Seal.created_at,
@@ -77,15 +97,7 @@ def search(ctx: ServiceContext, actor: Actor, query: str = "", *, after: int | N
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         ent_ids = select(Enterprise.id).where(Enterprise.name.like(escaped + "%", escape="\\")).limit(1000)
         stmt = stmt.where(Seal.enterprise_id.in_(ent_ids))
-    if after is not None:
-        stmt = stmt.where(Seal.id < after)
-    stmt = stmt.order_by(Seal.id.desc()).limit(limit + 1)
-    now = ctx.clock.now()
-    with ctx.reader() as s:
-        rows = s.execute(stmt).all()
-    out = [SealRow(r[0], r[1], r[2], r[3].code, "expired" if r[4].value == "active" and now > r[5] else r[4].value,
-                   r[7], r[8], r[5], r[6]) for r in rows[:limit]]
-    return SealPage(out, q, kind, out[-1].id if len(rows) > limit else None)
+    return stmt, q, kind
 
 
 def detail(ctx: ServiceContext, actor: Actor, code: str) -> dict[str, Any]:
@@ -112,3 +124,13 @@ def _history(s: Session, es_id: str) -> list[dict[str, Any]]:
     rows = s.scalars(select(AuditEvent).where(AuditEvent.target_type == "seal", AuditEvent.target_id == es_id)
                      .order_by(AuditEvent.id)).all()
     return [{"at": e.occurred_at, "actor": e.actor, "action": e.action, "details": e.details} for e in rows]
+
+
+def picture(ctx: ServiceContext, actor: Actor, code: str) -> tuple[str, bytes]:
+    """The picture inside the seal's SESeal: (its type, e.g. ``PNG``, and its bytes)."""
+    require(actor.name, actor.roles, Permission.SEAL_VIEW)
+    from .seals import seal_picture
+
+    with ctx.reader() as s:
+        pic = seal_picture(find_seal(s, code))
+    return pic.type, bytes(pic.data)

@@ -90,9 +90,24 @@ def verify_page():  # type: ignore[no-untyped-def]
         data = read_upload("file", True)
         document = read_upload("document", False)
         assert data is not None
-        report = verify.verify_file(ctx, data, document=document).to_json()
+        result = verify.verify_file(ctx, data, document=document)
     except ValidationError as exc:
         return render_template("public/verify.html", limit=limit, report=None, error=bilingual(exc)), 400
     upload = request.files.get("file")
-    return render_template("public/verify.html", limit=limit, report=report,
+    return render_template("public/verify.html", limit=limit, report=result.to_json(),
+                           pictures=[_picture_uri(item.picture) for item in result.items],
                            filename=(upload.filename if upload else "") or "")
+
+
+_PICTURE_MIME = {"PNG": "image/png", "JPG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp"}
+
+
+def _picture_uri(picture) -> str | None:  # type: ignore[no-untyped-def]
+    """The seal picture carried in the uploaded file as a ``data:`` URI for an <img> (raster types
+    only; an SVG or OFD picture is not drawn here), or None."""
+    import base64
+
+    mime = _PICTURE_MIME.get(getattr(picture, "type", ""))
+    if picture is None or mime is None or not picture.data:
+        return None
+    return f"data:{mime};base64," + base64.b64encode(bytes(picture.data)).decode("ascii")

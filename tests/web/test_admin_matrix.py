@@ -51,6 +51,12 @@ EXPECTED: dict[str, tuple[str, str, set[str]]] = {
     "admin.licence_import_upload": ("POST", "/admin/licences/import", {"operator"}),
     "admin.licence_status": ("GET", "/admin/enterprises/{uscc}/licence?status=cancelled", {"operator"}),  # preview
     "admin.licence_status_apply": ("POST", "/admin/enterprises/{uscc}/licence", {"operator"}),
+    # CSV exports: checked like their lists; the seal picture like the seal page
+    "admin.seal_export": ("GET", "/admin/seals.csv", {"operator", "reviewer", "admin", "auditor"}),
+    "admin.application_export": ("GET", "/admin/applications.csv", {"operator", "reviewer", "admin", "auditor"}),
+    "admin.enterprise_export": ("GET", "/admin/enterprises.csv", STAFF_ANY),
+    "admin.audit_export": ("GET", "/admin/audit.csv", {"auditor"}),
+    "admin.seal_picture": ("GET", "/admin/seals/{code}/picture", {"operator", "reviewer", "admin", "auditor"}),
 }
 # what a POST carries besides the CSRF token and the seal actions' fields (a fresh body per request)
 LICENCE_CSV = ("uscc,name,legal_representative,entity_type,address,registered_on,status\n"

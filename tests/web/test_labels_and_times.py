@@ -48,7 +48,7 @@ def test_audit_page_shows_action_names_and_readable_details(app, ctx: ServiceCon
     c = client_as(app, ctx, "aud3", Role.AUDITOR)
     html = c.get("/admin/audit").get_data(as_text=True)
     table = visible(html.split('id="audit-events"', 1)[1].split("</table>", 1)[0])
-    assert "吊销印章" in table and "签发印章" in table and "印章 " + code in table
+    assert "吊销印章" in table and "签发印章" in table and "印章 " + code in " ".join(table.split())
     assert "原因：挂失（密钥遗失或泄露）（keyCompromise）" in table.replace(" ", "").replace("原因：", "原因：") or \
         "挂失（密钥遗失或泄露）（keyCompromise）" in table
     assert '{"' not in table and '":' not in table

@@ -49,7 +49,8 @@ def enterprise_list() -> Any:
     try:
         page = enterprise_admin.search(service_context(), g.actor, request.args.get("q", ""),
                                        after=request.args.get("after", type=int),
-                                       after_name=request.args.get("after_name"))
+                                       after_name=request.args.get("after_name"),
+                                       status=request.args.get("status"))
     except DomainError as exc:
         return _render("admin/enterprises.html", exc.http_status, page=None, error=i18n.error_text(exc))
     return _render("admin/enterprises.html", page=page, error=None)

@@ -163,3 +163,5 @@ def application_action(app_id: int, action: str) -> Any:
             flash(_("Seal %(code)s was issued.", code=result.es_id), "info")
             return redirect(url_for("admin.seal_detail", code=result.es_id))
     return redirect(url_for("admin.application_detail", app_id=app_id))
+
+from . import export_views  # noqa: E402,F401  (CSV exports and the seal picture register on bp)

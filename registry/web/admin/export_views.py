@@ -1,0 +1,100 @@
+"""CSV exports of the back office's lists (registry.services.exports) and the seal picture of the
+admin seal page. Each export honours its list's filters (the same query parameters; paging ones are
+ignored), is checked like its list and streamed; a refused filter shows the list with its error."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request, url_for
+
+from ...domain.errors import ValidationError
+from ...domain.roles import Permission
+from ...services import audit_log, exports, seal_admin
+from .. import i18n, service_context
+from . import bp, staff_required
+
+PAGING = ("after", "after_at", "after_id", "after_name")
+PICTURE_TYPES = {"PNG": "image/png", "JPG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp"}
+
+
+@bp.app_template_global()
+def export_url(endpoint: str) -> str:
+    """The CSV export of the list on this page, with the page's filters."""
+    return url_for(endpoint, **{k: v for k, v in request.args.items() if k not in PAGING and v})
+
+
+def _csv(name: str, chunks: Any) -> Response:
+    filename = exports.filename(name, service_context().clock.now())
+    return Response(chunks, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff"})
+
+
+@bp.get("/seals.csv")
+@staff_required(Permission.SEAL_VIEW)
+def seal_export() -> Any:
+    from .views import seal_list
+
+    try:
+        chunks = exports.seals(service_context(), _actor(), request.args.get("q", ""), lang=i18n.current())
+    except ValidationError:
+        return seal_list()          # the list, with the same filter's error
+    return _csv("seals", chunks)
+
+
+@bp.get("/applications.csv")
+@staff_required(Permission.SEAL_VIEW)
+def application_export() -> Any:
+    from .views import application_list
+
+    try:
+        chunks = exports.applications_csv(service_context(), _actor(), state=request.args.get("state", "open"),
+                                          query=request.args.get("q", ""),
+                                          oldest_first=request.args.get("sort", "oldest") != "newest",
+                                          lang=i18n.current())
+    except ValidationError:
+        return application_list()
+    return _csv("applications", chunks)
+
+
+@bp.get("/enterprises.csv")
+@staff_required(Permission.SEAL_VIEW)
+def enterprise_export() -> Any:
+    from .enterprise_views import enterprise_list
+
+    try:
+        chunks = exports.enterprises(service_context(), _actor(), request.args.get("q", ""),
+                                     status=request.args.get("status"), lang=i18n.current())
+    except ValidationError:
+        return enterprise_list()
+    return _csv("enterprises", chunks)
+
+
+@bp.get("/audit.csv")
+@staff_required(Permission.AUDIT_VIEW)
+def audit_export() -> Any:
+    from .audit_views import _FIELDS, _query, audit_log as audit_page
+
+    try:
+        filt = audit_log.parse_filter(**{_FIELDS[k]: v for k, v in _query().items()})
+        chunks = exports.audit_events(service_context(), _actor(), filt, lang=i18n.current())
+    except ValidationError:
+        return audit_page()
+    return _csv("audit", chunks)
+
+
+@bp.get("/seals/<code>/picture")
+@staff_required(Permission.SEAL_VIEW)
+def seal_picture(code: str) -> Response:
+    """The picture inside the seal's SESeal (what a verifier sees), for the seal page."""
+    kind, data = seal_admin.picture(service_context(), _actor(), code)
+    mime = PICTURE_TYPES.get(kind)
+    if mime is None:               # SVG or OFD pictures are not shown inline (the .esl carries them)
+        return Response(status=404)
+    return Response(data, mimetype=mime, headers={"Cache-Control": "private, max-age=300"})
+
+
+def _actor() -> Any:
+    from flask import g
+
+    return g.actor
