@@ -28,9 +28,10 @@ class RowResult:
     line: int
     uscc: str
     outcome: str                                   # created | updated | unchanged | rejected
-    message: str = ""                              # why a row was rejected
+    message: str = ""                              # why a row was rejected (English)
     changes: dict[str, list[object]] = field(default_factory=dict)   # field -> [old, new] (updated)
     revoked_seals: tuple[str, ...] = ()            # seals the row's licence change revoked
+    error: ValidationError | None = None           # why a row was rejected, in both languages
 
 
 @dataclass
@@ -65,7 +66,7 @@ def import_licences(ctx: ServiceContext, actor: Actor, data: bytes, filename: st
     now = ctx.clock.now()
     rows, errors = parse_licence_file(data, filename, now.date())
     report = ImportReport(errors=list(errors))
-    results = [RowResult(e.line, e.uscc, "rejected", e.message) for e in errors]
+    results = [RowResult(e.line, e.uscc, "rejected", e.message, error=e.error) for e in errors]
     filename = file_label(filename)
     source = f"import {filename}"
     with ctx.transaction() as session:

@@ -15,7 +15,7 @@ from ...domain.errors import DomainError
 from ...domain.roles import Permission
 from ...domain.seal_types import SealType
 from ...services import enterprise_admin, licences, revocation
-from .. import service_context
+from .. import i18n, service_context
 from . import bp, staff_required
 from .forms_extra import LicenceImportForm, LicenceStatusForm
 
@@ -114,7 +114,8 @@ def licence_import_upload() -> Any:
         report = licences.import_licences(service_context(), g.actor, data, upload.filename or "licences.csv")
     except DomainError as exc:   # a file-level problem (encoding, header): nothing was imported
         return _import_page(form, status=exc.http_status, filename=filename,
-                            error=_("Nothing was imported from %(file)s: %(reason)s", file=filename, reason=str(exc)))
+                            error=_("Nothing was imported from %(file)s: %(reason)s", file=filename,
+                                                  reason=i18n.error_text(exc)))
     return _import_page(LicenceImportForm(formdata=None), report=report, filename=filename)
 
 
