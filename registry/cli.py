@@ -80,13 +80,23 @@ def main() -> None:
 @handle_errors
 def init(demo: bool) -> None:
     """Bring the schema up to date, create the CA hierarchies and a first admin (idempotent)."""
+    old_umask = os.umask(0o077)   # everything init creates (database, keys) is the registry's own
+    try:
+        _init(demo)
+    finally:
+        os.umask(old_umask)
+
+
+def _init(demo: bool) -> None:
     from .db.migrate import upgrade
     from .services import authorities, users
 
     settings = Settings.from_env()
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    settings.instance_path.mkdir(parents=True, exist_ok=True, mode=0o700)
     upgrade(settings.database_url)
     click.echo(f"database: {_redact(settings.database_url)} (schema up to date)")
+    for line in _tighten_permissions(settings):
+        click.echo(line)
     load_or_create_secret_key(settings)
     ctx = ServiceContext.create(settings, create_keys=True)
     actor = _cli_actor()
@@ -119,6 +129,28 @@ def init(demo: bool) -> None:
         click.echo("CRLs up to date")
 
 
+def _tighten_permissions(settings: Settings) -> list[str]:
+    """The instance directory 0700, the SQLite database and its WAL/SHM 0600 (an instance made by an
+    older version had them readable by every local user). The publish directory holds public CRLs
+    and may be served by another user's web server, so it is left as it is."""
+    import stat
+
+    paths: list[tuple[Path, int]] = [(settings.instance_path, 0o700)]
+    if settings.database_url.startswith("sqlite"):
+        db = Path(settings.database_url.split("///", 1)[-1].split("?", 1)[0])
+        paths += [(db, 0o600), (db.with_name(db.name + "-wal"), 0o600), (db.with_name(db.name + "-shm"), 0o600)]
+    out = []
+    for path, mode in paths:
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
+            path.chmod(mode)
+            out.append(f"permissions of {path} set to {mode:o}")
+    return out
+
+
 def _redact(url: str) -> str:
     import re
 
@@ -140,6 +172,7 @@ def serve(host: str, port: int, workers: int, dev: bool, no_publisher: bool) -> 
 
     from .web import create_app
 
+    os.umask(0o077)   # the database's WAL/SHM, CRL temp files, logs: not readable by other local users
     app = create_app()  # fail here, with a clear message, before forking workers
     click.echo(f"portal on http://{host}:{port}/  ({'development server' if dev else f'gunicorn, {workers} workers'}; "
                "Ctrl-C to stop)")

@@ -133,6 +133,7 @@ def write_atomically(path: Path, data: bytes, number: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o644)   # CRLs are public: readable by a static server under another user
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -173,7 +174,7 @@ def publish_lock(publish_dir: Path, wait: float | None = None) -> Iterator[None]
     """Hold the publish directory's lock file (``flock``, exclusive) for the block, waiting for
     another holder for at most ``wait`` seconds (:data:`LOCK_WAIT_SECONDS`). The kernel releases the
     lock when its holder exits, so a killed publisher never leaves it held."""
-    publish_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    publish_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(publish_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         limit = time.monotonic() + (LOCK_WAIT_SECONDS if wait is None else wait)
