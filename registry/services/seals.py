@@ -84,8 +84,9 @@ def _resolve_key(req: IssueRequest, uscc: str) -> tuple[PublicKey, bytes | None,
     if req.key.csr is not None:
         try:
             csr = x509.CertificationRequest.load(req.key.csr)
-        except x509.CertificateError as exc:
-            raise ValidationError(str(exc)) from None
+        except x509.CertificateError as exc:   # keeps the coded, bilingual message
+            raise (ValidationError(exc.message, **exc.params) if exc.message is not None
+                   else ValidationError(str(exc))) from None
         _check_csr_subject(csr, uscc, req.require_uscc_in_csr)
         pub, csr_der = csr.public_key, csr.der
     else:
