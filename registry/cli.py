@@ -647,8 +647,9 @@ def audit_verify() -> None:
     """Check the audit log's hash chain: every event's hash, every link, and the chain head.
 
     Prints one line: the chain is intact (events, head seq and hash), or the first event that was
-    changed, removed or inserted behind the application's back. Exit status: 0 intact, 1 tampered,
-    2 the check could not run.
+    changed, removed or inserted behind the application's back. The chain is then compared with the
+    newest signed checkpoint (`registry audit checkpoint`): it must reach the checkpoint's event and
+    hold the hash it recorded. Exit status: 0 intact, 1 tampered, 2 the check could not run.
     """
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
@@ -668,6 +669,26 @@ def audit_verify() -> None:
         raise CliError(f"cannot read the audit log: {str(exc).splitlines()[0]}") from None
     click.echo(report.summary())
     sys.exit(0 if report.ok else 1)
+
+
+@audit_group.command("checkpoint")
+@handle_errors
+def audit_checkpoint() -> None:
+    """Sign the audit chain's head (seq and hash) with the SM2 root key into a numbered checkpoint
+    file under <publish dir>/audit/ (each CRL publish run does the same). `registry audit verify`
+    fails if the chain later ends before a checkpoint or disagrees with it. Copy the files off the
+    machine: they are public and signed."""
+    from .services import audit_anchor, crl_publish
+
+    ctx = _ctx()
+    with crl_publish.publish_lock(ctx.settings.publish_dir):
+        cp = audit_anchor.make_checkpoint(ctx)
+        if cp is None:
+            newest = audit_anchor.newest_checkpoint(ctx)
+            assert newest is not None
+            click.echo(f"{newest} already records the chain head: {newest.path}")
+            return
+    click.echo(f"{cp}: head seq {cp.seq} hash {cp.hash} signed by {cp.signer} -> {cp.path}")
 
 
 # -- notifications -------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Authority, CrlCounter, Lease, PublishedCrl, Revocation, RevocationEvent
-from ..domain.errors import Conflict, M, NotFound
+from ..domain.errors import Conflict, DomainError, M, NotFound
 from ..domain.roles import Permission, require
 from ..pki import crl
 from . import audit, authorities
@@ -252,7 +252,21 @@ def publish(ctx: ServiceContext, actor: Actor, issuers: list[str] | None = None,
         for name in names:
             with lease(ctx, f"crl:{name}", holder, dt.timedelta(seconds=60)):
                 out += _publish_issuer(ctx, actor, name, all_shards=all_shards)
+        _checkpoint(ctx)
     return out
+
+
+def _checkpoint(ctx: ServiceContext) -> None:
+    """Anchor the audit chain's head (registry.services.audit_anchor) after the run's own events.
+    A refusal (the chain disagrees with the last checkpoint) is logged: it must not stop CRLs."""
+    import logging
+
+    from . import audit_anchor
+
+    try:
+        audit_anchor.make_checkpoint(ctx)
+    except DomainError as exc:
+        logging.getLogger("registry.audit").error("audit checkpoint not written: %s", exc)
 
 
 def _snapshot(session: Session) -> None:

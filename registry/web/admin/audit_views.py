@@ -11,7 +11,7 @@ from ...domain.errors import ValidationError
 from ...domain.roles import Permission, permissions_of
 from ...services import audit
 from ...services import audit_log as log_service
-from .. import service_context
+from .. import i18n, service_context
 from . import bp, staff_required
 from .forms import EmptyForm
 
@@ -47,7 +47,7 @@ def _log_page() -> tuple[log_service.AuditPage | None, str | None]:
         filt = log_service.parse_filter(**{_FIELDS[k]: v for k, v in q.items()})
         return log_service.search(service_context(), g.actor, filt, after=request.args.get("after", type=int)), None
     except ValidationError as exc:
-        return None, str(exc)
+        return None, i18n.error_text(exc)
 
 
 @bp.get("/audit")
