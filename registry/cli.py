@@ -58,6 +58,16 @@ def _cli_actor() -> Actor:
     return Actor(name=f"cli:{who}", kind="system", roles=frozenset(Role))
 
 
+def _secret(env: str, prompt: str) -> str:
+    """A password or code: from the environment (scripted use, tests) or typed without echo."""
+    value = os.environ.get(env)
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        raise CliError(f"{prompt.lower()} is needed: run in a terminal, or set {env}")
+    return click.prompt(prompt, hide_input=True, err=True)
+
+
 def _read(path: str, what: str, limit: int = 16 * 1024 * 1024) -> bytes:
     p = Path(path)
     if not p.is_file():
@@ -326,21 +336,53 @@ def seal() -> None:
 @click.option("--public-key", type=click.Path(dir_okay=False), help="Holder public key (PEM).")
 @click.option("--generate-key", is_flag=True, help="Make the holder key here (written to --out).")
 @click.option("--image", type=click.Path(dir_okay=False), help="Seal picture (PNG); default: drawn.")
-@click.option("--operator", required=True, help="Staff user who checked the application.")
-@click.option("--approver", required=True, help="A different staff user with the reviewer role.")
+@click.option("--operator", help="Staff user who checked the application: signs in here (password and code).")
+@click.option("--approver", help="A different staff user with the reviewer role: confirms with their own code.")
+@click.option("--break-glass", "break_glass", metavar="REASON",
+              help="Issue without a second person, recorded as the command-line user's act under the "
+                   "break-glass policy, with REASON, in the audit log.")
 @click.option("--algorithm", type=click.Choice(["sm2", "ecdsa"]))
 @click.option("--out", type=click.Path(file_okay=False), help="Also export the seal into this directory.")
 @handle_errors
 def seal_issue(uscc: str, seal_type: str, csr: str | None, public_key: str | None, generate_key: bool,
-               image: str | None, operator: str, approver: str, algorithm: str | None,
-               out: str | None) -> None:
-    """Issue a seal under dual control; prints the esID on the last line."""
-    from .services import seals
+               image: str | None, operator: str | None, approver: str | None, break_glass: str | None,
+               algorithm: str | None, out: str | None) -> None:
+    """Issue a seal under dual control; prints the esID on the last line.
 
-    req = seals.IssueRequest(uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(), operator=operator,
-                             approver=approver, algorithm=algorithm,
-                             picture_png=_read(image, "image") if image else None)
+    The operator signs in (password, then a code from their authenticator) and the approver types a
+    code of their own; both are prompted (or read from REGISTRY_OPERATOR_PASSWORD,
+    REGISTRY_OPERATOR_CODE and REGISTRY_APPROVER_CODE, for scripted use). Accounts that have not
+    chosen their own password or enrolled a second factor, and admins as approvers, are refused.
+    Without them: --break-glass REASON (see the README's dual-control policy)."""
+    from .services import counter_auth, seals
+
+    cli_user = _cli_actor()
+    if break_glass is not None:
+        if operator or approver:
+            raise CliError("--break-glass issues without an operator and an approver: give one or the other")
+        counter_auth.check_reason(break_glass)
+        req = seals.IssueRequest(uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(), operator="",
+                                 approver="", algorithm=algorithm, break_glass=break_glass,
+                                 picture_png=_read(image, "image") if image else None)
+    else:
+        if not operator or not approver:
+            raise CliError("name the --operator and the --approver (both confirm here), "
+                           "or use --break-glass REASON")
+        req = seals.IssueRequest(uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(), operator=operator,
+                                 approver=approver, algorithm=algorithm,
+                                 picture_png=_read(image, "image") if image else None)
     ctx = _ctx()
+    if break_glass is None:
+        assert operator and approver
+        if operator.strip().lower() == approver.strip().lower():
+            raise CliError("dual control: the operator and the approver must be two different people")
+        counter_auth.check_eligible(ctx, approver, "approver")
+        counter_auth.check_eligible(ctx, operator, "operator")
+        password = _secret("REGISTRY_OPERATOR_PASSWORD", f"Password of operator {operator}")
+        counter_auth.confirm(ctx, cli_user, operator, "operator",
+                             _secret("REGISTRY_OPERATOR_CODE", f"Code of operator {operator}"), password=password)
+        counter_auth.confirm(ctx, cli_user, approver, "approver",
+                             _secret("REGISTRY_APPROVER_CODE", f"Approver {approver}: your code to approve"))
 
     def issue(key: "seals.KeyMaterial"):  # type: ignore[no-untyped-def]
         from dataclasses import replace
@@ -350,6 +392,9 @@ def seal_issue(uscc: str, seal_type: str, csr: str | None, public_key: str | Non
     _issue_and_export(ctx, issue, csr=csr, public_key=public_key, generate_key=generate_key,
                       algorithm=algorithm or "sm2", out=out,
                       describe=lambda r: f"issued {r.es_id} ({r.algorithm.label}), application {r.application_id}")
+    if break_glass is not None:
+        click.echo(f"break-glass: issued by {cli_user.name} alone, recorded in the audit log "
+                   "(application.break_glass) with the reason", err=True)
 
 
 def _issue_and_export(ctx: ServiceContext, issue, *, csr: str | None, public_key: str | None,  # type: ignore[no-untyped-def]
