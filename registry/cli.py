@@ -58,6 +58,16 @@ def _cli_actor() -> Actor:
     return Actor(name=f"cli:{who}", kind="system", roles=frozenset(Role))
 
 
+def _secret(env: str, prompt: str) -> str:
+    """A password or code: from the environment (scripted use, tests) or typed without echo."""
+    value = os.environ.get(env)
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        raise CliError(f"{prompt.lower()} is needed: run in a terminal, or set {env}")
+    return click.prompt(prompt, hide_input=True, err=True)
+
+
 def _read(path: str, what: str, limit: int = 16 * 1024 * 1024) -> bytes:
     p = Path(path)
     if not p.is_file():
@@ -80,13 +90,23 @@ def main() -> None:
 @handle_errors
 def init(demo: bool) -> None:
     """Bring the schema up to date, create the CA hierarchies and a first admin (idempotent)."""
+    old_umask = os.umask(0o077)   # everything init creates (database, keys) is the registry's own
+    try:
+        _init(demo)
+    finally:
+        os.umask(old_umask)
+
+
+def _init(demo: bool) -> None:
     from .db.migrate import upgrade
     from .services import authorities, users
 
     settings = Settings.from_env()
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    settings.instance_path.mkdir(parents=True, exist_ok=True, mode=0o700)
     upgrade(settings.database_url)
     click.echo(f"database: {_redact(settings.database_url)} (schema up to date)")
+    for line in _tighten_permissions(settings):
+        click.echo(line)
     load_or_create_secret_key(settings)
     ctx = ServiceContext.create(settings, create_keys=True)
     actor = _cli_actor()
@@ -119,6 +139,28 @@ def init(demo: bool) -> None:
         click.echo("CRLs up to date")
 
 
+def _tighten_permissions(settings: Settings) -> list[str]:
+    """The instance directory 0700, the SQLite database and its WAL/SHM 0600 (an instance made by an
+    older version had them readable by every local user). The publish directory holds public CRLs
+    and may be served by another user's web server, so it is left as it is."""
+    import stat
+
+    paths: list[tuple[Path, int]] = [(settings.instance_path, 0o700)]
+    if settings.database_url.startswith("sqlite"):
+        db = Path(settings.database_url.split("///", 1)[-1].split("?", 1)[0])
+        paths += [(db, 0o600), (db.with_name(db.name + "-wal"), 0o600), (db.with_name(db.name + "-shm"), 0o600)]
+    out = []
+    for path, mode in paths:
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
+            path.chmod(mode)
+            out.append(f"permissions of {path} set to {mode:o}")
+    return out
+
+
 def _redact(url: str) -> str:
     import re
 
@@ -140,6 +182,7 @@ def serve(host: str, port: int, workers: int, dev: bool, no_publisher: bool) -> 
 
     from .web import create_app
 
+    os.umask(0o077)   # the database's WAL/SHM, CRL temp files, logs: not readable by other local users
     app = create_app()  # fail here, with a clear message, before forking workers
     click.echo(f"portal on http://{host}:{port}/  ({'development server' if dev else f'gunicorn, {workers} workers'}; "
                "Ctrl-C to stop)")
@@ -293,21 +336,53 @@ def seal() -> None:
 @click.option("--public-key", type=click.Path(dir_okay=False), help="Holder public key (PEM).")
 @click.option("--generate-key", is_flag=True, help="Make the holder key here (written to --out).")
 @click.option("--image", type=click.Path(dir_okay=False), help="Seal picture (PNG); default: drawn.")
-@click.option("--operator", required=True, help="Staff user who checked the application.")
-@click.option("--approver", required=True, help="A different staff user with the reviewer role.")
+@click.option("--operator", help="Staff user who checked the application: signs in here (password and code).")
+@click.option("--approver", help="A different staff user with the reviewer role: confirms with their own code.")
+@click.option("--break-glass", "break_glass", metavar="REASON",
+              help="Issue without a second person, recorded as the command-line user's act under the "
+                   "break-glass policy, with REASON, in the audit log.")
 @click.option("--algorithm", type=click.Choice(["sm2", "ecdsa"]))
 @click.option("--out", type=click.Path(file_okay=False), help="Also export the seal into this directory.")
 @handle_errors
 def seal_issue(uscc: str, seal_type: str, csr: str | None, public_key: str | None, generate_key: bool,
-               image: str | None, operator: str, approver: str, algorithm: str | None,
-               out: str | None) -> None:
-    """Issue a seal under dual control; prints the esID on the last line."""
-    from .services import seals
+               image: str | None, operator: str | None, approver: str | None, break_glass: str | None,
+               algorithm: str | None, out: str | None) -> None:
+    """Issue a seal under dual control; prints the esID on the last line.
 
-    req = seals.IssueRequest(uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(), operator=operator,
-                             approver=approver, algorithm=algorithm,
-                             picture_png=_read(image, "image") if image else None)
+    The operator signs in (password, then a code from their authenticator) and the approver types a
+    code of their own; both are prompted (or read from REGISTRY_OPERATOR_PASSWORD,
+    REGISTRY_OPERATOR_CODE and REGISTRY_APPROVER_CODE, for scripted use). Accounts that have not
+    chosen their own password or enrolled a second factor, and admins as approvers, are refused.
+    Without them: --break-glass REASON (see the README's dual-control policy)."""
+    from .services import counter_auth, seals
+
+    cli_user = _cli_actor()
+    if break_glass is not None:
+        if operator or approver:
+            raise CliError("--break-glass issues without an operator and an approver: give one or the other")
+        counter_auth.check_reason(break_glass)
+        req = seals.IssueRequest(uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(), operator="",
+                                 approver="", algorithm=algorithm, break_glass=break_glass,
+                                 picture_png=_read(image, "image") if image else None)
+    else:
+        if not operator or not approver:
+            raise CliError("name the --operator and the --approver (both confirm here), "
+                           "or use --break-glass REASON")
+        req = seals.IssueRequest(uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(), operator=operator,
+                                 approver=approver, algorithm=algorithm,
+                                 picture_png=_read(image, "image") if image else None)
     ctx = _ctx()
+    if break_glass is None:
+        assert operator and approver
+        if operator.strip().lower() == approver.strip().lower():
+            raise CliError("dual control: the operator and the approver must be two different people")
+        counter_auth.check_eligible(ctx, approver, "approver")
+        counter_auth.check_eligible(ctx, operator, "operator")
+        password = _secret("REGISTRY_OPERATOR_PASSWORD", f"Password of operator {operator}")
+        counter_auth.confirm(ctx, cli_user, operator, "operator",
+                             _secret("REGISTRY_OPERATOR_CODE", f"Code of operator {operator}"), password=password)
+        counter_auth.confirm(ctx, cli_user, approver, "approver",
+                             _secret("REGISTRY_APPROVER_CODE", f"Approver {approver}: your code to approve"))
 
     def issue(key: "seals.KeyMaterial"):  # type: ignore[no-untyped-def]
         from dataclasses import replace
@@ -317,6 +392,9 @@ def seal_issue(uscc: str, seal_type: str, csr: str | None, public_key: str | Non
     _issue_and_export(ctx, issue, csr=csr, public_key=public_key, generate_key=generate_key,
                       algorithm=algorithm or "sm2", out=out,
                       describe=lambda r: f"issued {r.es_id} ({r.algorithm.label}), application {r.application_id}")
+    if break_glass is not None:
+        click.echo(f"break-glass: issued by {cli_user.name} alone, recorded in the audit log "
+                   "(application.break_glass) with the reason", err=True)
 
 
 def _issue_and_export(ctx: ServiceContext, issue, *, csr: str | None, public_key: str | None,  # type: ignore[no-untyped-def]
@@ -614,8 +692,9 @@ def audit_verify() -> None:
     """Check the audit log's hash chain: every event's hash, every link, and the chain head.
 
     Prints one line: the chain is intact (events, head seq and hash), or the first event that was
-    changed, removed or inserted behind the application's back. Exit status: 0 intact, 1 tampered,
-    2 the check could not run.
+    changed, removed or inserted behind the application's back. The chain is then compared with the
+    newest signed checkpoint (`registry audit checkpoint`): it must reach the checkpoint's event and
+    hold the hash it recorded. Exit status: 0 intact, 1 tampered, 2 the check could not run.
     """
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
@@ -635,6 +714,26 @@ def audit_verify() -> None:
         raise CliError(f"cannot read the audit log: {str(exc).splitlines()[0]}") from None
     click.echo(report.summary())
     sys.exit(0 if report.ok else 1)
+
+
+@audit_group.command("checkpoint")
+@handle_errors
+def audit_checkpoint() -> None:
+    """Sign the audit chain's head (seq and hash) with the SM2 root key into a numbered checkpoint
+    file under <publish dir>/audit/ (each CRL publish run does the same). `registry audit verify`
+    fails if the chain later ends before a checkpoint or disagrees with it. Copy the files off the
+    machine: they are public and signed."""
+    from .services import audit_anchor, crl_publish
+
+    ctx = _ctx()
+    with crl_publish.publish_lock(ctx.settings.publish_dir):
+        cp = audit_anchor.make_checkpoint(ctx)
+        if cp is None:
+            newest = audit_anchor.newest_checkpoint(ctx)
+            assert newest is not None
+            click.echo(f"{newest} already records the chain head: {newest.path}")
+            return
+    click.echo(f"{cp}: head seq {cp.seq} hash {cp.hash} signed by {cp.signer} -> {cp.path}")
 
 
 # -- notifications -------------------------------------------------------------------------------

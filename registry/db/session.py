@@ -1,17 +1,29 @@
 """Engine and session factory for SQLite (embedded default) and PostgreSQL (production)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
+def prepare_sqlite_file(path: Path) -> None:
+    """Create the database's directory (0700) and the empty database file (0600) before SQLite does,
+    so no other local user can read it: SQLite creates the ``-wal`` and ``-shm`` files with the
+    database file's permissions. An existing file is left as it is (``registry init`` tightens it)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def make_engine(url: str, **kw: object) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = url.split("///", 1)[-1].split("?", 1)[0]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            prepare_sqlite_file(Path(path))
         engine = create_engine(url, connect_args={"timeout": 30}, **kw)
 
         @event.listens_for(engine, "connect")

@@ -422,9 +422,7 @@ class CertificationRequest:
         algorithm mismatch, or a signature that the request's own key did not make.
         """
         if not data or not data.strip():
-            raise CertificateError(M("x509.certificate_request_empty",
-                                     "certificate request is empty",
-                                     "证书请求为空"))
+            raise CertificateError(M("csr.empty", "certificate request is empty", "证书请求为空"))
         if data.lstrip().startswith(b"-----"):
             try:
                 raw = der.pem_to_der(data, "CERTIFICATE REQUEST")
@@ -432,9 +430,8 @@ class CertificationRequest:
                 try:
                     raw = der.pem_to_der(data, "NEW CERTIFICATE REQUEST")
                 except der.DERError as exc:
-                    raise CertificateError(M("x509.pem_certificate_request",
-                                             "not a PEM certificate request: {exc}",
-                                             "不是 PEM 证书请求：{exc}"), exc=exc) from None
+                    raise CertificateError(M("csr.not_pem", "not a PEM certificate request: {reason}",
+                                             "不是 PEM 格式的证书请求：{reason}"), reason=exc) from None
         else:
             raw = data
         try:
@@ -443,9 +440,8 @@ class CertificationRequest:
             info_parts = info_node.children()
             version = info_parts[0].as_int()
             if version != 0:
-                raise CertificateError(M("x509.certificate_request_version_v1",
-                                         "certificate request version {value} is not v1",
-                                         "证书请求版本 {value} 不是 v1"), value=version + 1)
+                raise CertificateError(M("csr.version", "certificate request version {version} is not v1",
+                                         "证书请求版本 {version} 不是 v1"), version=version + 1)
             subject = Name.from_node(info_parts[1])
             spki = info_parts[2].raw
             exts: list[Extension] = []
@@ -459,35 +455,38 @@ class CertificationRequest:
                                                   ec[-1].as_bytes()))
             sig_alg = alg_node.children()[0].as_oid()
             signature = sig_node.as_bit_string()
-        except (der.DERError, ValueError, IndexError) as exc:
-            if isinstance(exc, CertificateError):
-                raise
-            raise CertificateError(M("x509.malformed_certificate_request",
-                                     "malformed certificate request: {exc}",
-                                     "证书请求格式错误：{exc}"), exc=exc) from None
+        except CertificateError:
+            raise
+        except der.DERError as exc:   # our own parser's message: names what is wrong and where
+            raise CertificateError(M("csr.malformed_der", "malformed certificate request: {reason}",
+                                     "证书请求格式错误：{reason}"), reason=exc) from None
+        except (ValueError, IndexError, AttributeError, TypeError, RecursionError):
+            # the DER is well formed but is not a PKCS #10 request: never show Python's own text
+            raise CertificateError(M("csr.malformed", "malformed certificate request: the file is not a PKCS #10 "
+                                     "certificate request (CertificationRequest: info, algorithm, signature)",
+                                     "证书请求格式错误：文件不是 PKCS #10 证书请求"
+                                     "（CertificationRequest：请求信息、算法、签名）")) from None
         try:
             public_key = PublicKey.from_spki(spki)
         except KeyFormatError as exc:
-            raise CertificateError(M("x509.certificate_request_key",
-                                     "certificate request key: {exc}",
-                                     "证书请求的密钥：{exc}"), exc=exc) from None
+            raise CertificateError(M("csr.key", "certificate request key: {reason}", "证书请求中的公钥：{reason}"),
+                                   reason=exc) from None
         try:
             alg = algorithm_for_signature_oid(sig_alg)
         except KeyFormatError:
-            raise CertificateError(M("x509.certificate_request_signed_unsupported",
-                                     "certificate request is signed with unsupported algorithm {sig_alg}; use "
-                                     "SM2-with-SM3 or ECDSA-with-SHA256",
-                                     "证书请求使用了不支持的签名算法 {sig_alg}；请使用 SM2-with-SM3 或 ECDSA-with-SHA256"), sig_alg=sig_alg) from None
+            raise CertificateError(M("csr.algorithm", "certificate request is signed with unsupported algorithm {oid}; "
+                                     "use SM2-with-SM3 or ECDSA-with-SHA256",
+                                     "证书请求使用了不支持的签名算法 {oid}；请使用 SM2-with-SM3 或 ECDSA-with-SHA256"),
+                                   oid=sig_alg) from None
         if alg is not public_key.algorithm:
-            raise CertificateError(M("x509.certificate_request_carries_key",
-                                     "certificate request carries a {label} key but is signed with {label2}",
-                                     "证书请求携带 {label} 密钥，却用 {label2} 签名"), label=public_key.algorithm.label, label2=alg.label)
+            raise CertificateError(M("csr.algorithm_mismatch", "certificate request carries a {key} key but is signed with {alg}",
+                                     "证书请求携带 {key} 公钥，却以 {alg} 签名"),
+                                   key=public_key.algorithm.label, alg=alg.label)
         req = cls(raw, info_node.raw, subject, public_key, sig_alg, signature, tuple(exts))
         if not req.proof_of_possession():
-            raise CertificateError(M("x509.certificate_request_signature_does",
-                                     "certificate request signature does not verify with its own public key: "
-                                     "proof of possession failed",
-                                     "证书请求的签名无法用其自身公钥验证：持有私钥的证明失败"))
+            raise CertificateError(M("csr.proof_of_possession", "certificate request signature does not verify with its own "
+                                     "public key: proof of possession failed",
+                                     "证书请求的签名无法用其自身公钥验证：私钥持有证明失败"))
         return req
 
     def proof_of_possession(self) -> bool:

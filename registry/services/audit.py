@@ -43,9 +43,9 @@ What the chain does and does not prove: :func:`verify_chain` finds the first eve
 edited, removed or inserted behind the application's back, and a tail that was cut off (the head
 names a later event). Someone who can write to the database and recomputes the hashes of every
 event from the change onwards *and* moves the head to match leaves a chain that verifies: a hash
-chain alone cannot stop that. What would: anchoring the head outside the database (a signed daily
-checkpoint of (seq, hash) kept elsewhere, or the head printed in published CRLs), then checking the
-chain against the anchors.
+chain alone cannot stop that. Checkpoints can (:mod:`registry.services.audit_anchor`): the head's
+number and hash, signed with the SM2 root key outside the database's reach, written at each CRL
+publish run; :func:`verify_audit_chain` compares the chain with the newest one.
 """
 from __future__ import annotations
 
@@ -261,10 +261,14 @@ class ChainReport:
     head_seq: int | None       # as recorded in the head row (None: the row is missing)
     head_hash: str | None
     problem: ChainProblem | None
+    checkpoint: int | None = None       # the newest checkpoint the chain agrees with
+    checkpoint_seq: int | None = None
+    note: str = ""                      # what the checkpoint comparison found, appended to the summary
 
     def summary(self) -> str:
         if self.problem is None:
-            return f"audit chain intact: {self.events} events, head seq {self.head_seq} hash {self.head_hash}"
+            return (f"audit chain intact: {self.events} events, head seq {self.head_seq} hash {self.head_hash}"
+                    + self.note)
         return f"audit chain broken: {self.problem.kind} at seq {self.problem.seq}: {self.problem.message}"
 
 
@@ -288,14 +292,16 @@ _WINDOW = 256   # recent links kept to tell an insertion from a replacement (con
 _BATCH = 2000
 
 
-def _rows(conn: Connection) -> Iterator[_Row]:
+def _rows(conn: Connection, from_seq: int | None = None) -> Iterator[_Row]:
     cols = (_EVENTS.c.id, _EVENTS.c.seq, _EVENTS.c.prev_hash, _EVENTS.c.hash, _EVENTS.c.actor,
             _EVENTS.c.action, _EVENTS.c.target_type, _EVENTS.c.target_id,
             # raw values: a row edited behind our back must be reported, not crash the decoder
             type_coerce(_EVENTS.c.occurred_at, String).label("occurred_at"),
             type_coerce(_EVENTS.c.details, String).label("details"))
-    result = conn.execution_options(stream_results=True, yield_per=_BATCH).execute(
-        select(*cols).order_by(_EVENTS.c.seq, _EVENTS.c.id))
+    query = select(*cols).order_by(_EVENTS.c.seq, _EVENTS.c.id)
+    if from_seq is not None:
+        query = query.where(_EVENTS.c.seq >= from_seq)
+    result = conn.execution_options(stream_results=True, yield_per=_BATCH).execute(query)
     for r in result:
         try:
             when = r.occurred_at
@@ -411,6 +417,9 @@ def _recent_by_seq(recent: dict[str, EventRef], seq: int) -> EventRef | None:
 
 
 def verify_audit_chain(ctx: ServiceContext, actor: Actor) -> ChainReport:
-    """The integrity check of the auditor's page and ``registry audit verify``."""
+    """The integrity check of the auditor's page and ``registry audit verify``: the chain, then the
+    newest signed checkpoint (the chain must reach it and hold the hash it recorded)."""
+    from . import audit_anchor
+
     require(actor.name, actor.roles, Permission.AUDIT_VERIFY)
-    return verify_chain(ctx)
+    return audit_anchor.check(ctx, verify_chain(ctx))

@@ -22,7 +22,6 @@ target type and id          ``ix_audit_events_target`` (target_type, target_id, 
 Rows are read defensively (details and time as stored, decoded here) so that a log edited behind
 the application's back can still be listed next to the integrity check that reports it.
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
@@ -35,7 +34,7 @@ from sqlalchemy import (Connection, Select, String, and_, bindparam, false, func
                         type_coerce, union_all)
 
 from ..db.models import AuditEvent
-from ..domain.errors import ValidationError
+from ..domain.errors import M, ValidationError
 from ..domain.roles import Permission, require
 from .context import Actor, ServiceContext
 
@@ -83,6 +82,9 @@ class AuditPage:
     next_after: int | None       # the seq to continue after, if there are more
 
 
+_WHEN = {"from": M("audit_filter.from", "from", "起始时间"), "to": M("audit_filter.to", "to", "结束时间")}
+
+
 def _time(text: str, what: str, *, end: bool) -> dt.datetime | None:
     """``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM`` or ``...:SS`` (a ``T`` and a trailing ``Z`` allowed), in
     UTC. An end time covers the whole unit it names: ``2026-11-23`` ends at midnight after it."""
@@ -98,7 +100,10 @@ def _time(text: str, what: str, *, end: bool) -> dt.datetime | None:
         except ValueError:
             continue
         return when + unit if end else when
-    raise ValidationError(f"{what}: {text[:40]!r} is not a time; use YYYY-MM-DD or YYYY-MM-DD HH:MM (UTC)")
+    raise ValidationError(M("audit_filter.bad_time", "{what}: {value} is not a time; use YYYY-MM-DD or "
+                            "YYYY-MM-DD HH:MM (UTC)",
+                            "{what}：{value} 不是时间；请使用 YYYY-MM-DD 或 YYYY-MM-DD HH:MM（UTC）"),
+                          what=_WHEN[what], value=repr(text[:40]))
 
 
 def parse_filter(actor: str = "", action: str = "", target_type: str = "", target_id: str = "",
@@ -107,17 +112,22 @@ def parse_filter(actor: str = "", action: str = "", target_type: str = "", targe
     actor, action = (actor or "").strip(), (action or "").strip()
     target_type, target_id = (target_type or "").strip(), (target_id or "").strip()
     if len(actor) > 100:
-        raise ValidationError("actor: longer than 100 characters")
+        raise ValidationError(M("audit_filter.actor_too_long", "actor: longer than 100 characters",
+                                "操作人：超过 100 个字符"))
     if action and not _ACTION.match(action):
-        raise ValidationError("action: the start of an action name, e.g. seal. or user.created "
-                              "(letters, digits, . _ -)")
+        raise ValidationError(M("audit_filter.bad_action", "action: the start of an action name, e.g. seal. or "
+                                "user.created (letters, digits, . _ -)",
+                                "操作：须为操作名称的开头，例如 seal. 或 user.created（字母、数字、. _ -）"))
     if target_type and target_type not in TARGET_TYPES:
-        raise ValidationError(f"target type: one of {', '.join(TARGET_TYPES)}")
+        raise ValidationError(M("audit_filter.bad_target_type", "target type: one of {types}",
+                                "对象类型：须为 {types} 之一"), types=", ".join(TARGET_TYPES))
     if len(target_id) > 64:
-        raise ValidationError("target: longer than 64 characters")
+        raise ValidationError(M("audit_filter.target_too_long", "target: longer than 64 characters",
+                                "对象：超过 64 个字符"))
     start, end = _time(since, "from", end=False), _time(until, "to", end=True)
     if start is not None and end is not None and start >= end:
-        raise ValidationError("the time range ends before it starts")
+        raise ValidationError(M("audit_filter.range", "the time range ends before it starts",
+                                "时间范围的结束早于开始"))
     return AuditFilter(actor, action, target_type, target_id, start, end)
 
 
@@ -210,7 +220,8 @@ def search(ctx: ServiceContext, actor: Actor, filt: AuditFilter = AuditFilter(),
         if after is not None:
             at = s.scalar(select(_E.occurred_at).where(_E.seq == after))
             if at is None:
-                raise ValidationError(f"no audit event number {after} to continue after")
+                raise ValidationError(M("audit_filter.bad_cursor", "no audit event number {after} to continue after",
+                                        "没有可继续的审计事件编号 {after}"), after=after)
             key = (at, after)
         actions = actions_with_prefix(s.connection(), filt.action) if filt.action else None
         rows = s.execute(statement(ctx.engine.dialect.name, filt, key, limit + 1, actions)).all()

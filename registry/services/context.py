@@ -81,7 +81,7 @@ class KeyRing:
             if not create:
                 raise SystemExit(f"no key-encryption key at {path}: run `registry init` first "
                                  "or set REGISTRY_KEK")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             kid = "k" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d")
             _write_secret(path, json.dumps({"current": kid, "keys": {kid: secrets.token_hex(32)}}))
         data = json.loads(path.read_text())
@@ -99,7 +99,7 @@ def load_or_create_secret_key(settings: Settings) -> str:
         return settings.secret_key
     path = settings.secret_key_file
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             _write_secret(path, secrets.token_hex(32))
         except FileExistsError:

@@ -9,16 +9,25 @@ A publish run for one issuer, under that issuer's lease (so two publishers never
    or that is due are built from pre-encoded entries and signed;
 4. each file is written to a temporary name, fsynced and renamed over the old one, refusing to
    replace a CRL whose number is not lower; then the run is recorded with its audit event.
+
+Publishers on one machine also take an exclusive ``flock`` on ``<publish dir>/.publish.lock`` for the
+whole run, so two runs started together (the daemon, "publish now" in the admin, ``registry crl
+publish``) take turns instead of one failing: the second waits for the first (at most
+:data:`LOCK_WAIT_SECONDS`). Under that lock a run removes only temporary files that cannot belong to a
+live publisher: those whose process is gone, or older than :data:`STALE_TEMP_SECONDS`. The database lease
+still guards publishers on other machines sharing the database (they are told who holds it).
 """
-# messages: not yet converted (tests/test_messages.py)
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import mmap
 import os
+import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Authority, CrlCounter, Lease, PublishedCrl, Revocation, RevocationEvent
-from ..domain.errors import Conflict, NotFound
+from ..domain.errors import Conflict, DomainError, M, NotFound
 from ..domain.roles import Permission, require
 from ..pki import crl
 from . import audit, authorities
@@ -81,8 +90,9 @@ def lease(ctx: ServiceContext, name: str, holder: str, ttl: dt.timedelta) -> Ite
         if row is None:
             session.add(Lease(name=name, holder=holder, expires_at=now + ttl))
         elif row.expires_at > now and row.holder != holder:
-            raise Conflict(f"{name} is being published by {row.holder} (lease until "
-                           f"{row.expires_at:%H:%M:%S}Z)")
+            raise Conflict(M("crl_publish.lease_held", "{name} is being published by {holder} (lease until {until}Z)",
+                             "{name} 正由 {holder} 发布（租约至 {until}Z）"),
+                           name=name, holder=row.holder, until=f"{row.expires_at:%H:%M:%S}")
         else:
             row.holder, row.expires_at = holder, now + ttl
     try:
@@ -123,6 +133,7 @@ def write_atomically(path: Path, data: bytes, number: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o644)   # CRLs are public: readable by a static server under another user
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -135,7 +146,10 @@ def write_atomically(path: Path, data: bytes, number: int) -> None:
     try:
         current = crl_number_of_file(path)
         if current is not None and current >= number:
-            raise Conflict(f"{path.name}: refusing to replace CRL number {current} with {number}")
+            raise Conflict(M("crl_publish.number_not_higher",
+                             "{file}: refusing to replace CRL number {current} with {number}",
+                             "{file}：拒绝用编号 {number} 替换编号为 {current} 的 CRL"),
+                           file=path.name, current=current, number=number)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -147,11 +161,70 @@ def write_atomically(path: Path, data: bytes, number: int) -> None:
         os.close(dir_fd)
 
 
-def clean_stale_temp_files(publish_dir: Path) -> int:
-    """Remove temporary files left by a publisher that died before renaming."""
+#: A temporary file this old is removed even if its process number is alive (it was reused).
+STALE_TEMP_SECONDS = 3600
+#: How long a run waits for another run on this machine to finish before giving up with Conflict.
+LOCK_WAIT_SECONDS = 300.0
+LOCK_NAME = ".publish.lock"
+_TEMP_PID = re.compile(r"\.(\d+)\.(\d+)\.tmp$")
+
+
+@contextmanager
+def publish_lock(publish_dir: Path, wait: float | None = None) -> Iterator[None]:
+    """Hold the publish directory's lock file (``flock``, exclusive) for the block, waiting for
+    another holder for at most ``wait`` seconds (:data:`LOCK_WAIT_SECONDS`). The kernel releases the
+    lock when its holder exits, so a killed publisher never leaves it held."""
+    publish_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(publish_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        limit = time.monotonic() + (LOCK_WAIT_SECONDS if wait is None else wait)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= limit:
+                    raise Conflict(M("crl_publish.lock_busy",
+                                     "another CRL publish run on this server has been running for more than "
+                                     "{seconds:.0f} s; try again later",
+                                     "本服务器上另一次 CRL 发布已运行超过 {seconds:.0f} 秒，请稍后再试"),
+                                   seconds=LOCK_WAIT_SECONDS if wait is None else wait) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # someone else's process
+        return True
+    return True
+
+
+def clean_stale_temp_files(publish_dir: Path, now: float | None = None) -> int:
+    """Remove temporary files left by a publisher that died before renaming: those whose process
+    (the number in the name) is gone, and any older than :data:`STALE_TEMP_SECONDS`. Called under
+    :func:`publish_lock`, so no live publisher on this machine is writing; a file of a live process
+    elsewhere (another machine sharing the directory) is left until it is stale."""
     n = 0
-    if publish_dir.exists():
-        for tmp in publish_dir.rglob(".*.tmp"):
+    if not publish_dir.exists():
+        return 0
+    now = time.time() if now is None else now
+    for tmp in publish_dir.rglob(".*.tmp"):
+        try:
+            age = now - tmp.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        m = _TEMP_PID.search(tmp.name)
+        dead = m is not None and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1)))
+        if dead or age > STALE_TEMP_SECONDS:
             tmp.unlink(missing_ok=True)
             n += 1
     return n
@@ -169,14 +242,31 @@ def publish(ctx: ServiceContext, actor: Actor, issuers: list[str] | None = None,
     known = set(crl_issuers(ctx))
     for n in names:
         if n not in known:
-            raise NotFound(f"no CRL issuer named {n!r}; use one of: {', '.join(sorted(known))}")
-    clean_stale_temp_files(ctx.settings.publish_dir)
+            raise NotFound(M("crl_publish.unknown_issuer", "no CRL issuer named {name}; use one of: {known}",
+                             "没有名为 {name} 的 CRL 签发者；可用：{known}"),
+                           name=repr(n), known=", ".join(sorted(known)))
     out: list[Published] = []
     holder = _holder_name()
-    for name in names:
-        with lease(ctx, f"crl:{name}", holder, dt.timedelta(seconds=60)):
-            out += _publish_issuer(ctx, actor, name, all_shards=all_shards)
+    with publish_lock(ctx.settings.publish_dir):
+        clean_stale_temp_files(ctx.settings.publish_dir)
+        for name in names:
+            with lease(ctx, f"crl:{name}", holder, dt.timedelta(seconds=60)):
+                out += _publish_issuer(ctx, actor, name, all_shards=all_shards)
+        _checkpoint(ctx)
     return out
+
+
+def _checkpoint(ctx: ServiceContext) -> None:
+    """Anchor the audit chain's head (registry.services.audit_anchor) after the run's own events.
+    A refusal (the chain disagrees with the last checkpoint) is logged: it must not stop CRLs."""
+    import logging
+
+    from . import audit_anchor
+
+    try:
+        audit_anchor.make_checkpoint(ctx)
+    except DomainError as exc:
+        logging.getLogger("registry.audit").error("audit checkpoint not written: %s", exc)
 
 
 def _snapshot(session: Session) -> None:
@@ -483,7 +573,8 @@ def _reserve_numbers(ctx: ServiceContext, issuer_id: int, count: int) -> int:
                 return int(last) - count + 1
         except IntegrityError:  # two first publishers raced to create the counter row
             continue
-    raise Conflict("could not reserve CRL numbers; try again")
+    raise Conflict(M("crl_publish.reserve_failed", "could not reserve CRL numbers; try again",
+                     "未能预留 CRL 编号，请重试"))
 
 
 # ------------------------------------------------------------------------------------------------

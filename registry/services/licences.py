@@ -28,10 +28,11 @@ class RowResult:
     line: int
     uscc: str
     outcome: str                                   # created | updated | unchanged | rejected
-    message: str = ""                              # why a row was rejected
+    message: str = ""                              # why a row was rejected (English)
     changes: dict[str, list[object]] = field(default_factory=dict)   # field -> [old, new] (updated)
     revoked_seals: tuple[str, ...] = ()            # seals the row's licence change revoked
     warnings: tuple[Localized, ...] = ()           # imported, but e.g. a standard seal picture cannot be drawn
+    error: ValidationError | None = None           # why a row was rejected, in both languages
 
 
 @dataclass
@@ -66,7 +67,7 @@ def import_licences(ctx: ServiceContext, actor: Actor, data: bytes, filename: st
     now = ctx.clock.now()
     rows, errors = parse_licence_file(data, filename, now.date())
     report = ImportReport(errors=list(errors))
-    results = [RowResult(e.line, e.uscc, "rejected", e.message) for e in errors]
+    results = [RowResult(e.line, e.uscc, "rejected", e.message, error=e.error) for e in errors]
     filename = file_label(filename)
     source = f"import {filename}"
     by_uscc = {r.uscc: r for r in rows}

@@ -119,12 +119,15 @@ def _init_errors(app: Flask) -> None:
 
     for status, message in ((404, "页面不存在 / Not found"), (405, "不支持的方法 / Method not allowed"),
                             (413, "上传文件过大 / Upload too large")):
-        def handler(_exc, status=status, message=message):  # type: ignore[no-untyped-def]
+        def handler(exc, status=status, message=message):  # type: ignore[no-untyped-def]
+            # a 405 names the methods the URL takes (RFC 9110 §15.5.6)
+            allowed = getattr(exc, "valid_methods", None)
+            headers = {"Allow": ", ".join(sorted(allowed))} if status == 405 and allowed else {}
             if _wants_json():
-                return jsonify(error=status, message=message), status
+                return jsonify(error=status, message=message), status, headers
             if request.path.startswith("/portal/") and status == 404:
                 message = _("This page does not exist, or it is not one of your enterprise's.")
-            return page(status, message), status
+            return page(status, message), status, headers
 
         app.register_error_handler(status, handler)
 

@@ -1,18 +1,30 @@
-"""The public JSON API (no login): seal status and verification, described by an OpenAPI document."""
-# messages: not yet converted (tests/test_messages.py)
+"""The public JSON API (no login): seal status and verification, described by an OpenAPI document.
+
+The document says exactly what the server takes (``tests/security/test_api_schema.py`` runs
+schemathesis with every check against it): a seal code matching :data:`ES_ID_PATTERN` is answered
+200 or 404 (a code whose check character is wrong cannot be a seal: 404, saying so); anything else
+in the path is 400.
+"""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..domain.errors import ValidationError
+from ..domain.errors import M, NotFound, ValidationError
+from ..domain.esid import validate_esid
 from ..services import status, verify
 from . import service_context
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+#: An esID as the API takes it (registry.domain.esid): 12 digits (area, type, year) and 13 Crockford
+#: base32 characters, either case; no spaces.
+ES_ID_PATTERN = "^[0-9]{12}[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{13}$"
+_ES_ID = re.compile(ES_ID_PATTERN)
 
 
 def read_upload(field: str, required: bool) -> bytes | None:
@@ -20,21 +32,32 @@ def read_upload(field: str, required: bool) -> bytes | None:
     storage: FileStorage | None = request.files.get(field)
     if storage is None:
         if required:
-            raise ValidationError(f"no file in the form field {field!r} (send multipart/form-data)")
+            raise ValidationError(M("api.no_file", "no file in the form field {field} (send multipart/form-data)",
+                                    "表单字段 {field} 中没有文件（请以 multipart/form-data 发送）"), field=repr(field))
         return None
     limit = service_context().settings.verify_max_bytes
     data = storage.stream.read(limit + 1)
     if len(data) > limit:
-        raise RequestEntityTooLarge(f"the {field} is larger than the limit of {limit} bytes")
+        raise RequestEntityTooLarge(f"the {field} is larger than the limit of {limit} bytes")  # the 413 handler
     if not data:
         if required:
-            raise ValidationError(f"the uploaded {field} is empty")
+            raise ValidationError(M("api.empty_file", "the uploaded {field} is empty", "上传的 {field} 为空"),
+                                  field=field)
         return None
     return data
 
 
 @bp.get("/seals/<code>")
 def seal(code: str):  # type: ignore[no-untyped-def]
+    if not _ES_ID.match(code):
+        raise ValidationError(M("api.seal_code", "{code} is not a seal code of this registry: expected 25 characters "
+                                "(12 digits: area, type, year; 13 base32 characters), no spaces",
+                                "“{code}”不是本系统的印章编码：应为 25 位（12 位数字：地区、类型、年份；"
+                                "13 位字母数字），不含空格"), code=code[:40])
+    try:
+        validate_esid(code)
+    except ValidationError as exc:   # well-formed, but its check character is wrong: no seal has it
+        raise NotFound(exc.message, **exc.params) if exc.message is not None else exc from None
     return jsonify(status.seal_status(service_context(), code))
 
 
@@ -70,14 +93,20 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "summary": "Status of one seal",
                     "operationId": "getSealStatus",
                     "parameters": [{"name": "esId", "in": "path", "required": True,
-                                    "description": "The seal's esID (25 characters)",
-                                    "schema": {"type": "string", "pattern": "^[0-9A-Za-z]{25}$"}}],
+                                    "description": "The seal's esID: 25 characters, 12 digits (area, seal type, "
+                                                   "year) then 13 Crockford base32 characters (the last a check "
+                                                   "character); either case",
+                                    "schema": {"type": "string", "minLength": 25, "maxLength": 25,
+                                               "pattern": ES_ID_PATTERN}}],
                     "responses": {
                         "200": {"description": "The seal",
                                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SealStatus"}}}},
-                        "400": {"description": "Not a seal code of this registry (wrong length or check character)",
+                        "400": {"description": "Not a seal code of this registry (does not match the pattern)",
                                 "content": {"application/json": {"schema": error}}},
-                        "404": {"description": "No such seal", "content": {"application/json": {"schema": error}}},
+                        "404": {"description": "No such seal (also a code whose check character is wrong)",
+                                "content": {"application/json": {"schema": error}}},
+                        "405": {"description": "Method not allowed (the Allow header lists GET)",
+                                "content": {"application/json": {"schema": error}}},
                     },
                 }
             },
@@ -98,13 +127,17 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         "400": {"description": "The file cannot be read at all (not DER or ZIP, unsafe package)",
                                 "content": {"application/json": {"schema": error}}},
                         "413": {"description": "Upload over the size limit", "content": {"application/json": {"schema": error}}},
+                        "405": {"description": "Method not allowed (the Allow header lists POST)",
+                                "content": {"application/json": {"schema": error}}},
                     },
                 }
             },
         },
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["error", "message"],
-                      "properties": {"error": {"type": ["string", "integer"]}, "message": {"type": "string"}}},
+                      "properties": {"error": {"type": ["string", "integer"]}, "message": {"type": "string"},
+                                     "code": {"type": "string", "description": "the message's code, e.g. esid.format"},
+                                     "message_zh": {"type": "string"}}},
             "SealStatus": {"type": "object", "required": ["es_id", "status", "type", "name", "holder",
                                                           "valid_start", "valid_end"],
                            "properties": {

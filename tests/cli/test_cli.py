@@ -134,7 +134,7 @@ def _split_pem(path: Path) -> list[str]:
 def test_sm2_seal_export_verifies_with_openssl(ready: Cli, tmp_path: Path, openssl: str) -> None:
     out = tmp_path / "out"
     r = ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", "finance", "--generate-key",
-              "--operator", "olivia", "--approver", "rita", "--out", str(out))
+              "--break-glass", "counter test", "--out", str(out))
     es_id = last_line(r)
     assert len(es_id) == 25 and es_id.startswith("44030002")
     assert {p.name for p in out.iterdir()} == {"seal.esl", "cert.pem", "chain.pem", "maker-chain.pem", "holder.key"}
@@ -187,7 +187,7 @@ def test_ecdsa_seal_chain_verifies_with_plain_openssl(ready: Cli, tmp_path: Path
     (tmp_path / "pub.pem").write_text(key.public_key.pem())
     out = tmp_path / "out"
     ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", "04", "--public-key", str(tmp_path / "pub.pem"),
-          "--operator", "olivia", "--approver", "rita", "--out", str(out))
+          "--break-glass", "counter test", "--out", str(out))
     issuing, root = _split_pem(out / "chain.pem")
     (tmp_path / "issuing.pem").write_text(issuing)
     (tmp_path / "root.pem").write_text(root)
@@ -205,7 +205,7 @@ def test_openssl_made_sm2_csr_is_accepted(ready: Cli, tmp_path: Path, openssl: s
                    cwd=tmp_path)
     assert req.returncode == 0, req.stderr
     r = ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", "contract", "--csr", str(tmp_path / "req.pem"),
-              "--operator", "olivia", "--approver", "rita")
+              "--break-glass", "counter test")
     es_id = last_line(r)
     info = json.loads(ready("seal", "show", es_id, "--json").stdout)
     assert info["es_id"] == es_id and info["status"] == "active" and info["algorithm"] == "sm2"
@@ -221,7 +221,7 @@ def test_keygen_makes_a_key_and_csr_that_issue_accepts(ready: Cli, tmp_path: Pat
               "--csr-out", str(tmp_path / "r.csr"))
     assert last_line(r) == str(tmp_path / "r.csr")
     r = ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", "official", "--csr", str(tmp_path / "r.csr"),
-              "--operator", "olivia", "--approver", "rita")
+              "--break-glass", "counter test")
     export = tmp_path / "exp"
     ready("seal", "export", last_line(r), "--out", str(export))
     cert = x509.Certificate.load((export / "cert.pem").read_bytes())
@@ -267,7 +267,7 @@ BAD = {
     "wrong check character": (["--uscc", "91440300MA5F12342R"], "check character"),
     "unknown seal type": (["--type", "stamp"], "unknown seal type"),
     "licence not active": (["--uscc", CANCELLED_USCC], "cancelled"),
-    "approver lacks the reviewer role": (["--approver", "olivia"], "may not application approve"),
+    "approver lacks the reviewer role": (["--operator", "otto", "--approver", "olivia"], "may not application approve"),
     "same person reviews and approves": (["--operator", "otto", "--approver", "otto"], "dual control"),
     "wrong-curve csr": (["--csr", "{p384_csr}"], "unsupported curve secp384r1"),
     "png that is not a png": (["--image", "{tmp}/fake.png"], "PNG"),
@@ -287,7 +287,11 @@ def test_bad_issue_input_is_one_line_exit_2_and_writes_nothing(ready: Cli, tmp_p
     subst = {"tmp": str(tmp_path), "bad_csr": str(_bad_csr(tmp_path)), "p384": str(_p384(tmp_path)),
              "p384_csr": str(_p384_csr(tmp_path))}
     extra = [e.format(**subst) for e in extra]
-    args = {"--uscc": SHENZHEN_USCC, "--type": "finance", "--operator": "olivia", "--approver": "rita"}
+    args = {"--uscc": SHENZHEN_USCC, "--type": "finance"}
+    if not any(e in ("--operator", "--approver") for e in extra):
+        args["--break-glass"] = "counter test"      # input checks; dual control: tests/security/test_cli_dual_control.py
+    else:
+        args.update({"--operator": "olivia", "--approver": "rita"})
     for i in range(0, len(extra), 2):
         args[extra[i]] = extra[i + 1]
     argv = ["seal", "issue"]
@@ -314,7 +318,7 @@ def test_show_unknown_or_mistyped_seal_code(ready: Cli) -> None:
 
 def test_export_refuses_to_overwrite(ready: Cli, tmp_path: Path) -> None:
     r = ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", "official", "--generate-key",
-              "--operator", "olivia", "--approver", "rita", "--out", str(tmp_path / "o"))
+              "--break-glass", "counter test", "--out", str(tmp_path / "o"))
     r2 = ready("seal", "export", last_line(r), "--out", str(tmp_path / "o"), ok=False)
     assert r2.exit_code == 2 and "refusing to overwrite" in r2.stderr
 
@@ -369,7 +373,7 @@ def _issue_cli(ready: Cli, seal_type: str = "finance") -> str:
     pem = Path(ready.env["REGISTRY_INSTANCE_PATH"]).parent / f"pub-{seal_type}-{PrivateKey.generate(Algorithm.SM2).public_key.fingerprint()[:8]}.pem"
     pem.write_text(PrivateKey.generate(Algorithm.SM2).public_key.pem())
     r = ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", seal_type, "--public-key", str(pem),
-              "--operator", "olivia", "--approver", "rita")
+              "--break-glass", "counter test")
     return last_line(r)
 
 

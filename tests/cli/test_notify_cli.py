@@ -26,7 +26,7 @@ def issued(ready: Cli, tmp_path: Path) -> str:  # noqa: F811
         s.execute(update(Enterprise).where(Enterprise.uscc == SHENZHEN_USCC).values(contact_email=OFFICE))
     ctx.engine.dispose()
     out = ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", "contract", "--generate-key",
-                "--out", str(tmp_path / "seal"), "--operator", "olivia", "--approver", "rita")
+                "--out", str(tmp_path / "seal"), "--break-glass", "counter test")
     return last_line(out)
 
 

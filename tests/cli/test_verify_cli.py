@@ -13,7 +13,7 @@ from tests.conftest import SHENZHEN_USCC, VECTORS
 
 def _issue(ready: Cli, out: Path, alg: str = "sm2") -> str:  # noqa: F811
     return last_line(ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", "contract", "--generate-key",
-                           "--algorithm", alg, "--operator", "olivia", "--approver", "rita", "--out", str(out)))
+                           "--algorithm", alg, "--break-glass", "counter test", "--out", str(out)))
 
 
 def test_sign_then_verify_round_trip_and_exit_codes(ready: Cli, tmp_path: Path) -> None:  # noqa: F811

@@ -108,12 +108,12 @@ def test_filters_by_actor_action_prefix_target_and_time(app, ctx: ServiceContext
     assert seqs(html)[0] == [e[0] for e in events if e[2] == "test-admin"][2]
 
 
-@pytest.mark.parametrize("query,message", [
-    ("from=yesterday", "not a time"),
-    ("from=2026-11-24&to=2026-11-23", "ends before it starts"),
-    ("action=seal.%25", "start of an action name"),
-    ("type=<b>bold</b>", "target type"),
-    ("after=999999", "no audit event number 999999"),
+@pytest.mark.parametrize("query,message", [   # the page speaks Chinese (coded messages, audit_log.py)
+    ("from=yesterday", "不是时间"),
+    ("from=2026-11-24&to=2026-11-23", "结束早于开始"),
+    ("action=seal.%25", "操作名称的开头"),
+    ("type=<b>bold</b>", "对象类型"),
+    ("after=999999", "审计事件编号 999999"),
 ])
 def test_bad_filters_are_a_400_with_the_reason(app, ctx: ServiceContext, query: str, message: str) -> None:  # type: ignore[no-untyped-def]
     c = client_as(app, ctx, "aud2", Role.AUDITOR)

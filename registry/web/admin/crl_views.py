@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, g, render_template
+from flask import abort, current_app, g, render_template
 
-from ...domain.errors import DomainError
+from ...domain.errors import DomainError, M
 from ...domain.roles import Permission
 from ...services import crl_admin, crl_publish
 from .. import i18n, service_context
@@ -27,6 +27,12 @@ def crl_list() -> Any:
     return _render()
 
 
+_WRITE_FAILED = M("crl_publish.write_failed",
+                  "the CRL files could not be written to the publish directory (see the server log); "
+                  "the CRLs already published are still served",
+                  "CRL 文件未能写入发布目录（详见服务器日志）；已发布的 CRL 仍照常提供")
+
+
 @bp.post("/crls/publish")
 @staff_required(Permission.CRL_PUBLISH)
 def crl_publish_now() -> Any:
@@ -36,4 +42,7 @@ def crl_publish_now() -> Any:
         published = crl_publish.publish(service_context(), g.actor)
     except DomainError as exc:   # e.g. the publisher daemon holds an issuer's lease right now
         return _render(error=i18n.error_text(exc), status=exc.http_status)
+    except OSError:              # the publish directory cannot be written (disk full, permissions)
+        current_app.logger.exception("publishing CRLs failed")
+        return _render(error=i18n.error_text(_WRITE_FAILED), status=503)
     return _render(published=published)
