@@ -28,7 +28,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -89,15 +89,15 @@ def _seen(principal: Principal) -> Any:
 
 def refresh(ctx: ServiceContext) -> int:
     """Record the notices of audit events the notification job has not read yet (one batch at
-    most); returns how many were new. A database that is busy (or a lock it waits for too long)
+    most); returns how many were new. Only when an event a notice is made of is waiting: other
+events (sign-ins...) leave the job's place where it is, and a page view writes nothing. A database that is busy (or a lock it waits for too long)
     leaves it to the next call: the page is shown with what is recorded."""
     try:
         with ctx.reader() as s:
-            row = s.execute(select(select(NotifyState.audit_seq).where(NotifyState.id == 1).scalar_subquery(),
-                                   select(func.max(AuditEvent.seq)).scalar_subquery())).one()
-        watermark, top = row
-        if watermark is not None and (top is None or int(top) <= int(watermark)):
-            return 0
+            watermark = s.scalar(select(NotifyState.audit_seq).where(NotifyState.id == 1))
+            if watermark is not None and not s.scalar(select(exists().where(
+                    AuditEvent.seq > watermark, AuditEvent.action.in_(notify.ACTIONS)))):
+                return 0    # nothing a notice is made of since the job's place (a sign-in...): no write
         return notify.collect(ctx, None, batches=1)[0]
     except DBAPIError as exc:   # e.g. a lock timeout: not this page's business
         log.warning("notice centre: notices not collected this time: %s", exc)
