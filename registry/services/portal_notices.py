@@ -50,6 +50,8 @@ class Notice:
     kind: str
     occurred_at: dt.datetime
     state: str                         # the e-mail: pending, sent, folded, undeliverable
+    mail: str                          # what to say of it: the state, but ``undeliverable`` at once for
+                                       # a pending notice of an enterprise without a contact address
     sent_at: dt.datetime | None        # when the digest carrying it was sent
     es_id: str | None                  # the seal it is about (None: an application's notice)
     seal_name: str | None
@@ -112,6 +114,7 @@ def unread_count(ctx: ServiceContext, principal: Principal) -> int:
 
 
 def _items(s: Session, principal: Principal, query: Select[Any], seen: int) -> list[Notice]:
+    contact = _contact(s, principal)
     rows = s.execute(query.add_columns(Notification.kind, Notification.occurred_at, Notification.state,
                                        Notification.application_id, Notification.seal_id, Notification.details,
                                        NotificationDigest.sent_at)
@@ -119,13 +122,19 @@ def _items(s: Session, principal: Principal, query: Select[Any], seen: int) -> l
     out = []
     for r in rows:
         d = dict(r.details or {})
-        out.append(Notice(id=r.id, kind=r.kind, occurred_at=r.occurred_at, state=r.state,
+        mail = "undeliverable" if r.state == "pending" and not contact else r.state
+        out.append(Notice(id=r.id, kind=r.kind, occurred_at=r.occurred_at, state=r.state, mail=mail,
                           sent_at=r.sent_at if r.state == "sent" else None,
                           es_id=d.get("es_id") if r.seal_id is not None else None, seal_name=d.get("name"),
                           seal_type=d.get("seal_type"),
                           application_id=r.application_id if r.seal_id is None else None,
                           details=d, unread=r.id > seen))
     return out
+
+
+def _contact(s: Session, principal: Principal) -> bool:
+    email = s.scalar(select(Enterprise.contact_email).where(Enterprise.id == principal.enterprise_id)) or ""
+    return bool(email.strip())
 
 
 def _watermark(s: Session, principal: Principal) -> int:
@@ -142,9 +151,9 @@ def page(ctx: ServiceContext, principal: Principal, before: int | None = None, s
         items = _items(s, principal, query.order_by(Notification.id.desc()).limit(size + 1), seen)
         unread = int(s.scalar(select(func.count()).select_from(
             _visible(principal).where(Notification.id > seen).subquery())) or 0)
-        contact = s.scalar(select(Enterprise.contact_email).where(Enterprise.id == principal.enterprise_id)) or ""
+        contact = _contact(s, principal)
     older = items[size - 1].id if len(items) > size else None
-    return NoticePage(items=items[:size], older=older, unread=unread, has_contact=bool(contact.strip()))
+    return NoticePage(items=items[:size], older=older, unread=unread, has_contact=contact)
 
 
 def notice(ctx: ServiceContext, principal: Principal, notice_id: int) -> Notice:

@@ -46,7 +46,10 @@ def test_approval_issuance_and_revocation_appear_at_once_newest_first(app, ctx: 
     assert kinds(html) == ["application_approved"]
     assert "申请已批准" in html and f'href="/portal/applications/{app_id}"' in html
     assert "2026-11-23 16:00" in html and "北京时间" in html          # 08:00 UTC, in Beijing time
-    assert "等待发送" in html                                         # no e-mail job has run
+    assert "未发送：无可用的联系邮箱" in html            # the digest has nowhere to go
+    lr = legal(ctx)
+    enterprise_people.set_contact_email(ctx, lr, "office@example.cn")
+    assert "等待发送" in c.get("/portal/notices").get_data(as_text=True)   # no e-mail job has run
     es_id = applications.issue(ctx, staff_actor(ctx, "olivia"), app_id).es_id
     revocation.revoke_seal(ctx, ADMIN, es_id, "keyCompromise")
     html = c.get("/portal/notices").get_data(as_text=True)
@@ -54,7 +57,10 @@ def test_approval_issuance_and_revocation_appear_at_once_newest_first(app, ctx: 
     assert f'href="/portal/seals/{es_id}"' in html and "印章已签发" in html and "印章已吊销" in html
     assert "keyCompromise" in html
     # the e-mail job's outcome shows: this enterprise has no contact address
+    enterprise_people.set_contact_email(ctx, lr, "")
     notify.run_once(ctx, ADMIN)
+    with ctx.reader() as s:
+        assert {n.state for n in s.scalars(select(Notification))} == {"undeliverable"}
     html = c.get("/portal/notices").get_data(as_text=True)
     assert html.count("未发送：无可用的联系邮箱") == 3 and "贵单位没有联系邮箱" in html
     # the detail page of one notice, and the English page
