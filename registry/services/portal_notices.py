@@ -146,7 +146,7 @@ def page(ctx: ServiceContext, principal: Principal, before: int | None = None, s
     with ctx.reader() as s:
         seen = _watermark(s, principal)
         query = _visible(principal)
-        if before is not None:
+        if before is not None and before < 2**31:   # (a larger one is above every id: the newest page)
             query = query.where(Notification.id < before)
         items = _items(s, principal, query.order_by(Notification.id.desc()).limit(size + 1), seen)
         unread = int(s.scalar(select(func.count()).select_from(
@@ -158,9 +158,11 @@ def page(ctx: ServiceContext, principal: Principal, before: int | None = None, s
 
 def notice(ctx: ServiceContext, principal: Principal, notice_id: int) -> Notice:
     """One notice this principal can see; NotFound for any other id (another enterprise's too)."""
-    with ctx.reader() as s:
-        found = _items(s, principal, _visible(principal).where(Notification.id == notice_id),
-                       _watermark(s, principal))
+    found: list[Notice] = []
+    if 0 < notice_id < 2**31:   # (an id no notice can have is not sent to the database: SQLite overflows)
+        with ctx.reader() as s:
+            found = _items(s, principal, _visible(principal).where(Notification.id == notice_id),
+                           _watermark(s, principal))
     if not found:
         raise NotFound(M("portal.no_notice", "no notice {id} for you in this enterprise",
                          "本企业没有您可查看的通知 {id}"), id=notice_id)

@@ -171,6 +171,9 @@ def test_keyset_pages_of_fifty_and_a_bad_page_position(app, ctx: ServiceContext,
     for bad in ("abc", "-1", "0", "1e9", "9" * 30):
         r = c.get(f"/portal/notices?before={bad}")
         assert r.status_code == 400 and "不是通知编号" in r.get_data(as_text=True), bad
+    assert len(ids(c.get(f"/portal/notices?before={2**62}").get_data(as_text=True))) == 50
+    for huge in (2**31, 2**63, 10**30):
+        assert c.get(f"/portal/notices/{huge}").status_code == 404
     assert fingerprint(ctx) == before
 
 

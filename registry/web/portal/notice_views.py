@@ -12,7 +12,7 @@ from ...services import portal_notices
 from .. import service_context
 from . import bp, enterprise_required
 
-_MAX_ID = 2**63 - 1
+_MAX_ID = 2**63 - 1   # (a larger number would overflow SQLite's integers)
 
 
 def _refresh() -> None:
