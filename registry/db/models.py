@@ -525,6 +525,9 @@ class Notification(Base):
 
     __table_args__ = (
         Index("ix_notifications_state_enterprise", "state", "enterprise_id"),
+        # the portal's notice centre: an enterprise's newest first, a seal's (an authorised person's)
+        Index("ix_notifications_enterprise_id", "enterprise_id", "id"),
+        Index("ix_notifications_seal_id", "seal_id", "id"),
         CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in NOTICE_KINDS) + ")", name="kind"),
         CheckConstraint("state IN (" + ", ".join(f"'{k}'" for k in NOTICE_STATES) + ")", name="state"),
     )
@@ -559,6 +562,20 @@ class NotificationDigest(Base):
         Index("ix_notification_digests_status", "status"),
         CheckConstraint("status IN (" + ", ".join(f"'{k}'" for k in DIGEST_STATES) + ")", name="status"),
     )
+
+
+class NoticeRead(Base):
+    """How far one reader of an enterprise's notices in the portal has read: the newest
+    notification id shown to them (a watermark; the unread ones are those above it). ``reader`` is
+    0 for the legal representative (whoever the licence names) and the EnterprisePerson id of an
+    authorised person."""
+
+    __tablename__ = "notice_reads"
+
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), primary_key=True)
+    reader: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seen_id: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime]
 
 
 class NotifyState(Base):

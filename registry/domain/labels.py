@@ -110,6 +110,25 @@ LICENCE_EVENTS: dict[str, Pair] = {
     "registered": ("登记", "Registered"), "changed": ("变更", "Changed"), "status": ("状态变更", "Status changed"),
 }
 
+NOTICE_KINDS: dict[str, Pair] = {
+    "application_approved": ("申请已批准", "Application approved"),
+    "application_rejected": ("申请被驳回", "Application rejected"),
+    "application_reissue": ("执照变更，已开始重新制作印章", "Licence changed: seal being re-made"),
+    "seal_issued": ("印章已签发", "Seal issued"),
+    "seal_revoked": ("印章已吊销", "Seal revoked"),
+    "seal_suspended": ("印章已停用", "Seal suspended"),
+    "seal_resumed": ("印章已恢复", "Seal resumed"),
+    "seal_expiring": ("印章即将到期", "Seal expiring soon"),
+}
+
+# what happened to a notice's e-mail (Notification.state)
+NOTICE_STATES: dict[str, Pair] = {
+    "pending": ("等待发送（每日汇总邮件）", "Waiting (daily digest e-mail)"),
+    "sent": ("已发邮件", "E-mailed"),
+    "folded": ("已由同一邮件中的后续通知说明", "Covered by a later notice in the same e-mail"),
+    "undeliverable": ("未发送：无可用的联系邮箱", "Not sent: no usable contact address"),
+}
+
 BOOLEANS: dict[str, Pair] = {"True": ("是", "yes"), "False": ("否", "no")}
 
 
@@ -131,6 +150,8 @@ KINDS: dict[str, dict[str, Pair]] = {
     "channel": CHANNELS,
     "licence_field": LICENCE_FIELDS,
     "licence_event": LICENCE_EVENTS,
+    "notice_kind": NOTICE_KINDS,
+    "notice_state": NOTICE_STATES,
 }
 
 

@@ -173,11 +173,15 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> int:
 # Collecting: audit events → notices
 
 
-def collect(ctx: ServiceContext, holder: str | None = None) -> tuple[int, int]:
+def collect(ctx: ServiceContext, holder: str | None = None, batches: int | None = None) -> tuple[int, int]:
     """Turn the audit events after the watermark into notices. Returns (notices recorded, the
-    audit ``seq`` read up to)."""
-    total = 0
-    while True:
+    audit ``seq`` read up to). ``batches`` bounds the work (of ``BATCH`` events each; the portal's
+    notice centre reads one batch per page view: registry.services.portal_notices); the rest is
+    left for the next call. Without a holder (no lease) the calls are still serialised by the
+    ``notify_state`` row lock, and a notice's unique key keeps it from being recorded twice."""
+    total = done = end = 0
+    while batches is None or done < batches:
+        done += 1
         with ctx.transaction() as s:
             _fence(ctx, s, holder)
             state = _state(s)
@@ -193,6 +197,7 @@ def collect(ctx: ServiceContext, holder: str | None = None) -> tuple[int, int]:
                 .order_by(AuditEvent.seq)).all()
             total += _insert_new(s, _notices_from(s, events, ctx.clock.now()))
             state.audit_seq = end
+    return total, end
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -146,7 +146,7 @@ def test_the_apply_form_lists_every_problem_at_the_top_in_one_pass(  # type: ign
     expect(items.nth(0)).to_contain_text("01 法定名称章: 此证书请求的密钥与04 合同专用章的相同：每枚印章须使用各自的密钥")
     expect(items.nth(1)).to_contain_text("02 财务专用章")
     expect(items.nth(1)).to_contain_text(OTHER_USCC)
-    expect(items.nth(1)).to_contain_text("not a PNG")
+    expect(items.nth(1)).to_contain_text("图片不是 PNG")
     expect(items.nth(2)).to_contain_text("04 合同专用章: 此证书请求的密钥与01 法定名称章的相同")
     expect(items.nth(3)).to_contain_text("05 法定代表人名章: 此印章需要上传证书请求（CSR）")
     expect(page.locator("#choose-again")).to_contain_text("请重新选择每个证书请求和印模图片")

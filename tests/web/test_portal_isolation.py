@@ -25,7 +25,7 @@ from tests.web.test_portal import OTHER_USCC, app, csr, sign_in  # noqa: F401  (
 from tests.web.test_portal_people import issue, person_sign_in
 
 # Arguments that name an object of one enterprise, and which of A's objects to put there.
-OWNED_ARGS = {"app_id", "es_id", "pid"}
+OWNED_ARGS = {"app_id", "es_id", "pid", "notice_id"}
 # Rules whose arguments are not objects of an enterprise (a seal type for the picture preview):
 # listed with the reason, so that nothing is skipped silently.
 NOT_OWNED = {"portal.static": "the portal's own script and styles",
@@ -71,7 +71,15 @@ def a_objects(ctx: ServiceContext) -> dict[str, object]:
     app_id = applications.submit(ctx, boss.actor, uscc=SHENZHEN_USCC, seal_type="contract",
                                  key=seals.KeyMaterial(csr=csr(SHENZHEN_USCC)), channel="portal")
     pid, password = enterprise_people.create_person(ctx, boss, "li.lei", "李雷")
-    return {"es_id": es_id, "app_id": app_id, "pid": pid, "password": password}
+    from registry.db.models import Notification
+    from registry.services import notify
+
+    notify.collect(ctx)
+    with ctx.reader() as s:
+        notice_id = s.scalar(select(Notification.id).where(Notification.enterprise_id == ent.id,
+                                                           Notification.kind == "seal_issued"))
+    assert notice_id is not None
+    return {"es_id": es_id, "app_id": app_id, "pid": pid, "password": password, "notice_id": notice_id}
 
 
 def _walk(client, flask_app, ids: dict[str, object], fingerprint, ctx: ServiceContext) -> list[str]:  # type: ignore[no-untyped-def]
@@ -87,7 +95,7 @@ def _walk(client, flask_app, ids: dict[str, object], fingerprint, ctx: ServiceCo
     assert fingerprint(ctx) == before, "a refused request changed the database"
     # the walk covered the kinds of objects the portal has
     endpoints = {e for e, _m, _u in urls}
-    assert {"portal.application", "portal.withdraw", "portal.person", "portal.person_grant"} <= endpoints
+    assert {"portal.application", "portal.withdraw", "portal.person", "portal.person_grant", "portal.notice"} <= endpoints
     assert any("/seals/" in u for _e, _m, u in urls) and len(urls) >= 20
     return wrong
 

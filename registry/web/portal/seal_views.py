@@ -307,3 +307,4 @@ def seal_cancel(es_id: str) -> Any:
     """Cancel a seal no longer needed: revoked, cessationOfOperation."""
     return _revocation(es_id, "cancel")
 from . import help_views  # noqa: E402,F401  (help for enterprises: making keys, on bp)
+from . import notice_views  # noqa: E402,F401  (the notice centre and its unread badge, on bp)
