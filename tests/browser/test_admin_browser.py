@@ -111,7 +111,7 @@ def test_dual_control_issue_then_revoke_in_the_browser(page, live_server: str, c
     shot(page, "revoke-confirm")
     page.get_by_role("button", name="吊销此印章").click()
     expect(page.get_by_text("印章已吊销")).to_be_visible()
-    expect(page.locator("h1 .status")).to_have_text("revoked")
+    expect(page.locator("h1 .status")).to_have_text("已吊销")
 
     # an admin publishes now and the CRL page shows the SM2 issuing CA's next CRL number
     sign_out(page)
