@@ -46,7 +46,9 @@ def test_home_lookup_opens_the_seal_status_page(page, live_server: str, ctx: Ser
     page.reload()
     expect(card.locator(".status-revoked")).to_have_text("已吊销 revoked")
     expect(card).to_contain_text("keyCompromise")
-    expect(card).to_contain_text(ctx.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
+    from registry.domain.display_time import format_local
+
+    expect(card).to_contain_text(format_local(ctx.clock.now(), ctx.settings.display_timezone, "zh"))  # Beijing time
     page.get_by_role("link", name="验证文件 / Verify a file").click()
     expect(page).to_have_url(f"{live_server}/verify")
 
@@ -132,7 +134,10 @@ def test_crl_index_lists_the_published_crls(page, live_server: str, ctx: Service
     expect(table).to_contain_text("本次更新 thisUpdate")
     for issuer in ("sm2-issuing", "ecdsa-issuing"):
         expect(table.locator("td code", has_text=issuer).first).to_be_visible()
-    expect(table).to_contain_text(ctx.clock.now().strftime("%Y-%m-%d %H:%M:%S") + "Z")
+    from registry.domain.display_time import format_local
+
+    expect(table).to_contain_text(format_local(ctx.clock.now(), ctx.settings.display_timezone, "zh",
+                                               "%Y-%m-%d %H:%M:%S"))   # Beijing time, labelled
     expect(page.locator(".status-revoked", has_text="过期 stale")).to_have_count(0)
     shot(page, "published")
     # a CRL link downloads the DER file
