@@ -53,6 +53,9 @@ AUDIT_ACTIONS: dict[str, Pair] = {
     "signin.failed": ("登录失败", "Sign-in failed"),
     "signin.locked": ("账号锁定", "Account locked"),
     "signin.unknown": ("以未知账号登录", "Sign-in with an unknown name"),
+    "application.break_glass": ("紧急签发（无第二人）", "Break-glass issuance (no second person)"),
+    "counter.confirmed": ("命令行确认身份", "Confirmed at the command line"),
+    "list.exported": ("导出列表", "List exported"),
     "signout": ("退出登录", "Signed out"),
     "totp.enrolled": ("绑定动态口令", "Authenticator enrolled"),
     "totp.reset": ("重置动态口令", "Authenticator reset"),
@@ -88,11 +91,15 @@ AUDIT_KEYS: dict[str, Pair] = {
     "sessions_ended": ("结束的会话", "sessions ended"), "renewal_of": ("续期自", "renewal of"),
     "via": ("方式", "via"), "step": ("步骤", "step"), "failures": ("失败次数", "failures"),
     "locked_until": ("锁定至", "locked until"),
+    "break_glass": ("紧急签发理由", "break-glass reason"), "cli_user": ("命令行用户", "command-line user"),
+    "factors": ("验证方式", "factors"), "role": ("角色", "role"), "format": ("格式", "format"),
+    "filters": ("筛选条件", "filters"), "rows": ("行数", "rows"),
 }
 
 TARGET_TYPES: dict[str, Pair] = {
     "application": ("申请", "Application"), "authority": ("机构（CA）", "Authority (CA)"),
     "enterprise": ("企业", "Enterprise"), "licence-file": ("执照文件", "Licence file"), "seal": ("印章", "Seal"),
+    "list": ("列表", "List"),
     "user": ("工作人员", "Staff account"), "person": ("经办人", "Authorised person"),
 }
 
