@@ -39,6 +39,7 @@ def sign_in_first_time(page, base: str, ctx: ServiceContext, name: str, *roles: 
 
 
 def sign_out(page) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_load_state("networkidle")   # the page's pictures loaded first
     page.get_by_role("button", name="退出登录").click()
     expect(page.get_by_text("您已退出登录。")).to_be_visible()
 

@@ -476,3 +476,14 @@ def test_web_sessions_purge_forgets_old_rows(ctx: ServiceContext) -> None:
     with ctx.reader() as s:
         assert s.scalars(select(WebSession)).all() == []
     assert web_sessions.load(ctx, started.token, "staff") is None
+
+
+def test_a_picture_left_behind_after_sign_out_does_not_eat_the_notice(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
+    c = app.test_client()
+    sign_in(c, ctx, "sam", staff(ctx))
+    assert c.post("/admin/logout", data={"csrf_token": page_csrf(c, "/admin/")}).status_code == 302
+    # the previous page's picture arrives late: no sign-in page for it (which would show the notice)
+    r = c.get("/admin/seals/x/picture", headers={"Sec-Fetch-Dest": "image"})
+    assert r.status_code == 401
+    assert "您已退出登录" in c.get("/admin/login").get_data(as_text=True)
+    assert c.get("/admin/seals").status_code == 302      # a page still leads to the sign-in

@@ -73,6 +73,8 @@ def staff_required(permission: Permission | None = None) -> Callable[[Callable[.
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             actor: Actor | None = g.get("actor")
             if actor is None:
+                if request.headers.get("Sec-Fetch-Dest") in ("image", "script", "style", "font"):
+                    abort(401)   # a picture of a page left behind: no sign-in page (it would eat its notices)
                 # the page asked for comes back after sign-in (a form's page, for a refused POST)
                 target = safe_next((_local(request.full_path if request.method == "GET" else request.referrer)
                                     or "").rstrip("?"), "/admin")
