@@ -450,13 +450,6 @@ def change_password(ctx: ServiceContext, principal: Principal, current: str, new
             raise SignInFailed(CURRENT_WRONG)
         p.password_hash = hash_password(new)
         p.must_change_password = False
-        from sqlalchemy import update
-
-        from ..db.models import WebSession
-
-        q = update(WebSession).where(WebSession.person_id == p.id, WebSession.ended_at.is_(None))
-        if keep_session:
-            q = q.where(WebSession.id != keep_session)
-        ended = session.execute(q.values(ended_at=ctx.clock.now(), end_reason=web_sessions.ACCOUNT_CHANGED)).rowcount
+        ended = web_sessions.end_all(session, ctx, person_id=p.id, keep=keep_session)
         audit.record(session, ctx, principal.actor, "person.password_changed", "person",
-                     _target(principal.uscc, p.username), sessions_ended=int(ended or 0))
+                     _target(principal.uscc, p.username), sessions_ended=ended)

@@ -14,7 +14,6 @@ N at time T" until the code is given.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -24,7 +23,7 @@ from ..db.models import User
 from ..domain.errors import M, InvalidTransition, NotFound, ValidationError
 from ..domain.roles import Permission, require
 from ..pki import totp
-from . import audit, passwords, sign_in, web_sessions
+from . import audit, passwords, sign_in, users, web_sessions
 from .context import Actor, ServiceContext
 from .sign_in import AccountLocked, SignInFailed
 
@@ -33,7 +32,6 @@ __all__ = ["SignInFailed", "AccountLocked", "PasswordChecked", "check_password_s
 
 ALREADY_ENROLLED = M("staff.already_enrolled", "{user} already has a second factor; an admin can reset it",
                      "{user} 已设置第二因素；如需更换，请管理员重置")
-NO_USER = M("staff.no_user", "no staff user named {user}", "没有名为 {user} 的工作人员账号")
 CURRENT_WRONG = M("staff.current_password_wrong", "the current password is wrong", "当前密码错误")
 BAD_LANGUAGE = M("staff.bad_language", "unsupported language {lang}: zh or en", "不支持的语言 {lang}：应为 zh 或 en")
 
@@ -169,25 +167,13 @@ def change_password(ctx: ServiceContext, actor: Actor, current: str, new: str, *
     with ctx.transaction() as session:
         user = _locked_row(session, select(User).where(User.id == actor.user_id))
         if user is None:
-            raise NotFound(NO_USER, user=actor.name)
+            raise NotFound(users.NO_USER, user=actor.name)
         if not passwords.verify_password(user.password_hash, current or ""):
             raise SignInFailed(CURRENT_WRONG)
         user.password_hash = passwords.hash_password(new)
         user.must_change_password = False
-        ended = _end_others(session, ctx, user.id, keep_session)
+        ended = web_sessions.end_all(session, ctx, user_id=user.id, keep=keep_session)
         audit.record(session, ctx, actor, "user.password_changed", "user", user.username, sessions_ended=ended)
-
-
-def _end_others(session: Session, ctx: ServiceContext, user_id: int, keep: str | None) -> int:
-    from sqlalchemy import update
-
-    from ..db.models import WebSession
-
-    q = update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
-    if keep:
-        q = q.where(WebSession.id != keep)
-    return int(session.execute(q.values(ended_at=ctx.clock.now(),
-                                        end_reason=web_sessions.ACCOUNT_CHANGED)).rowcount or 0)
 
 
 def reset_second_factor(ctx: ServiceContext, actor: Actor, username: str) -> None:
@@ -197,7 +183,7 @@ def reset_second_factor(ctx: ServiceContext, actor: Actor, username: str) -> Non
     with ctx.transaction() as session:
         user = _locked_row(session, select(User).where(User.username == sign_in.typed_name(username)))
         if user is None:
-            raise NotFound(NO_USER, user=username)
+            raise NotFound(users.NO_USER, user=username)
         user.totp_enabled = False
         user.totp_secret_blob = None
         user.totp_last_step = None
@@ -211,5 +197,5 @@ def set_language(ctx: ServiceContext, actor: Actor, language: str | None) -> Non
     with ctx.transaction() as session:
         user = session.get(User, actor.user_id)
         if user is None:
-            raise NotFound(NO_USER, user=actor.name)
+            raise NotFound(users.NO_USER, user=actor.name)
         user.language = language

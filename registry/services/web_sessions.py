@@ -17,14 +17,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import UsedChallenge, WebSession
 from .context import ServiceContext
 
-__all__ = ["Started", "Current", "start", "load", "end", "end_all", "use_challenge", "purge",
+__all__ = ["Started", "Current", "start", "load", "end", "end_key", "end_all", "use_challenge", "purge",
            "IDLE", "EXPIRED", "SIGNED_OUT", "ACCOUNT_CHANGED", "REPRESENTATIVE_CHANGED", "LICENCE_INACTIVE"]
 
 # why a session ended (web_sessions.end_reason; the pages say it in words)
@@ -127,10 +127,13 @@ def end_key(session: Session, ctx: ServiceContext, key: str, reason: str) -> Non
 
 
 def end_all(session: Session, ctx: ServiceContext, *, user_id: int | None = None, person_id: int | None = None,
-            enterprise_id: int | None = None, kind: str | None = None, reason: str = ACCOUNT_CHANGED) -> int:
-    """End every open session of a staff account, a person, or an enterprise (optionally one kind),
-    in the caller's transaction; returns how many."""
+            enterprise_id: int | None = None, kind: str | None = None, reason: str = ACCOUNT_CHANGED,
+            keep: str | None = None) -> int:
+    """End every open session of a staff account, a person, or an enterprise (optionally one kind;
+    all but the session whose key is ``keep``), in the caller's transaction; returns how many."""
     where = [WebSession.ended_at.is_(None)]
+    if keep is not None:
+        where.append(WebSession.id != keep)
     if user_id is not None:
         where.append(WebSession.user_id == user_id)
     if person_id is not None:
@@ -139,7 +142,7 @@ def end_all(session: Session, ctx: ServiceContext, *, user_id: int | None = None
         where.append(WebSession.enterprise_id == enterprise_id)
     if kind is not None:
         where.append(WebSession.kind == kind)
-    if len(where) == 1:
+    if user_id is None and person_id is None and enterprise_id is None:
         raise ValueError("end_all needs an account, a person or an enterprise")
     result = session.execute(update(WebSession).where(*where).values(ended_at=ctx.clock.now(), end_reason=reason))
     return int(result.rowcount or 0)
@@ -169,11 +172,3 @@ def purge(ctx: ServiceContext) -> int:
         n += session.execute(delete(UsedChallenge).where(UsedChallenge.used_at < now - dt.timedelta(days=1))
                              ).rowcount or 0
     return int(n)
-
-
-def exists(ctx: ServiceContext, *, user_id: int | None = None, person_id: int | None = None) -> bool:
-    """Whether the account has an open session (tests and the people pages)."""
-    with ctx.reader() as session:
-        q = select(WebSession.id).where(WebSession.ended_at.is_(None))
-        q = q.where(WebSession.user_id == user_id) if user_id is not None else q.where(WebSession.person_id == person_id)
-        return session.scalar(q.limit(1)) is not None

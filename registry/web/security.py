@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, request
 
-__all__ = ["init_app", "safe_next"]
+__all__ = ["init_app", "safe_next", "local_path", "fresh_cookie", "pending"]
 
 
 def safe_next(target: str | None, prefix: str = "/") -> str | None:
@@ -26,6 +26,46 @@ def safe_next(target: str | None, prefix: str = "/") -> str | None:
     if not target.startswith("/") or target.startswith("//") or not target.startswith(prefix):
         return None
     return target
+
+
+def local_path(url: str | None) -> str | None:
+    """The path and query of a same-site URL (a Referer, a request's full path), else None."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def fresh_cookie(*keep: str) -> None:
+    """A new cookie for a new stage of sign-in (no session fixation), keeping the language and ``keep``."""
+    from flask import session
+
+    kept = {k: session[k] for k in ("lang", *keep) if k in session}
+    session.clear()
+    session.update(kept)
+
+
+def pending(key: str, seconds: int) -> int | None:
+    """The account id a password step left in the cookie under ``key`` ({"id", "at"}), if still fresh
+    (``seconds``) and well formed; a stale or malformed entry is dropped."""
+    import datetime as dt
+
+    from flask import current_app, session
+
+    entry = session.get(key)
+    try:
+        account, at = int(entry["id"]), dt.datetime.fromisoformat(entry["at"])  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        session.pop(key, None)
+        return None
+    if (current_app.extensions["registry"].clock.now() - at).total_seconds() > seconds:
+        session.pop(key, None)
+        return None
+    return account
 
 
 def init_app(app: Flask, secure: bool) -> None:

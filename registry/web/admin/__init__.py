@@ -17,7 +17,7 @@ from ...domain.roles import Permission, permissions_of
 from ...services import staff_auth, web_sessions
 from ...services.context import Actor
 from .. import i18n, service_context
-from ..security import safe_next
+from ..security import fresh_cookie, local_path, pending, safe_next
 from .forms import CodeForm, EmptyForm, LoginForm, PasswordChangeForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -76,7 +76,7 @@ def staff_required(permission: Permission | None = None) -> Callable[[Callable[.
                 if request.headers.get("Sec-Fetch-Dest") in ("image", "script", "style", "font"):
                     abort(401)   # a picture of a page left behind: no sign-in page (it would eat its notices)
                 # the page asked for comes back after sign-in (a form's page, for a refused POST)
-                target = safe_next((_local(request.full_path if request.method == "GET" else request.referrer)
+                target = safe_next((local_path(request.full_path if request.method == "GET" else request.referrer)
                                     or "").rstrip("?"), "/admin")
                 return redirect(url_for("admin.login", next=None if target in ("/admin/", "/admin") else target))
             if g.get("must_change_password") and request.endpoint not in ("admin.password", "admin.logout"):
@@ -112,8 +112,8 @@ def login() -> Any:
         except DomainError as exc:
             error, status = _translated(exc), exc.http_status
         else:
-            _fresh_cookie()
-            session["pending"] = {"user": checked.user_id, "at": _now().isoformat()}
+            fresh_cookie()
+            session["pending"] = {"id": checked.user_id, "at": _now().isoformat()}
             target = safe_next(request.args.get("next"), "/admin")
             if target:
                 session["next"] = target
@@ -127,40 +127,8 @@ def _translated(exc: DomainError) -> str:
     return i18n.error_text(exc)
 
 
-def _local(url: str | None) -> str | None:
-    """The path and query of a same-site URL (a Referer), else None."""
-    if not url:
-        return None
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.netloc and parts.netloc != request.host:
-        return None
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-def _fresh_cookie() -> None:
-    """A new cookie for a new stage of sign-in (no fixation), keeping only the language."""
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
-
-
 def _pending_user() -> int | None:
-    pending = session.get("pending")
-    if not isinstance(pending, dict) or "user" not in pending or "at" not in pending:
-        return None
-    try:
-        at = dt.datetime.fromisoformat(pending["at"])
-        uid = int(pending["user"])
-    except (TypeError, ValueError):
-        session.pop("pending", None)
-        return None
-    if (_now() - at).total_seconds() > _PENDING_SECONDS:
-        session.pop("pending", None)
-        return None
-    return uid
+    return pending("pending", _PENDING_SECONDS)
 
 
 def grouped(secret: str) -> str:
@@ -221,7 +189,7 @@ def _finish(uid: int, code: str) -> Any:
             session.pop("pending", None)
         return _translated(exc)
     target = safe_next(session.get("next"), "/admin")
-    _fresh_cookie()   # a fresh cookie after sign-in (no fixation); the session itself is on the server
+    fresh_cookie()   # a fresh cookie after sign-in (no fixation); the session itself is on the server
     session.permanent = True
     session["sid"] = token
     return redirect(target or url_for("admin.dashboard"))
@@ -233,7 +201,7 @@ def logout() -> Any:
     if not form.validate_on_submit():
         abort(400)
     staff_auth.sign_out(service_context(), g.get("actor"), session.get("sid"))
-    _fresh_cookie()
+    fresh_cookie()
     flash(_("You have signed out."), "info")
     return redirect(url_for("admin.login"))
 

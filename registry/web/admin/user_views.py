@@ -17,11 +17,6 @@ from .forms import EmptyForm
 from .forms_extra import ConfirmUserForm, RolesForm, UserCreateForm
 
 
-def _message(exc: DomainError, username: str = "", action: str = "") -> str:
-    """The service's refusal, in the page's language (coded messages: services.users)."""
-    return i18n.error_text(exc)
-
-
 def _roles(form: Any) -> list[Role]:
     return [Role.parse(r) for r in form.roles.data or []]
 
@@ -74,7 +69,7 @@ def user_detail(username: str) -> Any:
     try:
         users.set_roles(service_context(), g.actor, username, _roles(form))
     except DomainError as exc:
-        return _detail(username, error=_message(exc, username), status=exc.http_status, form=form)
+        return _detail(username, error=i18n.error_text(exc), status=exc.http_status, form=form)
     flash(_("The roles of %(user)s were saved; they apply from the next page the user opens.", user=username), "info")
     return redirect(url_for("admin.user_detail", username=username))
 
@@ -88,7 +83,7 @@ def user_active(username: str, action: str) -> Any:
     try:
         fn(service_context(), g.actor, username)
     except DomainError as exc:
-        return _detail(username, error=_message(exc, username, action), status=exc.http_status)
+        return _detail(username, error=i18n.error_text(exc), status=exc.http_status)
     flash(_("%(user)s was deactivated and is signed out.", user=username) if action == "deactivate"
           else _("%(user)s can sign in again.", user=username), "info")
     return redirect(url_for("admin.user_detail", username=username))

@@ -23,7 +23,7 @@ from ...services import applications, elicence, portal_data, portal_sign_in, web
 from ...services.context import Actor
 from ...services.portal_access import Principal
 from .. import i18n, service_context
-from ..security import safe_next
+from ..security import fresh_cookie, local_path, safe_next
 
 # The portal's own script and styles (CSP: script-src 'self', so no inline script): /portal/static/...
 STATIC = Path(__file__).resolve().parents[3] / "static" / "portal"
@@ -87,29 +87,17 @@ def load_enterprise() -> None:
     g.portal_session_key = found.key
 
 
-def fresh_cookie() -> None:
-    """A new cookie at each stage of sign-in (no fixation), keeping only the language."""
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
-
-
 def start_portal_session(token: str) -> None:
-    fresh_cookie()
+    """The signed-in cookie: a new one, keeping the language and where sign-in should lead."""
+    fresh_cookie("portal_next")
     session.permanent = True
     session[SESSION_KEY] = token
 
 
 def to_sign_in(person: bool = False) -> Any:
     """To the sign-in page, coming back to this page afterwards (a POST comes back to its form's page)."""
-    target = request.full_path if request.method == "GET" else request.referrer
-    if target and "://" in target:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(target)
-        target = parts.path + (f"?{parts.query}" if parts.query else "") if parts.netloc == request.host else None
-    target = safe_next((target or "").rstrip("?"), "/portal")
+    target = safe_next((local_path(request.full_path if request.method == "GET" else request.referrer)
+                        or "").rstrip("?"), "/portal")
     if target in ("/portal/", "/portal"):
         target = None   # the home page is where sign-in leads anyway
     return redirect(url_for("portal.person_login" if person else "portal.login", next=target))
@@ -177,10 +165,7 @@ def login() -> Any:
         except DomainError as exc:
             error, status = i18n.error_text(exc), exc.http_status
         else:
-            target = session.get("portal_next")
             start_portal_session(token)     # a new cookie: the challenge is gone with the old one
-            if target:
-                session["portal_next"] = target
             return after_sign_in()
     elif request.method == "POST":
         status = 400

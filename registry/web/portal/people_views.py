@@ -6,7 +6,6 @@ representative reaches the management pages (403 for an authorised person).
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
@@ -21,11 +20,10 @@ from ...services import enterprise_people
 from ...services.portal_access import Principal
 from .. import i18n, service_context
 from ..admin import grouped
-from ..security import safe_next
+from ..security import fresh_cookie, pending, safe_next
 from ..admin.forms import CodeForm, PasswordChangeForm
 from ..admin.forms_extra import _choice
-from . import (EmptyForm, _now, after_sign_in, bp, enterprise_required, fresh_cookie, legal_representative_required,
-               start_portal_session)
+from . import EmptyForm, _now, after_sign_in, bp, enterprise_required, legal_representative_required, start_portal_session
 
 _PENDING_SECONDS = 300  # between a correct password and the code
 
@@ -107,11 +105,8 @@ def person_login() -> Any:
         except DomainError as exc:
             error, status = _sign_in_error(exc), exc.http_status
         else:
-            target = session.get("portal_next")
-            fresh_cookie()
-            if target:
-                session["portal_next"] = target
-            session["person_pending"] = {"person": checked.person_id, "at": _now().isoformat()}
+            fresh_cookie("portal_next")
+            session["person_pending"] = {"id": checked.person_id, "at": _now().isoformat()}
             return redirect(url_for("portal.person_enrol" if checked.needs_enrolment else "portal.person_code"))
     elif request.method == "POST":
         status = 400
@@ -119,18 +114,7 @@ def person_login() -> Any:
 
 
 def _pending_person() -> int | None:
-    pending = session.get("person_pending")
-    if not isinstance(pending, dict):
-        return None
-    try:
-        pid, at = int(pending["person"]), dt.datetime.fromisoformat(pending["at"])
-    except (KeyError, TypeError, ValueError):
-        session.pop("person_pending", None)
-        return None
-    if (_now() - at).total_seconds() > _PENDING_SECONDS:
-        session.pop("person_pending", None)
-        return None
-    return pid
+    return pending("person_pending", _PENDING_SECONDS)
 
 
 def _code_step(pid: int, form: CodeForm) -> tuple[Any, str | None, int]:
@@ -142,10 +126,7 @@ def _code_step(pid: int, form: CodeForm) -> tuple[Any, str | None, int]:
         if isinstance(exc, enterprise_people.AccountLocked):
             session.pop("person_pending", None)
         return None, _sign_in_error(exc), exc.http_status
-    target = session.get("portal_next")
     start_portal_session(token)   # a fresh cookie after sign-in; the session itself is on the server
-    if target:
-        session["portal_next"] = target
     return after_sign_in(), None, 302
 
 
