@@ -3,6 +3,7 @@
 Conventions: a command that creates something prints its identifier alone on the last line of
 standard output; an error is one line on standard error and exit status 2, with nothing written.
 """
+
 from __future__ import annotations
 
 import functools
@@ -10,8 +11,9 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -90,7 +92,7 @@ def main() -> None:
 @handle_errors
 def init(demo: bool) -> None:
     """Bring the schema up to date, create the CA hierarchies and a first admin (idempotent)."""
-    old_umask = os.umask(0o077)   # everything init creates (database, keys) is the registry's own
+    old_umask = os.umask(0o077)  # everything init creates (database, keys) is the registry's own
     try:
         _init(demo)
     finally:
@@ -182,12 +184,17 @@ def serve(host: str, port: int, workers: int, dev: bool, no_publisher: bool) -> 
 
     from .web import create_app
 
-    os.umask(0o077)   # the database's WAL/SHM, CRL temp files, logs: not readable by other local users
+    os.umask(0o077)  # the database's WAL/SHM, CRL temp files, logs: not readable by other local users
     app = create_app()  # fail here, with a clear message, before forking workers
-    click.echo(f"portal on http://{host}:{port}/  ({'development server' if dev else f'gunicorn, {workers} workers'}; "
-               "Ctrl-C to stop)")
-    publisher = None if no_publisher else subprocess.Popen(
-        [sys.executable, "-c", "from registry.cli import main; main()", "crl", "daemon"])
+    click.echo(
+        f"portal on http://{host}:{port}/  ({'development server' if dev else f'gunicorn, {workers} workers'}; "
+        "Ctrl-C to stop)"
+    )
+    publisher = (
+        None
+        if no_publisher
+        else subprocess.Popen([sys.executable, "-c", "from registry.cli import main; main()", "crl", "daemon"])
+    )
     try:
         if dev:
             app.run(host=host, port=port, debug=False, use_reloader=False)
@@ -208,8 +215,14 @@ def _gunicorn(app, host: str, port: int, workers: int) -> None:  # type: ignore[
                 # never share a pooled database connection across processes
                 app.extensions["registry"].engine.dispose(close=False)
 
-            for key, value in {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
-                               "timeout": 60, "graceful_timeout": 10, "post_fork": post_fork}.items():
+            for key, value in {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "accesslog": "-",
+                "timeout": 60,
+                "graceful_timeout": 10,
+                "post_fork": post_fork,
+            }.items():
                 self.cfg.set(key, value)
 
         def load(self):  # type: ignore[no-untyped-def]
@@ -228,8 +241,9 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--role", "roles", multiple=True, required=True,
-              help="operator, reviewer, admin or auditor (repeatable).")
+@click.option(
+    "--role", "roles", multiple=True, required=True, help="operator, reviewer, admin or auditor (repeatable)."
+)
 @click.option("--display-name", default="")
 @handle_errors
 def user_add(name: str, roles: tuple[str, ...], display_name: str) -> None:
@@ -261,8 +275,10 @@ def licence_import(file: str) -> None:
     report = licences.import_licences(_ctx(), _cli_actor(), data, Path(file).name)
     for err in report.errors:
         click.echo(f"{file}: {err}", err=True)
-    click.echo(f"created {len(report.created)}, updated {len(report.updated)}, "
-               f"unchanged {len(report.unchanged)}, rejected {len(report.errors)}")
+    click.echo(
+        f"created {len(report.created)}, updated {len(report.updated)}, "
+        f"unchanged {len(report.unchanged)}, rejected {len(report.errors)}"
+    )
     if report.errors and not report.good:
         sys.exit(2)
 
@@ -271,8 +287,13 @@ def licence_import(file: str) -> None:
 
 
 @main.command()
-@click.option("--algorithm", type=click.Choice(["sm2", "ecdsa", "p256"]), default="sm2", show_default=True,
-              help="sm2 (SM2/SM3), or ecdsa / p256 (ECDSA P-256 with SHA-256).")
+@click.option(
+    "--algorithm",
+    type=click.Choice(["sm2", "ecdsa", "p256"]),
+    default="sm2",
+    show_default=True,
+    help="sm2 (SM2/SM3), or ecdsa / p256 (ECDSA P-256 with SHA-256).",
+)
 @click.option("--uscc", required=True, help="The enterprise's unified social credit code.")
 @click.option("--name", default="", help="Common name for the request (default: the USCC).")
 @click.option("--key-out", required=True, type=click.Path(dir_okay=False))
@@ -308,7 +329,7 @@ def keygen(algorithm: str, uscc: str, name: str, key_out: str, csr_out: str) -> 
         with os.fdopen(fd, "w") as fh:
             fh.write(csr)
     except BaseException:
-        Path(key_out).unlink(missing_ok=True)   # nothing written: no key without its request
+        Path(key_out).unlink(missing_ok=True)  # nothing written: no key without its request
         raise
     click.echo(f"key: {key_out} ({key.algorithm.label})")
     click.echo(csr_out)
@@ -330,23 +351,41 @@ def seal() -> None:
 
 @seal.command("issue")
 @click.option("--uscc", required=True)
-@click.option("--type", "seal_type", required=True, help="01 official, 02 finance, 03 invoice, "
-              "04 contract, 05 legal-representative, 99 other (code or name).")
+@click.option(
+    "--type",
+    "seal_type",
+    required=True,
+    help="01 official, 02 finance, 03 invoice, 04 contract, 05 legal-representative, 99 other (code or name).",
+)
 @click.option("--csr", type=click.Path(dir_okay=False), help="PKCS#10 request (PEM or DER).")
 @click.option("--public-key", type=click.Path(dir_okay=False), help="Holder public key (PEM).")
 @click.option("--generate-key", is_flag=True, help="Make the holder key here (written to --out).")
 @click.option("--image", type=click.Path(dir_okay=False), help="Seal picture (PNG); default: drawn.")
 @click.option("--operator", help="Staff user who checked the application: signs in here (password and code).")
 @click.option("--approver", help="A different staff user with the reviewer role: confirms with their own code.")
-@click.option("--break-glass", "break_glass", metavar="REASON",
-              help="Issue without a second person, recorded as the command-line user's act under the "
-                   "break-glass policy, with REASON, in the audit log.")
+@click.option(
+    "--break-glass",
+    "break_glass",
+    metavar="REASON",
+    help="Issue without a second person, recorded as the command-line user's act under the "
+    "break-glass policy, with REASON, in the audit log.",
+)
 @click.option("--algorithm", type=click.Choice(["sm2", "ecdsa"]))
 @click.option("--out", type=click.Path(file_okay=False), help="Also export the seal into this directory.")
 @handle_errors
-def seal_issue(uscc: str, seal_type: str, csr: str | None, public_key: str | None, generate_key: bool,
-               image: str | None, operator: str | None, approver: str | None, break_glass: str | None,
-               algorithm: str | None, out: str | None) -> None:
+def seal_issue(
+    uscc: str,
+    seal_type: str,
+    csr: str | None,
+    public_key: str | None,
+    generate_key: bool,
+    image: str | None,
+    operator: str | None,
+    approver: str | None,
+    break_glass: str | None,
+    algorithm: str | None,
+    out: str | None,
+) -> None:
     """Issue a seal under dual control; prints the esID on the last line.
 
     The operator signs in (password, then a code from their authenticator) and the approver types a
@@ -361,16 +400,28 @@ def seal_issue(uscc: str, seal_type: str, csr: str | None, public_key: str | Non
         if operator or approver:
             raise CliError("--break-glass issues without an operator and an approver: give one or the other")
         counter_auth.check_reason(break_glass)
-        req = seals.IssueRequest(uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(), operator="",
-                                 approver="", algorithm=algorithm, break_glass=break_glass,
-                                 picture_png=_read(image, "image") if image else None)
+        req = seals.IssueRequest(
+            uscc=uscc,
+            seal_type=seal_type,
+            key=seals.KeyMaterial(),
+            operator="",
+            approver="",
+            algorithm=algorithm,
+            break_glass=break_glass,
+            picture_png=_read(image, "image") if image else None,
+        )
     else:
         if not operator or not approver:
-            raise CliError("name the --operator and the --approver (both confirm here), "
-                           "or use --break-glass REASON")
-        req = seals.IssueRequest(uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(), operator=operator,
-                                 approver=approver, algorithm=algorithm,
-                                 picture_png=_read(image, "image") if image else None)
+            raise CliError("name the --operator and the --approver (both confirm here), or use --break-glass REASON")
+        req = seals.IssueRequest(
+            uscc=uscc,
+            seal_type=seal_type,
+            key=seals.KeyMaterial(),
+            operator=operator,
+            approver=approver,
+            algorithm=algorithm,
+            picture_png=_read(image, "image") if image else None,
+        )
     ctx = _ctx()
     if break_glass is None:
         assert operator and approver
@@ -379,26 +430,56 @@ def seal_issue(uscc: str, seal_type: str, csr: str | None, public_key: str | Non
         counter_auth.check_eligible(ctx, approver, "approver")
         counter_auth.check_eligible(ctx, operator, "operator")
         password = _secret("REGISTRY_OPERATOR_PASSWORD", f"Password of operator {operator}")
-        counter_auth.confirm(ctx, cli_user, operator, "operator",
-                             _secret("REGISTRY_OPERATOR_CODE", f"Code of operator {operator}"), password=password)
-        counter_auth.confirm(ctx, cli_user, approver, "approver",
-                             _secret("REGISTRY_APPROVER_CODE", f"Approver {approver}: your code to approve"))
+        counter_auth.confirm(
+            ctx,
+            cli_user,
+            operator,
+            "operator",
+            _secret("REGISTRY_OPERATOR_CODE", f"Code of operator {operator}"),
+            password=password,
+        )
+        counter_auth.confirm(
+            ctx,
+            cli_user,
+            approver,
+            "approver",
+            _secret("REGISTRY_APPROVER_CODE", f"Approver {approver}: your code to approve"),
+        )
 
-    def issue(key: "seals.KeyMaterial"):  # type: ignore[no-untyped-def]
+    def issue(key: seals.KeyMaterial):  # type: ignore[no-untyped-def]
         from dataclasses import replace
 
         return seals.issue_seal(ctx, _cli_actor(), replace(req, key=key))
 
-    _issue_and_export(ctx, issue, csr=csr, public_key=public_key, generate_key=generate_key,
-                      algorithm=algorithm or "sm2", out=out,
-                      describe=lambda r: f"issued {r.es_id} ({r.algorithm.label}), application {r.application_id}")
+    _issue_and_export(
+        ctx,
+        issue,
+        csr=csr,
+        public_key=public_key,
+        generate_key=generate_key,
+        algorithm=algorithm or "sm2",
+        out=out,
+        describe=lambda r: f"issued {r.es_id} ({r.algorithm.label}), application {r.application_id}",
+    )
     if break_glass is not None:
-        click.echo(f"break-glass: issued by {cli_user.name} alone, recorded in the audit log "
-                   "(application.break_glass) with the reason", err=True)
+        click.echo(
+            f"break-glass: issued by {cli_user.name} alone, recorded in the audit log "
+            "(application.break_glass) with the reason",
+            err=True,
+        )
 
 
-def _issue_and_export(ctx: ServiceContext, issue, *, csr: str | None, public_key: str | None,  # type: ignore[no-untyped-def]
-                      generate_key: bool, algorithm: str, out: str | None, describe) -> None:
+def _issue_and_export(
+    ctx: ServiceContext,
+    issue,
+    *,
+    csr: str | None,
+    public_key: str | None,  # type: ignore[no-untyped-def]
+    generate_key: bool,
+    algorithm: str,
+    out: str | None,
+    describe,
+) -> None:
     """Shared by `seal issue` and `seal renew`. With --generate-key the holder key is made here and
     written to OUT/holder.key (mode 0600) *before* the seal is issued, so a seal never exists whose
     key was lost; if the issuance is refused, the key file (and OUT, if this made it) is removed."""
@@ -422,8 +503,10 @@ def _issue_and_export(ctx: ServiceContext, issue, *, csr: str | None, public_key
         _write_private(key_file, holder.pem())
         material = seals.KeyMaterial(public_key_pem=holder.public_key.pem().encode())
     else:
-        material = seals.KeyMaterial(csr=_read(csr, "certificate request") if csr else None,
-                                     public_key_pem=_read(public_key, "public key") if public_key else None)
+        material = seals.KeyMaterial(
+            csr=_read(csr, "certificate request") if csr else None,
+            public_key_pem=_read(public_key, "public key") if public_key else None,
+        )
     try:
         result = issue(material)
     except BaseException:
@@ -455,8 +538,12 @@ def _export(ctx: ServiceContext, es_id: str, out: Path) -> list[str]:
 
     exp = seals.export_seal(ctx, es_id)
     out.mkdir(parents=True, exist_ok=True)
-    files = {"seal.esl": exp.seal_der, "cert.pem": exp.certificate_pem.encode(),
-             "chain.pem": exp.chain_pem.encode(), "maker-chain.pem": exp.maker_chain_pem.encode()}
+    files = {
+        "seal.esl": exp.seal_der,
+        "cert.pem": exp.certificate_pem.encode(),
+        "chain.pem": exp.chain_pem.encode(),
+        "maker-chain.pem": exp.maker_chain_pem.encode(),
+    }
     for n, data in files.items():
         tmp = out / f".{n}.tmp"
         tmp.write_bytes(data)
@@ -476,8 +563,19 @@ def seal_show(code: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False, indent=2))
         return
-    for k in ("es_id", "name", "type", "type_name_zh", "enterprise", "uscc", "algorithm", "status",
-              "valid_start", "valid_end", "maker"):
+    for k in (
+        "es_id",
+        "name",
+        "type",
+        "type_name_zh",
+        "enterprise",
+        "uscc",
+        "algorithm",
+        "status",
+        "valid_start",
+        "valid_end",
+        "maker",
+    ):
         click.echo(f"{k:14} {info[k]}")
     for c in info["certificates"]:
         click.echo(f"{'certificate':14} {c['serial']} by {c['issuer']} shard {c['shard']} {c['status']}")
@@ -512,16 +610,20 @@ def _parse_time(text: str | None, what: str):  # type: ignore[no-untyped-def]
 
 @seal.command("revoke")
 @click.argument("code")
-@click.option("--reason", required=True, help="keyCompromise, affiliationChanged, superseded, "
-              "cessationOfOperation, privilegeWithdrawn or unspecified.")
+@click.option(
+    "--reason",
+    required=True,
+    help="keyCompromise, affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn or unspecified.",
+)
 @click.option("--invalidity-date", help="When the seal became unusable (ISO 8601), if earlier than now.")
 @handle_errors
 def seal_revoke(code: str, reason: str, invalidity_date: str | None) -> None:
     """Revoke a seal: its holder certificates go on the next CRLs at the event time."""
     from .services import revocation
 
-    seal_ = revocation.revoke_seal(_ctx(), _cli_actor(), code, reason,
-                                   _parse_time(invalidity_date, "--invalidity-date"))
+    seal_ = revocation.revoke_seal(
+        _ctx(), _cli_actor(), code, reason, _parse_time(invalidity_date, "--invalidity-date")
+    )
     click.echo(f"revoked {seal_.es_id} ({seal_.revocation_reason}) at {seal_.revoked_at:%Y-%m-%d %H:%M:%S}Z")
     click.echo(seal_.es_id)
 
@@ -565,10 +667,16 @@ def seal_renew(code: str, csr: str | None, generate_key: bool, out: str | None) 
     ctx = _ctx()
     with ctx.reader() as session:
         algorithm = seals.find_seal(session, code).algorithm.value  # a new key stays on the seal's hierarchy
-    _issue_and_export(ctx, lambda key: seals.renew_seal(ctx, _cli_actor(), code, key), csr=csr, public_key=None,
-                      generate_key=generate_key, algorithm=algorithm, out=out,
-                      describe=lambda r: f"renewed {code.strip().upper()} as {r.es_id}; the old seal is revoked "
-                                         "(superseded)")
+    _issue_and_export(
+        ctx,
+        lambda key: seals.renew_seal(ctx, _cli_actor(), code, key),
+        csr=csr,
+        public_key=None,
+        generate_key=generate_key,
+        algorithm=algorithm,
+        out=out,
+        describe=lambda r: f"renewed {code.strip().upper()} as {r.es_id}; the old seal is revoked (superseded)",
+    )
 
 
 @licence.command("credential")
@@ -593,15 +701,23 @@ def licence_credential(uscc: str, challenge: str | None) -> None:
 @click.option("--legal-representative", help="New legal representative (same effect).")
 @click.option("--entity-type", help="New entity type (same effect).")
 @handle_errors
-def licence_set_status(uscc: str, status: str, name: str | None, legal_representative: str | None,
-                       entity_type: str | None) -> None:
+def licence_set_status(
+    uscc: str, status: str, name: str | None, legal_representative: str | None, entity_type: str | None
+) -> None:
     """A licence event: cancellation or revocation revokes every seal (cessationOfOperation); a
     change of name, legal representative or entity type revokes them (affiliationChanged) and opens
     re-issue applications."""
     from .services import licences
 
-    change = licences.set_licence_status(_ctx(), _cli_actor(), uscc, status, name=name,
-                                         legal_representative=legal_representative, entity_type=entity_type)
+    change = licences.set_licence_status(
+        _ctx(),
+        _cli_actor(),
+        uscc,
+        status,
+        name=name,
+        legal_representative=legal_representative,
+        entity_type=entity_type,
+    )
     if not change.changes:
         click.echo(f"{change.uscc}: nothing changed")
     for field_name, (old, new) in change.changes.items():
@@ -631,8 +747,11 @@ def crl_publish(issuers: tuple[str, ...], all_shards: bool) -> None:
 
 
 @crl_group.command("daemon")
-@click.option("--interval", type=click.FloatRange(0.2, 3600), help="Seconds between checks "
-              "(default REGISTRY_CRL_PUBLISH_INTERVAL).")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.2, 3600),
+    help="Seconds between checks (default REGISTRY_CRL_PUBLISH_INTERVAL).",
+)
 @click.option("--max-seconds", type=click.FloatRange(0, None), default=None, help="Stop after this long.")
 @handle_errors
 def crl_daemon(interval: float | None, max_seconds: float | None) -> None:
@@ -642,8 +761,9 @@ def crl_daemon(interval: float | None, max_seconds: float | None) -> None:
     ctx = _ctx()
     from .services import ocsp
 
-    for line in pub.run_publisher(ctx, _cli_actor(), interval=interval, max_seconds=max_seconds,
-                                  also=ocsp.refresher(ctx)):  # OCSP responses refreshed at half-life
+    for line in pub.run_publisher(
+        ctx, _cli_actor(), interval=interval, max_seconds=max_seconds, also=ocsp.refresher(ctx)
+    ):  # OCSP responses refreshed at half-life
         click.echo(line, nl=True)
 
 
@@ -653,8 +773,13 @@ def ocsp_group() -> None:
 
 
 @ocsp_group.command("refresh")
-@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000),
-              help="Responses signed per write transaction.")
+@click.option(
+    "--batch",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Responses signed per write transaction.",
+)
 @handle_errors
 def ocsp_refresh(batch: int) -> None:
     """Re-sign the responses past half their validity and sign any missing one."""
@@ -670,8 +795,11 @@ def ca_group() -> None:
 
 @ca_group.command("revoke")
 @click.argument("name")
-@click.option("--reason", required=True, help="keyCompromise, cACompromise, affiliationChanged, "
-              "superseded, cessationOfOperation or unspecified.")
+@click.option(
+    "--reason",
+    required=True,
+    help="keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation or unspecified.",
+)
 @handle_errors
 def ca_revoke(name: str, reason: str) -> None:
     """Revoke an issuing CA or seal-maker certificate (listed on the root's CRL); it stops issuing."""
@@ -704,8 +832,11 @@ def audit_verify() -> None:
     try:
         settings = Settings.from_env()
         url = make_url(settings.database_url)
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
-                and not Path(url.database).is_file():
+        if (
+            url.get_backend_name() == "sqlite"
+            and url.database not in (None, "", ":memory:")
+            and not Path(url.database).is_file()
+        ):
             raise CliError(f"no database at {url.database}: run `registry init` first")
         report = audit.verify_audit_chain(_ctx(), _cli_actor())
     except DomainError as exc:
@@ -745,8 +876,12 @@ def notify_group() -> None:
 
 
 @notify_group.command("run")
-@click.option("--every", type=click.FloatRange(0.1, 86400), metavar="SECONDS",
-              help="Run again every SECONDS until stopped (for a service); default: one pass.")
+@click.option(
+    "--every",
+    type=click.FloatRange(0.1, 86400),
+    metavar="SECONDS",
+    help="Run again every SECONDS until stopped (for a service); default: one pass.",
+)
 @click.option("--rounds", type=click.IntRange(1, None), help="With --every: stop after this many passes.")
 @handle_errors
 def notify_run(every: float | None, rounds: int | None) -> None:
@@ -770,8 +905,9 @@ def notify_run(every: float | None, rounds: int | None) -> None:
 
 @main.command("verify")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--document", type=click.Path(dir_okay=False),
-              help="The signed file, for an SES_Signature (checks its digest).")
+@click.option(
+    "--document", type=click.Path(dir_okay=False), help="The signed file, for an SES_Signature (checks its digest)."
+)
 @click.option("--at", "at", help="Judge as of this time (ISO 8601) instead of now.")
 def verify_cmd(file: str, document: str | None, at: str | None) -> None:
     """Verify an electronic seal (.esl), an SES_Signature or a sealed OFD document.
@@ -797,10 +933,20 @@ def verify_cmd(file: str, document: str | None, at: str | None) -> None:
 
 @main.command("sign")
 @click.option("--seal", "seal_path", required=True, type=click.Path(dir_okay=False), help="The seal (.esl).")
-@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False),
-              help="The holder's private key (PEM, PKCS#8 or SEC1).")
-@click.option("--cert", "cert_path", required=True, type=click.Path(dir_okay=False),
-              help="The holder's certificate, one the seal lists (PEM or DER).")
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The holder's private key (PEM, PKCS#8 or SEC1).",
+)
+@click.option(
+    "--cert",
+    "cert_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The holder's certificate, one the seal lists (PEM or DER).",
+)
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Where to write the SES_Signature.")
 @handle_errors
@@ -818,10 +964,14 @@ def sign_cmd(seal_path: str, key_path: str, cert_path: str, file: str, out: str)
         raise CliError(f"--out {out} already exists; choose a new file")
     ctx = _ctx()
     limit = ctx.settings.verify_max_bytes
-    result = signing.sign_file(ctx, seal=_read(seal_path, "seal"),
-                               key=PrivateKey.from_pem(_read(key_path, "key", 64 * 1024)),
-                               certificate=_read(cert_path, "certificate", 64 * 1024),
-                               data=_read(file, "file", limit), file_name=Path(file).name)
+    result = signing.sign_file(
+        ctx,
+        seal=_read(seal_path, "seal"),
+        key=PrivateKey.from_pem(_read(key_path, "key", 64 * 1024)),
+        certificate=_read(cert_path, "certificate", 64 * 1024),
+        data=_read(file, "file", limit),
+        file_name=Path(file).name,
+    )
     tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
     try:
         tmp.write_bytes(result.signature)
@@ -829,8 +979,10 @@ def sign_cmd(seal_path: str, key_path: str, cert_path: str, file: str, out: str)
     finally:
         tmp.unlink(missing_ok=True)
     item = result.report.items[0]
-    click.echo(f"signed {Path(file).name} ({item.summary.get('property_info')}) with seal "
-               f"{item.summary['seal']['es_id']} at {item.summary.get('signing_time')}")
+    click.echo(
+        f"signed {Path(file).name} ({item.summary.get('property_info')}) with seal "
+        f"{item.summary['seal']['es_id']} at {item.summary.get('signing_time')}"
+    )
     click.echo(out)
 
 

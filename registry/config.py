@@ -3,6 +3,7 @@
 No secret has a default: the Flask secret key and the key-encryption key live in files under the
 instance directory that ``registry init`` creates with mode 0600, unless given in the environment.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,32 +53,32 @@ class Settings:
     kek_hex: str | None = None
     secret_key: str | None = None
     max_picture_bytes: int = 512 * 1024
-    session_idle_minutes: int = 15            # staff sessions end after this long without a request
-    session_max_hours: int = 12               # and this long after sign-in, however active (absolute)
-    secure_cookies: bool = False              # cookies only over HTTPS (default: on for an https base URL)
-    login_max_failures: int = 5               # wrong passwords or codes before the account locks
+    session_idle_minutes: int = 15  # staff sessions end after this long without a request
+    session_max_hours: int = 12  # and this long after sign-in, however active (absolute)
+    secure_cookies: bool = False  # cookies only over HTTPS (default: on for an https base URL)
+    login_max_failures: int = 5  # wrong passwords or codes before the account locks
     login_lock_minutes: int = 15
-    elicence_cert: Path = Path()               # the e-licence issuer certificate the portal trusts
-    elicence_key: Path = Path()                # the demo issuer's key (registry licence credential)
-    trust_dir: Path = Path()                    # other authorities' anchors, intermediates and CRLs
-    verify_max_bytes: int = 32 * 1024 * 1024    # largest file the public verifier accepts
+    elicence_cert: Path = Path()  # the e-licence issuer certificate the portal trusts
+    elicence_key: Path = Path()  # the demo issuer's key (registry licence credential)
+    trust_dir: Path = Path()  # other authorities' anchors, intermediates and CRLs
+    verify_max_bytes: int = 32 * 1024 * 1024  # largest file the public verifier accepts
     crl_validity_hours: int = 24
     crl_keep_expired: bool = False
     crl_publish_interval: int = 2
     ocsp_url: str = ""
     ocsp_validity_hours: int = 24
     ocsp_live_concurrency: int = 4
-    renewal_window_days: int = 60              # the portal renews a seal this many days before validEnd
+    renewal_window_days: int = 60  # the portal renews a seal this many days before validEnd
     # e-mail notifications (registry.services.notify); no SMTP host: notices accumulate, nothing is sent
     smtp_host: str = ""
     smtp_port: int = 587
-    smtp_security: str = "starttls"            # starttls | tls (implicit, SMTPS) | none
+    smtp_security: str = "starttls"  # starttls | tls (implicit, SMTPS) | none
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_timeout: int = 30
     mail_from: str = ""
-    notify_timezone: str = "Asia/Shanghai"     # whose calendar day "one digest per day" and reminders count
-    display_timezone: str = "Asia/Shanghai"    # times on pages and in e-mails (labelled); UTC in the API and exports
+    notify_timezone: str = "Asia/Shanghai"  # whose calendar day "one digest per day" and reminders count
+    display_timezone: str = "Asia/Shanghai"  # times on pages and in e-mails (labelled); UTC in the API and exports
     notify_reminder_days: tuple[int, ...] = (30, 7, 1)
 
     @property
@@ -92,11 +93,11 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    def with_overrides(self, **kw: object) -> "Settings":
+    def with_overrides(self, **kw: object) -> Settings:
         return replace(self, **kw)  # type: ignore[arg-type]
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         instance = Path(env.get("REGISTRY_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
         db_url = env.get("REGISTRY_DATABASE_URL") or f"sqlite:///{instance / 'registry.db'}"
@@ -115,8 +116,7 @@ class Settings:
             vendor_id=env.get("REGISTRY_VENDOR_ID") or "SZAMR-RA",
             area_code=area,
             authority_name=env.get("REGISTRY_AUTHORITY_NAME") or "深圳市市场监督管理局",
-            authority_name_en=env.get("REGISTRY_AUTHORITY_NAME_EN")
-            or "Shenzhen Administration for Market Regulation",
+            authority_name_en=env.get("REGISTRY_AUTHORITY_NAME_EN") or "Shenzhen Administration for Market Regulation",
             seal_font=env.get("REGISTRY_SEAL_FONT") or None,
             policy_oid=env.get("REGISTRY_POLICY_OID") or "1.3.6.1.4.1.61156.1.1",
             kek_hex=env.get("REGISTRY_KEK") or None,
@@ -155,19 +155,24 @@ def _mail_settings(env: dict[str, str], base: str) -> dict[str, object]:
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SystemExit(f"REGISTRY_NOTIFY_TIMEZONE: unknown time zone {zone!r} (an IANA name such as "
-                         "Asia/Shanghai; install the tzdata package if the system has no zone files)") from None
+        raise SystemExit(
+            f"REGISTRY_NOTIFY_TIMEZONE: unknown time zone {zone!r} (an IANA name such as "
+            "Asia/Shanghai; install the tzdata package if the system has no zone files)"
+        ) from None
     display = (env.get("REGISTRY_DISPLAY_TIMEZONE") or "Asia/Shanghai").strip()
     try:
         ZoneInfo(display)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SystemExit(f"REGISTRY_DISPLAY_TIMEZONE: unknown time zone {display!r} (an IANA name such as "
-                         "Asia/Shanghai)") from None
+        raise SystemExit(
+            f"REGISTRY_DISPLAY_TIMEZONE: unknown time zone {display!r} (an IANA name such as Asia/Shanghai)"
+        ) from None
     raw_days = env.get("REGISTRY_NOTIFY_REMINDER_DAYS") or "30,7,1"
     try:
         days = tuple(sorted({int(d) for d in raw_days.split(",") if d.strip()}, reverse=True))
     except ValueError:
-        raise SystemExit(f"REGISTRY_NOTIFY_REMINDER_DAYS must be whole numbers separated by commas, got {raw_days!r}") from None
+        raise SystemExit(
+            f"REGISTRY_NOTIFY_REMINDER_DAYS must be whole numbers separated by commas, got {raw_days!r}"
+        ) from None
     if not days or not all(1 <= d <= 365 for d in days):
         raise SystemExit(f"REGISTRY_NOTIFY_REMINDER_DAYS must name 1 to 365 days, got {raw_days!r}")
     return {

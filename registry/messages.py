@@ -23,6 +23,7 @@ This module is the bottom layer: it imports nothing from ``registry``, so ``pki`
 and fails on a missing or empty translation, fields that differ between the two languages, one code
 used for two different texts, or a localised error raised with a bare string.
 """
+
 from __future__ import annotations
 
 import string
@@ -47,8 +48,7 @@ class Message:
 
     def fields(self, lang: str = "en") -> set[str]:
         template = self.zh if lang == "zh" else self.en
-        return {name.split(".")[0].split("[")[0] for _lit, name, _spec, _conv in _FORMATTER.parse(template)
-                if name}
+        return {name.split(".")[0].split("[")[0] for _lit, name, _spec, _conv in _FORMATTER.parse(template) if name}
 
     def format(self, lang: str = "en", /, **params: Any) -> str:
         return render(self, lang, params)
@@ -98,7 +98,7 @@ class Localized(Exception):
         return self.text(lang)
 
     @classmethod
-    def carrying(cls, error: BaseException, /) -> "Localized":
+    def carrying(cls, error: BaseException, /) -> Localized:
         """An error of this class that says what ``error`` says (its coded message and values)."""
         if isinstance(error, Localized) and error.message is not None:
             return cls(error.message, **error.params)
@@ -110,7 +110,7 @@ def localize(value: Any, lang: str) -> str:
     if isinstance(value, Localized):
         return value.text(lang)
     label = getattr(value, "label", None)
-    if callable(label) and not type(value) is str:
+    if callable(label) and type(value) is not str:
         try:
             text = str(label(lang))
         except TypeError:

@@ -1,4 +1,5 @@
 """Shared by the benchmark scripts: a throw-away PostgreSQL database."""
+
 from __future__ import annotations
 
 import uuid
@@ -12,8 +13,9 @@ def pg_database(base_url: str, prefix: str = "registry_bench") -> tuple[str, Cal
     None (with a message) if the server is not usable."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     try:
-        admin = create_engine(base_url.replace("postgresql://", "postgresql+psycopg://", 1),
-                              isolation_level="AUTOCOMMIT")
+        admin = create_engine(
+            base_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+        )
         with admin.connect() as c:
             c.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # noqa: BLE001

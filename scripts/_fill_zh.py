@@ -1,5 +1,6 @@
 """Developer helper: fill Chinese translations from a JSON dict on stdin into the zh catalog, and
 copy msgids into the en catalog. Not part of the set-up."""
+
 import json
 import sys
 from pathlib import Path

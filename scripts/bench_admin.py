@@ -38,6 +38,7 @@ ids. The proposed time includes building the statement in Python (~1 ms).
 Usage: scripts/bench_admin.py [--seals 1000000] [--applications 100000] [--requests 300]
                               [--postgres URL] [--skip-postgres] [--explain] [--keep DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,7 +61,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _benchlib  # noqa: E402
-
 from sqlalchemy import event, literal, select, text, tuple_, union_all  # noqa: E402
 
 from registry.config import Settings  # noqa: E402
@@ -78,15 +78,42 @@ from registry.web import create_app  # noqa: E402
 
 ADMIN = Actor.system("bench")
 TYPES = ["01", "02", "04", "05"]
-TEMPLATE_ENTERPRISES = 2          # real seals: 2 enterprises × the standard set of four
+TEMPLATE_ENTERPRISES = 2  # real seals: 2 enterprises × the standard set of four
 TARGET_MS = 50.0
 PASSWORD = "bench horse battery staple"
 # trade names (字号): two of these characters; with 25 industries, 250,000 distinct names
-CHARS = ("华信达通安泰宏盛鑫源恒福瑞祥和昌隆兴嘉天宇海金德新美佳康丰博创联合众利永顺明光辉晨星云峰宝"
-         "中东南西北正大长城远航腾飞凯旋欣荣锦绣朗润启元汇聚智慧卓越精诚广益振豪庭友同心立春秋阳青松柏竹梅兰菊泉湖江山川")
+CHARS = (
+    "华信达通安泰宏盛鑫源恒福瑞祥和昌隆兴嘉天宇海金德新美佳康丰博创联合众利永顺明光辉晨星云峰宝"
+    "中东南西北正大长城远航腾飞凯旋欣荣锦绣朗润启元汇聚智慧卓越精诚广益振豪庭友同心立春秋阳青松柏竹梅兰菊泉湖江山川"
+)
 assert len(set(CHARS)) == len(CHARS) == 100
-INDUSTRIES = ["科技", "贸易", "实业", "电子", "物流", "投资", "建设", "医药", "食品", "服饰", "餐饮", "文化",
-              "传媒", "教育", "咨询", "能源", "材料", "机械", "化工", "软件", "网络", "环保", "置业", "家居", "旅游"]
+INDUSTRIES = [
+    "科技",
+    "贸易",
+    "实业",
+    "电子",
+    "物流",
+    "投资",
+    "建设",
+    "医药",
+    "食品",
+    "服饰",
+    "餐饮",
+    "文化",
+    "传媒",
+    "教育",
+    "咨询",
+    "能源",
+    "材料",
+    "机械",
+    "化工",
+    "软件",
+    "网络",
+    "环保",
+    "置业",
+    "家居",
+    "旅游",
+]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂"
 STATES = [("submitted", 15), ("reviewed", 10), ("approved", 5), ("issued", 60), ("rejected", 8), ("withdrawn", 2)]
@@ -108,9 +135,15 @@ def representative(k: int) -> str:
 
 
 def settings_for(url: str, instance: Path) -> Settings:
-    return Settings.from_env({"REGISTRY_DATABASE_URL": url, "REGISTRY_INSTANCE_PATH": str(instance),
-                              "REGISTRY_KEK": "22" * 32, "REGISTRY_SECRET_KEY": "bench-secret",
-                              "REGISTRY_BASE_URL": "http://bench.test"})
+    return Settings.from_env(
+        {
+            "REGISTRY_DATABASE_URL": url,
+            "REGISTRY_INSTANCE_PATH": str(instance),
+            "REGISTRY_KEK": "22" * 32,
+            "REGISTRY_SECRET_KEY": "bench-secret",
+            "REGISTRY_BASE_URL": "http://bench.test",
+        }
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -160,16 +193,18 @@ class Writer:
 
     @staticmethod
     def _pg_types(cur: Any, table: str) -> list[tuple[str, int]]:
-        cur.execute("SELECT attname, atttypid::int FROM pg_attribute "
-                    "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", (table,))
+        cur.execute(
+            "SELECT attname, atttypid::int FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            (table,),
+        )
         return list(cur.fetchall())
 
     def finish(self, tables: list[str]) -> None:
         with self.ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             if self.pg:
                 for t in tables:
-                    c.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), "
-                                      f"(SELECT max(id) FROM {t}))")
+                    c.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT max(id) FROM {t}))")
                 c.exec_driver_sql("VACUUM (ANALYZE)")
             else:
                 c.exec_driver_sql("ANALYZE")
@@ -189,16 +224,16 @@ def _chunks(rows: Iterable[tuple[Any, ...]], n: int) -> Iterator[list[tuple[Any,
 
 @dataclass
 class Dataset:
-    label: str                 # e.g. "SQLite"
+    label: str  # e.g. "SQLite"
     url: str
     n_seals: int
     n_apps: int
     ctx: ServiceContext | None = None
     load_seconds: float = 0.0
-    es_ids: list[str] = field(default_factory=list)     # a random sample, for the detail page / esID search
+    es_ids: list[str] = field(default_factory=list)  # a random sample, for the detail page / esID search
     usccs: list[str] = field(default_factory=list)
-    prefixes: list[str] = field(default_factory=list)   # "深圳市" + trade name: ~25 enterprises at 1M seals
-    broad: list[str] = field(default_factory=list)      # "深圳市" + one character: > 1,000 enterprises
+    prefixes: list[str] = field(default_factory=list)  # "深圳市" + trade name: ~25 enterprises at 1M seals
+    broad: list[str] = field(default_factory=list)  # "深圳市" + one character: > 1,000 enterprises
 
 
 def _ts(t: dt.datetime, pg: bool) -> Any:
@@ -215,19 +250,30 @@ def load(ds: Dataset, instance: Path, png: bytes, seed: int = 1) -> None:
     users.add_user(ctx, ADMIN, "olivia", [Role.OPERATOR])
     users.add_user(ctx, ADMIN, "rita", [Role.REVIEWER])
     lines = ["uscc,name,legal_representative,entity_type,address,registered_on,status"]
-    lines += [f"{uscc(k)},{enterprise_name(k)},{representative(k)},有限责任公司,深圳市南山区科技园,2020-01-01,active"
-              for k in range(TEMPLATE_ENTERPRISES)]
+    lines += [
+        f"{uscc(k)},{enterprise_name(k)},{representative(k)},有限责任公司,深圳市南山区科技园,2020-01-01,active"
+        for k in range(TEMPLATE_ENTERPRISES)
+    ]
     licences.import_licences(ctx, ADMIN, "\n".join(lines).encode(), "bench.csv")
     for k in range(TEMPLATE_ENTERPRISES):
         for t in TYPES:
-            seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-                uscc=uscc(k), seal_type=t, key=seals.KeyMaterial(generate=True), operator="olivia",
-                approver="rita", picture_png=png))
+            seals.issue_seal(
+                ctx,
+                ADMIN,
+                seals.IssueRequest(
+                    uscc=uscc(k),
+                    seal_type=t,
+                    key=seals.KeyMaterial(generate=True),
+                    operator="olivia",
+                    approver="rita",
+                    picture_png=png,
+                ),
+            )
 
     w = Writer(ctx)
     pg = w.pg
     rng = random.Random(seed)
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     span = dt.timedelta(days=3 * 365)
     t_start = now - span - dt.timedelta(days=1)
     validity = dt.timedelta(days=ctx.settings.seal_validity_days)
@@ -240,10 +286,15 @@ def load(ds: Dataset, instance: Path, png: bytes, seed: int = 1) -> None:
     ccols = w.columns("certificates")
     acols = w.columns("seal_applications")
     tmpl_ent = dict(zip(ecols, w.raw("SELECT * FROM enterprises ORDER BY id")[0]))
-    tmpl_seal = {r[scols.index("seal_type")]: dict(zip(scols, r))
-                 for r in w.raw("SELECT * FROM seals WHERE enterprise_id = (SELECT min(id) FROM enterprises)")}
-    tmpl_cert = {s["id"]: dict(zip(ccols, r)) for s in tmpl_seal.values()
-                 for r in w.raw(f"SELECT * FROM certificates WHERE seal_id = {s['id']}")}
+    tmpl_seal = {
+        r[scols.index("seal_type")]: dict(zip(scols, r))
+        for r in w.raw("SELECT * FROM seals WHERE enterprise_id = (SELECT min(id) FROM enterprises)")
+    }
+    tmpl_cert = {
+        s["id"]: dict(zip(ccols, r))
+        for s in tmpl_seal.values()
+        for r in w.raw(f"SELECT * FROM certificates WHERE seal_id = {s['id']}")
+    }
     tmpl_app = dict(zip(acols, w.raw("SELECT * FROM seal_applications ORDER BY id")[0]))
     users_by_name = dict(w.raw("SELECT username, id FROM users"))
     ent0 = w.raw("SELECT max(id) FROM enterprises")[0][0]
@@ -259,9 +310,15 @@ def load(ds: Dataset, instance: Path, png: bytes, seed: int = 1) -> None:
         for e in range(n_ents):
             k = TEMPLATE_ENTERPRISES + e
             created = t_start + span * (e / max(1, n_ents))
-            row = dict(tmpl_ent, id=ent0 + 1 + e, uscc=uscc(k), name=enterprise_name(k),
-                       legal_representative=representative(k), created_at=_ts(created, pg),
-                       updated_at=_ts(created, pg))
+            row = dict(
+                tmpl_ent,
+                id=ent0 + 1 + e,
+                uscc=uscc(k),
+                name=enterprise_name(k),
+                legal_representative=representative(k),
+                created_at=_ts(created, pg),
+                updated_at=_ts(created, pg),
+            )
             if pg:
                 row["registered_on"] = dt.date(2000 + k % 25, 1 + k % 12, 1 + k % 28)
             else:
@@ -272,7 +329,7 @@ def load(ds: Dataset, instance: Path, png: bytes, seed: int = 1) -> None:
     weights = [w_ for _s, w_ in STATES]
     names = [s for s, _w in STATES]
     app_state = rng.choices(names, weights, k=n_apps)
-    seal_of_app: dict[int, int] = {}      # synthetic seal index -> application id
+    seal_of_app: dict[int, int] = {}  # synthetic seal index -> application id
     app_rows_list: list[tuple[Any, ...]] = []
     step = span / max(1, n_apps)
     taken: set[int] = set()
@@ -286,18 +343,25 @@ def load(ds: Dataset, instance: Path, png: bytes, seed: int = 1) -> None:
             ent_k, stype = j // 4, TYPES[j % 4]
         else:
             if state == "issued":
-                state = "rejected"   # small data set: more applications than seals to link
+                state = "rejected"  # small data set: more applications than seals to link
             ent_k, stype = rng.randrange(n_ents), rng.choice(TYPES)
         reviewed = state in ("reviewed", "approved", "issued") or (state == "rejected" and a % 2 == 0)
         approved = state in ("approved", "issued")
-        row = dict(tmpl_app, id=app0 + 1 + a, enterprise_id=ent0 + 1 + ent_k, seal_type=stype, state=state,
-                   channel="portal" if a % 3 == 0 else "counter", submitted_by="olivia",
-                   submitted_at=_ts(submitted, pg),
-                   reviewed_by_id=users_by_name["olivia"] if reviewed else None,
-                   reviewed_at=_ts(submitted + dt.timedelta(hours=3), pg) if reviewed else None,
-                   approved_by_id=users_by_name["rita"] if approved else None,
-                   approved_at=_ts(submitted + dt.timedelta(hours=20), pg) if approved else None,
-                   decided_reason="营业执照信息与申请不符" if state == "rejected" else None)
+        row = dict(
+            tmpl_app,
+            id=app0 + 1 + a,
+            enterprise_id=ent0 + 1 + ent_k,
+            seal_type=stype,
+            state=state,
+            channel="portal" if a % 3 == 0 else "counter",
+            submitted_by="olivia",
+            submitted_at=_ts(submitted, pg),
+            reviewed_by_id=users_by_name["olivia"] if reviewed else None,
+            reviewed_at=_ts(submitted + dt.timedelta(hours=3), pg) if reviewed else None,
+            approved_by_id=users_by_name["rita"] if approved else None,
+            approved_at=_ts(submitted + dt.timedelta(hours=20), pg) if approved else None,
+            decided_reason="营业执照信息与申请不符" if state == "rejected" else None,
+        )
         app_rows_list.append(tuple(row[c] for c in acols))
 
     def seal_rows() -> Iterator[tuple[Any, ...]]:
@@ -306,12 +370,23 @@ def load(ds: Dataset, instance: Path, png: bytes, seed: int = 1) -> None:
             k = TEMPLATE_ENTERPRISES + e
             tmpl = tmpl_seal[TYPES[j % 4]]
             created = t_start + span * (j / max(1, n_seals)) + dt.timedelta(days=2)
-            name = (tmpl["name"].replace(enterprise_name(0), enterprise_name(k))
-                    .replace(representative(0), representative(k)))
+            name = (
+                tmpl["name"]
+                .replace(enterprise_name(0), enterprise_name(k))
+                .replace(representative(0), representative(k))
+            )
             es_id = make_esid(area, SealType(TYPES[j % 4]), created.year, rng.getrandbits(64).to_bytes(8, "big"))
-            row = dict(tmpl, id=seal0 + 1 + j, es_id=es_id, enterprise_id=ent0 + 1 + e, name=name,
-                       valid_start=_ts(created, pg), valid_end=_ts(created + validity, pg),
-                       created_at=_ts(created, pg), application_id=seal_of_app.get(j))
+            row = dict(
+                tmpl,
+                id=seal0 + 1 + j,
+                es_id=es_id,
+                enterprise_id=ent0 + 1 + e,
+                name=name,
+                valid_start=_ts(created, pg),
+                valid_end=_ts(created + validity, pg),
+                created_at=_ts(created, pg),
+                application_id=seal_of_app.get(j),
+            )
             yield tuple(row[c] for c in scols)
 
     def cert_rows() -> Iterator[tuple[Any, ...]]:
@@ -321,12 +396,24 @@ def load(ds: Dataset, instance: Path, png: bytes, seed: int = 1) -> None:
             tmpl = tmpl_cert[tmpl_seal[TYPES[j % 4]]["id"]]
             created = t_start + span * (j / max(1, n_seals)) + dt.timedelta(days=2)
             serial = rng.getrandbits(127) | (1 << 120)
-            subject = (tmpl["subject"].replace(enterprise_name(0), enterprise_name(k))
-                       .replace(representative(0), representative(k)).replace(uscc(0), uscc(k)))
-            row = dict(tmpl, id=cert0 + 1 + j, serial=format(serial, "x"), subject=subject, shard=serial % shards,
-                       not_before=_ts(created, pg), not_after=_ts(created + validity, pg),
-                       key_fingerprint=format(rng.getrandbits(256), "064x"), seal_id=seal0 + 1 + j,
-                       created_at=_ts(created, pg))
+            subject = (
+                tmpl["subject"]
+                .replace(enterprise_name(0), enterprise_name(k))
+                .replace(representative(0), representative(k))
+                .replace(uscc(0), uscc(k))
+            )
+            row = dict(
+                tmpl,
+                id=cert0 + 1 + j,
+                serial=format(serial, "x"),
+                subject=subject,
+                shard=serial % shards,
+                not_before=_ts(created, pg),
+                not_after=_ts(created + validity, pg),
+                key_fingerprint=format(rng.getrandbits(256), "064x"),
+                seal_id=seal0 + 1 + j,
+                created_at=_ts(created, pg),
+            )
             yield tuple(row[c] for c in ccols)
 
     counts = {}
@@ -342,8 +429,12 @@ def load(ds: Dataset, instance: Path, png: bytes, seed: int = 1) -> None:
     # what the requests ask for: random seals and enterprises
     ids = rng.sample(range(1, got["seals"] + 1), min(2000, got["seals"]))
     with ctx.engine.connect() as c:
-        rows = c.execute(text("SELECT s.es_id, e.uscc, e.name FROM seals s JOIN enterprises e ON e.id = s.enterprise_id "
-                              "WHERE s.id IN (" + ",".join(map(str, ids)) + ")")).all()
+        rows = c.execute(
+            text(
+                "SELECT s.es_id, e.uscc, e.name FROM seals s JOIN enterprises e ON e.id = s.enterprise_id "
+                "WHERE s.id IN (" + ",".join(map(str, ids)) + ")"
+            )
+        ).all()
     ds.es_ids = [r[0] for r in rows]
     ds.usccs = [r[1] for r in rows]
     ds.prefixes = [r[2][:5] for r in rows]
@@ -355,8 +446,9 @@ def load(ds: Dataset, instance: Path, png: bytes, seed: int = 1) -> None:
 
 
 def _csrf(page: str) -> str:
-    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or \
-        re.search(r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', page)
+    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', page
+    )
     assert m, "no CSRF token in the page"
     return m.group(1)
 
@@ -365,15 +457,29 @@ def signed_in_client(ctx: ServiceContext, name: str = "bencher"):  # type: ignor
     """The whole first sign-in, as tests/web/test_admin_auth.py sign_in does it."""
     _user, password = users.add_user(ctx, ADMIN, name, [Role.OPERATOR])
     client = create_app({"TESTING": True}, ctx=ctx).test_client()
-    r = client.post("/admin/login", data={"username": name, "password": password,
-                                          "csrf_token": _csrf(client.get("/admin/login").get_data(as_text=True))})
+    r = client.post(
+        "/admin/login",
+        data={
+            "username": name,
+            "password": password,
+            "csrf_token": _csrf(client.get("/admin/login").get_data(as_text=True)),
+        },
+    )
     assert r.status_code == 302 and r.headers["Location"].endswith("/admin/login/enrol"), r.status_code
     page = client.get("/admin/login/enrol").get_data(as_text=True)
     secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page).group(1)  # type: ignore[union-attr]
-    r = client.post("/admin/login/enrol", data={"code": totp.code_at(secret, ctx.clock.now()), "csrf_token": _csrf(page)})
+    r = client.post(
+        "/admin/login/enrol", data={"code": totp.code_at(secret, ctx.clock.now()), "csrf_token": _csrf(page)}
+    )
     assert r.status_code == 302 and r.headers["Location"].endswith("/admin/"), r.status_code
-    r = client.post("/admin/password", data={"current": password, "new": PASSWORD,
-                                             "csrf_token": _csrf(client.get("/admin/password").get_data(as_text=True))})
+    r = client.post(
+        "/admin/password",
+        data={
+            "current": password,
+            "new": PASSWORD,
+            "csrf_token": _csrf(client.get("/admin/password").get_data(as_text=True)),
+        },
+    )
     assert r.status_code == 302, r.status_code
     assert client.get("/admin/").status_code == 200
     return client
@@ -422,7 +528,9 @@ SINGLE_PAGE: set[tuple[str, str]] = set()
 def pages(client_of: Callable[[Dataset], Any]) -> list[Page]:
     next_cache: dict[tuple[str, str], str] = {}
 
-    def nxt(first: str, pattern: str, name: str = "", optional: bool = False) -> Callable[[Dataset, random.Random], str]:
+    def nxt(
+        first: str, pattern: str, name: str = "", optional: bool = False
+    ) -> Callable[[Dataset, random.Random], str]:
         def url(ds: Dataset, _rng: random.Random) -> str:
             key = (ds.url, first)
             if key not in next_cache:
@@ -431,6 +539,7 @@ def pages(client_of: Callable[[Dataset], Any]) -> list[Page]:
                     SINGLE_PAGE.add((ds.url, name))
                 next_cache[key] = link or first
             return next_cache[key]
+
         return url
 
     return [
@@ -445,13 +554,24 @@ def pages(client_of: Callable[[Dataset], Any]) -> list[Page]:
         Page("seals: q=name prefix (>1,000 firms)", lambda ds, r: "/admin/seals?q=" + r.choice(ds.broad)),
         Page("seal detail (random esID)", lambda ds, r: "/admin/seals/" + r.choice(ds.es_ids)),
         Page("enterprises: newest", lambda ds, r: "/admin/enterprises"),
-        Page("enterprises: newest, page 2", nxt("/admin/enterprises", r"/admin/enterprises\?[^\"]*after=",
-                                                "enterprises: newest, page 2", optional=True)),
+        Page(
+            "enterprises: newest, page 2",
+            nxt(
+                "/admin/enterprises", r"/admin/enterprises\?[^\"]*after=", "enterprises: newest, page 2", optional=True
+            ),
+        ),
         Page("enterprises: q=USCC", lambda ds, r: "/admin/enterprises?q=" + r.choice(ds.usccs)),
         Page("enterprises: q=name prefix (~25 firms)", lambda ds, r: "/admin/enterprises?q=" + r.choice(ds.prefixes)),
         Page("enterprises: q=name prefix (>1,000 firms)", lambda ds, r: "/admin/enterprises?q=" + r.choice(ds.broad)),
-        Page("enterprises: q=深圳市 (all), page 2", nxt("/admin/enterprises?q=深圳市", r"/admin/enterprises\?[^\"]*after=",
-                                                     "enterprises: q=深圳市 (all), page 2", optional=True)),
+        Page(
+            "enterprises: q=深圳市 (all), page 2",
+            nxt(
+                "/admin/enterprises?q=深圳市",
+                r"/admin/enterprises\?[^\"]*after=",
+                "enterprises: q=深圳市 (all), page 2",
+                optional=True,
+            ),
+        ),
         Page("enterprise detail (random USCC)", lambda ds, r: "/admin/enterprises/" + r.choice(ds.usccs)),
     ]
 
@@ -483,8 +603,12 @@ def measure(client: Any, timer: SqlTimer, ds: Dataset, page: Page, n: int, warmu
         sql.append(timer.total)
         assert r.status_code == 200, (u, r.status_code)
     times.sort()
-    return Result(statistics.median(times) * 1000, times[max(0, int(len(times) * 0.95 + 0.5) - 1)] * 1000,
-                  statistics.median(sql) * 1000, statements)
+    return Result(
+        statistics.median(times) * 1000,
+        times[max(0, int(len(times) * 0.95 + 0.5) - 1)] * 1000,
+        statistics.median(sql) * 1000,
+        statements,
+    )
 
 
 def proposed_queue(states: list[ApplicationState], after: tuple[dt.datetime, int] | None, limit: int) -> Any:
@@ -497,13 +621,19 @@ def proposed_queue(states: list[ApplicationState], after: tuple[dt.datetime, int
     for st in states:
         b = select(A.id, A.enterprise_id, A.state, A.seal_type, A.channel, A.submitted_at).where(A.state == st)
         if after is not None:
-            b = b.where(tuple_(A.submitted_at, A.id) > tuple_(literal(after[0], A.submitted_at.type),
-                                                               literal(after[1], A.id.type)))
+            b = b.where(
+                tuple_(A.submitted_at, A.id)
+                > tuple_(literal(after[0], A.submitted_at.type), literal(after[1], A.id.type))
+            )
         sub = b.order_by(A.submitted_at, A.id).limit(limit).subquery()
         branches.append(select(*sub.c))
     u = union_all(*branches).subquery()
-    return (select(u.c.id, u.c.state, u.c.seal_type, u.c.channel, u.c.submitted_at, Enterprise.name, Enterprise.uscc)
-            .join(Enterprise, Enterprise.id == u.c.enterprise_id).order_by(u.c.submitted_at, u.c.id).limit(limit))
+    return (
+        select(u.c.id, u.c.state, u.c.seal_type, u.c.channel, u.c.submitted_at, Enterprise.name, Enterprise.uscc)
+        .join(Enterprise, Enterprise.id == u.c.enterprise_id)
+        .order_by(u.c.submitted_at, u.c.id)
+        .limit(limit)
+    )
 
 
 def queue_sql_peer(ds: Dataset, n: int) -> list[tuple[str, float, float, float, float]]:
@@ -514,9 +644,11 @@ def queue_sql_peer(ds: Dataset, n: int) -> list[tuple[str, float, float, float, 
     actor = Actor.system("bench")
     out = []
     with ctx.reader() as s:
-        keys = s.execute(select(SealApplication.submitted_at, SealApplication.id)
-                         .where(SealApplication.state.in_(applications.OPEN))
-                         .order_by(SealApplication.submitted_at, SealApplication.id)).all()
+        keys = s.execute(
+            select(SealApplication.submitted_at, SealApplication.id)
+            .where(SealApplication.state.in_(applications.OPEN))
+            .order_by(SealApplication.submitted_at, SealApplication.id)
+        ).all()
     positions = [("page 1", None), ("page 2", keys[49] if len(keys) > 50 else None)]
     if len(keys) > 20_050:
         positions.append(("page 401", keys[19_999]))
@@ -524,14 +656,22 @@ def queue_sql_peer(ds: Dataset, n: int) -> list[tuple[str, float, float, float, 
         if label != "page 1" and key is None:
             continue
         after = (key[0], key[1]) if key is not None else None
-        a_ids = [r.id for r in applications.queue(ctx, actor, after=(after[0].isoformat(), after[1]) if after else None,
-                                                  limit=applications.PAGE_SIZE + 1).rows]
+        a_ids = [
+            r.id
+            for r in applications.queue(
+                ctx, actor, after=(after[0].isoformat(), after[1]) if after else None, limit=applications.PAGE_SIZE + 1
+            ).rows
+        ]
         with ctx.reader() as s:
-            b_ids = [r[0] for r in s.execute(proposed_queue(list(applications.OPEN), after, applications.PAGE_SIZE + 1))]
+            b_ids = [
+                r[0] for r in s.execute(proposed_queue(list(applications.OPEN), after, applications.PAGE_SIZE + 1))
+            ]
         assert a_ids == b_ids, f"proposed queue differs on {label}"
         res = []
-        for fn in (lambda: applications.queue(ctx, actor, after=(after[0].isoformat(), after[1]) if after else None),
-                   lambda: _run(ctx, proposed_queue(list(applications.OPEN), after, applications.PAGE_SIZE + 1))):
+        for fn in (
+            lambda: applications.queue(ctx, actor, after=(after[0].isoformat(), after[1]) if after else None),
+            lambda: _run(ctx, proposed_queue(list(applications.OPEN), after, applications.PAGE_SIZE + 1)),
+        ):
             times = []
             for i in range(n + 10):
                 t0 = time.perf_counter()
@@ -577,35 +717,61 @@ def main() -> None:
     ap.add_argument("--small-applications", type=int, default=200)
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--warmup", type=int, default=30)
-    ap.add_argument("--postgres", default=os.environ.get("REGISTRY_BENCH_POSTGRES_URL",
-                                                         "postgresql://postgres@127.0.0.1:5432/test"))
+    ap.add_argument(
+        "--postgres", default=os.environ.get("REGISTRY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    )
     ap.add_argument("--skip-postgres", action="store_true")
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--explain", action="store_true", help="print each page's SQL and its plan")
-    ap.add_argument("--keep", metavar="DIR", help="keep the databases (SQLite files in DIR, PostgreSQL databases "
-                    "not dropped) and print their URLs, for EXPLAIN by hand")
+    ap.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="keep the databases (SQLite files in DIR, PostgreSQL databases "
+        "not dropped) and print their URLs, for EXPLAIN by hand",
+    )
     args = ap.parse_args()
 
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; large: {args.seals:,} seals, "
-          f"{args.applications:,} applications; small: {args.small_seals} seals, {args.small_applications} "
-          f"applications; {args.requests} requests per page after {args.warmup} warm-up", flush=True)
-    png = picture.render_seal(enterprise_name(0), "合同专用章", shape="round", size_px=64,
-                              font_path=picture.find_cjk_font(None))
+    print(
+        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; large: {args.seals:,} seals, "
+        f"{args.applications:,} applications; small: {args.small_seals} seals, {args.small_applications} "
+        f"applications; {args.requests} requests per page after {args.warmup} warm-up",
+        flush=True,
+    )
+    png = picture.render_seal(
+        enterprise_name(0), "合同专用章", shape="round", size_px=64, font_path=picture.find_cjk_font(None)
+    )
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-admin-"))
     tmp.mkdir(parents=True, exist_ok=True)
     backends: list[tuple[str, list[Dataset], list[Callable[[], None]]]] = []
     if not args.skip_sqlite:
-        backends.append(("SQLite", [Dataset("SQLite", f"sqlite:///{tmp / 'small.db'}", args.small_seals,
-                                            args.small_applications),
-                                    Dataset("SQLite", f"sqlite:///{tmp / 'large.db'}", args.seals, args.applications)],
-                         []))
+        backends.append(
+            (
+                "SQLite",
+                [
+                    Dataset("SQLite", f"sqlite:///{tmp / 'small.db'}", args.small_seals, args.small_applications),
+                    Dataset("SQLite", f"sqlite:///{tmp / 'large.db'}", args.seals, args.applications),
+                ],
+                [],
+            )
+        )
     if not args.skip_postgres:
         made = [_benchlib.pg_database(args.postgres, "registry_bench_admin") for _ in range(2)]
         if all(made):
-            backends.append(("PostgreSQL", [Dataset("PostgreSQL", made[0][0], args.small_seals,  # type: ignore[index]
-                                                    args.small_applications),
-                                            Dataset("PostgreSQL", made[1][0], args.seals, args.applications)],  # type: ignore[index]
-                             [m[1] for m in made]))  # type: ignore[index]
+            backends.append(
+                (
+                    "PostgreSQL",
+                    [
+                        Dataset(
+                            "PostgreSQL",
+                            made[0][0],
+                            args.small_seals,  # type: ignore[index]
+                            args.small_applications,
+                        ),
+                        Dataset("PostgreSQL", made[1][0], args.seals, args.applications),
+                    ],  # type: ignore[index]
+                    [m[1] for m in made],
+                )
+            )  # type: ignore[index]
         else:
             for m in made:
                 if m:
@@ -616,31 +782,48 @@ def main() -> None:
         for label, (small, large), _drops in backends:
             for ds in (small, large):
                 load(ds, tmp, png)
-                print(f"{label}: loaded {ds.n_seals:,} seals and {ds.n_apps:,} applications in "
-                      f"{ds.load_seconds:.1f} s", flush=True)
+                print(
+                    f"{label}: loaded {ds.n_seals:,} seals and {ds.n_apps:,} applications in {ds.load_seconds:.1f} s",
+                    flush=True,
+                )
             clients = {ds.url: signed_in_client(ds.ctx) for ds in (small, large)}  # type: ignore[arg-type]
             timers = {ds.url: SqlTimer(ds.ctx.engine) for ds in (small, large)}  # type: ignore[union-attr]
             rng = random.Random(7)
             for page in pages(lambda d: clients[d.url]):
                 idle0 = _cpu_idle()
-                res = [measure(clients[ds.url], timers[ds.url], ds, page, args.requests, args.warmup, rng)
-                       for ds in (small, large)]
+                res = [
+                    measure(clients[ds.url], timers[ds.url], ds, page, args.requests, args.warmup, rng)
+                    for ds in (small, large)
+                ]
                 idle = _cpu_idle(idle0)
-                table.append((label, page.name + (" (small set: one page, page 1 measured)"
-                                                  if (small.url, page.name) in SINGLE_PAGE else ""), res[0], res[1]))
+                table.append(
+                    (
+                        label,
+                        page.name
+                        + (" (small set: one page, page 1 measured)" if (small.url, page.name) in SINGLE_PAGE else ""),
+                        res[0],
+                        res[1],
+                    )
+                )
                 single = [d.n_seals for d in (small, large) if (d.url, page.name) in SINGLE_PAGE]
-                print(f"  {label:10} {page.name:36} small {res[0].median:6.1f} / {res[0].p95:6.1f} ms   "
-                      f"large {res[1].median:6.1f} / {res[1].p95:6.1f} ms (SQL {res[1].sql_median:5.1f})   "
-                      f"(machine CPU idle {idle:.0%})"
-                      + "".join(f"  [{n:,} seals: one page only, page 1 measured]" for n in single), flush=True)
+                print(
+                    f"  {label:10} {page.name:36} small {res[0].median:6.1f} / {res[0].p95:6.1f} ms   "
+                    f"large {res[1].median:6.1f} / {res[1].p95:6.1f} ms (SQL {res[1].sql_median:5.1f})   "
+                    f"(machine CPU idle {idle:.0%})"
+                    + "".join(f"  [{n:,} seals: one page only, page 1 measured]" for n in single),
+                    flush=True,
+                )
                 if args.explain:
                     print(f"    -- plans at {large.n_seals:,} seals:")
                     explain(large.ctx, res[1].statements)  # type: ignore[arg-type]
             for ds in (small, large):
                 for row in queue_sql_peer(ds, args.requests):
                     peers.append((label, ds.n_seals, *row))
-                    print(f"  {label:10} open queue SQL, {ds.n_seals:,} seals, {row[0]:8}: as written "
-                          f"{row[1]:6.2f} / {row[2]:6.2f} ms, proposed {row[3]:5.2f} / {row[4]:5.2f} ms", flush=True)
+                    print(
+                        f"  {label:10} open queue SQL, {ds.n_seals:,} seals, {row[0]:8}: as written "
+                        f"{row[1]:6.2f} / {row[2]:6.2f} ms, proposed {row[3]:5.2f} / {row[4]:5.2f} ms",
+                        flush=True,
+                    )
                 ds.ctx.engine.dispose()  # type: ignore[union-attr]
     finally:
         if args.keep:
@@ -653,25 +836,35 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
     print()
-    print(f"| database | page | {args.small_seals} seals: median / p95 ms | {args.seals:,} seals: median / p95 ms "
-          f"(of which SQL, median) | p95 < {TARGET_MS:.0f} ms |")
+    print(
+        f"| database | page | {args.small_seals} seals: median / p95 ms | {args.seals:,} seals: median / p95 ms "
+        f"(of which SQL, median) | p95 < {TARGET_MS:.0f} ms |"
+    )
     print("|---|---|---|---|---|")
     for label, name, s, big in table:
         ok = "OK" if big.p95 < TARGET_MS and s.p95 < TARGET_MS else "MISSED"
-        print(f"| {label} | {name} | {s.median:.1f} / {s.p95:.1f} | {big.median:.1f} / {big.p95:.1f} "
-              f"({big.sql_median:.1f}) | {ok} |")
+        print(
+            f"| {label} | {name} | {s.median:.1f} / {s.p95:.1f} | {big.median:.1f} / {big.p95:.1f} "
+            f"({big.sql_median:.1f}) | {ok} |"
+        )
     print()
-    print("| database | open queue, SQL only (service call vs statement) | as written: median / p95 ms | "
-          "proposed per-state UNION ALL + row-value keyset: median / p95 ms |")
+    print(
+        "| database | open queue, SQL only (service call vs statement) | as written: median / p95 ms | "
+        "proposed per-state UNION ALL + row-value keyset: median / p95 ms |"
+    )
     print("|---|---|---|---|")
     for label, n, pos, a_med, a_p95, b_med, b_p95 in peers:
         print(f"| {label} | {n:,} seals, {pos} | {a_med:.2f} / {a_p95:.2f} | {b_med:.2f} / {b_p95:.2f} |")
     print()
     for label, sets, _drops in backends:
-        print(f"loading {label}: " + ", ".join(f"{d.n_seals:,} seals + {d.n_apps:,} applications "
-                                               f"{d.load_seconds:.1f} s" for d in sets))
-    print(f"target: 95th percentile under {TARGET_MS:.0f} ms per page, and a list page at {args.seals:,} seals "
-          f"as fast as at {args.small_seals}")
+        print(
+            f"loading {label}: "
+            + ", ".join(f"{d.n_seals:,} seals + {d.n_apps:,} applications {d.load_seconds:.1f} s" for d in sets)
+        )
+    print(
+        f"target: 95th percentile under {TARGET_MS:.0f} ms per page, and a list page at {args.seals:,} seals "
+        f"as fast as at {args.small_seals}"
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ and in the same run, over the same 1,000,000 entries:
 
 Usage: scripts/bench_crl.py [--count 1000000] [--repeat 2] [--postgres URL] [--skip-postgres]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _benchlib  # noqa: E402
-
 from sqlalchemy import select, text  # noqa: E402
 
 from registry.config import Settings  # noqa: E402
@@ -51,13 +51,20 @@ from registry.services.context import Actor, ServiceContext  # noqa: E402
 
 ADMIN = Actor.system("bench")
 SHARDS = 50
-NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 
 
 def settings_for(url: str, instance: Path) -> Settings:
-    return Settings.from_env({"REGISTRY_DATABASE_URL": url, "REGISTRY_INSTANCE_PATH": str(instance),
-                              "REGISTRY_KEK": "33" * 32, "REGISTRY_BASE_URL": "http://bench.test",
-                              "REGISTRY_CRL_SHARDS": str(SHARDS), "REGISTRY_CRL_VALIDITY_HOURS": "24"})
+    return Settings.from_env(
+        {
+            "REGISTRY_DATABASE_URL": url,
+            "REGISTRY_INSTANCE_PATH": str(instance),
+            "REGISTRY_KEK": "33" * 32,
+            "REGISTRY_BASE_URL": "http://bench.test",
+            "REGISTRY_CRL_SHARDS": str(SHARDS),
+            "REGISTRY_CRL_VALIDITY_HOURS": "24",
+        }
+    )
 
 
 def peak_mb() -> float:
@@ -112,13 +119,27 @@ def load(url: str, instance: Path, count: int) -> tuple[int, list[int]]:
             "INSERT INTO certificates (id, issuer_id, serial, kind, subject, algorithm, shard, not_before, not_after, "
             "der, key_fingerprint, status, created_at) VALUES (?, ?, ?, 'holder', 'bench', 'sm2', ?, ?, ?, x'', '', "
             "'revoked', ?)",
-            ((base + i + 1, issuer_id, format(sn, "x"), sn % SHARDS, str(naive(NOW)), str(naive(not_after)),
-              str(naive(NOW))) for i, sn in enumerate(serials)))
+            (
+                (
+                    base + i + 1,
+                    issuer_id,
+                    format(sn, "x"),
+                    sn % SHARDS,
+                    str(naive(NOW)),
+                    str(naive(not_after)),
+                    str(naive(NOW)),
+                )
+                for i, sn in enumerate(serials)
+            ),
+        )
         con.executemany(
             "INSERT INTO revocations (certificate_id, issuer_id, shard, reason, revoked_at, not_after, entry_der) "
             "VALUES (?, ?, ?, 1, ?, ?, ?)",
-            ((base + i + 1, issuer_id, sn % SHARDS, str(naive(revoked_at)), str(naive(not_after)), e)
-             for i, (sn, e) in enumerate(zip(serials, entries))))
+            (
+                (base + i + 1, issuer_id, sn % SHARDS, str(naive(revoked_at)), str(naive(not_after)), e)
+                for i, (sn, e) in enumerate(zip(serials, entries))
+            ),
+        )
         con.commit()
         con.close()
     else:
@@ -127,14 +148,33 @@ def load(url: str, instance: Path, count: int) -> tuple[int, list[int]]:
         with psycopg.connect(url) as con, con.cursor() as cur:
             cur.execute("SELECT coalesce(max(id), 0) FROM certificates")
             base = cur.fetchone()[0]
-            with cur.copy("COPY certificates (id, issuer_id, serial, kind, subject, algorithm, shard, not_before, "
-                          "not_after, der, key_fingerprint, status, created_at) FROM STDIN") as cp:
+            with cur.copy(
+                "COPY certificates (id, issuer_id, serial, kind, subject, algorithm, shard, not_before, "
+                "not_after, der, key_fingerprint, status, created_at) FROM STDIN"
+            ) as cp:
                 for i, sn in enumerate(serials):
-                    cp.write_row((base + i + 1, issuer_id, format(sn, "x"), "holder", "bench", "sm2", sn % SHARDS,
-                                  naive(NOW), naive(not_after), b"", "", "revoked", naive(NOW)))
+                    cp.write_row(
+                        (
+                            base + i + 1,
+                            issuer_id,
+                            format(sn, "x"),
+                            "holder",
+                            "bench",
+                            "sm2",
+                            sn % SHARDS,
+                            naive(NOW),
+                            naive(not_after),
+                            b"",
+                            "",
+                            "revoked",
+                            naive(NOW),
+                        )
+                    )
             cur.execute("SELECT setval(pg_get_serial_sequence('certificates', 'id'), %s)", (base + count,))
-            with cur.copy("COPY revocations (certificate_id, issuer_id, shard, reason, revoked_at, not_after, "
-                          "entry_der) FROM STDIN") as cp:
+            with cur.copy(
+                "COPY revocations (certificate_id, issuer_id, shard, reason, revoked_at, not_after, "
+                "entry_der) FROM STDIN"
+            ) as cp:
                 for i, (sn, e) in enumerate(zip(serials, entries)):
                     cp.write_row((base + i + 1, issuer_id, sn % SHARDS, 1, naive(revoked_at), naive(not_after), e))
             cur.execute("ANALYZE revocations")
@@ -175,8 +215,9 @@ def entries_before(conn, issuer_id: int, shard: int | None, cutoff: dt.datetime 
         return _fetch_before(dbapi.cursor(), sql, params)
     tag = f"{os.getpid()}_{threading.get_ident()}"
     if shard is None:
-        lo, hi = conn.exec_driver_sql(f"SELECT min(id), max(id) FROM {table.name} WHERE issuer_id = %(i)s",
-                                      {"i": issuer_id}).one()
+        lo, hi = conn.exec_driver_sql(
+            f"SELECT min(id), max(id) FROM {table.name} WHERE issuer_id = %(i)s", {"i": issuer_id}
+        ).one()
         if lo is not None and hi - lo >= BEFORE_PARALLEL_MIN_ROWS:
             return _fetch_halves_before(conn, sql, params, (lo + hi) // 2, tag)
     return _fetch_before(dbapi.cursor(name=f"crl_entries_{tag}", binary=True), sql, params)
@@ -209,16 +250,20 @@ def _fetch_halves_before(conn, sql: str, params: list[object], mid: int, tag: st
             with driver.cursor() as cur:  # must precede any query of that transaction
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cur.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-            result["rows"] = _fetch_before(driver.cursor(name=f"crl_entries_b_{tag}", binary=True),
-                                    sql + " AND id > %s", [*params, mid])
+            result["rows"] = _fetch_before(
+                driver.cursor(name=f"crl_entries_b_{tag}", binary=True), sql + " AND id > %s", [*params, mid]
+            )
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             result["error"] = exc
 
     worker = threading.Thread(target=second_half, name="crl-entries-second-half")
     worker.start()
     try:
-        first, n1 = _fetch_before(conn.connection.driver_connection.cursor(name=f"crl_entries_a_{tag}", binary=True),
-                           sql + " AND id <= %s", [*params, mid])
+        first, n1 = _fetch_before(
+            conn.connection.driver_connection.cursor(name=f"crl_entries_a_{tag}", binary=True),
+            sql + " AND id <= %s",
+            [*params, mid],
+        )
     finally:
         worker.join()
         try:
@@ -275,9 +320,16 @@ def ours_full(url: str, instance: str, issuer_id: int, variant: str = "after") -
     t_hash = time.perf_counter()
     digest = hashlib.sha256(entries).hexdigest()  # not part of publishing: its time is taken out
     hashing = time.perf_counter() - t_hash
-    data = crl.build_crl(signer=auth.signer, issuer_name_der=auth.certificate.subject_der, authority_key_id=auth.key_id,
-                         number=number, this_update=NOW, next_update=NOW + dt.timedelta(hours=24),
-                         entries=entries, freshest_url="http://bench.test/crl/sm2-issuing-delta.crl")
+    data = crl.build_crl(
+        signer=auth.signer,
+        issuer_name_der=auth.certificate.subject_der,
+        authority_key_id=auth.key_id,
+        number=number,
+        this_update=NOW,
+        next_update=NOW + dt.timedelta(hours=24),
+        entries=entries,
+        freshest_url="http://bench.test/crl/sm2-issuing-delta.crl",
+    )
     del entries
     crl_publish.write_atomically(out, data, number)
     seconds = time.perf_counter() - t0 - hashing
@@ -296,37 +348,82 @@ def ours_publish_then_delta(url: str, instance: str, issuer_id: int, extra: int)
 
     ctx = ServiceContext.create(settings_for(url, Path(instance)))
     crl_publish.publish(ctx, ADMIN, ["sm2-issuing"])
-    at = dt.datetime.now(dt.timezone.utc)
+    at = dt.datetime.now(dt.UTC)
     with ctx.transaction() as s:
         conn = s.connection()
         for _ in range(extra):
             sn = int.from_bytes(os.urandom(16), "big") >> 1 | (1 << 126)
-            cid = conn.execute(insert(Certificate).values(
-                issuer_id=issuer_id, serial=format(sn, "x"), kind="holder", subject="bench", algorithm=Algorithm.SM2,
-                shard=sn % SHARDS, not_before=NOW, not_after=NOW + dt.timedelta(days=700), der=b"", key_fingerprint="",
-                status=CertificateStatus.REVOKED, created_at=NOW).returning(Certificate.id)).scalar_one()
+            cid = conn.execute(
+                insert(Certificate)
+                .values(
+                    issuer_id=issuer_id,
+                    serial=format(sn, "x"),
+                    kind="holder",
+                    subject="bench",
+                    algorithm=Algorithm.SM2,
+                    shard=sn % SHARDS,
+                    not_before=NOW,
+                    not_after=NOW + dt.timedelta(days=700),
+                    der=b"",
+                    key_fingerprint="",
+                    status=CertificateStatus.REVOKED,
+                    created_at=NOW,
+                )
+                .returning(Certificate.id)
+            ).scalar_one()
             e = crl.encode_entry(sn, at, crl.CrlReason.KEY_COMPROMISE)
-            conn.execute(insert(Revocation).values(certificate_id=cid, issuer_id=issuer_id, shard=sn % SHARDS, reason=1,
-                                                   revoked_at=at, not_after=NOW + dt.timedelta(days=700), entry_der=e))
-            conn.execute(insert(RevocationEvent).values(issuer_id=issuer_id, certificate_id=cid, shard=sn % SHARDS,
-                                                        kind="listed", occurred_at=at,
-                                                        not_after=NOW + dt.timedelta(days=700), entry_der=e))
+            conn.execute(
+                insert(Revocation).values(
+                    certificate_id=cid,
+                    issuer_id=issuer_id,
+                    shard=sn % SHARDS,
+                    reason=1,
+                    revoked_at=at,
+                    not_after=NOW + dt.timedelta(days=700),
+                    entry_der=e,
+                )
+            )
+            conn.execute(
+                insert(RevocationEvent).values(
+                    issuer_id=issuer_id,
+                    certificate_id=cid,
+                    shard=sn % SHARDS,
+                    kind="listed",
+                    occurred_at=at,
+                    not_after=NOW + dt.timedelta(days=700),
+                    entry_der=e,
+                )
+            )
     with ctx.reader() as s:
         auth = authorities.load(ctx, s, "sm2-issuing")
-        base = s.execute(select(text("number, watermark")).select_from(text("published_crls"))
-                         .where(text("issuer_id = :i AND kind = 'full'")).order_by(text("number DESC")).limit(1),
-                         {"i": issuer_id}).first()
+        base = s.execute(
+            select(text("number, watermark"))
+            .select_from(text("published_crls"))
+            .where(text("issuer_id = :i AND kind = 'full'"))
+            .order_by(text("number DESC"))
+            .limit(1),
+            {"i": issuer_id},
+        ).first()
     t0 = time.perf_counter()
     with ctx.reader() as s:
         crl_publish._snapshot(s)
         conn = s.connection()
         from sqlalchemy import func
 
-        top = conn.execute(select(func.max(RevocationEvent.id)).where(RevocationEvent.issuer_id == issuer_id)).scalar_one()
+        top = conn.execute(
+            select(func.max(RevocationEvent.id)).where(RevocationEvent.issuer_id == issuer_id)
+        ).scalar_one()
         entries, n = crl_publish._delta(conn, issuer_id, base.watermark, top, None)
-    data = crl.build_crl(signer=auth.signer, issuer_name_der=auth.certificate.subject_der, authority_key_id=auth.key_id,
-                         number=base.number + 10_000, this_update=at, next_update=at + dt.timedelta(hours=24),
-                         entries=entries, delta_base=base.number)
+    data = crl.build_crl(
+        signer=auth.signer,
+        issuer_name_der=auth.certificate.subject_der,
+        authority_key_id=auth.key_id,
+        number=base.number + 10_000,
+        this_update=at,
+        next_update=at + dt.timedelta(hours=24),
+        entries=entries,
+        delta_base=base.number,
+    )
     crl_publish.write_atomically(Path(instance) / "publish" / "bench-delta.crl", data, base.number + 10_000)
     seconds = time.perf_counter() - t0
     assert n == extra, (n, extra)
@@ -340,9 +437,16 @@ def ours_shard(url: str, instance: str, issuer_id: int) -> float:
     t0 = time.perf_counter()
     with ctx.reader() as s:
         entries, n = crl_publish._entries(s.connection(), issuer_id, 7, NOW)
-    data = crl.build_crl(signer=auth.signer, issuer_name_der=auth.certificate.subject_der, authority_key_id=auth.key_id,
-                         number=int(time.time()), this_update=NOW, next_update=NOW + dt.timedelta(hours=24),
-                         entries=entries, idp_url="http://bench.test/crl/sm2-issuing/shard-7.crl")
+    data = crl.build_crl(
+        signer=auth.signer,
+        issuer_name_der=auth.certificate.subject_der,
+        authority_key_id=auth.key_id,
+        number=int(time.time()),
+        this_update=NOW,
+        next_update=NOW + dt.timedelta(hours=24),
+        entries=entries,
+        idp_url="http://bench.test/crl/sm2-issuing/shard-7.crl",
+    )
     crl_publish.write_atomically(Path(instance) / "publish" / "bench-shard.crl", data, int(time.time()))
     seconds = time.perf_counter() - t0
     print(f"  (shard 7 holds {n:,} entries)")
@@ -353,8 +457,22 @@ def openssl_gencrl(serials: list[int], workdir: str) -> float:
     w = Path(workdir)
     run = lambda *a: subprocess.run(["openssl", *a], cwd=w, check=True, capture_output=True)  # noqa: E731
     run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", "ca.key")
-    run("req", "-new", "-x509", "-key", "ca.key", "-sm3", "-sigopt", "distid:1234567812345678", "-subj",
-        "/CN=bench SM2 CA", "-days", "3650", "-out", "ca.pem")
+    run(
+        "req",
+        "-new",
+        "-x509",
+        "-key",
+        "ca.key",
+        "-sm3",
+        "-sigopt",
+        "distid:1234567812345678",
+        "-subj",
+        "/CN=bench SM2 CA",
+        "-days",
+        "3650",
+        "-out",
+        "ca.pem",
+    )
     exp = (NOW + dt.timedelta(days=700)).strftime("%y%m%d%H%M%SZ")
     rev = (NOW - dt.timedelta(days=1)).strftime("%y%m%d%H%M%SZ")
     with open(w / "index.txt", "w") as fh:
@@ -389,14 +507,23 @@ def cryptography_builder(serials: list[int]) -> float:
     key = ec.generate_private_key(ec.SECP256R1())
     at = NOW - dt.timedelta(days=1)
     t0 = time.perf_counter()
-    revoked = [cx.RevokedCertificateBuilder().serial_number(sn).revocation_date(at)
-               .add_extension(cx.CRLReason(cx.ReasonFlags.key_compromise), critical=False).build()
-               for sn in serials]
+    revoked = [
+        cx.RevokedCertificateBuilder()
+        .serial_number(sn)
+        .revocation_date(at)
+        .add_extension(cx.CRLReason(cx.ReasonFlags.key_compromise), critical=False)
+        .build()
+        for sn in serials
+    ]
     builder = cx.CertificateRevocationListBuilder(
-        issuer_name=cx.Name([cx.NameAttribute(NameOID.COMMON_NAME, "bench CA")]), last_update=NOW,
-        next_update=NOW + dt.timedelta(days=1), revoked_certificates=revoked)
-    data = builder.sign(key, hashes.SHA256()).public_bytes(__import__("cryptography.hazmat.primitives.serialization",
-                                                                      fromlist=["Encoding"]).Encoding.DER)
+        issuer_name=cx.Name([cx.NameAttribute(NameOID.COMMON_NAME, "bench CA")]),
+        last_update=NOW,
+        next_update=NOW + dt.timedelta(days=1),
+        revoked_certificates=revoked,
+    )
+    data = builder.sign(key, hashes.SHA256()).public_bytes(
+        __import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.DER
+    )
     seconds = time.perf_counter() - t0
     assert len(data) > len(serials) * 30
     return seconds
@@ -409,8 +536,9 @@ def pg_database(base_url: str):  # type: ignore[no-untyped-def]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=1_000_000)
-    ap.add_argument("--postgres", default=os.environ.get("REGISTRY_BENCH_POSTGRES_URL",
-                                                         "postgresql://postgres@127.0.0.1:5432/test"))
+    ap.add_argument(
+        "--postgres", default=os.environ.get("REGISTRY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    )
     ap.add_argument("--repeat", type=int, default=2, help="runs of the full CRL, after and before interleaved")
     ap.add_argument("--skip-postgres", action="store_true")
     args = ap.parse_args()
@@ -438,8 +566,7 @@ def main() -> None:
             if len(same) != 1:
                 raise SystemExit(f"{label}: the two reads gave different entries: {same}")
             rows.append((label, f"ours: full SM2 CRL, {args.count:,} entries, DB → signed file", runs["after"]))
-            rows.append((label, "before (row-by-row read, whole old file read): the same full CRL",
-                         runs["before"]))
+            rows.append((label, "before (row-by-row read, whole old file read): the same full CRL", runs["before"]))
             s, mb = in_child(ours_shard, url, str(inst), issuer_id)
             rows.append((label, "ours: one shard CRL (~20,000 entries)", [(s, mb)]))
             s, mb = in_child(ours_publish_then_delta, url, str(inst), issuer_id, 1000)

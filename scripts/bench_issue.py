@@ -19,6 +19,7 @@ the default picture ~150 ms, both done when an application is submitted, not at 
 
 Usage: scripts/bench_issue.py [--count 10000] [--processes 2] [--postgres URL] [--skip-postgres]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _benchlib  # noqa: E402
-
 from sqlalchemy import create_engine, func, select  # noqa: E402
 
 from registry.config import Settings  # noqa: E402
@@ -60,8 +60,14 @@ def uscc(i: int) -> str:
 
 
 def settings_for(url: str, instance: Path) -> Settings:
-    return Settings.from_env({"REGISTRY_DATABASE_URL": url, "REGISTRY_INSTANCE_PATH": str(instance),
-                              "REGISTRY_KEK": "22" * 32, "REGISTRY_BASE_URL": "http://bench.test"})
+    return Settings.from_env(
+        {
+            "REGISTRY_DATABASE_URL": url,
+            "REGISTRY_INSTANCE_PATH": str(instance),
+            "REGISTRY_KEK": "22" * 32,
+            "REGISTRY_BASE_URL": "http://bench.test",
+        }
+    )
 
 
 def prepare(url: str, instance: Path, enterprises: int) -> None:
@@ -71,30 +77,50 @@ def prepare(url: str, instance: Path, enterprises: int) -> None:
     users.add_user(ctx, ADMIN, "olivia", [Role.OPERATOR])
     users.add_user(ctx, ADMIN, "rita", [Role.REVIEWER])
     lines = ["uscc,name,legal_representative,entity_type,address,registered_on,status"]
-    lines += [f"{uscc(i)},深圳市基准测试第{i}号科技有限公司,张{i % 100},有限责任公司,深圳市南山区,2020-01-01,active"
-              for i in range(enterprises)]
+    lines += [
+        f"{uscc(i)},深圳市基准测试第{i}号科技有限公司,张{i % 100},有限责任公司,深圳市南山区,2020-01-01,active"
+        for i in range(enterprises)
+    ]
     licences.import_licences(ctx, ADMIN, "\n".join(lines).encode(), "bench.csv")
     ctx.engine.dispose()
 
 
-def worker(url: str, instance: str, first: int, last: int, per_tx: int, png: bytes,
-           keys: list[bytes], start: mp.Event, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def worker(
+    url: str,
+    instance: str,
+    first: int,
+    last: int,
+    per_tx: int,
+    png: bytes,
+    keys: list[bytes],
+    start: mp.Event,
+    out: mp.Queue,
+) -> None:  # type: ignore[type-arg]
     ctx = ServiceContext.create(settings_for(url, Path(instance)))
-    reqs = [seals.IssueRequest(uscc=uscc(i // 4), seal_type=TYPES[i % 4], picture_png=png,
-                               key=seals.KeyMaterial(public_key_pem=keys[i - first]),
-                               operator="olivia", approver="rita", channel="counter")
-            for i in range(first, last)]
+    reqs = [
+        seals.IssueRequest(
+            uscc=uscc(i // 4),
+            seal_type=TYPES[i % 4],
+            picture_png=png,
+            key=seals.KeyMaterial(public_key_pem=keys[i - first]),
+            operator="olivia",
+            approver="rita",
+            channel="counter",
+        )
+        for i in range(first, last)
+    ]
     seals.issue_seals(ctx, ADMIN, [])  # warm imports
     start.wait()
     t0 = time.perf_counter()
     for j in range(0, len(reqs), per_tx):
-        seals.issue_seals(ctx, ADMIN, reqs[j:j + per_tx])
+        seals.issue_seals(ctx, ADMIN, reqs[j : j + per_tx])
     out.put((last - first, time.perf_counter() - t0))
     ctx.engine.dispose()
 
 
-def run_shape(url: str, instance: Path, first: int, count: int, per_tx: int, procs: int, png: bytes,
-              keys: list[bytes]) -> float:
+def run_shape(
+    url: str, instance: Path, first: int, count: int, per_tx: int, procs: int, png: bytes, keys: list[bytes]
+) -> float:
     ctxm = mp.get_context("fork")
     start, out = ctxm.Event(), ctxm.Queue()
     share = count // procs
@@ -102,8 +128,9 @@ def run_shape(url: str, instance: Path, first: int, count: int, per_tx: int, pro
     for k in range(procs):
         a = first + k * share
         b = first + count if k == procs - 1 else a + share
-        p = ctxm.Process(target=worker, args=(url, str(instance), a, b, per_tx, png, keys[a - first:b - first],
-                                             start, out))
+        p = ctxm.Process(
+            target=worker, args=(url, str(instance), a, b, per_tx, png, keys[a - first : b - first], start, out)
+        )
         p.start()
         ps.append(p)
     time.sleep(1.0)
@@ -137,15 +164,21 @@ def peer_cryptography(n: int) -> float:
     ca = ec.generate_private_key(ec.SECP256R1())
     issuer = cx.Name([cx.NameAttribute(NameOID.COMMON_NAME, "peer CA")])
     pubs = [ec.generate_private_key(ec.SECP256R1()).public_key() for _ in range(n)]
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     for pub in pubs:
-        (cx.CertificateBuilder().subject_name(cx.Name([cx.NameAttribute(NameOID.COMMON_NAME, "holder")]))
-         .issuer_name(issuer).public_key(pub).serial_number(cx.random_serial_number())
-         .not_valid_before(now).not_valid_after(now + dt.timedelta(days=730))
-         .add_extension(cx.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
-         .add_extension(cx.SubjectKeyIdentifier.from_public_key(pub), critical=False)
-         .sign(ca, hashes.SHA256()))
+        (
+            cx.CertificateBuilder()
+            .subject_name(cx.Name([cx.NameAttribute(NameOID.COMMON_NAME, "holder")]))
+            .issuer_name(issuer)
+            .public_key(pub)
+            .serial_number(cx.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=730))
+            .add_extension(cx.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+            .add_extension(cx.SubjectKeyIdentifier.from_public_key(pub), critical=False)
+            .sign(ca, hashes.SHA256())
+        )
     return n / (time.perf_counter() - t0)
 
 
@@ -155,16 +188,59 @@ def peer_openssl(n: int, workdir: Path) -> float | None:
         return None
     run = lambda *a: subprocess.run([exe, *a], cwd=workdir, check=True, capture_output=True)  # noqa: E731
     run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", "ca.key")
-    run("req", "-new", "-x509", "-key", "ca.key", "-sm3", "-sigopt", "distid:1234567812345678",
-        "-subj", "/CN=peer SM2 CA", "-days", "3650", "-out", "ca.pem")
+    run(
+        "req",
+        "-new",
+        "-x509",
+        "-key",
+        "ca.key",
+        "-sm3",
+        "-sigopt",
+        "distid:1234567812345678",
+        "-subj",
+        "/CN=peer SM2 CA",
+        "-days",
+        "3650",
+        "-out",
+        "ca.pem",
+    )
     run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", "h.key")
-    run("req", "-new", "-key", "h.key", "-sm3", "-sigopt", "distid:1234567812345678", "-subj", "/CN=holder",
-        "-out", "h.csr")
+    run(
+        "req",
+        "-new",
+        "-key",
+        "h.key",
+        "-sm3",
+        "-sigopt",
+        "distid:1234567812345678",
+        "-subj",
+        "/CN=holder",
+        "-out",
+        "h.csr",
+    )
     t0 = time.perf_counter()
     for i in range(n):
-        run("x509", "-req", "-in", "h.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-sm3", "-sigopt",
-            "distid:1234567812345678", "-vfyopt", "distid:1234567812345678", "-set_serial", str(1000 + i),
-            "-days", "730", "-out", f"c{i % 4}.pem")
+        run(
+            "x509",
+            "-req",
+            "-in",
+            "h.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-sm3",
+            "-sigopt",
+            "distid:1234567812345678",
+            "-vfyopt",
+            "distid:1234567812345678",
+            "-set_serial",
+            str(1000 + i),
+            "-days",
+            "730",
+            "-out",
+            f"c{i % 4}.pem",
+        )
     return n / (time.perf_counter() - t0)
 
 
@@ -177,14 +253,19 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=10_000)
     # One more worker than cores: each worker waits on the database during its write phase.
     ap.add_argument("--processes", type=int, default=(os.cpu_count() or 2) + 1)
-    ap.add_argument("--postgres", default=os.environ.get("REGISTRY_BENCH_POSTGRES_URL",
-                                                         "postgresql://postgres@127.0.0.1:5432/test"))
+    ap.add_argument(
+        "--postgres", default=os.environ.get("REGISTRY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    )
     ap.add_argument("--skip-postgres", action="store_true")
     ap.add_argument("--only", default="", help="comma-separated shape names to run (default: all)")
     args = ap.parse_args()
     count = args.count - args.count % 4
-    shapes = [("per-seal", 1, 1), ("set-of-4", 4, 1), (f"set-of-4 ×{args.processes} proc", 4, args.processes),
-              (f"batch-100 ×{args.processes} proc", 100, args.processes)]
+    shapes = [
+        ("per-seal", 1, 1),
+        ("set-of-4", 4, 1),
+        (f"set-of-4 ×{args.processes} proc", 4, args.processes),
+        (f"batch-100 ×{args.processes} proc", 100, args.processes),
+    ]
     if args.only:
         wanted = {w.strip() for w in args.only.split(",")}
         shapes = [s for s in shapes if s[0].split(" ")[0] in wanted]
@@ -210,7 +291,7 @@ def main() -> None:
             first = 0
             for shape, per_tx, procs in shapes:
                 idle0 = _cpu_idle()
-                rate = run_shape(url, tmp, first, count, per_tx, procs, png, keys[first:first + count])
+                rate = run_shape(url, tmp, first, count, per_tx, procs, png, keys[first : first + count])
                 idle = _cpu_idle(idle0)
                 results.append((label, shape, rate))
                 print(f"  {label:10} {shape:22} {rate:8.0f} seals/s   (machine CPU idle {idle:.0%})", flush=True)

@@ -17,6 +17,7 @@ reported apart from real failures (connect, receive, exceptions, non-2xx).
 
 Usage: scripts/bench_ocsp.py [--requests 20000] [--concurrency 8] [--certs 1000] [--postgres URL]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,8 +77,12 @@ def _ensure_ab() -> str:
 def _ab(ab: str, url: str, request: Path, n: int, c: int) -> dict[str, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    out = subprocess.run([ab, "-q", "-r", "-n", str(n), "-c", str(c), "-p", str(request), "-T", "application/ocsp-request",
-                          url], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [ab, "-q", "-r", "-n", str(n), "-c", str(c), "-p", str(request), "-T", "application/ocsp-request", url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"ab against {url} failed: {out.stderr.strip()[-500:]}")
     out = out.stdout
@@ -89,10 +94,16 @@ def _ab(ab: str, url: str, request: Path, n: int, c: int) -> dict[str, float]:
         m = re.search(pattern, out)
         return float(m.group(1)) if m else 0.0
 
-    return {"rps": num(r"Requests per second:\s+([\d.]+)"), "complete": num(r"Complete requests:\s+(\d+)"),
-            "connect": num(r"Connect: (\d+)"), "receive": num(r"Receive: (\d+)"),
-            "length": num(r"Length: (\d+)"), "exceptions": num(r"Exceptions: (\d+)"),
-            "non2xx": num(r"Non-2xx responses:\s+(\d+)"), "client_cpu": cpu / wall if wall else 0.0}
+    return {
+        "rps": num(r"Requests per second:\s+([\d.]+)"),
+        "complete": num(r"Complete requests:\s+(\d+)"),
+        "connect": num(r"Connect: (\d+)"),
+        "receive": num(r"Receive: (\d+)"),
+        "length": num(r"Length: (\d+)"),
+        "exceptions": num(r"Exceptions: (\d+)"),
+        "non2xx": num(r"Non-2xx responses:\s+(\d+)"),
+        "client_cpu": cpu / wall if wall else 0.0,
+    }
 
 
 def _setup(url: str, workdir: Path, certs: int) -> tuple[dict[str, str], Path, Path]:
@@ -101,14 +112,20 @@ def _setup(url: str, workdir: Path, certs: int) -> tuple[dict[str, str], Path, P
     from registry.config import Settings
     from registry.db.migrate import upgrade
     from registry.domain.roles import Role
-    from registry.pki import der, ocsp as pki_ocsp, x509
+    from registry.pki import der, x509
+    from registry.pki import ocsp as pki_ocsp
     from registry.pki.keys import Algorithm, PrivateKey
     from registry.services import authorities, licences, revocation, seals, users
     from registry.services.context import Actor, ServiceContext
     from registry.services.demo import DEMO_CSV
 
-    env = {"REGISTRY_DATABASE_URL": url, "REGISTRY_INSTANCE_PATH": str(workdir / "instance"),
-           "REGISTRY_KEK": "44" * 32, "REGISTRY_SECRET_KEY": "bench", "REGISTRY_BASE_URL": "http://127.0.0.1"}
+    env = {
+        "REGISTRY_DATABASE_URL": url,
+        "REGISTRY_INSTANCE_PATH": str(workdir / "instance"),
+        "REGISTRY_KEK": "44" * 32,
+        "REGISTRY_SECRET_KEY": "bench",
+        "REGISTRY_BASE_URL": "http://127.0.0.1",
+    }
     upgrade(url)
     ctx = ServiceContext.create(Settings.from_env(env))
     admin = Actor.system(ADMIN_NAME)
@@ -117,8 +134,14 @@ def _setup(url: str, workdir: Path, certs: int) -> tuple[dict[str, str], Path, P
     users.add_user(ctx, admin, "rita", [Role.REVIEWER])
     licences.import_licences(ctx, admin, DEMO_CSV.encode(), "demo.csv")
     pub = PrivateKey.generate(Algorithm.ECDSA).public_key.pem().encode()
-    req = seals.IssueRequest(uscc="91440300MA5F12342Q", seal_type="finance", key=seals.KeyMaterial(public_key_pem=pub),
-                             operator="olivia", approver="rita", algorithm="ecdsa")
+    req = seals.IssueRequest(
+        uscc="91440300MA5F12342Q",
+        seal_type="finance",
+        key=seals.KeyMaterial(public_key_pem=pub),
+        operator="olivia",
+        approver="rita",
+        algorithm="ecdsa",
+    )
     issued: list[seals.IssueResult] = []
     while len(issued) < certs:
         issued += seals.issue_seals(ctx, admin, [req] * min(100, certs - len(issued)))
@@ -138,15 +161,21 @@ def _setup(url: str, workdir: Path, certs: int) -> tuple[dict[str, str], Path, P
         serial = format(cert.serial, "X")
         subject = "/CN=holder"
         if r.es_id in revoked:
-            lines.append(f"R\t{expiry}\t{dt.datetime.now(dt.UTC):%y%m%d%H%M%SZ},keyCompromise\t{serial}\tunknown\t{subject}")
+            lines.append(
+                f"R\t{expiry}\t{dt.datetime.now(dt.UTC):%y%m%d%H%M%SZ},keyCompromise\t{serial}\tunknown\t{subject}"
+            )
         else:
             lines.append(f"V\t{expiry}\t\t{serial}\tunknown\t{subject}")
     index = workdir / "index.txt"
     index.write_text("\n".join(lines) + "\n")
     (workdir / "index.txt.attr").write_text("unique_subject = no\n")
     live_cert = x509.Certificate.from_der(issued[0].certificate_der)
-    cid = pki_ocsp.cert_id(pki_ocsp.HashAlgorithm.SHA1, issuing.certificate.subject_der,
-                           issuing.certificate.public_key.point, live_cert.serial)
+    cid = pki_ocsp.cert_id(
+        pki_ocsp.HashAlgorithm.SHA1,
+        issuing.certificate.subject_der,
+        issuing.certificate.public_key.point,
+        live_cert.serial,
+    )
     request = workdir / "request.der"
     request.write_bytes(pki_ocsp.build_request([cid]))
     (workdir / "holder.pem").write_text(der.der_to_pem(issued[0].certificate_der, "CERTIFICATE"))
@@ -176,8 +205,12 @@ def _ocsp_app(env: dict[str, str]):  # type: ignore[no-untyped-def]
 def _environ(body: bytes) -> dict[str, object]:
     import io
 
-    return {"REQUEST_METHOD": "POST", "PATH_INFO": "/ocsp", "CONTENT_LENGTH": str(len(body)),
-            "wsgi.input": io.BytesIO(body)}
+    return {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/ocsp",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+    }
 
 
 def _answer_bytes(env: dict[str, str], body: bytes) -> bytes:
@@ -211,16 +244,54 @@ def _bench_one(label: str, url: str, args: argparse.Namespace, ab: str) -> list[
         (workdir / "constant_app.py").write_text(_CONSTANT_APP.format(size=len(_answer_bytes(env, body))))
         ours_port, openssl_port, ceiling_port = _free_port(), _free_port(), _free_port()
         gunicorn = Path(sys.executable).parent / "gunicorn"
-        procs.append(subprocess.Popen(
-            [str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{ours_port}", "registry.wsgi:app"],
-            env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        procs.append(subprocess.Popen(
-            [OPENSSL, "ocsp", "-index", str(index), "-port", str(openssl_port), "-rsigner", str(workdir / "issuing.pem"),
-             "-rkey", str(workdir / "issuing.key"), "-CA", str(workdir / "issuing.pem"), "-nmin", "60"],
-            stdout=subprocess.DEVNULL, stderr=open(workdir / "openssl.log", "wb")))  # noqa: SIM115
-        procs.append(subprocess.Popen(  # the same server answering a constant body: its own ceiling
-            [str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{ceiling_port}", "--chdir", str(workdir),
-             "constant_app:app"], env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{ours_port}", "registry.wsgi:app"],
+                env={**os.environ, **env},
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    OPENSSL,
+                    "ocsp",
+                    "-index",
+                    str(index),
+                    "-port",
+                    str(openssl_port),
+                    "-rsigner",
+                    str(workdir / "issuing.pem"),
+                    "-rkey",
+                    str(workdir / "issuing.key"),
+                    "-CA",
+                    str(workdir / "issuing.pem"),
+                    "-nmin",
+                    "60",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=open(workdir / "openssl.log", "wb"),
+            )
+        )  # noqa: SIM115
+        procs.append(
+            subprocess.Popen(  # the same server answering a constant body: its own ceiling
+                [
+                    str(gunicorn),
+                    "--workers",
+                    "2",
+                    "--bind",
+                    f"127.0.0.1:{ceiling_port}",
+                    "--chdir",
+                    str(workdir),
+                    "constant_app:app",
+                ],
+                env={**os.environ, **env},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         ours_url, openssl_url = f"http://127.0.0.1:{ours_port}/ocsp", f"http://127.0.0.1:{openssl_port}/"
         ceiling_url = f"http://127.0.0.1:{ceiling_port}/"
         _wait(ours_url, body, procs[0], "gunicorn")
@@ -239,20 +310,30 @@ def _bench_one(label: str, url: str, args: argparse.Namespace, ab: str) -> list[
                 if best is None or r["rps"] > best["rps"]:
                     results[name] = r
         lines = []
-        for name, what in (("ours", "registry (gunicorn, 2 sync workers, pre-signed responses)"),
-                           ("openssl", "openssl ocsp -index ... -port (signs every response)")):
+        for name, what in (
+            ("ours", "registry (gunicorn, 2 sync workers, pre-signed responses)"),
+            ("openssl", "openssl ocsp -index ... -port (signs every response)"),
+        ):
             r = results[name]
             errors = int(r["connect"] + r["receive"] + r["exceptions"] + r["non2xx"])
-            lines.append(f"{label:10} {what:58} {r['rps']:9,.0f} responses/s  "
-                         f"({int(r['complete']):,} requests, c={args.concurrency}, errors {errors}, "
-                         f"length-varied {int(r['length'])}, client CPU {r['client_cpu']:.0%} of a core)")
-        lines.append(f"{label:10} {'gunicorn, 2 sync workers, a constant body (no OCSP at all)':58} "
-                     f"{results['ceiling']['rps']:9,.0f} responses/s  (the server's own ceiling here)")
-        lines.append(f"{label:10} {'in process, no HTTP: one answer (parse, SELECT, headers)':58} "
-                     f"{1e6 / per_answer:9,.0f} answers/s per core ({per_answer:.0f} µs each)")
+            lines.append(
+                f"{label:10} {what:58} {r['rps']:9,.0f} responses/s  "
+                f"({int(r['complete']):,} requests, c={args.concurrency}, errors {errors}, "
+                f"length-varied {int(r['length'])}, client CPU {r['client_cpu']:.0%} of a core)"
+            )
+        lines.append(
+            f"{label:10} {'gunicorn, 2 sync workers, a constant body (no OCSP at all)':58} "
+            f"{results['ceiling']['rps']:9,.0f} responses/s  (the server's own ceiling here)"
+        )
+        lines.append(
+            f"{label:10} {'in process, no HTTP: one answer (parse, SELECT, headers)':58} "
+            f"{1e6 / per_answer:9,.0f} answers/s per core ({per_answer:.0f} µs each)"
+        )
         ratio = results["ours"]["rps"] / results["openssl"]["rps"] if results["openssl"]["rps"] else float("nan")
-        lines.append(f"{label:10} ratio ours/openssl: {ratio:.2f}x (target 3x; best of {args.rounds} interleaved "
-                     f"rounds each; load generator: ab, one connection per request)")
+        lines.append(
+            f"{label:10} ratio ours/openssl: {ratio:.2f}x (target 3x; best of {args.rounds} interleaved "
+            f"rounds each; load generator: ab, one connection per request)"
+        )
         return lines
     finally:
         for p in procs:
@@ -271,8 +352,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best of each is reported")
     p.add_argument("--certs", type=int, default=1000, help="ECDSA holder certificates (a tenth revoked)")
-    p.add_argument("--postgres", default=os.environ.get("REGISTRY_BENCH_POSTGRES_URL", ""),
-                   help="also run against a throw-away database next to this PostgreSQL URL")
+    p.add_argument(
+        "--postgres",
+        default=os.environ.get("REGISTRY_BENCH_POSTGRES_URL", ""),
+        help="also run against a throw-away database next to this PostgreSQL URL",
+    )
     p.add_argument("--skip-sqlite", action="store_true")
     return p
 

@@ -35,6 +35,7 @@ the same certificates), run from here unless --skip-ocsp.
 Usage: scripts/bench_verify.py [--signatures 3000] [--seals 60] [--repeat 3] [--before REV|none]
                                [--callgrind N] [--postgres URL] [--skip-postgres] [--skip-ocsp]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,12 +63,12 @@ import _benchlib  # noqa: E402
 
 from registry.config import Settings  # noqa: E402
 from registry.db.migrate import upgrade  # noqa: E402
+from registry.domain.roles import Role  # noqa: E402
 from registry.pki import _libcrypto, ses  # noqa: E402
 from registry.pki import verify as pv  # noqa: E402
-from registry.pki.keys import Algorithm, PrivateKey, SM2_DEFAULT_UID, sm2_digest  # noqa: E402
+from registry.pki.keys import SM2_DEFAULT_UID, Algorithm, PrivateKey, sm2_digest  # noqa: E402
 from registry.pki.uscc import orgcode_check_char, uscc_check_char  # noqa: E402
 from registry.pki.x509 import Certificate  # noqa: E402
-from registry.domain.roles import Role  # noqa: E402
 from registry.services import authorities, licences, seals, users, verify  # noqa: E402
 from registry.services.context import Actor, ServiceContext  # noqa: E402
 
@@ -81,8 +82,14 @@ def uscc(i: int) -> str:
 
 
 def prepare(url: str, instance: Path, n_seals: int, n_sigs: int) -> tuple[ServiceContext, list[tuple[bytes, bytes]]]:
-    settings = Settings.from_env({"REGISTRY_INSTANCE_PATH": str(instance), "REGISTRY_DATABASE_URL": url,
-                                  "REGISTRY_KEK": "22" * 32, "REGISTRY_SECRET_KEY": "bench"})
+    settings = Settings.from_env(
+        {
+            "REGISTRY_INSTANCE_PATH": str(instance),
+            "REGISTRY_DATABASE_URL": url,
+            "REGISTRY_KEK": "22" * 32,
+            "REGISTRY_SECRET_KEY": "bench",
+        }
+    )
     upgrade(url)
     ctx = ServiceContext.create(settings)
     authorities.ensure_hierarchies(ctx, ADMIN)
@@ -93,19 +100,34 @@ def prepare(url: str, instance: Path, n_seals: int, n_sigs: int) -> tuple[Servic
     licences.import_licences(ctx, ADMIN, "\n".join(rows).encode(), "bench.csv")
     issued = []
     for start in range(0, n_seals, 500):  # issue_seals takes at most 500 per batch
-        issued += seals.issue_seals(ctx, ADMIN, [seals.IssueRequest(
-            uscc=uscc(i), seal_type="contract", key=seals.KeyMaterial(generate=True), operator="op", approver="rev")
-            for i in range(start, min(n_seals, start + 500))])
+        issued += seals.issue_seals(
+            ctx,
+            ADMIN,
+            [
+                seals.IssueRequest(
+                    uscc=uscc(i),
+                    seal_type="contract",
+                    key=seals.KeyMaterial(generate=True),
+                    operator="op",
+                    approver="rev",
+                )
+                for i in range(start, min(n_seals, start + 500))
+            ],
+        )
     now = ctx.clock.now() + dt.timedelta(seconds=1)
     pairs = []
     for j in range(n_sigs):
         r = issued[j % len(issued)]
         assert r.private_key_pem is not None
         doc = os.urandom(4096)
-        sig = ses.make_signature(seal=r.seal_der, signer_cert=r.certificate_der,
-                                 signer=PrivateKey.from_pem(r.private_key_pem),
-                                 data_hash=ses.document_digest(Algorithm.SM2.signature_oid, doc),
-                                 property_info=f"file=doc{j}.bin;size=4096", signing_time=now)
+        sig = ses.make_signature(
+            seal=r.seal_der,
+            signer_cert=r.certificate_der,
+            signer=PrivateKey.from_pem(r.private_key_pem),
+            data_hash=ses.document_digest(Algorithm.SM2.signature_oid, doc),
+            property_info=f"file=doc{j}.bin;size=4096",
+            signing_time=now,
+        )
         pairs.append((sig, doc))
     return ctx, pairs
 
@@ -137,6 +159,7 @@ def service_pass(ctx: ServiceContext, pairs: list[tuple[bytes, bytes]], at: dt.d
             report = verify.verify_file(ctx, sig, document=doc, at=at)
             if report.verdict != "valid":
                 raise SystemExit(f"benchmark signature not valid: {report.to_json()}")
+
     return run
 
 
@@ -167,6 +190,7 @@ def pure_pass(ctx: ServiceContext, pairs: list[tuple[bytes, bytes]], at: dt.date
         for sig, doc in pairs:
             if pv.verify_signature(sig, at, trust, document=doc).verdict != "valid":
                 raise SystemExit("benchmark signature not valid (pure)")
+
     return run
 
 
@@ -174,11 +198,17 @@ def child(argv: list[str]) -> None:
     """``--child MODE URL INSTANCE PAIRS LIMIT PASSES``: warm up, then print the rate of each timed
     pass as JSON (PASSES < 0: that many untimed passes, for callgrind)."""
     mode, url, instance, pairs_file, limit, passes = argv
-    settings = Settings.from_env({"REGISTRY_INSTANCE_PATH": instance, "REGISTRY_DATABASE_URL": url,
-                                  "REGISTRY_KEK": "22" * 32, "REGISTRY_SECRET_KEY": "bench"})
+    settings = Settings.from_env(
+        {
+            "REGISTRY_INSTANCE_PATH": instance,
+            "REGISTRY_DATABASE_URL": url,
+            "REGISTRY_KEK": "22" * 32,
+            "REGISTRY_SECRET_KEY": "bench",
+        }
+    )
     ctx = ServiceContext.create(settings)
     data = pickle.loads(Path(pairs_file).read_bytes())
-    pairs = data["pairs"][:int(limit) or None]
+    pairs = data["pairs"][: int(limit) or None]
     run = (service_pass if mode == "service" else pure_pass)(ctx, pairs, data["at"])
     run()  # warm: trust store, certificate and chain caches, the database connection
     n = int(passes)
@@ -192,8 +222,9 @@ def child(argv: list[str]) -> None:
 def export_tree(rev: str, dest: Path) -> Path | None:
     """``registry/`` as of ``rev`` (git archive: read-only), or None when it cannot be had."""
     try:
-        blob = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "registry"], check=True,
-                              capture_output=True).stdout
+        blob = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", rev, "registry"], check=True, capture_output=True
+        ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         print(f"before: commit {rev} not available ({type(exc).__name__}); measuring ours only")
         return None
@@ -202,19 +233,38 @@ def export_tree(rev: str, dest: Path) -> Path | None:
     return dest
 
 
-def in_child(src: Path, mode: str, url: str, instance: Path, pairs_file: Path, limit: int = 0,
-             passes: int = 1, wrap: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+def in_child(
+    src: Path,
+    mode: str,
+    url: str,
+    instance: Path,
+    pairs_file: Path,
+    limit: int = 0,
+    passes: int = 1,
+    wrap: list[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "BENCH_VERIFY_SRC": str(src), "PYTHONHASHSEED": "0"}
-    cmd = [*(wrap or []), sys.executable, str(Path(__file__).resolve()), "--child", mode, url, str(instance),
-           str(pairs_file), str(limit), str(passes)]
+    cmd = [
+        *(wrap or []),
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        mode,
+        url,
+        str(instance),
+        str(pairs_file),
+        str(limit),
+        str(passes),
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"benchmark child failed ({src.name}, {mode}):\n{done.stdout}{done.stderr}")
     return done
 
 
-def interleaved(trees: dict[str, Path], mode: str, url: str, instance: Path, pairs_file: Path,
-                rounds: int) -> dict[str, list[float]]:
+def interleaved(
+    trees: dict[str, Path], mode: str, url: str, instance: Path, pairs_file: Path, rounds: int
+) -> dict[str, list[float]]:
     """Rates of one timed pass per fresh process, ours and before alternating, so the machine's
     mood falls on both alike."""
     rates: dict[str, list[float]] = {name: [] for name in trees}
@@ -228,8 +278,16 @@ def instructions(src: Path, mode: str, url: str, instance: Path, pairs_file: Pat
     """Instructions per verification: callgrind over two passes minus over one, divided by n."""
     counts = []
     for passes in (1, 2):
-        done = in_child(src, mode, url, instance, pairs_file, n, -passes,
-                        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        done = in_child(
+            src,
+            mode,
+            url,
+            instance,
+            pairs_file,
+            n,
+            -passes,
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"],
+        )
         found = re.findall(r"Collected : (\d+)", done.stderr)
         if not found:
             raise SystemExit(f"no callgrind total in: {done.stderr[-500:]}")
@@ -253,12 +311,15 @@ def sm2_rates(n: int = 3000) -> dict[str, float]:
             def run() -> None:
                 for _ in range(n):
                     assert verify(sm2_digest(z, data), sig)
+
             return run
+
         # a key's first verifications go to EVP_PKEY_verify; a key in steady use has its own table
         out["libcrypto EVP_PKEY_verify (a new key)"] = best_of(3, n, lib(fast.__self__.verify_evp))[0]  # type: ignore[attr-defined]
         out["libcrypto, key in steady use (table)"] = best_of(3, n, lib(fast))[0]
     g = SM2(pk=pub.point, uid=SM2_DEFAULT_UID)
     from registry.pki.keys import sig_from_der
+
     r, s = sig_from_der(sig)
     raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
@@ -266,6 +327,7 @@ def sm2_rates(n: int = 3000) -> dict[str, float]:
         z = g.get_entity_info()
         for _ in range(n):
             assert g.verify_digest(sm2_digest(z, data), raw)
+
     out["gmalglib"] = best_of(3, n, gm)[0]
     return out
 
@@ -274,22 +336,33 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--signatures", type=int, default=3000)
     ap.add_argument("--seals", type=int, default=60)
-    ap.add_argument("--postgres", default=os.environ.get("REGISTRY_TEST_POSTGRES_URL")
-                    or "postgresql://postgres@127.0.0.1:5432/test")
+    ap.add_argument(
+        "--postgres",
+        default=os.environ.get("REGISTRY_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test",
+    )
     ap.add_argument("--skip-postgres", action="store_true")
     ap.add_argument("--skip-ocsp", action="store_true")
     ap.add_argument("--ocsp-requests", type=int, default=20000)
     ap.add_argument("--repeat", type=int, default=3, help="timed passes of each, ours and before interleaved")
     ap.add_argument("--before", default="6a026eb", help="commit whose verifier is measured next to ours, or none")
-    ap.add_argument("--callgrind", type=int, default=0, metavar="N",
-                    help="also count instructions per verification over N signatures (slow)")
+    ap.add_argument(
+        "--callgrind",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also count instructions per verification over N signatures (slow)",
+    )
     args = ap.parse_args()
 
-    print(f"bench_verify: {args.signatures} distinct SES signatures over distinct 4 KB documents; "
-          f"{os.cpu_count()} cores; SM2 verify backend: {_libcrypto.backend_name()}")
+    print(
+        f"bench_verify: {args.signatures} distinct SES signatures over distinct 4 KB documents; "
+        f"{os.cpu_count()} cores; SM2 verify backend: {_libcrypto.backend_name()}"
+    )
     print(f"  'each its own seal': {args.signatures} seals, so every signature costs two SM2 verifications;")
-    print(f"  'shared seals': {args.seals} seals (a bank sees the same seals again and again; a seal's maker "
-          "signature is then verified once per process)")
+    print(
+        f"  'shared seals': {args.seals} seals (a bank sees the same seals again and again; a seal's maker "
+        "signature is then verified once per process)"
+    )
     lines = []
     counted: list[tuple[str, dict[str, float]]] = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-verify-"))
@@ -316,21 +389,33 @@ def main() -> None:
                     instance = tmp / f"{label}-{scenario}"
                     ctx, pairs = prepare(url, instance, n_seals, args.signatures)
                     pairs_file = tmp / f"pairs-{label}-{n_seals}.pickle"
-                    pairs_file.write_bytes(pickle.dumps({"pairs": pairs,
-                                                         "at": ctx.clock.now() + dt.timedelta(seconds=5)}))
+                    pairs_file.write_bytes(
+                        pickle.dumps({"pairs": pairs, "at": ctx.clock.now() + dt.timedelta(seconds=5)})
+                    )
                     modes = [("service", f"service + {label}, {scenario}")]
                     if base is None:
                         modes.append(("pure", f"pure (no database), {scenario}"))
                     for mode, what in modes:
                         rates = interleaved(trees, mode, url, instance, pairs_file, args.repeat)
-                        print(f"  {what}: " + "; ".join(f"{name} {', '.join(f'{r:,.0f}' for r in runs)}"
-                                                       for name, runs in rates.items()), flush=True)
+                        print(
+                            f"  {what}: "
+                            + "; ".join(
+                                f"{name} {', '.join(f'{r:,.0f}' for r in runs)}" for name, runs in rates.items()
+                            ),
+                            flush=True,
+                        )
                         for name, runs in rates.items():
                             lines.append((what if name == "ours" else f"{name}: {what}", max(runs), runs))
                         if args.callgrind and base is None:
-                            counted.append((what, {name: instructions(src, mode, url, instance, pairs_file,
-                                                                      args.callgrind)
-                                                   for name, src in trees.items()}))
+                            counted.append(
+                                (
+                                    what,
+                                    {
+                                        name: instructions(src, mode, url, instance, pairs_file, args.callgrind)
+                                        for name, src in trees.items()
+                                    },
+                                )
+                            )
                     ctx.engine.dispose()
                 finally:
                     if drop:
@@ -340,8 +425,10 @@ def main() -> None:
 
     print(f"\n{'SES signatures verified':<48} {'per second':>12}   runs")
     for what, best, runs in lines:
-        print(f"{what:<48} {best:>12,.0f}   {', '.join(f'{r:,.0f}' for r in runs)}"
-              f"   (median {statistics.median(runs):,.0f})")
+        print(
+            f"{what:<48} {best:>12,.0f}   {', '.join(f'{r:,.0f}' for r in runs)}"
+            f"   (median {statistics.median(runs):,.0f})"
+        )
     if counted:
         names = list(trees)
         print(f"\ninstructions per verification (callgrind, first {args.callgrind} signatures):")

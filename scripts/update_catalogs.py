@@ -5,6 +5,7 @@ fails until every message has its Chinese translation in registry/translations/z
 
 Usage: scripts/update_catalogs.py
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -17,13 +18,44 @@ POT = ROOT / "registry" / "translations" / "messages.pot"
 
 def main() -> None:
     pybabel = Path(sys.executable).with_name("pybabel")
-    subprocess.run([str(pybabel), "extract", "-F", "babel.cfg", "-k", "_l", "-o", str(POT), "--no-location",
-                    "--omit-header", "--sort-output", "."], cwd=ROOT, check=True)
+    subprocess.run(
+        [
+            str(pybabel),
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "-o",
+            str(POT),
+            "--no-location",
+            "--omit-header",
+            "--sort-output",
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
     for lang in ("zh", "en"):
         po = ROOT / "registry" / "translations" / lang / "LC_MESSAGES" / "messages.po"
         if po.exists():
-            subprocess.run([str(pybabel), "update", "-i", str(POT), "-o", str(po), "-l", lang, "--no-fuzzy-matching",
-                            "--omit-header", "--ignore-obsolete"], cwd=ROOT, check=True)
+            subprocess.run(
+                [
+                    str(pybabel),
+                    "update",
+                    "-i",
+                    str(POT),
+                    "-o",
+                    str(po),
+                    "-l",
+                    lang,
+                    "--no-fuzzy-matching",
+                    "--omit-header",
+                    "--ignore-obsolete",
+                ],
+                cwd=ROOT,
+                check=True,
+            )
         else:
             po.parent.mkdir(parents=True, exist_ok=True)
             subprocess.run([str(pybabel), "init", "-i", str(POT), "-o", str(po), "-l", lang], cwd=ROOT, check=True)

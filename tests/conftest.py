@@ -5,6 +5,7 @@ and PostgreSQL too when ``REGISTRY_TEST_POSTGRES_URL`` names a server database w
 databases next to (e.g. ``postgresql://postgres@127.0.0.1:5432/test``). In CI (``CI`` set) a
 missing PostgreSQL URL is an error, not a skip. Every test gets a fresh, migrated database.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,7 +27,7 @@ from registry.services import authorities, licences, users
 from registry.services.context import Actor, FrozenClock, ServiceContext
 from registry.services.demo import DEMO_CSV
 
-NOW = dt.datetime(2026, 11, 23, 8, 0, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 23, 8, 0, 0, tzinfo=dt.UTC)
 PG_URL = os.environ.get("REGISTRY_TEST_POSTGRES_URL", "").strip()
 TEST_KEK = "11" * 32
 ADMIN = Actor.system("test-admin")
@@ -34,21 +35,27 @@ ADMIN = Actor.system("test-admin")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 # Third-party vectors: ../shared/vectors/ofdrw beside the repository (REGISTRY_TEST_VECTORS overrides).
-VECTORS = Path(os.environ.get("REGISTRY_TEST_VECTORS")
-               or Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "ofdrw")
+VECTORS = Path(
+    os.environ.get("REGISTRY_TEST_VECTORS")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "ofdrw"
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("CI") and not PG_URL:
-        raise pytest.UsageError("CI is set but REGISTRY_TEST_POSTGRES_URL is not: the database tests "
-                                "must run against PostgreSQL too")
+        raise pytest.UsageError(
+            "CI is set but REGISTRY_TEST_POSTGRES_URL is not: the database tests must run against PostgreSQL too"
+        )
     if os.environ.get("CI") and not (VECTORS / "UserV4.esl").exists():
         raise pytest.UsageError(f"CI is set but the ofdrw vectors are not at {VECTORS}")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return ("database backends: " + ", ".join(BACKENDS)
-            + ("" if PG_URL else "  (set REGISTRY_TEST_POSTGRES_URL to add PostgreSQL)"))
+    return (
+        "database backends: "
+        + ", ".join(BACKENDS)
+        + ("" if PG_URL else "  (set REGISTRY_TEST_POSTGRES_URL to add PostgreSQL)")
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -71,8 +78,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_template() -> Iterator[str]:
     """A migrated template database; each test copies it with CREATE DATABASE ... TEMPLATE."""
     name = f"registry_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     upgrade(_pg_admin_url(name))
@@ -93,8 +99,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     template = request.getfixturevalue("pg_template")
     name = f"registry_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     try:
@@ -106,14 +111,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def make_settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings.from_env({
-        "REGISTRY_INSTANCE_PATH": str(tmp_path / "instance"),
-        "REGISTRY_DATABASE_URL": database_url,
-        "REGISTRY_KEK": TEST_KEK,
-        "REGISTRY_SECRET_KEY": "test-secret",
-        "REGISTRY_BASE_URL": "http://registry.test",
-        "REGISTRY_CRL_SHARDS": "8",
-    })
+    return Settings.from_env(
+        {
+            "REGISTRY_INSTANCE_PATH": str(tmp_path / "instance"),
+            "REGISTRY_DATABASE_URL": database_url,
+            "REGISTRY_KEK": TEST_KEK,
+            "REGISTRY_SECRET_KEY": "test-secret",
+            "REGISTRY_BASE_URL": "http://registry.test",
+            "REGISTRY_CRL_SHARDS": "8",
+        }
+    )
 
 
 @pytest.fixture
@@ -163,6 +170,7 @@ def fingerprint():  # type: ignore[no-untyped-def]
 # ------------------------------------------------------------------------------------------------
 # OpenSSL
 
+
 @pytest.fixture(scope="session")
 def openssl() -> str:
     path = shutil.which("openssl")
@@ -173,6 +181,6 @@ def openssl() -> str:
     return path
 
 
-SHENZHEN_USCC = "91440300MA5F12342Q"     # demo licence, active
-CANCELLED_USCC = "91440300000000000E"    # demo licence, cancelled
-UNKNOWN_USCC = "91350100M000100Y43"      # valid code, no licence on record
+SHENZHEN_USCC = "91440300MA5F12342Q"  # demo licence, active
+CANCELLED_USCC = "91440300000000000E"  # demo licence, cancelled
+UNKNOWN_USCC = "91350100M000100Y43"  # valid code, no licence on record

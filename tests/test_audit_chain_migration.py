@@ -1,5 +1,6 @@
 """Migration 0006 chains the audit events written before it, in id order, keeps the log
 append-only, and goes back down cleanly."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,10 +19,22 @@ from tests.test_migrations import empty_database  # noqa: F401 - fixture
 
 LEGACY = [  # (occurred_at, actor, action, target_type, target_id, details JSON text)
     (NOW, "system", "authority.created", "authority", "sm2-root", '{"kind": "root"}'),
-    (NOW + dt.timedelta(seconds=1, microseconds=250), "cli:root", "user.created", "user", "admin",
-     '{"roles": ["admin"], "display_name": "管理员"}'),
-    (NOW + dt.timedelta(minutes=5), "rita", "seal.revoked", "seal", "4403000220263HJVFXVB2HPKE",
-     '{"reason": "keyCompromise", "note": "挂失 \\"急\\"\\n", "n": 3, "ok": true, "x": null}'),
+    (
+        NOW + dt.timedelta(seconds=1, microseconds=250),
+        "cli:root",
+        "user.created",
+        "user",
+        "admin",
+        '{"roles": ["admin"], "display_name": "管理员"}',
+    ),
+    (
+        NOW + dt.timedelta(minutes=5),
+        "rita",
+        "seal.revoked",
+        "seal",
+        "4403000220263HJVFXVB2HPKE",
+        '{"reason": "keyCompromise", "note": "挂失 \\"急\\"\\n", "n": 3, "ok": true, "x": null}',
+    ),
 ]
 
 
@@ -33,15 +46,21 @@ def _ctx(url: str, tmp_path: Path) -> ServiceContext:
     return ServiceContext.create(make_settings(tmp_path, url), clock=FrozenClock(NOW))
 
 
-def test_existing_events_are_chained_in_id_order_and_stay_append_only(empty_database: str,  # noqa: F811
-                                                                       tmp_path: Path) -> None:
+def test_existing_events_are_chained_in_id_order_and_stay_append_only(
+    empty_database: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     upgrade(empty_database, "0005")
     engine = _engine(empty_database)
     with engine.begin() as c:
         for when, *rest in LEGACY:
-            c.execute(text("INSERT INTO audit_events (occurred_at, actor, action, target_type, target_id, details) "
-                           "VALUES (:w, :a, :ac, :tt, :ti, :d)"),
-                      dict(zip(("w", "a", "ac", "tt", "ti", "d"), (when.replace(tzinfo=None), *rest))))
+            c.execute(
+                text(
+                    "INSERT INTO audit_events (occurred_at, actor, action, target_type, target_id, details) "
+                    "VALUES (:w, :a, :ac, :tt, :ti, :d)"
+                ),
+                dict(zip(("w", "a", "ac", "tt", "ti", "d"), (when.replace(tzinfo=None), *rest))),
+            )
     upgrade(empty_database, "0006")
     check_ctx = _ctx(empty_database, tmp_path)
     try:
@@ -51,9 +70,8 @@ def test_existing_events_are_chained_in_id_order_and_stay_append_only(empty_data
         report = audit.verify_chain(check_ctx)
         assert report.ok and report.events == len(LEGACY) and report.head_seq == len(LEGACY)
         # The log is still append-only after the table was rebuilt (SQLite) or its trigger paused (PostgreSQL).
-        with pytest.raises(DatabaseError, match="append-only"):
-            with engine.begin() as c:
-                c.execute(text("UPDATE audit_events SET actor = 'mallory'"))
+        with pytest.raises(DatabaseError, match="append-only"), engine.begin() as c:
+            c.execute(text("UPDATE audit_events SET actor = 'mallory'"))
         # New events continue the chain.
         with check_ctx.transaction() as session:
             audit.record(session, check_ctx, ADMIN, "probe", "probe", 1, note="after the migration")
@@ -67,10 +85,9 @@ def test_existing_events_are_chained_in_id_order_and_stay_append_only(empty_data
         assert "audit_chain_head" not in inspect(c).get_table_names()
         assert "seq" not in {col["name"] for col in inspect(c).get_columns("audit_events")}
         assert c.execute(text("SELECT count(*) FROM audit_events")).scalar_one() == len(LEGACY) + 1
-    with pytest.raises(DatabaseError, match="append-only"):
-        with engine.begin() as c:
-            c.execute(text("DELETE FROM audit_events"))
-    upgrade(empty_database, "0006")   # pinned: later migrations and the whole-schema check are test_migrations'
+    with pytest.raises(DatabaseError, match="append-only"), engine.begin() as c:
+        c.execute(text("DELETE FROM audit_events"))
+    upgrade(empty_database, "0006")  # pinned: later migrations and the whole-schema check are test_migrations'
     again = _ctx(empty_database, tmp_path)
     try:
         assert audit.verify_chain(again).ok

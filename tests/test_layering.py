@@ -1,4 +1,5 @@
 """design.md §2: imports point down only. pki and domain are pure; services know nothing of HTTP."""
+
 from __future__ import annotations
 
 import ast
@@ -8,10 +9,27 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "registry"
 FORBIDDEN = {
-    "pki": {"flask", "flask_login", "wtforms", "sqlalchemy", "alembic", "registry.db", "registry.services",
-            "registry.web", "registry.domain"},
-    "domain": {"flask", "flask_login", "wtforms", "sqlalchemy", "alembic", "registry.db", "registry.services",
-               "registry.web"},
+    "pki": {
+        "flask",
+        "flask_login",
+        "wtforms",
+        "sqlalchemy",
+        "alembic",
+        "registry.db",
+        "registry.services",
+        "registry.web",
+        "registry.domain",
+    },
+    "domain": {
+        "flask",
+        "flask_login",
+        "wtforms",
+        "sqlalchemy",
+        "alembic",
+        "registry.db",
+        "registry.services",
+        "registry.web",
+    },
     "db": {"flask", "flask_login", "wtforms", "registry.services", "registry.web"},
     "services": {"flask", "flask_login", "wtforms", "registry.web"},
 }

@@ -5,6 +5,7 @@ code, Chinese that is Chinese, the same ``{fields}`` in both languages, one text
 ``raise`` of a localised error class must pass a message (an ``M(...)`` call or a constant made by
 one), never a bare string.
 """
+
 from __future__ import annotations
 
 import ast
@@ -24,8 +25,12 @@ CODE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 # Classes whose constructor composes its own message from coded parts (checked below to do so).
-COMPOSED: set[str] = {"SealsChanged", "ItemRefused",   # registry/services/revocation.py, applications.py
-                      "ApplicationRefused", "RenewalNotOpen"}  # registry/services/portal_seals.py
+COMPOSED: set[str] = {
+    "SealsChanged",
+    "ItemRefused",  # registry/services/revocation.py, applications.py
+    "ApplicationRefused",
+    "RenewalNotOpen",
+}  # registry/services/portal_seals.py
 
 
 def _sources() -> list[Path]:
@@ -48,16 +53,19 @@ def _localized_classes() -> set[str]:
 
 
 def _m_calls(tree: ast.AST) -> list[ast.Call]:
-    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-            and n.func.id == "M"]
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "M"]
 
 
 def _constants(tree: ast.Module) -> set[str]:
     """Names assigned from an M(...) call at module or class level."""
     names = set()
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call) \
-                and isinstance(node.value.func, ast.Name) and node.value.func.id == "M":
+        if (
+            isinstance(node, (ast.Assign, ast.AnnAssign))
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+            and node.value.func.id == "M"
+        ):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names |= {t.id for t in targets if isinstance(t, ast.Name)}
     return names
@@ -70,8 +78,11 @@ def _messages() -> list[tuple[str, int, Message | str]]:
         for call in _m_calls(tree):
             where = f"{path.relative_to(ROOT.parent)}:{call.lineno}"
             args = call.args
-            if len(args) != 3 or call.keywords or not all(isinstance(a, ast.Constant) and isinstance(a.value, str)
-                                                           for a in args):
+            if (
+                len(args) != 3
+                or call.keywords
+                or not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args)
+            ):
                 out.append((where, call.lineno, "M() needs three literal strings: code, English, Chinese"))
                 continue
             out.append((where, call.lineno, Message(*(a.value for a in args))))  # type: ignore[arg-type]
@@ -93,8 +104,9 @@ def test_every_message_has_chinese_with_the_same_fields() -> None:
         elif not CJK.search(m.zh):
             problems.append(f"{where}: {m.code}: the Chinese text has no Chinese: {m.zh!r}")
         if m.fields("en") != m.fields("zh"):
-            problems.append(f"{where}: {m.code}: fields differ: en {sorted(m.fields('en'))}, "
-                            f"zh {sorted(m.fields('zh'))}")
+            problems.append(
+                f"{where}: {m.code}: fields differ: en {sorted(m.fields('en'))}, zh {sorted(m.fields('zh'))}"
+            )
         by_code[m.code].add((m.en, m.zh))
     problems += [f"code {code} has {len(texts)} different texts" for code, texts in by_code.items() if len(texts) > 1]
     assert found, "no messages found: the scan is broken"
@@ -125,9 +137,11 @@ def test_localized_errors_are_raised_with_a_message() -> None:
             if name == "UsccError":  # UsccError(check, message, ...)
                 args = args[1:]
             first = args[0] if args else None
-            ok = (isinstance(first, ast.Call) and isinstance(first.func, ast.Name) and first.func.id == "M") or \
-                 (isinstance(first, ast.Name) and first.id in constants) or \
-                 (isinstance(first, ast.Attribute) and first.attr.isupper())
+            ok = (
+                (isinstance(first, ast.Call) and isinstance(first.func, ast.Name) and first.func.id == "M")
+                or (isinstance(first, ast.Name) and first.id in constants)
+                or (isinstance(first, ast.Attribute) and first.attr.isupper())
+            )
             if not ok:
                 bare.append(f"{path.relative_to(ROOT.parent)}:{node.lineno}: {name}")
     assert bare == [], f"{len(bare)} localised errors raised without a message:\n" + "\n".join(bare)
@@ -144,8 +158,12 @@ def test_message_renders_values_in_each_language() -> None:
     from registry.messages import M, bilingual
 
     inner = M("test.state", "cancelled", "已注销")
-    err = ValidationError(M("test.licence", "the licence of {uscc} is {status} ({n:,} seals)",
-                            "{uscc} 的执照{status}（{n:,} 枚印章）"), uscc="X", status=inner, n=1200)
+    err = ValidationError(
+        M("test.licence", "the licence of {uscc} is {status} ({n:,} seals)", "{uscc} 的执照{status}（{n:,} 枚印章）"),
+        uscc="X",
+        status=inner,
+        n=1200,
+    )
     assert str(err) == "the licence of X is cancelled (1,200 seals)"
     assert err.text("zh") == "X 的执照已注销（1,200 枚印章）"
     assert err.code == "test.licence"

@@ -1,4 +1,5 @@
 """The Alembic migrations build the schema from nothing, and the models never drift from them."""
+
 from __future__ import annotations
 
 import uuid

@@ -10,6 +10,7 @@ disabled inside this transaction, which holds the table's exclusive lock; SQLite
 created again, since the batch rebuild of the table drops them anyway). The head row may only move
 forward and cannot be deleted.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -38,19 +39,32 @@ def _backfill(conn: sa.Connection) -> tuple[int, str]:
     """Chain the existing events in id order; returns the head (last seq, last hash)."""
     from registry.services.audit import GENESIS, event_hash
 
-    t = sa.table("audit_events", sa.column("id", sa.Integer()),
-                 sa.column("occurred_at", registry.db.models.UTCDateTime()), sa.column("actor", sa.String()),
-                 sa.column("action", sa.String()), sa.column("target_type", sa.String()),
-                 sa.column("target_id", sa.String()), sa.column("details", sa.JSON()),
-                 sa.column("seq", sa.BigInteger()), sa.column("prev_hash", sa.String()),
-                 sa.column("hash", sa.String()))
+    t = sa.table(
+        "audit_events",
+        sa.column("id", sa.Integer()),
+        sa.column("occurred_at", registry.db.models.UTCDateTime()),
+        sa.column("actor", sa.String()),
+        sa.column("action", sa.String()),
+        sa.column("target_type", sa.String()),
+        sa.column("target_id", sa.String()),
+        sa.column("details", sa.JSON()),
+        sa.column("seq", sa.BigInteger()),
+        sa.column("prev_hash", sa.String()),
+        sa.column("hash", sa.String()),
+    )
     seq, prev, last_id = 0, GENESIS, 0
-    stmt = sa.update(t).where(t.c.id == sa.bindparam("b_id")).values(
-        seq=sa.bindparam("b_seq"), prev_hash=sa.bindparam("b_prev"), hash=sa.bindparam("b_hash"))
+    stmt = (
+        sa.update(t)
+        .where(t.c.id == sa.bindparam("b_id"))
+        .values(seq=sa.bindparam("b_seq"), prev_hash=sa.bindparam("b_prev"), hash=sa.bindparam("b_hash"))
+    )
     while True:
-        rows = conn.execute(sa.select(t.c.id, t.c.occurred_at, t.c.actor, t.c.action, t.c.target_type,
-                                      t.c.target_id, t.c.details)
-                            .where(t.c.id > last_id).order_by(t.c.id).limit(BATCH)).all()
+        rows = conn.execute(
+            sa.select(t.c.id, t.c.occurred_at, t.c.actor, t.c.action, t.c.target_type, t.c.target_id, t.c.details)
+            .where(t.c.id > last_id)
+            .order_by(t.c.id)
+            .limit(BATCH)
+        ).all()
         if not rows:
             return seq, prev
         params = []
@@ -66,13 +80,15 @@ def _backfill(conn: sa.Connection) -> tuple[int, str]:
 def upgrade() -> None:
     conn = op.get_bind()
     pg = conn.dialect.name == "postgresql"
-    op.create_table("audit_chain_head",
-                    sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
-                    sa.Column("last_seq", sa.BigInteger(), nullable=False),
-                    sa.Column("last_hash", sa.String(length=64), nullable=False),
-                    sa.CheckConstraint("id = 1", name=op.f("ck_audit_chain_head_one_row")),
-                    sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_chain_head")))
-    with op.batch_alter_table("audit_events", schema=None) as batch_op:   # plain ADD COLUMN
+    op.create_table(
+        "audit_chain_head",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("last_seq", sa.BigInteger(), nullable=False),
+        sa.Column("last_hash", sa.String(length=64), nullable=False),
+        sa.CheckConstraint("id = 1", name=op.f("ck_audit_chain_head_one_row")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_chain_head")),
+    )
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:  # plain ADD COLUMN
         batch_op.add_column(sa.Column("seq", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("prev_hash", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("hash", sa.String(length=64), nullable=True))
@@ -93,8 +109,11 @@ def upgrade() -> None:
     else:
         _sqlite_append_only_triggers()
 
-    op.execute(sa.text("INSERT INTO audit_chain_head (id, last_seq, last_hash) VALUES (1, :s, :h)")
-               .bindparams(s=last_seq, h=last_hash))
+    op.execute(
+        sa.text("INSERT INTO audit_chain_head (id, last_seq, last_hash) VALUES (1, :s, :h)").bindparams(
+            s=last_seq, h=last_hash
+        )
+    )
     if pg:
         op.execute(f"""
             CREATE FUNCTION registry_audit_head_guard() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -119,8 +138,8 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS audit_chain_head_no_truncate ON audit_chain_head")
         op.execute("DROP TRIGGER IF EXISTS audit_chain_head_forward_only ON audit_chain_head")
         op.execute("DROP FUNCTION IF EXISTS registry_audit_head_guard()")
-    op.drop_table("audit_chain_head")   # SQLite drops its triggers with it
-    if not pg:   # the batch rebuild below drops the append-only triggers: made again after it
+    op.drop_table("audit_chain_head")  # SQLite drops its triggers with it
+    if not pg:  # the batch rebuild below drops the append-only triggers: made again after it
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_update")
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_delete")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:

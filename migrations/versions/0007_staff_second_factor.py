@@ -4,6 +4,7 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-30
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -29,6 +30,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for column in ("language", "last_login_at", "locked_until", "failed_logins", "totp_last_step",
-                   "totp_enabled", "totp_secret_blob"):
-        op.drop_column("users", column)   # SQLite 3.35+ drops a column in place
+    for column in (
+        "language",
+        "last_login_at",
+        "locked_until",
+        "failed_logins",
+        "totp_last_step",
+        "totp_enabled",
+        "totp_secret_blob",
+    ):
+        op.drop_column("users", column)  # SQLite 3.35+ drops a column in place

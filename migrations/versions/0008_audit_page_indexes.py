@@ -12,6 +12,7 @@ order columns (it still serves the seal history's lookups by target). On Postgre
 column is indexed with text_pattern_ops, so an action prefix is a byte-order range under any
 database collation (not only C).
 """
+
 from __future__ import annotations
 
 from alembic import op
@@ -23,14 +24,19 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("audit_events", schema=None) as batch_op:   # CREATE INDEX, no rebuild
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:  # CREATE INDEX, no rebuild
         batch_op.create_index("ix_audit_events_time", ["occurred_at", "seq"], unique=False)
-        batch_op.create_index("ix_audit_events_action_time", ["action", "occurred_at", "seq"], unique=False,
-                              postgresql_ops={"action": "text_pattern_ops"})
+        batch_op.create_index(
+            "ix_audit_events_action_time",
+            ["action", "occurred_at", "seq"],
+            unique=False,
+            postgresql_ops={"action": "text_pattern_ops"},
+        )
         batch_op.create_index("ix_audit_events_type_time", ["target_type", "occurred_at", "seq"], unique=False)
         batch_op.drop_index("ix_audit_events_target")
-        batch_op.create_index("ix_audit_events_target", ["target_type", "target_id", "occurred_at", "seq"],
-                              unique=False)
+        batch_op.create_index(
+            "ix_audit_events_target", ["target_type", "target_id", "occurred_at", "seq"], unique=False
+        )
 
 
 def downgrade() -> None:

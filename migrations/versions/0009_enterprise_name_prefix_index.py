@@ -19,6 +19,7 @@ enterprise (scripts/bench_admin.py, 250,000 enterprises: ~45 ms of SQL per searc
 The name and the column stay the same, so the model (Index("ix_enterprises_name", "name")) and
 ``alembic check`` agree; neither the operator class nor the collation is compared.
 """
+
 from __future__ import annotations
 
 from alembic import op

@@ -9,6 +9,7 @@ sign in with a password and TOTP (enterprise_people, unique username within the 
 hold or manage particular seals (seal_grants). enterprises.contact_email is where the portal's
 notices go.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -42,8 +43,9 @@ def upgrade() -> None:
         sa.Column("failed_logins", sa.Integer(), nullable=False),
         sa.Column("locked_until", registry.db.models.UTCDateTime(), nullable=True),
         sa.Column("last_login_at", registry.db.models.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(["enterprise_id"], ["enterprises.id"],
-                                name=op.f("fk_enterprise_people_enterprise_id_enterprises")),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_enterprise_people_enterprise_id_enterprises")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_enterprise_people")),
         sa.UniqueConstraint("enterprise_id", "username", name="uq_enterprise_people_username"),
     )
@@ -56,8 +58,9 @@ def upgrade() -> None:
         sa.Column("granted_at", registry.db.models.UTCDateTime(), nullable=False),
         sa.Column("granted_by", sa.String(length=100), nullable=False),
         sa.CheckConstraint("authority IN ('hold', 'manage')", name=op.f("ck_seal_grants_authority")),
-        sa.ForeignKeyConstraint(["person_id"], ["enterprise_people.id"],
-                                name=op.f("fk_seal_grants_person_id_enterprise_people")),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["enterprise_people.id"], name=op.f("fk_seal_grants_person_id_enterprise_people")
+        ),
         sa.ForeignKeyConstraint(["seal_id"], ["seals.id"], name=op.f("fk_seal_grants_seal_id_seals")),
         sa.PrimaryKeyConstraint("person_id", "seal_id", name=op.f("pk_seal_grants")),
     )

@@ -9,6 +9,7 @@ notifications holds one row per thing an enterprise is told (unique dedupe_key: 
 day); notify_state the job's place in the audit log. The job starts reading after the audit events
 that exist when this migration runs, so upgrading a registry with a history does not mail its past.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -21,8 +22,16 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-_KINDS = ("application_approved", "application_rejected", "application_reissue", "seal_issued",
-          "seal_revoked", "seal_suspended", "seal_resumed", "seal_expiring")
+_KINDS = (
+    "application_approved",
+    "application_rejected",
+    "application_reissue",
+    "seal_issued",
+    "seal_revoked",
+    "seal_suspended",
+    "seal_resumed",
+    "seal_expiring",
+)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -47,10 +56,12 @@ def upgrade() -> None:
         sa.Column("created_at", registry.db.models.UTCDateTime(), nullable=False),
         sa.Column("sent_at", registry.db.models.UTCDateTime(), nullable=True),
         sa.Column("body_text", sa.Text(), nullable=True),
-        sa.CheckConstraint(_in("status", ("sending", "sent", "failed", "undeliverable")),
-                           name=op.f("ck_notification_digests_status")),
-        sa.ForeignKeyConstraint(["enterprise_id"], ["enterprises.id"],
-                                name=op.f("fk_notification_digests_enterprise_id_enterprises")),
+        sa.CheckConstraint(
+            _in("status", ("sending", "sent", "failed", "undeliverable")), name=op.f("ck_notification_digests_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_notification_digests_enterprise_id_enterprises")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_digests")),
         sa.UniqueConstraint("enterprise_id", "local_day", name="uq_notification_digests_enterprise_day"),
     )
@@ -70,15 +81,19 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("digest_id", sa.Integer(), nullable=True),
         sa.CheckConstraint(_in("kind", _KINDS), name=op.f("ck_notifications_kind")),
-        sa.CheckConstraint(_in("state", ("pending", "sent", "folded", "undeliverable")),
-                           name=op.f("ck_notifications_state")),
-        sa.ForeignKeyConstraint(["enterprise_id"], ["enterprises.id"],
-                                name=op.f("fk_notifications_enterprise_id_enterprises")),
+        sa.CheckConstraint(
+            _in("state", ("pending", "sent", "folded", "undeliverable")), name=op.f("ck_notifications_state")
+        ),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_notifications_enterprise_id_enterprises")
+        ),
         sa.ForeignKeyConstraint(["seal_id"], ["seals.id"], name=op.f("fk_notifications_seal_id_seals")),
-        sa.ForeignKeyConstraint(["application_id"], ["seal_applications.id"],
-                                name=op.f("fk_notifications_application_id_seal_applications")),
-        sa.ForeignKeyConstraint(["digest_id"], ["notification_digests.id"],
-                                name=op.f("fk_notifications_digest_id_notification_digests")),
+        sa.ForeignKeyConstraint(
+            ["application_id"], ["seal_applications.id"], name=op.f("fk_notifications_application_id_seal_applications")
+        ),
+        sa.ForeignKeyConstraint(
+            ["digest_id"], ["notification_digests.id"], name=op.f("fk_notifications_digest_id_notification_digests")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_notifications_dedupe_key")),
     )
@@ -93,8 +108,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notify_state")),
     )
     # Start after the history that exists now: an upgraded registry does not mail its past.
-    op.execute("INSERT INTO notify_state (id, audit_seq, expiry_scanned_on) "
-               "SELECT 1, COALESCE(MAX(seq), 0), NULL FROM audit_events")
+    op.execute(
+        "INSERT INTO notify_state (id, audit_seq, expiry_scanned_on) "
+        "SELECT 1, COALESCE(MAX(seq), 0), NULL FROM audit_events"
+    )
 
 
 def downgrade() -> None:

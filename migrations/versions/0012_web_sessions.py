@@ -11,6 +11,7 @@ copied. used_challenges remembers each answered e-licence challenge, so a creden
 Sessions signed in before this migration (signed cookies only) are not carried over: everyone signs
 in again.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -40,10 +41,12 @@ def upgrade() -> None:
         sa.Column("end_reason", sa.String(length=32), nullable=True),
         sa.CheckConstraint("kind IN ('staff', 'representative', 'person')", name=op.f("ck_web_sessions_kind")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_web_sessions_user_id_users")),
-        sa.ForeignKeyConstraint(["person_id"], ["enterprise_people.id"],
-                                name=op.f("fk_web_sessions_person_id_enterprise_people")),
-        sa.ForeignKeyConstraint(["enterprise_id"], ["enterprises.id"],
-                                name=op.f("fk_web_sessions_enterprise_id_enterprises")),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["enterprise_people.id"], name=op.f("fk_web_sessions_person_id_enterprise_people")
+        ),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_web_sessions_enterprise_id_enterprises")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
     )
     op.create_index("ix_web_sessions_user", "web_sessions", ["user_id"])

@@ -10,6 +10,7 @@ notices are those above it. Two indexes let the portal page an enterprise's noti
 for an authorised person) newest first and count the unread ones without a scan. Nothing is marked
 read by this migration: every notice recorded before it counts as unread once.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -30,8 +31,9 @@ def upgrade() -> None:
         sa.Column("reader", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("seen_id", sa.Integer(), nullable=False),
         sa.Column("updated_at", registry.db.models.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["enterprise_id"], ["enterprises.id"],
-                                name=op.f("fk_notice_reads_enterprise_id_enterprises")),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"], ["enterprises.id"], name=op.f("fk_notice_reads_enterprise_id_enterprises")
+        ),
         sa.PrimaryKeyConstraint("enterprise_id", "reader", name=op.f("pk_notice_reads")),
     )
     op.create_index("ix_notifications_enterprise_id", "notifications", ["enterprise_id", "id"])

@@ -4,14 +4,31 @@ Conventions: times are timezone-aware UTC in Python and stored as naive UTC (por
 SQLite and PostgreSQL); states are enums stored as strings with a CHECK constraint; certificate
 serial numbers are lower-case hex (they are 127-bit, wider than BIGINT).
 """
+
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, Enum, ForeignKey, Index,
-                        Integer, LargeBinary, MetaData, SmallInteger, String, Text, TypeDecorator,
-                        UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ..domain.roles import Role
@@ -31,15 +48,22 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        return None if value is None else value.replace(tzinfo=dt.timezone.utc)
+        return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
 def _enum(cls: type, name: str) -> Enum:
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=24,
-                values_callable=lambda e: [m.value for m in e], validate_strings=True)
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=24,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
 
 
 NAMING = {
@@ -74,8 +98,9 @@ class Enterprise(Base):
     # where the portal's notices go (set by the legal representative in the portal; "" for none)
     contact_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
 
-    history: Mapped[list["LicenceRecord"]] = relationship(
-        back_populates="enterprise", order_by="LicenceRecord.id", cascade="all, delete-orphan")
+    history: Mapped[list[LicenceRecord]] = relationship(
+        back_populates="enterprise", order_by="LicenceRecord.id", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (Index("ix_enterprises_name", "name"),)
 
@@ -89,7 +114,7 @@ class LicenceRecord(Base):
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
     recorded_at: Mapped[dt.datetime]
     event: Mapped[str] = mapped_column(String(32))  # registered | changed | status
-    changes: Mapped[dict[str, Any]]                 # field -> [old, new]
+    changes: Mapped[dict[str, Any]]  # field -> [old, new]
     source: Mapped[str] = mapped_column(String(200))
 
     enterprise: Mapped[Enterprise] = relationship(back_populates="history")
@@ -114,9 +139,9 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(default=None)
-    language: Mapped[str | None] = mapped_column(String(8), default=None)   # zh | en; None: browser's
+    language: Mapped[str | None] = mapped_column(String(8), default=None)  # zh | en; None: browser's
 
-    role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -138,7 +163,7 @@ class EnterprisePerson(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
-    username: Mapped[str] = mapped_column(String(64))            # unique within the enterprise
+    username: Mapped[str] = mapped_column(String(64))  # unique within the enterprise
     display_name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str] = mapped_column(String(254), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -154,7 +179,7 @@ class EnterprisePerson(Base):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
     enterprise: Mapped[Enterprise] = relationship()
-    grants: Mapped[list["SealGrant"]] = relationship(back_populates="person", cascade="all, delete-orphan")
+    grants: Mapped[list[SealGrant]] = relationship(back_populates="person", cascade="all, delete-orphan")
 
     __table_args__ = (UniqueConstraint("enterprise_id", "username", name="uq_enterprise_people_username"),)
 
@@ -182,8 +207,8 @@ class Authority(Base):
     __tablename__ = "authorities"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)   # e.g. sm2-issuing
-    kind: Mapped[str] = mapped_column(String(16))                 # root | issuing | seal-maker
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # e.g. sm2-issuing
+    kind: Mapped[str] = mapped_column(String(16))  # root | issuing | seal-maker
     algorithm: Mapped[Algorithm] = mapped_column(_enum(Algorithm, "algorithm"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("authorities.id"))
     subject: Mapped[str] = mapped_column(String(400))
@@ -191,12 +216,12 @@ class Authority(Base):
     not_before: Mapped[dt.datetime]
     not_after: Mapped[dt.datetime]
     certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
-    key_blob: Mapped[bytes] = mapped_column(LargeBinary)           # AES-256-GCM wrapped PKCS#8
+    key_blob: Mapped[bytes] = mapped_column(LargeBinary)  # AES-256-GCM wrapped PKCS#8
     key_kek_id: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime]
 
-    parent: Mapped["Authority | None"] = relationship(remote_side="Authority.id")
+    parent: Mapped[Authority | None] = relationship(remote_side="Authority.id")
 
     __table_args__ = (CheckConstraint("kind IN ('root', 'issuing', 'seal-maker')", name="kind"),)
 
@@ -211,7 +236,7 @@ class SealApplication(Base):
     seal_type: Mapped[SealType] = mapped_column(_enum(SealType, "seal_type"))
     algorithm: Mapped[Algorithm] = mapped_column(_enum(Algorithm, "algorithm"))
     state: Mapped[ApplicationState] = mapped_column(_enum(ApplicationState, "application_state"))
-    channel: Mapped[str] = mapped_column(String(16))              # counter | portal | cli | reissue
+    channel: Mapped[str] = mapped_column(String(16))  # counter | portal | cli | reissue
     public_key_spki: Mapped[bytes] = mapped_column(LargeBinary)
     csr_der: Mapped[bytes | None] = mapped_column(LargeBinary)
     picture_png: Mapped[bytes | None] = mapped_column(LargeBinary)  # uploaded or previewed, until issued
@@ -224,7 +249,7 @@ class SealApplication(Base):
     decided_reason: Mapped[str | None] = mapped_column(Text)
 
     enterprise: Mapped[Enterprise] = relationship()
-    seal: Mapped["Seal | None"] = relationship(back_populates="application", uselist=False)
+    seal: Mapped[Seal | None] = relationship(back_populates="application", uselist=False)
 
     __table_args__ = (Index("ix_seal_applications_state_submitted", "state", "submitted_at"),)
 
@@ -258,8 +283,7 @@ class Seal(Base):
     enterprise: Mapped[Enterprise] = relationship()
     maker: Mapped[Authority] = relationship()
     application: Mapped[SealApplication | None] = relationship(back_populates="seal")
-    certificates: Mapped[list["Certificate"]] = relationship(back_populates="seal",
-                                                              foreign_keys="Certificate.seal_id")
+    certificates: Mapped[list[Certificate]] = relationship(back_populates="seal", foreign_keys="Certificate.seal_id")
 
     __table_args__ = (Index("ix_seals_status_valid_end", "status", "valid_end"),)
 
@@ -278,7 +302,7 @@ class Certificate(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     issuer_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
     serial: Mapped[str] = mapped_column(String(40))
-    kind: Mapped[str] = mapped_column(String(16))   # holder | ca | seal-maker
+    kind: Mapped[str] = mapped_column(String(16))  # holder | ca | seal-maker
     subject: Mapped[str] = mapped_column(String(400))
     algorithm: Mapped[Algorithm] = mapped_column(_enum(Algorithm, "algorithm"))
     shard: Mapped[int] = mapped_column(Integer)
@@ -325,8 +349,9 @@ class AuditEvent(Base):
         # target type; text_pattern_ops so that an action prefix is a byte-order range on PostgreSQL
         # whatever the database's collation
         Index("ix_audit_events_time", "occurred_at", "seq"),
-        Index("ix_audit_events_action_time", "action", "occurred_at", "seq",
-              postgresql_ops={"action": "text_pattern_ops"}),
+        Index(
+            "ix_audit_events_action_time", "action", "occurred_at", "seq", postgresql_ops={"action": "text_pattern_ops"}
+        ),
         Index("ix_audit_events_type_time", "target_type", "occurred_at", "seq"),
     )
 
@@ -343,10 +368,10 @@ class Revocation(Base):
     certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), unique=True)
     issuer_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
     shard: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[int] = mapped_column(SmallInteger)          # RFC 5280 CRLReason code
-    revoked_at: Mapped[dt.datetime]                            # the event time, never earlier
+    reason: Mapped[int] = mapped_column(SmallInteger)  # RFC 5280 CRLReason code
+    revoked_at: Mapped[dt.datetime]  # the event time, never earlier
     invalidity_date: Mapped[dt.datetime | None]
-    not_after: Mapped[dt.datetime]                             # certificate expiry (entries may leave after it)
+    not_after: Mapped[dt.datetime]  # certificate expiry (entries may leave after it)
     entry_der: Mapped[bytes] = mapped_column(LargeBinary)
 
     __table_args__ = (Index("ix_revocations_issuer_shard", "issuer_id", "shard"),)
@@ -368,8 +393,10 @@ class RevocationEvent(Base):
     not_after: Mapped[dt.datetime]
     entry_der: Mapped[bytes] = mapped_column(LargeBinary)
 
-    __table_args__ = (Index("ix_revocation_events_issuer_id", "issuer_id", "id"),
-                      CheckConstraint("kind IN ('listed', 'unlisted')", name="kind"))
+    __table_args__ = (
+        Index("ix_revocation_events_issuer_id", "issuer_id", "id"),
+        CheckConstraint("kind IN ('listed', 'unlisted')", name="kind"),
+    )
 
 
 class CrlCounter(Base):
@@ -389,12 +416,12 @@ class PublishedCrl(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     issuer_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
-    kind: Mapped[str] = mapped_column(String(8))             # full | delta | shard
+    kind: Mapped[str] = mapped_column(String(8))  # full | delta | shard
     shard: Mapped[int | None] = mapped_column(Integer)
     number: Mapped[int] = mapped_column(BigInteger)
     base_number: Mapped[int | None] = mapped_column(BigInteger)
-    watermark: Mapped[int] = mapped_column(BigInteger)       # last revocation_events.id included
-    path: Mapped[str] = mapped_column(String(200))           # relative to the publish directory
+    watermark: Mapped[int] = mapped_column(BigInteger)  # last revocation_events.id included
+    path: Mapped[str] = mapped_column(String(200))  # relative to the publish directory
     this_update: Mapped[dt.datetime]
     next_update: Mapped[dt.datetime]
     entries: Mapped[int] = mapped_column(Integer)
@@ -404,9 +431,11 @@ class PublishedCrl(Base):
 
     issuer: Mapped[Authority] = relationship()
 
-    __table_args__ = (UniqueConstraint("issuer_id", "number", name="uq_published_crls_issuer_number"),
-                      Index("ix_published_crls_path", "path", "number"),
-                      CheckConstraint("kind IN ('full', 'delta', 'shard')", name="kind"))
+    __table_args__ = (
+        UniqueConstraint("issuer_id", "number", name="uq_published_crls_issuer_number"),
+        Index("ix_published_crls_path", "path", "number"),
+        CheckConstraint("kind IN ('full', 'delta', 'shard')", name="kind"),
+    )
 
 
 class Lease(Base):
@@ -427,21 +456,24 @@ class WebSession(Base):
 
     __tablename__ = "web_sessions"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)       # hex SHA-256 of the cookie token
-    kind: Mapped[str] = mapped_column(String(16))                       # staff | representative | person
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex SHA-256 of the cookie token
+    kind: Mapped[str] = mapped_column(String(16))  # staff | representative | person
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise_people.id"), default=None)
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), default=None)
     legal_representative: Mapped[str | None] = mapped_column(String(200), default=None)  # as at sign-in
     created_at: Mapped[dt.datetime]
     seen_at: Mapped[dt.datetime]
-    expires_at: Mapped[dt.datetime]                                     # the absolute end
+    expires_at: Mapped[dt.datetime]  # the absolute end
     ended_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     end_reason: Mapped[str | None] = mapped_column(String(32), default=None)
 
-    __table_args__ = (Index("ix_web_sessions_user", "user_id"), Index("ix_web_sessions_person", "person_id"),
-                      Index("ix_web_sessions_enterprise", "enterprise_id"),
-                      CheckConstraint("kind IN ('staff', 'representative', 'person')", name="kind"))
+    __table_args__ = (
+        Index("ix_web_sessions_user", "user_id"),
+        Index("ix_web_sessions_person", "person_id"),
+        Index("ix_web_sessions_enterprise", "enterprise_id"),
+        CheckConstraint("kind IN ('staff', 'representative', 'person')", name="kind"),
+    )
 
 
 class UsedChallenge(Base):
@@ -462,10 +494,10 @@ class OcspResponse(Base):
     __tablename__ = "ocsp_responses"
 
     certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), primary_key=True)
-    hash_alg: Mapped[str] = mapped_column(String(8), primary_key=True)   # sha1 | sha256 | sm3
+    hash_alg: Mapped[str] = mapped_column(String(8), primary_key=True)  # sha1 | sha256 | sm3
     issuer_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
-    serial: Mapped[str] = mapped_column(String(40))                       # lower-case hex, as certificates
-    status: Mapped[str] = mapped_column(String(8))                        # good | revoked (hold is revoked)
+    serial: Mapped[str] = mapped_column(String(40))  # lower-case hex, as certificates
+    status: Mapped[str] = mapped_column(String(8))  # good | revoked (hold is revoked)
     this_update: Mapped[dt.datetime]
     next_update: Mapped[dt.datetime] = mapped_column(index=True)
     response_der: Mapped[bytes] = mapped_column(LargeBinary)
@@ -486,8 +518,8 @@ class AuditChainHead(Base):
     __tablename__ = "audit_chain_head"
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    last_seq: Mapped[int] = mapped_column(BigInteger)      # 0 before the first event
-    last_hash: Mapped[str] = mapped_column(String(64))     # the genesis value before the first event
+    last_seq: Mapped[int] = mapped_column(BigInteger)  # 0 before the first event
+    last_hash: Mapped[str] = mapped_column(String(64))  # the genesis value before the first event
 
     __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
 
@@ -495,8 +527,16 @@ class AuditChainHead(Base):
 # ------------------------------------------------------------------------------------------------
 # E-mail notifications (registry.services.notify)
 
-NOTICE_KINDS = ("application_approved", "application_rejected", "application_reissue", "seal_issued",
-                "seal_revoked", "seal_suspended", "seal_resumed", "seal_expiring")
+NOTICE_KINDS = (
+    "application_approved",
+    "application_rejected",
+    "application_reissue",
+    "seal_issued",
+    "seal_revoked",
+    "seal_suspended",
+    "seal_resumed",
+    "seal_expiring",
+)
 NOTICE_STATES = ("pending", "sent", "folded", "undeliverable")
 DIGEST_STATES = ("sending", "sent", "failed", "undeliverable")
 
@@ -519,7 +559,7 @@ class Notification(Base):
     application_id: Mapped[int | None] = mapped_column(ForeignKey("seal_applications.id"))
     occurred_at: Mapped[dt.datetime]
     created_at: Mapped[dt.datetime]
-    details: Mapped[dict[str, Any]]       # what the e-mail says, as it was when the event happened
+    details: Mapped[dict[str, Any]]  # what the e-mail says, as it was when the event happened
     state: Mapped[str] = mapped_column(String(16), default="pending")
     digest_id: Mapped[int | None] = mapped_column(ForeignKey("notification_digests.id"), index=True)
 
@@ -549,13 +589,13 @@ class NotificationDigest(Base):
     cc_addresses: Mapped[list[str]] = mapped_column(JSON, default=list)
     subject: Mapped[str] = mapped_column(String(300), default="")
     message_id: Mapped[str] = mapped_column(String(200), default="")
-    notices: Mapped[int] = mapped_column(Integer, default=0)          # shown in the e-mail
+    notices: Mapped[int] = mapped_column(Integer, default=0)  # shown in the e-mail
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_attempt_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime]
     sent_at: Mapped[dt.datetime | None]
-    body_text: Mapped[str | None] = mapped_column(Text)                # the plain-text part as sent
+    body_text: Mapped[str | None] = mapped_column(Text)  # the plain-text part as sent
 
     __table_args__ = (
         UniqueConstraint("enterprise_id", "local_day", name="uq_notification_digests_enterprise_day"),

@@ -1,4 +1,5 @@
 """Engine and session factory for SQLite (embedded default) and PostgreSQL (production)."""
+
 from __future__ import annotations
 
 import os
@@ -54,7 +55,7 @@ def make_engine(url: str, **kw: object) -> Engine:
 
         return engine
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     kw.setdefault("pool_pre_ping", True)
     kw.setdefault("pool_size", 10)
     kw.setdefault("max_overflow", 20)
@@ -80,8 +81,10 @@ def allocate_ids(conn: Connection, table: Table, n: int) -> list[int]:
     if n <= 0:
         return []
     if conn.dialect.name == "postgresql":
-        rows = conn.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-                            {"t": table.name, "n": n})
+        rows = conn.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": table.name, "n": n},
+        )
         return [r[0] for r in rows]
     if conn.dialect.name == "sqlite":
         top = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()

@@ -4,6 +4,7 @@ default), labelled. Storage, the API, exports and logs stay in UTC.
 Web pages use the ``|localtime`` filter (the time in the display zone with its label, the UTC
 instant in the element's ``datetime`` and ``title``); e-mails and other text use :func:`format_local`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,8 +43,8 @@ def as_utc(value: dt.datetime | dt.date | str | None) -> dt.datetime | None:
     if not isinstance(value, dt.datetime):  # a date has no instant: midnight UTC
         value = dt.datetime(value.year, value.month, value.day)
     if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 def to_zone(value: dt.datetime | str | None, zone: str = DEFAULT_ZONE) -> dt.datetime | None:
@@ -59,8 +60,14 @@ def zone_label(zone: str = DEFAULT_ZONE, lang: str = "zh") -> str:
     return pair[0] if lang == "zh" else pair[1]
 
 
-def format_local(value: dt.datetime | str | None, zone: str = DEFAULT_ZONE, lang: str = "zh",
-                 fmt: str = "%Y-%m-%d %H:%M", *, label: bool = True) -> str:
+def format_local(
+    value: dt.datetime | str | None,
+    zone: str = DEFAULT_ZONE,
+    lang: str = "zh",
+    fmt: str = "%Y-%m-%d %H:%M",
+    *,
+    label: bool = True,
+) -> str:
     """``2026-12-03 01:56 北京时间`` (or without the label); empty for no value."""
     local = to_zone(value, zone)
     if local is None:

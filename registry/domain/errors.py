@@ -3,10 +3,19 @@
 Each carries a :class:`registry.messages.Message` (a code, English and Chinese): ``str(error)`` is
 the English text, ``error.text("zh")`` the Chinese, and the web layer shows the page's language.
 """
+
 from ..messages import Localized, M, Message
 
-__all__ = ["DomainError", "ValidationError", "NotFound", "PermissionDenied", "InvalidTransition", "Conflict",
-           "M", "Message"]
+__all__ = [
+    "DomainError",
+    "ValidationError",
+    "NotFound",
+    "PermissionDenied",
+    "InvalidTransition",
+    "Conflict",
+    "M",
+    "Message",
+]
 
 
 class DomainError(Localized):

@@ -18,6 +18,7 @@ The standard fixes no format (domain.md §2.3), so ours is documented here and i
 
 25 ASCII characters, unique across re-issues (a renewal gets a new esID).
 """
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,10 @@ def luhn32_check(body: str) -> str:
 
 def make_esid(area_code: str, seal_type: SealType, year: int, random_bytes: bytes | None = None) -> str:
     if not (len(area_code) == 6 and area_code.isdigit()):
-        raise ValidationError(M("esid.area_code", "area code must be 6 digits, got {value!r}",
-                                "地区代码须为 6 位数字，现为 {value!r}"), value=area_code)
+        raise ValidationError(
+            M("esid.area_code", "area code must be 6 digits, got {value!r}", "地区代码须为 6 位数字，现为 {value!r}"),
+            value=area_code,
+        )
     rnd = int.from_bytes(random_bytes if random_bytes is not None else os.urandom(8), "big")
     rand = "".join(ALPHABET[(rnd >> (5 * i)) & 31] for i in range(12))
     body = f"{area_code}{seal_type.code}{year:04d}{rand}"
@@ -56,12 +59,22 @@ def validate_esid(text: str) -> str:
     """Normalise (strip, upper-case) and check an esID of our format; raise naming the problem."""
     code = (text or "").strip().upper()
     if not _PATTERN.match(code):
-        raise ValidationError(M("esid.format",
-                                "{text!r} is not a seal code of this registry: expected 25 characters "
-                                "(6-digit area, 2-digit type, 4-digit year, 13 base32 characters)",
-                                "“{text}”不是本系统的印章编码：应为 25 位（6 位地区代码、2 位类型、4 位年份、"
-                                "13 位字母数字）"), text=(text or "")[:40])
+        raise ValidationError(
+            M(
+                "esid.format",
+                "{text!r} is not a seal code of this registry: expected 25 characters "
+                "(6-digit area, 2-digit type, 4-digit year, 13 base32 characters)",
+                "“{text}”不是本系统的印章编码：应为 25 位（6 位地区代码、2 位类型、4 位年份、13 位字母数字）",
+            ),
+            text=(text or "")[:40],
+        )
     if luhn32_check(code[:-1]) != code[-1]:
-        raise ValidationError(M("esid.check_character", "seal code {code} has a wrong check character (mistyped?)",
-                                "印章编码 {code} 的校验位不正确（是否输错？）"), code=code)
+        raise ValidationError(
+            M(
+                "esid.check_character",
+                "seal code {code} has a wrong check character (mistyped?)",
+                "印章编码 {code} 的校验位不正确（是否输错？）",
+            ),
+            code=code,
+        )
     return code

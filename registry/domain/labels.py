@@ -5,6 +5,7 @@ module names the codes stored as plain text — audit actions and their detail k
 channels, licence fields and events — and turns an audit event's details and a licence history
 entry into readable lines. A code with no label here is shown as it is (never an error).
 """
+
 from __future__ import annotations
 
 import enum
@@ -15,11 +16,11 @@ from typing import Any
 from ..pki.crl import CrlReason
 from .roles import Role
 from .seal_types import SealType
-from .states import (ApplicationState, CertificateStatus, EXPIRED_LABEL, LicenceStatus, SealStatus)
+from .states import EXPIRED_LABEL, ApplicationState, CertificateStatus, LicenceStatus, SealStatus
 
 __all__ = ["label", "KINDS", "audit_details", "licence_changes", "Line"]
 
-Pair = tuple[str, str]   # (Chinese, English)
+Pair = tuple[str, str]  # (Chinese, English)
 
 AUDIT_ACTIONS: dict[str, Pair] = {
     "application.submitted": ("提交申请", "Application submitted"),
@@ -68,53 +69,108 @@ AUDIT_ACTIONS: dict[str, Pair] = {
 }
 
 AUDIT_KEYS: dict[str, Pair] = {
-    "after": ("变更后", "after"), "algorithm": ("算法", "algorithm"), "application": ("申请", "application"),
-    "at": ("时间", "time"), "attempt": ("尝试次数", "attempt"), "authority": ("机构", "authority"),
-    "before": ("变更前", "before"), "cc": ("抄送", "cc"), "certificate_serial": ("证书序列号", "certificate serial"),
-    "certificates": ("证书", "certificates"), "changes": ("变更", "changes"), "channel": ("渠道", "channel"),
-    "created": ("新增", "added"), "crls": ("CRL", "CRLs"), "day": ("日期", "day"), "digest": ("摘要", "digest"),
-    "display_name": ("姓名", "name"), "email": ("电子邮箱", "e-mail"), "error": ("错误", "error"),
-    "grants": ("权限", "grants"), "invalidity_date": ("失效日期", "invalidity date"), "issuer": ("签发者", "issuer"),
-    "key": ("密钥", "key"), "kind": ("类别", "kind"), "licence_status": ("执照状态", "licence status"),
-    "note": ("备注", "note"), "notices": ("通知", "notices"), "policy": ("规则", "policy"),
-    "reason": ("原因", "reason"), "refused": ("拒绝", "refused"), "rejected": ("未导入", "not imported"),
-    "renews": ("续期自", "renews"), "replaces": ("取代", "replaces"), "reviewed_by": ("核验人", "reviewed by"),
-    "revoked_at": ("吊销时间", "revoked at"), "revoked_seals": ("吊销的印章", "revoked seals"),
-    "roles": ("角色", "roles"), "seal": ("印章", "seal"), "seal_type": ("印章类型", "seal type"),
-    "serial": ("序列号", "serial"), "shard": ("CRL 分片", "CRL shard"), "source": ("来源", "source"),
-    "subject": ("主题", "subject"), "superseded_by": ("被取代为", "superseded by"), "to": ("收件人", "to"),
-    "unchanged": ("未变", "unchanged"), "updated": ("更新", "updated"), "updated_uscc": ("更新的企业", "updated"),
-    "uscc": ("统一社会信用代码", "USCC"), "valid_end": ("有效期至", "valid until"),
-    "was_suspended": ("吊销前已停用", "was suspended"), "watermark": ("进度", "watermark"),
-    "entries": ("条目", "entries"), "number": ("编号", "number"), "this_update": ("本次更新", "this update"),
-    "next_update": ("下次更新", "next update"), "count": ("数量", "count"),
-    "sessions_ended": ("结束的会话", "sessions ended"), "renewal_of": ("续期自", "renewal of"),
-    "via": ("方式", "via"), "step": ("步骤", "step"), "failures": ("失败次数", "failures"),
+    "after": ("变更后", "after"),
+    "algorithm": ("算法", "algorithm"),
+    "application": ("申请", "application"),
+    "at": ("时间", "time"),
+    "attempt": ("尝试次数", "attempt"),
+    "authority": ("机构", "authority"),
+    "before": ("变更前", "before"),
+    "cc": ("抄送", "cc"),
+    "certificate_serial": ("证书序列号", "certificate serial"),
+    "certificates": ("证书", "certificates"),
+    "changes": ("变更", "changes"),
+    "channel": ("渠道", "channel"),
+    "created": ("新增", "added"),
+    "crls": ("CRL", "CRLs"),
+    "day": ("日期", "day"),
+    "digest": ("摘要", "digest"),
+    "display_name": ("姓名", "name"),
+    "email": ("电子邮箱", "e-mail"),
+    "error": ("错误", "error"),
+    "grants": ("权限", "grants"),
+    "invalidity_date": ("失效日期", "invalidity date"),
+    "issuer": ("签发者", "issuer"),
+    "key": ("密钥", "key"),
+    "kind": ("类别", "kind"),
+    "licence_status": ("执照状态", "licence status"),
+    "note": ("备注", "note"),
+    "notices": ("通知", "notices"),
+    "policy": ("规则", "policy"),
+    "reason": ("原因", "reason"),
+    "refused": ("拒绝", "refused"),
+    "rejected": ("未导入", "not imported"),
+    "renews": ("续期自", "renews"),
+    "replaces": ("取代", "replaces"),
+    "reviewed_by": ("核验人", "reviewed by"),
+    "revoked_at": ("吊销时间", "revoked at"),
+    "revoked_seals": ("吊销的印章", "revoked seals"),
+    "roles": ("角色", "roles"),
+    "seal": ("印章", "seal"),
+    "seal_type": ("印章类型", "seal type"),
+    "serial": ("序列号", "serial"),
+    "shard": ("CRL 分片", "CRL shard"),
+    "source": ("来源", "source"),
+    "subject": ("主题", "subject"),
+    "superseded_by": ("被取代为", "superseded by"),
+    "to": ("收件人", "to"),
+    "unchanged": ("未变", "unchanged"),
+    "updated": ("更新", "updated"),
+    "updated_uscc": ("更新的企业", "updated"),
+    "uscc": ("统一社会信用代码", "USCC"),
+    "valid_end": ("有效期至", "valid until"),
+    "was_suspended": ("吊销前已停用", "was suspended"),
+    "watermark": ("进度", "watermark"),
+    "entries": ("条目", "entries"),
+    "number": ("编号", "number"),
+    "this_update": ("本次更新", "this update"),
+    "next_update": ("下次更新", "next update"),
+    "count": ("数量", "count"),
+    "sessions_ended": ("结束的会话", "sessions ended"),
+    "renewal_of": ("续期自", "renewal of"),
+    "via": ("方式", "via"),
+    "step": ("步骤", "step"),
+    "failures": ("失败次数", "failures"),
     "locked_until": ("锁定至", "locked until"),
-    "break_glass": ("紧急签发理由", "break-glass reason"), "cli_user": ("命令行用户", "command-line user"),
-    "factors": ("验证方式", "factors"), "role": ("角色", "role"), "format": ("格式", "format"),
-    "filters": ("筛选条件", "filters"), "rows": ("行数", "rows"),
+    "break_glass": ("紧急签发理由", "break-glass reason"),
+    "cli_user": ("命令行用户", "command-line user"),
+    "factors": ("验证方式", "factors"),
+    "role": ("角色", "role"),
+    "format": ("格式", "format"),
+    "filters": ("筛选条件", "filters"),
+    "rows": ("行数", "rows"),
 }
 
 TARGET_TYPES: dict[str, Pair] = {
-    "application": ("申请", "Application"), "authority": ("机构（CA）", "Authority (CA)"),
-    "enterprise": ("企业", "Enterprise"), "licence-file": ("执照文件", "Licence file"), "seal": ("印章", "Seal"),
+    "application": ("申请", "Application"),
+    "authority": ("机构（CA）", "Authority (CA)"),
+    "enterprise": ("企业", "Enterprise"),
+    "licence-file": ("执照文件", "Licence file"),
+    "seal": ("印章", "Seal"),
     "list": ("列表", "List"),
-    "user": ("工作人员", "Staff account"), "person": ("经办人", "Authorised person"),
+    "user": ("工作人员", "Staff account"),
+    "person": ("经办人", "Authorised person"),
 }
 
 CHANNELS: dict[str, Pair] = {
-    "portal": ("企业门户", "Enterprise portal"), "counter": ("窗口受理", "At the counter"),
+    "portal": ("企业门户", "Enterprise portal"),
+    "counter": ("窗口受理", "At the counter"),
 }
 
 LICENCE_FIELDS: dict[str, Pair] = {
-    "uscc": ("统一社会信用代码", "USCC"), "name": ("名称", "Enterprise name"),
-    "legal_representative": ("法定代表人", "Legal representative"), "entity_type": ("类型", "Entity type"),
-    "address": ("住所", "Address"), "registered_on": ("成立日期", "Registered on"), "status": ("登记状态", "Licence status"),
+    "uscc": ("统一社会信用代码", "USCC"),
+    "name": ("名称", "Enterprise name"),
+    "legal_representative": ("法定代表人", "Legal representative"),
+    "entity_type": ("类型", "Entity type"),
+    "address": ("住所", "Address"),
+    "registered_on": ("成立日期", "Registered on"),
+    "status": ("登记状态", "Licence status"),
 }
 
 LICENCE_EVENTS: dict[str, Pair] = {
-    "registered": ("登记", "Registered"), "changed": ("变更", "Changed"), "status": ("状态变更", "Status changed"),
+    "registered": ("登记", "Registered"),
+    "changed": ("变更", "Changed"),
+    "status": ("状态变更", "Status changed"),
 }
 
 NOTICE_KINDS: dict[str, Pair] = {
@@ -188,12 +244,20 @@ def reason_label(value: Any, lang: str = "zh") -> str:
 
 
 # Keys whose values are codes of a kind.
-_VALUE_KINDS = {"reason": "crl_reason", "licence_status": "licence_status", "roles": "role", "before": "role",
-                "after": "role", "seal_type": "seal_type", "channel": "channel", "status": "licence_status",
-                "state": "application_state"}
+_VALUE_KINDS = {
+    "reason": "crl_reason",
+    "licence_status": "licence_status",
+    "roles": "role",
+    "before": "role",
+    "after": "role",
+    "seal_type": "seal_type",
+    "channel": "channel",
+    "status": "licence_status",
+    "state": "application_state",
+}
 _TIME_KEYS = {"at", "revoked_at", "invalidity_date", "valid_end", "this_update", "next_update"}
 
-Line = tuple[str, str]   # (label, value as text)
+Line = tuple[str, str]  # (label, value as text)
 
 
 def _value(key: str, value: Any, lang: str, when: Any) -> str:
@@ -211,11 +275,15 @@ def _value(key: str, value: Any, lang: str, when: Any) -> str:
         return sep.join(_value(key, v, lang, when) for v in value) if value else "—"
     if isinstance(value, Mapping):
         if key == "changes":
-            return "；".join(f"{f}：{old} → {new}" for f, old, new in licence_changes(value, lang)) if lang == "zh" \
+            return (
+                "；".join(f"{f}：{old} → {new}" for f, old, new in licence_changes(value, lang))
+                if lang == "zh"
                 else "; ".join(f"{f}: {old} → {new}" for f, old, new in licence_changes(value, lang))
+            )
         return ("；" if lang == "zh" else "; ").join(
             f"{label('audit_key', k, lang)}{'：' if lang == 'zh' else ': '}{_value(k, v, lang, when)}"
-            for k, v in sorted(value.items()))
+            for k, v in sorted(value.items())
+        )
     if kind == "crl_reason":
         return reason_label(value, lang)
     if kind is not None:
@@ -251,6 +319,11 @@ def licence_changes(changes: Any, lang: str = "zh") -> list[tuple[str, str, str]
             old, new = None, pair
         if field == "status":
             old, new = (label("licence_status", v, lang) if v is not None else None for v in (old, new))
-        out.append((label("licence_field", field, lang), "—" if old in (None, "") else str(old),
-                    "—" if new in (None, "") else str(new)))
+        out.append(
+            (
+                label("licence_field", field, lang),
+                "—" if old in (None, "") else str(old),
+                "—" if new in (None, "") else str(new),
+            )
+        )
     return out

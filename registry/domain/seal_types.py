@@ -4,6 +4,7 @@ The code is the two-digit category code used by public-security seal systems (01
 GB/T 38540 leaves ``SES_ESPropertyInfo.type`` to local convention, and we put this code's integer
 value there, so a verifier elsewhere sees e.g. ``type = 2`` for a finance seal.
 """
+
 from __future__ import annotations
 
 import enum
@@ -12,12 +13,12 @@ from .errors import M, Message, ValidationError
 
 
 class SealType(str, enum.Enum):
-    OFFICIAL = "01"             # 法定名称章 (公章)
-    FINANCE = "02"              # 财务专用章
-    INVOICE = "03"              # 发票专用章
-    CONTRACT = "04"             # 合同专用章
+    OFFICIAL = "01"  # 法定名称章 (公章)
+    FINANCE = "02"  # 财务专用章
+    INVOICE = "03"  # 发票专用章
+    CONTRACT = "04"  # 合同专用章
     LEGAL_REPRESENTATIVE = "05"  # 法定代表人名章 / 负责人章
-    OTHER = "99"                # 其他类型印章
+    OTHER = "99"  # 其他类型印章
 
     @property
     def code(self) -> str:
@@ -73,7 +74,7 @@ class SealType(str, enum.Enum):
         return {SealType.OFFICIAL: "", SealType.OTHER: "专用章"}.get(self, self.chinese)
 
     @classmethod
-    def parse(cls, text: str) -> "SealType":
+    def parse(cls, text: str) -> SealType:
         """Accept the code (``02``, ``2``), the English name (``finance``) or the Chinese name."""
         t = (text or "").strip()
         if t.isdigit():
@@ -86,9 +87,15 @@ class SealType(str, enum.Enum):
             if key == member.english or t == member.chinese or t in _ALIASES.get(member, ()):
                 return member
         choices = ", ".join(f"{m.value} {m.english}" for m in cls)
-        raise ValidationError(M("seal_type.unknown_seal_type_use",
-                                "unknown seal type {text}; use one of: {choices}",
-                                "未知的印章类型 {text}；可选：{choices}"), text=f"{text!r}", choices=choices)
+        raise ValidationError(
+            M(
+                "seal_type.unknown_seal_type_use",
+                "unknown seal type {text}; use one of: {choices}",
+                "未知的印章类型 {text}；可选：{choices}",
+            ),
+            text=f"{text!r}",
+            choices=choices,
+        )
 
 
 _ENGLISH = {
@@ -121,8 +128,12 @@ _ALIASES = {
 }
 
 # Shenzhen's free standard set (domain.md §2.2): 法定名称章、财务专用章、合同专用章、负责人章.
-STANDARD_SET: tuple[SealType, ...] = (SealType.OFFICIAL, SealType.FINANCE, SealType.CONTRACT,
-                                      SealType.LEGAL_REPRESENTATIVE)
+STANDARD_SET: tuple[SealType, ...] = (
+    SealType.OFFICIAL,
+    SealType.FINANCE,
+    SealType.CONTRACT,
+    SealType.LEGAL_REPRESENTATIVE,
+)
 
 
 def seal_name(enterprise_name: str, seal_type: SealType, legal_representative: str) -> str:

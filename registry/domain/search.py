@@ -1,4 +1,5 @@
 """Search text typed into the admin portal's lists: one rule for every list."""
+
 from __future__ import annotations
 
 from .errors import M, ValidationError
@@ -13,9 +14,12 @@ def search_text(raw: str | None, *, extra: str | None = None) -> str:
     piece of typed text checked the same way (e.g. a keyset cursor from the URL)."""
     q = (raw or "").strip()
     if len(q) > MAX_SEARCH_LENGTH:
-        raise ValidationError(M("search.too_long", "the search text is longer than {max} characters",
-                                "搜索内容超过 {max} 个字符"), max=MAX_SEARCH_LENGTH)
+        raise ValidationError(
+            M("search.too_long", "the search text is longer than {max} characters", "搜索内容超过 {max} 个字符"),
+            max=MAX_SEARCH_LENGTH,
+        )
     if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in q + (extra or "")):
-        raise ValidationError(M("search.control_characters", "the search text contains control characters",
-                                "搜索内容含有控制字符"))
+        raise ValidationError(
+            M("search.control_characters", "the search text contains control characters", "搜索内容含有控制字符")
+        )
     return q

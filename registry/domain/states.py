@@ -1,9 +1,10 @@
 """State machines with explicit transition tables (design.md §3)."""
+
 from __future__ import annotations
 
 import enum
 
-from .errors import M, InvalidTransition
+from .errors import InvalidTransition, M
 
 
 class _Labelled:
@@ -48,9 +49,15 @@ def next_application_state(state: ApplicationState, action: ApplicationAction) -
     try:
         return _APP_TRANSITIONS[(state, action)]
     except KeyError:
-        raise InvalidTransition(M("state.cannot_application_that",
-                                  "cannot {action} an application that is {state}",
-                                  "不能对处于 {state} 状态的申请执行 {action}"), action=action.value, state=state.value) from None
+        raise InvalidTransition(
+            M(
+                "state.cannot_application_that",
+                "cannot {action} an application that is {state}",
+                "不能对处于 {state} 状态的申请执行 {action}",
+            ),
+            action=action.value,
+            state=state.value,
+        ) from None
 
 
 class SealStatus(_Labelled, str, enum.Enum):
@@ -63,19 +70,24 @@ class SealStatus(_Labelled, str, enum.Enum):
 
 class LicenceStatus(_Labelled, str, enum.Enum):
     ACTIVE = "active"
-    CANCELLED = "cancelled"   # 注销
-    REVOKED = "revoked"       # 吊销
+    CANCELLED = "cancelled"  # 注销
+    REVOKED = "revoked"  # 吊销
 
     @classmethod
-    def parse(cls, text: str) -> "LicenceStatus":
+    def parse(cls, text: str) -> LicenceStatus:
         from .errors import ValidationError
 
         try:
             return cls((text or "").strip().lower())
         except ValueError:
-            raise ValidationError(M("state.unknown_licence_status_use",
-                                    "unknown licence status {text}; use active, cancelled or revoked",
-                                    "未知的执照状态 {text}；请使用 active（存续）、cancelled（注销）或 revoked（吊销）"), text=f"{text!r}") from None
+            raise ValidationError(
+                M(
+                    "state.unknown_licence_status_use",
+                    "unknown licence status {text}; use active, cancelled or revoked",
+                    "未知的执照状态 {text}；请使用 active（存续）、cancelled（注销）或 revoked（吊销）",
+                ),
+                text=f"{text!r}",
+            ) from None
 
 
 class CertificateStatus(_Labelled, str, enum.Enum):
@@ -85,18 +97,27 @@ class CertificateStatus(_Labelled, str, enum.Enum):
 
 
 ApplicationState._LABELS = {
-    "submitted": ("已提交", "Submitted"), "reviewed": ("执照已核验", "Licence checked"),
-    "approved": ("已批准", "Approved"), "issued": ("已签发", "Issued"),
-    "rejected": ("已驳回", "Rejected"), "withdrawn": ("已撤回", "Withdrawn"),
+    "submitted": ("已提交", "Submitted"),
+    "reviewed": ("执照已核验", "Licence checked"),
+    "approved": ("已批准", "Approved"),
+    "issued": ("已签发", "Issued"),
+    "rejected": ("已驳回", "Rejected"),
+    "withdrawn": ("已撤回", "Withdrawn"),
 }
 SealStatus._LABELS = {
-    "active": ("有效", "Valid"), "suspended": ("已停用", "Suspended"), "revoked": ("已吊销", "Revoked"),
+    "active": ("有效", "Valid"),
+    "suspended": ("已停用", "Suspended"),
+    "revoked": ("已吊销", "Revoked"),
 }
 LicenceStatus._LABELS = {
-    "active": ("存续", "Active"), "cancelled": ("已注销", "Cancelled"), "revoked": ("已吊销", "Revoked"),
+    "active": ("存续", "Active"),
+    "cancelled": ("已注销", "Cancelled"),
+    "revoked": ("已吊销", "Revoked"),
 }
 CertificateStatus._LABELS = {
-    "good": ("有效", "Good"), "hold": ("已冻结", "On hold"), "revoked": ("已撤销", "Revoked"),
+    "good": ("有效", "Good"),
+    "hold": ("已冻结", "On hold"),
+    "revoked": ("已撤销", "Revoked"),
 }
 # A seal past its validEnd is not a stored status (SealStatus) but is shown as one.
 EXPIRED_LABEL = ("已过期", "Expired")

@@ -27,6 +27,7 @@ there; anything else, and any failure of the arithmetic, goes to ``EVP_PKEY_veri
 most :data:`_TABLES_MAX` keys hold a table (about 80 KB each); the least recently used gives its
 table up and has to earn it again. This path proves itself on load against ``EVP_PKEY_verify``.
 """
+
 from __future__ import annotations
 
 import collections
@@ -35,7 +36,7 @@ import ctypes.util
 import os
 import threading
 import weakref
-from typing import Callable
+from collections.abc import Callable
 
 _VerifyFn = Callable[[bytes, bytes], bool]
 
@@ -73,8 +74,13 @@ def _open() -> ctypes.CDLL | None:
         lib.EVP_PKEY_verify_init.restype = ctypes.c_int
         lib.EVP_PKEY_verify_init.argtypes = [ctypes.c_void_p]
         lib.EVP_PKEY_verify.restype = ctypes.c_int
-        lib.EVP_PKEY_verify.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
-                                        ctypes.c_char_p, ctypes.c_size_t]
+        lib.EVP_PKEY_verify.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+        ]
         lib.EVP_PKEY_is_a.restype = ctypes.c_int
         lib.EVP_PKEY_is_a.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
         lib.ERR_clear_error.restype = None
@@ -86,8 +92,8 @@ def _open() -> ctypes.CDLL | None:
 # ----------------------------------------------------------------------------------------------
 # Tables of multiples (EC_GROUP_precompute_mult) for the generator and for keys in steady use
 
-_TABLE_AFTER = 4      # verifications in a row with one key, each within _TABLES_MAX of the last
-_TABLES_MAX = 128     # keys holding a table at once (about 80 KB each)
+_TABLE_AFTER = 4  # verifications in a row with one key, each within _TABLES_MAX of the last
+_TABLES_MAX = 128  # keys holding a table at once (about 80 KB each)
 # GM/T 0003.5 / GB/T 32918.5: the order n of the SM2 curve's base point G
 _N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
 
@@ -123,7 +129,7 @@ class _Table:
 
     __slots__ = ("group", "point", "__weakref__")
 
-    def __init__(self, curve: "_Curve", point: bytes) -> None:
+    def __init__(self, curve: _Curve, point: bytes) -> None:
         lib = curve.lib
         self.group = lib.EC_GROUP_new_by_curve_name(curve.nid)
         if not self.group:
@@ -131,10 +137,15 @@ class _Table:
         pt = lib.EC_POINT_new(self.group)
         try:
             # oct2point refuses a point that is not on the curve
-            if (not pt or lib.EC_POINT_oct2point(self.group, pt, point, len(point), None) != 1
-                    or lib.EC_GROUP_set_generator(self.group, pt, lib.EC_GROUP_get0_order(curve.group),
-                                                  lib.EC_GROUP_get0_cofactor(curve.group)) != 1
-                    or lib.EC_GROUP_precompute_mult(self.group, None) != 1):
+            if (
+                not pt
+                or lib.EC_POINT_oct2point(self.group, pt, point, len(point), None) != 1
+                or lib.EC_GROUP_set_generator(
+                    self.group, pt, lib.EC_GROUP_get0_order(curve.group), lib.EC_GROUP_get0_cofactor(curve.group)
+                )
+                != 1
+                or lib.EC_GROUP_precompute_mult(self.group, None) != 1
+            ):
                 lib.ERR_clear_error()
                 raise ValueError("libcrypto could not make a table for the SM2 public key")
         finally:
@@ -152,7 +163,7 @@ class _Table:
 class _Scratch:
     """One thread's working objects for :meth:`_Curve.verify`."""
 
-    def __init__(self, curve: "_Curve") -> None:
+    def __init__(self, curve: _Curve) -> None:
         lib = curve.lib
         self.lib = lib
         self.ctx = lib.BN_CTX_new()
@@ -192,7 +203,7 @@ def _der_rs(sig: bytes) -> tuple[int, int] | None:
     for pos, length in ((4, lr), (p + 2, ls)):
         if sig[pos] & 0x80 or (length > 1 and sig[pos] == 0 and not sig[pos + 1] & 0x80):
             return None  # negative, or not the shortest encoding
-    return int.from_bytes(sig[4:p], "big"), int.from_bytes(sig[p + 2:], "big")
+    return int.from_bytes(sig[4:p], "big"), int.from_bytes(sig[p + 2 :], "big")
 
 
 class _Curve:
@@ -209,8 +220,10 @@ class _Curve:
         if not self.group or lib.EC_GROUP_precompute_mult(self.group, None) != 1:
             raise ValueError("libcrypto has no SM2 group")
         order = ctypes.create_string_buffer(32)
-        if (lib.BN_bn2binpad(lib.EC_GROUP_get0_order(self.group), order, 32) != 32
-                or int.from_bytes(order.raw, "big") != _N):
+        if (
+            lib.BN_bn2binpad(lib.EC_GROUP_get0_order(self.group), order, 32) != 32
+            or int.from_bytes(order.raw, "big") != _N
+        ):
             raise ValueError("libcrypto's SM2 group has an unexpected order")
         self.generator = lib.EC_GROUP_get0_generator(self.group)
         self.local = threading.local()
@@ -224,7 +237,7 @@ class _Curve:
         self.lock = threading.Lock()
         self.local = threading.local()
 
-    def table_for(self, key: "_Key") -> _Table | None:
+    def table_for(self, key: _Key) -> _Table | None:
         """Give ``key`` a table (its verifications so far show it in steady use); the least
         recently used key past :data:`_TABLES_MAX` gives its table up."""
         try:
@@ -241,7 +254,7 @@ class _Curve:
                     old.table, old.uses = None, 0
         return table
 
-    def touch(self, key: "_Key") -> None:
+    def touch(self, key: _Key) -> None:
         with self.lock:
             try:
                 self.keys.move_to_end(id(key))
@@ -265,18 +278,21 @@ class _Curve:
             try:
                 sc = self.local.scratch = _Scratch(self)
             except MemoryError:
-                return None   # EVP_PKEY_verify decides
+                return None  # EVP_PKEY_verify decides
         lib, ctx = self.lib, sc.ctx
         a, b, total = sc.points
         bn_s, bn_t, bn_x, zero = sc.bns
         # B6: [s]G and [t]P_A each from its table (one point with scalar 0 alongside keeps OpenSSL
         # on its table path: a lone scalar takes the constant-time ladder), then their sum.
-        if (not lib.BN_bin2bn(s.to_bytes(32, "big"), 32, bn_s) or not lib.BN_bin2bn(t.to_bytes(32, "big"), 32, bn_t)
-                or lib.EC_POINT_mul(self.group, a, bn_s, self.generator, zero, ctx) != 1
-                or lib.EC_POINT_mul(table.group, b, bn_t, table.point, zero, ctx) != 1
-                or lib.EC_POINT_add(self.group, total, a, b, ctx) != 1
-                or lib.EC_POINT_get_affine_coordinates(self.group, total, bn_x, None, ctx) != 1  # fails at infinity
-                or lib.BN_bn2binpad(bn_x, sc.x, 32) != 32):
+        if (
+            not lib.BN_bin2bn(s.to_bytes(32, "big"), 32, bn_s)
+            or not lib.BN_bin2bn(t.to_bytes(32, "big"), 32, bn_t)
+            or lib.EC_POINT_mul(self.group, a, bn_s, self.generator, zero, ctx) != 1
+            or lib.EC_POINT_mul(table.group, b, bn_t, table.point, zero, ctx) != 1
+            or lib.EC_POINT_add(self.group, total, a, b, ctx) != 1
+            or lib.EC_POINT_get_affine_coordinates(self.group, total, bn_x, None, ctx) != 1  # fails at infinity
+            or lib.BN_bn2binpad(bn_x, sc.x, 32) != 32
+        ):
             lib.ERR_clear_error()
             return None
         # B7: R = (e + x1) mod n, valid iff R = r
@@ -378,8 +394,12 @@ def _curve_self_test(curve: _Curve) -> bool:
         digest = os.urandom(32)
         raw = signer.sign_digest(digest)
         r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
-        cases = [(digest, _der_sig(r, s)), (bytes([digest[0] ^ 1]) + digest[1:], _der_sig(r, s)),
-                 (digest, _der_sig(r, (s + 1) % _N or 1)), (digest, _der_sig(_N - r, s))]
+        cases = [
+            (digest, _der_sig(r, s)),
+            (bytes([digest[0] ^ 1]) + digest[1:], _der_sig(r, s)),
+            (digest, _der_sig(r, (s + 1) % _N or 1)),
+            (digest, _der_sig(_N - r, s)),
+        ]
         for d, sig in cases:
             if curve.verify(table, d, sig) is not key.verify_evp(d, sig):
                 return False

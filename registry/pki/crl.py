@@ -19,6 +19,7 @@ default ID ``1234567812345678``; OpenSSL 3.0 cannot verify such a CRL with ``ope
 
 This module is pure: no clock (times are parameters), no database, no I/O.
 """
+
 from __future__ import annotations
 
 import base64
@@ -182,8 +183,9 @@ def _reason_extension(reason: CrlReason) -> bytes:
     return ext
 
 
-def encode_entry(serial: int, revoked_at: dt.datetime, reason: CrlReason | None = None,
-                 invalidity_date: dt.datetime | None = None) -> bytes:
+def encode_entry(
+    serial: int, revoked_at: dt.datetime, reason: CrlReason | None = None, invalidity_date: dt.datetime | None = None
+) -> bytes:
     """One element of ``revokedCertificates`` (RFC 5280 §5.1.2.6), DER::
 
         SEQUENCE { userCertificate CertificateSerialNumber, revocationDate Time,
@@ -209,8 +211,9 @@ def encode_entry(serial: int, revoked_at: dt.datetime, reason: CrlReason | None 
             ext = _reason_extension(reason)
     if invalidity_date is not None:
         # §5.3.2 InvalidityDate ::= GeneralizedTime, non-critical
-        ext += extension(oids.INVALIDITY_DATE,
-                         _time_der(_time_arg(invalidity_date, "invalidity date"), generalized=True))
+        ext += extension(
+            oids.INVALIDITY_DATE, _time_der(_time_arg(invalidity_date, "invalidity date"), generalized=True)
+        )
     if ext:
         body += _header(0x30, len(ext)) + ext  # Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension
     return _header(0x30, len(body)) + body
@@ -247,8 +250,10 @@ def _entries_view(entries: object) -> memoryview | bytearray:
             raise CrlError("entries memoryview must be contiguous")
         return entries.cast("B") if entries.format != "B" or entries.ndim != 1 else entries
     if isinstance(entries, str) or not isinstance(entries, Iterable):
-        raise CrlError("entries must be bytes-like (concatenated encode_entry() output) or an iterable "
-                       f"of bytes chunks, not {type(entries).__name__}")
+        raise CrlError(
+            "entries must be bytes-like (concatenated encode_entry() output) or an iterable "
+            f"of bytes chunks, not {type(entries).__name__}"
+        )
     # Gathered with += rather than b"".join: join allocates an 80-byte Py_buffer per chunk (80 MB for
     # one chunk per entry), and a generator's chunks can be freed as they are consumed.
     blob = bytearray()
@@ -260,11 +265,19 @@ def _entries_view(entries: object) -> memoryview | bytearray:
     return blob
 
 
-def build_crl(*, signer: Signer, issuer_name_der: bytes, authority_key_id: bytes, number: int,
-              this_update: dt.datetime, next_update: dt.datetime,
-              entries: bytes | bytearray | memoryview | Iterable[bytes],
-              delta_base: int | None = None, idp_url: str | None = None,
-              freshest_url: str | None = None) -> bytes:
+def build_crl(
+    *,
+    signer: Signer,
+    issuer_name_der: bytes,
+    authority_key_id: bytes,
+    number: int,
+    this_update: dt.datetime,
+    next_update: dt.datetime,
+    entries: bytes | bytearray | memoryview | Iterable[bytes],
+    delta_base: int | None = None,
+    idp_url: str | None = None,
+    freshest_url: str | None = None,
+) -> bytes:
     """Build and sign a v2 CertificateList (RFC 5280 §5.1); returns its DER.
 
     * ``issuer_name_der``: the issuing CA certificate's subject Name, DER, exactly as in that
@@ -288,27 +301,27 @@ def build_crl(*, signer: Signer, issuer_name_der: bytes, authority_key_id: bytes
     """
     # -- arguments --------------------------------------------------------------------------------
     if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number < _MAX_NUMBER:
-        raise CrlError("CRL number must be an integer with 0 <= number < 2**159 (at most 20 octets, "
-                       "RFC 5280 §5.2.3)")
+        raise CrlError("CRL number must be an integer with 0 <= number < 2**159 (at most 20 octets, RFC 5280 §5.2.3)")
     if delta_base is not None:
         if not isinstance(delta_base, int) or isinstance(delta_base, bool) or not 0 <= delta_base < number:
-            raise CrlError(f"delta CRL base number must be an integer with 0 <= base < the CRL number "
-                           f"{number} (RFC 5280 §5.2.4), got {delta_base!r}")
+            raise CrlError(
+                f"delta CRL base number must be an integer with 0 <= base < the CRL number "
+                f"{number} (RFC 5280 §5.2.4), got {delta_base!r}"
+            )
         if freshest_url is not None:
             raise CrlError("a delta CRL must not carry a Freshest CRL extension (RFC 5280 §5.2.6)")
     this_u = _time_arg(this_update, "thisUpdate")
     next_u = _time_arg(next_update, "nextUpdate")
     if next_u <= this_u:
-        raise CrlError(f"nextUpdate {next_u.isoformat()} must be later than thisUpdate {this_u.isoformat()} "
-                       "(RFC 5280 §5.1.2.5)")
+        raise CrlError(
+            f"nextUpdate {next_u.isoformat()} must be later than thisUpdate {this_u.isoformat()} (RFC 5280 §5.1.2.5)"
+        )
     if not isinstance(issuer_name_der, (bytes, bytearray, memoryview)):
         raise CrlError("issuer_name_der must be the DER of the issuer's Name")
     issuer = bytes(issuer_name_der)
     try:
         if not der.parse(issuer).is_universal(16):
-            raise der.DERError(M("crl.sequence",
-                                 "not a SEQUENCE",
-                                 "不是 SEQUENCE"))
+            raise der.DERError(M("crl.sequence", "not a SEQUENCE", "不是 SEQUENCE"))
     except der.DERError as exc:
         raise CrlError(f"issuer_name_der is not a DER Name (RDNSequence): {exc}") from None
     if not isinstance(authority_key_id, (bytes, bytearray)) or not authority_key_id:
@@ -321,25 +334,38 @@ def build_crl(*, signer: Signer, issuer_name_der: bytes, authority_key_id: bytes
         raise CrlError("signer must provide .algorithm, .public_key and .sign()") from None
 
     # -- crlExtensions [0] EXPLICIT Extensions (§5.1.2.7, §5.2) -----------------------------------
-    exts = [authority_key_identifier(bytes(authority_key_id)),               # §5.2.1, non-critical
-            extension(oids.CRL_NUMBER, der.integer(number))]                 # §5.2.3, non-critical
-    if delta_base is not None:                                               # §5.2.4, MUST be critical
+    exts = [
+        authority_key_identifier(bytes(authority_key_id)),  # §5.2.1, non-critical
+        extension(oids.CRL_NUMBER, der.integer(number)),
+    ]  # §5.2.3, non-critical
+    if delta_base is not None:  # §5.2.4, MUST be critical
         exts.append(extension(oids.DELTA_CRL_INDICATOR, der.integer(delta_base), critical=True))
     if idp is not None:
         # §5.2.5 IssuingDistributionPoint ::= SEQUENCE { distributionPoint [0] DistributionPointName
         # OPTIONAL, ... }; DistributionPointName is a CHOICE, so [0] is explicit around fullName [0].
         # Same shape as one DistributionPoint in the certificates' cRLDistributionPoints, which is
         # what relying parties compare (idp_check_dp in OpenSSL). Critical per §5.2.5.
-        exts.append(extension(oids.ISSUING_DISTRIBUTION_POINT, der.seq(der.explicit(0, der.implicit(
-            0, _general_name_uri(idp), constructed=True))), critical=True))
-    if freshest is not None:                                                 # §5.2.6, non-critical
+        exts.append(
+            extension(
+                oids.ISSUING_DISTRIBUTION_POINT,
+                der.seq(der.explicit(0, der.implicit(0, _general_name_uri(idp), constructed=True))),
+                critical=True,
+            )
+        )
+    if freshest is not None:  # §5.2.6, non-critical
         exts.append(extension(oids.FRESHEST_CRL, _distribution_points([freshest])))
     tail = der.explicit(0, der.seq(*exts))
 
     # -- TBSCertList (§5.1.2): one copy of the entries ---------------------------------------------
-    head = b"".join((b"\x02\x01\x01",                  # version v2 (§5.1.2.1: required with extensions)
-                     algid,                            # signature: MUST equal the outer one (§5.1.2.2)
-                     issuer, _time_der(this_u), _time_der(next_u)))
+    head = b"".join(
+        (
+            b"\x02\x01\x01",  # version v2 (§5.1.2.1: required with extensions)
+            algid,  # signature: MUST equal the outer one (§5.1.2.2)
+            issuer,
+            _time_der(this_u),
+            _time_der(next_u),
+        )
+    )
     body = _entries_view(entries)
     n = len(body) if not isinstance(body, memoryview) else body.nbytes
     if n and body[0] != 0x30:
@@ -356,7 +382,7 @@ def build_crl(*, signer: Signer, issuer_name_der: bytes, authority_key_id: bytes
 def crl_pem(der_bytes: bytes) -> str:
     """PEM with the ``X509 CRL`` label (RFC 7468 §5), 64-character lines."""
     b64 = base64.b64encode(der_bytes)
-    body = b"\n".join([b64[i:i + 64] for i in range(0, len(b64), 64)])
+    body = b"\n".join([b64[i : i + 64] for i in range(0, len(b64), 64)])
     return f"-----BEGIN {PEM_LABEL}-----\n{body.decode('ascii')}\n-----END {PEM_LABEL}-----\n"
 
 
@@ -445,13 +471,14 @@ def _hdr(data: bytes, pos: int, end: int, what: str) -> tuple[int, int, int]:
             raise CrlError(f"{what}: length of {k} octets at offset {pos} (more than 4 GiB?)")
         if pos + 2 + k > end:
             raise CrlError(f"{what}: truncated length at offset {pos}")
-        ln = int.from_bytes(data[pos + 2:pos + 2 + k], "big")
+        ln = int.from_bytes(data[pos + 2 : pos + 2 + k], "big")
         if ln < 0x80 or data[pos + 2] == 0:
             raise CrlError(f"{what}: non-minimal length at offset {pos} is not DER")
         hl = 2 + k
     if pos + hl + ln > end:
-        raise CrlError(f"{what}: element at offset {pos} claims {ln} bytes but only "
-                       f"{max(0, end - pos - hl)} remain (truncated?)")
+        raise CrlError(
+            f"{what}: element at offset {pos} claims {ln} bytes but only {max(0, end - pos - hl)} remain (truncated?)"
+        )
     return tag, hl, ln
 
 
@@ -462,7 +489,7 @@ def _node(data: bytes, pos: int, hl: int, ln: int) -> der.Node:
     """A der.Node for an element already delimited by :func:`_hdr`, keeping its absolute offset so
     that decoder messages point into the whole CRL."""
     tag = data[pos]
-    return der.Node(tag >> 6, bool(tag & 0x20), tag & 0x1F, data[pos:pos + hl + ln], hl, pos)
+    return der.Node(tag >> 6, bool(tag & 0x20), tag & 0x1F, data[pos : pos + hl + ln], hl, pos)
 
 
 def _tag_name(tag: int) -> str:
@@ -514,7 +541,7 @@ def _pem_body(text: bytes) -> bytes:
     stop = text.find(end, start)
     if stop < 0:
         raise CrlError(f"PEM {PEM_LABEL} block has no END line (truncated?)")
-    body = text[start + len(begin):stop].translate(None, b" \t\r\n")
+    body = text[start + len(begin) : stop].translate(None, b" \t\r\n")
     try:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
@@ -564,33 +591,36 @@ def _parse_der(raw: bytes) -> ParsedCrl:
     tag, hl, ln = element("TBSCertList version")
     version = 1
     if tag == 0xA0:
-        raise CrlError("this is an X.509 certificate, not a CRL (its to-be-signed part starts with [0] "
-                       "version)")
+        raise CrlError("this is an X.509 certificate, not a CRL (its to-be-signed part starts with [0] version)")
     if tag == der.INTEGER:
         c = p + hl
         if ln != 1 or raw[c] != 1:  # Version ::= INTEGER { v1(0), v2(1) }; v1 is the absent field
-            shown = str(raw[c] + 1) if ln == 1 and raw[c] < 0x80 else f"INTEGER 0x{raw[c:c + min(ln, 8)].hex()}"
-            raise CrlError(f"unsupported CRL version {shown} at offset {p} (v2 is encoded as 1, v1 by "
-                           "omission, RFC 5280 §5.1.2.1)")
+            shown = str(raw[c] + 1) if ln == 1 and raw[c] < 0x80 else f"INTEGER 0x{raw[c : c + min(ln, 8)].hex()}"
+            raise CrlError(
+                f"unsupported CRL version {shown} at offset {p} (v2 is encoded as 1, v1 by omission, RFC 5280 §5.1.2.1)"
+            )
         version = 2
         p += hl + ln
         tag, hl, ln = element("TBSCertList signature")
     if tag != 0x30:
-        raise CrlError(f"TBSCertList signature at offset {p}: expected AlgorithmIdentifier, found "
-                       f"{_tag_name(tag)}")
-    if raw[p:p + hl + ln] != outer_alg:
-        raise CrlError(f"the TBSCertList signature algorithm at offset {p} differs from the outer "
-                       "signatureAlgorithm (RFC 5280 §5.1.1.2)")
+        raise CrlError(f"TBSCertList signature at offset {p}: expected AlgorithmIdentifier, found {_tag_name(tag)}")
+    if raw[p : p + hl + ln] != outer_alg:
+        raise CrlError(
+            f"the TBSCertList signature algorithm at offset {p} differs from the outer "
+            "signatureAlgorithm (RFC 5280 §5.1.1.2)"
+        )
     p += hl + ln
     tag, hl, ln = element("issuer")
     if tag != 0x30:
         raise CrlError(f"issuer at offset {p}: expected Name (SEQUENCE), found {_tag_name(tag)}")
-    issuer_der = raw[p:p + hl + ln]
+    issuer_der = raw[p : p + hl + ln]
     p += hl + ln
     tag, hl, ln = element("thisUpdate")
     if tag not in _TIME_TAGS:
-        raise CrlError(f"thisUpdate at offset {p}: expected a Time, found {_tag_name(tag)}"
-                       + (" (an X.509 certificate's validity? this is not a CRL)" if tag == 0x30 else ""))
+        raise CrlError(
+            f"thisUpdate at offset {p}: expected a Time, found {_tag_name(tag)}"
+            + (" (an X.509 certificate's validity? this is not a CRL)" if tag == 0x30 else "")
+        )
     with _context("thisUpdate"):
         this_update = _node(raw, p, hl, ln).as_time()
     p += hl + ln
@@ -624,9 +654,18 @@ def _parse_der(raw: bytes) -> ParsedCrl:
         raise CrlError(f"nextUpdate {next_update.isoformat()} is before thisUpdate {this_update.isoformat()}")
 
     fields = _crl_extensions(ext_node)
-    return ParsedCrl(der=raw, tbs=raw[tbs_start:tbs_end], signature_algorithm=sig_oid, signature=signature,
-                     issuer_der=issuer_der, this_update=this_update, next_update=next_update,
-                     entry_count=count, _entries_span=entries_span, **fields)
+    return ParsedCrl(
+        der=raw,
+        tbs=raw[tbs_start:tbs_end],
+        signature_algorithm=sig_oid,
+        signature=signature,
+        issuer_der=issuer_der,
+        this_update=this_update,
+        next_update=next_update,
+        entry_count=count,
+        _entries_span=entries_span,
+        **fields,
+    )
 
 
 def _count_entries(raw: bytes, pos: int, end: int) -> int:
@@ -635,8 +674,7 @@ def _count_entries(raw: bytes, pos: int, end: int) -> int:
     count = 0
     while pos < end:
         if raw[pos] != 0x30:
-            raise CrlError(f"revoked entry {count} at offset {pos}: expected SEQUENCE, found "
-                           f"{_tag_name(raw[pos])}")
+            raise CrlError(f"revoked entry {count} at offset {pos}: expected SEQUENCE, found {_tag_name(raw[pos])}")
         if pos + 1 < end and raw[pos + 1] < 0x80:
             pos += 2 + raw[pos + 1]
         else:
@@ -703,14 +741,24 @@ def _dp_full_name_uris(dp_name: der.Node) -> list[str]:
     return [u for choice in dp_name.children() if choice.tag_byte == 0xA0 for u in _uris(choice)]
 
 
-_KNOWN_CRL_EXTS = {oids.AUTHORITY_KEY_IDENTIFIER: "authorityKeyIdentifier", oids.CRL_NUMBER: "cRLNumber",
-                   oids.DELTA_CRL_INDICATOR: "deltaCRLIndicator",
-                   oids.ISSUING_DISTRIBUTION_POINT: "issuingDistributionPoint", oids.FRESHEST_CRL: "freshestCRL"}
+_KNOWN_CRL_EXTS = {
+    oids.AUTHORITY_KEY_IDENTIFIER: "authorityKeyIdentifier",
+    oids.CRL_NUMBER: "cRLNumber",
+    oids.DELTA_CRL_INDICATOR: "deltaCRLIndicator",
+    oids.ISSUING_DISTRIBUTION_POINT: "issuingDistributionPoint",
+    oids.FRESHEST_CRL: "freshestCRL",
+}
 
 
 def _crl_extensions(node: der.Node | None) -> dict[str, object]:
-    fields: dict[str, object] = {"number": None, "delta_base": None, "idp_urls": (), "idp_critical": False,
-                                 "freshest_urls": (), "authority_key_id": None}
+    fields: dict[str, object] = {
+        "number": None,
+        "delta_base": None,
+        "idp_urls": (),
+        "idp_critical": False,
+        "freshest_urls": (),
+        "authority_key_id": None,
+    }
     if node is None:
         return fields
     inner = node.children()
@@ -719,8 +767,7 @@ def _crl_extensions(node: der.Node | None) -> dict[str, object]:
     exts = _extensions(inner[0], "crlExtensions")
     for ext_oid, (critical, _value) in exts.items():
         if critical and ext_oid not in _KNOWN_CRL_EXTS:
-            raise CrlError(f"CRL has an unsupported critical extension {ext_oid}; it must not be used "
-                           "(RFC 5280 §5.2)")
+            raise CrlError(f"CRL has an unsupported critical extension {ext_oid}; it must not be used (RFC 5280 §5.2)")
     for ext_oid, name in _KNOWN_CRL_EXTS.items():
         if ext_oid not in exts:
             continue
@@ -778,9 +825,11 @@ def _decode_entry(data: bytes, pos: int, stop: int) -> CrlEntry:
     p, stop = pos + hl, pos + hl + ln
     tag, h, n = _hdr(data, p, stop, "userCertificate")
     if tag != der.INTEGER or n == 0:
-        raise CrlError(f"userCertificate at offset {p}: expected INTEGER, found {_tag_name(tag)}"
-                       + (" (empty)" if tag == der.INTEGER else ""))
-    serial = int.from_bytes(data[p + h:p + h + n], "big", signed=True)
+        raise CrlError(
+            f"userCertificate at offset {p}: expected INTEGER, found {_tag_name(tag)}"
+            + (" (empty)" if tag == der.INTEGER else "")
+        )
+    serial = int.from_bytes(data[p + h : p + h + n], "big", signed=True)
     p += h + n
     tag, h, n = _hdr(data, p, stop, "revocationDate")
     revoked_at = _time(data, p, h, n, "revocationDate")
@@ -789,8 +838,7 @@ def _decode_entry(data: bytes, pos: int, stop: int) -> CrlEntry:
     if p < stop:
         tag, h, n = _hdr(data, p, stop, "crlEntryExtensions")
         if tag != 0x30 or n == 0:
-            raise CrlError(f"crlEntryExtensions at offset {p}: expected a non-empty SEQUENCE, found "
-                           f"{_tag_name(tag)}")
+            raise CrlError(f"crlEntryExtensions at offset {p}: expected a non-empty SEQUENCE, found {_tag_name(tag)}")
         q, qend = p + h, p + h + n
         seen: set[bytes] = set()
         while q < qend:
@@ -802,7 +850,7 @@ def _decode_entry(data: bytes, pos: int, stop: int) -> CrlEntry:
                 tag, h, n = _hdr(data, vpos, vend, "reasonCode")
                 if tag != der.ENUMERATED or n == 0 or vpos + h + n != vend:
                     raise CrlError(f"reasonCode at offset {vpos}: expected one ENUMERATED, found {_tag_name(tag)}")
-                code = int.from_bytes(data[vpos + h:vend], "big", signed=True)
+                code = int.from_bytes(data[vpos + h : vend], "big", signed=True)
                 try:
                     reason = CrlReason(code)
                 except ValueError:
@@ -810,12 +858,16 @@ def _decode_entry(data: bytes, pos: int, stop: int) -> CrlEntry:
             elif ext_id == _OID_INVALIDITY:  # §5.3.2 InvalidityDate ::= GeneralizedTime
                 tag, h, n = _hdr(data, vpos, vend, "invalidityDate")
                 if tag != der.GENERALIZED_TIME or vpos + h + n != vend:
-                    raise CrlError(f"invalidityDate at offset {vpos}: expected one GeneralizedTime, found "
-                                   f"{_tag_name(tag)}")
+                    raise CrlError(
+                        f"invalidityDate at offset {vpos}: expected one GeneralizedTime, found {_tag_name(tag)}"
+                    )
                 invalidity = _time(data, vpos, h, n, "invalidityDate")
             elif critical:
-                what = ("certificateIssuer (indirect CRLs are not supported)"
-                        if ext_id == _OID_CERTIFICATE_ISSUER else _oid_text(ext_id))
+                what = (
+                    "certificateIssuer (indirect CRLs are not supported)"
+                    if ext_id == _OID_CERTIFICATE_ISSUER
+                    else _oid_text(ext_id)
+                )
                 raise CrlError(f"unsupported critical entry extension {what}")
         p = qend
     if p != stop:
@@ -833,7 +885,7 @@ def _extension_at(data: bytes, q: int, end: int) -> tuple[bytes, bool, int, int,
     tag, h, n = _hdr(data, r, rend, "extnID")
     if tag != der.OID or n == 0:
         raise CrlError(f"extnID at offset {r}: expected OBJECT IDENTIFIER, found {_tag_name(tag)}")
-    ext_id = data[r:r + h + n]
+    ext_id = data[r : r + h + n]
     r += h + n
     critical = False
     tag, h, n = _hdr(data, r, rend, "extnValue")
@@ -861,7 +913,7 @@ def _time(data: bytes, p: int, h: int, n: int, what: str) -> dt.datetime:
     """UTCTime ``YYMMDDHHMMSSZ`` / GeneralizedTime ``YYYYMMDDHHMMSSZ`` (RFC 5280 §4.1.2.5) without
     strptime; any other shape goes to the tolerant :meth:`der.Node.as_time`."""
     tag = data[p]
-    c = data[p + h:p + h + n]
+    c = data[p + h : p + h + n]
     if tag == der.UTC_TIME and n == 13 and c[12] == 0x5A and c[:12].isdigit():
         yy = int(c[0:2])
         year, rest = yy + (1900 if yy >= 50 else 2000), c[2:12]  # §4.1.2.5.1: YY >= 50 is 19YY
@@ -871,8 +923,9 @@ def _time(data: bytes, p: int, h: int, n: int, what: str) -> dt.datetime:
         with _context(what):
             return _node(data, p, h, n).as_time()
     try:
-        return dt.datetime(year, int(rest[0:2]), int(rest[2:4]), int(rest[4:6]), int(rest[6:8]),
-                           int(rest[8:10]), tzinfo=dt.UTC)
+        return dt.datetime(
+            year, int(rest[0:2]), int(rest[2:4]), int(rest[4:6]), int(rest[6:8]), int(rest[8:10]), tzinfo=dt.UTC
+        )
     except ValueError:
         raise CrlError(f"{what} at offset {p}: impossible time {c.decode('ascii')!r}") from None
 
@@ -896,9 +949,9 @@ def peek(data: bytes | bytearray | memoryview | mmap.mmap) -> tuple[int | None, 
         while p < tend:
             tag, e_hl, e_ln = _hdr(data, p, tend, "TBSCertList")
             if tag in _TIME_TAGS:  # RFC 5280 §5.1.2.4–5: thisUpdate, then nextUpdate
-                times.append(_node(bytes(data[p:p + e_hl + e_ln]), 0, e_hl, e_ln).as_time())
+                times.append(_node(bytes(data[p : p + e_hl + e_ln]), 0, e_hl, e_ln).as_time())
             elif tag == 0xA0:  # crlExtensions [0] EXPLICIT
-                for ext in der.parse(bytes(data[p:p + e_hl + e_ln])).children()[0].children():
+                for ext in der.parse(bytes(data[p : p + e_hl + e_ln])).children()[0].children():
                     fields = ext.children()
                     if fields[0].as_oid() == oids.CRL_NUMBER:
                         number = der.parse(fields[-1].as_bytes()).as_int()

@@ -1,4 +1,5 @@
 """Building PKCS#10 certification requests (RFC 2986) for the enterprise-side ``registry keygen``."""
+
 from __future__ import annotations
 
 from . import der

@@ -6,14 +6,15 @@ assembled from pre-encoded pieces, which is what makes issuance and CRL publicat
 The decoder keeps every node's exact input bytes (``Node.raw``): signatures are always checked over
 the bytes as received, never over a re-encoding (GB/T 38540 signs ``SES_SealInfo`` "as encoded").
 """
-from __future__ import annotations
 
-from ..messages import Localized, M
+from __future__ import annotations
 
 import datetime as _dt
 import re as _re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
+
+from ..messages import Localized, M
 
 # Universal tag numbers (X.680 §8.4)
 BOOLEAN = 0x01
@@ -144,7 +145,7 @@ def printable(value: str) -> bytes:
 def _utc(when: _dt.datetime) -> _dt.datetime:
     if when.tzinfo is None:
         raise ValueError("times must be timezone-aware")
-    return when.astimezone(_dt.timezone.utc)
+    return when.astimezone(_dt.UTC)
 
 
 def utc_time(when: _dt.datetime) -> bytes:
@@ -200,7 +201,7 @@ class Node:
 
     @property
     def content(self) -> bytes:
-        return self.raw[self.header_len:]
+        return self.raw[self.header_len :]
 
     @property
     def tag_byte(self) -> int:
@@ -213,52 +214,90 @@ class Node:
         return self.cls == CLASS_CONTEXT and self.number == number
 
     def describe(self) -> str:
-        names = {BOOLEAN: "BOOLEAN", INTEGER: "INTEGER", BIT_STRING: "BIT STRING",
-                 OCTET_STRING: "OCTET STRING", NULL: "NULL", OID: "OBJECT IDENTIFIER",
-                 UTF8_STRING: "UTF8String", PRINTABLE_STRING: "PrintableString",
-                 IA5_STRING: "IA5String", UTC_TIME: "UTCTime", GENERALIZED_TIME: "GeneralizedTime",
-                 16: "SEQUENCE", 17: "SET", ENUMERATED: "ENUMERATED", BMP_STRING: "BMPString"}
+        names = {
+            BOOLEAN: "BOOLEAN",
+            INTEGER: "INTEGER",
+            BIT_STRING: "BIT STRING",
+            OCTET_STRING: "OCTET STRING",
+            NULL: "NULL",
+            OID: "OBJECT IDENTIFIER",
+            UTF8_STRING: "UTF8String",
+            PRINTABLE_STRING: "PrintableString",
+            IA5_STRING: "IA5String",
+            UTC_TIME: "UTCTime",
+            GENERALIZED_TIME: "GeneralizedTime",
+            16: "SEQUENCE",
+            17: "SET",
+            ENUMERATED: "ENUMERATED",
+            BMP_STRING: "BMPString",
+        }
         if self.cls == CLASS_UNIVERSAL:
             return names.get(self.number, f"universal {self.number}")
         return f"[{['UNIVERSAL', 'APPLICATION', '', 'PRIVATE'][self.cls]}{self.number}]".replace("[", "[", 1)
 
     # -- children and typed accessors --------------------------------------------------------
 
-    def children(self) -> list["Node"]:
+    def children(self) -> list[Node]:
         if not self.constructed:
-            raise DERError(M("der.offset_constructed",
-                             "{describe} at offset {offset} is not constructed",
-                             "偏移 {offset} 处的 {describe} 不是构造类型"), describe=self.describe(), offset=self.offset)
-        return list(_iter_nodes(self.raw, self.offset + self.header_len,
-                                self.offset + len(self.raw), self.offset))
+            raise DERError(
+                M(
+                    "der.offset_constructed",
+                    "{describe} at offset {offset} is not constructed",
+                    "偏移 {offset} 处的 {describe} 不是构造类型",
+                ),
+                describe=self.describe(),
+                offset=self.offset,
+            )
+        return list(_iter_nodes(self.raw, self.offset + self.header_len, self.offset + len(self.raw), self.offset))
 
-    def expect(self, number: int, what: str = "") -> "Node":
+    def expect(self, number: int, what: str = "") -> Node:
         if not self.is_universal(number):
             want = Node(CLASS_UNIVERSAL, False, number, b"", 0, 0).describe()
-            raise DERError(M("der.offset_expected_found",
-                             "{value} at offset {offset}: expected {want}, found {describe}",
-                             "偏移 {offset} 处的 {value}：应为 {want}，实为 {describe}"), value=what or 'element', offset=self.offset, want=want, describe=self.describe())
+            raise DERError(
+                M(
+                    "der.offset_expected_found",
+                    "{value} at offset {offset}: expected {want}, found {describe}",
+                    "偏移 {offset} 处的 {value}：应为 {want}，实为 {describe}",
+                ),
+                value=what or "element",
+                offset=self.offset,
+                want=want,
+                describe=self.describe(),
+            )
         return self
 
     def as_int(self) -> int:
         if not (self.is_universal(INTEGER) or self.is_universal(ENUMERATED)) or not self.content:
-            raise DERError(M("der.expected_integer_offset_found",
-                             "expected INTEGER at offset {offset}, found {describe}",
-                             "偏移 {offset} 处应为 INTEGER，实为 {describe}"), offset=self.offset, describe=self.describe())
+            raise DERError(
+                M(
+                    "der.expected_integer_offset_found",
+                    "expected INTEGER at offset {offset}, found {describe}",
+                    "偏移 {offset} 处应为 INTEGER，实为 {describe}",
+                ),
+                offset=self.offset,
+                describe=self.describe(),
+            )
         return int.from_bytes(self.content, "big", signed=True)
 
     def as_bool(self) -> bool:
         if not self.is_universal(BOOLEAN) or len(self.content) != 1:
-            raise DERError(M("der.expected_boolean_offset",
-                             "expected BOOLEAN at offset {offset}",
-                             "偏移 {offset} 处应为 BOOLEAN"), offset=self.offset)
+            raise DERError(
+                M("der.expected_boolean_offset", "expected BOOLEAN at offset {offset}", "偏移 {offset} 处应为 BOOLEAN"),
+                offset=self.offset,
+            )
         return self.content != b"\x00"
 
     def as_oid(self) -> str:
         if not self.is_universal(OID) or not self.content:
-            raise DERError(M("der.expected_object_identifier_offset",
-                             "expected OBJECT IDENTIFIER at offset {offset}, found {describe}",
-                             "偏移 {offset} 处应为 OBJECT IDENTIFIER，实为 {describe}"), offset=self.offset, describe=self.describe())
+            raise DERError(
+                M(
+                    "der.expected_object_identifier_offset",
+                    "expected OBJECT IDENTIFIER at offset {offset}, found {describe}",
+                    "偏移 {offset} 处应为 OBJECT IDENTIFIER，实为 {describe}",
+                ),
+                offset=self.offset,
+                describe=self.describe(),
+            )
         arcs: list[int] = []
         value = 0
         for b in self.content:
@@ -267,9 +306,14 @@ class Node:
                 arcs.append(value)
                 value = 0
         if self.content[-1] & 0x80:
-            raise DERError(M("der.truncated_object_identifier_offset",
-                             "truncated OBJECT IDENTIFIER at offset {offset}",
-                             "偏移 {offset} 处的 OBJECT IDENTIFIER 被截断"), offset=self.offset)
+            raise DERError(
+                M(
+                    "der.truncated_object_identifier_offset",
+                    "truncated OBJECT IDENTIFIER at offset {offset}",
+                    "偏移 {offset} 处的 OBJECT IDENTIFIER 被截断",
+                ),
+                offset=self.offset,
+            )
         first = arcs[0]
         head = [0, first] if first < 40 else [1, first - 40] if first < 80 else [2, first - 80]
         return ".".join(str(a) for a in head + arcs[1:])
@@ -277,20 +321,37 @@ class Node:
     def as_bytes(self) -> bytes:
         """Contents of an OCTET STRING (primitive)."""
         if self.constructed:
-            raise DERError(M("der.constructed_string_offset_der",
-                             "constructed string at offset {offset} is not DER",
-                             "偏移 {offset} 处的构造字符串不符合 DER"), offset=self.offset)
+            raise DERError(
+                M(
+                    "der.constructed_string_offset_der",
+                    "constructed string at offset {offset} is not DER",
+                    "偏移 {offset} 处的构造字符串不符合 DER",
+                ),
+                offset=self.offset,
+            )
         return self.content
 
     def as_bit_string(self) -> bytes:
         if not self.is_universal(BIT_STRING) or self.constructed or not self.content:
-            raise DERError(M("der.expected_bit_string_offset",
-                             "expected BIT STRING at offset {offset}, found {describe}",
-                             "偏移 {offset} 处应为 BIT STRING，实为 {describe}"), offset=self.offset, describe=self.describe())
+            raise DERError(
+                M(
+                    "der.expected_bit_string_offset",
+                    "expected BIT STRING at offset {offset}, found {describe}",
+                    "偏移 {offset} 处应为 BIT STRING，实为 {describe}",
+                ),
+                offset=self.offset,
+                describe=self.describe(),
+            )
         if self.content[0] > 7:
-            raise DERError(M("der.bit_string_offset_has",
-                             "BIT STRING at offset {offset} has {value} unused bits",
-                             "偏移 {offset} 处的 BIT STRING 有 {value} 个未用位"), offset=self.offset, value=self.content[0])
+            raise DERError(
+                M(
+                    "der.bit_string_offset_has",
+                    "BIT STRING at offset {offset} has {value} unused bits",
+                    "偏移 {offset} 处的 BIT STRING 有 {value} 个未用位",
+                ),
+                offset=self.offset,
+                value=self.content[0],
+            )
         return self.content[1:]
 
     def as_str(self) -> str:
@@ -300,16 +361,27 @@ class Node:
                 return c.decode("utf-16-be")
             if self.is_universal(UTF8_STRING):
                 return c.decode("utf-8")
-            if self.cls == CLASS_UNIVERSAL and self.number in (PRINTABLE_STRING, IA5_STRING, T61_STRING,
-                                                                 0x1A, 0x12):
+            if self.cls == CLASS_UNIVERSAL and self.number in (PRINTABLE_STRING, IA5_STRING, T61_STRING, 0x1A, 0x12):
                 return c.decode("latin-1" if self.number == T61_STRING else "ascii")
         except UnicodeDecodeError:
-            raise DERError(M("der.offset_valid_text",
-                             "{describe} at offset {offset} is not valid text",
-                             "偏移 {offset} 处的 {describe} 不是有效文本"), describe=self.describe(), offset=self.offset) from None
-        raise DERError(M("der.expected_string_offset_found",
-                         "expected a string at offset {offset}, found {describe}",
-                         "偏移 {offset} 处应为字符串，实为 {describe}"), offset=self.offset, describe=self.describe())
+            raise DERError(
+                M(
+                    "der.offset_valid_text",
+                    "{describe} at offset {offset} is not valid text",
+                    "偏移 {offset} 处的 {describe} 不是有效文本",
+                ),
+                describe=self.describe(),
+                offset=self.offset,
+            ) from None
+        raise DERError(
+            M(
+                "der.expected_string_offset_found",
+                "expected a string at offset {offset}, found {describe}",
+                "偏移 {offset} 处应为字符串，实为 {describe}",
+            ),
+            offset=self.offset,
+            describe=self.describe(),
+        )
 
     def as_time(self) -> _dt.datetime:
         if self.cls == CLASS_UNIVERSAL:
@@ -319,9 +391,15 @@ class Node:
         text = self.content.decode("ascii", "replace")
         shape = {UTC_TIME: rb"[0-9]{12}Z", GENERALIZED_TIME: rb"[0-9]{14}(\.[0-9]+)?Z"}.get(self.number)
         if self.cls == CLASS_UNIVERSAL and shape and not _re.fullmatch(shape, self.content):
-            raise DERError(M("der.malformed_time_offset",
-                             "malformed time {text} at offset {offset}",
-                             "偏移 {offset} 处的时间 {text} 格式错误"), text=f"{text!r}", offset=self.offset)
+            raise DERError(
+                M(
+                    "der.malformed_time_offset",
+                    "malformed time {text} at offset {offset}",
+                    "偏移 {offset} 处的时间 {text} 格式错误",
+                ),
+                text=f"{text!r}",
+                offset=self.offset,
+            )
         try:
             if self.is_universal(UTC_TIME):
                 t = _dt.datetime.strptime(text, "%y%m%d%H%M%SZ")
@@ -331,19 +409,31 @@ class Node:
                 fmt = "%Y%m%d%H%M%S.%fZ" if "." in text else "%Y%m%d%H%M%SZ"
                 t = _dt.datetime.strptime(text, fmt)
             else:
-                raise DERError(M("der.expected_time_offset_found",
-                                 "expected a time at offset {offset}, found {describe}",
-                                 "偏移 {offset} 处应为时间，实为 {describe}"), offset=self.offset, describe=self.describe())
+                raise DERError(
+                    M(
+                        "der.expected_time_offset_found",
+                        "expected a time at offset {offset}, found {describe}",
+                        "偏移 {offset} 处应为时间，实为 {describe}",
+                    ),
+                    offset=self.offset,
+                    describe=self.describe(),
+                )
         except ValueError as exc:
             if isinstance(exc, DERError):
                 raise
-            raise DERError(M("der.malformed_time_offset",
-                             "malformed time {text} at offset {offset}",
-                             "偏移 {offset} 处的时间 {text} 格式错误"), text=f"{text!r}", offset=self.offset) from None
-        return t.replace(tzinfo=_dt.timezone.utc)
+            raise DERError(
+                M(
+                    "der.malformed_time_offset",
+                    "malformed time {text} at offset {offset}",
+                    "偏移 {offset} 处的时间 {text} 格式错误",
+                ),
+                text=f"{text!r}",
+                offset=self.offset,
+            ) from None
+        return t.replace(tzinfo=_dt.UTC)
 
 
-_UTC = _dt.timezone.utc
+_UTC = _dt.UTC
 
 
 def time_value(number: int, content: bytes) -> _dt.datetime | None:
@@ -371,8 +461,16 @@ def time_value(number: int, content: bytes) -> _dt.datetime | None:
     else:
         return None
     try:
-        return _dt.datetime(year, int(content[p:p + 2]), int(content[p + 2:p + 4]), int(content[p + 4:p + 6]),
-                            int(content[p + 6:p + 8]), int(content[p + 8:p + 10]), micro, tzinfo=_UTC)
+        return _dt.datetime(
+            year,
+            int(content[p : p + 2]),
+            int(content[p + 2 : p + 4]),
+            int(content[p + 4 : p + 6]),
+            int(content[p + 6 : p + 8]),
+            int(content[p + 8 : p + 10]),
+            micro,
+            tzinfo=_UTC,
+        )
     except ValueError:
         return None
 
@@ -381,9 +479,10 @@ def _read_header(data: bytes, pos: int, end: int) -> tuple[int, bool, int, int, 
     """Returns (class, constructed, number, header_len, content_len)."""
     start = pos
     if pos >= end:
-        raise DERError(M("der.unexpected_end_data_offset",
-                         "unexpected end of data at offset {pos}",
-                         "偏移 {pos} 处数据意外结束"), pos=pos)
+        raise DERError(
+            M("der.unexpected_end_data_offset", "unexpected end of data at offset {pos}", "偏移 {pos} 处数据意外结束"),
+            pos=pos,
+        )
     first = data[pos]
     pos += 1
     cls = first >> 6
@@ -393,42 +492,62 @@ def _read_header(data: bytes, pos: int, end: int) -> tuple[int, bool, int, int, 
         number = 0
         while True:
             if pos >= end:
-                raise DERError(M("der.truncated_tag_offset",
-                                 "truncated tag at offset {start}",
-                                 "偏移 {start} 处的标签被截断"), start=start)
+                raise DERError(
+                    M("der.truncated_tag_offset", "truncated tag at offset {start}", "偏移 {start} 处的标签被截断"),
+                    start=start,
+                )
             b = data[pos]
             pos += 1
             number = (number << 7) | (b & 0x7F)
             if not b & 0x80:
                 break
             if number > 1 << 28:
-                raise DERError(M("der.tag_number_too_large",
-                                 "tag number too large at offset {start}",
-                                 "偏移 {start} 处的标签号过大"), start=start)
+                raise DERError(
+                    M(
+                        "der.tag_number_too_large",
+                        "tag number too large at offset {start}",
+                        "偏移 {start} 处的标签号过大",
+                    ),
+                    start=start,
+                )
     if pos >= end:
-        raise DERError(M("der.truncated_length_offset",
-                         "truncated length at offset {start}",
-                         "偏移 {start} 处的长度字段被截断"), start=start)
+        raise DERError(
+            M("der.truncated_length_offset", "truncated length at offset {start}", "偏移 {start} 处的长度字段被截断"),
+            start=start,
+        )
     lb = data[pos]
     pos += 1
     if lb == 0x80:
-        raise DERError(M("der.indefinite_length_offset_allowed",
-                         "indefinite length at offset {start} is not allowed in DER",
-                         "偏移 {start} 处为不定长度，DER 中不允许"), start=start)
+        raise DERError(
+            M(
+                "der.indefinite_length_offset_allowed",
+                "indefinite length at offset {start} is not allowed in DER",
+                "偏移 {start} 处为不定长度，DER 中不允许",
+            ),
+            start=start,
+        )
     if lb & 0x80:
         n = lb & 0x7F
         if n > 4 or pos + n > end:
-            raise DERError(M("der.bad_length_field_offset",
-                             "bad length field at offset {start}",
-                             "偏移 {start} 处的长度字段错误"), start=start)
-        length = int.from_bytes(data[pos:pos + n], "big")
+            raise DERError(
+                M("der.bad_length_field_offset", "bad length field at offset {start}", "偏移 {start} 处的长度字段错误"),
+                start=start,
+            )
+        length = int.from_bytes(data[pos : pos + n], "big")
         pos += n
     else:
         length = lb
     if pos + length > end:
-        raise DERError(M("der.element_offset_claims_bytes",
-                         "element at offset {start} claims {length} bytes but only {value} remain",
-                         "偏移 {start} 处的元素声明 {length} 字节，但只剩 {value} 字节"), start=start, length=length, value=end - pos)
+        raise DERError(
+            M(
+                "der.element_offset_claims_bytes",
+                "element at offset {start} claims {length} bytes but only {value} remain",
+                "偏移 {start} 处的元素声明 {length} 字节，但只剩 {value} 字节",
+            ),
+            start=start,
+            length=length,
+            value=end - pos,
+        )
     return cls, constructed, number, pos - start, length
 
 
@@ -438,23 +557,27 @@ def _iter_nodes(data: bytes, pos: int, end: int, base: int = 0) -> Iterator[Node
     rel_end = end - base
     while rel < rel_end:
         cls, cons, num, hl, ln = _read_header(data, rel, rel_end)
-        yield Node(cls, cons, num, bytes(data[rel:rel + hl + ln]), hl, base + rel)
+        yield Node(cls, cons, num, bytes(data[rel : rel + hl + ln]), hl, base + rel)
         rel += hl + ln
 
 
 def parse(data: bytes, *, allow_trailing: bool = False) -> Node:
     """Decode one element from ``data``. Trailing bytes are an error unless allowed."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise DERError(M("der.input_bytes",
-                         "input must be bytes",
-                         "输入必须为字节串"))
+        raise DERError(M("der.input_bytes", "input must be bytes", "输入必须为字节串"))
     data = bytes(data)
     cls, cons, num, hl, ln = _read_header(data, 0, len(data))
     if not allow_trailing and hl + ln != len(data):
-        raise DERError(M("der.trailing_bytes_after_element",
-                         "{value} trailing bytes after the element at offset {value2}",
-                         "偏移 {value2} 处的元素之后多出 {value} 字节"), value=len(data) - hl - ln, value2=hl + ln)
-    return Node(cls, cons, num, data[:hl + ln], hl, 0)
+        raise DERError(
+            M(
+                "der.trailing_bytes_after_element",
+                "{value} trailing bytes after the element at offset {value2}",
+                "偏移 {value2} 处的元素之后多出 {value} 字节",
+            ),
+            value=len(data) - hl - ln,
+            value2=hl + ln,
+        )
+    return Node(cls, cons, num, data[: hl + ln], hl, 0)
 
 
 def pem_to_der(text: str | bytes, label: str | None = None) -> bytes:
@@ -471,17 +594,23 @@ def pem_to_der(text: str | bytes, label: str | None = None) -> bytes:
             try:
                 return base64.b64decode("".join(m.group(2).split()), validate=True)
             except (binascii.Error, ValueError):
-                raise DERError(M("der.pem_block_valid_base64",
-                                 "PEM block {group} is not valid base64",
-                                 "PEM 块 {group} 不是有效的 base64"), group=m.group(1)) from None
-    raise DERError(M("der.no_pem_block_found",
-                     "no PEM block{value} found",
-                     "未找到 PEM 块{value}"), value=' ' + label if label else '')
+                raise DERError(
+                    M(
+                        "der.pem_block_valid_base64",
+                        "PEM block {group} is not valid base64",
+                        "PEM 块 {group} 不是有效的 base64",
+                    ),
+                    group=m.group(1),
+                ) from None
+    raise DERError(
+        M("der.no_pem_block_found", "no PEM block{value} found", "未找到 PEM 块{value}"),
+        value=" " + label if label else "",
+    )
 
 
 def der_to_pem(der: bytes, label: str) -> str:
     import base64
 
     b64 = base64.b64encode(der).decode()
-    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+    lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
     return f"-----BEGIN {label}-----\n" + "\n".join(lines) + f"\n-----END {label}-----\n"

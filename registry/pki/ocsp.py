@@ -21,6 +21,7 @@ TBS (design.md §9).
 
 This module is pure: no clock (times are parameters), no database, no I/O.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -50,11 +51,11 @@ __all__ = [
     "single_response",
 ]
 
-OCSP_BASIC = "1.3.6.1.5.5.7.48.1.1"      # id-pkix-ocsp-basic (RFC 6960 §4.2.1)
-OCSP_NONCE = "1.3.6.1.5.5.7.48.1.2"      # id-pkix-ocsp-nonce (RFC 6960 §4.4.1, RFC 8954)
+OCSP_BASIC = "1.3.6.1.5.5.7.48.1.1"  # id-pkix-ocsp-basic (RFC 6960 §4.2.1)
+OCSP_NONCE = "1.3.6.1.5.5.7.48.1.2"  # id-pkix-ocsp-nonce (RFC 6960 §4.4.1, RFC 8954)
 SHA1 = "1.3.14.3.2.26"
-MAX_REQUESTS = 16          # CertIDs in one request (RFC 5019 clients send one)
-MAX_NONCE = 128            # octets of the nonce extension value we are willing to echo
+MAX_REQUESTS = 16  # CertIDs in one request (RFC 5019 clients send one)
+MAX_NONCE = 128  # octets of the nonce extension value we are willing to echo
 
 
 class OcspError(ValueError):
@@ -113,7 +114,7 @@ class CertId:
 @dataclass(frozen=True)
 class OcspRequest:
     cert_ids: tuple[CertId, ...]
-    nonce: bytes | None = None          # the nonce Extension's extnValue contents, verbatim
+    nonce: bytes | None = None  # the nonce Extension's extnValue contents, verbatim
     nonce_extension: bytes | None = None  # the whole nonce Extension DER, echoed in the response
 
 
@@ -125,8 +126,12 @@ def cert_id(hash_algorithm: HashAlgorithm, issuer_name_der: bytes, issuer_key_po
         raise OcspError("certificate serial number must be positive and at most 20 octets")
     name_hash = hash_algorithm.digest(issuer_name_der)
     key_hash = hash_algorithm.digest(issuer_key_point)
-    enc = der.seq(der.seq(der.oid(hash_algorithm.oid), der.null()), der.octet_string(name_hash),
-                  der.octet_string(key_hash), der.integer(serial))
+    enc = der.seq(
+        der.seq(der.oid(hash_algorithm.oid), der.null()),
+        der.octet_string(name_hash),
+        der.octet_string(key_hash),
+        der.integer(serial),
+    )
     return CertId(hash_algorithm, name_hash, key_hash, serial, enc)
 
 
@@ -306,18 +311,25 @@ def _gt(when: dt.datetime, what: str) -> bytes:
     return b"\x18\x0f" + utc.strftime("%Y%m%d%H%M%SZ").encode()  # GeneralizedTime, whole seconds
 
 
-def single_response(cid: CertId | bytes, status: str, this_update: dt.datetime,
-                    next_update: dt.datetime | None = None, *, revoked_at: dt.datetime | None = None,
-                    reason: CrlReason | None = None, invalidity_date: dt.datetime | None = None) -> bytes:
+def single_response(
+    cid: CertId | bytes,
+    status: str,
+    this_update: dt.datetime,
+    next_update: dt.datetime | None = None,
+    *,
+    revoked_at: dt.datetime | None = None,
+    reason: CrlReason | None = None,
+    invalidity_date: dt.datetime | None = None,
+) -> bytes:
     """One SingleResponse (RFC 6960 §4.2.1). ``status`` is ``good``, ``revoked`` or ``unknown``;
     a revoked one needs ``revoked_at`` and may carry ``reason`` (omitted when UNSPECIFIED, as on our
     CRLs; certificateHold for a suspension) and ``invalidity_date`` (a CRL entry extension,
     §4.4 allows it as a singleExtension)."""
     cid_der = cid.der if isinstance(cid, CertId) else bytes(cid)
     if status == "good":
-        cert_status = b"\x80\x00"                      # good [0] IMPLICIT NULL
+        cert_status = b"\x80\x00"  # good [0] IMPLICIT NULL
     elif status == "unknown":
-        cert_status = b"\x82\x00"                      # unknown [2] IMPLICIT UnknownInfo (NULL)
+        cert_status = b"\x82\x00"  # unknown [2] IMPLICIT UnknownInfo (NULL)
     elif status == "revoked":
         if revoked_at is None:
             raise OcspError("a revoked status needs its revocation time")
@@ -337,8 +349,10 @@ def single_response(cid: CertId | bytes, status: str, this_update: dt.datetime,
             raise OcspError("nextUpdate must be later than thisUpdate")
         body += der.explicit(0, _gt(next_update, "nextUpdate"))
     if invalidity_date is not None and status == "revoked":
-        body += der.explicit(1, der.seq(der.seq(der.oid(oids.INVALIDITY_DATE),
-                                                der.octet_string(_gt(invalidity_date, "invalidity date")))))
+        body += der.explicit(
+            1,
+            der.seq(der.seq(der.oid(oids.INVALIDITY_DATE), der.octet_string(_gt(invalidity_date, "invalidity date")))),
+        )
     return der.seq(body)
 
 
@@ -347,8 +361,14 @@ def responder_key_hash(public_key_point: bytes) -> bytes:
     return hashlib.sha1(public_key_point).digest()
 
 
-def build_response(*, signer: Signer, produced_at: dt.datetime, responses: list[bytes],
-                   nonce_extension: bytes | None = None, certs: list[bytes] | None = None) -> bytes:
+def build_response(
+    *,
+    signer: Signer,
+    produced_at: dt.datetime,
+    responses: list[bytes],
+    nonce_extension: bytes | None = None,
+    certs: list[bytes] | None = None,
+) -> bytes:
     """A successful ``OCSPResponse`` holding a signed ``BasicOCSPResponse`` (§4.2.1).
 
     ``responses``: :func:`single_response` encodings. ``nonce_extension``: the request's nonce
@@ -356,8 +376,11 @@ def build_response(*, signer: Signer, produced_at: dt.datetime, responses: list[
     when the CA that issued the certificate signs, as here)."""
     if not responses:
         raise OcspError("a response needs at least one SingleResponse")
-    tbs_body = (der.explicit(2, der.octet_string(responder_key_hash(signer.public_key.point)))  # byKey [2]
-                + _gt(produced_at, "producedAt") + der.seq(*responses))
+    tbs_body = (
+        der.explicit(2, der.octet_string(responder_key_hash(signer.public_key.point)))  # byKey [2]
+        + _gt(produced_at, "producedAt")
+        + der.seq(*responses)
+    )
     if nonce_extension is not None:
         tbs_body += der.explicit(1, der.seq(nonce_extension))
     tbs = der.seq(tbs_body)
@@ -374,7 +397,7 @@ def build_response(*, signer: Signer, produced_at: dt.datetime, responses: list[
 @dataclass(frozen=True)
 class SingleStatus:
     cert_id: CertId
-    status: str                      # good | revoked | unknown
+    status: str  # good | revoked | unknown
     this_update: dt.datetime
     next_update: dt.datetime | None
     revoked_at: dt.datetime | None = None
@@ -456,14 +479,24 @@ def parse_response(data: bytes) -> ParsedResponse:
                             invalidity = der.parse(ep[-1].as_bytes()).as_time()
             singles.append(SingleStatus(cid, st, this_u, next_u, revoked_at, reason, invalidity))
         nonce = None
-        for extra in fields[i + 3:]:
+        for extra in fields[i + 3 :]:
             if extra.is_context(1):
                 for ext in extra.children()[0].children():
                     ep = ext.children()
                     if ep[0].as_oid() == OCSP_NONCE:
                         nonce = ep[-1].as_bytes()
-        return ParsedResponse(status, tbs_node.raw, alg_node.children()[0].as_oid(), sig_node.as_bit_string(),
-                              key_hash, name_der, produced, tuple(singles), nonce, certs)
+        return ParsedResponse(
+            status,
+            tbs_node.raw,
+            alg_node.children()[0].as_oid(),
+            sig_node.as_bit_string(),
+            key_hash,
+            name_der,
+            produced,
+            tuple(singles),
+            nonce,
+            certs,
+        )
     except OcspError:
         raise
     except (der.DERError, IndexError, ValueError) as exc:

@@ -15,9 +15,8 @@ Glyph coverage is decided from the font's own ``cmap`` table (OpenType spec, "cm
 Mapping Table", formats 4 and 12), read by the small parser below — Pillow does not expose glyph indices, and
 a missing character must never be drawn as a tofu box.
 """
-from __future__ import annotations
 
-from ..messages import Localized, M
+from __future__ import annotations
 
 import bisect
 import io
@@ -30,6 +29,8 @@ from functools import lru_cache
 from typing import Final, Literal
 
 from PIL import Image, ImageChops, ImageDraw, ImageFont
+
+from ..messages import Localized, M
 
 __all__ = [
     "KNOWN_FONT_LOCATIONS",
@@ -66,9 +67,11 @@ KNOWN_FONT_LOCATIONS: Final = (
     "/usr/share/fonts/noto-cjk/NotoSansCJK-Bold.ttc",
     "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
 )
-_INSTALL_HINT: Final = M("picture.install_hint",
-                         "install one with `apt-get install fonts-noto-cjk` or set REGISTRY_SEAL_FONT to a CJK font file",
-                         "请用 `apt-get install fonts-noto-cjk` 安装一种，或将 REGISTRY_SEAL_FONT 设为一个中文字体文件")
+_INSTALL_HINT: Final = M(
+    "picture.install_hint",
+    "install one with `apt-get install fonts-noto-cjk` or set REGISTRY_SEAL_FONT to a CJK font file",
+    "请用 `apt-get install fonts-noto-cjk` 安装一种，或将 REGISTRY_SEAL_FONT 设为一个中文字体文件",
+)
 #: Characters a font must have to be accepted as a seal font (印 "seal", 章 "stamp", 国 "state").
 _CJK_PROBE: Final = "印章国"
 
@@ -99,15 +102,24 @@ def find_cjk_font(font_path: str | None = None) -> str:
     if font_path:
         problem = _font_problem(font_path)
         if problem:
-            raise PictureError(M("picture.font_configured", "configured seal font {path!r} {problem}; {hint}",
-                                 "所配置的印模字体 {path!r}{problem}；{hint}"),
-                               path=font_path, problem=problem, hint=_INSTALL_HINT)
+            raise PictureError(
+                M(
+                    "picture.font_configured",
+                    "configured seal font {path!r} {problem}; {hint}",
+                    "所配置的印模字体 {path!r}{problem}；{hint}",
+                ),
+                path=font_path,
+                problem=problem,
+                hint=_INSTALL_HINT,
+            )
         return font_path
     for candidate in KNOWN_FONT_LOCATIONS:
         if os.path.isfile(candidate) and _font_problem(candidate) is None:
             return candidate
-    raise PictureError(M("picture.no_font", "no CJK font found for seal pictures; {hint}",
-                         "找不到可绘制印模的中文字体；{hint}"), hint=_INSTALL_HINT)
+    raise PictureError(
+        M("picture.no_font", "no CJK font found for seal pictures; {hint}", "找不到可绘制印模的中文字体；{hint}"),
+        hint=_INSTALL_HINT,
+    )
 
 
 _GOOD_FONTS: set[tuple[str, int, int]] = set()  # (path, size, mtime_ns) of fonts found good: checked once
@@ -137,12 +149,15 @@ def _check_font(path: str) -> PictureError | None:
         cmap = _cmap(path)
         ImageFont.truetype(path, 16, index=_face_index(path), layout_engine=ImageFont.Layout.BASIC)
     except (OSError, PictureError) as exc:
-        return PictureError(M("picture.font_unreadable", "cannot be read as a font ({why})",
-                              "无法作为字体读取（{why}）"), why=exc)
+        return PictureError(
+            M("picture.font_unreadable", "cannot be read as a font ({why})", "无法作为字体读取（{why}）"), why=exc
+        )
     lacking = [c for c in _CJK_PROBE if not cmap.has(ord(c))]
     if lacking:
-        return PictureError(M("picture.font_not_chinese", "has no Chinese glyphs (lacks {chars})",
-                              "没有中文字形（缺少 {chars}）"), chars="".join(lacking))
+        return PictureError(
+            M("picture.font_not_chinese", "has no Chinese glyphs (lacks {chars})", "没有中文字形（缺少 {chars}）"),
+            chars="".join(lacking),
+        )
     return None
 
 
@@ -218,19 +233,26 @@ def _cmap(path: str) -> _Cmap:
     try:
         return _parse_cmap(_read_cmap_table(path, _face_index(path)), (12, 4))
     except OSError as exc:
-        raise PictureError(M("picture.font_read", "cannot read font {path!r}: {why}", "无法读取字体 {path!r}：{why}"),
-                           path=path, why=exc.strerror or str(exc)) from None
+        raise PictureError(
+            M("picture.font_read", "cannot read font {path!r}: {why}", "无法读取字体 {path!r}：{why}"),
+            path=path,
+            why=exc.strerror or str(exc),
+        ) from None
     except (struct.error, IndexError):
-        raise PictureError(M("picture.font_bad_cmap", "font {path!r} has a malformed cmap table",
-                             "字体 {path!r} 的 cmap 表格式错误"), path=path) from None
+        raise PictureError(
+            M("picture.font_bad_cmap", "font {path!r} has a malformed cmap table", "字体 {path!r} 的 cmap 表格式错误"),
+            path=path,
+        ) from None
     except PictureError as exc:
-        raise PictureError(M("picture.font_problem", "font {path!r}: {why}", "字体 {path!r}：{why}"),
-                           path=path, why=exc) from None
+        raise PictureError(
+            M("picture.font_problem", "font {path!r}: {why}", "字体 {path!r}：{why}"), path=path, why=exc
+        ) from None
 
 
 def _read_cmap_table(path: str, index: int) -> bytes:
     """The raw ``cmap`` table of face ``index`` (OpenType font file or TTC collection)."""
     with open(path, "rb") as f:
+
         def read(offset: int, size: int) -> bytes:
             f.seek(offset)
             chunk = f.read(size)
@@ -242,8 +264,10 @@ def _read_cmap_table(path: str, index: int) -> bytes:
         if read(0, 4) == b"ttcf":  # TTC header: tag, majorVersion, minorVersion, numFonts, offsets[numFonts]
             num_fonts = struct.unpack(">I", read(8, 4))[0]
             if index >= num_fonts:
-                raise PictureError(M("picture.font_no_face", "the collection has no face {index}",
-                                     "字体集合中没有第 {index} 号字体"), index=index)
+                raise PictureError(
+                    M("picture.font_no_face", "the collection has no face {index}", "字体集合中没有第 {index} 号字体"),
+                    index=index,
+                )
             base = struct.unpack(">I", read(12 + 4 * index, 4))[0]
         # Table directory: sfntVersion, numTables, searchRange, entrySelector, rangeShift, then 16-byte records.
         num_tables = struct.unpack(">H", read(base + 4, 2))[0]
@@ -266,8 +290,16 @@ def _parse_cmap(table: bytes, formats: tuple[int, ...]) -> _Cmap:
     for s in range(n_sub):
         platform, encoding, offset = struct.unpack_from(">HHI", table, 4 + 8 * s)
         subtables[(platform, encoding)] = offset
-    preference = (((3, 10), 12), ((0, 6), 12), ((0, 4), 12),
-                  ((3, 1), 4), ((0, 3), 4), ((0, 2), 4), ((0, 1), 4), ((0, 0), 4))
+    preference = (
+        ((3, 10), 12),
+        ((0, 6), 12),
+        ((0, 4), 12),
+        ((3, 1), 4),
+        ((0, 3), 4),
+        ((0, 2), 4),
+        ((0, 1), 4),
+        ((0, 0), 4),
+    )
     for key, fmt in preference:
         offset = subtables.get(key)
         if fmt not in formats or offset is None or struct.unpack_from(">H", table, offset)[0] != fmt:
@@ -282,9 +314,14 @@ def _parse_cmap(table: bytes, formats: tuple[int, ...]) -> _Cmap:
             seg_count = struct.unpack_from(">H", data, 6)[0] // 2
             starts = struct.unpack_from(f">{seg_count}H", data, 14)
         return _Cmap(fmt, data, tuple(starts))
-    raise PictureError(M("picture.font_no_unicode_cmap", "there is no Unicode character map (cmap format {formats})",
-                         "字体中没有 Unicode 字符映射（cmap 格式 {formats}）"),
-                       formats=" or ".join(map(str, formats)))
+    raise PictureError(
+        M(
+            "picture.font_no_unicode_cmap",
+            "there is no Unicode character map (cmap format {formats})",
+            "字体中没有 Unicode 字符映射（cmap 格式 {formats}）",
+        ),
+        formats=" or ".join(map(str, formats)),
+    )
 
 
 def missing_glyphs(text: str, font_path: str) -> list[str]:
@@ -331,7 +368,7 @@ class _Glyphs:
     center_dy: float  # baseline → em-box centre (negative: above the baseline)
 
     @classmethod
-    def load(cls, path: str, size: int) -> "_Glyphs":
+    def load(cls, path: str, size: int) -> _Glyphs:
         font = ImageFont.truetype(path, size, index=_face_index(path), layout_engine=ImageFont.Layout.BASIC)
         # Vertical centre of the ideographic em box, measured on 国 whose ink fills that box; this keeps
         # 一 low-and-centred like 国 instead of centring each glyph's own ink.
@@ -491,8 +528,18 @@ def _render_square(mask: Image.Image, glyph_path: str, name: str) -> None:
         _stamp(mask, glyphs.tile(ch, size, tile_h), x, y)
 
 
-def _ellipse_text(mask: Image.Image, glyph_path: str, name: str, *, cx: float, cy: float, a: float, b: float,
-                  height: float, span_deg: float) -> None:
+def _ellipse_text(
+    mask: Image.Image,
+    glyph_path: str,
+    name: str,
+    *,
+    cx: float,
+    cy: float,
+    a: float,
+    b: float,
+    height: float,
+    span_deg: float,
+) -> None:
     """``name`` along the upper part of the ellipse with semi-axes ``a`` × ``b`` (the characters' centre
     line), clockwise, each character's top facing outwards along the ellipse's normal, the characters
     spaced evenly by arc length over the parametric span ``±span_deg / 2`` about the top."""
@@ -522,8 +569,17 @@ def _ellipse_text(mask: Image.Image, glyph_path: str, name: str, *, cx: float, c
         _stamp(mask, tile.rotate(-theta, resample=Image.Resampling.BICUBIC, expand=True), x, y)
 
 
-def _horizontal_text(mask: Image.Image, glyph_path: str, text: str, *, cx: float, cy: float, height: float,
-                     char_width: float, max_width: float) -> None:
+def _horizontal_text(
+    mask: Image.Image,
+    glyph_path: str,
+    text: str,
+    *,
+    cx: float,
+    cy: float,
+    height: float,
+    char_width: float,
+    max_width: float,
+) -> None:
     """``text`` on one horizontal line centred at (``cx``, ``cy``), characters ``char_width`` wide
     (narrowed to fit ``max_width``)."""
     pitch = min(char_width * 1.08, max_width / len(text))
@@ -554,17 +610,28 @@ def _render_oval(mask: Image.Image, glyph_path: str, name: str, label: str, midd
     gap = 0.9 * mm
     span = min(236.0, max(200.0, 180.0 + 4.0 * count))
     span = min(span, 40.0 * count)
-    _ellipse_text(mask, glyph_path, name, cx=cx, cy=cy, a=a_in - gap - height / 2, b=b_in - gap - height / 2,
-                  height=height, span_deg=span)
+    _ellipse_text(
+        mask,
+        glyph_path,
+        name,
+        cx=cx,
+        cy=cy,
+        a=a_in - gap - height / 2,
+        b=b_in - gap - height / 2,
+        height=height,
+        span_deg=span,
+    )
     if middle:
-        _horizontal_text(mask, glyph_path, middle, cx=cx, cy=cy, height=3.7 * mm, char_width=1.3 * mm,
-                         max_width=2 * a_in * 0.86)
+        _horizontal_text(
+            mask, glyph_path, middle, cx=cx, cy=cy, height=3.7 * mm, char_width=1.3 * mm, max_width=2 * a_in * 0.86
+        )
     if label:
         lh = 4.6 * mm
         y = cy + b_in - gap - lh / 2 - 0.6 * mm
         half_chord = a_in * math.sqrt(max(1 - ((y + lh / 2 - cy) / b_in) ** 2, 0.0))
-        _horizontal_text(mask, glyph_path, label, cx=cx, cy=y, height=lh, char_width=3.0 * mm,
-                         max_width=0.9 * 2 * half_chord)
+        _horizontal_text(
+            mask, glyph_path, label, cx=cx, cy=y, height=lh, char_width=3.0 * mm, max_width=0.9 * 2 * half_chord
+        )
 
 
 def _supersampling(size_px: int) -> int:
@@ -585,15 +652,28 @@ def _max_name_chars(shape: str) -> int:
     return MAX_NAME_CHARS
 
 
-def check_seal_text(name: str, kind_label: str = "", *, shape: Shape, middle: str = "",
-                    font_path: str | None = None, glyphs: bool = True) -> None:
+def check_seal_text(
+    name: str,
+    kind_label: str = "",
+    *,
+    shape: Shape,
+    middle: str = "",
+    font_path: str | None = None,
+    glyphs: bool = True,
+) -> None:
     """Raise :class:`PictureError` (coded, bilingual) if a seal of ``shape`` cannot be drawn with this
     text: what :func:`render_seal` checks before it draws, without drawing. With ``glyphs`` the font
     is found (``font_path`` or a known location) and every character must be in it; ``glyphs=False``
     checks only what needs no font (lengths, control characters)."""
     if shape not in ("round", "square", "oval"):
-        raise PictureError(M("picture.bad_shape", "seal shape must be 'round', 'oval' or 'square', not {shape!r}",
-                             "印章形状须为 'round'、'oval' 或 'square'，而不是 {shape!r}"), shape=shape)
+        raise PictureError(
+            M(
+                "picture.bad_shape",
+                "seal shape must be 'round', 'oval' or 'square', not {shape!r}",
+                "印章形状须为 'round'、'oval' 或 'square'，而不是 {shape!r}",
+            ),
+            shape=shape,
+        )
     name = (name or "").strip()
     label = (kind_label or "").strip() if shape != "square" else ""
     middle = (middle or "").strip() if shape == "oval" else ""
@@ -601,39 +681,86 @@ def check_seal_text(name: str, kind_label: str = "", *, shape: Shape, middle: st
         raise PictureError(M("picture.name_empty", "the name on the seal is empty", "印章上的名称为空"))
     limit = _max_name_chars(shape)
     if shape != "square" and len(name) > limit:
-        raise PictureError(M("picture.name_too_long", "the name has {n} characters; a round seal holds at most {max}",
-                             "名称有 {n} 个字，圆形印章最多容纳 {max} 个字"), n=len(name), max=limit)
+        raise PictureError(
+            M(
+                "picture.name_too_long",
+                "the name has {n} characters; a round seal holds at most {max}",
+                "名称有 {n} 个字，圆形印章最多容纳 {max} 个字",
+            ),
+            n=len(name),
+            max=limit,
+        )
     if shape == "square" and not 2 <= len(name) <= 4:
-        raise PictureError(M("picture.person_name_length",
-                             "a name seal holds a name of 2 to 4 characters, not {n} ({name!r})",
-                             "名章只能刻 2 至 4 个字的姓名，“{name}”有 {n} 个字"), n=len(name), name=name)
+        raise PictureError(
+            M(
+                "picture.person_name_length",
+                "a name seal holds a name of 2 to 4 characters, not {n} ({name!r})",
+                "名章只能刻 2 至 4 个字的姓名，“{name}”有 {n} 个字",
+            ),
+            n=len(name),
+            name=name,
+        )
     if len(label) > MAX_LABEL_CHARS:
-        raise PictureError(M("picture.kind_too_long",
-                             "the seal kind has {n} characters; at most {max} fit under the star",
-                             "印章类别有 {n} 个字，最多容纳 {max} 个字"), n=len(label), max=MAX_LABEL_CHARS)
+        raise PictureError(
+            M(
+                "picture.kind_too_long",
+                "the seal kind has {n} characters; at most {max} fit under the star",
+                "印章类别有 {n} 个字，最多容纳 {max} 个字",
+            ),
+            n=len(label),
+            max=MAX_LABEL_CHARS,
+        )
     if len(middle) > MAX_MIDDLE_CHARS:
-        raise PictureError(M("picture.middle_too_long", "the middle line has {n} characters; at most {max} fit",
-                             "中间一行有 {n} 个字符，最多容纳 {max} 个"), n=len(middle), max=MAX_MIDDLE_CHARS)
-    for what, text, space_ok in ((_WHAT_NAME, name, shape != "square"), (_WHAT_KIND, label, True),
-                                 (_WHAT_MIDDLE, middle, False)):
+        raise PictureError(
+            M(
+                "picture.middle_too_long",
+                "the middle line has {n} characters; at most {max} fit",
+                "中间一行有 {n} 个字符，最多容纳 {max} 个",
+            ),
+            n=len(middle),
+            max=MAX_MIDDLE_CHARS,
+        )
+    for what, text, space_ok in (
+        (_WHAT_NAME, name, shape != "square"),
+        (_WHAT_KIND, label, True),
+        (_WHAT_MIDDLE, middle, False),
+    ):
         bad = _unprintable(text, space_ok=space_ok)
         if bad:
-            raise PictureError(M("picture.unprintable", "the {what} contains whitespace or control characters: {chars}",
-                                 "{what}含有空白或控制字符：{chars}"), what=what, chars=_describe_chars(bad))
+            raise PictureError(
+                M(
+                    "picture.unprintable",
+                    "the {what} contains whitespace or control characters: {chars}",
+                    "{what}含有空白或控制字符：{chars}",
+                ),
+                what=what,
+                chars=_describe_chars(bad),
+            )
     if not glyphs:
         return
     path = find_cjk_font(font_path)
     lacking = missing_glyphs(name + label + middle, path)
     if lacking:
-        raise PictureError(M("picture.missing_glyphs",
-                             "the seal font {font} has no glyph for {chars}; use a font that covers them "
-                             "(REGISTRY_SEAL_FONT)",
-                             "印模字体 {font} 中没有 {chars} 的字形；请改用包含这些字的字体（REGISTRY_SEAL_FONT）"),
-                           font=os.path.basename(path), chars=_describe_chars(lacking))
+        raise PictureError(
+            M(
+                "picture.missing_glyphs",
+                "the seal font {font} has no glyph for {chars}; use a font that covers them (REGISTRY_SEAL_FONT)",
+                "印模字体 {font} 中没有 {chars} 的字形；请改用包含这些字的字体（REGISTRY_SEAL_FONT）",
+            ),
+            font=os.path.basename(path),
+            chars=_describe_chars(lacking),
+        )
 
 
-def seal_text_problem(name: str, kind_label: str = "", *, shape: Shape, middle: str = "",
-                      font_path: str | None = None, glyphs: bool = True) -> PictureError | None:
+def seal_text_problem(
+    name: str,
+    kind_label: str = "",
+    *,
+    shape: Shape,
+    middle: str = "",
+    font_path: str | None = None,
+    glyphs: bool = True,
+) -> PictureError | None:
     """Why a seal of ``shape`` with this text cannot be drawn (a coded, bilingual :class:`PictureError`),
     or None if it can: :func:`check_seal_text` as a value."""
     try:
@@ -673,9 +800,16 @@ def render_seal(
     if shape not in ("round", "square", "oval"):
         check_seal_text(name, kind_label, shape=shape)  # raises: the shape
     if isinstance(size_px, bool) or not isinstance(size_px, int) or not MIN_SIZE_PX <= size_px <= MAX_SIZE_PX:
-        raise PictureError(M("picture.bad_size", "seal size must be an integer from {min} to {max} px, not {size!r}",
-                             "印模尺寸须为 {min} 至 {max} 像素之间的整数，而不是 {size!r}"),
-                           min=MIN_SIZE_PX, max=MAX_SIZE_PX, size=size_px)
+        raise PictureError(
+            M(
+                "picture.bad_size",
+                "seal size must be an integer from {min} to {max} px, not {size!r}",
+                "印模尺寸须为 {min} 至 {max} 像素之间的整数，而不是 {size!r}",
+            ),
+            min=MIN_SIZE_PX,
+            max=MAX_SIZE_PX,
+            size=size_px,
+        )
     check_seal_text(name, kind_label, shape=shape, middle=middle, font_path=font_path)
     name = (name or "").strip()
     label = (kind_label or "").strip() if shape != "square" else ""
@@ -701,9 +835,14 @@ def render_seal(
     image = Image.frombytes("P", quantised.size, quantised.tobytes())
     image.putpalette(bytes(SEAL_RED) * levels)
     out = io.BytesIO()
-    image.save(out, format="PNG", transparency=bytes((i * 255 + (levels - 1) // 2) // (levels - 1)
-                                                       for i in range(levels)),
-               bits=4, optimize=False, compress_level=6)
+    image.save(
+        out,
+        format="PNG",
+        transparency=bytes((i * 255 + (levels - 1) // 2) // (levels - 1) for i in range(levels)),
+        bits=4,
+        optimize=False,
+        compress_level=6,
+    )
     return out.getvalue()
 
 
@@ -751,17 +890,30 @@ def _not_png(data: bytes) -> PictureError:
     head = " ".join(f"{b:02X}" for b in data[:8])
     for magic, kind in _KINDS:
         if data.startswith(magic):
-            return PictureError(M("picture.not_png_looks_like", "picture is not a PNG (it starts with {head}, which "
-                                  "looks like {kind})", "图片不是 PNG（开头为 {head}，看来是{kind}）"),
-                                head=head, kind=kind)
-    return PictureError(M("picture.not_png", "picture is not a PNG (it starts with {head})",
-                          "图片不是 PNG（开头为 {head}）"), head=head)
+            return PictureError(
+                M(
+                    "picture.not_png_looks_like",
+                    "picture is not a PNG (it starts with {head}, which looks like {kind})",
+                    "图片不是 PNG（开头为 {head}，看来是{kind}）",
+                ),
+                head=head,
+                kind=kind,
+            )
+    return PictureError(
+        M("picture.not_png", "picture is not a PNG (it starts with {head})", "图片不是 PNG（开头为 {head}）"), head=head
+    )
 
 
-_TRUNCATED: Final = M("picture.truncated", "picture is a truncated PNG (it ends before the IEND chunk)",
-                      "图片是不完整的 PNG（在 IEND 块之前就结束了）")
-_ANIMATED: Final = M("picture.animated", "picture is an animated PNG (APNG); a seal picture must be a single image",
-                     "图片是动画 PNG（APNG）；印模必须是单幅图像")
+_TRUNCATED: Final = M(
+    "picture.truncated",
+    "picture is a truncated PNG (it ends before the IEND chunk)",
+    "图片是不完整的 PNG（在 IEND 块之前就结束了）",
+)
+_ANIMATED: Final = M(
+    "picture.animated",
+    "picture is an animated PNG (APNG); a seal picture must be a single image",
+    "图片是动画 PNG（APNG）；印模必须是单幅图像",
+)
 
 
 def _walk_chunks(data: bytes) -> tuple[int, int, bool]:
@@ -776,14 +928,24 @@ def _walk_chunks(data: bytes) -> tuple[int, int, bool]:
             raise PictureError(_TRUNCATED)
         length, ctype = struct.unpack_from(">I4s", data, pos)
         if length > 0x7FFFFFFF or pos + 12 + length > len(data):
-            raise PictureError(M("picture.chunk_truncated", "picture is a truncated PNG (chunk {chunk!r} runs past "
-                                 "the end)", "图片是不完整的 PNG（数据块 {chunk!r} 超出了文件末尾）"),
-                               chunk=ctype.decode("latin-1"))
+            raise PictureError(
+                M(
+                    "picture.chunk_truncated",
+                    "picture is a truncated PNG (chunk {chunk!r} runs past the end)",
+                    "图片是不完整的 PNG（数据块 {chunk!r} 超出了文件末尾）",
+                ),
+                chunk=ctype.decode("latin-1"),
+            )
         body = data[pos + 8 : pos + 8 + length]
         if first:
             if ctype != b"IHDR" or length != 13:
-                raise PictureError(M("picture.no_ihdr", "picture is not a valid PNG (the first chunk is not IHDR)",
-                                     "图片不是有效的 PNG（第一个数据块不是 IHDR）"))
+                raise PictureError(
+                    M(
+                        "picture.no_ihdr",
+                        "picture is not a valid PNG (the first chunk is not IHDR)",
+                        "图片不是有效的 PNG（第一个数据块不是 IHDR）",
+                    )
+                )
             width, height = struct.unpack(">II", body[:8])
             first = False
         elif ctype == b"acTL":  # APNG animation control (APNG spec; must precede IDAT)
@@ -794,11 +956,22 @@ def _walk_chunks(data: bytes) -> tuple[int, int, bool]:
         if ctype == b"IEND":
             break
     if not seen_idat:
-        raise PictureError(M("picture.no_idat", "picture is not a valid PNG (it has no image data)",
-                             "图片不是有效的 PNG（没有图像数据）"))
+        raise PictureError(
+            M(
+                "picture.no_idat",
+                "picture is not a valid PNG (it has no image data)",
+                "图片不是有效的 PNG（没有图像数据）",
+            )
+        )
     if pos != len(data):
-        raise PictureError(M("picture.trailing_bytes", "picture has {n} extra bytes after the end of the PNG",
-                             "图片在 PNG 结尾之后还有 {n} 个多余字节"), n=len(data) - pos)
+        raise PictureError(
+            M(
+                "picture.trailing_bytes",
+                "picture has {n} extra bytes after the end of the PNG",
+                "图片在 PNG 结尾之后还有 {n} 个多余字节",
+            ),
+            n=len(data) - pos,
+        )
     return width, height, animated
 
 
@@ -819,25 +992,46 @@ def validate_png(
     ``load()`` of the pixels from a fresh open.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise PictureError(M("picture.not_bytes", "picture must be bytes, not {type}", "图片必须是字节串，而不是 {type}"),
-                           type=type(data).__name__)
+        raise PictureError(
+            M("picture.not_bytes", "picture must be bytes, not {type}", "图片必须是字节串，而不是 {type}"),
+            type=type(data).__name__,
+        )
     data = bytes(data)
     if not data:
         raise PictureError(M("picture.empty", "picture is empty", "图片为空"))
     if len(data) > max_bytes:
-        raise PictureError(M("picture.too_large", "picture is {size}; the limit is {limit}",
-                             "图片大小为 {size}，上限为 {limit}"), size=_Size(len(data)), limit=_Size(max_bytes))
+        raise PictureError(
+            M("picture.too_large", "picture is {size}; the limit is {limit}", "图片大小为 {size}，上限为 {limit}"),
+            size=_Size(len(data)),
+            limit=_Size(max_bytes),
+        )
     if not data.startswith(PNG_SIGNATURE):
         raise _not_png(data)
     width, height, animated = _walk_chunks(data)
     if animated:
         raise PictureError(_ANIMATED)
     if width > max_px or height > max_px:
-        raise PictureError(M("picture.too_many_px", "picture is {w}×{h} px; the limit is {max} px",
-                             "图片为 {w}×{h} 像素，上限为 {max} 像素"), w=width, h=height, max=max_px)
+        raise PictureError(
+            M(
+                "picture.too_many_px",
+                "picture is {w}×{h} px; the limit is {max} px",
+                "图片为 {w}×{h} 像素，上限为 {max} 像素",
+            ),
+            w=width,
+            h=height,
+            max=max_px,
+        )
     if width < min_px or height < min_px:
-        raise PictureError(M("picture.too_few_px", "picture is {w}×{h} px; the minimum is {min} px",
-                             "图片为 {w}×{h} 像素，下限为 {min} 像素"), w=width, h=height, min=min_px)
+        raise PictureError(
+            M(
+                "picture.too_few_px",
+                "picture is {w}×{h} px; the minimum is {min} px",
+                "图片为 {w}×{h} 像素，下限为 {min} 像素",
+            ),
+            w=width,
+            h=height,
+            min=min_px,
+        )
     try:
         with Image.open(io.BytesIO(data), formats=["PNG"]) as probe:
             probe.verify()
@@ -847,19 +1041,35 @@ def validate_png(
             img.load()
             size = img.size
     except Image.DecompressionBombError as exc:
-        raise PictureError(M("picture.bomb", "picture is rejected as a decompression bomb: {why}",
-                             "图片被判定为解压炸弹而拒收：{why}"), why=str(exc)) from None
+        raise PictureError(
+            M(
+                "picture.bomb",
+                "picture is rejected as a decompression bomb: {why}",
+                "图片被判定为解压炸弹而拒收：{why}",
+            ),
+            why=str(exc),
+        ) from None
     except PictureError:
         raise
     except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
         # Pillow reports corrupt PNGs as OSError ("broken data stream", "image file is truncated"),
         # SyntaxError ("broken PNG file", CRC errors) or ValueError (oversized text chunks).
-        raise PictureError(M("picture.unreadable", "picture is not a readable PNG ({why})",
-                             "图片不是可读取的 PNG（{why}）"), why=str(exc)) from None
+        raise PictureError(
+            M("picture.unreadable", "picture is not a readable PNG ({why})", "图片不是可读取的 PNG（{why}）"),
+            why=str(exc),
+        ) from None
     if size != (width, height):
-        raise PictureError(M("picture.inconsistent", "picture is not a consistent PNG (IHDR says {w}×{h}, decoded "
-                             "{dw}×{dh})", "图片不是一致的 PNG（IHDR 标明 {w}×{h}，解码得到 {dw}×{dh}）"),
-                           w=width, h=height, dw=size[0], dh=size[1])
+        raise PictureError(
+            M(
+                "picture.inconsistent",
+                "picture is not a consistent PNG (IHDR says {w}×{h}, decoded {dw}×{dh})",
+                "图片不是一致的 PNG（IHDR 标明 {w}×{h}，解码得到 {dw}×{dh}）",
+            ),
+            w=width,
+            h=height,
+            dw=size[0],
+            dh=size[1],
+        )
     return size
 
 

@@ -17,29 +17,48 @@ offset; no other exception type escapes the public functions for malformed input
 
 This module is pure: no I/O, no clock, no database.
 """
-from __future__ import annotations
 
-from ..messages import Localized, M, Message
+from __future__ import annotations
 
 import datetime as dt
 import functools
 import hashlib
 import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Literal, Sequence, TypeVar, Union
+from typing import Literal, TypeVar, Union
 
 from gmalglib.sm3 import SM3 as _SM3
 
+from ..messages import Localized, M, Message
 from . import der, oids
-from .keys import (KeyFormatError, PublicKey, Signer, algorithm_for_signature_oid, sig_from_der,
-                   sig_to_der)
+from .keys import KeyFormatError, PublicKey, Signer, algorithm_for_signature_oid, sig_from_der, sig_to_der
 from .x509 import Certificate, CertificateError
 
 __all__ = [
-    "SesError", "Generation", "CERT_LIST_CERTIFICATES", "CERT_LIST_DIGESTS", "PICTURE_TYPES",
-    "MAX_ES_ID_LENGTH", "MAX_VID_LENGTH", "CertDigest", "CertListItem", "SealProperty", "SealPicture", "ExtData",
-    "Seal", "SesSignature", "encode_seal_info", "make_seal", "parse_seal", "parse_signature",
-    "verify_seal_signature", "verify_signature_value", "cert_digest", "make_signature", "document_digest",
+    "SesError",
+    "Generation",
+    "CERT_LIST_CERTIFICATES",
+    "CERT_LIST_DIGESTS",
+    "PICTURE_TYPES",
+    "MAX_ES_ID_LENGTH",
+    "MAX_VID_LENGTH",
+    "CertDigest",
+    "CertListItem",
+    "SealProperty",
+    "SealPicture",
+    "ExtData",
+    "Seal",
+    "SesSignature",
+    "encode_seal_info",
+    "make_seal",
+    "parse_seal",
+    "parse_signature",
+    "verify_seal_signature",
+    "verify_signature_value",
+    "cert_digest",
+    "make_signature",
+    "document_digest",
 ]
 
 
@@ -51,7 +70,7 @@ Generation = Literal["2014", "v4", "v5"]
 
 # GB/T 38540 SES_ESPropertyInfo.certListType
 CERT_LIST_CERTIFICATES = 1  # certList holds DER certificates (CertInfoList)
-CERT_LIST_DIGESTS = 2       # certList holds certificate digests (CertDigestList)
+CERT_LIST_DIGESTS = 2  # certList holds certificate digests (CertDigestList)
 
 # Picture types we issue. GB/T 38540 names "GIF、BMP、JPG、PNG、SVG 等"; OFD is used for vector seal
 # images (e.g. the Zhejiang tax seal in ofdrw's SignScaleError.ofd carries type "ofd").
@@ -179,11 +198,15 @@ class Seal:
         Raises :class:`SesError` for a digest list (certListType 2) or an unparseable entry.
         """
         if self.property.cert_list_type != CERT_LIST_CERTIFICATES:
-            raise SesError(M("ses.seal_certlist_has_type",
-                             "seal certList has type {cert_list_type} (certificate digests), not certificates",
-                             "印章的 certList 类型为 {cert_list_type}（证书摘要），不是证书"), cert_list_type=self.property.cert_list_type)
-        return tuple(_load_certificate(c, f"certList entry {i}")
-                     for i, c in enumerate(self.property.certificates))
+            raise SesError(
+                M(
+                    "ses.seal_certlist_has_type",
+                    "seal certList has type {cert_list_type} (certificate digests), not certificates",
+                    "印章的 certList 类型为 {cert_list_type}（证书摘要），不是证书",
+                ),
+                cert_list_type=self.property.cert_list_type,
+            )
+        return tuple(_load_certificate(c, f"certList entry {i}") for i, c in enumerate(self.property.certificates))
 
     def lists_certificate(self, cert_der: bytes) -> bool:
         """Whether ``cert_der`` is one of the seal's 签章者 certificates.
@@ -240,79 +263,129 @@ _ID_ES = der.ia5("ES")  # SES_Header.ID: fixed value "ES"
 
 def _check_time(when: object, what: str) -> dt.datetime:
     if not isinstance(when, dt.datetime):
-        raise SesError(M("ses.datetime_got",
-                         "{what} must be a datetime, got {name}",
-                         "{what} 必须为日期时间，实为 {name}"), what=what, name=type(when).__name__)
+        raise SesError(
+            M("ses.datetime_got", "{what} must be a datetime, got {name}", "{what} 必须为日期时间，实为 {name}"),
+            what=what,
+            name=type(when).__name__,
+        )
     offset = when.utcoffset()
     if offset is None:
-        raise SesError(M("ses.timezone_aware_generalizedtime_written",
-                         "{what} must be timezone-aware (GeneralizedTime is written in UTC)",
-                         "{what} 必须带时区（GeneralizedTime 以 UTC 写入）"), what=what)
+        raise SesError(
+            M(
+                "ses.timezone_aware_generalizedtime_written",
+                "{what} must be timezone-aware (GeneralizedTime is written in UTC)",
+                "{what} 必须带时区（GeneralizedTime 以 UTC 写入）",
+            ),
+            what=what,
+        )
     if offset:
-        when = when.astimezone(dt.timezone.utc)
+        when = when.astimezone(dt.UTC)
     return when.replace(microsecond=0) if when.microsecond else when
 
 
 def _generalized_time(t: dt.datetime) -> bytes:
     """GeneralizedTime ``YYYYMMDDHHMMSSZ`` of a UTC time (same output as ``der.generalized_time``;
     formatted directly because strftime dominated the encoding profile)."""
-    return der.tlv(der.GENERALIZED_TIME,
-                   b"%04d%02d%02d%02d%02d%02dZ" % (t.year, t.month, t.day, t.hour, t.minute, t.second))
+    return der.tlv(
+        der.GENERALIZED_TIME, b"%04d%02d%02d%02d%02d%02dZ" % (t.year, t.month, t.day, t.hour, t.minute, t.second)
+    )
 
 
 def _check_int(value: object, what: str, low: int = 1) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise SesError(M("ses.integer_got",
-                         "{what} must be an integer, got {name}",
-                         "{what} 必须为整数，实为 {name}"), what=what, name=type(value).__name__)
+        raise SesError(
+            M("ses.integer_got", "{what} must be an integer, got {name}", "{what} 必须为整数，实为 {name}"),
+            what=what,
+            name=type(value).__name__,
+        )
     if not low <= value <= _MAX_INT32:
-        raise SesError(M("ses.between_got",
-                         "{what} must be between {low} and {max_int32}, got {value}",
-                         "{what} 必须在 {low} 与 {max_int32} 之间，实为 {value}"), what=what, low=low, max_int32=_MAX_INT32, value=value)
+        raise SesError(
+            M(
+                "ses.between_got",
+                "{what} must be between {low} and {max_int32}, got {value}",
+                "{what} 必须在 {low} 与 {max_int32} 之间，实为 {value}",
+            ),
+            what=what,
+            low=low,
+            max_int32=_MAX_INT32,
+            value=value,
+        )
     return value
 
 
 def _encode_cert_list(prop: SealProperty) -> bytes:
     if prop.cert_list_type not in (CERT_LIST_CERTIFICATES, CERT_LIST_DIGESTS):
-        raise SesError(M("ses.certlisttype_certificates_certificate_digests",
-                         "certListType must be 1 (certificates) or 2 (certificate digests), got {cert_list_type}",
-                         "certListType 必须为 1（证书）或 2（证书摘要），实为 {cert_list_type}"), cert_list_type=f"{prop.cert_list_type!r}")
+        raise SesError(
+            M(
+                "ses.certlisttype_certificates_certificate_digests",
+                "certListType must be 1 (certificates) or 2 (certificate digests), got {cert_list_type}",
+                "certListType 必须为 1（证书）或 2（证书摘要），实为 {cert_list_type}",
+            ),
+            cert_list_type=f"{prop.cert_list_type!r}",
+        )
     if not prop.cert_list:
-        raise SesError(M("ses.certlist_name_least_one",
-                         "certList must name at least one signer (签章者) certificate",
-                         "certList 必须至少列出一个签章者证书"))
+        raise SesError(
+            M(
+                "ses.certlist_name_least_one",
+                "certList must name at least one signer (签章者) certificate",
+                "certList 必须至少列出一个签章者证书",
+            )
+        )
     items: list[bytes] = []
     if prop.cert_list_type == CERT_LIST_CERTIFICATES:
         # GB/T 38540: CertInfoList ::= SEQUENCE OF Cert; Cert ::= OCTET STRING (DER, GB/T 20518)
         for i, cert in enumerate(prop.cert_list):
             if not isinstance(cert, (bytes, bytearray)):
-                raise SesError(M("ses.certlist_entry_der_certificate",
-                                 "certList entry {i} must be DER certificate bytes for certListType 1, got {name}",
-                                 "certListType 为 1 时，certList 第 {i} 项必须为 DER 证书字节串，实为 {name}"), i=i, name=type(cert).__name__)
+                raise SesError(
+                    M(
+                        "ses.certlist_entry_der_certificate",
+                        "certList entry {i} must be DER certificate bytes for certListType 1, got {name}",
+                        "certListType 为 1 时，certList 第 {i} 项必须为 DER 证书字节串，实为 {name}",
+                    ),
+                    i=i,
+                    name=type(cert).__name__,
+                )
             _check_der_sequence(bytes(cert), f"certList entry {i}")
             items.append(der.octet_string(bytes(cert)))
     else:
         # CertDigestList ::= SEQUENCE OF CertDigestObj { type PrintableString, value OCTET STRING }
         for i, digest in enumerate(prop.cert_list):
             if not isinstance(digest, CertDigest):
-                raise SesError(M("ses.certlist_entry_certdigest_certlisttype",
-                                 "certList entry {i} must be a CertDigest for certListType 2, got {name}",
-                                 "certListType 为 2 时，certList 第 {i} 项必须为 CertDigest，实为 {name}"), i=i, name=type(digest).__name__)
+                raise SesError(
+                    M(
+                        "ses.certlist_entry_certdigest_certlisttype",
+                        "certList entry {i} must be a CertDigest for certListType 2, got {name}",
+                        "certListType 为 2 时，certList 第 {i} 项必须为 CertDigest，实为 {name}",
+                    ),
+                    i=i,
+                    name=type(digest).__name__,
+                )
             if not digest.type or not digest.value:
-                raise SesError(M("ses.certlist_entry_digest_type",
-                                 "certList entry {i}: digest type and value must be non-empty",
-                                 "certList 第 {i} 项：摘要类型和摘要值不能为空"), i=i)
+                raise SesError(
+                    M(
+                        "ses.certlist_entry_digest_type",
+                        "certList entry {i}: digest type and value must be non-empty",
+                        "certList 第 {i} 项：摘要类型和摘要值不能为空",
+                    ),
+                    i=i,
+                )
             try:
                 type_der = der.printable(digest.type)
             except ValueError:
-                raise SesError(M("ses.certlist_entry_digest_type_2",
-                                 "certList entry {i}: digest type {type} is not a PrintableString",
-                                 "certList 第 {i} 项：摘要类型 {type} 不是 PrintableString"), i=i, type=f"{digest.type!r}") from None
+                raise SesError(
+                    M(
+                        "ses.certlist_entry_digest_type_2",
+                        "certList entry {i}: digest type {type} is not a PrintableString",
+                        "certList 第 {i} 项：摘要类型 {type} 不是 PrintableString",
+                    ),
+                    i=i,
+                    type=f"{digest.type!r}",
+                ) from None
             items.append(der.seq(type_der, der.octet_string(bytes(digest.value))))
     if len(set(items)) != len(items):
-        raise SesError(M("ses.certlist_lists_same_entry",
-                         "certList lists the same entry twice",
-                         "certList 重复列出同一项"))
+        raise SesError(
+            M("ses.certlist_lists_same_entry", "certList lists the same entry twice", "certList 重复列出同一项")
+        )
     return der.seq(*items)
 
 
@@ -321,35 +394,54 @@ def _check_der_sequence(data: bytes, what: str) -> None:
     try:
         node = der.parse(data)
     except der.DERError as exc:
-        raise SesError(M("ses.der",
-                         "{what} is not DER: {exc}",
-                         "{what} 不是 DER：{exc}"), what=what, exc=exc) from None
+        raise SesError(M("ses.der", "{what} is not DER: {exc}", "{what} 不是 DER：{exc}"), what=what, exc=exc) from None
     if not (node.is_universal(_SEQ) and node.constructed):
-        raise SesError(M("ses.der_certificate_expected_sequence",
-                         "{what} is not a DER certificate (expected a SEQUENCE, found {describe})",
-                         "{what} 不是 DER 证书（应为 SEQUENCE，实为 {describe}）"), what=what, describe=node.describe())
+        raise SesError(
+            M(
+                "ses.der_certificate_expected_sequence",
+                "{what} is not a DER certificate (expected a SEQUENCE, found {describe})",
+                "{what} 不是 DER 证书（应为 SEQUENCE，实为 {describe}）",
+            ),
+            what=what,
+            describe=node.describe(),
+        )
 
 
 def _check_picture(picture: SealPicture) -> None:
     if picture.type not in PICTURE_TYPES:
-        raise SesError(M("ses.picture_type_one_got",
-                         "picture type must be one of {join}, got {type}",
-                         "印模类型必须是 {join} 之一，实为 {type}"), join=', '.join(PICTURE_TYPES), type=f"{picture.type!r}")
+        raise SesError(
+            M(
+                "ses.picture_type_one_got",
+                "picture type must be one of {join}, got {type}",
+                "印模类型必须是 {join} 之一，实为 {type}",
+            ),
+            join=", ".join(PICTURE_TYPES),
+            type=f"{picture.type!r}",
+        )
     data = picture.data
     if not isinstance(data, (bytes, bytearray)) or not data:
-        raise SesError(M("ses.picture_data_non_empty",
-                         "picture data must be non-empty bytes",
-                         "印模数据必须为非空字节串"))
+        raise SesError(
+            M("ses.picture_data_non_empty", "picture data must be non-empty bytes", "印模数据必须为非空字节串")
+        )
     if picture.type == "SVG":
         head = bytes(data[:4096]).lstrip(b"\xef\xbb\xbf \t\r\n")
         if not head.startswith(b"<") or b"<svg" not in head:
-            raise SesError(M("ses.picture_data_does_look",
-                             "picture data does not look like an SVG document (no <svg element at the start)",
-                             "印模数据不像 SVG 文档（开头没有 <svg 元素）"))
+            raise SesError(
+                M(
+                    "ses.picture_data_does_look",
+                    "picture data does not look like an SVG document (no <svg element at the start)",
+                    "印模数据不像 SVG 文档（开头没有 <svg 元素）",
+                )
+            )
     elif not bytes(data[:8]).startswith(_PICTURE_MAGIC[picture.type]):
-        raise SesError(M("ses.picture_data_does_start",
-                         "picture data does not start with the {type} file signature",
-                         "印模数据的开头不是 {type} 文件签名"), type=picture.type)
+        raise SesError(
+            M(
+                "ses.picture_data_does_start",
+                "picture data does not start with the {type} file signature",
+                "印模数据的开头不是 {type} 文件签名",
+            ),
+            type=picture.type,
+        )
     _check_int(picture.width, "picture width (mm)")
     _check_int(picture.height, "picture height (mm)")
 
@@ -359,24 +451,42 @@ def _encode_ext_datas(ext_datas: Sequence[ExtData]) -> bytes:
     seen: set[str] = set()
     for i, ext in enumerate(ext_datas):
         if not isinstance(ext, ExtData):
-            raise SesError(M("ses.extdatas_entry_extdata_got",
-                             "extDatas entry {i} must be an ExtData, got {name}",
-                             "extDatas 第 {i} 项必须为 ExtData，实为 {name}"), i=i, name=type(ext).__name__)
+            raise SesError(
+                M(
+                    "ses.extdatas_entry_extdata_got",
+                    "extDatas entry {i} must be an ExtData, got {name}",
+                    "extDatas 第 {i} 项必须为 ExtData，实为 {name}",
+                ),
+                i=i,
+                name=type(ext).__name__,
+            )
         if ext.oid in seen:
-            raise SesError(M("ses.extdatas_lists_twice",
-                             "extDatas lists {oid} twice",
-                             "extDatas 两次列出 {oid}"), oid=ext.oid)
+            raise SesError(
+                M("ses.extdatas_lists_twice", "extDatas lists {oid} twice", "extDatas 两次列出 {oid}"), oid=ext.oid
+            )
         seen.add(ext.oid)
         try:
             oid_der = der.oid(ext.oid)
         except (ValueError, AttributeError):
-            raise SesError(M("ses.extdatas_entry_object_identifier",
-                             "extDatas entry {i}: {oid} is not an object identifier",
-                             "extDatas 第 {i} 项：{oid} 不是对象标识符"), i=i, oid=f"{ext.oid!r}") from None
+            raise SesError(
+                M(
+                    "ses.extdatas_entry_object_identifier",
+                    "extDatas entry {i}: {oid} is not an object identifier",
+                    "extDatas 第 {i} 项：{oid} 不是对象标识符",
+                ),
+                i=i,
+                oid=f"{ext.oid!r}",
+            ) from None
         if not isinstance(ext.value, (bytes, bytearray)):
-            raise SesError(M("ses.extdatas_entry_value_bytes",
-                             "extDatas entry {i} ({oid}): value must be bytes",
-                             "extDatas 第 {i} 项（{oid}）：值必须为字节串"), i=i, oid=ext.oid)
+            raise SesError(
+                M(
+                    "ses.extdatas_entry_value_bytes",
+                    "extDatas entry {i} ({oid}): value must be bytes",
+                    "extDatas 第 {i} 项（{oid}）：值必须为字节串",
+                ),
+                i=i,
+                oid=ext.oid,
+            )
         if ext.critical:  # critical BOOLEAN DEFAULT FALSE: DER omits the default (X.690 §11.5)
             encoded.append(der.seq(oid_der, der.boolean(True), der.octet_string(bytes(ext.value))))
         else:
@@ -386,8 +496,15 @@ def _encode_ext_datas(ext_datas: Sequence[ExtData]) -> bytes:
     return der.seq(*encoded)
 
 
-def encode_seal_info(*, es_id: str, vid: str, prop: SealProperty, picture: SealPicture,
-                     ext_datas: Sequence[ExtData] = (), version: int = 4) -> bytes:
+def encode_seal_info(
+    *,
+    es_id: str,
+    vid: str,
+    prop: SealProperty,
+    picture: SealPicture,
+    ext_datas: Sequence[ExtData] = (),
+    version: int = 4,
+) -> bytes:
     """DER ``SES_SealInfo`` in the GB/T 38540-2020 (v4) layout — the bytes the maker signs.
 
     Contract:
@@ -405,50 +522,82 @@ def encode_seal_info(*, es_id: str, vid: str, prop: SealProperty, picture: SealP
     Violations raise :class:`SesError`. Times are written as GeneralizedTime in UTC, whole seconds.
     """
     if version not in (4, 5):
-        raise SesError(M("ses.ses_header_version_gb",
-                         "SES_Header.version must be 4 (GB/T 38540) or 5 (GM/T 0031-2025), got {version}",
-                         "SES_Header.version 必须为 4（GB/T 38540）或 5（GM/T 0031-2025），实为 {version}"), version=f"{version!r}")
+        raise SesError(
+            M(
+                "ses.ses_header_version_gb",
+                "SES_Header.version must be 4 (GB/T 38540) or 5 (GM/T 0031-2025), got {version}",
+                "SES_Header.version 必须为 4（GB/T 38540）或 5（GM/T 0031-2025），实为 {version}",
+            ),
+            version=f"{version!r}",
+        )
     if not isinstance(es_id, str) or not _ES_ID_RE.fullmatch(es_id):
-        raise SesError(M("ses.esid_visible_ascii_characters",
-                         "esID must be 1–{max_es_id_length} visible ASCII characters (no spaces), got {es_id}",
-                         "esID 必须为 1–{max_es_id_length} 个可见 ASCII 字符（不含空格），实为 {es_id}"), max_es_id_length=MAX_ES_ID_LENGTH, es_id=f"{es_id!r}")
+        raise SesError(
+            M(
+                "ses.esid_visible_ascii_characters",
+                "esID must be 1–{max_es_id_length} visible ASCII characters (no spaces), got {es_id}",
+                "esID 必须为 1–{max_es_id_length} 个可见 ASCII 字符（不含空格），实为 {es_id}",
+            ),
+            max_es_id_length=MAX_ES_ID_LENGTH,
+            es_id=f"{es_id!r}",
+        )
     if not isinstance(vid, str) or not _VID_RE.fullmatch(vid) or not vid.strip():
-        raise SesError(M("ses.vid_printable_ascii_characters",
-                         "Vid must be 1–{max_vid_length} printable ASCII characters, got {vid}",
-                         "Vid 必须为 1–{max_vid_length} 个可打印 ASCII 字符，实为 {vid}"), max_vid_length=MAX_VID_LENGTH, vid=f"{vid!r}")
+        raise SesError(
+            M(
+                "ses.vid_printable_ascii_characters",
+                "Vid must be 1–{max_vid_length} printable ASCII characters, got {vid}",
+                "Vid 必须为 1–{max_vid_length} 个可打印 ASCII 字符，实为 {vid}",
+            ),
+            max_vid_length=MAX_VID_LENGTH,
+            vid=f"{vid!r}",
+        )
     if not isinstance(prop, SealProperty):
-        raise SesError(M("ses.prop_sealproperty",
-                         "prop must be a SealProperty",
-                         "prop 必须为 SealProperty"))
+        raise SesError(M("ses.prop_sealproperty", "prop must be a SealProperty", "prop 必须为 SealProperty"))
     if not isinstance(picture, SealPicture):
-        raise SesError(M("ses.picture_sealpicture",
-                         "picture must be a SealPicture",
-                         "picture 必须为 SealPicture"))
+        raise SesError(M("ses.picture_sealpicture", "picture must be a SealPicture", "picture 必须为 SealPicture"))
     _check_int(prop.type, "seal type")
     if not isinstance(prop.name, str) or not prop.name.strip():
-        raise SesError(M("ses.seal_name_non_empty",
-                         "seal name must be a non-empty string",
-                         "印章名称必须为非空字符串"))
+        raise SesError(M("ses.seal_name_non_empty", "seal name must be a non-empty string", "印章名称必须为非空字符串"))
     if _CONTROL_RE.search(prop.name):
-        raise SesError(M("ses.seal_name_contains_control",
-                         "seal name contains control characters: {prop}",
-                         "印章名称含有控制字符：{prop}"), prop=f"{prop.name!r}")
+        raise SesError(
+            M(
+                "ses.seal_name_contains_control",
+                "seal name contains control characters: {prop}",
+                "印章名称含有控制字符：{prop}",
+            ),
+            prop=f"{prop.name!r}",
+        )
     created = _check_time(prop.create_date, "createDate")
     start = _check_time(prop.valid_start, "validStart")
     end = _check_time(prop.valid_end, "validEnd")
     if end <= start:
-        raise SesError(M("ses.validend_z_after_validstart",
-                         "validEnd ({end}Z) must be after validStart ({start}Z)",
-                         "validEnd（{end}Z）必须晚于 validStart（{start}Z）"), end=f"{end:%Y-%m-%d %H:%M:%S}", start=f"{start:%Y-%m-%d %H:%M:%S}")
+        raise SesError(
+            M(
+                "ses.validend_z_after_validstart",
+                "validEnd ({end}Z) must be after validStart ({start}Z)",
+                "validEnd（{end}Z）必须晚于 validStart（{start}Z）",
+            ),
+            end=f"{end:%Y-%m-%d %H:%M:%S}",
+            start=f"{start:%Y-%m-%d %H:%M:%S}",
+        )
     _check_picture(picture)
 
     header = der.seq(_ID_ES, der.integer(version), der.ia5(vid))
     # GB/T 38540 SES_ESPropertyInfo: type, name, certListType, certList, then GeneralizedTime dates
-    property_der = der.seq(der.integer(prop.type), der.utf8(prop.name), der.integer(prop.cert_list_type),
-                           _encode_cert_list(prop), _generalized_time(created),
-                           _generalized_time(start), _generalized_time(end))
-    picture_der = der.seq(der.ia5(picture.type), der.octet_string(bytes(picture.data)),
-                          der.integer(picture.width), der.integer(picture.height))
+    property_der = der.seq(
+        der.integer(prop.type),
+        der.utf8(prop.name),
+        der.integer(prop.cert_list_type),
+        _encode_cert_list(prop),
+        _generalized_time(created),
+        _generalized_time(start),
+        _generalized_time(end),
+    )
+    picture_der = der.seq(
+        der.ia5(picture.type),
+        der.octet_string(bytes(picture.data)),
+        der.integer(picture.width),
+        der.integer(picture.height),
+    )
     parts = [header, der.ia5(es_id), property_der, picture_der]
     if ext_datas:
         parts.append(_encode_ext_datas(ext_datas))
@@ -470,14 +619,18 @@ def _maker_key(maker_cert: bytes) -> PublicKey:
         usage = cert.key_usage
         key = cert.public_key
     except (CertificateError, der.DERError, IndexError) as exc:
-        raise SesError(M("ses.seal_maker_certificate",
-                         "seal maker certificate: {exc}",
-                         "制章者证书：{exc}"), exc=exc) from None
+        raise SesError(
+            M("ses.seal_maker_certificate", "seal maker certificate: {exc}", "制章者证书：{exc}"), exc=exc
+        ) from None
     if usage and not usage & {"digitalSignature", "nonRepudiation"}:
-        raise SesError(M("ses.seal_maker_certificate_keyusage",
-                         "seal maker certificate keyUsage allows neither digitalSignature nor nonRepudiation "
-                         "({join})",
-                         "制章者证书的 keyUsage 既不允许 digitalSignature 也不允许 nonRepudiation（{join}）"), join=', '.join(sorted(usage)))
+        raise SesError(
+            M(
+                "ses.seal_maker_certificate_keyusage",
+                "seal maker certificate keyUsage allows neither digitalSignature nor nonRepudiation ({join})",
+                "制章者证书的 keyUsage 既不允许 digitalSignature 也不允许 nonRepudiation（{join}）",
+            ),
+            join=", ".join(sorted(usage)),
+        )
     return key
 
 
@@ -492,39 +645,63 @@ def make_seal(seal_info: bytes, maker_cert: bytes, signer: Signer) -> bytes:
     Raises :class:`SesError` on any inconsistency.
     """
     if not isinstance(seal_info, (bytes, bytearray)) or not isinstance(maker_cert, (bytes, bytearray)):
-        raise SesError(M("ses.seal_info_maker_cert",
-                         "seal_info and maker_cert must be bytes",
-                         "seal_info 和 maker_cert 必须为字节串"))
+        raise SesError(
+            M(
+                "ses.seal_info_maker_cert",
+                "seal_info and maker_cert must be bytes",
+                "seal_info 和 maker_cert 必须为字节串",
+            )
+        )
     seal_info, maker_cert = bytes(seal_info), bytes(maker_cert)
     # Cheap shape check: one SEQUENCE whose first element is SES_Header { "ES", 4|5, Vid }.
     try:
         top = der.parse(seal_info)
     except der.DERError as exc:
-        raise SesError(M("ses.seal_info_der_ses",
-                         "seal_info is not a DER SES_SealInfo: {exc}",
-                         "seal_info 不是 DER 编码的 SES_SealInfo：{exc}"), exc=exc) from None
+        raise SesError(
+            M(
+                "ses.seal_info_der_ses",
+                "seal_info is not a DER SES_SealInfo: {exc}",
+                "seal_info 不是 DER 编码的 SES_SealInfo：{exc}",
+            ),
+            exc=exc,
+        ) from None
     h = top.header_len
-    if not (top.is_universal(_SEQ) and top.constructed and seal_info[h:h + 1] == b"\x30"
-            and seal_info[h + 2:h + 9] in _HEADER_PREFIXES):
-        raise SesError(M("ses.seal_info_v4_v5",
-                         "seal_info is not a v4/v5 SES_SealInfo (expected SEQUENCE {{ SES_Header {{ \"ES\", 4, Vid "
-                         "}}, ... }}); build it with encode_seal_info",
-                         "seal_info 不是 v4/v5 的 SES_SealInfo（应为 SEQUENCE {{ SES_Header {{ \"ES\", 4, Vid }}, ... }}）；请用 encode_seal_info 生成"))
+    if not (
+        top.is_universal(_SEQ)
+        and top.constructed
+        and seal_info[h : h + 1] == b"\x30"
+        and seal_info[h + 2 : h + 9] in _HEADER_PREFIXES
+    ):
+        raise SesError(
+            M(
+                "ses.seal_info_v4_v5",
+                'seal_info is not a v4/v5 SES_SealInfo (expected SEQUENCE {{ SES_Header {{ "ES", 4, Vid '
+                "}}, ... }}); build it with encode_seal_info",
+                'seal_info 不是 v4/v5 的 SES_SealInfo（应为 SEQUENCE {{ SES_Header {{ "ES", 4, Vid }}, ... }}）；请用 encode_seal_info 生成',
+            )
+        )
     key = _maker_key(maker_cert)
     try:
         alg = signer.algorithm
         signer_point = signer.public_key.point
     except AttributeError:
-        raise SesError(M("ses.signer_provide_algorithm_public",
-                         "signer must provide .algorithm and .public_key",
-                         "签名者必须提供 .algorithm 和 .public_key")) from None
+        raise SesError(
+            M(
+                "ses.signer_provide_algorithm_public",
+                "signer must provide .algorithm and .public_key",
+                "签名者必须提供 .algorithm 和 .public_key",
+            )
+        ) from None
     if key.algorithm is not alg or key.point != signer_point:
-        raise SesError(M("ses.signer_s_key_does",
-                         "signer's key does not match the seal maker certificate's public key",
-                         "签名者的密钥与制章者证书的公钥不符"))
+        raise SesError(
+            M(
+                "ses.signer_s_key_does",
+                "signer's key does not match the seal maker certificate's public key",
+                "签名者的密钥与制章者证书的公钥不符",
+            )
+        )
     signature = _normalise_signature(signer.sign(seal_info))
-    return der.seq(seal_info, der.octet_string(maker_cert), der.oid(alg.signature_oid),
-                   der.bit_string(signature))
+    return der.seq(seal_info, der.octet_string(maker_cert), der.oid(alg.signature_oid), der.bit_string(signature))
 
 
 def document_digest(algorithm_oid: str, data: bytes) -> bytes:
@@ -534,9 +711,14 @@ def document_digest(algorithm_oid: str, data: bytes) -> bytes:
     try:
         alg = algorithm_for_signature_oid(algorithm_oid)
     except KeyFormatError:
-        raise SesError(M("ses.signature_algorithm_supported",
-                         "signature algorithm {algorithm_oid} is not supported",
-                         "不支持签名算法 {algorithm_oid}"), algorithm_oid=algorithm_oid) from None
+        raise SesError(
+            M(
+                "ses.signature_algorithm_supported",
+                "signature algorithm {algorithm_oid} is not supported",
+                "不支持签名算法 {algorithm_oid}",
+            ),
+            algorithm_oid=algorithm_oid,
+        ) from None
     if alg.signature_oid == oids.SM2_WITH_SM3:
         h = _SM3()
         h.update(data)
@@ -544,8 +726,9 @@ def document_digest(algorithm_oid: str, data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def make_signature(*, seal: bytes, signer_cert: bytes, signer: Signer, data_hash: bytes,
-                   property_info: str, signing_time: dt.datetime) -> bytes:
+def make_signature(
+    *, seal: bytes, signer_cert: bytes, signer: Signer, data_hash: bytes, property_info: str, signing_time: dt.datetime
+) -> bytes:
     """DER v4 ``SES_Signature ::= SEQUENCE { toSign TBS_Sign, cert OCTET STRING, signatureAlgID OID,
     signature BIT STRING }`` with ``TBS_Sign ::= SEQUENCE { version 4, eseal SESeal, timeInfo
     GeneralizedTime, dataHash BIT STRING, propertyInfo IA5String }`` (GB/T 38540; domain §1.3).
@@ -557,43 +740,66 @@ def make_signature(*, seal: bytes, signer_cert: bytes, signer: Signer, data_hash
     try:
         parsed = parse_seal(bytes(seal))
     except SesError as exc:
-        raise SesError(M("ses.seal_cannot_used",
-                         "the seal cannot be used: {exc}",
-                         "此印章不能使用：{exc}"), exc=exc) from None
+        raise SesError(
+            M("ses.seal_cannot_used", "the seal cannot be used: {exc}", "此印章不能使用：{exc}"), exc=exc
+        ) from None
     cert = _load_certificate(bytes(signer_cert), "signer certificate")
     try:
         alg = signer.algorithm
         point = signer.public_key.point
     except AttributeError:
-        raise SesError(M("ses.signer_provide_algorithm_public",
-                         "signer must provide .algorithm and .public_key",
-                         "签名者必须提供 .algorithm 和 .public_key")) from None
+        raise SesError(
+            M(
+                "ses.signer_provide_algorithm_public",
+                "signer must provide .algorithm and .public_key",
+                "签名者必须提供 .algorithm 和 .public_key",
+            )
+        ) from None
     try:
         cert_key = cert.public_key
     except CertificateError as exc:
-        raise SesError(M("ses.signer_certificate",
-                         "signer certificate: {exc}",
-                         "签章者证书：{exc}"), exc=exc) from None
+        raise SesError(M("ses.signer_certificate", "signer certificate: {exc}", "签章者证书：{exc}"), exc=exc) from None
     if cert_key.algorithm is not alg or cert_key.point != point:
-        raise SesError(M("ses.private_key_does_belong",
-                         "the private key does not belong to the signer certificate",
-                         "私钥不属于签章者证书"))
+        raise SesError(
+            M(
+                "ses.private_key_does_belong",
+                "the private key does not belong to the signer certificate",
+                "私钥不属于签章者证书",
+            )
+        )
     if not parsed.lists_certificate(cert.der):
-        raise SesError(M("ses.signer_certificate_one_seal",
-                         "the signer certificate is not one of the seal's certificates (certList)",
-                         "签章者证书不在印章的证书列表（certList）中"))
+        raise SesError(
+            M(
+                "ses.signer_certificate_one_seal",
+                "the signer certificate is not one of the seal's certificates (certList)",
+                "签章者证书不在印章的证书列表（certList）中",
+            )
+        )
     if not isinstance(data_hash, bytes) or len(data_hash) != 32:
-        raise SesError(M("ses.datahash_byte_sm3_sha",
-                         "dataHash must be a 32-byte SM3 or SHA-256 digest",
-                         "dataHash 必须为 32 字节的 SM3 或 SHA-256 摘要"))
-    if not isinstance(property_info, str) or not property_info or not property_info.isascii() \
-            or _CONTROL_RE.search(property_info):
-        raise SesError(M("ses.propertyinfo_non_empty_printable",
-                         "propertyInfo must be non-empty printable ASCII (an IA5String)",
-                         "propertyInfo 必须为非空的可打印 ASCII（IA5String）"))
+        raise SesError(
+            M(
+                "ses.datahash_byte_sm3_sha",
+                "dataHash must be a 32-byte SM3 or SHA-256 digest",
+                "dataHash 必须为 32 字节的 SM3 或 SHA-256 摘要",
+            )
+        )
+    if (
+        not isinstance(property_info, str)
+        or not property_info
+        or not property_info.isascii()
+        or _CONTROL_RE.search(property_info)
+    ):
+        raise SesError(
+            M(
+                "ses.propertyinfo_non_empty_printable",
+                "propertyInfo must be non-empty printable ASCII (an IA5String)",
+                "propertyInfo 必须为非空的可打印 ASCII（IA5String）",
+            )
+        )
     when = _check_time(signing_time, "signing time")
-    tbs = der.seq(der.integer(4), parsed.raw, _generalized_time(when), der.bit_string(data_hash),
-                  der.ia5(property_info))
+    tbs = der.seq(
+        der.integer(4), parsed.raw, _generalized_time(when), der.bit_string(data_hash), der.ia5(property_info)
+    )
     signature = _normalise_signature(signer.sign(tbs))
     return der.seq(tbs, der.octet_string(cert.der), der.oid(alg.signature_oid), der.bit_string(signature))
 
@@ -601,9 +807,13 @@ def make_signature(*, seal: bytes, signer_cert: bytes, signer: Signer, data_hash
 def _normalise_signature(sig: bytes) -> bytes:
     """GB/T 35276 DER ``SEQUENCE { r, s }`` as stored; raw 64-byte r‖s is converted (domain §1.6)."""
     if not isinstance(sig, (bytes, bytearray)):
-        raise SesError(M("ses.signer_returned_non_bytes",
-                         "signer returned a non-bytes signature value",
-                         "签名者返回的签名值不是字节串"))
+        raise SesError(
+            M(
+                "ses.signer_returned_non_bytes",
+                "signer returned a non-bytes signature value",
+                "签名者返回的签名值不是字节串",
+            )
+        )
     sig = bytes(sig)
     # an SM2/P-256 DER signature is 8–72 bytes with a one-byte length: the SEQUENCE header suffices,
     # except for a 64-byte value, which may also be raw r‖s that happens to start 30 3E
@@ -617,9 +827,14 @@ def _normalise_signature(sig: bytes) -> bytes:
             pass
     if len(sig) == 64:
         return sig_to_der(sig)
-    raise SesError(M("ses.signer_returned_malformed_signature",
-                     "signer returned a malformed signature value ({n_sig} bytes)",
-                     "签名者返回的签名值格式错误（{n_sig} 字节）"), n_sig=len(sig))
+    raise SesError(
+        M(
+            "ses.signer_returned_malformed_signature",
+            "signer returned a malformed signature value ({n_sig} bytes)",
+            "签名者返回的签名值格式错误（{n_sig} 字节）",
+        ),
+        n_sig=len(sig),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -636,7 +851,7 @@ def _normalise_signature(sig: bytes) -> bytes:
 _El = tuple[int, int, int, int]
 
 _SEAL_CACHE_SIZE = 256
-_parsed_seals: dict[bytes, "Seal"] = {}  # exact SESeal bytes -> the Seal decoded from them
+_parsed_seals: dict[bytes, Seal] = {}  # exact SESeal bytes -> the Seal decoded from them
 
 
 def _hdr(data: bytes, pos: int, end: int, base: int) -> _El:
@@ -654,7 +869,7 @@ def _hdr(data: bytes, pos: int, end: int, base: int) -> _El:
         elif 0x81 <= lb <= 0x84:
             c = pos + 2 + (lb & 0x7F)
             if c <= end:
-                e = c + int.from_bytes(data[pos + 2:c], "big")
+                e = c + int.from_bytes(data[pos + 2 : c], "big")
                 if e <= end:
                     return first, pos, c, e
     _cls, _cons, number, hl, ln = der._read_header(memoryview(data)[base:], pos - base, end - base)
@@ -675,7 +890,7 @@ def _kids(data: bytes, el: _El) -> list[_El]:
 
 def _node(data: bytes, el: _El) -> der.Node:
     cls, cons, number, hl, ln = der._read_header(data, el[1], el[3])
-    return der.Node(cls, cons, number, bytes(data[el[1]:el[3]]), hl, el[1])
+    return der.Node(cls, cons, number, bytes(data[el[1] : el[3]]), hl, el[1])
 
 
 def _where(node: der.Node, what: str) -> Message:
@@ -683,35 +898,53 @@ def _where(node: der.Node, what: str) -> Message:
     return Message("ses.where", f"{what} at offset {node.offset}", f"{what}（偏移 {node.offset}）")
 
 
-def _children(data: bytes, el: _El, what: str, low: int, high: int,
-              kids: list[_El] | None = None) -> list[_El]:
+def _children(data: bytes, el: _El, what: str, low: int, high: int, kids: list[_El] | None = None) -> list[_El]:
     if el[0] != 0x30:
         node = _node(data, el)
-        raise SesError(M("ses.expected_sequence_found",
-                         "{where}: expected SEQUENCE, found {describe}",
-                         "{where}：应为 SEQUENCE，实为 {describe}"), where=_where(node, what), describe=node.describe())
+        raise SesError(
+            M(
+                "ses.expected_sequence_found",
+                "{where}: expected SEQUENCE, found {describe}",
+                "{where}：应为 SEQUENCE，实为 {describe}",
+            ),
+            where=_where(node, what),
+            describe=node.describe(),
+        )
     if kids is None:
         kids = _kids(data, el)
     if not low <= len(kids) <= high:
         want = str(low) if low == high else f"{low}–{high}"
-        raise SesError(M("ses.expected_elements_found",
-                         "{where}: expected {want} elements, found {n_kids}",
-                         "{where}：应有 {want} 个元素，实有 {n_kids} 个"), where=_where(_node(data, el), what), want=want, n_kids=len(kids))
+        raise SesError(
+            M(
+                "ses.expected_elements_found",
+                "{where}: expected {want} elements, found {n_kids}",
+                "{where}：应有 {want} 个元素，实有 {n_kids} 个",
+            ),
+            where=_where(_node(data, el), what),
+            want=want,
+            n_kids=len(kids),
+        )
     return kids
 
 
 def _int(data: bytes, el: _El, what: str) -> int:
     if el[0] != der.INTEGER or el[2] == el[3]:
         node = _node(data, el)
-        raise SesError(M("ses.expected_integer_found",
-                         "{where}: expected INTEGER, found {describe}",
-                         "{where}：应为 INTEGER，实为 {describe}"), where=_where(node, what), describe=node.describe())
-    return int.from_bytes(data[el[2]:el[3]], "big", signed=True)
+        raise SesError(
+            M(
+                "ses.expected_integer_found",
+                "{where}: expected INTEGER, found {describe}",
+                "{where}：应为 INTEGER，实为 {describe}",
+            ),
+            where=_where(node, what),
+            describe=node.describe(),
+        )
+    return int.from_bytes(data[el[2] : el[3]], "big", signed=True)
 
 
 def _text(data: bytes, el: _El, what: str) -> str:
     number = el[0] & 0xDF  # universal class and the tag number, primitive or constructed
-    c = data[el[2]:el[3]]
+    c = data[el[2] : el[3]]
     try:
         if number == der.UTF8_STRING:
             return c.decode("utf-8")
@@ -724,32 +957,56 @@ def _text(data: bytes, el: _El, what: str) -> str:
     except UnicodeDecodeError:
         pass
     node = _node(data, el)
-    raise SesError(M("ses.expected_character_string_found",
-                     "{where}: expected a character string, found {describe}",
-                     "{where}：应为字符串，实为 {describe}"), where=_where(node, what), describe=node.describe()) from None
+    raise SesError(
+        M(
+            "ses.expected_character_string_found",
+            "{where}: expected a character string, found {describe}",
+            "{where}：应为字符串，实为 {describe}",
+        ),
+        where=_where(node, what),
+        describe=node.describe(),
+    ) from None
 
 
 def _octets(data: bytes, el: _El, what: str) -> bytes:
     if el[0] != der.OCTET_STRING:
         node = _node(data, el)
-        raise SesError(M("ses.expected_octet_string_found",
-                         "{where}: expected OCTET STRING, found {describe}",
-                         "{where}：应为 OCTET STRING，实为 {describe}"), where=_where(node, what), describe=node.describe())
-    return data[el[2]:el[3]]
+        raise SesError(
+            M(
+                "ses.expected_octet_string_found",
+                "{where}: expected OCTET STRING, found {describe}",
+                "{where}：应为 OCTET STRING，实为 {describe}",
+            ),
+            where=_where(node, what),
+            describe=node.describe(),
+        )
+    return data[el[2] : el[3]]
 
 
 def _bits(data: bytes, el: _El, what: str) -> bytes:
     if el[0] != der.BIT_STRING or el[2] == el[3]:
         node = _node(data, el)
-        raise SesError(M("ses.expected_bit_string_found",
-                         "{where}: expected BIT STRING, found {describe}",
-                         "{where}：应为 BIT STRING，实为 {describe}"), where=_where(node, what), describe=node.describe())
+        raise SesError(
+            M(
+                "ses.expected_bit_string_found",
+                "{where}: expected BIT STRING, found {describe}",
+                "{where}：应为 BIT STRING，实为 {describe}",
+            ),
+            where=_where(node, what),
+            describe=node.describe(),
+        )
     unused = data[el[2]]
     if unused > 7:
-        raise SesError(M("ses.bit_string_declares_unused",
-                         "{where}: BIT STRING declares {unused} unused bits",
-                         "{where}：BIT STRING 声明了 {unused} 个未用位"), where=_where(_node(data, el), what), unused=unused)
-    return data[el[2] + 1:el[3]]
+        raise SesError(
+            M(
+                "ses.bit_string_declares_unused",
+                "{where}: BIT STRING declares {unused} unused bits",
+                "{where}：BIT STRING 声明了 {unused} 个未用位",
+            ),
+            where=_where(_node(data, el), what),
+            unused=unused,
+        )
+    return data[el[2] + 1 : el[3]]
 
 
 _OID_TEXT: dict[bytes, str] = {}  # OID contents -> dotted text (a handful of algorithm OIDs)
@@ -758,10 +1015,16 @@ _OID_TEXT: dict[bytes, str] = {}  # OID contents -> dotted text (a handful of al
 def _oid(data: bytes, el: _El, what: str) -> str:
     if el[0] != der.OID:
         node = _node(data, el)
-        raise SesError(M("ses.expected_object_identifier_found",
-                         "{where}: expected OBJECT IDENTIFIER, found {describe}",
-                         "{where}：应为 OBJECT IDENTIFIER，实为 {describe}"), where=_where(node, what), describe=node.describe())
-    content = data[el[2]:el[3]]
+        raise SesError(
+            M(
+                "ses.expected_object_identifier_found",
+                "{where}: expected OBJECT IDENTIFIER, found {describe}",
+                "{where}：应为 OBJECT IDENTIFIER，实为 {describe}",
+            ),
+            where=_where(node, what),
+            describe=node.describe(),
+        )
+    content = data[el[2] : el[3]]
     text = _OID_TEXT.get(content)
     if text is None:
         text = _node(data, el).as_oid()  # raises DERError for an empty or truncated identifier
@@ -775,18 +1038,22 @@ def _time(data: bytes, el: _El, what: str) -> dt.datetime:
     number = el[0] & 0xDF
     if number != der.UTC_TIME and number != der.GENERALIZED_TIME:
         node = _node(data, el)
-        raise SesError(M("ses.expected_time_found",
-                         "{where}: expected a time, found {describe}",
-                         "{where}：应为时间，实为 {describe}"), where=_where(node, what), describe=node.describe())
-    t = der.time_value(number, data[el[2]:el[3]])
+        raise SesError(
+            M(
+                "ses.expected_time_found",
+                "{where}: expected a time, found {describe}",
+                "{where}：应为时间，实为 {describe}",
+            ),
+            where=_where(node, what),
+            describe=node.describe(),
+        )
+    t = der.time_value(number, data[el[2] : el[3]])
     if t is not None:
         return t
     try:
         return _node(data, el).as_time()
     except der.DERError as exc:
-        raise SesError(M("ses.bad_time",
-                         "{what}: {exc}",
-                         "{what}：时间无效：{exc}"), what=what, exc=exc) from None
+        raise SesError(M("ses.bad_time", "{what}: {exc}", "{what}：时间无效：{exc}"), what=what, exc=exc) from None
 
 
 _TIME_TEXT_RE = re.compile(rb"(\d{12}|\d{14})(\.\d{1,6})?Z")
@@ -809,7 +1076,7 @@ def _time_from_text(text: bytes) -> dt.datetime | None:
         return None
     if frac:
         t = t.replace(microsecond=int(frac[1:].ljust(6, "0")))
-    return t.replace(tzinfo=dt.timezone.utc)
+    return t.replace(tzinfo=dt.UTC)
 
 
 def _tagged_bit_string(data: bytes, el: _El, what: str) -> bytes:
@@ -818,15 +1085,25 @@ def _tagged_bit_string(data: bytes, el: _El, what: str) -> bytes:
         if el[0] & 0x20:
             kids = _kids(data, el)
             if len(kids) != 1:
-                raise SesError(M("ses.wrap_exactly_one_bit",
-                                 "{where}: [0] must wrap exactly one BIT STRING",
-                                 "{where}：[0] 必须恰好包含一个 BIT STRING"), where=_where(_node(data, el), what))
+                raise SesError(
+                    M(
+                        "ses.wrap_exactly_one_bit",
+                        "{where}: [0] must wrap exactly one BIT STRING",
+                        "{where}：[0] 必须恰好包含一个 BIT STRING",
+                    ),
+                    where=_where(_node(data, el), what),
+                )
             return _bits(data, kids[0], what)
         if el[2] == el[3] or data[el[2]] > 7:
-            raise SesError(M("ses.malformed_implicit_bit_string",
-                             "{where}: malformed [0] IMPLICIT BIT STRING",
-                             "{where}：[0] IMPLICIT BIT STRING 格式错误"), where=_where(_node(data, el), what))
-        return data[el[2] + 1:el[3]]
+            raise SesError(
+                M(
+                    "ses.malformed_implicit_bit_string",
+                    "{where}: malformed [0] IMPLICIT BIT STRING",
+                    "{where}：[0] IMPLICIT BIT STRING 格式错误",
+                ),
+                where=_where(_node(data, el), what),
+            )
+        return data[el[2] + 1 : el[3]]
     return _bits(data, el, what)
 
 
@@ -845,9 +1122,15 @@ def _ext_datas(data: bytes, el: _El, what: str) -> tuple[ExtData, ...]:
         items = _kids(data, el)
     else:
         node = _node(data, el)
-        raise SesError(M("ses.expected_extensiondatas_found",
-                         "{where}: expected ExtensionDatas, found {describe}",
-                         "{where}：应为 ExtensionDatas，实为 {describe}"), where=_where(node, what), describe=node.describe())
+        raise SesError(
+            M(
+                "ses.expected_extensiondatas_found",
+                "{where}: expected ExtensionDatas, found {describe}",
+                "{where}：应为 ExtensionDatas，实为 {describe}",
+            ),
+            where=_where(node, what),
+            describe=node.describe(),
+        )
     out = []
     for i, item in enumerate(items):
         parts = _children(data, item, f"{what}[{i}]", 2, 3)
@@ -858,9 +1141,15 @@ def _ext_datas(data: bytes, el: _El, what: str) -> tuple[ExtData, ...]:
             flag = parts[1]
             if flag[0] & 0xDF != der.BOOLEAN or flag[3] - flag[2] != 1:
                 node = _node(data, flag)
-                raise SesError(M("ses.expected_boolean_found",
-                                 "{where}: expected BOOLEAN, found {describe}",
-                                 "{where}：应为 BOOLEAN，实为 {describe}"), where=_where(node, f'{what}[{i}].critical'), describe=node.describe())
+                raise SesError(
+                    M(
+                        "ses.expected_boolean_found",
+                        "{where}: expected BOOLEAN, found {describe}",
+                        "{where}：应为 BOOLEAN，实为 {describe}",
+                    ),
+                    where=_where(node, f"{what}[{i}].critical"),
+                    describe=node.describe(),
+                )
             critical = data[flag[2]] != 0
         out.append(ExtData(ext_oid, critical, _octets(data, parts[-1], f"{what}[{i}].extnValue")))
     return tuple(out)
@@ -869,9 +1158,15 @@ def _ext_datas(data: bytes, el: _El, what: str) -> tuple[ExtData, ...]:
 def _cert_list(data: bytes, el: _El, list_type: int, what: str) -> tuple[CertListItem, ...]:
     if el[0] != 0x30:
         node = _node(data, el)
-        raise SesError(M("ses.expected_sequence_found_2",
-                         "{where}: expected SEQUENCE OF, found {describe}",
-                         "{where}：应为 SEQUENCE OF，实为 {describe}"), where=_where(node, what), describe=node.describe())
+        raise SesError(
+            M(
+                "ses.expected_sequence_found_2",
+                "{where}: expected SEQUENCE OF, found {describe}",
+                "{where}：应为 SEQUENCE OF，实为 {describe}",
+            ),
+            where=_where(node, what),
+            describe=node.describe(),
+        )
     out: list[CertListItem] = []
     for i, item in enumerate(_kids(data, el)):
         if list_type == CERT_LIST_CERTIFICATES:
@@ -881,9 +1176,15 @@ def _cert_list(data: bytes, el: _El, list_type: int, what: str) -> tuple[CertLis
             kind, value = _children(data, item, f"{label} (certListType 2: CertDigestObj)", 2, 2)
             out.append(CertDigest(_text(data, kind, f"{label}.type"), _octets(data, value, f"{label}.value")))
         else:
-            raise SesError(M("ses.unknown_certlisttype",
-                             "{where}: unknown certListType {list_type}",
-                             "{where}：未知的 certListType {list_type}"), where=_where(_node(data, el), what), list_type=list_type)
+            raise SesError(
+                M(
+                    "ses.unknown_certlisttype",
+                    "{where}: unknown certListType {list_type}",
+                    "{where}：未知的 certListType {list_type}",
+                ),
+                where=_where(_node(data, el), what),
+                list_type=list_type,
+            )
     return tuple(out)
 
 
@@ -899,17 +1200,26 @@ def _property(data: bytes, el: _El) -> SealProperty:
         list_type = CERT_LIST_CERTIFICATES
         rest = kids[2:]
     certs = _cert_list(data, rest[0], list_type, f"{what}.certList")
-    return SealProperty(type=type_, name=name, cert_list_type=list_type, cert_list=certs,
-                        create_date=_time(data, rest[1], f"{what}.createDate"),
-                        valid_start=_time(data, rest[2], f"{what}.validStart"),
-                        valid_end=_time(data, rest[3], f"{what}.validEnd"))
+    return SealProperty(
+        type=type_,
+        name=name,
+        cert_list_type=list_type,
+        cert_list=certs,
+        create_date=_time(data, rest[1], f"{what}.createDate"),
+        valid_start=_time(data, rest[2], f"{what}.validStart"),
+        valid_end=_time(data, rest[3], f"{what}.validEnd"),
+    )
 
 
 def _picture(data: bytes, el: _El) -> SealPicture:
     what = "SES_ESPictureInfo"
     kids = _children(data, el, what, 4, 4)
-    return SealPicture(type=_text(data, kids[0], f"{what}.type"), data=_octets(data, kids[1], f"{what}.data"),
-                       width=_int(data, kids[2], f"{what}.width"), height=_int(data, kids[3], f"{what}.height"))
+    return SealPicture(
+        type=_text(data, kids[0], f"{what}.type"),
+        data=_octets(data, kids[1], f"{what}.data"),
+        width=_int(data, kids[2], f"{what}.width"),
+        height=_int(data, kids[3], f"{what}.height"),
+    )
 
 
 @dataclass(frozen=True)
@@ -927,11 +1237,15 @@ def _seal_info(data: bytes, el: _El, kids: list[_El] | None = None) -> _SealInfo
     kids = _children(data, el, "SES_SealInfo", 4, 5, kids)
     header = _children(data, kids[0], "SES_Header", 3, 3)
     ext = _ext_datas(data, kids[4], "SES_SealInfo.extDatas") if len(kids) == 5 else ()
-    return _SealInfo(header_id=_text(data, header[0], "SES_Header.ID"),
-                     version=_int(data, header[1], "SES_Header.version"),
-                     vid=_text(data, header[2], "SES_Header.Vid"),
-                     es_id=_text(data, kids[1], "SES_SealInfo.esID"),
-                     prop=_property(data, kids[2]), picture=_picture(data, kids[3]), ext_datas=ext)
+    return _SealInfo(
+        header_id=_text(data, header[0], "SES_Header.ID"),
+        version=_int(data, header[1], "SES_Header.version"),
+        vid=_text(data, header[2], "SES_Header.Vid"),
+        es_id=_text(data, kids[1], "SES_SealInfo.esID"),
+        prop=_property(data, kids[2]),
+        picture=_picture(data, kids[3]),
+        ext_datas=ext,
+    )
 
 
 def _first_grandchild_tag(data: bytes, el: _El) -> tuple[int | None, list[_El] | None, list[_El] | None]:
@@ -947,31 +1261,41 @@ def _first_grandchild_tag(data: bytes, el: _El) -> tuple[int | None, list[_El] |
 
 
 def _seal_from_node(data: bytes, el: _El) -> Seal:
-    raw = data[el[1]:el[3]]
+    raw = data[el[1] : el[3]]
     seal = _parsed_seals.get(raw)
     if seal is not None:
         return seal
     tag, kids, inner = _first_grandchild_tag(data, el)
     if tag == 0x02:  # TBS_Sign starts with version INTEGER; SES_SealInfo does not
-        raise SesError(M("ses.this_looks_like_ses",
-                         "{where}: this looks like an SES_Signature (电子签章: its first element starts with an "
-                         "INTEGER version), not an SESeal; use parse_signature",
-                         "{where}：这像是电子签章（SES_Signature：第一个元素以 INTEGER 版本号开头），不是电子印章（SESeal）；请用 parse_signature"), where=_where(_node(data, el), 'SESeal'))
+        raise SesError(
+            M(
+                "ses.this_looks_like_ses",
+                "{where}: this looks like an SES_Signature (电子签章: its first element starts with an "
+                "INTEGER version), not an SESeal; use parse_signature",
+                "{where}：这像是电子签章（SES_Signature：第一个元素以 INTEGER 版本号开头），不是电子印章（SESeal）；请用 parse_signature",
+            ),
+            where=_where(_node(data, el), "SESeal"),
+        )
     kids = _children(data, el, "SESeal", 2, 5, kids)
     if len(kids) == 3:
-        raise SesError(M("ses.elements_neither_gm_t",
-                         "{where}: 3 elements is neither GM/T 0031-2014 (2) nor GB/T 38540/GM/T 0031-2025 (4–5)",
-                         "{where}：3 个元素既不符合 GM/T 0031-2014（2 个），也不符合 GB/T 38540/GM/T 0031-2025（4–5 个）"), where=_where(_node(data, el), 'SESeal'))
+        raise SesError(
+            M(
+                "ses.elements_neither_gm_t",
+                "{where}: 3 elements is neither GM/T 0031-2014 (2) nor GB/T 38540/GM/T 0031-2025 (4–5)",
+                "{where}：3 个元素既不符合 GM/T 0031-2014（2 个），也不符合 GB/T 38540/GM/T 0031-2025（4–5 个）",
+            ),
+            where=_where(_node(data, el), "SESeal"),
+        )
     info = _seal_info(data, kids[0], inner)
     timestamp = None
-    info_raw = data[kids[0][1]:kids[0][3]]
+    info_raw = data[kids[0][1] : kids[0][3]]
     if len(kids) == 2:
         # GM/T 0031-2014: SESeal { esealInfo, signInfo { cert, signatureAlgorithm, signData } }
         generation: Generation = "2014"
         cert_el, alg_el, sig_el = _children(data, kids[1], "SES_SignInfo", 3, 3)
         # GM/T 0031-2014 SES_SignInfo.signData: the maker signs SEQUENCE { SES_SealInfo, cert,
         # signatureAlgorithm } ("按 SEQUENCE 方式组成的信息内容"; domain §1.5, verified on UserV1.esl)
-        signed = der.seq(info_raw, data[cert_el[1]:cert_el[3]], data[alg_el[1]:alg_el[3]])
+        signed = der.seq(info_raw, data[cert_el[1] : cert_el[3]], data[alg_el[1] : alg_el[3]])
     else:
         # GB/T 38540 SESeal { eSealInfo, cert, signAlgID, signedValue } (+ GM/T 0031-2025
         # [0] timeStamp): signedValue covers SES_SealInfo only (domain §1.5, verified on UserV4.esl).
@@ -980,12 +1304,22 @@ def _seal_from_node(data: bytes, el: _El) -> Seal:
         if len(kids) == 5:
             timestamp = _tagged_bit_string(data, kids[4], "SESeal.timeStamp")
         signed = info_raw
-    seal = Seal(generation=generation, header_id=info.header_id, version=info.version, vid=info.vid,
-                es_id=info.es_id, property=info.prop, picture=info.picture, ext_datas=info.ext_datas,
-                maker_cert=_octets(data, cert_el, "SESeal maker cert"),
-                signature_algorithm=_oid(data, alg_el, "SESeal signature algorithm"),
-                signature=_bits(data, sig_el, "SESeal signature value"),
-                signed_bytes=signed, timestamp=timestamp, raw=raw)
+    seal = Seal(
+        generation=generation,
+        header_id=info.header_id,
+        version=info.version,
+        vid=info.vid,
+        es_id=info.es_id,
+        property=info.prop,
+        picture=info.picture,
+        ext_datas=info.ext_datas,
+        maker_cert=_octets(data, cert_el, "SESeal maker cert"),
+        signature_algorithm=_oid(data, alg_el, "SESeal signature algorithm"),
+        signature=_bits(data, sig_el, "SESeal signature value"),
+        signed_bytes=signed,
+        timestamp=timestamp,
+        raw=raw,
+    )
     # A seal decodes the same wherever it sits (on its own or inside a signature), so the decoded
     # object is kept by its exact bytes: verifiers see the same few seals on many documents.
     if raw[0] == 0x30:  # as parse_seal reads it on its own (a high-number-form tag it would refuse)
@@ -1003,26 +1337,39 @@ _BASE64_RE = re.compile(rb"[A-Za-z0-9+/=\s]+")
 
 def _top(data: object, what: str) -> tuple[bytes, _El]:
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise SesError(M("ses.bytes_got",
-                         "{what} must be bytes, got {name}",
-                         "{what} 必须为字节串，实为 {name}"), what=what, name=type(data).__name__)
+        raise SesError(
+            M("ses.bytes_got", "{what} must be bytes, got {name}", "{what} 必须为字节串，实为 {name}"),
+            what=what,
+            name=type(data).__name__,
+        )
     data = bytes(data)
     if not data:
-        raise SesError(M("ses.empty",
-                         "{what} is empty",
-                         "{what} 为空"), what=what)
+        raise SesError(M("ses.empty", "{what} is empty", "{what} 为空"), what=what)
     if data[0] != 0x30:
         hint = ""
         if data.lstrip().startswith(b"-----") or _BASE64_RE.fullmatch(data[:256]):
             hint = " (the input looks like PEM/base64 text; decode it to DER first)"
-        raise SesError(M("ses.der_sequence_first_byte",
-                         "{what} is not a DER SEQUENCE: first byte is 0x{data}{hint}",
-                         "{what} 不是 DER SEQUENCE：第一个字节为 0x{data}{hint}"), what=what, data=f"{data[0]:02x}", hint=hint)
+        raise SesError(
+            M(
+                "ses.der_sequence_first_byte",
+                "{what} is not a DER SEQUENCE: first byte is 0x{data}{hint}",
+                "{what} 不是 DER SEQUENCE：第一个字节为 0x{data}{hint}",
+            ),
+            what=what,
+            data=f"{data[0]:02x}",
+            hint=hint,
+        )
     el = _hdr(data, 0, len(data), 0)
     if el[3] != len(data):  # der.parse: one element, nothing after it
-        raise der.DERError(M("ses.trailing_bytes_after_element",
-                             "{value} trailing bytes after the element at offset {el}",
-                             "偏移 {el} 处的元素之后多出 {value} 字节"), value=len(data) - el[3], el=el[3])
+        raise der.DERError(
+            M(
+                "ses.trailing_bytes_after_element",
+                "{value} trailing bytes after the element at offset {el}",
+                "偏移 {el} 处的元素之后多出 {value} 字节",
+            ),
+            value=len(data) - el[3],
+            el=el[3],
+        )
     return data, el
 
 
@@ -1036,13 +1383,13 @@ def _guarded(what: str, fn: Callable[[bytes], _T], data: bytes) -> _T:
     except SesError:
         raise
     except der.DERError as exc:
-        raise SesError(M("ses.malformed_der",
-                         "{what}: malformed DER: {exc}",
-                         "{what}：DER 格式错误：{exc}"), what=what, exc=exc) from None
+        raise SesError(
+            M("ses.malformed_der", "{what}: malformed DER: {exc}", "{what}：DER 格式错误：{exc}"), what=what, exc=exc
+        ) from None
     except (ValueError, IndexError, UnicodeDecodeError, TypeError, OverflowError) as exc:
-        raise SesError(M("ses.malformed",
-                         "{what}: malformed: {exc}",
-                         "{what}：格式错误：{exc}"), what=what, exc=exc) from None
+        raise SesError(
+            M("ses.malformed", "{what}: malformed: {exc}", "{what}：格式错误：{exc}"), what=what, exc=exc
+        ) from None
 
 
 def parse_seal(data: bytes) -> Seal:
@@ -1080,15 +1427,24 @@ def _parse_signature(data: bytes) -> SesSignature:
     data, top = _top(data, "SES_Signature")
     tag, kids, inner = _first_grandchild_tag(data, top)
     if tag == 0x30:  # SES_SealInfo starts with SES_Header SEQUENCE
-        raise SesError(M("ses.ses_signature_offset_this",
-                         "SES_Signature at offset 0: this looks like an SESeal (电子印章: its first element starts "
-                         "with an SES_Header SEQUENCE), not an SES_Signature; use parse_seal",
-                         "偏移 0 处的 SES_Signature：这像是电子印章（SESeal：第一个元素以 SES_Header SEQUENCE 开头），不是电子签章（SES_Signature）；请用 parse_seal"))
+        raise SesError(
+            M(
+                "ses.ses_signature_offset_this",
+                "SES_Signature at offset 0: this looks like an SESeal (电子印章: its first element starts "
+                "with an SES_Header SEQUENCE), not an SES_Signature; use parse_seal",
+                "偏移 0 处的 SES_Signature：这像是电子印章（SESeal：第一个元素以 SES_Header SEQUENCE 开头），不是电子签章（SES_Signature）；请用 parse_seal",
+            )
+        )
     kids = _children(data, top, "SES_Signature", 2, 5, kids)
     if len(kids) == 3:
-        raise SesError(M("ses.elements_neither_gm_t",
-                         "{where}: 3 elements is neither GM/T 0031-2014 (2) nor GB/T 38540/GM/T 0031-2025 (4–5)",
-                         "{where}：3 个元素既不符合 GM/T 0031-2014（2 个），也不符合 GB/T 38540/GM/T 0031-2025（4–5 个）"), where=_where(_node(data, top), 'SES_Signature'))
+        raise SesError(
+            M(
+                "ses.elements_neither_gm_t",
+                "{where}: 3 elements is neither GM/T 0031-2014 (2) nor GB/T 38540/GM/T 0031-2025 (4–5)",
+                "{where}：3 个元素既不符合 GM/T 0031-2014（2 个），也不符合 GB/T 38540/GM/T 0031-2025（4–5 个）",
+            ),
+            where=_where(_node(data, top), "SES_Signature"),
+        )
     tbs_el = kids[0]
     timestamp = None
     ext: tuple[ExtData, ...] = ()
@@ -1108,7 +1464,7 @@ def _parse_signature(data: bytes) -> SesSignature:
             time_info = _time_from_text(time_raw)
         else:
             time_info = _time(data, time_el, "TBS_Sign.timeInfo")
-            time_raw = data[time_el[2]:time_el[3]]
+            time_raw = data[time_el[2] : time_el[3]]
     else:
         # GB/T 38540: TBS_Sign { version, eseal, timeInfo GeneralizedTime, dataHash BIT STRING,
         #                        propertyInfo IA5String, [0] extDatas OPTIONAL }
@@ -1125,20 +1481,29 @@ def _parse_signature(data: bytes) -> SesSignature:
             time_info = _time_from_text(time_raw)
         else:
             time_info = _time(data, time_el, "TBS_Sign.timeInfo")
-            time_raw = data[time_el[2]:time_el[3]]
+            time_raw = data[time_el[2] : time_el[3]]
         if len(tbs) == 6:
             ext = _ext_datas(data, tbs[5], "TBS_Sign.extDatas")
         generation = "v4"  # refined below once the version is read
     version = _int(data, tbs[0], "TBS_Sign.version")
     if generation != "2014":
         generation = "v5" if seal.generation == "v5" or version == 5 else "v4"
-    return SesSignature(generation=generation, version=version, seal=seal,
-                        time_info=time_info, time_info_raw=time_raw,
-                        data_hash=_bits(data, tbs[3], "TBS_Sign.dataHash"),
-                        property_info=_text(data, tbs[4], "TBS_Sign.propertyInfo"),
-                        signer_cert=signer_cert, signature_algorithm=sig_alg, signature=signature,
-                        signed_bytes=data[tbs_el[1]:tbs_el[3]], ext_datas=ext, timestamp=timestamp,
-                        raw=data)
+    return SesSignature(
+        generation=generation,
+        version=version,
+        seal=seal,
+        time_info=time_info,
+        time_info_raw=time_raw,
+        data_hash=_bits(data, tbs[3], "TBS_Sign.dataHash"),
+        property_info=_text(data, tbs[4], "TBS_Sign.propertyInfo"),
+        signer_cert=signer_cert,
+        signature_algorithm=sig_alg,
+        signature=signature,
+        signed_bytes=data[tbs_el[1] : tbs_el[3]],
+        ext_datas=ext,
+        timestamp=timestamp,
+        raw=data,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1149,13 +1514,13 @@ def _load_certificate(cert_der: bytes, what: str) -> Certificate:
     try:
         return Certificate.from_der(cert_der)
     except CertificateError as exc:
-        raise SesError(M("ses.cannot_parsed",
-                         "{what} cannot be parsed: {exc}",
-                         "{what} 无法解析：{exc}"), what=what, exc=exc) from None
+        raise SesError(
+            M("ses.cannot_parsed", "{what} cannot be parsed: {exc}", "{what} 无法解析：{exc}"), what=what, exc=exc
+        ) from None
     except (ValueError, IndexError, TypeError) as exc:
-        raise SesError(M("ses.cannot_parsed",
-                         "{what} cannot be parsed: {exc}",
-                         "{what} 无法解析：{exc}"), what=what, exc=exc) from None
+        raise SesError(
+            M("ses.cannot_parsed", "{what} cannot be parsed: {exc}", "{what} 无法解析：{exc}"), what=what, exc=exc
+        ) from None
 
 
 _ALG_NAMES = {oids.SM2_WITH_SM3: "SM2-with-SM3", oids.ECDSA_WITH_SHA256: "ECDSA-with-SHA256"}
@@ -1198,20 +1563,35 @@ def _verify(cert_der: bytes, alg_oid: str, signature: bytes, data: bytes, role: 
     try:
         alg = algorithm_for_signature_oid(alg_oid)
     except KeyFormatError:
-        raise SesError(M("ses.signature_algorithm_supported_expected",
-                         "{role} signature algorithm {alg_oid} is not supported (expected SM2-with-SM3 "
-                         "{sm2_with_sm3} or ECDSA-with-SHA256 {ecdsa_with_sha256})",
-                         "不支持{role}签名算法 {alg_oid}（应为 SM2-with-SM3 {sm2_with_sm3} 或 ECDSA-with-SHA256 {ecdsa_with_sha256}）"), role=role, alg_oid=alg_oid, sm2_with_sm3=oids.SM2_WITH_SM3, ecdsa_with_sha256=oids.ECDSA_WITH_SHA256) from None
+        raise SesError(
+            M(
+                "ses.signature_algorithm_supported_expected",
+                "{role} signature algorithm {alg_oid} is not supported (expected SM2-with-SM3 "
+                "{sm2_with_sm3} or ECDSA-with-SHA256 {ecdsa_with_sha256})",
+                "不支持{role}签名算法 {alg_oid}（应为 SM2-with-SM3 {sm2_with_sm3} 或 ECDSA-with-SHA256 {ecdsa_with_sha256}）",
+            ),
+            role=role,
+            alg_oid=alg_oid,
+            sm2_with_sm3=oids.SM2_WITH_SM3,
+            ecdsa_with_sha256=oids.ECDSA_WITH_SHA256,
+        ) from None
     try:
         key = cert.public_key
     except CertificateError as exc:
-        raise SesError(M("ses.certificate",
-                         "{role} certificate: {exc}",
-                         "{role}证书：{exc}"), role=role, exc=exc) from None
+        raise SesError(
+            M("ses.certificate", "{role} certificate: {exc}", "{role}证书：{exc}"), role=role, exc=exc
+        ) from None
     if key.algorithm is not alg:
-        raise SesError(M("ses.signature_algorithm_but_certificate",
-                         "{role} signature algorithm is {alg_names} but the {role} certificate holds a {label} key",
-                         "{role}签名算法为 {alg_names}，但{role}证书持有 {label} 密钥"), role=role, alg_names=_ALG_NAMES[alg_oid], label=key.algorithm.label)
+        raise SesError(
+            M(
+                "ses.signature_algorithm_but_certificate",
+                "{role} signature algorithm is {alg_names} but the {role} certificate holds a {label} key",
+                "{role}签名算法为 {alg_names}，但{role}证书持有 {label} 密钥",
+            ),
+            role=role,
+            alg_names=_ALG_NAMES[alg_oid],
+            label=key.algorithm.label,
+        )
     # SM2: SM3 with Z over the GM/T 0009 default ID 1234567812345678 (domain §6.2)
     return any(key.verify(data, candidate) for candidate in _signature_candidates(signature))
 
@@ -1223,8 +1603,7 @@ def verify_seal_signature(seal: Seal) -> bool:
     Raises :class:`SesError` when it cannot be decided: unparseable maker certificate, unsupported
     algorithm, or an algorithm that does not match the certificate's key type.
     """
-    return _verify(seal.maker_cert, seal.signature_algorithm, seal.signature, seal.signed_bytes,
-                   "seal maker")
+    return _verify(seal.maker_cert, seal.signature_algorithm, seal.signature, seal.signed_bytes, "seal maker")
 
 
 def verify_signature_value(sig: SesSignature) -> bool:
@@ -1244,9 +1623,14 @@ def _cert_digest(kind: str, cert_der: bytes) -> bytes:
         return h.digest()
     if name in ("SHA256", oids.SHA256):
         return hashlib.sha256(cert_der).digest()
-    raise SesError(M("ses.certlist_digest_type_supported",
-                     "certList digest type {kind} is not supported (SM3 or SHA256)",
-                     "不支持 certList 摘要类型 {kind}（应为 SM3 或 SHA256）"), kind=f"{kind!r}")
+    raise SesError(
+        M(
+            "ses.certlist_digest_type_supported",
+            "certList digest type {kind} is not supported (SM3 or SHA256)",
+            "不支持 certList 摘要类型 {kind}（应为 SM3 或 SHA256）",
+        ),
+        kind=f"{kind!r}",
+    )
 
 
 def cert_digest(cert_der: bytes, kind: str = "SM3") -> CertDigest:

@@ -7,6 +7,7 @@ caller can refuse a code whose step was already used (RFC 6238 §5.2: one use pe
 
 Pure: the time is a parameter.
 """
+
 from __future__ import annotations
 
 import base64
@@ -44,8 +45,8 @@ def hotp(key: bytes, counter: int) -> str:
     """RFC 4226 §5.3: dynamic truncation of HMAC-SHA1(key, counter)."""
     mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
     offset = mac[-1] & 0x0F
-    value = struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF
-    return str(value % 10 ** DIGITS).zfill(DIGITS)
+    value = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
+    return str(value % 10**DIGITS).zfill(DIGITS)
 
 
 def code_at(secret: str, when: dt.datetime) -> str:
@@ -69,5 +70,6 @@ def match(secret: str, code: str, when: dt.datetime, *, drift: int = 1) -> int |
 def provisioning_uri(secret: str, account: str, issuer: str) -> str:
     """``otpauth://totp/Issuer:account?secret=...&issuer=...`` (Key Uri Format)."""
     label = quote(f"{issuer}:{account}", safe="")
-    return f"otpauth://totp/{label}?" + urlencode({"secret": secret, "issuer": issuer, "algorithm": "SHA1",
-                                                   "digits": DIGITS, "period": STEP})
+    return f"otpauth://totp/{label}?" + urlencode(
+        {"secret": secret, "issuer": issuer, "algorithm": "SHA1", "digits": DIGITS, "period": STEP}
+    )

@@ -26,11 +26,12 @@ values span 0–35, so a change by δ = 11, 22 or 33 (e.g. ``0`` → ``B``) leav
 
 The module is pure: no I/O, no clock, no framework imports.
 """
+
 from __future__ import annotations
 
-from ..messages import Localized, M, Message
-
 from typing import Final, Literal
+
+from ..messages import Localized, M, Message
 
 __all__ = [
     "ALPHABET",
@@ -152,50 +153,75 @@ def validate_uscc(code: str) -> str:
         raise TypeError(f"a unified social credit code must be a str, not {type(code).__name__}")
     norm = code.strip().upper()
     if not norm:
-        raise UsccError("length", M("uscc.unified_social_credit_code",
-                                    "the unified social credit code is empty; it must have 18 characters",
-                                    "统一社会信用代码为空；应为 18 位"))
+        raise UsccError(
+            "length",
+            M(
+                "uscc.unified_social_credit_code",
+                "the unified social credit code is empty; it must have 18 characters",
+                "统一社会信用代码为空；应为 18 位",
+            ),
+        )
     if len(norm) != 18:
         raise UsccError(
             "length",
-            M("uscc.unified_social_credit_code_2",
-              "the unified social credit code has {n_norm} characters; it must have exactly 18",
-              "统一社会信用代码有 {n_norm} 位；应恰好为 18 位"), n_norm=len(norm),
+            M(
+                "uscc.unified_social_credit_code_2",
+                "the unified social credit code has {n_norm} characters; it must have exactly 18",
+                "统一社会信用代码有 {n_norm} 位；应恰好为 18 位",
+            ),
+            n_norm=len(norm),
         )
     for pos, c in enumerate(norm, start=1):
         if c not in _VALUE:
             raise UsccError(
                 "charset",
-                M("uscc.character_position_allowed_unified",
-                  "character {c} at position {pos} is not allowed; a unified social credit code uses only the "
-                  "digits 0-9 and the letters A-Z except {excluded}, which are never used (GB 32100-2015)",
-                  "第 {pos} 位的字符 {c} 不允许；统一社会信用代码只使用数字 0-9 和除 {excluded} 以外的字母 A-Z（GB 32100-2015）"), c=f"{c!r}", pos=pos, excluded=_EXCLUDED,
+                M(
+                    "uscc.character_position_allowed_unified",
+                    "character {c} at position {pos} is not allowed; a unified social credit code uses only the "
+                    "digits 0-9 and the letters A-Z except {excluded}, which are never used (GB 32100-2015)",
+                    "第 {pos} 位的字符 {c} 不允许；统一社会信用代码只使用数字 0-9 和除 {excluded} 以外的字母 A-Z（GB 32100-2015）",
+                ),
+                c=f"{c!r}",
+                pos=pos,
+                excluded=_EXCLUDED,
             )
     area = norm[2:8]
     if not area.isdigit():  # all characters are already ASCII symbols, so isdigit() means 0-9 here
         raise UsccError(
             "area",
-            M("uscc.positions_digit_administrative_division",
-              "positions 3-8 ({area}) must be the 6-digit administrative division code (GB/T 2260) of the "
-              "registration authority",
-              "第 3–8 位（{area}）应为登记管理机关的 6 位行政区划代码（GB/T 2260）"), area=f"{area!r}",
+            M(
+                "uscc.positions_digit_administrative_division",
+                "positions 3-8 ({area}) must be the 6-digit administrative division code (GB/T 2260) of the "
+                "registration authority",
+                "第 3–8 位（{area}）应为登记管理机关的 6 位行政区划代码（GB/T 2260）",
+            ),
+            area=f"{area!r}",
         )
     expected17 = orgcode_check_char(norm[8:16])
     if norm[16] != expected17:
         raise UsccError(
             "orgcode",
-            M("uscc.organisation_code_check_character",
-              "the organisation-code check character at position 17 is {norm} but GB 11714 requires {expected17} "
-              "for {norm2}",
-              "第 17 位组织机构代码校验码为 {norm}，但按 GB 11714，{norm2} 的校验码应为 {expected17}"), norm=f"{norm[16]!r}", expected17=f"{expected17!r}", norm2=f"{norm[8:16]!r}",
+            M(
+                "uscc.organisation_code_check_character",
+                "the organisation-code check character at position 17 is {norm} but GB 11714 requires {expected17} "
+                "for {norm2}",
+                "第 17 位组织机构代码校验码为 {norm}，但按 GB 11714，{norm2} 的校验码应为 {expected17}",
+            ),
+            norm=f"{norm[16]!r}",
+            expected17=f"{expected17!r}",
+            norm2=f"{norm[8:16]!r}",
         )
     expected18 = uscc_check_char(norm[:17])
     if norm[17] != expected18:
         raise UsccError(
             "check",
-            M("uscc.check_character_position_but",
-              "the check character at position 18 is {norm} but GB 32100 requires {expected18}",
-              "第 18 位校验码为 {norm}，但按 GB 32100 应为 {expected18}"), norm=f"{norm[17]!r}", expected18=f"{expected18!r}",
+            M(
+                "uscc.check_character_position_but",
+                "the check character at position 18 is {norm} but GB 32100 requires {expected18}",
+                "第 18 位校验码为 {norm}，但按 GB 32100 应为 {expected18}",
+            ),
+            norm=f"{norm[17]!r}",
+            expected18=f"{expected18!r}",
         )
     return norm
 

@@ -4,9 +4,8 @@ Certificates are assembled from DER pieces and signed by any :class:`~registry.p
 because ``cryptography`` cannot sign with SM2. The same code path serves the ECDSA hierarchy, so
 both hierarchies have one profile. Parsing keeps the exact TBS bytes for signature checks.
 """
-from __future__ import annotations
 
-from ..messages import Localized, M
+from __future__ import annotations
 
 import datetime as dt
 import functools
@@ -14,9 +13,16 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from ..messages import Localized, M
 from . import der, oids
-from .keys import (Algorithm, KeyFormatError, PublicKey, Signer, algorithm_for_signature_oid,
-                   signature_algorithm_identifier)
+from .keys import (
+    Algorithm,
+    KeyFormatError,
+    PublicKey,
+    Signer,
+    algorithm_for_signature_oid,
+    signature_algorithm_identifier,
+)
 
 
 class CertificateError(Localized, ValueError):
@@ -26,9 +32,16 @@ class CertificateError(Localized, ValueError):
 # ----------------------------------------------------------------------------------------------
 # Names
 
-_ATTR_LABELS = {oids.COMMON_NAME: "CN", oids.SERIAL_NUMBER: "serialNumber", oids.COUNTRY: "C",
-                oids.LOCALITY: "L", oids.STATE: "ST", oids.ORGANIZATION: "O",
-                oids.ORGANIZATIONAL_UNIT: "OU", oids.ORGANIZATION_IDENTIFIER: "organizationIdentifier"}
+_ATTR_LABELS = {
+    oids.COMMON_NAME: "CN",
+    oids.SERIAL_NUMBER: "serialNumber",
+    oids.COUNTRY: "C",
+    oids.LOCALITY: "L",
+    oids.STATE: "ST",
+    oids.ORGANIZATION: "O",
+    oids.ORGANIZATIONAL_UNIT: "OU",
+    oids.ORGANIZATION_IDENTIFIER: "organizationIdentifier",
+}
 _PRINTABLE_ATTRS = {oids.COUNTRY, oids.SERIAL_NUMBER}
 
 
@@ -39,7 +52,7 @@ class Name:
     attributes: tuple[tuple[str, str], ...]
 
     @classmethod
-    def build(cls, **kw: str) -> "Name":
+    def build(cls, **kw: str) -> Name:
         """``Name.build(C="CN", O="...", CN="...")`` in the order given."""
         by_label = {v: k for k, v in _ATTR_LABELS.items()}
         return cls(tuple((by_label[k], v) for k, v in kw.items() if v))
@@ -52,7 +65,7 @@ class Name:
         return der.seq(*rdns)
 
     @classmethod
-    def from_node(cls, node: der.Node) -> "Name":
+    def from_node(cls, node: der.Node) -> Name:
         attrs = []
         for rdn in node.children():
             for atv in rdn.children():
@@ -105,8 +118,17 @@ KU_NON_REPUDIATION = 1
 KU_KEY_ENCIPHERMENT = 2
 KU_KEY_CERT_SIGN = 5
 KU_CRL_SIGN = 6
-_KU_NAMES = {0: "digitalSignature", 1: "nonRepudiation", 2: "keyEncipherment", 3: "dataEncipherment",
-             4: "keyAgreement", 5: "keyCertSign", 6: "cRLSign", 7: "encipherOnly", 8: "decipherOnly"}
+_KU_NAMES = {
+    0: "digitalSignature",
+    1: "nonRepudiation",
+    2: "keyEncipherment",
+    3: "dataEncipherment",
+    4: "keyAgreement",
+    5: "keyCertSign",
+    6: "cRLSign",
+    7: "encipherOnly",
+    8: "decipherOnly",
+}
 
 
 def key_usage(*bits: int) -> bytes:
@@ -134,8 +156,7 @@ def _general_name_uri(url: str) -> bytes:
 
 def _distribution_points(urls: list[str]) -> bytes:
     # DistributionPoint ::= SEQUENCE { distributionPoint [0] { fullName [0] GeneralNames } }
-    points = [der.seq(der.explicit(0, der.implicit(0, _general_name_uri(u), constructed=True)))
-              for u in urls]
+    points = [der.seq(der.explicit(0, der.implicit(0, _general_name_uri(u), constructed=True))) for u in urls]
     return der.seq(*points)
 
 
@@ -177,17 +198,33 @@ def random_serial() -> int:
     return int.from_bytes(os.urandom(16), "big") >> 1 | (1 << 126)
 
 
-def build_tbs(*, serial: int, signature_alg: Algorithm, issuer: Name | bytes, subject: Name,
-              not_before: dt.datetime, not_after: dt.datetime, public_key: PublicKey,
-              extensions: list[bytes]) -> bytes:
+def build_tbs(
+    *,
+    serial: int,
+    signature_alg: Algorithm,
+    issuer: Name | bytes,
+    subject: Name,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    public_key: PublicKey,
+    extensions: list[bytes],
+) -> bytes:
     if serial <= 0 or serial.bit_length() > 159:
-        raise CertificateError(M("x509.serial_number_positive_most",
-                                 "serial number must be positive and at most 20 octets",
-                                 "序列号必须为正数且不超过 20 个字节"))
+        raise CertificateError(
+            M(
+                "x509.serial_number_positive_most",
+                "serial number must be positive and at most 20 octets",
+                "序列号必须为正数且不超过 20 个字节",
+            )
+        )
     if not_after <= not_before:
-        raise CertificateError(M("x509.notafter_later_than_notbefore",
-                                 "notAfter must be later than notBefore",
-                                 "notAfter 必须晚于 notBefore"))
+        raise CertificateError(
+            M(
+                "x509.notafter_later_than_notbefore",
+                "notAfter must be later than notBefore",
+                "notAfter 必须晚于 notBefore",
+            )
+        )
     issuer_der = issuer if isinstance(issuer, bytes) else issuer.der()
     return der.seq(
         der.explicit(0, der.integer(2)),  # v3
@@ -234,7 +271,7 @@ class Certificate:
     extensions: tuple[Extension, ...] = field(default=())
 
     @classmethod
-    def from_der(cls, data: bytes) -> "Certificate":
+    def from_der(cls, data: bytes) -> Certificate:
         """Parse a DER certificate. Parsed certificates are immutable and shared: the same bytes
         give the same object (a bounded per-process cache; verifiers see the same few CA and
         seal-maker certificates in every request)."""
@@ -243,7 +280,7 @@ class Certificate:
         return cls._parse(data)
 
     @classmethod
-    def _parse(cls, data: bytes) -> "Certificate":
+    def _parse(cls, data: bytes) -> Certificate:
         try:
             top = der.parse(bytes(data))
             tbs_node, alg_node, sig_node = top.children()
@@ -253,54 +290,81 @@ class Certificate:
                 version = parts[0].children()[0].as_int()
                 i = 1
                 if version not in (0, 1, 2):
-                    raise CertificateError(M("x509.unknown_certificate_version",
-                                             "unknown certificate version {value}",
-                                             "未知的证书版本 {value}"), value=version + 1)
+                    raise CertificateError(
+                        M(
+                            "x509.unknown_certificate_version",
+                            "unknown certificate version {value}",
+                            "未知的证书版本 {value}",
+                        ),
+                        value=version + 1,
+                    )
             serial = parts[i].as_int()
             issuer_node, validity, subject_node, spki_node = parts[i + 2], parts[i + 3], parts[i + 4], parts[i + 5]
             nb, na = validity.children()
             exts: list[Extension] = []
-            for p in parts[i + 6:]:
+            for p in parts[i + 6 :]:
                 if p.is_context(3):
                     for e in p.children()[0].children():
                         ec = e.children()
                         critical = len(ec) == 3 and ec[1].as_bool()
                         exts.append(Extension(ec[0].as_oid(), critical, ec[-1].as_bytes()))
-            cert = cls(der=top.raw, tbs=tbs_node.raw, serial=serial,
-                       signature_algorithm=alg_node.children()[0].as_oid(),
-                       signature=sig_node.as_bit_string(), issuer=Name.from_node(issuer_node),
-                       issuer_der=issuer_node.raw, subject=Name.from_node(subject_node),
-                       subject_der=subject_node.raw, not_before=nb.as_time(), not_after=na.as_time(),
-                       spki=spki_node.raw, extensions=tuple(exts))
+            cert = cls(
+                der=top.raw,
+                tbs=tbs_node.raw,
+                serial=serial,
+                signature_algorithm=alg_node.children()[0].as_oid(),
+                signature=sig_node.as_bit_string(),
+                issuer=Name.from_node(issuer_node),
+                issuer_der=issuer_node.raw,
+                subject=Name.from_node(subject_node),
+                subject_der=subject_node.raw,
+                not_before=nb.as_time(),
+                not_after=na.as_time(),
+                spki=spki_node.raw,
+                extensions=tuple(exts),
+            )
             # The extensions we act on are decoded now, so a malformed one makes the certificate
             # unreadable here instead of failing later, deep inside a chain check (RFC 5280 §4.2).
-            for what in ("is_ca", "key_usage", "subject_key_id", "authority_key_id", "crl_urls",
-                         "freshest_crl_urls", "policies"):
+            for what in (
+                "is_ca",
+                "key_usage",
+                "subject_key_id",
+                "authority_key_id",
+                "crl_urls",
+                "freshest_crl_urls",
+                "policies",
+            ):
                 try:
                     getattr(cert, what)
                 except (der.DERError, ValueError, IndexError, AttributeError) as exc:
-                    raise CertificateError(M("x509.malformed_extension",
-                                             "malformed {replace} extension: {exc}",
-                                             "{replace} 扩展格式错误：{exc}"), replace=what.replace('_', ' '), exc=exc) from None
+                    raise CertificateError(
+                        M(
+                            "x509.malformed_extension",
+                            "malformed {replace} extension: {exc}",
+                            "{replace} 扩展格式错误：{exc}",
+                        ),
+                        replace=what.replace("_", " "),
+                        exc=exc,
+                    ) from None
             return cert
         except (der.DERError, ValueError, IndexError) as exc:
             if isinstance(exc, CertificateError):
                 raise
-            raise CertificateError(M("x509.malformed_certificate",
-                                     "malformed certificate: {exc}",
-                                     "证书格式错误：{exc}"), exc=exc) from None
+            raise CertificateError(
+                M("x509.malformed_certificate", "malformed certificate: {exc}", "证书格式错误：{exc}"), exc=exc
+            ) from None
 
     @classmethod
-    def from_pem(cls, text: str | bytes) -> "Certificate":
+    def from_pem(cls, text: str | bytes) -> Certificate:
         try:
             return cls.from_der(der.pem_to_der(text, "CERTIFICATE"))
         except der.DERError as exc:
-            raise CertificateError(M("x509.pem_certificate",
-                                     "not a PEM certificate: {exc}",
-                                     "不是 PEM 证书：{exc}"), exc=exc) from None
+            raise CertificateError(
+                M("x509.pem_certificate", "not a PEM certificate: {exc}", "不是 PEM 证书：{exc}"), exc=exc
+            ) from None
 
     @classmethod
-    def load(cls, data: bytes) -> "Certificate":
+    def load(cls, data: bytes) -> Certificate:
         """DER or PEM, whichever ``data`` is."""
         return cls.from_pem(data) if data.lstrip().startswith(b"-----") else cls.from_der(data)
 
@@ -312,9 +376,9 @@ class Certificate:
         try:
             return PublicKey.from_spki(self.spki)
         except KeyFormatError as exc:
-            raise CertificateError(M("x509.certificate_key",
-                                     "certificate key: {exc}",
-                                     "证书密钥：{exc}"), exc=exc) from None
+            raise CertificateError(
+                M("x509.certificate_key", "certificate key: {exc}", "证书密钥：{exc}"), exc=exc
+            ) from None
 
     def extension(self, ext_oid: str) -> Extension | None:
         for e in self.extensions:
@@ -415,7 +479,7 @@ class CertificationRequest:
     requested_extensions: tuple[Extension, ...]
 
     @classmethod
-    def load(cls, data: bytes) -> "CertificationRequest":
+    def load(cls, data: bytes) -> CertificationRequest:
         """Parse a DER or PEM request and check its proof of possession (the self-signature).
 
         Raises :class:`CertificateError` naming the problem: not a CSR, unsupported key or curve,
@@ -430,8 +494,14 @@ class CertificationRequest:
                 try:
                     raw = der.pem_to_der(data, "NEW CERTIFICATE REQUEST")
                 except der.DERError as exc:
-                    raise CertificateError(M("csr.not_pem", "not a PEM certificate request: {reason}",
-                                             "不是 PEM 格式的证书请求：{reason}"), reason=exc) from None
+                    raise CertificateError(
+                        M(
+                            "csr.not_pem",
+                            "not a PEM certificate request: {reason}",
+                            "不是 PEM 格式的证书请求：{reason}",
+                        ),
+                        reason=exc,
+                    ) from None
         else:
             raw = data
         try:
@@ -440,8 +510,14 @@ class CertificationRequest:
             info_parts = info_node.children()
             version = info_parts[0].as_int()
             if version != 0:
-                raise CertificateError(M("csr.version", "certificate request version {version} is not v1",
-                                         "证书请求版本 {version} 不是 v1"), version=version + 1)
+                raise CertificateError(
+                    M(
+                        "csr.version",
+                        "certificate request version {version} is not v1",
+                        "证书请求版本 {version} 不是 v1",
+                    ),
+                    version=version + 1,
+                )
             subject = Name.from_node(info_parts[1])
             spki = info_parts[2].raw
             exts: list[Extension] = []
@@ -451,42 +527,63 @@ class CertificationRequest:
                     if a[0].as_oid() == oids.EXTENSION_REQUEST:
                         for e in a[1].children()[0].children():
                             ec = e.children()
-                            exts.append(Extension(ec[0].as_oid(), len(ec) == 3 and ec[1].as_bool(),
-                                                  ec[-1].as_bytes()))
+                            exts.append(Extension(ec[0].as_oid(), len(ec) == 3 and ec[1].as_bool(), ec[-1].as_bytes()))
             sig_alg = alg_node.children()[0].as_oid()
             signature = sig_node.as_bit_string()
         except CertificateError:
             raise
-        except der.DERError as exc:   # our own parser's message: names what is wrong and where
-            raise CertificateError(M("csr.malformed_der", "malformed certificate request: {reason}",
-                                     "证书请求格式错误：{reason}"), reason=exc) from None
+        except der.DERError as exc:  # our own parser's message: names what is wrong and where
+            raise CertificateError(
+                M("csr.malformed_der", "malformed certificate request: {reason}", "证书请求格式错误：{reason}"),
+                reason=exc,
+            ) from None
         except (ValueError, IndexError, AttributeError, TypeError, RecursionError):
             # the DER is well formed but is not a PKCS #10 request: never show Python's own text
-            raise CertificateError(M("csr.malformed", "malformed certificate request: the file is not a PKCS #10 "
-                                     "certificate request (CertificationRequest: info, algorithm, signature)",
-                                     "证书请求格式错误：文件不是 PKCS #10 证书请求"
-                                     "（CertificationRequest：请求信息、算法、签名）")) from None
+            raise CertificateError(
+                M(
+                    "csr.malformed",
+                    "malformed certificate request: the file is not a PKCS #10 "
+                    "certificate request (CertificationRequest: info, algorithm, signature)",
+                    "证书请求格式错误：文件不是 PKCS #10 证书请求（CertificationRequest：请求信息、算法、签名）",
+                )
+            ) from None
         try:
             public_key = PublicKey.from_spki(spki)
         except KeyFormatError as exc:
-            raise CertificateError(M("csr.key", "certificate request key: {reason}", "证书请求中的公钥：{reason}"),
-                                   reason=exc) from None
+            raise CertificateError(
+                M("csr.key", "certificate request key: {reason}", "证书请求中的公钥：{reason}"), reason=exc
+            ) from None
         try:
             alg = algorithm_for_signature_oid(sig_alg)
         except KeyFormatError:
-            raise CertificateError(M("csr.algorithm", "certificate request is signed with unsupported algorithm {oid}; "
-                                     "use SM2-with-SM3 or ECDSA-with-SHA256",
-                                     "证书请求使用了不支持的签名算法 {oid}；请使用 SM2-with-SM3 或 ECDSA-with-SHA256"),
-                                   oid=sig_alg) from None
+            raise CertificateError(
+                M(
+                    "csr.algorithm",
+                    "certificate request is signed with unsupported algorithm {oid}; "
+                    "use SM2-with-SM3 or ECDSA-with-SHA256",
+                    "证书请求使用了不支持的签名算法 {oid}；请使用 SM2-with-SM3 或 ECDSA-with-SHA256",
+                ),
+                oid=sig_alg,
+            ) from None
         if alg is not public_key.algorithm:
-            raise CertificateError(M("csr.algorithm_mismatch", "certificate request carries a {key} key but is signed with {alg}",
-                                     "证书请求携带 {key} 公钥，却以 {alg} 签名"),
-                                   key=public_key.algorithm.label, alg=alg.label)
+            raise CertificateError(
+                M(
+                    "csr.algorithm_mismatch",
+                    "certificate request carries a {key} key but is signed with {alg}",
+                    "证书请求携带 {key} 公钥，却以 {alg} 签名",
+                ),
+                key=public_key.algorithm.label,
+                alg=alg.label,
+            )
         req = cls(raw, info_node.raw, subject, public_key, sig_alg, signature, tuple(exts))
         if not req.proof_of_possession():
-            raise CertificateError(M("csr.proof_of_possession", "certificate request signature does not verify with its own "
-                                     "public key: proof of possession failed",
-                                     "证书请求的签名无法用其自身公钥验证：私钥持有证明失败"))
+            raise CertificateError(
+                M(
+                    "csr.proof_of_possession",
+                    "certificate request signature does not verify with its own public key: proof of possession failed",
+                    "证书请求的签名无法用其自身公钥验证：私钥持有证明失败",
+                )
+            )
         return req
 
     def proof_of_possession(self) -> bool:
@@ -495,5 +592,6 @@ class CertificationRequest:
         proves possession of the private key."""
         if self.public_key.verify(self.info, self.signature):
             return True
-        return (self.public_key.algorithm is Algorithm.SM2
-                and self.public_key.verify(self.info, self.signature, sm2_uid=b""))
+        return self.public_key.algorithm is Algorithm.SM2 and self.public_key.verify(
+            self.info, self.signature, sm2_uid=b""
+        )

@@ -5,6 +5,7 @@ reason; withdrawn by the enterprise before approval (design.md §3).
 One transaction and one audit event per transition. The counter (staff), the enterprise portal and
 licence events all submit through :func:`submit`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,19 +16,35 @@ from sqlalchemy import literal, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from ..db.models import AuditEvent, Enterprise, SealApplication, User
-from ..messages import Localized
-from ..domain.errors import M, Conflict, InvalidTransition, NotFound, ValidationError
-from ..domain.search import search_text
+from ..domain.errors import Conflict, InvalidTransition, M, NotFound, ValidationError
 from ..domain.roles import Permission, check_dual_control, require
 from ..domain.seal_types import SealType
+from ..domain.search import search_text
 from ..domain.states import ApplicationAction, ApplicationState, LicenceStatus, next_application_state
+from ..messages import Localized
 from ..pki import der, x509
 from ..pki.uscc import UsccError, validate_uscc
 from . import audit, seals
 from .context import Actor, ServiceContext
 
-__all__ = ["Item", "ItemRefused", "submit_many", "submit", "review", "approve", "reject", "withdraw", "issue", "queue", "detail", "QueueRow",
-           "QueuePage", "queue_filter", "PAGE_SIZE", "OPEN"]
+__all__ = [
+    "Item",
+    "ItemRefused",
+    "submit_many",
+    "submit",
+    "review",
+    "approve",
+    "reject",
+    "withdraw",
+    "issue",
+    "queue",
+    "detail",
+    "QueueRow",
+    "QueuePage",
+    "queue_filter",
+    "PAGE_SIZE",
+    "OPEN",
+]
 
 PAGE_SIZE = 50
 OPEN = (ApplicationState.SUBMITTED, ApplicationState.REVIEWED, ApplicationState.APPROVED)
@@ -53,44 +70,64 @@ class ItemRefused(ValidationError):
         self.seal_type = seal_type
 
 
-def submit(ctx: ServiceContext, actor: Actor, *, uscc: str, seal_type: str, key: seals.KeyMaterial,
-           picture_png: bytes | None = None, channel: str = "counter", algorithm: str | None = None) -> int:
+def submit(
+    ctx: ServiceContext,
+    actor: Actor,
+    *,
+    uscc: str,
+    seal_type: str,
+    key: seals.KeyMaterial,
+    picture_png: bytes | None = None,
+    channel: str = "counter",
+    algorithm: str | None = None,
+) -> int:
     """A new application; returns its id. The holder key comes as a CSR (its subject must name the
     USCC when it comes from the portal; its self-signature is checked) or a public key."""
-    return submit_many(ctx, actor, uscc=uscc, items=[Item(seal_type, key, picture_png, algorithm)],
-                       channel=channel)[0]
+    return submit_many(ctx, actor, uscc=uscc, items=[Item(seal_type, key, picture_png, algorithm)], channel=channel)[0]
 
 
-def submit_many(ctx: ServiceContext, actor: Actor, *, uscc: str, items: list[Item], channel: str = "counter") -> list[int]:
+def submit_many(
+    ctx: ServiceContext, actor: Actor, *, uscc: str, items: list[Item], channel: str = "counter"
+) -> list[int]:
     """Several applications of one enterprise (e.g. the standard set of four) in one transaction:
     all are submitted or none. A refused item raises :class:`ItemRefused` naming its seal type."""
     if channel == "counter":
         require(actor.name, actor.roles, Permission.APPLICATION_SUBMIT)
     elif channel != "portal":
-        raise ValidationError(M("application.unknown_channel",
-                                "unknown channel {channel}",
-                                "未知渠道 {channel}"), channel=f"{channel!r}")
+        raise ValidationError(
+            M("application.unknown_channel", "unknown channel {channel}", "未知渠道 {channel}"), channel=f"{channel!r}"
+        )
     try:
         uscc = validate_uscc(uscc)
     except UsccError as exc:
-        raise ValidationError(M("application.uscc",
-                                "USCC {uscc}: {exc}",
-                                "统一社会信用代码 {uscc}：{exc}"), uscc=f"{uscc!r}", exc=exc) from None
+        raise ValidationError(
+            M("application.uscc", "USCC {uscc}: {exc}", "统一社会信用代码 {uscc}：{exc}"), uscc=f"{uscc!r}", exc=exc
+        ) from None
     if not items:
-        raise ValidationError(M("application.nothing_apply",
-                                "nothing to apply for",
-                                "没有要申请的内容"))
+        raise ValidationError(M("application.nothing_apply", "nothing to apply for", "没有要申请的内容"))
     checked = []
     for item in items:
         st = SealType.parse(item.seal_type)
         try:
             if item.key.generate:
-                raise ValidationError(M("application.application_brings_holder_s",
-                                        "an application brings the holder's own key (a CSR or a public key)",
-                                        "申请须提供持有人自己的密钥（证书请求或公钥）"))
-            req = seals.IssueRequest(uscc=uscc, seal_type=st.code, key=item.key, operator="", approver="",
-                                     algorithm=item.algorithm, picture_png=item.picture_png, channel=channel,
-                                     require_uscc_in_csr=channel == "portal")
+                raise ValidationError(
+                    M(
+                        "application.application_brings_holder_s",
+                        "an application brings the holder's own key (a CSR or a public key)",
+                        "申请须提供持有人自己的密钥（证书请求或公钥）",
+                    )
+                )
+            req = seals.IssueRequest(
+                uscc=uscc,
+                seal_type=st.code,
+                key=item.key,
+                operator="",
+                approver="",
+                algorithm=item.algorithm,
+                picture_png=item.picture_png,
+                channel=channel,
+                require_uscc_in_csr=channel == "portal",
+            )
             seals._check_picture(ctx, item.picture_png)
             pub, csr_der, _none = seals._resolve_key(req, uscc)
         except ValidationError as exc:
@@ -100,30 +137,64 @@ def submit_many(ctx: ServiceContext, actor: Actor, *, uscc: str, items: list[Ite
         checked.append((st, item, pub, csr_der))
     keys = [pub.fingerprint() for _st, _i, pub, _c in checked]
     if len(set(keys)) != len(keys):
-        raise ValidationError(M("application.each_seal_needs_its",
-                                "each seal needs its own key: two requests carry the same public key",
-                                "每枚印章需要各自的密钥：两份请求携带同一公钥"))
+        raise ValidationError(
+            M(
+                "application.each_seal_needs_its",
+                "each seal needs its own key: two requests carry the same public key",
+                "每枚印章需要各自的密钥：两份请求携带同一公钥",
+            )
+        )
     now = ctx.clock.now()
     with ctx.transaction() as session:
         ent = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
         if ent is None:
-            raise NotFound(M("application.no_licence_record_uscc",
-                             "no licence on record for USCC {uscc}",
-                             "没有统一社会信用代码为 {uscc} 的执照记录"), uscc=uscc)
+            raise NotFound(
+                M(
+                    "application.no_licence_record_uscc",
+                    "no licence on record for USCC {uscc}",
+                    "没有统一社会信用代码为 {uscc} 的执照记录",
+                ),
+                uscc=uscc,
+            )
         if ent.status is not LicenceStatus.ACTIVE:
-            raise Conflict(M("application.licence_no_new_applications",
-                             "the licence of {uscc} is {status}: no new applications",
-                             "{uscc} 的执照{status}：不能提交新申请"), uscc=uscc, status=ent.status.value)
+            raise Conflict(
+                M(
+                    "application.licence_no_new_applications",
+                    "the licence of {uscc} is {status}: no new applications",
+                    "{uscc} 的执照{status}：不能提交新申请",
+                ),
+                uscc=uscc,
+                status=ent.status.value,
+            )
         ids = []
         for st, item, pub, csr_der in checked:
-            app = SealApplication(enterprise_id=ent.id, seal_type=st, algorithm=pub.algorithm,
-                                  state=ApplicationState.SUBMITTED, channel=channel, public_key_spki=pub.spki(),
-                                  csr_der=csr_der, picture_png=item.picture_png, submitted_by=actor.name,
-                                  submitted_at=now)
+            app = SealApplication(
+                enterprise_id=ent.id,
+                seal_type=st,
+                algorithm=pub.algorithm,
+                state=ApplicationState.SUBMITTED,
+                channel=channel,
+                public_key_spki=pub.spki(),
+                csr_der=csr_der,
+                picture_png=item.picture_png,
+                submitted_by=actor.name,
+                submitted_at=now,
+            )
             session.add(app)
             session.flush()
-            audit.record(session, ctx, actor, "application.submitted", "application", app.id, uscc=uscc,
-                         seal_type=st.code, channel=channel, algorithm=pub.algorithm.value, key=pub.fingerprint())
+            audit.record(
+                session,
+                ctx,
+                actor,
+                "application.submitted",
+                "application",
+                app.id,
+                uscc=uscc,
+                seal_type=st.code,
+                channel=channel,
+                algorithm=pub.algorithm.value,
+                key=pub.fingerprint(),
+            )
             ids.append(app.id)
         return ids
 
@@ -134,9 +205,7 @@ def _load(session: Session, app_id: int, *, lock: bool = False) -> SealApplicati
         stmt = stmt.with_for_update()
     app = session.scalar(stmt)
     if app is None:
-        raise NotFound(M("application.no_application",
-                         "no application {app_id}",
-                         "没有申请 {app_id}"), app_id=app_id)
+        raise NotFound(M("application.no_application", "no application {app_id}", "没有申请 {app_id}"), app_id=app_id)
     return app
 
 
@@ -151,12 +220,26 @@ def review(ctx: ServiceContext, actor: Actor, app_id: int, note: str = "") -> No
         app = _load(session, app_id, lock=True)
         new = _move(app, ApplicationAction.REVIEW)
         if app.enterprise.status is not LicenceStatus.ACTIVE:
-            raise Conflict(M("application.licence_reject_application_instead",
-                             "the licence of {uscc} is {status}: reject the application instead",
-                             "{uscc} 的执照{status}：请改为驳回申请"), uscc=app.enterprise.uscc, status=app.enterprise.status.value)
+            raise Conflict(
+                M(
+                    "application.licence_reject_application_instead",
+                    "the licence of {uscc} is {status}: reject the application instead",
+                    "{uscc} 的执照{status}：请改为驳回申请",
+                ),
+                uscc=app.enterprise.uscc,
+                status=app.enterprise.status.value,
+            )
         app.state, app.reviewed_by_id, app.reviewed_at = new, actor.user_id, ctx.clock.now()
-        audit.record(session, ctx, actor, "application.reviewed", "application", app.id,
-                     licence_status=app.enterprise.status.value, note=note[:MAX_REASON])
+        audit.record(
+            session,
+            ctx,
+            actor,
+            "application.reviewed",
+            "application",
+            app.id,
+            licence_status=app.enterprise.status.value,
+            note=note[:MAX_REASON],
+        )
 
 
 def approve(ctx: ServiceContext, actor: Actor, app_id: int) -> None:
@@ -168,25 +251,43 @@ def approve(ctx: ServiceContext, actor: Actor, app_id: int) -> None:
         reviewer = session.get(User, app.reviewed_by_id) if app.reviewed_by_id else None
         check_dual_control(reviewer.username if reviewer else "", actor.name)
         if app.enterprise.status is not LicenceStatus.ACTIVE:
-            raise Conflict(M("application.licence",
-                             "the licence of {uscc} is {status}",
-                             "{uscc} 的执照{status}"), uscc=app.enterprise.uscc, status=app.enterprise.status.value)
+            raise Conflict(
+                M("application.licence", "the licence of {uscc} is {status}", "{uscc} 的执照{status}"),
+                uscc=app.enterprise.uscc,
+                status=app.enterprise.status.value,
+            )
         app.state, app.approved_by_id, app.approved_at = new, actor.user_id, ctx.clock.now()
-        audit.record(session, ctx, actor, "application.approved", "application", app.id,
-                     reviewed_by=reviewer.username if reviewer else None)
+        audit.record(
+            session,
+            ctx,
+            actor,
+            "application.approved",
+            "application",
+            app.id,
+            reviewed_by=reviewer.username if reviewer else None,
+        )
 
 
 def reject(ctx: ServiceContext, actor: Actor, app_id: int, reason: str) -> None:
     require(actor.name, actor.roles, Permission.APPLICATION_REJECT)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError(M("application.rejection_needs_reason_it",
-                                "a rejection needs a reason (it is shown to the applicant)",
-                                "驳回须说明理由（理由会告知申请人）"))
+        raise ValidationError(
+            M(
+                "application.rejection_needs_reason_it",
+                "a rejection needs a reason (it is shown to the applicant)",
+                "驳回须说明理由（理由会告知申请人）",
+            )
+        )
     if len(reason) > MAX_REASON:
-        raise ValidationError(M("application.reason_longer_than_characters",
-                                "the reason is longer than {max_reason} characters",
-                                "理由超过 {max_reason} 个字符"), max_reason=MAX_REASON)
+        raise ValidationError(
+            M(
+                "application.reason_longer_than_characters",
+                "the reason is longer than {max_reason} characters",
+                "理由超过 {max_reason} 个字符",
+            ),
+            max_reason=MAX_REASON,
+        )
     with ctx.transaction() as session:
         app = _load(session, app_id, lock=True)
         app.state = _move(app, ApplicationAction.REJECT)
@@ -200,9 +301,9 @@ def withdraw(ctx: ServiceContext, actor: Actor, app_id: int, enterprise_id: int)
     with ctx.transaction() as session:
         app = _load(session, app_id, lock=True)
         if app.enterprise_id != enterprise_id:
-            raise NotFound(M("application.no_application",
-                             "no application {app_id}",
-                             "没有申请 {app_id}"), app_id=app_id)
+            raise NotFound(
+                M("application.no_application", "no application {app_id}", "没有申请 {app_id}"), app_id=app_id
+            )
         app.state = _move(app, ApplicationAction.WITHDRAW)
         app.picture_png = None
         audit.record(session, ctx, actor, "application.withdrawn", "application", app.id)
@@ -214,14 +315,26 @@ def issue(ctx: ServiceContext, actor: Actor, app_id: int) -> seals.IssueResult:
     with ctx.reader() as session:
         app = _load(session, app_id)
         if app.state is not ApplicationState.APPROVED:
-            raise InvalidTransition(M("application.application_only_approved_application",
-                                      "application {app_id} is {state}; only an approved application is issued",
-                                      "申请 {app_id} 为{state}；只有已批准的申请才能签发"), app_id=app_id, state=app.state.value)
+            raise InvalidTransition(
+                M(
+                    "application.application_only_approved_application",
+                    "application {app_id} is {state}; only an approved application is issued",
+                    "申请 {app_id} 为{state}；只有已批准的申请才能签发",
+                ),
+                app_id=app_id,
+                state=app.state.value,
+            )
         pem = der.der_to_pem(app.public_key_spki, "PUBLIC KEY").encode()
-        req = seals.IssueRequest(uscc=app.enterprise.uscc, seal_type=app.seal_type.code,
-                                 key=seals.KeyMaterial(public_key_pem=pem), operator="", approver="",
-                                 picture_png=app.picture_png, channel=app.channel if app.channel in (
-                                     "counter", "portal", "reissue") else "counter", application_id=app.id)
+        req = seals.IssueRequest(
+            uscc=app.enterprise.uscc,
+            seal_type=app.seal_type.code,
+            key=seals.KeyMaterial(public_key_pem=pem),
+            operator="",
+            approver="",
+            picture_png=app.picture_png,
+            channel=app.channel if app.channel in ("counter", "portal", "reissue") else "counter",
+            application_id=app.id,
+        )
     return seals.issue_seals(ctx, actor, [req])[0]
 
 
@@ -247,19 +360,24 @@ class QueuePage:
     state: str
     query: str
     oldest_first: bool
-    next_after: tuple[str, int] | None   # (submitted_at ISO, id) to continue after
+    next_after: tuple[str, int] | None  # (submitted_at ISO, id) to continue after
 
 
 def queue_filter(state: str, query: str) -> tuple[list[ApplicationState], str, Any]:
     """The states of a list filter (``open`` = submitted, reviewed or approved), the cleaned query
     and the enterprise condition it names (a USCC or a name prefix; None for none), for the queue
     and its CSV export (registry.services.exports)."""
-    states = list(OPEN) if state == "open" else [ApplicationState(state)] if state in {
-        s.value for s in ApplicationState} else None
+    states = (
+        list(OPEN)
+        if state == "open"
+        else [ApplicationState(state)]
+        if state in {s.value for s in ApplicationState}
+        else None
+    )
     if states is None:
-        raise ValidationError(M("application.unknown_state",
-                                "unknown state {state}",
-                                "未知状态 {state}"), state=f"{state!r}")
+        raise ValidationError(
+            M("application.unknown_state", "unknown state {state}", "未知状态 {state}"), state=f"{state!r}"
+        )
     q = search_text(query)
     A = SealApplication
     ent_filter = None
@@ -269,12 +387,21 @@ def queue_filter(state: str, query: str) -> tuple[list[ApplicationState], str, A
         else:
             escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             ent_filter = A.enterprise_id.in_(
-                select(Enterprise.id).where(Enterprise.name.like(escaped + "%", escape="\\")).limit(1000))
+                select(Enterprise.id).where(Enterprise.name.like(escaped + "%", escape="\\")).limit(1000)
+            )
     return states, q, ent_filter
 
 
-def queue(ctx: ServiceContext, actor: Actor, *, state: str = "open", query: str = "", oldest_first: bool = True,
-          after: tuple[str, int] | None = None, limit: int = PAGE_SIZE) -> QueuePage:
+def queue(
+    ctx: ServiceContext,
+    actor: Actor,
+    *,
+    state: str = "open",
+    query: str = "",
+    oldest_first: bool = True,
+    after: tuple[str, int] | None = None,
+    limit: int = PAGE_SIZE,
+) -> QueuePage:
     """Applications by state (``open`` = submitted, reviewed or approved), optionally for one USCC or
     enterprise-name prefix, by age, with keyset pagination on (submitted_at, id)."""
     require(actor.name, actor.roles, Permission.SEAL_VIEW)
@@ -289,19 +416,27 @@ def queue(ctx: ServiceContext, actor: Actor, *, state: str = "open", query: str 
         if ent_filter is not None:
             b = b.where(ent_filter)
         if after is not None:
-            key = tuple_(literal(dt.datetime.fromisoformat(after[0]), A.submitted_at.type), literal(after[1], A.id.type))
+            key = tuple_(
+                literal(dt.datetime.fromisoformat(after[0]), A.submitted_at.type), literal(after[1], A.id.type)
+            )
             b = b.where(tuple_(A.submitted_at, A.id) > key if oldest_first else tuple_(A.submitted_at, A.id) < key)
         order = (A.submitted_at.asc(), A.id.asc()) if oldest_first else (A.submitted_at.desc(), A.id.desc())
         branches.append(select(*b.order_by(*order).limit(limit + 1).subquery().c))
     u = (union_all(*branches) if len(branches) > 1 else branches[0]).subquery()
     outer = (u.c.submitted_at.asc(), u.c.id.asc()) if oldest_first else (u.c.submitted_at.desc(), u.c.id.desc())
-    stmt = (select(u.c.id, u.c.state, u.c.seal_type, u.c.channel, u.c.submitted_at, Enterprise.name, Enterprise.uscc)
-            .join(Enterprise, Enterprise.id == u.c.enterprise_id).order_by(*outer).limit(limit + 1))
+    stmt = (
+        select(u.c.id, u.c.state, u.c.seal_type, u.c.channel, u.c.submitted_at, Enterprise.name, Enterprise.uscc)
+        .join(Enterprise, Enterprise.id == u.c.enterprise_id)
+        .order_by(*outer)
+        .limit(limit + 1)
+    )
     now = ctx.clock.now()
     with ctx.reader() as s:
         rows = s.execute(stmt).all()
-    out = [QueueRow(r[0], r[1].value, r[2].code, r[5], r[6], r[3], r[4], (now - r[4]).total_seconds() / 3600)
-           for r in rows[:limit]]
+    out = [
+        QueueRow(r[0], r[1].value, r[2].code, r[5], r[6], r[3], r[4], (now - r[4]).total_seconds() / 3600)
+        for r in rows[:limit]
+    ]
     nxt = (out[-1].submitted_at.isoformat(), out[-1].id) if len(rows) > limit else None
     return QueuePage(out, state, q, oldest_first, nxt)
 
@@ -313,29 +448,56 @@ def detail(ctx: ServiceContext, actor: Actor, app_id: int) -> dict[str, Any]:
     with ctx.reader() as s:
         app = _load(s, app_id)
         ent = app.enterprise
-        names = {u.id: u.username for u in s.scalars(select(User).where(
-            User.id.in_([i for i in (app.reviewed_by_id, app.approved_by_id) if i])))}
+        names = {
+            u.id: u.username
+            for u in s.scalars(
+                select(User).where(User.id.in_([i for i in (app.reviewed_by_id, app.approved_by_id) if i]))
+            )
+        }
         pub = PublicKey.from_spki(app.public_key_spki)
         csr_subject = None
         if app.csr_der:
             csr_subject = str(x509.CertificationRequest.load(app.csr_der).subject)
-        history = [{"at": e.occurred_at, "actor": e.actor, "action": e.action, "details": e.details}
-                   for e in s.scalars(select(AuditEvent).where(
-                       AuditEvent.target_type == "application", AuditEvent.target_id == str(app.id))
-                       .order_by(AuditEvent.id))]
+        history = [
+            {"at": e.occurred_at, "actor": e.actor, "action": e.action, "details": e.details}
+            for e in s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.target_type == "application", AuditEvent.target_id == str(app.id))
+                .order_by(AuditEvent.id)
+            )
+        ]
         seal_code = app.seal.es_id if app.seal is not None else None
         return {
-            "id": app.id, "state": app.state.value, "seal_type": app.seal_type, "channel": app.channel,
-            "algorithm": app.algorithm.value, "submitted_by": app.submitted_by, "submitted_at": app.submitted_at,
-            "reviewed_by": names.get(app.reviewed_by_id or -1), "reviewed_at": app.reviewed_at,
-            "approved_by": names.get(app.approved_by_id or -1), "approved_at": app.approved_at,
-            "reason": app.decided_reason, "key_sha256": pub.fingerprint(), "key_label": pub.algorithm.label,
-            "csr_subject": csr_subject, "has_picture": app.picture_png is not None, "seal": seal_code,
-            "enterprise": {"id": ent.id, "uscc": ent.uscc, "name": ent.name,
-                           "legal_representative": ent.legal_representative, "entity_type": ent.entity_type,
-                           "address": ent.address, "registered_on": ent.registered_on, "status": ent.status.value},
-            "licence_history": [{"at": h.recorded_at, "event": h.event, "changes": h.changes, "source": h.source}
-                                for h in ent.history],
+            "id": app.id,
+            "state": app.state.value,
+            "seal_type": app.seal_type,
+            "channel": app.channel,
+            "algorithm": app.algorithm.value,
+            "submitted_by": app.submitted_by,
+            "submitted_at": app.submitted_at,
+            "reviewed_by": names.get(app.reviewed_by_id or -1),
+            "reviewed_at": app.reviewed_at,
+            "approved_by": names.get(app.approved_by_id or -1),
+            "approved_at": app.approved_at,
+            "reason": app.decided_reason,
+            "key_sha256": pub.fingerprint(),
+            "key_label": pub.algorithm.label,
+            "csr_subject": csr_subject,
+            "has_picture": app.picture_png is not None,
+            "seal": seal_code,
+            "enterprise": {
+                "id": ent.id,
+                "uscc": ent.uscc,
+                "name": ent.name,
+                "legal_representative": ent.legal_representative,
+                "entity_type": ent.entity_type,
+                "address": ent.address,
+                "registered_on": ent.registered_on,
+                "status": ent.status.value,
+            },
+            "licence_history": [
+                {"at": h.recorded_at, "event": h.event, "changes": h.changes, "source": h.source} for h in ent.history
+            ],
             "history": history,
         }
 
@@ -349,6 +511,6 @@ def picture(ctx: ServiceContext, actor: Actor, app_id: int) -> bytes:
             return app.picture_png
         if app.seal is not None:
             return seals.seal_picture(app.seal).data
-        return seals._render_picture(ctx, app.enterprise.name, app.enterprise.legal_representative, app.seal_type,
-                                     app.enterprise.uscc)
-
+        return seals._render_picture(
+            ctx, app.enterprise.name, app.enterprise.legal_representative, app.seal_type, app.enterprise.uscc
+        )

@@ -27,6 +27,7 @@ checkpoint: its signature must verify with the certificate it carries, that cert
 the database's SM2 root certificate, the chain must reach the checkpoint's ``seq`` and the event at
 that number must have the checkpoint's hash.
 """
+
 from __future__ import annotations
 
 import base64
@@ -54,9 +55,9 @@ _NAME = re.compile(r"^checkpoint-(\d{8,})\.json$")
 MAX_FILE_BYTES = 64 * 1024
 
 # problem kinds (audit.ChainProblem.kind)
-CHECKPOINT_AHEAD = "checkpoint-ahead"        # the chain is shorter than a checkpoint recorded
+CHECKPOINT_AHEAD = "checkpoint-ahead"  # the chain is shorter than a checkpoint recorded
 CHECKPOINT_MISMATCH = "checkpoint-mismatch"  # the event at the checkpoint's number has another hash
-CHECKPOINT_INVALID = "checkpoint-invalid"    # the checkpoint file is unreadable or not signed by our root
+CHECKPOINT_INVALID = "checkpoint-invalid"  # the checkpoint file is unreadable or not signed by our root
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,13 @@ def _files(folder: Path) -> list[tuple[int, Path]]:
 def read_checkpoint(path: Path) -> Checkpoint:
     """Parse a checkpoint file and check its signature with the certificate it carries (whether
     that certificate is the registry's root is the caller's check)."""
-    bad = M("audit_anchor.unreadable", "{file} is not a valid audit checkpoint ({reason})",
-            "{file} 不是有效的审计检查点（{reason}）")
+    bad = M(
+        "audit_anchor.unreadable",
+        "{file} is not a valid audit checkpoint ({reason})",
+        "{file} 不是有效的审计检查点（{reason}）",
+    )
     try:
-        raw = path.read_bytes()[:MAX_FILE_BYTES + 1]
+        raw = path.read_bytes()[: MAX_FILE_BYTES + 1]
     except OSError as exc:
         raise CheckpointError(bad, file=path.name, reason=exc.strerror or str(exc)) from None
     try:
@@ -107,20 +111,35 @@ def read_checkpoint(path: Path) -> Checkpoint:
             raise ValueError("not a version 1 checkpoint")
         signature = base64.b64decode(data.pop("signature"), validate=True)
         cert_der = base64.b64decode(data["certificate"], validate=True)
-        number, seq, hash_, made_at, signer = (data["checkpoint"], data["seq"], data["hash"], data["made_at"],
-                                               data["signer"])
-        if not (isinstance(number, int) and isinstance(seq, int) and isinstance(hash_, str)
-                and re.fullmatch(r"[0-9a-f]{64}", hash_) and isinstance(made_at, str) and isinstance(signer, str)):
+        number, seq, hash_, made_at, signer = (
+            data["checkpoint"],
+            data["seq"],
+            data["hash"],
+            data["made_at"],
+            data["signer"],
+        )
+        if not (
+            isinstance(number, int)
+            and isinstance(seq, int)
+            and isinstance(hash_, str)
+            and re.fullmatch(r"[0-9a-f]{64}", hash_)
+            and isinstance(made_at, str)
+            and isinstance(signer, str)
+        ):
             raise ValueError("a field has the wrong type")
         cert = x509.Certificate.from_der(cert_der)
     except (ValueError, KeyError, TypeError, RecursionError, binascii.Error, x509.CertificateError) as exc:
         reason = "unreadable" if isinstance(exc, RecursionError) else str(exc)[:200]
         raise CheckpointError(bad, file=path.name, reason=reason) from None
     if not cert.public_key.verify(_canonical(data), signature):
-        raise CheckpointError(M("audit_anchor.bad_signature",
-                                "{file}: the signature does not verify with the certificate it carries "
-                                "(forged or altered)",
-                                "{file}：签名无法用其所附证书验证（伪造或被篡改）"), file=path.name)
+        raise CheckpointError(
+            M(
+                "audit_anchor.bad_signature",
+                "{file}: the signature does not verify with the certificate it carries (forged or altered)",
+                "{file}：签名无法用其所附证书验证（伪造或被篡改）",
+            ),
+            file=path.name,
+        )
     return Checkpoint(number, seq, hash_, made_at, signer, cert_der, path)
 
 
@@ -131,8 +150,7 @@ def newest_checkpoint(ctx: ServiceContext) -> Checkpoint | None:
 
 def _root_certificate_der(ctx: ServiceContext) -> bytes | None:
     with ctx.reader() as s:
-        return s.scalar(select(Authority.certificate_der).where(Authority.name == SIGNER,
-                                                                Authority.active.is_(True)))
+        return s.scalar(select(Authority.certificate_der).where(Authority.name == SIGNER, Authority.active.is_(True)))
 
 
 def make_checkpoint(ctx: ServiceContext) -> Checkpoint | None:
@@ -144,11 +162,17 @@ def make_checkpoint(ctx: ServiceContext) -> Checkpoint | None:
         opts["isolation_level"] = "REPEATABLE READ"
     newest = newest_checkpoint(ctx)
     with ctx.engine.connect().execution_options(**opts) as conn, conn.begin():
-        head = conn.execute(select(AuditChainHead.last_seq, AuditChainHead.last_hash)
-                            .where(AuditChainHead.id == 1)).first()
+        head = conn.execute(
+            select(AuditChainHead.last_seq, AuditChainHead.last_hash).where(AuditChainHead.id == 1)
+        ).first()
         if head is None:
-            raise CheckpointError(M("audit_anchor.no_head", "the audit chain head is missing: run `registry audit "
-                                    "verify`", "审计链头缺失：请运行 `registry audit verify`"))
+            raise CheckpointError(
+                M(
+                    "audit_anchor.no_head",
+                    "the audit chain head is missing: run `registry audit verify`",
+                    "审计链头缺失：请运行 `registry audit verify`",
+                )
+            )
         head_seq, head_hash = int(head[0]), str(head[1])
         if newest is not None and newest.seq == head_seq and newest.hash == head_hash:
             return None
@@ -158,15 +182,23 @@ def make_checkpoint(ctx: ServiceContext) -> Checkpoint | None:
             report = audit._walk(audit._rows(conn), head)
             problem = None if report.ok else report.summary()
         if problem is not None:
-            raise CheckpointError(M("audit_anchor.refused", "no checkpoint was written: {problem}",
-                                    "未写入检查点：{problem}"), problem=problem)
+            raise CheckpointError(
+                M("audit_anchor.refused", "no checkpoint was written: {problem}", "未写入检查点：{problem}"),
+                problem=problem,
+            )
     with ctx.reader() as session:
         auth = authorities.load(ctx, session, SIGNER)
     number = (newest.number if newest is not None else 0) + 1
     number = max([number] + [n + 1 for n, _p in _files(directory(ctx))])
-    body = {"v": 1, "checkpoint": number, "seq": head_seq, "hash": head_hash,
-            "made_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "signer": SIGNER,
-            "certificate": base64.b64encode(auth.certificate.der).decode("ascii")}
+    body = {
+        "v": 1,
+        "checkpoint": number,
+        "seq": head_seq,
+        "hash": head_hash,
+        "made_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "signer": SIGNER,
+        "certificate": base64.b64encode(auth.certificate.der).decode("ascii"),
+    }
     signature = auth.signer.sign(_canonical(body))
     text = json.dumps(dict(body, signature=base64.b64encode(signature).decode("ascii")), indent=1) + "\n"
     folder = directory(ctx)
@@ -174,11 +206,11 @@ def make_checkpoint(ctx: ServiceContext) -> Checkpoint | None:
     path = folder / f"checkpoint-{number:08d}.json"
     tmp = folder / f".{path.name}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
-        os.fchmod(fh.fileno(), 0o644)   # public: a sequence number and a hash, signed
+        os.fchmod(fh.fileno(), 0o644)  # public: a sequence number and a hash, signed
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
-    os.link(tmp, path)                  # never replaces an existing checkpoint
+    os.link(tmp, path)  # never replaces an existing checkpoint
     tmp.unlink()
     return Checkpoint(number, head_seq, head_hash, body["made_at"], SIGNER, auth.certificate.der, path)
 
@@ -209,30 +241,53 @@ def check(ctx: ServiceContext, report: audit.ChainReport) -> audit.ChainReport:
     except CheckpointError as exc:
         return _failed(report, CHECKPOINT_INVALID, 0, str(exc))
     if cp is None:
-        return dataclasses.replace(report, note="; no signed checkpoint yet (`registry audit checkpoint`)") \
-            if report.ok else report
+        return (
+            dataclasses.replace(report, note="; no signed checkpoint yet (`registry audit checkpoint`)")
+            if report.ok
+            else report
+        )
     root = _root_certificate_der(ctx)
     if root != cp.certificate_der:
-        return _failed(report, CHECKPOINT_INVALID, cp.seq,
-                       f"{cp} is signed by a certificate that is not the registry's {SIGNER} certificate in the "
-                       "database: the checkpoint or the root certificate was replaced")
+        return _failed(
+            report,
+            CHECKPOINT_INVALID,
+            cp.seq,
+            f"{cp} is signed by a certificate that is not the registry's {SIGNER} certificate in the "
+            "database: the checkpoint or the root certificate was replaced",
+        )
     if not report.ok:
-        return report   # the chain's own problem comes first
+        return report  # the chain's own problem comes first
     if report.head_seq is None or report.head_seq < cp.seq:
-        return _failed(report, CHECKPOINT_AHEAD, cp.seq,
-                       f"the chain ends at seq {report.head_seq}, but {cp} recorded seq {cp.seq}: events were "
-                       "removed from the end and the chain head moved back")
+        return _failed(
+            report,
+            CHECKPOINT_AHEAD,
+            cp.seq,
+            f"the chain ends at seq {report.head_seq}, but {cp} recorded seq {cp.seq}: events were "
+            "removed from the end and the chain head moved back",
+        )
     with ctx.reader() as s:
         stored = s.scalar(select(AuditEvent.hash).where(AuditEvent.seq == cp.seq))
     if stored != cp.hash:
-        return _failed(report, CHECKPOINT_MISMATCH, cp.seq,
-                       f"event {cp.seq} is not the event {cp} recorded (hash {cp.hash[:16]}…): the log was rewritten "
-                       "and re-hashed")
-    return audit.ChainReport(True, report.events, report.head_seq, report.head_hash, None, checkpoint=cp.number,
-                             checkpoint_seq=cp.seq,
-                             note=f"; agrees with signed checkpoint {cp.number} (seq {cp.seq}, made {cp.made_at})")
+        return _failed(
+            report,
+            CHECKPOINT_MISMATCH,
+            cp.seq,
+            f"event {cp.seq} is not the event {cp} recorded (hash {cp.hash[:16]}…): the log was rewritten "
+            "and re-hashed",
+        )
+    return audit.ChainReport(
+        True,
+        report.events,
+        report.head_seq,
+        report.head_hash,
+        None,
+        checkpoint=cp.number,
+        checkpoint_seq=cp.seq,
+        note=f"; agrees with signed checkpoint {cp.number} (seq {cp.seq}, made {cp.made_at})",
+    )
 
 
 def _failed(report: audit.ChainReport, kind: str, seq: int, message: str) -> audit.ChainReport:
-    return audit.ChainReport(False, report.events, report.head_seq, report.head_hash,
-                             audit.ChainProblem(kind, seq, None, message))
+    return audit.ChainReport(
+        False, report.events, report.head_seq, report.head_hash, audit.ChainProblem(kind, seq, None, message)
+    )

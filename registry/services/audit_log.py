@@ -22,6 +22,7 @@ target type and id          ``ix_audit_events_target`` (target_type, target_id, 
 Rows are read defensively (details and time as stored, decoded here) so that a log edited behind
 the application's back can still be listed next to the integrity check that reports it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,16 +31,27 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (Connection, Select, String, and_, bindparam, false, func, or_, select, text,
-                        type_coerce, union_all)
+from sqlalchemy import (
+    Connection,
+    Select,
+    String,
+    and_,
+    bindparam,
+    false,
+    func,
+    or_,
+    select,
+    text,
+    type_coerce,
+    union_all,
+)
 
 from ..db.models import AuditEvent
 from ..domain.errors import M, ValidationError
 from ..domain.roles import Permission, require
 from .context import Actor, ServiceContext
 
-__all__ = ["TARGET_TYPES", "PAGE_SIZE", "AuditFilter", "AuditRow", "AuditPage", "parse_filter", "search",
-           "statement"]
+__all__ = ["TARGET_TYPES", "PAGE_SIZE", "AuditFilter", "AuditRow", "AuditPage", "parse_filter", "search", "statement"]
 
 PAGE_SIZE = 50
 # What the services record events about (``target_type``); the page offers these in its filter.
@@ -51,11 +63,11 @@ _E = AuditEvent
 @dataclass(frozen=True)
 class AuditFilter:
     actor: str = ""
-    action: str = ""             # a prefix: "seal." or "seal.revoked"
+    action: str = ""  # a prefix: "seal." or "seal.revoked"
     target_type: str = ""
     target_id: str = ""
-    since: dt.datetime | None = None   # inclusive
-    until: dt.datetime | None = None   # exclusive
+    since: dt.datetime | None = None  # inclusive
+    until: dt.datetime | None = None  # exclusive
 
     @property
     def empty(self) -> bool:
@@ -67,19 +79,19 @@ class AuditRow:
     seq: int
     id: int
     occurred_at: dt.datetime | None
-    occurred_text: str           # as stored when it cannot be read as a time
+    occurred_text: str  # as stored when it cannot be read as a time
     actor: str
     action: str
     target_type: str
     target_id: str
-    details: str                 # compact JSON (UTF-8, not escaped): shown as text, never as markup
+    details: str  # compact JSON (UTF-8, not escaped): shown as text, never as markup
 
 
 @dataclass(frozen=True)
 class AuditPage:
     rows: list[AuditRow]
     filter: AuditFilter
-    next_after: int | None       # the seq to continue after, if there are more
+    next_after: int | None  # the seq to continue after, if there are more
 
 
 _WHEN = {"from": M("audit_filter.from", "from", "起始时间"), "to": M("audit_filter.to", "to", "结束时间")}
@@ -92,46 +104,63 @@ def _time(text: str, what: str, *, end: bool) -> dt.datetime | None:
     if not text:
         return None
     body = text[:-1] if text.endswith(("Z", "z")) else text
-    for fmt, unit in (("%Y-%m-%d", dt.timedelta(days=1)), ("%Y-%m-%dT%H:%M", dt.timedelta(minutes=1)),
-                      ("%Y-%m-%d %H:%M", dt.timedelta(minutes=1)), ("%Y-%m-%dT%H:%M:%S", dt.timedelta(seconds=1)),
-                      ("%Y-%m-%d %H:%M:%S", dt.timedelta(seconds=1))):
+    for fmt, unit in (
+        ("%Y-%m-%d", dt.timedelta(days=1)),
+        ("%Y-%m-%dT%H:%M", dt.timedelta(minutes=1)),
+        ("%Y-%m-%d %H:%M", dt.timedelta(minutes=1)),
+        ("%Y-%m-%dT%H:%M:%S", dt.timedelta(seconds=1)),
+        ("%Y-%m-%d %H:%M:%S", dt.timedelta(seconds=1)),
+    ):
         try:
-            when = dt.datetime.strptime(body, fmt).replace(tzinfo=dt.timezone.utc)
+            when = dt.datetime.strptime(body, fmt).replace(tzinfo=dt.UTC)
         except ValueError:
             continue
         return when + unit if end else when
-    raise ValidationError(M("audit_filter.bad_time", "{what}: {value} is not a time; use YYYY-MM-DD or "
-                            "YYYY-MM-DD HH:MM (UTC)",
-                            "{what}：{value} 不是时间；请使用 YYYY-MM-DD 或 YYYY-MM-DD HH:MM（UTC）"),
-                          what=_WHEN[what], value=repr(text[:40]))
+    raise ValidationError(
+        M(
+            "audit_filter.bad_time",
+            "{what}: {value} is not a time; use YYYY-MM-DD or YYYY-MM-DD HH:MM (UTC)",
+            "{what}：{value} 不是时间；请使用 YYYY-MM-DD 或 YYYY-MM-DD HH:MM（UTC）",
+        ),
+        what=_WHEN[what],
+        value=repr(text[:40]),
+    )
 
 
-def parse_filter(actor: str = "", action: str = "", target_type: str = "", target_id: str = "",
-                 since: str = "", until: str = "") -> AuditFilter:
+def parse_filter(
+    actor: str = "", action: str = "", target_type: str = "", target_id: str = "", since: str = "", until: str = ""
+) -> AuditFilter:
     """The filter from the page's fields, or :class:`ValidationError` naming the bad one."""
     actor, action = (actor or "").strip(), (action or "").strip()
     target_type, target_id = (target_type or "").strip(), (target_id or "").strip()
     if len(actor) > 100:
-        raise ValidationError(M("audit_filter.actor_too_long", "actor: longer than 100 characters",
-                                "操作人：超过 100 个字符"))
+        raise ValidationError(
+            M("audit_filter.actor_too_long", "actor: longer than 100 characters", "操作人：超过 100 个字符")
+        )
     if action and not _ACTION.match(action):
-        raise ValidationError(M("audit_filter.bad_action", "action: the start of an action name, e.g. seal. or "
-                                "user.created (letters, digits, . _ -)",
-                                "操作：须为操作名称的开头，例如 seal. 或 user.created（字母、数字、. _ -）"))
+        raise ValidationError(
+            M(
+                "audit_filter.bad_action",
+                "action: the start of an action name, e.g. seal. or user.created (letters, digits, . _ -)",
+                "操作：须为操作名称的开头，例如 seal. 或 user.created（字母、数字、. _ -）",
+            )
+        )
     if target_type and target_type not in TARGET_TYPES:
-        raise ValidationError(M("audit_filter.bad_target_type", "target type: one of {types}",
-                                "对象类型：须为 {types} 之一"), types=", ".join(TARGET_TYPES))
+        raise ValidationError(
+            M("audit_filter.bad_target_type", "target type: one of {types}", "对象类型：须为 {types} 之一"),
+            types=", ".join(TARGET_TYPES),
+        )
     if len(target_id) > 64:
-        raise ValidationError(M("audit_filter.target_too_long", "target: longer than 64 characters",
-                                "对象：超过 64 个字符"))
+        raise ValidationError(
+            M("audit_filter.target_too_long", "target: longer than 64 characters", "对象：超过 64 个字符")
+        )
     start, end = _time(since, "from", end=False), _time(until, "to", end=True)
     if start is not None and end is not None and start >= end:
-        raise ValidationError(M("audit_filter.range", "the time range ends before it starts",
-                                "时间范围的结束早于开始"))
+        raise ValidationError(M("audit_filter.range", "the time range ends before it starts", "时间范围的结束早于开始"))
     return AuditFilter(actor, action, target_type, target_id, start, end)
 
 
-_MAX_ACTIONS = 200   # distinct actions under one prefix (the services use a few dozen in all)
+_MAX_ACTIONS = 200  # distinct actions under one prefix (the services use a few dozen in all)
 
 
 def actions_with_prefix(conn: Connection, prefix: str) -> list[str] | None:
@@ -139,12 +168,14 @@ def actions_with_prefix(conn: Connection, prefix: str) -> list[str] | None:
     scan of ``ix_audit_events_action_time``), in byte order; None if there are more than
     :data:`_MAX_ACTIONS`. Byte order, so the prefix range is exact under any collation: PostgreSQL's
     ``~>~`` / ``~<~`` operators (the text_pattern_ops index), SQLite's BINARY collation."""
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)   # every string starting with prefix is below it
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # every string starting with prefix is below it
     if conn.dialect.name == "postgresql":
-        first = text("SELECT action FROM audit_events WHERE action ~>=~ :lo AND action ~<~ :hi "
-                     "ORDER BY action USING ~<~ LIMIT 1")
-        then = text("SELECT action FROM audit_events WHERE action ~>~ :lo AND action ~<~ :hi "
-                    "ORDER BY action USING ~<~ LIMIT 1")
+        first = text(
+            "SELECT action FROM audit_events WHERE action ~>=~ :lo AND action ~<~ :hi ORDER BY action USING ~<~ LIMIT 1"
+        )
+        then = text(
+            "SELECT action FROM audit_events WHERE action ~>~ :lo AND action ~<~ :hi ORDER BY action USING ~<~ LIMIT 1"
+        )
     else:
         first = select(func.min(_E.action)).where(_E.action >= bindparam("lo"), _E.action < bindparam("hi"))
         then = select(func.min(_E.action)).where(_E.action > bindparam("lo"), _E.action < bindparam("hi"))
@@ -160,18 +191,31 @@ def actions_with_prefix(conn: Connection, prefix: str) -> list[str] | None:
 
 def _prefix(dialect: str, prefix: str) -> Any:
     if dialect == "sqlite":
-        return _E.action.op("GLOB")(prefix + "*")   # no GLOB metacharacters: _ACTION allows none
+        return _E.action.op("GLOB")(prefix + "*")  # no GLOB metacharacters: _ACTION allows none
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return _E.action.like(escaped + "%", escape="\\")
 
 
-_COLUMNS = (_E.id, _E.seq, type_coerce(_E.occurred_at, String).label("at"), _E.actor, _E.action,
-            _E.target_type, _E.target_id, type_coerce(_E.details, String).label("details"))
+_COLUMNS = (
+    _E.id,
+    _E.seq,
+    type_coerce(_E.occurred_at, String).label("at"),
+    _E.actor,
+    _E.action,
+    _E.target_type,
+    _E.target_id,
+    type_coerce(_E.details, String).label("details"),
+)
 _NEWEST = (_E.occurred_at.desc(), _E.seq.desc())
 
 
-def statement(dialect: str, filt: AuditFilter, after: tuple[dt.datetime, int] | None = None,
-              limit: int = PAGE_SIZE, actions: list[str] | None = None) -> Select[Any]:
+def statement(
+    dialect: str,
+    filt: AuditFilter,
+    after: tuple[dt.datetime, int] | None = None,
+    limit: int = PAGE_SIZE,
+    actions: list[str] | None = None,
+) -> Select[Any]:
     """The page's query: ``filt``, after the event (occurred_at, seq) ``after``, newest first.
 
     With an action prefix and its ``actions`` (:func:`actions_with_prefix`), and neither an actor
@@ -211,8 +255,14 @@ def statement(dialect: str, filt: AuditFilter, after: tuple[dt.datetime, int] | 
     return stmt.order_by(*_NEWEST).limit(limit)
 
 
-def search(ctx: ServiceContext, actor: Actor, filt: AuditFilter = AuditFilter(), *, after: int | None = None,
-           limit: int = PAGE_SIZE) -> AuditPage:
+def search(
+    ctx: ServiceContext,
+    actor: Actor,
+    filt: AuditFilter = AuditFilter(),
+    *,
+    after: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> AuditPage:
     """Events matching ``filt``, newest first, ``limit`` at a time after the event ``after`` (a seq)."""
     require(actor.name, actor.roles, Permission.AUDIT_VIEW)
     with ctx.reader() as s:
@@ -220,8 +270,14 @@ def search(ctx: ServiceContext, actor: Actor, filt: AuditFilter = AuditFilter(),
         if after is not None:
             at = s.scalar(select(_E.occurred_at).where(_E.seq == after))
             if at is None:
-                raise ValidationError(M("audit_filter.bad_cursor", "no audit event number {after} to continue after",
-                                        "没有可继续的审计事件编号 {after}"), after=after)
+                raise ValidationError(
+                    M(
+                        "audit_filter.bad_cursor",
+                        "no audit event number {after} to continue after",
+                        "没有可继续的审计事件编号 {after}",
+                    ),
+                    after=after,
+                )
             key = (at, after)
         actions = actions_with_prefix(s.connection(), filt.action) if filt.action else None
         rows = s.execute(statement(ctx.engine.dialect.name, filt, key, limit + 1, actions)).all()
@@ -234,7 +290,7 @@ def _row(r: Any) -> AuditRow:
     raw = r.at
     try:
         when = raw if isinstance(raw, dt.datetime) else dt.datetime.fromisoformat(str(raw))
-        when = when.replace(tzinfo=dt.timezone.utc) if when.tzinfo is None else when.astimezone(dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
     except ValueError:
         when = None
     details = r.details
@@ -245,5 +301,6 @@ def _row(r: Any) -> AuditRow:
             text = json.dumps(json.loads(details), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         except (TypeError, ValueError):
             text = str(details)
-    return AuditRow(r.seq, r.id, when, str(raw), str(r.actor), str(r.action), str(r.target_type),
-                    str(r.target_id), text)
+    return AuditRow(
+        r.seq, r.id, when, str(raw), str(r.actor), str(r.action), str(r.target_type), str(r.target_id), text
+    )

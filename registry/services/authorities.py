@@ -1,5 +1,6 @@
 """Our CA hierarchies (design.md §4): for each of SM2/SM3 and ECDSA P-256, a root CA that certifies
 an issuing CA (for holder 签章者 certificates) and the seal-maker (制章者) unit certificate."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -65,25 +66,37 @@ def load(ctx: ServiceContext, session: Session, name: str) -> LoadedAuthority:
     def build() -> LoadedAuthority:
         row = session.scalar(select(Authority).where(Authority.name == name, Authority.active.is_(True)))
         if row is None:
-            raise ValidationError(M("authority.authority_does_exist_run",
-                                    "authority {name} does not exist: run `registry init`",
-                                    "机构 {name} 不存在：请运行 `registry init`"), name=name)
+            raise ValidationError(
+                M(
+                    "authority.authority_does_exist_run",
+                    "authority {name} does not exist: run `registry init`",
+                    "机构 {name} 不存在：请运行 `registry init`",
+                ),
+                name=name,
+            )
         signer = decrypt_private_key(row.key_blob, ctx.require_keyring().keys)
-        return LoadedAuthority(row.id, row.name, row.kind, row.algorithm,
-                               x509.Certificate.from_der(row.certificate_der), signer)
+        return LoadedAuthority(
+            row.id, row.name, row.kind, row.algorithm, x509.Certificate.from_der(row.certificate_der), signer
+        )
 
     return ctx.cached(("authority", name), build)  # type: ignore[no-any-return]
 
 
 def chain(ctx: ServiceContext, session: Session, name: str) -> list[x509.Certificate]:
     """The authority's certificate followed by its ancestors up to the root (cached: immutable)."""
+
     def build() -> list[x509.Certificate]:
         out: list[x509.Certificate] = []
         row = session.scalar(select(Authority).where(Authority.name == name))
         if row is None:
-            raise NotFound(M("authority.authority_does_exist_run",
-                             "authority {name} does not exist: run `registry init`",
-                             "机构 {name} 不存在：请运行 `registry init`"), name=name)
+            raise NotFound(
+                M(
+                    "authority.authority_does_exist_run",
+                    "authority {name} does not exist: run `registry init`",
+                    "机构 {name} 不存在：请运行 `registry init`",
+                ),
+                name=name,
+            )
         while row is not None:
             out.append(x509.Certificate.from_der(row.certificate_der))
             row = row.parent
@@ -92,11 +105,19 @@ def chain(ctx: ServiceContext, session: Session, name: str) -> list[x509.Certifi
     return list(ctx.cached(("chain", name), build))  # type: ignore[arg-type]
 
 
-def _ca_extensions(ctx: ServiceContext, key: PrivateKey, parent_kid: bytes | None, parent_name: str | None,
-                   *, ca: bool, path_len: int | None) -> list[bytes]:
+def _ca_extensions(
+    ctx: ServiceContext,
+    key: PrivateKey,
+    parent_kid: bytes | None,
+    parent_name: str | None,
+    *,
+    ca: bool,
+    path_len: int | None,
+) -> list[bytes]:
     exts = [
         x509.basic_constraints(ca, path_len),
-        x509.key_usage(x509.KU_KEY_CERT_SIGN, x509.KU_CRL_SIGN) if ca
+        x509.key_usage(x509.KU_KEY_CERT_SIGN, x509.KU_CRL_SIGN)
+        if ca
         else x509.key_usage(x509.KU_DIGITAL_SIGNATURE, x509.KU_NON_REPUDIATION),
         x509.subject_key_identifier(key.public_key.key_identifier()),
     ]
@@ -119,28 +140,47 @@ def ensure_hierarchies(ctx: ServiceContext, actor: Actor) -> list[str]:
     for alg in Algorithm:
         tag = "SM2" if alg is Algorithm.SM2 else "ECDSA"
         with ctx.transaction() as session:
-            existing = {a.name: a for a in session.scalars(
-                select(Authority).where(Authority.algorithm == alg))}
+            existing = {a.name: a for a in session.scalars(select(Authority).where(Authority.algorithm == alg))}
             now = ctx.clock.now()
             root = existing.get(authority_name(alg, "root"))
             if root is None:
                 key = PrivateKey.generate(alg)
-                name = x509.Name.build(C="CN", O=s.authority_name, OU=s.authority_name_en,
-                                       CN=f"{s.authority_name}电子印章根CA ({tag})")
-                der_cert = x509.sign_tbs(x509.build_tbs(
-                    serial=x509.random_serial(), signature_alg=alg, issuer=name, subject=name,
-                    not_before=now, not_after=add_years(now, ROOT_YEARS),
-                    public_key=key.public_key,
-                    extensions=_ca_extensions(ctx, key, None, None, ca=True, path_len=1)), key)
-                root = _store(session, ctx, keyring, authority_name(alg, "root"), "root", alg, None,
-                              der_cert, key)
-                audit.record(session, ctx, actor, "authority.created", "authority", root.name,
-                             kind="root", algorithm=alg.value, subject=root.subject, serial=root.serial)
+                name = x509.Name.build(
+                    C="CN", O=s.authority_name, OU=s.authority_name_en, CN=f"{s.authority_name}电子印章根CA ({tag})"
+                )
+                der_cert = x509.sign_tbs(
+                    x509.build_tbs(
+                        serial=x509.random_serial(),
+                        signature_alg=alg,
+                        issuer=name,
+                        subject=name,
+                        not_before=now,
+                        not_after=add_years(now, ROOT_YEARS),
+                        public_key=key.public_key,
+                        extensions=_ca_extensions(ctx, key, None, None, ca=True, path_len=1),
+                    ),
+                    key,
+                )
+                root = _store(session, ctx, keyring, authority_name(alg, "root"), "root", alg, None, der_cert, key)
+                audit.record(
+                    session,
+                    ctx,
+                    actor,
+                    "authority.created",
+                    "authority",
+                    root.name,
+                    kind="root",
+                    algorithm=alg.value,
+                    subject=root.subject,
+                    serial=root.serial,
+                )
                 created.append(root.name)
             root_key = decrypt_private_key(root.key_blob, keyring.keys)
             root_cert = x509.Certificate.from_der(root.certificate_der)
-            for kind, years, cn in (("issuing", ISSUING_YEARS, f"{s.authority_name}电子印章签章者CA ({tag})"),
-                                    ("seal-maker", MAKER_YEARS, f"{s.authority_name}电子印章制章者 ({tag})")):
+            for kind, years, cn in (
+                ("issuing", ISSUING_YEARS, f"{s.authority_name}电子印章签章者CA ({tag})"),
+                ("seal-maker", MAKER_YEARS, f"{s.authority_name}电子印章制章者 ({tag})"),
+            ):
                 nm = authority_name(alg, kind)
                 if nm in existing:
                     continue
@@ -148,38 +188,89 @@ def ensure_hierarchies(ctx: ServiceContext, actor: Actor) -> list[str]:
                 subject = x509.Name.build(C="CN", O=s.authority_name, OU=s.authority_name_en, CN=cn)
                 not_after = min(add_years(now, years), root_cert.not_after)
                 serial = x509.random_serial()
-                der_cert = x509.sign_tbs(x509.build_tbs(
-                    serial=serial, signature_alg=alg, issuer=root_cert.subject_der, subject=subject,
-                    not_before=now, not_after=not_after, public_key=key.public_key,
-                    extensions=_ca_extensions(ctx, key, root_cert.subject_key_id, root.name,
-                                              ca=kind == "issuing", path_len=0 if kind == "issuing" else None)),
-                    root_key)
+                der_cert = x509.sign_tbs(
+                    x509.build_tbs(
+                        serial=serial,
+                        signature_alg=alg,
+                        issuer=root_cert.subject_der,
+                        subject=subject,
+                        not_before=now,
+                        not_after=not_after,
+                        public_key=key.public_key,
+                        extensions=_ca_extensions(
+                            ctx,
+                            key,
+                            root_cert.subject_key_id,
+                            root.name,
+                            ca=kind == "issuing",
+                            path_len=0 if kind == "issuing" else None,
+                        ),
+                    ),
+                    root_key,
+                )
                 row = _store(session, ctx, keyring, nm, kind, alg, root, der_cert, key)
-                cert_row = Certificate(issuer_id=root.id, serial=row.serial,
-                                        kind="ca" if kind == "issuing" else "seal-maker",
-                                        subject=row.subject, algorithm=alg,
-                                        shard=serial % s.crl_shards, not_before=row.not_before,
-                                        not_after=row.not_after, der=der_cert,
-                                        key_fingerprint=key.public_key.fingerprint(),
-                                        status=CertificateStatus.GOOD, created_at=now)
+                cert_row = Certificate(
+                    issuer_id=root.id,
+                    serial=row.serial,
+                    kind="ca" if kind == "issuing" else "seal-maker",
+                    subject=row.subject,
+                    algorithm=alg,
+                    shard=serial % s.crl_shards,
+                    not_before=row.not_before,
+                    not_after=row.not_after,
+                    der=der_cert,
+                    key_fingerprint=key.public_key.fingerprint(),
+                    status=CertificateStatus.GOOD,
+                    created_at=now,
+                )
                 session.add(cert_row)
                 from . import ocsp  # the root answers OCSP for the certificates it issued
 
                 ocsp.presign_certificate(ctx, session, cert_row, now)
-                audit.record(session, ctx, actor, "authority.created", "authority", nm, kind=kind,
-                             algorithm=alg.value, subject=row.subject, serial=row.serial, issuer=root.name)
+                audit.record(
+                    session,
+                    ctx,
+                    actor,
+                    "authority.created",
+                    "authority",
+                    nm,
+                    kind=kind,
+                    algorithm=alg.value,
+                    subject=row.subject,
+                    serial=row.serial,
+                    issuer=root.name,
+                )
                 created.append(nm)
     return created
 
 
-def _store(session: Session, ctx: ServiceContext, keyring, name: str, kind: str, alg: Algorithm,  # type: ignore[no-untyped-def]
-           parent: Authority | None, der_cert: bytes, key: PrivateKey) -> Authority:
+def _store(
+    session: Session,
+    ctx: ServiceContext,
+    keyring,
+    name: str,
+    kind: str,
+    alg: Algorithm,  # type: ignore[no-untyped-def]
+    parent: Authority | None,
+    der_cert: bytes,
+    key: PrivateKey,
+) -> Authority:
     cert = x509.Certificate.from_der(der_cert)
-    row = Authority(name=name, kind=kind, algorithm=alg, parent=parent, subject=str(cert.subject),
-                    serial=format(cert.serial, "x"), not_before=cert.not_before, not_after=cert.not_after,
-                    certificate_der=der_cert, key_blob=encrypt_private_key(key, keyring.keys[keyring.current],
-                                                                            keyring.current),
-                    key_kek_id=keyring.current, active=True, created_at=ctx.clock.now())
+    row = Authority(
+        name=name,
+        kind=kind,
+        algorithm=alg,
+        parent=parent,
+        subject=str(cert.subject),
+        serial=format(cert.serial, "x"),
+        not_before=cert.not_before,
+        not_after=cert.not_after,
+        certificate_der=der_cert,
+        key_blob=encrypt_private_key(key, keyring.keys[keyring.current], keyring.current),
+        key_kek_id=keyring.current,
+        active=True,
+        created_at=ctx.clock.now(),
+    )
     session.add(row)
     session.flush()
     return row

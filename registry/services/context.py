@@ -1,4 +1,5 @@
 """What every service needs: settings, a session factory, a clock and the key-encryption keys."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,7 +28,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 @dataclass
@@ -48,12 +49,12 @@ class Actor:
     """Who is acting: a staff user, an enterprise, or the system (scheduler, CLI operator)."""
 
     name: str
-    kind: str = "staff"            # staff | enterprise | system
+    kind: str = "staff"  # staff | enterprise | system
     roles: frozenset[Role] = frozenset()
     user_id: int | None = None
 
     @classmethod
-    def system(cls, name: str = "system") -> "Actor":
+    def system(cls, name: str = "system") -> Actor:
         return cls(name=name, kind="system", roles=frozenset(Role))
 
 
@@ -67,7 +68,7 @@ class KeyRing:
         self.current = current
 
     @classmethod
-    def load(cls, settings: Settings, *, create: bool = False) -> "KeyRing":
+    def load(cls, settings: Settings, *, create: bool = False) -> KeyRing:
         if settings.kek_hex:
             try:
                 kek = bytes.fromhex(settings.kek_hex)
@@ -79,10 +80,9 @@ class KeyRing:
         path = settings.kek_file
         if not path.exists():
             if not create:
-                raise SystemExit(f"no key-encryption key at {path}: run `registry init` first "
-                                 "or set REGISTRY_KEK")
+                raise SystemExit(f"no key-encryption key at {path}: run `registry init` first or set REGISTRY_KEK")
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            kid = "k" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d")
+            kid = "k" + dt.datetime.now(dt.UTC).strftime("%Y%m%d")
             _write_secret(path, json.dumps({"current": kid, "keys": {kid: secrets.token_hex(32)}}))
         data = json.loads(path.read_text())
         return cls({k: bytes.fromhex(v) for k, v in data["keys"].items()}, data["current"])
@@ -121,8 +121,9 @@ class ServiceContext:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def create(cls, settings: Settings, *, clock: Clock | None = None, create_keys: bool = False,
-               engine: Engine | None = None) -> "ServiceContext":
+    def create(
+        cls, settings: Settings, *, clock: Clock | None = None, create_keys: bool = False, engine: Engine | None = None
+    ) -> ServiceContext:
         engine = engine or make_engine(settings.database_url)
         try:
             keyring = KeyRing.load(settings, create=create_keys)
@@ -130,15 +131,25 @@ class ServiceContext:
             if create_keys:
                 raise
             keyring = None  # read-only uses (web pages, verification) do not need the keys
-        return cls(settings, engine, make_session_factory(engine, write=True),
-                   make_session_factory(engine, write=False), clock or SystemClock(), keyring)
+        return cls(
+            settings,
+            engine,
+            make_session_factory(engine, write=True),
+            make_session_factory(engine, write=False),
+            clock or SystemClock(),
+            keyring,
+        )
 
     def require_keyring(self) -> KeyRing:
         if self.keyring is None:
-            raise ValidationError(M("context.no_key_encryption_key",
-                                    "no key-encryption key at {kek_file}: run `registry init` first or set "
-                                    "REGISTRY_KEK",
-                                    "{kek_file} 处没有密钥加密密钥：请先运行 `registry init` 或设置 REGISTRY_KEK"), kek_file=self.settings.kek_file)
+            raise ValidationError(
+                M(
+                    "context.no_key_encryption_key",
+                    "no key-encryption key at {kek_file}: run `registry init` first or set REGISTRY_KEK",
+                    "{kek_file} 处没有密钥加密密钥：请先运行 `registry init` 或设置 REGISTRY_KEK",
+                ),
+                kek_file=self.settings.kek_file,
+            )
         return self.keyring
 
     @contextmanager

@@ -17,6 +17,7 @@ command-line user (``cli:<OS user>``) under the break-glass policy, with the rea
 log (``application.break_glass``, and ``seal.issued`` carries ``break_glass``), for the auditor to
 review.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -33,33 +34,52 @@ MAX_REASON = 500
 def eligibility_problem(user: User, purpose: str) -> DomainError | None:
     """Why ``user`` cannot act as ``purpose`` ("operator" or "approver") at the counter, or None."""
     try:
-        require(user.username, user.roles,
-                Permission.APPLICATION_REVIEW if purpose == "operator" else Permission.APPLICATION_APPROVE)
+        require(
+            user.username,
+            user.roles,
+            Permission.APPLICATION_REVIEW if purpose == "operator" else Permission.APPLICATION_APPROVE,
+        )
     except PermissionDenied as exc:
         return exc
     if user.must_change_password:
-        return PermissionDenied(M("counter.password_not_own",
-                                  "{user} cannot act as {purpose}: the password was set by someone else "
-                                  "(the account must sign in and choose its own first)",
-                                  "{user} 不能担任{purpose}：其密码由他人设置（须先登录并自行设置密码）"),
-                                user=user.username, purpose=_PURPOSE[purpose])
+        return PermissionDenied(
+            M(
+                "counter.password_not_own",
+                "{user} cannot act as {purpose}: the password was set by someone else "
+                "(the account must sign in and choose its own first)",
+                "{user} 不能担任{purpose}：其密码由他人设置（须先登录并自行设置密码）",
+            ),
+            user=user.username,
+            purpose=_PURPOSE[purpose],
+        )
     if not user.totp_enabled or user.totp_secret_blob is None:
-        return PermissionDenied(M("counter.no_totp",
-                                  "{user} cannot act as {purpose}: no second factor is enrolled "
-                                  "(the account must sign in and enrol its authenticator first)",
-                                  "{user} 不能担任{purpose}：尚未绑定动态口令（须先登录并绑定身份验证器）"),
-                                user=user.username, purpose=_PURPOSE[purpose])
+        return PermissionDenied(
+            M(
+                "counter.no_totp",
+                "{user} cannot act as {purpose}: no second factor is enrolled "
+                "(the account must sign in and enrol its authenticator first)",
+                "{user} 不能担任{purpose}：尚未绑定动态口令（须先登录并绑定身份验证器）",
+            ),
+            user=user.username,
+            purpose=_PURPOSE[purpose],
+        )
     if purpose == "approver" and Role.ADMIN in user.roles:
-        return PermissionDenied(M("counter.admin_approver",
-                                  "{user} cannot approve: an account with the admin role never approves "
-                                  "(admins create the staff accounts)",
-                                  "{user} 不能审批：具有管理员角色的账户不得审批（管理员负责创建员工账户）"),
-                                user=user.username)
+        return PermissionDenied(
+            M(
+                "counter.admin_approver",
+                "{user} cannot approve: an account with the admin role never approves "
+                "(admins create the staff accounts)",
+                "{user} 不能审批：具有管理员角色的账户不得审批（管理员负责创建员工账户）",
+            ),
+            user=user.username,
+        )
     return None
 
 
-_PURPOSE = {"operator": M("counter.purpose.operator", "operator", "经办人"),
-            "approver": M("counter.purpose.approver", "approver", "审批人")}
+_PURPOSE = {
+    "operator": M("counter.purpose.operator", "operator", "经办人"),
+    "approver": M("counter.purpose.approver", "approver", "审批人"),
+}
 
 
 def check_eligible(ctx: ServiceContext, username: str, purpose: str) -> None:
@@ -67,14 +87,15 @@ def check_eligible(ctx: ServiceContext, username: str, purpose: str) -> None:
     with ctx.reader() as session:
         user = session.scalar(select(User).where(User.username == (username or "").strip().lower()))
         if user is None or not user.active:
-            return   # the sign-in step gives its generic answer
+            return  # the sign-in step gives its generic answer
         problem = eligibility_problem(user, purpose)
     if problem is not None:
         raise problem
 
 
-def confirm(ctx: ServiceContext, cli_user: Actor, username: str, purpose: str, code: str,
-            password: str | None = None) -> Actor:
+def confirm(
+    ctx: ServiceContext, cli_user: Actor, username: str, purpose: str, code: str, password: str | None = None
+) -> Actor:
     """The operator's sign-in (``password`` and ``code``) or the approver's confirmation (``code``).
     Wrong passwords and codes count towards the account's lock-out like a portal sign-in; a code
     is accepted once. Returns the staff Actor; the confirmation is an audit event."""
@@ -93,16 +114,28 @@ def confirm(ctx: ServiceContext, cli_user: Actor, username: str, purpose: str, c
         problem = eligibility_problem(user, purpose)
         if problem is not None:
             raise problem
-        purpose_key = f"totp:{user.id}:{user.username}"   # as registry.services.staff_auth binds the secret
+        purpose_key = f"totp:{user.id}:{user.username}"  # as registry.services.staff_auth binds the secret
         if sign_in.accept_code(ctx, user, code or "", now, purpose_key, user.username) is None:
-            sign_in.record_failure(session, ctx, user, now, "code", Actor(name=user.username, kind="staff"),
-                                   "user", user.username)
-            failure = PermissionDenied(M("counter.wrong_code", "wrong or already used code for {user}",
-                                         "{user} 的动态口令错误或已使用过"), user=user.username)
+            sign_in.record_failure(
+                session, ctx, user, now, "code", Actor(name=user.username, kind="staff"), "user", user.username
+            )
+            failure = PermissionDenied(
+                M("counter.wrong_code", "wrong or already used code for {user}", "{user} 的动态口令错误或已使用过"),
+                user=user.username,
+            )
         else:
             actor = Actor(name=user.username, kind="staff", roles=user.roles, user_id=user.id)
-            audit.record(session, ctx, actor, "counter.confirmed", "user", user.username, role=purpose,
-                         factors="password+totp" if password is not None else "totp", cli_user=cli_user.name)
+            audit.record(
+                session,
+                ctx,
+                actor,
+                "counter.confirmed",
+                "user",
+                user.username,
+                role=purpose,
+                factors="password+totp" if password is not None else "totp",
+                cli_user=cli_user.name,
+            )
     if failure is not None:
         raise failure
     return actor
@@ -111,10 +144,16 @@ def confirm(ctx: ServiceContext, cli_user: Actor, username: str, purpose: str, c
 def check_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError(M("counter.break_glass_reason", "--break-glass needs a reason",
-                                "--break-glass 须说明理由"))
+        raise ValidationError(
+            M("counter.break_glass_reason", "--break-glass needs a reason", "--break-glass 须说明理由")
+        )
     if len(reason) > MAX_REASON or any(ord(c) < 32 for c in reason):
-        raise ValidationError(M("counter.break_glass_reason_bad",
-                                "the break-glass reason must be one line of at most {limit} characters",
-                                "紧急授权理由须为一行，不超过 {limit} 个字符"), limit=MAX_REASON)
+        raise ValidationError(
+            M(
+                "counter.break_glass_reason_bad",
+                "the break-glass reason must be one line of at most {limit} characters",
+                "紧急授权理由须为一行，不超过 {limit} 个字符",
+            ),
+            limit=MAX_REASON,
+        )
     return reason

@@ -1,4 +1,5 @@
 """What has been published: the latest CRL at each path, with staleness (read-only)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,17 +39,36 @@ def latest(ctx: ServiceContext, now: dt.datetime | None = None) -> list[CrlInfo]
     """The newest published CRL for every path, ordered by issuer, kind and shard."""
     now = now or ctx.clock.now()
     with ctx.reader() as session:
-        newest = select(func.max(PublishedCrl.number).label("n"), PublishedCrl.issuer_id) \
-            .group_by(PublishedCrl.issuer_id, PublishedCrl.path).subquery()
+        newest = (
+            select(func.max(PublishedCrl.number).label("n"), PublishedCrl.issuer_id)
+            .group_by(PublishedCrl.issuer_id, PublishedCrl.path)
+            .subquery()
+        )
         rows = session.execute(
             select(PublishedCrl, Authority.name, Authority.algorithm)
             .join(newest, (PublishedCrl.issuer_id == newest.c.issuer_id) & (PublishedCrl.number == newest.c.n))
-            .join(Authority, Authority.id == PublishedCrl.issuer_id)).all()
+            .join(Authority, Authority.id == PublishedCrl.issuer_id)
+        ).all()
     order = {"full": 0, "delta": 1, "shard": 2}
-    out = [CrlInfo(name, alg.value, p.kind, p.shard, p.number, p.base_number, p.path,
-                   f"{ctx.settings.crl_base_url}/{p.path}", p.this_update, p.next_update, p.entries, p.size,
-                   p.sha256, p.next_update < now)
-           for p, name, alg in rows]
+    out = [
+        CrlInfo(
+            name,
+            alg.value,
+            p.kind,
+            p.shard,
+            p.number,
+            p.base_number,
+            p.path,
+            f"{ctx.settings.crl_base_url}/{p.path}",
+            p.this_update,
+            p.next_update,
+            p.entries,
+            p.size,
+            p.sha256,
+            p.next_update < now,
+        )
+        for p, name, alg in rows
+    ]
     return sorted(out, key=lambda c: (c.issuer, order[c.kind], c.shard or 0))
 
 

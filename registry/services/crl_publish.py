@@ -17,6 +17,7 @@ publish``) take turns instead of one failing: the second waits for the first (at
 live publisher: those whose process is gone, or older than :data:`STALE_TEMP_SECONDS`. The database lease
 still guards publishers on other machines sharing the database (they are told who holds it).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -64,8 +65,11 @@ def crl_issuers(ctx: ServiceContext) -> list[str]:
     """Authorities that sign CRLs: the roots (for our CA and seal-maker certificates) and the
     issuing CAs (for holder certificates)."""
     with ctx.reader() as session:
-        return list(session.scalars(select(Authority.name).where(Authority.kind.in_(("root", "issuing")))
-                                    .order_by(Authority.id)))
+        return list(
+            session.scalars(
+                select(Authority.name).where(Authority.kind.in_(("root", "issuing"))).order_by(Authority.id)
+            )
+        )
 
 
 def relative_path(issuer: str, kind: str, shard: int | None) -> str:
@@ -84,23 +88,33 @@ def relative_path(issuer: str, kind: str, shard: int | None) -> str:
 def lease(ctx: ServiceContext, name: str, holder: str, ttl: dt.timedelta) -> Iterator[None]:
     """Hold the named lease for the duration of the block, or raise Conflict if someone else holds
     an unexpired one. Uses the database, so it works across processes and machines."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with ctx.transaction() as session:
         row = session.scalar(select(Lease).where(Lease.name == name).with_for_update())
         if row is None:
             session.add(Lease(name=name, holder=holder, expires_at=now + ttl))
         elif row.expires_at > now and row.holder != holder:
-            raise Conflict(M("crl_publish.lease_held", "{name} is being published by {holder} (lease until {until}Z)",
-                             "{name} 正由 {holder} 发布（租约至 {until}Z）"),
-                           name=name, holder=row.holder, until=f"{row.expires_at:%H:%M:%S}")
+            raise Conflict(
+                M(
+                    "crl_publish.lease_held",
+                    "{name} is being published by {holder} (lease until {until}Z)",
+                    "{name} 正由 {holder} 发布（租约至 {until}Z）",
+                ),
+                name=name,
+                holder=row.holder,
+                until=f"{row.expires_at:%H:%M:%S}",
+            )
         else:
             row.holder, row.expires_at = holder, now + ttl
     try:
         yield
     finally:
         with ctx.transaction() as session:
-            session.execute(update(Lease).where(Lease.name == name, Lease.holder == holder)
-                            .values(expires_at=dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)))
+            session.execute(
+                update(Lease)
+                .where(Lease.name == name, Lease.holder == holder)
+                .values(expires_at=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+            )
 
 
 def _holder_name() -> str:
@@ -133,7 +147,7 @@ def write_atomically(path: Path, data: bytes, number: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "wb") as fh:
-        os.fchmod(fh.fileno(), 0o644)   # CRLs are public: readable by a static server under another user
+        os.fchmod(fh.fileno(), 0o644)  # CRLs are public: readable by a static server under another user
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -146,10 +160,16 @@ def write_atomically(path: Path, data: bytes, number: int) -> None:
     try:
         current = crl_number_of_file(path)
         if current is not None and current >= number:
-            raise Conflict(M("crl_publish.number_not_higher",
-                             "{file}: refusing to replace CRL number {current} with {number}",
-                             "{file}：拒绝用编号 {number} 替换编号为 {current} 的 CRL"),
-                           file=path.name, current=current, number=number)
+            raise Conflict(
+                M(
+                    "crl_publish.number_not_higher",
+                    "{file}: refusing to replace CRL number {current} with {number}",
+                    "{file}：拒绝用编号 {number} 替换编号为 {current} 的 CRL",
+                ),
+                file=path.name,
+                current=current,
+                number=number,
+            )
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -184,11 +204,15 @@ def publish_lock(publish_dir: Path, wait: float | None = None) -> Iterator[None]
                 break
             except BlockingIOError:
                 if time.monotonic() >= limit:
-                    raise Conflict(M("crl_publish.lock_busy",
-                                     "another CRL publish run on this server has been running for more than "
-                                     "{seconds:.0f} s; try again later",
-                                     "本服务器上另一次 CRL 发布已运行超过 {seconds:.0f} 秒，请稍后再试"),
-                                   seconds=LOCK_WAIT_SECONDS if wait is None else wait) from None
+                    raise Conflict(
+                        M(
+                            "crl_publish.lock_busy",
+                            "another CRL publish run on this server has been running for more than "
+                            "{seconds:.0f} s; try again later",
+                            "本服务器上另一次 CRL 发布已运行超过 {seconds:.0f} 秒，请稍后再试",
+                        ),
+                        seconds=LOCK_WAIT_SECONDS if wait is None else wait,
+                    ) from None
                 time.sleep(0.05)
         try:
             yield
@@ -203,7 +227,7 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:   # someone else's process
+    except PermissionError:  # someone else's process
         return True
     return True
 
@@ -234,17 +258,24 @@ def clean_stale_temp_files(publish_dir: Path, now: float | None = None) -> int:
 # Publishing
 
 
-def publish(ctx: ServiceContext, actor: Actor, issuers: list[str] | None = None, *,
-            all_shards: bool = False) -> list[Published]:
+def publish(
+    ctx: ServiceContext, actor: Actor, issuers: list[str] | None = None, *, all_shards: bool = False
+) -> list[Published]:
     """Publish the CRLs of ``issuers`` (default: every CRL issuer). Returns what was written."""
     require(actor.name, actor.roles, Permission.CRL_PUBLISH)
     names = issuers or crl_issuers(ctx)
     known = set(crl_issuers(ctx))
     for n in names:
         if n not in known:
-            raise NotFound(M("crl_publish.unknown_issuer", "no CRL issuer named {name}; use one of: {known}",
-                             "没有名为 {name} 的 CRL 签发者；可用：{known}"),
-                           name=repr(n), known=", ".join(sorted(known)))
+            raise NotFound(
+                M(
+                    "crl_publish.unknown_issuer",
+                    "no CRL issuer named {name}; use one of: {known}",
+                    "没有名为 {name} 的 CRL 签发者；可用：{known}",
+                ),
+                name=repr(n),
+                known=", ".join(sorted(known)),
+            )
     out: list[Published] = []
     holder = _holder_name()
     with publish_lock(ctx.settings.publish_dir):
@@ -287,16 +318,21 @@ def _publish_issuer(ctx: ServiceContext, actor: Actor, name: str, *, all_shards:
         auth = authorities.load(ctx, session, name) if _is_active(session, name) else _load_inactive(ctx, session, name)
         conn = session.connection()
         issuer_id = auth.id
-        watermark = conn.execute(select(func.coalesce(func.max(RevocationEvent.id), 0))
-                                 .where(RevocationEvent.issuer_id == issuer_id)).scalar_one()
-        prev_full = conn.execute(select(PublishedCrl.number, PublishedCrl.watermark)
-                                 .where(PublishedCrl.issuer_id == issuer_id, PublishedCrl.kind == "full")
-                                 .order_by(PublishedCrl.number.desc()).limit(1)).first()
+        watermark = conn.execute(
+            select(func.coalesce(func.max(RevocationEvent.id), 0)).where(RevocationEvent.issuer_id == issuer_id)
+        ).scalar_one()
+        prev_full = conn.execute(
+            select(PublishedCrl.number, PublishedCrl.watermark)
+            .where(PublishedCrl.issuer_id == issuer_id, PublishedCrl.kind == "full")
+            .order_by(PublishedCrl.number.desc())
+            .limit(1)
+        ).first()
         # Full CRL: every listed entry (expired certificates leave unless configured to stay).
         full_entries, full_count = _entries(conn, issuer_id, None, cutoff)
         # Delta: the changes since the previous full CRL, one entry per certificate (its last change).
-        delta_entries, delta_count = (b"", 0) if prev_full is None else _delta(conn, issuer_id, prev_full.watermark,
-                                                                                watermark, cutoff)
+        delta_entries, delta_count = (
+            (b"", 0) if prev_full is None else _delta(conn, issuer_id, prev_full.watermark, watermark, cutoff)
+        )
         # Shards: issuing CAs only (root CRLs are small), those whose entries changed or are due.
         shard_data: dict[int, tuple[bytes, int]] = {}
         if auth.kind == "issuing":
@@ -310,36 +346,93 @@ def _publish_issuer(ctx: ServiceContext, actor: Actor, name: str, *, all_shards:
     base_no = prev_full.number if prev_full is not None else full_no
     signer, issuer_der, aki = auth.signer, auth.certificate.subject_der, auth.key_id
     plans: list[tuple[str, int | None, int, bytes, int, int | None]] = []
-    full_der = crl.build_crl(signer=signer, issuer_name_der=issuer_der, authority_key_id=aki, number=full_no,
-                             this_update=now, next_update=next_update, entries=full_entries,
-                             freshest_url=authorities.delta_crl_url(ctx, name))
+    full_der = crl.build_crl(
+        signer=signer,
+        issuer_name_der=issuer_der,
+        authority_key_id=aki,
+        number=full_no,
+        this_update=now,
+        next_update=next_update,
+        entries=full_entries,
+        freshest_url=authorities.delta_crl_url(ctx, name),
+    )
     del full_entries
     plans.append(("full", None, full_no, full_der, full_count, None))
-    delta_der = crl.build_crl(signer=signer, issuer_name_der=issuer_der, authority_key_id=aki, number=delta_no,
-                              this_update=now, next_update=next_update, entries=delta_entries,
-                              delta_base=base_no)
+    delta_der = crl.build_crl(
+        signer=signer,
+        issuer_name_der=issuer_der,
+        authority_key_id=aki,
+        number=delta_no,
+        this_update=now,
+        next_update=next_update,
+        entries=delta_entries,
+        delta_base=base_no,
+    )
     plans.append(("delta", None, delta_no, delta_der, delta_count, base_no))
     for i, (shard, (entries, n)) in enumerate(sorted(shard_data.items())):
-        shard_der = crl.build_crl(signer=signer, issuer_name_der=issuer_der, authority_key_id=aki,
-                                  number=first + 2 + i, this_update=now, next_update=next_update, entries=entries,
-                                  idp_url=authorities.crl_url(ctx, name, shard))
+        shard_der = crl.build_crl(
+            signer=signer,
+            issuer_name_der=issuer_der,
+            authority_key_id=aki,
+            number=first + 2 + i,
+            this_update=now,
+            next_update=next_update,
+            entries=entries,
+            idp_url=authorities.crl_url(ctx, name, shard),
+        )
         plans.append(("shard", shard, first + 2 + i, shard_der, n, None))
 
     results: list[Published] = []
     for kind, shard, number, data, entries_n, base in plans:
         rel = relative_path(name, kind, shard)
         write_atomically(s.publish_dir / rel, data, number)
-        results.append(Published(name, kind, shard, number, rel, entries_n, len(data),
-                                 hashlib.sha256(data).hexdigest(), now, next_update, base))
+        results.append(
+            Published(
+                name,
+                kind,
+                shard,
+                number,
+                rel,
+                entries_n,
+                len(data),
+                hashlib.sha256(data).hexdigest(),
+                now,
+                next_update,
+                base,
+            )
+        )
     with ctx.transaction() as session:
-        session.execute(insert(PublishedCrl), [
-            {"issuer_id": issuer_id, "kind": r.kind, "shard": r.shard, "number": r.number,
-             "base_number": r.base_number, "watermark": watermark, "path": r.path, "this_update": now,
-             "next_update": next_update, "entries": r.entries, "size": r.size, "sha256": r.sha256,
-             "published_at": dt.datetime.now(dt.timezone.utc)} for r in results])
-        audit.record(session, ctx, actor, "crl.published", "authority", name, watermark=watermark,
-                     crls=[{"kind": r.kind, "shard": r.shard, "number": r.number, "entries": r.entries}
-                           for r in results])
+        session.execute(
+            insert(PublishedCrl),
+            [
+                {
+                    "issuer_id": issuer_id,
+                    "kind": r.kind,
+                    "shard": r.shard,
+                    "number": r.number,
+                    "base_number": r.base_number,
+                    "watermark": watermark,
+                    "path": r.path,
+                    "this_update": now,
+                    "next_update": next_update,
+                    "entries": r.entries,
+                    "size": r.size,
+                    "sha256": r.sha256,
+                    "published_at": dt.datetime.now(dt.UTC),
+                }
+                for r in results
+            ],
+        )
+        audit.record(
+            session,
+            ctx,
+            actor,
+            "crl.published",
+            "authority",
+            name,
+            watermark=watermark,
+            crls=[{"kind": r.kind, "shard": r.shard, "number": r.number, "entries": r.entries} for r in results],
+        )
     return results
 
 
@@ -354,9 +447,14 @@ def _load_inactive(ctx: ServiceContext, session: Session, name: str) -> authorit
 
     row = session.scalar(select(Authority).where(Authority.name == name))
     assert row is not None
-    return authorities.LoadedAuthority(row.id, row.name, row.kind, row.algorithm,
-                                       x509.Certificate.from_der(row.certificate_der),
-                                       decrypt_private_key(row.key_blob, ctx.require_keyring().keys))
+    return authorities.LoadedAuthority(
+        row.id,
+        row.name,
+        row.kind,
+        row.algorithm,
+        x509.Certificate.from_der(row.certificate_der),
+        decrypt_private_key(row.key_blob, ctx.require_keyring().keys),
+    )
 
 
 # Reading the entries: one value per database round trip, concatenated by the database's own C code
@@ -367,8 +465,8 @@ def _load_inactive(ctx: ServiceContext, session: Session, name: str) -> authorit
 # scans, as the two halves read before). tests/services/test_crl_entries_read.py checks it byte for byte.
 
 PARALLEL_MIN_ROWS = 200_000  # PostgreSQL: a full CRL spanning this many ids is read on PG_READERS connections
-PG_READERS = 4               # this connection + 3 on the same exported snapshot (4 beat 2 even on 2 cores)
-PG_CHUNK_IDS = 125_000       # id span of one string_agg round trip (~6 MB): bounds libpq's buffers
+PG_READERS = 4  # this connection + 3 on the same exported snapshot (4 beat 2 even on 2 cores)
+PG_CHUNK_IDS = 125_000  # id span of one string_agg round trip (~6 MB): bounds libpq's buffers
 SQLITE_CHUNK_IDS = 1_000_000  # id span of one group_concat (~50 MB, far below SQLite's 1 GB value limit)
 
 
@@ -415,7 +513,9 @@ def _sqlite_entries(dbapi, table: str, where: str, params: list[object], *, full
         parts: list[bytes] = []
         n = 0
         for start in range(lo - 1, hi, SQLITE_CHUNK_IDS) if lo is not None else ():
-            blob, k = cur.execute(f"{agg} AND id > ? AND id <= ?", [*params, start, start + SQLITE_CHUNK_IDS]).fetchone()
+            blob, k = cur.execute(
+                f"{agg} AND id > ? AND id <= ?", [*params, start, start + SQLITE_CHUNK_IDS]
+            ).fetchone()
             if blob:
                 parts.append(blob)
             n += k
@@ -427,8 +527,9 @@ def _sqlite_entries(dbapi, table: str, where: str, params: list[object], *, full
 def _pg_entries(conn, dbapi, where: str, params: list[object], *, full: bool) -> tuple[bytes, int]:  # type: ignore[no-untyped-def]
     agg = f"SELECT string_agg(entry_der, ''::bytea), count(*) {where}"
     if full:
-        lo, hi = conn.exec_driver_sql(f"SELECT min(id), max(id) FROM {Revocation.__tablename__} "
-                                      "WHERE issuer_id = %(i)s", {"i": params[0]}).one()
+        lo, hi = conn.exec_driver_sql(
+            f"SELECT min(id), max(id) FROM {Revocation.__tablename__} WHERE issuer_id = %(i)s", {"i": params[0]}
+        ).one()
         if lo is not None and hi - lo >= PARALLEL_MIN_ROWS:
             ranges = [(start, min(start + PG_CHUNK_IDS, hi)) for start in range(lo - 1, hi, PG_CHUNK_IDS)]
             return _pg_parallel(conn, f"{agg} AND id > %s AND id <= %s", params, ranges)
@@ -467,8 +568,11 @@ def _pg_parallel(conn, sql: str, params: list[object], ranges: list[tuple[int, i
     try:
         for k in range(1, readers):
             others.append(conn.engine.raw_connection())
-            workers.append(threading.Thread(target=read, args=(k, others[-1].driver_connection, True),
-                                            name=f"crl-entries-reader-{k}"))
+            workers.append(
+                threading.Thread(
+                    target=read, args=(k, others[-1].driver_connection, True), name=f"crl-entries-reader-{k}"
+                )
+            )
             workers[-1].start()
         read(0, conn.connection.driver_connection, False)
     except BaseException:
@@ -506,52 +610,78 @@ def _fetch(cursor, sql: str, params: list[object]) -> tuple[bytes, int]:  # type
     return bytes(buf), n
 
 
-def _delta(conn, issuer_id: int, base_watermark: int, watermark: int,  # type: ignore[no-untyped-def]
-           cutoff: dt.datetime | None) -> tuple[bytes, int]:
+def _delta(
+    conn,
+    issuer_id: int,
+    base_watermark: int,
+    watermark: int,  # type: ignore[no-untyped-def]
+    cutoff: dt.datetime | None,
+) -> tuple[bytes, int]:
     last: dict[int, tuple[str, bytes, dt.datetime]] = {}
     for cert_id, kind, entry, not_after in conn.execute(
-            select(RevocationEvent.certificate_id, RevocationEvent.kind, RevocationEvent.entry_der,
-                   RevocationEvent.not_after)
-            .where(RevocationEvent.issuer_id == issuer_id, RevocationEvent.id > base_watermark,
-                   RevocationEvent.id <= watermark).order_by(RevocationEvent.id)):
+        select(
+            RevocationEvent.certificate_id, RevocationEvent.kind, RevocationEvent.entry_der, RevocationEvent.not_after
+        )
+        .where(
+            RevocationEvent.issuer_id == issuer_id, RevocationEvent.id > base_watermark, RevocationEvent.id <= watermark
+        )
+        .order_by(RevocationEvent.id)
+    ):
         last[cert_id] = (kind, entry, not_after)
     released = [c for c, (kind, _e, _n) in last.items() if kind == "unlisted"]
     on_base: set[int] = set()
     if released:
         # removeFromCRL only for certificates the base CRL listed (RFC 5280 §5.3.1)
         for cert_id, kind in conn.execute(
-                select(RevocationEvent.certificate_id, RevocationEvent.kind)
-                .where(RevocationEvent.certificate_id.in_(released), RevocationEvent.id <= base_watermark)
-                .order_by(RevocationEvent.id)):
+            select(RevocationEvent.certificate_id, RevocationEvent.kind)
+            .where(RevocationEvent.certificate_id.in_(released), RevocationEvent.id <= base_watermark)
+            .order_by(RevocationEvent.id)
+        ):
             if kind == "listed":
                 on_base.add(cert_id)
             else:
                 on_base.discard(cert_id)
-    parts = [entry for cert_id, (kind, entry, not_after) in last.items()
-             if (kind == "listed" and (cutoff is None or not_after >= cutoff))
-             or (kind == "unlisted" and cert_id in on_base)]
+    parts = [
+        entry
+        for cert_id, (kind, entry, not_after) in last.items()
+        if (kind == "listed" and (cutoff is None or not_after >= cutoff)) or (kind == "unlisted" and cert_id in on_base)
+    ]
     return b"".join(parts), len(parts)
 
 
-def _due_shards(conn, ctx: ServiceContext, issuer_id: int, now: dt.datetime,  # type: ignore[no-untyped-def]
-                all_shards: bool) -> list[int]:
+def _due_shards(
+    conn,
+    ctx: ServiceContext,
+    issuer_id: int,
+    now: dt.datetime,  # type: ignore[no-untyped-def]
+    all_shards: bool,
+) -> list[int]:
     """Shards to publish: never published, past half their validity, or changed since their own
     last publication (one query over the change log)."""
     n = ctx.settings.crl_shards
     if all_shards:
         return list(range(n))
-    newest = (select(func.max(PublishedCrl.number))
-              .where(PublishedCrl.issuer_id == issuer_id, PublishedCrl.kind == "shard")
-              .group_by(PublishedCrl.shard))
-    latest = {shard: (wm, nu) for shard, wm, nu in conn.execute(
-        select(PublishedCrl.shard, PublishedCrl.watermark, PublishedCrl.next_update)
-        .where(PublishedCrl.issuer_id == issuer_id, PublishedCrl.kind == "shard", PublishedCrl.number.in_(newest)))}
+    newest = (
+        select(func.max(PublishedCrl.number))
+        .where(PublishedCrl.issuer_id == issuer_id, PublishedCrl.kind == "shard")
+        .group_by(PublishedCrl.shard)
+    )
+    latest = {
+        shard: (wm, nu)
+        for shard, wm, nu in conn.execute(
+            select(PublishedCrl.shard, PublishedCrl.watermark, PublishedCrl.next_update).where(
+                PublishedCrl.issuer_id == issuer_id, PublishedCrl.kind == "shard", PublishedCrl.number.in_(newest)
+            )
+        )
+    }
     half = dt.timedelta(hours=ctx.settings.crl_validity_hours / 2)
     due = {k for k in range(n) if k not in latest or latest[k][1] - now < half}
     low = min((wm for wm, _nu in latest.values()), default=0)
-    for shard, max_id in conn.execute(select(RevocationEvent.shard, func.max(RevocationEvent.id))
-                                      .where(RevocationEvent.issuer_id == issuer_id, RevocationEvent.id > low)
-                                      .group_by(RevocationEvent.shard)):
+    for shard, max_id in conn.execute(
+        select(RevocationEvent.shard, func.max(RevocationEvent.id))
+        .where(RevocationEvent.issuer_id == issuer_id, RevocationEvent.id > low)
+        .group_by(RevocationEvent.shard)
+    ):
         if shard in latest and max_id > latest[shard][0]:
             due.add(shard)
     return sorted(due)
@@ -564,17 +694,21 @@ def _reserve_numbers(ctx: ServiceContext, issuer_id: int, count: int) -> int:
         try:
             with ctx.transaction() as session:
                 conn = session.connection()
-                last = conn.execute(update(CrlCounter).where(CrlCounter.issuer_id == issuer_id)
-                                    .values(last_number=CrlCounter.last_number + count)
-                                    .returning(CrlCounter.last_number)).scalar()
+                last = conn.execute(
+                    update(CrlCounter)
+                    .where(CrlCounter.issuer_id == issuer_id)
+                    .values(last_number=CrlCounter.last_number + count)
+                    .returning(CrlCounter.last_number)
+                ).scalar()
                 if last is None:
                     conn.execute(insert(CrlCounter).values(issuer_id=issuer_id, last_number=count))
                     last = count
                 return int(last) - count + 1
         except IntegrityError:  # two first publishers raced to create the counter row
             continue
-    raise Conflict(M("crl_publish.reserve_failed", "could not reserve CRL numbers; try again",
-                     "未能预留 CRL 编号，请重试"))
+    raise Conflict(
+        M("crl_publish.reserve_failed", "could not reserve CRL numbers; try again", "未能预留 CRL 编号，请重试")
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -587,21 +721,32 @@ def pending(ctx: ServiceContext) -> list[str]:
     half = dt.timedelta(hours=ctx.settings.crl_validity_hours / 2)
     out = []
     with ctx.reader() as session:
-        for auth_id, name in session.execute(select(Authority.id, Authority.name)
-                                             .where(Authority.kind.in_(("root", "issuing")))):
-            last = session.execute(select(PublishedCrl.watermark, PublishedCrl.next_update)
-                                   .where(PublishedCrl.issuer_id == auth_id, PublishedCrl.kind == "full")
-                                   .order_by(PublishedCrl.number.desc()).limit(1)).first()
-            top = session.scalar(select(func.coalesce(func.max(RevocationEvent.id), 0))
-                                 .where(RevocationEvent.issuer_id == auth_id))
+        for auth_id, name in session.execute(
+            select(Authority.id, Authority.name).where(Authority.kind.in_(("root", "issuing")))
+        ):
+            last = session.execute(
+                select(PublishedCrl.watermark, PublishedCrl.next_update)
+                .where(PublishedCrl.issuer_id == auth_id, PublishedCrl.kind == "full")
+                .order_by(PublishedCrl.number.desc())
+                .limit(1)
+            ).first()
+            top = session.scalar(
+                select(func.coalesce(func.max(RevocationEvent.id), 0)).where(RevocationEvent.issuer_id == auth_id)
+            )
             if last is None or top > last.watermark or last.next_update - now < half:
                 out.append(name)
     return out
 
 
-def run_publisher(ctx: ServiceContext, actor: Actor, *, interval: float | None = None,
-                  max_seconds: float | None = None, stop: threading.Event | None = None,
-                  also: Callable[[], Iterable[str]] | None = None) -> Iterator[str]:
+def run_publisher(
+    ctx: ServiceContext,
+    actor: Actor,
+    *,
+    interval: float | None = None,
+    max_seconds: float | None = None,
+    stop: threading.Event | None = None,
+    also: Callable[[], Iterable[str]] | None = None,
+) -> Iterator[str]:
     """Check every ``interval`` seconds; publish the issuers that need it. Yields a line per CRL
     written. A lease held by another publisher is skipped quietly (that one is publishing).
     ``also`` runs once per round after the CRLs (the OCSP refresh); its lines are yielded too."""

@@ -1,4 +1,5 @@
 """Figures for the admin dashboard (read-only; any staff member may see them)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,7 +21,7 @@ class Dashboard:
     now: dt.datetime
     pending: dict[str, int]
     oldest: list[dict[str, Any]]
-    per_day: list[dict[str, Any]]          # {day, issued, revoked} for the last 30 days, oldest first
+    per_day: list[dict[str, Any]]  # {day, issued, revoked} for the last 30 days, oldest first
     by_type_status: dict[str, dict[str, int]]
     statuses: list[str]
     crls: list[crl_index.CrlInfo] = field(default_factory=list)
@@ -43,24 +44,49 @@ def build(ctx: ServiceContext) -> Dashboard:
     since = (now - dt.timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
     with ctx.reader() as s:
         pending = {state.value: 0 for state in OPEN_STATES}
-        for state, n in s.execute(select(SealApplication.state, func.count())
-                                  .where(SealApplication.state.in_(OPEN_STATES)).group_by(SealApplication.state)):
+        for state, n in s.execute(
+            select(SealApplication.state, func.count())
+            .where(SealApplication.state.in_(OPEN_STATES))
+            .group_by(SealApplication.state)
+        ):
             pending[state.value] = n
-        oldest = [{"id": a.id, "state": a.state.value, "submitted_at": a.submitted_at,
-                   "age_hours": (now - a.submitted_at).total_seconds() / 3600, "enterprise": a.enterprise.name,
-                   "seal_type": a.seal_type}
-                  for a in s.scalars(select(SealApplication).where(SealApplication.state.in_(OPEN_STATES))
-                                     .order_by(SealApplication.submitted_at).limit(8))]
-        issued = {_day(d): n for d, n in s.execute(
-            select(func.date(Seal.created_at), func.count()).where(Seal.created_at >= since)
-            .group_by(func.date(Seal.created_at)))}
-        revoked = {_day(d): n for d, n in s.execute(
-            select(func.date(Seal.revoked_at), func.count()).where(Seal.revoked_at >= since)
-            .group_by(func.date(Seal.revoked_at)))}
+        oldest = [
+            {
+                "id": a.id,
+                "state": a.state.value,
+                "submitted_at": a.submitted_at,
+                "age_hours": (now - a.submitted_at).total_seconds() / 3600,
+                "enterprise": a.enterprise.name,
+                "seal_type": a.seal_type,
+            }
+            for a in s.scalars(
+                select(SealApplication)
+                .where(SealApplication.state.in_(OPEN_STATES))
+                .order_by(SealApplication.submitted_at)
+                .limit(8)
+            )
+        ]
+        issued = {
+            _day(d): n
+            for d, n in s.execute(
+                select(func.date(Seal.created_at), func.count())
+                .where(Seal.created_at >= since)
+                .group_by(func.date(Seal.created_at))
+            )
+        }
+        revoked = {
+            _day(d): n
+            for d, n in s.execute(
+                select(func.date(Seal.revoked_at), func.count())
+                .where(Seal.revoked_at >= since)
+                .group_by(func.date(Seal.revoked_at))
+            )
+        }
         by: dict[str, dict[str, int]] = {}
         statuses: set[str] = set()
-        for st, status, n in s.execute(select(Seal.seal_type, Seal.status, func.count())
-                                       .group_by(Seal.seal_type, Seal.status)):
+        for st, status, n in s.execute(
+            select(Seal.seal_type, Seal.status, func.count()).group_by(Seal.seal_type, Seal.status)
+        ):
             by.setdefault(st.code, {})[status.value] = n
             statuses.add(status.value)
     days = [(since + dt.timedelta(days=i)).date() for i in range(30)]

@@ -2,6 +2,7 @@
 
 The USCCs are the test-only codes of domain.md §3.5 (valid on both check layers, not real companies).
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -23,8 +24,10 @@ DEMO_CSV = """uscc,name,legal_representative,entity_type,address,registered_on,s
 def load_demo(ctx: ServiceContext, actor: Actor) -> list[str]:
     out = []
     report = licences.import_licences(ctx, actor, DEMO_CSV.encode(), "demo-licences.csv")
-    out.append(f"demo licences: created {len(report.created)}, updated {len(report.updated)}, "
-               f"unchanged {len(report.unchanged)}")
+    out.append(
+        f"demo licences: created {len(report.created)}, updated {len(report.updated)}, "
+        f"unchanged {len(report.unchanged)}"
+    )
     for name, role in (("operator", Role.OPERATOR), ("reviewer", Role.REVIEWER), ("auditor", Role.AUDITOR)):
         with ctx.reader() as session:
             exists = session.scalar(select(User.id).where(User.username == name)) is not None

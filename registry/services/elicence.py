@@ -11,6 +11,7 @@ in as another implementation of the same protocol (its own token format and trus
 For demonstrations and tests, ``registry init`` makes a demo issuer (key and self-signed certificate
 under ``instance/elicence/``) and ``registry licence credential USCC --challenge C`` plays the app.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,17 +24,26 @@ from typing import Protocol
 from sqlalchemy import select
 
 from ..db.models import Enterprise
-from ..domain.errors import M, DomainError, NotFound, ValidationError
+from ..domain.errors import DomainError, M, NotFound, ValidationError
 from ..domain.states import LicenceStatus
 from ..pki import credential, x509
 from ..pki.keys import Algorithm, KeyFormatError, PrivateKey
 from .context import ServiceContext
 
-__all__ = ["CredentialRejected", "Identity", "CredentialVerifier", "LocalIssuerVerifier", "new_challenge",
-           "ensure_demo_issuer", "demo_credential", "FRESH_SECONDS", "AUDIENCE"]
+__all__ = [
+    "CredentialRejected",
+    "Identity",
+    "CredentialVerifier",
+    "LocalIssuerVerifier",
+    "new_challenge",
+    "ensure_demo_issuer",
+    "demo_credential",
+    "FRESH_SECONDS",
+    "AUDIENCE",
+]
 
-FRESH_SECONDS = 300      # a credential is good for five minutes after it was made
-CLOCK_SKEW = 60          # its issue time may be this far in our future (phone clocks drift)
+FRESH_SECONDS = 300  # a credential is good for five minutes after it was made
+CLOCK_SKEW = 60  # its issue time may be this far in our future (phone clocks drift)
 AUDIENCE = "registry-portal"
 
 
@@ -41,31 +51,64 @@ class CredentialRejected(DomainError):
     http_status = 401
 
 
-ISSUER_UNREADABLE = M("elicence.issuer_unreadable", "the e-licence issuer certificate {path} cannot be read: {reason}",
-                      "电子营业执照签发机构证书 {path} 无法读取：{reason}")
+ISSUER_UNREADABLE = M(
+    "elicence.issuer_unreadable",
+    "the e-licence issuer certificate {path} cannot be read: {reason}",
+    "电子营业执照签发机构证书 {path} 无法读取：{reason}",
+)
 BAD_CREDENTIAL = M("elicence.bad_credential", "the credential cannot be read: {reason}", "凭证无法读取：{reason}")
-WRONG_AUDIENCE = M("elicence.wrong_audience", "the credential was made for {audience}, not for this portal",
-                   "该凭证是为 {audience} 生成的，不是本门户")
-FUTURE = M("elicence.future", "the credential claims to be made in the future; check the phone's clock",
-           "凭证的生成时间在未来：请检查手机的时间")
-EXPIRED = M("elicence.expired", "the credential has expired: make a new one in the e-licence app",
-            "凭证已过期：请在电子营业执照应用中重新生成")
-OTHER_CHALLENGE = M("elicence.other_challenge", "the credential answers another challenge (an old or copied "
-                    "credential): scan the code on this page again",
-                    "该凭证对应的是另一个二维码（旧的或复制的凭证）：请重新扫描本页上的二维码")
-NO_LICENCE = M("elicence.no_licence", "no licence on record for USCC {uscc}", "没有统一社会信用代码为 {uscc} 的执照记录")
-LICENCE_NOT_ACTIVE = M("elicence.licence_not_active", "the licence of {uscc} is {status}", "{uscc} 的营业执照状态为{status}")
-DATA_DIFFER = M("elicence.data_differ", "the e-licence names a different enterprise name or legal representative "
-                "than our records; the licence data must be updated first",
-                "电子营业执照上的企业名称或法定代表人与本系统记录不一致：需先更新执照数据")
-CHALLENGE_EXPIRED = M("elicence.challenge_expired", "the code on this page has expired; a new one is shown",
-                      "本页的二维码已过期，已显示新的二维码")
-NO_DEMO_KEY = M("elicence.no_demo_key", "no demo e-licence issuer key at {path}: run `registry init`",
-                "{path} 处没有演示用电子营业执照签发密钥：请运行 `registry init`")
-DEMO_KEY_BAD = M("elicence.demo_key_bad", "the demo e-licence issuer key cannot be read: {reason}",
-                 "演示用电子营业执照签发密钥无法读取：{reason}")
-NEED_CHALLENGE = M("elicence.need_challenge", "a credential answers the portal's challenge: give --challenge",
-                   "凭证需对应门户的二维码：请给出 --challenge")
+WRONG_AUDIENCE = M(
+    "elicence.wrong_audience",
+    "the credential was made for {audience}, not for this portal",
+    "该凭证是为 {audience} 生成的，不是本门户",
+)
+FUTURE = M(
+    "elicence.future",
+    "the credential claims to be made in the future; check the phone's clock",
+    "凭证的生成时间在未来：请检查手机的时间",
+)
+EXPIRED = M(
+    "elicence.expired",
+    "the credential has expired: make a new one in the e-licence app",
+    "凭证已过期：请在电子营业执照应用中重新生成",
+)
+OTHER_CHALLENGE = M(
+    "elicence.other_challenge",
+    "the credential answers another challenge (an old or copied credential): scan the code on this page again",
+    "该凭证对应的是另一个二维码（旧的或复制的凭证）：请重新扫描本页上的二维码",
+)
+NO_LICENCE = M(
+    "elicence.no_licence", "no licence on record for USCC {uscc}", "没有统一社会信用代码为 {uscc} 的执照记录"
+)
+LICENCE_NOT_ACTIVE = M(
+    "elicence.licence_not_active", "the licence of {uscc} is {status}", "{uscc} 的营业执照状态为{status}"
+)
+DATA_DIFFER = M(
+    "elicence.data_differ",
+    "the e-licence names a different enterprise name or legal representative "
+    "than our records; the licence data must be updated first",
+    "电子营业执照上的企业名称或法定代表人与本系统记录不一致：需先更新执照数据",
+)
+CHALLENGE_EXPIRED = M(
+    "elicence.challenge_expired",
+    "the code on this page has expired; a new one is shown",
+    "本页的二维码已过期，已显示新的二维码",
+)
+NO_DEMO_KEY = M(
+    "elicence.no_demo_key",
+    "no demo e-licence issuer key at {path}: run `registry init`",
+    "{path} 处没有演示用电子营业执照签发密钥：请运行 `registry init`",
+)
+DEMO_KEY_BAD = M(
+    "elicence.demo_key_bad",
+    "the demo e-licence issuer key cannot be read: {reason}",
+    "演示用电子营业执照签发密钥无法读取：{reason}",
+)
+NEED_CHALLENGE = M(
+    "elicence.need_challenge",
+    "a credential answers the portal's challenge: give --challenge",
+    "凭证需对应门户的二维码：请给出 --challenge",
+)
 
 
 @dataclass(frozen=True)
@@ -97,8 +140,9 @@ class LocalIssuerVerifier:
     def _issuer(self) -> x509.Certificate:
         cert_path, _key = issuer_files(self.ctx)
         try:
-            return self.ctx.cached(("elicence-issuer", str(cert_path)),
-                                   lambda: x509.Certificate.load(cert_path.read_bytes()))
+            return self.ctx.cached(
+                ("elicence-issuer", str(cert_path)), lambda: x509.Certificate.load(cert_path.read_bytes())
+            )
         except (OSError, x509.CertificateError) as exc:
             raise ValidationError(ISSUER_UNREADABLE, path=str(cert_path), reason=exc) from None
 
@@ -136,11 +180,22 @@ def ensure_demo_issuer(ctx: ServiceContext, now: dt.datetime | None = None) -> b
     now = now or ctx.clock.now()
     key = PrivateKey.generate(Algorithm.SM2)
     name = x509.Name.build(C="CN", O="电子营业执照签发机构（演示）", CN="Demo e-licence issuer")
-    cert = x509.sign_tbs(x509.build_tbs(
-        serial=x509.random_serial(), signature_alg=Algorithm.SM2, issuer=name, subject=name, not_before=now,
-        not_after=now + dt.timedelta(days=3650), public_key=key.public_key,
-        extensions=[x509.key_usage(x509.KU_DIGITAL_SIGNATURE),
-                    x509.subject_key_identifier(key.public_key.key_identifier())]), key)
+    cert = x509.sign_tbs(
+        x509.build_tbs(
+            serial=x509.random_serial(),
+            signature_alg=Algorithm.SM2,
+            issuer=name,
+            subject=name,
+            not_before=now,
+            not_after=now + dt.timedelta(days=3650),
+            public_key=key.public_key,
+            extensions=[
+                x509.key_usage(x509.KU_DIGITAL_SIGNATURE),
+                x509.subject_key_identifier(key.public_key.key_identifier()),
+            ],
+        ),
+        key,
+    )
     cert_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -149,8 +204,14 @@ def ensure_demo_issuer(ctx: ServiceContext, now: dt.datetime | None = None) -> b
     return True
 
 
-def demo_credential(ctx: ServiceContext, uscc: str, challenge: str, *, now: dt.datetime | None = None,
-                    valid_seconds: int = FRESH_SECONDS) -> str:
+def demo_credential(
+    ctx: ServiceContext,
+    uscc: str,
+    challenge: str,
+    *,
+    now: dt.datetime | None = None,
+    valid_seconds: int = FRESH_SECONDS,
+) -> str:
     """What the e-licence app would produce for ``uscc`` (the licence data as we hold them)."""
     _cert, key_path = issuer_files(ctx)
     try:
@@ -166,7 +227,13 @@ def demo_credential(ctx: ServiceContext, uscc: str, challenge: str, *, now: dt.d
         ent = s.scalar(select(Enterprise).where(Enterprise.uscc == (uscc or "").strip().upper()))
         if ent is None:
             raise NotFound(NO_LICENCE, uscc=uscc)
-        return credential.sign_credential(key, uscc=ent.uscc, name=ent.name,
-                                          legal_representative=ent.legal_representative, issued_at=now,
-                                          expires_at=now + dt.timedelta(seconds=valid_seconds), challenge=challenge,
-                                          audience=AUDIENCE)
+        return credential.sign_credential(
+            key,
+            uscc=ent.uscc,
+            name=ent.name,
+            legal_representative=ent.legal_representative,
+            issued_at=now,
+            expires_at=now + dt.timedelta(seconds=valid_seconds),
+            challenge=challenge,
+            audience=AUDIENCE,
+        )

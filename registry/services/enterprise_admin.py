@@ -7,6 +7,7 @@ in name order over ix_enterprises_name (migration 0009: ``name COLLATE NOCASE`` 
 index serves the prefix range, the keyset and the order: page 1,000 costs what page 1 costs, and a
 prefix shared by 200,000 enterprises what a prefix shared by 20 costs.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Enterprise, LicenceRecord, Seal, SealApplication
 from ..domain.errors import M, NotFound, ValidationError
-from ..domain.search import search_text
 from ..domain.roles import Permission, require
+from ..domain.search import search_text
 from ..domain.states import LicenceStatus, SealStatus
 from ..pki.uscc import UsccError, validate_uscc
 from .context import Actor, ServiceContext
@@ -28,7 +29,7 @@ from .context import Actor, ServiceContext
 __all__ = ["EnterpriseRow", "EnterprisePage", "search", "licence_status", "name_filter", "detail", "PAGE_SIZE", "SHOWN"]
 
 PAGE_SIZE = 50
-SHOWN = 100          # seals, applications and licence-history entries on the detail page, newest first
+SHOWN = 100  # seals, applications and licence-history entries on the detail page, newest first
 _USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
@@ -40,19 +41,19 @@ class EnterpriseRow:
     name: str
     legal_representative: str
     entity_type: str
-    status: str                 # licence status: active | cancelled | revoked
+    status: str  # licence status: active | cancelled | revoked
     registered_on: dt.date
-    live_seals: int             # seals not revoked (active, suspended or expired)
+    live_seals: int  # seals not revoked (active, suspended or expired)
 
 
 @dataclass(frozen=True)
 class EnterprisePage:
     rows: list[EnterpriseRow]
     query: str
-    kind: str                   # all | uscc | name
-    next_after: int | None      # the id to continue after, if there are more
-    next_name: str | None       # and, for a name search, the name it belongs to
-    status: str = ""            # the licence-status filter ("" for any)
+    kind: str  # all | uscc | name
+    next_after: int | None  # the id to continue after, if there are more
+    next_name: str | None  # and, for a name search, the name it belongs to
+    status: str = ""  # the licence-status filter ("" for any)
 
 
 class _NameIndex:
@@ -100,7 +101,7 @@ def _upper_bound(prefix: str) -> str | None:
     """The least string above every string that starts with ``prefix`` (code-point order)."""
     while prefix:
         last = ord(prefix[-1]) + 1
-        if 0xD800 <= last <= 0xDFFF:        # surrogates cannot be encoded
+        if 0xD800 <= last <= 0xDFFF:  # surrogates cannot be encoded
             last = 0xE000
         if last <= 0x10FFFF:
             return prefix[:-1] + chr(last)
@@ -117,11 +118,23 @@ def _kind(q: str) -> str:
 
 
 def _columns() -> Select[Any]:
-    live = (select(func.count()).select_from(Seal)
-            .where(Seal.enterprise_id == Enterprise.id, Seal.status != SealStatus.REVOKED)
-            .correlate(Enterprise).scalar_subquery())
-    return select(Enterprise.id, Enterprise.uscc, Enterprise.name, Enterprise.legal_representative,
-                  Enterprise.entity_type, Enterprise.status, Enterprise.registered_on, live.label("live"))
+    live = (
+        select(func.count())
+        .select_from(Seal)
+        .where(Seal.enterprise_id == Enterprise.id, Seal.status != SealStatus.REVOKED)
+        .correlate(Enterprise)
+        .scalar_subquery()
+    )
+    return select(
+        Enterprise.id,
+        Enterprise.uscc,
+        Enterprise.name,
+        Enterprise.legal_representative,
+        Enterprise.entity_type,
+        Enterprise.status,
+        Enterprise.registered_on,
+        live.label("live"),
+    )
 
 
 def licence_status(text: str | None) -> LicenceStatus | None:
@@ -133,14 +146,26 @@ def licence_status(text: str | None) -> LicenceStatus | None:
     try:
         return LicenceStatus(value)
     except ValueError:
-        raise ValidationError(M("enterprise.status_filter",
-                                "unknown licence status {status!r}: use active, cancelled or revoked",
-                                "未知的执照状态 {status!r}：可选 active（存续）、cancelled（注销）或 revoked（吊销）"),
-                              status=value[:20]) from None
+        raise ValidationError(
+            M(
+                "enterprise.status_filter",
+                "unknown licence status {status!r}: use active, cancelled or revoked",
+                "未知的执照状态 {status!r}：可选 active（存续）、cancelled（注销）或 revoked（吊销）",
+            ),
+            status=value[:20],
+        ) from None
 
 
-def search(ctx: ServiceContext, actor: Actor, query: str = "", *, after: int | None = None,
-           after_name: str | None = None, status: str | None = None, limit: int = PAGE_SIZE) -> EnterprisePage:
+def search(
+    ctx: ServiceContext,
+    actor: Actor,
+    query: str = "",
+    *,
+    after: int | None = None,
+    after_name: str | None = None,
+    status: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> EnterprisePage:
     """Enterprises matching a USCC or the start of a name (in name order), or all of them (newest
     first), optionally only those whose licence has ``status``. ``after`` / ``after_name`` continue
     after the last row of the previous page."""
@@ -158,12 +183,24 @@ def search(ctx: ServiceContext, actor: Actor, query: str = "", *, after: int | N
             stmt = base if after is None else base.where(Enterprise.id < after)
             rows = s.execute(stmt.order_by(Enterprise.id.desc()).limit(limit + 1)).all()
         else:
-            rows = _by_name(s, base, _NameIndex(ctx.engine.dialect.name), q,
-                            (after_name, after) if after is not None and after_name is not None else None, limit)
+            rows = _by_name(
+                s,
+                base,
+                _NameIndex(ctx.engine.dialect.name),
+                q,
+                (after_name, after) if after is not None and after_name is not None else None,
+                limit,
+            )
     out = [EnterpriseRow(r[0], r[1], r[2], r[3], r[4], r[5].value, r[6], r[7]) for r in rows[:limit]]
     more = len(rows) > limit
-    return EnterprisePage(out, q, kind, out[-1].id if more else None,
-                          out[-1].name if more and kind == "name" else None, wanted.value if wanted else "")
+    return EnterprisePage(
+        out,
+        q,
+        kind,
+        out[-1].id if more else None,
+        out[-1].name if more and kind == "name" else None,
+        wanted.value if wanted else "",
+    )
 
 
 def name_filter(dialect: str, query: str) -> tuple[str, str, list[Any]]:
@@ -186,8 +223,9 @@ def columns() -> Select[Any]:
     return _columns()
 
 
-def _by_name(s: Session, base: Select[Any], idx: _NameIndex, prefix: str, after: tuple[str, int] | None,
-             limit: int) -> list[Any]:
+def _by_name(
+    s: Session, base: Select[Any], idx: _NameIndex, prefix: str, after: tuple[str, int] | None, limit: int
+) -> list[Any]:
     """Up to ``limit + 1`` enterprises whose name starts with ``prefix``, in (name, id) order, after
     ``after``. Three index ranges, none of which sorts more than one name's rows: the rest of the
     name the previous page ended in (by id), the following names in index order, and - when that
@@ -195,12 +233,13 @@ def _by_name(s: Session, base: Select[Any], idx: _NameIndex, prefix: str, after:
     split in an order the index did not fix."""
     folded = idx.fold(prefix)
     if after is not None and not idx.fold(after[0]).startswith(folded):
-        after = None        # a continuation that belongs to another search
+        after = None  # a continuation that belongs to another search
     upper = _upper_bound(folded)
     rows: list[Any] = []
     if after is not None:
-        rows += s.execute(base.where(idx.eq(after[0]), Enterprise.id > after[1])
-                          .order_by(Enterprise.id).limit(limit + 1)).all()
+        rows += s.execute(
+            base.where(idx.eq(after[0]), Enterprise.id > after[1]).order_by(Enterprise.id).limit(limit + 1)
+        ).all()
     need = limit + 1 - len(rows)
     if need <= 0:
         return rows
@@ -223,46 +262,97 @@ def detail(ctx: ServiceContext, actor: Actor, uscc: str) -> dict[str, Any]:
     try:
         code = validate_uscc(uscc)
     except UsccError as exc:
-        raise ValidationError(M("enterprise.uscc",
-                                "USCC {uscc}: {exc}",
-                                "统一社会信用代码 {uscc}：{exc}"), uscc=f"{uscc!r}", exc=exc) from None
+        raise ValidationError(
+            M("enterprise.uscc", "USCC {uscc}: {exc}", "统一社会信用代码 {uscc}：{exc}"), uscc=f"{uscc!r}", exc=exc
+        ) from None
     now = ctx.clock.now()
     with ctx.reader() as s:
         ent = s.scalar(select(Enterprise).where(Enterprise.uscc == code))
         if ent is None:
-            raise NotFound(M("enterprise.no_licence_record_uscc",
-                             "no licence on record for USCC {code}",
-                             "没有统一社会信用代码为 {code} 的执照记录"), code=code)
-        by_status = dict(s.execute(select(Seal.status, func.count()).where(Seal.enterprise_id == ent.id)
-                                   .group_by(Seal.status)).all())
-        seals = s.execute(select(Seal.es_id, Seal.name, Seal.seal_type, Seal.status, Seal.valid_end, Seal.revoked_at,
-                                 Seal.revocation_reason)      # not the SESeal itself
-                          .where(Seal.enterprise_id == ent.id).order_by(Seal.id.desc()).limit(SHOWN + 1)).all()
+            raise NotFound(
+                M(
+                    "enterprise.no_licence_record_uscc",
+                    "no licence on record for USCC {code}",
+                    "没有统一社会信用代码为 {code} 的执照记录",
+                ),
+                code=code,
+            )
+        by_status = dict(
+            s.execute(select(Seal.status, func.count()).where(Seal.enterprise_id == ent.id).group_by(Seal.status)).all()
+        )
+        seals = s.execute(
+            select(
+                Seal.es_id,
+                Seal.name,
+                Seal.seal_type,
+                Seal.status,
+                Seal.valid_end,
+                Seal.revoked_at,
+                Seal.revocation_reason,
+            )  # not the SESeal itself
+            .where(Seal.enterprise_id == ent.id)
+            .order_by(Seal.id.desc())
+            .limit(SHOWN + 1)
+        ).all()
         A = SealApplication
         app_total = s.scalar(select(func.count()).select_from(A).where(A.enterprise_id == ent.id)) or 0
-        apps = s.execute(select(A.id, A.seal_type, A.state, A.channel, A.submitted_by, A.submitted_at)
-                         .where(A.enterprise_id == ent.id).order_by(A.id.desc()).limit(SHOWN + 1)).all()
-        history = s.scalars(select(LicenceRecord).where(LicenceRecord.enterprise_id == ent.id)
-                            .order_by(LicenceRecord.id.desc()).limit(SHOWN + 1)).all()
-        history_total = s.scalar(select(func.count()).select_from(LicenceRecord)
-                                 .where(LicenceRecord.enterprise_id == ent.id)) or 0
+        apps = s.execute(
+            select(A.id, A.seal_type, A.state, A.channel, A.submitted_by, A.submitted_at)
+            .where(A.enterprise_id == ent.id)
+            .order_by(A.id.desc())
+            .limit(SHOWN + 1)
+        ).all()
+        history = s.scalars(
+            select(LicenceRecord)
+            .where(LicenceRecord.enterprise_id == ent.id)
+            .order_by(LicenceRecord.id.desc())
+            .limit(SHOWN + 1)
+        ).all()
+        history_total = (
+            s.scalar(select(func.count()).select_from(LicenceRecord).where(LicenceRecord.enterprise_id == ent.id)) or 0
+        )
         return {
-            "enterprise": {"id": ent.id, "uscc": ent.uscc, "name": ent.name,
-                           "legal_representative": ent.legal_representative, "entity_type": ent.entity_type,
-                           "address": ent.address, "registered_on": ent.registered_on, "status": ent.status.value,
-                           "created_at": ent.created_at, "updated_at": ent.updated_at},
+            "enterprise": {
+                "id": ent.id,
+                "uscc": ent.uscc,
+                "name": ent.name,
+                "legal_representative": ent.legal_representative,
+                "entity_type": ent.entity_type,
+                "address": ent.address,
+                "registered_on": ent.registered_on,
+                "status": ent.status.value,
+                "created_at": ent.created_at,
+                "updated_at": ent.updated_at,
+            },
             "seal_total": sum(by_status.values()),
             "live_seals": sum(n for st, n in by_status.items() if st is not SealStatus.REVOKED),
-            "seals": [{"es_id": x.es_id, "name": x.name, "seal_type": x.seal_type.code,
-                       "status": "expired" if x.status is SealStatus.ACTIVE and now > x.valid_end else x.status.value,
-                       "valid_end": x.valid_end,
-                       "revoked_at": x.revoked_at if x.status is SealStatus.REVOKED else None,
-                       "revocation_reason": x.revocation_reason if x.status is SealStatus.REVOKED else None}
-                      for x in seals[:SHOWN]],
+            "seals": [
+                {
+                    "es_id": x.es_id,
+                    "name": x.name,
+                    "seal_type": x.seal_type.code,
+                    "status": "expired" if x.status is SealStatus.ACTIVE and now > x.valid_end else x.status.value,
+                    "valid_end": x.valid_end,
+                    "revoked_at": x.revoked_at if x.status is SealStatus.REVOKED else None,
+                    "revocation_reason": x.revocation_reason if x.status is SealStatus.REVOKED else None,
+                }
+                for x in seals[:SHOWN]
+            ],
             "application_total": app_total,
-            "applications": [{"id": a[0], "seal_type": a[1].code, "state": a[2].value, "channel": a[3],
-                              "submitted_by": a[4], "submitted_at": a[5]} for a in apps[:SHOWN]],
+            "applications": [
+                {
+                    "id": a[0],
+                    "seal_type": a[1].code,
+                    "state": a[2].value,
+                    "channel": a[3],
+                    "submitted_by": a[4],
+                    "submitted_at": a[5],
+                }
+                for a in apps[:SHOWN]
+            ],
             "history_total": history_total,
-            "licence_history": [{"at": h.recorded_at, "event": h.event, "changes": h.changes, "source": h.source}
-                                for h in history[:SHOWN]],
+            "licence_history": [
+                {"at": h.recorded_at, "event": h.event, "changes": h.changes, "source": h.source}
+                for h in history[:SHOWN]
+            ],
         }

@@ -9,6 +9,7 @@ sign-in), under the same lock-out rules as staff (services.sign_in). A person of
 licence is no longer active cannot sign in. Every change is an audit event on target
 ``person:<USCC>/<username>`` or ``enterprise:<USCC>``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import Enterprise, EnterprisePerson, Seal, SealGrant
-from ..domain.errors import M, Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
+from ..domain.errors import Conflict, InvalidTransition, M, NotFound, PermissionDenied, ValidationError
 from ..domain.states import LicenceStatus, SealStatus
 from ..pki import totp
 from . import audit, passwords, sign_in, web_sessions
@@ -29,44 +30,95 @@ from .portal_access import Principal, require_legal_representative
 from .sign_in import AccountLocked, SignInFailed
 from .users import check_password, hash_password
 
-__all__ = ["SignInFailed", "AccountLocked", "PersonChecked", "PersonView", "GrantView", "MIN_PASSWORD_LENGTH",
-           "list_people", "person", "create_person", "set_active", "reset_password", "reset_second_factor",
-           "grant", "withdraw", "set_contact_email", "check_password_step", "start_enrolment", "complete_sign_in",
-           "principal_for", "change_password", "grantable_seals", "contact_email"]
+__all__ = [
+    "SignInFailed",
+    "AccountLocked",
+    "PersonChecked",
+    "PersonView",
+    "GrantView",
+    "MIN_PASSWORD_LENGTH",
+    "list_people",
+    "person",
+    "create_person",
+    "set_active",
+    "reset_password",
+    "reset_second_factor",
+    "grant",
+    "withdraw",
+    "set_contact_email",
+    "check_password_step",
+    "start_enrolment",
+    "complete_sign_in",
+    "principal_for",
+    "change_password",
+    "grantable_seals",
+    "contact_email",
+]
 
 MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
 AUTHORITIES = ("hold", "manage")
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
-_EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$"
+)
 _MAX_PEOPLE = 500  # per enterprise: a seal register, not a staff directory
 
 EMAIL_NEEDED = M("people.email_needed", "an e-mail address is needed", "需要填写电子邮件地址")
-BAD_EMAIL = M("people.bad_email", "{text} is not an e-mail address (name@example.cn)",
-              "“{text}”不是电子邮件地址（例如 name@example.cn）")
+BAD_EMAIL = M(
+    "people.bad_email",
+    "{text} is not an e-mail address (name@example.cn)",
+    "“{text}”不是电子邮件地址（例如 name@example.cn）",
+)
 NO_PERSON = M("people.no_person", "no person {id} of this enterprise", "本企业没有编号为 {id} 的被授权人")
-BAD_USERNAME = M("people.bad_username", "invalid username {user}: 2–64 characters, a-z first, then a-z 0-9 . _ -",
-                 "用户名 {user} 无效：2–64 个字符，以 a-z 开头，其后为 a-z、0-9、.、_ 或 -")
-NAME_NEEDED = M("people.name_needed", "the person's name is needed (at most 100 characters)",
-                "需要填写被授权人的姓名（最多 100 个字符）")
+BAD_USERNAME = M(
+    "people.bad_username",
+    "invalid username {user}: 2–64 characters, a-z first, then a-z 0-9 . _ -",
+    "用户名 {user} 无效：2–64 个字符，以 a-z 开头，其后为 a-z、0-9、.、_ 或 -",
+)
+NAME_NEEDED = M(
+    "people.name_needed",
+    "the person's name is needed (at most 100 characters)",
+    "需要填写被授权人的姓名（最多 100 个字符）",
+)
 NO_ENTERPRISE = M("people.no_enterprise", "no such enterprise", "没有该企业")
-PERSON_EXISTS = M("people.exists", "the enterprise already has a person named {user}", "本企业已有名为 {user} 的被授权人")
+PERSON_EXISTS = M(
+    "people.exists", "the enterprise already has a person named {user}", "本企业已有名为 {user} 的被授权人"
+)
 TOO_MANY = M("people.too_many", "an enterprise can authorise at most {max} people", "一个企业最多可授权 {max} 人")
 ALREADY_ACTIVE = M("people.already_active", "{user} is already active", "{user} 已处于启用状态")
 ALREADY_INACTIVE = M("people.already_inactive", "{user} is already deactivated", "{user} 已被停用")
-BAD_AUTHORITY = M("people.bad_authority", "unknown authority {authority}: hold or manage",
-                  "未知的权限 {authority}：应为 hold（持有）或 manage（管理）")
+BAD_AUTHORITY = M(
+    "people.bad_authority",
+    "unknown authority {authority}: hold or manage",
+    "未知的权限 {authority}：应为 hold（持有）或 manage（管理）",
+)
 NO_SEAL = M("people.no_seal", "no seal {es_id} of this enterprise", "本企业没有印章 {es_id}")
-SEAL_REVOKED = M("people.seal_revoked", "seal {es_id} is revoked: there is nothing to hold or manage",
-                 "印章 {es_id} 已吊销：无可持有或管理")
-ALREADY_GRANTED = M("people.already_granted", "{user} already has the authority to {authority} seal {es_id}",
-                    "{user} 已有对印章 {es_id} 的 {authority} 权限")
+SEAL_REVOKED = M(
+    "people.seal_revoked",
+    "seal {es_id} is revoked: there is nothing to hold or manage",
+    "印章 {es_id} 已吊销：无可持有或管理",
+)
+ALREADY_GRANTED = M(
+    "people.already_granted",
+    "{user} already has the authority to {authority} seal {es_id}",
+    "{user} 已有对印章 {es_id} 的 {authority} 权限",
+)
 NO_GRANT = M("people.no_grant", "{user} has no authority over a seal {es_id}", "{user} 对印章 {es_id} 没有任何权限")
-LICENCE_INACTIVE = M("people.licence_inactive", "the licence of {uscc} is {status}: its people cannot sign in",
-                     "{uscc} 的营业执照状态为{status}：其被授权人不能登录")
-ALREADY_ENROLLED = M("people.already_enrolled", "{user} already has a second factor; the legal representative can "
-                     "reset it", "{user} 已设置第二因素；如需更换，请法定代表人重置")
-NO_PASSWORD_HERE = M("people.representative_no_password", "the legal representative signs in with the e-licence and "
-                     "has no password here", "法定代表人使用电子营业执照登录，在此没有密码")
+LICENCE_INACTIVE = M(
+    "people.licence_inactive",
+    "the licence of {uscc} is {status}: its people cannot sign in",
+    "{uscc} 的营业执照状态为{status}：其被授权人不能登录",
+)
+ALREADY_ENROLLED = M(
+    "people.already_enrolled",
+    "{user} already has a second factor; the legal representative can reset it",
+    "{user} 已设置第二因素；如需更换，请法定代表人重置",
+)
+NO_PASSWORD_HERE = M(
+    "people.representative_no_password",
+    "the legal representative signs in with the e-licence and has no password here",
+    "法定代表人使用电子营业执照登录，在此没有密码",
+)
 WRONG_LOGIN = M("people.wrong_login", "wrong USCC, username or password", "统一社会信用代码、用户名或密码错误")
 CURRENT_WRONG = M("people.current_password_wrong", "the current password is wrong", "当前密码错误")
 
@@ -100,7 +152,7 @@ class PersonView:
     created_at: dt.datetime
     grants: tuple[GrantView, ...]
     created_by: str = ""
-    by_former_representative: bool = False   # created by someone who is no longer the legal representative
+    by_former_representative: bool = False  # created by someone who is no longer the legal representative
 
 
 def _target(uscc: str, username: str) -> str:
@@ -123,8 +175,9 @@ def check_email(text: str, *, required: bool = False) -> str:
 
 
 def _own_person(session: Session, principal: Principal, person_id: int, *, lock: bool = False) -> EnterprisePerson:
-    query = select(EnterprisePerson).where(EnterprisePerson.id == person_id,
-                                           EnterprisePerson.enterprise_id == principal.enterprise_id)
+    query = select(EnterprisePerson).where(
+        EnterprisePerson.id == person_id, EnterprisePerson.enterprise_id == principal.enterprise_id
+    )
     if lock:
         query = query.with_for_update()
     p = session.scalar(query)
@@ -133,16 +186,20 @@ def _own_person(session: Session, principal: Principal, person_id: int, *, lock:
     return p
 
 
-NOT_REPRESENTATIVE = M("people.no_longer_representative", "{person} is no longer the legal representative of {uscc}, "
-                       "or its licence is not active: sign in again with the e-licence",
-                       "{person} 已不是 {uscc} 的法定代表人，或其营业执照不在有效状态：请用电子营业执照重新登录")
+NOT_REPRESENTATIVE = M(
+    "people.no_longer_representative",
+    "{person} is no longer the legal representative of {uscc}, "
+    "or its licence is not active: sign in again with the e-licence",
+    "{person} 已不是 {uscc} 的法定代表人，或其营业执照不在有效状态：请用电子营业执照重新登录",
+)
 
 
 def _still_representative(ent: Enterprise, principal: Principal) -> None:
     """In the action's own transaction: the licence is active and names the signed-in legal
     representative (the portal checks this on every request too; this closes the gap between)."""
-    if principal.person_id is None and (ent.status is not LicenceStatus.ACTIVE
-                                        or ent.legal_representative != principal.person):
+    if principal.person_id is None and (
+        ent.status is not LicenceStatus.ACTIVE or ent.legal_representative != principal.person
+    ):
         raise PermissionDenied(NOT_REPRESENTATIVE, person=principal.person, uscc=ent.uscc)
 
 
@@ -153,13 +210,30 @@ def _representative_actor(ent: Enterprise) -> str:
 def _view(session: Session, p: EnterprisePerson, now: dt.datetime, ent: Enterprise | None = None) -> PersonView:
     ent = ent or session.get(Enterprise, p.enterprise_id)
     current = _representative_actor(ent) if ent is not None else ""
-    rows = session.execute(select(SealGrant, Seal).join(Seal, Seal.id == SealGrant.seal_id)
-                           .where(SealGrant.person_id == p.id).order_by(Seal.id)).all()
-    grants = tuple(GrantView(seal.es_id, seal.name, seal.effective_status(now), g.authority, g.granted_at,
-                             g.granted_by) for g, seal in rows)
-    return PersonView(p.id, p.username, p.display_name, p.email, p.active, p.totp_enabled,
-                      p.locked_until is not None and p.locked_until > now, p.last_login_at, p.created_at, grants,
-                      p.created_by, bool(current) and p.created_by != current)
+    rows = session.execute(
+        select(SealGrant, Seal)
+        .join(Seal, Seal.id == SealGrant.seal_id)
+        .where(SealGrant.person_id == p.id)
+        .order_by(Seal.id)
+    ).all()
+    grants = tuple(
+        GrantView(seal.es_id, seal.name, seal.effective_status(now), g.authority, g.granted_at, g.granted_by)
+        for g, seal in rows
+    )
+    return PersonView(
+        p.id,
+        p.username,
+        p.display_name,
+        p.email,
+        p.active,
+        p.totp_enabled,
+        p.locked_until is not None and p.locked_until > now,
+        p.last_login_at,
+        p.created_at,
+        grants,
+        p.created_by,
+        bool(current) and p.created_by != current,
+    )
 
 
 # -- what the legal representative does --------------------------------------------------------------
@@ -169,8 +243,11 @@ def list_people(ctx: ServiceContext, principal: Principal) -> list[PersonView]:
     require_legal_representative(principal, "see the people authorised for the enterprise")
     now = ctx.clock.now()
     with ctx.reader() as session:
-        people = session.scalars(select(EnterprisePerson).where(EnterprisePerson.enterprise_id == principal.enterprise_id)
-                                 .order_by(EnterprisePerson.username)).all()
+        people = session.scalars(
+            select(EnterprisePerson)
+            .where(EnterprisePerson.enterprise_id == principal.enterprise_id)
+            .order_by(EnterprisePerson.username)
+        ).all()
         return [_view(session, p, now) for p in people]
 
 
@@ -180,8 +257,9 @@ def person(ctx: ServiceContext, principal: Principal, person_id: int) -> PersonV
         return _view(session, _own_person(session, principal, person_id), ctx.clock.now())
 
 
-def create_person(ctx: ServiceContext, principal: Principal, username: str, display_name: str,
-                  email: str = "") -> tuple[int, str]:
+def create_person(
+    ctx: ServiceContext, principal: Principal, username: str, display_name: str, email: str = ""
+) -> tuple[int, str]:
     """A new account; returns (its id, the one-time password — shown once, never stored in clear)."""
     require_legal_representative(principal, "authorise people")
     username = (username or "").strip().lower()
@@ -197,21 +275,47 @@ def create_person(ctx: ServiceContext, principal: Principal, username: str, disp
         if ent is None:
             raise NotFound(NO_ENTERPRISE)
         _still_representative(ent, principal)
-        if session.scalar(select(EnterprisePerson.id).where(EnterprisePerson.enterprise_id == ent.id,
-                                                            EnterprisePerson.username == username)) is not None:
+        if (
+            session.scalar(
+                select(EnterprisePerson.id).where(
+                    EnterprisePerson.enterprise_id == ent.id, EnterprisePerson.username == username
+                )
+            )
+            is not None
+        ):
             raise Conflict(PERSON_EXISTS, user=username)
-        count = len(session.scalars(select(EnterprisePerson.id).where(EnterprisePerson.enterprise_id == ent.id)
-                                    .limit(_MAX_PEOPLE)).all())
+        count = len(
+            session.scalars(
+                select(EnterprisePerson.id).where(EnterprisePerson.enterprise_id == ent.id).limit(_MAX_PEOPLE)
+            ).all()
+        )
         if count >= _MAX_PEOPLE:
             raise Conflict(TOO_MANY, max=_MAX_PEOPLE)
-        p = EnterprisePerson(enterprise_id=ent.id, username=username, display_name=display_name, email=email,
-                             password_hash=hash_password(password), must_change_password=True, active=True,
-                             created_at=ctx.clock.now(), created_by=principal.actor.name, totp_enabled=False,
-                             failed_logins=0)
+        p = EnterprisePerson(
+            enterprise_id=ent.id,
+            username=username,
+            display_name=display_name,
+            email=email,
+            password_hash=hash_password(password),
+            must_change_password=True,
+            active=True,
+            created_at=ctx.clock.now(),
+            created_by=principal.actor.name,
+            totp_enabled=False,
+            failed_logins=0,
+        )
         session.add(p)
         session.flush()
-        audit.record(session, ctx, principal.actor, "person.created", "person", _target(ent.uscc, username),
-                     display_name=display_name, email=email)
+        audit.record(
+            session,
+            ctx,
+            principal.actor,
+            "person.created",
+            "person",
+            _target(ent.uscc, username),
+            display_name=display_name,
+            email=email,
+        )
         return p.id, password
 
 
@@ -226,8 +330,15 @@ def set_active(ctx: ServiceContext, principal: Principal, person_id: int, active
             raise InvalidTransition(ALREADY_INACTIVE, user=p.username)
         p.active = active
         ended = 0 if active else web_sessions.end_all(session, ctx, person_id=p.id)
-        audit.record(session, ctx, principal.actor, "person.reactivated" if active else "person.deactivated",
-                     "person", _target(principal.uscc, p.username), **({} if active else {"sessions_ended": ended}))
+        audit.record(
+            session,
+            ctx,
+            principal.actor,
+            "person.reactivated" if active else "person.deactivated",
+            "person",
+            _target(principal.uscc, p.username),
+            **({} if active else {"sessions_ended": ended}),
+        )
 
 
 def reset_password(ctx: ServiceContext, principal: Principal, person_id: int) -> str:
@@ -241,8 +352,15 @@ def reset_password(ctx: ServiceContext, principal: Principal, person_id: int) ->
         p.failed_logins = 0
         p.locked_until = None
         ended = web_sessions.end_all(session, ctx, person_id=p.id)
-        audit.record(session, ctx, principal.actor, "person.password_reset", "person", _target(principal.uscc, p.username),
-                     sessions_ended=ended)
+        audit.record(
+            session,
+            ctx,
+            principal.actor,
+            "person.password_reset",
+            "person",
+            _target(principal.uscc, p.username),
+            sessions_ended=ended,
+        )
     return password
 
 
@@ -255,8 +373,15 @@ def reset_second_factor(ctx: ServiceContext, principal: Principal, person_id: in
         p.totp_secret_blob = None
         p.totp_last_step = None
         ended = web_sessions.end_all(session, ctx, person_id=p.id)
-        audit.record(session, ctx, principal.actor, "person.totp_reset", "person", _target(principal.uscc, p.username),
-                     sessions_ended=ended)
+        audit.record(
+            session,
+            ctx,
+            principal.actor,
+            "person.totp_reset",
+            "person",
+            _target(principal.uscc, p.username),
+            sessions_ended=ended,
+        )
 
 
 def grant(ctx: ServiceContext, principal: Principal, person_id: int, es_id: str, authority: str) -> None:
@@ -267,8 +392,9 @@ def grant(ctx: ServiceContext, principal: Principal, person_id: int, es_id: str,
     now = ctx.clock.now()
     with ctx.transaction() as session:
         p = _own_person(session, principal, person_id, lock=True)
-        seal = session.scalar(select(Seal).where(Seal.es_id == (es_id or "").strip(),
-                                                 Seal.enterprise_id == principal.enterprise_id))
+        seal = session.scalar(
+            select(Seal).where(Seal.es_id == (es_id or "").strip(), Seal.enterprise_id == principal.enterprise_id)
+        )
         if seal is None:
             raise NotFound(NO_SEAL, es_id=(es_id or "")[:40])
         if seal.status is SealStatus.REVOKED:
@@ -278,35 +404,63 @@ def grant(ctx: ServiceContext, principal: Principal, person_id: int, es_id: str,
             raise InvalidTransition(ALREADY_GRANTED, user=p.username, authority=authority, es_id=seal.es_id)
         before = row.authority if row is not None else None
         if row is None:
-            session.add(SealGrant(person_id=p.id, seal_id=seal.id, authority=authority, granted_at=now,
-                                  granted_by=principal.actor.name))
+            session.add(
+                SealGrant(
+                    person_id=p.id,
+                    seal_id=seal.id,
+                    authority=authority,
+                    granted_at=now,
+                    granted_by=principal.actor.name,
+                )
+            )
         else:
             row.authority, row.granted_at, row.granted_by = authority, now, principal.actor.name
-        audit.record(session, ctx, principal.actor, "person.granted", "person", _target(principal.uscc, p.username),
-                     seal=seal.es_id, authority=authority, before=before)
+        audit.record(
+            session,
+            ctx,
+            principal.actor,
+            "person.granted",
+            "person",
+            _target(principal.uscc, p.username),
+            seal=seal.es_id,
+            authority=authority,
+            before=before,
+        )
 
 
 def withdraw(ctx: ServiceContext, principal: Principal, person_id: int, es_id: str) -> None:
     require_legal_representative(principal, "withdraw authority over seals")
     with ctx.transaction() as session:
         p = _own_person(session, principal, person_id, lock=True)
-        seal = session.scalar(select(Seal).where(Seal.es_id == (es_id or "").strip(),
-                                                 Seal.enterprise_id == principal.enterprise_id))
+        seal = session.scalar(
+            select(Seal).where(Seal.es_id == (es_id or "").strip(), Seal.enterprise_id == principal.enterprise_id)
+        )
         row = session.get(SealGrant, (p.id, seal.id)) if seal is not None else None
         if seal is None or row is None:
             raise NotFound(NO_GRANT, user=p.username, es_id=(es_id or "")[:40])
         session.delete(row)
-        audit.record(session, ctx, principal.actor, "person.withdrawn", "person", _target(principal.uscc, p.username),
-                     seal=seal.es_id, authority=row.authority)
+        audit.record(
+            session,
+            ctx,
+            principal.actor,
+            "person.withdrawn",
+            "person",
+            _target(principal.uscc, p.username),
+            seal=seal.es_id,
+            authority=row.authority,
+        )
 
 
 def grantable_seals(ctx: ServiceContext, principal: Principal) -> list[tuple[str, str]]:
     """(esID, name) of the enterprise's seals that can be granted (not revoked), newest first."""
     require_legal_representative(principal, "grant authority over seals")
     with ctx.reader() as session:
-        rows = session.execute(select(Seal.es_id, Seal.name).where(Seal.enterprise_id == principal.enterprise_id,
-                                                                   Seal.status != SealStatus.REVOKED)
-                               .order_by(Seal.id.desc()).limit(500)).all()
+        rows = session.execute(
+            select(Seal.es_id, Seal.name)
+            .where(Seal.enterprise_id == principal.enterprise_id, Seal.status != SealStatus.REVOKED)
+            .order_by(Seal.id.desc())
+            .limit(500)
+        ).all()
     return [(es_id, name) for es_id, name in rows]
 
 
@@ -322,8 +476,16 @@ def set_contact_email(ctx: ServiceContext, principal: Principal, email: str) -> 
         if ent.contact_email == email:
             return
         before, ent.contact_email = ent.contact_email, email
-        audit.record(session, ctx, principal.actor, "enterprise.contact_changed", "enterprise", ent.uscc,
-                     before=before, after=email)
+        audit.record(
+            session,
+            ctx,
+            principal.actor,
+            "enterprise.contact_changed",
+            "enterprise",
+            ent.uscc,
+            before=before,
+            after=email,
+        )
 
 
 def contact_email(ctx: ServiceContext, principal: Principal) -> str:
@@ -339,8 +501,11 @@ def _system(uscc: str, username: str) -> Actor:
 
 
 def _load_for_sign_in(session: Session, person_id: int, *, lock: bool = False) -> tuple[EnterprisePerson, Enterprise]:
-    query = (select(EnterprisePerson, Enterprise).join(Enterprise, Enterprise.id == EnterprisePerson.enterprise_id)
-             .where(EnterprisePerson.id == person_id))
+    query = (
+        select(EnterprisePerson, Enterprise)
+        .join(Enterprise, Enterprise.id == EnterprisePerson.enterprise_id)
+        .where(EnterprisePerson.id == person_id)
+    )
     row = session.execute(query.with_for_update(of=EnterprisePerson) if lock else query).first()
     if row is None or not row[0].active or row[1].status is not LicenceStatus.ACTIVE:
         raise SignInFailed(sign_in.START_AGAIN)
@@ -355,14 +520,21 @@ def check_password_step(ctx: ServiceContext, uscc: str, username: str, password:
     username = sign_in.typed_name(username)
     failure: Exception | None = None
     with ctx.transaction() as session:
-        row = session.execute(select(EnterprisePerson, Enterprise)
-                              .join(Enterprise, Enterprise.id == EnterprisePerson.enterprise_id)
-                              .where(Enterprise.uscc == uscc, EnterprisePerson.username == username)
-                              .with_for_update(of=EnterprisePerson)).first() if uscc and username else None
+        row = (
+            session.execute(
+                select(EnterprisePerson, Enterprise)
+                .join(Enterprise, Enterprise.id == EnterprisePerson.enterprise_id)
+                .where(Enterprise.uscc == uscc, EnterprisePerson.username == username)
+                .with_for_update(of=EnterprisePerson)
+            ).first()
+            if uscc and username
+            else None
+        )
         if row is None or not row[0].active:
             passwords.dummy_work(password)
-            sign_in.record_unknown(session, ctx, _system(uscc or "-", username or "-"), "person",
-                                   _target(uscc or "-", username or "-"))
+            sign_in.record_unknown(
+                session, ctx, _system(uscc or "-", username or "-"), "person", _target(uscc or "-", username or "-")
+            )
             failure = SignInFailed(WRONG_LOGIN)
         else:
             p, ent = row
@@ -370,8 +542,9 @@ def check_password_step(ctx: ServiceContext, uscc: str, username: str, password:
                 passwords.dummy_work(password)
                 sign_in.check_not_locked(ctx, p, now)
             if not check_password(p, password or ""):  # type: ignore[arg-type]
-                sign_in.record_failure(session, ctx, p, now, "password", _system(uscc, username), "person",
-                                       _target(uscc, username))
+                sign_in.record_failure(
+                    session, ctx, p, now, "password", _system(uscc, username), "person", _target(uscc, username)
+                )
                 failure = SignInFailed(WRONG_LOGIN)
             elif ent.status is not LicenceStatus.ACTIVE:
                 raise SignInFailed(LICENCE_INACTIVE, uscc=ent.uscc, status=ent.status)
@@ -391,8 +564,11 @@ def start_enrolment(ctx: ServiceContext, person_id: int) -> tuple[str, str]:
         if p.totp_enabled:
             raise InvalidTransition(ALREADY_ENROLLED, user=p.username)
         purpose = _purpose(p, ent.uscc)
-        secret = (sign_in.read_secret(ctx, p, purpose, p.username) if p.totp_secret_blob is not None
-                  else sign_in.new_secret(ctx, p, purpose))
+        secret = (
+            sign_in.read_secret(ctx, p, purpose, p.username)
+            if p.totp_secret_blob is not None
+            else sign_in.new_secret(ctx, p, purpose)
+        )
         return secret, totp.provisioning_uri(secret, f"{p.username}@{ent.uscc}", ctx.settings.authority_name)
 
 
@@ -416,8 +592,14 @@ def complete_sign_in(ctx: ServiceContext, person_id: int, code: str) -> tuple[Pr
                 audit.record(session, ctx, who, "totp.enrolled", "person", _target(ent.uscc, p.username))
             started = web_sessions.start(ctx, session, "person", person_id=p.id, enterprise_id=ent.id)
             audit.record(session, ctx, who, "signin.succeeded", "person", _target(ent.uscc, p.username))
-            principal = Principal(enterprise_id=ent.id, uscc=ent.uscc, enterprise_name=ent.name, person=p.display_name,
-                                  person_id=p.id, username=p.username)
+            principal = Principal(
+                enterprise_id=ent.id,
+                uscc=ent.uscc,
+                enterprise_name=ent.name,
+                person=p.display_name,
+                person_id=p.id,
+                username=p.username,
+            )
     if failure is not None:
         raise failure
     return principal, started.token
@@ -427,19 +609,29 @@ def principal_for(ctx: ServiceContext, person_id: int) -> tuple[Principal, bool]
     """The signed-in person's Principal and whether they must change their password; None if the
     account was deactivated, lost its second factor or the licence stopped being active meanwhile."""
     with ctx.reader() as session:
-        row = session.execute(select(EnterprisePerson, Enterprise).join(Enterprise, Enterprise.id == EnterprisePerson.enterprise_id)
-                              .where(EnterprisePerson.id == person_id)).first()
+        row = session.execute(
+            select(EnterprisePerson, Enterprise)
+            .join(Enterprise, Enterprise.id == EnterprisePerson.enterprise_id)
+            .where(EnterprisePerson.id == person_id)
+        ).first()
         if row is None:
             return None
         p, ent = row
         if not p.active or not p.totp_enabled or ent.status is not LicenceStatus.ACTIVE:
             return None
-        return Principal(enterprise_id=ent.id, uscc=ent.uscc, enterprise_name=ent.name, person=p.display_name,
-                         person_id=p.id, username=p.username), p.must_change_password
+        return Principal(
+            enterprise_id=ent.id,
+            uscc=ent.uscc,
+            enterprise_name=ent.name,
+            person=p.display_name,
+            person_id=p.id,
+            username=p.username,
+        ), p.must_change_password
 
 
-def change_password(ctx: ServiceContext, principal: Principal, current: str, new: str, *,
-                    keep_session: str | None = None) -> None:
+def change_password(
+    ctx: ServiceContext, principal: Principal, current: str, new: str, *, keep_session: str | None = None
+) -> None:
     """The person's own password; their other sessions end (``keep_session`` stays)."""
     if principal.person_id is None:
         raise ValidationError(NO_PASSWORD_HERE)
@@ -451,5 +643,12 @@ def change_password(ctx: ServiceContext, principal: Principal, current: str, new
         p.password_hash = hash_password(new)
         p.must_change_password = False
         ended = web_sessions.end_all(session, ctx, person_id=p.id, keep=keep_session)
-        audit.record(session, ctx, principal.actor, "person.password_changed", "person",
-                     _target(principal.uscc, p.username), sessions_ended=ended)
+        audit.record(
+            session,
+            ctx,
+            principal.actor,
+            "person.password_changed",
+            "person",
+            _target(principal.uscc, p.username),
+            sessions_ended=ended,
+        )

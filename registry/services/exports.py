@@ -18,6 +18,7 @@ The file is for Excel as much as for scripts:
 Every export is audited, one event (``list.exported``, target ``list`` / the list's name, with the
 filters) written before the first row is read: a refused filter writes none.
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,14 +35,13 @@ from ..domain.seal_types import SealType
 from . import applications, audit, audit_log, enterprise_admin, seal_admin
 from .context import Actor, ServiceContext
 
-__all__ = ["BOM", "BATCH", "neutralise", "utc", "seals", "applications_csv", "enterprises", "audit_events",
-           "filename"]
+__all__ = ["BOM", "BATCH", "neutralise", "utc", "seals", "applications_csv", "enterprises", "audit_events", "filename"]
 
 BOM = "\ufeff"
-BATCH = 500                          # rows fetched per round trip and written per chunk
+BATCH = 500  # rows fetched per round trip and written per chunk
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-Column = tuple[str, str, str]        # (key, Chinese header, English header)
+Column = tuple[str, str, str]  # (key, Chinese header, English header)
 
 
 def neutralise(value: Any) -> Any:
@@ -56,13 +56,13 @@ def utc(when: dt.datetime | None) -> str:
     if when is None:
         return ""
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def filename(name: str, now: dt.datetime) -> str:
     """``seals-20261123T080000Z.csv``."""
-    return f"{name}-{now.astimezone(dt.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.csv"
+    return f"{name}-{now.astimezone(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.csv"
 
 
 def _csv(columns: list[Column], lang: str, rows: Iterable[list[Any]]) -> Iterator[str]:
@@ -95,18 +95,30 @@ def _stream(ctx: ServiceContext, stmt: Select[Any], convert: Callable[[Any], lis
 
 def _record(ctx: ServiceContext, who: Actor, name: str, **filters: Any) -> None:
     with ctx.transaction() as session:
-        audit.record(session, ctx, who, "list.exported", "list", name, format="csv",
-                     filters={k: v for k, v in filters.items() if v not in (None, "")})
+        audit.record(
+            session,
+            ctx,
+            who,
+            "list.exported",
+            "list",
+            name,
+            format="csv",
+            filters={k: v for k, v in filters.items() if v not in (None, "")},
+        )
 
 
 # -- the lists ------------------------------------------------------------------------------------
 
 SEAL_COLUMNS: list[Column] = [
-    ("es_id", "印章编码", "Seal code"), ("name", "印章名称", "Seal name"),
-    ("seal_type", "印章类型", "Seal type"), ("status", "状态", "Status"),
-    ("enterprise", "单位名称", "Enterprise"), ("uscc", "统一社会信用代码", "USCC"),
+    ("es_id", "印章编码", "Seal code"),
+    ("name", "印章名称", "Seal name"),
+    ("seal_type", "印章类型", "Seal type"),
+    ("status", "状态", "Status"),
+    ("enterprise", "单位名称", "Enterprise"),
+    ("uscc", "统一社会信用代码", "USCC"),
     ("valid_end", "有效期至 (UTC)", "Valid until (UTC)"),
-    ("created_at", "制作时间 (UTC)", "Made at (UTC)")]
+    ("created_at", "制作时间 (UTC)", "Made at (UTC)"),
+]
 
 
 def seals(ctx: ServiceContext, actor: Actor, query: str = "", *, lang: str = "zh") -> Iterator[str]:
@@ -118,31 +130,54 @@ def seals(ctx: ServiceContext, actor: Actor, query: str = "", *, lang: str = "zh
 
     def convert(r: Any) -> list[Any]:
         x = seal_admin.row(r, now)
-        return [x.es_id, x.name, SealType(x.seal_type).label(lang), x.status, x.enterprise, x.uscc, utc(x.valid_end), utc(x.created_at)]
+        return [
+            x.es_id,
+            x.name,
+            SealType(x.seal_type).label(lang),
+            x.status,
+            x.enterprise,
+            x.uscc,
+            utc(x.valid_end),
+            utc(x.created_at),
+        ]
 
     from ..db.models import Seal
+
     return _csv(SEAL_COLUMNS, lang, _stream(ctx, stmt.order_by(Seal.id.desc()), convert))
 
 
 APPLICATION_COLUMNS: list[Column] = [
-    ("id", "申请编号", "Application"), ("state", "状态", "State"),
-    ("seal_type", "印章类型", "Seal type"), ("enterprise", "单位名称", "Enterprise"),
-    ("uscc", "统一社会信用代码", "USCC"), ("channel", "渠道", "Channel"),
+    ("id", "申请编号", "Application"),
+    ("state", "状态", "State"),
+    ("seal_type", "印章类型", "Seal type"),
+    ("enterprise", "单位名称", "Enterprise"),
+    ("uscc", "统一社会信用代码", "USCC"),
+    ("channel", "渠道", "Channel"),
     ("submitted_by", "提交人", "Submitted by"),
-    ("submitted_at", "提交时间 (UTC)", "Submitted at (UTC)")]
+    ("submitted_at", "提交时间 (UTC)", "Submitted at (UTC)"),
+]
 
 
-def applications_csv(ctx: ServiceContext, actor: Actor, *, state: str = "open", query: str = "",
-                     oldest_first: bool = True, lang: str = "zh") -> Iterator[str]:
+def applications_csv(
+    ctx: ServiceContext,
+    actor: Actor,
+    *,
+    state: str = "open",
+    query: str = "",
+    oldest_first: bool = True,
+    lang: str = "zh",
+) -> Iterator[str]:
     """The applications list: the state filter (``open`` = submitted, reviewed or approved), a USCC
     or a name prefix, in the list's order of submission."""
     require(actor.name, actor.roles, Permission.SEAL_VIEW)
     states, q, ent_filter = applications.queue_filter(state, query)
     _record(ctx, actor, "applications", state=state, q=q, order="oldest" if oldest_first else "newest")
     A = SealApplication
-    stmt = (select(A.id, A.state, A.seal_type, Enterprise.name, Enterprise.uscc, A.channel, A.submitted_by,
-                   A.submitted_at)
-            .join(Enterprise, Enterprise.id == A.enterprise_id).where(A.state.in_(states)))
+    stmt = (
+        select(A.id, A.state, A.seal_type, Enterprise.name, Enterprise.uscc, A.channel, A.submitted_by, A.submitted_at)
+        .join(Enterprise, Enterprise.id == A.enterprise_id)
+        .where(A.state.in_(states))
+    )
     if ent_filter is not None:
         stmt = stmt.where(ent_filter)
     order = (A.submitted_at.asc(), A.id.asc()) if oldest_first else (A.submitted_at.desc(), A.id.desc())
@@ -154,15 +189,19 @@ def applications_csv(ctx: ServiceContext, actor: Actor, *, state: str = "open", 
 
 
 ENTERPRISE_COLUMNS: list[Column] = [
-    ("uscc", "统一社会信用代码", "USCC"), ("name", "单位名称", "Enterprise"),
+    ("uscc", "统一社会信用代码", "USCC"),
+    ("name", "单位名称", "Enterprise"),
     ("legal_representative", "法定代表人", "Legal representative"),
-    ("entity_type", "类型", "Entity type"), ("status", "执照状态", "Licence status"),
+    ("entity_type", "类型", "Entity type"),
+    ("status", "执照状态", "Licence status"),
     ("registered_on", "成立日期", "Registered on"),
-    ("live_seals", "在用印章数", "Seals in use")]
+    ("live_seals", "在用印章数", "Seals in use"),
+]
 
 
-def enterprises(ctx: ServiceContext, actor: Actor, query: str = "", *, status: str | None = None,
-                lang: str = "zh") -> Iterator[str]:
+def enterprises(
+    ctx: ServiceContext, actor: Actor, query: str = "", *, status: str | None = None, lang: str = "zh"
+) -> Iterator[str]:
     """The enterprises list (a USCC or a name prefix; a licence status), newest registered first."""
     require(actor.name, actor.roles, Permission.SEAL_VIEW)
     wanted = enterprise_admin.licence_status(status)
@@ -179,24 +218,45 @@ def enterprises(ctx: ServiceContext, actor: Actor, query: str = "", *, status: s
 
 
 AUDIT_COLUMNS: list[Column] = [
-    ("seq", "序号", "Number"), ("occurred_at", "时间 (UTC)", "Time (UTC)"),
-    ("actor", "操作人", "Who"), ("action", "操作", "Action"),
-    ("target_type", "对象类型", "Target type"), ("target_id", "对象", "Target"),
-    ("details", "详情 (JSON)", "Details (JSON)")]
+    ("seq", "序号", "Number"),
+    ("occurred_at", "时间 (UTC)", "Time (UTC)"),
+    ("actor", "操作人", "Who"),
+    ("action", "操作", "Action"),
+    ("target_type", "对象类型", "Target type"),
+    ("target_id", "对象", "Target"),
+    ("details", "详情 (JSON)", "Details (JSON)"),
+]
 
 
-def audit_events(ctx: ServiceContext, actor: Actor, filt: audit_log.AuditFilter = audit_log.AuditFilter(), *,
-                 lang: str = "zh") -> Iterator[str]:
+def audit_events(
+    ctx: ServiceContext, actor: Actor, filt: audit_log.AuditFilter = audit_log.AuditFilter(), *, lang: str = "zh"
+) -> Iterator[str]:
     """The audit log with the page's filter (:func:`registry.services.audit_log.parse_filter`),
     newest first; details as compact JSON."""
     require(actor.name, actor.roles, Permission.AUDIT_VIEW)
-    _record(ctx, actor, "audit", actor=filt.actor, action=filt.action, type=filt.target_type,
-            target=filt.target_id, since=utc(filt.since) or None, until=utc(filt.until) or None)
+    _record(
+        ctx,
+        actor,
+        "audit",
+        actor=filt.actor,
+        action=filt.action,
+        type=filt.target_type,
+        target=filt.target_id,
+        since=utc(filt.since) or None,
+        until=utc(filt.until) or None,
+    )
     stmt = audit_log.statement(ctx.engine.dialect.name, filt, None, None, None)
 
     def convert(r: Any) -> list[Any]:
         x = audit_log._row(r)
-        return [x.seq, utc(x.occurred_at) if x.occurred_at else x.occurred_text, x.actor, x.action,
-                x.target_type, x.target_id, x.details]
+        return [
+            x.seq,
+            utc(x.occurred_at) if x.occurred_at else x.occurred_text,
+            x.actor,
+            x.action,
+            x.target_type,
+            x.target_id,
+            x.details,
+        ]
 
     return _csv(AUDIT_COLUMNS, lang, _stream(ctx, stmt, convert))

@@ -1,4 +1,5 @@
 """Licence data from the e-licence registry: import files and look-ups."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,11 +10,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from ..db.models import Enterprise, LicenceRecord
-from ..domain.errors import M, Conflict, NotFound, ValidationError
-from ..messages import Localized
+from ..domain.errors import Conflict, M, NotFound, ValidationError
 from ..domain.licence_file import LicenceRow, RowError, parse_licence_file
-from ..domain.states import LicenceStatus
 from ..domain.roles import Permission, require
+from ..domain.states import LicenceStatus
+from ..messages import Localized
 from ..pki.uscc import UsccError, validate_uscc
 from . import audit, revocation
 from .context import Actor, ServiceContext
@@ -27,12 +28,12 @@ class RowResult:
 
     line: int
     uscc: str
-    outcome: str                                   # created | updated | unchanged | rejected
-    message: str = ""                              # why a row was rejected (English)
-    changes: dict[str, list[object]] = field(default_factory=dict)   # field -> [old, new] (updated)
-    revoked_seals: tuple[str, ...] = ()            # seals the row's licence change revoked
-    warnings: tuple[Localized, ...] = ()           # imported, but e.g. a standard seal picture cannot be drawn
-    error: ValidationError | None = None           # why a row was rejected, in both languages
+    outcome: str  # created | updated | unchanged | rejected
+    message: str = ""  # why a row was rejected (English)
+    changes: dict[str, list[object]] = field(default_factory=dict)  # field -> [old, new] (updated)
+    revoked_seals: tuple[str, ...] = ()  # seals the row's licence change revoked
+    warnings: tuple[Localized, ...] = ()  # imported, but e.g. a standard seal picture cannot be drawn
+    error: ValidationError | None = None  # why a row was rejected, in both languages
 
 
 @dataclass
@@ -42,7 +43,7 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     revoked_seals: list[str] = field(default_factory=list)
-    rows: list[RowResult] = field(default_factory=list)   # every row of the file, by line number
+    rows: list[RowResult] = field(default_factory=list)  # every row of the file, by line number
 
     @property
     def good(self) -> int:
@@ -72,17 +73,28 @@ def import_licences(ctx: ServiceContext, actor: Actor, data: bytes, filename: st
     source = f"import {filename}"
     by_uscc = {r.uscc: r for r in rows}
     with ctx.transaction() as session:
-        existing = {e.uscc: e for e in session.scalars(
-            select(Enterprise).where(Enterprise.uscc.in_([r.uscc for r in rows])))} if rows else {}
+        existing = (
+            {e.uscc: e for e in session.scalars(select(Enterprise).where(Enterprise.uscc.in_([r.uscc for r in rows])))}
+            if rows
+            else {}
+        )
         for row in rows:
             ent = existing.get(row.uscc)
             if ent is None:
-                ent = Enterprise(uscc=row.uscc, name=row.name, legal_representative=row.legal_representative,
-                                 entity_type=row.entity_type, address=row.address,
-                                 registered_on=row.registered_on, status=row.status, created_at=now,
-                                 updated_at=now)
-                ent.history.append(LicenceRecord(recorded_at=now, event="registered",
-                                                 changes=_snapshot(row), source=source))
+                ent = Enterprise(
+                    uscc=row.uscc,
+                    name=row.name,
+                    legal_representative=row.legal_representative,
+                    entity_type=row.entity_type,
+                    address=row.address,
+                    registered_on=row.registered_on,
+                    status=row.status,
+                    created_at=now,
+                    updated_at=now,
+                )
+                ent.history.append(
+                    LicenceRecord(recorded_at=now, event="registered", changes=_snapshot(row), source=source)
+                )
                 session.add(ent)
                 report.created.append(row.uscc)
                 results.append(RowResult(row.line, row.uscc, "created"))
@@ -100,12 +112,23 @@ def import_licences(ctx: ServiceContext, actor: Actor, data: bytes, filename: st
             revoked = revocation.apply_licence_event(session, ctx, actor, ent, changes, source)
             report.revoked_seals += revoked
             results.append(RowResult(row.line, row.uscc, "updated", changes=changes, revoked_seals=tuple(revoked)))
-        report.rows = sorted((_with_picture_warnings(ctx, r, by_uscc.get(r.uscc)) for r in results),
-                             key=lambda r: r.line)
-        audit.record(session, ctx, actor, "licence.imported", "licence-file", filename,
-                     created=len(report.created), updated=len(report.updated),
-                     unchanged=len(report.unchanged), rejected=len(report.errors),
-                     updated_uscc=report.updated[:1000], revoked_seals=len(report.revoked_seals))
+        report.rows = sorted(
+            (_with_picture_warnings(ctx, r, by_uscc.get(r.uscc)) for r in results), key=lambda r: r.line
+        )
+        audit.record(
+            session,
+            ctx,
+            actor,
+            "licence.imported",
+            "licence-file",
+            filename,
+            created=len(report.created),
+            updated=len(report.updated),
+            unchanged=len(report.unchanged),
+            rejected=len(report.errors),
+            updated_uscc=report.updated[:1000],
+            revoked_seals=len(report.revoked_seals),
+        )
     return report
 
 
@@ -123,10 +146,12 @@ def picture_warnings(ctx: ServiceContext, name: str, legal_representative: str, 
     return tuple(ValidationError(_UNDRAWABLE, types=types, why=why) for why, types in grouped.values())
 
 
-_UNDRAWABLE = M("licence.picture_undrawable",
-                "the standard picture of {types} cannot be drawn from this licence: {why}; the enterprise must "
-                "upload its own picture for it",
-                "无法根据此执照绘制{types}的标准印模：{why}；企业须为其上传自备印模")
+_UNDRAWABLE = M(
+    "licence.picture_undrawable",
+    "the standard picture of {types} cannot be drawn from this licence: {why}; the enterprise must "
+    "upload its own picture for it",
+    "无法根据此执照绘制{types}的标准印模：{why}；企业须为其上传自备印模",
+)
 
 
 def _with_picture_warnings(ctx: ServiceContext, r: RowResult, row: LicenceRow | None) -> RowResult:
@@ -151,10 +176,10 @@ class StatusChange:
 class PreviewSeal:
     es_id: str
     name: str
-    seal_type: str          # code, e.g. "02"
-    status: str             # active | suspended | expired
+    seal_type: str  # code, e.g. "02"
+    status: str  # active | suspended | expired
     valid_end: dt.datetime
-    reissue: bool           # a re-issue application will be opened for it
+    reissue: bool  # a re-issue application will be opened for it
 
 
 @dataclass(frozen=True)
@@ -164,34 +189,44 @@ class StatusPreview:
 
     uscc: str
     name: str
-    current: dict[str, str]            # the licence's status, name, legal representative, entity type now
-    changes: dict[str, list[object]]   # field -> [old, new]; empty: nothing would change
-    reason: str | None                 # the CRL reason the seals would be revoked with (RFC 5280 name)
-    seals: list[PreviewSeal]           # exactly the seals the change would revoke, oldest first
+    current: dict[str, str]  # the licence's status, name, legal representative, entity type now
+    changes: dict[str, list[object]]  # field -> [old, new]; empty: nothing would change
+    reason: str | None  # the CRL reason the seals would be revoked with (RFC 5280 name)
+    seals: list[PreviewSeal]  # exactly the seals the change would revoke, oldest first
 
 
 def _code(uscc: str) -> str:
     try:
         return validate_uscc(uscc)
     except UsccError as exc:
-        raise ValidationError(M("licence.uscc",
-                                "USCC {uscc}: {exc}",
-                                "统一社会信用代码 {uscc}：{exc}"), uscc=f"{uscc!r}", exc=exc) from None
+        raise ValidationError(
+            M("licence.uscc", "USCC {uscc}: {exc}", "统一社会信用代码 {uscc}：{exc}"), uscc=f"{uscc!r}", exc=exc
+        ) from None
 
 
-def _wanted(status: str | None, name: str | None, legal_representative: str | None,
-            entity_type: str | None) -> dict[str, object]:
+def _wanted(
+    status: str | None, name: str | None, legal_representative: str | None, entity_type: str | None
+) -> dict[str, object]:
     wanted: dict[str, object] = {}
     if status is not None:
         wanted["status"] = LicenceStatus.parse(status)
-    for field_name, value, limit in (("name", name, 200), ("legal_representative", legal_representative, 100),
-                                     ("entity_type", entity_type, 100)):
+    for field_name, value, limit in (
+        ("name", name, 200),
+        ("legal_representative", legal_representative, 100),
+        ("entity_type", entity_type, 100),
+    ):
         if value is not None:
             value = value.strip()
             if not value or len(value) > limit or any(ord(c) < 32 for c in value):
-                raise ValidationError(M("licence.printable_characters",
-                                        "{field_name} must be 1–{limit} printable characters",
-                                        "{field_name} 必须为 1–{limit} 个可打印字符"), field_name=field_name, limit=limit)
+                raise ValidationError(
+                    M(
+                        "licence.printable_characters",
+                        "{field_name} must be 1–{limit} printable characters",
+                        "{field_name} 必须为 1–{limit} 个可打印字符",
+                    ),
+                    field_name=field_name,
+                    limit=limit,
+                )
             wanted[field_name] = value
     return wanted
 
@@ -200,17 +235,29 @@ def _plan(ent: Enterprise, wanted: dict[str, object]) -> dict[str, list[object]]
     """The changes ``wanted`` makes to ``ent`` (field -> [old, new]); refuses a change of name,
     legal representative or entity type on a licence that stays cancelled or revoked."""
     new_status = wanted.get("status", ent.status)
-    if ent.status is not LicenceStatus.ACTIVE and new_status is not LicenceStatus.ACTIVE \
-            and set(wanted) - {"status"}:
-        raise Conflict(M("licence.licence_it_has_no",
-                         "the licence of {uscc} is {status}; it has no name to change",
-                         "{uscc} 的执照{status}；没有可变更的名称"), uscc=ent.uscc, status=ent.status.value)
+    if ent.status is not LicenceStatus.ACTIVE and new_status is not LicenceStatus.ACTIVE and set(wanted) - {"status"}:
+        raise Conflict(
+            M(
+                "licence.licence_it_has_no",
+                "the licence of {uscc} is {status}; it has no name to change",
+                "{uscc} 的执照{status}；没有可变更的名称",
+            ),
+            uscc=ent.uscc,
+            status=ent.status.value,
+        )
     return {k: [_plain(getattr(ent, k)), _plain(v)] for k, v in wanted.items() if getattr(ent, k) != v}
 
 
-def preview_status_change(ctx: ServiceContext, actor: Actor, uscc: str, status: str | None = None, *,
-                          name: str | None = None, legal_representative: str | None = None,
-                          entity_type: str | None = None) -> StatusPreview:
+def preview_status_change(
+    ctx: ServiceContext,
+    actor: Actor,
+    uscc: str,
+    status: str | None = None,
+    *,
+    name: str | None = None,
+    legal_representative: str | None = None,
+    entity_type: str | None = None,
+) -> StatusPreview:
     """The first step of a licence event in the back office: the changes and exactly which seals
     :func:`set_licence_status` with the same arguments would revoke now. Reads only. ``status``
     None keeps the current status (the page before anything is chosen)."""
@@ -221,23 +268,56 @@ def preview_status_change(ctx: ServiceContext, actor: Actor, uscc: str, status: 
     with ctx.reader() as session:
         ent = session.scalar(select(Enterprise).where(Enterprise.uscc == code))
         if ent is None:
-            raise NotFound(M("licence.no_licence_record_uscc",
-                             "no licence on record for USCC {code}",
-                             "没有统一社会信用代码为 {code} 的执照记录"), code=code)
-        current = {"status": ent.status.value, "name": ent.name, "legal_representative": ent.legal_representative,
-                   "entity_type": ent.entity_type}
+            raise NotFound(
+                M(
+                    "licence.no_licence_record_uscc",
+                    "no licence on record for USCC {code}",
+                    "没有统一社会信用代码为 {code} 的执照记录",
+                ),
+                code=code,
+            )
+        current = {
+            "status": ent.status.value,
+            "name": ent.name,
+            "legal_representative": ent.legal_representative,
+            "entity_type": ent.entity_type,
+        }
         changes = _plan(ent, wanted)
-        effect = revocation.licence_event_effect(session, ent.id, wanted.get("status", ent.status),  # type: ignore[arg-type]
-                                                 changes) if changes else None
-        seals = [PreviewSeal(s.es_id, s.name, s.seal_type.code, s.effective_status(now), s.valid_end,
-                             effect.reissues(s, now)) for s in effect.seals] if effect is not None else []
+        effect = (
+            revocation.licence_event_effect(
+                session,
+                ent.id,
+                wanted.get("status", ent.status),  # type: ignore[arg-type]
+                changes,
+            )
+            if changes
+            else None
+        )
+        seals = (
+            [
+                PreviewSeal(
+                    s.es_id, s.name, s.seal_type.code, s.effective_status(now), s.valid_end, effect.reissues(s, now)
+                )
+                for s in effect.seals
+            ]
+            if effect is not None
+            else []
+        )
         return StatusPreview(code, ent.name, current, changes, effect.reason.rfc_name if effect else None, seals)
 
 
-def set_licence_status(ctx: ServiceContext, actor: Actor, uscc: str, status: str, *,
-                       name: str | None = None, legal_representative: str | None = None,
-                       entity_type: str | None = None, source: str = "set-status",
-                       expect_seals: Collection[str] | None = None) -> StatusChange:
+def set_licence_status(
+    ctx: ServiceContext,
+    actor: Actor,
+    uscc: str,
+    status: str,
+    *,
+    name: str | None = None,
+    legal_representative: str | None = None,
+    entity_type: str | None = None,
+    source: str = "set-status",
+    expect_seals: Collection[str] | None = None,
+) -> StatusChange:
     """A licence event from the e-licence registry: status and/or affiliation change, with its
     effect on the enterprise's seals, in one transaction. ``expect_seals`` (the esIDs
     :func:`preview_status_change` showed) makes it refuse with revocation.SealsChanged (409),
@@ -250,9 +330,14 @@ def set_licence_status(ctx: ServiceContext, actor: Actor, uscc: str, status: str
         # locked: two licence events for one enterprise apply one after the other
         ent = session.scalar(select(Enterprise).where(Enterprise.uscc == code).with_for_update())
         if ent is None:
-            raise NotFound(M("licence.no_licence_record_uscc",
-                             "no licence on record for USCC {code}",
-                             "没有统一社会信用代码为 {code} 的执照记录"), code=code)
+            raise NotFound(
+                M(
+                    "licence.no_licence_record_uscc",
+                    "no licence on record for USCC {code}",
+                    "没有统一社会信用代码为 {code} 的执照记录",
+                ),
+                code=code,
+            )
         changes = _plan(ent, wanted)
         if not changes:
             if expect_seals:
@@ -261,11 +346,26 @@ def set_licence_status(ctx: ServiceContext, actor: Actor, uscc: str, status: str
         for k, (_old, _new) in changes.items():
             setattr(ent, k, wanted[k])
         ent.updated_at = now
-        ent.history.append(LicenceRecord(recorded_at=now, event="status" if list(changes) == ["status"] else "changed",
-                                         changes=changes, source=source))
+        ent.history.append(
+            LicenceRecord(
+                recorded_at=now,
+                event="status" if list(changes) == ["status"] else "changed",
+                changes=changes,
+                source=source,
+            )
+        )
         revoked = revocation.apply_licence_event(session, ctx, actor, ent, changes, source, expect=expect_seals)
-        audit.record(session, ctx, actor, "licence.changed", "enterprise", code, changes=changes,
-                     revoked_seals=revoked, source=source)
+        audit.record(
+            session,
+            ctx,
+            actor,
+            "licence.changed",
+            "enterprise",
+            code,
+            changes=changes,
+            revoked_seals=revoked,
+            source=source,
+        )
     return StatusChange(code, changes, revoked)
 
 
@@ -290,13 +390,18 @@ def get_enterprise(ctx: ServiceContext, uscc: str) -> Enterprise:
     try:
         code = validate_uscc(uscc)
     except UsccError as exc:
-        raise ValidationError(M("licence.uscc",
-                                "USCC {uscc}: {exc}",
-                                "统一社会信用代码 {uscc}：{exc}"), uscc=f"{uscc!r}", exc=exc) from None
+        raise ValidationError(
+            M("licence.uscc", "USCC {uscc}: {exc}", "统一社会信用代码 {uscc}：{exc}"), uscc=f"{uscc!r}", exc=exc
+        ) from None
     with ctx.reader() as session:
         ent = session.scalar(select(Enterprise).where(Enterprise.uscc == code))
         if ent is None:
-            raise NotFound(M("licence.no_licence_record_uscc",
-                             "no licence on record for USCC {code}",
-                             "没有统一社会信用代码为 {code} 的执照记录"), code=code)
+            raise NotFound(
+                M(
+                    "licence.no_licence_record_uscc",
+                    "no licence on record for USCC {code}",
+                    "没有统一社会信用代码为 {code} 的执照记录",
+                ),
+                code=code,
+            )
         return ent

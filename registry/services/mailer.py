@@ -11,10 +11,10 @@ differently:
 * :class:`TemporaryFailure`: anything else about this message (4xx, a refused sender or data,
   a dropped connection): retried by the next run.
 """
+
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -58,7 +58,7 @@ class SmtpMailer:
         s = self.settings
         return f"{s.smtp_host}:{s.smtp_port} ({s.smtp_security})"
 
-    def __enter__(self) -> "SmtpMailer":
+    def __enter__(self) -> SmtpMailer:
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
@@ -75,9 +75,10 @@ class SmtpMailer:
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         try:
-            if s.smtp_security == "tls":   # implicit TLS (SMTPS, RFC 8314 §3.3)
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout,
-                                                      context=ssl.create_default_context())
+            if s.smtp_security == "tls":  # implicit TLS (SMTPS, RFC 8314 §3.3)
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=ssl.create_default_context()
+                )
             else:
                 smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
             smtp.ehlo_or_helo_if_needed()
@@ -86,7 +87,7 @@ class SmtpMailer:
                 smtp.ehlo()
             if s.smtp_username:
                 smtp.login(s.smtp_username, s.smtp_password or "")
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             raise ServerUnavailable(f"SMTP server {self.description}: {_one_line(exc)}") from None
         return smtp
 
@@ -113,8 +114,10 @@ class SmtpMailer:
             refused = smtp.send_message(msg, from_addr=from_addr, to_addrs=recipients)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _m in exc.recipients.values()]
-            summary = "; ".join(f"{addr}: {code} {m.decode(errors='replace') if isinstance(m, bytes) else m}"
-                                for addr, (code, m) in exc.recipients.items())
+            summary = "; ".join(
+                f"{addr}: {code} {m.decode(errors='replace') if isinstance(m, bytes) else m}"
+                for addr, (code, m) in exc.recipients.items()
+            )
             if codes and all(500 <= c < 600 for c in codes):
                 raise Rejected(f"every recipient refused: {summary}"[:1000]) from None
             raise TemporaryFailure(f"recipients refused: {summary}"[:1000]) from None
@@ -123,5 +126,7 @@ class SmtpMailer:
             raise TemporaryFailure(_one_line(exc)) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise TemporaryFailure(_one_line(exc)) from None
-        return {addr: f"{code} {m.decode(errors='replace') if isinstance(m, bytes) else m}"
-                for addr, (code, m) in refused.items()}
+        return {
+            addr: f"{code} {m.decode(errors='replace') if isinstance(m, bytes) else m}"
+            for addr, (code, m) in refused.items()
+        }

@@ -53,6 +53,7 @@ more. The lease lasts 5 minutes, or ten SMTP timeouts if that is longer. A diges
 after it; a run killed in between leaves it ``sending``, and the next run sends it again with the
 same Message-ID (at least once, never silently lost).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -75,10 +76,20 @@ import jinja2
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..db.models import (AuditEvent, Enterprise, EnterprisePerson, Lease, Notification, NotificationDigest,
-                         NotifyState, Seal, SealApplication, SealGrant)
+from ..db.models import (
+    AuditEvent,
+    Enterprise,
+    EnterprisePerson,
+    Lease,
+    Notification,
+    NotificationDigest,
+    NotifyState,
+    Seal,
+    SealApplication,
+    SealGrant,
+)
 from ..domain.display_time import format_local
-from ..domain.errors import M, Conflict
+from ..domain.errors import Conflict, M
 from ..domain.seal_types import SealType
 from ..domain.states import SealStatus
 from . import audit
@@ -89,20 +100,29 @@ from .mailer import Rejected, ServerUnavailable, SmtpMailer, TemporaryFailure
 __all__ = ["RunReport", "run_once", "run_loop", "collect", "scan_expiry", "LEASE_NAME"]
 
 LEASE_NAME = "notify"
-BATCH = 2000            # audit events read per transaction
-CHUNK = 500             # keys per IN (...) list
-ACTIONS = ("application.approved", "application.rejected", "application.submitted", "seal.issued",
-           "seal.revoked", "seal.suspended", "seal.resumed")
+BATCH = 2000  # audit events read per transaction
+CHUNK = 500  # keys per IN (...) list
+ACTIONS = (
+    "application.approved",
+    "application.rejected",
+    "application.submitted",
+    "seal.issued",
+    "seal.revoked",
+    "seal.suspended",
+    "seal.resumed",
+)
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "email"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 # RFC 5280 §5.3.1 reason → what the enterprise reads (the portal's own requests named separately)
 _REASONS = {
     "keyCompromise": ("挂失（印章或密钥丢失、泄露）", "reported lost or compromised (keyCompromise)"),
     "affiliationChanged": ("营业执照登记信息变更", "the business licence details changed (affiliationChanged)"),
     "superseded": ("印章已重新制作", "the seal was re-made (superseded)"),
-    "cessationOfOperation": ("营业执照注销、吊销或印章注销", "the licence was cancelled or revoked, or the seal "
-                             "was cancelled (cessationOfOperation)"),
+    "cessationOfOperation": (
+        "营业执照注销、吊销或印章注销",
+        "the licence was cancelled or revoked, or the seal was cancelled (cessationOfOperation)",
+    ),
     "privilegeWithdrawn": ("使用权限被撤回", "the privilege was withdrawn (privilegeWithdrawn)"),
     "unspecified": ("未说明", "not specified"),
 }
@@ -130,11 +150,19 @@ def _fence(ctx: ServiceContext, session: Session, holder: str | None) -> None:
     if holder is None:
         return
     now = dt.datetime.now(UTC)
-    done = session.execute(update(Lease).where(Lease.name == LEASE_NAME, Lease.holder == holder,
-                                               Lease.expires_at > now).values(expires_at=now + lease_ttl(ctx)))
+    done = session.execute(
+        update(Lease)
+        .where(Lease.name == LEASE_NAME, Lease.holder == holder, Lease.expires_at > now)
+        .values(expires_at=now + lease_ttl(ctx))
+    )
     if done.rowcount != 1:
-        raise LeaseLost(M("notify.lease_lost", "the notification lease was taken over by another run; stopping",
-                          "通知租约已被另一次运行接管；停止"))
+        raise LeaseLost(
+            M(
+                "notify.lease_lost",
+                "the notification lease was taken over by another run; stopping",
+                "通知租约已被另一次运行接管；停止",
+            )
+        )
 
 
 def _state(session: Session) -> NotifyState:
@@ -153,7 +181,7 @@ def _zone(ctx: ServiceContext) -> ZoneInfo:
 
 def _chunks(items: list[Any], n: int = CHUNK) -> Iterator[list[Any]]:
     for i in range(0, len(items), n):
-        yield items[i:i + n]
+        yield items[i : i + n]
 
 
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> int:
@@ -191,10 +219,17 @@ def collect(ctx: ServiceContext, holder: str | None = None, batches: int | None 
                 return total, start
             end = min(top, start + BATCH)
             events = s.execute(
-                select(AuditEvent.seq, AuditEvent.occurred_at, AuditEvent.action, AuditEvent.target_type,
-                       AuditEvent.target_id, AuditEvent.details)
+                select(
+                    AuditEvent.seq,
+                    AuditEvent.occurred_at,
+                    AuditEvent.action,
+                    AuditEvent.target_type,
+                    AuditEvent.target_id,
+                    AuditEvent.details,
+                )
                 .where(AuditEvent.seq > start, AuditEvent.seq <= end, AuditEvent.action.in_(ACTIONS))
-                .order_by(AuditEvent.seq)).all()
+                .order_by(AuditEvent.seq)
+            ).all()
             total += _insert_new(s, _notices_from(s, events, ctx.clock.now()))
             state.audit_seq = end
     return total, end
@@ -214,24 +249,54 @@ def _notices_from(s: Session, events: list[Any], now: dt.datetime) -> list[dict[
             codes.add(e.target_id)
     apps: dict[int, Any] = {}
     for part in _chunks(sorted(app_ids)):
-        apps.update({a.id: a for a in s.execute(
-            select(SealApplication.id, SealApplication.enterprise_id, SealApplication.seal_type)
-            .where(SealApplication.id.in_(part)))})
+        apps.update(
+            {
+                a.id: a
+                for a in s.execute(
+                    select(SealApplication.id, SealApplication.enterprise_id, SealApplication.seal_type).where(
+                        SealApplication.id.in_(part)
+                    )
+                )
+            }
+        )
     seals: dict[str, Any] = {}
     for part in _chunks(sorted(codes)):
-        seals.update({x.es_id: x for x in s.execute(
-            select(Seal.id, Seal.es_id, Seal.enterprise_id, Seal.name, Seal.seal_type, Seal.valid_end,
-                   Seal.application_id).where(Seal.es_id.in_(part)))})
-    renews: dict[int, str] = {}   # new seal id → the esID of the seal it replaced
+        seals.update(
+            {
+                x.es_id: x
+                for x in s.execute(
+                    select(
+                        Seal.id,
+                        Seal.es_id,
+                        Seal.enterprise_id,
+                        Seal.name,
+                        Seal.seal_type,
+                        Seal.valid_end,
+                        Seal.application_id,
+                    ).where(Seal.es_id.in_(part))
+                )
+            }
+        )
+    renews: dict[int, str] = {}  # new seal id → the esID of the seal it replaced
     for part in _chunks(sorted(x.id for x in seals.values())):
-        renews.update({r.superseded_by_id: r.es_id for r in s.execute(
-            select(Seal.es_id, Seal.superseded_by_id).where(Seal.superseded_by_id.in_(part)))})
+        renews.update(
+            {
+                r.superseded_by_id: r.es_id
+                for r in s.execute(select(Seal.es_id, Seal.superseded_by_id).where(Seal.superseded_by_id.in_(part)))
+            }
+        )
 
     out: list[dict[str, Any]] = []
     for e in events:
         d = e.details if isinstance(e.details, dict) else {}
-        row: dict[str, Any] = {"dedupe_key": f"audit:{e.seq}", "audit_seq": e.seq, "occurred_at": e.occurred_at,
-                               "created_at": now, "state": "pending", "digest_id": None}
+        row: dict[str, Any] = {
+            "dedupe_key": f"audit:{e.seq}",
+            "audit_seq": e.seq,
+            "occurred_at": e.occurred_at,
+            "created_at": now,
+            "state": "pending",
+            "digest_id": None,
+        }
         if e.target_type == "application":
             app = apps.get(int(e.target_id)) if e.target_id.isdigit() else None
             if app is None:
@@ -239,7 +304,7 @@ def _notices_from(s: Session, events: list[Any], now: dt.datetime) -> list[dict[
             info: dict[str, Any] = {"application": app.id, "seal_type": app.seal_type.code}
             if e.action == "application.approved":
                 if d.get("policy") == "renewal":
-                    continue   # a renewal is approved by policy; its seal_issued notice says it all
+                    continue  # a renewal is approved by policy; its seal_issued notice says it all
                 kind = "application_approved"
             elif e.action == "application.rejected":
                 kind, info["reason"] = "application_rejected", str(d.get("reason") or "")
@@ -247,30 +312,53 @@ def _notices_from(s: Session, events: list[Any], now: dt.datetime) -> list[dict[
                 kind, info["replaces"] = "application_reissue", d.get("replaces")
             else:
                 continue
-            out.append(row | {"kind": kind, "enterprise_id": app.enterprise_id, "application_id": app.id,
-                              "seal_id": None, "details": info})
+            out.append(
+                row
+                | {
+                    "kind": kind,
+                    "enterprise_id": app.enterprise_id,
+                    "application_id": app.id,
+                    "seal_id": None,
+                    "details": info,
+                }
+            )
             continue
         seal = seals.get(e.target_id)
         if seal is None:
             continue
-        info = {"es_id": seal.es_id, "name": seal.name, "seal_type": seal.seal_type.code,
-                "valid_end": _iso(seal.valid_end)}
+        info = {
+            "es_id": seal.es_id,
+            "name": seal.name,
+            "seal_type": seal.seal_type.code,
+            "valid_end": _iso(seal.valid_end),
+        }
         if e.action == "seal.issued":
             kind = "seal_issued"
             info["renews"] = renews.get(seal.id)
         elif e.action == "seal.revoked":
             kind = "seal_revoked"
-            info |= {"reason": d.get("reason"), "at": d.get("revoked_at") or _iso(e.occurred_at),
-                     "superseded_by": d.get("superseded_by"), "request": d.get("request"),
-                     "licence_event": bool(d.get("licence_event"))}
+            info |= {
+                "reason": d.get("reason"),
+                "at": d.get("revoked_at") or _iso(e.occurred_at),
+                "superseded_by": d.get("superseded_by"),
+                "request": d.get("request"),
+                "licence_event": bool(d.get("licence_event")),
+            }
         elif e.action in ("seal.suspended", "seal.resumed"):
             kind = "seal_suspended" if e.action == "seal.suspended" else "seal_resumed"
             info["at"] = d.get("at") or _iso(e.occurred_at)
         else:
             continue
-        out.append(row | {"kind": kind, "enterprise_id": seal.enterprise_id, "seal_id": seal.id,
-                          "application_id": seal.application_id if kind == "seal_issued" else None,
-                          "details": info})
+        out.append(
+            row
+            | {
+                "kind": kind,
+                "enterprise_id": seal.enterprise_id,
+                "seal_id": seal.id,
+                "application_id": seal.application_id if kind == "seal_issued" else None,
+                "details": info,
+            }
+        )
     return out
 
 
@@ -294,20 +382,40 @@ def scan_expiry(ctx: ServiceContext, holder: str | None = None) -> tuple[int, dt
         if state.expiry_scanned_on is not None and state.expiry_scanned_on >= today:
             return 0, None
         rows = []
-        for seal in s.execute(select(Seal.id, Seal.es_id, Seal.enterprise_id, Seal.name, Seal.seal_type, Seal.valid_end)
-                              .where(Seal.status.in_((SealStatus.ACTIVE, SealStatus.SUSPENDED)),
-                                     Seal.valid_end > now, Seal.valid_end < limit).order_by(Seal.id)):
+        for seal in s.execute(
+            select(Seal.id, Seal.es_id, Seal.enterprise_id, Seal.name, Seal.seal_type, Seal.valid_end)
+            .where(
+                Seal.status.in_((SealStatus.ACTIVE, SealStatus.SUSPENDED)), Seal.valid_end > now, Seal.valid_end < limit
+            )
+            .order_by(Seal.id)
+        ):
             left = (seal.valid_end.astimezone(tz).date() - today).days
             reached = [d for d in distances if d >= left]
             if not reached:
                 continue
             threshold = reached[0]
-            rows.append({"dedupe_key": f"expiry:{seal.id}:{threshold}", "audit_seq": None, "occurred_at": now,
-                         "created_at": now, "state": "pending", "digest_id": None, "kind": "seal_expiring",
-                         "enterprise_id": seal.enterprise_id, "seal_id": seal.id, "application_id": None,
-                         "details": {"es_id": seal.es_id, "name": seal.name, "seal_type": seal.seal_type.code,
-                                     "valid_end": _iso(seal.valid_end), "days_left": max(left, 0),
-                                     "threshold": threshold}})
+            rows.append(
+                {
+                    "dedupe_key": f"expiry:{seal.id}:{threshold}",
+                    "audit_seq": None,
+                    "occurred_at": now,
+                    "created_at": now,
+                    "state": "pending",
+                    "digest_id": None,
+                    "kind": "seal_expiring",
+                    "enterprise_id": seal.enterprise_id,
+                    "seal_id": seal.id,
+                    "application_id": None,
+                    "details": {
+                        "es_id": seal.es_id,
+                        "name": seal.name,
+                        "seal_type": seal.seal_type.code,
+                        "valid_end": _iso(seal.valid_end),
+                        "days_left": max(left, 0),
+                        "threshold": threshold,
+                    },
+                }
+            )
         created = _insert_new(s, rows)
         state.expiry_scanned_on = today
         return created, today
@@ -322,9 +430,14 @@ def _templates(html: bool) -> jinja2.Environment:
     """One environment per output type: the sentences (_notices.txt) are shared, and escaped for HTML
     in the HTML environment, where every template escapes (a macro is compiled by the environment
     that loads it, whatever the template importing it)."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=html,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                              keep_trailing_newline=True)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=html,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
 
 
 def _local(text: str | None, tz: ZoneInfo, with_time: bool = True) -> str:
@@ -344,23 +457,45 @@ def _view(ctx: ServiceContext, n: Notification, tz: ZoneInfo) -> dict[str, Any]:
     d = dict(n.details or {})
     base = ctx.settings.base_url
     st = SealType(d["seal_type"]) if d.get("seal_type") else None
-    reason_zh, reason_en = _REQUESTS.get(d.get("request") or "") or _REASONS.get(d.get("reason") or "", (
-        str(d.get("reason") or ""), str(d.get("reason") or "")))
+    reason_zh, reason_en = _REQUESTS.get(d.get("request") or "") or _REASONS.get(
+        d.get("reason") or "", (str(d.get("reason") or ""), str(d.get("reason") or ""))
+    )
     if d.get("licence_event") and d.get("reason") == "cessationOfOperation":
-        reason_zh, reason_en = "营业执照注销或吊销", "the business licence was cancelled or revoked (cessationOfOperation)"
-    link = (f"{base}/seals/{d['es_id']}" if d.get("es_id")
-            else f"{base}/portal/applications/{d['application']}" if d.get("application") else f"{base}/portal/")
-    return {"kind": n.kind, "es_id": d.get("es_id"), "name": d.get("name"), "application": d.get("application"),
-            "type_zh": st.chinese if st else "", "type_en": st.english if st else "",
-            "reason": d.get("reason") or "", "reason_zh": reason_zh, "reason_en": reason_en,
-            # times people read: the display zone, labelled (北京时间 / Beijing time); dates as the day there
-            "at": format_local(d.get("at"), ctx.settings.display_timezone, "zh"),
-            "at_en": format_local(d.get("at"), ctx.settings.display_timezone, "en"), "valid_end": _local(d.get("valid_end"), tz, with_time=False),
-            "renews": d.get("renews"), "superseded_by": d.get("superseded_by"),
-            "days_left": d.get("days_left"), "link": link}
+        reason_zh, reason_en = (
+            "营业执照注销或吊销",
+            "the business licence was cancelled or revoked (cessationOfOperation)",
+        )
+    link = (
+        f"{base}/seals/{d['es_id']}"
+        if d.get("es_id")
+        else f"{base}/portal/applications/{d['application']}"
+        if d.get("application")
+        else f"{base}/portal/"
+    )
+    return {
+        "kind": n.kind,
+        "es_id": d.get("es_id"),
+        "name": d.get("name"),
+        "application": d.get("application"),
+        "type_zh": st.chinese if st else "",
+        "type_en": st.english if st else "",
+        "reason": d.get("reason") or "",
+        "reason_zh": reason_zh,
+        "reason_en": reason_en,
+        # times people read: the display zone, labelled (北京时间 / Beijing time); dates as the day there
+        "at": format_local(d.get("at"), ctx.settings.display_timezone, "zh"),
+        "at_en": format_local(d.get("at"), ctx.settings.display_timezone, "en"),
+        "valid_end": _local(d.get("valid_end"), tz, with_time=False),
+        "renews": d.get("renews"),
+        "superseded_by": d.get("superseded_by"),
+        "days_left": d.get("days_left"),
+        "link": link,
+    }
 
 
-def _fold(session: Session, notices: list[Notification], now: dt.datetime) -> tuple[list[Notification], list[Notification]]:
+def _fold(
+    session: Session, notices: list[Notification], now: dt.datetime
+) -> tuple[list[Notification], list[Notification]]:
     """(shown, folded): an approval whose seal was issued is said by the issuance; a reminder for a
     seal revoked or expired since, or older than another reminder for it, says nothing useful."""
     issued_apps = {n.application_id for n in notices if n.kind == "seal_issued" and n.application_id}
@@ -369,14 +504,28 @@ def _fold(session: Session, notices: list[Notification], now: dt.datetime) -> tu
     for n in expiring:
         if n.seal_id not in latest or n.details.get("threshold", 0) < latest[n.seal_id].details.get("threshold", 0):
             latest[n.seal_id] = n
-    live = {r.id for r in session.execute(select(Seal.id).where(
-        Seal.id.in_([n.seal_id for n in expiring if n.seal_id is not None]),
-        Seal.status.in_((SealStatus.ACTIVE, SealStatus.SUSPENDED)), Seal.valid_end > now))} if expiring else set()
+    live = (
+        {
+            r.id
+            for r in session.execute(
+                select(Seal.id).where(
+                    Seal.id.in_([n.seal_id for n in expiring if n.seal_id is not None]),
+                    Seal.status.in_((SealStatus.ACTIVE, SealStatus.SUSPENDED)),
+                    Seal.valid_end > now,
+                )
+            )
+        }
+        if expiring
+        else set()
+    )
     shown, folded = [], []
     for n in notices:
-        if n.kind == "application_approved" and n.application_id in issued_apps:
-            folded.append(n)
-        elif n.kind == "seal_expiring" and (n.seal_id not in live or latest.get(n.seal_id) is not n):
+        if (
+            n.kind == "application_approved"
+            and n.application_id in issued_apps
+            or n.kind == "seal_expiring"
+            and (n.seal_id not in live or latest.get(n.seal_id) is not n)
+        ):
             folded.append(n)
         else:
             shown.append(n)
@@ -392,10 +541,15 @@ def _copies(session: Session, enterprise_id: int, shown: list[Notification], to:
     granted: dict[int, set[int]] = defaultdict(set)
     emails: dict[int, str] = {}
     for pid, email, seal_id in session.execute(
-            select(EnterprisePerson.id, EnterprisePerson.email, SealGrant.seal_id)
-            .join(SealGrant, SealGrant.person_id == EnterprisePerson.id)
-            .where(EnterprisePerson.enterprise_id == enterprise_id, EnterprisePerson.active.is_(True),
-                   EnterprisePerson.email != "", SealGrant.seal_id.in_(list(seal_ids)))):
+        select(EnterprisePerson.id, EnterprisePerson.email, SealGrant.seal_id)
+        .join(SealGrant, SealGrant.person_id == EnterprisePerson.id)
+        .where(
+            EnterprisePerson.enterprise_id == enterprise_id,
+            EnterprisePerson.active.is_(True),
+            EnterprisePerson.email != "",
+            SealGrant.seal_id.in_(list(seal_ids)),
+        )
+    ):
         granted[pid].add(seal_id)
         emails[pid] = email.strip()
     out = {emails[p] for p, ids in granted.items() if ids >= seal_ids and emails[p]}
@@ -414,15 +568,29 @@ class _Job:
     cc: list[str]
 
 
-def _message(ctx: ServiceContext, ent: Enterprise, digest: NotificationDigest, shown: list[Notification],
-             to: str, cc: list[str], day: dt.date) -> tuple[EmailMessage, str]:
+def _message(
+    ctx: ServiceContext,
+    ent: Enterprise,
+    digest: NotificationDigest,
+    shown: list[Notification],
+    to: str,
+    cc: list[str],
+    day: dt.date,
+) -> tuple[EmailMessage, str]:
     """The digest e-mail. Raises ValueError (or a header parsing error) for an unusable address."""
     tz = _zone(ctx)
     s = ctx.settings
     base = s.base_url
-    data = {"enterprise": ent.name, "uscc": ent.uscc, "day": day.isoformat(), "items": [_view(ctx, n, tz) for n in shown],
-            "portal_url": f"{base}/portal/", "status_url": f"{base}/seals/", "authority": s.authority_name,
-            "authority_en": s.authority_name_en}
+    data = {
+        "enterprise": ent.name,
+        "uscc": ent.uscc,
+        "day": day.isoformat(),
+        "items": [_view(ctx, n, tz) for n in shown],
+        "portal_url": f"{base}/portal/",
+        "status_url": f"{base}/seals/",
+        "authority": s.authority_name,
+        "authority_en": s.authority_name_en,
+    }
     text = _templates(False).get_template("digest.txt").render(**data)
     html = _templates(True).get_template("digest.html").render(**data)
     sender = Address(display_name=s.authority_name, addr_spec=s.mail_from)
@@ -434,9 +602,9 @@ def _message(ctx: ServiceContext, ent: Enterprise, digest: NotificationDigest, s
         msg["Cc"] = [Address(addr_spec=a) for a in cc]
     msg["Date"] = format_datetime(ctx.clock.now())
     msg["Message-ID"] = f"<notify-{digest.id}.{ent.uscc.lower()}@{sender.domain or 'localhost'}>"
-    msg["Auto-Submitted"] = "auto-generated"   # RFC 3834 §5: no automatic replies to this
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834 §5: no automatic replies to this
     msg["Content-Language"] = "zh-CN, en"
-    msg.set_content(text, cte="base64")          # 7-bit safe whatever the server supports
+    msg.set_content(text, cte="base64")  # 7-bit safe whatever the server supports
     msg.add_alternative(html, subtype="html", cte="base64")
     return msg, text
 
@@ -446,16 +614,19 @@ def _usable(address: str) -> bool:
 
 
 def _give_up(session: Session, enterprise_id: int, digest: NotificationDigest | None, why: str) -> int:
-    n = session.execute(update(Notification).where(Notification.enterprise_id == enterprise_id,
-                                                   Notification.state == "pending")
-                        .values(state="undeliverable")).rowcount
+    n = session.execute(
+        update(Notification)
+        .where(Notification.enterprise_id == enterprise_id, Notification.state == "pending")
+        .values(state="undeliverable")
+    ).rowcount
     if digest is not None:
         digest.status, digest.last_error = "undeliverable", why[:1000]
     return int(n or 0)
 
 
-def _assemble(ctx: ServiceContext, holder: str | None, enterprise_id: int, day: dt.date,
-              report: "RunReport") -> _Job | None:
+def _assemble(
+    ctx: ServiceContext, holder: str | None, enterprise_id: int, day: dt.date, report: RunReport
+) -> _Job | None:
     """Make (or take up again) the enterprise's digest of ``day`` with all its pending notices and
     mark it ``sending``; None when there is nothing to send today."""
     now = ctx.clock.now()
@@ -464,18 +635,27 @@ def _assemble(ctx: ServiceContext, holder: str | None, enterprise_id: int, day: 
         ent = s.get(Enterprise, enterprise_id)
         if ent is None:
             return None
-        digests = s.scalars(select(NotificationDigest).where(NotificationDigest.enterprise_id == enterprise_id,
-                                                             (NotificationDigest.local_day == day)
-                                                             | NotificationDigest.status.in_(("sending", "failed")))
-                            .order_by(NotificationDigest.id.desc()).with_for_update()).all()
+        digests = s.scalars(
+            select(NotificationDigest)
+            .where(
+                NotificationDigest.enterprise_id == enterprise_id,
+                (NotificationDigest.local_day == day) | NotificationDigest.status.in_(("sending", "failed")),
+            )
+            .order_by(NotificationDigest.id.desc())
+            .with_for_update()
+        ).all()
         todays = next((d for d in digests if d.local_day == day), None)
         if todays is not None and todays.status in ("sent", "undeliverable"):
-            report.waiting += 1   # one digest a day: the rest waits for tomorrow's
+            report.waiting += 1  # one digest a day: the rest waits for tomorrow's
             return None
         digest = todays or next((d for d in digests if d.status in ("sending", "failed")), None)
-        notices = list(s.scalars(select(Notification).where(Notification.enterprise_id == enterprise_id,
-                                                            Notification.state == "pending")
-                                 .order_by(Notification.occurred_at, Notification.id)))
+        notices = list(
+            s.scalars(
+                select(Notification)
+                .where(Notification.enterprise_id == enterprise_id, Notification.state == "pending")
+                .order_by(Notification.occurred_at, Notification.id)
+            )
+        )
         if not notices:
             return None
         to = (ent.contact_email or "").strip()
@@ -488,11 +668,18 @@ def _assemble(ctx: ServiceContext, holder: str | None, enterprise_id: int, day: 
                 n.state = "folded"
             return None
         if digest is None:
-            digest = NotificationDigest(enterprise_id=enterprise_id, local_day=day, status="sending", attempts=0,
-                                        cc_addresses=[], created_at=now, notices=0)
+            digest = NotificationDigest(
+                enterprise_id=enterprise_id,
+                local_day=day,
+                status="sending",
+                attempts=0,
+                cc_addresses=[],
+                created_at=now,
+                notices=0,
+            )
             s.add(digest)
             s.flush()
-        digest.local_day = day   # a digest not sent on an earlier day goes out today, as today's
+        digest.local_day = day  # a digest not sent on an earlier day goes out today, as today's
         for n in notices:
             n.digest_id = digest.id
         cc = _copies(s, enterprise_id, shown, to)
@@ -522,17 +709,42 @@ def _finish(ctx: ServiceContext, actor: Actor, job: _Job, status: str, error: st
             s.execute(update(Notification).where(Notification.id.in_(job.shown)).values(state="sent"))
             if job.folded:
                 s.execute(update(Notification).where(Notification.id.in_(job.folded)).values(state="folded"))
-            audit.record(s, ctx, actor, "notification.sent", "enterprise", job.uscc, digest=d.id,
-                         day=d.local_day.isoformat(), notices=len(job.shown), to=job.to, cc=job.cc,
-                         attempt=d.attempts, refused=error)
+            audit.record(
+                s,
+                ctx,
+                actor,
+                "notification.sent",
+                "enterprise",
+                job.uscc,
+                digest=d.id,
+                day=d.local_day.isoformat(),
+                notices=len(job.shown),
+                to=job.to,
+                cc=job.cc,
+                attempt=d.attempts,
+                refused=error,
+            )
         elif status == "undeliverable":
-            s.execute(update(Notification).where(Notification.digest_id == d.id, Notification.state == "pending")
-                      .values(state="undeliverable"))
-            audit.record(s, ctx, actor, "notification.undeliverable", "enterprise", job.uscc, digest=d.id,
-                         day=d.local_day.isoformat(), to=job.to, error=(error or "")[:500])
+            s.execute(
+                update(Notification)
+                .where(Notification.digest_id == d.id, Notification.state == "pending")
+                .values(state="undeliverable")
+            )
+            audit.record(
+                s,
+                ctx,
+                actor,
+                "notification.undeliverable",
+                "enterprise",
+                job.uscc,
+                digest=d.id,
+                day=d.local_day.isoformat(),
+                to=job.to,
+                error=(error or "")[:500],
+            )
 
 
-def _send_all(ctx: ServiceContext, actor: Actor, holder: str | None, mailer: SmtpMailer, report: "RunReport") -> None:
+def _send_all(ctx: ServiceContext, actor: Actor, holder: str | None, mailer: SmtpMailer, report: RunReport) -> None:
     day = ctx.clock.now().astimezone(_zone(ctx)).date()
     try:
         Address(addr_spec=ctx.settings.mail_from)
@@ -540,8 +752,14 @@ def _send_all(ctx: ServiceContext, actor: Actor, holder: str | None, mailer: Smt
         report.stopped = f"REGISTRY_MAIL_FROM {ctx.settings.mail_from!r} is not an e-mail address ({exc})"
         return
     with ctx.reader() as s:
-        enterprise_ids = list(s.scalars(select(Notification.enterprise_id).where(Notification.state == "pending")
-                                        .distinct().order_by(Notification.enterprise_id)))
+        enterprise_ids = list(
+            s.scalars(
+                select(Notification.enterprise_id)
+                .where(Notification.state == "pending")
+                .distinct()
+                .order_by(Notification.enterprise_id)
+            )
+        )
     for eid in enterprise_ids:
         job = _assemble(ctx, holder, eid, day, report)
         if job is None:
@@ -571,25 +789,35 @@ def _send_all(ctx: ServiceContext, actor: Actor, holder: str | None, mailer: Smt
 
 @dataclass
 class RunReport:
-    skipped: str | None = None                 # another run holds the lease
+    skipped: str | None = None  # another run holds the lease
     collected: int = 0
     audit_seq: int = 0
     reminders: int = 0
     scanned: dt.date | None = None
-    undeliverable: int = 0                     # notices marked not deliverable in this run
-    sent: list[tuple[str, int, str]] = field(default_factory=list)       # (USCC, notices, address)
-    failed: list[tuple[str, str]] = field(default_factory=list)          # (USCC, error): retried
-    rejected: list[tuple[str, str]] = field(default_factory=list)        # (USCC, error): given up
-    waiting: int = 0                           # enterprises whose digest of today went out already
-    stopped: str | None = None                 # why sending stopped early (server down, lease lost)
-    smtp: str | None = None                    # the server, or None when none is configured
-    pending: int = 0                           # notices not sent yet, after the run
+    undeliverable: int = 0  # notices marked not deliverable in this run
+    sent: list[tuple[str, int, str]] = field(default_factory=list)  # (USCC, notices, address)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (USCC, error): retried
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (USCC, error): given up
+    waiting: int = 0  # enterprises whose digest of today went out already
+    stopped: str | None = None  # why sending stopped early (server down, lease lost)
+    smtp: str | None = None  # the server, or None when none is configured
+    pending: int = 0  # notices not sent yet, after the run
     pending_enterprises: int = 0
 
     @property
     def busy(self) -> bool:
-        return bool(self.skipped is None and (self.collected or self.reminders or self.undeliverable or self.sent
-                                              or self.failed or self.rejected or self.stopped))
+        return bool(
+            self.skipped is None
+            and (
+                self.collected
+                or self.reminders
+                or self.undeliverable
+                or self.sent
+                or self.failed
+                or self.rejected
+                or self.stopped
+            )
+        )
 
     def lines(self) -> list[str]:
         if self.skipped:
@@ -610,11 +838,15 @@ class RunReport:
         if self.waiting:
             out.append(f"{self.waiting} enterprises had today's digest already: their new notices wait for tomorrow's")
         if self.smtp is None:
-            out.append(f"SMTP not configured (REGISTRY_SMTP_HOST): nothing sent; {self.pending} notices pending "
-                       f"for {self.pending_enterprises} enterprises")
+            out.append(
+                f"SMTP not configured (REGISTRY_SMTP_HOST): nothing sent; {self.pending} notices pending "
+                f"for {self.pending_enterprises} enterprises"
+            )
         else:
-            out.append(f"sent {len(self.sent)} digests through {self.smtp}; {self.pending} notices pending for "
-                       f"{self.pending_enterprises} enterprises")
+            out.append(
+                f"sent {len(self.sent)} digests through {self.smtp}; {self.pending} notices pending for "
+                f"{self.pending_enterprises} enterprises"
+            )
         return out
 
 
@@ -623,18 +855,26 @@ def _mark_undeliverable(ctx: ServiceContext, holder: str | None) -> int:
     with ctx.transaction() as s:
         _fence(ctx, s, holder)
         none = select(Enterprise.id).where(Enterprise.contact_email == "")
-        n = s.execute(update(Notification).where(Notification.state == "pending", Notification.enterprise_id.in_(none))
-                      .values(state="undeliverable")).rowcount
-        s.execute(update(NotificationDigest).where(NotificationDigest.status.in_(("sending", "failed")),
-                                                   NotificationDigest.enterprise_id.in_(none))
-                  .values(status="undeliverable", last_error="the enterprise has no contact address"))
+        n = s.execute(
+            update(Notification)
+            .where(Notification.state == "pending", Notification.enterprise_id.in_(none))
+            .values(state="undeliverable")
+        ).rowcount
+        s.execute(
+            update(NotificationDigest)
+            .where(NotificationDigest.status.in_(("sending", "failed")), NotificationDigest.enterprise_id.in_(none))
+            .values(status="undeliverable", last_error="the enterprise has no contact address")
+        )
         return int(n or 0)
 
 
 def _count_pending(ctx: ServiceContext, report: RunReport) -> None:
     with ctx.reader() as s:
-        n, ents = s.execute(select(func.count(), func.count(func.distinct(Notification.enterprise_id)))
-                            .where(Notification.state == "pending")).one()
+        n, ents = s.execute(
+            select(func.count(), func.count(func.distinct(Notification.enterprise_id))).where(
+                Notification.state == "pending"
+            )
+        ).one()
     report.pending, report.pending_enterprises = int(n), int(ents)
 
 
@@ -655,15 +895,16 @@ def run_once(ctx: ServiceContext, actor: Actor) -> RunReport:
                         _send_all(ctx, actor, holder, mailer, report)
             except LeaseLost as exc:
                 report.stopped = str(exc)
-    except Conflict as exc:   # from taking the lease: another run holds it
+    except Conflict as exc:  # from taking the lease: another run holds it
         report.skipped = f"another notification run holds the lease ({exc})"
         return report
     _count_pending(ctx, report)
     return report
 
 
-def run_loop(ctx: ServiceContext, actor: Actor, *, every: float, rounds: int | None = None,
-             stop: threading.Event | None = None) -> Iterator[str]:
+def run_loop(
+    ctx: ServiceContext, actor: Actor, *, every: float, rounds: int | None = None, stop: threading.Event | None = None
+) -> Iterator[str]:
     """:func:`run_once` every ``every`` seconds until stopped (or ``rounds`` runs); yields the lines
     of the runs that did something, and of the first."""
     stop = stop or threading.Event()

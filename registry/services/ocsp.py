@@ -29,6 +29,7 @@ single writer) and a response is stored only if its certificate's status is stil
 A status change takes the same row lock first (its UPDATE of ``certificates``), so the two never
 interleave.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -105,7 +106,8 @@ def _issuer_for(ctx: ServiceContext, cid: ocsp.CertId) -> Issuer | None:
     found = index.by_hash.get((cid.hash_algorithm, cid.issuer_name_hash, cid.issuer_key_hash))
     if found is None and time.monotonic() - index.loaded_at > _ISSUER_RELOAD_SECONDS:
         found = _issuer_index(ctx, reload=True).by_hash.get(
-            (cid.hash_algorithm, cid.issuer_name_hash, cid.issuer_key_hash))  # a CA created since
+            (cid.hash_algorithm, cid.issuer_name_hash, cid.issuer_key_hash)
+        )  # a CA created since
     return found
 
 
@@ -119,6 +121,7 @@ def _issuer_by_id(ctx: ServiceContext, issuer_id: int, conn: Connection | None =
 def _signer(ctx: ServiceContext, issuer_id: int, conn: Connection | None = None) -> PrivateKey:
     """The issuing CA's key: it answers for its own certificates (RFC 6960 §2.6, no delegated
     responder). A revoked (inactive) CA still answers, as it still publishes its CRLs."""
+
     def build() -> PrivateKey:
         stmt = select(Authority.key_blob).where(Authority.id == issuer_id)
         if conn is not None:
@@ -139,49 +142,78 @@ def _signer(ctx: ServiceContext, issuer_id: int, conn: Connection | None = None)
 class CertState:
     certificate_id: int
     issuer_id: int
-    serial: str                     # lower-case hex
-    status: str                     # good | revoked (a hold is revoked with certificateHold)
+    serial: str  # lower-case hex
+    status: str  # good | revoked (a hold is revoked with certificateHold)
     revoked_at: dt.datetime | None = None
     reason: CrlReason | None = None
     invalidity_date: dt.datetime | None = None
 
 
-_STATE_COLUMNS = (Certificate.id, Certificate.issuer_id, Certificate.serial, Certificate.status,
-                  Revocation.revoked_at, Revocation.reason, Revocation.invalidity_date)
+_STATE_COLUMNS = (
+    Certificate.id,
+    Certificate.issuer_id,
+    Certificate.serial,
+    Certificate.status,
+    Revocation.revoked_at,
+    Revocation.reason,
+    Revocation.invalidity_date,
+)
 
 
 def _state_of(row) -> CertState:  # type: ignore[no-untyped-def]
     if row.status is CertificateStatus.GOOD or row.revoked_at is None:
         return CertState(row.id, row.issuer_id, row.serial, "good")
-    return CertState(row.id, row.issuer_id, row.serial, "revoked", row.revoked_at, CrlReason(row.reason),
-                     row.invalidity_date)
+    return CertState(
+        row.id, row.issuer_id, row.serial, "revoked", row.revoked_at, CrlReason(row.reason), row.invalidity_date
+    )
 
 
 def _states(conn: Connection, where, lock: bool = False) -> list[CertState]:  # type: ignore[no-untyped-def]
-    stmt = (select(*_STATE_COLUMNS).outerjoin(Revocation, Revocation.certificate_id == Certificate.id)
-            .where(where).order_by(Certificate.id))
+    stmt = (
+        select(*_STATE_COLUMNS)
+        .outerjoin(Revocation, Revocation.certificate_id == Certificate.id)
+        .where(where)
+        .order_by(Certificate.id)
+    )
     if lock:
         stmt = stmt.with_for_update(of=Certificate)  # PostgreSQL; SQLite's writer lock covers it
     return [_state_of(r) for r in conn.execute(stmt)]
 
 
-def _sign(ctx: ServiceContext, state: CertState, alg: ocsp.HashAlgorithm, now: dt.datetime,
-          *, conn: Connection | None = None) -> tuple[bytes, dt.datetime]:
+def _sign(
+    ctx: ServiceContext, state: CertState, alg: ocsp.HashAlgorithm, now: dt.datetime, *, conn: Connection | None = None
+) -> tuple[bytes, dt.datetime]:
     issuer = _issuer_by_id(ctx, state.issuer_id, conn)
     cid = ocsp.cert_id(alg, issuer.name_der, issuer.key_point, int(state.serial, 16))
     next_update = now + dt.timedelta(hours=ctx.settings.ocsp_validity_hours)
-    single = ocsp.single_response(cid, state.status, now, next_update, revoked_at=state.revoked_at,
-                                  reason=state.reason, invalidity_date=state.invalidity_date)
-    return ocsp.build_response(signer=_signer(ctx, state.issuer_id, conn), produced_at=now,
-                               responses=[single]), next_update
+    single = ocsp.single_response(
+        cid,
+        state.status,
+        now,
+        next_update,
+        revoked_at=state.revoked_at,
+        reason=state.reason,
+        invalidity_date=state.invalidity_date,
+    )
+    return ocsp.build_response(
+        signer=_signer(ctx, state.issuer_id, conn), produced_at=now, responses=[single]
+    ), next_update
 
 
-def _row(ctx: ServiceContext, state: CertState, alg: ocsp.HashAlgorithm, now: dt.datetime,
-         conn: Connection | None = None) -> dict[str, object]:
+def _row(
+    ctx: ServiceContext, state: CertState, alg: ocsp.HashAlgorithm, now: dt.datetime, conn: Connection | None = None
+) -> dict[str, object]:
     der, next_update = _sign(ctx, state, alg, now, conn=conn)
-    return {"certificate_id": state.certificate_id, "hash_alg": alg.value, "issuer_id": state.issuer_id,
-            "serial": state.serial, "status": state.status, "this_update": now, "next_update": next_update,
-            "response_der": der}
+    return {
+        "certificate_id": state.certificate_id,
+        "hash_alg": alg.value,
+        "issuer_id": state.issuer_id,
+        "serial": state.serial,
+        "status": state.status,
+        "this_update": now,
+        "next_update": next_update,
+        "response_der": der,
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -208,8 +240,9 @@ def on_status_change(ctx: ServiceContext, session: Session, cert: Certificate, a
     session.flush()  # the certificate's new status and its revocations row; takes the row lock
     conn = session.connection()
     state = _states(conn, Certificate.id == cert.id, lock=True)[0]
-    algs = {PRESIGNED_HASH.value} | set(conn.execute(
-        select(OcspResponse.hash_alg).where(OcspResponse.certificate_id == cert.id)).scalars())
+    algs = {PRESIGNED_HASH.value} | set(
+        conn.execute(select(OcspResponse.hash_alg).where(OcspResponse.certificate_id == cert.id)).scalars()
+    )
     rows = [_row(ctx, state, ocsp.HashAlgorithm(a), at, conn) for a in sorted(algs)]
     conn.execute(delete(OcspResponse).where(OcspResponse.certificate_id == cert.id))
     conn.execute(insert(OcspResponse), rows)
@@ -238,9 +271,12 @@ def _store_checked(ctx: ServiceContext, signed: list[tuple[CertState, dict[str, 
         current = {s.certificate_id: s for s in _states(conn, Certificate.id.in_(ids), lock=True)}
         keep = [row for s, row in signed if current.get(s.certificate_id) == s]
         if keep:
-            conn.execute(delete(OcspResponse).where(and_(OcspResponse.certificate_id == bindparam("c"),
-                                                         OcspResponse.hash_alg == bindparam("h"))),
-                         [{"c": r["certificate_id"], "h": r["hash_alg"]} for r in keep])
+            conn.execute(
+                delete(OcspResponse).where(
+                    and_(OcspResponse.certificate_id == bindparam("c"), OcspResponse.hash_alg == bindparam("h"))
+                ),
+                [{"c": r["certificate_id"], "h": r["hash_alg"]} for r in keep],
+            )
             conn.execute(insert(OcspResponse), keep)
     return len(keep)
 
@@ -260,22 +296,38 @@ def refresh(ctx: ServiceContext, *, batch: int = 500, now: dt.datetime | None = 
     now = now or ctx.clock.now()
     due_before = now + dt.timedelta(hours=ctx.settings.ocsp_validity_hours) / 2
     refreshed = created = 0
-    done: set[tuple[int, str]] = set()   # a row whose status changed meanwhile is not retried in this run
+    done: set[tuple[int, str]] = set()  # a row whose status changed meanwhile is not retried in this run
     while True:
         with ctx.engine.connect() as conn:
-            due = conn.execute(select(OcspResponse.certificate_id, OcspResponse.hash_alg)
-                               .where(OcspResponse.next_update <= due_before)
-                               .order_by(OcspResponse.next_update).limit(batch + len(done))).all()
+            due = conn.execute(
+                select(OcspResponse.certificate_id, OcspResponse.hash_alg)
+                .where(OcspResponse.next_update <= due_before)
+                .order_by(OcspResponse.next_update)
+                .limit(batch + len(done))
+            ).all()
             due = [(c, h) for c, h in due if (c, h) not in done][:batch]
-            missing = conn.execute(
-                select(Certificate.id).outerjoin(OcspResponse, and_(OcspResponse.certificate_id == Certificate.id,
-                                                                    OcspResponse.hash_alg == PRESIGNED_HASH.value))
-                .where(OcspResponse.certificate_id.is_(None)).order_by(Certificate.id).limit(batch)).scalars().all()
+            missing = (
+                conn.execute(
+                    select(Certificate.id)
+                    .outerjoin(
+                        OcspResponse,
+                        and_(
+                            OcspResponse.certificate_id == Certificate.id, OcspResponse.hash_alg == PRESIGNED_HASH.value
+                        ),
+                    )
+                    .where(OcspResponse.certificate_id.is_(None))
+                    .order_by(Certificate.id)
+                    .limit(batch)
+                )
+                .scalars()
+                .all()
+            )
             missing = [c for c in missing if (c, PRESIGNED_HASH.value) not in done]
             if not due and not missing:
                 break
-            states = {s.certificate_id: s for s in _states(
-                conn, Certificate.id.in_({c for c, _ in due} | set(missing)))}
+            states = {
+                s.certificate_id: s for s in _states(conn, Certificate.id.in_({c for c, _ in due} | set(missing)))
+            }
         work = [(c, h) for c, h in due] + [(c, PRESIGNED_HASH.value) for c in missing]
         signed = [(states[c], _row(ctx, states[c], ocsp.HashAlgorithm(h), now)) for c, h in work if c in states]
         stored = _store_checked(ctx, signed)
@@ -314,7 +366,7 @@ class Answer:
     this_update: dt.datetime | None = None
     next_update: dt.datetime | None = None
     cacheable: bool = False
-    kind: str = "error"       # presigned | live | fallback | error
+    kind: str = "error"  # presigned | live | fallback | error
 
 
 def _limiter(ctx: ServiceContext) -> threading.BoundedSemaphore | None:
@@ -324,16 +376,22 @@ def _limiter(ctx: ServiceContext) -> threading.BoundedSemaphore | None:
     return ctx.cached(("ocsp-live",), lambda: threading.BoundedSemaphore(n))  # type: ignore[no-any-return]
 
 
-_LOOKUP = (select(OcspResponse.response_der, OcspResponse.this_update, OcspResponse.next_update)
-           .where(OcspResponse.issuer_id == bindparam("i"), OcspResponse.serial == bindparam("s"),
-                  OcspResponse.hash_alg == bindparam("h")))
+_LOOKUP = select(OcspResponse.response_der, OcspResponse.this_update, OcspResponse.next_update).where(
+    OcspResponse.issuer_id == bindparam("i"),
+    OcspResponse.serial == bindparam("s"),
+    OcspResponse.hash_alg == bindparam("h"),
+)
 
 
-_LOOKUP_SQL = ("SELECT response_der, this_update, next_update FROM ocsp_responses "
-               "WHERE issuer_id = {p} AND serial = {p} AND hash_alg = {p}")
+_LOOKUP_SQL = (
+    "SELECT response_der, this_update, next_update FROM ocsp_responses "
+    "WHERE issuer_id = {p} AND serial = {p} AND hash_alg = {p}"
+)
 
 
-def _lookup(ctx: ServiceContext, issuer_id: int, serial: str, alg: str) -> tuple[bytes, dt.datetime, dt.datetime] | None:
+def _lookup(
+    ctx: ServiceContext, issuer_id: int, serial: str, alg: str
+) -> tuple[bytes, dt.datetime, dt.datetime] | None:
     """The serving SELECT on a DBAPI connection this thread keeps for it, in autocommit: no pool
     checkout, no BEGIN/ROLLBACK round trips, no statement compilation. Falls back to SQLAlchemy
     (and drops the connection) on any database error."""
@@ -367,7 +425,7 @@ def _lookup(ctx: ServiceContext, issuer_id: int, serial: str, alg: str) -> tuple
 def _utc(value: object) -> dt.datetime:
     when = dt.datetime.fromisoformat(value) if isinstance(value, str) else value  # SQLite stores text
     assert isinstance(when, dt.datetime)
-    return when.replace(tzinfo=dt.timezone.utc)
+    return when.replace(tzinfo=dt.UTC)
 
 
 def _serial_hex(serial: int) -> str | None:
@@ -411,8 +469,13 @@ def answer(ctx: ServiceContext, request_der: bytes) -> Answer:
 def _answer_live(ctx: ServiceContext, req: ocsp.OcspRequest, issuer: Issuer, now: dt.datetime) -> Answer:
     serials = {cid.serial: _serial_hex(cid.serial) for cid in req.cert_ids}
     with ctx.engine.connect() as conn:
-        states = {s.serial: s for s in _states(conn, and_(Certificate.issuer_id == issuer.id,
-                                                          Certificate.serial.in_([s for s in serials.values() if s])))}
+        states = {
+            s.serial: s
+            for s in _states(
+                conn,
+                and_(Certificate.issuer_id == issuer.id, Certificate.serial.in_([s for s in serials.values() if s])),
+            )
+        }
     next_update = now + dt.timedelta(hours=ctx.settings.ocsp_validity_hours)
     if req.nonce_extension is None and len(req.cert_ids) == 1:
         cid = req.cert_ids[0]
@@ -427,8 +490,18 @@ def _answer_live(ctx: ServiceContext, req: ocsp.OcspRequest, issuer: Issuer, now
         if state is None:
             singles.append(ocsp.single_response(cid, "unknown", now, next_update))
         else:
-            singles.append(ocsp.single_response(cid, state.status, now, next_update, revoked_at=state.revoked_at,
-                                                reason=state.reason, invalidity_date=state.invalidity_date))
-    body = ocsp.build_response(signer=_signer(ctx, issuer.id), produced_at=now, responses=singles,
-                               nonce_extension=req.nonce_extension)
+            singles.append(
+                ocsp.single_response(
+                    cid,
+                    state.status,
+                    now,
+                    next_update,
+                    revoked_at=state.revoked_at,
+                    reason=state.reason,
+                    invalidity_date=state.invalidity_date,
+                )
+            )
+    body = ocsp.build_response(
+        signer=_signer(ctx, issuer.id), produced_at=now, responses=singles, nonce_extension=req.nonce_extension
+    )
     return Answer(body, now, next_update, False, "live")

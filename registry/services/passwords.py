@@ -5,6 +5,7 @@ estimate (score 3 of 4: it knows common passwords, dictionary words, keyboard pa
 repetition such as ``aaaaaaaaaaaa`` and sequences such as ``abcdefghijkl``). Each refusal has its
 own code, so the page says exactly what to change.
 """
+
 from __future__ import annotations
 
 from argon2 import PasswordHasher
@@ -20,21 +21,26 @@ MIN_SCORE = 3
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 _DUMMY = _hasher.hash("a password nobody has, to spend the same time on unknown accounts")
 
-TOO_SHORT = M("password.too_short", "the new password must have at least {min} characters",
-              "新密码至少需要 {min} 个字符")
+TOO_SHORT = M(
+    "password.too_short", "the new password must have at least {min} characters", "新密码至少需要 {min} 个字符"
+)
 TOO_LONG = M("password.too_long", "the new password may have at most 256 characters", "新密码最多 256 个字符")
 SAME = M("password.same_as_current", "the new password must differ from the current one", "新密码不能与当前密码相同")
-HAS_USERNAME = M("password.contains_username", "the new password must not contain the username",
-                 "新密码不能包含用户名")
-WEAK = M("password.too_weak", "the new password is too easy to guess ({why}): use a longer passphrase of "
-         "unrelated words", "新密码太容易被猜到（{why}）：请使用由几个不相关的词组成的更长的口令")
+HAS_USERNAME = M("password.contains_username", "the new password must not contain the username", "新密码不能包含用户名")
+WEAK = M(
+    "password.too_weak",
+    "the new password is too easy to guess ({why}): use a longer passphrase of unrelated words",
+    "新密码太容易被猜到（{why}）：请使用由几个不相关的词组成的更长的口令",
+)
 
-_WHY = {"repeat": M("password.pattern.repeat", "repeated characters", "重复的字符"),
-        "sequence": M("password.pattern.sequence", "a sequence such as abcd or 1234", "abcd、1234 一类的连续序列"),
-        "dictionary": M("password.pattern.dictionary", "a common password or word", "常见密码或常用词"),
-        "spatial": M("password.pattern.spatial", "a keyboard pattern", "键盘上相邻的按键"),
-        "date": M("password.pattern.date", "a date", "日期"),
-        "regex": M("password.pattern.regex", "a predictable pattern", "可预测的模式")}
+_WHY = {
+    "repeat": M("password.pattern.repeat", "repeated characters", "重复的字符"),
+    "sequence": M("password.pattern.sequence", "a sequence such as abcd or 1234", "abcd、1234 一类的连续序列"),
+    "dictionary": M("password.pattern.dictionary", "a common password or word", "常见密码或常用词"),
+    "spatial": M("password.pattern.spatial", "a keyboard pattern", "键盘上相邻的按键"),
+    "date": M("password.pattern.date", "a date", "日期"),
+    "regex": M("password.pattern.regex", "a predictable pattern", "可预测的模式"),
+}
 
 
 class WeakPassword(ValidationError):
@@ -57,8 +63,9 @@ def check_new(new: str, *, current: str | None = None, username: str | None = No
     result = zxcvbn(new[:100], user_inputs=[u for u in (username,) if u])
     if result["score"] < MIN_SCORE:
         patterns = [m.get("pattern") for m in result.get("sequence", [])]
-        kind = next((p for p in ("repeat", "sequence", "dictionary", "spatial", "date", "regex") if p in patterns),
-                    "dictionary")
+        kind = next(
+            (p for p in ("repeat", "sequence", "dictionary", "spatial", "date", "regex") if p in patterns), "dictionary"
+        )
         raise WeakPassword(WEAK, why=_WHY[kind])
 
 

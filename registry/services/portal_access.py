@@ -12,6 +12,7 @@ place: another enterprise's seal, or one of our seals not granted to this person
 (a 404, the same answer as a code that does not exist); a seal granted only to hold, asked to be
 managed, is *forbidden* (403).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,9 +37,9 @@ class Principal:
     enterprise_id: int
     uscc: str
     enterprise_name: str
-    person: str                    # the legal representative's name, or the person's display name
-    person_id: int | None = None   # None: the legal representative
-    username: str | None = None    # the authorised person's username
+    person: str  # the legal representative's name, or the person's display name
+    person_id: int | None = None  # None: the legal representative
+    username: str | None = None  # the authorised person's username
 
     @property
     def is_legal_representative(self) -> bool:
@@ -50,22 +51,38 @@ class Principal:
         return Actor(name=f"enterprise:{self.uscc}:{who}"[:100], kind="enterprise")
 
     def as_session(self) -> dict[str, object]:
-        return {"id": self.enterprise_id, "uscc": self.uscc, "name": self.enterprise_name, "person": self.person,
-                "person_id": self.person_id, "username": self.username}
+        return {
+            "id": self.enterprise_id,
+            "uscc": self.uscc,
+            "name": self.enterprise_name,
+            "person": self.person,
+            "person_id": self.person_id,
+            "username": self.username,
+        }
 
     @classmethod
-    def from_session(cls, data: dict[str, object]) -> "Principal":
+    def from_session(cls, data: dict[str, object]) -> Principal:
         pid = data.get("person_id")
-        return cls(enterprise_id=int(data["id"]), uscc=str(data["uscc"]), enterprise_name=str(data["name"]),  # type: ignore[call-overload]
-                   person=str(data["person"]), person_id=int(pid) if pid is not None else None,  # type: ignore[call-overload]
-                   username=str(data["username"]) if data.get("username") else None)
+        return cls(
+            enterprise_id=int(data["id"]),
+            uscc=str(data["uscc"]),
+            enterprise_name=str(data["name"]),  # type: ignore[call-overload]
+            person=str(data["person"]),
+            person_id=int(pid) if pid is not None else None,  # type: ignore[call-overload]
+            username=str(data["username"]) if data.get("username") else None,
+        )
 
 
 def require_legal_representative(principal: Principal, what: str) -> None:
     if not principal.is_legal_representative:
-        raise PermissionDenied(M("portal.only_legal_representative_can",
-                                 "only the legal representative can {what}",
-                                 "只有法定代表人可以{what}"), what=what)
+        raise PermissionDenied(
+            M(
+                "portal.only_legal_representative_can",
+                "only the legal representative can {what}",
+                "只有法定代表人可以{what}",
+            ),
+            what=what,
+        )
 
 
 def authority_over(session: Session, principal: Principal, seal: Seal) -> str | None:
@@ -80,18 +97,24 @@ def authority_over(session: Session, principal: Principal, seal: Seal) -> str | 
 
 def seal_for(session: Session, principal: Principal, es_id: str, need: Need = "view") -> Seal:
     """The seal with this code if this principal may ``need`` it; NotFound/PermissionDenied if not."""
-    seal = session.scalar(select(Seal).where(Seal.es_id == (es_id or "").strip(),
-                                             Seal.enterprise_id == principal.enterprise_id))
+    seal = session.scalar(
+        select(Seal).where(Seal.es_id == (es_id or "").strip(), Seal.enterprise_id == principal.enterprise_id)
+    )
     authority = authority_over(session, principal, seal) if seal is not None else None
     if seal is None or authority is None:
-        raise NotFound(M("portal.no_seal_this_enterprise",
-                         "no seal {es_id} of this enterprise",
-                         "本企业没有印章 {es_id}"), es_id=f"{es_id!r}")
+        raise NotFound(
+            M("portal.no_seal_this_enterprise", "no seal {es_id} of this enterprise", "本企业没有印章 {es_id}"),
+            es_id=f"{es_id!r}",
+        )
     if need == "manage" and authority != "manage":
-        raise PermissionDenied(M("portal.your_authority_over_this",
-                                 "your authority over this seal is to hold it: renewing or cancelling it needs "
-                                 "the authority to manage it, which the legal representative can grant",
-                                 "您对此印章的权限是持有：续期或注销需要管理权限，可由法定代表人授予"))
+        raise PermissionDenied(
+            M(
+                "portal.your_authority_over_this",
+                "your authority over this seal is to hold it: renewing or cancelling it needs "
+                "the authority to manage it, which the legal representative can grant",
+                "您对此印章的权限是持有：续期或注销需要管理权限，可由法定代表人授予",
+            )
+        )
     return seal
 
 

@@ -21,6 +21,7 @@ SQLite), each notice has a unique key, and the e-mails are untouched (notices st
 the job's digest). Expiry reminders are left to the job's daily scan (it reads every seal near its
 end: no work for a page view).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,11 +50,11 @@ class Notice:
     id: int
     kind: str
     occurred_at: dt.datetime
-    state: str                         # the e-mail: pending, sent, folded, undeliverable
-    mail: str                          # what to say of it: the state, but ``undeliverable`` at once for
-                                       # a pending notice of an enterprise without a contact address
-    sent_at: dt.datetime | None        # when the digest carrying it was sent
-    es_id: str | None                  # the seal it is about (None: an application's notice)
+    state: str  # the e-mail: pending, sent, folded, undeliverable
+    mail: str  # what to say of it: the state, but ``undeliverable`` at once for
+    # a pending notice of an enterprise without a contact address
+    sent_at: dt.datetime | None  # when the digest carrying it was sent
+    es_id: str | None  # the seal it is about (None: an application's notice)
     seal_name: str | None
     seal_type: str | None
     application_id: int | None
@@ -64,9 +65,9 @@ class Notice:
 @dataclass(frozen=True)
 class NoticePage:
     items: list[Notice]
-    older: int | None                  # ``before`` for the next (older) page; None on the last page
-    unread: int                        # unread before this page was shown
-    has_contact: bool                  # the enterprise has a contact e-mail address
+    older: int | None  # ``before`` for the next (older) page; None on the last page
+    unread: int  # unread before this page was shown
+    has_contact: bool  # the enterprise has a contact e-mail address
 
 
 def _reader(principal: Principal) -> int:
@@ -77,31 +78,36 @@ def _visible(principal: Principal) -> Select[Any]:
     """The condition on ``notifications`` for this principal (the caller adds columns and order)."""
     query = select(Notification.id).where(Notification.enterprise_id == principal.enterprise_id)
     if principal.person_id is not None:
-        query = query.where(Notification.seal_id.in_(
-            select(SealGrant.seal_id).where(SealGrant.person_id == principal.person_id)))
+        query = query.where(
+            Notification.seal_id.in_(select(SealGrant.seal_id).where(SealGrant.person_id == principal.person_id))
+        )
     return query
 
 
 def _seen(principal: Principal) -> Any:
     """The reader's watermark as a scalar subquery (0 when they have never opened the list)."""
-    return func.coalesce(select(NoticeRead.seen_id).where(NoticeRead.enterprise_id == principal.enterprise_id,
-                                                          NoticeRead.reader == _reader(principal))
-                         .scalar_subquery(), 0)
+    return func.coalesce(
+        select(NoticeRead.seen_id)
+        .where(NoticeRead.enterprise_id == principal.enterprise_id, NoticeRead.reader == _reader(principal))
+        .scalar_subquery(),
+        0,
+    )
 
 
 def refresh(ctx: ServiceContext) -> int:
     """Record the notices of audit events the notification job has not read yet (one batch at
-    most); returns how many were new. Only when an event a notice is made of is waiting: other
-events (sign-ins...) leave the job's place where it is, and a page view writes nothing. A database that is busy (or a lock it waits for too long)
-    leaves it to the next call: the page is shown with what is recorded."""
+        most); returns how many were new. Only when an event a notice is made of is waiting: other
+    events (sign-ins...) leave the job's place where it is, and a page view writes nothing. A database that is busy (or a lock it waits for too long)
+        leaves it to the next call: the page is shown with what is recorded."""
     try:
         with ctx.reader() as s:
             watermark = s.scalar(select(NotifyState.audit_seq).where(NotifyState.id == 1))
-            if watermark is not None and not s.scalar(select(exists().where(
-                    AuditEvent.seq > watermark, AuditEvent.action.in_(notify.ACTIONS)))):
-                return 0    # nothing a notice is made of since the job's place (a sign-in...): no write
+            if watermark is not None and not s.scalar(
+                select(exists().where(AuditEvent.seq > watermark, AuditEvent.action.in_(notify.ACTIONS)))
+            ):
+                return 0  # nothing a notice is made of since the job's place (a sign-in...): no write
         return notify.collect(ctx, None, batches=1)[0]
-    except DBAPIError as exc:   # e.g. a lock timeout: not this page's business
+    except DBAPIError as exc:  # e.g. a lock timeout: not this page's business
         log.warning("notice centre: notices not collected this time: %s", exc)
         return 0
 
@@ -109,26 +115,49 @@ events (sign-ins...) leave the job's place where it is, and a page view writes n
 def unread_count(ctx: ServiceContext, principal: Principal) -> int:
     """The notices this principal can see and has not been shown yet: one indexed count."""
     with ctx.reader() as s:
-        return int(s.scalar(select(func.count()).select_from(
-            _visible(principal).where(Notification.id > _seen(principal)).subquery())) or 0)
+        return int(
+            s.scalar(
+                select(func.count()).select_from(
+                    _visible(principal).where(Notification.id > _seen(principal)).subquery()
+                )
+            )
+            or 0
+        )
 
 
 def _items(s: Session, principal: Principal, query: Select[Any], seen: int) -> list[Notice]:
     contact = _contact(s, principal)
-    rows = s.execute(query.add_columns(Notification.kind, Notification.occurred_at, Notification.state,
-                                       Notification.application_id, Notification.seal_id, Notification.details,
-                                       NotificationDigest.sent_at)
-                     .outerjoin(NotificationDigest, NotificationDigest.id == Notification.digest_id)).all()
+    rows = s.execute(
+        query.add_columns(
+            Notification.kind,
+            Notification.occurred_at,
+            Notification.state,
+            Notification.application_id,
+            Notification.seal_id,
+            Notification.details,
+            NotificationDigest.sent_at,
+        ).outerjoin(NotificationDigest, NotificationDigest.id == Notification.digest_id)
+    ).all()
     out = []
     for r in rows:
         d = dict(r.details or {})
         mail = "undeliverable" if r.state == "pending" and not contact else r.state
-        out.append(Notice(id=r.id, kind=r.kind, occurred_at=r.occurred_at, state=r.state, mail=mail,
-                          sent_at=r.sent_at if r.state == "sent" else None,
-                          es_id=d.get("es_id") if r.seal_id is not None else None, seal_name=d.get("name"),
-                          seal_type=d.get("seal_type"),
-                          application_id=r.application_id if r.seal_id is None else None,
-                          details=d, unread=r.id > seen))
+        out.append(
+            Notice(
+                id=r.id,
+                kind=r.kind,
+                occurred_at=r.occurred_at,
+                state=r.state,
+                mail=mail,
+                sent_at=r.sent_at if r.state == "sent" else None,
+                es_id=d.get("es_id") if r.seal_id is not None else None,
+                seal_name=d.get("name"),
+                seal_type=d.get("seal_type"),
+                application_id=r.application_id if r.seal_id is None else None,
+                details=d,
+                unread=r.id > seen,
+            )
+        )
     return out
 
 
@@ -146,11 +175,13 @@ def page(ctx: ServiceContext, principal: Principal, before: int | None = None, s
     with ctx.reader() as s:
         seen = _watermark(s, principal)
         query = _visible(principal)
-        if before is not None and before < 2**31:   # (a larger one is above every id: the newest page)
+        if before is not None and before < 2**31:  # (a larger one is above every id: the newest page)
             query = query.where(Notification.id < before)
         items = _items(s, principal, query.order_by(Notification.id.desc()).limit(size + 1), seen)
-        unread = int(s.scalar(select(func.count()).select_from(
-            _visible(principal).where(Notification.id > seen).subquery())) or 0)
+        unread = int(
+            s.scalar(select(func.count()).select_from(_visible(principal).where(Notification.id > seen).subquery()))
+            or 0
+        )
         contact = _contact(s, principal)
     older = items[size - 1].id if len(items) > size else None
     return NoticePage(items=items[:size], older=older, unread=unread, has_contact=contact)
@@ -159,13 +190,16 @@ def page(ctx: ServiceContext, principal: Principal, before: int | None = None, s
 def notice(ctx: ServiceContext, principal: Principal, notice_id: int) -> Notice:
     """One notice this principal can see; NotFound for any other id (another enterprise's too)."""
     found: list[Notice] = []
-    if 0 < notice_id < 2**31:   # (an id no notice can have is not sent to the database: SQLite overflows)
+    if 0 < notice_id < 2**31:  # (an id no notice can have is not sent to the database: SQLite overflows)
         with ctx.reader() as s:
-            found = _items(s, principal, _visible(principal).where(Notification.id == notice_id),
-                           _watermark(s, principal))
+            found = _items(
+                s, principal, _visible(principal).where(Notification.id == notice_id), _watermark(s, principal)
+            )
     if not found:
-        raise NotFound(M("portal.no_notice", "no notice {id} for you in this enterprise",
-                         "本企业没有您可查看的通知 {id}"), id=notice_id)
+        raise NotFound(
+            M("portal.no_notice", "no notice {id} for you in this enterprise", "本企业没有您可查看的通知 {id}"),
+            id=notice_id,
+        )
     return found[0]
 
 
@@ -184,5 +218,5 @@ def mark_read(ctx: ServiceContext, principal: Principal, upto: int) -> None:
                 elif row.seen_id < upto:
                     row.seen_id, row.updated_at = upto, now
             return
-        except IntegrityError:   # another tab of the same reader recorded it first: update that row
+        except IntegrityError:  # another tab of the same reader recorded it first: update that row
             continue

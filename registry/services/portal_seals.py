@@ -8,6 +8,7 @@ not granted to this person) is *not found*, whatever the code typed. Holders (``
 loss; renewing and cancelling need ``manage``; the legal representative can do everything and is
 the only one who applies. A refused request writes nothing.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,19 +19,37 @@ from typing import Any
 from sqlalchemy import select
 
 from ..db.models import Enterprise, Seal
-from ..domain.errors import M, Conflict, InvalidTransition, NotFound, ValidationError
-from ..messages import Localized
+from ..domain.errors import Conflict, InvalidTransition, M, NotFound, ValidationError
 from ..domain.seal_types import SealType
 from ..domain.states import LicenceStatus, SealStatus, label_of
+from ..messages import Localized
 from ..pki import der
 from ..pki.crl import CrlReason
 from . import applications, authorities, revocation, seals
 from .context import ServiceContext
 from .portal_access import Principal, authority_over, require_legal_representative, seal_for
 
-__all__ = ["ApplyItem", "ApplicationRefused", "apply", "check_application", "preview_picture", "picture_problems", "seal_detail", "seal_picture",
-           "SealFiles", "seal_files", "certs_only_p7b", "renew", "RenewalNotOpen", "report_loss", "cancel",
-           "ConfirmationMismatch", "LOSS_REASON", "CANCEL_REASON", "MAX_CSR_BYTES"]
+__all__ = [
+    "ApplyItem",
+    "ApplicationRefused",
+    "apply",
+    "check_application",
+    "preview_picture",
+    "picture_problems",
+    "seal_detail",
+    "seal_picture",
+    "SealFiles",
+    "seal_files",
+    "certs_only_p7b",
+    "renew",
+    "RenewalNotOpen",
+    "report_loss",
+    "cancel",
+    "ConfirmationMismatch",
+    "LOSS_REASON",
+    "CANCEL_REASON",
+    "MAX_CSR_BYTES",
+]
 
 MAX_CSR_BYTES = 64 * 1024
 
@@ -75,8 +94,10 @@ class ApplicationRefused(ValidationError):
     coded, bilingual error: show it with ``error.text(lang)``)."""
 
     def __init__(self, problems: dict[str, Localized]) -> None:
-        super().__init__(M("portal.apply_refused", "nothing was submitted: {problems}", "申请均未提交：{problems}"),
-                         problems=[_Problem(code, why) for code, why in problems.items()])
+        super().__init__(
+            M("portal.apply_refused", "nothing was submitted: {problems}", "申请均未提交：{problems}"),
+            problems=[_Problem(code, why) for code, why in problems.items()],
+        )
         self.problems = problems
 
 
@@ -114,17 +135,22 @@ def picture_problems(ctx: ServiceContext, principal: Principal) -> dict[str, Loc
     characters), why: the apply form says so in that seal's block and asks for an uploaded PNG."""
     require_legal_representative(principal, "apply for seals")
     name, rep, _status = _licence(ctx, principal)
-    return {st.code: ValidationError(seals._CANNOT_DRAW, why=why) for st, why in
-            seals.licence_picture_problems(ctx.settings.seal_font, name, rep, principal.uscc).items()}
+    return {
+        st.code: ValidationError(seals._CANNOT_DRAW, why=why)
+        for st, why in seals.licence_picture_problems(ctx.settings.seal_font, name, rep, principal.uscc).items()
+    }
 
 
-_SAME_KEY = M("portal.same_key",
-              "this certificate request carries the same key as the one for {others}: use one key per seal",
-              "此证书请求的密钥与{others}的相同：每枚印章须使用各自的密钥")
+_SAME_KEY = M(
+    "portal.same_key",
+    "this certificate request carries the same key as the one for {others}: use one key per seal",
+    "此证书请求的密钥与{others}的相同：每枚印章须使用各自的密钥",
+)
 
 
-def check_application(ctx: ServiceContext, principal: Principal, items: list[ApplyItem]
-                      ) -> tuple[dict[str, Localized], list[SealType]]:
+def check_application(
+    ctx: ServiceContext, principal: Principal, items: list[ApplyItem]
+) -> tuple[dict[str, Localized], list[SealType]]:
     """Every problem of every item, in one pass (nothing is written): a missing or oversized CSR,
     one that does not carry the USCC or fails proof of possession, a picture that is not an
     acceptable PNG, a standard picture that cannot be drawn, and two seals with the same key (one
@@ -134,9 +160,15 @@ def check_application(ctx: ServiceContext, principal: Principal, items: list[App
         raise ValidationError(M("portal.nothing_chosen", "choose at least one seal to apply for", "请至少选择一种印章"))
     name, rep, status = _licence(ctx, principal)
     if status != LicenceStatus.ACTIVE.value:
-        raise Conflict(M("portal.licence_not_active", "the licence of {uscc} is {status}: no new applications",
-                         "{uscc} 的执照状态为“{status}”，不能提出新的申请"),
-                       uscc=principal.uscc, status=LicenceStatus(status))
+        raise Conflict(
+            M(
+                "portal.licence_not_active",
+                "the licence of {uscc} is {status}: no new applications",
+                "{uscc} 的执照状态为“{status}”，不能提出新的申请",
+            ),
+            uscc=principal.uscc,
+            status=LicenceStatus(status),
+        )
     problems: dict[str, Localized] = {}
     types: list[SealType] = []
     keys: dict[str, list[str]] = {}
@@ -147,32 +179,50 @@ def check_application(ctx: ServiceContext, principal: Principal, items: list[App
             problems[str(item.seal_type)[:8]] = exc
             continue
         if st in types:
-            problems[st.code] = ValidationError(M("portal.type_twice", "seal type {code} is asked for twice",
-                                                  "印章类型 {code} 申请了两次"), code=st.code)
+            problems[st.code] = ValidationError(
+                M("portal.type_twice", "seal type {code} is asked for twice", "印章类型 {code} 申请了两次"),
+                code=st.code,
+            )
             continue
         types.append(st)
         try:
             if not item.csr:
-                raise ValidationError(M("portal.csr_needed", "a certificate request (CSR) is needed for this seal",
-                                        "此印章需要上传证书请求（CSR）"))
+                raise ValidationError(
+                    M(
+                        "portal.csr_needed",
+                        "a certificate request (CSR) is needed for this seal",
+                        "此印章需要上传证书请求（CSR）",
+                    )
+                )
             if len(item.csr) > MAX_CSR_BYTES:
                 raise ValidationError(_CSR_TOO_LARGE, kb=MAX_CSR_BYTES // 1024)
             pub, _csr_der, _none = seals._resolve_key(
-                seals.IssueRequest(uscc=principal.uscc, seal_type=st.code, key=seals.KeyMaterial(csr=item.csr),
-                                   operator="", approver="", channel="portal", require_uscc_in_csr=True),
-                principal.uscc)
+                seals.IssueRequest(
+                    uscc=principal.uscc,
+                    seal_type=st.code,
+                    key=seals.KeyMaterial(csr=item.csr),
+                    operator="",
+                    approver="",
+                    channel="portal",
+                    require_uscc_in_csr=True,
+                ),
+                principal.uscc,
+            )
             keys.setdefault(pub.fingerprint(), []).append(st.code)
         except ValidationError as exc:
             problems[st.code] = exc
-        try:   # the picture is checked too, whatever became of the CSR: every problem at once
+        try:  # the picture is checked too, whatever became of the CSR: every problem at once
             if item.picture_png is not None:
                 seals._check_picture(ctx, item.picture_png)
             else:
                 _drawn(ctx.settings.seal_font, name, rep, st.code, principal.uscc)
         except ValidationError as exc:
             if st.code in problems:
-                problems[st.code] = ValidationError(M("portal.two_problems", "{first}; also {second}", "{first}；另外，{second}"),
-                                                    first=problems[st.code], second=exc)
+                problems[st.code] = ValidationError(
+                    M("portal.two_problems", "{first}; also {second}", "{first}；另外，{second}"),
+                    first=problems[st.code],
+                    second=exc,
+                )
             else:
                 problems[st.code] = exc
     for codes in keys.values():
@@ -218,25 +268,43 @@ def seal_detail(ctx: ServiceContext, principal: Principal, es_id: str) -> dict[s
         authority = authority_over(s, principal, seal)
         status = seal.effective_status(now)
         holder = next((c for c in seal.certificates if c.kind == "holder"), None)
-        successor = s.scalar(select(Seal.es_id).where(Seal.id == seal.superseded_by_id)) \
-            if seal.superseded_by_id is not None else None
-        predecessor = s.scalar(select(Seal.es_id).where(Seal.superseded_by_id == seal.id,
-                                                        Seal.enterprise_id == principal.enterprise_id))
+        successor = (
+            s.scalar(select(Seal.es_id).where(Seal.id == seal.superseded_by_id))
+            if seal.superseded_by_id is not None
+            else None
+        )
+        predecessor = s.scalar(
+            select(Seal.es_id).where(Seal.superseded_by_id == seal.id, Seal.enterprise_id == principal.enterprise_id)
+        )
         opens = _renewal_opens(ctx, seal)
         return {
-            "es_id": seal.es_id, "name": seal.name, "seal_type": seal.seal_type, "algorithm": seal.algorithm.value,
+            "es_id": seal.es_id,
+            "name": seal.name,
+            "seal_type": seal.seal_type,
+            "algorithm": seal.algorithm.value,
             "algorithm_label": "SM2/SM3" if seal.algorithm.value == "sm2" else "ECDSA P-256/SHA-256",
-            "status": status, "valid_start": seal.valid_start, "valid_end": seal.valid_end,
+            "status": status,
+            "valid_start": seal.valid_start,
+            "valid_end": seal.valid_end,
             "created_at": seal.created_at,
             "revoked_at": seal.revoked_at if seal.status is not SealStatus.ACTIVE else None,
             "revocation_reason": seal.revocation_reason if seal.status is not SealStatus.ACTIVE else None,
-            "superseded_by": successor, "replaces": predecessor,
-            "enterprise": seal.enterprise.name, "uscc": seal.enterprise.uscc,
+            "superseded_by": successor,
+            "replaces": predecessor,
+            "enterprise": seal.enterprise.name,
+            "uscc": seal.enterprise.uscc,
             "picture_mm": (seal.picture_width_mm, seal.picture_height_mm),
-            "certificate": None if holder is None else {
-                "serial": holder.serial.upper(), "issuer": holder.issuer.name, "subject": holder.subject,
-                "not_before": holder.not_before, "not_after": holder.not_after, "status": holder.status.value,
-                "key_sha256": holder.key_fingerprint},
+            "certificate": None
+            if holder is None
+            else {
+                "serial": holder.serial.upper(),
+                "issuer": holder.issuer.name,
+                "subject": holder.subject,
+                "not_before": holder.not_before,
+                "not_after": holder.not_after,
+                "status": holder.status.value,
+                "key_sha256": holder.key_fingerprint,
+            },
             "authority": authority,
             "can_manage": authority == "manage",
             "open": seal.status is not SealStatus.REVOKED,
@@ -256,11 +324,11 @@ def seal_picture(ctx: ServiceContext, principal: Principal, es_id: str) -> bytes
 @dataclass(frozen=True)
 class SealFiles:
     es_id: str
-    seal_der: bytes           # the GB/T 38540 SESeal (.esl)
-    certificate_pem: str      # the holder certificate
-    chain_pem: str            # the holder certificate's issuing CA and root
-    maker_chain_pem: str      # the seal-maker certificate and its root
-    p7b_der: bytes            # the holder certificate and its chain, PKCS#7 certs-only
+    seal_der: bytes  # the GB/T 38540 SESeal (.esl)
+    certificate_pem: str  # the holder certificate
+    chain_pem: str  # the holder certificate's issuing CA and root
+    maker_chain_pem: str  # the seal-maker certificate and its root
+    p7b_der: bytes  # the holder certificate and its chain, PKCS#7 certs-only
 
 
 def seal_files(ctx: ServiceContext, principal: Principal, es_id: str) -> SealFiles:
@@ -268,13 +336,24 @@ def seal_files(ctx: ServiceContext, principal: Principal, es_id: str) -> SealFil
         seal = seal_for(s, principal, es_id, "view")
         holder = next((c for c in seal.certificates if c.kind == "holder"), None)
         if holder is None:
-            raise NotFound(M("portal.no_holder_certificate", "seal {code} has no holder certificate on record",
-                             "印章 {code} 没有签章人证书记录"), code=seal.es_id)
+            raise NotFound(
+                M(
+                    "portal.no_holder_certificate",
+                    "seal {code} has no holder certificate on record",
+                    "印章 {code} 没有签章人证书记录",
+                ),
+                code=seal.es_id,
+            )
         chain = authorities.chain(ctx, s, holder.issuer.name)
         maker_chain = authorities.chain(ctx, s, seal.maker.name)
-        return SealFiles(seal.es_id, seal.ses_der, der.der_to_pem(holder.der, "CERTIFICATE"),
-                         "".join(c.pem() for c in chain), "".join(c.pem() for c in maker_chain),
-                         certs_only_p7b([holder.der, *(c.der for c in chain)]))
+        return SealFiles(
+            seal.es_id,
+            seal.ses_der,
+            der.der_to_pem(holder.der, "CERTIFICATE"),
+            "".join(c.pem() for c in chain),
+            "".join(c.pem() for c in maker_chain),
+            certs_only_p7b([holder.der, *(c.der for c in chain)]),
+        )
 
 
 _SIGNED_DATA = "1.2.840.113549.1.7.2"
@@ -284,8 +363,13 @@ _DATA = "1.2.840.113549.1.7.1"
 def certs_only_p7b(certificates: list[bytes]) -> bytes:
     """A degenerate PKCS#7 SignedData carrying only certificates (RFC 2315 §9.1, the ``.p7b`` that
     Windows and Java import): version 1, no digest algorithms, empty content, no signers."""
-    signed_data = der.seq(der.integer(1), der.set_of(), der.seq(der.oid(_DATA)),
-                          der.implicit(0, b"".join(sorted(certificates)), constructed=True), der.set_of())
+    signed_data = der.seq(
+        der.integer(1),
+        der.set_of(),
+        der.seq(der.oid(_DATA)),
+        der.implicit(0, b"".join(sorted(certificates)), constructed=True),
+        der.set_of(),
+    )
     return der.seq(der.oid(_SIGNED_DATA), der.explicit(0, signed_data))
 
 
@@ -310,18 +394,30 @@ def renew(ctx: ServiceContext, principal: Principal, es_id: str, csr: bytes | No
         status = seal.effective_status(now)
         if status != "active":
             if status in ("revoked", "expired"):
-                raise InvalidTransition(M("portal.renew_gone", "seal {code} is {status}; only an active seal can be "
-                                          "renewed (apply for a new one)",
-                                          "印章 {code} {status}，只有有效的印章才能续期（请申请新印章）"),
-                                        code=seal.es_id, status=_SealStatus(status))
-            raise InvalidTransition(M("portal.renew_not_active", "seal {code} is {status}; only an active seal can be "
-                                      "renewed", "印章 {code} {status}，只有有效的印章才能续期"),
-                                    code=seal.es_id, status=_SealStatus(status))
+                raise InvalidTransition(
+                    M(
+                        "portal.renew_gone",
+                        "seal {code} is {status}; only an active seal can be renewed (apply for a new one)",
+                        "印章 {code} {status}，只有有效的印章才能续期（请申请新印章）",
+                    ),
+                    code=seal.es_id,
+                    status=_SealStatus(status),
+                )
+            raise InvalidTransition(
+                M(
+                    "portal.renew_not_active",
+                    "seal {code} is {status}; only an active seal can be renewed",
+                    "印章 {code} {status}，只有有效的印章才能续期",
+                ),
+                code=seal.es_id,
+                status=_SealStatus(status),
+            )
         opens = _renewal_opens(ctx, seal)
         if now < opens:
             raise RenewalNotOpen(seal.es_id, seal.valid_end, opens, ctx.settings.renewal_window_days)
-        req = seals.renewal_request(seal, seals.KeyMaterial(csr=csr) if csr is not None else None,
-                                    require_uscc_in_csr=True)
+        req = seals.renewal_request(
+            seal, seals.KeyMaterial(csr=csr) if csr is not None else None, require_uscc_in_csr=True
+        )
     return seals.issue_seals(ctx, principal.actor, [req])[0]
 
 
@@ -340,10 +436,17 @@ class RenewalNotOpen(InvalidTransition):
     """Renewal is asked for before the window opens."""
 
     def __init__(self, es_id: str, valid_end: dt.datetime, opens: dt.datetime, days: int) -> None:
-        super().__init__(M("portal.renewal_not_open", "seal {code} is valid until {end}; it can be renewed from "
-                           "{opens} ({days} days before it expires)",
-                           "印章 {code} 有效期至 {end}，自 {opens} 起（到期前 {days} 天）可以续期"),
-                         code=es_id, end=f"{valid_end:%Y-%m-%d}", opens=f"{opens:%Y-%m-%d}", days=days)
+        super().__init__(
+            M(
+                "portal.renewal_not_open",
+                "seal {code} is valid until {end}; it can be renewed from {opens} ({days} days before it expires)",
+                "印章 {code} 有效期至 {end}，自 {opens} 起（到期前 {days} 天）可以续期",
+            ),
+            code=es_id,
+            end=f"{valid_end:%Y-%m-%d}",
+            opens=f"{opens:%Y-%m-%d}",
+            days=days,
+        )
         self.valid_end, self.opens, self.days = valid_end, opens, days
 
 
@@ -353,9 +456,14 @@ class ConfirmationMismatch(ValidationError):
 
 def _confirmed(seal: Seal, confirm: str) -> None:
     if (confirm or "").strip().upper() != seal.es_id.upper():
-        raise ConfirmationMismatch(M("portal.confirm_mismatch",
-                                     "the code typed to confirm does not match the seal's code {code}",
-                                     "确认时输入的编码与印章编码 {code} 不一致"), code=seal.es_id)
+        raise ConfirmationMismatch(
+            M(
+                "portal.confirm_mismatch",
+                "the code typed to confirm does not match the seal's code {code}",
+                "确认时输入的编码与印章编码 {code} 不一致",
+            ),
+            code=seal.es_id,
+        )
 
 
 def report_loss(ctx: ServiceContext, principal: Principal, es_id: str, confirm: str) -> Seal:
@@ -366,8 +474,7 @@ def report_loss(ctx: ServiceContext, principal: Principal, es_id: str, confirm: 
     with ctx.transaction() as s:
         seal = seal_for(s, principal, es_id, "hold")
         _confirmed(seal, confirm)
-        revocation.revoke_seal_in(s, ctx, principal.actor, seal, LOSS_REASON, now, channel="portal",
-                                  request="loss")
+        revocation.revoke_seal_in(s, ctx, principal.actor, seal, LOSS_REASON, now, channel="portal", request="loss")
     return seal
 
 
@@ -378,9 +485,14 @@ def cancel(ctx: ServiceContext, principal: Principal, es_id: str, confirm: str) 
         seal = seal_for(s, principal, es_id, "manage")
         _confirmed(seal, confirm)
         if seal.status is not SealStatus.REVOKED and now > seal.valid_end:
-            raise InvalidTransition(M("portal.cancel_expired", "seal {code} expired on {date}; there is nothing to "
-                                      "cancel", "印章 {code} 已于 {date} 到期，无需注销"),
-                                    code=seal.es_id, date=f"{seal.valid_end:%Y-%m-%d}")
-        revocation.revoke_seal_in(s, ctx, principal.actor, seal, CANCEL_REASON, now, channel="portal",
-                                  request="cancel")
+            raise InvalidTransition(
+                M(
+                    "portal.cancel_expired",
+                    "seal {code} expired on {date}; there is nothing to cancel",
+                    "印章 {code} 已于 {date} 到期，无需注销",
+                ),
+                code=seal.es_id,
+                date=f"{seal.valid_end:%Y-%m-%d}",
+            )
+        revocation.revoke_seal_in(s, ctx, principal.actor, seal, CANCEL_REASON, now, channel="portal", request="cancel")
     return seal

@@ -13,6 +13,7 @@ An e-licence challenge is answered once: :func:`representative_sign_in` records 
 transaction that starts the session, so a replayed credential (with the cookie of the page it was
 made for) is refused.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,11 @@ from .portal_access import Principal
 
 __all__ = ["PortalSession", "representative_sign_in", "signed_in", "sign_out"]
 
-CHALLENGE_USED = M("elicence.challenge_used", "this credential was already used to sign in: make a new one for the "
-                   "code on this page", "该凭证已用于登录过：请为本页上的新二维码重新生成凭证")
+CHALLENGE_USED = M(
+    "elicence.challenge_used",
+    "this credential was already used to sign in: make a new one for the code on this page",
+    "该凭证已用于登录过：请为本页上的新二维码重新生成凭证",
+)
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,16 @@ def representative_sign_in(ctx: ServiceContext, who: Identity, challenge: str) -
     with ctx.transaction() as session:
         if not web_sessions.use_challenge(session, ctx, challenge):
             raise CredentialRejected(CHALLENGE_USED)
-        started = web_sessions.start(ctx, session, "representative", enterprise_id=who.enterprise_id,
-                                     legal_representative=who.legal_representative)
-        principal = Principal(enterprise_id=who.enterprise_id, uscc=who.uscc, enterprise_name=who.name,
-                              person=who.legal_representative)
+        started = web_sessions.start(
+            ctx,
+            session,
+            "representative",
+            enterprise_id=who.enterprise_id,
+            legal_representative=who.legal_representative,
+        )
+        principal = Principal(
+            enterprise_id=who.enterprise_id, uscc=who.uscc, enterprise_name=who.name, person=who.legal_representative
+        )
         audit.record(session, ctx, principal.actor, "signin.succeeded", "enterprise", who.uscc, via="e-licence")
     return started.token
 
@@ -68,14 +78,22 @@ def signed_in(ctx: ServiceContext, token: str | None) -> PortalSession | str | N
             elif ent.legal_representative != found.legal_representative:
                 reason = web_sessions.REPRESENTATIVE_CHANGED
             else:
-                result = PortalSession(Principal(enterprise_id=ent.id, uscc=ent.uscc, enterprise_name=ent.name,
-                                                 person=ent.legal_representative), False, found.key)
+                result = PortalSession(
+                    Principal(
+                        enterprise_id=ent.id, uscc=ent.uscc, enterprise_name=ent.name, person=ent.legal_representative
+                    ),
+                    False,
+                    found.key,
+                )
     else:
         assert found.person_id is not None
         person = enterprise_people.principal_for(ctx, found.person_id)
         if person is None:
-            reason = (web_sessions.LICENCE_INACTIVE if _licence_inactive(ctx, found.enterprise_id)
-                      else web_sessions.ACCOUNT_CHANGED)
+            reason = (
+                web_sessions.LICENCE_INACTIVE
+                if _licence_inactive(ctx, found.enterprise_id)
+                else web_sessions.ACCOUNT_CHANGED
+            )
         else:
             result = PortalSession(person[0], person[1], found.key)
     if result is None:
@@ -96,5 +114,11 @@ def sign_out(ctx: ServiceContext, principal: Principal | None, token: str | None
     if principal is not None:
         with ctx.transaction() as session:
             target = principal.uscc if principal.person_id is None else f"{principal.uscc}/{principal.username}"
-            audit.record(session, ctx, principal.actor, "signout", "enterprise" if principal.person_id is None
-                         else "person", target)
+            audit.record(
+                session,
+                ctx,
+                principal.actor,
+                "signout",
+                "enterprise" if principal.person_id is None else "person",
+                target,
+            )

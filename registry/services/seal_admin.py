@@ -3,6 +3,7 @@
 Lists never use OFFSET: each page asks for the rows after the last id it showed, through an index,
 so page 1,000 of a million seals costs what page 1 costs.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,8 +46,8 @@ class SealRow:
 class SealPage:
     rows: list[SealRow]
     query: str
-    kind: str                 # esid | uscc | name | all
-    next_after: int | None    # the id to continue after, if there are more
+    kind: str  # esid | uscc | name | all
+    next_after: int | None  # the id to continue after, if there are more
 
 
 def _kind(q: str) -> str:
@@ -59,8 +60,9 @@ def _kind(q: str) -> str:
     return "name"
 
 
-def search(ctx: ServiceContext, actor: Actor, query: str = "", *, after: int | None = None,
-           limit: int = PAGE_SIZE) -> SealPage:
+def search(
+    ctx: ServiceContext, actor: Actor, query: str = "", *, after: int | None = None, limit: int = PAGE_SIZE
+) -> SealPage:
     """Seals matching an esID, a USCC or the start of an enterprise name, newest first."""
     require(actor.name, actor.roles, Permission.SEAL_VIEW)
     stmt, q, kind = filtered(query)
@@ -76,8 +78,17 @@ def search(ctx: ServiceContext, actor: Actor, query: str = "", *, after: int | N
 
 def row(r: Any, now: dt.datetime) -> SealRow:
     """A row of :func:`filtered`'s statement as the list shows it (``expired`` derived)."""
-    return SealRow(r[0], r[1], r[2], r[3].code, "expired" if r[4].value == "active" and now > r[5] else r[4].value,
-                   r[7], r[8], r[5], r[6])
+    return SealRow(
+        r[0],
+        r[1],
+        r[2],
+        r[3].code,
+        "expired" if r[4].value == "active" and now > r[5] else r[4].value,
+        r[7],
+        r[8],
+        r[5],
+        r[6],
+    )
 
 
 def filtered(query: str) -> tuple[Any, str, str]:
@@ -85,9 +96,17 @@ def filtered(query: str) -> tuple[Any, str, str]:
     the CSV export (registry.services.exports) reads the same rows."""
     q = search_text(query)
     kind = _kind(q)
-    stmt = (select(Seal.id, Seal.es_id, Seal.name, Seal.seal_type, Seal.status, Seal.valid_end, Seal.created_at,
-                   Enterprise.name, Enterprise.uscc)
-            .join(Enterprise, Enterprise.id == Seal.enterprise_id))
+    stmt = select(
+        Seal.id,
+        Seal.es_id,
+        Seal.name,
+        Seal.seal_type,
+        Seal.status,
+        Seal.valid_end,
+        Seal.created_at,
+        Enterprise.name,
+        Enterprise.uscc,
+    ).join(Enterprise, Enterprise.id == Seal.enterprise_id)
     if kind == "esid":
         stmt = stmt.where(Seal.es_id == q.upper())
     elif kind == "uscc":
@@ -109,20 +128,38 @@ def detail(ctx: ServiceContext, actor: Actor, code: str) -> dict[str, Any]:
         info["history"] = _history(s, seal.es_id)
         info["application_id"] = seal.application_id
         info["enterprise_id"] = seal.enterprise_id
-        certs = s.execute(select(Certificate, Revocation).outerjoin(Revocation, Revocation.certificate_id == Certificate.id)
-                          .where(Certificate.seal_id == seal.id).order_by(Certificate.id)).all()
-        info["certificate_details"] = [{
-            "serial": c.serial.upper(), "subject": c.subject, "issuer": c.issuer.subject, "issuer_name": c.issuer.name,
-            "algorithm": c.algorithm.value, "shard": c.shard, "key_sha256": c.key_fingerprint,
-            "not_before": c.not_before, "not_after": c.not_after, "status": c.status.value,
-            "reason": CrlReason(r.reason).rfc_name if r is not None else None,
-            "revoked_at": r.revoked_at if r is not None else None} for c, r in certs]
+        certs = s.execute(
+            select(Certificate, Revocation)
+            .outerjoin(Revocation, Revocation.certificate_id == Certificate.id)
+            .where(Certificate.seal_id == seal.id)
+            .order_by(Certificate.id)
+        ).all()
+        info["certificate_details"] = [
+            {
+                "serial": c.serial.upper(),
+                "subject": c.subject,
+                "issuer": c.issuer.subject,
+                "issuer_name": c.issuer.name,
+                "algorithm": c.algorithm.value,
+                "shard": c.shard,
+                "key_sha256": c.key_fingerprint,
+                "not_before": c.not_before,
+                "not_after": c.not_after,
+                "status": c.status.value,
+                "reason": CrlReason(r.reason).rfc_name if r is not None else None,
+                "revoked_at": r.revoked_at if r is not None else None,
+            }
+            for c, r in certs
+        ]
     return info
 
 
 def _history(s: Session, es_id: str) -> list[dict[str, Any]]:
-    rows = s.scalars(select(AuditEvent).where(AuditEvent.target_type == "seal", AuditEvent.target_id == es_id)
-                     .order_by(AuditEvent.id)).all()
+    rows = s.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.target_type == "seal", AuditEvent.target_id == es_id)
+        .order_by(AuditEvent.id)
+    ).all()
     return [{"at": e.occurred_at, "actor": e.actor, "action": e.action, "details": e.details} for e in rows]
 
 

@@ -1,5 +1,6 @@
 """Issuing seals: an application under dual control, the holder (签章者) certificate signed by the
 issuing CA, and the GB/T 38540 v4 SESeal signed by the seal-maker (制章者) certificate."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,12 +14,18 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Certificate, Enterprise, Seal, SealApplication, SealGrant
 from ..db.session import allocate_ids
-from ..domain.errors import M, Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
+from ..domain.errors import Conflict, InvalidTransition, M, NotFound, PermissionDenied, ValidationError
 from ..domain.esid import make_esid, validate_esid
 from ..domain.roles import Permission, check_dual_control, require
 from ..domain.seal_types import SealType, seal_name
-from ..domain.states import (ApplicationAction, ApplicationState, CertificateStatus, LicenceStatus,
-                             SealStatus, next_application_state)
+from ..domain.states import (
+    ApplicationAction,
+    ApplicationState,
+    CertificateStatus,
+    LicenceStatus,
+    SealStatus,
+    next_application_state,
+)
 from ..pki import der, picture, ses, x509
 from ..pki.keys import Algorithm, KeyFormatError, PrivateKey, PublicKey
 from ..pki.uscc import UsccError, is_valid_uscc, validate_uscc
@@ -26,7 +33,7 @@ from . import audit, authorities, ocsp
 from .context import Actor, ServiceContext
 from .users import staff_actors
 
-ROUND_SEAL_MM = 40   # picture width/height in mm (SES_ESPictureInfo); ofdrw's sample is 40 × 40
+ROUND_SEAL_MM = 40  # picture width/height in mm (SES_ESPictureInfo); ofdrw's sample is 40 × 40
 NAME_SEAL_MM = 20
 _USCC_TOKEN = re.compile(r"[0-9A-HJ-NP-RTUW-Y]{18}")
 
@@ -52,9 +59,9 @@ class IssueRequest:
     picture_png: bytes | None = None
     channel: str = "cli"
     require_uscc_in_csr: bool = False
-    renewal_of: str | None = None   # esID of the seal this one replaces (approved by policy)
+    renewal_of: str | None = None  # esID of the seal this one replaces (approved by policy)
     application_id: int | None = None  # an approved application (reviewed and approved by two people)
-    break_glass: str | None = None     # the reason: issued by the CLI user alone (services.counter_auth)
+    break_glass: str | None = None  # the reason: issued by the CLI user alone (services.counter_auth)
 
 
 @dataclass
@@ -76,9 +83,13 @@ class IssueResult:
 def _resolve_key(req: IssueRequest, uscc: str) -> tuple[PublicKey, bytes | None, PrivateKey | None]:
     given = [req.key.csr is not None, req.key.public_key_pem is not None, req.key.generate]
     if sum(given) != 1:
-        raise ValidationError(M("seal.give_exactly_one_certificate",
-                                "give exactly one of a certificate request, a public key, or generate-key",
-                                "请恰好给出以下一项：证书请求、公钥或生成密钥"))
+        raise ValidationError(
+            M(
+                "seal.give_exactly_one_certificate",
+                "give exactly one of a certificate request, a public key, or generate-key",
+                "请恰好给出以下一项：证书请求、公钥或生成密钥",
+            )
+        )
     wanted = Algorithm.parse(req.algorithm) if req.algorithm else None
     if req.key.generate:
         key = PrivateKey.generate(wanted or Algorithm.SM2)
@@ -94,29 +105,48 @@ def _resolve_key(req: IssueRequest, uscc: str) -> tuple[PublicKey, bytes | None,
         try:
             pub = PublicKey.from_pem(req.key.public_key_pem or b"")
         except KeyFormatError as exc:
-            raise ValidationError(M("seal.public_key",
-                                    "public key: {exc}",
-                                    "公钥：{exc}"), exc=exc) from None
+            raise ValidationError(M("seal.public_key", "public key: {exc}", "公钥：{exc}"), exc=exc) from None
         csr_der = None
     if wanted is not None and wanted is not pub.algorithm:
-        raise ValidationError(M("seal.algorithm_was_asked_but",
-                                "--algorithm {wanted} was asked for but the key is {label}",
-                                "要求使用 --algorithm {wanted}，但密钥为 {label}"), wanted=wanted.value, label=pub.algorithm.label)
+        raise ValidationError(
+            M(
+                "seal.algorithm_was_asked_but",
+                "--algorithm {wanted} was asked for but the key is {label}",
+                "要求使用 --algorithm {wanted}，但密钥为 {label}",
+            ),
+            wanted=wanted.value,
+            label=pub.algorithm.label,
+        )
     return pub, csr_der, None
 
 
 def _check_csr_subject(csr: x509.CertificationRequest, uscc: str, required: bool) -> None:
-    named = {tok for _oid, value in csr.subject.attributes for tok in _USCC_TOKEN.findall(value.upper())
-             if is_valid_uscc(tok)}
+    named = {
+        tok
+        for _oid, value in csr.subject.attributes
+        for tok in _USCC_TOKEN.findall(value.upper())
+        if is_valid_uscc(tok)
+    }
     if named and uscc not in named:
-        raise ValidationError(M("seal.certificate_request_names_uscc",
-                                "the certificate request names USCC {join}, not the applicant {uscc}",
-                                "证书请求中的统一社会信用代码为 {join}，不是申请企业的 {uscc}"), join=', '.join(sorted(named)), uscc=uscc)
+        raise ValidationError(
+            M(
+                "seal.certificate_request_names_uscc",
+                "the certificate request names USCC {join}, not the applicant {uscc}",
+                "证书请求中的统一社会信用代码为 {join}，不是申请企业的 {uscc}",
+            ),
+            join=", ".join(sorted(named)),
+            uscc=uscc,
+        )
     if required and not named:
-        raise ValidationError(M("seal.certificate_request_subject_carry",
-                                "the certificate request subject must carry the enterprise's USCC {uscc} (e.g. as "
-                                "organizationIdentifier or serialNumber)",
-                                "证书请求的主题必须含有企业的统一社会信用代码 {uscc}（如作为 organizationIdentifier 或 serialNumber）"), uscc=uscc)
+        raise ValidationError(
+            M(
+                "seal.certificate_request_subject_carry",
+                "the certificate request subject must carry the enterprise's USCC {uscc} (e.g. as "
+                "organizationIdentifier or serialNumber)",
+                "证书请求的主题必须含有企业的统一社会信用代码 {uscc}（如作为 organizationIdentifier 或 serialNumber）",
+            ),
+            uscc=uscc,
+        )
 
 
 def _check_picture(ctx: ServiceContext, data: bytes | None) -> None:
@@ -128,8 +158,9 @@ def _check_picture(ctx: ServiceContext, data: bytes | None) -> None:
         raise ValidationError.carrying(exc) from None
 
 
-def _render_picture(ctx: ServiceContext, enterprise_name: str, legal_representative: str, st: SealType,
-                    uscc: str = "") -> bytes:
+def _render_picture(
+    ctx: ServiceContext, enterprise_name: str, legal_representative: str, st: SealType, uscc: str = ""
+) -> bytes:
     return draw_picture(ctx.settings.seal_font, enterprise_name, legal_representative, st, uscc)
 
 
@@ -139,15 +170,20 @@ def _picture_text(enterprise_name: str, legal_representative: str, st: SealType,
     taxpayer identification number) through the middle; the others the name and their type."""
     if st.is_name_seal:
         return {"name": legal_representative, "kind_label": "", "shape": "square"}
-    return {"name": enterprise_name, "kind_label": st.picture_label, "shape": st.picture_shape,
-            "middle": uscc if st.picture_shape == "oval" else ""}
+    return {
+        "name": enterprise_name,
+        "kind_label": st.picture_label,
+        "shape": st.picture_shape,
+        "middle": uscc if st.picture_shape == "oval" else "",
+    }
 
 
 _CANNOT_DRAW = M("seal.cannot_draw", "cannot draw the seal picture: {why}", "无法绘制标准印模：{why}")
 
 
-def draw_picture(seal_font: str | None, enterprise_name: str, legal_representative: str, st: SealType,
-                 uscc: str = "") -> bytes:
+def draw_picture(
+    seal_font: str | None, enterprise_name: str, legal_representative: str, st: SealType, uscc: str = ""
+) -> bytes:
     """The standard picture of a seal of type ``st`` (what is issued when no PNG is uploaded)."""
     try:
         font = picture.find_cjk_font(seal_font)
@@ -156,8 +192,15 @@ def draw_picture(seal_font: str | None, enterprise_name: str, legal_representati
         raise ValidationError(_CANNOT_DRAW, why=exc) from None
 
 
-def picture_problem(seal_font: str | None, enterprise_name: str, legal_representative: str, st: SealType,
-                    uscc: str = "", *, glyphs: bool = True) -> picture.PictureError | None:
+def picture_problem(
+    seal_font: str | None,
+    enterprise_name: str,
+    legal_representative: str,
+    st: SealType,
+    uscc: str = "",
+    *,
+    glyphs: bool = True,
+) -> picture.PictureError | None:
     """Why the standard picture of a seal of type ``st`` cannot be drawn from this licence data (a
     coded, bilingual :class:`~registry.pki.picture.PictureError`: a name too long for the ring, a
     legal representative's name that is not 2 to 4 characters, a character the seal font lacks), or
@@ -168,12 +211,14 @@ def picture_problem(seal_font: str | None, enterprise_name: str, legal_represent
             picture.find_cjk_font(seal_font)
         except picture.PictureError:
             glyphs = False
-    return picture.seal_text_problem(font_path=seal_font, glyphs=glyphs,
-                                     **_picture_text(enterprise_name, legal_representative, st, uscc))
+    return picture.seal_text_problem(
+        font_path=seal_font, glyphs=glyphs, **_picture_text(enterprise_name, legal_representative, st, uscc)
+    )
 
 
-def licence_picture_problems(seal_font: str | None, enterprise_name: str, legal_representative: str,
-                             uscc: str = "") -> dict[SealType, picture.PictureError]:
+def licence_picture_problems(
+    seal_font: str | None, enterprise_name: str, legal_representative: str, uscc: str = ""
+) -> dict[SealType, picture.PictureError]:
     """The seal types whose standard picture cannot be drawn from this licence, and why (the
     enterprise must then upload its own PNG for them). Used at licence import, on the admin
     enterprise page and on the portal's apply form."""
@@ -189,9 +234,16 @@ def licence_picture_problems(seal_font: str | None, enterprise_name: str, legal_
 # Building
 
 
-def _holder_certificate(ctx: ServiceContext, issuing: authorities.LoadedAuthority, uscc: str,
-                        enterprise_name: str, name: str, pub: PublicKey, start: dt.datetime,
-                        end: dt.datetime) -> tuple[bytes, int, int]:
+def _holder_certificate(
+    ctx: ServiceContext,
+    issuing: authorities.LoadedAuthority,
+    uscc: str,
+    enterprise_name: str,
+    name: str,
+    pub: PublicKey,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> tuple[bytes, int, int]:
     serial = x509.random_serial()
     shard = serial % ctx.settings.crl_shards
     subject = x509.Name.build(C="CN", O=enterprise_name, CN=name, organizationIdentifier=uscc)
@@ -199,20 +251,30 @@ def _holder_certificate(ctx: ServiceContext, issuing: authorities.LoadedAuthorit
     def fixed() -> tuple[bytes, bytes]:
         # Everything but the subject key identifier is the same for every holder certificate of
         # this issuer and shard: encode it once per process.
-        return (x509.basic_constraints(False) + x509.key_usage(x509.KU_DIGITAL_SIGNATURE, x509.KU_NON_REPUDIATION),
-                x509.authority_key_identifier(issuing.key_id)
-                # Full CRL first (verifiers that ignore partitions), then the shard fixed now (design.md §5).
-                + x509.crl_distribution_points([authorities.crl_url(ctx, issuing.name),
-                                                authorities.crl_url(ctx, issuing.name, shard)])
-                + x509.freshest_crl([authorities.delta_crl_url(ctx, issuing.name)])
-                + x509.authority_info_access(ctx.settings.ocsp_url, authorities.ca_cert_url(ctx, issuing.name))
-                + x509.certificate_policies(ctx.settings.policy_oid))
+        return (
+            x509.basic_constraints(False) + x509.key_usage(x509.KU_DIGITAL_SIGNATURE, x509.KU_NON_REPUDIATION),
+            x509.authority_key_identifier(issuing.key_id)
+            # Full CRL first (verifiers that ignore partitions), then the shard fixed now (design.md §5).
+            + x509.crl_distribution_points(
+                [authorities.crl_url(ctx, issuing.name), authorities.crl_url(ctx, issuing.name, shard)]
+            )
+            + x509.freshest_crl([authorities.delta_crl_url(ctx, issuing.name)])
+            + x509.authority_info_access(ctx.settings.ocsp_url, authorities.ca_cert_url(ctx, issuing.name))
+            + x509.certificate_policies(ctx.settings.policy_oid),
+        )
 
     head, tail = ctx.cached(("holder-extensions", issuing.name, shard), fixed)
     exts = [head, x509.subject_key_identifier(pub.key_identifier()), tail]
-    tbs = x509.build_tbs(serial=serial, signature_alg=issuing.algorithm,
-                         issuer=issuing.certificate.subject_der, subject=subject, not_before=start,
-                         not_after=end, public_key=pub, extensions=exts)
+    tbs = x509.build_tbs(
+        serial=serial,
+        signature_alg=issuing.algorithm,
+        issuer=issuing.certificate.subject_der,
+        subject=subject,
+        not_before=start,
+        not_after=end,
+        public_key=pub,
+        extensions=exts,
+    )
     return x509.sign_tbs(tbs, issuing.signer), serial, shard
 
 
@@ -232,14 +294,14 @@ def _prepare(ctx: ServiceContext, req: IssueRequest, validated_pictures: dict[by
     try:
         uscc = validate_uscc(req.uscc)
     except UsccError as exc:
-        raise ValidationError(M("seal.uscc",
-                                "USCC {uscc}: {exc}",
-                                "统一社会信用代码 {uscc}：{exc}"), uscc=f"{req.uscc!r}", exc=exc) from None
+        raise ValidationError(
+            M("seal.uscc", "USCC {uscc}: {exc}", "统一社会信用代码 {uscc}：{exc}"), uscc=f"{req.uscc!r}", exc=exc
+        ) from None
     st = SealType.parse(req.seal_type)
     if req.channel not in ("cli", "counter", "portal", "reissue", "renewal"):
-        raise ValidationError(M("seal.unknown_channel",
-                                "unknown channel {channel}",
-                                "未知渠道 {channel}"), channel=f"{req.channel!r}")
+        raise ValidationError(
+            M("seal.unknown_channel", "unknown channel {channel}", "未知渠道 {channel}"), channel=f"{req.channel!r}"
+        )
     if req.picture_png is not None and req.picture_png not in validated_pictures:
         _check_picture(ctx, req.picture_png)
         validated_pictures[req.picture_png] = None  # a batch often shares one uploaded picture
@@ -265,9 +327,15 @@ def issue_seals(ctx: ServiceContext, actor: Actor, reqs: list[IssueRequest]) -> 
     if not reqs:
         return []
     if len(reqs) > MAX_BATCH:
-        raise ValidationError(M("seal.most_seals_per_batch",
-                                "at most {max_batch} seals per batch, got {n_reqs}",
-                                "每批最多 {max_batch} 枚印章，实为 {n_reqs} 枚"), max_batch=MAX_BATCH, n_reqs=len(reqs))
+        raise ValidationError(
+            M(
+                "seal.most_seals_per_batch",
+                "at most {max_batch} seals per batch, got {n_reqs}",
+                "每批最多 {max_batch} 枚印章，实为 {n_reqs} 枚",
+            ),
+            max_batch=MAX_BATCH,
+            n_reqs=len(reqs),
+        )
     prepared: list[_Prepared] = []
     seen_pictures: dict[bytes, None] = {}
     for i, req in enumerate(reqs):
@@ -275,9 +343,13 @@ def issue_seals(ctx: ServiceContext, actor: Actor, reqs: list[IssueRequest]) -> 
             from .counter_auth import check_reason
 
             if not (actor.kind == "system" and actor.name.startswith("cli:") and req.channel == "cli"):
-                raise PermissionDenied(M("seal.break_glass_cli_only",
-                                         "break-glass issuance is only for the command line on the server",
-                                         "紧急授权签发仅限服务器上的命令行"))
+                raise PermissionDenied(
+                    M(
+                        "seal.break_glass_cli_only",
+                        "break-glass issuance is only for the command line on the server",
+                        "紧急授权签发仅限服务器上的命令行",
+                    )
+                )
             req = replace(req, break_glass=check_reason(req.break_glass))
         try:
             prepared.append(_prepare(ctx, req, seen_pictures))
@@ -317,8 +389,9 @@ class _ChangedMeanwhile(Exception):
     """A licence or staff account changed between the checks and the write: check again."""
 
 
-def _check(ctx: ServiceContext, session: Session, prepared: list[_Prepared],
-           end: dt.datetime) -> tuple[list[_Row], tuple[object, ...]]:
+def _check(
+    ctx: ServiceContext, session: Session, prepared: list[_Prepared], end: dt.datetime
+) -> tuple[list[_Row], tuple[object, ...]]:
     """Every database-backed check, in two SELECTs. Returns the rows to issue and a snapshot of the
     facts they rest on (staff roles, licence name/representative/status), to compare at write time."""
     total = len(prepared)
@@ -328,16 +401,35 @@ def _check(ctx: ServiceContext, session: Session, prepared: list[_Prepared],
             purposes.setdefault(p.req.operator.strip().lower(), "operator")
             purposes.setdefault(p.req.approver.strip().lower(), "approver")
     by_name = staff_actors(session, purposes) if purposes else {}
-    renewed = {r.es_id: r for r in session.connection().execute(
-        select(Seal.id, Seal.es_id, Seal.enterprise_id, Seal.seal_type, Seal.status)
-        .where(Seal.es_id.in_([p.req.renewal_of for p in prepared if p.req.renewal_of])))}
-    apps = {r.id: r for r in session.connection().execute(
-        select(SealApplication.id, SealApplication.state, SealApplication.enterprise_id, SealApplication.seal_type,
-               SealApplication.reviewed_by_id, SealApplication.approved_by_id)
-        .where(SealApplication.id.in_([p.req.application_id for p in prepared if p.req.application_id])))}
-    ents = {r.uscc: r for r in session.connection().execute(
-        select(Enterprise.id, Enterprise.uscc, Enterprise.name, Enterprise.legal_representative,
-               Enterprise.status).where(Enterprise.uscc.in_({p.uscc for p in prepared})))}
+    renewed = {
+        r.es_id: r
+        for r in session.connection().execute(
+            select(Seal.id, Seal.es_id, Seal.enterprise_id, Seal.seal_type, Seal.status).where(
+                Seal.es_id.in_([p.req.renewal_of for p in prepared if p.req.renewal_of])
+            )
+        )
+    }
+    apps = {
+        r.id: r
+        for r in session.connection().execute(
+            select(
+                SealApplication.id,
+                SealApplication.state,
+                SealApplication.enterprise_id,
+                SealApplication.seal_type,
+                SealApplication.reviewed_by_id,
+                SealApplication.approved_by_id,
+            ).where(SealApplication.id.in_([p.req.application_id for p in prepared if p.req.application_id]))
+        )
+    }
+    ents = {
+        r.uscc: r
+        for r in session.connection().execute(
+            select(
+                Enterprise.id, Enterprise.uscc, Enterprise.name, Enterprise.legal_representative, Enterprise.status
+            ).where(Enterprise.uscc.in_({p.uscc for p in prepared}))
+        )
+    }
     rows: list[_Row] = []
     for i, p in enumerate(prepared):
         try:
@@ -346,18 +438,30 @@ def _check(ctx: ServiceContext, session: Session, prepared: list[_Prepared],
                 operator = approver = Actor(name="application", kind="system")
                 app = apps.get(p.req.application_id)
                 if app is None:
-                    raise NotFound(M("seal.no_application",
-                                     "no application {application_id}",
-                                     "没有申请 {application_id}"), application_id=p.req.application_id)
+                    raise NotFound(
+                        M("seal.no_application", "no application {application_id}", "没有申请 {application_id}"),
+                        application_id=p.req.application_id,
+                    )
                 if app.state is not ApplicationState.APPROVED:
-                    raise InvalidTransition(M("seal.application_only_approved_application",
-                                              "application {id} is {state}; only an approved application is issued",
-                                              "申请 {id} 为{state}；只有已批准的申请才能签发"), id=app.id, state=app.state.value)
+                    raise InvalidTransition(
+                        M(
+                            "seal.application_only_approved_application",
+                            "application {id} is {state}; only an approved application is issued",
+                            "申请 {id} 为{state}；只有已批准的申请才能签发",
+                        ),
+                        id=app.id,
+                        state=app.state.value,
+                    )
                 ent_row = ents.get(p.uscc)
                 if ent_row is not None and (app.enterprise_id != ent_row.id or app.seal_type is not p.seal_type):
-                    raise ValidationError(M("seal.application_another_enterprise_seal",
-                                            "application {id} is for another enterprise or seal type",
-                                            "申请 {id} 属于其他企业或其他印章类型"), id=app.id)
+                    raise ValidationError(
+                        M(
+                            "seal.application_another_enterprise_seal",
+                            "application {id} is for another enterprise or seal type",
+                            "申请 {id} 属于其他企业或其他印章类型",
+                        ),
+                        id=app.id,
+                    )
             elif p.req.break_glass is not None:
                 # no second person: recorded as the command-line user's own act (the writer's actor)
                 operator = approver = Actor(name="policy:break-glass", kind="system")
@@ -372,45 +476,84 @@ def _check(ctx: ServiceContext, session: Session, prepared: list[_Prepared],
                 operator = approver = Actor(name="policy:renewal", kind="system")
                 old = renewed.get(p.req.renewal_of)
                 if old is None:
-                    raise NotFound(M("seal.no_seal_code_2",
-                                     "no seal with code {renewal_of}",
-                                     "没有编码为 {renewal_of} 的印章"), renewal_of=p.req.renewal_of)
+                    raise NotFound(
+                        M("seal.no_seal_code_2", "no seal with code {renewal_of}", "没有编码为 {renewal_of} 的印章"),
+                        renewal_of=p.req.renewal_of,
+                    )
                 if old.status is SealStatus.REVOKED:
-                    raise InvalidTransition(M("seal.seal_revoked_revoked_seal",
-                                              "seal {es_id} is revoked; a revoked seal cannot be renewed (apply "
-                                              "for a new one)",
-                                              "印章 {es_id} 已吊销；已吊销的印章不能续期（请申请新印章）"), es_id=old.es_id)
+                    raise InvalidTransition(
+                        M(
+                            "seal.seal_revoked_revoked_seal",
+                            "seal {es_id} is revoked; a revoked seal cannot be renewed (apply for a new one)",
+                            "印章 {es_id} 已吊销；已吊销的印章不能续期（请申请新印章）",
+                        ),
+                        es_id=old.es_id,
+                    )
                 ent_row = ents.get(p.uscc)
                 if ent_row is not None and (old.enterprise_id != ent_row.id or old.seal_type is not p.seal_type):
-                    raise ValidationError(M("seal.seal_belongs_another_enterprise",
-                                            "seal {es_id} belongs to another enterprise or type",
-                                            "印章 {es_id} 属于其他企业或其他类型"), es_id=old.es_id)
+                    raise ValidationError(
+                        M(
+                            "seal.seal_belongs_another_enterprise",
+                            "seal {es_id} belongs to another enterprise or type",
+                            "印章 {es_id} 属于其他企业或其他类型",
+                        ),
+                        es_id=old.es_id,
+                    )
             ent = ents.get(p.uscc)
             if ent is None:
-                raise NotFound(M("seal.no_licence_record_uscc",
-                                 "no licence on record for USCC {uscc}: import the licence first",
-                                 "没有统一社会信用代码为 {uscc} 的执照记录：请先导入执照"), uscc=p.uscc)
+                raise NotFound(
+                    M(
+                        "seal.no_licence_record_uscc",
+                        "no licence on record for USCC {uscc}: import the licence first",
+                        "没有统一社会信用代码为 {uscc} 的执照记录：请先导入执照",
+                    ),
+                    uscc=p.uscc,
+                )
             if ent.status is not LicenceStatus.ACTIVE:
-                raise Conflict(M("seal.licence_seals_are_issued",
-                                 "the licence of {uscc} is {status}; seals are issued only to enterprises with an "
-                                 "active licence",
-                                 "{uscc} 的执照{status}；只向执照存续的企业签发印章"), uscc=p.uscc, status=ent.status.value)
+                raise Conflict(
+                    M(
+                        "seal.licence_seals_are_issued",
+                        "the licence of {uscc} is {status}; seals are issued only to enterprises with an "
+                        "active licence",
+                        "{uscc} 的执照{status}；只向执照存续的企业签发印章",
+                    ),
+                    uscc=p.uscc,
+                    status=ent.status.value,
+                )
             alg = p.public_key.algorithm
             issuing = authorities.load(ctx, session, authorities.authority_name(alg, "issuing"))
             maker = authorities.load(ctx, session, authorities.authority_name(alg, "seal-maker"))
             if end > issuing.certificate.not_after or end > maker.certificate.not_after:
-                raise Conflict(M("seal.issuing_ca_seal_maker",
-                                 "the issuing CA or seal-maker certificate expires before the seal would; renew "
-                                 "the hierarchy first",
-                                 "签发 CA 或制章者证书将先于印章过期；请先更新证书层级"))
+                raise Conflict(
+                    M(
+                        "seal.issuing_ca_seal_maker",
+                        "the issuing CA or seal-maker certificate expires before the seal would; renew "
+                        "the hierarchy first",
+                        "签发 CA 或制章者证书将先于印章过期；请先更新证书层级",
+                    )
+                )
         except (ValidationError, NotFound, Conflict, PermissionDenied, InvalidTransition) as exc:
             raise _in_batch(exc, i, total) from None
-        rows.append(_Row(p, operator, approver, ent.id, ent.name, ent.legal_representative,
-                         seal_name(ent.name, p.seal_type, ent.legal_representative), b"", issuing, maker))
-    snapshot = (tuple(sorted((a.name, a.user_id, tuple(sorted(a.roles))) for a in by_name.values())),
-                tuple(sorted(tuple(r) for r in ents.values())),
-                tuple(sorted(tuple(r) for r in renewed.values())),
-                tuple(sorted(tuple(r) for r in apps.values())))
+        rows.append(
+            _Row(
+                p,
+                operator,
+                approver,
+                ent.id,
+                ent.name,
+                ent.legal_representative,
+                seal_name(ent.name, p.seal_type, ent.legal_representative),
+                b"",
+                issuing,
+                maker,
+            )
+        )
+    snapshot = (
+        tuple(sorted((a.name, a.user_id, tuple(sorted(a.roles))) for a in by_name.values())),
+        tuple(sorted(tuple(r) for r in ents.values())),
+        tuple(sorted(tuple(r) for r in renewed.values())),
+        tuple(sorted(tuple(r) for r in apps.values())),
+    )
     return rows, snapshot
 
 
@@ -426,9 +569,13 @@ def _issue_batch(ctx: ServiceContext, actor: Actor, prepared: list[_Prepared]) -
             return _issue_batch_once(ctx, actor, prepared)
         except _ChangedMeanwhile:
             continue
-    raise Conflict(M("seal.licence_staff_data_kept",
-                     "the licence or staff data kept changing during issuance; try again",
-                     "签发期间执照或人员数据不断变化；请重试"))
+    raise Conflict(
+        M(
+            "seal.licence_staff_data_kept",
+            "the licence or staff data kept changing during issuance; try again",
+            "签发期间执照或人员数据不断变化；请重试",
+        )
+    )
 
 
 def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepared]) -> list[IssueResult]:
@@ -440,44 +587,98 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
     for r in rows:
         # An uploaded picture goes into the signed seal with its image chunks only (no text, time or
         # private chunks: nothing but the image is signed); a drawn one has no others.
-        r.png = picture.strip_png(r.p.req.picture_png) if r.p.req.picture_png else _render_picture(
-            ctx, r.enterprise_name, r.legal_representative, r.p.seal_type, r.p.uscc)
+        r.png = (
+            picture.strip_png(r.p.req.picture_png)
+            if r.p.req.picture_png
+            else _render_picture(ctx, r.enterprise_name, r.legal_representative, r.p.seal_type, r.p.uscc)
+        )
 
     # Phase 2: sign.
     app_rows, seal_rows, cert_rows, results, audit_facts, ocsp_rows = [], [], [], [], [], []
     for r in rows:
         p, alg = r.p, r.p.public_key.algorithm
-        cert_der, serial, shard = _holder_certificate(ctx, r.issuing, p.uscc, r.enterprise_name, r.name,
-                                                      p.public_key, now, end)
+        cert_der, serial, shard = _holder_certificate(
+            ctx, r.issuing, p.uscc, r.enterprise_name, r.name, p.public_key, now, end
+        )
         es_id = make_esid(ctx.settings.area_code, p.seal_type, now.year)
         width_mm, height_mm = p.seal_type.picture_mm
         seal_info = ses.encode_seal_info(
-            es_id=es_id, vid=ctx.settings.vendor_id,
-            prop=ses.SealProperty(type=p.seal_type.ses_type, name=r.name, cert_list_type=1,
-                                  cert_list=(cert_der,), create_date=now, valid_start=now, valid_end=end),
-            picture=ses.SealPicture(type="PNG", data=r.png, width=width_mm, height=height_mm))
+            es_id=es_id,
+            vid=ctx.settings.vendor_id,
+            prop=ses.SealProperty(
+                type=p.seal_type.ses_type,
+                name=r.name,
+                cert_list_type=1,
+                cert_list=(cert_der,),
+                create_date=now,
+                valid_start=now,
+                valid_end=end,
+            ),
+            picture=ses.SealPicture(type="PNG", data=r.png, width=width_mm, height=height_mm),
+        )
         seal_der = ses.make_seal(seal_info, r.maker.certificate.der, r.maker.signer)
         serial_hex = format(serial, "x")
         key_fp = p.public_key.fingerprint()
         if p.req.application_id is None:
-            app_rows.append({"enterprise_id": r.enterprise_id, "seal_type": p.seal_type, "algorithm": alg,
-                             "state": _ISSUED, "channel": p.req.channel, "public_key_spki": p.public_key.spki(),
-                             "csr_der": p.csr_der, "picture_png": None,  # the seal carries the picture
-                             "submitted_by": actor.name, "submitted_at": now, "reviewed_by_id": r.operator.user_id,
-                             "reviewed_at": now, "approved_by_id": r.approver.user_id, "approved_at": now,
-                             "decided_reason": None})
-        seal_rows.append({"es_id": es_id, "enterprise_id": r.enterprise_id, "seal_type": p.seal_type,
-                          "name": r.name, "algorithm": alg, "status": SealStatus.ACTIVE,
-                          "picture_width_mm": width_mm, "picture_height_mm": height_mm, "valid_start": now,
-                          "valid_end": end, "created_at": now, "maker_id": r.maker.id, "ses_der": seal_der})
-        cert_rows.append({"issuer_id": r.issuing.id, "serial": serial_hex, "kind": "holder",
-                          "subject": f"CN={r.name}, organizationIdentifier={p.uscc}", "algorithm": alg,
-                          "shard": shard, "not_before": now, "not_after": end, "der": cert_der,
-                          "key_fingerprint": key_fp, "status": CertificateStatus.GOOD, "created_at": now})
+            app_rows.append(
+                {
+                    "enterprise_id": r.enterprise_id,
+                    "seal_type": p.seal_type,
+                    "algorithm": alg,
+                    "state": _ISSUED,
+                    "channel": p.req.channel,
+                    "public_key_spki": p.public_key.spki(),
+                    "csr_der": p.csr_der,
+                    "picture_png": None,  # the seal carries the picture
+                    "submitted_by": actor.name,
+                    "submitted_at": now,
+                    "reviewed_by_id": r.operator.user_id,
+                    "reviewed_at": now,
+                    "approved_by_id": r.approver.user_id,
+                    "approved_at": now,
+                    "decided_reason": None,
+                }
+            )
+        seal_rows.append(
+            {
+                "es_id": es_id,
+                "enterprise_id": r.enterprise_id,
+                "seal_type": p.seal_type,
+                "name": r.name,
+                "algorithm": alg,
+                "status": SealStatus.ACTIVE,
+                "picture_width_mm": width_mm,
+                "picture_height_mm": height_mm,
+                "valid_start": now,
+                "valid_end": end,
+                "created_at": now,
+                "maker_id": r.maker.id,
+                "ses_der": seal_der,
+            }
+        )
+        cert_rows.append(
+            {
+                "issuer_id": r.issuing.id,
+                "serial": serial_hex,
+                "kind": "holder",
+                "subject": f"CN={r.name}, organizationIdentifier={p.uscc}",
+                "algorithm": alg,
+                "shard": shard,
+                "not_before": now,
+                "not_after": end,
+                "der": cert_der,
+                "key_fingerprint": key_fp,
+                "status": CertificateStatus.GOOD,
+                "created_at": now,
+            }
+        )
         audit_facts.append((serial_hex, shard, key_fp))
         ocsp_rows.append(ocsp.presign_new(ctx, r.issuing.id, serial_hex, now))  # RFC 6960 'good', stored below
-        results.append(IssueResult(0, es_id, 0, alg, seal_der, cert_der, chains[r.issuing.name],
-                                   p.generated.pem() if p.generated else None))
+        results.append(
+            IssueResult(
+                0, es_id, 0, alg, seal_der, cert_der, chains[r.issuing.name], p.generated.pem() if p.generated else None
+            )
+        )
 
     # Phase 3: write.
     with ctx.transaction() as session:
@@ -490,8 +691,9 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
         seal_ids = allocate_ids(conn, Seal.__table__, len(seal_rows))
         cert_ids = allocate_ids(conn, Certificate.__table__, len(cert_rows))
         new_rows = iter(app_rows)
-        for r, seal_row, cert_row, app_id, seal_id, cert_id in zip(rows, seal_rows, cert_rows, app_ids,
-                                                                   seal_ids, cert_ids):
+        for r, seal_row, cert_row, app_id, seal_id, cert_id in zip(
+            rows, seal_rows, cert_rows, app_ids, seal_ids, cert_ids
+        ):
             if r.p.req.application_id is None:
                 next(new_rows)["id"] = app_id
             seal_row["id"], seal_row["application_id"] = seal_id, app_id
@@ -500,9 +702,13 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
             conn.execute(insert(SealApplication), app_rows)
         for r in rows:
             if r.p.req.application_id is not None:
-                done = conn.execute(update(SealApplication).where(
-                    SealApplication.id == r.p.req.application_id, SealApplication.state == ApplicationState.APPROVED)
-                    .values(state=_ISSUED, picture_png=None))
+                done = conn.execute(
+                    update(SealApplication)
+                    .where(
+                        SealApplication.id == r.p.req.application_id, SealApplication.state == ApplicationState.APPROVED
+                    )
+                    .values(state=_ISSUED, picture_png=None)
+                )
                 if done.rowcount != 1:
                     raise _ChangedMeanwhile()
         conn.execute(insert(Seal), seal_rows)
@@ -514,17 +720,40 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
             if p.req.application_id is not None:
                 events.append((actor, "application.issued", "application", app_id, {"seal": res.es_id}))
             else:
-                events.append((actor, "application.submitted", "application", app_id,
-                               {"uscc": p.uscc, "seal_type": p.seal_type.code, "channel": p.req.channel,
-                                "algorithm": res.algorithm.value, "key": key_fp, "renewal_of": p.req.renewal_of}))
+                events.append(
+                    (
+                        actor,
+                        "application.submitted",
+                        "application",
+                        app_id,
+                        {
+                            "uscc": p.uscc,
+                            "seal_type": p.seal_type.code,
+                            "channel": p.req.channel,
+                            "algorithm": res.algorithm.value,
+                            "key": key_fp,
+                            "renewal_of": p.req.renewal_of,
+                        },
+                    )
+                )
             if p.req.application_id is not None:
                 pass
             elif p.req.break_glass is not None:
                 events += [
-                    (actor, "application.break_glass", "application", app_id,
-                     {"policy": "break-glass", "reason": p.req.break_glass, "operator": None, "approver": None}),
-                    (actor, "application.approved", "application", app_id,
-                     {"policy": "break-glass", "reason": p.req.break_glass}),
+                    (
+                        actor,
+                        "application.break_glass",
+                        "application",
+                        app_id,
+                        {"policy": "break-glass", "reason": p.req.break_glass, "operator": None, "approver": None},
+                    ),
+                    (
+                        actor,
+                        "application.approved",
+                        "application",
+                        app_id,
+                        {"policy": "break-glass", "reason": p.req.break_glass},
+                    ),
                 ]
             elif p.req.renewal_of is None:
                 events += [
@@ -532,14 +761,32 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
                     (r.approver, "application.approved", "application", app_id, {"reviewed_by": r.operator.name}),
                 ]
             else:
-                events.append((actor, "application.approved", "application", app_id,
-                               {"policy": "renewal", "renews": p.req.renewal_of}))
+                events.append(
+                    (
+                        actor,
+                        "application.approved",
+                        "application",
+                        app_id,
+                        {"policy": "renewal", "renews": p.req.renewal_of},
+                    )
+                )
             events += [
-                (actor, "seal.issued", "seal", res.es_id,
-                 {"application": app_id, "uscc": p.uscc, "seal_type": p.seal_type.code,
-                  "certificate_serial": serial_hex, "issuer": r.issuing.name, "shard": shard,
-                  "valid_end": end.isoformat(),
-                  **({"break_glass": p.req.break_glass} if p.req.break_glass is not None else {})}),
+                (
+                    actor,
+                    "seal.issued",
+                    "seal",
+                    res.es_id,
+                    {
+                        "application": app_id,
+                        "uscc": p.uscc,
+                        "seal_type": p.seal_type.code,
+                        "certificate_serial": serial_hex,
+                        "issuer": r.issuing.name,
+                        "shard": shard,
+                        "valid_end": end.isoformat(),
+                        **({"break_glass": p.req.break_glass} if p.req.break_glass is not None else {}),
+                    },
+                ),
             ]
         audit.record_many(conn, ctx, events)
         for r, res, seal_id in zip(rows, results, seal_ids):
@@ -549,8 +796,9 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
 
                 old = session.scalar(select(Seal).where(Seal.es_id == r.p.req.renewal_of))
                 assert old is not None
-                revocation.revoke_seal_in(session, ctx, actor, old, revocation.CrlReason.SUPERSEDED, now,
-                                          superseded_by=res.es_id)
+                revocation.revoke_seal_in(
+                    session, ctx, actor, old, revocation.CrlReason.SUPERSEDED, now, superseded_by=res.es_id
+                )
                 old.superseded_by_id = seal_id
                 _carry_grants(session, ctx, actor, old, seal_id, res.es_id, now)
     for res, app_id, seal_id in zip(results, app_ids, seal_ids):
@@ -558,17 +806,28 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
     return results
 
 
-def _carry_grants(session: Session, ctx: ServiceContext, actor: Actor, old: Seal, new_id: int, new_code: str,
-                  now: dt.datetime) -> None:
+def _carry_grants(
+    session: Session, ctx: ServiceContext, actor: Actor, old: Seal, new_id: int, new_code: str, now: dt.datetime
+) -> None:
     """The people authorised to hold or manage the old seal keep that authority over its renewal."""
-    grants = session.scalars(select(SealGrant).where(SealGrant.seal_id == old.id)
-                             .order_by(SealGrant.person_id)).all()
+    grants = session.scalars(select(SealGrant).where(SealGrant.seal_id == old.id).order_by(SealGrant.person_id)).all()
     for g in grants:
-        session.add(SealGrant(person_id=g.person_id, seal_id=new_id, authority=g.authority, granted_at=now,
-                              granted_by=g.granted_by))
+        session.add(
+            SealGrant(
+                person_id=g.person_id, seal_id=new_id, authority=g.authority, granted_at=now, granted_by=g.granted_by
+            )
+        )
     if grants:
-        audit.record(session, ctx, actor, "seal.grants_carried", "seal", new_code, renews=old.es_id,
-                     grants=[{"person": g.person_id, "authority": g.authority} for g in grants])
+        audit.record(
+            session,
+            ctx,
+            actor,
+            "seal.grants_carried",
+            "seal",
+            new_code,
+            renews=old.es_id,
+            grants=[{"person": g.person_id, "authority": g.authority} for g in grants],
+        )
 
 
 def _issued_state() -> ApplicationState:
@@ -596,21 +855,44 @@ def renewal_request(old: Seal, key: KeyMaterial | None = None, *, require_uscc_i
     """The request that re-makes ``old`` (read in an open session): same enterprise, type and
     picture; the same holder key unless ``key`` brings another. The caller checks who may ask."""
     if old.status is SealStatus.REVOKED:
-        raise InvalidTransition(M("seal.seal_revoked_revoked_seal",
-                                  "seal {es_id} is revoked; a revoked seal cannot be renewed (apply for a new one)",
-                                  "印章 {es_id} 已吊销；已吊销的印章不能续期（请申请新印章）"), es_id=old.es_id)
+        raise InvalidTransition(
+            M(
+                "seal.seal_revoked_revoked_seal",
+                "seal {es_id} is revoked; a revoked seal cannot be renewed (apply for a new one)",
+                "印章 {es_id} 已吊销；已吊销的印章不能续期（请申请新印章）",
+            ),
+            es_id=old.es_id,
+        )
     holder = next((c for c in old.certificates if c.kind == "holder"), None)
     if holder is None:
-        raise NotFound(M("seal.seal_has_no_holder",
-                         "seal {es_id} has no holder certificate on record",
-                         "印章 {es_id} 没有持有人证书记录"), es_id=old.es_id)
+        raise NotFound(
+            M(
+                "seal.seal_has_no_holder",
+                "seal {es_id} has no holder certificate on record",
+                "印章 {es_id} 没有持有人证书记录",
+            ),
+            es_id=old.es_id,
+        )
     uscc, seal_type, png, alg = old.enterprise.uscc, old.seal_type.code, seal_picture(old).data, old.algorithm
     same_key = x509.Certificate.from_der(holder.der).public_key.pem().encode()
-    key = key if key is not None and (key.csr or key.public_key_pem or key.generate) else KeyMaterial(public_key_pem=same_key)
+    key = (
+        key
+        if key is not None and (key.csr or key.public_key_pem or key.generate)
+        else KeyMaterial(public_key_pem=same_key)
+    )
     # a new key stays on the old seal's hierarchy unless the request brings its own key
-    return IssueRequest(uscc=uscc, seal_type=seal_type, key=key, operator="", approver="", picture_png=png,
-                        channel="renewal", renewal_of=old.es_id, require_uscc_in_csr=require_uscc_in_csr,
-                        algorithm=alg.value if key.generate else None)
+    return IssueRequest(
+        uscc=uscc,
+        seal_type=seal_type,
+        key=key,
+        operator="",
+        approver="",
+        picture_png=png,
+        channel="renewal",
+        renewal_of=old.es_id,
+        require_uscc_in_csr=require_uscc_in_csr,
+        algorithm=alg.value if key.generate else None,
+    )
 
 
 def seal_picture(seal: Seal) -> ses.SealPicture:
@@ -627,9 +909,7 @@ def find_seal(session: Session, code: str) -> Seal:
     es_id = validate_esid(code)
     seal = session.scalar(select(Seal).where(Seal.es_id == es_id))
     if seal is None:
-        raise NotFound(M("seal.no_seal_code",
-                         "no seal with code {es_id}",
-                         "没有编码为 {es_id} 的印章"), es_id=es_id)
+        raise NotFound(M("seal.no_seal_code", "no seal with code {es_id}", "没有编码为 {es_id} 的印章"), es_id=es_id)
     return seal
 
 
@@ -640,9 +920,18 @@ def show_seal(ctx: ServiceContext, code: str) -> dict[str, Any]:
         now = ctx.clock.now()
         certs = []
         for c in seal.certificates:
-            certs.append({"serial": c.serial, "issuer": c.issuer.name, "subject": c.subject,
-                          "shard": c.shard, "status": c.status.value, "not_before": c.not_before.isoformat(),
-                          "not_after": c.not_after.isoformat(), "key_sha256": c.key_fingerprint})
+            certs.append(
+                {
+                    "serial": c.serial,
+                    "issuer": c.issuer.name,
+                    "subject": c.subject,
+                    "shard": c.shard,
+                    "status": c.status.value,
+                    "not_before": c.not_before.isoformat(),
+                    "not_after": c.not_after.isoformat(),
+                    "key_sha256": c.key_fingerprint,
+                }
+            )
         return {
             "es_id": seal.es_id,
             "type": seal.seal_type.code,
@@ -679,10 +968,20 @@ def export_seal(ctx: ServiceContext, code: str) -> SealExport:
         seal = find_seal(session, code)
         holder = next((c for c in seal.certificates if c.kind == "holder"), None)
         if holder is None:
-            raise NotFound(M("seal.seal_has_no_holder",
-                             "seal {es_id} has no holder certificate on record",
-                             "印章 {es_id} 没有持有人证书记录"), es_id=seal.es_id)
+            raise NotFound(
+                M(
+                    "seal.seal_has_no_holder",
+                    "seal {es_id} has no holder certificate on record",
+                    "印章 {es_id} 没有持有人证书记录",
+                ),
+                es_id=seal.es_id,
+            )
         chain = authorities.chain(ctx, session, holder.issuer.name)
         maker_chain = authorities.chain(ctx, session, seal.maker.name)
-        return SealExport(seal.es_id, seal.ses_der, der.der_to_pem(holder.der, "CERTIFICATE"),
-                          "".join(c.pem() for c in chain), "".join(c.pem() for c in maker_chain))
+        return SealExport(
+            seal.es_id,
+            seal.ses_der,
+            der.der_to_pem(holder.der, "CERTIFICATE"),
+            "".join(c.pem() for c in chain),
+            "".join(c.pem() for c in maker_chain),
+        )

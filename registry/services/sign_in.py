@@ -9,6 +9,7 @@ its time step must be newer than the last one used; a used code and a wrong code
 answer. The callers read the account row ``FOR UPDATE`` (PostgreSQL), so parallel attempts are
 counted one after the other. A name that matches no account is audited too (``signin.unknown``).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,19 +24,44 @@ from ..pki.keys import KeyFormatError, unwrap_secret, wrap_secret
 from . import audit
 from .context import Actor, ServiceContext
 
-__all__ = ["SignInFailed", "AccountLocked", "Account", "check_not_locked", "record_failure", "record_unknown",
-           "new_secret", "read_secret", "accept_code", "WRONG_PASSWORD", "WRONG_CODE", "START_AGAIN", "typed_name"]
+__all__ = [
+    "SignInFailed",
+    "AccountLocked",
+    "Account",
+    "check_not_locked",
+    "record_failure",
+    "record_unknown",
+    "new_secret",
+    "read_secret",
+    "accept_code",
+    "WRONG_PASSWORD",
+    "WRONG_CODE",
+    "START_AGAIN",
+    "typed_name",
+]
 
 WRONG_PASSWORD = M("signin.wrong_password", "wrong username or password", "用户名或密码错误")
-WRONG_CODE = M("signin.wrong_code", "wrong code, or a code that was already used: wait for the next one",
-               "动态码错误或已被使用，请等待下一个动态码")
+WRONG_CODE = M(
+    "signin.wrong_code",
+    "wrong code, or a code that was already used: wait for the next one",
+    "动态码错误或已被使用，请等待下一个动态码",
+)
 START_AGAIN = M("signin.start_again", "the sign-in was not completed; start again", "登录未完成，请重新开始")
-LOCKED = M("signin.locked", "too many failed attempts: the account is locked for another {minutes} min (until "
-           "{until})", "失败次数过多：账号已锁定，还需 {minutes} 分钟（至 {until}）")
-NO_SECOND_FACTOR = M("signin.no_second_factor", "no second factor is set up for this account; start again",
-                     "该账号尚未设置第二因素，请重新开始")
-UNREADABLE_SECRET = M("signin.unreadable_secret", "the second factor of {who} cannot be read: {reason}",
-                      "{who} 的第二因素无法读取：{reason}")
+LOCKED = M(
+    "signin.locked",
+    "too many failed attempts: the account is locked for another {minutes} min (until {until})",
+    "失败次数过多：账号已锁定，还需 {minutes} 分钟（至 {until}）",
+)
+NO_SECOND_FACTOR = M(
+    "signin.no_second_factor",
+    "no second factor is set up for this account; start again",
+    "该账号尚未设置第二因素，请重新开始",
+)
+UNREADABLE_SECRET = M(
+    "signin.unreadable_secret",
+    "the second factor of {who} cannot be read: {reason}",
+    "{who} 的第二因素无法读取：{reason}",
+)
 
 
 class SignInFailed(DomainError):
@@ -68,12 +94,21 @@ def typed_name(text: str | None, *, upper: bool = False) -> str:
 def check_not_locked(ctx: ServiceContext, account: Account, now: dt.datetime) -> None:
     if account.locked_until is not None and account.locked_until > now:
         minutes = max(1, int((account.locked_until - now).total_seconds() + 59) // 60)
-        raise AccountLocked(LOCKED, minutes=minutes,
-                            until=LocalTime(account.locked_until, ctx.settings.display_timezone))
+        raise AccountLocked(
+            LOCKED, minutes=minutes, until=LocalTime(account.locked_until, ctx.settings.display_timezone)
+        )
 
 
-def record_failure(session: Session, ctx: ServiceContext, account: Account, now: dt.datetime, step: str,
-                   actor: Actor, target_type: str, target_id: str) -> None:
+def record_failure(
+    session: Session,
+    ctx: ServiceContext,
+    account: Account,
+    now: dt.datetime,
+    step: str,
+    actor: Actor,
+    target_type: str,
+    target_id: str,
+) -> None:
     """Count a wrong password or code; lock the account at the limit. Audited either way."""
     account.failed_logins = (account.failed_logins or 0) + 1
     details: dict[str, object] = {"step": step, "failures": account.failed_logins}
@@ -109,8 +144,9 @@ def read_secret(ctx: ServiceContext, account: Account, purpose: str, who: str) -
         raise ValidationError(UNREADABLE_SECRET, who=who, reason=exc) from None
 
 
-def accept_code(ctx: ServiceContext, account: Account, code: str, now: dt.datetime, purpose: str,
-                who: str) -> int | None:
+def accept_code(
+    ctx: ServiceContext, account: Account, code: str, now: dt.datetime, purpose: str, who: str
+) -> int | None:
     """The time step of a valid, not yet used code for the account's secret; None if wrong or used.
     On success the account is marked enrolled, unlocked and signed in at ``now``."""
     secret = read_secret(ctx, account, purpose, who)

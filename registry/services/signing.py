@@ -7,6 +7,7 @@ revoked certificate, a key that doesn't match, a certificate the seal doesn't li
 refused with the reason, and nothing is produced (GM/T 0031-2014 §6.2.2 a–c: check the signer
 certificate and the seal before signing).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,38 +38,54 @@ def property_info_for(file_name: str, size: int) -> str:
     return f"file={quote(name, safe='')};size={size}"
 
 
-def sign_file(ctx: ServiceContext, *, seal: bytes, key: PrivateKey, certificate: bytes, data: bytes,
-              file_name: str) -> SignResult:
+def sign_file(
+    ctx: ServiceContext, *, seal: bytes, key: PrivateKey, certificate: bytes, data: bytes, file_name: str
+) -> SignResult:
     """Sign ``data`` with ``seal`` and the holder's ``key``/``certificate`` at the clock's time.
     Raises :class:`ValidationError` naming every reason the signature would not be valid."""
     try:
         cert = Certificate.load(certificate)
     except CertificateError as exc:
-        raise ValidationError(M("signing.certificate_cannot_read",
-                                "the certificate cannot be read: {exc}",
-                                "无法读取证书：{exc}"), exc=exc) from None
+        raise ValidationError(
+            M("signing.certificate_cannot_read", "the certificate cannot be read: {exc}", "无法读取证书：{exc}"),
+            exc=exc,
+        ) from None
     try:
         seal_obj = ses.parse_seal(seal)
     except ses.SesError as exc:
-        raise ValidationError(M("signing.seal_cannot_read",
-                                "the seal cannot be read: {exc}",
-                                "无法读取印章：{exc}"), exc=exc) from None
+        raise ValidationError(
+            M("signing.seal_cannot_read", "the seal cannot be read: {exc}", "无法读取印章：{exc}"), exc=exc
+        ) from None
     now = ctx.clock.now()
     try:
         signature = ses.make_signature(
-            seal=seal_obj.raw, signer_cert=cert.der, signer=key,
+            seal=seal_obj.raw,
+            signer_cert=cert.der,
+            signer=key,
             data_hash=ses.document_digest(key.algorithm.signature_oid, data),
-            property_info=property_info_for(file_name, len(data)), signing_time=now)
+            property_info=property_info_for(file_name, len(data)),
+            signing_time=now,
+        )
     except ses.SesError as exc:
-        raise ValidationError(M("signing.cannot_sign",
-                                "cannot sign: {exc}",
-                                "无法签名：{exc}"), exc=exc) from None
+        raise ValidationError(M("signing.cannot_sign", "cannot sign: {exc}", "无法签名：{exc}"), exc=exc) from None
     report = verify_file(ctx, signature, document=data, at=now)
     if report.verdict != "valid":
-        failures = [Message("signing.failed_check", f"{c.id}: " + "; ".join(m[1] for m in c.reasons),
-                            f"{c.id}：" + "；".join(m[0] for m in c.reasons))
-                    for item in report.items for c in item.checks if c.ok is not True]
-        raise ValidationError(M("signing.would_not_be_valid",
-                                "refusing to sign, the signature would not be valid: {failures}",
-                                "拒绝签署，签名将无效：{failures}"), failures=failures)
+        failures = [
+            Message(
+                "signing.failed_check",
+                f"{c.id}: " + "; ".join(m[1] for m in c.reasons),
+                f"{c.id}：" + "；".join(m[0] for m in c.reasons),
+            )
+            for item in report.items
+            for c in item.checks
+            if c.ok is not True
+        ]
+        raise ValidationError(
+            M(
+                "signing.would_not_be_valid",
+                "refusing to sign, the signature would not be valid: {failures}",
+                "拒绝签署，签名将无效：{failures}",
+            ),
+            failures=failures,
+        )
     return SignResult(signature, report)

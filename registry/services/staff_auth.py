@@ -12,6 +12,7 @@ PostgreSQL are counted one after another.
 The password step alone never signs anyone in: the web layer keeps only "password checked for user
 N at time T" until the code is given.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,18 +21,32 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import User
-from ..domain.errors import M, InvalidTransition, NotFound, ValidationError
+from ..domain.errors import InvalidTransition, M, NotFound, ValidationError
 from ..domain.roles import Permission, require
 from ..pki import totp
 from . import audit, passwords, sign_in, users, web_sessions
 from .context import Actor, ServiceContext
 from .sign_in import AccountLocked, SignInFailed
 
-__all__ = ["SignInFailed", "AccountLocked", "PasswordChecked", "check_password_step", "start_enrolment",
-           "complete_sign_in", "signed_in", "sign_out", "change_password", "reset_second_factor", "set_language"]
+__all__ = [
+    "SignInFailed",
+    "AccountLocked",
+    "PasswordChecked",
+    "check_password_step",
+    "start_enrolment",
+    "complete_sign_in",
+    "signed_in",
+    "sign_out",
+    "change_password",
+    "reset_second_factor",
+    "set_language",
+]
 
-ALREADY_ENROLLED = M("staff.already_enrolled", "{user} already has a second factor; an admin can reset it",
-                     "{user} 已设置第二因素；如需更换，请管理员重置")
+ALREADY_ENROLLED = M(
+    "staff.already_enrolled",
+    "{user} already has a second factor; an admin can reset it",
+    "{user} 已设置第二因素；如需更换，请管理员重置",
+)
 CURRENT_WRONG = M("staff.current_password_wrong", "the current password is wrong", "当前密码错误")
 BAD_LANGUAGE = M("staff.bad_language", "unsupported language {lang}: zh or en", "不支持的语言 {lang}：应为 zh 或 en")
 
@@ -68,7 +83,7 @@ def check_password_step(ctx: ServiceContext, username: str, password: str) -> Pa
             sign_in.record_unknown(session, ctx, _system(typed or "-"), "user", typed)
             failure = SignInFailed(sign_in.WRONG_PASSWORD)
         elif user.locked_until is not None and user.locked_until > now:
-            passwords.dummy_work(password)   # the same work as any other answer
+            passwords.dummy_work(password)  # the same work as any other answer
             sign_in.check_not_locked(ctx, user, now)
         elif not passwords.verify_password(user.password_hash, password or ""):
             sign_in.record_failure(session, ctx, user, now, "password", _system(user.username), "user", user.username)
@@ -145,8 +160,12 @@ def signed_in(ctx: ServiceContext, token: str | None) -> SignedIn | str | None:
         ok = user is not None and user.active and user.totp_enabled
         if ok:
             assert user is not None
-            result = SignedIn(Actor(name=user.username, kind="staff", roles=user.roles, user_id=user.id),
-                              user.language, user.must_change_password, found.key)
+            result = SignedIn(
+                Actor(name=user.username, kind="staff", roles=user.roles, user_id=user.id),
+                user.language,
+                user.must_change_password,
+                found.key,
+            )
     if not ok:
         web_sessions.end(ctx, token, web_sessions.ACCOUNT_CHANGED)
         return web_sessions.ACCOUNT_CHANGED
@@ -160,8 +179,9 @@ def sign_out(ctx: ServiceContext, actor: Actor | None, token: str | None) -> Non
             audit.record(session, ctx, actor, "signout", "user", actor.name)
 
 
-def change_password(ctx: ServiceContext, actor: Actor, current: str, new: str, *,
-                    keep_session: str | None = None) -> None:
+def change_password(
+    ctx: ServiceContext, actor: Actor, current: str, new: str, *, keep_session: str | None = None
+) -> None:
     """The signed-in user's own password. Their other sessions end (the one ``keep_session`` names stays)."""
     passwords.check_new(new, current=current, username=actor.name)
     with ctx.transaction() as session:

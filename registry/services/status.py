@@ -1,4 +1,5 @@
 """Public seal status: what a relying party may know about one seal, without logging in."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,7 +18,7 @@ __all__ = ["seal_status"]
 
 
 def _iso(t: dt.datetime | None) -> str | None:
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
 
 
 def seal_status(ctx: ServiceContext, code: str) -> dict[str, Any]:
@@ -28,16 +29,23 @@ def seal_status(ctx: ServiceContext, code: str) -> dict[str, Any]:
         now = ctx.clock.now()
         status = seal.effective_status(now)
         rows = session.execute(
-            select(Certificate, Revocation).outerjoin(Revocation, Revocation.certificate_id == Certificate.id)
-            .where(Certificate.seal_id == seal.id).order_by(Certificate.id)).all()
+            select(Certificate, Revocation)
+            .outerjoin(Revocation, Revocation.certificate_id == Certificate.id)
+            .where(Certificate.seal_id == seal.id)
+            .order_by(Certificate.id)
+        ).all()
         certs = []
         held_at: dt.datetime | None = None
         for cert, rev in rows:
             entry: dict[str, Any] = {
-                "serial": cert.serial.upper(), "issuer": cert.issuer.subject, "status": cert.status.value,
-                "not_before": _iso(cert.not_before), "not_after": _iso(cert.not_after),
+                "serial": cert.serial.upper(),
+                "issuer": cert.issuer.subject,
+                "status": cert.status.value,
+                "not_before": _iso(cert.not_before),
+                "not_after": _iso(cert.not_after),
                 "crl": authorities.crl_url(ctx, cert.issuer.name, cert.shard),
-                "full_crl": authorities.crl_url(ctx, cert.issuer.name)}
+                "full_crl": authorities.crl_url(ctx, cert.issuer.name),
+            }
             if rev is not None:
                 entry["revoked_at"] = _iso(rev.revoked_at)
                 entry["revocation_reason"] = CrlReason(rev.reason).rfc_name
@@ -50,8 +58,7 @@ def seal_status(ctx: ServiceContext, code: str) -> dict[str, Any]:
         return {
             "es_id": seal.es_id,
             "status": status,
-            "type": {"code": seal.seal_type.code, "name_en": seal.seal_type.english,
-                     "name_zh": seal.seal_type.chinese},
+            "type": {"code": seal.seal_type.code, "name_en": seal.seal_type.english, "name_zh": seal.seal_type.chinese},
             "name": seal.name,
             "holder": {"enterprise": seal.enterprise.name, "uscc": seal.enterprise.uscc},
             "algorithm": seal.algorithm.value,

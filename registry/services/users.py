@@ -1,4 +1,5 @@
 """Staff accounts."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,33 +11,49 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import User, UserRole
-from ..domain.errors import M, Conflict, Message, InvalidTransition, NotFound, ValidationError
+from ..domain.errors import Conflict, InvalidTransition, M, Message, NotFound, ValidationError
 from ..domain.roles import Permission, Role, require
 from . import audit, passwords, web_sessions
 from .context import Actor, ServiceContext
 
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 
-BAD_USERNAME = M("staff.bad_username", "invalid username {user}: 2–64 characters, a-z first, then a-z 0-9 . _ -",
-                 "用户名 {user} 无效：2–64 个字符，以 a-z 开头，其后为 a-z、0-9、.、_ 或 -")
+BAD_USERNAME = M(
+    "staff.bad_username",
+    "invalid username {user}: 2–64 characters, a-z first, then a-z 0-9 . _ -",
+    "用户名 {user} 无效：2–64 个字符，以 a-z 开头，其后为 a-z、0-9、.、_ 或 -",
+)
 NO_ROLE = M("staff.no_role", "a staff account needs at least one role", "工作人员账号至少需要一个角色")
 EXISTS = M("staff.exists", "user {user} already exists", "用户 {user} 已存在")
 NO_USER = M("staff.no_user", "no staff user named {user}", "没有名为 {user} 的工作人员账号")
 NOBODY = M("staff.nobody_given", "{purpose}: no user given", "{purpose}：未指定用户")
-NOBODY_NAMED = M("staff.purpose_no_user", "{purpose}: no staff user named {user}", "{purpose}：没有名为 {user} 的工作人员账号")
+NOBODY_NAMED = M(
+    "staff.purpose_no_user", "{purpose}: no staff user named {user}", "{purpose}：没有名为 {user} 的工作人员账号"
+)
 PURPOSE_INACTIVE = M("staff.purpose_inactive", "{purpose}: user {user} is deactivated", "{purpose}：用户 {user} 已停用")
-LAST_ADMIN = M("staff.last_admin", "{user} is the last active admin: {what} would leave nobody to manage staff "
-               "accounts; give another account the admin role first",
-               "{user} 是最后一个启用的管理员：{what}后将无人管理工作人员账号；请先为另一个账号授予管理员角色")
+LAST_ADMIN = M(
+    "staff.last_admin",
+    "{user} is the last active admin: {what} would leave nobody to manage staff "
+    "accounts; give another account the admin role first",
+    "{user} 是最后一个启用的管理员：{what}后将无人管理工作人员账号；请先为另一个账号授予管理员角色",
+)
 REMOVING_ADMIN = M("staff.what.remove_admin", "removing the admin role", "去掉管理员角色")
 DEACTIVATING = M("staff.what.deactivate", "deactivating it", "停用该账号")
-OWN_ACCOUNT = M("staff.own_account", "you cannot deactivate your own account; another admin can",
-                "不能停用自己的账号；可由另一位管理员操作")
-OWN_PASSWORD = M("staff.own_password", "use “change password” for your own account; an admin resets other accounts",
-                 "自己的账号请使用“修改密码”；管理员重置的是其他人的密码")
+OWN_ACCOUNT = M(
+    "staff.own_account",
+    "you cannot deactivate your own account; another admin can",
+    "不能停用自己的账号；可由另一位管理员操作",
+)
+OWN_PASSWORD = M(
+    "staff.own_password",
+    "use “change password” for your own account; an admin resets other accounts",
+    "自己的账号请使用“修改密码”；管理员重置的是其他人的密码",
+)
 ALREADY_INACTIVE = M("staff.already_inactive", "{user} is already deactivated", "{user} 已被停用")
 ALREADY_ACTIVE = M("staff.already_active", "{user} is active already", "{user} 已处于启用状态")
-INACTIVE = M("staff.inactive", "{user} is deactivated: reactivate the account first", "{user} 已停用：请先重新启用该账号")
+INACTIVE = M(
+    "staff.inactive", "{user} is deactivated: reactivate the account first", "{user} 已停用：请先重新启用该账号"
+)
 
 
 def hash_password(password: str) -> str:
@@ -47,8 +64,9 @@ def check_password(user: User, password: str) -> bool:
     return passwords.verify_password(user.password_hash, password)
 
 
-def add_user(ctx: ServiceContext, actor: Actor, username: str, roles: list[Role],
-             display_name: str = "") -> tuple[User, str]:
+def add_user(
+    ctx: ServiceContext, actor: Actor, username: str, roles: list[Role], display_name: str = ""
+) -> tuple[User, str]:
     """Create a staff account with a one-time password (returned once, never stored in clear).
     The user must change it at first login."""
     require(actor.name, actor.roles, Permission.USER_MANAGE)
@@ -61,13 +79,18 @@ def add_user(ctx: ServiceContext, actor: Actor, username: str, roles: list[Role]
     with ctx.transaction() as session:
         if session.scalar(select(User.id).where(User.username == username)) is not None:
             raise Conflict(EXISTS, user=username)
-        user = User(username=username, display_name=display_name or username,
-                    password_hash=hash_password(password), must_change_password=True, active=True,
-                    created_at=ctx.clock.now(), role_rows=[UserRole(role=r) for r in sorted(set(roles))])
+        user = User(
+            username=username,
+            display_name=display_name or username,
+            password_hash=hash_password(password),
+            must_change_password=True,
+            active=True,
+            created_at=ctx.clock.now(),
+            role_rows=[UserRole(role=r) for r in sorted(set(roles))],
+        )
         session.add(user)
         session.flush()
-        audit.record(session, ctx, actor, "user.created", "user", username,
-                     roles=sorted(r.value for r in set(roles)))
+        audit.record(session, ctx, actor, "user.created", "user", username, roles=sorted(r.value for r in set(roles)))
     return user, password
 
 
@@ -76,8 +99,12 @@ def ensure_first_admin(ctx: ServiceContext, actor: Actor, username: str = "admin
     of its own back office otherwise); returns (its username, its one-time password) or None. The
     username is ``admin``, or ``admin2``, ``admin3``... if that name is taken by a deactivated account."""
     with ctx.reader() as session:
-        has_admin = session.scalar(select(UserRole.user_id).join(User, User.id == UserRole.user_id)
-                                   .where(UserRole.role == Role.ADMIN, User.active.is_(True)).limit(1))
+        has_admin = session.scalar(
+            select(UserRole.user_id)
+            .join(User, User.id == UserRole.user_id)
+            .where(UserRole.role == Role.ADMIN, User.active.is_(True))
+            .limit(1)
+        )
         taken = set(session.scalars(select(User.username).where(User.username.like(f"{username}%"))).all())
     if has_admin is not None:
         return None
@@ -93,9 +120,15 @@ def staff_actors(session: Session, purposes: dict[str, str]) -> dict[str, Actor]
     for name, purpose in wanted.items():
         if not name:
             raise ValidationError(NOBODY, purpose=purpose)
-    rows = session.connection().execute(select(User.id, User.username, User.active, UserRole.role)
-                                        .outerjoin(UserRole, UserRole.user_id == User.id)
-                                        .where(User.username.in_(list(wanted)))).all()
+    rows = (
+        session.connection()
+        .execute(
+            select(User.id, User.username, User.active, UserRole.role)
+            .outerjoin(UserRole, UserRole.user_id == User.id)
+            .where(User.username.in_(list(wanted)))
+        )
+        .all()
+    )
     found: dict[str, tuple[int, bool, set[Role]]] = {}
     for uid, uname, active, role in rows:
         entry = found.setdefault(uname, (uid, active, set()))
@@ -149,20 +182,28 @@ class StaffRow:
         return tuple(Role(r) for r in self.roles)
 
     @classmethod
-    def of(cls, user: User) -> "StaffRow":
-        return cls(user.id, user.username, user.display_name, tuple(sorted(r.value for r in user.roles)),
-                   user.active, user.totp_enabled, user.must_change_password, user.locked_until,
-                   user.last_login_at, user.created_at)
+    def of(cls, user: User) -> StaffRow:
+        return cls(
+            user.id,
+            user.username,
+            user.display_name,
+            tuple(sorted(r.value for r in user.roles)),
+            user.active,
+            user.totp_enabled,
+            user.must_change_password,
+            user.locked_until,
+            user.last_login_at,
+            user.created_at,
+        )
 
 
 @dataclass(frozen=True)
 class StaffPage:
     rows: list[StaffRow]
-    next_after: str | None        # the username to continue after, if there are more
+    next_after: str | None  # the username to continue after, if there are more
 
 
-def list_users(ctx: ServiceContext, actor: Actor, *, after: str | None = None,
-               limit: int = PAGE_SIZE) -> StaffPage:
+def list_users(ctx: ServiceContext, actor: Actor, *, after: str | None = None, limit: int = PAGE_SIZE) -> StaffPage:
     """Staff accounts by username, ``limit`` at a time after ``after`` (keyset on the unique index)."""
     require(actor.name, actor.roles, Permission.USER_MANAGE)
     stmt = select(User)
@@ -186,18 +227,31 @@ def get_user(ctx: ServiceContext, actor: Actor, username: str) -> StaffRow:
 def _lock_admins(session: Session) -> None:
     """Lock every account holding the admin role (in id order, so two callers never deadlock).
     Statements after this one see what a competing change committed while we waited."""
-    session.execute(select(User.id).where(User.id.in_(select(UserRole.user_id).where(UserRole.role == Role.ADMIN)))
-                    .order_by(User.id).with_for_update())
+    session.execute(
+        select(User.id)
+        .where(User.id.in_(select(UserRole.user_id).where(UserRole.role == Role.ADMIN)))
+        .order_by(User.id)
+        .with_for_update()
+    )
 
 
 def _active_admins(session: Session) -> set[int]:
-    return set(session.scalars(select(User.id).join(UserRole, UserRole.user_id == User.id)
-                               .where(UserRole.role == Role.ADMIN, User.active.is_(True))))
+    return set(
+        session.scalars(
+            select(User.id)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == Role.ADMIN, User.active.is_(True))
+        )
+    )
 
 
 def _target(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == (username or "").strip().lower())
-                          .with_for_update().execution_options(populate_existing=True))
+    user = session.scalar(
+        select(User)
+        .where(User.username == (username or "").strip().lower())
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if user is None:
         raise NotFound(NO_USER, user=username)
     return user
@@ -225,8 +279,16 @@ def set_roles(ctx: ServiceContext, actor: Actor, username: str, roles: list[Role
                 user.role_rows.remove(row)
             user.role_rows.extend(UserRole(role=r) for r in sorted(wanted - before))
             session.flush()
-            audit.record(session, ctx, actor, "user.roles_changed", "user", user.username,
-                         before=sorted(r.value for r in before), after=sorted(r.value for r in wanted))
+            audit.record(
+                session,
+                ctx,
+                actor,
+                "user.roles_changed",
+                "user",
+                user.username,
+                before=sorted(r.value for r in before),
+                after=sorted(r.value for r in wanted),
+            )
         return StaffRow.of(user)
 
 

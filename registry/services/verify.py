@@ -16,6 +16,7 @@ it) is also checked against the registry's own record of it.
 
 No login, no state change, no audit event: verification only reads.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -53,12 +54,12 @@ class _ForeignCrl:
 class TrustStore:
     """What the verifier trusts, loaded once per process (refreshed every 30 s)."""
 
-    anchors: dict[bytes, Certificate] = field(default_factory=dict)        # DER → cert
+    anchors: dict[bytes, Certificate] = field(default_factory=dict)  # DER → cert
     intermediates: dict[bytes, Certificate] = field(default_factory=dict)
-    ours: dict[bytes, int] = field(default_factory=dict)                  # our CA cert DER → authority id
-    our_makers: set[bytes] = field(default_factory=set)                   # our seal-maker cert DERs
+    ours: dict[bytes, int] = field(default_factory=dict)  # our CA cert DER → authority id
+    our_makers: set[bytes] = field(default_factory=set)  # our seal-maker cert DERs
     crls: list[_ForeignCrl] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)                     # unreadable trust files
+    problems: list[str] = field(default_factory=list)  # unreadable trust files
     built: float = 0.0
     _subjects: dict[object, list[Certificate]] | None = field(default=None, repr=False, compare=False)
 
@@ -132,12 +133,16 @@ def trust_store(ctx: ServiceContext) -> TrustStore:
 
 _UNKNOWN_HERE = "本系统登记数据中没有此证书 / not in this registry's records"
 # Both branches of the UNION name their column types (PostgreSQL resolves NULLs and enums by branch).
-_STATUS_SQL = ("SELECT 'c', c.issuer_id, c.serial, CAST(c.status AS VARCHAR(16)), r.revoked_at, r.reason, "
-               "CAST(NULL AS VARCHAR(32)), CAST(NULL AS TIMESTAMP) "
-               "FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id WHERE ")
-_SEAL_SQL = ("SELECT 's', NULL, s.es_id, CAST(s.status AS VARCHAR(16)), s.revoked_at, NULL, s.revocation_reason, "
-             "(SELECT min(r.revoked_at) FROM revocations r JOIN certificates c ON c.id = r.certificate_id "
-             " WHERE c.seal_id = s.id) FROM seals s WHERE s.es_id = :es_id")
+_STATUS_SQL = (
+    "SELECT 'c', c.issuer_id, c.serial, CAST(c.status AS VARCHAR(16)), r.revoked_at, r.reason, "
+    "CAST(NULL AS VARCHAR(32)), CAST(NULL AS TIMESTAMP) "
+    "FROM certificates c LEFT JOIN revocations r ON r.certificate_id = c.id WHERE "
+)
+_SEAL_SQL = (
+    "SELECT 's', NULL, s.es_id, CAST(s.status AS VARCHAR(16)), s.revoked_at, NULL, s.revocation_reason, "
+    "(SELECT min(r.revoked_at) FROM revocations r JOIN certificates c ON c.id = r.certificate_id "
+    " WHERE c.seal_id = s.id) FROM seals s WHERE s.es_id = :es_id"
+)
 
 
 _Query = Callable[[str, dict[str, object]], Sequence[Sequence[object]]]
@@ -157,7 +162,7 @@ class _Trust:
         self.now = now
         self._status: dict[tuple[int, str], pv.Status] = {}
         self._crl_ok: dict[int, bool] = {}
-        self._complete: set[int] = set()   # issuers whose every certificate status is loaded
+        self._complete: set[int] = set()  # issuers whose every certificate status is loaded
         self._seals: dict[str, pv.SealRecord] = {}
 
     # -- chain -----------------------------------------------------------------------------------
@@ -213,8 +218,7 @@ class _Trust:
                 self._status[(iid, key)] = _db_status(status, revoked_at, reason)
             else:
                 status = str(getattr(status, "value", status))
-                when = (_utc(revoked_at) if status == "revoked" else _utc(held_at) if status == "suspended"
-                        else None)
+                when = _utc(revoked_at) if status == "revoked" else _utc(held_at) if status == "suspended" else None
                 self._seals[key] = pv.SealRecord(status, when, reason_name)
 
     def status(self, cert: Certificate, issuer: Certificate) -> pv.Status:
@@ -240,11 +244,15 @@ class _Trust:
             if self._crl_ok[i] and (best is None or fc.parsed.this_update > best.parsed.this_update):
                 best = fc
         if best is None:
-            return pv.Status.unknown(f"没有签发者“{issuer.subject}”的可用 CRL / no usable CRL from "
-                                     f"'{issuer.subject}' in the trust directory")
+            return pv.Status.unknown(
+                f"没有签发者“{issuer.subject}”的可用 CRL / no usable CRL from '{issuer.subject}' in the trust directory"
+            )
         stale = best.parsed.next_update is not None and best.parsed.next_update < self.now
-        source = (f"CRL {best.name} #{best.parsed.number} ({best.parsed.this_update:%Y-%m-%d %H:%M}Z"
-                  + (", past its nextUpdate" if stale else "") + ")")
+        source = (
+            f"CRL {best.name} #{best.parsed.number} ({best.parsed.this_update:%Y-%m-%d %H:%M}Z"
+            + (", past its nextUpdate" if stale else "")
+            + ")"
+        )
         entry = best.revoked.get(cert.serial)
         if entry is None:
             return pv.Status("good", source=source)
@@ -268,7 +276,7 @@ def _utc(t: dt.datetime | str | None) -> dt.datetime | None:
         return None
     if isinstance(t, str):  # SQLite through a text() query returns the stored text
         t = dt.datetime.fromisoformat(t)
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 def _db_status(status: object, revoked_at: object, reason: object) -> pv.Status:
@@ -360,25 +368,36 @@ class VerifyLimits:
     ofd: ofd.Limits = ofd.Limits()
 
 
-def verify_file(ctx: ServiceContext, data: bytes, *, document: bytes | None = None,
-                at: dt.datetime | None = None) -> pv.Report:
+def verify_file(
+    ctx: ServiceContext, data: bytes, *, document: bytes | None = None, at: dt.datetime | None = None
+) -> pv.Report:
     """Verify a seal (``.esl``), an ``SES_Signature`` (with its ``document`` when given) or a
     sealed OFD document. Raises :class:`ValidationError` when the input cannot be read at all
     (not DER or ZIP, over the size limit, an unsafe package); every other problem is a check in
     the returned report."""
     limit = ctx.settings.verify_max_bytes
     if len(data) > limit:
-        raise ValidationError(M("verify.file_bytes_more_than",
-                                "the file is {n_data} bytes, more than the limit of {limit} bytes",
-                                "文件有 {n_data} 字节，超过上限 {limit} 字节"), n_data=len(data), limit=limit)
+        raise ValidationError(
+            M(
+                "verify.file_bytes_more_than",
+                "the file is {n_data} bytes, more than the limit of {limit} bytes",
+                "文件有 {n_data} 字节，超过上限 {limit} 字节",
+            ),
+            n_data=len(data),
+            limit=limit,
+        )
     if not data:
-        raise ValidationError(M("verify.file_empty",
-                                "the file is empty",
-                                "文件为空"))
+        raise ValidationError(M("verify.file_empty", "the file is empty", "文件为空"))
     if document is not None and len(document) > limit:
-        raise ValidationError(M("verify.document_bytes_more_than",
-                                "the document is {n_document} bytes, more than the limit of {limit} bytes",
-                                "文档有 {n_document} 字节，超过上限 {limit} 字节"), n_document=len(document), limit=limit)
+        raise ValidationError(
+            M(
+                "verify.document_bytes_more_than",
+                "the document is {n_document} bytes, more than the limit of {limit} bytes",
+                "文档有 {n_document} 字节，超过上限 {limit} 字节",
+            ),
+            n_document=len(document),
+            limit=limit,
+        )
     now = at or ctx.clock.now()
     store = trust_store(ctx)
     trust = _Trust(store, _reader(ctx), now)
@@ -393,21 +412,28 @@ def verify_file(ctx: ServiceContext, data: bytes, *, document: bytes | None = No
             trust.prefetch(None, parsed)
         if kind == "ofd":
             if document is not None:
-                raise pv.InputError(M("verify.ofd_document_carries_its",
-                                      "an OFD document carries its own content: do not give a separate document",
-                                      "OFD 文档自带内容：不要另给文档"))
+                raise pv.InputError(
+                    M(
+                        "verify.ofd_document_carries_its",
+                        "an OFD document carries its own content: do not give a separate document",
+                        "OFD 文档自带内容：不要另给文档",
+                    )
+                )
             return pv.verify_ofd(data, now, trust, ofd.Limits(max_total_bytes=max(limit * 4, 1 << 20)))
         report = pv.Report(kind=kind, checked_at=now)
         if kind == "seal":
             if document is not None:
-                raise pv.InputError(M("verify.seal_its_own_signs",
-                                      "a seal on its own signs no document: verify an electronic signature or an "
-                                      "OFD document instead",
-                                      "单独的电子印章不签署任何文档：请改为验证电子签章或 OFD 文档"))
+                raise pv.InputError(
+                    M(
+                        "verify.seal_its_own_signs",
+                        "a seal on its own signs no document: verify an electronic signature or an "
+                        "OFD document instead",
+                        "单独的电子印章不签署任何文档：请改为验证电子签章或 OFD 文档",
+                    )
+                )
             report.items.append(pv.verify_seal(data, now, trust, parsed=parsed))  # type: ignore[arg-type]
         else:
-            report.items.append(pv.verify_signature(data, now, trust, document=document,
-                                                    parsed=parsed))  # type: ignore[arg-type]
+            report.items.append(pv.verify_signature(data, now, trust, document=document, parsed=parsed))  # type: ignore[arg-type]
         return report
     except (pv.InputError, ofd.OfdError) as exc:
         raise ValidationError.carrying(exc) from None

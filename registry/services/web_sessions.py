@@ -10,6 +10,7 @@ the legal representative's (checked on every request by the portal).
 
 The last-seen time is written at most once a minute, so a page view is not a write per request.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,14 +25,29 @@ from sqlalchemy.orm import Session
 from ..db.models import UsedChallenge, WebSession
 from .context import ServiceContext
 
-__all__ = ["Started", "Current", "start", "load", "end", "end_key", "end_all", "use_challenge", "purge",
-           "IDLE", "EXPIRED", "SIGNED_OUT", "ACCOUNT_CHANGED", "REPRESENTATIVE_CHANGED", "LICENCE_INACTIVE"]
+__all__ = [
+    "Started",
+    "Current",
+    "start",
+    "load",
+    "end",
+    "end_key",
+    "end_all",
+    "use_challenge",
+    "purge",
+    "IDLE",
+    "EXPIRED",
+    "SIGNED_OUT",
+    "ACCOUNT_CHANGED",
+    "REPRESENTATIVE_CHANGED",
+    "LICENCE_INACTIVE",
+]
 
 # why a session ended (web_sessions.end_reason; the pages say it in words)
 IDLE = "idle"
 EXPIRED = "expired"
 SIGNED_OUT = "signed_out"
-ACCOUNT_CHANGED = "account_changed"          # deactivated, password or second factor reset, roles gone
+ACCOUNT_CHANGED = "account_changed"  # deactivated, password or second factor reset, roles gone
 REPRESENTATIVE_CHANGED = "representative_changed"
 LICENCE_INACTIVE = "licence_inactive"
 
@@ -41,7 +57,7 @@ _KEEP_ENDED_DAYS = 30
 
 @dataclass(frozen=True)
 class Started:
-    token: str            # goes to the browser; never stored
+    token: str  # goes to the browser; never stored
     expires_at: dt.datetime
 
 
@@ -63,20 +79,44 @@ def _key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(ctx: ServiceContext, session: Session, kind: str, *, user_id: int | None = None,
-          person_id: int | None = None, enterprise_id: int | None = None,
-          legal_representative: str | None = None) -> Started:
+def start(
+    ctx: ServiceContext,
+    session: Session,
+    kind: str,
+    *,
+    user_id: int | None = None,
+    person_id: int | None = None,
+    enterprise_id: int | None = None,
+    legal_representative: str | None = None,
+) -> Started:
     """A new session row in the caller's transaction (committed with the sign-in's audit event).
     The account's sessions that ended or expired more than 30 days ago are forgotten here."""
     now = ctx.clock.now()
     token = secrets.token_urlsafe(32)
     expires = now + dt.timedelta(hours=ctx.settings.session_max_hours)
-    session.add(WebSession(id=_key(token), kind=kind, user_id=user_id, person_id=person_id,
-                           enterprise_id=enterprise_id, legal_representative=legal_representative,
-                           created_at=now, seen_at=now, expires_at=expires))
+    session.add(
+        WebSession(
+            id=_key(token),
+            kind=kind,
+            user_id=user_id,
+            person_id=person_id,
+            enterprise_id=enterprise_id,
+            legal_representative=legal_representative,
+            created_at=now,
+            seen_at=now,
+            expires_at=expires,
+        )
+    )
     old = now - dt.timedelta(days=_KEEP_ENDED_DAYS)
-    owner = (WebSession.user_id == user_id) if user_id is not None else (
-        (WebSession.person_id == person_id) if person_id is not None else (WebSession.enterprise_id == enterprise_id))
+    owner = (
+        (WebSession.user_id == user_id)
+        if user_id is not None
+        else (
+            (WebSession.person_id == person_id)
+            if person_id is not None
+            else (WebSession.enterprise_id == enterprise_id)
+        )
+    )
     session.execute(delete(WebSession).where(owner, or_(WebSession.ended_at < old, WebSession.expires_at < old)))
     return Started(token, expires)
 
@@ -95,8 +135,16 @@ def load(ctx: ServiceContext, token: str | None, kind: str | tuple[str, ...]) ->
             return None
         if row.ended_at is not None:
             return row.end_reason or SIGNED_OUT
-        found = Current(row.id, row.kind, row.user_id, row.person_id, row.enterprise_id, row.legal_representative,
-                        row.created_at, row.expires_at)
+        found = Current(
+            row.id,
+            row.kind,
+            row.user_id,
+            row.person_id,
+            row.enterprise_id,
+            row.legal_representative,
+            row.created_at,
+            row.expires_at,
+        )
         seen = row.seen_at
     reason = None
     if now >= found.expires_at:
@@ -108,8 +156,9 @@ def load(ctx: ServiceContext, token: str | None, kind: str | tuple[str, ...]) ->
         return reason
     if (now - seen).total_seconds() >= _TOUCH_SECONDS:
         with ctx.transaction() as session:
-            session.execute(update(WebSession).where(WebSession.id == key, WebSession.ended_at.is_(None))
-                            .values(seen_at=now))
+            session.execute(
+                update(WebSession).where(WebSession.id == key, WebSession.ended_at.is_(None)).values(seen_at=now)
+            )
     return found
 
 
@@ -122,13 +171,24 @@ def end(ctx: ServiceContext, token: str | None, reason: str = SIGNED_OUT) -> Non
 
 
 def end_key(session: Session, ctx: ServiceContext, key: str, reason: str) -> None:
-    session.execute(update(WebSession).where(WebSession.id == key, WebSession.ended_at.is_(None))
-                    .values(ended_at=ctx.clock.now(), end_reason=reason))
+    session.execute(
+        update(WebSession)
+        .where(WebSession.id == key, WebSession.ended_at.is_(None))
+        .values(ended_at=ctx.clock.now(), end_reason=reason)
+    )
 
 
-def end_all(session: Session, ctx: ServiceContext, *, user_id: int | None = None, person_id: int | None = None,
-            enterprise_id: int | None = None, kind: str | None = None, reason: str = ACCOUNT_CHANGED,
-            keep: str | None = None) -> int:
+def end_all(
+    session: Session,
+    ctx: ServiceContext,
+    *,
+    user_id: int | None = None,
+    person_id: int | None = None,
+    enterprise_id: int | None = None,
+    kind: str | None = None,
+    reason: str = ACCOUNT_CHANGED,
+    keep: str | None = None,
+) -> int:
     """End every open session of a staff account, a person, or an enterprise (optionally one kind;
     all but the session whose key is ``keep``), in the caller's transaction; returns how many."""
     where = [WebSession.ended_at.is_(None)]
@@ -156,7 +216,7 @@ def use_challenge(session: Session, ctx: ServiceContext, challenge: str) -> bool
     try:
         with session.begin_nested():
             session.add(UsedChallenge(challenge=challenge, used_at=ctx.clock.now()))
-    except IntegrityError:      # answered at the same moment by another request
+    except IntegrityError:  # answered at the same moment by another request
         return False
     return True
 
@@ -167,8 +227,14 @@ def purge(ctx: ServiceContext) -> int:
     now = ctx.clock.now()
     old = now - dt.timedelta(days=_KEEP_ENDED_DAYS)
     with ctx.transaction() as session:
-        n = session.execute(delete(WebSession).where(or_(WebSession.ended_at < old,
-                                                         WebSession.expires_at < old))).rowcount or 0
-        n += session.execute(delete(UsedChallenge).where(UsedChallenge.used_at < now - dt.timedelta(days=1))
-                             ).rowcount or 0
+        n = (
+            session.execute(
+                delete(WebSession).where(or_(WebSession.ended_at < old, WebSession.expires_at < old))
+            ).rowcount
+            or 0
+        )
+        n += (
+            session.execute(delete(UsedChallenge).where(UsedChallenge.used_at < now - dt.timedelta(days=1))).rowcount
+            or 0
+        )
     return int(n)

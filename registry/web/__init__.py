@@ -1,4 +1,5 @@
 """Flask application factory. Views are thin: parse input, call one service, render the result."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,7 +27,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, ctx: ServiceContext
         # the cookie's own lifetime; the session itself is on the server (services.web_sessions): idle after
         # REGISTRY_SESSION_IDLE_MINUTES, ended REGISTRY_SESSION_MAX_HOURS after sign-in however active
         PERMANENT_SESSION_LIFETIME=settings.session_max_hours * 3600,
-        WTF_CSRF_TIME_LIMIT=None,               # a token lives as long as the session
+        WTF_CSRF_TIME_LIMIT=None,  # a token lives as long as the session
     )
     if test_config:
         app.config.update(test_config)
@@ -95,8 +96,10 @@ def _init_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
-        message = _("The form has expired or did not come from this site (%(reason)s). Reload the page and "
-                    "try again.", reason=exc.description)
+        message = _(
+            "The form has expired or did not come from this site (%(reason)s). Reload the page and try again.",
+            reason=exc.description,
+        )
         if _wants_json():
             return jsonify(error="CSRFError", message=message), 400
         return page(400, message), 400
@@ -117,8 +120,12 @@ def _init_errors(app: Flask) -> None:
         text = bilingual(exc) if public else i18n.error_text(exc)
         return page(exc.http_status, text), exc.http_status
 
-    for status, message in ((404, "页面不存在 / Not found"), (405, "不支持的方法 / Method not allowed"),
-                            (413, "上传文件过大 / Upload too large")):
+    for status, message in (
+        (404, "页面不存在 / Not found"),
+        (405, "不支持的方法 / Method not allowed"),
+        (413, "上传文件过大 / Upload too large"),
+    ):
+
         def handler(exc, status=status, message=message):  # type: ignore[no-untyped-def]
             # a 405 names the methods the URL takes (RFC 9110 §15.5.6)
             allowed = getattr(exc, "valid_methods", None)
@@ -135,9 +142,11 @@ def _init_errors(app: Flask) -> None:
 def _init_security_headers(app: Flask) -> None:
     @app.after_request
     def headers(resp):  # type: ignore[no-untyped-def]
-        resp.headers.setdefault("Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                                "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        )
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "same-origin")

@@ -5,6 +5,7 @@ schemathesis with every check against it): a seal code matching :data:`ES_ID_PAT
 200 or 404 (a code whose check character is wrong cannot be a seal: 404, saying so); anything else
 in the path is 400.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,8 +33,14 @@ def read_upload(field: str, required: bool) -> bytes | None:
     storage: FileStorage | None = request.files.get(field)
     if storage is None:
         if required:
-            raise ValidationError(M("api.no_file", "no file in the form field {field} (send multipart/form-data)",
-                                    "表单字段 {field} 中没有文件（请以 multipart/form-data 发送）"), field=repr(field))
+            raise ValidationError(
+                M(
+                    "api.no_file",
+                    "no file in the form field {field} (send multipart/form-data)",
+                    "表单字段 {field} 中没有文件（请以 multipart/form-data 发送）",
+                ),
+                field=repr(field),
+            )
         return None
     limit = service_context().settings.verify_max_bytes
     data = storage.stream.read(limit + 1)
@@ -41,8 +48,9 @@ def read_upload(field: str, required: bool) -> bytes | None:
         raise RequestEntityTooLarge(f"the {field} is larger than the limit of {limit} bytes")  # the 413 handler
     if not data:
         if required:
-            raise ValidationError(M("api.empty_file", "the uploaded {field} is empty", "上传的 {field} 为空"),
-                                  field=field)
+            raise ValidationError(
+                M("api.empty_file", "the uploaded {field} is empty", "上传的 {field} 为空"), field=field
+            )
         return None
     return data
 
@@ -50,13 +58,18 @@ def read_upload(field: str, required: bool) -> bytes | None:
 @bp.get("/seals/<code>")
 def seal(code: str):  # type: ignore[no-untyped-def]
     if not _ES_ID.match(code):
-        raise ValidationError(M("api.seal_code", "{code} is not a seal code of this registry: expected 25 characters "
-                                "(12 digits: area, type, year; 13 base32 characters), no spaces",
-                                "“{code}”不是本系统的印章编码：应为 25 位（12 位数字：地区、类型、年份；"
-                                "13 位字母数字），不含空格"), code=code[:40])
+        raise ValidationError(
+            M(
+                "api.seal_code",
+                "{code} is not a seal code of this registry: expected 25 characters "
+                "(12 digits: area, type, year; 13 base32 characters), no spaces",
+                "“{code}”不是本系统的印章编码：应为 25 位（12 位数字：地区、类型、年份；13 位字母数字），不含空格",
+            ),
+            code=code[:40],
+        )
     try:
         validate_esid(code)
-    except ValidationError as exc:   # well-formed, but its check character is wrong: no seal has it
+    except ValidationError as exc:  # well-formed, but its check character is wrong: no seal has it
         raise NotFound(exc.message, **exc.params) if exc.message is not None else exc from None
     return jsonify(status.seal_status(service_context(), code))
 
@@ -83,8 +96,8 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             "title": "电子印章登记系统公共接口 / Seal registry public API",
             "version": "1.0.0",
             "description": "Seal status and verification of electronic seals (GB/T 38540 SESeal), "
-                           "electronic signatures (SES_Signature) and sealed OFD documents. No login. "
-                           "CRLs are under /crl/, OCSP under /ocsp.",
+            "electronic signatures (SES_Signature) and sealed OFD documents. No login. "
+            "CRLs are under /crl/, OCSP under /ocsp.",
         },
         "servers": [{"url": base_url}],
         "paths": {
@@ -92,21 +105,34 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 "get": {
                     "summary": "Status of one seal",
                     "operationId": "getSealStatus",
-                    "parameters": [{"name": "esId", "in": "path", "required": True,
-                                    "description": "The seal's esID: 25 characters, 12 digits (area, seal type, "
-                                                   "year) then 13 Crockford base32 characters (the last a check "
-                                                   "character); either case",
-                                    "schema": {"type": "string", "minLength": 25, "maxLength": 25,
-                                               "pattern": ES_ID_PATTERN}}],
+                    "parameters": [
+                        {
+                            "name": "esId",
+                            "in": "path",
+                            "required": True,
+                            "description": "The seal's esID: 25 characters, 12 digits (area, seal type, "
+                            "year) then 13 Crockford base32 characters (the last a check "
+                            "character); either case",
+                            "schema": {"type": "string", "minLength": 25, "maxLength": 25, "pattern": ES_ID_PATTERN},
+                        }
+                    ],
                     "responses": {
-                        "200": {"description": "The seal",
-                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SealStatus"}}}},
-                        "400": {"description": "Not a seal code of this registry (does not match the pattern)",
-                                "content": {"application/json": {"schema": error}}},
-                        "404": {"description": "No such seal (also a code whose check character is wrong)",
-                                "content": {"application/json": {"schema": error}}},
-                        "405": {"description": "Method not allowed (the Allow header lists GET)",
-                                "content": {"application/json": {"schema": error}}},
+                        "200": {
+                            "description": "The seal",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SealStatus"}}},
+                        },
+                        "400": {
+                            "description": "Not a seal code of this registry (does not match the pattern)",
+                            "content": {"application/json": {"schema": error}},
+                        },
+                        "404": {
+                            "description": "No such seal (also a code whose check character is wrong)",
+                            "content": {"application/json": {"schema": error}},
+                        },
+                        "405": {
+                            "description": "Method not allowed (the Allow header lists GET)",
+                            "content": {"application/json": {"schema": error}},
+                        },
                     },
                 }
             },
@@ -114,71 +140,148 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 "post": {
                     "summary": "Verify a seal, an electronic signature or a sealed OFD document",
                     "operationId": "verify",
-                    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                        "type": "object", "required": ["file"],
-                        "properties": {
-                            "file": {"type": "string", "format": "binary",
-                                     "description": ".esl (SESeal), SES_Signature (DER) or .ofd"},
-                            "document": {"type": "string", "format": "binary",
-                                         "description": "The signed file, for a standalone SES_Signature"}}}}}},
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["file"],
+                                    "properties": {
+                                        "file": {
+                                            "type": "string",
+                                            "format": "binary",
+                                            "description": ".esl (SESeal), SES_Signature (DER) or .ofd",
+                                        },
+                                        "document": {
+                                            "type": "string",
+                                            "format": "binary",
+                                            "description": "The signed file, for a standalone SES_Signature",
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
                     "responses": {
-                        "200": {"description": "The verdict, with every check (Chinese and English reasons)",
-                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}}},
-                        "400": {"description": "The file cannot be read at all (not DER or ZIP, unsafe package)",
-                                "content": {"application/json": {"schema": error}}},
-                        "413": {"description": "Upload over the size limit", "content": {"application/json": {"schema": error}}},
-                        "405": {"description": "Method not allowed (the Allow header lists POST)",
-                                "content": {"application/json": {"schema": error}}},
+                        "200": {
+                            "description": "The verdict, with every check (Chinese and English reasons)",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}},
+                        },
+                        "400": {
+                            "description": "The file cannot be read at all (not DER or ZIP, unsafe package)",
+                            "content": {"application/json": {"schema": error}},
+                        },
+                        "413": {
+                            "description": "Upload over the size limit",
+                            "content": {"application/json": {"schema": error}},
+                        },
+                        "405": {
+                            "description": "Method not allowed (the Allow header lists POST)",
+                            "content": {"application/json": {"schema": error}},
+                        },
                     },
                 }
             },
         },
-        "components": {"schemas": {
-            "Error": {"type": "object", "required": ["error", "message"],
-                      "properties": {"error": {"type": ["string", "integer"]}, "message": {"type": "string"},
-                                     "code": {"type": "string", "description": "the message's code, e.g. esid.format"},
-                                     "message_zh": {"type": "string"}}},
-            "SealStatus": {"type": "object", "required": ["es_id", "status", "type", "name", "holder",
-                                                          "valid_start", "valid_end"],
-                           "properties": {
-                               "es_id": {"type": "string"},
-                               "status": {"type": "string", "enum": ["active", "suspended", "revoked", "expired"]},
-                               "type": {"type": "object", "properties": {
-                                   "code": {"type": "string"}, "name_en": {"type": "string"},
-                                   "name_zh": {"type": "string"}}},
-                               "name": {"type": "string"},
-                               "holder": {"type": "object", "properties": {
-                                   "enterprise": {"type": "string"}, "uscc": {"type": "string"}}},
-                               "algorithm": {"type": "string", "enum": ["sm2", "ecdsa"]},
-                               "valid_start": {"type": "string", "format": "date-time"},
-                               "valid_end": {"type": "string", "format": "date-time"},
-                               "created_at": {"type": "string", "format": "date-time"},
-                               "revoked_at": {"type": ["string", "null"], "format": "date-time"},
-                               "revocation_reason": {"type": ["string", "null"],
-                                                     "description": "RFC 5280 reason name, e.g. keyCompromise"},
-                               "suspended_at": {"type": ["string", "null"], "format": "date-time"},
-                               "superseded_by": {"type": ["string", "null"], "description": "esID of the renewal"},
-                               "certificates": {"type": "array", "items": {"type": "object"}},
-                               "checked_at": {"type": "string", "format": "date-time"}}},
-            "Check": {"type": "object", "required": ["id", "result"], "properties": {
-                "id": {"type": "string", "enum": ["format", "signer_signature", "signer_in_seal", "seal_signature",
-                                                  "maker_certificate", "seal_validity", "signer_certificate",
-                                                  "holder_certificates", "document_digest", "document_parts"]},
-                "name_zh": {"type": "string"}, "name_en": {"type": "string"},
-                "result": {"type": "string", "enum": ["pass", "fail", "indeterminate"]},
-                "ok": {"type": ["boolean", "null"]},
-                "reason_zh": {"type": ["string", "null"]}, "reason_en": {"type": ["string", "null"]},
-                "notes_zh": {"type": "array", "items": {"type": "string"}},
-                "notes_en": {"type": "array", "items": {"type": "string"}}}},
-            "Report": {"type": "object", "required": ["verdict", "valid", "kind", "checked_at"], "properties": {
-                "verdict": {"type": "string", "enum": ["valid", "invalid", "indeterminate"]},
-                "valid": {"type": "boolean"},
-                "kind": {"type": "string", "enum": ["seal", "signature", "ofd"]},
-                "checked_at": {"type": "string", "format": "date-time"},
-                "seal": {"type": "object", "description": "for kind=seal: the checks of the seal"},
-                "signatures": {"type": "array", "items": {"type": "object", "properties": {
-                    "location": {"type": ["string", "null"]}, "verdict": {"type": "string"},
-                    "signing_time": {"type": ["string", "null"], "format": "date-time"},
-                    "checks": {"type": "array", "items": {"$ref": "#/components/schemas/Check"}}}}}}},
-        }},
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {
+                        "error": {"type": ["string", "integer"]},
+                        "message": {"type": "string"},
+                        "code": {"type": "string", "description": "the message's code, e.g. esid.format"},
+                        "message_zh": {"type": "string"},
+                    },
+                },
+                "SealStatus": {
+                    "type": "object",
+                    "required": ["es_id", "status", "type", "name", "holder", "valid_start", "valid_end"],
+                    "properties": {
+                        "es_id": {"type": "string"},
+                        "status": {"type": "string", "enum": ["active", "suspended", "revoked", "expired"]},
+                        "type": {
+                            "type": "object",
+                            "properties": {
+                                "code": {"type": "string"},
+                                "name_en": {"type": "string"},
+                                "name_zh": {"type": "string"},
+                            },
+                        },
+                        "name": {"type": "string"},
+                        "holder": {
+                            "type": "object",
+                            "properties": {"enterprise": {"type": "string"}, "uscc": {"type": "string"}},
+                        },
+                        "algorithm": {"type": "string", "enum": ["sm2", "ecdsa"]},
+                        "valid_start": {"type": "string", "format": "date-time"},
+                        "valid_end": {"type": "string", "format": "date-time"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+                        "revocation_reason": {
+                            "type": ["string", "null"],
+                            "description": "RFC 5280 reason name, e.g. keyCompromise",
+                        },
+                        "suspended_at": {"type": ["string", "null"], "format": "date-time"},
+                        "superseded_by": {"type": ["string", "null"], "description": "esID of the renewal"},
+                        "certificates": {"type": "array", "items": {"type": "object"}},
+                        "checked_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "Check": {
+                    "type": "object",
+                    "required": ["id", "result"],
+                    "properties": {
+                        "id": {
+                            "type": "string",
+                            "enum": [
+                                "format",
+                                "signer_signature",
+                                "signer_in_seal",
+                                "seal_signature",
+                                "maker_certificate",
+                                "seal_validity",
+                                "signer_certificate",
+                                "holder_certificates",
+                                "document_digest",
+                                "document_parts",
+                            ],
+                        },
+                        "name_zh": {"type": "string"},
+                        "name_en": {"type": "string"},
+                        "result": {"type": "string", "enum": ["pass", "fail", "indeterminate"]},
+                        "ok": {"type": ["boolean", "null"]},
+                        "reason_zh": {"type": ["string", "null"]},
+                        "reason_en": {"type": ["string", "null"]},
+                        "notes_zh": {"type": "array", "items": {"type": "string"}},
+                        "notes_en": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+                "Report": {
+                    "type": "object",
+                    "required": ["verdict", "valid", "kind", "checked_at"],
+                    "properties": {
+                        "verdict": {"type": "string", "enum": ["valid", "invalid", "indeterminate"]},
+                        "valid": {"type": "boolean"},
+                        "kind": {"type": "string", "enum": ["seal", "signature", "ofd"]},
+                        "checked_at": {"type": "string", "format": "date-time"},
+                        "seal": {"type": "object", "description": "for kind=seal: the checks of the seal"},
+                        "signatures": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "location": {"type": ["string", "null"]},
+                                    "verdict": {"type": "string"},
+                                    "signing_time": {"type": ["string", "null"], "format": "date-time"},
+                                    "checks": {"type": "array", "items": {"$ref": "#/components/schemas/Check"}},
+                                },
+                            },
+                        },
+                    },
+                },
+            }
+        },
     }

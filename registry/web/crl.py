@@ -1,5 +1,6 @@
 """CRLs over plain HTTP (design.md §5): static files from the publish directory, never built on a
 request; strong ETag, Last-Modified = thisUpdate, caching no longer than nextUpdate, 304, HEAD."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -92,5 +93,8 @@ def index_json():  # type: ignore[no-untyped-def]
     ctx = service_context()
     now = ctx.clock.now()
     items = crl_index.latest(ctx, now)
-    return jsonify(generated_at=now.isoformat().replace("+00:00", "Z"), crls=[c.as_json() for c in items],
-                   stale=[c.path for c in items if c.stale])
+    return jsonify(
+        generated_at=now.isoformat().replace("+00:00", "Z"),
+        crls=[c.as_json() for c in items],
+        stale=[c.path for c in items if c.stale],
+    )

@@ -7,10 +7,10 @@ views are English message ids marked with ``_()``; the Chinese catalog
 ``.mo`` by the project's set-up (``scripts/_venv.sh`` → :func:`compile_catalogs`), and again here at
 start-up when a ``.mo`` is missing or older than its ``.po``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Any
 
 from flask import Flask, g, request, session

@@ -13,6 +13,7 @@ session or template machinery. Pre-signed responses carry RFC 5019 caching heade
 ``Last-Modified`` = thisUpdate, ``Expires`` = nextUpdate, a strong ``ETag``; 304 on a matching
 ``If-None-Match``); live responses (nonce) and errors are ``no-store``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,7 +27,7 @@ from typing import Any
 from ..services import ocsp as ocsp_service
 from ..services.context import ServiceContext
 
-MAX_BODY = 16 * 1024        # an OCSP request for one certificate is ~100 bytes
+MAX_BODY = 16 * 1024  # an OCSP request for one certificate is ~100 bytes
 MAX_GET = 4 * 1024
 CONTENT_TYPE = "application/ocsp-response"
 log = logging.getLogger(__name__)
@@ -80,8 +81,10 @@ class OcspApp:
             return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "HEAD", "POST"):
-            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD, POST"), ("Content-Type", "text/plain"),
-                                                      ("Content-Length", "18")])
+            start_response(
+                "405 Method Not Allowed",
+                [("Allow", "GET, HEAD, POST"), ("Content-Type", "text/plain"), ("Content-Length", "18")],
+            )
             return [b"method not allowed"]
         try:
             status, headers, body = self.respond(environ, method, path)
@@ -95,7 +98,7 @@ class OcspApp:
         if method == "POST":
             request = _read_body(environ)
         else:
-            request = decode_get(path[len("/ocsp/"):]) if path.startswith("/ocsp/") else None
+            request = decode_get(path[len("/ocsp/") :]) if path.startswith("/ocsp/") else None
         if request is None:
             body = ocsp_service.MALFORMED
             return "200 OK", _headers(body, None), body
@@ -106,22 +109,31 @@ class OcspApp:
         etag = '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
         headers = _headers(body, self._caching(answer, etag))
         inm = environ.get("HTTP_IF_NONE_MATCH")
-        if method != "POST" and inm and (inm.strip() == "*" or etag in {t.strip().removeprefix("W/") for t in inm.split(",")}):
+        if (
+            method != "POST"
+            and inm
+            and (inm.strip() == "*" or etag in {t.strip().removeprefix("W/") for t in inm.split(",")})
+        ):
             return "304 Not Modified", [h for h in headers if h[0] != "Content-Length"], b""
         return "200 OK", headers, body
 
     def _caching(self, answer: ocsp_service.Answer, etag: str) -> list[tuple[str, str]]:
         assert answer.this_update is not None and answer.next_update is not None
         max_age = max(0, int((answer.next_update - self.ctx.clock.now()).total_seconds()))
-        return [("Cache-Control", f"max-age={max_age}, public, no-transform, must-revalidate"),
-                ("Last-Modified", format_datetime(answer.this_update, usegmt=True)),
-                ("Expires", format_datetime(answer.next_update, usegmt=True)),
-                ("ETag", etag)]
+        return [
+            ("Cache-Control", f"max-age={max_age}, public, no-transform, must-revalidate"),
+            ("Last-Modified", format_datetime(answer.this_update, usegmt=True)),
+            ("Expires", format_datetime(answer.next_update, usegmt=True)),
+            ("ETag", etag),
+        ]
 
 
 def _headers(body: bytes, caching: list[tuple[str, str]] | None) -> list[tuple[str, str]]:
-    headers = [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body))),
-               ("X-Content-Type-Options", "nosniff")]
+    headers = [
+        ("Content-Type", CONTENT_TYPE),
+        ("Content-Length", str(len(body))),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
     headers += caching if caching is not None else [("Cache-Control", "no-store")]
     return headers
 

@@ -1,4 +1,5 @@
 """Public pages (no login): home, seal status, CA certificates, health."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
@@ -16,16 +17,20 @@ def index():  # type: ignore[no-untyped-def]
     with ctx.reader() as session:
         authorities = list(session.scalars(select(Authority).order_by(Authority.id)))
         count = session.scalar(select(func.count(Seal.id))) or 0
-    return render_template("public/index.html", authorities=authorities, seal_count=count,
-                           settings=ctx.settings)
+    return render_template("public/index.html", authorities=authorities, seal_count=count, settings=ctx.settings)
 
 
 @bp.get("/seals/lookup")
 def lookup():  # type: ignore[no-untyped-def]
     code = (request.args.get("code") or "").strip()
     if not code:
-        return render_template("public/index.html", authorities=[], seal_count=None,
-                               settings=service_context().settings, error="请输入印章编码 / Enter a seal code")
+        return render_template(
+            "public/index.html",
+            authorities=[],
+            seal_count=None,
+            settings=service_context().settings,
+            error="请输入印章编码 / Enter a seal code",
+        )
     from flask import redirect, url_for
 
     return redirect(url_for("public.seal_status", code=code.upper()))
@@ -51,9 +56,11 @@ def ca_certificate(name: str) -> Response:
         row = session.scalar(select(Authority).where(Authority.name == name))
     if row is None:
         abort(404)
-    return Response(row.certificate_der, mimetype="application/pkix-cert",
-                    headers={"Cache-Control": "public, max-age=86400",
-                             "Content-Disposition": f'attachment; filename="{name}.cer"'})
+    return Response(
+        row.certificate_der,
+        mimetype="application/pkix-cert",
+        headers={"Cache-Control": "public, max-age=86400", "Content-Disposition": f'attachment; filename="{name}.cer"'},
+    )
 
 
 @bp.get("/healthz")
@@ -94,9 +101,13 @@ def verify_page():  # type: ignore[no-untyped-def]
     except ValidationError as exc:
         return render_template("public/verify.html", limit=limit, report=None, error=bilingual(exc)), 400
     upload = request.files.get("file")
-    return render_template("public/verify.html", limit=limit, report=result.to_json(),
-                           pictures=[_picture_uri(item.picture) for item in result.items],
-                           filename=(upload.filename if upload else "") or "")
+    return render_template(
+        "public/verify.html",
+        limit=limit,
+        report=result.to_json(),
+        pictures=[_picture_uri(item.picture) for item in result.items],
+        filename=(upload.filename if upload else "") or "",
+    )
 
 
 _PICTURE_MIME = {"PNG": "image/png", "JPG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp"}

@@ -8,6 +8,7 @@
   (no scheme, no host, no ``//``, no backslash or control character: browsers strip a tab or a
   newline, so ``/\\t/evil.example`` would become ``//evil.example``).
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -35,6 +35,7 @@ scripts/test.sh through scripts/install-system-deps.sh; Playwright is in the ``t
 either is missing the browser tests are skipped, announced loudly (a warning and a red banner in the
 summary) — except in CI (``CI`` set), where they fail instead.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,8 +57,15 @@ from .support import _STATE_ATTR, SCREENSHOTS, PageState, artifact_name
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = os.environ.get("REGISTRY_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 # Console errors that are not the app's fault and never fail a test. Keep this list short, and say why.
 KNOWN_NOISE: list[re.Pattern[str]] = []  # (the pages declare an empty icon, so no /favicon.ico 404)
@@ -91,8 +99,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     count = sum(1 for r in tr.stats.get("skipped", []) if _SKIP_MARK in str(getattr(r, "longrepr", "")))
     tr.section("BROWSER TESTS SKIPPED", sep="!", red=True, bold=True)
     tr.line(f"{count or len(_skipped)} BROWSER TESTS WERE SKIPPED: {PROBLEM}.", red=True, bold=True)
-    tr.line("Run scripts/test.sh (it installs Chromium and Playwright). In CI (CI set) this is a "
-            "failure, not a skip.", red=True, bold=True)
+    tr.line(
+        "Run scripts/test.sh (it installs Chromium and Playwright). In CI (CI set) this is a failure, not a skip.",
+        red=True,
+        bold=True,
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -104,8 +115,9 @@ def live_server(ctx: ServiceContext) -> Iterator[str]:
     """The real app over real HTTP on a free loopback port; yields ``http://127.0.0.1:PORT``."""
     app = create_app({"TESTING": True}, ctx=ctx)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="live_server", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="live_server", daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
@@ -181,16 +193,16 @@ def page(request: pytest.FixtureRequest, browser: Any) -> Iterator[Any]:
         finally:
             context.close()
     if st.shots:
-        request.node.add_report_section("teardown", "screenshots",
-                                        "\n".join(str(p.relative_to(SCREENSHOTS.parents[1])) for p in st.shots))
+        request.node.add_report_section(
+            "teardown", "screenshots", "\n".join(str(p.relative_to(SCREENSHOTS.parents[1])) for p in st.shots)
+        )
     _fail_on_errors(st, "at teardown")
 
 
 def _fail_on_errors(st: PageState, when: str) -> None:
     if st.errors:
         errors, st.errors[:] = list(st.errors), []
-        pytest.fail(f"the browser reported {len(errors)} error(s) {when}:\n  " + "\n  ".join(errors),
-                    pytrace=False)
+        pytest.fail(f"the browser reported {len(errors)} error(s) {when}:\n  " + "\n  ".join(errors), pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)

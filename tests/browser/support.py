@@ -4,6 +4,7 @@ Screenshots go to ``test-artifacts/screenshots/`` at the repository root (kept b
 artifacts, ignored by git): ``<test id>.png`` is the full page at the end of every test (also when it
 failed), ``<test id>--<name>.png`` is a named shot taken mid-test with :func:`shot`.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,9 +35,9 @@ def artifact_name(nodeid: str) -> str:
 @dataclass
 class PageState:
     test_id: str
-    errors: list[str] = field(default_factory=list)      # unexpected console errors / page errors
+    errors: list[str] = field(default_factory=list)  # unexpected console errors / page errors
     expected: list[re.Pattern[str]] = field(default_factory=list)
-    allowed: list[str] = field(default_factory=list)      # errors that matched an expectation
+    allowed: list[str] = field(default_factory=list)  # errors that matched an expectation
     shots: list[Path] = field(default_factory=list)
 
 

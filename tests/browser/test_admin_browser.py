@@ -1,4 +1,5 @@
 """The admin portal in a real browser: TOTP sign-in, dual control, revocation, CRLs, language."""
+
 from __future__ import annotations
 
 import re
@@ -39,7 +40,7 @@ def sign_in_first_time(page, base: str, ctx: ServiceContext, name: str, *roles: 
 
 
 def sign_out(page) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_load_state("networkidle")   # the page's pictures loaded first
+    page.wait_for_load_state("networkidle")  # the page's pictures loaded first
     page.get_by_role("button", name="退出登录").click()
     expect(page.get_by_text("您已退出登录。")).to_be_visible()
 
@@ -55,8 +56,10 @@ def test_dual_control_issue_then_revoke_in_the_browser(page, live_server: str, c
     expect(page.get_by_role("heading", name=re.compile(f"申请 #{app_id}"))).to_be_visible()
     expect(page.get_by_alt_text("印模图片")).to_be_visible()
     # the picture really loads (drawn by the server from the licence data) before the screenshot
-    page.wait_for_function("() => { const i = document.querySelector('img[alt=\"印模图片\"]');"
-                           " return i && i.complete && i.naturalWidth > 0; }")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('img[alt=\"印模图片\"]');"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
     shot(page, "application")
     page.get_by_role("button", name="执照已核验：标记为已审核").click()
     expect(page.get_by_text("已记录执照核验")).to_be_visible()

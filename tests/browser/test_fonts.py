@@ -1,4 +1,5 @@
 """Chinese text renders with a CJK font, not as boxes: a machine without fonts-noto-cjk fails here."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -5,6 +5,7 @@ so nothing scrolls sideways (wide tables scroll inside their own box, long value
 page of each portal is visited with data that stretches it: long codes, a long enterprise name, an
 application with a CSR, a revoked seal, audit events with details.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,9 +33,17 @@ PERSON_PASSWORD = "a-much-longer-secret-42"
 
 
 def _issue(ctx: ServiceContext, seal_type: str) -> str:
-    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-        uscc=SHENZHEN_USCC, seal_type=seal_type, key=seals.KeyMaterial(generate=True),
-        operator="olivia", approver="rita")).es_id
+    return seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=SHENZHEN_USCC,
+            seal_type=seal_type,
+            key=seals.KeyMaterial(generate=True),
+            operator="olivia",
+            approver="rita",
+        ),
+    ).es_id
 
 
 def _legal(ctx: ServiceContext) -> Principal:
@@ -76,8 +85,9 @@ def _measure(page: Any, what: str, limit: int, problems: list[str]) -> None:
         problems.append(f"{what}: {width} px wide at {limit} px")
 
 
-def _person_sign_in(page: Any, base: str, ctx: ServiceContext, username: str, password: str,
-                    limit: int, problems: list[str]) -> None:
+def _person_sign_in(
+    page: Any, base: str, ctx: ServiceContext, username: str, password: str, limit: int, problems: list[str]
+) -> None:
     """What an authorised person does the first time, measuring each page on the way."""
     page.goto(base + "/portal/login/person")
     _measure(page, "/portal/login/person", limit, problems)
@@ -99,16 +109,35 @@ def _person_sign_in(page: Any, base: str, ctx: ServiceContext, username: str, pa
     expect(page.get_by_role("button", name="退出登录")).to_be_visible()
 
 
-def test_portal_and_public_pages_fit_a_phone(browser, live_server: str, ctx: ServiceContext,  # type: ignore[no-untyped-def]
-                                             tmp_path: Path, page) -> None:
+def test_portal_and_public_pages_fit_a_phone(
+    browser,
+    live_server: str,
+    ctx: ServiceContext,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    page,
+) -> None:
     base = live_server
     d = _data(ctx)
     page.set_viewport_size(PHONE)
     problems: list[str] = []
 
     # public pages, signed out
-    _check(page, base, ["/", "/verify", "/crl/", f"/seals/{d['seal']}", f"/seals/{d['revoked']}",
-                        "/portal/login", "/portal/login/person", "/admin/login"], PHONE["width"], problems)
+    _check(
+        page,
+        base,
+        [
+            "/",
+            "/verify",
+            "/crl/",
+            f"/seals/{d['seal']}",
+            f"/seals/{d['revoked']}",
+            "/portal/login",
+            "/portal/login/person",
+            "/admin/login",
+        ],
+        PHONE["width"],
+        problems,
+    )
     # the verify result of a seal
     exported = seals.export_seal(ctx, d["seal"])
     esl = tmp_path / f"{d['seal']}.esl"
@@ -121,16 +150,34 @@ def test_portal_and_public_pages_fit_a_phone(browser, live_server: str, ctx: Ser
 
     # the legal representative: every portal page
     portal_sign_in(page, base, ctx, SHENZHEN_USCC)
-    _check(page, base, ["/portal/", "/portal/apply", f"/portal/applications/{d['app']}",
-                        f"/portal/seals/{d['seal']}", f"/portal/seals/{d['seal']}/certificate",
-                        f"/portal/seals/{d['revoked']}", "/portal/people", f"/portal/people/{d['person']}",
-                        "/portal/settings"], PHONE["width"], problems)
+    _check(
+        page,
+        base,
+        [
+            "/portal/",
+            "/portal/apply",
+            f"/portal/applications/{d['app']}",
+            f"/portal/seals/{d['seal']}",
+            f"/portal/seals/{d['seal']}/certificate",
+            f"/portal/seals/{d['revoked']}",
+            "/portal/people",
+            f"/portal/people/{d['person']}",
+            "/portal/settings",
+        ],
+        PHONE["width"],
+        problems,
+    )
     page.get_by_role("button", name="退出登录").click()
 
     # an authorised person: sign-in pages and every page the person may open
     _person_sign_in(page, base, ctx, "li.lei", d["password"], PHONE["width"], problems)
-    _check(page, base, ["/portal/", f"/portal/seals/{d['seal']}", f"/portal/seals/{d['seal']}/certificate",
-                        "/portal/password"], PHONE["width"], problems)
+    _check(
+        page,
+        base,
+        ["/portal/", f"/portal/seals/{d['seal']}", f"/portal/seals/{d['seal']}/certificate", "/portal/password"],
+        PHONE["width"],
+        problems,
+    )
     assert not problems, "pages wider than the phone:\n  " + "\n  ".join(problems)
 
 
@@ -141,12 +188,31 @@ def test_admin_pages_fit_a_desktop(page, live_server: str, ctx: ServiceContext) 
     page.set_viewport_size(DESKTOP)
     _check(page, base, ["/admin/login"], DESKTOP["width"], problems)
     sign_in_first_time(page, base, ctx, "allie", Role.ADMIN, Role.AUDITOR, Role.OPERATOR, Role.REVIEWER)
-    _check(page, base, ["/admin/", "/admin/applications", "/admin/applications?state=issued",
-                        f"/admin/applications/{d['app']}", "/admin/seals", f"/admin/seals/{d['seal']}",
-                        f"/admin/seals/{d['revoked']}", "/admin/enterprises", f"/admin/enterprises/{SHENZHEN_USCC}",
-                        f"/admin/enterprises/{SHENZHEN_USCC}/licence", "/admin/licences/import", "/admin/crls",
-                        "/admin/users", "/admin/users/allie", "/admin/audit", "/admin/audit/integrity",
-                        "/admin/password"], DESKTOP["width"], problems)
+    _check(
+        page,
+        base,
+        [
+            "/admin/",
+            "/admin/applications",
+            "/admin/applications?state=issued",
+            f"/admin/applications/{d['app']}",
+            "/admin/seals",
+            f"/admin/seals/{d['seal']}",
+            f"/admin/seals/{d['revoked']}",
+            "/admin/enterprises",
+            f"/admin/enterprises/{SHENZHEN_USCC}",
+            f"/admin/enterprises/{SHENZHEN_USCC}/licence",
+            "/admin/licences/import",
+            "/admin/crls",
+            "/admin/users",
+            "/admin/users/allie",
+            "/admin/audit",
+            "/admin/audit/integrity",
+            "/admin/password",
+        ],
+        DESKTOP["width"],
+        problems,
+    )
     assert not problems, "pages wider than the desktop:\n  " + "\n  ".join(problems)
 
 
@@ -171,7 +237,7 @@ def _wrapped(page: Any, selector: str) -> list[str]:
 def test_audit_table_keeps_numbers_codes_and_times_on_one_line(page, live_server: str, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     base = live_server
     _data(ctx)
-    for _ in range(3):   # events with long details (keys, fingerprints)
+    for _ in range(3):  # events with long details (keys, fingerprints)
         submit(ctx)
     page.set_viewport_size(DESKTOP)
     sign_in_first_time(page, base, ctx, "audrey", Role.AUDITOR, Role.ADMIN)
@@ -180,8 +246,14 @@ def test_audit_table_keeps_numbers_codes_and_times_on_one_line(page, live_server
     assert rows.count() > 10
     bad = []
     for column, what in ((1, "number"), (2, "time"), (4, "action"), (5, "target")):
-        bad += [f"{what}: {t!r}" for t in _wrapped(page, f"#audit-events tr td:nth-child({column}) > :first-child, "
-                                                         f"#audit-events tr td:nth-child({column}):not(:has(*))")]
+        bad += [
+            f"{what}: {t!r}"
+            for t in _wrapped(
+                page,
+                f"#audit-events tr td:nth-child({column}) > :first-child, "
+                f"#audit-events tr td:nth-child({column}):not(:has(*))",
+            )
+        ]
     assert not bad, "audit cells broken over lines:\n  " + "\n  ".join(bad)
     assert _width(page) <= DESKTOP["width"]
     shot(page, "audit")
@@ -193,11 +265,14 @@ def test_audit_table_keeps_numbers_codes_and_times_on_one_line(page, live_server
 
 
 def test_seal_picture_on_the_admin_seal_page_and_in_the_public_verify_result(  # type: ignore[no-untyped-def]
-        page, live_server: str, ctx: ServiceContext, tmp_path: Path) -> None:
+    page, live_server: str, ctx: ServiceContext, tmp_path: Path
+) -> None:
     base = live_server
     code = _issue(ctx, "contract")
-    loaded = ("sel => { const i = document.querySelector(sel); "
-              "return i && i.complete && i.naturalWidth > 100 && i.naturalHeight > 100; }")
+    loaded = (
+        "sel => { const i = document.querySelector(sel); "
+        "return i && i.complete && i.naturalWidth > 100 && i.naturalHeight > 100; }"
+    )
     # the public verifier draws the picture carried in the uploaded .esl
     esl = tmp_path / f"{code}.esl"
     esl.write_bytes(seals.export_seal(ctx, code).seal_der)

@@ -2,6 +2,7 @@
 credential and applies for the set of four; an operator and a reviewer approve them in the admin
 portal; the enterprise downloads its .esl, then reports one seal lost and sees it revoked; another
 enterprise gets nothing of it."""
+
 from __future__ import annotations
 
 import re
@@ -43,14 +44,17 @@ def staff_again(page, base: str, ctx: ServiceContext, name: str) -> None:  # typ
     page.get_by_role("button", name="继续").click()
     with ctx.reader() as s:
         user = s.scalars(select(User).where(User.username == name)).one()
-        secret = unwrap_secret(user.totp_secret_blob or b"", ctx.require_keyring().keys, f"totp:{user.id}:{name}").decode()
+        secret = unwrap_secret(
+            user.totp_secret_blob or b"", ctx.require_keyring().keys, f"totp:{user.id}:{name}"
+        ).decode()
     page.get_by_label("6 位动态码").fill(totp.code_at(secret, ctx.clock.now()))
     page.get_by_role("button", name="登录").click()
     expect(page.get_by_role("heading", name="工作台")).to_be_visible()
 
 
 def test_enterprise_applies_staff_approve_enterprise_downloads_and_reports_loss(  # type: ignore[no-untyped-def]
-        page, live_server: str, ctx: ServiceContext, tmp_path: Path) -> None:
+    page, live_server: str, ctx: ServiceContext, tmp_path: Path
+) -> None:
     base = live_server
     # 1. the enterprise signs in with its e-licence and applies for the set of four
     portal_sign_in(page, base, ctx, SHENZHEN_USCC)
@@ -61,14 +65,16 @@ def test_enterprise_applies_staff_approve_enterprise_downloads_and_reports_loss(
         f.write_bytes(csr(SHENZHEN_USCC))
         page.locator(f"#csr_{t.code}").set_input_files(str(f))
     # the previews are real pictures drawn by the server
-    page.wait_for_function("() => [...document.querySelectorAll('figure.preview img')]"
-                           ".every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('figure.preview img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
     shot(page, "portal-apply")
     page.locator('button[value="submit"]').click()
     expect(page.get_by_text("已提交 4 份申请")).to_be_visible()
     with ctx.reader() as s:
-        ids = s.scalars(select(SealApplication.id).where(SealApplication.state == "submitted")
-                        .order_by(SealApplication.id)).all()
+        ids = s.scalars(
+            select(SealApplication.id).where(SealApplication.state == "submitted").order_by(SealApplication.id)
+        ).all()
     assert len(ids) == 4
     page.get_by_role("link", name=str(ids[0]), exact=True).click()
     expect(page.locator(".timeline")).to_be_visible()

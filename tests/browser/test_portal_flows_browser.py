@@ -3,16 +3,16 @@
 admin enterprise page), the application page's progress line, the apply form's summary of every
 problem, the key-making help, the portal's own 404 page, the public home's way to both portals and
 the code to type on the loss form."""
+
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
 from PIL import Image
 
 from registry.domain.roles import Role
-from registry.services import applications, licences, portal_seals, seals
+from registry.services import applications, portal_seals, seals
 from registry.services.context import ServiceContext
 from tests.conftest import ADMIN, SHENZHEN_USCC
 from tests.services.test_applications import staff_actor
@@ -23,17 +23,22 @@ from .support import expect, expect_console_error, shot
 from .test_admin_browser import sign_in_first_time, sign_out
 from .test_portal_browser import portal_sign_in
 
-LONG_NAME = "深圳市前海深港现代服务业合作区国际供应链管理与跨境电子商务综合服务示范科技发展有限责任公司"   # 45
+LONG_NAME = "深圳市前海深港现代服务业合作区国际供应链管理与跨境电子商务综合服务示范科技发展有限责任公司"  # 45
 LONG_USCC = "91440300MA5K56788C"
-CSV = ("uscc,name,legal_representative,entity_type,address,registered_on,status\n"
-       f"{LONG_USCC},{LONG_NAME},王五,有限责任公司,深圳市南山区前海大道9号,2020-01-01,active\n")
+CSV = (
+    "uscc,name,legal_representative,entity_type,address,registered_on,status\n"
+    f"{LONG_USCC},{LONG_NAME},王五,有限责任公司,深圳市南山区前海大道9号,2020-01-01,active\n"
+)
 
-ALL_IMAGES_LOADED = ("() => [...document.querySelectorAll('figure.preview img')].filter(i => !i.hidden)"
-                     ".every(i => i.complete && i.naturalWidth > 0)")
+ALL_IMAGES_LOADED = (
+    "() => [...document.querySelectorAll('figure.preview img')].filter(i => !i.hidden)"
+    ".every(i => i.complete && i.naturalWidth > 0)"
+)
 
 
 def test_a_name_too_long_to_draw_is_said_in_its_fieldset_and_the_upload_is_offered(  # type: ignore[no-untyped-def]
-        page, live_server: str, ctx: ServiceContext, tmp_path: Path) -> None:
+    page, live_server: str, ctx: ServiceContext, tmp_path: Path
+) -> None:
     base = live_server
     # the operator imports the licence: imported, with a warning on its row, and on the enterprise page
     sign_in_first_time(page, base, ctx, "imke", Role.OPERATOR)
@@ -65,8 +70,9 @@ def test_a_name_too_long_to_draw_is_said_in_its_fieldset_and_the_upload_is_offer
     expect(page.locator("#seal-05 .undrawable")).to_be_hidden()
     expect(page.locator("#preview_05")).to_be_visible()
     page.wait_for_function(ALL_IMAGES_LOADED)
-    assert page.evaluate("() => [...document.images].filter(i => i.src && !i.hidden)"
-                         ".every(i => i.complete && i.naturalWidth > 0)")
+    assert page.evaluate(
+        "() => [...document.images].filter(i => i.src && !i.hidden).every(i => i.complete && i.naturalWidth > 0)"
+    )
     shot(page, "apply-undrawable")
     # choosing a PNG shows it where the drawn picture would be
     own = tmp_path / "own.png"
@@ -94,7 +100,8 @@ def test_a_name_too_long_to_draw_is_said_in_its_fieldset_and_the_upload_is_offer
 
 
 def test_the_application_page_shows_the_type_the_picture_and_the_progress(  # type: ignore[no-untyped-def]
-        page, live_server: str, ctx: ServiceContext) -> None:
+    page, live_server: str, ctx: ServiceContext
+) -> None:
     base = live_server
     (app_id,) = portal_seals.apply(ctx, representative(ctx), [portal_seals.ApplyItem("03", csr(SHENZHEN_USCC))])
     portal_sign_in(page, base, ctx, SHENZHEN_USCC)
@@ -108,8 +115,10 @@ def test_the_application_page_shows_the_type_the_picture_and_the_progress(  # ty
     expect(steps.nth(1)).to_have_attribute("aria-current", "step")
     expect(steps.nth(2)).to_have_class(re.compile("step-pending"))
     expect(page.locator("#next")).to_contain_text("执照核验")
-    page.wait_for_function("() => { const i = document.getElementById('app-picture');"
-                           " return i.complete && i.naturalWidth === 472 && i.naturalHeight === 354; }")  # the oval
+    page.wait_for_function(
+        "() => { const i = document.getElementById('app-picture');"
+        " return i.complete && i.naturalWidth === 472 && i.naturalHeight === 354; }"
+    )  # the oval
     shot(page, "application-submitted")
 
     applications.review(ctx, staff_actor(ctx, "olivia"), app_id)
@@ -121,7 +130,8 @@ def test_the_application_page_shows_the_type_the_picture_and_the_progress(  # ty
 
 
 def test_the_apply_form_lists_every_problem_at_the_top_in_one_pass(  # type: ignore[no-untyped-def]
-        page, live_server: str, ctx: ServiceContext, tmp_path: Path) -> None:
+    page, live_server: str, ctx: ServiceContext, tmp_path: Path
+) -> None:
     base = live_server
     portal_sign_in(page, base, ctx, SHENZHEN_USCC)
     page.goto(base + "/portal/apply")
@@ -132,8 +142,8 @@ def test_the_apply_form_lists_every_problem_at_the_top_in_one_pass(  # type: ign
     fake = tmp_path / "fake.png"
     fake.write_bytes(b"not a png at all")
     page.locator("#csr_01").set_input_files(str(same))
-    page.locator("#csr_04").set_input_files(str(same))      # the same key for two seals
-    page.locator("#csr_02").set_input_files(str(other))     # another enterprise's USCC
+    page.locator("#csr_04").set_input_files(str(same))  # the same key for two seals
+    page.locator("#csr_02").set_input_files(str(other))  # another enterprise's USCC
     page.locator("#picture_02").set_input_files(str(fake))  # and a picture that is not a PNG
     # 05: no CSR at all
     page.locator('button[value="submit"]').click()
@@ -142,8 +152,10 @@ def test_the_apply_form_lists_every_problem_at_the_top_in_one_pass(  # type: ign
     expect(summary).to_be_visible()
     expect(summary.locator("li")).to_have_count(4)
     expect(summary).to_contain_text("申请均未提交")
-    items = summary.locator("li")   # in the order of the seals
-    expect(items.nth(0)).to_contain_text("01 法定名称章: 此证书请求的密钥与04 合同专用章的相同：每枚印章须使用各自的密钥")
+    items = summary.locator("li")  # in the order of the seals
+    expect(items.nth(0)).to_contain_text(
+        "01 法定名称章: 此证书请求的密钥与04 合同专用章的相同：每枚印章须使用各自的密钥"
+    )
     expect(items.nth(1)).to_contain_text("02 财务专用章")
     expect(items.nth(1)).to_contain_text(OTHER_USCC)
     expect(items.nth(1)).to_contain_text("图片不是 PNG")
@@ -159,7 +171,8 @@ def test_the_apply_form_lists_every_problem_at_the_top_in_one_pass(  # type: ign
 
 
 def test_key_help_404_inside_the_portal_public_links_and_the_code_to_type(  # type: ignore[no-untyped-def]
-        page, live_server: str, ctx: ServiceContext) -> None:
+    page, live_server: str, ctx: ServiceContext
+) -> None:
     base = live_server
     # the public home leads to both portals
     page.goto(base + "/")
@@ -168,9 +181,17 @@ def test_key_help_404_inside_the_portal_public_links_and_the_code_to_type(  # ty
     page.locator("#link-portal").click()
     expect(page.locator("#credential")).to_be_visible()
 
-    code = seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-        uscc=SHENZHEN_USCC, seal_type="finance", key=seals.KeyMaterial(generate=True), operator="olivia",
-        approver="rita")).es_id
+    code = seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=SHENZHEN_USCC,
+            seal_type="finance",
+            key=seals.KeyMaterial(generate=True),
+            operator="olivia",
+            approver="rita",
+        ),
+    ).es_id
     portal_sign_in(page, base, ctx, SHENZHEN_USCC)
     # key-making help from the apply form: commands with our USCC, and the script to download
     page.goto(base + "/portal/apply")
@@ -195,7 +216,7 @@ def test_key_help_404_inside_the_portal_public_links_and_the_code_to_type(  # ty
     shot(page, "portal-404")
     page.locator("#back-to-portal").click()
     expect(page).to_have_url(base + "/portal/")
-    r = page.goto(base + "/portal/seals/440300022026XXXXXXXXXXXXX")   # not ours (a domain NotFound)
+    r = page.goto(base + "/portal/seals/440300022026XXXXXXXXXXXXX")  # not ours (a domain NotFound)
     assert r is not None and r.status == 404
     expect_console_error(page, r"status of 404 .* @ .*/portal/seals/")
     expect(page.locator("#back-to-portal")).to_be_visible()

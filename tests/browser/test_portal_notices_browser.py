@@ -2,6 +2,7 @@
 portal's header after staff decide on an application and issue and revoke a seal, opens the notices
 through it, reads them in Chinese with Beijing time, follows one to its seal, and the badge is gone;
 at phone width the page does not overflow."""
+
 from __future__ import annotations
 
 from registry.services import applications, revocation
@@ -14,7 +15,8 @@ from .test_portal_browser import portal_sign_in
 
 
 def test_the_badge_leads_to_the_notices_which_it_then_stops_counting(  # type: ignore[no-untyped-def]
-        page, live_server: str, ctx: ServiceContext) -> None:
+    page, live_server: str, ctx: ServiceContext
+) -> None:
     base = live_server
     portal_sign_in(page, base, ctx, SHENZHEN_USCC)
     expect(page.locator("#notice-badge")).to_have_count(0)
@@ -37,7 +39,7 @@ def test_the_badge_leads_to_the_notices_which_it_then_stops_counting(  # type: i
     expect(page.locator("#notices tr.notice.unread")).to_have_count(3)
     expect(page.locator("#notices")).to_contain_text("北京时间")
     expect(page.locator("#notices")).to_contain_text("2026-11-23 16:00")
-    expect(page.locator("#notice-badge")).to_have_count(0)   # opened: read
+    expect(page.locator("#notice-badge")).to_have_count(0)  # opened: read
     shot(page, "portal-notices")
     rows.nth(0).locator("a.notice-seal").click()
     expect(page).to_have_url(f"{base}/portal/seals/{es_id}")

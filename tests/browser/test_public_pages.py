@@ -1,4 +1,5 @@
 """The public pages in a real browser: seal lookup and status, file verification, the CRL index."""
+
 from __future__ import annotations
 
 import re
@@ -15,9 +16,17 @@ DOC = b"loan agreement 2026-77"
 
 
 def _issue(ctx: ServiceContext, seal_type: str = "contract") -> seals.IssueResult:
-    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-        uscc=SHENZHEN_USCC, seal_type=seal_type, key=seals.KeyMaterial(generate=True),
-        operator="olivia", approver="rita"))
+    return seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=SHENZHEN_USCC,
+            seal_type=seal_type,
+            key=seals.KeyMaterial(generate=True),
+            operator="olivia",
+            approver="rita",
+        ),
+    )
 
 
 def test_home_lookup_opens_the_seal_status_page(page, live_server: str, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
@@ -64,8 +73,12 @@ def test_lookup_of_an_unknown_or_empty_code_says_so(page, live_server: str) -> N
     expect_console_error(page, r"status of 400 .* @ .*/seals/NOT-A-CODE$")  # the page's own status
 
 
-def test_verify_page_gives_the_verdict_of_an_uploaded_seal(page, live_server: str, ctx: ServiceContext,  # type: ignore[no-untyped-def]
-                                                          tmp_path: Path) -> None:
+def test_verify_page_gives_the_verdict_of_an_uploaded_seal(
+    page,
+    live_server: str,
+    ctx: ServiceContext,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     r = _issue(ctx)
     (tmp_path / "seal.esl").write_bytes(r.seal_der)
     page.goto(live_server + "/")
@@ -84,13 +97,23 @@ def test_verify_page_gives_the_verdict_of_an_uploaded_seal(page, live_server: st
     shot(page, "seal-verdict")
 
 
-def test_verify_page_checks_a_signature_against_its_document(page, live_server: str, ctx: ServiceContext,  # type: ignore[no-untyped-def]
-                                                             tmp_path: Path) -> None:
+def test_verify_page_checks_a_signature_against_its_document(
+    page,
+    live_server: str,
+    ctx: ServiceContext,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     r = _issue(ctx)
     ctx.clock.advance(minutes=1)
     assert r.private_key_pem
-    sig = signing.sign_file(ctx, seal=r.seal_der, key=PrivateKey.from_pem(r.private_key_pem),
-                            certificate=r.certificate_der, data=DOC, file_name="loan.txt").signature
+    sig = signing.sign_file(
+        ctx,
+        seal=r.seal_der,
+        key=PrivateKey.from_pem(r.private_key_pem),
+        certificate=r.certificate_der,
+        data=DOC,
+        file_name="loan.txt",
+    ).signature
     (tmp_path / "loan.sig").write_bytes(sig)
     (tmp_path / "loan.txt").write_bytes(DOC)
     (tmp_path / "forged.txt").write_bytes(DOC + b"!")
@@ -99,7 +122,9 @@ def test_verify_page_checks_a_signature_against_its_document(page, live_server: 
     page.locator("input[name=file]").set_input_files(tmp_path / "loan.sig")
     page.locator("input[name=document]").set_input_files(tmp_path / "loan.txt")
     page.get_by_role("button", name="验证 / Verify").click()
-    expect(page.get_by_role("heading", name=re.compile("结论 · Verdict")).locator(".status")).to_have_text("有效 / Valid")
+    expect(page.get_by_role("heading", name=re.compile("结论 · Verdict")).locator(".status")).to_have_text(
+        "有效 / Valid"
+    )
     expect(page.locator("main")).to_contain_text("电子签章 electronic signature")
     expect(page.locator("main")).to_contain_text("签章人签名值")
     shot(page, "signature-valid")
@@ -107,7 +132,9 @@ def test_verify_page_checks_a_signature_against_its_document(page, live_server: 
     page.locator("input[name=file]").set_input_files(tmp_path / "loan.sig")
     page.locator("input[name=document]").set_input_files(tmp_path / "forged.txt")
     page.get_by_role("button", name="验证 / Verify").click()
-    expect(page.get_by_role("heading", name=re.compile("结论 · Verdict")).locator(".status")).to_have_text("无效 / Invalid")
+    expect(page.get_by_role("heading", name=re.compile("结论 · Verdict")).locator(".status")).to_have_text(
+        "无效 / Invalid"
+    )
     expect(page.locator("tr.check-fail")).not_to_have_count(0)
 
 
@@ -136,8 +163,9 @@ def test_crl_index_lists_the_published_crls(page, live_server: str, ctx: Service
         expect(table.locator("td code", has_text=issuer).first).to_be_visible()
     from registry.domain.display_time import format_local
 
-    expect(table).to_contain_text(format_local(ctx.clock.now(), ctx.settings.display_timezone, "zh",
-                                               "%Y-%m-%d %H:%M:%S"))   # Beijing time, labelled
+    expect(table).to_contain_text(
+        format_local(ctx.clock.now(), ctx.settings.display_timezone, "zh", "%Y-%m-%d %H:%M:%S")
+    )  # Beijing time, labelled
     expect(page.locator(".status-revoked", has_text="过期 stale")).to_have_count(0)
     shot(page, "published")
     # a CRL link downloads the DER file

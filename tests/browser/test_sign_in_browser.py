@@ -2,6 +2,7 @@
 ``required``, so only all four could be submitted), role boxes inline with their labels, the
 enrolment QR code unchanged by a reload, staff password reset, confirmation of irreversible person
 actions, and the idle sign-out that says why and comes back to the page."""
+
 from __future__ import annotations
 
 import re
@@ -84,8 +85,11 @@ def test_an_admin_resets_a_staff_password(page, live_server: str, ctx: ServiceCo
         assert oscar is not None and oscar.must_change_password and users.check_password(oscar, password)
 
 
-def test_person_actions_ask_for_the_username_and_idle_sign_out_keeps_the_page(page, live_server: str,  # type: ignore[no-untyped-def]
-                                                                             ctx: ServiceContext) -> None:
+def test_person_actions_ask_for_the_username_and_idle_sign_out_keeps_the_page(
+    page,
+    live_server: str,  # type: ignore[no-untyped-def]
+    ctx: ServiceContext,
+) -> None:
     elicence.ensure_demo_issuer(ctx)
     pid, _ = enterprise_people.create_person(ctx, legal(ctx), "li.lei", "李雷")
     page.goto(live_server + "/portal/login")
@@ -94,7 +98,7 @@ def test_person_actions_ask_for_the_username_and_idle_sign_out_keeps_the_page(pa
     page.get_by_role("button", name=re.compile("登录")).first.click()
     page.goto(f"{live_server}/portal/people/{pid}")
     page.get_by_text("停用", exact=True).click()
-    page.get_by_role("button", name="停用此账号").click()          # nothing typed: refused, said why
+    page.get_by_role("button", name="停用此账号").click()  # nothing typed: refused, said why
     expect(page.get_by_role("alert")).to_contain_text("请输入用户名 li.lei 以确认")
     with ctx.reader() as s:
         assert s.scalar(select(EnterprisePerson.active).where(EnterprisePerson.id == pid))

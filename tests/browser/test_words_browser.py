@@ -2,6 +2,7 @@
 the verifier's refusal in Chinese beside English (5), names instead of codes (6), a revocation form
 with no reason chosen for you and the Chinese name beside the RFC 5280 term (7), Beijing time (8),
 and the 发票专用章 drawn as an oval (14)."""
+
 from __future__ import annotations
 
 import re
@@ -28,20 +29,22 @@ def test_the_verifier_refuses_garbage_in_chinese_and_english(page, live_server: 
     expect_console_error(page, r"status of 400")
 
 
-def test_admin_pages_show_names_beijing_time_and_an_unchosen_reason(page, live_server: str, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
+def test_admin_pages_show_names_beijing_time_and_an_unchosen_reason(
+    page, live_server: str, ctx: ServiceContext
+) -> None:  # type: ignore[no-untyped-def]
     r = _issue(ctx, "finance")
     sign_in_first_time(page, live_server, ctx, "rhea", Role.REVIEWER)
     page.goto(f"{live_server}/admin/seals/{r.es_id}")
     main = page.locator("main")
-    expect(main).to_contain_text("北京时间")                                        # 8
-    expect(main).to_contain_text("签发印章")                                        # 6: the action's name
+    expect(main).to_contain_text("北京时间")  # 8
+    expect(main).to_contain_text("签发印章")  # 6: the action's name
     assert "seal.issued" not in re.sub(r"<code>seal\.issued</code>", "", main.inner_html())
     page.locator("details.danger summary", has_text="吊销").click()
     reason = page.locator("#reason")
-    assert reason.input_value() == ""                                               # 7: nothing chosen for you
+    assert reason.input_value() == ""  # 7: nothing chosen for you
     expect(reason.locator("option", has_text="keyCompromise")).to_contain_text("挂失")
     page.locator("#revoke-confirm").fill(r.es_id)
-    page.get_by_role("button", name="吊销此印章").click()                           # the browser asks for a reason
+    page.get_by_role("button", name="吊销此印章").click()  # the browser asks for a reason
     assert page.evaluate("() => !document.querySelector('#reason').checkValidity()")
     shot(page, "revoke-unchosen")
 
@@ -56,4 +59,4 @@ def test_the_invoice_seal_is_drawn_as_an_oval(page, live_server: str, ctx: Servi
     size = page.evaluate("""() => new Promise((done, fail) => { const i = new Image();
         i.onload = () => done([i.naturalWidth, i.naturalHeight]); i.onerror = fail;
         i.src = '/portal/apply/preview/03.png'; })""")
-    assert abs(size[0] / size[1] - 40 / 30) < 0.02, size                             # 14: 40 × 30 mm
+    assert abs(size[0] / size[1] - 40 / 30) < 0.02, size  # 14: 40 × 30 mm

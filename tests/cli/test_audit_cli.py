@@ -1,4 +1,5 @@
 """`registry audit verify` (design.md §8): one line, exit 0 intact, 1 tampered, 2 could not check."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,9 @@ def test_an_intact_log_exits_0_with_the_head(ready: Cli) -> None:  # noqa: F811
         ctx.engine.dispose()
     result = ready("audit", "verify")
     assert result.exit_code == 0
-    assert result.stdout.startswith(f"audit chain intact: {len(events)} events, head seq {events[-1].seq} "
-                                    f"hash {events[-1].hash}; ")
+    assert result.stdout.startswith(
+        f"audit chain intact: {len(events)} events, head seq {events[-1].seq} hash {events[-1].hash}; "
+    )
     assert result.stdout.count("\n") == 1
 
 
@@ -31,8 +33,9 @@ def test_an_edited_event_exits_1_naming_the_first_changed_event(ready: Cli) -> N
     assert result.exit_code == 1
     line = result.stdout.strip()
     assert "\n" not in line
-    assert line.startswith(f"audit chain broken: changed at seq {target.seq}: event {target.seq} "
-                           f"(id {target.id}, user.created by ")
+    assert line.startswith(
+        f"audit chain broken: changed at seq {target.seq}: event {target.seq} (id {target.id}, user.created by "
+    )
     assert "does not match its hash" in line
 
 

@@ -1,4 +1,5 @@
 """The ``registry`` command end to end (design.md §8), with OpenSSL as the independent check."""
+
 from __future__ import annotations
 
 import json
@@ -31,15 +32,20 @@ class Cli:
     def __call__(self, *args: str, ok: bool = True) -> Result:
         result = self.runner.invoke(main, list(args), env=self.env, catch_exceptions=False)
         if ok and result.exit_code != 0:
-            raise AssertionError(f"registry {' '.join(args)} failed ({result.exit_code}): "
-                                 f"{result.stdout}{result.stderr}")
+            raise AssertionError(
+                f"registry {' '.join(args)} failed ({result.exit_code}): {result.stdout}{result.stderr}"
+            )
         return result
 
 
 @pytest.fixture
 def cli(tmp_path: Path, database_url: str) -> Cli:
-    env = {"REGISTRY_INSTANCE_PATH": str(tmp_path / "instance"), "REGISTRY_DATABASE_URL": database_url,
-           "REGISTRY_BASE_URL": "http://registry.test", "REGISTRY_KEK": ""}
+    env = {
+        "REGISTRY_INSTANCE_PATH": str(tmp_path / "instance"),
+        "REGISTRY_DATABASE_URL": database_url,
+        "REGISTRY_BASE_URL": "http://registry.test",
+        "REGISTRY_KEK": "",
+    }
     return Cli(env)
 
 
@@ -103,9 +109,18 @@ def test_licence_import_reports_bad_rows_with_line_numbers_and_keeps_good_rows(c
 def test_licence_import_accepts_json_lines(cli: Cli, tmp_path: Path) -> None:
     cli("init")
     f = tmp_path / "lic.jsonl"
-    rows = [dict(uscc=SHENZHEN_USCC, name="深圳市前海示范科技有限公司", legal_representative="张三",
-                 entity_type="有限责任公司", address="", registered_on="2019-05-20", status="active"),
-            {"uscc": "bad"}]
+    rows = [
+        dict(
+            uscc=SHENZHEN_USCC,
+            name="深圳市前海示范科技有限公司",
+            legal_representative="张三",
+            entity_type="有限责任公司",
+            address="",
+            registered_on="2019-05-20",
+            status="active",
+        ),
+        {"uscc": "bad"},
+    ]
     f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n{oops\n", encoding="utf-8")
     r = cli("licence", "import", str(f))
     assert "created 1" in r.stdout and "rejected 2" in r.stdout
@@ -133,8 +148,19 @@ def _split_pem(path: Path) -> list[str]:
 
 def test_sm2_seal_export_verifies_with_openssl(ready: Cli, tmp_path: Path, openssl: str) -> None:
     out = tmp_path / "out"
-    r = ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", "finance", "--generate-key",
-              "--break-glass", "counter test", "--out", str(out))
+    r = ready(
+        "seal",
+        "issue",
+        "--uscc",
+        SHENZHEN_USCC,
+        "--type",
+        "finance",
+        "--generate-key",
+        "--break-glass",
+        "counter test",
+        "--out",
+        str(out),
+    )
     es_id = last_line(r)
     assert len(es_id) == 25 and es_id.startswith("44030002")
     assert {p.name for p in out.iterdir()} == {"seal.esl", "cert.pem", "chain.pem", "maker-chain.pem", "holder.key"}
@@ -148,8 +174,10 @@ def test_sm2_seal_export_verifies_with_openssl(ready: Cli, tmp_path: Path, opens
     for cert, ca in ((out / "cert.pem", "issuing.pem"), (tmp_path / "issuing.pem", "root.pem")):
         v = _openssl("verify", *distid, "-partial_chain", "-CAfile", ca, str(cert), cwd=tmp_path)
         assert v.returncode == 0 and ": OK" in v.stdout, v.stderr
-    assert _openssl("verify", "-partial_chain", "-CAfile", "issuing.pem", str(out / "cert.pem"),
-                    cwd=tmp_path).returncode != 0  # without the GM/T 0009 ID it must fail
+    assert (
+        _openssl("verify", "-partial_chain", "-CAfile", "issuing.pem", str(out / "cert.pem"), cwd=tmp_path).returncode
+        != 0
+    )  # without the GM/T 0009 ID it must fail
 
     # 2. signedValue over SES_SealInfo, with the seal-maker certificate's key
     seal_der = (out / "seal.esl").read_bytes()
@@ -157,8 +185,19 @@ def test_sm2_seal_export_verifies_with_openssl(ready: Cli, tmp_path: Path, opens
     seal_info = top.children()[0]
     (tmp_path / "info.der").write_bytes(seal_info.raw)
     # OpenSSL's own view of element 0 is byte-identical to what we signed
-    ap = _openssl("asn1parse", "-inform", "DER", "-in", str(out / "seal.esl"), "-strparse",
-                  str(top.header_len), "-noout", "-out", "info_openssl.der", cwd=tmp_path)
+    ap = _openssl(
+        "asn1parse",
+        "-inform",
+        "DER",
+        "-in",
+        str(out / "seal.esl"),
+        "-strparse",
+        str(top.header_len),
+        "-noout",
+        "-out",
+        "info_openssl.der",
+        cwd=tmp_path,
+    )
     assert ap.returncode == 0, ap.stderr
     assert (tmp_path / "info_openssl.der").read_bytes() == seal_info.raw
     parsed = ses.parse_seal(seal_der)
@@ -167,14 +206,25 @@ def test_sm2_seal_export_verifies_with_openssl(ready: Cli, tmp_path: Path, opens
     (tmp_path / "maker.pem").write_text(maker_pem)
     pub = _openssl("x509", "-in", "maker.pem", "-pubkey", "-noout", cwd=tmp_path)
     (tmp_path / "maker_pub.pem").write_text(pub.stdout)
-    d = _openssl("dgst", "-sm3", "-verify", "maker_pub.pem", "-sigopt", "distid:1234567812345678",
-                 "-signature", "sig.der", "info_openssl.der", cwd=tmp_path)
+    d = _openssl(
+        "dgst",
+        "-sm3",
+        "-verify",
+        "maker_pub.pem",
+        "-sigopt",
+        "distid:1234567812345678",
+        "-signature",
+        "sig.der",
+        "info_openssl.der",
+        cwd=tmp_path,
+    )
     assert d.stdout.strip() == "Verified OK", d.stderr
     assert parsed.maker_cert == der.pem_to_der(maker_pem)
 
     # 3. the certList holds exactly the exported holder certificate
-    holder_der = subprocess.run(["openssl", "x509", "-in", str(out / "cert.pem"), "-outform", "DER"],
-                                capture_output=True, check=True).stdout
+    holder_der = subprocess.run(
+        ["openssl", "x509", "-in", str(out / "cert.pem"), "-outform", "DER"], capture_output=True, check=True
+    ).stdout
     assert parsed.property.certificates == (holder_der,)
     # and the exported private key belongs to it (OpenSSL's reading of both)
     k = _openssl("pkey", "-in", str(out / "holder.key"), "-pubout", cwd=tmp_path)
@@ -186,8 +236,20 @@ def test_ecdsa_seal_chain_verifies_with_plain_openssl(ready: Cli, tmp_path: Path
     key = PrivateKey.generate(Algorithm.ECDSA)
     (tmp_path / "pub.pem").write_text(key.public_key.pem())
     out = tmp_path / "out"
-    ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", "04", "--public-key", str(tmp_path / "pub.pem"),
-          "--break-glass", "counter test", "--out", str(out))
+    ready(
+        "seal",
+        "issue",
+        "--uscc",
+        SHENZHEN_USCC,
+        "--type",
+        "04",
+        "--public-key",
+        str(tmp_path / "pub.pem"),
+        "--break-glass",
+        "counter test",
+        "--out",
+        str(out),
+    )
     issuing, root = _split_pem(out / "chain.pem")
     (tmp_path / "issuing.pem").write_text(issuing)
     (tmp_path / "root.pem").write_text(root)
@@ -198,30 +260,75 @@ def test_ecdsa_seal_chain_verifies_with_plain_openssl(ready: Cli, tmp_path: Path
 
 
 def test_openssl_made_sm2_csr_is_accepted(ready: Cli, tmp_path: Path, openssl: str) -> None:
-    assert _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", "k.pem",
-                    cwd=tmp_path).returncode == 0
-    req = _openssl("req", "-new", "-key", "k.pem", "-sm3", "-sigopt", "distid:1234567812345678",
-                   "-subj", f"/C=CN/CN=holder/organizationIdentifier={SHENZHEN_USCC}", "-out", "req.pem",
-                   cwd=tmp_path)
+    assert (
+        _openssl(
+            "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", "k.pem", cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    req = _openssl(
+        "req",
+        "-new",
+        "-key",
+        "k.pem",
+        "-sm3",
+        "-sigopt",
+        "distid:1234567812345678",
+        "-subj",
+        f"/C=CN/CN=holder/organizationIdentifier={SHENZHEN_USCC}",
+        "-out",
+        "req.pem",
+        cwd=tmp_path,
+    )
     assert req.returncode == 0, req.stderr
-    r = ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", "contract", "--csr", str(tmp_path / "req.pem"),
-              "--break-glass", "counter test")
+    r = ready(
+        "seal",
+        "issue",
+        "--uscc",
+        SHENZHEN_USCC,
+        "--type",
+        "contract",
+        "--csr",
+        str(tmp_path / "req.pem"),
+        "--break-glass",
+        "counter test",
+    )
     es_id = last_line(r)
     info = json.loads(ready("seal", "show", es_id, "--json").stdout)
     assert info["es_id"] == es_id and info["status"] == "active" and info["algorithm"] == "sm2"
     assert info["type"] == "04" and info["uscc"] == SHENZHEN_USCC
-    spki = subprocess.run(["openssl", "pkey", "-in", "k.pem", "-pubout", "-outform", "DER"], cwd=tmp_path,
-                          capture_output=True, check=True).stdout
+    spki = subprocess.run(
+        ["openssl", "pkey", "-in", "k.pem", "-pubout", "-outform", "DER"], cwd=tmp_path, capture_output=True, check=True
+    ).stdout
     ready("seal", "export", es_id, "--out", str(tmp_path / "exp"))
     assert x509.Certificate.load((tmp_path / "exp" / "cert.pem").read_bytes()).spki == spki
 
 
 def test_keygen_makes_a_key_and_csr_that_issue_accepts(ready: Cli, tmp_path: Path) -> None:
-    r = ready("keygen", "--algorithm", "ecdsa", "--uscc", SHENZHEN_USCC, "--key-out", str(tmp_path / "k.pem"),
-              "--csr-out", str(tmp_path / "r.csr"))
+    r = ready(
+        "keygen",
+        "--algorithm",
+        "ecdsa",
+        "--uscc",
+        SHENZHEN_USCC,
+        "--key-out",
+        str(tmp_path / "k.pem"),
+        "--csr-out",
+        str(tmp_path / "r.csr"),
+    )
     assert last_line(r) == str(tmp_path / "r.csr")
-    r = ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", "official", "--csr", str(tmp_path / "r.csr"),
-              "--break-glass", "counter test")
+    r = ready(
+        "seal",
+        "issue",
+        "--uscc",
+        SHENZHEN_USCC,
+        "--type",
+        "official",
+        "--csr",
+        str(tmp_path / "r.csr"),
+        "--break-glass",
+        "counter test",
+    )
     export = tmp_path / "exp"
     ready("seal", "export", last_line(r), "--out", str(export))
     cert = x509.Certificate.load((export / "cert.pem").read_bytes())
@@ -246,8 +353,11 @@ def _p384_csr(tmp_path: Path) -> Path:
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP384R1())
-    csr = (cx.CertificateSigningRequestBuilder()
-           .subject_name(cx.Name([cx.NameAttribute(NameOID.COMMON_NAME, "holder")])).sign(key, hashes.SHA256()))
+    csr = (
+        cx.CertificateSigningRequestBuilder()
+        .subject_name(cx.Name([cx.NameAttribute(NameOID.COMMON_NAME, "holder")]))
+        .sign(key, hashes.SHA256())
+    )
     p = tmp_path / "p384.csr"
     p.write_bytes(csr.public_bytes(serialization.Encoding.PEM))
     return p
@@ -258,8 +368,11 @@ def _p384(tmp_path: Path) -> Path:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     p = tmp_path / "p384.pem"
-    p.write_bytes(ec.generate_private_key(ec.SECP384R1()).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    p.write_bytes(
+        ec.generate_private_key(ec.SECP384R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     return p
 
 
@@ -279,17 +392,23 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_issue_input_is_one_line_exit_2_and_writes_nothing(ready: Cli, tmp_path: Path, fingerprint, case: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_issue_input_is_one_line_exit_2_and_writes_nothing(
+    ready: Cli, tmp_path: Path, fingerprint, case: str
+) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "fake.png").write_bytes(b"\xff\xd8\xff\xe0JFIF" + b"\x00" * 64)
     (tmp_path / "garbage.csr").write_bytes(b"this is not a request")
     extra, words = BAD[case]
     ready("user", "add", "otto", "--role", "operator", "--role", "reviewer")
-    subst = {"tmp": str(tmp_path), "bad_csr": str(_bad_csr(tmp_path)), "p384": str(_p384(tmp_path)),
-             "p384_csr": str(_p384_csr(tmp_path))}
+    subst = {
+        "tmp": str(tmp_path),
+        "bad_csr": str(_bad_csr(tmp_path)),
+        "p384": str(_p384(tmp_path)),
+        "p384_csr": str(_p384_csr(tmp_path)),
+    }
     extra = [e.format(**subst) for e in extra]
     args = {"--uscc": SHENZHEN_USCC, "--type": "finance"}
     if not any(e in ("--operator", "--approver") for e in extra):
-        args["--break-glass"] = "counter test"      # input checks; dual control: tests/security/test_cli_dual_control.py
+        args["--break-glass"] = "counter test"  # input checks; dual control: tests/security/test_cli_dual_control.py
     else:
         args.update({"--operator": "olivia", "--approver": "rita"})
     for i in range(0, len(extra), 2):
@@ -317,8 +436,19 @@ def test_show_unknown_or_mistyped_seal_code(ready: Cli) -> None:
 
 
 def test_export_refuses_to_overwrite(ready: Cli, tmp_path: Path) -> None:
-    r = ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", "official", "--generate-key",
-              "--break-glass", "counter test", "--out", str(tmp_path / "o"))
+    r = ready(
+        "seal",
+        "issue",
+        "--uscc",
+        SHENZHEN_USCC,
+        "--type",
+        "official",
+        "--generate-key",
+        "--break-glass",
+        "counter test",
+        "--out",
+        str(tmp_path / "o"),
+    )
     r2 = ready("seal", "export", last_line(r), "--out", str(tmp_path / "o"), ok=False)
     assert r2.exit_code == 2 and "refusing to overwrite" in r2.stderr
 
@@ -327,9 +457,12 @@ def test_console_script_is_installed_and_reports_errors_on_stderr(tmp_path: Path
     import sys
 
     exe = Path(sys.executable).parent / "registry"
-    r = subprocess.run([str(exe), "seal", "show", "nope"], capture_output=True, text=True,
-                       env={"REGISTRY_INSTANCE_PATH": str(tmp_path), "PATH": "/usr/bin:/bin",
-                            "REGISTRY_KEK": TEST_KEK})
+    r = subprocess.run(
+        [str(exe), "seal", "show", "nope"],
+        capture_output=True,
+        text=True,
+        env={"REGISTRY_INSTANCE_PATH": str(tmp_path), "PATH": "/usr/bin:/bin", "REGISTRY_KEK": TEST_KEK},
+    )
     assert r.returncode == 2 and r.stderr.startswith("registry: error:") and r.stdout == ""
 
 
@@ -345,8 +478,13 @@ def test_serve_runs_the_portal_with_gunicorn(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--workers", "2"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         body = ""
         for _ in range(100):  # bounded wait for the workers to boot
@@ -370,10 +508,23 @@ def test_serve_runs_the_portal_with_gunicorn(tmp_path: Path) -> None:
 
 
 def _issue_cli(ready: Cli, seal_type: str = "finance") -> str:
-    pem = Path(ready.env["REGISTRY_INSTANCE_PATH"]).parent / f"pub-{seal_type}-{PrivateKey.generate(Algorithm.SM2).public_key.fingerprint()[:8]}.pem"
+    pem = (
+        Path(ready.env["REGISTRY_INSTANCE_PATH"]).parent
+        / f"pub-{seal_type}-{PrivateKey.generate(Algorithm.SM2).public_key.fingerprint()[:8]}.pem"
+    )
     pem.write_text(PrivateKey.generate(Algorithm.SM2).public_key.pem())
-    r = ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", seal_type, "--public-key", str(pem),
-              "--break-glass", "counter test")
+    r = ready(
+        "seal",
+        "issue",
+        "--uscc",
+        SHENZHEN_USCC,
+        "--type",
+        seal_type,
+        "--public-key",
+        str(pem),
+        "--break-glass",
+        "counter test",
+    )
     return last_line(r)
 
 
@@ -392,15 +543,18 @@ def test_revoke_suspend_resume_renew_from_the_command_line(ready: Cli) -> None:
     assert "sm2-issuing.crl" in out and "sm2-issuing-delta.crl" in out and "number" in out
 
 
-@pytest.mark.parametrize("argv,words", [
-    (["seal", "revoke", "{a}", "--reason", "lost"], "unknown or unsuitable revocation reason 'lost'"),
-    (["seal", "revoke", "{a}", "--reason", "keyCompromise", "--invalidity-date", "yesterday"], "ISO 8601"),
-    (["seal", "resume", "{a}"], "only a suspended seal can be resumed"),
-    (["seal", "revoke", "440300022026AAAAAAAAAAAAA", "--reason", "keyCompromise"], "seal code"),
-    (["licence", "set-status", "91440300MA5F12342R", "cancelled"], "check character"),
-    (["crl", "publish", "--issuer", "sm2-seal-maker"], "no CRL issuer named 'sm2-seal-maker'"),
-    (["ca", "revoke", "sm2-root", "--reason", "keyCompromise"], "root CA"),
-])
+@pytest.mark.parametrize(
+    "argv,words",
+    [
+        (["seal", "revoke", "{a}", "--reason", "lost"], "unknown or unsuitable revocation reason 'lost'"),
+        (["seal", "revoke", "{a}", "--reason", "keyCompromise", "--invalidity-date", "yesterday"], "ISO 8601"),
+        (["seal", "resume", "{a}"], "only a suspended seal can be resumed"),
+        (["seal", "revoke", "440300022026AAAAAAAAAAAAA", "--reason", "keyCompromise"], "seal code"),
+        (["licence", "set-status", "91440300MA5F12342R", "cancelled"], "check character"),
+        (["crl", "publish", "--issuer", "sm2-seal-maker"], "no CRL issuer named 'sm2-seal-maker'"),
+        (["ca", "revoke", "sm2-root", "--reason", "keyCompromise"], "root CA"),
+    ],
+)
 def test_bad_revocation_input_is_one_line_exit_2_and_writes_nothing(ready: Cli, fingerprint, argv, words) -> None:  # type: ignore[no-untyped-def]
     a = _issue_cli(ready)
     before = fingerprint(ctx_of(ready))

@@ -1,4 +1,5 @@
 """``registry licence credential`` plays the e-licence app; ``registry init`` makes the demo issuer."""
+
 from __future__ import annotations
 
 from registry.config import Settings
@@ -17,8 +18,10 @@ def test_credential_from_the_command_line_is_accepted_by_the_portal_verifier(rea
     # without --challenge a new one is made and printed first
     res = ready("licence", "credential", SHENZHEN_USCC)
     challenge = res.stdout.splitlines()[0].removeprefix("challenge: ")
-    assert elicence.LocalIssuerVerifier(ctx).verify(last_line(res), challenge=challenge,
-                                                    now=ctx.clock.now()).uscc == SHENZHEN_USCC
+    assert (
+        elicence.LocalIssuerVerifier(ctx).verify(last_line(res), challenge=challenge, now=ctx.clock.now()).uscc
+        == SHENZHEN_USCC
+    )
     bad = ready("licence", "credential", UNKNOWN_USCC, "--challenge", "x", ok=False)
     assert bad.exit_code == 2 and "no licence on record" in bad.stderr
 

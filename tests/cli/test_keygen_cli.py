@@ -1,5 +1,6 @@
 """``registry keygen``: the enterprise's own key and PKCS#10 request, checked with OpenSSL, and
 accepted by the enterprise portal's application service."""
+
 from __future__ import annotations
 
 import subprocess
@@ -18,8 +19,9 @@ from tests.services.test_portal_seals import representative
 
 
 def keygen(*args: str) -> Result:
-    return CliRunner().invoke(main, ["keygen", *args], env={"REGISTRY_DATABASE_URL": "sqlite:///nowhere/at/all.db"},
-                              catch_exceptions=False)
+    return CliRunner().invoke(
+        main, ["keygen", *args], env={"REGISTRY_DATABASE_URL": "sqlite:///nowhere/at/all.db"}, catch_exceptions=False
+    )
 
 
 def make(tmp_path: Path, algorithm: str, **extra: str) -> tuple[Path, Path, Result]:
@@ -40,7 +42,7 @@ def openssl_out(openssl: str, *args: str | Path) -> str:
 def test_p256_request_passes_openssl_req_verify(openssl: str, tmp_path: Path, algorithm: str) -> None:
     key, csr, r = make(tmp_path, algorithm, name="深圳市前海示范科技有限公司")
     assert r.exit_code == 0, r.output
-    assert r.stdout.strip().splitlines()[-1] == str(csr)    # the thing made, alone on the last line
+    assert r.stdout.strip().splitlines()[-1] == str(csr)  # the thing made, alone on the last line
     assert key.stat().st_mode & 0o777 == 0o600
     # OpenSSL 3.0 `req -verify` exits 0 even when the signature fails: read its verdict.
     out = openssl_out(openssl, "req", "-in", csr, "-verify", "-noout")
@@ -49,8 +51,9 @@ def test_p256_request_passes_openssl_req_verify(openssl: str, tmp_path: Path, al
     assert f"organizationIdentifier={SHENZHEN_USCC}" in subject and "CN=深圳市前海示范科技有限公司" in subject
     assert "prime256v1" in openssl_out(openssl, "pkey", "-in", key, "-noout", "-text")
     # the key OpenSSL reads is the key in the request
-    assert (openssl_out(openssl, "pkey", "-in", key, "-pubout")
-            == openssl_out(openssl, "req", "-in", csr, "-noout", "-pubkey"))
+    assert openssl_out(openssl, "pkey", "-in", key, "-pubout") == openssl_out(
+        openssl, "req", "-in", csr, "-noout", "-pubkey"
+    )
 
 
 def test_sm2_request_verifies_in_openssl_with_the_gmt0009_id(openssl: str, tmp_path: Path) -> None:
@@ -63,8 +66,9 @@ def test_sm2_request_verifies_in_openssl_with_the_gmt0009_id(openssl: str, tmp_p
     plain = subprocess.run([openssl, "req", "-in", str(csr), "-verify", "-noout"], capture_output=True, text=True)
     assert "verify OK" not in plain.stdout + plain.stderr
     assert "SM2" in openssl_out(openssl, "pkey", "-in", key, "-noout", "-text")
-    assert x509.CertificationRequest.load(csr.read_bytes()).public_key == \
-        PrivateKey.from_pem(key.read_text()).public_key
+    assert (
+        x509.CertificationRequest.load(csr.read_bytes()).public_key == PrivateKey.from_pem(key.read_text()).public_key
+    )
     assert x509.CertificationRequest.load(csr.read_bytes()).public_key.algorithm is Algorithm.SM2
 
 
@@ -80,11 +84,14 @@ def test_keygen_refuses_to_overwrite_and_writes_nothing(tmp_path: Path) -> None:
     assert r.exit_code == 2 and not key.exists() and csr.read_text() == "old request"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--uscc", "91440300MA5F12342X"], "USCC"),                                 # wrong check character
-    (["--uscc", SHENZHEN_USCC, "--algorithm", "rsa"], "Invalid value"),
-    (["--uscc", SHENZHEN_USCC, "--name", "名" * 65], "at most 64"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--uscc", "91440300MA5F12342X"], "USCC"),  # wrong check character
+        (["--uscc", SHENZHEN_USCC, "--algorithm", "rsa"], "Invalid value"),
+        (["--uscc", SHENZHEN_USCC, "--name", "名" * 65], "at most 64"),
+    ],
+)
 def test_bad_arguments_are_one_line_errors_and_write_nothing(tmp_path: Path, args: list[str], message: str) -> None:
     r = keygen(*args, "--key-out", str(tmp_path / "k.pem"), "--csr-out", str(tmp_path / "r.csr"))
     assert r.exit_code == 2 and message in r.stderr
@@ -92,8 +99,14 @@ def test_bad_arguments_are_one_line_errors_and_write_nothing(tmp_path: Path, arg
 
 
 def test_no_key_is_left_behind_when_the_request_cannot_be_written(tmp_path: Path) -> None:
-    r = keygen("--uscc", SHENZHEN_USCC, "--key-out", str(tmp_path / "k.pem"),
-               "--csr-out", str(tmp_path / "missing-dir" / "r.csr"))
+    r = keygen(
+        "--uscc",
+        SHENZHEN_USCC,
+        "--key-out",
+        str(tmp_path / "k.pem"),
+        "--csr-out",
+        str(tmp_path / "missing-dir" / "r.csr"),
+    )
     assert r.exit_code == 2 and r.stderr.startswith("registry: error:")
     assert list(tmp_path.iterdir()) == []
     r = keygen("--uscc", SHENZHEN_USCC, "--key-out", str(tmp_path / "same"), "--csr-out", str(tmp_path / "same"))

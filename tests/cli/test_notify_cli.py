@@ -1,4 +1,5 @@
 """``registry notify run``: one pass or a loop, against a real SMTP server on loopback."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,14 @@ OFFICE = "office@qianhai.example"
 
 
 def _smtp(cli: Cli, port: int) -> None:  # noqa: F811
-    cli.env.update({"REGISTRY_SMTP_HOST": "127.0.0.1", "REGISTRY_SMTP_PORT": str(port),
-                    "REGISTRY_SMTP_SECURITY": "none", "REGISTRY_MAIL_FROM": "seals@registry.test"})
+    cli.env.update(
+        {
+            "REGISTRY_SMTP_HOST": "127.0.0.1",
+            "REGISTRY_SMTP_PORT": str(port),
+            "REGISTRY_SMTP_SECURITY": "none",
+            "REGISTRY_MAIL_FROM": "seals@registry.test",
+        }
+    )
 
 
 @pytest.fixture
@@ -25,8 +32,19 @@ def issued(ready: Cli, tmp_path: Path) -> str:  # noqa: F811
     with ctx.transaction() as s:
         s.execute(update(Enterprise).where(Enterprise.uscc == SHENZHEN_USCC).values(contact_email=OFFICE))
     ctx.engine.dispose()
-    out = ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", "contract", "--generate-key",
-                "--out", str(tmp_path / "seal"), "--break-glass", "counter test")
+    out = ready(
+        "seal",
+        "issue",
+        "--uscc",
+        SHENZHEN_USCC,
+        "--type",
+        "contract",
+        "--generate-key",
+        "--out",
+        str(tmp_path / "seal"),
+        "--break-glass",
+        "counter test",
+    )
     return last_line(out)
 
 
@@ -48,11 +66,15 @@ def test_notify_run_without_an_smtp_host_says_so_and_keeps_the_notices(ready: Cl
 
 
 def test_notify_run_exits_1_when_a_digest_could_not_be_sent_and_the_next_run_sends_it(
-        ready: Cli, issued: str, inbox: Inbox) -> None:  # noqa: F811
-    _smtp(ready, _free_port())   # nobody listens there
+    ready: Cli, issued: str, inbox: Inbox
+) -> None:  # noqa: F811
+    _smtp(ready, _free_port())  # nobody listens there
     failed = ready("notify", "run", ok=False)
     assert failed.exit_code == 1
-    assert f"failed {SHENZHEN_USCC}: SMTP server 127.0.0.1:" in failed.stdout and "retried by the next run" in failed.stdout
+    assert (
+        f"failed {SHENZHEN_USCC}: SMTP server 127.0.0.1:" in failed.stdout
+        and "retried by the next run" in failed.stdout
+    )
     _smtp(ready, inbox.port)
     ok = ready("notify", "run")
     assert f"sent {SHENZHEN_USCC}: 1 notices" in ok.stdout and len(inbox.messages) == 1

@@ -1,4 +1,5 @@
 """``registry sign`` and ``registry verify`` end to end, with OpenSSL checking what sign made."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,23 @@ from tests.conftest import SHENZHEN_USCC, VECTORS
 
 
 def _issue(ready: Cli, out: Path, alg: str = "sm2") -> str:  # noqa: F811
-    return last_line(ready("seal", "issue", "--uscc", SHENZHEN_USCC, "--type", "contract", "--generate-key",
-                           "--algorithm", alg, "--break-glass", "counter test", "--out", str(out)))
+    return last_line(
+        ready(
+            "seal",
+            "issue",
+            "--uscc",
+            SHENZHEN_USCC,
+            "--type",
+            "contract",
+            "--generate-key",
+            "--algorithm",
+            alg,
+            "--break-glass",
+            "counter test",
+            "--out",
+            str(out),
+        )
+    )
 
 
 def test_sign_then_verify_round_trip_and_exit_codes(ready: Cli, tmp_path: Path) -> None:  # noqa: F811
@@ -21,8 +37,18 @@ def test_sign_then_verify_round_trip_and_exit_codes(ready: Cli, tmp_path: Path) 
     doc = tmp_path / "借款合同.pdf"
     doc.write_bytes(b"%PDF-1.7 a contract")
     sig = tmp_path / "contract.ses"
-    res = ready("sign", "--seal", str(tmp_path / "seal" / "seal.esl"), "--key", str(tmp_path / "seal" / "holder.key"),
-                "--cert", str(tmp_path / "seal" / "cert.pem"), str(doc), "--out", str(sig))
+    res = ready(
+        "sign",
+        "--seal",
+        str(tmp_path / "seal" / "seal.esl"),
+        "--key",
+        str(tmp_path / "seal" / "holder.key"),
+        "--cert",
+        str(tmp_path / "seal" / "cert.pem"),
+        str(doc),
+        "--out",
+        str(sig),
+    )
     assert last_line(res) == str(sig) and es_id in res.stdout
     parsed = ses.parse_signature(sig.read_bytes())
     assert parsed.property_info == "file=%E5%80%9F%E6%AC%BE%E5%90%88%E5%90%8C.pdf;size=19"
@@ -54,8 +80,19 @@ def test_sign_then_verify_round_trip_and_exit_codes(ready: Cli, tmp_path: Path) 
     ready("seal", "revoke", es_id, "--reason", "keyCompromise")
     assert ready("verify", str(sig), "--document", str(doc), ok=False).exit_code == 0
     again = tmp_path / "again.ses"
-    res = ready("sign", "--seal", str(tmp_path / "seal" / "seal.esl"), "--key", str(tmp_path / "seal" / "holder.key"),
-                "--cert", str(tmp_path / "seal" / "cert.pem"), str(doc), "--out", str(again), ok=False)
+    res = ready(
+        "sign",
+        "--seal",
+        str(tmp_path / "seal" / "seal.esl"),
+        "--key",
+        str(tmp_path / "seal" / "holder.key"),
+        "--cert",
+        str(tmp_path / "seal" / "cert.pem"),
+        str(doc),
+        "--out",
+        str(again),
+        ok=False,
+    )
     assert res.exit_code == 2 and "refusing to sign" in res.stderr and "revoked" in res.stderr
     assert not again.exists() and not list(tmp_path.glob(".again.ses*"))
     # and a seal on its own is now invalid
@@ -68,8 +105,19 @@ def test_sign_refuses_to_overwrite(ready: Cli, tmp_path: Path) -> None:  # noqa:
     doc.write_text("x")
     out = tmp_path / "exists.ses"
     out.write_bytes(b"keep")
-    res = ready("sign", "--seal", str(tmp_path / "seal" / "seal.esl"), "--key", str(tmp_path / "seal" / "holder.key"),
-                "--cert", str(tmp_path / "seal" / "cert.pem"), str(doc), "--out", str(out), ok=False)
+    res = ready(
+        "sign",
+        "--seal",
+        str(tmp_path / "seal" / "seal.esl"),
+        "--key",
+        str(tmp_path / "seal" / "holder.key"),
+        "--cert",
+        str(tmp_path / "seal" / "cert.pem"),
+        str(doc),
+        "--out",
+        str(out),
+        ok=False,
+    )
     assert res.exit_code == 2 and "already exists" in res.stderr and out.read_bytes() == b"keep"
 
 
@@ -80,15 +128,40 @@ def test_signature_made_by_sign_verifies_with_openssl(ready: Cli, tmp_path: Path
     doc = tmp_path / "doc.txt"
     doc.write_text("合同正文 " * 100, encoding="utf-8")
     sig_path = tmp_path / "doc.ses"
-    ready("sign", "--seal", str(tmp_path / "seal" / "seal.esl"), "--key", str(tmp_path / "seal" / "holder.key"),
-          "--cert", str(tmp_path / "seal" / "cert.pem"), str(doc), "--out", str(sig_path))
+    ready(
+        "sign",
+        "--seal",
+        str(tmp_path / "seal" / "seal.esl"),
+        "--key",
+        str(tmp_path / "seal" / "holder.key"),
+        "--cert",
+        str(tmp_path / "seal" / "cert.pem"),
+        str(doc),
+        "--out",
+        str(sig_path),
+    )
     top = der.parse(sig_path.read_bytes()).children()
     (tmp_path / "tbs.der").write_bytes(top[0].raw)
     (tmp_path / "sig.der").write_bytes(top[3].as_bit_string())
     cert = x509.Certificate.from_der(top[1].as_bytes())
     (tmp_path / "pub.pem").write_text(cert.public_key.pem())
-    run = subprocess.run([openssl, "dgst", "-sm3", "-verify", "pub.pem", "-sigopt", "distid:1234567812345678",
-                          "-signature", "sig.der", "tbs.der"], cwd=tmp_path, capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            openssl,
+            "dgst",
+            "-sm3",
+            "-verify",
+            "pub.pem",
+            "-sigopt",
+            "distid:1234567812345678",
+            "-signature",
+            "sig.der",
+            "tbs.der",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0 and "Verified OK" in run.stdout, run.stdout + run.stderr
     digest = subprocess.run([openssl, "dgst", "-sm3", "-binary", str(doc)], capture_output=True, check=True).stdout
     assert ses.parse_signature(sig_path.read_bytes()).data_hash == digest
@@ -96,8 +169,23 @@ def test_signature_made_by_sign_verifies_with_openssl(ready: Cli, tmp_path: Path
     tbs = bytearray(top[0].raw)
     tbs[-3] ^= 1
     (tmp_path / "tbs.der").write_bytes(bytes(tbs))
-    run = subprocess.run([openssl, "dgst", "-sm3", "-verify", "pub.pem", "-sigopt", "distid:1234567812345678",
-                          "-signature", "sig.der", "tbs.der"], cwd=tmp_path, capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            openssl,
+            "dgst",
+            "-sm3",
+            "-verify",
+            "pub.pem",
+            "-sigopt",
+            "distid:1234567812345678",
+            "-signature",
+            "sig.der",
+            "tbs.der",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode != 0
 
 

@@ -1,4 +1,5 @@
 """Pure domain rules: no database, no app."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,6 +20,7 @@ TODAY = dt.date(2026, 11, 23)
 
 # -- esID -----------------------------------------------------------------------------------------
 
+
 def test_esid_layout_is_area_type_year_random_check() -> None:
     e = make_esid("440300", SealType.CONTRACT, 2026, random_bytes=b"\x00" * 8)
     assert e == "440300042026000000000000" + luhn32_check("440300042026000000000000")
@@ -31,7 +33,7 @@ def test_esid_every_single_character_change_is_detected() -> None:
         for c in ALPHABET:
             if c != e[i]:
                 with pytest.raises(ValidationError):
-                    validate_esid(e[:i] + c + e[i + 1:])
+                    validate_esid(e[:i] + c + e[i + 1 :])
 
 
 def test_esid_random_part_differs_between_draws() -> None:
@@ -46,11 +48,19 @@ def test_malformed_esid_is_refused_with_the_expected_format(bad: str) -> None:
 
 # -- seal types -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text,expected", [("01", SealType.OFFICIAL), ("2", SealType.FINANCE),
-                                           ("invoice", SealType.INVOICE), ("合同专用章", SealType.CONTRACT),
-                                           ("负责人章", SealType.LEGAL_REPRESENTATIVE),
-                                           ("Legal Representative", SealType.LEGAL_REPRESENTATIVE),
-                                           ("99", SealType.OTHER)])
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("01", SealType.OFFICIAL),
+        ("2", SealType.FINANCE),
+        ("invoice", SealType.INVOICE),
+        ("合同专用章", SealType.CONTRACT),
+        ("负责人章", SealType.LEGAL_REPRESENTATIVE),
+        ("Legal Representative", SealType.LEGAL_REPRESENTATIVE),
+        ("99", SealType.OTHER),
+    ],
+)
 def test_seal_type_accepts_code_english_and_chinese_names(text: str, expected: SealType) -> None:
     assert SealType.parse(text) is expected
 
@@ -76,6 +86,7 @@ def test_standard_set_is_shenzhens_four_and_names_follow_the_registered_name() -
 
 # -- application state machine and dual control ---------------------------------------------------
 
+
 def test_application_happy_path() -> None:
     s = S.SUBMITTED
     for action, expected in ((A.REVIEW, S.REVIEWED), (A.APPROVE, S.APPROVED), (A.ISSUE, S.ISSUED)):
@@ -83,9 +94,19 @@ def test_application_happy_path() -> None:
         assert s is expected
 
 
-@pytest.mark.parametrize("state,action", [(S.SUBMITTED, A.APPROVE), (S.SUBMITTED, A.ISSUE), (S.REVIEWED, A.ISSUE),
-                                          (S.APPROVED, A.WITHDRAW), (S.REJECTED, A.REVIEW), (S.ISSUED, A.REJECT),
-                                          (S.WITHDRAWN, A.REVIEW), (S.APPROVED, A.REJECT)])
+@pytest.mark.parametrize(
+    "state,action",
+    [
+        (S.SUBMITTED, A.APPROVE),
+        (S.SUBMITTED, A.ISSUE),
+        (S.REVIEWED, A.ISSUE),
+        (S.APPROVED, A.WITHDRAW),
+        (S.REJECTED, A.REVIEW),
+        (S.ISSUED, A.REJECT),
+        (S.WITHDRAWN, A.REVIEW),
+        (S.APPROVED, A.REJECT),
+    ],
+)
 def test_illegal_application_transitions_are_refused(state: S, action: A) -> None:
     with pytest.raises(InvalidTransition, match=f"cannot {action.value}"):
         next_application_state(state, action)
@@ -112,17 +133,24 @@ HEADER = "uscc,name,legal_representative,entity_type,address,registered_on,statu
 
 
 def test_licence_csv_rows_are_checked_one_by_one() -> None:
-    data = (HEADER
-            + "91440300MA5F12342Q,甲公司,张三,有限责任公司,深圳,2019-05-20,active\n"
-            + "91440300MA5F12342Q,重复,张三,有限责任公司,深圳,2019-05-20,active\n"
-            + "91440300MA5GK7B25F,乙公司,,有限责任公司,深圳,2019-05-20,active\n"
-            + "91440300MA5GK7B25F,乙公司,李四,有限责任公司,深圳,2030-01-01,active\n"
-            + "92440300MA5GT0017N,丙,王五,个体工商户,深圳,2019-05-20,dormant\n"
-            + "93440300MA5HW8N39L,丁,赵六,合作社,深圳,2019-05-20\n").encode()
+    data = (
+        HEADER
+        + "91440300MA5F12342Q,甲公司,张三,有限责任公司,深圳,2019-05-20,active\n"
+        + "91440300MA5F12342Q,重复,张三,有限责任公司,深圳,2019-05-20,active\n"
+        + "91440300MA5GK7B25F,乙公司,,有限责任公司,深圳,2019-05-20,active\n"
+        + "91440300MA5GK7B25F,乙公司,李四,有限责任公司,深圳,2030-01-01,active\n"
+        + "92440300MA5GT0017N,丙,王五,个体工商户,深圳,2019-05-20,dormant\n"
+        + "93440300MA5HW8N39L,丁,赵六,合作社,深圳,2019-05-20\n"
+    ).encode()
     good, bad = parse_licence_file(data, "x.csv", TODAY)
     assert [r.uscc for r in good] == ["91440300MA5F12342Q"]
     assert [(e.line, e.message.split(" ")[0]) for e in bad] == [
-        (3, "USCC"), (4, "empty"), (5, "registered_on"), (6, "unknown"), (7, "expected")]
+        (3, "USCC"),
+        (4, "empty"),
+        (5, "registered_on"),
+        (6, "unknown"),
+        (7, "expected"),
+    ]
     assert good[0].status is LicenceStatus.ACTIVE and good[0].registered_on == dt.date(2019, 5, 20)
 
 
@@ -136,7 +164,10 @@ def test_licence_file_must_be_utf8_with_the_full_header() -> None:
 
 
 def test_licence_csv_with_bom_and_crlf_is_accepted() -> None:
-    data = ("\ufeff" + HEADER.replace("\n", "\r\n")
-            + "91440300MA5F12342Q,甲公司,张三,有限责任公司,深圳,2019-05-20,active\r\n").encode()
+    data = (
+        "\ufeff"
+        + HEADER.replace("\n", "\r\n")
+        + "91440300MA5F12342Q,甲公司,张三,有限责任公司,深圳,2019-05-20,active\r\n"
+    ).encode()
     good, bad = parse_licence_file(data, "x.csv", TODAY)
     assert len(good) == 1 and bad == []

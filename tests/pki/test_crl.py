@@ -7,6 +7,7 @@ design.md §9), so for SM2 OpenSSL extracts the TBSCertList and checks the signa
 -sm3 -sigopt distid:1234567812345678``. Timings live in the report, never in assertions.
 Each test names the rule it checks.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,10 +50,6 @@ DELTA_URL = f"{BASE}/ca-delta.crl"
 # No example database: the tree is shared and this suite must not write files outside tmp_path.
 
 
-
-
-
-
 # ================================================================================================
 # A hierarchy per algorithm: root → issuing CA (keyCertSign + cRLSign) → holders A and B, each with
 # CRL distribution points [full CRL, its shard] and a Freshest CRL pointer (as registry.services.seals).
@@ -72,10 +69,15 @@ class Pki:
 
     def crl(self, entries: bytes | list[bytes] = b"", number: int = 1, **kw: object) -> bytes:
         """A CRL from the issuing CA, current for OpenSSL (thisUpdate an hour ago, nextUpdate tomorrow)."""
-        args: dict[str, object] = {"signer": self.keys["ca"], "issuer_name_der": self.names["ca"].der(),
-                                       "authority_key_id": self.keys["ca"].public_key.key_identifier(),
-                                       "number": number, "this_update": NOW - dt.timedelta(hours=1),
-                                       "next_update": NOW + dt.timedelta(days=1), "entries": entries}
+        args: dict[str, object] = {
+            "signer": self.keys["ca"],
+            "issuer_name_der": self.names["ca"].der(),
+            "authority_key_id": self.keys["ca"].public_key.key_identifier(),
+            "number": number,
+            "this_update": NOW - dt.timedelta(hours=1),
+            "next_update": NOW + dt.timedelta(days=1),
+            "entries": entries,
+        }
         args.update(kw)
         return build_crl(**args)  # type: ignore[arg-type]
 
@@ -83,26 +85,49 @@ class Pki:
 def make_pki(alg: Algorithm, directory: Path) -> Pki:
     nb, na = NOW - dt.timedelta(hours=2), NOW + dt.timedelta(days=365)
     keys = {w: PrivateKey.generate(alg) for w in ("root", "ca", "holderA", "holderB")}
-    names = {"root": Name.build(C="CN", O="Seal Registry Test", CN=f"CRL Test Root {alg.value}"),
-             "ca": Name.build(C="CN", O="Seal Registry Test", CN=f"CRL Test Issuing CA {alg.value}"),
-             "holderA": Name.build(C="CN", O="深圳测试有限公司", CN="holder A"),
-             "holderB": Name.build(C="CN", O="广州测试有限公司", CN="holder B")}
+    names = {
+        "root": Name.build(C="CN", O="Seal Registry Test", CN=f"CRL Test Root {alg.value}"),
+        "ca": Name.build(C="CN", O="Seal Registry Test", CN=f"CRL Test Issuing CA {alg.value}"),
+        "holderA": Name.build(C="CN", O="深圳测试有限公司", CN="holder A"),
+        "holderB": Name.build(C="CN", O="广州测试有限公司", CN="holder B"),
+    }
     ski = {w: k.public_key.key_identifier() for w, k in keys.items()}
-    holder = [X.basic_constraints(False), X.key_usage(X.KU_DIGITAL_SIGNATURE, X.KU_NON_REPUDIATION),
-              X.authority_key_identifier(ski["ca"]), X.crl_distribution_points([FULL_URL, SHARD_URL]),
-              X.freshest_crl([DELTA_URL])]
-    exts = {"root": [X.basic_constraints(True), X.key_usage(X.KU_KEY_CERT_SIGN, X.KU_CRL_SIGN),
-                     X.subject_key_identifier(ski["root"])],
-            "ca": [X.basic_constraints(True, 0), X.key_usage(X.KU_KEY_CERT_SIGN, X.KU_CRL_SIGN),
-                   X.subject_key_identifier(ski["ca"]), X.authority_key_identifier(ski["root"])],
-            "holderA": [X.subject_key_identifier(ski["holderA"]), *holder],
-            "holderB": [X.subject_key_identifier(ski["holderB"]), *holder]}
+    holder = [
+        X.basic_constraints(False),
+        X.key_usage(X.KU_DIGITAL_SIGNATURE, X.KU_NON_REPUDIATION),
+        X.authority_key_identifier(ski["ca"]),
+        X.crl_distribution_points([FULL_URL, SHARD_URL]),
+        X.freshest_crl([DELTA_URL]),
+    ]
+    exts = {
+        "root": [
+            X.basic_constraints(True),
+            X.key_usage(X.KU_KEY_CERT_SIGN, X.KU_CRL_SIGN),
+            X.subject_key_identifier(ski["root"]),
+        ],
+        "ca": [
+            X.basic_constraints(True, 0),
+            X.key_usage(X.KU_KEY_CERT_SIGN, X.KU_CRL_SIGN),
+            X.subject_key_identifier(ski["ca"]),
+            X.authority_key_identifier(ski["root"]),
+        ],
+        "holderA": [X.subject_key_identifier(ski["holderA"]), *holder],
+        "holderB": [X.subject_key_identifier(ski["holderB"]), *holder],
+    }
     issuer = {"root": "root", "ca": "root", "holderA": "ca", "holderB": "ca"}
     serials = {w: X.random_serial() for w in keys}
     ders = {}
     for w, key in keys.items():
-        tbs = X.build_tbs(serial=serials[w], signature_alg=alg, issuer=names[issuer[w]], subject=names[w],
-                          not_before=nb, not_after=na, public_key=key.public_key, extensions=exts[w])
+        tbs = X.build_tbs(
+            serial=serials[w],
+            signature_alg=alg,
+            issuer=names[issuer[w]],
+            subject=names[w],
+            not_before=nb,
+            not_after=na,
+            public_key=key.public_key,
+            extensions=exts[w],
+        )
         ders[w] = X.sign_tbs(tbs, keys[issuer[w]])
         (directory / f"{w}.pem").write_text(der.der_to_pem(ders[w], "CERTIFICATE"))
     (directory / "chain.pem").write_text((directory / "root.pem").read_text() + (directory / "ca.pem").read_text())
@@ -140,10 +165,21 @@ def write_crl(directory: Path, name: str, crl_der: bytes) -> Path:
     return path
 
 
-def openssl_verify(openssl: str, pki: Pki, crl_file: Path, holder: str,
-                   *extra: str) -> subprocess.CompletedProcess[str]:
-    return ossl(openssl, "verify", "-crl_check", *extra, "-CRLfile", crl_file, "-CAfile", pki.path("chain"),
-                pki.path(holder), check=False)
+def openssl_verify(
+    openssl: str, pki: Pki, crl_file: Path, holder: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return ossl(
+        openssl,
+        "verify",
+        "-crl_check",
+        *extra,
+        "-CRLfile",
+        crl_file,
+        "-CAfile",
+        pki.path("chain"),
+        pki.path(holder),
+        check=False,
+    )
 
 
 # ================================================================================================
@@ -152,13 +188,33 @@ def openssl_verify(openssl: str, pki: Pki, crl_file: Path, holder: str,
 
 def test_reason_codes_and_names_are_those_of_rfc5280_5_3_1() -> None:
     assert {r.rfc_name: int(r) for r in CrlReason} == {
-        "unspecified": 0, "keyCompromise": 1, "cACompromise": 2, "affiliationChanged": 3, "superseded": 4,
-        "cessationOfOperation": 5, "certificateHold": 6, "removeFromCRL": 8, "privilegeWithdrawn": 9,
-        "aACompromise": 10}
+        "unspecified": 0,
+        "keyCompromise": 1,
+        "cACompromise": 2,
+        "affiliationChanged": 3,
+        "superseded": 4,
+        "cessationOfOperation": 5,
+        "certificateHold": 6,
+        "removeFromCRL": 8,
+        "privilegeWithdrawn": 9,
+        "aACompromise": 10,
+    }
 
 
-@pytest.mark.parametrize("text", ["keyCompromise", "KEYCOMPROMISE", "key-compromise", "Key_Compromise",
-                                  "KEY_COMPROMISE", " keycompromise ", "1", 1, CrlReason.KEY_COMPROMISE])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "keyCompromise",
+        "KEYCOMPROMISE",
+        "key-compromise",
+        "Key_Compromise",
+        "KEY_COMPROMISE",
+        " keycompromise ",
+        "1",
+        1,
+        CrlReason.KEY_COMPROMISE,
+    ],
+)
 def test_reason_parse_accepts_rfc_names_case_insensitively_and_codes(text: str | int) -> None:
     assert CrlReason.parse(text) is CrlReason.KEY_COMPROMISE
 
@@ -181,21 +237,48 @@ def test_reason_parse_refuses_unknown_values_listing_the_choices(text: object) -
 
 
 def test_entry_encoding_is_exact_der_of_rfc5280_revoked_certificate() -> None:
-    entry = encode_entry(0x1234, dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), CrlReason.KEY_COMPROMISE,
-                         dt.datetime(2025, 12, 31, 23, 0, 0, tzinfo=UTC))
+    entry = encode_entry(
+        0x1234,
+        dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        CrlReason.KEY_COMPROMISE,
+        dt.datetime(2025, 12, 31, 23, 0, 0, tzinfo=UTC),
+    )
     expected = der.seq(
-        der.integer(0x1234), der.utc_time(dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
-        der.seq(der.seq(der.oid("2.5.29.21"), der.octet_string(bytes.fromhex("0a0101"))),
-                der.seq(der.oid("2.5.29.24"), der.octet_string(b"\x18\x0f20251231230000Z"))))
+        der.integer(0x1234),
+        der.utc_time(dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        der.seq(
+            der.seq(der.oid("2.5.29.21"), der.octet_string(bytes.fromhex("0a0101"))),
+            der.seq(der.oid("2.5.29.24"), der.octet_string(b"\x18\x0f20251231230000Z")),
+        ),
+    )
     assert entry == expected
-    assert entry.hex() == ("303b" "02021234" "170d" + b"260102030405Z".hex()        # serial, UTCTime
-                           + "3026" "300a" "0603551d15" "0403" "0a0101"           # reasonCode keyCompromise
-                           + "3018" "0603551d18" "0411" "180f" + b"20251231230000Z".hex())
+    assert (
+        entry.hex()
+        == (
+            "303b"
+            "02021234"
+            "170d"
+            + b"260102030405Z".hex()  # serial, UTCTime
+            + "3026"
+            "300a"
+            "0603551d15"
+            "0403"
+            "0a0101"  # reasonCode keyCompromise
+             + "3018"
+            "0603551d18"
+            "0411"
+            "180f" + b"20251231230000Z".hex()
+        )
+    )
 
 
 def test_entry_fields_read_back_by_asn1crypto() -> None:
-    entry = encode_entry(2**126 + 99, dt.datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC), CrlReason.CESSATION_OF_OPERATION,
-                         dt.datetime(2030, 5, 1, tzinfo=UTC))
+    entry = encode_entry(
+        2**126 + 99,
+        dt.datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC),
+        CrlReason.CESSATION_OF_OPERATION,
+        dt.datetime(2030, 5, 1, tzinfo=UTC),
+    )
     parsed = asn1crypto.crl.RevokedCertificate.load(entry)
     assert parsed["user_certificate"].native == 2**126 + 99
     assert parsed["revocation_date"].native == dt.datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC)
@@ -227,23 +310,27 @@ def test_invalidity_date_is_always_generalized_time_rfc5280_5_3_2() -> None:
 
 def test_entry_times_are_converted_to_utc() -> None:
     beijing = dt.timezone(dt.timedelta(hours=8))
-    assert (encode_entry(1, dt.datetime(2026, 1, 1, 8, tzinfo=beijing))
-            == encode_entry(1, dt.datetime(2026, 1, 1, tzinfo=UTC)))
+    assert encode_entry(1, dt.datetime(2026, 1, 1, 8, tzinfo=beijing)) == encode_entry(
+        1, dt.datetime(2026, 1, 1, tzinfo=UTC)
+    )
 
 
-@pytest.mark.parametrize("args,message", [
-    ((0, NOW), "positive"),
-    ((-5, NOW), "positive"),
-    ((2**159, NOW), "20 octets"),
-    ((True, NOW), "int"),
-    (("12", NOW), "int"),
-    ((1, dt.datetime(2026, 1, 1)), "timezone-aware"),
-    ((1, "2026-01-01"), "datetime"),
-    ((1, NOW, 7), "unknown CRL reason"),
-    ((1, NOW, "nonsense"), "unknown CRL reason"),
-    ((1, NOW, None, dt.datetime(2026, 1, 1)), "invalidity date must be timezone-aware"),
-    ((1, dt.datetime(1949, 12, 31, tzinfo=UTC)), "1950-9999"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ((0, NOW), "positive"),
+        ((-5, NOW), "positive"),
+        ((2**159, NOW), "20 octets"),
+        ((True, NOW), "int"),
+        (("12", NOW), "int"),
+        ((1, dt.datetime(2026, 1, 1)), "timezone-aware"),
+        ((1, "2026-01-01"), "datetime"),
+        ((1, NOW, 7), "unknown CRL reason"),
+        ((1, NOW, "nonsense"), "unknown CRL reason"),
+        ((1, NOW, None, dt.datetime(2026, 1, 1)), "invalidity date must be timezone-aware"),
+        ((1, dt.datetime(1949, 12, 31, tzinfo=UTC)), "1950-9999"),
+    ],
+)
 def test_encode_entry_refuses_bad_arguments_with_clear_messages(args: tuple, message: str) -> None:
     with pytest.raises(CrlError, match=message):
         encode_entry(*args)
@@ -254,14 +341,18 @@ def test_encode_entry_refuses_bad_arguments_with_clear_messages(args: tuple, mes
 
 
 @pytest.mark.openssl
-def test_openssl_lists_revoked_serial_with_key_compromise_and_the_crl_number(openssl: str, p256: Pki,
-                                                                             tmp_path: Path) -> None:
+def test_openssl_lists_revoked_serial_with_key_compromise_and_the_crl_number(
+    openssl: str, p256: Pki, tmp_path: Path
+) -> None:
     write_crl(tmp_path, "full", p256.crl(revoke_a(p256), number=4242))
     text = ossl(openssl, "crl", "-inform", "DER", "-in", tmp_path / "full.der", "-text", "-noout").stdout
     assert "Version 2 (0x1)" in text
     block = text.split(f"Serial Number: {p256.serials['holderA']:X}", 1)[1]
-    assert re.match(r"\s+Revocation Date: .*\n\s+CRL entry extensions:\s+X509v3 CRL Reason Code: \n\s+Key Compromise"
-                    r"\s+Invalidity Date: \n\s+\w+ +\d+ [\d:]+ \d{4} GMT", block)
+    assert re.match(
+        r"\s+Revocation Date: .*\n\s+CRL entry extensions:\s+X509v3 CRL Reason Code: \n\s+Key Compromise"
+        r"\s+Invalidity Date: \n\s+\w+ +\d+ [\d:]+ \d{4} GMT",
+        block,
+    )
     assert re.search(r"X509v3 CRL Number: \n\s+4242\n", text)
     assert f"{p256.serials['holderB']:X}" not in text
 
@@ -287,20 +378,28 @@ def test_openssl_verify_accepts_empty_crl_and_the_signature_over_it(openssl: str
     crl = write_crl(tmp_path, "empty", p256.crl())
     assert openssl_verify(openssl, p256, crl, "holderA").returncode == 0
     # the CRL signature really is checked: another CA's key over the same TBS is refused
-    forged = build_crl(signer=PrivateKey.generate(Algorithm.ECDSA), issuer_name_der=p256.names["ca"].der(),
-                       authority_key_id=p256.keys["ca"].public_key.key_identifier(), number=1,
-                       this_update=NOW - dt.timedelta(hours=1), next_update=NOW + dt.timedelta(days=1), entries=b"")
+    forged = build_crl(
+        signer=PrivateKey.generate(Algorithm.ECDSA),
+        issuer_name_der=p256.names["ca"].der(),
+        authority_key_id=p256.keys["ca"].public_key.key_identifier(),
+        number=1,
+        this_update=NOW - dt.timedelta(hours=1),
+        next_update=NOW + dt.timedelta(days=1),
+        entries=b"",
+    )
     out = openssl_verify(openssl, p256, write_crl(tmp_path, "forged", forged), "holderA")
     assert out.returncode != 0 and "CRL signature failure" in out.stdout + out.stderr
 
 
 @pytest.mark.openssl
-def test_openssl_accepts_shard_crl_whose_idp_matches_a_certificate_distribution_point(openssl: str, p256: Pki,
-                                                                                       tmp_path: Path) -> None:
+def test_openssl_accepts_shard_crl_whose_idp_matches_a_certificate_distribution_point(
+    openssl: str, p256: Pki, tmp_path: Path
+) -> None:
     crl = write_crl(tmp_path, "shard", p256.crl(revoke_a(p256), idp_url=SHARD_URL))
     text = ossl(openssl, "crl", "-in", crl, "-text", "-noout").stdout
-    assert re.search(r"X509v3 Issuing Distribution Point: critical\n\s+Full Name:\n\s+URI:"
-                     + re.escape(SHARD_URL), text)
+    assert re.search(
+        r"X509v3 Issuing Distribution Point: critical\n\s+Full Name:\n\s+URI:" + re.escape(SHARD_URL), text
+    )
     out = openssl_verify(openssl, p256, crl, "holderA")
     assert "error 23 at 0 depth lookup: certificate revoked" in out.stdout + out.stderr
     assert openssl_verify(openssl, p256, crl, "holderB").returncode == 0
@@ -340,24 +439,28 @@ def test_cryptography_reads_crl_extensions_with_rfc5280_values_and_criticality(p
     full = cx509.load_der_x509_crl(p256.crl(revoke_a(p256), number=2**159 - 1, freshest_url=DELTA_URL))
     exts = {type(e.value): e for e in full.extensions}
     assert set(exts) == {cx509.AuthorityKeyIdentifier, cx509.CRLNumber, cx509.FreshestCRL}
-    assert exts[cx509.AuthorityKeyIdentifier].value.key_identifier == ca_key_id        # §5.2.1
+    assert exts[cx509.AuthorityKeyIdentifier].value.key_identifier == ca_key_id  # §5.2.1
     assert not exts[cx509.AuthorityKeyIdentifier].critical
-    assert exts[cx509.CRLNumber].value.crl_number == 2**159 - 1                         # §5.2.3, 20 octets
+    assert exts[cx509.CRLNumber].value.crl_number == 2**159 - 1  # §5.2.3, 20 octets
     assert not exts[cx509.CRLNumber].critical
-    (point,) = exts[cx509.FreshestCRL].value                                            # §5.2.6
+    (point,) = exts[cx509.FreshestCRL].value  # §5.2.6
     assert point.full_name == [cx509.UniformResourceIdentifier(DELTA_URL)]
     assert not exts[cx509.FreshestCRL].critical
 
     shard = cx509.load_der_x509_crl(p256.crl(revoke_a(p256), number=3, idp_url=SHARD_URL))
-    idp = shard.extensions.get_extension_for_class(cx509.IssuingDistributionPoint)      # §5.2.5
+    idp = shard.extensions.get_extension_for_class(cx509.IssuingDistributionPoint)  # §5.2.5
     assert idp.critical
     assert idp.value.full_name == [cx509.UniformResourceIdentifier(SHARD_URL)]
-    assert not (idp.value.only_contains_user_certs or idp.value.only_contains_ca_certs
-                or idp.value.indirect_crl or idp.value.only_some_reasons)
+    assert not (
+        idp.value.only_contains_user_certs
+        or idp.value.only_contains_ca_certs
+        or idp.value.indirect_crl
+        or idp.value.only_some_reasons
+    )
     assert shard.extensions.get_extension_for_class(cx509.CRLNumber).value.crl_number == 3
 
     delta = cx509.load_der_x509_crl(p256.crl(b"", number=9, delta_base=8))
-    indicator = delta.extensions.get_extension_for_class(cx509.DeltaCRLIndicator)       # §5.2.4
+    indicator = delta.extensions.get_extension_for_class(cx509.DeltaCRLIndicator)  # §5.2.4
     assert indicator.critical and indicator.value == cx509.DeltaCRLIndicator(crl_number=8)
 
 
@@ -366,8 +469,9 @@ def test_cryptography_reads_crl_extensions_with_rfc5280_values_and_criticality(p
 
 
 def delta_entries(pki: Pki) -> bytes:
-    return (encode_entry(pki.serials["holderB"], NOW - dt.timedelta(minutes=1), CrlReason.SUPERSEDED)
-            + encode_entry(0x0BADCAFE, NOW - dt.timedelta(minutes=2), CrlReason.REMOVE_FROM_CRL))
+    return encode_entry(pki.serials["holderB"], NOW - dt.timedelta(minutes=1), CrlReason.SUPERSEDED) + encode_entry(
+        0x0BADCAFE, NOW - dt.timedelta(minutes=2), CrlReason.REMOVE_FROM_CRL
+    )
 
 
 @pytest.mark.openssl
@@ -375,8 +479,11 @@ def test_delta_crl_shows_delta_indicator_and_remove_from_crl_in_openssl(openssl:
     path = write_crl(tmp_path, "delta", pki.crl(delta_entries(pki), number=31, delta_base=30))
     text = ossl(openssl, "crl", "-in", path, "-text", "-noout").stdout
     assert re.search(r"X509v3 Delta CRL Indicator: critical\n\s+30\n", text)
-    assert re.search(r"Serial Number: 0BADCAFE\n\s+Revocation Date: .*\n\s+CRL entry extensions:\n"
-                     r"\s+X509v3 CRL Reason Code: \n\s+Remove From CRL", text)
+    assert re.search(
+        r"Serial Number: 0BADCAFE\n\s+Revocation Date: .*\n\s+CRL entry extensions:\n"
+        r"\s+X509v3 CRL Reason Code: \n\s+Remove From CRL",
+        text,
+    )
     assert "Superseded" in text
 
 
@@ -391,8 +498,9 @@ def test_delta_crl_indicator_is_critical_with_the_base_number_in_cryptography(p2
 
 
 @pytest.mark.openssl
-def test_openssl_applies_delta_crl_to_its_base_found_through_the_freshest_pointer(openssl: str, p256: Pki,
-                                                                                 tmp_path: Path) -> None:
+def test_openssl_applies_delta_crl_to_its_base_found_through_the_freshest_pointer(
+    openssl: str, p256: Pki, tmp_path: Path
+) -> None:
     # Full CRL 30 revokes A and points at the delta; delta 31 (base 30) adds B. With -use_deltas OpenSSL
     # combines them (it checks base number, issuer, AKI and scope), so B is revoked; without, B is OK.
     full = crl_pem(p256.crl(revoke_a(p256), number=30, freshest_url=DELTA_URL))
@@ -409,8 +517,9 @@ def test_openssl_applies_delta_crl_to_its_base_found_through_the_freshest_pointe
 
 
 @pytest.mark.openssl
-def test_sm2_crl_signature_verifies_with_openssl_dgst_over_the_tbs_openssl_extracts(openssl: str, sm2: Pki,
-                                                                                    tmp_path: Path) -> None:
+def test_sm2_crl_signature_verifies_with_openssl_dgst_over_the_tbs_openssl_extracts(
+    openssl: str, sm2: Pki, tmp_path: Path
+) -> None:
     crl_der = sm2.crl(revoke_a(sm2), number=5, idp_url=SHARD_URL)
     path = tmp_path / "crl.der"
     path.write_bytes(crl_der)
@@ -436,10 +545,16 @@ def test_openssl_prints_sm2_crl_entries_with_their_reasons(openssl: str, sm2: Pk
     path.write_bytes(sm2.crl(revoke_a(sm2) + delta_entries(sm2), number=6, delta_base=5))
     text = ossl(openssl, "crl", "-inform", "DER", "-in", path, "-text", "-noout").stdout
     assert "Signature Algorithm: SM2-with-SM3" in text
-    for serial, reason in [(sm2.serials["holderA"], "Key Compromise"), (sm2.serials["holderB"], "Superseded"),
-                           (0x0BADCAFE, "Remove From CRL")]:
-        assert re.search(rf"Serial Number: 0?{serial:X}\n\s+Revocation Date: .*\n\s+CRL entry extensions:\n"
-                         rf"\s+X509v3 CRL Reason Code: \n\s+{reason}", text), reason
+    for serial, reason in [
+        (sm2.serials["holderA"], "Key Compromise"),
+        (sm2.serials["holderB"], "Superseded"),
+        (0x0BADCAFE, "Remove From CRL"),
+    ]:
+        assert re.search(
+            rf"Serial Number: 0?{serial:X}\n\s+Revocation Date: .*\n\s+CRL entry extensions:\n"
+            rf"\s+X509v3 CRL Reason Code: \n\s+{reason}",
+            text,
+        ), reason
     assert re.search(r"X509v3 CRL Number: \n\s+6\n", text)
 
 
@@ -481,13 +596,13 @@ def test_signature_covers_the_tbs_exactly(pki: Pki) -> None:
 def test_flipping_a_tbs_byte_makes_verify_signature_false(pki: Pki) -> None:
     crl_der = pki.crl(revoke_a(pki))
     at = crl_der.index(b"CRL Test Issuing CA")
-    tampered = crl_der[:at] + b"X" + crl_der[at + 1:]
+    tampered = crl_der[:at] + b"X" + crl_der[at + 1 :]
     parsed = parse_crl(tampered)
     assert parsed.issuer_der != pki.names["ca"].der()
     assert not parsed.verify_signature(pki.keys["ca"].public_key)
     # and a byte of an entry, which parse_crl only walks past
     at = crl_der.index(pki.serials["holderA"].to_bytes(16, "big")) + 5
-    tampered = crl_der[:at] + bytes([crl_der[at] ^ 1]) + crl_der[at + 1:]
+    tampered = crl_der[:at] + bytes([crl_der[at] ^ 1]) + crl_der[at + 1 :]
     assert parse_crl(tampered).entry_count == 1
     assert not parse_crl(tampered).verify_signature(pki.keys["ca"].public_key)
 
@@ -497,15 +612,26 @@ def test_flipping_a_tbs_byte_makes_verify_signature_false(pki: Pki) -> None:
 
 
 ROUND_TRIP_ENTRIES = [
-    CrlEntry(2**126 + 1, dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC), CrlReason.KEY_COMPROMISE,
-             dt.datetime(2026, 3, 1, tzinfo=UTC)),
-    CrlEntry(2**159 - 1, dt.datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC), None, None),      # UTCTime edge
-    CrlEntry(7, dt.datetime(2050, 1, 1, tzinfo=UTC), CrlReason.AA_COMPROMISE, None),         # GeneralizedTime
+    CrlEntry(
+        2**126 + 1,
+        dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC),
+        CrlReason.KEY_COMPROMISE,
+        dt.datetime(2026, 3, 1, tzinfo=UTC),
+    ),
+    CrlEntry(2**159 - 1, dt.datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC), None, None),  # UTCTime edge
+    CrlEntry(7, dt.datetime(2050, 1, 1, tzinfo=UTC), CrlReason.AA_COMPROMISE, None),  # GeneralizedTime
     CrlEntry(8, dt.datetime(1950, 1, 1, tzinfo=UTC), None, dt.datetime(1950, 1, 1, tzinfo=UTC)),
-    CrlEntry(2**64, dt.datetime(2099, 6, 30, 12, tzinfo=UTC), CrlReason.PRIVILEGE_WITHDRAWN,
-             dt.datetime(2099, 6, 29, tzinfo=UTC)),
-] + [CrlEntry(100 + r.value, dt.datetime(2027, 1, 1, tzinfo=UTC), r, None) for r in CrlReason
-     if r is not CrlReason.UNSPECIFIED]
+    CrlEntry(
+        2**64,
+        dt.datetime(2099, 6, 30, 12, tzinfo=UTC),
+        CrlReason.PRIVILEGE_WITHDRAWN,
+        dt.datetime(2099, 6, 29, tzinfo=UTC),
+    ),
+] + [
+    CrlEntry(100 + r.value, dt.datetime(2027, 1, 1, tzinfo=UTC), r, None)
+    for r in CrlReason
+    if r is not CrlReason.UNSPECIFIED
+]
 
 
 def encoded(entries: list[CrlEntry]) -> bytes:
@@ -515,8 +641,14 @@ def encoded(entries: list[CrlEntry]) -> bytes:
 def test_round_trip_gives_back_every_field_of_a_full_crl(pki: Pki) -> None:
     this_u, next_u = dt.datetime(2049, 12, 1, tzinfo=UTC), dt.datetime(2050, 1, 2, tzinfo=UTC)
     key = pki.keys["ca"]
-    crl_der = pki.crl(encoded(ROUND_TRIP_ENTRIES), number=123456789, this_update=this_u, next_update=next_u,
-                      idp_url=SHARD_URL, freshest_url=DELTA_URL)
+    crl_der = pki.crl(
+        encoded(ROUND_TRIP_ENTRIES),
+        number=123456789,
+        this_update=this_u,
+        next_update=next_u,
+        idp_url=SHARD_URL,
+        freshest_url=DELTA_URL,
+    )
     p = parse_crl(crl_der)
     assert (p.der, p.issuer_der, p.this_update, p.next_update) == (crl_der, pki.names["ca"].der(), this_u, next_u)
     assert [f.tag_byte for f in tbs_fields(crl_der)[3:5]] == [der.UTC_TIME, der.GENERALIZED_TIME]
@@ -544,9 +676,17 @@ def test_peek_reads_number_and_times_without_the_entries(pki: Pki) -> None:
 def test_round_trip_of_a_delta_crl(pki: Pki) -> None:
     p = parse_crl(pki.crl(delta_entries(pki), number=2**159 - 1, delta_base=0))
     assert (p.number, p.delta_base, p.is_delta, p.idp_urls, p.idp_critical, p.freshest_urls) == (
-        2**159 - 1, 0, True, (), False, ())
+        2**159 - 1,
+        0,
+        True,
+        (),
+        False,
+        (),
+    )
     assert [(e.serial, e.reason) for e in p.entries()] == [
-        (pki.serials["holderB"], CrlReason.SUPERSEDED), (0x0BADCAFE, CrlReason.REMOVE_FROM_CRL)]
+        (pki.serials["holderB"], CrlReason.SUPERSEDED),
+        (0x0BADCAFE, CrlReason.REMOVE_FROM_CRL),
+    ]
 
 
 def test_unspecified_reason_reads_back_as_no_reason(pki: Pki) -> None:
@@ -557,9 +697,18 @@ def test_unspecified_reason_reads_back_as_no_reason(pki: Pki) -> None:
 def test_entries_as_bytes_bytearray_memoryview_list_or_generator_give_the_same_tbs(p256: Pki) -> None:
     chunks = [encode_entry(e.serial, e.revoked_at, e.reason, e.invalidity_date) for e in ROUND_TRIP_ENTRIES]
     blob = b"".join(chunks)
-    tbs = {parse_crl(p256.crl(form)).tbs for form in (
-        blob, bytearray(blob), memoryview(blob), chunks, (c for c in chunks),
-        [blob[:100], blob[100:]], memoryview(bytearray(blob)).cast("B", (len(blob),)))}
+    tbs = {
+        parse_crl(p256.crl(form)).tbs
+        for form in (
+            blob,
+            bytearray(blob),
+            memoryview(blob),
+            chunks,
+            (c for c in chunks),
+            [blob[:100], blob[100:]],
+            memoryview(bytearray(blob)).cast("B", (len(blob),)),
+        )
+    }
     assert len(tbs) == 1
 
 
@@ -580,7 +729,7 @@ def test_hundred_thousand_entries_are_counted_without_per_entry_objects(p256: Pk
     serial_at = template.index((2**126).to_bytes(16, "big"))
     entries = bytearray(template * n)
     for i in range(0, n, 997):  # distinct serials at intervals, so lookups below mean something
-        entries[i * len(template) + serial_at + 8:i * len(template) + serial_at + 16] = i.to_bytes(8, "big")
+        entries[i * len(template) + serial_at + 8 : i * len(template) + serial_at + 16] = i.to_bytes(8, "big")
     crl_der = p256.crl(entries, number=100)
     tracemalloc.start()
     parsed = parse_crl(crl_der)
@@ -613,44 +762,53 @@ def test_building_copies_the_entries_at_most_twice(p256: Pki) -> None:
 
 
 def crl_args(pki: Pki, **kw: object) -> dict[str, object]:
-    args: dict[str, object] = {"signer": pki.keys["ca"], "issuer_name_der": pki.names["ca"].der(),
-                                   "authority_key_id": b"k" * 20, "number": 5, "this_update": NOW,
-                                   "next_update": NOW + dt.timedelta(days=1), "entries": b""}
+    args: dict[str, object] = {
+        "signer": pki.keys["ca"],
+        "issuer_name_der": pki.names["ca"].der(),
+        "authority_key_id": b"k" * 20,
+        "number": 5,
+        "this_update": NOW,
+        "next_update": NOW + dt.timedelta(days=1),
+        "entries": b"",
+    }
     args.update(kw)
     return args
 
 
-@pytest.mark.parametrize("kw,message", [
-    ({"next_update": NOW}, "nextUpdate .* must be later than thisUpdate"),
-    ({"next_update": NOW - dt.timedelta(seconds=1)}, "must be later than thisUpdate"),
-    ({"next_update": NOW + dt.timedelta(microseconds=500)}, "must be later than thisUpdate"),
-    ({"this_update": dt.datetime(2026, 1, 1)}, "thisUpdate must be timezone-aware"),
-    ({"next_update": dt.datetime(2030, 1, 1)}, "nextUpdate must be timezone-aware"),
-    ({"number": -1}, "0 <= number < 2\\*\\*159"),
-    ({"number": 2**159}, "20 octets"),
-    ({"number": "5"}, "CRL number"),
-    ({"number": True}, "CRL number"),
-    ({"delta_base": 5}, "base < the CRL number 5"),
-    ({"delta_base": -1}, "delta CRL base"),
-    ({"delta_base": 4, "freshest_url": DELTA_URL}, "must not carry a Freshest CRL"),
-    ({"idp_url": "http://registry.test/分片.crl"}, "printable ASCII"),
-    ({"idp_url": "ftp://registry.test/a.crl"}, "http:// or https://"),
-    ({"idp_url": "registry.test/a.crl"}, "http:// or https://"),
-    ({"idp_url": "http:///a.crl"}, "http:// or https://"),
-    ({"freshest_url": "http://registry.test/a b.crl"}, "without spaces"),
-    ({"freshest_url": "http://registry.test/a\n.crl"}, "printable"),
-    ({"idp_url": b"http://x/"}, "str URL"),
-    ({"issuer_name_der": b"\x04\x00"}, "not a DER Name"),
-    ({"issuer_name_der": b"\x30\x05\x00"}, "not a DER Name"),
-    ({"issuer_name_der": "CN=x"}, "issuer_name_der"),
-    ({"authority_key_id": b""}, "authority_key_id"),
-    ({"entries": "3003020101"}, "entries must be bytes-like"),
-    ({"entries": 12}, "entries must be bytes-like"),
-    ({"entries": [b"\x30\x00", "x"]}, "entries chunk 1 is str"),
-    ({"entries": [[48, 0]]}, "entries chunk 0 is list"),
-    ({"entries": der.integer(5)}, "concatenated revokedCertificates SEQUENCEs"),
-    ({"signer": object()}, "signer must provide"),
-])
+@pytest.mark.parametrize(
+    "kw,message",
+    [
+        ({"next_update": NOW}, "nextUpdate .* must be later than thisUpdate"),
+        ({"next_update": NOW - dt.timedelta(seconds=1)}, "must be later than thisUpdate"),
+        ({"next_update": NOW + dt.timedelta(microseconds=500)}, "must be later than thisUpdate"),
+        ({"this_update": dt.datetime(2026, 1, 1)}, "thisUpdate must be timezone-aware"),
+        ({"next_update": dt.datetime(2030, 1, 1)}, "nextUpdate must be timezone-aware"),
+        ({"number": -1}, "0 <= number < 2\\*\\*159"),
+        ({"number": 2**159}, "20 octets"),
+        ({"number": "5"}, "CRL number"),
+        ({"number": True}, "CRL number"),
+        ({"delta_base": 5}, "base < the CRL number 5"),
+        ({"delta_base": -1}, "delta CRL base"),
+        ({"delta_base": 4, "freshest_url": DELTA_URL}, "must not carry a Freshest CRL"),
+        ({"idp_url": "http://registry.test/分片.crl"}, "printable ASCII"),
+        ({"idp_url": "ftp://registry.test/a.crl"}, "http:// or https://"),
+        ({"idp_url": "registry.test/a.crl"}, "http:// or https://"),
+        ({"idp_url": "http:///a.crl"}, "http:// or https://"),
+        ({"freshest_url": "http://registry.test/a b.crl"}, "without spaces"),
+        ({"freshest_url": "http://registry.test/a\n.crl"}, "printable"),
+        ({"idp_url": b"http://x/"}, "str URL"),
+        ({"issuer_name_der": b"\x04\x00"}, "not a DER Name"),
+        ({"issuer_name_der": b"\x30\x05\x00"}, "not a DER Name"),
+        ({"issuer_name_der": "CN=x"}, "issuer_name_der"),
+        ({"authority_key_id": b""}, "authority_key_id"),
+        ({"entries": "3003020101"}, "entries must be bytes-like"),
+        ({"entries": 12}, "entries must be bytes-like"),
+        ({"entries": [b"\x30\x00", "x"]}, "entries chunk 1 is str"),
+        ({"entries": [[48, 0]]}, "entries chunk 0 is list"),
+        ({"entries": der.integer(5)}, "concatenated revokedCertificates SEQUENCEs"),
+        ({"signer": object()}, "signer must provide"),
+    ],
+)
 def test_build_crl_refuses_bad_arguments_with_clear_messages(p256: Pki, kw: dict[str, object], message: str) -> None:
     with pytest.raises(CrlError, match=message):
         build_crl(**crl_args(p256, **kw))  # type: ignore[arg-type]
@@ -680,30 +838,39 @@ def hand_head(pki: Pki, version: bool = True) -> list[bytes]:
 @functools.cache
 def small_crl() -> tuple[bytes, PrivateKey]:
     key = PrivateKey.generate(Algorithm.ECDSA)
-    crl_der = build_crl(signer=key, issuer_name_der=Name.build(C="CN", CN="Small CA").der(),
-                        authority_key_id=b"\x01" * 20,
-                        number=3, this_update=NOW, next_update=NOW + dt.timedelta(days=1), idp_url=SHARD_URL,
-                        entries=encode_entry(0x101, NOW, CrlReason.KEY_COMPROMISE, NOW) + encode_entry(0x102, NOW))
+    crl_der = build_crl(
+        signer=key,
+        issuer_name_der=Name.build(C="CN", CN="Small CA").der(),
+        authority_key_id=b"\x01" * 20,
+        number=3,
+        this_update=NOW,
+        next_update=NOW + dt.timedelta(days=1),
+        idp_url=SHARD_URL,
+        entries=encode_entry(0x101, NOW, CrlReason.KEY_COMPROMISE, NOW) + encode_entry(0x102, NOW),
+    )
     return crl_der, key
 
 
-@pytest.mark.parametrize("data,message", [
-    (b"", "CRL is empty"),
-    (b"\x00", "not a CRL: starts with"),
-    (b"\x30", "truncated length"),
-    (b"hello world", "not a CRL: starts with"),
-    (b"\x30\x80\x00\x00", "indefinite length"),
-    (b"\x30\x81\x01\x00", "non-minimal length"),
-    (b"\x30\x85\x01\x00\x00\x00\x00", "length of 5 octets"),
-    (b"-----BEGIN X509 CRL-----\n-----END X509 CRL-----\n", "block is empty"),
-    (b"\x30\x03\x02\x01\x01", "tbsCertList at offset 2: expected SEQUENCE"),
-    (b"\x30\x02\x30\x00", "unexpected end of data"),
-    (b"\x30\x06\x30\x00\x30\x00\x03\x00", "expected BIT STRING"),
-    (b"-----BEGIN X509 CRL-----\n!!!!\n-----END X509 CRL-----\n", "not valid base64"),
-    (b"-----BEGIN X509 CRL-----\nMAA=\n", "no END line"),
-    ("-----BEGIN X509 CRL-----\n证书\n-----END X509 CRL-----", "not ASCII"),
-    (12345, "must be bytes"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (b"", "CRL is empty"),
+        (b"\x00", "not a CRL: starts with"),
+        (b"\x30", "truncated length"),
+        (b"hello world", "not a CRL: starts with"),
+        (b"\x30\x80\x00\x00", "indefinite length"),
+        (b"\x30\x81\x01\x00", "non-minimal length"),
+        (b"\x30\x85\x01\x00\x00\x00\x00", "length of 5 octets"),
+        (b"-----BEGIN X509 CRL-----\n-----END X509 CRL-----\n", "block is empty"),
+        (b"\x30\x03\x02\x01\x01", "tbsCertList at offset 2: expected SEQUENCE"),
+        (b"\x30\x02\x30\x00", "unexpected end of data"),
+        (b"\x30\x06\x30\x00\x30\x00\x03\x00", "expected BIT STRING"),
+        (b"-----BEGIN X509 CRL-----\n!!!!\n-----END X509 CRL-----\n", "not valid base64"),
+        (b"-----BEGIN X509 CRL-----\nMAA=\n", "no END line"),
+        ("-----BEGIN X509 CRL-----\n证书\n-----END X509 CRL-----", "not ASCII"),
+        (12345, "must be bytes"),
+    ],
+)
 def test_garbage_raises_crl_error_naming_the_problem(data: bytes, message: str) -> None:
     with pytest.raises(CrlError, match=message):
         parse_crl(data)  # type: ignore[arg-type]
@@ -733,14 +900,15 @@ def test_outer_signature_algorithm_must_equal_the_tbs_one(p256: Pki) -> None:
     crl_der = p256.crl(revoke_a(p256))
     ecdsa, sm2_alg = signature_algorithm_identifier(Algorithm.ECDSA), signature_algorithm_identifier(Algorithm.SM2)
     at = crl_der.rindex(ecdsa)
-    swapped = crl_der[:at] + sm2_alg + crl_der[at + len(ecdsa):]
+    swapped = crl_der[:at] + sm2_alg + crl_der[at + len(ecdsa) :]
     with pytest.raises(CrlError, match="differs from the outer signatureAlgorithm"):
         parse_crl(swapped)
 
 
 def test_unknown_critical_crl_extension_is_refused_rfc5280_5_2(p256: Pki) -> None:
-    exts = der.explicit(0, der.seq(X.extension(oids.CRL_NUMBER, der.integer(1)),
-                                   X.extension("1.2.3.4", der.null(), critical=True)))
+    exts = der.explicit(
+        0, der.seq(X.extension(oids.CRL_NUMBER, der.integer(1)), X.extension("1.2.3.4", der.null(), critical=True))
+    )
     with pytest.raises(CrlError, match="unsupported critical extension 1.2.3.4"):
         parse_crl(hand_crl(p256.keys["ca"], *hand_head(p256), exts))
     noncritical = der.explicit(0, der.seq(X.extension("1.2.3.4", der.null())))
@@ -748,8 +916,9 @@ def test_unknown_critical_crl_extension_is_refused_rfc5280_5_2(p256: Pki) -> Non
 
 
 def test_duplicate_crl_extension_is_refused(p256: Pki) -> None:
-    exts = der.explicit(0, der.seq(X.extension(oids.CRL_NUMBER, der.integer(1)),
-                                   X.extension(oids.CRL_NUMBER, der.integer(2))))
+    exts = der.explicit(
+        0, der.seq(X.extension(oids.CRL_NUMBER, der.integer(1)), X.extension(oids.CRL_NUMBER, der.integer(2)))
+    )
     with pytest.raises(CrlError, match="appears twice"):
         parse_crl(hand_crl(p256.keys["ca"], *hand_head(p256), exts))
 
@@ -759,8 +928,13 @@ def test_v1_crl_parses_without_extensions_and_v1_with_extensions_is_refused(p256
     assert (v1.number, v1.next_update, v1.entry_count) == (None, None, 1)
     assert v1.verify_signature(p256.keys["ca"].public_key)
     with pytest.raises(CrlError, match="v1 CRL cannot carry extensions"):
-        parse_crl(hand_crl(p256.keys["ca"], *hand_head(p256, version=False),
-                           der.explicit(0, der.seq(X.extension(oids.CRL_NUMBER, der.integer(1))))))
+        parse_crl(
+            hand_crl(
+                p256.keys["ca"],
+                *hand_head(p256, version=False),
+                der.explicit(0, der.seq(X.extension(oids.CRL_NUMBER, der.integer(1)))),
+            )
+        )
     with pytest.raises(CrlError, match="unsupported CRL version 3 at offset"):
         parse_crl(hand_crl(p256.keys["ca"], der.integer(2), *hand_head(p256)[1:]))
 
@@ -770,12 +944,16 @@ def test_malformed_entries_are_refused_when_counted_or_when_read(p256: Pki) -> N
     with pytest.raises(CrlError, match="revoked entry 1 at offset .*: expected SEQUENCE, found INTEGER"):
         parse_crl(hand_crl(p256.keys["ca"], *head, der.seq(encode_entry(1, NOW), der.integer(5))))
     # entry contents are only decoded by entries(): the error names the entry
-    bad = [der.seq(der.integer(1)),                                                   # no revocationDate
-           der.seq(der.integer(1), der.utc_time(NOW), der.seq(
-               X.extension(oids.CRL_REASON, der.enumerated(7)))),                      # code 7 is unused
-           der.seq(der.integer(1), der.utc_time(NOW), der.seq(
-               X.extension("2.5.29.29", der.seq(), critical=True))),                   # indirect CRL
-           der.seq(der.integer(1), der.tlv(der.UTC_TIME, b"2601010000Z"))]             # malformed time
+    bad = [
+        der.seq(der.integer(1)),  # no revocationDate
+        der.seq(
+            der.integer(1), der.utc_time(NOW), der.seq(X.extension(oids.CRL_REASON, der.enumerated(7)))
+        ),  # code 7 is unused
+        der.seq(
+            der.integer(1), der.utc_time(NOW), der.seq(X.extension("2.5.29.29", der.seq(), critical=True))
+        ),  # indirect CRL
+        der.seq(der.integer(1), der.tlv(der.UTC_TIME, b"2601010000Z")),
+    ]  # malformed time
     for i, entry in enumerate(bad):
         parsed = parse_crl(hand_crl(p256.keys["ca"], *head, der.seq(encode_entry(1, NOW), entry)))
         assert parsed.entry_count == 2
@@ -811,8 +989,11 @@ def _only_crl_errors(data: bytes, key: PrivateKey) -> None:
 
 
 @PROPERTY
-@given(st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), min_size=1, max_size=4),
-       st.sampled_from(["replace", "truncate", "insert", "delete"]), st.binary(max_size=6))
+@given(
+    st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), min_size=1, max_size=4),
+    st.sampled_from(["replace", "truncate", "insert", "delete"]),
+    st.binary(max_size=6),
+)
 def test_mutated_crl_bytes_raise_only_crl_error(mutations: list[tuple[int, int]], op: str, blob: bytes) -> None:
     crl_der, key = small_crl()
     data = bytearray(crl_der)
@@ -822,7 +1003,7 @@ def test_mutated_crl_bytes_raise_only_crl_error(mutations: list[tuple[int, int]]
     elif op == "insert":
         data[at:at] = blob
     elif op == "delete":
-        del data[at:at + 1 + len(blob)]
+        del data[at : at + 1 + len(blob)]
     for i, b in mutations:
         if data:
             data[i % len(data)] = b
@@ -834,8 +1015,15 @@ def test_mutated_crl_bytes_raise_only_crl_error(mutations: list[tuple[int, int]]
 def test_arbitrary_entry_contents_raise_only_crl_error_when_read(contents: list[bytes]) -> None:
     _crl_der, key = small_crl()
     entries = b"".join(der.tlv(0x30, c) for c in contents)
-    data = build_crl(signer=key, issuer_name_der=Name.build(CN="x").der(), authority_key_id=b"\x01",
-                     number=1, this_update=NOW, next_update=NOW + dt.timedelta(hours=1), entries=entries)
+    data = build_crl(
+        signer=key,
+        issuer_name_der=Name.build(CN="x").der(),
+        authority_key_id=b"\x01",
+        number=1,
+        this_update=NOW,
+        next_update=NOW + dt.timedelta(hours=1),
+        entries=entries,
+    )
     assert parse_crl(data).entry_count == len(contents)
     _only_crl_errors(data, key)
 

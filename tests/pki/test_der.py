@@ -3,6 +3,7 @@ independent encoder in ``asn1crypto``; the decoder's error contract is checked w
 
 Each test names the rule it checks.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,8 +19,7 @@ from registry.pki.der import DERError, Node
 
 UTC = dt.UTC
 # No example database: the tree is shared and this suite must not write files outside tmp_path.
-PROPERTY = settings(database=None, deadline=None, max_examples=400,
-                    suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(database=None, deadline=None, max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 
 
 # --- INTEGER ----------------------------------------------------------------------------------
@@ -78,10 +78,10 @@ def test_empty_integer_contents_are_rejected() -> None:
 OID_VECTORS = [
     ("1.2.156.10197.1.501", "06082a811ccf55018375"),  # SM2-with-SM3 (domain.md §1.6)
     ("1.2.156.10197.1.301", "06082a811ccf5501822d"),  # SM2 curve
-    ("1.2.840.10045.2.1", "06072a8648ce3d0201"),      # id-ecPublicKey
+    ("1.2.840.10045.2.1", "06072a8648ce3d0201"),  # id-ecPublicKey
     ("1.2.840.10045.3.1.7", "06082a8648ce3d030107"),  # prime256v1
-    ("2.5.29.15", "0603551d0f"),                       # keyUsage
-    ("2.999.3", "0603883703"),                         # X.690 §8.19.5 example: first subidentifier 1079
+    ("2.5.29.15", "0603551d0f"),  # keyUsage
+    ("2.999.3", "0603883703"),  # X.690 §8.19.5 example: first subidentifier 1079
     ("0.0", "060100"),
 ]
 
@@ -120,8 +120,10 @@ def test_oid_whose_last_subidentifier_is_unfinished_is_rejected() -> None:
 # --- lengths, tags and the small encoders -----------------------------------------------------
 
 
-@pytest.mark.parametrize("size,header", [(0, "0400"), (127, "047f"), (128, "048180"), (255, "0481ff"),
-                                         (256, "04820100"), (65536, "0483010000")])
+@pytest.mark.parametrize(
+    "size,header",
+    [(0, "0400"), (127, "047f"), (128, "048180"), (255, "0481ff"), (256, "04820100"), (65536, "0483010000")],
+)
 def test_length_uses_short_form_below_128_and_minimal_long_form_above(size: int, header: str) -> None:
     enc = der.octet_string(b"\x00" * size)
     assert enc.hex().startswith(header)
@@ -255,9 +257,17 @@ def test_naive_datetimes_are_refused() -> None:
         der.x509_time(dt.datetime(2030, 1, 1))
 
 
-@pytest.mark.parametrize("text,year", [("500101000000Z", 1950), ("680101000000Z", 1968),
-                                       ("690101000000Z", 1969), ("991231235959Z", 1999),
-                                       ("000101000000Z", 2000), ("491231235959Z", 2049)])
+@pytest.mark.parametrize(
+    "text,year",
+    [
+        ("500101000000Z", 1950),
+        ("680101000000Z", 1968),
+        ("690101000000Z", 1969),
+        ("991231235959Z", 1999),
+        ("000101000000Z", 2000),
+        ("491231235959Z", 2049),
+    ],
+)
 def test_utctime_two_digit_year_pivots_at_50(text: str, year: int) -> None:
     t = der.parse(der.tlv(der.UTC_TIME, text.encode())).as_time()
     assert t.year == year and t.tzinfo == UTC
@@ -268,8 +278,16 @@ def test_generalized_time_with_fraction_is_read() -> None:
     assert t == dt.datetime(2099, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("raw", [b"\x17\x0d" + b"991331235959Z", b"\x17\x0c" + b"991231235959",
-                                 b"\x18\x0f" + b"2050010100000Z0", b"\x17\x03abc", b"\x17\x00"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x17\x0d" + b"991331235959Z",
+        b"\x17\x0c" + b"991231235959",
+        b"\x18\x0f" + b"2050010100000Z0",
+        b"\x17\x03abc",
+        b"\x17\x00",
+    ],
+)
 def test_malformed_times_raise_der_error_naming_the_offset(raw: bytes) -> None:
     with pytest.raises(DERError, match="offset 0"):
         der.parse(raw).as_time()
@@ -288,8 +306,11 @@ def test_utctime_without_seconds_is_rejected_not_misread() -> None:
 
 
 @PROPERTY
-@given(st.datetimes(min_value=dt.datetime(1950, 1, 1), max_value=dt.datetime(9999, 12, 31, 23, 59, 59),
-                    timezones=st.just(UTC)))
+@given(
+    st.datetimes(
+        min_value=dt.datetime(1950, 1, 1), max_value=dt.datetime(9999, 12, 31, 23, 59, 59), timezones=st.just(UTC)
+    )
+)
 def test_x509_time_round_trips_to_the_second(when: dt.datetime) -> None:
     when = when.replace(microsecond=0)
     enc = der.x509_time(when)
@@ -385,7 +406,7 @@ def test_node_raw_keeps_non_minimal_lengths_exactly_as_received() -> None:
     assert kids[0].as_int() == 65537
     assert kids[1].raw == b"\x04\x03abc" and kids[1].offset == 2 + len(inner)
     for n in _walk(top):
-        assert data[n.offset:n.offset + len(n.raw)] == n.raw
+        assert data[n.offset : n.offset + len(n.raw)] == n.raw
 
 
 def test_grandchild_offsets_are_absolute() -> None:
@@ -394,7 +415,7 @@ def test_grandchild_offsets_are_absolute() -> None:
     tagged = top.children()[1].children()[1]
     assert tagged.is_context(1)
     leaf = tagged.children()[0]
-    assert data[leaf.offset:leaf.offset + len(leaf.raw)] == der.utf8("hi") == leaf.raw
+    assert data[leaf.offset : leaf.offset + len(leaf.raw)] == der.utf8("hi") == leaf.raw
     assert leaf.content == b"hi"
 
 
@@ -438,10 +459,9 @@ def _exercise(data: bytes) -> None:
     assert top.raw == data
     try:
         for n in _walk(top):
-            assert data[n.offset:n.offset + len(n.raw)] == n.raw
-            assert n.raw[n.header_len:] == n.content
-            for accessor in (n.as_int, n.as_bool, n.as_oid, n.as_bytes, n.as_bit_string, n.as_str,
-                             n.as_time):
+            assert data[n.offset : n.offset + len(n.raw)] == n.raw
+            assert n.raw[n.header_len :] == n.content
+            for accessor in (n.as_int, n.as_bool, n.as_oid, n.as_bytes, n.as_bit_string, n.as_str, n.as_time):
                 try:
                     accessor()
                 except DERError:
@@ -465,7 +485,8 @@ _leaves = st.one_of(
     st.text(max_size=5).map(der.utf8),
     st.sampled_from(["1.2.156.10197.1.501", "2.5.4.3", "1.2.840.10045.2.1"]).map(der.oid),
     st.sampled_from([der.utc_time, der.generalized_time]).map(
-        lambda f: f(dt.datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC))),
+        lambda f: f(dt.datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC))
+    ),
 )
 _trees = st.recursive(
     _leaves,
@@ -503,7 +524,7 @@ def test_valid_trees_parse_and_every_node_is_an_exact_slice(data: bytes) -> None
     top = der.parse(data)
     nodes = list(_walk(top))
     assert nodes[0].raw == data
-    assert all(data[n.offset:n.offset + len(n.raw)] == n.raw for n in nodes)
+    assert all(data[n.offset : n.offset + len(n.raw)] == n.raw for n in nodes)
 
 
 @PROPERTY

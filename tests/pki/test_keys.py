@@ -4,6 +4,7 @@ OpenSSL 3.0 defaults the SM2 distinguishing ID to EMPTY (domain.md §6.3), so ev
 ``-sigopt distid:1234567812345678`` explicitly, and the empty-ID behaviour is checked on purpose.
 Each test names the rule it checks.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,10 +44,12 @@ GENPKEY_CURVE = {Algorithm.SM2: "SM2", Algorithm.ECDSA: "prime256v1"}
 ALGS = [Algorithm.SM2, Algorithm.ECDSA]
 MESSAGE = "企业电子印章 seal registry test message\n".encode()
 
-PROPERTY = settings(database=None, deadline=None, max_examples=200,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-
-
+PROPERTY = settings(
+    database=None,
+    deadline=None,
+    max_examples=200,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 def write(path: Path, data: str | bytes) -> Path:
@@ -104,8 +107,7 @@ def test_sm2_signature_fails_in_openssl_without_distid(openssl: str, keys, tmp_p
 
 
 @pytest.mark.openssl
-def test_openssl_sm2_signature_with_distid_verifies_with_our_public_key(openssl: str, keys,
-                                                                         tmp_path: Path) -> None:
+def test_openssl_sm2_signature_with_distid_verifies_with_our_public_key(openssl: str, keys, tmp_path: Path) -> None:
     k = keys[Algorithm.SM2]
     priv, data = write(tmp_path / "k.pem", k.pem()), write(tmp_path / "data", MESSAGE)
     ossl(openssl, "dgst", "-sm3", "-sign", priv, "-sigopt", DISTID, "-out", tmp_path / "sig", data)
@@ -118,8 +120,7 @@ def test_openssl_sm2_signature_with_distid_verifies_with_our_public_key(openssl:
 
 
 @pytest.mark.openssl
-def test_openssl_sm2_empty_id_signature_verifies_only_with_empty_uid(openssl: str, keys,
-                                                                     tmp_path: Path) -> None:
+def test_openssl_sm2_empty_id_signature_verifies_only_with_empty_uid(openssl: str, keys, tmp_path: Path) -> None:
     k = keys[Algorithm.SM2]
     priv, data = write(tmp_path / "k.pem", k.pem()), write(tmp_path / "data", MESSAGE)
     ossl(openssl, "dgst", "-sm3", "-sign", priv, "-out", tmp_path / "sig", data)
@@ -142,8 +143,9 @@ def test_sm2_signature_is_bound_to_the_user_id(keys) -> None:
 
 
 @pytest.mark.openssl
-def test_our_signature_verifies_with_openssl_dgst(openssl: str, key: PrivateKey, alg: Algorithm,
-                                                  tmp_path: Path) -> None:
+def test_our_signature_verifies_with_openssl_dgst(
+    openssl: str, key: PrivateKey, alg: Algorithm, tmp_path: Path
+) -> None:
     pub, data = write(tmp_path / "pub.pem", key.public_key.pem()), write(tmp_path / "data", MESSAGE)
     sig = write(tmp_path / "sig", key.sign(MESSAGE))
     assert "Verified OK" in ossl(openssl, "dgst", *DGST[alg], "-verify", pub, "-signature", sig, data).stdout
@@ -153,8 +155,9 @@ def test_our_signature_verifies_with_openssl_dgst(openssl: str, key: PrivateKey,
 
 
 @pytest.mark.openssl
-def test_openssl_dgst_signature_verifies_with_our_public_key(openssl: str, key: PrivateKey, alg: Algorithm,
-                                                             tmp_path: Path) -> None:
+def test_openssl_dgst_signature_verifies_with_our_public_key(
+    openssl: str, key: PrivateKey, alg: Algorithm, tmp_path: Path
+) -> None:
     priv, data = write(tmp_path / "k.pem", key.pem()), write(tmp_path / "data", MESSAGE)
     ossl(openssl, "dgst", *DGST[alg], "-sign", priv, "-out", tmp_path / "sig", data)
     sig = (tmp_path / "sig").read_bytes()
@@ -167,8 +170,9 @@ def test_openssl_dgst_signature_verifies_with_our_public_key(openssl: str, key: 
 
 
 @pytest.mark.openssl
-def test_pkcs8_private_key_loads_in_openssl_with_identical_public_key(openssl: str, key: PrivateKey,
-                                                                      alg: Algorithm, tmp_path: Path) -> None:
+def test_pkcs8_private_key_loads_in_openssl_with_identical_public_key(
+    openssl: str, key: PrivateKey, alg: Algorithm, tmp_path: Path
+) -> None:
     priv = write(tmp_path / "k.pem", key.pem())
     assert key.pem().startswith("-----BEGIN PRIVATE KEY-----\n")
     assert ossl(openssl, "pkey", "-in", priv, "-pubout").stdout == key.public_key.pem()
@@ -202,8 +206,7 @@ def _check_loaded_openssl_key(openssl: str, alg: Algorithm, pem_path: Path, tmp_
 @pytest.mark.openssl
 def test_openssl_genpkey_pkcs8_key_loads_and_signs(openssl: str, alg: Algorithm, tmp_path: Path) -> None:
     path = tmp_path / "gen.pem"
-    ossl(openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", f"ec_paramgen_curve:{GENPKEY_CURVE[alg]}",
-         "-out", path)
+    ossl(openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", f"ec_paramgen_curve:{GENPKEY_CURVE[alg]}", "-out", path)
     assert path.read_text().startswith("-----BEGIN PRIVATE KEY-----")
     _check_loaded_openssl_key(openssl, alg, path, tmp_path)
 
@@ -220,12 +223,12 @@ def test_openssl_ecparam_genkey_output_loads_and_signs(openssl: str, alg: Algori
 
 @pytest.mark.openssl
 @pytest.mark.parametrize("no_public", [False, True], ids=["with-public", "no-public"])
-def test_openssl_sec1_private_key_loads_and_signs(openssl: str, alg: Algorithm, no_public: bool,
-                                                  tmp_path: Path) -> None:
+def test_openssl_sec1_private_key_loads_and_signs(
+    openssl: str, alg: Algorithm, no_public: bool, tmp_path: Path
+) -> None:
     # RFC 5915 ECPrivateKey with the named curve in [0]; OpenSSL labels SM2 ones "SM2 PRIVATE KEY".
     p8 = tmp_path / "p8.pem"
-    ossl(openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", f"ec_paramgen_curve:{GENPKEY_CURVE[alg]}",
-         "-out", p8)
+    ossl(openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", f"ec_paramgen_curve:{GENPKEY_CURVE[alg]}", "-out", p8)
     sec1 = tmp_path / "sec1.pem"
     ossl(openssl, "ec", "-in", p8, "-out", sec1, *(["-no_public"] if no_public else []))
     label = "SM2 PRIVATE KEY" if alg is Algorithm.SM2 else "EC PRIVATE KEY"
@@ -247,8 +250,9 @@ def test_pkcs8_scalar_with_leading_zero_byte_stripped_still_loads(alg: Algorithm
     assert scalar[0] == 0
     ref = PrivateKey(alg, scalar)
     ec_priv = der.seq(der.integer(1), der.octet_string(scalar[1:]))
-    p8 = der.seq(der.integer(0), der.seq(der.oid(oids.EC_PUBLIC_KEY), der.oid(alg.curve_oid)),
-                 der.octet_string(ec_priv))
+    p8 = der.seq(
+        der.integer(0), der.seq(der.oid(oids.EC_PUBLIC_KEY), der.oid(alg.curve_oid)), der.octet_string(ec_priv)
+    )
     loaded = PrivateKey.from_der(p8)
     assert loaded.public_key == ref.public_key
 
@@ -388,9 +392,13 @@ def test_spki_with_empty_algorithm_identifier_is_a_key_format_error(keys) -> Non
 
 
 def _mutations(data: bytes):
-    return st.lists(st.tuples(st.sampled_from(["flip", "cut", "insert", "delete"]),
-                              st.integers(0, len(data) - 1), st.integers(1, 255)),
-                    min_size=1, max_size=3)
+    return st.lists(
+        st.tuples(
+            st.sampled_from(["flip", "cut", "insert", "delete"]), st.integers(0, len(data) - 1), st.integers(1, 255)
+        ),
+        min_size=1,
+        max_size=3,
+    )
 
 
 def _mutate(data: bytes, ops) -> bytes:
@@ -489,7 +497,7 @@ def test_encrypted_key_with_any_byte_tampered_is_a_key_format_error(keys, mask: 
     blob = encrypt_private_key(keys[Algorithm.SM2], KEK, "kek-1")
     failures = []
     for i in range(len(blob)):
-        tampered = blob[:i] + bytes([blob[i] ^ mask]) + blob[i + 1:]
+        tampered = blob[:i] + bytes([blob[i] ^ mask]) + blob[i + 1 :]
         try:
             decrypt_private_key(tampered, {"kek-1": KEK, "kek-0": KEK})
             failures.append(f"byte {i}: opened")
@@ -578,21 +586,34 @@ def test_openssl_asn1parse_reads_our_sm2_signature_as_two_integers(openssl: str,
 def _bad_signatures(sig: bytes, n: int) -> dict[str, bytes]:
     r, s = sig_from_der(sig)
     return {
-        "r=0": dsa_sig(0, s), "s=0": dsa_sig(r, 0), "r=n": dsa_sig(n, s), "s=n": dsa_sig(r, n),
-        "r=-r": dsa_sig(-r, s), "s=-s": dsa_sig(r, -s), "r+2^256": dsa_sig(r + 2**256, s),
-        "s+2^256": dsa_sig(r, s + 2**256), "r+s=n": dsa_sig(r, n - r),
+        "r=0": dsa_sig(0, s),
+        "s=0": dsa_sig(r, 0),
+        "r=n": dsa_sig(n, s),
+        "s=n": dsa_sig(r, n),
+        "r=-r": dsa_sig(-r, s),
+        "s=-s": dsa_sig(r, -s),
+        "r+2^256": dsa_sig(r + 2**256, s),
+        "s+2^256": dsa_sig(r, s + 2**256),
+        "r+s=n": dsa_sig(r, n - r),
         "raw r||s": r.to_bytes(32, "big") + s.to_bytes(32, "big"),
-        "trailing byte": sig + b"\x00", "three integers": der.seq(der.integer(r), der.integer(s), der.integer(1)),
-        "one integer": der.seq(der.integer(r)), "empty": b"", "SET": b"\x31" + sig[1:],
-        "swapped": dsa_sig(s, r), "s flipped": dsa_sig(r, s ^ 1),
+        "trailing byte": sig + b"\x00",
+        "three integers": der.seq(der.integer(r), der.integer(s), der.integer(1)),
+        "one integer": der.seq(der.integer(r)),
+        "empty": b"",
+        "SET": b"\x31" + sig[1:],
+        "swapped": dsa_sig(s, r),
+        "s flipped": dsa_sig(r, s ^ 1),
     }
 
 
 def test_verify_rejects_out_of_range_or_malformed_signatures(key: PrivateKey, alg: Algorithm) -> None:
     sig = key.sign(MESSAGE)
     assert key.public_key.verify(MESSAGE, sig)
-    accepted = [name for name, bad in _bad_signatures(sig, ORDER[alg]).items()
-                if key.public_key.verify(MESSAGE, bad) is not False]
+    accepted = [
+        name
+        for name, bad in _bad_signatures(sig, ORDER[alg]).items()
+        if key.public_key.verify(MESSAGE, bad) is not False
+    ]
     assert not accepted
 
 
@@ -627,8 +648,12 @@ def test_ecdsa_signature_with_s_plus_n_is_rejected(openssl: str, tmp_path: Path)
     pub, data = write(tmp_path / "pub.pem", key.public_key.pem()), write(tmp_path / "data", MESSAGE)
     ok = ossl(openssl, "dgst", "-sha256", "-verify", pub, "-signature", write(tmp_path / "g", good), data)
     assert "Verified OK" in ok.stdout
-    assert ossl(openssl, "dgst", "-sha256", "-verify", pub, "-signature", write(tmp_path / "h", high), data,
-                check=False).returncode == 1
+    assert (
+        ossl(
+            openssl, "dgst", "-sha256", "-verify", pub, "-signature", write(tmp_path / "h", high), data, check=False
+        ).returncode
+        == 1
+    )
 
 
 def _non_canonical_encodings(sig: bytes) -> dict[str, bytes]:
@@ -647,16 +672,18 @@ def _non_canonical_encodings(sig: bytes) -> dict[str, bytes]:
 
 
 @pytest.mark.openssl
-def test_signature_must_be_canonical_der_as_openssl_requires(openssl: str, key: PrivateKey, alg: Algorithm,
-                                                              tmp_path: Path) -> None:
+def test_signature_must_be_canonical_der_as_openssl_requires(
+    openssl: str, key: PrivateKey, alg: Algorithm, tmp_path: Path
+) -> None:
     # OpenSSL re-encodes (r, s) and refuses a signature whose bytes differ (no malleable encodings);
     # a verifier that accepts them lets anyone make a second valid signature value for the same data.
     sig = key.sign(MESSAGE)
     pub, data = write(tmp_path / "pub.pem", key.public_key.pem()), write(tmp_path / "data", MESSAGE)
     problems = []
     for name, variant in _non_canonical_encodings(sig).items():
-        theirs = ossl(openssl, "dgst", *DGST[alg], "-verify", pub, "-signature",
-                      write(tmp_path / "v", variant), data, check=False)
+        theirs = ossl(
+            openssl, "dgst", *DGST[alg], "-verify", pub, "-signature", write(tmp_path / "v", variant), data, check=False
+        )
         assert theirs.returncode == 1, name  # OpenSSL refuses each of these
         if key.public_key.verify(MESSAGE, variant):
             problems.append(name)

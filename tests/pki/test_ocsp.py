@@ -1,6 +1,7 @@
 """OCSP encoding and decoding (RFC 6960): requests made by OpenSSL and by us are read; responses we
 build are read back by `cryptography` (an independent decoder) with their signatures checked; bad
 input is an OcspError naming what is wrong, never another exception."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +12,8 @@ from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp as cocsp
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from registry.pki import der, ocsp
 from registry.pki.crl import CrlReason
@@ -19,14 +21,15 @@ from registry.pki.keys import Algorithm, PrivateKey
 from registry.pki.x509 import Name
 from tests.pki.helpers import PROPERTY, ossl
 
-NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(hours=24)
 ISSUER_NAME = Name.build(C="CN", O="测试", CN="Issuing CA").der()
 KEYS = {alg: PrivateKey.generate(alg) for alg in Algorithm}
 
 
-def cid(serial: int = 0x4321, alg: ocsp.HashAlgorithm = ocsp.HashAlgorithm.SHA1,
-        key: PrivateKey = KEYS[Algorithm.ECDSA]) -> ocsp.CertId:
+def cid(
+    serial: int = 0x4321, alg: ocsp.HashAlgorithm = ocsp.HashAlgorithm.SHA1, key: PrivateKey = KEYS[Algorithm.ECDSA]
+) -> ocsp.CertId:
     return ocsp.cert_id(alg, ISSUER_NAME, key.public_key.point, serial)
 
 
@@ -43,10 +46,19 @@ def test_request_round_trip_with_every_hash_algorithm_and_a_nonce() -> None:
 def test_a_request_made_by_openssl_is_read(openssl: str, tmp_path: Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = cx509.Name([cx509.NameAttribute(cx509.oid.NameOID.COMMON_NAME, "CA")])
-    ca = (cx509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-          .serial_number(1).not_valid_before(NOW).not_valid_after(LATER).sign(key, hashes.SHA256()))
-    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(__import__("cryptography.hazmat.primitives.serialization",
-                                                                 fromlist=["Encoding"]).Encoding.PEM))
+    ca = (
+        cx509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW)
+        .not_valid_after(LATER)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "ca.pem").write_bytes(
+        ca.public_bytes(__import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.PEM)
+    )
     for extra, alg in ((["-sha1"], ocsp.HashAlgorithm.SHA1), (["-sha256"], ocsp.HashAlgorithm.SHA256)):
         out = tmp_path / f"{alg.value}.der"
         ossl(openssl, "ocsp", "-issuer", tmp_path / "ca.pem", *extra, "-serial", "0x1234ABCD", "-reqout", out)
@@ -54,10 +66,12 @@ def test_a_request_made_by_openssl_is_read(openssl: str, tmp_path: Path) -> None
         (c,) = req.cert_ids
         assert c.serial == 0x1234ABCD and c.hash_algorithm is alg
         assert c.issuer_name_hash == alg.digest(ca.subject.public_bytes())
-        point = key.public_key().public_bytes(__import__("cryptography.hazmat.primitives.serialization",
-                                                         fromlist=["Encoding"]).Encoding.X962,
-                                              __import__("cryptography.hazmat.primitives.serialization",
-                                                         fromlist=["PublicFormat"]).PublicFormat.UncompressedPoint)
+        point = key.public_key().public_bytes(
+            __import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.X962,
+            __import__(
+                "cryptography.hazmat.primitives.serialization", fromlist=["PublicFormat"]
+            ).PublicFormat.UncompressedPoint,
+        )
         assert c.issuer_key_hash == alg.digest(point)
         assert req.nonce is not None and len(req.nonce) == 18  # OCTET STRING of 16 random octets
 
@@ -70,8 +84,11 @@ def _response(status: str, **kw: object) -> bytes:
 def test_good_revoked_and_unknown_read_back_by_cryptography_with_a_valid_signature() -> None:
     pub = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), KEYS[Algorithm.ECDSA].public_key.point)
     revoked_at = NOW - dt.timedelta(hours=3)
-    cases = {"good": ({}, cocsp.OCSPCertStatus.GOOD), "unknown": ({}, cocsp.OCSPCertStatus.UNKNOWN),
-             "revoked": ({"revoked_at": revoked_at, "reason": CrlReason.KEY_COMPROMISE}, cocsp.OCSPCertStatus.REVOKED)}
+    cases = {
+        "good": ({}, cocsp.OCSPCertStatus.GOOD),
+        "unknown": ({}, cocsp.OCSPCertStatus.UNKNOWN),
+        "revoked": ({"revoked_at": revoked_at, "reason": CrlReason.KEY_COMPROMISE}, cocsp.OCSPCertStatus.REVOKED),
+    }
     for status, (kw, expected) in cases.items():
         resp = cocsp.load_der_ocsp_response(_response(status, **kw))
         assert resp.response_status is cocsp.OCSPResponseStatus.SUCCESSFUL
@@ -96,16 +113,29 @@ def test_sm2_response_signature_verifies_with_the_gmt_0009_id() -> None:
 
 
 def test_hold_invalidity_date_and_nonce_are_carried() -> None:
-    single = ocsp.single_response(cid(), "revoked", NOW, LATER, revoked_at=NOW, reason=CrlReason.CERTIFICATE_HOLD,
-                                  invalidity_date=NOW - dt.timedelta(days=1))
+    single = ocsp.single_response(
+        cid(),
+        "revoked",
+        NOW,
+        LATER,
+        revoked_at=NOW,
+        reason=CrlReason.CERTIFICATE_HOLD,
+        invalidity_date=NOW - dt.timedelta(days=1),
+    )
     nonce_ext = ocsp.parse_request(ocsp.build_request([cid()], nonce=b"n" * 20)).nonce_extension
-    parsed = ocsp.parse_response(ocsp.build_response(signer=KEYS[Algorithm.ECDSA], produced_at=NOW,
-                                                     responses=[single], nonce_extension=nonce_ext))
+    parsed = ocsp.parse_response(
+        ocsp.build_response(
+            signer=KEYS[Algorithm.ECDSA], produced_at=NOW, responses=[single], nonce_extension=nonce_ext
+        )
+    )
     (s,) = parsed.responses
     assert s.status == "revoked" and s.reason is CrlReason.CERTIFICATE_HOLD
     assert s.invalidity_date == NOW - dt.timedelta(days=1) and parsed.nonce == der.octet_string(b"n" * 20)
-    resp = cocsp.load_der_ocsp_response(ocsp.build_response(signer=KEYS[Algorithm.ECDSA], produced_at=NOW,
-                                                            responses=[single], nonce_extension=nonce_ext))
+    resp = cocsp.load_der_ocsp_response(
+        ocsp.build_response(
+            signer=KEYS[Algorithm.ECDSA], produced_at=NOW, responses=[single], nonce_extension=nonce_ext
+        )
+    )
     assert resp.extensions.get_extension_for_class(cx509.OCSPNonce).value.nonce == b"n" * 20  # RFC 8954 shape
 
 
@@ -124,14 +154,17 @@ def test_error_responses_are_the_bare_status() -> None:
         ocsp.error_response(ocsp.ResponseStatus.SUCCESSFUL)
 
 
-@pytest.mark.parametrize("bad,message", [
-    (b"", "empty"),
-    (b"\x30", "malformed"),
-    (b"\x30\x00", "tbsRequest"),
-    (b"\x04\x03abc", "expected SEQUENCE"),
-    (bytes.fromhex("3003300130"), "malformed"),
-    (der.seq(der.seq(der.seq())), "requestList is empty"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (b"", "empty"),
+        (b"\x30", "malformed"),
+        (b"\x30\x00", "tbsRequest"),
+        (b"\x04\x03abc", "expected SEQUENCE"),
+        (bytes.fromhex("3003300130"), "malformed"),
+        (der.seq(der.seq(der.seq())), "requestList is empty"),
+    ],
+)
 def test_garbage_is_an_ocsp_error_naming_the_problem(bad: bytes, message: str) -> None:
     with pytest.raises(ocsp.OcspError, match=message):
         ocsp.parse_request(bad)
@@ -146,12 +179,17 @@ def _request_with(cert_id_der: bytes, exts: bytes = b"") -> bytes:
 
 def test_bad_cert_ids_and_extensions_are_refused() -> None:
     good = cid()
-    md5 = der.seq(der.seq(der.oid("1.2.840.113549.2.5"), der.null()), der.octet_string(b"\x00" * 16),
-                  der.octet_string(b"\x00" * 16), der.integer(5))
+    md5 = der.seq(
+        der.seq(der.oid("1.2.840.113549.2.5"), der.null()),
+        der.octet_string(b"\x00" * 16),
+        der.octet_string(b"\x00" * 16),
+        der.integer(5),
+    )
     with pytest.raises(ocsp.OcspError, match="unsupported CertID hash algorithm 1.2.840.113549.2.5"):
         ocsp.parse_request(_request_with(md5))
-    short = der.seq(der.seq(der.oid(ocsp.SHA1)), der.octet_string(b"\x00" * 19), der.octet_string(b"\x00" * 20),
-                    der.integer(5))
+    short = der.seq(
+        der.seq(der.oid(ocsp.SHA1)), der.octet_string(b"\x00" * 19), der.octet_string(b"\x00" * 20), der.integer(5)
+    )
     with pytest.raises(ocsp.OcspError, match="20 octets"):
         ocsp.parse_request(_request_with(short))
     critical = der.seq(der.oid("1.2.3.4"), der.boolean(True), der.octet_string(b"\x05\x00"))
@@ -164,8 +202,10 @@ def test_bad_cert_ids_and_extensions_are_refused() -> None:
     with pytest.raises(ocsp.OcspError, match="at most"):
         ocsp.parse_request(many)
     # a request signature is accepted and ignored; trailing bytes are not
-    signed = der.seq(der.seq(der.seq(der.seq(good.der))), der.explicit(0, der.seq(der.seq(der.oid("1.2.3")),
-                                                                                   der.bit_string(b"\x00"))))
+    signed = der.seq(
+        der.seq(der.seq(der.seq(good.der))),
+        der.explicit(0, der.seq(der.seq(der.oid("1.2.3")), der.bit_string(b"\x00"))),
+    )
     assert ocsp.parse_request(signed).cert_ids == (good,)
     with pytest.raises(ocsp.OcspError, match="trailing"):
         ocsp.parse_request(ocsp.build_request([good]) + b"\x00")
@@ -196,8 +236,12 @@ def test_random_bytes_never_escape_as_anything_but_ocsp_error(data: bytes) -> No
 @PROPERTY
 @given(st.data())
 def test_mutated_requests_parse_or_fail_cleanly(data: st.DataObject) -> None:
-    base = bytearray(ocsp.build_request([cid(serial=data.draw(st.integers(1, 2**127)))],
-                                        nonce=data.draw(st.one_of(st.none(), st.binary(min_size=1, max_size=40)))))
+    base = bytearray(
+        ocsp.build_request(
+            [cid(serial=data.draw(st.integers(1, 2**127)))],
+            nonce=data.draw(st.one_of(st.none(), st.binary(min_size=1, max_size=40))),
+        )
+    )
     for _ in range(data.draw(st.integers(1, 4))):
         op = data.draw(st.sampled_from(["flip", "truncate", "insert", "delete"]))
         pos = data.draw(st.integers(0, max(0, len(base) - 1)))
@@ -217,15 +261,17 @@ def test_mutated_requests_parse_or_fail_cleanly(data: st.DataObject) -> None:
 
 
 @PROPERTY
-@given(serial=st.integers(1, 2**159 - 1), alg=st.sampled_from(list(ocsp.HashAlgorithm)),
-       status=st.sampled_from(["good", "revoked", "unknown"]),
-       reason=st.sampled_from([r for r in CrlReason if r is not CrlReason.REMOVE_FROM_CRL]))
+@given(
+    serial=st.integers(1, 2**159 - 1),
+    alg=st.sampled_from(list(ocsp.HashAlgorithm)),
+    status=st.sampled_from(["good", "revoked", "unknown"]),
+    reason=st.sampled_from([r for r in CrlReason if r is not CrlReason.REMOVE_FROM_CRL]),
+)
 def test_responses_round_trip(serial: int, alg: ocsp.HashAlgorithm, status: str, reason: CrlReason) -> None:
     c = cid(serial=serial, alg=alg)
     kw = {"revoked_at": NOW, "reason": reason} if status == "revoked" else {}
     single = ocsp.single_response(c, status, NOW, LATER, **kw)  # type: ignore[arg-type]
-    parsed = ocsp.parse_response(ocsp.build_response(signer=KEYS[Algorithm.ECDSA], produced_at=NOW,
-                                                     responses=[single]))
+    parsed = ocsp.parse_response(ocsp.build_response(signer=KEYS[Algorithm.ECDSA], produced_at=NOW, responses=[single]))
     (s,) = parsed.responses
     assert s.cert_id == c and s.status == status and s.this_update == NOW and s.next_update == LATER
     if status == "revoked":

@@ -3,6 +3,7 @@
 The rendering tests need a CJK font; the project installs Debian's fonts-noto-cjk. They honour
 REGISTRY_SEAL_FONT like the application does, and fail (not skip) if no font is found.
 """
+
 from __future__ import annotations
 
 import io
@@ -334,21 +335,24 @@ def test_every_realistic_name_renders_within_the_upload_limits(font, name):
     assert validate_png(render_seal(name, "合同专用章", shape="round", font_path=font)) == (472, 472)
 
 
-@pytest.mark.parametrize(("name", "kwargs", "fragment"), [
-    ("", {"shape": "round"}, "empty"),
-    ("   ", {"shape": "round"}, "empty"),
-    ("张", {"shape": "square"}, "2 to 4"),
-    ("欧阳建国民", {"shape": "square"}, "2 to 4"),
-    ("张 三", {"shape": "square"}, "whitespace"),
-    ("华为\n技术有限公司", {"shape": "round"}, "whitespace"),
-    ("华为\u200b技术有限公司", {"shape": "round"}, "U+200B"),
-    ("华" * 41, {"shape": "round"}, "at most 40"),
-    ("华为技术有限公司", {"shape": "ellipse"}, "'round', 'oval' or 'square'"),
-    ("华为技术有限公司", {"shape": "round", "size_px": 63}, "64 to 2048"),
-    ("华为技术有限公司", {"shape": "round", "size_px": 2049}, "64 to 2048"),
-    ("华为技术有限公司", {"shape": "round", "size_px": True}, "64 to 2048"),
-    ("华为技术有限公司", {"shape": "round", "size_px": 472.0}, "64 to 2048"),
-])
+@pytest.mark.parametrize(
+    ("name", "kwargs", "fragment"),
+    [
+        ("", {"shape": "round"}, "empty"),
+        ("   ", {"shape": "round"}, "empty"),
+        ("张", {"shape": "square"}, "2 to 4"),
+        ("欧阳建国民", {"shape": "square"}, "2 to 4"),
+        ("张 三", {"shape": "square"}, "whitespace"),
+        ("华为\n技术有限公司", {"shape": "round"}, "whitespace"),
+        ("华为\u200b技术有限公司", {"shape": "round"}, "U+200B"),
+        ("华" * 41, {"shape": "round"}, "at most 40"),
+        ("华为技术有限公司", {"shape": "ellipse"}, "'round', 'oval' or 'square'"),
+        ("华为技术有限公司", {"shape": "round", "size_px": 63}, "64 to 2048"),
+        ("华为技术有限公司", {"shape": "round", "size_px": 2049}, "64 to 2048"),
+        ("华为技术有限公司", {"shape": "round", "size_px": True}, "64 to 2048"),
+        ("华为技术有限公司", {"shape": "round", "size_px": 472.0}, "64 to 2048"),
+    ],
+)
 def test_invalid_render_arguments_raise_picture_error(font, name, kwargs, fragment):
     with pytest.raises(PictureError) as info:
         render_seal(name, "", font_path=font, **kwargs)
@@ -453,8 +457,12 @@ def test_validate_png_accepts_the_limits_exactly():
 def test_validate_png_rejects_a_decompression_bomb_before_decoding():
     # IHDR claims 100000 × 100000 RGBA (40 GB decoded) behind a few bytes of IDAT.
     ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 6, 0, 0, 0)
-    bomb = (picture.PNG_SIGNATURE + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(bytes(1000)))
-            + _png_chunk(b"IEND", b""))
+    bomb = (
+        picture.PNG_SIGNATURE
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(bytes(1000)))
+        + _png_chunk(b"IEND", b"")
+    )
     with pytest.raises(PictureError, match="100000×100000 px; the limit is 2048 px"):
         validate_png(bomb)
     # Even a caller who lifts max_px does not get past Pillow's bomb guard.
@@ -499,4 +507,4 @@ def test_a_seal_of_another_type_is_not_drawn_like_the_official_seal(font):
     a, b = (Image.open(io.BytesIO(p)).convert("RGBA") for p in (official, other))
     assert a.size == b.size
     diff = ImageChops.difference(a, b).getbbox()
-    assert diff is not None and diff[1] > a.size[1] // 2   # they differ, in the lower half (the label)
+    assert diff is not None and diff[1] > a.size[1] // 2  # they differ, in the lower half (the label)

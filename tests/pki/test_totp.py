@@ -1,4 +1,5 @@
 """TOTP against the RFC 6238 Appendix B test vectors and the replay/drift rules."""
+
 from __future__ import annotations
 
 import base64
@@ -9,12 +10,20 @@ import pytest
 from registry.pki import totp
 
 RFC_SECRET = base64.b32encode(b"12345678901234567890").decode()
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
-@pytest.mark.parametrize("unix, eight_digits", [
-    (59, "94287082"), (1111111109, "07081804"), (1111111111, "14050471"),
-    (1234567890, "89005924"), (2000000000, "69279037"), (20000000000, "65353130")])
+@pytest.mark.parametrize(
+    "unix, eight_digits",
+    [
+        (59, "94287082"),
+        (1111111109, "07081804"),
+        (1111111111, "14050471"),
+        (1234567890, "89005924"),
+        (2000000000, "69279037"),
+        (20000000000, "65353130"),
+    ],
+)
 def test_rfc6238_sha1_vectors(unix: int, eight_digits: str) -> None:
     # the RFC lists 8-digit codes; ours are the last 6 digits of the same truncated value
     when = dt.datetime.fromtimestamp(unix, UTC)

@@ -3,6 +3,7 @@
 Fixtures are the examples of domain.md §3.5: real codes published in python-stdnum and other validators'
 tests, plus fictitious Shenzhen codes generated for tests. Test names state the rule checked.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -165,7 +166,9 @@ def test_orgcode_layer_alone_misses_changes_by_multiples_of_11_which_the_uscc_la
     assert info.value.check == "check"
 
     missed_by_orgcode = [
-        v for code in VALID_CODES for i, _s, v in _single_substitutions(code)
+        v
+        for code in VALID_CODES
+        for i, _s, v in _single_substitutions(code)
         if 8 <= i <= 15 and orgcode_check_char(v[8:16]) == v[16]
     ]
     assert missed_by_orgcode, "expected some body changes that only the GB 32100 layer detects"
@@ -224,11 +227,14 @@ def test_character_outside_the_alphabet_is_named_with_its_position_and_the_exclu
     assert "I, O, S, V, Z" in message
 
 
-@pytest.mark.parametrize(("code", "char", "pos"), [
-    ("91350100M000100Y4-", "-", 18),
-    ("9135０100M000100Y43", "０", 5),  # full-width digit: not an ASCII code symbol
-    ("91350100M000 00Y43", " ", 13),  # interior whitespace is not stripped
-])
+@pytest.mark.parametrize(
+    ("code", "char", "pos"),
+    [
+        ("91350100M000100Y4-", "-", 18),
+        ("9135０100M000100Y43", "０", 5),  # full-width digit: not an ASCII code symbol
+        ("91350100M000 00Y43", " ", 13),  # interior whitespace is not stripped
+    ],
+)
 def test_non_symbol_characters_fail_the_charset_check(code, char, pos):
     with pytest.raises(UsccError) as info:
         validate_uscc(code)
@@ -272,11 +278,14 @@ def test_non_str_input_is_a_type_error_and_not_valid():
 # --- normalisation ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", [
-    "91310115ma1k3btp2b",
-    "  91310115MA1K3BTP2B  ",
-    "\t91310115Ma1K3bTp2B\n",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "91310115ma1k3btp2b",
+        "  91310115MA1K3BTP2B  ",
+        "\t91310115Ma1K3bTp2B\n",
+    ],
+)
 def test_lower_case_and_surrounding_whitespace_normalise(raw):
     assert validate_uscc(raw) == "91310115MA1K3BTP2B"
     assert is_valid_uscc(raw)

@@ -1,4 +1,5 @@
 """The pure verifier: ofdrw vectors, OFD packages, hostile input (issue: verifier services)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,7 +18,7 @@ from registry.pki import verify as pv
 from registry.pki.keys import Algorithm, PrivateKey
 from tests.conftest import VECTORS
 
-NOW = dt.datetime(2026, 11, 29, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
 needs_vectors = pytest.mark.skipif(not (VECTORS / "UserV4.esl").exists(), reason="ofdrw vectors not present")
 
 
@@ -53,8 +54,17 @@ def text(check: pv.Check) -> str:
 # ofdrw vectors
 
 
-ALL = ["UserV1.esl", "UserV4.esl", "UserV5.esl", "UserV5_ts.esl", "SESealData.DER", "SignedValueV4.dat",
-       "SignedValueV5.dat", "V4RideRight.ofd", "SignScaleError.ofd"]
+ALL = [
+    "UserV1.esl",
+    "UserV4.esl",
+    "UserV5.esl",
+    "UserV5_ts.esl",
+    "SESealData.DER",
+    "SignedValueV4.dat",
+    "SignedValueV5.dat",
+    "V4RideRight.ofd",
+    "SignScaleError.ofd",
+]
 
 
 @needs_vectors
@@ -76,8 +86,19 @@ def test_every_vector_is_read_and_reported_check_by_check(name: str) -> None:
 
 
 @needs_vectors
-@pytest.mark.parametrize("name", ["UserV1.esl", "UserV4.esl", "UserV5.esl", "UserV5_ts.esl", "SignedValueV4.dat",
-                                  "SignedValueV5.dat", "V4RideRight.ofd", "SignScaleError.ofd"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "UserV1.esl",
+        "UserV4.esl",
+        "UserV5.esl",
+        "UserV5_ts.esl",
+        "SignedValueV4.dat",
+        "SignedValueV5.dat",
+        "V4RideRight.ofd",
+        "SignScaleError.ofd",
+    ],
+)
 def test_vector_signatures_are_cryptographically_intact(name: str) -> None:
     report = pv.verify_bytes(vector(name), NOW, NoTrust())
     for item in report.items:
@@ -209,7 +230,7 @@ def test_lying_size_header_does_not_get_past_the_limit() -> None:
     # patch the declared uncompressed size (local header and central directory) to 10 bytes
     for sig, off in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
         i = data.find(sig)
-        data[i + off:i + off + 4] = (10).to_bytes(4, "little")
+        data[i + off : i + off + 4] = (10).to_bytes(4, "little")
     with pytest.raises(ofd.OfdError):
         ofd.open_package(bytes(data), ofd.Limits(max_entry_bytes=1000))
 
@@ -260,8 +281,12 @@ def test_xxe_inside_a_signature_xml_is_a_clear_error() -> None:
 
 
 def test_ofd_without_signatures_is_invalid_not_an_error() -> None:
-    data = _zip({"OFD.xml": b'<ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016"><ofd:DocBody>'
-                            b'<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>'})
+    data = _zip(
+        {
+            "OFD.xml": b'<ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016"><ofd:DocBody>'
+            b"<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>"
+        }
+    )
     report = pv.verify_ofd(data, NOW, NoTrust())
     assert report.verdict == "invalid" and report.to_json()["problems_en"] == ["the document carries no signature"]
 
@@ -290,14 +315,16 @@ def test_libcrypto_backend_is_used_here_and_agrees_with_gmalglib() -> None:
         "data = b'message'\n"
         "sig = bytes.fromhex(os.environ['SIG'])\n"
         "print(_libcrypto.backend_name(), k.public_key.verify(data, sig), k.public_key.verify(data + b'!', sig),"
-        " k.public_key.verify(data, sig, sm2_uid=b''))\n")
+        " k.public_key.verify(data, sig, sm2_uid=b''))\n"
+    )
     key = PrivateKey.generate(Algorithm.SM2)
     sig = key.sign(b"message")
     outs = []
     for backend in ("", "gmalglib"):
         env = {**os.environ, "SIG": sig.hex(), "REGISTRY_SM2_VERIFY": backend}
-        res = subprocess.run([sys.executable, "-c", script], input=key.pem(), capture_output=True, text=True,
-                             env=env, check=True)
+        res = subprocess.run(
+            [sys.executable, "-c", script], input=key.pem(), capture_output=True, text=True, env=env, check=True
+        )
         outs.append(res.stdout.split())
     assert outs[1] == ["gmalglib", "True", "False", "False"]
     assert outs[0][1:] == outs[1][1:]
@@ -325,15 +352,39 @@ def _own_signature() -> tuple[bytes, bytes]:
     name = x509.Name.build(C="CN", CN="fuzz")
     certs = []
     for key in (maker, holder):
-        certs.append(x509.sign_tbs(x509.build_tbs(
-            serial=7, signature_alg=Algorithm.SM2, issuer=name, subject=name, not_before=NOW - dt.timedelta(days=1),
-            not_after=NOW + dt.timedelta(days=1), public_key=key.public_key, extensions=[]), maker))
-    info = ses.encode_seal_info(es_id="FUZZ1", vid="T", prop=ses.SealProperty(
-        type=1, name="测试", cert_list_type=1, cert_list=(certs[1],), create_date=NOW, valid_start=NOW,
-        valid_end=NOW + dt.timedelta(days=1)), picture=ses.SealPicture("PNG", b"\x89PNG\r\n\x1a\n", 1, 1))
+        certs.append(
+            x509.sign_tbs(
+                x509.build_tbs(
+                    serial=7,
+                    signature_alg=Algorithm.SM2,
+                    issuer=name,
+                    subject=name,
+                    not_before=NOW - dt.timedelta(days=1),
+                    not_after=NOW + dt.timedelta(days=1),
+                    public_key=key.public_key,
+                    extensions=[],
+                ),
+                maker,
+            )
+        )
+    info = ses.encode_seal_info(
+        es_id="FUZZ1",
+        vid="T",
+        prop=ses.SealProperty(
+            type=1,
+            name="测试",
+            cert_list_type=1,
+            cert_list=(certs[1],),
+            create_date=NOW,
+            valid_start=NOW,
+            valid_end=NOW + dt.timedelta(days=1),
+        ),
+        picture=ses.SealPicture("PNG", b"\x89PNG\r\n\x1a\n", 1, 1),
+    )
     seal = ses.make_seal(info, certs[0], maker)
-    sig = ses.make_signature(seal=seal, signer_cert=certs[1], signer=holder, data_hash=b"\x00" * 32,
-                             property_info="x", signing_time=NOW)
+    sig = ses.make_signature(
+        seal=seal, signer_cert=certs[1], signer=holder, data_hash=b"\x00" * 32, property_info="x", signing_time=NOW
+    )
     return seal, sig
 
 
@@ -354,7 +405,7 @@ def mutated(draw: st.DrawFn) -> bytes:
         elif kind == "insert":
             data[pos:pos] = draw(st.binary(min_size=1, max_size=8))
         elif kind == "delete":
-            del data[pos:pos + draw(st.integers(1, 16))]
+            del data[pos : pos + draw(st.integers(1, 16))]
         elif data:
             data[pos] = draw(st.sampled_from([0x00, 0x30, 0x80, 0x81, 0x84, 0xFF, 0xA0]))
     return bytes(data)
@@ -382,8 +433,9 @@ def test_random_bytes_never_crash_the_verifier(data: bytes) -> None:
         pass
 
 
-OFD_SAMPLES = ([vector(n) for n in ("V4RideRight.ofd", "SignScaleError.ofd")]
-               if (VECTORS / "UserV4.esl").exists() else [])
+OFD_SAMPLES = (
+    [vector(n) for n in ("V4RideRight.ofd", "SignScaleError.ofd")] if (VECTORS / "UserV4.esl").exists() else []
+)
 
 
 @st.composite
@@ -428,8 +480,9 @@ def test_unknown_xml_encoding_is_a_clear_error() -> None:
 # Caches and the SM2 table path never decide differently from a fresh, full check
 
 
-needs_tables = pytest.mark.skipif(_libcrypto._library() is None or _libcrypto._curve is None,
-                                  reason="no system libcrypto with the EC API here")
+needs_tables = pytest.mark.skipif(
+    _libcrypto._library() is None or _libcrypto._curve is None, reason="no system libcrypto with the EC API here"
+)
 
 
 def _der_sig(r: int, s: int) -> bytes:
@@ -453,9 +506,23 @@ def test_sm2_table_path_decides_as_evp_pkey_verify() -> None:
             raw = signer.sign_digest(e)
             r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
             good = _der_sig(r, s)
-            cases = [good, _der_sig(r + 1, s), _der_sig(r, s - 1), _der_sig(s, r), _der_sig(0, s), _der_sig(r, 0),
-                     _der_sig(n, s), _der_sig(r, n), _der_sig(r + n, s), _der_sig(n - s, s), _der_sig(-r, s),
-                     _der_sig(1, 1), good[:-1], good + b"\x00", b"\x30\x81" + good[1:]]
+            cases = [
+                good,
+                _der_sig(r + 1, s),
+                _der_sig(r, s - 1),
+                _der_sig(s, r),
+                _der_sig(0, s),
+                _der_sig(r, 0),
+                _der_sig(n, s),
+                _der_sig(r, n),
+                _der_sig(r + n, s),
+                _der_sig(n - s, s),
+                _der_sig(-r, s),
+                _der_sig(1, 1),
+                good[:-1],
+                good + b"\x00",
+                b"\x30\x81" + good[1:],
+            ]
             for digest in (e, bytes([e[0] ^ 1]) + e[1:]):
                 for sig in cases:
                     decided = curve.verify(table, digest, sig)
@@ -464,8 +531,10 @@ def test_sm2_table_path_decides_as_evp_pkey_verify() -> None:
 
 
 _P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
-_G = (0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7,
-      0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0)
+_G = (
+    0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7,
+    0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0,
+)
 
 
 def _add(p1: tuple[int, int] | None, p2: tuple[int, int] | None) -> tuple[int, int] | None:
@@ -507,8 +576,8 @@ def test_sm2_table_path_at_the_point_at_infinity_and_at_doubling() -> None:
     t = (-s_ * pow(d, -1, n)) % n
     r = (t - s_) % n
     sig = _der_sig(r, s_)
-    assert curve.verify(table, e, sig) is None          # the table path does not decide...
-    assert key.verify_evp(e, sig) is False              # ...and EVP says invalid
+    assert curve.verify(table, e, sig) is None  # the table path does not decide...
+    assert key.verify_evp(e, sig) is False  # ...and EVP says invalid
     # doubling: s = t*d, so [s]G = [t]P and the sum is [2s]G; choose e so that the signature is valid
     t = int.from_bytes(os.urandom(32), "big") % (n - 1) + 1
     s_ = (t * d) % n

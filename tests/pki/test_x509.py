@@ -5,6 +5,7 @@ SM2 chains are checked ONE LINK AT A TIME with ``-partial_chain``: OpenSSL 3.0 a
 only to the certificate being verified, not to the rest of the chain (design.md §9, domain.md §6.3).
 Each test names the rule it checks.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,8 +45,6 @@ CURVE = {Algorithm.SM2: "SM2", Algorithm.ECDSA: "prime256v1"}
 UTC = dt.UTC
 
 
-
-
 def colon_hex(data: bytes) -> str:
     return ":".join(f"{b:02X}" for b in data)
 
@@ -83,25 +82,44 @@ def make_pki(alg: Algorithm, directory: Path) -> Pki:
         "ca": Name.build(C="CN", O="Seal Registry Test", CN=f"Test Issuing CA {alg.value}"),
         "leaf": Name.build(C="CN", O="深圳测试有限公司", CN="seal-holder", organizationIdentifier=USCC),
     }
-    crl_urls = [f"http://registry.test/crl/{alg.value}/full.crl",
-                f"http://registry.test/crl/{alg.value}/shard-3.crl"]
+    crl_urls = [f"http://registry.test/crl/{alg.value}/full.crl", f"http://registry.test/crl/{alg.value}/shard-3.crl"]
     cps_url = "http://registry.test/cps"
     ski = {w: k.public_key.key_identifier() for w, k in keys.items()}
     exts = {
-        "root": [X.basic_constraints(True), X.key_usage(X.KU_KEY_CERT_SIGN, X.KU_CRL_SIGN),
-                 X.subject_key_identifier(ski["root"])],
-        "ca": [X.basic_constraints(True, 0), X.key_usage(X.KU_KEY_CERT_SIGN, X.KU_CRL_SIGN),
-               X.subject_key_identifier(ski["ca"]), X.authority_key_identifier(ski["root"])],
-        "leaf": [X.basic_constraints(False), X.key_usage(X.KU_DIGITAL_SIGNATURE, X.KU_NON_REPUDIATION),
-                 X.subject_key_identifier(ski["leaf"]), X.authority_key_identifier(ski["ca"]),
-                 X.crl_distribution_points(crl_urls), X.certificate_policies(oids.DEFAULT_POLICY, cps_url)],
+        "root": [
+            X.basic_constraints(True),
+            X.key_usage(X.KU_KEY_CERT_SIGN, X.KU_CRL_SIGN),
+            X.subject_key_identifier(ski["root"]),
+        ],
+        "ca": [
+            X.basic_constraints(True, 0),
+            X.key_usage(X.KU_KEY_CERT_SIGN, X.KU_CRL_SIGN),
+            X.subject_key_identifier(ski["ca"]),
+            X.authority_key_identifier(ski["root"]),
+        ],
+        "leaf": [
+            X.basic_constraints(False),
+            X.key_usage(X.KU_DIGITAL_SIGNATURE, X.KU_NON_REPUDIATION),
+            X.subject_key_identifier(ski["leaf"]),
+            X.authority_key_identifier(ski["ca"]),
+            X.crl_distribution_points(crl_urls),
+            X.certificate_policies(oids.DEFAULT_POLICY, cps_url),
+        ],
     }
     issuer = {"root": "root", "ca": "root", "leaf": "ca"}
     serials = {w: X.random_serial() for w in keys}
     ders = {}
     for w in ("root", "ca", "leaf"):
-        tbs = X.build_tbs(serial=serials[w], signature_alg=alg, issuer=names[issuer[w]], subject=names[w],
-                          not_before=nb, not_after=na, public_key=keys[w].public_key, extensions=exts[w])
+        tbs = X.build_tbs(
+            serial=serials[w],
+            signature_alg=alg,
+            issuer=names[issuer[w]],
+            subject=names[w],
+            not_before=nb,
+            not_after=na,
+            public_key=keys[w].public_key,
+            extensions=exts[w],
+        )
         ders[w] = X.sign_tbs(tbs, keys[issuer[w]])
         (directory / f"{w}.der").write_bytes(ders[w])
         (directory / f"{w}.pem").write_text(der.der_to_pem(ders[w], "CERTIFICATE"))
@@ -138,8 +156,9 @@ LINKS = [("root", "ca"), ("ca", "leaf")]
 @pytest.mark.openssl
 @pytest.mark.parametrize("issuer,cert", LINKS)
 def test_sm2_chain_verifies_one_link_at_a_time_with_distid(openssl: str, sm2: Pki, issuer: str, cert: str) -> None:
-    out = ossl(openssl, "verify", "-vfyopt", DISTID, "-partial_chain",
-               "-CAfile", sm2.pem_path(issuer), sm2.pem_path(cert))
+    out = ossl(
+        openssl, "verify", "-vfyopt", DISTID, "-partial_chain", "-CAfile", sm2.pem_path(issuer), sm2.pem_path(cert)
+    )
     assert out.stdout.strip() == f"{sm2.pem_path(cert)}: OK"
 
 
@@ -147,25 +166,32 @@ def test_sm2_chain_verifies_one_link_at_a_time_with_distid(openssl: str, sm2: Pk
 @pytest.mark.parametrize("issuer,cert", LINKS)
 def test_sm2_chain_links_pass_openssl_x509_strict(openssl: str, sm2: Pki, issuer: str, cert: str) -> None:
     # -x509_strict adds RFC 5280 profile checks (AKI/SKI presence, critical basicConstraints on CAs, ...).
-    out = ossl(openssl, "verify", "-x509_strict", "-vfyopt", DISTID, "-partial_chain",
-               "-CAfile", sm2.pem_path(issuer), sm2.pem_path(cert))
+    out = ossl(
+        openssl,
+        "verify",
+        "-x509_strict",
+        "-vfyopt",
+        DISTID,
+        "-partial_chain",
+        "-CAfile",
+        sm2.pem_path(issuer),
+        sm2.pem_path(cert),
+    )
     assert out.stdout.strip().endswith(": OK")
 
 
 @pytest.mark.openssl
 @pytest.mark.parametrize("issuer,cert", LINKS)
 def test_sm2_chain_link_fails_in_openssl_without_distid(openssl: str, sm2: Pki, issuer: str, cert: str) -> None:
-    out = ossl(openssl, "verify", "-partial_chain", "-CAfile", sm2.pem_path(issuer), sm2.pem_path(cert),
-               check=False)
+    out = ossl(openssl, "verify", "-partial_chain", "-CAfile", sm2.pem_path(issuer), sm2.pem_path(cert), check=False)
     assert out.returncode != 0
     assert "certificate signature failure" in out.stdout + out.stderr
 
 
-
-
 @pytest.mark.openssl
-def test_sm2_root_self_signature_verifies_with_openssl_dgst_over_extracted_tbs(openssl: str, sm2: Pki,
-                                                                               tmp_path: Path) -> None:
+def test_sm2_root_self_signature_verifies_with_openssl_dgst_over_extracted_tbs(
+    openssl: str, sm2: Pki, tmp_path: Path
+) -> None:
     root = sm2.der_path("root")
     tbs, sig, pub = tmp_path / "tbs.der", tmp_path / "sig.der", tmp_path / "pub.pem"
     ossl(openssl, "asn1parse", "-in", root, "-inform", "DER", "-strparse", "4", "-out", tbs, "-noout")
@@ -198,15 +224,25 @@ def test_tampered_certificate_fails_openssl_verification(openssl: str, pki: Pki,
 
 @pytest.mark.openssl
 def test_ecdsa_chain_verifies_with_openssl(openssl: str, p256: Pki) -> None:
-    out = ossl(openssl, "verify", "-CAfile", p256.pem_path("root"), "-untrusted", p256.pem_path("ca"),
-               p256.pem_path("leaf"))
+    out = ossl(
+        openssl, "verify", "-CAfile", p256.pem_path("root"), "-untrusted", p256.pem_path("ca"), p256.pem_path("leaf")
+    )
     assert out.stdout.strip() == f"{p256.pem_path('leaf')}: OK"
 
 
 @pytest.mark.openssl
 def test_ecdsa_chain_passes_x509_strict_and_root_self_signature_check(openssl: str, p256: Pki) -> None:
-    out = ossl(openssl, "verify", "-x509_strict", "-check_ss_sig", "-CAfile", p256.pem_path("root"),
-               "-untrusted", p256.pem_path("ca"), p256.pem_path("leaf"))
+    out = ossl(
+        openssl,
+        "verify",
+        "-x509_strict",
+        "-check_ss_sig",
+        "-CAfile",
+        p256.pem_path("root"),
+        "-untrusted",
+        p256.pem_path("ca"),
+        p256.pem_path("leaf"),
+    )
     assert out.stdout.strip().endswith(": OK")
 
 
@@ -255,8 +291,7 @@ def test_openssl_reads_the_same_serial_and_validity(openssl: str, pki: Pki) -> N
         fields = dict(line.split("=", 1) for line in out.strip().splitlines())
         assert int(fields["serial"], 16) == pki.serials[w]
         fmt = "%b %d %H:%M:%S %Y GMT"
-        assert dt.datetime.strptime(" ".join(fields["notBefore"].split()), fmt).replace(tzinfo=UTC) \
-            == pki.not_before
+        assert dt.datetime.strptime(" ".join(fields["notBefore"].split()), fmt).replace(tzinfo=UTC) == pki.not_before
         assert dt.datetime.strptime(" ".join(fields["notAfter"].split()), fmt).replace(tzinfo=UTC) == pki.not_after
 
 
@@ -266,9 +301,19 @@ def test_validity_past_2049_is_generalized_time_and_openssl_reads_it(openssl: st
     name = Name.build(CN="long-lived")
     nb = dt.datetime(2049, 12, 31, 0, 0, 0, tzinfo=UTC)
     na = dt.datetime(2051, 1, 1, 0, 0, 0, tzinfo=UTC)
-    cert = X.sign_tbs(X.build_tbs(serial=X.random_serial(), signature_alg=Algorithm.ECDSA, issuer=name,
-                                  subject=name, not_before=nb, not_after=na, public_key=key.public_key,
-                                  extensions=[X.basic_constraints(False)]), key)
+    cert = X.sign_tbs(
+        X.build_tbs(
+            serial=X.random_serial(),
+            signature_alg=Algorithm.ECDSA,
+            issuer=name,
+            subject=name,
+            not_before=nb,
+            not_after=na,
+            public_key=key.public_key,
+            extensions=[X.basic_constraints(False)],
+        ),
+        key,
+    )
     path = tmp_path / "c.der"
     path.write_bytes(cert)
     listing = ossl(openssl, "asn1parse", "-inform", "DER", "-in", path).stdout
@@ -295,18 +340,29 @@ def test_cryptography_reads_the_same_fields_from_ecdsa_certificates(p256: Pki) -
     assert leaf.signature_algorithm_oid.dotted_string == oids.ECDSA_WITH_SHA256
     assert leaf.not_valid_before_utc == p256.not_before and leaf.not_valid_after_utc == p256.not_after
     subj = {a.oid.dotted_string: a.value for a in leaf.subject}
-    assert subj == {oids.COUNTRY: "CN", oids.ORGANIZATION: "深圳测试有限公司", oids.COMMON_NAME: "seal-holder",
-                    oids.ORGANIZATION_IDENTIFIER: USCC}
+    assert subj == {
+        oids.COUNTRY: "CN",
+        oids.ORGANIZATION: "深圳测试有限公司",
+        oids.COMMON_NAME: "seal-holder",
+        oids.ORGANIZATION_IDENTIFIER: USCC,
+    }
     assert leaf.subject.get_attributes_for_oid(NameOID.ORGANIZATION_IDENTIFIER)[0].value == USCC
     assert leaf.issuer == ca.subject
-    assert leaf.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint) == \
-        p256.keys["leaf"].public_key.point
+    assert (
+        leaf.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        == p256.keys["leaf"].public_key.point
+    )
 
     ku = leaf.extensions.get_extension_for_class(cx509.KeyUsage)
     assert ku.critical
     assert ku.value.digital_signature and ku.value.content_commitment
-    assert not (ku.value.key_encipherment or ku.value.key_cert_sign or ku.value.crl_sign
-                or ku.value.data_encipherment or ku.value.key_agreement)
+    assert not (
+        ku.value.key_encipherment
+        or ku.value.key_cert_sign
+        or ku.value.crl_sign
+        or ku.value.data_encipherment
+        or ku.value.key_agreement
+    )
     bc = leaf.extensions.get_extension_for_class(cx509.BasicConstraints)
     assert not bc.critical and bc.value.ca is False
     ca_bc = ca.extensions.get_extension_for_class(cx509.BasicConstraints)
@@ -337,10 +393,13 @@ def test_cryptography_path_validation_accepts_the_ecdsa_chain(p256: Pki) -> None
     from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store
 
     root, ca, leaf = (_crypto(p256, w) for w in ("root", "ca", "leaf"))
-    verifier = (PolicyBuilder().store(Store([root])).time(dt.datetime.now(UTC))
-                .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(),
-                                    ee_policy=ExtensionPolicy.permit_all())
-                .build_client_verifier())
+    verifier = (
+        PolicyBuilder()
+        .store(Store([root]))
+        .time(dt.datetime.now(UTC))
+        .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=ExtensionPolicy.permit_all())
+        .build_client_verifier()
+    )
     verified = verifier.verify(leaf, [ca])
     assert [c.serial_number for c in verified.chain] == [p256.serials[w] for w in ("leaf", "ca", "root")]
 
@@ -407,8 +466,12 @@ def test_name_attributes_use_printable_string_for_country_and_utf8_elsewhere(pki
         assert len(rdn) == 1  # one attribute per RDN
         atv = rdn[0]
         kinds[atv["type"].dotted] = atv["value"].name
-    assert kinds == {oids.COUNTRY: "printable_string", oids.ORGANIZATION: "utf8_string",
-                     oids.COMMON_NAME: "utf8_string", oids.ORGANIZATION_IDENTIFIER: "utf8_string"}
+    assert kinds == {
+        oids.COUNTRY: "printable_string",
+        oids.ORGANIZATION: "utf8_string",
+        oids.COMMON_NAME: "utf8_string",
+        oids.ORGANIZATION_IDENTIFIER: "utf8_string",
+    }
 
 
 # ================================================================================================
@@ -449,8 +512,7 @@ def test_certificate_parser_reads_openssl_self_signed_certificates(openssl: str,
     key = tmp_path / "k.pem"
     ossl(openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", f"ec_paramgen_curve:{CURVE[pki.alg]}", "-out", key)
     cert = tmp_path / "c.pem"
-    ossl(openssl, "req", "-x509", "-new", "-key", key, *DGST[pki.alg], "-subj", CSR_SUBJ, "-days", "30",
-         "-out", cert)
+    ossl(openssl, "req", "-x509", "-new", "-key", key, *DGST[pki.alg], "-subj", CSR_SUBJ, "-days", "30", "-out", cert)
     parsed = Certificate.load(cert.read_bytes())
     own = PublicKey.from_pem(ossl(openssl, "pkey", "-in", key, "-pubout").stdout)
     assert parsed.public_key == own
@@ -472,12 +534,15 @@ def test_openssl_sm2_certificate_signed_with_empty_id_does_not_verify(openssl: s
     assert parsed.public_key.verify(parsed.tbs, parsed.signature, sm2_uid=b"")
 
 
-@pytest.mark.parametrize("data,message", [
-    (b"", "malformed certificate"),
-    (b"\x30\x03\x02\x01", "malformed certificate"),
-    (b"garbage", "malformed certificate"),
-    (b"-----BEGIN CERTIFICATE REQUEST-----\nMAA=\n-----END CERTIFICATE REQUEST-----\n", "not a PEM certificate"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (b"", "malformed certificate"),
+        (b"\x30\x03\x02\x01", "malformed certificate"),
+        (b"garbage", "malformed certificate"),
+        (b"-----BEGIN CERTIFICATE REQUEST-----\nMAA=\n-----END CERTIFICATE REQUEST-----\n", "not a PEM certificate"),
+    ],
+)
 def test_bad_certificate_input_is_a_certificate_error(data: bytes, message: str) -> None:
     with pytest.raises(CertificateError, match=message):
         Certificate.load(data)
@@ -506,17 +571,31 @@ def test_random_serials_are_positive_at_least_64_bits_and_distinct() -> None:
 @pytest.mark.parametrize("serial", [0, -1, 2**159])
 def test_build_tbs_refuses_serials_outside_rfc5280(serial: int, p256: Pki) -> None:
     with pytest.raises(CertificateError, match="serial number"):
-        X.build_tbs(serial=serial, signature_alg=Algorithm.ECDSA, issuer=p256.names["root"],
-                    subject=p256.names["leaf"], not_before=p256.not_before, not_after=p256.not_after,
-                    public_key=p256.keys["leaf"].public_key, extensions=[])
+        X.build_tbs(
+            serial=serial,
+            signature_alg=Algorithm.ECDSA,
+            issuer=p256.names["root"],
+            subject=p256.names["leaf"],
+            not_before=p256.not_before,
+            not_after=p256.not_after,
+            public_key=p256.keys["leaf"].public_key,
+            extensions=[],
+        )
 
 
 @pytest.mark.openssl
 def test_twenty_octet_serial_is_accepted_and_read_by_openssl(openssl: str, p256: Pki, tmp_path: Path) -> None:
     serial = 2**159 - 1
-    tbs = X.build_tbs(serial=serial, signature_alg=Algorithm.ECDSA, issuer=p256.names["ca"],
-                      subject=p256.names["leaf"], not_before=p256.not_before, not_after=p256.not_after,
-                      public_key=p256.keys["leaf"].public_key, extensions=[X.basic_constraints(False)])
+    tbs = X.build_tbs(
+        serial=serial,
+        signature_alg=Algorithm.ECDSA,
+        issuer=p256.names["ca"],
+        subject=p256.names["leaf"],
+        not_before=p256.not_before,
+        not_after=p256.not_after,
+        public_key=p256.keys["leaf"].public_key,
+        extensions=[X.basic_constraints(False)],
+    )
     path = tmp_path / "c.der"
     path.write_bytes(X.sign_tbs(tbs, p256.keys["ca"]))
     out = ossl(openssl, "x509", "-inform", "DER", "-in", path, "-noout", "-serial").stdout
@@ -525,17 +604,27 @@ def test_twenty_octet_serial_is_accepted_and_read_by_openssl(openssl: str, p256:
 
 def test_build_tbs_refuses_not_after_before_not_before(p256: Pki) -> None:
     with pytest.raises(CertificateError, match="notAfter"):
-        X.build_tbs(serial=1, signature_alg=Algorithm.ECDSA, issuer=p256.names["root"],
-                    subject=p256.names["leaf"], not_before=p256.not_after, not_after=p256.not_before,
-                    public_key=p256.keys["leaf"].public_key, extensions=[])
+        X.build_tbs(
+            serial=1,
+            signature_alg=Algorithm.ECDSA,
+            issuer=p256.names["root"],
+            subject=p256.names["leaf"],
+            not_before=p256.not_after,
+            not_after=p256.not_before,
+            public_key=p256.keys["leaf"].public_key,
+            extensions=[],
+        )
 
 
-@pytest.mark.parametrize("bits,encoding", [
-    ((X.KU_DIGITAL_SIGNATURE, X.KU_NON_REPUDIATION), "030206c0"),
-    ((X.KU_KEY_CERT_SIGN, X.KU_CRL_SIGN), "03020106"),
-    ((X.KU_DIGITAL_SIGNATURE,), "03020780"),
-    ((8,), "0303070080"),  # decipherOnly lives in the second octet
-])
+@pytest.mark.parametrize(
+    "bits,encoding",
+    [
+        ((X.KU_DIGITAL_SIGNATURE, X.KU_NON_REPUDIATION), "030206c0"),
+        ((X.KU_KEY_CERT_SIGN, X.KU_CRL_SIGN), "03020106"),
+        ((X.KU_DIGITAL_SIGNATURE,), "03020780"),
+        ((8,), "0303070080"),  # decipherOnly lives in the second octet
+    ],
+)
 def test_key_usage_bit_string_is_der_minimal(bits: tuple[int, ...], encoding: str) -> None:
     # X.690 §11.2.2: named bit lists drop trailing zero bits; the unused-bits count says how many.
     ext = der.parse(X.key_usage(*bits)).children()
@@ -550,11 +639,13 @@ def test_key_usage_bit_string_is_der_minimal(bits: tuple[int, ...], encoding: st
 @pytest.fixture(scope="module")
 def openssl_keys(openssl: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("csrkeys")
-    specs = {"sm2": ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2"],
-             "p256": ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
-             "p384": ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp384r1"],
-             "rsa": ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"],
-             "ed25519": ["genpkey", "-algorithm", "ED25519"]}
+    specs = {
+        "sm2": ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2"],
+        "p256": ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
+        "p384": ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp384r1"],
+        "rsa": ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"],
+        "ed25519": ["genpkey", "-algorithm", "ED25519"],
+    }
     out = {}
     for name, cmd in specs.items():
         out[name] = d / f"{name}.pem"
@@ -587,8 +678,9 @@ def test_openssl_sm2_csr_with_distid_loads_with_subject_and_key(openssl: str, op
 
 
 @pytest.mark.openssl
-def test_openssl_sm2_csr_with_empty_id_is_accepted_as_proof_of_possession(openssl: str, openssl_keys,
-                                                                          tmp_path: Path) -> None:
+def test_openssl_sm2_csr_with_empty_id_is_accepted_as_proof_of_possession(
+    openssl: str, openssl_keys, tmp_path: Path
+) -> None:
     pem = openssl_csr(openssl, openssl_keys["sm2"], tmp_path / "r.pem", "-sm3")
     req = CertificationRequest.load(pem)
     _check_csr_subject_and_key(openssl, req, openssl_keys["sm2"])
@@ -606,8 +698,14 @@ def test_openssl_p256_csr_loads_with_subject_and_key(openssl: str, openssl_keys,
 
 @pytest.mark.openssl
 def test_openssl_csr_requested_extensions_are_exposed(openssl: str, openssl_keys, tmp_path: Path) -> None:
-    pem = openssl_csr(openssl, openssl_keys["p256"], tmp_path / "r.pem", "-sha256",
-                      "-addext", "keyUsage=critical,digitalSignature,nonRepudiation")
+    pem = openssl_csr(
+        openssl,
+        openssl_keys["p256"],
+        tmp_path / "r.pem",
+        "-sha256",
+        "-addext",
+        "keyUsage=critical,digitalSignature,nonRepudiation",
+    )
     req = CertificationRequest.load(pem)
     ku = [e for e in req.requested_extensions if e.oid == oids.KEY_USAGE]
     assert len(ku) == 1 and ku[0].critical and ku[0].value == bytes.fromhex("030206c0")
@@ -655,7 +753,7 @@ def test_csr_with_a_flipped_signature_byte_fails_proof_of_possession(alg: Algori
     raw = _csr_der(PrivateKey.generate(alg))
     CertificationRequest.load(raw)
     for pos in (len(raw) - 1, len(raw) - 10):  # inside s
-        bad = raw[:pos] + bytes([raw[pos] ^ 0x01]) + raw[pos + 1:]
+        bad = raw[:pos] + bytes([raw[pos] ^ 0x01]) + raw[pos + 1 :]
         with pytest.raises(CertificateError, match="proof of possession"):
             CertificationRequest.load(bad)
 
@@ -670,21 +768,26 @@ def test_csr_with_a_flipped_subject_byte_fails_proof_of_possession(alg: Algorith
 
 def test_csr_with_another_keys_spki_fails_proof_of_possession(alg: Algorithm) -> None:
     signer, other = PrivateKey.generate(alg), PrivateKey.generate(alg)
-    info = der.seq(der.integer(0), Name.build(CN="x").der(), other.public_key.spki(),
-                   der.implicit(0, b"", constructed=True))
+    info = der.seq(
+        der.integer(0), Name.build(CN="x").der(), other.public_key.spki(), der.implicit(0, b"", constructed=True)
+    )
     raw = der.seq(info, signature_algorithm_identifier(alg), der.bit_string(signer.sign(info)))
     with pytest.raises(CertificateError, match="proof of possession"):
         CertificationRequest.load(raw)
 
 
 @pytest.mark.openssl
-@pytest.mark.parametrize("name,opts,needle", [
-    ("rsa", ["-sha256"], "1.2.840.113549.1.1.1"),
-    ("p384", ["-sha256"], "unsupported curve secp384r1 (1.3.132.0.34)"),
-    ("ed25519", [], "1.3.101.112"),
-])
-def test_csr_with_unsupported_key_is_refused_naming_the_key_or_curve(openssl: str, openssl_keys, tmp_path: Path,
-                                                                     name: str, opts: list[str], needle: str) -> None:
+@pytest.mark.parametrize(
+    "name,opts,needle",
+    [
+        ("rsa", ["-sha256"], "1.2.840.113549.1.1.1"),
+        ("p384", ["-sha256"], "unsupported curve secp384r1 (1.3.132.0.34)"),
+        ("ed25519", [], "1.3.101.112"),
+    ],
+)
+def test_csr_with_unsupported_key_is_refused_naming_the_key_or_curve(
+    openssl: str, openssl_keys, tmp_path: Path, name: str, opts: list[str], needle: str
+) -> None:
     pem = openssl_csr(openssl, openssl_keys[name], tmp_path / "r.pem", *opts)
     with pytest.raises(CertificateError) as exc:
         CertificationRequest.load(pem)
@@ -699,11 +802,13 @@ def test_csr_with_unsupported_signature_algorithm_is_refused(openssl: str, opens
 
 
 @pytest.mark.parametrize("key_alg,sig_alg", [(Algorithm.SM2, Algorithm.ECDSA), (Algorithm.ECDSA, Algorithm.SM2)])
-def test_csr_whose_signature_algorithm_does_not_match_its_key_is_refused(key_alg: Algorithm,
-                                                                        sig_alg: Algorithm) -> None:
+def test_csr_whose_signature_algorithm_does_not_match_its_key_is_refused(
+    key_alg: Algorithm, sig_alg: Algorithm
+) -> None:
     key = PrivateKey.generate(key_alg)
-    info = der.seq(der.integer(0), Name.build(CN="x").der(), key.public_key.spki(),
-                   der.implicit(0, b"", constructed=True))
+    info = der.seq(
+        der.integer(0), Name.build(CN="x").der(), key.public_key.spki(), der.implicit(0, b"", constructed=True)
+    )
     raw = der.seq(info, signature_algorithm_identifier(sig_alg), der.bit_string(key.sign(info)))
     with pytest.raises(CertificateError) as exc:
         CertificationRequest.load(raw)
@@ -715,21 +820,25 @@ def sample_csr() -> bytes:
     return _csr_der(PrivateKey.generate(Algorithm.ECDSA))
 
 
-@pytest.mark.parametrize("case,message", [
-    ("empty", "certificate request is empty"),
-    ("whitespace", "certificate request is empty"),
-    ("garbage", "malformed certificate request"),
-    ("certificate PEM", "not a PEM certificate request"),
-    ("certificate DER", "malformed certificate request"),
-    ("truncated DER", "malformed certificate request"),
-    ("trailing bytes", "trailing bytes"),
-    ("PEM bad base64", "not a PEM certificate request"),
-    ("PEM without END", "not a PEM certificate request"),
-    ("version 2", "version 2 is not v1"),
-    ("private key PEM", "not a PEM certificate request"),
-])
-def test_bad_csr_input_is_a_certificate_error_with_a_clear_message(case: str, message: str, sample_csr: bytes,
-                                                                    pkis: dict[Algorithm, Pki]) -> None:
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        ("empty", "certificate request is empty"),
+        ("whitespace", "certificate request is empty"),
+        ("garbage", "malformed certificate request"),
+        ("certificate PEM", "not a PEM certificate request"),
+        ("certificate DER", "malformed certificate request"),
+        ("truncated DER", "malformed certificate request"),
+        ("trailing bytes", "trailing bytes"),
+        ("PEM bad base64", "not a PEM certificate request"),
+        ("PEM without END", "not a PEM certificate request"),
+        ("version 2", "version 2 is not v1"),
+        ("private key PEM", "not a PEM certificate request"),
+    ],
+)
+def test_bad_csr_input_is_a_certificate_error_with_a_clear_message(
+    case: str, message: str, sample_csr: bytes, pkis: dict[Algorithm, Pki]
+) -> None:
     cert = pkis[Algorithm.ECDSA].der["leaf"]
     pem = der.der_to_pem(sample_csr, "CERTIFICATE REQUEST")
     data = {
@@ -790,7 +899,7 @@ def _mutated_csr(draw: st.DrawFn) -> bytes:
         elif op == "insert":
             buf[i:i] = draw(st.binary(min_size=1, max_size=3))
         else:
-            del buf[i:i + draw(st.integers(1, 3))]
+            del buf[i : i + draw(st.integers(1, 3))]
     return bytes(buf)
 
 

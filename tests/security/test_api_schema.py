@@ -3,6 +3,7 @@
 The schemathesis command line runs against the app served on loopback (a fresh database holding an
 active seal), the way the assessment ran it: no server errors and no conformance failures.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,11 +42,32 @@ def test_the_api_conforms_to_its_openapi_document(served: str, tmp_path: Path) -
     exe = Path(sys.executable).parent / "st"
     env = dict(os.environ, SCHEMATHESIS_HOOKS="", NO_COLOR="1")
     result = subprocess.run(
-        [str(exe), "--config-file", str(CONFIG), "run", f"{served}/api/v1/openapi.json", "--url", served,
-         "--checks", "all",
-         "--max-examples", os.environ.get("REGISTRY_SCHEMATHESIS_EXAMPLES", "150"), "--seed", "11",
-         "--workers", "1", "--max-failures", "20", "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, env=env, cwd=tmp_path)
+        [
+            str(exe),
+            "--config-file",
+            str(CONFIG),
+            "run",
+            f"{served}/api/v1/openapi.json",
+            "--url",
+            served,
+            "--checks",
+            "all",
+            "--max-examples",
+            os.environ.get("REGISTRY_SCHEMATHESIS_EXAMPLES", "150"),
+            "--seed",
+            "11",
+            "--workers",
+            "1",
+            "--max-failures",
+            "20",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-3000:]
 
 

@@ -1,5 +1,6 @@
 """Issue 11 item 25: a credential signed by the trusted issuer with a hostile payload is refused
 with a clear message (it gave a 500: RecursionError in json.loads)."""
+
 from __future__ import annotations
 
 import base64
@@ -8,7 +9,6 @@ import pytest
 
 from registry.pki import credential
 from registry.pki.keys import PrivateKey
-from registry.services import elicence
 from registry.services.context import ServiceContext
 from registry.web import create_app
 from tests.services.test_elicence import issuer  # noqa: F401  (fixture)

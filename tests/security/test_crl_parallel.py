@@ -1,4 +1,5 @@
 """Issue 11 item 23: parallel CRL publishers take turns; none deletes another's file in progress."""
+
 from __future__ import annotations
 
 import os
@@ -65,8 +66,8 @@ def test_a_second_publish_waits_and_keeps_the_first_ones_temp_file(ctx: ServiceC
     b.join()
     assert isinstance(results["a"], list), results["a"]
     assert isinstance(results["b"], list), results["b"]
-    first = {p.path: p.number for p in results["a"]}      # type: ignore[union-attr]
-    second = {p.path: p.number for p in results["b"]}     # type: ignore[union-attr]
+    first = {p.path: p.number for p in results["a"]}  # type: ignore[union-attr]
+    second = {p.path: p.number for p in results["b"]}  # type: ignore[union-attr]
     assert all(second[p] > first[p] for p in first)
     assert not list(ctx.settings.publish_dir.rglob(".*.tmp"))
 
@@ -95,8 +96,16 @@ def test_two_publisher_processes_both_succeed(ctx: ServiceContext) -> None:
     crl_publish.publish(ctx, ADMIN)
     exe = Path(sys.executable).parent / "registry"
     env = _publisher_env(ctx)
-    procs = [subprocess.Popen([str(exe), "crl", "publish", "--all-shards"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [str(exe), "crl", "publish", "--all-shards"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     with ctx.reader() as s:
@@ -110,8 +119,8 @@ def test_two_publisher_processes_both_succeed(ctx: ServiceContext) -> None:
 
 
 def test_publish_now_in_parallel_never_fails(ctx: ServiceContext) -> None:
-    from registry.web import create_app
     from registry.domain.roles import Role
+    from registry.web import create_app
     from tests.web.test_admin_crls import publish_now
     from tests.web.test_admin_seals import client_as
 

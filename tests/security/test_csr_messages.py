@@ -1,4 +1,5 @@
 """Issue 11 item 25: a malformed CSR gets a clear, coded message, never Python's own exception text."""
+
 from __future__ import annotations
 
 import io
@@ -10,12 +11,10 @@ from registry.services.context import ServiceContext
 from tests.web.test_portal_seals import alert, app, client_for, post_files, token  # noqa: F401  (fixture)
 
 
-
 def _nest(depth: int) -> bytes:
-    inner = b"\x05\x00"   # NULL
+    inner = b"\x05\x00"  # NULL
     for _ in range(depth):
-        inner = b"\x30" + (bytes([len(inner)]) if len(inner) < 128 else
-                           b"\x82" + len(inner).to_bytes(2, "big")) + inner
+        inner = b"\x30" + (bytes([len(inner)]) if len(inner) < 128 else b"\x82" + len(inner).to_bytes(2, "big")) + inner
     return inner
 
 
@@ -34,9 +33,12 @@ def test_a_malformed_csr_names_the_problem_in_both_languages(data: bytes) -> Non
 
 def test_the_apply_form_shows_no_python_error_text(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     c = client_for(app, ctx)
-    r = post_files(c, "/portal/apply/seal", {"seal_type": "03", "action": "submit",
-                                             "csr_single": (io.BytesIO(_nest(50)), "r.csr")},
-                   token(c, "/portal/apply/seal"))
+    r = post_files(
+        c,
+        "/portal/apply/seal",
+        {"seal_type": "03", "action": "submit", "csr_single": (io.BytesIO(_nest(50)), "r.csr")},
+        token(c, "/portal/apply/seal"),
+    )
     assert r.status_code == 400
     message = alert(r)
     assert "PKCS #10" in message or "PKCS #10" in r.get_data(as_text=True)

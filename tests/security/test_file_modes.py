@@ -1,11 +1,11 @@
 """Issue 11 item 25: the database, its WAL/SHM and the instance directory are the registry's alone."""
+
 from __future__ import annotations
 
 import os
 import stat
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from registry.cli import main
@@ -17,8 +17,12 @@ def mode(path: Path) -> int:
 
 def test_init_creates_the_database_0600_and_the_instance_0700(tmp_path: Path) -> None:
     instance = tmp_path / "instance"
-    env = {"REGISTRY_INSTANCE_PATH": str(instance), "REGISTRY_DATABASE_URL": "",
-           "REGISTRY_BASE_URL": "http://registry.test", "REGISTRY_KEK": ""}
+    env = {
+        "REGISTRY_INSTANCE_PATH": str(instance),
+        "REGISTRY_DATABASE_URL": "",
+        "REGISTRY_BASE_URL": "http://registry.test",
+        "REGISTRY_KEK": "",
+    }
     old = os.umask(0o022)
     try:
         r = CliRunner().invoke(main, ["init"], env=env, catch_exceptions=False)
@@ -33,7 +37,7 @@ def test_init_creates_the_database_0600_and_the_instance_0700(tmp_path: Path) ->
         if side.exists():
             assert mode(side) == 0o600, suffix
     for crl in (instance / "publish").glob("*.crl"):
-        assert mode(crl) == 0o644   # public documents
+        assert mode(crl) == 0o644  # public documents
 
 
 def test_an_engine_creates_the_sqlite_file_0600_under_any_umask(tmp_path: Path) -> None:
@@ -62,8 +66,12 @@ def test_init_tightens_an_older_instance(tmp_path: Path) -> None:
     db = instance / "registry.db"
     db.touch()
     db.chmod(0o644)
-    env = {"REGISTRY_INSTANCE_PATH": str(instance), "REGISTRY_DATABASE_URL": "",
-           "REGISTRY_BASE_URL": "http://registry.test", "REGISTRY_KEK": ""}
+    env = {
+        "REGISTRY_INSTANCE_PATH": str(instance),
+        "REGISTRY_DATABASE_URL": "",
+        "REGISTRY_BASE_URL": "http://registry.test",
+        "REGISTRY_KEK": "",
+    }
     r = CliRunner().invoke(main, ["init"], env=env, catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert mode(instance) == 0o700 and mode(db) == 0o600 and "permissions of" in r.output

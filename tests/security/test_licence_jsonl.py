@@ -1,4 +1,5 @@
 """Issue 11 item 22: hostile JSON Lines licence files are row errors, never a 500 or a traceback."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,30 +11,46 @@ from sqlalchemy import select
 
 from registry.db.models import Enterprise
 from registry.domain.licence_file import parse_licence_file
+from registry.domain.roles import Role
 from registry.services.context import ServiceContext
 from tests.cli.test_cli import Cli, cli  # noqa: F401  (fixture)
 from tests.conftest import SHENZHEN_USCC
 from tests.web.test_admin_enterprises import app, client_as, rows_of, upload  # noqa: F401  (fixture)
-from registry.domain.roles import Role
 
 TODAY = dt.date(2025, 1, 1)
 FUTIAN_USCC = "91440300MA5GK7B25F"
-GOOD = dict(uscc=SHENZHEN_USCC, name="深圳市前海示范科技有限公司", legal_representative="张三",
-            entity_type="有限责任公司", address="深圳市南山区前海大道1号", registered_on="2019-05-20", status="active")
+GOOD = dict(
+    uscc=SHENZHEN_USCC,
+    name="深圳市前海示范科技有限公司",
+    legal_representative="张三",
+    entity_type="有限责任公司",
+    address="深圳市南山区前海大道1号",
+    registered_on="2019-05-20",
+    status="active",
+)
 
 DEEP_ARRAY = "[" * 100_000 + "]" * 100_000
 DEEP_OBJECT = '{"a":' * 5000 + "1" + "}" * 5000
 HUGE_NUMBER = '{"uscc": 1' + "0" * 100_000 + "}"
 DEEP_VALUE = '{"uscc": ' + "[" * 3000 + "]" * 3000 + "}"
 # the row names one enterprise first, then (duplicate key) cancels another
-DUPLICATE = ('{"uscc": "%s", "name": "深圳市福田样例贸易有限公司", "legal_representative": "李四", '
-             '"entity_type": "有限责任公司", "address": "", "registered_on": "2020-08-11", "uscc": "%s", '
-             '"status": "cancelled"}' % (FUTIAN_USCC, SHENZHEN_USCC))
+DUPLICATE = (
+    '{"uscc": "%s", "name": "深圳市福田样例贸易有限公司", "legal_representative": "李四", '
+    '"entity_type": "有限责任公司", "address": "", "registered_on": "2020-08-11", "uscc": "%s", '
+    '"status": "cancelled"}' % (FUTIAN_USCC, SHENZHEN_USCC)
+)
 
-HOSTILE = [(DEEP_ARRAY, "line is 200,000 characters"), (DEEP_OBJECT, "nested more than"), (DEEP_VALUE, "nested more than"),
-           (HUGE_NUMBER, "line is 100,011 characters"), ('{"uscc": 1' + "0" * 1000 + "}", "a number of 1,001"),
-           (DUPLICATE, "key 'uscc' is written twice"), ('{"uscc": NaN}', "NaN is not allowed"),
-           ('{"uscc": 12}', "every value must be a string"), ('{"uscc": 1.5e3}', "every value must be a string")]
+HOSTILE = [
+    (DEEP_ARRAY, "line is 200,000 characters"),
+    (DEEP_OBJECT, "nested more than"),
+    (DEEP_VALUE, "nested more than"),
+    (HUGE_NUMBER, "line is 100,011 characters"),
+    ('{"uscc": 1' + "0" * 1000 + "}", "a number of 1,001"),
+    (DUPLICATE, "key 'uscc' is written twice"),
+    ('{"uscc": NaN}', "NaN is not allowed"),
+    ('{"uscc": 12}', "every value must be a string"),
+    ('{"uscc": 1.5e3}', "every value must be a string"),
+]
 
 
 @pytest.mark.parametrize("line,message", HOSTILE)
@@ -68,8 +85,13 @@ def test_hostile_upload_is_a_report_not_a_500_and_speaks_chinese(app, ctx: Servi
     page = resp.get_data(as_text=True)
     assert rows_of(page) == [(1, "", "rejected"), (2, "", "rejected"), (3, "", "rejected"), (4, "", "rejected")]
     zh = client_as(app, ctx, "zoe", Role.OPERATOR, english=False)
-    zh.post("/admin/language/zh", data={"csrf_token": __import__("tests.web.test_admin_auth", fromlist=["x"])
-                                        .page_csrf(zh, "/admin/"), "next": "/admin/"})
+    zh.post(
+        "/admin/language/zh",
+        data={
+            "csrf_token": __import__("tests.web.test_admin_auth", fromlist=["x"]).page_csrf(zh, "/admin/"),
+            "next": "/admin/",
+        },
+    )
     page = upload(zh, data, "feed.jsonl").get_data(as_text=True)
     assert "嵌套超过" in page and "出现了两次" in page and "nested more than" not in page
 

@@ -1,4 +1,5 @@
 """Applications under dual control: submit → review → approve (another person) → issue; reject; withdraw."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,15 +30,25 @@ def csr_for(uscc: str, alg: Algorithm = Algorithm.SM2) -> tuple[PrivateKey, byte
 
 def submit(ctx: ServiceContext, uscc: str = SHENZHEN_USCC, channel: str = "counter") -> int:
     _key, csr = csr_for(uscc)
-    return applications.submit(ctx, staff_actor(ctx, "olivia"), uscc=uscc, seal_type="contract",
-                               key=seals.KeyMaterial(csr=csr), channel=channel)
+    return applications.submit(
+        ctx,
+        staff_actor(ctx, "olivia"),
+        uscc=uscc,
+        seal_type="contract",
+        key=seals.KeyMaterial(csr=csr),
+        channel=channel,
+    )
 
 
 def events(ctx: ServiceContext, app_id: int) -> list[str]:
     with ctx.reader() as s:
-        return list(s.scalars(select(AuditEvent.action).where(AuditEvent.target_type == "application",
-                                                              AuditEvent.target_id == str(app_id))
-                              .order_by(AuditEvent.id)))
+        return list(
+            s.scalars(
+                select(AuditEvent.action)
+                .where(AuditEvent.target_type == "application", AuditEvent.target_id == str(app_id))
+                .order_by(AuditEvent.id)
+            )
+        )
 
 
 def test_the_whole_path_under_dual_control(ctx: ServiceContext) -> None:
@@ -53,8 +64,12 @@ def test_the_whole_path_under_dual_control(ctx: ServiceContext) -> None:
         assert app is not None and app.state.value == "issued" and app.seal is not None
         assert app.seal.es_id == result.es_id and app.picture_png is None
         assert s.scalar(select(SealApplication.id).where(SealApplication.id != app_id)) is None  # no second row
-    assert events(ctx, app_id) == ["application.submitted", "application.reviewed", "application.approved",
-                                   "application.issued"]
+    assert events(ctx, app_id) == [
+        "application.submitted",
+        "application.reviewed",
+        "application.approved",
+        "application.issued",
+    ]
 
 
 def test_the_reviewer_can_never_approve_their_own_review(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
@@ -68,8 +83,18 @@ def test_the_reviewer_can_never_approve_their_own_review(ctx: ServiceContext, fi
     applications.approve(ctx, staff_actor(ctx, "rita"), app_id)
 
 
-@pytest.mark.parametrize("case", ["approve before review", "issue before approval", "review twice",
-                                  "operator approves", "auditor reviews", "reject without reason", "unknown id"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "approve before review",
+        "issue before approval",
+        "review twice",
+        "operator approves",
+        "auditor reviews",
+        "reject without reason",
+        "unknown id",
+    ],
+)
 def test_wrong_steps_are_clear_errors_that_change_nothing(ctx: ServiceContext, fingerprint, case: str) -> None:  # type: ignore[no-untyped-def]
     app_id = submit(ctx)
     olivia, rita, aud = (staff_actor(ctx, n) for n in ("olivia", "rita", "aud"))
@@ -111,14 +136,24 @@ def test_submission_checks(ctx: ServiceContext, fingerprint) -> None:  # type: i
     with pytest.raises(ValidationError, match="names USCC"):
         applications.submit(ctx, olivia, uscc=SHENZHEN_USCC, seal_type="finance", key=seals.KeyMaterial(csr=other_csr))
     with pytest.raises(Conflict, match="cancelled"):
-        applications.submit(ctx, olivia, uscc=CANCELLED_USCC, seal_type="finance",
-                            key=seals.KeyMaterial(csr=other_csr))
+        applications.submit(ctx, olivia, uscc=CANCELLED_USCC, seal_type="finance", key=seals.KeyMaterial(csr=other_csr))
     with pytest.raises(ValidationError, match="not a PNG|PNG"):
-        applications.submit(ctx, olivia, uscc=SHENZHEN_USCC, seal_type="finance",
-                            key=seals.KeyMaterial(csr=csr_for(SHENZHEN_USCC)[1]), picture_png=b"GIF89a....")
+        applications.submit(
+            ctx,
+            olivia,
+            uscc=SHENZHEN_USCC,
+            seal_type="finance",
+            key=seals.KeyMaterial(csr=csr_for(SHENZHEN_USCC)[1]),
+            picture_png=b"GIF89a....",
+        )
     with pytest.raises(PermissionDenied):
-        applications.submit(ctx, staff_actor(ctx, "rita"), uscc=SHENZHEN_USCC, seal_type="finance",
-                            key=seals.KeyMaterial(csr=csr_for(SHENZHEN_USCC)[1]))
+        applications.submit(
+            ctx,
+            staff_actor(ctx, "rita"),
+            uscc=SHENZHEN_USCC,
+            seal_type="finance",
+            key=seals.KeyMaterial(csr=csr_for(SHENZHEN_USCC)[1]),
+        )
     assert fingerprint(ctx) == before
 
 

@@ -1,6 +1,7 @@
 """The audit log is a hash chain: every event written through the services is numbered and
 chained, and `verify_chain` finds the first event changed, removed or inserted with raw SQL
 behind the application's back (issue 5, audit trail)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,20 +33,36 @@ def make_history(ctx: ServiceContext) -> None:
     (ORM path: record), on top of the fixture's CA, staff and licence events."""
     for seal_type in ("finance", "contract"):
         ctx.clock.advance(minutes=1)
-        seals.issue_seal(ctx, ADMIN, seals.IssueRequest(uscc=SHENZHEN_USCC, seal_type=seal_type,
-                                                        key=seals.KeyMaterial(generate=True),
-                                                        operator="olivia", approver="rita"))
+        seals.issue_seal(
+            ctx,
+            ADMIN,
+            seals.IssueRequest(
+                uscc=SHENZHEN_USCC,
+                seal_type=seal_type,
+                key=seals.KeyMaterial(generate=True),
+                operator="olivia",
+                approver="rita",
+            ),
+        )
     ctx.clock.advance(minutes=1)
     users.add_user(ctx, ADMIN, "zhangwei", [Role.OPERATOR], display_name="张伟")
     with ctx.reader() as s:
-        es_id = s.scalar(select(AuditEvent.target_id).where(AuditEvent.action == "seal.issued")
-                         .order_by(AuditEvent.seq).limit(1))
+        es_id = s.scalar(
+            select(AuditEvent.target_id).where(AuditEvent.action == "seal.issued").order_by(AuditEvent.seq).limit(1)
+        )
     ctx.clock.advance(minutes=1)
     revocation.revoke_seal(ctx, ADMIN, es_id, "keyCompromise")
     ctx.clock.advance(minutes=1)
-    licences.import_licences(ctx, ADMIN, ("uscc,name,legal_representative,entity_type,address,registered_on,status\n"
-                                          "91440300MA5GK7B25F,深圳市福田样例贸易有限公司,李四,有限责任公司,"
-                                          "深圳市福田区\"新\"址\t2号,2020-08-11,active\n").encode(), "更新.csv")
+    licences.import_licences(
+        ctx,
+        ADMIN,
+        (
+            "uscc,name,legal_representative,entity_type,address,registered_on,status\n"
+            "91440300MA5GK7B25F,深圳市福田样例贸易有限公司,李四,有限责任公司,"
+            '深圳市福田区"新"址\t2号,2020-08-11,active\n'
+        ).encode(),
+        "更新.csv",
+    )
     ctx.clock.advance(minutes=1)
     licences.set_licence_status(ctx, ADMIN, "91440300MA5GK7B25F", "active", name="深圳市福田新名“贸易”有限公司")
 
@@ -79,8 +96,12 @@ def behind_the_back(ctx: ServiceContext) -> Iterator[Connection]:
             for table in ("audit_events", "audit_chain_head"):
                 conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
         else:
-            triggers = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                                         "AND tbl_name IN ('audit_events', 'audit_chain_head')")).all()
+            triggers = conn.execute(
+                text(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                    "AND tbl_name IN ('audit_events', 'audit_chain_head')"
+                )
+            ).all()
             assert len(triggers) == 4
             for name, _sql in triggers:
                 conn.execute(text(f"DROP TRIGGER {name}"))
@@ -101,30 +122,48 @@ def renumber(conn: Connection, from_seq: int, by: int) -> None:
     conn.execute(text("UPDATE audit_events SET seq = -seq + :by WHERE seq < 0"), {"by": by})
 
 
-def forge(conn: Connection, seq: int, prev_hash: str, *, action: str = "user.created",
-          target_id: str = "mallory", when: dt.datetime = NOW) -> str:
+def forge(
+    conn: Connection,
+    seq: int,
+    prev_hash: str,
+    *,
+    action: str = "user.created",
+    target_id: str = "mallory",
+    when: dt.datetime = NOW,
+) -> str:
     """Insert an event with a correct hash over its content and ``prev_hash``; returns its hash."""
     details = {"roles": ["admin"]}
     h = audit.event_hash(seq, when, "test-admin", action, "user", target_id, details, prev_hash)
-    conn.execute(AuditEvent.__table__.insert().values(seq=seq, occurred_at=when, actor="test-admin", action=action,
-                                                      target_type="user", target_id=target_id, details=details,
-                                                      prev_hash=prev_hash, hash=h))
+    conn.execute(
+        AuditEvent.__table__.insert().values(
+            seq=seq,
+            occurred_at=when,
+            actor="test-admin",
+            action=action,
+            target_type="user",
+            target_id=target_id,
+            details=details,
+            prev_hash=prev_hash,
+            hash=h,
+        )
+    )
     return h
 
 
 def rehash(conn: Connection, from_seq: int, *, move_head: bool) -> None:
     """What an attacker with the algorithm does: recompute every hash from ``from_seq`` to the end."""
-    events = conn.execute(select(AuditEvent.__table__).where(AuditEvent.seq >= from_seq)
-                          .order_by(AuditEvent.seq)).all()
+    events = conn.execute(select(AuditEvent.__table__).where(AuditEvent.seq >= from_seq).order_by(AuditEvent.seq)).all()
     prev = conn.execute(select(AuditEvent.hash).where(AuditEvent.seq == from_seq - 1)).scalar() or audit.GENESIS
     for e in events:
         h = audit.event_hash(e.seq, e.occurred_at, e.actor, e.action, e.target_type, e.target_id, e.details, prev)
-        conn.execute(text("UPDATE audit_events SET prev_hash = :p, hash = :h WHERE id = :i"),
-                     {"p": prev, "h": h, "i": e.id})
+        conn.execute(
+            text("UPDATE audit_events SET prev_hash = :p, hash = :h WHERE id = :i"), {"p": prev, "h": h, "i": e.id}
+        )
         prev = h
     if move_head:
-        conn.execute(text("UPDATE audit_chain_head SET last_seq = :s, last_hash = :h"),
-                     {"s": events[-1].seq, "h": prev})
+        conn.execute(
+            text("UPDATE audit_chain_head SET last_seq = :s, last_hash = :h"), {"s": events[-1].seq, "h": prev}
+        )
 
 
 def problem(ctx: ServiceContext) -> audit.ChainProblem:
@@ -140,14 +179,22 @@ def problem(ctx: ServiceContext) -> audit.ChainProblem:
 def test_events_written_through_the_services_form_one_unbroken_chain(history: ServiceContext) -> None:
     events = rows(history)
     actions = {e.action for e in events}
-    assert {"authority.created", "user.created", "licence.imported", "seal.issued", "seal.revoked",
-            "application.approved", "licence.changed"} <= actions
+    assert {
+        "authority.created",
+        "user.created",
+        "licence.imported",
+        "seal.issued",
+        "seal.revoked",
+        "application.approved",
+        "licence.changed",
+    } <= actions
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     prev = audit.GENESIS
     for e in events:
         assert e.prev_hash == prev
-        assert e.hash == audit.event_hash(e.seq, e.occurred_at, e.actor, e.action, e.target_type, e.target_id,
-                                          e.details, e.prev_hash)
+        assert e.hash == audit.event_hash(
+            e.seq, e.occurred_at, e.actor, e.action, e.target_type, e.target_id, e.details, e.prev_hash
+        )
         prev = e.hash
     assert head(history) == (len(events), prev)
     report = audit.verify_chain(history)
@@ -162,49 +209,79 @@ def test_an_empty_log_is_intact(bare_ctx: ServiceContext) -> None:
 
 def test_canonical_encoding_is_sorted_compact_utf8_json_with_utc_microseconds() -> None:
     when = dt.datetime(2026, 11, 23, 16, 0, 0, 5, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    details = {"z": [1, True, None], "a": {"y": "引号\"\\ 斜杠/ 换行\n\x01\x7f", "b": -20}}
+    details = {"z": [1, True, None], "a": {"y": '引号"\\ 斜杠/ 换行\n\x01\x7f', "b": -20}}
     got = audit.canonical(7, when, "张三", "seal.revoked", "seal", "4403000220263HJVFXVB2HPKE", details, "ab" * 32)
     # The whole object through the standard library's encoder gives the same bytes...
-    assert got == json.dumps({"seq": 7, "occurred_at": "2026-11-23T08:00:00.000005Z", "actor": "张三",
-                              "action": "seal.revoked", "target_type": "seal", "prev_hash": "ab" * 32,
-                              "target_id": "4403000220263HJVFXVB2HPKE", "details": details},
-                             sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    assert (
+        got
+        == json.dumps(
+            {
+                "seq": 7,
+                "occurred_at": "2026-11-23T08:00:00.000005Z",
+                "actor": "张三",
+                "action": "seal.revoked",
+                "target_type": "seal",
+                "prev_hash": "ab" * 32,
+                "target_id": "4403000220263HJVFXVB2HPKE",
+                "details": details,
+            },
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+    )
     # ... and these, written out by hand from the module's specification.
-    assert got == ('{"action":"seal.revoked","actor":"张三","details":{"a":{"b":-20,"y":"引号\\"\\\\ 斜杠/ 换行\\n'
-                   '\\u0001\x7f"},"z":[1,true,null]},"occurred_at":"2026-11-23T08:00:00.000005Z",'
-                   '"prev_hash":"' + "ab" * 32 + '","seq":7,"target_id":"4403000220263HJVFXVB2HPKE",'
-                   '"target_type":"seal"}').encode("utf-8")
+    assert got == (
+        '{"action":"seal.revoked","actor":"张三","details":{"a":{"b":-20,"y":"引号\\"\\\\ 斜杠/ 换行\\n'
+        '\\u0001\x7f"},"z":[1,true,null]},"occurred_at":"2026-11-23T08:00:00.000005Z",'
+        '"prev_hash":"' + "ab" * 32 + '","seq":7,"target_id":"4403000220263HJVFXVB2HPKE",'
+        '"target_type":"seal"}'
+    ).encode("utf-8")
 
 
 def test_the_hash_is_sm3_as_openssl_computes_it(history: ServiceContext, openssl: str, tmp_path: Path) -> None:
     # GB/T 32905-2016 Appendix A.1 example: SM3("abc").
     assert audit.sm3_hex(b"abc") == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
-    e = next(e for e in rows(history) if e.action == "licence.changed")   # non-ASCII details
-    data = audit.canonical(e.seq, e.occurred_at, e.actor, e.action, e.target_type, e.target_id, e.details,
-                           e.prev_hash)
+    e = next(e for e in rows(history) if e.action == "licence.changed")  # non-ASCII details
+    data = audit.canonical(e.seq, e.occurred_at, e.actor, e.action, e.target_type, e.target_id, e.details, e.prev_hash)
     assert "福田新名“贸易”".encode() in data
     (tmp_path / "event.json").write_bytes(data)
-    out = subprocess.run([openssl, "dgst", "-sm3", "-r", str(tmp_path / "event.json")], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [openssl, "dgst", "-sm3", "-r", str(tmp_path / "event.json")], capture_output=True, text=True, check=True
+    ).stdout
     assert out.split()[0] == e.hash
 
 
-@pytest.mark.parametrize("details,error", [({"ratio": 0.5}, "float has no canonical JSON form"),
-                                           ({"at": NOW}, "datetime has no canonical"),
-                                           ({"nested": {1: "x"}}, "key 1 is not a string")])
+@pytest.mark.parametrize(
+    "details,error",
+    [
+        ({"ratio": 0.5}, "float has no canonical JSON form"),
+        ({"at": NOW}, "datetime has no canonical"),
+        ({"nested": {1: "x"}}, "key 1 is not a string"),
+    ],
+)
 def test_details_without_a_canonical_form_are_refused_and_nothing_is_written(
-        ctx: ServiceContext, fingerprint, details: dict[str, Any], error: str) -> None:  # type: ignore[no-untyped-def]
+    ctx: ServiceContext, fingerprint, details: dict[str, Any], error: str
+) -> None:  # type: ignore[no-untyped-def]
     before = fingerprint(ctx)
-    with pytest.raises(ValueError, match=error):
-        with ctx.transaction() as session:
-            audit.record(session, ctx, ADMIN, "probe", "user", "x", **details)
+    with pytest.raises(ValueError, match=error), ctx.transaction() as session:
+        audit.record(session, ctx, ADMIN, "probe", "user", "x", **details)
     assert fingerprint(ctx) == before
 
 
 def test_enum_and_tuple_details_are_stored_as_the_plain_values_that_were_hashed(ctx: ServiceContext) -> None:
     with ctx.transaction() as session:
-        audit.record(session, ctx, ADMIN, "probe", "probe", 1, role=Role.ADMIN, pair=(1, "a"),
-                     nested={"r": Role.AUDITOR, "n": [True, None]})
+        audit.record(
+            session,
+            ctx,
+            ADMIN,
+            "probe",
+            "probe",
+            1,
+            role=Role.ADMIN,
+            pair=(1, "a"),
+            nested={"r": Role.AUDITOR, "n": [True, None]},
+        )
     assert rows(ctx)[-1].details == {"role": "admin", "pair": [1, "a"], "nested": {"r": "auditor", "n": [True, None]}}
     assert audit.verify_chain(ctx).ok
 
@@ -212,13 +289,18 @@ def test_enum_and_tuple_details_are_stored_as_the_plain_values_that_were_hashed(
 def test_events_of_one_transaction_get_consecutive_numbers_in_the_order_recorded(ctx: ServiceContext) -> None:
     start = head(ctx)[0]
     with ctx.transaction() as session:
-        audit.record(session, ctx, ADMIN, "probe.a", "probe", 1)          # flushed at commit
-        audit.record_many(session.connection(), ctx, [(ADMIN, "probe.b", "probe", 2, {}),
-                                                      (ADMIN, "probe.c", "probe", 3, {})])  # inserted now
+        audit.record(session, ctx, ADMIN, "probe.a", "probe", 1)  # flushed at commit
+        audit.record_many(
+            session.connection(), ctx, [(ADMIN, "probe.b", "probe", 2, {}), (ADMIN, "probe.c", "probe", 3, {})]
+        )  # inserted now
         audit.record(session, ctx, ADMIN, "probe.d", "probe", 4, n=4)
     probes = [e for e in rows(ctx) if e.action.startswith("probe.")]
-    assert [(e.seq, e.action) for e in probes] == [(start + 1, "probe.a"), (start + 2, "probe.b"),
-                                                   (start + 3, "probe.c"), (start + 4, "probe.d")]
+    assert [(e.seq, e.action) for e in probes] == [
+        (start + 1, "probe.a"),
+        (start + 2, "probe.b"),
+        (start + 3, "probe.c"),
+        (start + 4, "probe.d"),
+    ]
     assert audit.verify_chain(ctx).ok
 
 
@@ -232,14 +314,18 @@ def test_a_refused_change_uses_no_number(ctx: ServiceContext) -> None:
     assert audit.verify_chain(ctx).ok
 
 
-@pytest.mark.parametrize("statement", ["UPDATE audit_chain_head SET last_seq = last_seq - 1",
-                                       "UPDATE audit_chain_head SET last_hash = 'x'",
-                                       "DELETE FROM audit_chain_head"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_chain_head SET last_seq = last_seq - 1",
+        "UPDATE audit_chain_head SET last_hash = 'x'",
+        "DELETE FROM audit_chain_head",
+    ],
+)
 def test_the_chain_head_only_moves_forward(ctx: ServiceContext, statement: str) -> None:
     before = head(ctx)
-    with pytest.raises(DatabaseError, match="only moves forward"):
-        with ctx.engine.begin() as conn:
-            conn.execute(text(statement))
+    with pytest.raises(DatabaseError, match="only moves forward"), ctx.engine.begin() as conn:
+        conn.execute(text(statement))
     assert head(ctx) == before
 
 
@@ -247,11 +333,18 @@ def test_the_chain_head_only_moves_forward(ctx: ServiceContext, statement: str) 
 # Tampering, and what the report says
 
 
-@pytest.mark.parametrize("column,value", [("actor", "'mallory'"), ("target_id", "'9144XXXX'"),
-                                          ("details", "'{\"roles\": [\"admin\"]}'"),
-                                          ("action", "'user.deleted'")])
-def test_an_event_edited_in_place_is_reported_changed_at_its_number(history: ServiceContext, column: str,
-                                                                    value: str) -> None:
+@pytest.mark.parametrize(
+    "column,value",
+    [
+        ("actor", "'mallory'"),
+        ("target_id", "'9144XXXX'"),
+        ("details", '\'{"roles": ["admin"]}\''),
+        ("action", "'user.deleted'"),
+    ],
+)
+def test_an_event_edited_in_place_is_reported_changed_at_its_number(
+    history: ServiceContext, column: str, value: str
+) -> None:
     target = next(e for e in rows(history) if e.action == "user.created" and e.seq > 5)
     tamper(history, f"UPDATE audit_events SET {column} = {value} WHERE seq = :s", s=target.seq)
     p = problem(history)
@@ -262,8 +355,12 @@ def test_an_event_edited_in_place_is_reported_changed_at_its_number(history: Ser
 
 def test_an_edited_time_is_reported_changed(history: ServiceContext) -> None:
     target = rows(history)[10]
-    tamper(history, "UPDATE audit_events SET occurred_at = :t WHERE seq = :s",
-           t=dt.datetime(2026, 1, 1, 0, 0, 0), s=target.seq)
+    tamper(
+        history,
+        "UPDATE audit_events SET occurred_at = :t WHERE seq = :s",
+        t=dt.datetime(2026, 1, 1, 0, 0, 0),
+        s=target.seq,
+    )
     p = problem(history)
     assert (p.kind, p.seq, p.event.id if p.event else None) == (audit.CHANGED, target.seq, target.id)
 
@@ -274,7 +371,7 @@ def test_a_removed_event_is_reported_at_its_number(history: ServiceContext) -> N
     tamper(history, "DELETE FROM audit_events WHERE seq = :s", s=gone.seq)
     p = problem(history)
     assert (p.kind, p.seq) == (audit.REMOVED, gone.seq)
-    assert p.event is not None and p.event.id == events[13].id       # the event after the hole
+    assert p.event is not None and p.event.id == events[13].id  # the event after the hole
     assert f"event {gone.seq} missing before event {gone.seq + 1}" in p.message
 
 
@@ -318,8 +415,16 @@ def test_a_forged_event_with_the_next_event_rehashed_is_reported_inserted(histor
         forge(conn, k.seq + 1, k.hash)
         fake_id = conn.execute(select(func.max(AuditEvent.id))).scalar_one()
         nxt = events[9]
-        h = audit.event_hash(k.seq + 2, nxt.occurred_at, nxt.actor, nxt.action, nxt.target_type, nxt.target_id,
-                             nxt.details, nxt.prev_hash)
+        h = audit.event_hash(
+            k.seq + 2,
+            nxt.occurred_at,
+            nxt.actor,
+            nxt.action,
+            nxt.target_type,
+            nxt.target_id,
+            nxt.details,
+            nxt.prev_hash,
+        )
         conn.execute(text("UPDATE audit_events SET hash = :h WHERE id = :i"), {"h": h, "i": nxt.id})
     p = problem(history)
     assert (p.kind, p.seq, p.event.id if p.event else None) == (audit.INSERTED, k.seq + 1, fake_id)
@@ -339,8 +444,9 @@ def test_an_event_changed_and_rehashed_alone_is_reported_replaced(history: Servi
     with behind_the_back(history) as conn:
         conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = :s"), {"s": target.seq})
         e = conn.execute(select(AuditEvent.__table__).where(AuditEvent.seq == target.seq)).one()
-        h = audit.event_hash(e.seq, e.occurred_at, e.actor, e.action, e.target_type, e.target_id, e.details,
-                             e.prev_hash)
+        h = audit.event_hash(
+            e.seq, e.occurred_at, e.actor, e.action, e.target_type, e.target_id, e.details, e.prev_hash
+        )
         conn.execute(text("UPDATE audit_events SET hash = :h WHERE seq = :s"), {"h": h, "s": target.seq})
     p = problem(history)
     assert (p.kind, p.seq, p.event.id if p.event else None) == (audit.REPLACED, target.seq, target.id)
@@ -374,11 +480,10 @@ def test_limit_a_rewrite_that_also_moves_the_head_is_not_detected(history: Servi
         conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = :s"), {"s": events[5].seq})
         rehash(conn, events[5].seq, move_head=True)
     assert audit.verify_chain(history).ok
-    assert head(history) != (events[-1].seq, events[-1].hash)   # what an external anchor would have shown
+    assert head(history) != (events[-1].seq, events[-1].hash)  # what an external anchor would have shown
 
 
-def test_a_missing_head_is_reported_and_nothing_more_is_written(history: ServiceContext,
-                                                                 fingerprint) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_head_is_reported_and_nothing_more_is_written(history: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
     tamper(history, "DELETE FROM audit_chain_head")
     assert problem(history).kind == audit.HEAD_MISSING
     before = fingerprint(history)
@@ -402,8 +507,7 @@ def test_a_repeated_number_is_reported_inserted(history: ServiceContext) -> None
     assert p.event is not None and p.event.id == fake_id and f"of event id {k.id}" in p.message
 
 
-def test_the_first_problem_is_found_across_stream_batches(ctx: ServiceContext,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_first_problem_is_found_across_stream_batches(ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(audit, "_BATCH", 7)
     with ctx.transaction() as session:
         audit.record_many(session.connection(), ctx, [(ADMIN, "probe", "probe", i, {"i": i}) for i in range(500)])
@@ -431,8 +535,11 @@ def test_concurrent_writers_make_one_unbroken_chain(ctx: ServiceContext) -> None
             for i in range(txns):
                 with ctx.transaction() as session:
                     audit.record(session, ctx, ADMIN, "probe.one", "probe", f"{t}-{i}")
-                    audit.record_many(session.connection(), ctx, [(ADMIN, "probe.many", "probe", f"{t}-{i}-{j}", {})
-                                                                  for j in range(3)])
+                    audit.record_many(
+                        session.connection(),
+                        ctx,
+                        [(ADMIN, "probe.many", "probe", f"{t}-{i}-{j}", {}) for j in range(3)],
+                    )
                     audit.record(session, ctx, ADMIN, "probe.two", "probe", f"{t}-{i}")
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -450,7 +557,7 @@ def test_concurrent_writers_make_one_unbroken_chain(ctx: ServiceContext) -> None
     # Each transaction's five events are consecutive: one writer held the head from first to last.
     probes = [e for e in events if e.action.startswith("probe.")]
     for i in range(0, len(probes), 5):
-        group = probes[i:i + 5]
+        group = probes[i : i + 5]
         assert [e.action for e in group] == ["probe.one", "probe.many", "probe.many", "probe.many", "probe.two"]
         assert len({e.target_id.split("-")[0] + e.target_id.split("-")[1] for e in group}) == 1
 
@@ -459,8 +566,9 @@ def test_concurrent_writers_make_one_unbroken_chain(ctx: ServiceContext) -> None
 # Who may check
 
 
-@pytest.mark.parametrize("role,allowed", [(Role.AUDITOR, True), (Role.ADMIN, True), (Role.OPERATOR, False),
-                                          (Role.REVIEWER, False)])
+@pytest.mark.parametrize(
+    "role,allowed", [(Role.AUDITOR, True), (Role.ADMIN, True), (Role.OPERATOR, False), (Role.REVIEWER, False)]
+)
 def test_the_integrity_check_is_for_auditors_and_admins(ctx: ServiceContext, role: Role, allowed: bool) -> None:
     who = Actor(name="someone", roles=frozenset({role}))
     if allowed:

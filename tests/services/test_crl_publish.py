@@ -1,4 +1,5 @@
 """Published CRLs, checked by OpenSSL and pyhanko-certvalidator (issue: revocation and CRLs)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,9 +26,18 @@ AT = NOW + dt.timedelta(hours=1)  # verification time: independent of the day th
 
 
 def issue(ctx: ServiceContext, alg: str, seal_type: str = "finance") -> seals.IssueResult:
-    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-        uscc=SHENZHEN_USCC, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia",
-        approver="rita", algorithm=alg))
+    return seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=SHENZHEN_USCC,
+            seal_type=seal_type,
+            key=seals.KeyMaterial(generate=True),
+            operator="olivia",
+            approver="rita",
+            algorithm=alg,
+        ),
+    )
 
 
 def publish(ctx: ServiceContext) -> dict[str, crl_publish.Published]:
@@ -51,19 +61,36 @@ def write_pem(path: Path, ders: list[bytes], label: str = "CERTIFICATE") -> Path
     return path
 
 
-def openssl_verify(tmp_path: Path, chain: list[bytes], crl_der: bytes, cert_der: bytes) -> subprocess.CompletedProcess[str]:
+def openssl_verify(
+    tmp_path: Path, chain: list[bytes], crl_der: bytes, cert_der: bytes
+) -> subprocess.CompletedProcess[str]:
     ca = write_pem(tmp_path / "ca.pem", chain)
     crl_file = write_pem(tmp_path / "crl.pem", [crl_der], "X509 CRL")
     leaf = write_pem(tmp_path / "leaf.pem", [cert_der])
-    return subprocess.run(["openssl", "verify", "-attime", str(int(AT.timestamp())), "-crl_check",
-                           "-CRLfile", str(crl_file), "-CAfile", str(ca), str(leaf)], capture_output=True, text=True)
+    return subprocess.run(
+        [
+            "openssl",
+            "verify",
+            "-attime",
+            str(int(AT.timestamp())),
+            "-crl_check",
+            "-CRLfile",
+            str(crl_file),
+            "-CAfile",
+            str(ca),
+            str(leaf),
+        ],
+        capture_output=True,
+        text=True,
+    )
 
 
 # -- the ECDSA hierarchy through OpenSSL and pyhanko-certvalidator -------------------------------------
 
 
-def test_revoked_ecdsa_certificate_is_reported_revoked_from_full_and_shard_crl(ctx: ServiceContext, tmp_path: Path,
-                                                                               openssl: str) -> None:
+def test_revoked_ecdsa_certificate_is_reported_revoked_from_full_and_shard_crl(
+    ctx: ServiceContext, tmp_path: Path, openssl: str
+) -> None:
     a, b = issue(ctx, "ecdsa"), issue(ctx, "ecdsa", "contract")
     ctx.clock.advance(minutes=10)
     revocation.revoke_seal(ctx, ADMIN, a.es_id, "keyCompromise")
@@ -96,43 +123,88 @@ def test_pyhanko_certvalidator_raises_revoked_from_full_and_shard_crl(ctx: Servi
     issuing, root = a.chain_der
 
     def validator(cert_der: bytes, crls: list[bytes]) -> CertificateValidator:
-        vc = ValidationContext(trust_roots=[a_x509.Certificate.load(root)],
-                               other_certs=[a_x509.Certificate.load(issuing)],
-                               crls=[a_crl.CertificateList.load(c) for c in crls], revocation_mode="hard-fail",
-                               moment=AT, allow_fetching=False)
+        vc = ValidationContext(
+            trust_roots=[a_x509.Certificate.load(root)],
+            other_certs=[a_x509.Certificate.load(issuing)],
+            crls=[a_crl.CertificateList.load(c) for c in crls],
+            revocation_mode="hard-fail",
+            moment=AT,
+            allow_fetching=False,
+        )
         return CertificateValidator(a_x509.Certificate.load(cert_der), validation_context=vc)
 
-    for crls in ([crl_bytes(ctx, "ecdsa-issuing.crl"), delta, *root_crls],
-                 [crl_bytes(ctx, f"ecdsa-issuing/shard-{shard_of(ctx, a)}.crl"), *root_crls]):
+    for crls in (
+        [crl_bytes(ctx, "ecdsa-issuing.crl"), delta, *root_crls],
+        [crl_bytes(ctx, f"ecdsa-issuing/shard-{shard_of(ctx, a)}.crl"), *root_crls],
+    ):
         with pytest.raises(RevokedError):
             asyncio.run(validator(a.certificate_der, crls).async_validate_usage({"digital_signature"}))
-    path = asyncio.run(validator(b.certificate_der, [crl_bytes(ctx, "ecdsa-issuing.crl"), delta, *root_crls])
-                       .async_validate_usage({"digital_signature", "non_repudiation"}))
+    path = asyncio.run(
+        validator(b.certificate_der, [crl_bytes(ctx, "ecdsa-issuing.crl"), delta, *root_crls]).async_validate_usage(
+            {"digital_signature", "non_repudiation"}
+        )
+    )
     assert path is not None
 
 
 # -- the SM2 hierarchy: OpenSSL 3.0 can check the signature only over the extracted TBS -------------------
 
 
-def test_sm2_crl_signature_verifies_with_openssl_over_the_extracted_tbs(ctx: ServiceContext, tmp_path: Path,
-                                                                       openssl: str) -> None:
+def test_sm2_crl_signature_verifies_with_openssl_over_the_extracted_tbs(
+    ctx: ServiceContext, tmp_path: Path, openssl: str
+) -> None:
     r = issue(ctx, "sm2")
     revocation.revoke_seal(ctx, ADMIN, r.es_id, "keyCompromise")
     publish(ctx)
     data = crl_bytes(ctx, "sm2-issuing.crl")
     (tmp_path / "crl.der").write_bytes(data)
     top = der.parse(data)
-    ap = subprocess.run(["openssl", "asn1parse", "-inform", "DER", "-in", "crl.der", "-strparse", str(top.header_len),
-                         "-noout", "-out", "tbs.der"], cwd=tmp_path, capture_output=True, text=True)
+    ap = subprocess.run(
+        [
+            "openssl",
+            "asn1parse",
+            "-inform",
+            "DER",
+            "-in",
+            "crl.der",
+            "-strparse",
+            str(top.header_len),
+            "-noout",
+            "-out",
+            "tbs.der",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert ap.returncode == 0, ap.stderr
     (tmp_path / "sig.der").write_bytes(top.children()[2].as_bit_string())
     issuing = x509.Certificate.from_der(r.chain_der[0])
     (tmp_path / "issuer.pem").write_text(issuing.public_key.pem())
-    v = subprocess.run(["openssl", "dgst", "-sm3", "-verify", "issuer.pem", "-sigopt", "distid:1234567812345678",
-                        "-signature", "sig.der", "tbs.der"], cwd=tmp_path, capture_output=True, text=True)
+    v = subprocess.run(
+        [
+            "openssl",
+            "dgst",
+            "-sm3",
+            "-verify",
+            "issuer.pem",
+            "-sigopt",
+            "distid:1234567812345678",
+            "-signature",
+            "sig.der",
+            "tbs.der",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert v.stdout.strip() == "Verified OK", v.stdout + v.stderr
-    text = subprocess.run(["openssl", "crl", "-inform", "DER", "-in", "crl.der", "-text", "-noout"], cwd=tmp_path,
-                          capture_output=True, text=True).stdout
+    text = subprocess.run(
+        ["openssl", "crl", "-inform", "DER", "-in", "crl.der", "-text", "-noout"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    ).stdout
     serial_hex = format(x509.Certificate.from_der(r.certificate_der).serial, "X")
     assert serial_hex in text.replace(":", "").upper() and "Key Compromise" in text
     assert "SM2-with-SM3" in text or "sm2sign-with-sm3" in text.lower()
@@ -158,9 +230,20 @@ def test_suspend_lists_hold_then_resume_puts_remove_from_crl_on_the_next_delta(c
 
 
 def test_licence_cancellation_puts_all_four_seals_on_the_next_crls(ctx: ServiceContext) -> None:
-    results = seals.issue_seals(ctx, ADMIN, [seals.IssueRequest(
-        uscc=SHENZHEN_USCC, seal_type=t.code, key=seals.KeyMaterial(generate=True), operator="olivia",
-        approver="rita") for t in STANDARD_SET])
+    results = seals.issue_seals(
+        ctx,
+        ADMIN,
+        [
+            seals.IssueRequest(
+                uscc=SHENZHEN_USCC,
+                seal_type=t.code,
+                key=seals.KeyMaterial(generate=True),
+                operator="olivia",
+                approver="rita",
+            )
+            for t in STANDARD_SET
+        ],
+    )
     before = publish(ctx)
     licences.set_licence_status(ctx, ADMIN, SHENZHEN_USCC, "cancelled")
     assert crl_publish.pending(ctx) == ["sm2-issuing"]
@@ -173,7 +256,8 @@ def test_licence_cancellation_puts_all_four_seals_on_the_next_crls(ctx: ServiceC
     assert {e.serial for e in delta.entries()} == serials
     for r in results:
         assert x509.Certificate.from_der(r.certificate_der).serial in entries(
-            ctx, f"sm2-issuing/shard-{shard_of(ctx, r)}.crl")
+            ctx, f"sm2-issuing/shard-{shard_of(ctx, r)}.crl"
+        )
 
 
 def test_expired_entries_leave_the_crl_unless_configured_to_stay(ctx: ServiceContext) -> None:
@@ -221,24 +305,33 @@ def test_publishing_refuses_to_replace_a_crl_with_a_lower_or_equal_number(ctx: S
 
 def _publisher_env(ctx: ServiceContext, **extra: str) -> dict[str, str]:
     s = ctx.settings
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "REGISTRY_INSTANCE_PATH": str(s.instance_path),
-           "REGISTRY_DATABASE_URL": s.database_url, "REGISTRY_KEK": "11" * 32,
-           "REGISTRY_BASE_URL": s.base_url, "REGISTRY_CRL_SHARDS": str(s.crl_shards),
-           "REGISTRY_PUBLISH_DIR": str(s.publish_dir)}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "REGISTRY_INSTANCE_PATH": str(s.instance_path),
+        "REGISTRY_DATABASE_URL": s.database_url,
+        "REGISTRY_KEK": "11" * 32,
+        "REGISTRY_BASE_URL": s.base_url,
+        "REGISTRY_CRL_SHARDS": str(s.crl_shards),
+        "REGISTRY_PUBLISH_DIR": str(s.publish_dir),
+    }
     env.update(extra)
     return env
 
 
 def test_publisher_killed_between_write_and_rename_leaves_the_old_crl_and_the_next_run_recovers(
-        ctx: ServiceContext, tmp_path: Path) -> None:
+    ctx: ServiceContext, tmp_path: Path
+) -> None:
     publish(ctx)
     path = ctx.settings.publish_dir / "sm2-root.crl"
     before = path.read_bytes()
     marker = tmp_path / "paused"
     exe = Path(sys.executable).parent / "registry"
-    proc = subprocess.Popen([str(exe), "crl", "publish", "--issuer", "sm2-root"],
-                            env=_publisher_env(ctx, REGISTRY_TEST_HOLD_BEFORE_RENAME=str(marker)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(exe), "crl", "publish", "--issuer", "sm2-root"],
+        env=_publisher_env(ctx, REGISTRY_TEST_HOLD_BEFORE_RENAME=str(marker)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         for _ in range(300):  # bounded: at most 30 s for the subprocess to reach the pause
             if marker.exists():
@@ -260,7 +353,7 @@ def test_publisher_killed_between_write_and_rename_leaves_the_old_crl_and_the_ne
     with ctx.transaction() as s:
         lease = s.get(Lease, "crl:sm2-root")
         assert lease is not None
-        lease.expires_at = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+        lease.expires_at = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
     again = {p.path: p for p in crl_publish.publish(ctx, ADMIN, ["sm2-root"])}
     assert again["sm2-root.crl"].number > old_number
     assert crl.parse_crl(path.read_bytes()).number == again["sm2-root.crl"].number
@@ -284,27 +377,46 @@ def test_concurrent_publishers_never_duplicate_or_reverse_a_number(ctx: ServiceC
     with ctx.reader() as s:
         issuer_id = s.scalar(select(Authority.id).where(Authority.name == "sm2-issuing"))
     env = _publisher_env(ctx)
-    procs = [subprocess.Popen([sys.executable, "-c", _RESERVE, str(issuer_id)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RESERVE, str(issuer_id)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     runs = [[int(x) for x in out.split()] for out, _err in outs]
     numbers = [n + k for run in runs for n in run for k in range(3)]
-    assert len(numbers) == len(set(numbers)) == 2 * 60 * 3       # never the same number twice
+    assert len(numbers) == len(set(numbers)) == 2 * 60 * 3  # never the same number twice
     for run in runs:
-        assert run == sorted(run)                                  # never backwards within a publisher
+        assert run == sorted(run)  # never backwards within a publisher
     # and whole publish runs from two processes at once: the lease lets one through at a time
     exe = Path(sys.executable).parent / "registry"
-    procs = [subprocess.Popen([str(exe), "crl", "publish", "--issuer", "sm2-issuing"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [str(exe), "crl", "publish", "--issuer", "sm2-issuing"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     ok = [p.returncode == 0 for p in procs]
     assert any(ok), outs
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0 or ("being published" in err and p.returncode == 2), (out, err)
     with ctx.reader() as s:
-        rows = s.execute(select(PublishedCrl.path, PublishedCrl.number).where(PublishedCrl.issuer_id == issuer_id)
-                         .order_by(PublishedCrl.id)).all()
+        rows = s.execute(
+            select(PublishedCrl.path, PublishedCrl.number)
+            .where(PublishedCrl.issuer_id == issuer_id)
+            .order_by(PublishedCrl.id)
+        ).all()
     last: dict[str, int] = {}
     for path, number in rows:
         assert number > last.get(path, -1)
@@ -367,9 +479,20 @@ def test_full_crl_read_in_id_ranges_holds_every_entry_once(ctx: ServiceContext, 
     monkeypatch.setattr(crl_publish, "PARALLEL_MIN_ROWS", 1)
     monkeypatch.setattr(crl_publish, "PG_CHUNK_IDS", 1)
     monkeypatch.setattr(crl_publish, "SQLITE_CHUNK_IDS", 1)
-    results = seals.issue_seals(ctx, ADMIN, [seals.IssueRequest(
-        uscc=SHENZHEN_USCC, seal_type=t, key=seals.KeyMaterial(generate=True), operator="olivia",
-        approver="rita") for t in ("01", "02", "03", "04", "05", "99")])
+    results = seals.issue_seals(
+        ctx,
+        ADMIN,
+        [
+            seals.IssueRequest(
+                uscc=SHENZHEN_USCC,
+                seal_type=t,
+                key=seals.KeyMaterial(generate=True),
+                operator="olivia",
+                approver="rita",
+            )
+            for t in ("01", "02", "03", "04", "05", "99")
+        ],
+    )
     for r in results:
         revocation.revoke_seal(ctx, ADMIN, r.es_id, "keyCompromise")
     published = publish(ctx)

@@ -1,4 +1,5 @@
 """E-licence credentials: the demo issuer, the app stand-in, and every way a credential is refused."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,25 +36,34 @@ def test_a_fresh_credential_for_the_challenge_signs_the_enterprise_in(issuer: Se
 
 def _forged(ctx: ServiceContext, **overrides: object) -> str:
     key = PrivateKey.generate(Algorithm.SM2)
-    fields = dict(uscc=SHENZHEN_USCC, name="深圳市前海示范科技有限公司", legal_representative="张三",
-                  issued_at=ctx.clock.now(), expires_at=ctx.clock.now() + dt.timedelta(minutes=5), challenge="c-1",
-                  audience=elicence.AUDIENCE)
+    fields = dict(
+        uscc=SHENZHEN_USCC,
+        name="深圳市前海示范科技有限公司",
+        legal_representative="张三",
+        issued_at=ctx.clock.now(),
+        expires_at=ctx.clock.now() + dt.timedelta(minutes=5),
+        challenge="c-1",
+        audience=elicence.AUDIENCE,
+    )
     fields.update(overrides)
     return credential.sign_credential(key, **fields)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("case, message", [
-    ("forged", "does not verify"),
-    ("expired", "expired"),
-    ("future", "future"),
-    ("wrong challenge", "another challenge"),
-    ("altered payload", "does not verify"),
-    ("garbage", "not an e-licence credential"),
-    ("empty", "no credential"),
-    ("cancelled licence", "cancelled"),
-    ("unknown licence", "no licence on record"),
-    ("other audience", "made for"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("forged", "does not verify"),
+        ("expired", "expired"),
+        ("future", "future"),
+        ("wrong challenge", "another challenge"),
+        ("altered payload", "does not verify"),
+        ("garbage", "not an e-licence credential"),
+        ("empty", "no credential"),
+        ("cancelled licence", "cancelled"),
+        ("unknown licence", "no licence on record"),
+        ("other audience", "made for"),
+    ],
+)
 def test_refused_credentials(issuer: ServiceContext, case: str, message: str) -> None:
     now = issuer.clock.now()
     token = {
@@ -85,9 +95,16 @@ def _alter(token: str) -> str:
 
 def _signed_by_demo(ctx: ServiceContext, uscc: str, audience: str = elicence.AUDIENCE) -> str:
     key = PrivateKey.from_pem(ctx.settings.elicence_key.read_bytes())
-    return credential.sign_credential(key, uscc=uscc, name="某公司", legal_representative="某人",
-                                      issued_at=ctx.clock.now(), expires_at=ctx.clock.now() + dt.timedelta(minutes=5),
-                                      challenge="c-1", audience=audience)
+    return credential.sign_credential(
+        key,
+        uscc=uscc,
+        name="某公司",
+        legal_representative="某人",
+        issued_at=ctx.clock.now(),
+        expires_at=ctx.clock.now() + dt.timedelta(minutes=5),
+        challenge="c-1",
+        audience=audience,
+    )
 
 
 def test_renamed_enterprise_must_update_its_licence_first(issuer: ServiceContext) -> None:
@@ -113,7 +130,17 @@ def test_the_issuer_certificate_signature_checks_with_openssl(issuer: ServiceCon
     """Independent check: the demo issuer's self-signed SM2 certificate verifies in OpenSSL."""
     import subprocess
 
-    res = subprocess.run([openssl, "verify", "-vfyopt", "distid:1234567812345678", "-CAfile",
-                          str(issuer.settings.elicence_cert), str(issuer.settings.elicence_cert)],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            openssl,
+            "verify",
+            "-vfyopt",
+            "distid:1234567812345678",
+            "-CAfile",
+            str(issuer.settings.elicence_cert),
+            str(issuer.settings.elicence_cert),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0 and "OK" in res.stdout, res.stdout + res.stderr

@@ -1,6 +1,7 @@
 """Enterprises in the back office: search with keyset pages (ties on a name included), one
 enterprise's record, the licence-change preview against what the change then does, and the import
 report's rows."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,9 +35,13 @@ def load(ctx: ServiceContext, names: list[str], start: int = 0) -> list[str]:
 
 
 def issue(ctx: ServiceContext, seal_type: str = "finance", uscc: str = SHENZHEN_USCC) -> str:
-    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-        uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia",
-        approver="rita")).es_id
+    return seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia", approver="rita"
+        ),
+    ).es_id
 
 
 def walk(ctx: ServiceContext, query: str, limit: int) -> list[tuple[str, str]]:
@@ -53,11 +58,16 @@ def walk(ctx: ServiceContext, query: str, limit: int) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 50])
-def test_name_search_visits_every_match_once_in_name_order_even_with_equal_names(ctx: ServiceContext,
-                                                                                  limit: int) -> None:
+def test_name_search_visits_every_match_once_in_name_order_even_with_equal_names(
+    ctx: ServiceContext, limit: int
+) -> None:
     # five firms share one name (not unique in law across registration areas); pages may end inside it
-    names = ["深圳市甲乙科技有限公司"] * 5 + ["深圳市甲丙贸易有限公司", "深圳市甲乙科技有限公司分公司", "深圳市乙方物流有限公司",
-                                          "深圳市甲"]
+    names = ["深圳市甲乙科技有限公司"] * 5 + [
+        "深圳市甲丙贸易有限公司",
+        "深圳市甲乙科技有限公司分公司",
+        "深圳市乙方物流有限公司",
+        "深圳市甲",
+    ]
     codes = load(ctx, names)
     # renamed and back: on PostgreSQL their index entries now follow the others' (equal keys are
     # kept in heap order), so an index read alone would give ids 3, 4, 5, 1, 2
@@ -65,8 +75,9 @@ def test_name_search_visits_every_match_once_in_name_order_even_with_equal_names
         licences.set_licence_status(ctx, ADMIN, code, "active", name="临时名称")
         licences.set_licence_status(ctx, ADMIN, code, "active", name=names[0])
     got = walk(ctx, "深圳市甲", limit)
-    want = sorted(((n, c) for n, c in zip(names, codes) if n.startswith("深圳市甲")),
-                  key=lambda nc: (nc[0], codes.index(nc[1])))
+    want = sorted(
+        ((n, c) for n, c in zip(names, codes) if n.startswith("深圳市甲")), key=lambda nc: (nc[0], codes.index(nc[1]))
+    )
     assert got == want
     assert len(set(got)) == len(got) == 8
 
@@ -75,15 +86,15 @@ def test_name_prefix_is_a_prefix_and_wildcards_are_plain_characters(ctx: Service
     load(ctx, ["深圳市%通配有限公司", "深圳市_下划线有限公司", "深圳市百分比有限公司"])
     assert [n for n, _c in walk(ctx, "深圳市%", 10)] == ["深圳市%通配有限公司"]
     assert [n for n, _c in walk(ctx, "深圳市_", 10)] == ["深圳市_下划线有限公司"]
-    assert walk(ctx, "圳市", 10) == []          # not a substring search
-    assert walk(ctx, "\U0010ffff", 10) == []     # no upper bound to compute: still a prefix search
+    assert walk(ctx, "圳市", 10) == []  # not a substring search
+    assert walk(ctx, "\U0010ffff", 10) == []  # no upper bound to compute: still a prefix search
 
 
 def test_list_all_runs_newest_first_and_a_uscc_finds_one(ctx: ServiceContext) -> None:
     codes = load(ctx, ["深圳市一号有限公司", "深圳市二号有限公司", "深圳市三号有限公司"])
     everything = walk(ctx, "", 2)
     assert [c for _n, c in everything[:3]] == codes[::-1]
-    assert len(everything) == 5 + 3                     # the demo licences too
+    assert len(everything) == 5 + 3  # the demo licences too
     page = enterprise_admin.search(ctx, AUDITOR, codes[1].lower())
     assert page.kind == "uscc" and [r.uscc for r in page.rows] == [codes[1]]
     assert enterprise_admin.search(ctx, AUDITOR, UNKNOWN_USCC).rows == []
@@ -133,39 +144,44 @@ def test_detail_of_an_unknown_or_mistyped_uscc(ctx: ServiceContext) -> None:
 
 def test_preview_lists_exactly_the_seals_the_change_revokes(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
     live = [issue(ctx, t) for t in ("official", "finance", "contract")]
-    revocation.revoke_seal(ctx, ADMIN, live.pop(0), "keyCompromise")          # already revoked: not listed
-    revocation.suspend_seal(ctx, ADMIN, live[0])                               # suspended: listed
+    revocation.revoke_seal(ctx, ADMIN, live.pop(0), "keyCompromise")  # already revoked: not listed
+    revocation.suspend_seal(ctx, ADMIN, live[0])  # suspended: listed
     before = fingerprint(ctx)
     preview = licences.preview_status_change(ctx, OPERATOR, SHENZHEN_USCC, "cancelled")
-    assert fingerprint(ctx) == before                                          # reads only
+    assert fingerprint(ctx) == before  # reads only
     assert preview.reason == "cessationOfOperation" and preview.changes == {"status": ["active", "cancelled"]}
     assert [s.es_id for s in preview.seals] == live and not any(s.reissue for s in preview.seals)
     assert [s.status for s in preview.seals] == ["suspended", "active"]
-    done = licences.set_licence_status(ctx, OPERATOR, SHENZHEN_USCC, "cancelled",
-                                       expect_seals=[s.es_id for s in preview.seals])
+    done = licences.set_licence_status(
+        ctx, OPERATOR, SHENZHEN_USCC, "cancelled", expect_seals=[s.es_id for s in preview.seals]
+    )
     assert done.revoked_seals == [s.es_id for s in preview.seals]
 
 
 def test_rename_preview_marks_the_reissues_the_change_opens(ctx: ServiceContext) -> None:
     live = [issue(ctx, t) for t in ("official", "finance")]
-    preview = licences.preview_status_change(ctx, OPERATOR, SHENZHEN_USCC, "active", name="深圳市前海新名称科技有限公司")
+    preview = licences.preview_status_change(
+        ctx, OPERATOR, SHENZHEN_USCC, "active", name="深圳市前海新名称科技有限公司"
+    )
     assert preview.reason == "affiliationChanged" and [s.es_id for s in preview.seals] == live
     assert all(s.reissue for s in preview.seals)
     with ctx.reader() as s:
         before = s.scalar(select(func.count()).select_from(SealApplication)) or 0
-    done = licences.set_licence_status(ctx, OPERATOR, SHENZHEN_USCC, "active", name="深圳市前海新名称科技有限公司",
-                                       expect_seals=live)
+    done = licences.set_licence_status(
+        ctx, OPERATOR, SHENZHEN_USCC, "active", name="深圳市前海新名称科技有限公司", expect_seals=live
+    )
     assert done.revoked_seals == live
     with ctx.reader() as s:
         assert (s.scalar(select(func.count()).select_from(SealApplication)) or 0) == before + sum(
-            x.reissue for x in preview.seals)
+            x.reissue for x in preview.seals
+        )
 
 
 def test_a_change_refuses_when_the_seals_differ_from_the_preview(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
     first = issue(ctx)
     shown = [s.es_id for s in licences.preview_status_change(ctx, OPERATOR, SHENZHEN_USCC, "revoked").seals]
     assert shown == [first]
-    later = issue(ctx, "contract")                     # issued between the preview and the confirmation
+    later = issue(ctx, "contract")  # issued between the preview and the confirmation
     before = fingerprint(ctx)
     with pytest.raises(revocation.SealsChanged) as exc:
         licences.set_licence_status(ctx, OPERATOR, SHENZHEN_USCC, "revoked", expect_seals=shown)
@@ -199,29 +215,37 @@ def test_only_operators_import_and_change_licences(ctx: ServiceContext, role: Ro
         licences.set_licence_status(ctx, who, SHENZHEN_USCC, "cancelled")
     with pytest.raises(PermissionDenied):
         licences.import_licences(ctx, who, HEADER.encode(), "x.csv")
-    assert enterprise_admin.search(ctx, who, "").rows    # everyone on the staff may look
+    assert enterprise_admin.search(ctx, who, "").rows  # everyone on the staff may look
 
 
 def test_import_report_has_every_row_in_file_order(ctx: ServiceContext) -> None:
     es_id = issue(ctx)
     new = make_uscc(1)
-    csv = (HEADER
-           + f"{new},深圳市新设有限公司,王五,有限责任公司,深圳市,2021-01-01,active\n"                      # line 2
-           + "91440300MA5F12342X,坏代码有限公司,王五,有限责任公司,深圳市,2021-01-01,active\n"                 # line 3
-           + f"{SHENZHEN_USCC},深圳市前海示范科技有限公司,张三,有限责任公司,深圳市南山区前海大道1号,2019-05-20,cancelled\n"
-           + "91440300MA5GK7B25F,深圳市福田样例贸易有限公司,李四,有限责任公司,深圳市福田区深南大道2号,2020-08-11,active\n"
-           + f"{new},重复有限公司,王五,有限责任公司,深圳市,2021-01-01,active\n"                              # line 6
-           + "only,three,fields\n")                                                                          # line 7
+    csv = (
+        HEADER
+        + f"{new},深圳市新设有限公司,王五,有限责任公司,深圳市,2021-01-01,active\n"  # line 2
+        + "91440300MA5F12342X,坏代码有限公司,王五,有限责任公司,深圳市,2021-01-01,active\n"  # line 3
+        + f"{SHENZHEN_USCC},深圳市前海示范科技有限公司,张三,有限责任公司,深圳市南山区前海大道1号,2019-05-20,cancelled\n"
+        + "91440300MA5GK7B25F,深圳市福田样例贸易有限公司,李四,有限责任公司,深圳市福田区深南大道2号,2020-08-11,active\n"
+        + f"{new},重复有限公司,王五,有限责任公司,深圳市,2021-01-01,active\n"  # line 6
+        + "only,three,fields\n"
+    )  # line 7
     report = licences.import_licences(ctx, OPERATOR, csv.encode(), "../../etc/licences.csv")
     assert [(r.line, r.uscc, r.outcome) for r in report.rows] == [
-        (2, new, "created"), (3, "91440300MA5F12342X", "rejected"), (4, SHENZHEN_USCC, "updated"),
-        (5, "91440300MA5GK7B25F", "unchanged"), (6, new, "rejected"), (7, "", "rejected")]
+        (2, new, "created"),
+        (3, "91440300MA5F12342X", "rejected"),
+        (4, SHENZHEN_USCC, "updated"),
+        (5, "91440300MA5GK7B25F", "unchanged"),
+        (6, new, "rejected"),
+        (7, "", "rejected"),
+    ]
     updated = report.rows[2]
     assert updated.changes == {"status": ["active", "cancelled"]} and updated.revoked_seals == (es_id,)
     assert "line 2" in report.rows[4].message and "expected 7 fields" in report.rows[5].message
     with ctx.reader() as s:
-        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "licence.imported")
-                          .order_by(AuditEvent.id.desc())).first()
+        event = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "licence.imported").order_by(AuditEvent.id.desc())
+        ).first()
     assert event is not None and event.target_id == "licences.csv" and event.actor == "olivia"
 
 

@@ -1,4 +1,5 @@
 """Seal issuance through the service layer, on every configured database backend."""
+
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -21,8 +22,13 @@ OTHER_USCC = "91440300MA5GK7B25F"
 
 
 def issue(ctx: ServiceContext, **kw) -> seals.IssueResult:  # type: ignore[no-untyped-def]
-    args = dict(uscc=SHENZHEN_USCC, seal_type="finance", key=seals.KeyMaterial(generate=True),
-                operator="olivia", approver="rita")
+    args = dict(
+        uscc=SHENZHEN_USCC,
+        seal_type="finance",
+        key=seals.KeyMaterial(generate=True),
+        operator="olivia",
+        approver="rita",
+    )
     args.update(kw)
     return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(**args))
 
@@ -61,8 +67,10 @@ def test_holder_certificate_names_its_fixed_crl_shard(ctx: ServiceContext) -> No
     r = issue(ctx)
     holder = x509.Certificate.from_der(r.certificate_der)
     shard = holder.serial % ctx.settings.crl_shards
-    assert holder.crl_urls == ("http://registry.test/crl/sm2-issuing.crl",
-                               f"http://registry.test/crl/sm2-issuing/shard-{shard}.crl")
+    assert holder.crl_urls == (
+        "http://registry.test/crl/sm2-issuing.crl",
+        f"http://registry.test/crl/sm2-issuing/shard-{shard}.crl",
+    )
     assert holder.freshest_crl_urls == ("http://registry.test/crl/sm2-issuing-delta.crl",)
     with ctx.reader() as s:
         row = s.scalar(select(Certificate).where(Certificate.serial == format(holder.serial, "x")))
@@ -77,12 +85,17 @@ def test_issuance_walks_the_application_through_dual_control_with_audit_events(c
         assert app.reviewed_by_id != app.approved_by_id
         seal = s.scalar(select(Seal).where(Seal.es_id == r.es_id))
         assert seal is not None and seal.application_id == app.id
-        events = s.scalars(select(AuditEvent).where(AuditEvent.action.like("application.%") |
-                                                    (AuditEvent.action == "seal.issued"))
-                           .order_by(AuditEvent.id)).all()
+        events = s.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action.like("application.%") | (AuditEvent.action == "seal.issued"))
+            .order_by(AuditEvent.id)
+        ).all()
         assert [(e.actor, e.action) for e in events] == [
-            ("test-admin", "application.submitted"), ("olivia", "application.reviewed"),
-            ("rita", "application.approved"), ("test-admin", "seal.issued")]
+            ("test-admin", "application.submitted"),
+            ("olivia", "application.reviewed"),
+            ("rita", "application.approved"),
+            ("test-admin", "seal.issued"),
+        ]
         assert events[-1].target_id == r.es_id and events[-1].details["application"] == app.id
 
 
@@ -125,18 +138,29 @@ BAD_CASES = {
     "cancelled licence": (dict(uscc=CANCELLED_USCC), Conflict, "cancelled"),
     "same operator and approver": (dict(operator="otto", approver="otto"), PermissionDenied, "dual control"),
     "approver without reviewer role": (dict(approver="aud"), PermissionDenied, "application.approve"),
-    "operator without operator role": (dict(operator="rita", approver="otto"), PermissionDenied,
-                                       "application.review"),
+    "operator without operator role": (dict(operator="rita", approver="otto"), PermissionDenied, "application.review"),
     "unknown operator": (dict(operator="nobody"), NotFound, "no staff user"),
     "png that is not a png": (dict(picture_png=b"GIF89a" + b"\x00" * 100), ValidationError, "PNG"),
-    "garbage csr": (dict(key=seals.KeyMaterial(csr=b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
-                                                  b"-----END CERTIFICATE REQUEST-----\n")),
-                    ValidationError, "certificate request"),
-    "two kinds of key material": (dict(key=seals.KeyMaterial(generate=True, public_key_pem=b"x")),
-                                  ValidationError, "exactly one"),
-    "algorithm mismatch": (dict(algorithm="ecdsa", key=seals.KeyMaterial(
-        public_key_pem=PrivateKey.generate(Algorithm.SM2).public_key.pem().encode())),
-        ValidationError, "--algorithm ecdsa"),
+    "garbage csr": (
+        dict(
+            key=seals.KeyMaterial(csr=b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n")
+        ),
+        ValidationError,
+        "certificate request",
+    ),
+    "two kinds of key material": (
+        dict(key=seals.KeyMaterial(generate=True, public_key_pem=b"x")),
+        ValidationError,
+        "exactly one",
+    ),
+    "algorithm mismatch": (
+        dict(
+            algorithm="ecdsa",
+            key=seals.KeyMaterial(public_key_pem=PrivateKey.generate(Algorithm.SM2).public_key.pem().encode()),
+        ),
+        ValidationError,
+        "--algorithm ecdsa",
+    ),
 }
 
 
@@ -175,8 +199,11 @@ def test_wrong_curve_key_is_refused(ctx: ServiceContext, fingerprint) -> None:  
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    pem = ec.generate_private_key(ec.SECP384R1()).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = (
+        ec.generate_private_key(ec.SECP384R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     before = fingerprint(ctx)
     with pytest.raises(ValidationError, match=r"unsupported curve secp384r1 \(1.3.132.0.34\)"):
         issue(ctx, key=seals.KeyMaterial(public_key_pem=pem))
@@ -222,8 +249,12 @@ def test_parallel_issuances_get_distinct_serials_and_esids(ctx: ServiceContext) 
     png = ses.parse_seal(issue(ctx).seal_der).picture.data  # render once; reuse the picture
 
     def one(i: int) -> str:
-        return issue(ctx, key=seals.KeyMaterial(public_key_pem=pub), picture_png=png,
-                     seal_type=["official", "finance", "contract", "invoice"][i % 4]).es_id
+        return issue(
+            ctx,
+            key=seals.KeyMaterial(public_key_pem=pub),
+            picture_png=png,
+            seal_type=["official", "finance", "contract", "invoice"][i % 4],
+        ).es_id
 
     with cf.ThreadPoolExecutor(max_workers=8) as pool:
         es_ids = list(pool.map(one, range(n)))
@@ -238,8 +269,13 @@ def test_parallel_issuances_get_distinct_serials_and_esids(ctx: ServiceContext) 
 
 
 def _req(**kw) -> seals.IssueRequest:  # type: ignore[no-untyped-def]
-    args = dict(uscc=SHENZHEN_USCC, seal_type="finance", key=seals.KeyMaterial(generate=True),
-                operator="olivia", approver="rita")
+    args = dict(
+        uscc=SHENZHEN_USCC,
+        seal_type="finance",
+        key=seals.KeyMaterial(generate=True),
+        operator="olivia",
+        approver="rita",
+    )
     args.update(kw)
     return seals.IssueRequest(**args)
 

@@ -1,5 +1,6 @@
 """E-mail notifications (issue 6): notices derived from the audit log and the expiry scan, one digest
 per enterprise per local day, delivered to a real SMTP server on loopback (aiosmtpd)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,8 +17,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import delete, func, select, update
 
-from registry.db.models import (Enterprise, EnterprisePerson, Notification, NotificationDigest, NotifyState, Seal,
-                                SealGrant)
+from registry.db.models import (
+    Enterprise,
+    EnterprisePerson,
+    Notification,
+    NotificationDigest,
+    NotifyState,
+    Seal,
+    SealGrant,
+)
 from registry.services import applications, licences, notify, revocation, seals
 from registry.services.context import ServiceContext
 from registry.services.crl_publish import lease
@@ -53,8 +61,8 @@ class Received:
 class Inbox:
     port: int
     messages: list[Received] = field(default_factory=list)
-    fail_data: str | None = None        # e.g. "451 ...": refuse every message at DATA
-    refuse_rcpt: str | None = None      # e.g. "550 ...": refuse every recipient
+    fail_data: str | None = None  # e.g. "451 ...": refuse every message at DATA
+    refuse_rcpt: str | None = None  # e.g. "550 ...": refuse every recipient
     gate: threading.Event | None = None  # hold each message at DATA until set
     entered: threading.Event = field(default_factory=threading.Event)
 
@@ -96,8 +104,9 @@ def set_contact(ctx: ServiceContext, uscc: str, email: str) -> None:
 
 
 def use_smtp(ctx: ServiceContext, port: int) -> None:
-    ctx.settings = ctx.settings.with_overrides(smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
-                                               mail_from="seals@registry.test")
+    ctx.settings = ctx.settings.with_overrides(
+        smtp_host="127.0.0.1", smtp_port=port, smtp_security="none", mail_from="seals@registry.test"
+    )
 
 
 @pytest.fixture
@@ -109,9 +118,13 @@ def mctx(ctx: ServiceContext, inbox: Inbox) -> ServiceContext:
 
 
 def issue(ctx: ServiceContext, seal_type: str = "contract", uscc: str = SHENZHEN_USCC) -> str:
-    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-        uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia",
-        approver="rita")).es_id
+    return seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia", approver="rita"
+        ),
+    ).es_id
 
 
 def run(ctx: ServiceContext) -> notify.RunReport:
@@ -139,8 +152,9 @@ def set_clock(ctx: ServiceContext, when: dt.datetime) -> None:
 # What is sent
 
 
-def test_application_decided_seal_issued_and_revoked_reach_the_contact_address(mctx: ServiceContext,
-                                                                              inbox: Inbox) -> None:
+def test_application_decided_seal_issued_and_revoked_reach_the_contact_address(
+    mctx: ServiceContext, inbox: Inbox
+) -> None:
     olivia, rita = staff_actor(mctx, "olivia"), staff_actor(mctx, "rita")
     app = submit(mctx)
     applications.review(mctx, olivia, app)
@@ -166,9 +180,9 @@ def test_application_decided_seal_issued_and_revoked_reach_the_contact_address(m
     text = second.text
     assert "2026-11-24" in str(second.message["Subject"])
     assert f"印章“{QIANHAI}合同专用章”（合同专用章，印章编码 {es_id}）已制作完成，有效期至 2028-11-23" in text
-    assert f"The seal \"{QIANHAI}合同专用章\" (contract, code {es_id}) has been issued" in text
+    assert f'The seal "{QIANHAI}合同专用章" (contract, code {es_id}) has been issued' in text
     assert f"申请（编号 {other}）未通过审核。原因：营业执照照片不清晰" in text
-    assert f"已于 2026-11-24 16:00 北京时间 撤销，原因：挂失" in text
+    assert "已于 2026-11-24 16:00 北京时间 撤销，原因：挂失" in text
     assert "reported lost or compromised (keyCompromise)" in text
     assert f"http://registry.test/seals/{es_id}" in text and "http://registry.test/portal/" in text
     # Chinese first, English below; in the order things happened
@@ -182,13 +196,14 @@ def test_a_counter_issuance_says_issued_once_not_approved_as_well(mctx: ServiceC
     run(mctx)
     [m] = inbox.messages
     assert "已制作完成" in m.text and "审核通过" not in m.text and "was approved" not in m.text
-    assert m.text.count(es_id) == 4   # the Chinese and the English line, each with its link
+    assert m.text.count(es_id) == 4  # the Chinese and the English line, each with its link
     kinds = {(n.kind, n.state) for n in notices(mctx)}
     assert kinds == {("application_approved", "folded"), ("seal_issued", "sent")}
 
 
-def test_one_digest_per_enterprise_per_local_day_the_rest_waits_for_the_next(mctx: ServiceContext,
-                                                                           inbox: Inbox) -> None:
+def test_one_digest_per_enterprise_per_local_day_the_rest_waits_for_the_next(
+    mctx: ServiceContext, inbox: Inbox
+) -> None:
     # NOW is 08:00 UTC, 16:00 in Shanghai
     first = [issue(mctx, t) for t in ("finance", "contract", "invoice")]
     revocation.revoke_seal(mctx, ADMIN, first[0], "unspecified")
@@ -198,7 +213,7 @@ def test_one_digest_per_enterprise_per_local_day_the_rest_waits_for_the_next(mct
     later = issue(mctx, "official")
     revocation.suspend_seal(mctx, ADMIN, first[1])
     report = run(mctx)
-    assert report.sent == [] and report.waiting == 1 and report.pending == 3   # issued (+ folded approval), suspended
+    assert report.sent == [] and report.waiting == 1 and report.pending == 3  # issued (+ folded approval), suspended
     mctx.clock.advance(hours=7, minutes=59)  # type: ignore[attr-defined]   # 23:59 in Shanghai
     run(mctx)
     assert len(inbox.messages) == 1
@@ -223,8 +238,7 @@ def test_each_enterprise_gets_its_own_digest_with_only_its_own_seals(mctx: Servi
     assert theirs in by_to["finance@futian.example"].text and mine not in by_to["finance@futian.example"].text
 
 
-def test_licence_events_revocations_and_reissue_applications_are_notified(mctx: ServiceContext,
-                                                                          inbox: Inbox) -> None:
+def test_licence_events_revocations_and_reissue_applications_are_notified(mctx: ServiceContext, inbox: Inbox) -> None:
     es_id = issue(mctx)
     run(mctx)
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
@@ -237,15 +251,16 @@ def test_licence_events_revocations_and_reissue_applications_are_notified(mctx: 
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
     fresh = issue(mctx, "finance")
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
-    run(mctx)   # the issuance of the day before, then
+    run(mctx)  # the issuance of the day before, then
     licences.set_licence_status(mctx, ADMIN, SHENZHEN_USCC, "cancelled")
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
     run(mctx)
     assert f"{fresh}）已于 2026-11-26 16:00 北京时间 撤销，原因：营业执照注销或吊销" in inbox.messages[-1].text
 
 
-def test_a_renewal_says_issued_replacing_the_old_seal_and_the_old_one_superseded(mctx: ServiceContext,
-                                                                                inbox: Inbox) -> None:
+def test_a_renewal_says_issued_replacing_the_old_seal_and_the_old_one_superseded(
+    mctx: ServiceContext, inbox: Inbox
+) -> None:
     old = issue(mctx)
     run(mctx)
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
@@ -262,7 +277,7 @@ def test_text_from_the_database_is_escaped_in_the_html_part(mctx: ServiceContext
     applications.reject(mctx, staff_actor(mctx, "rita"), app, '<a href="http://evil.example">点这里</a>')
     run(mctx)
     [m] = inbox.messages
-    assert '<a href="http://evil.example">' in m.text              # plain text: as written
+    assert '<a href="http://evil.example">' in m.text  # plain text: as written
     assert '<a href="http://evil.example">' not in m.html
     assert "&lt;a href=&#34;http://evil.example&#34;&gt;" in m.html
 
@@ -273,7 +288,7 @@ def test_text_from_the_database_is_escaped_in_the_html_part(mctx: ServiceContext
 
 def test_expiry_reminders_30_7_and_1_days_ahead_each_once(mctx: ServiceContext, inbox: Inbox) -> None:
     mctx.settings = mctx.settings.with_overrides(seal_validity_days=40)
-    es_id = issue(mctx)   # valid until NOW + 40 days: 2027-01-02 16:00 in Shanghai
+    es_id = issue(mctx)  # valid until NOW + 40 days: 2027-01-02 16:00 in Shanghai
     run(mctx)
     inbox.messages.clear()
     said = {}
@@ -289,13 +304,16 @@ def test_expiry_reminders_30_7_and_1_days_ahead_each_once(mctx: ServiceContext, 
     with mctx.reader() as s:
         seal_id = s.scalar(select(Seal.id).where(Seal.es_id == es_id))
     assert [n.dedupe_key for n in notices(mctx, kind="seal_expiring")] == [
-        f"expiry:{seal_id}:30", f"expiry:{seal_id}:7", f"expiry:{seal_id}:1"]
+        f"expiry:{seal_id}:30",
+        f"expiry:{seal_id}:7",
+        f"expiry:{seal_id}:1",
+    ]
 
 
 def test_a_job_that_was_down_sends_the_nearest_reminder_only(mctx: ServiceContext, inbox: Inbox) -> None:
     mctx.settings = mctx.settings.with_overrides(seal_validity_days=40)
     es_id = issue(mctx)
-    set_clock(mctx, NOW + dt.timedelta(days=35))   # 5 days left, nothing ran since the issuance
+    set_clock(mctx, NOW + dt.timedelta(days=35))  # 5 days left, nothing ran since the issuance
     run(mctx)
     [m] = inbox.messages
     assert "（还有 5 天）" in m.text and "还有 30 天" not in m.text and es_id in m.text
@@ -306,14 +324,14 @@ def test_the_reminder_day_is_the_configured_time_zones_day(ctx: ServiceContext, 
     use_smtp(ctx, inbox.port)
     set_contact(ctx, SHENZHEN_USCC, OFFICE)
     ctx.settings = ctx.settings.with_overrides(seal_validity_days=31)
-    set_clock(ctx, dt.datetime(2026, 11, 23, 17, 0, tzinfo=dt.timezone.utc))
-    issue(ctx)   # valid until 2026-12-24 17:00 UTC = 2026-12-25 01:00 in Shanghai
-    set_clock(ctx, dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.timezone.utc))   # 23:00 on the 24th in Shanghai
-    assert notify.scan_expiry(ctx) == (0, dt.date(2026, 11, 24))   # 31 days ahead in Shanghai: not yet
+    set_clock(ctx, dt.datetime(2026, 11, 23, 17, 0, tzinfo=dt.UTC))
+    issue(ctx)  # valid until 2026-12-24 17:00 UTC = 2026-12-25 01:00 in Shanghai
+    set_clock(ctx, dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC))  # 23:00 on the 24th in Shanghai
+    assert notify.scan_expiry(ctx) == (0, dt.date(2026, 11, 24))  # 31 days ahead in Shanghai: not yet
     ctx.settings = ctx.settings.with_overrides(notify_timezone="UTC")
     with ctx.transaction() as s:
         s.execute(update(NotifyState).values(expiry_scanned_on=None))
-    assert notify.scan_expiry(ctx) == (1, dt.date(2026, 11, 24))   # 30 days ahead in UTC
+    assert notify.scan_expiry(ctx) == (1, dt.date(2026, 11, 24))  # 30 days ahead in UTC
 
 
 def test_a_reminder_for_a_seal_revoked_before_it_went_out_is_not_sent(mctx: ServiceContext, inbox: Inbox) -> None:
@@ -322,7 +340,7 @@ def test_a_reminder_for_a_seal_revoked_before_it_went_out_is_not_sent(mctx: Serv
     run(mctx)
     set_clock(mctx, NOW + dt.timedelta(days=33))
     mctx.settings = mctx.settings.with_overrides(smtp_host="")
-    run(mctx)                                         # the 7-day reminder is recorded, nothing sent
+    run(mctx)  # the 7-day reminder is recorded, nothing sent
     revocation.revoke_seal(mctx, ADMIN, es_id, "keyCompromise")
     use_smtp(mctx, inbox.port)
     run(mctx)
@@ -343,7 +361,7 @@ def test_a_failed_send_is_retried_by_the_next_run_and_never_duplicated(mctx: Ser
     [d] = digests(mctx)
     assert (d.status, d.attempts) == ("failed", 1) and "451" in (d.last_error or "")
     assert inbox.messages == [] and {n.state for n in notices(mctx)} == {"pending"}
-    second = issue(mctx, "finance")          # arrives while the digest waits: it joins it
+    second = issue(mctx, "finance")  # arrives while the digest waits: it joins it
     run(mctx)
     assert digests(mctx)[0].attempts == 2 and inbox.messages == []
     inbox.fail_data = None
@@ -358,21 +376,24 @@ def test_a_failed_send_is_retried_by_the_next_run_and_never_duplicated(mctx: Ser
     assert len(inbox.messages) == 1 and len(digests(mctx)) == 1
 
 
-def test_a_server_that_cannot_be_reached_fails_the_run_and_a_later_day_sends_it_once(mctx: ServiceContext,
-                                                                                    inbox: Inbox) -> None:
-    use_smtp(mctx, _free_port())   # nothing listens there
+def test_a_server_that_cannot_be_reached_fails_the_run_and_a_later_day_sends_it_once(
+    mctx: ServiceContext, inbox: Inbox
+) -> None:
+    use_smtp(mctx, _free_port())  # nothing listens there
     set_contact(mctx, FUTIAN_USCC, "finance@futian.example")
     issue(mctx)
     issue(mctx, "finance", FUTIAN_USCC)
     report = run(mctx)
-    assert len(report.failed) == 1 and report.stopped and "127.0.0.1" in report.stopped   # stopped after the first
+    assert len(report.failed) == 1 and report.stopped and "127.0.0.1" in report.stopped  # stopped after the first
     assert report.pending == 4
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
     use_smtp(mctx, inbox.port)
     run(mctx)
     assert sorted(m.recipients[0] for m in inbox.messages) == ["finance@futian.example", OFFICE]
     days = {(d.enterprise_id, d.local_day, d.status) for d in digests(mctx)}
-    assert len(days) == 2 and {d for _e, d, _s in days} == {dt.date(2026, 11, 24)} and {s for *_x, s in days} == {"sent"}
+    assert (
+        len(days) == 2 and {d for _e, d, _s in days} == {dt.date(2026, 11, 24)} and {s for *_x, s in days} == {"sent"}
+    )
     run(mctx)
     assert len(inbox.messages) == 2
 
@@ -397,15 +418,20 @@ def test_no_contact_address_nothing_is_sent_and_nothing_fails(mctx: ServiceConte
     assert report.undeliverable == 2 and report.pending == 0
     assert {n.state for n in notices(mctx)} == {"undeliverable"} and digests(mctx) == []
     assert any("not deliverable" in line for line in report.lines())
-    set_contact(mctx, SHENZHEN_USCC, OFFICE)     # later notices go out; the old ones stay recorded
+    set_contact(mctx, SHENZHEN_USCC, OFFICE)  # later notices go out; the old ones stay recorded
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
     issue(mctx, "finance")
     run(mctx)
-    assert len(inbox.messages) == 1 and "财务专用章" in inbox.messages[0].text and "合同专用章" not in inbox.messages[0].text
+    assert (
+        len(inbox.messages) == 1
+        and "财务专用章" in inbox.messages[0].text
+        and "合同专用章" not in inbox.messages[0].text
+    )
 
 
-def test_without_an_smtp_host_notices_accumulate_and_go_out_once_one_is_configured(mctx: ServiceContext,
-                                                                                   inbox: Inbox) -> None:
+def test_without_an_smtp_host_notices_accumulate_and_go_out_once_one_is_configured(
+    mctx: ServiceContext, inbox: Inbox
+) -> None:
     port = mctx.settings.smtp_port
     mctx.settings = mctx.settings.with_overrides(smtp_host="")
     issue(mctx)
@@ -429,7 +455,7 @@ def test_rerunning_never_records_a_notice_twice(mctx: ServiceContext, inbox: Inb
     keys = [n.dedupe_key for n in notices(mctx)]
     again = run(mctx)
     assert (again.collected, again.reminders, again.scanned) == (0, 0, None)
-    with mctx.transaction() as s:   # forget where the job was: the keys still stop duplicates
+    with mctx.transaction() as s:  # forget where the job was: the keys still stop duplicates
         s.execute(update(NotifyState).values(audit_seq=0, expiry_scanned_on=None))
     assert notify.collect(mctx) == (0, first.audit_seq) and notify.scan_expiry(mctx)[0] == 0
     assert [n.dedupe_key for n in notices(mctx)] == keys
@@ -471,7 +497,7 @@ def test_two_job_instances_at_once_send_each_digest_once(mctx: ServiceContext, i
 
     t = threading.Thread(target=first_run)
     t.start()
-    inbox.entered.wait()           # the first run is inside an SMTP transaction now
+    inbox.entered.wait()  # the first run is inside an SMTP transaction now
     second = run(mctx)
     inbox.gate.set()
     t.join()
@@ -487,15 +513,21 @@ def test_two_job_instances_at_once_send_each_digest_once(mctx: ServiceContext, i
 def _authorise(ctx: ServiceContext, es_id: str, username: str, email: str) -> None:
     with ctx.transaction() as s:
         ent_id, seal_id = s.execute(select(Seal.enterprise_id, Seal.id).where(Seal.es_id == es_id)).one()
-        person = EnterprisePerson(enterprise_id=ent_id, username=username, display_name=username, email=email,
-                                  password_hash="x", created_at=NOW, created_by="test")
+        person = EnterprisePerson(
+            enterprise_id=ent_id,
+            username=username,
+            display_name=username,
+            email=email,
+            password_hash="x",
+            created_at=NOW,
+            created_by="test",
+        )
         s.add(person)
         s.flush()
         s.add(SealGrant(person_id=person.id, seal_id=seal_id, authority="hold", granted_at=NOW, granted_by="test"))
 
 
-def test_authorised_persons_are_copied_only_on_digests_about_their_seals(mctx: ServiceContext,
-                                                                        inbox: Inbox) -> None:
+def test_authorised_persons_are_copied_only_on_digests_about_their_seals(mctx: ServiceContext, inbox: Inbox) -> None:
     held = issue(mctx)
     other = issue(mctx, "finance")
     run(mctx)
@@ -508,7 +540,7 @@ def test_authorised_persons_are_copied_only_on_digests_about_their_seals(mctx: S
     assert m.message["Cc"].addresses[0].addr_spec == "wang@qianhai.example"
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
     revocation.resume_seal(mctx, ADMIN, held)
-    revocation.suspend_seal(mctx, ADMIN, other)   # a seal Wang may not see: no copy of this digest
+    revocation.suspend_seal(mctx, ADMIN, other)  # a seal Wang may not see: no copy of this digest
     run(mctx)
     m = inbox.messages[-1]
     assert m.recipients == [OFFICE] and m.message["Cc"] is None and other in m.text
@@ -519,7 +551,9 @@ def test_the_job_counts_what_it_did(mctx: ServiceContext, inbox: Inbox) -> None:
     lines = run(mctx).lines()
     assert lines[0].startswith("collected 2 notices from the audit log")
     assert f"sent {SHENZHEN_USCC}: 1 notices to {OFFICE}" in lines
-    assert lines[-1].startswith("sent 1 digests through 127.0.0.1:") and lines[-1].endswith("0 notices pending for 0 enterprises")
+    assert lines[-1].startswith("sent 1 digests through 127.0.0.1:") and lines[-1].endswith(
+        "0 notices pending for 0 enterprises"
+    )
     with mctx.reader() as s:
         assert s.scalar(select(func.count()).select_from(NotificationDigest)) == 1
 
@@ -541,15 +575,18 @@ def test_a_run_that_lost_its_lease_stops_before_sending_more(mctx: ServiceContex
 
     t = threading.Thread(target=stalled_run)
     t.start()
-    inbox.entered.wait()            # the first digest is on the wire; the run's lease runs out meanwhile
+    inbox.entered.wait()  # the first digest is on the wire; the run's lease runs out meanwhile
     with mctx.transaction() as s:
-        s.execute(update(Lease).where(Lease.name == notify.LEASE_NAME)
-                  .values(expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)))
+        s.execute(
+            update(Lease)
+            .where(Lease.name == notify.LEASE_NAME)
+            .values(expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+        )
     with lease(mctx, notify.LEASE_NAME, "other-host:2", dt.timedelta(minutes=5)):
         inbox.gate.set()
         t.join()
     [stalled] = reports
     assert len(stalled.sent) == 1 and stalled.stopped and "taken over" in stalled.stopped
     assert len(inbox.messages) == 1
-    run(mctx)                       # the next run sends the other enterprise's digest, and only that
+    run(mctx)  # the next run sends the other enterprise's digest, and only that
     assert sorted(m.recipients[0] for m in inbox.messages) == ["finance@futian.example", OFFICE]

@@ -1,6 +1,7 @@
 """The OCSP responder service: responses pre-signed at issuance, rewritten in the transaction of
 every status change, refreshed before expiry, signed on demand when missing; live signing for
 nonces under a concurrency limit; unknown and unauthorized."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,7 +10,8 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from registry.db.models import Certificate, OcspResponse, Seal
-from registry.pki import ocsp as pki_ocsp, x509
+from registry.pki import ocsp as pki_ocsp
+from registry.pki import x509
 from registry.pki.crl import CrlReason
 from registry.services import authorities, licences, ocsp, revocation, seals
 from registry.services.context import ServiceContext
@@ -17,13 +19,27 @@ from tests.conftest import ADMIN, NOW, SHENZHEN_USCC
 
 
 def issue(ctx: ServiceContext, alg: str = "ecdsa") -> seals.IssueResult:
-    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-        uscc=SHENZHEN_USCC, seal_type="finance", key=seals.KeyMaterial(generate=True), operator="olivia",
-        approver="rita", algorithm=alg))
+    return seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=SHENZHEN_USCC,
+            seal_type="finance",
+            key=seals.KeyMaterial(generate=True),
+            operator="olivia",
+            approver="rita",
+            algorithm=alg,
+        ),
+    )
 
 
-def request_for(ctx: ServiceContext, cert_der: bytes, alg: pki_ocsp.HashAlgorithm = pki_ocsp.HashAlgorithm.SHA1,
-                nonce: bytes | None = None, issuer: str | None = None) -> bytes:
+def request_for(
+    ctx: ServiceContext,
+    cert_der: bytes,
+    alg: pki_ocsp.HashAlgorithm = pki_ocsp.HashAlgorithm.SHA1,
+    nonce: bytes | None = None,
+    issuer: str | None = None,
+) -> bytes:
     cert = x509.Certificate.from_der(cert_der)
     name = issuer or ("ecdsa-issuing" if cert.signature_algorithm == "1.2.840.10045.4.3.2" else "sm2-issuing")
     with ctx.reader() as s:
@@ -82,8 +98,12 @@ def test_every_status_change_rewrites_the_stored_response_in_its_transaction(ctx
     ctx.clock.advance(hours=1)
     revocation.suspend_seal(ctx, ADMIN, r.es_id)
     s = status_of(ocsp.answer(ctx, req))
-    assert (s.status, s.reason, s.revoked_at, s.this_update) == ("revoked", CrlReason.CERTIFICATE_HOLD,
-                                                                 ctx.clock.now(), ctx.clock.now())
+    assert (s.status, s.reason, s.revoked_at, s.this_update) == (
+        "revoked",
+        CrlReason.CERTIFICATE_HOLD,
+        ctx.clock.now(),
+        ctx.clock.now(),
+    )
     ctx.clock.advance(hours=1)
     revocation.resume_seal(ctx, ADMIN, r.es_id)
     assert status_of(ocsp.answer(ctx, req)).status == "good"
@@ -100,8 +120,9 @@ def test_a_failed_revocation_leaves_the_good_response(ctx: ServiceContext, finge
     r = issue(ctx)
     before = fingerprint(ctx)
     with pytest.raises(RuntimeError), ctx.transaction() as session:
-        cert = session.scalars(select(Certificate).join(Seal, Certificate.seal_id == Seal.id)
-                               .where(Seal.es_id == r.es_id)).one()
+        cert = session.scalars(
+            select(Certificate).join(Seal, Certificate.seal_id == Seal.id).where(Seal.es_id == r.es_id)
+        ).one()
         revocation.list_certificate(ctx, session, cert, CrlReason.KEY_COMPROMISE, ctx.clock.now())
         assert session.scalar(select(OcspResponse.status).where(OcspResponse.certificate_id == cert.id)) == "revoked"
         raise RuntimeError("abort")
@@ -131,17 +152,20 @@ def test_licence_event_and_renewal_and_ca_revocation_update_ocsp(ctx: ServiceCon
 def test_refresh_resigns_at_half_life_and_signs_missing_responses(ctx: ServiceContext) -> None:
     r, gone = issue(ctx), issue(ctx)
     with ctx.transaction() as s:
-        s.execute(delete(OcspResponse).where(OcspResponse.serial == format(
-            x509.Certificate.from_der(gone.certificate_der).serial, "x")))
+        s.execute(
+            delete(OcspResponse).where(
+                OcspResponse.serial == format(x509.Certificate.from_der(gone.certificate_der).serial, "x")
+            )
+        )
     ctx.clock.advance(hours=11)
     report = ocsp.refresh(ctx)
-    assert (report.refreshed, report.created) == (0, 1)   # not yet at half-life; the missing one signed
+    assert (report.refreshed, report.created) == (0, 1)  # not yet at half-life; the missing one signed
     assert stored(ctx, gone.certificate_der)[0].this_update == ctx.clock.now()
     ctx.clock.advance(hours=1, seconds=1)
     report = ocsp.refresh(ctx, batch=2)
     with ctx.reader() as s:
         total = s.scalar(select(func.count()).select_from(OcspResponse))
-    assert report.refreshed == total - 1 and report.created == 0   # all but the one signed an hour ago
+    assert report.refreshed == total - 1 and report.created == 0  # all but the one signed an hour ago
     assert stored(ctx, r.certificate_der)[0].this_update == ctx.clock.now()
     assert ocsp.refresh(ctx).refreshed == 0
 
@@ -191,8 +215,8 @@ def test_nonce_is_signed_live_and_falls_back_to_the_presigned_response_past_the_
         busy = ocsp.answer(ctx, request_for(ctx, r.certificate_der, nonce=b"abc123"))
         assert busy.kind == "fallback" and pki_ocsp.parse_response(busy.body).nonce is None
         assert busy.body == stored(ctx, r.certificate_der)[0].response_der
-        unknown = request_for(ctx, r.certificate_der)[:-3] + b"\x01\x02\x03"   # another serial
-        assert ocsp.answer(ctx, unknown).body == ocsp.TRY_LATER   # nothing pre-signed to fall back to
+        unknown = request_for(ctx, r.certificate_der)[:-3] + b"\x01\x02\x03"  # another serial
+        assert ocsp.answer(ctx, unknown).body == ocsp.TRY_LATER  # nothing pre-signed to fall back to
     finally:
         for _ in held:
             limiter.release()
@@ -229,7 +253,7 @@ def test_the_crl_daemon_loop_refreshes_ocsp_responses(ctx: ServiceContext) -> No
     issue(ctx)
     ctx.clock.advance(hours=13)
     lines = list(crl_publish.run_publisher(ctx, ADMIN, interval=0.2, max_seconds=0, also=ocsp.refresher(ctx)))
-    assert any(line.startswith("ocsp: refreshed 5,") for line in lines), lines   # 4 CA certificates + 1 holder
+    assert any(line.startswith("ocsp: refreshed 5,") for line in lines), lines  # 4 CA certificates + 1 holder
     with ctx.reader() as s:
         assert s.scalar(select(func.min(OcspResponse.this_update))) == ctx.clock.now()
 
@@ -241,8 +265,12 @@ def test_registry_ocsp_refresh_command(ctx: ServiceContext) -> None:
     from tests.conftest import TEST_KEK
 
     issue(ctx)
-    env = {"REGISTRY_DATABASE_URL": ctx.settings.database_url, "REGISTRY_KEK": TEST_KEK,
-           "REGISTRY_INSTANCE_PATH": str(ctx.settings.instance_path), "REGISTRY_BASE_URL": ctx.settings.base_url}
+    env = {
+        "REGISTRY_DATABASE_URL": ctx.settings.database_url,
+        "REGISTRY_KEK": TEST_KEK,
+        "REGISTRY_INSTANCE_PATH": str(ctx.settings.instance_path),
+        "REGISTRY_BASE_URL": ctx.settings.base_url,
+    }
     first = CliRunner().invoke(main, ["ocsp", "refresh", "--batch", "2"], env=env)
     # the command runs on the real clock, days after the frozen one the fixture issued at: all are due
     assert first.exit_code == 0 and first.output.strip() == "ocsp: refreshed 5, created 0 pre-signed responses"

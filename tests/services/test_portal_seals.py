@@ -1,5 +1,6 @@
 """registry.services.portal_seals: what the enterprise portal does with seals — apply, read and
 download, renew in the window, report loss, cancel — and who may do each (portal_access)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,8 +12,16 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from registry.db.models import (Certificate, Enterprise, EnterprisePerson, Revocation, RevocationEvent, Seal,
-                                SealApplication, SealGrant)
+from registry.db.models import (
+    Certificate,
+    Enterprise,
+    EnterprisePerson,
+    Revocation,
+    RevocationEvent,
+    Seal,
+    SealApplication,
+    SealGrant,
+)
 from registry.domain.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from registry.domain.states import SealStatus
 from registry.pki import crl, der, ses, x509
@@ -43,24 +52,45 @@ def person(ctx: ServiceContext, grants: dict[str, str], uscc: str = SHENZHEN_USC
     lr = representative(ctx, uscc)
     now = ctx.clock.now()
     with ctx.transaction() as s:
-        p = EnterprisePerson(enterprise_id=lr.enterprise_id, username=username, display_name="王会计", email="",
-                             password_hash="x", must_change_password=False, active=True, created_at=now,
-                             created_by="test", totp_enabled=True)
+        p = EnterprisePerson(
+            enterprise_id=lr.enterprise_id,
+            username=username,
+            display_name="王会计",
+            email="",
+            password_hash="x",
+            must_change_password=False,
+            active=True,
+            created_at=now,
+            created_by="test",
+            totp_enabled=True,
+        )
         s.add(p)
         s.flush()
         for code, authority in grants.items():
             seal_id = s.scalar(select(Seal.id).where(Seal.es_id == code))
             s.add(SealGrant(person_id=p.id, seal_id=seal_id, authority=authority, granted_at=now, granted_by="test"))
         pid = p.id
-    return Principal(enterprise_id=lr.enterprise_id, uscc=lr.uscc, enterprise_name=lr.enterprise_name,
-                     person="王会计", person_id=pid, username=username)
+    return Principal(
+        enterprise_id=lr.enterprise_id,
+        uscc=lr.uscc,
+        enterprise_name=lr.enterprise_name,
+        person="王会计",
+        person_id=pid,
+        username=username,
+    )
 
 
-def issue(ctx: ServiceContext, uscc: str = SHENZHEN_USCC, seal_type: str = "finance",
-          alg: Algorithm = Algorithm.SM2) -> tuple[str, PrivateKey]:
+def issue(
+    ctx: ServiceContext, uscc: str = SHENZHEN_USCC, seal_type: str = "finance", alg: Algorithm = Algorithm.SM2
+) -> tuple[str, PrivateKey]:
     key, req = csr_for(uscc, alg)
-    r = seals.issue_seal(ctx, ADMIN, seals.IssueRequest(uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(csr=req),
-                                                        operator="olivia", approver="rita"))
+    r = seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(csr=req), operator="olivia", approver="rita"
+        ),
+    )
     return r.es_id, key
 
 
@@ -83,8 +113,10 @@ def into_window(ctx: ServiceContext, code: str, days_left: int = 30) -> None:
 def test_apply_set_of_four_with_a_drawn_and_an_uploaded_picture(ctx: ServiceContext) -> None:
     lr = representative(ctx)
     picture = png()
-    items = [portal_seals.ApplyItem(code, csr_for(SHENZHEN_USCC)[1], picture if code == "02" else None)
-             for code in ("01", "02", "04", "05")]
+    items = [
+        portal_seals.ApplyItem(code, csr_for(SHENZHEN_USCC)[1], picture if code == "02" else None)
+        for code in ("01", "02", "04", "05")
+    ]
     ids = portal_seals.apply(ctx, lr, items)
     assert len(ids) == 4
     with ctx.reader() as s:
@@ -92,7 +124,7 @@ def test_apply_set_of_four_with_a_drawn_and_an_uploaded_picture(ctx: ServiceCont
     assert set(apps) == {"01", "02", "04", "05"}
     assert all(a.channel == "portal" and a.state.value == "submitted" for a in apps.values())
     assert apps["02"].picture_png == picture
-    assert apps["01"].picture_png is None and apps["05"].picture_png is None   # drawn at issuance, as previewed
+    assert apps["01"].picture_png is None and apps["05"].picture_png is None  # drawn at issuance, as previewed
 
 
 def test_apply_single_seal_of_a_type_outside_the_set(ctx: ServiceContext) -> None:
@@ -105,10 +137,12 @@ def test_apply_reports_every_refused_item_and_stores_nothing(ctx: ServiceContext
     before = fingerprint(ctx)
     bad_pop = bytearray(der.pem_to_der(csr_for(SHENZHEN_USCC)[1]))
     bad_pop[-3] ^= 0xFF
-    items = [portal_seals.ApplyItem("01", csr_for(OTHER_USCC)[1]),                       # another enterprise's USCC
-             portal_seals.ApplyItem("02", bytes(bad_pop)),                              # proof of possession fails
-             portal_seals.ApplyItem("04", csr_for(SHENZHEN_USCC)[1], b"GIF89a not a png"),  # not a PNG
-             portal_seals.ApplyItem("05", csr_for(SHENZHEN_USCC)[1])]                   # fine on its own
+    items = [
+        portal_seals.ApplyItem("01", csr_for(OTHER_USCC)[1]),  # another enterprise's USCC
+        portal_seals.ApplyItem("02", bytes(bad_pop)),  # proof of possession fails
+        portal_seals.ApplyItem("04", csr_for(SHENZHEN_USCC)[1], b"GIF89a not a png"),  # not a PNG
+        portal_seals.ApplyItem("05", csr_for(SHENZHEN_USCC)[1]),
+    ]  # fine on its own
     with pytest.raises(portal_seals.ApplicationRefused) as err:
         portal_seals.apply(ctx, representative(ctx), items)
     problems = err.value.problems
@@ -173,11 +207,17 @@ def test_seal_detail_and_files(ctx: ServiceContext, openssl: str, tmp_path: Path
     (tmp_path / "cert.pem").write_text(files.certificate_pem)
     (tmp_path / "chain.pem").write_text(files.chain_pem)
     (tmp_path / "chain.p7b").write_bytes(files.p7b_der)
-    ok = subprocess.run([openssl, "verify", "-CAfile", "chain.pem", "cert.pem"], cwd=tmp_path, capture_output=True,
-                        text=True)
+    ok = subprocess.run(
+        [openssl, "verify", "-CAfile", "chain.pem", "cert.pem"], cwd=tmp_path, capture_output=True, text=True
+    )
     assert ok.returncode == 0 and "cert.pem: OK" in ok.stdout
-    out = subprocess.run([openssl, "pkcs7", "-inform", "DER", "-in", "chain.p7b", "-print_certs"], cwd=tmp_path,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [openssl, "pkcs7", "-inform", "DER", "-in", "chain.p7b", "-print_certs"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out.count("-----BEGIN CERTIFICATE-----") == 3 and SHENZHEN_USCC in out
     assert x509.Certificate.load(files.certificate_pem.encode()).public_key == key.public_key
 
@@ -186,13 +226,22 @@ def test_sm2_p7b_carries_the_holder_certificate_and_chain(ctx: ServiceContext, o
     code, _key = issue(ctx, alg=Algorithm.SM2)
     files = portal_seals.seal_files(ctx, representative(ctx), code)
     (tmp_path / "c.p7b").write_bytes(files.p7b_der)
-    out = subprocess.run([openssl, "pkcs7", "-inform", "DER", "-in", "c.p7b", "-print_certs", "-outform", "PEM"],
-                         cwd=tmp_path, capture_output=True, text=True, check=True).stdout
-    ders = {der.pem_to_der(f"-----BEGIN CERTIFICATE-----{block}-----END CERTIFICATE-----", "CERTIFICATE")
-            for block in out.split("-----BEGIN CERTIFICATE-----")[1:] for block in [block.split("-----END CERTIFICATE-----")[0]]}
+    out = subprocess.run(
+        [openssl, "pkcs7", "-inform", "DER", "-in", "c.p7b", "-print_certs", "-outform", "PEM"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    ders = {
+        der.pem_to_der(f"-----BEGIN CERTIFICATE-----{block}-----END CERTIFICATE-----", "CERTIFICATE")
+        for block in out.split("-----BEGIN CERTIFICATE-----")[1:]
+        for block in [block.split("-----END CERTIFICATE-----")[0]]
+    }
     expected = {der.pem_to_der(files.certificate_pem, "CERTIFICATE")} | {
-        der.pem_to_der("-----BEGIN CERTIFICATE-----" + b, "CERTIFICATE") for b in files.chain_pem.split(
-            "-----BEGIN CERTIFICATE-----")[1:]}
+        der.pem_to_der("-----BEGIN CERTIFICATE-----" + b, "CERTIFICATE")
+        for b in files.chain_pem.split("-----BEGIN CERTIFICATE-----")[1:]
+    }
     assert ders == expected and len(ders) == 3
 
 
@@ -201,10 +250,14 @@ def test_another_enterprises_seal_is_not_found_by_any_use_case(ctx: ServiceConte
     into_window(ctx, theirs)
     me = representative(ctx)
     before = fingerprint(ctx)
-    for call in (lambda: portal_seals.seal_detail(ctx, me, theirs), lambda: portal_seals.seal_files(ctx, me, theirs),
-                 lambda: portal_seals.seal_picture(ctx, me, theirs), lambda: portal_seals.renew(ctx, me, theirs),
-                 lambda: portal_seals.report_loss(ctx, me, theirs, theirs),
-                 lambda: portal_seals.cancel(ctx, me, theirs, theirs)):
+    for call in (
+        lambda: portal_seals.seal_detail(ctx, me, theirs),
+        lambda: portal_seals.seal_files(ctx, me, theirs),
+        lambda: portal_seals.seal_picture(ctx, me, theirs),
+        lambda: portal_seals.renew(ctx, me, theirs),
+        lambda: portal_seals.report_loss(ctx, me, theirs, theirs),
+        lambda: portal_seals.cancel(ctx, me, theirs, theirs),
+    ):
         with pytest.raises(NotFound):
             call()
     assert fingerprint(ctx) == before
@@ -225,8 +278,12 @@ def test_a_person_sees_only_the_seals_granted_to_them(ctx: ServiceContext) -> No
 
 def _revocation(ctx: ServiceContext, code: str) -> tuple[int, str]:
     with ctx.reader() as s:
-        row = s.execute(select(Revocation.reason, Certificate.serial).join(Certificate, Certificate.id == Revocation.certificate_id)
-                        .join(Seal, Seal.id == Certificate.seal_id).where(Seal.es_id == code)).one()
+        row = s.execute(
+            select(Revocation.reason, Certificate.serial)
+            .join(Certificate, Certificate.id == Revocation.certificate_id)
+            .join(Seal, Seal.id == Certificate.seal_id)
+            .where(Seal.es_id == code)
+        ).one()
         return row[0], row[1]
 
 
@@ -311,7 +368,8 @@ def test_holding_a_seal_is_not_enough_to_renew_or_cancel_it(ctx: ServiceContext,
 
 
 def test_a_holder_reports_loss_the_seal_is_revoked_at_once_and_the_crl_publisher_sees_it(
-        ctx: ServiceContext, fingerprint, openssl: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ctx: ServiceContext, fingerprint, openssl: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     code, _key = issue(ctx, alg=Algorithm.ECDSA)
     holder = person(ctx, {code: "hold"})
     crl_publish.publish(ctx, ADMIN)
@@ -326,15 +384,25 @@ def test_a_holder_reports_loss_the_seal_is_revoked_at_once_and_the_crl_publisher
     with ctx.reader() as s:
         seal = s.scalar(select(Seal).where(Seal.es_id == code))
         assert seal.status is SealStatus.REVOKED and seal.revoked_at == ctx.clock.now()  # type: ignore[union-attr]
-        assert s.scalar(select(RevocationEvent.kind).join(Certificate, Certificate.id == RevocationEvent.certificate_id)
-                        .where(Certificate.serial == serial)) == "listed"
+        assert (
+            s.scalar(
+                select(RevocationEvent.kind)
+                .join(Certificate, Certificate.id == RevocationEvent.certificate_id)
+                .where(Certificate.serial == serial)
+            )
+            == "listed"
+        )
     # the publisher daemon's check: a change waits for the ecdsa issuing CA's CRLs
     assert "ecdsa-issuing" in crl_publish.pending(ctx)
     written = crl_publish.publish(ctx, ADMIN, ["ecdsa-issuing"])
     full = next(p for p in written if p.kind == "full")
     path = ctx.settings.publish_dir / full.path
-    text = subprocess.run([openssl, "crl", "-inform", "DER", "-in", str(path), "-noout", "-text"],
-                          capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        [openssl, "crl", "-inform", "DER", "-in", str(path), "-noout", "-text"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert serial.upper() in text.upper().replace(":", "") and "Key Compromise" in text
     with pytest.raises(InvalidTransition, match="already revoked"):
         portal_seals.report_loss(ctx, holder, code, code)
@@ -364,10 +432,12 @@ def test_an_expired_seal_is_not_cancelled(ctx: ServiceContext, fingerprint) -> N
 def test_one_key_per_seal_and_every_problem_in_one_pass(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
     before = fingerprint(ctx)
     _key, same = csr_for(SHENZHEN_USCC)
-    items = [portal_seals.ApplyItem("01", same),
-             portal_seals.ApplyItem("02", b"", b"GIF89a not a png"),       # no CSR and a bad picture: both said
-             portal_seals.ApplyItem("04", same),
-             portal_seals.ApplyItem("05", csr_for(SHENZHEN_USCC)[1])]
+    items = [
+        portal_seals.ApplyItem("01", same),
+        portal_seals.ApplyItem("02", b"", b"GIF89a not a png"),  # no CSR and a bad picture: both said
+        portal_seals.ApplyItem("04", same),
+        portal_seals.ApplyItem("05", csr_for(SHENZHEN_USCC)[1]),
+    ]
     with pytest.raises(portal_seals.ApplicationRefused) as err:
         portal_seals.apply(ctx, representative(ctx), items)
     problems = err.value.problems

@@ -1,10 +1,11 @@
 """Revocation, suspension, renewal and licence events (issue: revocation and CRLs)."""
+
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
 
-from registry.db.models import (AuditEvent, Certificate, Revocation, RevocationEvent, Seal, SealApplication)
+from registry.db.models import AuditEvent, Certificate, Revocation, RevocationEvent, Seal, SealApplication
 from registry.domain.errors import Conflict, InvalidTransition, NotFound, ValidationError
 from registry.domain.esid import make_esid
 from registry.domain.seal_types import STANDARD_SET, SealType
@@ -17,15 +18,25 @@ from tests.conftest import ADMIN, NOW, SHENZHEN_USCC
 
 
 def issue(ctx: ServiceContext, seal_type: str = "finance", alg: str = "sm2") -> seals.IssueResult:
-    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-        uscc=SHENZHEN_USCC, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia",
-        approver="rita", algorithm=alg))
+    return seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=SHENZHEN_USCC,
+            seal_type=seal_type,
+            key=seals.KeyMaterial(generate=True),
+            operator="olivia",
+            approver="rita",
+            algorithm=alg,
+        ),
+    )
 
 
 def holder(ctx: ServiceContext, es_id: str) -> Certificate:
     with ctx.reader() as s:
-        return s.scalars(select(Certificate).join(Seal, Certificate.seal_id == Seal.id)
-                         .where(Seal.es_id == es_id)).one()
+        return s.scalars(
+            select(Certificate).join(Seal, Certificate.seal_id == Seal.id).where(Seal.es_id == es_id)
+        ).one()
 
 
 def listing(ctx: ServiceContext, es_id: str) -> Revocation | None:
@@ -61,23 +72,45 @@ def test_invalidity_date_is_carried_and_never_in_the_future(ctx: ServiceContext,
 
 
 BAD = {
-    "unknown seal": (lambda ctx, r: revocation.revoke_seal(ctx, ADMIN, make_esid("440300", SealType.FINANCE, 2026),
-                                                           "keyCompromise"), NotFound, "no seal with code"),
-    "mistyped seal code": (lambda ctx, r: revocation.revoke_seal(ctx, ADMIN, r.es_id[:-1] + ("0" if r.es_id[-1] != "0" else "1"),
-                                                                 "keyCompromise"), ValidationError, "check character"),
-    "invalidity date without a time zone": (lambda ctx, r: revocation.revoke_seal(
-        ctx, ADMIN, r.es_id, "keyCompromise", NOW.replace(tzinfo=None)), ValidationError, "time zone"),
-    "unknown reason": (lambda ctx, r: revocation.revoke_seal(ctx, ADMIN, r.es_id, "lostItOnTheBus"), ValidationError,
-                       "use one of: keyCompromise"),
-    "hold is not a revocation reason": (lambda ctx, r: revocation.revoke_seal(ctx, ADMIN, r.es_id, "certificateHold"),
-                                        ValidationError, "unsuitable"),
-    "resume a seal that is not suspended": (lambda ctx, r: revocation.resume_seal(ctx, ADMIN, r.es_id),
-                                            InvalidTransition, "only a suspended seal"),
+    "unknown seal": (
+        lambda ctx, r: revocation.revoke_seal(ctx, ADMIN, make_esid("440300", SealType.FINANCE, 2026), "keyCompromise"),
+        NotFound,
+        "no seal with code",
+    ),
+    "mistyped seal code": (
+        lambda ctx, r: revocation.revoke_seal(
+            ctx, ADMIN, r.es_id[:-1] + ("0" if r.es_id[-1] != "0" else "1"), "keyCompromise"
+        ),
+        ValidationError,
+        "check character",
+    ),
+    "invalidity date without a time zone": (
+        lambda ctx, r: revocation.revoke_seal(ctx, ADMIN, r.es_id, "keyCompromise", NOW.replace(tzinfo=None)),
+        ValidationError,
+        "time zone",
+    ),
+    "unknown reason": (
+        lambda ctx, r: revocation.revoke_seal(ctx, ADMIN, r.es_id, "lostItOnTheBus"),
+        ValidationError,
+        "use one of: keyCompromise",
+    ),
+    "hold is not a revocation reason": (
+        lambda ctx, r: revocation.revoke_seal(ctx, ADMIN, r.es_id, "certificateHold"),
+        ValidationError,
+        "unsuitable",
+    ),
+    "resume a seal that is not suspended": (
+        lambda ctx, r: revocation.resume_seal(ctx, ADMIN, r.es_id),
+        InvalidTransition,
+        "only a suspended seal",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_lifecycle_requests_are_clear_errors_that_change_nothing(ctx: ServiceContext, fingerprint, case: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_lifecycle_requests_are_clear_errors_that_change_nothing(
+    ctx: ServiceContext, fingerprint, case: str
+) -> None:  # type: ignore[no-untyped-def]
     r = issue(ctx)
     action, exc, words = BAD[case]
     before = fingerprint(ctx)
@@ -109,8 +142,9 @@ def test_suspend_holds_and_resume_releases_with_change_log(ctx: ServiceContext) 
     assert listing(ctx, r.es_id) is None and holder(ctx, r.es_id).status is CertificateStatus.GOOD
     with ctx.reader() as s:
         kinds = s.scalars(select(RevocationEvent.kind).order_by(RevocationEvent.id)).all()
-        actions = s.scalars(select(AuditEvent.action).where(AuditEvent.target_id == r.es_id)
-                            .order_by(AuditEvent.id)).all()
+        actions = s.scalars(
+            select(AuditEvent.action).where(AuditEvent.target_id == r.es_id).order_by(AuditEvent.id)
+        ).all()
     assert kinds == ["listed", "unlisted"]
     assert actions == ["seal.issued", "seal.suspended", "seal.resumed"]
 
@@ -155,9 +189,20 @@ def test_renewal_with_a_new_key_stays_on_the_seals_hierarchy(ctx: ServiceContext
 
 
 def _set_of_four(ctx: ServiceContext) -> list[seals.IssueResult]:
-    return seals.issue_seals(ctx, ADMIN, [seals.IssueRequest(
-        uscc=SHENZHEN_USCC, seal_type=t.code, key=seals.KeyMaterial(generate=True), operator="olivia",
-        approver="rita") for t in STANDARD_SET])
+    return seals.issue_seals(
+        ctx,
+        ADMIN,
+        [
+            seals.IssueRequest(
+                uscc=SHENZHEN_USCC,
+                seal_type=t.code,
+                key=seals.KeyMaterial(generate=True),
+                operator="olivia",
+                approver="rita",
+            )
+            for t in STANDARD_SET
+        ],
+    )
 
 
 def test_licence_cancellation_revokes_all_four_seals_in_one_step(ctx: ServiceContext) -> None:

@@ -1,5 +1,6 @@
 """Seal pictures against their official forms, whether a licence's pictures can be drawn (and where
 that is said), and what of an uploaded picture goes inside the signed seal."""
+
 from __future__ import annotations
 
 import io
@@ -15,7 +16,7 @@ from registry.services.context import ServiceContext
 from tests.conftest import ADMIN, SHENZHEN_USCC
 from tests.services.test_issue import issue
 
-LONG_NAME = "深圳市前海深港现代服务业合作区国际供应链管理与跨境电子商务综合服务示范科技发展有限责任公司"   # 45
+LONG_NAME = "深圳市前海深港现代服务业合作区国际供应链管理与跨境电子商务综合服务示范科技发展有限责任公司"  # 45
 LONG_USCC = "91440300MA5K56788C"
 
 
@@ -29,14 +30,18 @@ def _ink_box(data: bytes, box: tuple[float, float, float, float]) -> int:
 def test_each_type_has_its_official_form() -> None:
     # 公章 / 合同专用章 / 财务专用章 / 其他: round 40 mm with a star; 发票专用章: oval 40 × 30 mm; 名章: square
     assert {t: (t.picture_shape, t.picture_mm) for t in SealType} == {
-        SealType.OFFICIAL: ("round", (40, 40)), SealType.FINANCE: ("round", (40, 40)),
-        SealType.CONTRACT: ("round", (40, 40)), SealType.OTHER: ("round", (40, 40)),
-        SealType.INVOICE: ("oval", (40, 30)), SealType.LEGAL_REPRESENTATIVE: ("square", (20, 20))}
+        SealType.OFFICIAL: ("round", (40, 40)),
+        SealType.FINANCE: ("round", (40, 40)),
+        SealType.CONTRACT: ("round", (40, 40)),
+        SealType.OTHER: ("round", (40, 40)),
+        SealType.INVOICE: ("oval", (40, 30)),
+        SealType.LEGAL_REPRESENTATIVE: ("square", (20, 20)),
+    }
 
 
 def test_the_invoice_seal_is_a_4_to_3_oval_with_the_uscc_through_the_middle_and_no_star() -> None:
     oval = picture.render_seal("深圳市前海示范科技有限公司", "发票专用章", shape="oval", middle=SHENZHEN_USCC)
-    assert picture.validate_png(oval) == (472, 354)                         # 40 × 30 mm
+    assert picture.validate_png(oval) == (472, 354)  # 40 × 30 mm
     round_ = picture.render_seal("深圳市前海示范科技有限公司", "发票专用章", shape="round")
     # the centre: the round seal's star is a solid blot; the oval's is one thin line of 18 characters
     centre = (0.42, 0.40, 0.58, 0.60)
@@ -74,8 +79,10 @@ def test_a_long_name_or_a_long_person_name_says_which_pictures_cannot_be_drawn_a
 
 
 def test_licence_import_warns_per_row_and_still_imports(ctx: ServiceContext) -> None:
-    csv = ("uscc,name,legal_representative,entity_type,address,registered_on,status\n"
-           f"{LONG_USCC},{LONG_NAME},王五,有限责任公司,深圳市南山区,2020-01-01,active\n").encode()
+    csv = (
+        "uscc,name,legal_representative,entity_type,address,registered_on,status\n"
+        f"{LONG_USCC},{LONG_NAME},王五,有限责任公司,深圳市南山区,2020-01-01,active\n"
+    ).encode()
     report = licences.import_licences(ctx, ADMIN, csv, "long.csv")
     assert report.created == [LONG_USCC]
     (row,) = report.rows
@@ -102,8 +109,11 @@ def _png_with_extras() -> bytes:
     Image.new("RGBA", (128, 128), (200, 16, 46, 255)).save(buf, format="PNG")
     plain = buf.getvalue()
     # tEXt (a comment), tIME and a private chunk right after IHDR (8 + 25 bytes)
-    extras = (_chunk(b"tEXt", b"Comment\x00secret tracking id") + _chunk(b"tIME", b"\x07\xea\x01\x01\x00\x00\x00")
-              + _chunk(b"prVt", b"anything"))
+    extras = (
+        _chunk(b"tEXt", b"Comment\x00secret tracking id")
+        + _chunk(b"tIME", b"\x07\xea\x01\x01\x00\x00\x00")
+        + _chunk(b"prVt", b"anything")
+    )
     return plain[:33] + extras + plain[33:]
 
 
@@ -113,8 +123,10 @@ def test_strip_png_keeps_only_the_image_chunks_and_the_same_pixels() -> None:
     stripped = picture.strip_png(data)
     assert set(_chunk_types(stripped)) <= picture.KEPT_CHUNKS and b"secret" not in stripped
     assert picture.validate_png(stripped) == (128, 128)
-    assert Image.open(io.BytesIO(stripped)).convert("RGBA").tobytes() == \
-        Image.open(io.BytesIO(data)).convert("RGBA").tobytes()
+    assert (
+        Image.open(io.BytesIO(stripped)).convert("RGBA").tobytes()
+        == Image.open(io.BytesIO(data)).convert("RGBA").tobytes()
+    )
 
 
 def test_an_uploaded_picture_goes_into_the_seal_without_its_extra_chunks(ctx: ServiceContext) -> None:

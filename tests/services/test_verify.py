@@ -1,4 +1,5 @@
 """Verification with the registry's trust, and the signing helper (issue: verifier services)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,15 +21,30 @@ DOC = "采购合同 No. 2026-118：甲方向乙方采购电子印章服务。".e
 
 
 def issue(ctx: ServiceContext, alg: str = "sm2", seal_type: str = "contract") -> seals.IssueResult:
-    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-        uscc=SHENZHEN_USCC, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia",
-        approver="rita", algorithm=alg))
+    return seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=SHENZHEN_USCC,
+            seal_type=seal_type,
+            key=seals.KeyMaterial(generate=True),
+            operator="olivia",
+            approver="rita",
+            algorithm=alg,
+        ),
+    )
 
 
 def sign(ctx: ServiceContext, r: seals.IssueResult, data: bytes = DOC, name: str = "合同.txt") -> bytes:
     assert r.private_key_pem is not None
-    return signing.sign_file(ctx, seal=r.seal_der, key=PrivateKey.from_pem(r.private_key_pem),
-                             certificate=r.certificate_der, data=data, file_name=name).signature
+    return signing.sign_file(
+        ctx,
+        seal=r.seal_der,
+        key=PrivateKey.from_pem(r.private_key_pem),
+        certificate=r.certificate_der,
+        data=data,
+        file_name=name,
+    ).signature
 
 
 def checks(report, index: int = 0) -> dict[str, bool | None]:  # type: ignore[no-untyped-def]
@@ -51,9 +67,19 @@ def test_round_trip_issue_sign_verify_is_valid_on_every_check(ctx: ServiceContex
     assert parsed.time_info == ctx.clock.now()
     report = verify.verify_file(ctx, sig, document=DOC)
     assert report.verdict == "valid", report.to_json()
-    assert checks(report) == {c: True for c in (
-        "format", "signer_signature", "signer_in_seal", "seal_signature", "maker_certificate", "seal_validity",
-        "signer_certificate", "document_digest")}
+    assert checks(report) == {
+        c: True
+        for c in (
+            "format",
+            "signer_signature",
+            "signer_in_seal",
+            "seal_signature",
+            "maker_certificate",
+            "seal_validity",
+            "signer_certificate",
+            "document_digest",
+        )
+    }
     # without the document the digest is undecided, so the verdict is not "valid"
     assert verify.verify_file(ctx, sig).verdict == "indeterminate"
     # the seal itself is valid now
@@ -90,10 +116,14 @@ def test_revoked_after_signing_stays_valid_and_later_signatures_are_invalid(ctx:
 
     # a signature whose signing time is after the revocation (made without the helper) is invalid
     assert r.private_key_pem is not None
-    late = ses.make_signature(seal=r.seal_der, signer_cert=r.certificate_der,
-                              signer=PrivateKey.from_pem(r.private_key_pem),
-                              data_hash=ses.document_digest(Algorithm.SM2.signature_oid, DOC),
-                              property_info="file=late.txt;size=1", signing_time=revoked_at + dt.timedelta(seconds=1))
+    late = ses.make_signature(
+        seal=r.seal_der,
+        signer_cert=r.certificate_der,
+        signer=PrivateKey.from_pem(r.private_key_pem),
+        data_hash=ses.document_digest(Algorithm.SM2.signature_oid, DOC),
+        property_info="file=late.txt;size=1",
+        signing_time=revoked_at + dt.timedelta(seconds=1),
+    )
     report = verify.verify_file(ctx, late, document=DOC)
     assert report.verdict == "invalid"
     assert checks(report)["signer_certificate"] is False and checks(report)["seal_validity"] is False
@@ -124,14 +154,32 @@ def test_signing_refuses_a_foreign_key_or_certificate_and_writes_nothing(ctx: Se
     other = issue(ctx, seal_type="finance")
     assert r.private_key_pem and other.private_key_pem
     with pytest.raises(ValidationError, match="does not belong to the signer certificate"):
-        signing.sign_file(ctx, seal=r.seal_der, key=PrivateKey.from_pem(other.private_key_pem),
-                          certificate=r.certificate_der, data=DOC, file_name="a")
+        signing.sign_file(
+            ctx,
+            seal=r.seal_der,
+            key=PrivateKey.from_pem(other.private_key_pem),
+            certificate=r.certificate_der,
+            data=DOC,
+            file_name="a",
+        )
     with pytest.raises(ValidationError, match="not one of the seal's certificates"):
-        signing.sign_file(ctx, seal=r.seal_der, key=PrivateKey.from_pem(other.private_key_pem),
-                          certificate=other.certificate_der, data=DOC, file_name="a")
+        signing.sign_file(
+            ctx,
+            seal=r.seal_der,
+            key=PrivateKey.from_pem(other.private_key_pem),
+            certificate=other.certificate_der,
+            data=DOC,
+            file_name="a",
+        )
     with pytest.raises(ValidationError, match="seal cannot be read"):
-        signing.sign_file(ctx, seal=b"\x30\x03\x02\x01\x01", key=PrivateKey.from_pem(r.private_key_pem),
-                          certificate=r.certificate_der, data=DOC, file_name="a")
+        signing.sign_file(
+            ctx,
+            seal=b"\x30\x03\x02\x01\x01",
+            key=PrivateKey.from_pem(r.private_key_pem),
+            certificate=r.certificate_der,
+            data=DOC,
+            file_name="a",
+        )
 
 
 def test_expired_seal_is_refused_and_reported(ctx: ServiceContext) -> None:
@@ -163,7 +211,7 @@ def test_forged_seal_not_in_the_registry_is_invalid(ctx: ServiceContext) -> None
     data = bytearray(r.seal_der)
     name = "深圳市前海示范科技有限公司".encode()
     i = data.find(name)
-    data[i:i + 3] = "广".encode()  # same length in UTF-8
+    data[i : i + 3] = "广".encode()  # same length in UTF-8
     report = verify.verify_file(ctx, bytes(data))
     assert checks(report)["seal_signature"] is False
     assert report.verdict == "invalid"
@@ -177,16 +225,25 @@ def test_status_comes_from_the_database_at_once_not_from_a_lagging_crl(ctx: Serv
 
 
 def test_unreadable_input_is_a_clear_error(ctx: ServiceContext) -> None:
-    for data, message in ((b"", "empty"), (b"hello", "neither DER nor ZIP"),
-                          (b"\x30\x03\x02\x01\x05", "neither an electronic seal"),
-                          (b"PK\x03\x04garbage", "not a readable ZIP")):
+    for data, message in (
+        (b"", "empty"),
+        (b"hello", "neither DER nor ZIP"),
+        (b"\x30\x03\x02\x01\x05", "neither an electronic seal"),
+        (b"PK\x03\x04garbage", "not a readable ZIP"),
+    ):
         with pytest.raises(ValidationError, match=message):
             verify.verify_file(ctx, data)
 
 
 def test_size_limit(ctx: ServiceContext) -> None:
-    small = ServiceContext(ctx.settings.with_overrides(verify_max_bytes=2048), ctx.engine, ctx.session_factory,
-                           ctx.read_session_factory, ctx.clock, ctx.keyring)
+    small = ServiceContext(
+        ctx.settings.with_overrides(verify_max_bytes=2048),
+        ctx.engine,
+        ctx.session_factory,
+        ctx.read_session_factory,
+        ctx.clock,
+        ctx.keyring,
+    )
     r = issue(ctx)
     with pytest.raises(ValidationError, match="more than the limit of 2048"):
         verify.verify_file(small, r.seal_der)
@@ -200,30 +257,59 @@ def _foreign_hierarchy(tmp: Path):  # type: ignore[no-untyped-def]
     """A peer region's ECDSA root issuing a maker and a holder certificate, with its CRL."""
     root_key, maker_key, holder_key = (PrivateKey.generate(Algorithm.ECDSA) for _ in range(3))
     root_name = x509.Name.build(C="CN", O="北京市市场监督管理局", CN="Beijing Seal Root")
-    root_der = x509.sign_tbs(x509.build_tbs(
-        serial=1, signature_alg=Algorithm.ECDSA, issuer=root_name, subject=root_name,
-        not_before=NOW - dt.timedelta(days=400), not_after=NOW + dt.timedelta(days=3650),
-        public_key=root_key.public_key, extensions=[
-            x509.basic_constraints(True), x509.key_usage(x509.KU_KEY_CERT_SIGN, x509.KU_CRL_SIGN),
-            x509.subject_key_identifier(root_key.public_key.key_identifier())]), root_key)
+    root_der = x509.sign_tbs(
+        x509.build_tbs(
+            serial=1,
+            signature_alg=Algorithm.ECDSA,
+            issuer=root_name,
+            subject=root_name,
+            not_before=NOW - dt.timedelta(days=400),
+            not_after=NOW + dt.timedelta(days=3650),
+            public_key=root_key.public_key,
+            extensions=[
+                x509.basic_constraints(True),
+                x509.key_usage(x509.KU_KEY_CERT_SIGN, x509.KU_CRL_SIGN),
+                x509.subject_key_identifier(root_key.public_key.key_identifier()),
+            ],
+        ),
+        root_key,
+    )
     root = x509.Certificate.from_der(root_der)
 
     def leaf(serial: int, key: PrivateKey, cn: str) -> bytes:
-        return x509.sign_tbs(x509.build_tbs(
-            serial=serial, signature_alg=Algorithm.ECDSA, issuer=root.subject_der,
-            subject=x509.Name.build(C="CN", O="北京某公司", CN=cn),
-            not_before=NOW - dt.timedelta(days=300), not_after=NOW + dt.timedelta(days=300),
-            public_key=key.public_key, extensions=[
-                x509.basic_constraints(False), x509.key_usage(x509.KU_DIGITAL_SIGNATURE, x509.KU_NON_REPUDIATION),
-                x509.authority_key_identifier(root_key.public_key.key_identifier())]), root_key)
+        return x509.sign_tbs(
+            x509.build_tbs(
+                serial=serial,
+                signature_alg=Algorithm.ECDSA,
+                issuer=root.subject_der,
+                subject=x509.Name.build(C="CN", O="北京某公司", CN=cn),
+                not_before=NOW - dt.timedelta(days=300),
+                not_after=NOW + dt.timedelta(days=300),
+                public_key=key.public_key,
+                extensions=[
+                    x509.basic_constraints(False),
+                    x509.key_usage(x509.KU_DIGITAL_SIGNATURE, x509.KU_NON_REPUDIATION),
+                    x509.authority_key_identifier(root_key.public_key.key_identifier()),
+                ],
+            ),
+            root_key,
+        )
 
     maker_der, holder_der = leaf(2, maker_key, "Beijing Seal Maker"), leaf(3, holder_key, "合同专用章")
     info = ses.encode_seal_info(
-        es_id="110000042026000000000001", vid="BJAMR",
-        prop=ses.SealProperty(type=4, name="北京某公司合同专用章", cert_list_type=1, cert_list=(holder_der,),
-                              create_date=NOW - dt.timedelta(days=200), valid_start=NOW - dt.timedelta(days=200),
-                              valid_end=NOW + dt.timedelta(days=200)),
-        picture=ses.SealPicture("PNG", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, 40, 40))
+        es_id="110000042026000000000001",
+        vid="BJAMR",
+        prop=ses.SealProperty(
+            type=4,
+            name="北京某公司合同专用章",
+            cert_list_type=1,
+            cert_list=(holder_der,),
+            create_date=NOW - dt.timedelta(days=200),
+            valid_start=NOW - dt.timedelta(days=200),
+            valid_end=NOW + dt.timedelta(days=200),
+        ),
+        picture=ses.SealPicture("PNG", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, 40, 40),
+    )
     seal = ses.make_seal(info, maker_der, maker_key)
     anchors = tmp / "anchors"
     anchors.mkdir(parents=True)
@@ -233,18 +319,28 @@ def _foreign_hierarchy(tmp: Path):  # type: ignore[no-untyped-def]
 
 def _crl(root: x509.Certificate, root_key: PrivateKey, revoked: list[int], number: int) -> bytes:
     entries = b"".join(crl.encode_entry(s, NOW - dt.timedelta(days=10), CrlReason.KEY_COMPROMISE) for s in revoked)
-    return crl.build_crl(signer=root_key, issuer_name_der=root.subject_der,
-                         authority_key_id=root_key.public_key.key_identifier(), number=number,
-                         this_update=NOW - dt.timedelta(hours=1), next_update=NOW + dt.timedelta(days=1),
-                         entries=entries)
+    return crl.build_crl(
+        signer=root_key,
+        issuer_name_der=root.subject_der,
+        authority_key_id=root_key.public_key.key_identifier(),
+        number=number,
+        this_update=NOW - dt.timedelta(hours=1),
+        next_update=NOW + dt.timedelta(days=1),
+        entries=entries,
+    )
 
 
 def test_foreign_seal_trusted_through_the_trust_directory_with_crl_status(ctx: ServiceContext) -> None:
     trust_dir = ctx.settings.trust_dir
     root, root_key, seal, holder_der, holder_key = _foreign_hierarchy(trust_dir)
-    sig = ses.make_signature(seal=seal, signer_cert=holder_der, signer=holder_key,
-                             data_hash=ses.document_digest(Algorithm.ECDSA.signature_oid, DOC),
-                             property_info="file=a.txt;size=1", signing_time=NOW - dt.timedelta(days=20))
+    sig = ses.make_signature(
+        seal=seal,
+        signer_cert=holder_der,
+        signer=holder_key,
+        data_hash=ses.document_digest(Algorithm.ECDSA.signature_oid, DOC),
+        property_info="file=a.txt;size=1",
+        signing_time=NOW - dt.timedelta(days=20),
+    )
     verify.trust_store(ctx)  # loaded before the CRLs exist: the cache must be refreshed by the TTL
     ctx.forget(("verify-trust-store",))
     report = verify.verify_file(ctx, sig, document=DOC)
@@ -319,7 +415,8 @@ def test_revocation_in_the_signing_second_counts_as_before_signing(ctx: ServiceC
 
 
 def test_each_verification_is_one_statement_on_the_threads_own_connection(
-        ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sqlalchemy import event
 
     r = issue(ctx)

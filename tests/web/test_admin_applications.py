@@ -1,4 +1,5 @@
 """Admin portal: the application queue and dual control through the pages."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """Admin portal: the audit log page (filters, newest first, keyset pages, escaped details) and the
 hash chain's integrity check, intact and after tampering with raw SQL (issue 5)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,14 +37,22 @@ def seqs(html: str) -> list[int]:
 def all_events(ctx: ServiceContext) -> list[tuple[int, dt.datetime, str, str, str, str]]:
     """Every event newest first, as the page must order them: (occurred_at, seq) descending."""
     with ctx.reader() as s:
-        rows = s.execute(select(AuditEvent.seq, AuditEvent.occurred_at, AuditEvent.actor, AuditEvent.action,
-                                AuditEvent.target_type, AuditEvent.target_id)).all()
+        rows = s.execute(
+            select(
+                AuditEvent.seq,
+                AuditEvent.occurred_at,
+                AuditEvent.actor,
+                AuditEvent.action,
+                AuditEvent.target_type,
+                AuditEvent.target_id,
+            )
+        ).all()
     return sorted((tuple(r) for r in rows), key=lambda r: (r[1], r[0]), reverse=True)  # type: ignore[misc]
 
 
 def test_the_auditor_sees_every_event_newest_first_in_keyset_pages(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
-    make_history(ctx)   # several events share a time (frozen clock, bulk inserts): seq breaks the ties
-    c = client_as(app, ctx, "aud2", Role.AUDITOR)   # (signing in adds events too)
+    make_history(ctx)  # several events share a time (frozen clock, bulk inserts): seq breaks the ties
+    c = client_as(app, ctx, "aud2", Role.AUDITOR)  # (signing in adds events too)
     expected = [e[0] for e in all_events(ctx)]
     assert len(expected) > 12
     pages, after = [], None
@@ -56,8 +65,8 @@ def test_the_auditor_sees_every_event_newest_first_in_keyset_pages(app, ctx: Ser
     assert [s for p in pages for s in p] == expected and all(len(p) == 5 for p in pages[:-1])
     html = c.get("/admin/audit").get_data(as_text=True)
     first = seqs(html)
-    assert first == expected[:audit_log.PAGE_SIZE]
-    assert 'class="button" href="/admin/audit?after=' not in html   # one page only: no "Older" link
+    assert first == expected[: audit_log.PAGE_SIZE]
+    assert 'class="button" href="/admin/audit?after=' not in html  # one page only: no "Older" link
     html = c.get(f"/admin/audit?after={expected[3]}").get_data(as_text=True)
     assert seqs(html)[:3] == expected[4:7]
     # past a page: follow the "Older" link to the rest, nothing twice, nothing missed
@@ -67,9 +76,9 @@ def test_the_auditor_sees_every_event_newest_first_in_keyset_pages(app, ctx: Ser
     expected = [e[0] for e in all_events(ctx)]
     html = c.get("/admin/audit").get_data(as_text=True)
     link = re.search(r'class="button" href="(/admin/audit\?after=\d+)"', html)
-    assert link is not None and seqs(html) == expected[:audit_log.PAGE_SIZE]
+    assert link is not None and seqs(html) == expected[: audit_log.PAGE_SIZE]
     rest = c.get(link.group(1)).get_data(as_text=True)
-    assert seqs(rest) == expected[audit_log.PAGE_SIZE:2 * audit_log.PAGE_SIZE]
+    assert seqs(rest) == expected[audit_log.PAGE_SIZE : 2 * audit_log.PAGE_SIZE]
 
 
 def test_filters_by_actor_action_prefix_target_and_time(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
@@ -85,10 +94,10 @@ def test_filters_by_actor_action_prefix_target_and_time(app, ctx: ServiceContext
     assert shown("actor=test-admin") == [e[0] for e in events if e[2] == "test-admin"][:50]
     assert shown("actor=aud2") == [e[0] for e in events if e[2] == "aud2"]
     seal_events = [e[0] for e in events if e[3].startswith("seal.")]
-    assert len({e[3] for e in events if e[3].startswith("seal.")}) >= 2      # seal.issued and seal.revoked
+    assert len({e[3] for e in events if e[3].startswith("seal.")}) >= 2  # seal.issued and seal.revoked
     assert shown("action=seal.") == seal_events
     assert shown("action=seal.revoked") == [e[0] for e in events if e[3] == "seal.revoked"]
-    assert shown("action=seal_") == [] and shown("action=SEAL.") == []     # no wildcard, case-sensitive
+    assert shown("action=seal_") == [] and shown("action=SEAL.") == []  # no wildcard, case-sensitive
     assert shown("type=user&target=zhangwei") == [e[0] for e in events if e[4:] == ("user", "zhangwei")]
     assert shown("target=zhangwei") == [e[0] for e in events if e[5] == "zhangwei"]
     assert shown("type=authority") == [e[0] for e in events if e[4] == "authority"]
@@ -97,7 +106,7 @@ def test_filters_by_actor_action_prefix_target_and_time(app, ctx: ServiceContext
     assert later and len(later) < len(events)
     assert shown("from=2026-11-23 08:03") == [e[0] for e in later]
     assert shown("to=2026-11-23T08:02Z") == [e[0] for e in events if e[1] < NOW + dt.timedelta(minutes=3)]
-    assert shown("from=2026-11-23&to=2026-11-23") == [e[0] for e in events][:50]   # the whole day
+    assert shown("from=2026-11-23&to=2026-11-23") == [e[0] for e in events][:50]  # the whole day
     assert shown("from=2026-11-24") == []
     # combined, and the filter is kept on the next page's link
     both = [e[0] for e in events if e[2] == "test-admin" and e[3].startswith("seal.")]
@@ -108,13 +117,16 @@ def test_filters_by_actor_action_prefix_target_and_time(app, ctx: ServiceContext
     assert seqs(html)[0] == [e[0] for e in events if e[2] == "test-admin"][2]
 
 
-@pytest.mark.parametrize("query,message", [   # the page speaks Chinese (coded messages, audit_log.py)
-    ("from=yesterday", "不是时间"),
-    ("from=2026-11-24&to=2026-11-23", "结束早于开始"),
-    ("action=seal.%25", "操作名称的开头"),
-    ("type=<b>bold</b>", "对象类型"),
-    ("after=999999", "审计事件编号 999999"),
-])
+@pytest.mark.parametrize(
+    "query,message",
+    [  # the page speaks Chinese (coded messages, audit_log.py)
+        ("from=yesterday", "不是时间"),
+        ("from=2026-11-24&to=2026-11-23", "结束早于开始"),
+        ("action=seal.%25", "操作名称的开头"),
+        ("type=<b>bold</b>", "对象类型"),
+        ("after=999999", "审计事件编号 999999"),
+    ],
+)
 def test_bad_filters_are_a_400_with_the_reason(app, ctx: ServiceContext, query: str, message: str) -> None:  # type: ignore[no-untyped-def]
     c = client_as(app, ctx, "aud2", Role.AUDITOR)
     resp = c.get("/admin/audit?" + query)
@@ -130,7 +142,7 @@ def test_details_with_markup_are_shown_escaped(app, ctx: ServiceContext) -> None
     c = client_as(app, ctx, "aud2", Role.AUDITOR)
     html = c.get("/admin/audit?action=seal.suspended").get_data(as_text=True)
     assert "<script>alert" not in html and "&lt;script&gt;alert(" in html and "&amp; &lt;b&gt;" in html
-    assert "<script" not in html   # no script at all on the page (CSP: none inline)
+    assert "<script" not in html  # no script at all on the page (CSP: none inline)
 
 
 def test_only_the_auditor_reads_the_log(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
@@ -144,9 +156,9 @@ def test_only_the_auditor_reads_the_log(app, ctx: ServiceContext) -> None:  # ty
 
 def test_parse_filter_rules() -> None:
     f = audit_log.parse_filter(since="2026-11-23 08:15", until="2026-11-23 08:15")
-    assert f.since == dt.datetime(2026, 11, 23, 8, 15, tzinfo=dt.timezone.utc)
-    assert f.until == dt.datetime(2026, 11, 23, 8, 16, tzinfo=dt.timezone.utc)   # the whole minute
-    assert audit_log.parse_filter(until="2026-11-23").until == dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc)
+    assert f.since == dt.datetime(2026, 11, 23, 8, 15, tzinfo=dt.UTC)
+    assert f.until == dt.datetime(2026, 11, 23, 8, 16, tzinfo=dt.UTC)  # the whole minute
+    assert audit_log.parse_filter(until="2026-11-23").until == dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
     assert audit_log.parse_filter().empty
     with pytest.raises(ValidationError):
         audit_log.parse_filter(target_id="x" * 65)
@@ -170,7 +182,7 @@ def test_the_check_reports_an_intact_log_with_its_event_count(app, ctx: ServiceC
     with ctx.reader() as s:
         n = s.scalar(select(func.count()).select_from(AuditEvent))
     assert f"完整：共 {n} 个事件" in html and 'id="integrity-result"' in html
-    assert seqs(html)   # the auditor sees the log under the result
+    assert seqs(html)  # the auditor sees the log under the result
 
 
 def test_a_tampered_log_is_shown_prominently_with_the_first_problem(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
@@ -227,11 +239,14 @@ def test_every_filter_is_served_by_an_index(ctx: ServiceContext) -> None:
     dialect = ctx.engine.dialect
     with ctx.engine.connect() as conn:
         if dialect.name == "postgresql":
-            conn.exec_driver_sql("SET enable_seqscan = off")   # a tiny table would be read whole
+            conn.exec_driver_sql("SET enable_seqscan = off")  # a tiny table would be read whole
         for name, (filt, index) in cases.items():
             actions = audit_log.actions_with_prefix(conn, filt.action) if filt.action else None
-            sql = str(audit_log.statement(dialect.name, filt, (NOW, 10**9), 51, actions).compile(
-                dialect=dialect, compile_kwargs={"literal_binds": True}))
+            sql = str(
+                audit_log.statement(dialect.name, filt, (NOW, 10**9), 51, actions).compile(
+                    dialect=dialect, compile_kwargs={"literal_binds": True}
+                )
+            )
             if dialect.name == "sqlite":
                 plan = [r[-1] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
                 scans = [p for p in plan if "audit_events" in p]

@@ -1,4 +1,5 @@
 """Staff sign-in: password, TOTP enrolment and codes, lock-out, idle expiry, CSRF, languages."""
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,9 @@ def client(app):  # type: ignore[no-untyped-def]
 
 
 def csrf(html: str) -> str:
-    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
-        re.search(r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html)
+    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html
+    )
     assert m, "no CSRF token in the page"
     return m.group(1)
 
@@ -45,20 +47,29 @@ def staff(ctx: ServiceContext, name: str = "sam", roles: tuple[Role, ...] = (Rol
 
 def sign_in(client, ctx: ServiceContext, name: str, password: str, *, change_password: bool = True) -> str:  # type: ignore[no-untyped-def]
     """The whole first sign-in as a person does it; returns the TOTP secret they scanned."""
-    r = client.post("/admin/login", data={"username": name, "password": password,
-                                          "csrf_token": page_csrf(client, "/admin/login")})
+    r = client.post(
+        "/admin/login", data={"username": name, "password": password, "csrf_token": page_csrf(client, "/admin/login")}
+    )
     assert r.status_code == 302 and r.headers["Location"].endswith("/admin/login/enrol"), r.get_data(as_text=True)[:500]
     html = client.get("/admin/login/enrol").get_data(as_text=True)
     assert 'src="data:image/png;base64,' in html
     secret = re.search(r'<code id="totp-secret"[^>]*>([A-Z2-7 ]+)</code>', html).group(1).replace(" ", "")  # type: ignore[union-attr]
-    r = client.post("/admin/login/enrol", data={"code": totp.code_at(secret, ctx.clock.now()),
-                                                "csrf_token": csrf(html)})
+    r = client.post(
+        "/admin/login/enrol", data={"code": totp.code_at(secret, ctx.clock.now()), "csrf_token": csrf(html)}
+    )
     assert r.status_code == 302 and r.headers["Location"].endswith("/admin/"), r.get_data(as_text=True)[:500]
     if change_password:
         r = client.get("/admin/")
         assert r.status_code == 302 and r.headers["Location"].endswith("/admin/password")
-        r = client.post("/admin/password", data={"current": password, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD,
-                                                 "csrf_token": page_csrf(client, "/admin/password")})
+        r = client.post(
+            "/admin/password",
+            data={
+                "current": password,
+                "new": NEW_PASSWORD,
+                "confirm": NEW_PASSWORD,
+                "csrf_token": page_csrf(client, "/admin/password"),
+            },
+        )
         assert r.status_code == 302
     return secret
 
@@ -82,8 +93,10 @@ def test_second_sign_in_asks_for_a_code_and_refuses_a_replayed_one(client, app, 
     secret = sign_in(client, ctx, "sam", password)
     used = totp.code_at(secret, ctx.clock.now())
     other = app.test_client()
-    r = other.post("/admin/login", data={"username": "sam", "password": NEW_PASSWORD,
-                                         "csrf_token": page_csrf(other, "/admin/login")})
+    r = other.post(
+        "/admin/login",
+        data={"username": "sam", "password": NEW_PASSWORD, "csrf_token": page_csrf(other, "/admin/login")},
+    )
     assert r.headers["Location"].endswith("/admin/login/code")
     token = page_csrf(other, "/admin/login/code")
     r = other.post("/admin/login/code", data={"code": used, "csrf_token": token})
@@ -96,15 +109,19 @@ def test_second_sign_in_asks_for_a_code_and_refuses_a_replayed_one(client, app, 
 def test_repeated_failures_lock_the_account_for_a_while(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     password = staff(ctx)
     for i in range(ctx.settings.login_max_failures):
-        r = client.post("/admin/login", data={"username": "sam", "password": f"wrong{i}",
-                                              "csrf_token": page_csrf(client, "/admin/login")})
+        r = client.post(
+            "/admin/login",
+            data={"username": "sam", "password": f"wrong{i}", "csrf_token": page_csrf(client, "/admin/login")},
+        )
         assert r.status_code == 401 and "用户名或密码错误" in r.get_data(as_text=True)
-    r = client.post("/admin/login", data={"username": "sam", "password": password,
-                                          "csrf_token": page_csrf(client, "/admin/login")})
+    r = client.post(
+        "/admin/login", data={"username": "sam", "password": password, "csrf_token": page_csrf(client, "/admin/login")}
+    )
     assert r.status_code == 423 and "锁定" in r.get_data(as_text=True)
     ctx.clock.advance(minutes=ctx.settings.login_lock_minutes + 1)
-    r = client.post("/admin/login", data={"username": "sam", "password": password,
-                                          "csrf_token": page_csrf(client, "/admin/login")})
+    r = client.post(
+        "/admin/login", data={"username": "sam", "password": password, "csrf_token": page_csrf(client, "/admin/login")}
+    )
     assert r.status_code == 302
     with ctx.reader() as s:
         actions = [a for (a,) in s.execute(select(AuditEvent.action).where(AuditEvent.target_id == "sam"))]
@@ -112,8 +129,9 @@ def test_repeated_failures_lock_the_account_for_a_while(client, ctx: ServiceCont
 
 
 def test_unknown_user_gets_the_same_answer_as_a_wrong_password(client) -> None:  # type: ignore[no-untyped-def]
-    r = client.post("/admin/login", data={"username": "nobody", "password": "x",
-                                          "csrf_token": page_csrf(client, "/admin/login")})
+    r = client.post(
+        "/admin/login", data={"username": "nobody", "password": "x", "csrf_token": page_csrf(client, "/admin/login")}
+    )
     assert r.status_code == 401 and "用户名或密码错误" in r.get_data(as_text=True)
 
 
@@ -124,8 +142,9 @@ def test_code_page_without_a_checked_password_goes_back_to_login(client) -> None
 
 def test_password_step_expires(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     password = staff(ctx)
-    client.post("/admin/login", data={"username": "sam", "password": password,
-                                      "csrf_token": page_csrf(client, "/admin/login")})
+    client.post(
+        "/admin/login", data={"username": "sam", "password": password, "csrf_token": page_csrf(client, "/admin/login")}
+    )
     ctx.clock.advance(minutes=6)
     assert client.get("/admin/login/enrol").headers["Location"].endswith("/admin/login")
 
@@ -133,7 +152,7 @@ def test_password_step_expires(client, ctx: ServiceContext) -> None:  # type: ig
 def test_idle_session_ends(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     sign_in(client, ctx, "sam", staff(ctx))
     ctx.clock.advance(minutes=ctx.settings.session_idle_minutes - 1)
-    assert client.get("/admin/").status_code == 200   # activity keeps it alive
+    assert client.get("/admin/").status_code == 200  # activity keeps it alive
     ctx.clock.advance(minutes=ctx.settings.session_idle_minutes - 1)
     assert client.get("/admin/").status_code == 200
     ctx.clock.advance(minutes=ctx.settings.session_idle_minutes + 1)
@@ -191,11 +210,15 @@ def test_security_headers_and_no_inline_script(client) -> None:  # type: ignore[
 
 def test_open_redirect_is_refused(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     password = staff(ctx)
-    client.post("/admin/login?next=//evil.example/x", data={
-        "username": "sam", "password": password, "csrf_token": page_csrf(client, "/admin/login")})
+    client.post(
+        "/admin/login?next=//evil.example/x",
+        data={"username": "sam", "password": password, "csrf_token": page_csrf(client, "/admin/login")},
+    )
     html = client.get("/admin/login/enrol").get_data(as_text=True)
     secret = re.search(r'<code id="totp-secret"[^>]*>([A-Z2-7 ]+)</code>', html).group(1).replace(" ", "")  # type: ignore[union-attr]
-    r = client.post("/admin/login/enrol", data={"code": totp.code_at(secret, ctx.clock.now()), "csrf_token": csrf(html)})
+    r = client.post(
+        "/admin/login/enrol", data={"code": totp.code_at(secret, ctx.clock.now()), "csrf_token": csrf(html)}
+    )
     assert r.headers["Location"].endswith("/admin/")
 
 
@@ -222,21 +245,46 @@ def test_catalog_is_up_to_date_with_the_source(tmp_path) -> None:  # type: ignor
 
     root = Path(__file__).resolve().parents[2]
     out = tmp_path / "fresh.pot"
-    subprocess.run([str(Path(sys.executable).with_name("pybabel")), "extract", "-F", "babel.cfg", "-k", "_l",
-                    "-o", str(out), "--no-location", "--omit-header", "."], cwd=root, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            str(Path(sys.executable).with_name("pybabel")),
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "-o",
+            str(out),
+            "--no-location",
+            "--omit-header",
+            ".",
+        ],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
     fresh = {m.id for m in read_po(out.open("rb")) if m.id}
     kept = {m.id for m in read_po((TRANSLATIONS / "messages.pot").open("rb")) if m.id}
-    assert fresh == kept, f"run scripts/update_catalogs.py: new {sorted(fresh - kept)[:5]}, gone {sorted(kept - fresh)[:5]}"
+    assert fresh == kept, (
+        f"run scripts/update_catalogs.py: new {sorted(fresh - kept)[:5]}, gone {sorted(kept - fresh)[:5]}"
+    )
 
 
 def test_dashboard_figures(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     from registry.services import revocation, seals
     from tests.conftest import SHENZHEN_USCC
 
-    r = seals.issue_seal(ctx, ADMIN, seals.IssueRequest(uscc=SHENZHEN_USCC, seal_type="finance",
-                                                        key=seals.KeyMaterial(generate=True), operator="olivia",
-                                                        approver="rita"))
+    r = seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=SHENZHEN_USCC,
+            seal_type="finance",
+            key=seals.KeyMaterial(generate=True),
+            operator="olivia",
+            approver="rita",
+        ),
+    )
     ctx.clock.advance(days=1)
     revocation.revoke_seal(ctx, ADMIN, r.es_id, "keyCompromise")
     sign_in(client, ctx, "sam", staff(ctx))

@@ -1,4 +1,5 @@
 """Admin portal: the CRL page (every published CRL, stale flag) and "publish now" (issue 5)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,7 +37,7 @@ def test_every_staff_member_sees_the_published_crls(app, ctx: ServiceContext) ->
     op = client_as(app, ctx, "sam", Role.OPERATOR)
     html = op.get("/admin/crls").get_data(as_text=True)
     assert "尚未发布任何 CRL" in html and "从未发布" in html
-    assert 'id="publish-now"' not in html     # only the admin publishes
+    assert 'id="publish-now"' not in html  # only the admin publishes
     written = crl_publish.publish(ctx, ADMIN)
     for role in Role:
         c = op if role is Role.OPERATOR else client_as(app, ctx, f"x{role.value}", role)
@@ -62,7 +63,7 @@ def test_publish_now_increments_the_numbers_shown_and_reports_them(app, ctx: Ser
     crl_publish.publish(ctx, ADMIN)
     adm = client_as(app, ctx, "adm", Role.ADMIN)
     before = numbers(adm.get("/admin/crls").get_data(as_text=True))
-    issue(ctx)   # something new to publish
+    issue(ctx)  # something new to publish
     resp = publish_now(adm)
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200

@@ -2,6 +2,7 @@
 with a BOM, UTC times with a Z, formula injection neutralised, the list's filters and permission,
 one audit event per export. Also the enterprises list's licence-status filter and the seal picture
 of the admin seal page."""
+
 from __future__ import annotations
 
 import csv
@@ -21,7 +22,7 @@ from tests.conftest import ADMIN, CANCELLED_USCC, SHENZHEN_USCC
 from tests.services.test_applications import submit
 from tests.web.test_admin_auth import sign_in, staff
 
-HOSTILE = "=HYPERLINK(\"http://evil.example\",\"点此\")"
+HOSTILE = '=HYPERLINK("http://evil.example","点此")'
 HOSTILE_USCC = "91440300MA5HX0001" + uscc_check_char("91440300MA5HX0001")
 
 
@@ -38,34 +39,41 @@ def client_as(app, ctx: ServiceContext, name: str, *roles: Role):  # type: ignor
 
 def hostile_enterprise(ctx: ServiceContext) -> None:
     """A licence whose name and legal representative read as spreadsheet formulas."""
-    data = ("uscc,name,legal_representative,entity_type,address,registered_on,status\r\n"
-            f"{HOSTILE_USCC},\"{HOSTILE.replace(chr(34), chr(34) * 2)}\",+王五,有限责任公司,@深圳,2020-01-02,active\r\n"
-            ).encode()
+    data = (
+        "uscc,name,legal_representative,entity_type,address,registered_on,status\r\n"
+        f'{HOSTILE_USCC},"{HOSTILE.replace(chr(34), chr(34) * 2)}",+王五,有限责任公司,@深圳,2020-01-02,active\r\n'
+    ).encode()
     report = licences.import_licences(ctx, ADMIN, data, "hostile.csv")
     assert len(report.created) == 1, report.rows
 
 
 def issue(ctx: ServiceContext, uscc: str = SHENZHEN_USCC, seal_type: str = "finance") -> str:
-    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-        uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia",
-        approver="rita")).es_id
+    return seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia", approver="rita"
+        ),
+    ).es_id
 
 
 def read_csv(r) -> list[list[str]]:  # type: ignore[no-untyped-def]
     assert r.status_code == 200, r.get_data(as_text=True)[:800]
-    assert r.is_streamed                                   # a generator, not a body built in memory
+    assert r.is_streamed  # a generator, not a body built in memory
     assert r.mimetype == "text/csv" and r.mimetype_params.get("charset", "").lower() == "utf-8"
     assert r.headers["Content-Disposition"].startswith("attachment; filename=")
     assert r.headers["Cache-Control"] == "no-store"
     raw = r.get_data()
-    assert raw.startswith(b"\xef\xbb\xbf")                 # UTF-8 BOM, for Excel
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM, for Excel
     return list(csv.reader(io.StringIO(raw.decode("utf-8")[1:], newline="")))
 
 
 def exports_logged(ctx: ServiceContext) -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
     with ctx.reader() as s:
-        return [(e.actor, e.target_id, e.details) for e in s.scalars(
-            select(AuditEvent).where(AuditEvent.action == "list.exported").order_by(AuditEvent.seq))]
+        return [
+            (e.actor, e.target_id, e.details)
+            for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "list.exported").order_by(AuditEvent.seq))
+        ]
 
 
 def test_neutralise_prefixes_formula_starts_only() -> None:
@@ -83,22 +91,32 @@ def test_seals_csv(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped
     c = client_as(app, ctx, "sam", Role.OPERATOR)
     assert "导出 CSV" in c.get("/admin/seals").get_data(as_text=True)
     rows = read_csv(c.get("/admin/seals.csv"))
-    assert rows[0] == ["印章编码", "印章名称", "印章类型", "状态", "单位名称", "统一社会信用代码", "有效期至 (UTC)",
-                       "制作时间 (UTC)"]
+    assert rows[0] == [
+        "印章编码",
+        "印章名称",
+        "印章类型",
+        "状态",
+        "单位名称",
+        "统一社会信用代码",
+        "有效期至 (UTC)",
+        "制作时间 (UTC)",
+    ]
     body = {r[0]: r for r in rows[1:]}
     assert set(body) == {mine, theirs, revoked}
     assert body[revoked][3] == "revoked" and body[mine][3] == "active" and body[mine][2] == "财务专用章"
-    assert body[theirs][4] == "'" + HOSTILE                # the formula is text now
+    assert body[theirs][4] == "'" + HOSTILE  # the formula is text now
     assert body[theirs][1].startswith("'=")
     assert body[mine][7] == "2026-11-23T08:00:00Z" and body[mine][6].endswith("Z")
     # the list's filter: one USCC
     rows = read_csv(c.get(f"/admin/seals.csv?q={HOSTILE_USCC}"))
     assert [r[0] for r in rows[1:]] == [theirs]
     # paging parameters are not filters
-    assert len(read_csv(c.get(f"/admin/seals.csv?after=1"))) == 4
-    assert exports_logged(ctx) == [("sam", "seals", {"format": "csv", "filters": {}}),
-                                   ("sam", "seals", {"format": "csv", "filters": {"q": HOSTILE_USCC}}),
-                                   ("sam", "seals", {"format": "csv", "filters": {}})]
+    assert len(read_csv(c.get("/admin/seals.csv?after=1"))) == 4
+    assert exports_logged(ctx) == [
+        ("sam", "seals", {"format": "csv", "filters": {}}),
+        ("sam", "seals", {"format": "csv", "filters": {"q": HOSTILE_USCC}}),
+        ("sam", "seals", {"format": "csv", "filters": {}}),
+    ]
     # English headers on an English page
     c.post("/admin/language/en", data={"csrf_token": _csrf(c)})
     assert read_csv(c.get("/admin/seals.csv"))[0][0] == "Seal code"
@@ -114,8 +132,9 @@ def test_applications_csv(app, ctx: ServiceContext) -> None:  # type: ignore[no-
     hostile_enterprise(ctx)
     first, other = submit(ctx), submit(ctx, HOSTILE_USCC)
     c = client_as(app, ctx, "rhea", Role.REVIEWER)
-    assert 'href="/admin/applications.csv?state=submitted"' in c.get(
-        "/admin/applications?state=submitted").get_data(as_text=True)
+    assert 'href="/admin/applications.csv?state=submitted"' in c.get("/admin/applications?state=submitted").get_data(
+        as_text=True
+    )
     rows = read_csv(c.get("/admin/applications.csv?state=submitted"))
     assert rows[0][:3] == ["申请编号", "状态", "印章类型"]
     body = {int(r[0]): r for r in rows[1:]}
@@ -158,7 +177,7 @@ def test_enterprises_csv_and_the_status_filter(app, ctx: ServiceContext) -> None
 
 def test_audit_csv(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     issue(ctx)
-    with ctx.transaction() as s:      # an event whose actor and target read as formulas
+    with ctx.transaction() as s:  # an event whose actor and target read as formulas
         audit.record(s, ctx, Actor.system("@evil"), "seal.noted", "seal", "-2+3", note="=1+1")
     c = client_as(app, ctx, "audrey", Role.AUDITOR)
     assert 'href="/admin/audit.csv?type=seal"' in c.get("/admin/audit?type=seal").get_data(as_text=True)
@@ -166,10 +185,10 @@ def test_audit_csv(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped
     assert rows[0] == ["序号", "时间 (UTC)", "操作人", "操作", "对象类型", "对象", "详情 (JSON)"]
     by_action = {r[3]: r for r in rows[1:]}
     assert by_action["seal.noted"][2] == "'@evil" and by_action["seal.noted"][5] == "'-2+3"
-    assert by_action["seal.noted"][6] == '{"note":"=1+1"}'      # JSON starts with {: left as it is
+    assert by_action["seal.noted"][6] == '{"note":"=1+1"}'  # JSON starts with {: left as it is
     assert by_action["seal.issued"][1] == "2026-11-23T08:00:00Z"
     seqs = [int(r[0]) for r in rows[1:]]
-    assert seqs == sorted(seqs, reverse=True)                  # newest first, as the page
+    assert seqs == sorted(seqs, reverse=True)  # newest first, as the page
     # the export's own event is in the log: the first row of the next export
     assert read_csv(c.get("/admin/audit.csv?action=list."))[1][3] == "list.exported"
     # the filter: one target type and a time range
@@ -188,8 +207,12 @@ def test_exports_are_role_checked_like_their_lists(app, ctx: ServiceContext) -> 
         r = anonymous.get(url)
         assert r.status_code == 302 and "/admin/login" in r.headers["Location"]
     # each role gets the export exactly when it gets the list
-    lists = {"/admin/seals": "/admin/seals.csv", "/admin/applications": "/admin/applications.csv",
-             "/admin/enterprises": "/admin/enterprises.csv", "/admin/audit": "/admin/audit.csv"}
+    lists = {
+        "/admin/seals": "/admin/seals.csv",
+        "/admin/applications": "/admin/applications.csv",
+        "/admin/enterprises": "/admin/enterprises.csv",
+        "/admin/audit": "/admin/audit.csv",
+    }
     refused = 0
     for role in Role:
         c = client_as(app, ctx, f"u-{role.value}", role)
@@ -198,7 +221,7 @@ def test_exports_are_role_checked_like_their_lists(app, ctx: ServiceContext) -> 
             assert expected in (200, 403)
             assert c.get(csv_url).status_code == expected, (role, csv_url)
             refused += expected == 403
-    assert refused >= 3                      # the operator, the reviewer and the admin may not read the log
+    assert refused >= 3  # the operator, the reviewer and the admin may not read the log
     # an export is recorded for each one given, none for a refused one
     assert len(exports_logged(ctx)) == len(Role) * len(lists) - refused
 
@@ -209,7 +232,7 @@ def test_an_export_reads_in_batches(ctx: ServiceContext, monkeypatch: pytest.Mon
     codes = [issue(ctx, seal_type=t) for t in ("official", "finance", "contract", "invoice", "finance")]
     who = Actor("sam", roles=frozenset({Role.OPERATOR}))
     chunks = list(exports.seals(ctx, who, ""))
-    assert len(chunks) == 4                                   # header, 2 + 2 + 1 rows
+    assert len(chunks) == 4  # header, 2 + 2 + 1 rows
     rows = list(csv.reader(io.StringIO("".join(chunks)[1:], newline="")))
     assert [r[0] for r in rows[1:]] == codes[::-1]
 

@@ -3,6 +3,7 @@
 A new admin endpoint that is not in EXPECTED fails this test, so nobody adds a page without
 deciding who may use it.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,7 +21,7 @@ from tests.web.test_admin_auth import csrf, sign_in, staff
 
 ALL = {"operator", "reviewer", "admin", "auditor"}
 STAFF_ANY = ALL
-FUTIAN_USCC = "91440300MA5GK7B25F"   # demo licence, active, no seals: renamed by the licence-change row
+FUTIAN_USCC = "91440300MA5GK7B25F"  # demo licence, active, no seals: renamed by the licence-change row
 # endpoint → (method, URL template, roles allowed). {code} is a live seal's esID, {uscc} an enterprise's USCC.
 EXPECTED: dict[str, tuple[str, str, set[str]]] = {
     "admin.dashboard": ("GET", "/admin/", STAFF_ANY),
@@ -28,8 +29,8 @@ EXPECTED: dict[str, tuple[str, str, set[str]]] = {
     "admin.audit_log": ("GET", "/admin/audit", {"auditor"}),
     "admin.audit_integrity": ("GET", "/admin/audit/integrity", {"admin", "auditor"}),
     "admin.audit_verify": ("POST", "/admin/audit/integrity", {"admin", "auditor"}),
-    "admin.user_list": ("GET", "/admin/users", {"admin"}),   # its POST creates an account (same check)
-    "admin.user_detail": ("GET", "/admin/users/olivia", {"admin"}),   # its POST sets the roles
+    "admin.user_list": ("GET", "/admin/users", {"admin"}),  # its POST creates an account (same check)
+    "admin.user_detail": ("GET", "/admin/users/olivia", {"admin"}),  # its POST sets the roles
     "admin.user_active": ("POST", "/admin/users/aud/deactivate", {"admin"}),
     "admin.user_reset_totp": ("POST", "/admin/users/otto/reset-second-factor", {"admin"}),
     "admin.user_reset_password": ("POST", "/admin/users/otto/reset-password", {"admin"}),
@@ -42,8 +43,11 @@ EXPECTED: dict[str, tuple[str, str, set[str]]] = {
     "admin.seal_hold": ("POST", "/admin/seals/{code}/suspend", {"operator", "reviewer"}),
     "admin.application_list": ("GET", "/admin/applications", {"operator", "reviewer", "admin", "auditor"}),
     "admin.application_detail": ("GET", "/admin/applications/{app}", {"operator", "reviewer", "admin", "auditor"}),
-    "admin.application_picture": ("GET", "/admin/applications/{app}/picture.png",
-                                  {"operator", "reviewer", "admin", "auditor"}),
+    "admin.application_picture": (
+        "GET",
+        "/admin/applications/{app}/picture.png",
+        {"operator", "reviewer", "admin", "auditor"},
+    ),
     "admin.application_action": ("POST", "/admin/applications/{app}/review", {"operator"}),
     "admin.enterprise_list": ("GET", "/admin/enterprises", STAFF_ANY),
     "admin.enterprise_detail": ("GET", "/admin/enterprises/{uscc}", STAFF_ANY),
@@ -59,12 +63,18 @@ EXPECTED: dict[str, tuple[str, str, set[str]]] = {
     "admin.seal_picture": ("GET", "/admin/seals/{code}/picture", {"operator", "reviewer", "admin", "auditor"}),
 }
 # what a POST carries besides the CSRF token and the seal actions' fields (a fresh body per request)
-LICENCE_CSV = ("uscc,name,legal_representative,entity_type,address,registered_on,status\n"
-               f"{FUTIAN_USCC},深圳市福田样例贸易有限公司,李四,有限责任公司,深圳市福田区深南大道2号,2020-08-11,active\n")
+LICENCE_CSV = (
+    "uscc,name,legal_representative,entity_type,address,registered_on,status\n"
+    f"{FUTIAN_USCC},深圳市福田样例贸易有限公司,李四,有限责任公司,深圳市福田区深南大道2号,2020-08-11,active\n"
+)
 FORMS: dict[str, Callable[[], dict[str, Any]]] = {
     "admin.licence_import_upload": lambda: {"file": (io.BytesIO(LICENCE_CSV.encode()), "matrix.csv")},
-    "admin.licence_status_apply": lambda: {"status": "active", "name": "深圳市福田样例贸易（集团）有限公司",
-                                           "confirm": FUTIAN_USCC, "seals": ""},
+    "admin.licence_status_apply": lambda: {
+        "status": "active",
+        "name": "深圳市福田样例贸易（集团）有限公司",
+        "confirm": FUTIAN_USCC,
+        "seals": "",
+    },
 }
 # reachable without signing in (the sign-in itself)
 PUBLIC = {"admin.login", "admin.enrol", "admin.code", "admin.logout", "admin.language"}
@@ -90,9 +100,17 @@ def test_role_matrix(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyp
     for endpoint, (method, template, allowed) in EXPECTED.items():
         for who, client in clients.items():
             # a fresh seal for every state-changing call, so one role's action doesn't block the next
-            code = seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-                uscc=SHENZHEN_USCC, seal_type="finance", key=seals.KeyMaterial(generate=True), operator="olivia",
-                approver="rita")).es_id
+            code = seals.issue_seal(
+                ctx,
+                ADMIN,
+                seals.IssueRequest(
+                    uscc=SHENZHEN_USCC,
+                    seal_type="finance",
+                    key=seals.KeyMaterial(generate=True),
+                    operator="olivia",
+                    approver="rita",
+                ),
+            ).es_id
             from tests.services.test_applications import submit
 
             url = template.format(code=code, app=submit(ctx) if "{app}" in template else 0, uscc=FUTIAN_USCC)
@@ -100,11 +118,17 @@ def test_role_matrix(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyp
                 resp = client.get(url)
             else:
                 token_page = client.get("/admin/login") if who == "anonymous" else client.get("/admin/")
-                data = {"csrf_token": csrf(token_page.get_data(as_text=True)), "confirm": code,
-                        "reason": "keyCompromise", "note": ""}
+                data = {
+                    "csrf_token": csrf(token_page.get_data(as_text=True)),
+                    "confirm": code,
+                    "reason": "keyCompromise",
+                    "note": "",
+                }
                 data.update(FORMS[endpoint]() if endpoint in FORMS else {})
                 resp = client.post(url, data=data)
-            if resp.status_code in (200, 302) and not (resp.status_code == 302 and "/admin/login" in resp.headers["Location"]):
+            if resp.status_code in (200, 302) and not (
+                resp.status_code == 302 and "/admin/login" in resp.headers["Location"]
+            ):
                 got[(endpoint, who)] = "allowed"
             elif resp.status_code == 302:
                 got[(endpoint, who)] = "login"
@@ -112,7 +136,10 @@ def test_role_matrix(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyp
                 got[(endpoint, who)] = "denied"
             else:
                 got[(endpoint, who)] = f"HTTP {resp.status_code}"
-    want = {(e, w): ("login" if w == "anonymous" else "allowed" if w in allowed else "denied")
-            for e, (_m, _t, allowed) in EXPECTED.items() for w in clients}
+    want = {
+        (e, w): ("login" if w == "anonymous" else "allowed" if w in allowed else "denied")
+        for e, (_m, _t, allowed) in EXPECTED.items()
+        for w in clients
+    }
     wrong = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
     assert not wrong, wrong

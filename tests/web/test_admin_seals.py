@@ -1,4 +1,5 @@
 """Admin portal: seal search (keyset pages), detail, downloads, revoke / suspend / resume."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,9 +25,17 @@ def client_as(app, ctx: ServiceContext, name: str, *roles: Role):  # type: ignor
 
 
 def issue(ctx: ServiceContext, seal_type: str = "finance") -> seals.IssueResult:
-    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(uscc=SHENZHEN_USCC, seal_type=seal_type,
-                                                           key=seals.KeyMaterial(generate=True), operator="olivia",
-                                                           approver="rita"))
+    return seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=SHENZHEN_USCC,
+            seal_type=seal_type,
+            key=seals.KeyMaterial(generate=True),
+            operator="olivia",
+            approver="rita",
+        ),
+    )
 
 
 def test_search_by_code_uscc_and_name_with_keyset_pages(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
@@ -71,27 +80,39 @@ def test_revoke_needs_the_reviewer_role_a_confirmation_and_a_token(app, ctx: Ser
     r = issue(ctx)
     op = client_as(app, ctx, "sam", Role.OPERATOR)
     token = page_csrf(op, f"/admin/seals/{r.es_id}")
-    assert op.post(f"/admin/seals/{r.es_id}/revoke", data={"reason": "keyCompromise", "confirm": r.es_id,
-                                                           "csrf_token": token}).status_code == 403
+    assert (
+        op.post(
+            f"/admin/seals/{r.es_id}/revoke", data={"reason": "keyCompromise", "confirm": r.es_id, "csrf_token": token}
+        ).status_code
+        == 403
+    )
     rev = client_as(app, ctx, "rose", Role.REVIEWER)
     token = page_csrf(rev, f"/admin/seals/{r.es_id}")
     before = fingerprint(ctx)
-    assert rev.post(f"/admin/seals/{r.es_id}/revoke", data={"reason": "keyCompromise", "confirm": r.es_id}).status_code == 400
-    resp = rev.post(f"/admin/seals/{r.es_id}/revoke", data={"reason": "keyCompromise", "confirm": "WRONG",
-                                                            "csrf_token": token})
+    assert (
+        rev.post(f"/admin/seals/{r.es_id}/revoke", data={"reason": "keyCompromise", "confirm": r.es_id}).status_code
+        == 400
+    )
+    resp = rev.post(
+        f"/admin/seals/{r.es_id}/revoke", data={"reason": "keyCompromise", "confirm": "WRONG", "csrf_token": token}
+    )
     assert resp.status_code == 302 and "不一致" in rev.get(resp.headers["Location"]).get_data(as_text=True)
-    resp = rev.post(f"/admin/seals/{r.es_id}/revoke", data={"reason": "lostOnTheBus", "confirm": r.es_id,
-                                                            "csrf_token": token})
+    resp = rev.post(
+        f"/admin/seals/{r.es_id}/revoke", data={"reason": "lostOnTheBus", "confirm": r.es_id, "csrf_token": token}
+    )
     assert resp.status_code == 400 and "keyCompromise" in resp.get_data(as_text=True)
     assert fingerprint(ctx) == before
-    resp = rev.post(f"/admin/seals/{r.es_id}/revoke", data={"reason": "keyCompromise", "confirm": r.es_id.lower(),
-                                                            "csrf_token": token})
+    resp = rev.post(
+        f"/admin/seals/{r.es_id}/revoke",
+        data={"reason": "keyCompromise", "confirm": r.es_id.lower(), "csrf_token": token},
+    )
     assert resp.status_code == 302
     html = rev.get(f"/admin/seals/{r.es_id}").get_data(as_text=True)
     assert "keyCompromise" in html and "吊销印章" in html
     # a second revocation is a conflict with a message, nothing changes
-    again = rev.post(f"/admin/seals/{r.es_id}/revoke", data={"reason": "keyCompromise", "confirm": r.es_id,
-                                                             "csrf_token": token})
+    again = rev.post(
+        f"/admin/seals/{r.es_id}/revoke", data={"reason": "keyCompromise", "confirm": r.es_id, "csrf_token": token}
+    )
     assert again.status_code == 409
 
 
@@ -99,8 +120,12 @@ def test_suspend_and_resume(app, ctx: ServiceContext) -> None:  # type: ignore[n
     r = issue(ctx)
     c = client_as(app, ctx, "sam", Role.OPERATOR)
     token = page_csrf(c, f"/admin/seals/{r.es_id}")
-    assert c.post(f"/admin/seals/{r.es_id}/suspend", data={"note": "评估中", "confirm": r.es_id,
-                                                           "csrf_token": token}).status_code == 302
+    assert (
+        c.post(
+            f"/admin/seals/{r.es_id}/suspend", data={"note": "评估中", "confirm": r.es_id, "csrf_token": token}
+        ).status_code
+        == 302
+    )
     html = c.get(f"/admin/seals/{r.es_id}").get_data(as_text=True)
     assert "status-suspended" in html and "停用印章" in html
     assert c.post(f"/admin/seals/{r.es_id}/resume", data={"confirm": r.es_id, "csrf_token": token}).status_code == 302
@@ -121,16 +146,22 @@ def test_markup_in_data_is_escaped(app, ctx: ServiceContext) -> None:  # type: i
     r = issue(ctx)
     c = client_as(app, ctx, "sam", Role.OPERATOR)
     token = page_csrf(c, f"/admin/seals/{r.es_id}")
-    c.post(f"/admin/seals/{r.es_id}/suspend", data={"note": "<script>alert(1)</script>", "confirm": r.es_id,
-                                                    "csrf_token": token})
+    c.post(
+        f"/admin/seals/{r.es_id}/suspend",
+        data={"note": "<script>alert(1)</script>", "confirm": r.es_id, "csrf_token": token},
+    )
     html = c.get(f"/admin/seals/{r.es_id}").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
 
 
 @pytest.mark.parametrize("path", ["/admin/seals", "/admin/applications", "/admin/enterprises"])
 @pytest.mark.parametrize("q", ["a\x00b", "x\x1fy", "z" * 101])
-def test_search_text_no_database_could_take_is_a_400_with_a_message(app, ctx: ServiceContext, path: str,  # type: ignore[no-untyped-def]
-                                                                   q: str) -> None:
+def test_search_text_no_database_could_take_is_a_400_with_a_message(
+    app,
+    ctx: ServiceContext,
+    path: str,  # type: ignore[no-untyped-def]
+    q: str,
+) -> None:
     c = client_as(app, ctx, "vera", Role.OPERATOR)
     r = c.get(path, query_string={"q": q})
     assert r.status_code == 400

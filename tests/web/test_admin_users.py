@@ -1,6 +1,7 @@
 """Admin portal: staff accounts. Create with a one-time password shown once, roles, deactivate and
 reactivate, reset the second factor; an admin never deactivates themselves and the last active
 admin stays (issue 5)."""
+
 from __future__ import annotations
 
 import re
@@ -29,9 +30,14 @@ def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
 
 def events(ctx: ServiceContext, target: str) -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]
     with ctx.reader() as s:
-        return [tuple(r) for r in s.execute(select(AuditEvent.action, AuditEvent.actor, AuditEvent.details)
-                                            .where(AuditEvent.target_type == "user", AuditEvent.target_id == target)
-                                            .order_by(AuditEvent.seq))]  # type: ignore[misc]
+        return [
+            tuple(r)
+            for r in s.execute(
+                select(AuditEvent.action, AuditEvent.actor, AuditEvent.details)
+                .where(AuditEvent.target_type == "user", AuditEvent.target_id == target)
+                .order_by(AuditEvent.seq)
+            )
+        ]  # type: ignore[misc]
 
 
 def post(client, path: str, data: dict | None = None, token_from: str = "/admin/"):  # type: ignore[no-untyped-def,type-arg]
@@ -46,8 +52,12 @@ def admin_actor(ctx: ServiceContext, name: str) -> Actor:
 
 def test_a_new_account_shows_its_one_time_password_once(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     adm = client_as(app, ctx, "adm", Role.ADMIN)
-    resp = post(adm, "/admin/users", {"username": "ZhangSan", "display_name": "张三", "roles": ["operator", "reviewer"]},
-                token_from="/admin/users")
+    resp = post(
+        adm,
+        "/admin/users",
+        {"username": "ZhangSan", "display_name": "张三", "roles": ["operator", "reviewer"]},
+        token_from="/admin/users",
+    )
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
     password = re.search(r'<code id="one-time-password">([^<]+)</code>', html).group(1)  # type: ignore[union-attr]
@@ -65,16 +75,25 @@ def test_a_new_account_shows_its_one_time_password_once(app, ctx: ServiceContext
     sign_in(app.test_client(), ctx, "zhangsan", password)
 
 
-@pytest.mark.parametrize("data,status,message", [
-    ({"username": "olivia", "roles": ["operator"]}, 409, "用户 olivia 已存在"),
-    ({"username": "9lives", "roles": ["operator"]}, 400, "用户名 9lives 无效"),
-    ({"username": "<b>x</b>", "roles": ["operator"]}, 400, "无效：2–64 个字符"),
-    ({"username": "newbie"}, 400, "请至少选择一个角色"),
-    ({"username": "newbie", "roles": ["superuser"]}, 400, "superuser"),
-    ({"username": "", "roles": ["operator"]}, 400, "该字段是必填字段"),
-])
-def test_bad_account_data_is_refused_and_nothing_is_written(app, ctx: ServiceContext, fingerprint, data,  # type: ignore[no-untyped-def]
-                                                            status: int, message: str) -> None:
+@pytest.mark.parametrize(
+    "data,status,message",
+    [
+        ({"username": "olivia", "roles": ["operator"]}, 409, "用户 olivia 已存在"),
+        ({"username": "9lives", "roles": ["operator"]}, 400, "用户名 9lives 无效"),
+        ({"username": "<b>x</b>", "roles": ["operator"]}, 400, "无效：2–64 个字符"),
+        ({"username": "newbie"}, 400, "请至少选择一个角色"),
+        ({"username": "newbie", "roles": ["superuser"]}, 400, "superuser"),
+        ({"username": "", "roles": ["operator"]}, 400, "该字段是必填字段"),
+    ],
+)
+def test_bad_account_data_is_refused_and_nothing_is_written(
+    app,
+    ctx: ServiceContext,
+    fingerprint,
+    data,  # type: ignore[no-untyped-def]
+    status: int,
+    message: str,
+) -> None:
     adm = client_as(app, ctx, "adm", Role.ADMIN)
     token = page_csrf(adm, "/admin/users")
     before = fingerprint(ctx)
@@ -97,8 +116,10 @@ def test_changing_roles_applies_at_the_users_next_request_and_is_audited(app, ct
     assert events(ctx, "sam")[-1] == ("user.roles_changed", "adm", {"before": ["operator"], "after": ["auditor"]})
     # the same roles again: nothing to record
     post(adm, "/admin/users/sam", {"roles": ["auditor"]})
-    assert events(ctx, "sam")[-1][0] == "user.roles_changed" and len(
-        [e for e in events(ctx, "sam") if e[0] == "user.roles_changed"]) == 1
+    assert (
+        events(ctx, "sam")[-1][0] == "user.roles_changed"
+        and len([e for e in events(ctx, "sam") if e[0] == "user.roles_changed"]) == 1
+    )
     # no role at all: the form says so
     resp = post(adm, "/admin/users/sam", {})
     assert resp.status_code == 400 and "请至少选择一个角色" in resp.get_data(as_text=True)
@@ -114,8 +135,9 @@ def test_deactivation_signs_the_user_out_and_reactivation_lets_them_back(app, ct
     assert "已停用" in adm.get("/admin/users/sam").get_data(as_text=True)
     r = sam.get("/admin/")
     assert r.status_code == 302 and "/admin/login" in r.headers["Location"]
-    r = sam.post("/admin/login", data={"username": "sam", "password": NEW_PASSWORD,
-                                       "csrf_token": page_csrf(sam, "/admin/login")})
+    r = sam.post(
+        "/admin/login", data={"username": "sam", "password": NEW_PASSWORD, "csrf_token": page_csrf(sam, "/admin/login")}
+    )
     assert r.status_code == 401
     # a second deactivation is a conflict with a message
     resp = post(adm, "/admin/users/sam/deactivate")
@@ -124,11 +146,14 @@ def test_deactivation_signs_the_user_out_and_reactivation_lets_them_back(app, ct
     resp = post(adm, "/admin/users/sam/reactivate")
     assert resp.status_code == 409 and "sam 已处于启用状态" in resp.get_data(as_text=True)
     ctx.clock.advance(seconds=30)
-    r = sam.post("/admin/login", data={"username": "sam", "password": NEW_PASSWORD,
-                                       "csrf_token": page_csrf(sam, "/admin/login")})
+    r = sam.post(
+        "/admin/login", data={"username": "sam", "password": NEW_PASSWORD, "csrf_token": page_csrf(sam, "/admin/login")}
+    )
     assert r.headers["Location"].endswith("/admin/login/code")
-    r = sam.post("/admin/login/code", data={"code": totp.code_at(secret, ctx.clock.now()),
-                                            "csrf_token": page_csrf(sam, "/admin/login/code")})
+    r = sam.post(
+        "/admin/login/code",
+        data={"code": totp.code_at(secret, ctx.clock.now()), "csrf_token": page_csrf(sam, "/admin/login/code")},
+    )
     assert r.status_code == 302 and sam.get("/admin/").status_code == 200
     assert [e[0] for e in events(ctx, "sam") if e[1] == "adm"] == ["user.deactivated", "user.reactivated"]
 
@@ -141,15 +166,19 @@ def test_resetting_the_second_factor_makes_the_user_enrol_again(app, ctx: Servic
     resp = post(adm, "/admin/users/sam/reset-second-factor")
     assert resp.status_code == 302
     assert "重新绑定" in adm.get(resp.headers["Location"]).get_data(as_text=True)
-    assert sam.get("/admin/").status_code == 302   # the old session is over
-    r = sam.post("/admin/login", data={"username": "sam", "password": NEW_PASSWORD,
-                                       "csrf_token": page_csrf(sam, "/admin/login")})
+    assert sam.get("/admin/").status_code == 302  # the old session is over
+    r = sam.post(
+        "/admin/login", data={"username": "sam", "password": NEW_PASSWORD, "csrf_token": page_csrf(sam, "/admin/login")}
+    )
     assert r.headers["Location"].endswith("/admin/login/enrol")
     assert events(ctx, "sam")[-1][:2] == ("totp.reset", "adm")
 
 
-def test_an_admin_cannot_deactivate_themselves_nor_remove_the_last_admin(app, ctx: ServiceContext,  # type: ignore[no-untyped-def]
-                                                                        fingerprint) -> None:
+def test_an_admin_cannot_deactivate_themselves_nor_remove_the_last_admin(
+    app,
+    ctx: ServiceContext,  # type: ignore[no-untyped-def]
+    fingerprint,
+) -> None:
     adm = client_as(app, ctx, "adm", Role.ADMIN)
     token = page_csrf(adm, "/admin/users/adm")
     before = fingerprint(ctx)
@@ -185,7 +214,7 @@ def test_two_admins_deactivating_each_other_at_once_leave_one(ctx: ServiceContex
 
     def record_slowly(session, c, actor, action, *args, **kw):  # type: ignore[no-untyped-def]
         if actor.name == "boss1" and action == "user.deactivated":
-            inside.set()          # boss1's checks passed; its transaction is still open
+            inside.set()  # boss1's checks passed; its transaction is still open
             go.wait(20)
         return real(session, c, actor, action, *args, **kw)
 
@@ -205,14 +234,18 @@ def test_two_admins_deactivating_each_other_at_once_leave_one(ctx: ServiceContex
     second = threading.Thread(target=run, args=("second", boss2, "boss1"))
     second.start()
     time.sleep(0.5)
-    assert second.is_alive() and "second" not in outcome   # waiting for the first to finish
+    assert second.is_alive() and "second" not in outcome  # waiting for the first to finish
     go.set()
     first.join(30)
     second.join(30)
     assert outcome["first"] == "done" and isinstance(outcome["second"], users.LastAdmin), outcome
     with ctx.reader() as s:
-        active = {u for (u,) in s.execute(select(User.username).where(User.active.is_(True),
-                                                                     User.username.in_(["boss1", "boss2"])))}
+        active = {
+            u
+            for (u,) in s.execute(
+                select(User.username).where(User.active.is_(True), User.username.in_(["boss1", "boss2"]))
+            )
+        }
     assert active == {"boss1"}
 
 
@@ -220,8 +253,12 @@ def test_unknown_accounts_are_404(app, ctx: ServiceContext) -> None:  # type: ig
     adm = client_as(app, ctx, "adm", Role.ADMIN)
     token = page_csrf(adm, "/admin/users")
     assert adm.get("/admin/users/nobody").status_code == 404
-    for path in ("/admin/users/nobody", "/admin/users/nobody/deactivate", "/admin/users/nobody/reactivate",
-                 "/admin/users/nobody/reset-second-factor"):
+    for path in (
+        "/admin/users/nobody",
+        "/admin/users/nobody/deactivate",
+        "/admin/users/nobody/reactivate",
+        "/admin/users/nobody/reset-second-factor",
+    ):
         assert adm.post(path, data={"csrf_token": token, "roles": ["operator"]}).status_code == 404, path
     with pytest.raises(NotFound):
         users.get_user(ctx, ADMIN, "nobody")
@@ -235,20 +272,29 @@ def test_only_admins_manage_staff_and_every_form_needs_its_token(app, ctx: Servi
     for client in (op, aud):
         token = page_csrf(client, "/admin/")
         assert client.get("/admin/users").status_code == 403
-        assert client.post("/admin/users", data={"csrf_token": token, "username": "evil",
-                                                 "roles": ["admin"]}).status_code == 403
+        assert (
+            client.post("/admin/users", data={"csrf_token": token, "username": "evil", "roles": ["admin"]}).status_code
+            == 403
+        )
         assert client.post("/admin/users/olivia", data={"csrf_token": token, "roles": ["admin"]}).status_code == 403
         assert client.post("/admin/users/olivia/deactivate", data={"csrf_token": token}).status_code == 403
         assert client.post("/admin/users/olivia/reset-second-factor", data={"csrf_token": token}).status_code == 403
-    for path, data in (("/admin/users", {"username": "x1", "roles": ["operator"]}),
-                       ("/admin/users/olivia", {"roles": ["admin"]}), ("/admin/users/olivia/deactivate", {}),
-                       ("/admin/users/olivia/reset-second-factor", {})):
+    for path, data in (
+        ("/admin/users", {"username": "x1", "roles": ["operator"]}),
+        ("/admin/users/olivia", {"roles": ["admin"]}),
+        ("/admin/users/olivia/deactivate", {}),
+        ("/admin/users/olivia/reset-second-factor", {}),
+    ):
         resp = adm.post(path, data=data)
         assert resp.status_code == 400 and "CSRF" in resp.get_data(as_text=True), path
     assert fingerprint(ctx) == before
     who = Actor("olivia", roles=frozenset({Role.OPERATOR}))
-    for call in (lambda: users.list_users(ctx, who), lambda: users.set_roles(ctx, who, "rita", [Role.ADMIN]),
-                 lambda: users.deactivate_user(ctx, who, "rita"), lambda: users.reactivate_user(ctx, who, "rita")):
+    for call in (
+        lambda: users.list_users(ctx, who),
+        lambda: users.set_roles(ctx, who, "rita", [Role.ADMIN]),
+        lambda: users.deactivate_user(ctx, who, "rita"),
+        lambda: users.reactivate_user(ctx, who, "rita"),
+    ):
         with pytest.raises(PermissionDenied):
             call()
     with pytest.raises(InvalidTransition):
@@ -279,7 +325,7 @@ def test_the_list_pages_by_username_and_escapes_markup(app, ctx: ServiceContext)
 def test_init_makes_a_new_first_admin_when_every_admin_is_deactivated(ctx: ServiceContext) -> None:
     users.add_user(ctx, ADMIN, "admin", [Role.ADMIN])
     assert users.ensure_first_admin(ctx, ADMIN) is None
-    with ctx.transaction() as s:   # e.g. deactivated behind the guard, directly in the database
+    with ctx.transaction() as s:  # e.g. deactivated behind the guard, directly in the database
         s.scalars(select(User).where(User.username == "admin")).one().active = False
     made = users.ensure_first_admin(ctx, ADMIN)
     assert made is not None and made[0] == "admin2" and len(made[1]) >= 12

@@ -1,5 +1,6 @@
 """Chinese pages speak Chinese (issue 11 item 5): real refusals driven through the pages in Chinese
 show the message's Chinese text and no English sentence; the public verifier shows both languages."""
+
 from __future__ import annotations
 
 import io
@@ -59,8 +60,9 @@ def zh_client(app, ctx: ServiceContext, name: str, *roles: Role):  # type: ignor
 def test_the_public_verifier_says_why_in_chinese_and_english(app) -> None:  # type: ignore[no-untyped-def]
     c = app.test_client()
     c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
-    r = c.post("/verify", data={"file": (io.BytesIO(b"this is not a seal"), "x.esl")},
-               content_type="multipart/form-data")
+    r = c.post(
+        "/verify", data={"file": (io.BytesIO(b"this is not a seal"), "x.esl")}, content_type="multipart/form-data"
+    )
     assert r.status_code == 400
     shown = errors(r.get_data(as_text=True))
     assert "不是电子印章、电子签章或 OFD 文档（既非 DER 也非 ZIP）" in shown
@@ -70,8 +72,11 @@ def test_the_public_verifier_says_why_in_chinese_and_english(app) -> None:  # ty
 def test_a_seal_that_is_not_one_is_explained_in_both_languages(app) -> None:  # type: ignore[no-untyped-def]
     """A DER file that is no seal: the parse problem is said in Chinese too (not English inside Chinese)."""
     c = app.test_client()
-    r = c.post("/verify", data={"file": (io.BytesIO(bytes.fromhex("300602010102010a")), "x.esl")},
-               content_type="multipart/form-data")
+    r = c.post(
+        "/verify",
+        data={"file": (io.BytesIO(bytes.fromhex("300602010102010a")), "x.esl")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 400
     zh, en = errors(r.get_data(as_text=True)).split(" / ", 1)
     assert zh.startswith("既不是电子印章（SES_SealInfo（偏移 2）：应为 SEQUENCE，实为 INTEGER）"), zh
@@ -127,10 +132,15 @@ def test_apply_form_csr_refusal_in_chinese(app, ctx: ServiceContext) -> None:  #
 def test_licence_import_row_errors_in_chinese(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     c = zh_client(app, ctx, "opal", Role.OPERATOR)
     tok = TOKEN.search(c.get("/admin/licences/import").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
-    csv = ("uscc,name,legal_representative,entity_type,address,registered_on,status\n"
-           "91440300MA5FUTURE0,某公司,张三,有限责任公司,深圳,2020-01-01,active\n").encode()
-    r = c.post("/admin/licences/import", data={"csrf_token": tok, "file": (io.BytesIO(csv), "l.csv")},
-               content_type="multipart/form-data")
+    csv = (
+        "uscc,name,legal_representative,entity_type,address,registered_on,status\n"
+        "91440300MA5FUTURE0,某公司,张三,有限责任公司,深圳,2020-01-01,active\n"
+    ).encode()
+    r = c.post(
+        "/admin/licences/import",
+        data={"csrf_token": tok, "file": (io.BytesIO(csv), "l.csv")},
+        content_type="multipart/form-data",
+    )
     html = r.get_data(as_text=True)
     row = unescape(re.sub(r"<[^>]+>", " ", html.split('class="row-rejected"', 1)[1].split("</tr>", 1)[0]))
     assert "统一社会信用代码" in row

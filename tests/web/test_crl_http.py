@@ -1,4 +1,5 @@
 """CRLs over plain HTTP: static files, conditional requests, index and stale alarm."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,11 +41,15 @@ def test_conditional_get_gives_304_and_head_gives_headers_only(ctx: ServiceConte
     etag = first.headers["ETag"]
     again = client.get("/crl/ecdsa-issuing-delta.crl", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
-    since = client.get("/crl/ecdsa-issuing-delta.crl",
-                       headers={"If-Modified-Since": format_datetime(NOW + dt.timedelta(seconds=5), usegmt=True)})
+    since = client.get(
+        "/crl/ecdsa-issuing-delta.crl",
+        headers={"If-Modified-Since": format_datetime(NOW + dt.timedelta(seconds=5), usegmt=True)},
+    )
     assert since.status_code == 304
-    older = client.get("/crl/ecdsa-issuing-delta.crl",
-                       headers={"If-Modified-Since": format_datetime(NOW - dt.timedelta(days=1), usegmt=True)})
+    older = client.get(
+        "/crl/ecdsa-issuing-delta.crl",
+        headers={"If-Modified-Since": format_datetime(NOW - dt.timedelta(days=1), usegmt=True)},
+    )
     assert older.status_code == 200
     stale_tag = client.get("/crl/ecdsa-issuing-delta.crl", headers={"If-None-Match": '"0000"'})
     assert stale_tag.status_code == 200
@@ -62,8 +67,16 @@ def test_a_new_publication_changes_the_etag(ctx: ServiceContext, client) -> None
     assert after.status_code == 200 and after.headers["ETag"] != before
 
 
-@pytest.mark.parametrize("path", ["/crl/nope.crl", "/crl/../kek.json", "/crl/sm2-issuing/shard-99.crl",
-                                  "/crl/%2e%2e/secret_key", "/crl/sm2-issuing.crl.tmp"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/crl/nope.crl",
+        "/crl/../kek.json",
+        "/crl/sm2-issuing/shard-99.crl",
+        "/crl/%2e%2e/secret_key",
+        "/crl/sm2-issuing.crl.tmp",
+    ],
+)
 def test_unknown_or_unsafe_crl_paths_are_404(ctx: ServiceContext, client, path: str) -> None:  # type: ignore[no-untyped-def]
     crl_publish.publish(ctx, ADMIN)
     assert client.get(path).status_code == 404
@@ -73,8 +86,13 @@ def test_index_lists_every_crl_and_flags_stale_ones(ctx: ServiceContext, client)
     crl_publish.publish(ctx, ADMIN)
     j = client.get("/crl/index.json").get_json()
     paths = {c["path"]: c for c in j["crls"]}
-    assert {"sm2-root.crl", "sm2-root-delta.crl", "sm2-issuing.crl", "ecdsa-issuing-delta.crl",
-            "ecdsa-issuing/shard-7.crl"} <= set(paths)
+    assert {
+        "sm2-root.crl",
+        "sm2-root-delta.crl",
+        "sm2-issuing.crl",
+        "ecdsa-issuing-delta.crl",
+        "ecdsa-issuing/shard-7.crl",
+    } <= set(paths)
     full = paths["sm2-issuing.crl"]
     assert full["issuer"] == "sm2-issuing" and full["kind"] == "full" and full["entries"] == 0
     assert full["url"] == "http://registry.test/crl/sm2-issuing.crl" and len(full["sha256"]) == 64

@@ -1,6 +1,7 @@
 """Issue 11 items 6-8 through the pages in Chinese: codes shown by their names (states, reasons,
 audit actions and details, licence history), the revocation form with no default reason, and
 times in Beijing time, labelled."""
+
 from __future__ import annotations
 
 import re
@@ -49,8 +50,10 @@ def test_audit_page_shows_action_names_and_readable_details(app, ctx: ServiceCon
     html = c.get("/admin/audit").get_data(as_text=True)
     table = visible(html.split('id="audit-events"', 1)[1].split("</table>", 1)[0])
     assert "吊销印章" in table and "签发印章" in table and "印章 " + code in " ".join(table.split())
-    assert "原因：挂失（密钥遗失或泄露）（keyCompromise）" in table.replace(" ", "").replace("原因：", "原因：") or \
-        "挂失（密钥遗失或泄露）（keyCompromise）" in table
+    assert (
+        "原因：挂失（密钥遗失或泄露）（keyCompromise）" in table.replace(" ", "").replace("原因：", "原因：")
+        or "挂失（密钥遗失或泄露）（keyCompromise）" in table
+    )
     assert '{"' not in table and '":' not in table
     assert '<option value="seal" >印章</option>' in html or ">印章</option>" in html
 
@@ -59,8 +62,9 @@ def test_application_pages_name_state_channel_and_licence_history(app, ctx: Serv
     from registry.pki.keys import Algorithm, PrivateKey
 
     pub = PrivateKey.generate(Algorithm.SM2).public_key.pem().encode()
-    app_id = applications.submit(ctx, ADMIN, uscc=SHENZHEN_USCC, seal_type="finance",
-                                 key=seals.KeyMaterial(public_key_pem=pub))
+    app_id = applications.submit(
+        ctx, ADMIN, uscc=SHENZHEN_USCC, seal_type="finance", key=seals.KeyMaterial(public_key_pem=pub)
+    )
     c = client_as(app, ctx, "opal", Role.OPERATOR)
     listing = visible(c.get("/admin/applications?state=submitted").get_data(as_text=True))
     assert "已提交" in listing and "窗口受理" in listing
@@ -82,8 +86,15 @@ def test_revocation_form_has_no_default_and_names_each_reason(app, ctx: ServiceC
     assert ("keyCompromise", "", "挂失（密钥遗失或泄露）（keyCompromise）") in options
     assert ("affiliationChanged", "", "登记事项变更（affiliationChanged）") in options
     before = fingerprint(ctx)
-    r = c.post(f"/admin/seals/{code}/revoke", data={"csrf_token": TOKEN.search(html).group(1),  # type: ignore[union-attr]
-                                                    "reason": "", "confirm": code}, follow_redirects=True)
+    r = c.post(
+        f"/admin/seals/{code}/revoke",
+        data={
+            "csrf_token": TOKEN.search(html).group(1),  # type: ignore[union-attr]
+            "reason": "",
+            "confirm": code,
+        },
+        follow_redirects=True,
+    )
     assert "未吊销：请选择吊销原因。" in r.get_data(as_text=True)
     assert fingerprint(ctx) == before
 
@@ -101,7 +112,7 @@ def test_times_on_pages_are_beijing_time_labelled(app, ctx: ServiceContext) -> N
         start = seal.valid_start
     local = format_local(start, "Asia/Shanghai", "zh")
     assert local.endswith("北京时间") and local in visible(html)
-    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", visible(html))   # no raw ISO timestamps
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", visible(html))  # no raw ISO timestamps
     # the public status page too, and the API stays UTC
     pub = visible(app.test_client().get(f"/seals/{res.es_id}").get_data(as_text=True))
     assert local in pub
@@ -118,9 +129,14 @@ def test_every_audit_action_recorded_has_a_label() -> None:
     root = pathlib.Path(registry.__file__).parent
     found = set()
     for path in root.rglob("*.py"):
-        found |= set(re.findall(r'"((?:application|authority|crl|enterprise|licence|notification|person|seal|signin|'
-                                r'totp|user)\.[a-z_]+)", "(?:application|authority|enterprise|licence-file|seal|'
-                                r'user|person)"', path.read_text()))
+        found |= set(
+            re.findall(
+                r'"((?:application|authority|crl|enterprise|licence|notification|person|seal|signin|'
+                r'totp|user)\.[a-z_]+)", "(?:application|authority|enterprise|licence-file|seal|'
+                r'user|person)"',
+                path.read_text(),
+            )
+        )
     assert len(found) > 20
     missing = sorted(a for a in found if a not in labels.AUDIT_ACTIONS)
     assert missing == []

@@ -1,5 +1,6 @@
 """OCSP over HTTP (RFC 6960 Appendix A, RFC 5019): GET and POST, caching headers, errors as OCSP
 statuses with HTTP 200, and thousands of mutated requests that never end in a 500."""
+
 from __future__ import annotations
 
 import base64
@@ -9,9 +10,11 @@ import urllib.parse
 from email.utils import parsedate_to_datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from registry.pki import ocsp as pki_ocsp, x509
+from registry.pki import ocsp as pki_ocsp
+from registry.pki import x509
 from registry.services import authorities, ocsp, revocation, seals
 from registry.services.context import ServiceContext
 from registry.web import create_app
@@ -26,9 +29,18 @@ def client(ctx: ServiceContext):  # type: ignore[no-untyped-def]
 
 
 def _request(ctx: ServiceContext, alg: str = "ecdsa", nonce: bytes | None = None) -> tuple[bytes, seals.IssueResult]:
-    res = seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-        uscc=SHENZHEN_USCC, seal_type="finance", key=seals.KeyMaterial(generate=True), operator="olivia",
-        approver="rita", algorithm=alg))
+    res = seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=SHENZHEN_USCC,
+            seal_type="finance",
+            key=seals.KeyMaterial(generate=True),
+            operator="olivia",
+            approver="rita",
+            algorithm=alg,
+        ),
+    )
     with ctx.reader() as s:
         ca = authorities.chain(ctx, s, f"{alg}-issuing")[0]
     serial = x509.Certificate.from_der(res.certificate_der).serial
@@ -83,8 +95,10 @@ def test_a_revocation_is_served_at_once(ctx: ServiceContext, client) -> None:  #
     assert single.status == "revoked" and single.revoked_at == ctx.clock.now()
 
 
-@pytest.mark.parametrize("how", ["truncated", "garbage", "oversized", "empty", "bad base64", "no request",
-                                 "unknown issuer", "unsupported hash"])
+@pytest.mark.parametrize(
+    "how",
+    ["truncated", "garbage", "oversized", "empty", "bad base64", "no request", "unknown issuer", "unsupported hash"],
+)
 def test_bad_input_is_an_ocsp_error_status_never_a_500(ctx: ServiceContext, client, how: str) -> None:  # type: ignore[no-untyped-def]
     req, _res = _request(ctx)
     expected = pki_ocsp.ResponseStatus.MALFORMED_REQUEST
@@ -103,7 +117,7 @@ def test_bad_input_is_an_ocsp_error_status_never_a_500(ctx: ServiceContext, clie
     elif how == "unknown issuer":
         cid = pki_ocsp.cert_id(pki_ocsp.HashAlgorithm.SHA1, b"\x30\x00", b"\x04" + b"\x07" * 64, 99)
         r = client.post("/ocsp", data=pki_ocsp.build_request([cid]))
-        expected = pki_ocsp.ResponseStatus.UNAUTHORIZED   # RFC 5019 §2.2.3
+        expected = pki_ocsp.ResponseStatus.UNAUTHORIZED  # RFC 5019 §2.2.3
     else:
         r = client.post("/ocsp", data=req.replace(bytes.fromhex("2b0e03021a"), bytes.fromhex("2b0e03021b")))
     assert r.status_code == 200 and r.mimetype == CT
@@ -128,9 +142,12 @@ def test_an_internal_failure_is_an_internal_error_status_not_a_500(ctx: ServiceC
     assert r.status_code == 200 and _status(r.data) is pki_ocsp.ResponseStatus.INTERNAL_ERROR
 
 
-_FUZZ = settings(database=None, deadline=None, max_examples=2000,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                        HealthCheck.data_too_large])
+_FUZZ = settings(
+    database=None,
+    deadline=None,
+    max_examples=2000,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+)
 
 
 @pytest.mark.slow
@@ -153,7 +170,7 @@ def test_thousands_of_mutated_requests_never_escape(ctx: ServiceContext, client)
             elif op == "insert":
                 body[pos:pos] = data.draw(st.binary(min_size=1, max_size=8))
             elif op == "delete" and body:
-                del body[pos:pos + data.draw(st.integers(1, 4))]
+                del body[pos : pos + data.draw(st.integers(1, 4))]
             elif body:
                 body[pos] = data.draw(st.integers(0, 255))
         if data.draw(st.booleans()):

@@ -9,6 +9,7 @@ SM2 hierarchy: OpenSSL 3.0 cannot verify an SM2 signature made with the GM/T 000
 response, so `openssl ocsp -noverify` reads the status and `openssl dgst -sm3 -sigopt distid:...`
 checks the signature over the tbsResponseData that `openssl asn1parse -strparse` extracts
 (design.md §9)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,7 +28,8 @@ import pytest
 
 from registry.config import Settings
 from registry.domain.roles import Role
-from registry.pki import der, ocsp as pki_ocsp
+from registry.pki import der
+from registry.pki import ocsp as pki_ocsp
 from registry.services import authorities, licences, ocsp, revocation, seals, users
 from registry.services.context import Actor, ServiceContext
 from registry.services.demo import DEMO_CSV
@@ -65,18 +67,27 @@ def live(tmp_path: Path, database_url: str) -> Iterator[Live]:
     """A database with the hierarchies and demo licences (real clock: the server's), served by
     `registry serve` with two gunicorn workers."""
     port = _free_port()
-    env = {"REGISTRY_INSTANCE_PATH": str(tmp_path / "instance"), "REGISTRY_DATABASE_URL": database_url,
-           "REGISTRY_KEK": TEST_KEK, "REGISTRY_SECRET_KEY": "test-secret",
-           "REGISTRY_BASE_URL": f"http://127.0.0.1:{port}", "REGISTRY_CRL_SHARDS": "8"}
+    env = {
+        "REGISTRY_INSTANCE_PATH": str(tmp_path / "instance"),
+        "REGISTRY_DATABASE_URL": database_url,
+        "REGISTRY_KEK": TEST_KEK,
+        "REGISTRY_SECRET_KEY": "test-secret",
+        "REGISTRY_BASE_URL": f"http://127.0.0.1:{port}",
+        "REGISTRY_CRL_SHARDS": "8",
+    }
     ctx = ServiceContext.create(Settings.from_env(env))
     authorities.ensure_hierarchies(ctx, ADMIN)
     users.add_user(ctx, ADMIN, "olivia", [Role.OPERATOR])
     users.add_user(ctx, ADMIN, "rita", [Role.REVIEWER])
     licences.import_licences(ctx, ADMIN, DEMO_CSV.encode(), "demo.csv")
     exe = Path(sys.executable).parent / "registry"
-    proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--workers", "2", "--no-publisher"],
-                            env={**env, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port), "--workers", "2", "--no-publisher"],
+        env={**env, "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         for _ in range(300):  # bounded wait for the workers to boot
             try:
@@ -97,9 +108,18 @@ def live(tmp_path: Path, database_url: str) -> Iterator[Live]:
 
 
 def _issue(ctx: ServiceContext, alg: str) -> seals.IssueResult:
-    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-        uscc=SHENZHEN_USCC, seal_type="finance", key=seals.KeyMaterial(generate=True), operator="olivia",
-        approver="rita", algorithm=alg))
+    return seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=SHENZHEN_USCC,
+            seal_type="finance",
+            key=seals.KeyMaterial(generate=True),
+            operator="olivia",
+            approver="rita",
+            algorithm=alg,
+        ),
+    )
 
 
 def _ask(openssl: str, live: Live, issuer: Path, cert: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -112,7 +132,8 @@ def _status_line(out: str, cert: Path) -> str:
 
 @pytest.mark.openssl
 def test_openssl_ocsp_gets_good_then_revoked_with_time_and_reason_for_an_ecdsa_certificate(
-        openssl: str, live: Live) -> None:
+    openssl: str, live: Live
+) -> None:
     res = _issue(live.ctx, "ecdsa")
     cert = live.pem("holder.pem", res.certificate_der)
     issuing, root = live.authority("ecdsa-issuing"), live.authority("ecdsa-root")
@@ -134,13 +155,14 @@ def test_openssl_ocsp_gets_good_then_revoked_with_time_and_reason_for_an_ecdsa_c
         assert "Reason: keyCompromise" in out.stdout
         when = re.search(r"Revocation Time: (.+)", out.stdout)
         assert when is not None
-        assert dt.datetime.strptime(when.group(1).strip(), "%b %d %H:%M:%S %Y GMT").replace(
-            tzinfo=dt.timezone.utc) == revoked.revoked_at
+        assert (
+            dt.datetime.strptime(when.group(1).strip(), "%b %d %H:%M:%S %Y GMT").replace(tzinfo=dt.UTC)
+            == revoked.revoked_at
+        )
 
 
 @pytest.mark.openssl
-def test_openssl_ocsp_answers_for_the_ecdsa_issuing_ca_certificate_signed_by_the_root(
-        openssl: str, live: Live) -> None:
+def test_openssl_ocsp_answers_for_the_ecdsa_issuing_ca_certificate_signed_by_the_root(openssl: str, live: Live) -> None:
     issuing, root = live.authority("ecdsa-issuing"), live.authority("ecdsa-root")
     out = _ask(openssl, live, root, issuing, "-CAfile", root, "-no_nonce")
     assert _status_line(out.stdout, issuing) == "good" and "Response verify OK" in out.stderr
@@ -158,8 +180,9 @@ def test_openssl_ocsp_rejects_a_response_signed_by_the_wrong_ca(openssl: str, li
     res = _issue(live.ctx, "ecdsa")
     cert = live.pem("holder.pem", res.certificate_der)
     root = live.authority("ecdsa-root")
-    out = ossl(openssl, "ocsp", "-issuer", root, "-cert", cert, "-url", live.url, "-CAfile", root, "-no_nonce",
-               check=False)
+    out = ossl(
+        openssl, "ocsp", "-issuer", root, "-cert", cert, "-url", live.url, "-CAfile", root, "-no_nonce", check=False
+    )
     assert "unauthorized" in (out.stdout + out.stderr).lower()
 
 
@@ -184,8 +207,7 @@ def _sm2_signature_check(openssl: str, live: Live, response: Path, issuer: Path)
 
 
 @pytest.mark.openssl
-def test_sm2_responses_read_by_openssl_and_their_signature_checked_with_openssl_dgst(
-        openssl: str, live: Live) -> None:
+def test_sm2_responses_read_by_openssl_and_their_signature_checked_with_openssl_dgst(openssl: str, live: Live) -> None:
     res = _issue(live.ctx, "sm2")
     cert = live.pem("holder.pem", res.certificate_der)
     issuing = live.authority("sm2-issuing")
@@ -221,10 +243,10 @@ def test_stored_responses_are_what_the_server_sends(live: Live) -> None:
         stored = s.scalar(select(OcspResponse.response_der).where(OcspResponse.serial == serial))
     with live.ctx.reader() as s:
         issuer = authorities.chain(live.ctx, s, "ecdsa-issuing")[0]
-    cid = pki_ocsp.cert_id(pki_ocsp.HashAlgorithm.SHA1, issuer.subject_der, issuer.public_key.point,
-                           int(serial, 16))
-    req = urllib.request.Request(live.url, data=pki_ocsp.build_request([cid]),
-                                 headers={"Content-Type": "application/ocsp-request"})
+    cid = pki_ocsp.cert_id(pki_ocsp.HashAlgorithm.SHA1, issuer.subject_der, issuer.public_key.point, int(serial, 16))
+    req = urllib.request.Request(
+        live.url, data=pki_ocsp.build_request([cid]), headers={"Content-Type": "application/ocsp-request"}
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.read() == stored and resp.headers["Content-Type"] == "application/ocsp-response"
     assert ocsp.PRESIGNED_HASH is pki_ocsp.HashAlgorithm.SHA1

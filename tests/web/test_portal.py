@@ -1,4 +1,5 @@
 """The enterprise portal: e-licence sign-in, the set of four, timelines, isolation between enterprises."""
+
 from __future__ import annotations
 
 import re
@@ -14,7 +15,7 @@ from registry.web import create_app
 from tests.conftest import SHENZHEN_USCC
 from tests.services.test_applications import staff_actor
 
-OTHER_USCC = "91440300MA5GK7B25F"   # demo licence, active, another enterprise
+OTHER_USCC = "91440300MA5GK7B25F"  # demo licence, active, another enterprise
 
 
 @pytest.fixture
@@ -64,8 +65,10 @@ def test_replayed_wrong_challenge_and_forged_credentials_are_refused(app, ctx: S
     assert c.post("/portal/login", data={"credential": stolen, "csrf_token": token}).status_code == 401
     # replay after a successful sign-in and sign-out: the challenge was used up
     assert other.post("/portal/login", data={"credential": stolen, "csrf_token": tok2}).status_code == 302
-    tok3 = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',  # type: ignore[union-attr]
-                     other.get("/portal/").get_data(as_text=True)).group(1)
+    tok3 = re.search(
+        r'name="csrf_token"[^>]*value="([^"]+)"',  # type: ignore[union-attr]
+        other.get("/portal/").get_data(as_text=True),
+    ).group(1)
     other.post("/portal/logout", data={"csrf_token": tok3})
     _ch, tok4 = login_page(other)
     assert other.post("/portal/login", data={"credential": stolen, "csrf_token": tok4}).status_code == 401
@@ -81,8 +84,10 @@ def test_apply_for_the_set_of_four_all_or_nothing(app, ctx: ServiceContext, fing
     html = c.get("/portal/apply").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
     before = fingerprint(ctx)
-    bad = {f"csr_{code}": (io.BytesIO(csr(OTHER_USCC if code == "04" else SHENZHEN_USCC)), "r.csr")
-           for code in ("01", "02", "04", "05")}
+    bad = {
+        f"csr_{code}": (io.BytesIO(csr(OTHER_USCC if code == "04" else SHENZHEN_USCC)), "r.csr")
+        for code in ("01", "02", "04", "05")
+    }
     r = c.post("/portal/apply", data={**bad, "csrf_token": token}, content_type="multipart/form-data")
     assert r.status_code == 400 and OTHER_USCC in r.get_data(as_text=True)
     assert fingerprint(ctx) == before  # none of the four was stored
@@ -93,9 +98,13 @@ def test_apply_for_the_set_of_four_all_or_nothing(app, ctx: ServiceContext, fing
 
 
 def test_timeline_withdraw_and_isolation(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
-    mine = applications.submit(ctx, staff_actor(ctx, "olivia"), uscc=SHENZHEN_USCC, seal_type="finance",
-                               key=__import__("registry.services.seals", fromlist=["KeyMaterial"]).KeyMaterial(
-                                   csr=csr(SHENZHEN_USCC)))
+    mine = applications.submit(
+        ctx,
+        staff_actor(ctx, "olivia"),
+        uscc=SHENZHEN_USCC,
+        seal_type="finance",
+        key=__import__("registry.services.seals", fromlist=["KeyMaterial"]).KeyMaterial(csr=csr(SHENZHEN_USCC)),
+    )
     applications.review(ctx, staff_actor(ctx, "olivia"), mine)
     a = app.test_client()
     sign_in(a, ctx)
@@ -104,10 +113,14 @@ def test_timeline_withdraw_and_isolation(app, ctx: ServiceContext) -> None:  # t
     b = app.test_client()
     sign_in(b, ctx, OTHER_USCC)
     assert b.get(f"/portal/applications/{mine}").status_code == 404
-    tok = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',  # type: ignore[union-attr]
-                    b.get("/portal/").get_data(as_text=True)).group(1)
+    tok = re.search(
+        r'name="csrf_token"[^>]*value="([^"]+)"',  # type: ignore[union-attr]
+        b.get("/portal/").get_data(as_text=True),
+    ).group(1)
     assert b.post(f"/portal/applications/{mine}/withdraw", data={"csrf_token": tok}).status_code == 404
-    tok = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',  # type: ignore[union-attr]
-                    a.get(f"/portal/applications/{mine}").get_data(as_text=True)).group(1)
+    tok = re.search(
+        r'name="csrf_token"[^>]*value="([^"]+)"',  # type: ignore[union-attr]
+        a.get(f"/portal/applications/{mine}").get_data(as_text=True),
+    ).group(1)
     assert a.post(f"/portal/applications/{mine}/withdraw", data={"csrf_token": tok}).status_code == 302
     assert "已撤回" in a.get(f"/portal/applications/{mine}").get_data(as_text=True)

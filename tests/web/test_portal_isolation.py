@@ -7,6 +7,7 @@ A new portal URL with an argument this test does not know fails here until it is
 isolation rule cannot be forgotten for it. The same walk is done by an authorised person of A to
 whom none of these objects was granted.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,10 @@ from tests.web.test_portal_people import issue, person_sign_in
 OWNED_ARGS = {"app_id", "es_id", "pid", "notice_id"}
 # Rules whose arguments are not objects of an enterprise (a seal type for the picture preview):
 # listed with the reason, so that nothing is skipped silently.
-NOT_OWNED = {"portal.static": "the portal's own script and styles",
-             "portal.apply_preview": "the picture preview of a seal type, drawn from the signed-in enterprise's data"}
+NOT_OWNED = {
+    "portal.static": "the portal's own script and styles",
+    "portal.apply_preview": "the picture preview of a seal type, drawn from the signed-in enterprise's data",
+}
 
 
 def _csrf(html: str) -> str:
@@ -45,7 +48,9 @@ def portal_urls(flask_app, ids: dict[str, object]) -> list[tuple[str, str, str]]
             continue
         if rule.endpoint in NOT_OWNED:
             continue
-        unknown = set(rule.arguments) - OWNED_ARGS - {n for n, c in rule._converters.items() if isinstance(c, AnyConverter)}
+        unknown = (
+            set(rule.arguments) - OWNED_ARGS - {n for n, c in rule._converters.items() if isinstance(c, AnyConverter)}
+        )
         assert not unknown, f"{rule.rule}: unknown argument(s) {unknown}: add them to this isolation test"
         fixed = {n: sorted(c.items) for n, c in rule._converters.items() if isinstance(c, AnyConverter)}
         for combo in product(*fixed.values()) if fixed else [()]:
@@ -68,16 +73,23 @@ def a_objects(ctx: ServiceContext) -> dict[str, object]:
     with ctx.reader() as s:
         ent = s.scalars(select(Enterprise).where(Enterprise.uscc == SHENZHEN_USCC)).one()
         boss = Principal(ent.id, ent.uscc, ent.name, ent.legal_representative)
-    app_id = applications.submit(ctx, boss.actor, uscc=SHENZHEN_USCC, seal_type="contract",
-                                 key=seals.KeyMaterial(csr=csr(SHENZHEN_USCC)), channel="portal")
+    app_id = applications.submit(
+        ctx,
+        boss.actor,
+        uscc=SHENZHEN_USCC,
+        seal_type="contract",
+        key=seals.KeyMaterial(csr=csr(SHENZHEN_USCC)),
+        channel="portal",
+    )
     pid, password = enterprise_people.create_person(ctx, boss, "li.lei", "李雷")
     from registry.db.models import Notification
     from registry.services import notify
 
     notify.collect(ctx)
     with ctx.reader() as s:
-        notice_id = s.scalar(select(Notification.id).where(Notification.enterprise_id == ent.id,
-                                                           Notification.kind == "seal_issued"))
+        notice_id = s.scalar(
+            select(Notification.id).where(Notification.enterprise_id == ent.id, Notification.kind == "seal_issued")
+        )
     assert notice_id is not None
     return {"es_id": es_id, "app_id": app_id, "pid": pid, "password": password, "notice_id": notice_id}
 
@@ -88,36 +100,53 @@ def _walk(client, flask_app, ids: dict[str, object], fingerprint, ctx: ServiceCo
     wrong = []
     urls = portal_urls(flask_app, ids)
     for endpoint, method, url in urls:
-        r = client.open(url, method=method, data={"csrf_token": token, "confirm": str(ids["es_id"]),
-                                                  "seal": str(ids["es_id"]), "authority": "manage"})
+        r = client.open(
+            url,
+            method=method,
+            data={"csrf_token": token, "confirm": str(ids["es_id"]), "seal": str(ids["es_id"]), "authority": "manage"},
+        )
         if r.status_code != 404:
             wrong.append(f"{method} {url} ({endpoint}): {r.status_code}")
     assert fingerprint(ctx) == before, "a refused request changed the database"
     # the walk covered the kinds of objects the portal has
     endpoints = {e for e, _m, _u in urls}
-    assert {"portal.application", "portal.withdraw", "portal.person", "portal.person_grant", "portal.notice"} <= endpoints
+    assert {
+        "portal.application",
+        "portal.withdraw",
+        "portal.person",
+        "portal.person_grant",
+        "portal.notice",
+    } <= endpoints
     assert any("/seals/" in u for _e, _m, u in urls) and len(urls) >= 20
     return wrong
 
 
-def test_another_enterprise_gets_404_for_every_portal_url_with_our_ids(app, ctx: ServiceContext, a_objects,  # type: ignore[no-untyped-def]
-                                                                      fingerprint) -> None:
+def test_another_enterprise_gets_404_for_every_portal_url_with_our_ids(
+    app,
+    ctx: ServiceContext,
+    a_objects,  # type: ignore[no-untyped-def]
+    fingerprint,
+) -> None:
     mallory = app.test_client()
     sign_in(mallory, ctx, OTHER_USCC)
     assert _walk(mallory, app, a_objects, fingerprint, ctx) == []
 
 
-def test_a_person_without_authority_gets_404_for_our_seals_and_403_for_the_rest(app, ctx: ServiceContext,  # type: ignore[no-untyped-def]
-                                                                               a_objects, fingerprint) -> None:
+def test_a_person_without_authority_gets_404_for_our_seals_and_403_for_the_rest(
+    app,
+    ctx: ServiceContext,  # type: ignore[no-untyped-def]
+    a_objects,
+    fingerprint,
+) -> None:
     c, _secret = person_sign_in(app, ctx, "li.lei", str(a_objects["password"]))
     token = _csrf(c.get("/portal/").get_data(as_text=True))
     before = fingerprint(ctx)
     for endpoint, method, url in portal_urls(app, a_objects):
         r = c.open(url, method=method, data={"csrf_token": token, "confirm": str(a_objects["es_id"])})
         if "/seals/" in url:
-            assert r.status_code == 404, f"{method} {url}: {r.status_code}"   # not granted: not there
+            assert r.status_code == 404, f"{method} {url}: {r.status_code}"  # not granted: not there
         else:
-            assert r.status_code in (403, 404), f"{method} {url}: {r.status_code}"   # the legal representative's
+            assert r.status_code in (403, 404), f"{method} {url}: {r.status_code}"  # the legal representative's
     assert fingerprint(ctx) == before
     with ctx.reader() as s:
         assert s.get(SealApplication, a_objects["app_id"]).state.value == "submitted"  # type: ignore[union-attr]

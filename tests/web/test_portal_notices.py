@@ -1,6 +1,7 @@
 """The notice centre of the enterprise portal (/portal/notices): notices appear as the registry
 records events (without waiting for the daily e-mail job), each reader sees what portal_access lets
 them see, another enterprise sees none, and the unread badge counts down once the page is opened."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,11 +46,11 @@ def test_approval_issuance_and_revocation_appear_at_once_newest_first(app, ctx: 
     html = c.get("/portal/notices").get_data(as_text=True)
     assert kinds(html) == ["application_approved"]
     assert "申请已批准" in html and f'href="/portal/applications/{app_id}"' in html
-    assert "2026-11-23 16:00" in html and "北京时间" in html          # 08:00 UTC, in Beijing time
-    assert "未发送：无可用的联系邮箱" in html            # the digest has nowhere to go
+    assert "2026-11-23 16:00" in html and "北京时间" in html  # 08:00 UTC, in Beijing time
+    assert "未发送：无可用的联系邮箱" in html  # the digest has nowhere to go
     lr = legal(ctx)
     enterprise_people.set_contact_email(ctx, lr, "office@example.cn")
-    assert "等待发送" in c.get("/portal/notices").get_data(as_text=True)   # no e-mail job has run
+    assert "等待发送" in c.get("/portal/notices").get_data(as_text=True)  # no e-mail job has run
     es_id = applications.issue(ctx, staff_actor(ctx, "olivia"), app_id).es_id
     revocation.revoke_seal(ctx, ADMIN, es_id, "keyCompromise")
     html = c.get("/portal/notices").get_data(as_text=True)
@@ -94,8 +95,13 @@ def test_a_person_sees_only_the_notices_of_seals_granted_to_them(app, ctx: Servi
     lr = app.test_client()
     sign_in(lr, ctx)
     assert sorted(kinds(lr.get("/portal/notices").get_data(as_text=True))) == [
-        "application_approved", "application_approved", "application_approved", "seal_issued", "seal_issued",
-        "seal_suspended"]
+        "application_approved",
+        "application_approved",
+        "application_approved",
+        "seal_issued",
+        "seal_issued",
+        "seal_suspended",
+    ]
 
 
 def test_another_enterprise_sees_none_of_them_and_gets_404_for_every_id(app, ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
@@ -105,7 +111,7 @@ def test_another_enterprise_sees_none_of_them_and_gets_404_for_every_id(app, ctx
     notify.collect(ctx)
     with ctx.reader() as s:
         theirs = s.scalars(select(Notification.id)).all()
-    assert len(theirs) == 4   # issuance at the counter (approved, issued), approval, revocation
+    assert len(theirs) == 4  # issuance at the counter (approved, issued), approval, revocation
     mallory = app.test_client()
     sign_in(mallory, ctx, OTHER_USCC)
     html = mallory.get("/portal/notices").get_data(as_text=True)
@@ -127,10 +133,10 @@ def test_the_unread_badge_counts_down_after_viewing_per_reader(app, ctx: Service
     c = app.test_client()
     sign_in(c, ctx)
     home = c.get("/portal/").get_data(as_text=True)
-    assert badge(home) == 3 and 'href="/portal/notices"' in home   # the seal's approval and issuance, an approval
+    assert badge(home) == 3 and 'href="/portal/notices"' in home  # the seal's approval and issuance, an approval
     html = c.get("/portal/notices").get_data(as_text=True)
     assert html.count('class="notice unread"') == 3 and "自您上次查看以来的新通知：3 条" in html
-    assert badge(html) == 0                              # the page itself marked them read
+    assert badge(html) == 0  # the page itself marked them read
     assert badge(c.get("/portal/").get_data(as_text=True)) == 0
     again = c.get("/portal/notices").get_data(as_text=True)
     assert 'class="notice unread"' not in again and len(kinds(again)) == 3
@@ -142,7 +148,7 @@ def test_the_unread_badge_counts_down_after_viewing_per_reader(app, ctx: Service
     assert badge(p.get("/portal/").get_data(as_text=True)) == 2
     p.get("/portal/notices")
     assert badge(p.get("/portal/").get_data(as_text=True)) == 0
-    assert badge(c.get("/portal/").get_data(as_text=True)) == 1      # the legal representative's unchanged
+    assert badge(c.get("/portal/").get_data(as_text=True)) == 1  # the legal representative's unchanged
     with ctx.reader() as s:
         marks = {(r.reader, r.seen_id) for r in s.scalars(select(NoticeRead))}
     assert {reader for reader, _ in marks} == {0, pid}
@@ -151,12 +157,22 @@ def test_the_unread_badge_counts_down_after_viewing_per_reader(app, ctx: Service
 def test_keyset_pages_of_fifty_and_a_bad_page_position(app, ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
     with ctx.transaction() as s:
         ent = s.scalars(select(Enterprise).where(Enterprise.uscc == SHENZHEN_USCC)).one()
-        at = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
-        s.execute(insert(Notification), [
-            {"enterprise_id": ent.id, "kind": "seal_expiring", "dedupe_key": f"test:{i}", "occurred_at": at,
-             "created_at": at, "state": "sent", "details": {"es_id": f"TEST{i:04d}", "name": "合同专用章",
-                                                            "seal_type": "contract", "days_left": 7}}
-            for i in range(55)])
+        at = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+        s.execute(
+            insert(Notification),
+            [
+                {
+                    "enterprise_id": ent.id,
+                    "kind": "seal_expiring",
+                    "dedupe_key": f"test:{i}",
+                    "occurred_at": at,
+                    "created_at": at,
+                    "state": "sent",
+                    "details": {"es_id": f"TEST{i:04d}", "name": "合同专用章", "seal_type": "contract", "days_left": 7},
+                }
+                for i in range(55)
+            ],
+        )
     c = app.test_client()
     sign_in(c, ctx)
     first = c.get("/portal/notices").get_data(as_text=True)
@@ -185,4 +201,3 @@ def test_every_notice_kind_and_mail_state_has_both_labels() -> None:
         assert labels.label("notice_kind", kind, "zh") != kind and labels.label("notice_kind", kind, "en") != kind
     for state in NOTICE_STATES:
         assert labels.label("notice_state", state, "zh") != state
-

@@ -1,5 +1,6 @@
 """Authorised persons: the legal representative creates them and grants authority over seals; they
 sign in with USCC + username + password + TOTP and see only the seals granted to them."""
+
 from __future__ import annotations
 
 import re
@@ -22,9 +23,13 @@ def csrf(html: str) -> str:
 
 
 def issue(ctx: ServiceContext, uscc: str = SHENZHEN_USCC, seal_type: str = "finance") -> str:
-    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-        uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia",
-        approver="rita")).es_id
+    return seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia", approver="rita"
+        ),
+    ).es_id
 
 
 def legal(ctx: ServiceContext, uscc: str = SHENZHEN_USCC) -> Principal:
@@ -35,34 +40,51 @@ def legal(ctx: ServiceContext, uscc: str = SHENZHEN_USCC) -> Principal:
 
 def create(client, username: str = "li.lei", name: str = "李雷", email: str = "li@example.cn"):  # type: ignore[no-untyped-def]
     html = client.get("/portal/people").get_data(as_text=True)
-    return client.post("/portal/people", data={"username": username, "display_name": name, "email": email,
-                                               "csrf_token": csrf(html)})
+    return client.post(
+        "/portal/people", data={"username": username, "display_name": name, "email": email, "csrf_token": csrf(html)}
+    )
 
 
-def person_sign_in(app, ctx: ServiceContext, username: str, password: str, uscc: str = SHENZHEN_USCC,  # type: ignore[no-untyped-def]
-                   new_password: str = "a-much-longer-secret-42"):
+def person_sign_in(
+    app,
+    ctx: ServiceContext,
+    username: str,
+    password: str,
+    uscc: str = SHENZHEN_USCC,  # type: ignore[no-untyped-def]
+    new_password: str = "a-much-longer-secret-42",
+):
     """Password, enrolment, the forced password change: a signed-in client and the TOTP secret."""
     c = app.test_client()
     html = c.get("/portal/login/person").get_data(as_text=True)
-    r = c.post("/portal/login/person", data={"uscc": uscc, "username": username, "password": password,
-                                             "csrf_token": csrf(html)})
-    assert r.status_code == 302 and r.headers["Location"].endswith("/portal/login/person/enrol"), r.get_data(as_text=True)
+    r = c.post(
+        "/portal/login/person",
+        data={"uscc": uscc, "username": username, "password": password, "csrf_token": csrf(html)},
+    )
+    assert r.status_code == 302 and r.headers["Location"].endswith("/portal/login/person/enrol"), r.get_data(
+        as_text=True
+    )
     html = c.get("/portal/login/person/enrol").get_data(as_text=True)
     secret = re.search(r'<code id="totp-secret"[^>]*>([A-Z2-7 ]+)</code>', html).group(1).replace(" ", "")  # type: ignore[union-attr]
-    r = c.post("/portal/login/person/enrol", data={"code": totp.code_at(secret, ctx.clock.now()), "csrf_token": csrf(html)})
+    r = c.post(
+        "/portal/login/person/enrol", data={"code": totp.code_at(secret, ctx.clock.now()), "csrf_token": csrf(html)}
+    )
     assert r.status_code == 302 and r.headers["Location"].endswith("/portal/")
     # a one-time password: every page leads to the password change first
     assert c.get("/portal/").headers["Location"].endswith("/portal/password")
     html = c.get("/portal/password").get_data(as_text=True)
-    r = c.post("/portal/password", data={"current": password, "new": new_password, "confirm": new_password,
-                                         "csrf_token": csrf(html)})
+    r = c.post(
+        "/portal/password",
+        data={"current": password, "new": new_password, "confirm": new_password, "csrf_token": csrf(html)},
+    )
     assert r.status_code == 302
     return c, secret
 
 
 def one_time_password(r) -> str:  # type: ignore[no-untyped-def]
-    return re.search(r'<code id="one-time-password">([^<]+)</code>',  # type: ignore[union-attr]
-                     r.get_data(as_text=True)).group(1)
+    return re.search(
+        r'<code id="one-time-password">([^<]+)</code>',  # type: ignore[union-attr]
+        r.get_data(as_text=True),
+    ).group(1)
 
 
 def test_legal_representative_authorises_a_person_who_then_sees_only_granted_seals(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
@@ -91,13 +113,23 @@ def test_legal_representative_authorises_a_person_who_then_sees_only_granted_sea
     assert c.post(f"/portal/people/{p.id}/reset-password", data={"csrf_token": csrf(home)}).status_code == 403
     # withdraw: the seal disappears from the person's view
     html = boss.get(f"/portal/people/{p.id}").get_data(as_text=True)
-    assert boss.post(f"/portal/people/{p.id}/withdraw", data={"seal": granted, "csrf_token": csrf(html)}).status_code == 302
+    assert (
+        boss.post(f"/portal/people/{p.id}/withdraw", data={"seal": granted, "csrf_token": csrf(html)}).status_code
+        == 302
+    )
     assert granted not in c.get("/portal/").get_data(as_text=True)
     with ctx.reader() as s:
-        actions = s.scalars(select(AuditEvent.action).where(AuditEvent.target_type == "person")
-                            .order_by(AuditEvent.id)).all()
-    assert actions == ["person.created", "totp.enrolled", "signin.succeeded", "person.password_changed",
-                       "person.granted", "person.withdrawn"]
+        actions = s.scalars(
+            select(AuditEvent.action).where(AuditEvent.target_type == "person").order_by(AuditEvent.id)
+        ).all()
+    assert actions == [
+        "person.created",
+        "totp.enrolled",
+        "signin.succeeded",
+        "person.password_changed",
+        "person.granted",
+        "person.withdrawn",
+    ]
 
 
 def test_deactivation_signs_the_person_out_at_the_next_request(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
@@ -117,8 +149,15 @@ def test_deactivation_signs_the_person_out_at_the_next_request(app, ctx: Service
     assert c.get("/portal/").headers["Location"].endswith("/portal/login")
     # and cannot sign in again (the same answer as a wrong password)
     html = c.get("/portal/login/person").get_data(as_text=True)
-    r = c.post("/portal/login/person", data={"uscc": SHENZHEN_USCC, "username": "li.lei",
-                                             "password": "a-much-longer-secret-42", "csrf_token": csrf(html)})
+    r = c.post(
+        "/portal/login/person",
+        data={
+            "uscc": SHENZHEN_USCC,
+            "username": "li.lei",
+            "password": "a-much-longer-secret-42",
+            "csrf_token": csrf(html),
+        },
+    )
     assert r.status_code == 401
     # deactivating twice is a 409 with a message
     html = boss.get(f"/portal/people/{pid}").get_data(as_text=True)
@@ -140,24 +179,37 @@ def test_wrong_passwords_lock_the_account_and_codes_are_used_once(app, ctx: Serv
     c = app.test_client()
     for _ in range(ctx.settings.login_max_failures):
         html = c.get("/portal/login/person").get_data(as_text=True)
-        r = c.post("/portal/login/person", data={"uscc": SHENZHEN_USCC, "username": "han.mei", "password": "wrong",
-                                                 "csrf_token": csrf(html)})
+        r = c.post(
+            "/portal/login/person",
+            data={"uscc": SHENZHEN_USCC, "username": "han.mei", "password": "wrong", "csrf_token": csrf(html)},
+        )
         assert r.status_code == 401
     html = c.get("/portal/login/person").get_data(as_text=True)
-    r = c.post("/portal/login/person", data={"uscc": SHENZHEN_USCC, "username": "han.mei", "password": password,
-                                             "csrf_token": csrf(html)})
-    assert r.status_code == 423   # locked even with the right password
+    r = c.post(
+        "/portal/login/person",
+        data={"uscc": SHENZHEN_USCC, "username": "han.mei", "password": password, "csrf_token": csrf(html)},
+    )
+    assert r.status_code == 423  # locked even with the right password
     ctx.clock.advance(minutes=ctx.settings.login_lock_minutes + 1)  # type: ignore[attr-defined]
     c2, secret = person_sign_in(app, ctx, "han.mei", password)
     # the code just used to enrol cannot be used again in another sign-in
     c3 = app.test_client()
     html = c3.get("/portal/login/person").get_data(as_text=True)
-    c3.post("/portal/login/person", data={"uscc": SHENZHEN_USCC, "username": "han.mei",
-                                          "password": "a-much-longer-secret-42", "csrf_token": csrf(html)})
+    c3.post(
+        "/portal/login/person",
+        data={
+            "uscc": SHENZHEN_USCC,
+            "username": "han.mei",
+            "password": "a-much-longer-secret-42",
+            "csrf_token": csrf(html),
+        },
+    )
     html = c3.get("/portal/login/person/code").get_data(as_text=True)
-    r = c3.post("/portal/login/person/code", data={"code": totp.code_at(secret, ctx.clock.now()), "csrf_token": csrf(html)})
+    r = c3.post(
+        "/portal/login/person/code", data={"code": totp.code_at(secret, ctx.clock.now()), "csrf_token": csrf(html)}
+    )
     assert r.status_code == 401 and 'role="alert"' in r.get_data(as_text=True)
-    assert c3.get("/portal/").headers["Location"].endswith("/portal/login")   # not signed in
+    assert c3.get("/portal/").headers["Location"].endswith("/portal/login")  # not signed in
 
 
 def test_seal_for_applies_hold_and_manage(ctx: ServiceContext) -> None:
@@ -167,20 +219,20 @@ def test_seal_for_applies_hold_and_manage(ctx: ServiceContext) -> None:
     person = Principal(boss.enterprise_id, boss.uscc, boss.enterprise_name, "李雷", pid, "li.lei")
     with ctx.reader() as s:
         with pytest.raises(NotFound):
-            seal_for(s, person, es_id)          # no grant: not even visible
+            seal_for(s, person, es_id)  # no grant: not even visible
         assert seal_for(s, boss, es_id, "manage").es_id == es_id
     enterprise_people.grant(ctx, boss, pid, es_id, "hold")
     with ctx.reader() as s:
         assert seal_for(s, person, es_id, "hold").es_id == es_id
         with pytest.raises(PermissionDenied, match="manage"):
             seal_for(s, person, es_id, "manage")
-    enterprise_people.grant(ctx, boss, pid, es_id, "manage")   # upgraded in place
+    enterprise_people.grant(ctx, boss, pid, es_id, "manage")  # upgraded in place
     with ctx.reader() as s:
         assert seal_for(s, person, es_id, "manage").es_id == es_id
         assert len(s.scalars(select(SealGrant)).all()) == 1
     other = legal(ctx, OTHER_USCC)
     with ctx.reader() as s, pytest.raises(NotFound):
-        seal_for(s, other, es_id)               # another enterprise never sees it
+        seal_for(s, other, es_id)  # another enterprise never sees it
 
 
 def test_another_enterprise_gets_404_for_every_people_url(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
@@ -190,9 +242,14 @@ def test_another_enterprise_gets_404_for_every_people_url(app, ctx: ServiceConte
     sign_in(mallory, ctx, OTHER_USCC)
     token = csrf(mallory.get("/portal/people").get_data(as_text=True))
     assert mallory.get(f"/portal/people/{pid}").status_code == 404
-    for action, data in (("grant", {"seal": es_id, "authority": "manage"}), ("withdraw", {"seal": es_id}),
-                         ("deactivate", {"confirm": "li.lei"}), ("reactivate", {}),
-                         ("reset-password", {"confirm": "li.lei"}), ("reset-second-factor", {"confirm": "li.lei"})):
+    for action, data in (
+        ("grant", {"seal": es_id, "authority": "manage"}),
+        ("withdraw", {"seal": es_id}),
+        ("deactivate", {"confirm": "li.lei"}),
+        ("reactivate", {}),
+        ("reset-password", {"confirm": "li.lei"}),
+        ("reset-second-factor", {"confirm": "li.lei"}),
+    ):
         r = mallory.post(f"/portal/people/{pid}/{action}", data={**data, "csrf_token": token})
         assert r.status_code == 404, action
     # nor can the other enterprise grant our seal to its own person
@@ -221,7 +278,9 @@ def test_bad_input_is_refused_with_a_message_and_nothing_stored(app, ctx: Servic
     assert boss.post("/portal/people", data={"username": "zz", "display_name": "Z"}).status_code == 400  # no CSRF
     pid = enterprise_people.list_people(ctx, legal(ctx))[0].id
     html = boss.get(f"/portal/people/{pid}").get_data(as_text=True)
-    r = boss.post(f"/portal/people/{pid}/grant", data={"seal": "no-such-seal", "authority": "hold", "csrf_token": csrf(html)})
+    r = boss.post(
+        f"/portal/people/{pid}/grant", data={"seal": "no-such-seal", "authority": "hold", "csrf_token": csrf(html)}
+    )
     assert r.status_code == 404
     r = boss.post(f"/portal/people/{pid}/withdraw", data={"seal": "no-such-seal", "csrf_token": csrf(html)})
     assert r.status_code == 404
@@ -237,8 +296,10 @@ def test_markup_in_names_is_escaped_and_contact_address_is_saved(app, ctx: Servi
     r = boss.post("/portal/settings", data={"email": "seals@qianhai.example.cn", "csrf_token": csrf(html)})
     assert r.status_code == 302
     with ctx.reader() as s:
-        assert s.scalars(select(Enterprise.contact_email).where(Enterprise.uscc == SHENZHEN_USCC)).one() \
+        assert (
+            s.scalars(select(Enterprise.contact_email).where(Enterprise.uscc == SHENZHEN_USCC)).one()
             == "seals@qianhai.example.cn"
+        )
     assert "seals@qianhai.example.cn" in boss.get("/portal/settings").get_data(as_text=True)
 
 

@@ -2,12 +2,13 @@
 uploaded pictures, the seal page and its downloads (checked with OpenSSL), the printable
 certificate, renewal, loss reports, cancellation; every refusal is a message on the page with its
 status and leaves the database as it was; another enterprise gets 404 at every URL."""
+
 from __future__ import annotations
 
-from html import unescape
 import io
 import re
 import subprocess
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -49,8 +50,9 @@ def person_client(app, principal):  # type: ignore[no-untyped-def]
 
     ctx = app.extensions["registry"]
     with ctx.transaction() as session:
-        started = web_sessions.start(ctx, session, "person", person_id=principal.person_id,
-                                     enterprise_id=principal.enterprise_id)
+        started = web_sessions.start(
+            ctx, session, "person", person_id=principal.person_id, enterprise_id=principal.enterprise_id
+        )
     c = app.test_client()
     c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     with c.session_transaction() as sess:
@@ -99,7 +101,7 @@ def test_apply_page_shows_the_drawn_preview_of_each_seal_of_the_set(app, ctx: Se
 def test_apply_and_preview_are_for_the_legal_representative_only(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     code, _key = issue(ctx)
     someone = person_client(app, person(ctx, {code: "manage"}))
-    assert someone.get(f"/portal/seals/{code}").status_code == 200   # signed in for real
+    assert someone.get(f"/portal/seals/{code}").status_code == 200  # signed in for real
     for path in ("/portal/apply", "/portal/apply/seal", "/portal/apply/preview/01.png"):
         assert someone.get(path).status_code == 403
     assert app.test_client().get("/portal/apply").headers["Location"] == "/portal/login?next=/portal/apply"
@@ -118,8 +120,12 @@ def test_apply_set_with_one_uploaded_picture(app, ctx: ServiceContext) -> None: 
 
 
 @pytest.mark.parametrize("case", ["not-png", "too-large-picture", "too-large-csr", "missing-csr", "other-uscc"])
-def test_bad_apply_input_is_a_message_on_the_page_and_nothing_is_stored(app, ctx: ServiceContext, fingerprint,  # type: ignore[no-untyped-def]
-                                                                        case: str) -> None:
+def test_bad_apply_input_is_a_message_on_the_page_and_nothing_is_stored(
+    app,
+    ctx: ServiceContext,
+    fingerprint,  # type: ignore[no-untyped-def]
+    case: str,
+) -> None:
     c = client_for(app, ctx)
     tok = token(c, "/portal/apply")
     data = {f"csr_{code}": (io.BytesIO(csr_for(SHENZHEN_USCC)[1]), "r.csr") for code in ("01", "02", "04", "05")}
@@ -152,13 +158,17 @@ def test_single_seal_preview_without_script_then_apply(app, ctx: ServiceContext,
     assert 'id="preview_single" src="/portal/apply/preview/99.png"' in html
     tok = TOKEN.search(html).group(1)  # type: ignore[union-attr]
     before = fingerprint(ctx)
-    r = post_files(c, "/portal/apply/seal", {"seal_type": "03", "action": "preview"}, tok)   # the "Preview" button
+    r = post_files(c, "/portal/apply/seal", {"seal_type": "03", "action": "preview"}, tok)  # the "Preview" button
     assert r.status_code == 200 and 'id="preview_single" src="/portal/apply/preview/03.png"' in text(r)
     assert fingerprint(ctx) == before
     r = post_files(c, "/portal/apply/seal", {"seal_type": "42"}, tok)
     assert r.status_code == 400 and "Unknown seal type" in alert(r) and fingerprint(ctx) == before
-    r = post_files(c, "/portal/apply/seal", {"seal_type": "03", "action": "submit",
-                                             "csr_single": (io.BytesIO(csr_for(SHENZHEN_USCC)[1]), "r.csr")}, tok)
+    r = post_files(
+        c,
+        "/portal/apply/seal",
+        {"seal_type": "03", "action": "submit", "csr_single": (io.BytesIO(csr_for(SHENZHEN_USCC)[1]), "r.csr")},
+        tok,
+    )
     assert r.status_code == 302 and re.search(r"/portal/applications/\d+$", r.headers["Location"])
     assert "The application was submitted." in text(c.get(r.headers["Location"]))
     with ctx.reader() as s:
@@ -169,19 +179,46 @@ def test_single_seal_preview_without_script_then_apply(app, ctx: ServiceContext,
 @pytest.mark.parametrize("kind", ["p256", "sm2-distid", "sm2-empty-id"])
 def test_a_csr_made_by_openssl_is_accepted(app, ctx: ServiceContext, openssl: str, tmp_path: Path, kind: str) -> None:  # type: ignore[no-untyped-def]
     curve = "P-256" if kind == "p256" else "SM2"
-    subprocess.run([openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", f"ec_paramgen_curve:{curve}", "-out", "k.pem"],
-                   cwd=tmp_path, check=True, capture_output=True)
-    opts = {"p256": ["-sha256"], "sm2-distid": ["-sm3", "-sigopt", "distid:1234567812345678"],
-            "sm2-empty-id": ["-sm3"]}[kind]   # OpenSSL 3.0 signs SM2 with an empty ID unless told (design.md §9)
-    subprocess.run([openssl, "req", "-new", "-key", "k.pem", *opts, "-subj",
-                    f"/C=CN/CN=深圳市前海示范科技有限公司/organizationIdentifier={SHENZHEN_USCC}", "-utf8", "-out", "r.csr"],
-                   cwd=tmp_path, check=True, capture_output=True)
+    subprocess.run(
+        [openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", f"ec_paramgen_curve:{curve}", "-out", "k.pem"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
+    opts = {
+        "p256": ["-sha256"],
+        "sm2-distid": ["-sm3", "-sigopt", "distid:1234567812345678"],
+        "sm2-empty-id": ["-sm3"],
+    }[kind]  # OpenSSL 3.0 signs SM2 with an empty ID unless told (design.md §9)
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-new",
+            "-key",
+            "k.pem",
+            *opts,
+            "-subj",
+            f"/C=CN/CN=深圳市前海示范科技有限公司/organizationIdentifier={SHENZHEN_USCC}",
+            "-utf8",
+            "-out",
+            "r.csr",
+        ],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
     c = client_for(app, ctx)
-    r = post_files(c, "/portal/apply/seal", {"seal_type": "03", "csr_single": (io.BytesIO((tmp_path / "r.csr").read_bytes()),
-                                                                               "r.csr")}, token(c, "/portal/apply/seal"))
+    r = post_files(
+        c,
+        "/portal/apply/seal",
+        {"seal_type": "03", "csr_single": (io.BytesIO((tmp_path / "r.csr").read_bytes()), "r.csr")},
+        token(c, "/portal/apply/seal"),
+    )
     assert r.status_code == 302, alert(r)
-    spki = subprocess.run([openssl, "pkey", "-in", "k.pem", "-pubout", "-outform", "DER"], cwd=tmp_path,
-                          capture_output=True, check=True).stdout
+    spki = subprocess.run(
+        [openssl, "pkey", "-in", "k.pem", "-pubout", "-outform", "DER"], cwd=tmp_path, capture_output=True, check=True
+    ).stdout
     with ctx.reader() as s:
         assert s.scalar(select(SealApplication.public_key_spki)) == spki
 
@@ -204,13 +241,25 @@ def test_seal_page_and_downloads_checked_with_openssl(app, ctx: ServiceContext, 
     assert parsed.es_id == code
     for name in ("cert.pem", "chain.pem", "chain.p7b", "maker-chain.pem"):
         (tmp_path / name).write_bytes(c.get(f"/portal/seals/{code}/{name}").data)
-    ok = subprocess.run([openssl, "verify", "-CAfile", "chain.pem", "cert.pem"], cwd=tmp_path, capture_output=True, text=True)
+    ok = subprocess.run(
+        [openssl, "verify", "-CAfile", "chain.pem", "cert.pem"], cwd=tmp_path, capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stderr
-    subject = subprocess.run([openssl, "x509", "-in", "cert.pem", "-noout", "-subject"], cwd=tmp_path,
-                             capture_output=True, text=True, check=True).stdout
+    subject = subprocess.run(
+        [openssl, "x509", "-in", "cert.pem", "-noout", "-subject"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert SHENZHEN_USCC in subject
-    p7 = subprocess.run([openssl, "pkcs7", "-inform", "DER", "-in", "chain.p7b", "-print_certs"], cwd=tmp_path,
-                        capture_output=True, text=True, check=True).stdout
+    p7 = subprocess.run(
+        [openssl, "pkcs7", "-inform", "DER", "-in", "chain.p7b", "-print_certs"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert p7.count("BEGIN CERTIFICATE") == 3
     assert x509.Certificate.load((tmp_path / "cert.pem").read_bytes()).public_key == key.public_key
     assert x509.Certificate.load((tmp_path / "cert.pem").read_bytes()).der in parsed.property.cert_list
@@ -218,13 +267,15 @@ def test_seal_page_and_downloads_checked_with_openssl(app, ctx: ServiceContext, 
     assert pic.status_code == 200 and pic.data == parsed.picture.data
 
 
-def test_printable_certificate_has_the_picture_the_data_and_a_qr_code_to_the_status_page(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
+def test_printable_certificate_has_the_picture_the_data_and_a_qr_code_to_the_status_page(
+    app, ctx: ServiceContext
+) -> None:  # type: ignore[no-untyped-def]
     code, _key = issue(ctx)
     c = client_for(app, ctx)
     r = c.get(f"/portal/seals/{code}/certificate")
     html = text(r)
     assert r.status_code == 200 and "@media print" in html and "@page" in html
-    url = f"http://registry.test/seals/{code}"                 # REGISTRY_BASE_URL of the tests
+    url = f"http://registry.test/seals/{code}"  # REGISTRY_BASE_URL of the tests
     assert f'<code id="status-url">{url}</code>' in html
     qr = re.search(r'<img id="status-qr" src="([^"]+)"', html).group(1)  # type: ignore[union-attr]
     assert qr.startswith("data:image/svg+xml")
@@ -252,13 +303,15 @@ def test_renewal_outside_the_window_then_inside(app, ctx: ServiceContext, finger
     assert r.status_code == 409 and "can be renewed from" in alert(r)
     assert fingerprint(ctx) == before
     into_window(ctx, code)
-    c = client_for(app, ctx)      # ~670 days later: the old session ended long ago
+    c = client_for(app, ctx)  # ~670 days later: the old session ended long ago
     tok = token(c, f"/portal/seals/{code}")
-    before = fingerprint(ctx)     # the new sign-in is a change of record (its audit event, its challenge)
+    before = fingerprint(ctx)  # the new sign-in is a change of record (its audit event, its challenge)
     assert "Renewal open" in text(c.get("/portal/"))
-    r = post_files(c, f"/portal/seals/{code}/renew", {"key": "new"}, tok)   # a new key, but no CSR
+    r = post_files(c, f"/portal/seals/{code}/renew", {"key": "new"}, tok)  # a new key, but no CSR
     assert r.status_code == 400 and "Choose the certificate request" in alert(r)
-    r = post_files(c, f"/portal/seals/{code}/renew", {"key": "new", "csr": (io.BytesIO(csr_for(OTHER_USCC)[1]), "r.csr")}, tok)
+    r = post_files(
+        c, f"/portal/seals/{code}/renew", {"key": "new", "csr": (io.BytesIO(csr_for(OTHER_USCC)[1]), "r.csr")}, tok
+    )
     assert r.status_code == 400 and OTHER_USCC in alert(r)
     r = post_files(c, f"/portal/seals/{code}/renew", {"key": "new", "csr": (io.BytesIO(b"x" * 70000), "r.csr")}, tok)
     assert r.status_code == 413 and "larger than 64 KB" in alert(r)
@@ -281,7 +334,7 @@ def test_report_loss_needs_the_typed_code_then_revokes_at_once(app, ctx: Service
     before = fingerprint(ctx)
     r = holder.post(f"/portal/seals/{code}/loss", data={"csrf_token": tok, "confirm": code[:-1]})
     assert r.status_code == 400 and "does not match the seal's code" in alert(r)
-    assert holder.post(f"/portal/seals/{code}/loss", data={"confirm": code}).status_code == 400   # no CSRF token
+    assert holder.post(f"/portal/seals/{code}/loss", data={"confirm": code}).status_code == 400  # no CSRF token
     assert fingerprint(ctx) == before
     r = holder.post(f"/portal/seals/{code}/loss", data={"csrf_token": tok, "confirm": code})
     assert r.status_code == 302
@@ -289,8 +342,10 @@ def test_report_loss_needs_the_typed_code_then_revokes_at_once(app, ctx: Service
     assert "key compromise" in page and "keyCompromise" in page and "Revoked" in page
     with ctx.reader() as s:
         assert s.scalar(select(Seal.status).where(Seal.es_id == code)) is SealStatus.REVOKED
-    assert app.test_client().get(f"/seals/{code}", headers={"Accept": "application/json"}).json["revocation_reason"] \
+    assert (
+        app.test_client().get(f"/seals/{code}", headers={"Accept": "application/json"}).json["revocation_reason"]
         == "keyCompromise"
+    )
     after = fingerprint(ctx)
     r = holder.post(f"/portal/seals/{code}/loss", data={"csrf_token": tok, "confirm": code})
     assert r.status_code == 409 and "already revoked" in alert(r) and fingerprint(ctx) == after
@@ -322,11 +377,20 @@ def test_another_enterprise_gets_404_at_every_seal_url(app, ctx: ServiceContext,
     b = client_for(app, ctx, OTHER_USCC)
     tok = token(b)
     before = fingerprint(ctx)
-    gets = ["", "/picture.png", "/seal.esl", "/cert.pem", "/chain.pem", "/maker-chain.pem", "/chain.p7b", "/certificate"]
+    gets = [
+        "",
+        "/picture.png",
+        "/seal.esl",
+        "/cert.pem",
+        "/chain.pem",
+        "/maker-chain.pem",
+        "/chain.p7b",
+        "/certificate",
+    ]
     for suffix in gets:
         r = b.get(f"/portal/seals/{mine}{suffix}")
         assert r.status_code == 404, suffix
-        assert "深圳市前海示范科技有限公司" not in text(r)     # the message echoes only the code typed
+        assert "深圳市前海示范科技有限公司" not in text(r)  # the message echoes only the code typed
     posts = {"renew": {"key": "same"}, "loss": {"confirm": mine}, "cancel": {"confirm": mine}}
     for action, data in posts.items():
         r = b.post(f"/portal/seals/{mine}/{action}", data={"csrf_token": tok, **data})

@@ -1,4 +1,5 @@
 """Public pages through the Flask test client."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,9 +18,17 @@ def client(ctx: ServiceContext):  # type: ignore[no-untyped-def]
 
 
 def _issue(ctx: ServiceContext) -> seals.IssueResult:
-    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-        uscc=SHENZHEN_USCC, seal_type="official", key=seals.KeyMaterial(generate=True),
-        operator="olivia", approver="rita"))
+    return seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=SHENZHEN_USCC,
+            seal_type="official",
+            key=seals.KeyMaterial(generate=True),
+            operator="olivia",
+            approver="rita",
+        ),
+    )
 
 
 def test_home_page_lists_the_ca_certificates_with_security_headers(client) -> None:  # type: ignore[no-untyped-def]

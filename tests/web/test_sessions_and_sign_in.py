@@ -2,6 +2,7 @@
 everywhere; idle and absolute lifetimes), the legal representative re-checked on every request, a
 credential used once, one pending TOTP secret, staff password reset and confirmation, cookie and
 header rules, password strength, lock-out under parallel requests (PostgreSQL)."""
+
 from __future__ import annotations
 
 import base64
@@ -65,7 +66,7 @@ def test_sign_out_ends_the_session_for_a_copied_cookie_too(app, ctx: ServiceCont
     c = app.test_client()
     sign_in(c, ctx, "sam", staff(ctx))
     thief = copied(app, c)
-    assert thief.get("/admin/").status_code == 200           # a copied cookie works while the session does
+    assert thief.get("/admin/").status_code == 200  # a copied cookie works while the session does
     r = c.post("/admin/logout", data={"csrf_token": page_csrf(c, "/admin/")})
     assert r.status_code == 302
     r = thief.get("/admin/")
@@ -80,10 +81,14 @@ def test_deactivation_and_password_reset_end_every_session(app, ctx: ServiceCont
     phone, desk = app.test_client(), app.test_client()
     secret = sign_in(phone, ctx, "sam", staff(ctx))
     ctx.clock.advance(seconds=31)
-    r = desk.post("/admin/login", data={"username": "sam", "password": NEW_PASSWORD,
-                                        "csrf_token": page_csrf(desk, "/admin/login")})
-    r = desk.post("/admin/login/code", data={"code": totp.code_at(secret, ctx.clock.now()),
-                                             "csrf_token": page_csrf(desk, "/admin/login/code")})
+    r = desk.post(
+        "/admin/login",
+        data={"username": "sam", "password": NEW_PASSWORD, "csrf_token": page_csrf(desk, "/admin/login")},
+    )
+    r = desk.post(
+        "/admin/login/code",
+        data={"code": totp.code_at(secret, ctx.clock.now()), "csrf_token": page_csrf(desk, "/admin/login/code")},
+    )
     assert r.status_code == 302 and desk.get("/admin/").status_code == 200
     html = adm.get("/admin/users/sam").get_data(as_text=True)
     # the reset needs its box ticked
@@ -114,7 +119,7 @@ def test_a_session_ends_after_the_absolute_lifetime_however_active(app, ctx: Ser
     c = app.test_client()
     sign_in(c, ctx, "sam", staff(ctx))
     hours = ctx.settings.session_max_hours
-    for _ in range(hours * 6 - 1):             # a request every ten minutes, for just under the cap
+    for _ in range(hours * 6 - 1):  # a request every ten minutes, for just under the cap
         ctx.clock.advance(minutes=10)
         assert c.get("/admin/").status_code == 200
     ctx.clock.advance(minutes=10)
@@ -134,8 +139,10 @@ def test_idle_sign_out_says_why_and_comes_back_to_the_page(app, ctx: ServiceCont
     html = c.get(r.headers["Location"]).get_data(as_text=True)
     assert "分钟无操作" in html
     r = c.post(r.headers["Location"], data={"username": "sam", "password": NEW_PASSWORD, "csrf_token": csrf(html)})
-    r = c.post("/admin/login/code", data={"code": totp.code_at(secret, ctx.clock.now()),
-                                          "csrf_token": page_csrf(c, "/admin/login/code")})
+    r = c.post(
+        "/admin/login/code",
+        data={"code": totp.code_at(secret, ctx.clock.now()), "csrf_token": page_csrf(c, "/admin/login/code")},
+    )
     assert r.status_code == 302 and r.headers["Location"] == "/admin/seals?q=abc"
 
 
@@ -146,8 +153,8 @@ def test_the_enrolment_secret_survives_a_reload_and_never_travels_in_the_cookie(
     first = c.get("/admin/login/enrol").get_data(as_text=True)
     again = c.get("/admin/login/enrol").get_data(as_text=True)
     shown = re.search(r'<code id="totp-secret"[^>]*>([A-Z2-7 ]+)</code>', first).group(1)  # type: ignore[union-attr]
-    assert re.fullmatch(r"([A-Z2-7]{4} )+[A-Z2-7]{1,4}", shown), shown       # grouped by four
-    assert shown in again                                                      # the same after a reload
+    assert re.fullmatch(r"([A-Z2-7]{4} )+[A-Z2-7]{1,4}", shown), shown  # grouped by four
+    assert shown in again  # the same after a reload
     secret = shown.replace(" ", "")
     assert secret not in cookie_payload(cookie(c)) and shown not in cookie_payload(cookie(c))
     # the code from an authenticator that scanned the first page signs in
@@ -162,8 +169,10 @@ def test_a_reused_and_a_wrong_code_get_the_same_answer(app, ctx: ServiceContext)
     answers = []
     for code in (used, "000000" if used != "000000" else "111111"):
         other = app.test_client()
-        other.post("/admin/login", data={"username": "sam", "password": NEW_PASSWORD,
-                                         "csrf_token": page_csrf(other, "/admin/login")})
+        other.post(
+            "/admin/login",
+            data={"username": "sam", "password": NEW_PASSWORD, "csrf_token": page_csrf(other, "/admin/login")},
+        )
         r = other.post("/admin/login/code", data={"code": code, "csrf_token": page_csrf(other, "/admin/login/code")})
         assert r.status_code == 401
         answers.append(re.search(r'<div class="error"[^>]*>([^<]+)</div>', r.get_data(as_text=True)).group(1))  # type: ignore[union-attr]
@@ -177,7 +186,7 @@ def test_unknown_names_and_locked_accounts_do_the_same_work_and_are_audited(ctx:
     with pytest.raises(staff_auth.SignInFailed):
         staff_auth.check_password_step(ctx, "nobody", "guess-1")
     with pytest.raises(staff_auth.SignInFailed):
-        staff_auth.check_password_step(ctx, "evil\x00name", "guess-2")     # PostgreSQL refuses a NUL: no 500
+        staff_auth.check_password_step(ctx, "evil\x00name", "guess-2")  # PostgreSQL refuses a NUL: no 500
     assert [(e.actor, e.target_id) for e in audit_actions(ctx, "signin.unknown")] == [("nobody", "nobody"), ("-", "-")]
     staff(ctx)
     for _ in range(ctx.settings.login_max_failures):
@@ -189,14 +198,19 @@ def test_unknown_names_and_locked_accounts_do_the_same_work_and_are_audited(ctx:
     assert "北京时间" in locked.value.text("zh") and "分钟" in locked.value.text("zh")
 
 
-@pytest.mark.parametrize("weak,reason", [
-    ("aaaaaaaaaaaa", "重复的字符"),
-    ("abcdefghijklmnop", "连续序列"),
-    ("password1234", "常见密码"),
-    ("qwertyuiop[]", "键盘"),
-    ("short", "至少需要 12 个字符"),
-])
-def test_weak_passwords_are_refused_with_the_reason_in_chinese(app, ctx: ServiceContext, weak: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "weak,reason",
+    [
+        ("aaaaaaaaaaaa", "重复的字符"),
+        ("abcdefghijklmnop", "连续序列"),
+        ("password1234", "常见密码"),
+        ("qwertyuiop[]", "键盘"),
+        ("short", "至少需要 12 个字符"),
+    ],
+)
+def test_weak_passwords_are_refused_with_the_reason_in_chinese(
+    app, ctx: ServiceContext, weak: str, reason: str
+) -> None:  # type: ignore[no-untyped-def]
     c = app.test_client()
     password = staff(ctx)
     sign_in(c, ctx, "sam", password, change_password=False)
@@ -213,8 +227,10 @@ def test_the_new_password_is_typed_twice(app, ctx: ServiceContext) -> None:  # t
     sign_in(c, ctx, "sam", password, change_password=False)
     html = c.get("/admin/password").get_data(as_text=True)
     assert 'name="confirm"' in html
-    r = c.post("/admin/password", data={"current": password, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD + "x",
-                                        "csrf_token": csrf(html)})
+    r = c.post(
+        "/admin/password",
+        data={"current": password, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD + "x", "csrf_token": csrf(html)},
+    )
     assert r.status_code == 400 and "两次输入的新密码不一致" in r.get_data(as_text=True)
 
 
@@ -223,14 +239,16 @@ def test_changing_ones_password_ends_the_other_sessions_only(app, ctx: ServiceCo
     password = staff(ctx)
     sign_in(c, ctx, "sam", password, change_password=False)
     other = copied(app, c)
-    with ctx.transaction() as s:            # a second browser signed in as sam
+    with ctx.transaction() as s:  # a second browser signed in as sam
         user = s.scalar(select(User).where(User.username == "sam"))
         second = web_sessions.start(ctx, s, "staff", user_id=user.id)  # type: ignore[union-attr]
     with other.session_transaction() as sess:
         sess["sid"] = second.token
     html = c.get("/admin/password").get_data(as_text=True)
-    r = c.post("/admin/password", data={"current": password, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD,
-                                        "csrf_token": csrf(html)})
+    r = c.post(
+        "/admin/password",
+        data={"current": password, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": csrf(html)},
+    )
     assert r.status_code == 302
     assert c.get("/admin/").status_code == 200
     assert other.get("/admin/").status_code == 302
@@ -240,7 +258,7 @@ def test_a_single_role_account_can_be_created_and_roles_narrowed(app, ctx: Servi
     adm = app.test_client()
     sign_in(adm, ctx, "adm", staff(ctx, "adm", (Role.ADMIN,)))
     html = adm.get("/admin/users").get_data(as_text=True)
-    assert not re.search(r'<input[^>]*name="roles"[^>]*required', html)   # no box demands to be ticked
+    assert not re.search(r'<input[^>]*name="roles"[^>]*required', html)  # no box demands to be ticked
     assert re.search(r'<label class="check" for="roles-0"><input[^>]*id="roles-0"[^>]*> <span>', html)  # inline
     r = adm.post("/admin/users", data={"username": "ruth", "roles": ["reviewer"], "csrf_token": csrf(html)})
     assert r.status_code == 200
@@ -261,7 +279,9 @@ def test_secure_cookies_and_hsts_for_https(ctx: ServiceContext) -> None:
     secure = ctx.settings.with_overrides(base_url="https://seal.example.cn", secure_cookies=True)
     assert Settings.from_env({"REGISTRY_BASE_URL": "https://seal.example.cn"}).secure_cookies
     assert not Settings.from_env({"REGISTRY_BASE_URL": "http://127.0.0.1:5000"}).secure_cookies
-    assert not Settings.from_env({"REGISTRY_BASE_URL": "https://x.cn", "REGISTRY_SECURE_COOKIES": "false"}).secure_cookies
+    assert not Settings.from_env(
+        {"REGISTRY_BASE_URL": "https://x.cn", "REGISTRY_SECURE_COOKIES": "false"}
+    ).secure_cookies
     with pytest.raises(SystemExit, match="REGISTRY_SECURE_COOKIES"):
         Settings.from_env({"REGISTRY_SECURE_COOKIES": "maybe"})
     original = ctx.settings
@@ -286,8 +306,17 @@ def test_portal_pages_are_not_cached_and_public_ones_may_be(app, ctx: ServiceCon
     assert "no-store" not in (c.get("/").headers.get("Cache-Control") or "")
 
 
-@pytest.mark.parametrize("target", ["/\t/evil.example", "//evil.example", "https://evil.example/", "/\\evil.example",
-                                    "/\n/evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\t/evil.example",
+        "//evil.example",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/\n/evil.example",
+        "javascript:alert(1)",
+    ],
+)
 def test_the_language_switch_does_not_redirect_off_site(app, target: str) -> None:  # type: ignore[no-untyped-def]
     c = app.test_client()
     r = c.post("/admin/language/en", data={"csrf_token": page_csrf(c, "/admin/login"), "next": target})
@@ -298,8 +327,9 @@ def test_the_sign_in_next_is_local_only(app, ctx: ServiceContext) -> None:  # ty
     c = app.test_client()
     password = staff(ctx)
     html = c.get("/admin/login?next=/%09/evil.example").get_data(as_text=True)
-    r = c.post("/admin/login?next=/%09/evil.example", data={"username": "sam", "password": password,
-                                                            "csrf_token": csrf(html)})
+    r = c.post(
+        "/admin/login?next=/%09/evil.example", data={"username": "sam", "password": password, "csrf_token": csrf(html)}
+    )
     assert "next" not in cookie_payload(cookie(c))
     assert r.headers["Location"].endswith("/admin/login/enrol")
 
@@ -339,13 +369,19 @@ def test_a_change_of_legal_representative_signs_the_old_one_out(app, ctx: Servic
     old = app.test_client()
     portal_sign_in(old, ctx)
     html = old.get("/portal/people").get_data(as_text=True)
-    assert old.post("/portal/people", data={"username": "li.lei", "display_name": "李雷",
-                                            "csrf_token": csrf(html)}).status_code == 200
+    assert (
+        old.post(
+            "/portal/people", data={"username": "li.lei", "display_name": "李雷", "csrf_token": csrf(html)}
+        ).status_code
+        == 200
+    )
     settings_html = old.get("/portal/settings").get_data(as_text=True)
     _change_representative(ctx, "李四")
     before = fingerprint(ctx)
-    for path, data in (("/portal/people", {"username": "wang.wu", "display_name": "王五"}),
-                       ("/portal/settings", {"email": "old@example.cn"})):
+    for path, data in (
+        ("/portal/people", {"username": "wang.wu", "display_name": "王五"}),
+        ("/portal/settings", {"email": "old@example.cn"}),
+    ):
         r = old.post(path, data={**data, "csrf_token": csrf(settings_html)})
         assert r.status_code == 302 and "/portal/login" in r.headers["Location"], path
     assert fingerprint(ctx) == before
@@ -360,8 +396,8 @@ def test_a_change_of_legal_representative_signs_the_old_one_out(app, ctx: Servic
 
 
 def test_the_old_representatives_services_refuse_in_their_own_transaction(ctx: ServiceContext, fingerprint) -> None:
-    principal = legal(ctx)          # signed in as 张三 ...
-    _change_representative(ctx, "李四")   # ... who stops being the legal representative meanwhile
+    principal = legal(ctx)  # signed in as 张三 ...
+    _change_representative(ctx, "李四")  # ... who stops being the legal representative meanwhile
     before = fingerprint(ctx)
     with pytest.raises(enterprise_people.PermissionDenied) as refused:
         enterprise_people.create_person(ctx, principal, "wang.wu", "王五")
@@ -393,8 +429,10 @@ def test_the_portal_idle_sign_out_keeps_the_page(app, ctx: ServiceContext) -> No
     assert "分钟无操作，已自动退出" in html
     challenge = re.search(r'<code id="challenge">([^<]+)</code>', html).group(1)  # type: ignore[union-attr]
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
-    r = c.post("/portal/login", data={"credential": elicence.demo_credential(ctx, SHENZHEN_USCC, challenge),
-                                      "csrf_token": token})
+    r = c.post(
+        "/portal/login",
+        data={"credential": elicence.demo_credential(ctx, SHENZHEN_USCC, challenge), "csrf_token": token},
+    )
     assert r.status_code == 302 and r.headers["Location"] == "/portal/people"
 
 
@@ -439,7 +477,7 @@ def test_parallel_wrong_passwords_are_all_counted(ctx: ServiceContext) -> None:
     assert all(isinstance(r, staff_auth.SignInFailed) for r in results), results
     with ctx.reader() as s:
         user = s.scalar(select(User).where(User.username == "sam"))
-        assert user is not None and user.locked_until is not None      # every failure counted: locked
+        assert user is not None and user.locked_until is not None  # every failure counted: locked
     assert len(audit_actions(ctx, "signin.failed")) == limit - 1 and len(audit_actions(ctx, "signin.locked")) == 1
 
 
@@ -486,4 +524,4 @@ def test_a_picture_left_behind_after_sign_out_does_not_eat_the_notice(app, ctx: 
     r = c.get("/admin/seals/x/picture", headers={"Sec-Fetch-Dest": "image"})
     assert r.status_code == 401
     assert "您已退出登录" in c.get("/admin/login").get_data(as_text=True)
-    assert c.get("/admin/seals").status_code == 302      # a page still leads to the sign-in
+    assert c.get("/admin/seals").status_code == 302  # a page still leads to the sign-in

@@ -1,4 +1,5 @@
 """Verification and seal status over HTTP: the JSON API, the public page, OpenAPI, bad input."""
+
 from __future__ import annotations
 
 import io
@@ -25,17 +26,31 @@ def client(ctx: ServiceContext):  # type: ignore[no-untyped-def]
 
 
 def _issue(ctx: ServiceContext, seal_type: str = "contract") -> seals.IssueResult:
-    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(
-        uscc=SHENZHEN_USCC, seal_type=seal_type, key=seals.KeyMaterial(generate=True),
-        operator="olivia", approver="rita"))
+    return seals.issue_seal(
+        ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=SHENZHEN_USCC,
+            seal_type=seal_type,
+            key=seals.KeyMaterial(generate=True),
+            operator="olivia",
+            approver="rita",
+        ),
+    )
 
 
 def _signed(ctx: ServiceContext) -> tuple[seals.IssueResult, bytes]:
     r = _issue(ctx)
     ctx.clock.advance(minutes=1)
     assert r.private_key_pem
-    sig = signing.sign_file(ctx, seal=r.seal_der, key=PrivateKey.from_pem(r.private_key_pem),
-                            certificate=r.certificate_der, data=DOC, file_name="loan.txt").signature
+    sig = signing.sign_file(
+        ctx,
+        seal=r.seal_der,
+        key=PrivateKey.from_pem(r.private_key_pem),
+        certificate=r.certificate_der,
+        data=DOC,
+        file_name="loan.txt",
+    ).signature
     return r, sig
 
 
@@ -53,8 +68,15 @@ def test_api_verifies_a_signature_with_its_document(client, ctx: ServiceContext)
     (item,) = body["signatures"]
     assert item["seal"]["es_id"] == r.es_id
     assert [c["id"] for c in item["checks"]] == [
-        "format", "signer_signature", "signer_in_seal", "seal_signature", "maker_certificate", "seal_validity",
-        "signer_certificate", "document_digest"]
+        "format",
+        "signer_signature",
+        "signer_in_seal",
+        "seal_signature",
+        "maker_certificate",
+        "seal_validity",
+        "signer_certificate",
+        "document_digest",
+    ]
     assert all(c["result"] == "pass" and c["reason_zh"] and c["reason_en"] for c in item["checks"])
     bad = _post(client, file=sig, document=DOC + b"!").get_json()
     assert bad["verdict"] == "invalid" and bad["signatures"][0]["checks"][-1]["result"] == "fail"
@@ -70,13 +92,16 @@ def test_api_seal_and_ofd(client, ctx: ServiceContext) -> None:  # type: ignore[
         assert checks["document_parts"] == "pass" and checks["signer_signature"] == "pass"
 
 
-@pytest.mark.parametrize("payload, status, message", [
-    (None, 400, "no file in the form field 'file'"),
-    (b"", 400, "empty"),
-    (b"not a seal", 400, "neither DER nor ZIP"),
-    (b"\x30\x82\xff", 400, "neither an electronic seal"),
-    (b"PK\x03\x04\x00\x00", 400, "not a readable ZIP"),
-])
+@pytest.mark.parametrize(
+    "payload, status, message",
+    [
+        (None, 400, "no file in the form field 'file'"),
+        (b"", 400, "empty"),
+        (b"not a seal", 400, "neither DER nor ZIP"),
+        (b"\x30\x82\xff", 400, "neither an electronic seal"),
+        (b"PK\x03\x04\x00\x00", 400, "not a readable ZIP"),
+    ],
+)
 def test_api_bad_input_is_a_clear_json_error(client, payload, status, message) -> None:  # type: ignore[no-untyped-def]
     resp = _post(client) if payload is None else _post(client, file=payload)
     assert resp.status_code == status
@@ -84,8 +109,14 @@ def test_api_bad_input_is_a_clear_json_error(client, payload, status, message) -
 
 
 def test_upload_over_the_limit_is_413(ctx: ServiceContext) -> None:
-    small = ServiceContext(ctx.settings.with_overrides(verify_max_bytes=4096), ctx.engine, ctx.session_factory,
-                           ctx.read_session_factory, ctx.clock, ctx.keyring)
+    small = ServiceContext(
+        ctx.settings.with_overrides(verify_max_bytes=4096),
+        ctx.engine,
+        ctx.session_factory,
+        ctx.read_session_factory,
+        ctx.clock,
+        ctx.keyring,
+    )
     client = create_app({"TESTING": True}, ctx=small).test_client()
     resp = _post(client, file=b"\x30" * 5000)
     assert resp.status_code == 413 and resp.is_json
@@ -136,8 +167,11 @@ def test_openapi_describes_every_api_route(client) -> None:  # type: ignore[no-u
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
     app = client.application
-    api_rules = {r.rule.replace("<code>", "{esId}") for r in app.url_map.iter_rules()
-                 if r.rule.startswith("/api/v1/") and r.rule != "/api/v1/openapi.json"}
+    api_rules = {
+        r.rule.replace("<code>", "{esId}")
+        for r in app.url_map.iter_rules()
+        if r.rule.startswith("/api/v1/") and r.rule != "/api/v1/openapi.json"
+    }
     assert api_rules == set(doc["paths"])
     for path, ops in doc["paths"].items():
         for op in ops.values():
@@ -165,7 +199,7 @@ def test_public_verify_page_renders_the_verdict_escaped(client, ctx: ServiceCont
     r, sig = _signed(ctx)
     page = client.get("/verify")
     assert page.status_code == 200 and 'enctype="multipart/form-data"' in page.get_data(as_text=True)
-    data = {"file": (io.BytesIO(sig), '<script>alert(1)</script>.dat'), "document": (io.BytesIO(DOC), "loan.txt")}
+    data = {"file": (io.BytesIO(sig), "<script>alert(1)</script>.dat"), "document": (io.BytesIO(DOC), "loan.txt")}
     resp = client.post("/verify", data=data, content_type="multipart/form-data")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
@@ -189,8 +223,9 @@ def fuzz_material(ctx: ServiceContext):  # type: ignore[no-untyped-def]
     return create_app({"TESTING": True}, ctx=ctx).test_client(), samples
 
 
-@settings(max_examples=400, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(data=st.data())
 def test_mutated_uploads_never_make_the_endpoint_fail(fuzz_material, data) -> None:  # type: ignore[no-untyped-def]
     client, samples = fuzz_material

@@ -3,11 +3,13 @@
 Views are thin: each calls one service, which checks the permission and writes the audit event;
 a denied action is a 403 whichever URL it came from.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -30,12 +32,17 @@ def _now() -> dt.datetime:
 
 
 _ENDED = {
-    web_sessions.IDLE: lambda: _("Your session ended after %(minutes)d minutes without activity. Please sign in "
-                                  "again.", minutes=service_context().settings.session_idle_minutes),
-    web_sessions.EXPIRED: lambda: _("Your session ended %(hours)d hours after you signed in. Please sign in again.",
-                                     hours=service_context().settings.session_max_hours),
-    web_sessions.ACCOUNT_CHANGED: lambda: _("Your session was ended: the account was deactivated, or its password or "
-                                             "second factor was reset."),
+    web_sessions.IDLE: lambda: _(
+        "Your session ended after %(minutes)d minutes without activity. Please sign in again.",
+        minutes=service_context().settings.session_idle_minutes,
+    ),
+    web_sessions.EXPIRED: lambda: _(
+        "Your session ended %(hours)d hours after you signed in. Please sign in again.",
+        hours=service_context().settings.session_max_hours,
+    ),
+    web_sessions.ACCOUNT_CHANGED: lambda: _(
+        "Your session was ended: the account was deactivated, or its password or second factor was reset."
+    ),
     web_sessions.SIGNED_OUT: lambda: _("This session was signed out. Please sign in again."),
 }
 
@@ -74,17 +81,21 @@ def staff_required(permission: Permission | None = None) -> Callable[[Callable[.
             actor: Actor | None = g.get("actor")
             if actor is None:
                 if request.headers.get("Sec-Fetch-Dest") in ("image", "script", "style", "font"):
-                    abort(401)   # a picture of a page left behind: no sign-in page (it would eat its notices)
+                    abort(401)  # a picture of a page left behind: no sign-in page (it would eat its notices)
                 # the page asked for comes back after sign-in (a form's page, for a refused POST)
-                target = safe_next((local_path(request.full_path if request.method == "GET" else request.referrer)
-                                    or "").rstrip("?"), "/admin")
+                target = safe_next(
+                    (local_path(request.full_path if request.method == "GET" else request.referrer) or "").rstrip("?"),
+                    "/admin",
+                )
                 return redirect(url_for("admin.login", next=None if target in ("/admin/", "/admin") else target))
             if g.get("must_change_password") and request.endpoint not in ("admin.password", "admin.logout"):
                 return redirect(url_for("admin.password"))
             if permission is not None and permission not in permissions_of(actor.roles):
                 abort(403)
             return view(*args, **kwargs)
+
         return wrapper
+
     return deco
 
 
@@ -107,8 +118,9 @@ def login() -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            checked = staff_auth.check_password_step(service_context(), form.username.data or "",
-                                                     form.password.data or "")
+            checked = staff_auth.check_password_step(
+                service_context(), form.username.data or "", form.password.data or ""
+            )
         except DomainError as exc:
             error, status = _translated(exc), exc.http_status
         else:
@@ -133,7 +145,7 @@ def _pending_user() -> int | None:
 
 def grouped(secret: str) -> str:
     """A TOTP secret as people type it: groups of four."""
-    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
 @bp.route("/login/enrol", methods=["GET", "POST"])
@@ -146,7 +158,7 @@ def enrol() -> Any:
     done, error, status = _code_step(uid, form)
     if done is not None:
         return done
-    try:   # the one pending secret (the same after a reload), read from the database, never from a cookie
+    try:  # the one pending secret (the same after a reload), read from the database, never from a cookie
         secret, uri = staff_auth.start_enrolment(service_context(), uid)
     except DomainError as exc:
         if exc.http_status == 409:
@@ -189,7 +201,7 @@ def _finish(uid: int, code: str) -> Any:
             session.pop("pending", None)
         return _translated(exc)
     target = safe_next(session.get("next"), "/admin")
-    fresh_cookie()   # a fresh cookie after sign-in (no fixation); the session itself is on the server
+    fresh_cookie()  # a fresh cookie after sign-in (no fixation); the session itself is on the server
     session.permanent = True
     session["sid"] = token
     return redirect(target or url_for("admin.dashboard"))
@@ -213,8 +225,13 @@ def password() -> Any:
     error, status = None, 200
     if form.validate_on_submit():
         try:
-            staff_auth.change_password(service_context(), g.actor, form.current.data or "", form.new.data or "",
-                                       keep_session=g.get("session_key"))
+            staff_auth.change_password(
+                service_context(),
+                g.actor,
+                form.current.data or "",
+                form.new.data or "",
+                keep_session=g.get("session_key"),
+            )
         except DomainError as exc:
             error, status = _translated(exc), exc.http_status
         else:
@@ -222,8 +239,7 @@ def password() -> Any:
             return redirect(url_for("admin.dashboard"))
     elif request.method == "POST":
         status = 400
-    return render_template("admin/password.html", form=form, error=error,
-                           forced=g.get("must_change_password")), status
+    return render_template("admin/password.html", form=form, error=error, forced=g.get("must_change_password")), status
 
 
 @bp.post("/language/<lang>")
@@ -238,5 +254,10 @@ def language(lang: str) -> Any:
     return redirect(safe_next(request.form.get("next")) or url_for("admin.login"))
 
 
-from . import views  # noqa: E402,F401  (the back-office pages register on bp)
-from . import audit_views, crl_views, enterprise_views, user_views  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    audit_views,
+    crl_views,
+    enterprise_views,
+    user_views,
+    views,  # noqa: E402,F401  (the back-office pages register on bp)
+)

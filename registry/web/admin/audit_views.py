@@ -1,5 +1,6 @@
 """Audit pages: the auditor's log (filters, newest first, keyset pages) and the hash chain's
 integrity check (registry.services.audit.verify_audit_chain, as ``registry audit verify``)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,19 +27,39 @@ PROBLEM_KINDS = {
     audit.HEAD_MISSING: _l("The chain head is missing: no audit event can be written until this is looked at."),
 }
 # the page's query parameters → parse_filter's arguments
-_FIELDS = {"actor": "actor", "action": "action", "type": "target_type", "target": "target_id", "from": "since",
-           "to": "until"}
+_FIELDS = {
+    "actor": "actor",
+    "action": "action",
+    "type": "target_type",
+    "target": "target_id",
+    "from": "since",
+    "to": "until",
+}
 
 
 def _query() -> dict[str, str]:
     return {k: v.strip() for k in _FIELDS if (v := request.args.get(k, "")) and v.strip()}
 
 
-def _render(*, page: log_service.AuditPage | None = None, error: str | None = None,
-            report: audit.ChainReport | None = None, status: int = 200, log: bool = True) -> Any:
-    return render_template("admin/audit.html", page=page, error=error, report=report, kinds=PROBLEM_KINDS,
-                           target_types=log_service.TARGET_TYPES, q=_query() if log else {}, show_log=log,
-                           verify_form=EmptyForm()), status
+def _render(
+    *,
+    page: log_service.AuditPage | None = None,
+    error: str | None = None,
+    report: audit.ChainReport | None = None,
+    status: int = 200,
+    log: bool = True,
+) -> Any:
+    return render_template(
+        "admin/audit.html",
+        page=page,
+        error=error,
+        report=report,
+        kinds=PROBLEM_KINDS,
+        target_types=log_service.TARGET_TYPES,
+        q=_query() if log else {},
+        show_log=log,
+        verify_form=EmptyForm(),
+    ), status
 
 
 def _log_page() -> tuple[log_service.AuditPage | None, str | None]:

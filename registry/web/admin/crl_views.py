@@ -1,5 +1,6 @@
 """CRLs: every published CRL (the newest at each path) and "publish now" (Permission.CRL_PUBLISH),
 the same call as ``registry crl publish``."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,23 +15,27 @@ from . import bp, staff_required
 from .forms import EmptyForm
 
 
-def _render(*, published: list[crl_publish.Published] | None = None, error: str | None = None,
-            status: int = 200) -> Any:
+def _render(
+    *, published: list[crl_publish.Published] | None = None, error: str | None = None, status: int = 200
+) -> Any:
     data = crl_admin.overview(service_context(), g.actor)
-    return render_template("admin/crls.html", o=data, published=published, error=error,
-                           publish_form=EmptyForm()), status
+    return render_template(
+        "admin/crls.html", o=data, published=published, error=error, publish_form=EmptyForm()
+    ), status
 
 
 @bp.get("/crls")
-@staff_required()   # SEAL_VIEW or CRL_PUBLISH: checked by crl_admin.overview
+@staff_required()  # SEAL_VIEW or CRL_PUBLISH: checked by crl_admin.overview
 def crl_list() -> Any:
     return _render()
 
 
-_WRITE_FAILED = M("crl_publish.write_failed",
-                  "the CRL files could not be written to the publish directory (see the server log); "
-                  "the CRLs already published are still served",
-                  "CRL 文件未能写入发布目录（详见服务器日志）；已发布的 CRL 仍照常提供")
+_WRITE_FAILED = M(
+    "crl_publish.write_failed",
+    "the CRL files could not be written to the publish directory (see the server log); "
+    "the CRLs already published are still served",
+    "CRL 文件未能写入发布目录（详见服务器日志）；已发布的 CRL 仍照常提供",
+)
 
 
 @bp.post("/crls/publish")
@@ -40,9 +45,9 @@ def crl_publish_now() -> Any:
         abort(400)
     try:
         published = crl_publish.publish(service_context(), g.actor)
-    except DomainError as exc:   # e.g. the publisher daemon holds an issuer's lease right now
+    except DomainError as exc:  # e.g. the publisher daemon holds an issuer's lease right now
         return _render(error=i18n.error_text(exc), status=exc.http_status)
-    except OSError:              # the publish directory cannot be written (disk full, permissions)
+    except OSError:  # the publish directory cannot be written (disk full, permissions)
         current_app.logger.exception("publishing CRLs failed")
         return _render(error=i18n.error_text(_WRITE_FAILED), status=503)
     return _render(published=published)

@@ -3,6 +3,7 @@ upload with a per-row report (Permission.LICENCE_IMPORT, the service of ``regist
 import``), and a licence change in two steps - a read-only preview of exactly which seals it
 revokes, then a typed confirmation (Permission.LICENCE_CHANGE, the service of ``registry licence
 set-status``). Each action is one service call, checked and audited there."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,21 +24,37 @@ UPLOAD_LIMIT_CONFIG = "REGISTRY_LICENCE_UPLOAD_MAX_BYTES"
 # ~13,000 rows: imported well inside the server's 60 s request timeout (gunicorn, registry serve) at
 # ~1,000 new rows/s; larger files go through `registry licence import` on the server
 DEFAULT_UPLOAD_LIMIT = 2 * 1024 * 1024
-REPORT_ROWS = 1000                         # rows listed on the import report (not-imported and updated first)
-SOURCE = "admin portal"                    # the licence history's source of a change made here
+REPORT_ROWS = 1000  # rows listed on the import report (not-imported and updated first)
+SOURCE = "admin portal"  # the licence history's source of a change made here
 
 LICENCE_STATUS = {"active": _l("In business"), "cancelled": _l("Cancelled"), "revoked": _l("Revoked")}
-FIELDS = {"name": _l("Enterprise name"), "legal_representative": _l("Legal representative"),
-          "entity_type": _l("Entity type"), "address": _l("Address"), "registered_on": _l("Registered on"),
-          "status": _l("Licence status")}
+FIELDS = {
+    "name": _l("Enterprise name"),
+    "legal_representative": _l("Legal representative"),
+    "entity_type": _l("Entity type"),
+    "address": _l("Address"),
+    "registered_on": _l("Registered on"),
+    "status": _l("Licence status"),
+}
 EVENTS = {"registered": _l("Registered"), "changed": _l("Changed"), "status": _l("Status changed")}
-OUTCOMES = {"created": _l("Added"), "updated": _l("Updated"), "unchanged": _l("Unchanged"),
-            "rejected": _l("Not imported")}
+OUTCOMES = {
+    "created": _l("Added"),
+    "updated": _l("Updated"),
+    "unchanged": _l("Unchanged"),
+    "rejected": _l("Not imported"),
+}
 
 
 def _render(template: str, status: int = 200, **kw: Any) -> Any:
-    return render_template(template, licence_status=LICENCE_STATUS, fields=FIELDS, events=EVENTS,
-                           outcomes=OUTCOMES, seal_types={t.code: t for t in SealType}, **kw), status
+    return render_template(
+        template,
+        licence_status=LICENCE_STATUS,
+        fields=FIELDS,
+        events=EVENTS,
+        outcomes=OUTCOMES,
+        seal_types={t.code: t for t in SealType},
+        **kw,
+    ), status
 
 
 # -- enterprises ----------------------------------------------------------------------------------
@@ -47,10 +64,14 @@ def _render(template: str, status: int = 200, **kw: Any) -> Any:
 @staff_required(Permission.SEAL_VIEW)
 def enterprise_list() -> Any:
     try:
-        page = enterprise_admin.search(service_context(), g.actor, request.args.get("q", ""),
-                                       after=request.args.get("after", type=int),
-                                       after_name=request.args.get("after_name"),
-                                       status=request.args.get("status"))
+        page = enterprise_admin.search(
+            service_context(),
+            g.actor,
+            request.args.get("q", ""),
+            after=request.args.get("after", type=int),
+            after_name=request.args.get("after_name"),
+            status=request.args.get("status"),
+        )
     except DomainError as exc:
         return _render("admin/enterprises.html", exc.http_status, page=None, error=i18n.error_text(exc))
     return _render("admin/enterprises.html", page=page, error=None)
@@ -62,7 +83,9 @@ def enterprise_detail(uscc: str) -> Any:
     ctx = service_context()
     d = enterprise_admin.detail(ctx, g.actor, uscc)
     e = d["enterprise"]
-    warnings = [i18n.error_text(w) for w in licences.picture_warnings(ctx, e["name"], e["legal_representative"], e["uscc"])]
+    warnings = [
+        i18n.error_text(w) for w in licences.picture_warnings(ctx, e["name"], e["legal_representative"], e["uscc"])
+    ]
     return _render("admin/enterprise.html", d=d, picture_warnings=warnings)
 
 
@@ -73,18 +96,35 @@ def _upload_limit() -> int:
     return int(current_app.config.get(UPLOAD_LIMIT_CONFIG, DEFAULT_UPLOAD_LIMIT))
 
 
-def _import_page(form: LicenceImportForm, *, status: int = 200, error: str | None = None,
-                 report: licences.ImportReport | None = None, filename: str = "") -> Any:
+def _import_page(
+    form: LicenceImportForm,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    report: licences.ImportReport | None = None,
+    filename: str = "",
+) -> Any:
     shown, hidden = [], 0
     if report is not None:
         shown = report.rows
-        if len(shown) > REPORT_ROWS:   # the rows that need someone's attention first, in file order
+        if len(shown) > REPORT_ROWS:  # the rows that need someone's attention first, in file order
             first = [r for r in shown if r.outcome in ("rejected", "updated")][:REPORT_ROWS]
-            shown = sorted(first + [r for r in shown if r.outcome not in ("rejected", "updated")]
-                           [:REPORT_ROWS - len(first)], key=lambda r: r.line)
+            shown = sorted(
+                first + [r for r in shown if r.outcome not in ("rejected", "updated")][: REPORT_ROWS - len(first)],
+                key=lambda r: r.line,
+            )
             hidden = len(report.rows) - len(shown)
-    return _render("admin/licence_import.html", status, form=form, error=error, report=report, rows=shown,
-                   hidden=hidden, filename=filename, limit_mb=_megabytes(_upload_limit()))
+    return _render(
+        "admin/licence_import.html",
+        status,
+        form=form,
+        error=error,
+        report=report,
+        rows=shown,
+        hidden=hidden,
+        filename=filename,
+        limit_mb=_megabytes(_upload_limit()),
+    )
 
 
 def _megabytes(n: int) -> str:
@@ -101,8 +141,10 @@ def licence_import() -> Any:
 @staff_required(Permission.LICENCE_IMPORT)
 def licence_import_upload() -> Any:
     limit = _upload_limit()
-    too_large = _("The file is larger than %(mb)s MB: split it, or import it with `registry licence import` "
-                  "on the server.", mb=_megabytes(limit))
+    too_large = _(
+        "The file is larger than %(mb)s MB: split it, or import it with `registry licence import` on the server.",
+        mb=_megabytes(limit),
+    )
     if request.content_length is not None and request.content_length > limit + 64 * 1024:
         return _import_page(LicenceImportForm(formdata=None), status=413, error=too_large)
     form = LicenceImportForm()
@@ -117,9 +159,13 @@ def licence_import_upload() -> Any:
     filename = licences.file_label(upload.filename or "licences.csv")
     try:
         report = licences.import_licences(service_context(), g.actor, data, upload.filename or "licences.csv")
-    except DomainError as exc:   # a file-level problem (encoding, header): nothing was imported
-        return _import_page(form, status=exc.http_status, filename=filename,
-                            error=_("Nothing was imported from %(file)s: %(reason)s", file=filename, reason=i18n.error_text(exc)))
+    except DomainError as exc:  # a file-level problem (encoding, header): nothing was imported
+        return _import_page(
+            form,
+            status=exc.http_status,
+            filename=filename,
+            error=_("Nothing was imported from %(file)s: %(reason)s", file=filename, reason=i18n.error_text(exc)),
+        )
     return _import_page(LicenceImportForm(formdata=None), report=report, filename=filename)
 
 
@@ -135,8 +181,14 @@ def _chosen(source: Any) -> dict[str, str | None]:
     return out
 
 
-def _status_page(uscc: str, chosen: dict[str, str | None], *, status: int = 200, error: str | None = None,
-                 changed: revocation.SealsChanged | None = None) -> Any:
+def _status_page(
+    uscc: str,
+    chosen: dict[str, str | None],
+    *,
+    status: int = 200,
+    error: str | None = None,
+    changed: revocation.SealsChanged | None = None,
+) -> Any:
     """The licence-change page: the form, and for a chosen change its preview and confirmation."""
     ctx = service_context()
     preview = None
@@ -148,8 +200,16 @@ def _status_page(uscc: str, chosen: dict[str, str | None], *, status: int = 200,
                 raise
             error, status = error or i18n.error_text(exc), status if error else exc.http_status
     current = preview or licences.preview_status_change(ctx, g.actor, uscc)
-    return _render("admin/licence_status.html", status, p=current, preview=preview, chosen=chosen, error=error,
-                   changed=changed, form=LicenceStatusForm(formdata=None))
+    return _render(
+        "admin/licence_status.html",
+        status,
+        p=current,
+        preview=preview,
+        chosen=chosen,
+        error=error,
+        changed=changed,
+        form=LicenceStatusForm(formdata=None),
+    )
 
 
 @bp.get("/enterprises/<uscc>/licence")
@@ -169,20 +229,42 @@ def licence_status_apply(uscc: str) -> Any:
         if form.errors.get("csrf_token"):
             abort(400)
         if set(form.errors) != {"confirm"}:
-            return _status_page(uscc, chosen, status=400,
-                                error=_("Nothing changed: choose the change again and confirm it with the USCC."))
+            return _status_page(
+                uscc,
+                chosen,
+                status=400,
+                error=_("Nothing changed: choose the change again and confirm it with the USCC."),
+            )
     if (form.confirm.data or "").strip().upper() != uscc.strip().upper():
-        return _status_page(uscc, chosen, status=400,
-                            error=_("Nothing changed: the USCC typed to confirm does not match this enterprise's."))
+        return _status_page(
+            uscc,
+            chosen,
+            status=400,
+            error=_("Nothing changed: the USCC typed to confirm does not match this enterprise's."),
+        )
     try:
-        change = licences.set_licence_status(service_context(), g.actor, uscc, chosen["status"] or "",
-                                             name=chosen["name"], legal_representative=chosen["legal_representative"],
-                                             entity_type=chosen["entity_type"], source=SOURCE,
-                                             expect_seals=(form.seals.data or "").split())
+        change = licences.set_licence_status(
+            service_context(),
+            g.actor,
+            uscc,
+            chosen["status"] or "",
+            name=chosen["name"],
+            legal_representative=chosen["legal_representative"],
+            entity_type=chosen["entity_type"],
+            source=SOURCE,
+            expect_seals=(form.seals.data or "").split(),
+        )
     except revocation.SealsChanged as exc:
-        return _status_page(uscc, chosen, status=409, changed=exc,
-                            error=_("Nothing changed: the seals this change would revoke are no longer the ones "
-                                    "you confirmed. Check the list below and confirm again."))
+        return _status_page(
+            uscc,
+            chosen,
+            status=409,
+            changed=exc,
+            error=_(
+                "Nothing changed: the seals this change would revoke are no longer the ones "
+                "you confirmed. Check the list below and confirm again."
+            ),
+        )
     except DomainError as exc:
         if exc.http_status in (403, 404):
             raise

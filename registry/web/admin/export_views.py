@@ -1,6 +1,7 @@
 """CSV exports of the back office's lists (registry.services.exports) and the seal picture of the
 admin seal page. Each export honours its list's filters (the same query parameters; paging ones are
 ignored), is checked like its list and streamed; a refused filter shows the list with its error."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,9 +26,15 @@ def export_url(endpoint: str) -> str:
 
 def _csv(name: str, chunks: Any) -> Response:
     filename = exports.filename(name, service_context().clock.now())
-    return Response(chunks, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff"})
+    return Response(
+        chunks,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @bp.get("/seals.csv")
@@ -38,7 +45,7 @@ def seal_export() -> Any:
     try:
         chunks = exports.seals(service_context(), _actor(), request.args.get("q", ""), lang=i18n.current())
     except ValidationError:
-        return seal_list()          # the list, with the same filter's error
+        return seal_list()  # the list, with the same filter's error
     return _csv("seals", chunks)
 
 
@@ -48,10 +55,14 @@ def application_export() -> Any:
     from .views import application_list
 
     try:
-        chunks = exports.applications_csv(service_context(), _actor(), state=request.args.get("state", "open"),
-                                          query=request.args.get("q", ""),
-                                          oldest_first=request.args.get("sort", "oldest") != "newest",
-                                          lang=i18n.current())
+        chunks = exports.applications_csv(
+            service_context(),
+            _actor(),
+            state=request.args.get("state", "open"),
+            query=request.args.get("q", ""),
+            oldest_first=request.args.get("sort", "oldest") != "newest",
+            lang=i18n.current(),
+        )
     except ValidationError:
         return application_list()
     return _csv("applications", chunks)
@@ -63,8 +74,13 @@ def enterprise_export() -> Any:
     from .enterprise_views import enterprise_list
 
     try:
-        chunks = exports.enterprises(service_context(), _actor(), request.args.get("q", ""),
-                                     status=request.args.get("status"), lang=i18n.current())
+        chunks = exports.enterprises(
+            service_context(),
+            _actor(),
+            request.args.get("q", ""),
+            status=request.args.get("status"),
+            lang=i18n.current(),
+        )
     except ValidationError:
         return enterprise_list()
     return _csv("enterprises", chunks)
@@ -73,7 +89,8 @@ def enterprise_export() -> Any:
 @bp.get("/audit.csv")
 @staff_required(Permission.AUDIT_VIEW)
 def audit_export() -> Any:
-    from .audit_views import _FIELDS, _query, audit_log as audit_page
+    from .audit_views import _FIELDS, _query
+    from .audit_views import audit_log as audit_page
 
     try:
         filt = audit_log.parse_filter(**{_FIELDS[k]: v for k, v in _query().items()})
@@ -89,7 +106,7 @@ def seal_picture(code: str) -> Response:
     """The picture inside the seal's SESeal (what a verifier sees), for the seal page."""
     kind, data = seal_admin.picture(service_context(), _actor(), code)
     mime = PICTURE_TYPES.get(kind)
-    if mime is None:               # SVG or OFD pictures are not shown inline (the .esl carries them)
+    if mime is None:  # SVG or OFD pictures are not shown inline (the .esl carries them)
         return Response(status=404)
     return Response(data, mimetype=mime, headers={"Cache-Control": "private, max-age=300"})
 

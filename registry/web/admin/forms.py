@@ -1,4 +1,5 @@
 """Admin portal forms (WTForms through Flask-WTF: every form carries a CSRF token)."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -13,15 +14,19 @@ class LoginForm(FlaskForm):
 
 
 class CodeForm(FlaskForm):
-    code = StringField(_l("6-digit code"), validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$",
-                                                                                message=_l("Enter the 6 digits"))])
+    code = StringField(
+        _l("6-digit code"),
+        validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Enter the 6 digits"))],
+    )
 
 
 class PasswordChangeForm(FlaskForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired()])
     new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
-    confirm = PasswordField(_l("New password again"),
-                            validators=[DataRequired(), EqualTo("new", message=_l("The two new passwords differ."))])
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("new", message=_l("The two new passwords differ."))],
+    )
 
 
 class EmptyForm(FlaskForm):
@@ -29,7 +34,7 @@ class EmptyForm(FlaskForm):
 
 
 class RevokeForm(FlaskForm):
-    reason = StringField(_l("Reason"), validators=[Length(max=40)])   # required: checked in the view, with a message
+    reason = StringField(_l("Reason"), validators=[Length(max=40)])  # required: checked in the view, with a message
     note = StringField(_l("Note"), validators=[Length(max=500)])
     confirm = StringField(_l("Type the seal code to confirm"), validators=[DataRequired(), Length(max=64)])
 

@@ -1,4 +1,5 @@
 """Forms of the audit, staff, CRL, enterprise and licence pages (Flask-WTF: each carries a CSRF token)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,16 +13,20 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...domain.roles import Role
 
-try:   # WTForms 3.3 deprecates (value, label) tuples
+try:  # WTForms 3.3 deprecates (value, label) tuples
     from wtforms.fields.choices import SelectChoice as _choice
-except ImportError:   # pragma: no cover - WTForms 3.1, 3.2
+except ImportError:  # pragma: no cover - WTForms 3.1, 3.2
+
     def _choice(value, label):  # type: ignore[no-redef,no-untyped-def]
         return (value, label)
 
-ROLE_LABELS = {Role.OPERATOR: _l("Operator (经办): applications, licence checks, issuing"),
-               Role.REVIEWER: _l("Reviewer (审核): approval, revocation"),
-               Role.ADMIN: _l("Admin: staff accounts, CAs and CRLs"),
-               Role.AUDITOR: _l("Auditor: read-only, the audit log and its integrity check")}
+
+ROLE_LABELS = {
+    Role.OPERATOR: _l("Operator (经办): applications, licence checks, issuing"),
+    Role.REVIEWER: _l("Reviewer (审核): approval, revocation"),
+    Role.ADMIN: _l("Admin: staff accounts, CAs and CRLs"),
+    Role.AUDITOR: _l("Auditor: read-only, the audit log and its integrity check"),
+}
 
 
 class RoleBoxes(SelectMultipleField):
@@ -39,8 +44,11 @@ def _at_least_one_role(_form: Any, field: Any) -> None:
 
 
 def _role_field() -> RoleBoxes:
-    return RoleBoxes(_l("Roles"), choices=[_choice(r.value, label) for r, label in ROLE_LABELS.items()],
-                     validators=[_at_least_one_role])
+    return RoleBoxes(
+        _l("Roles"),
+        choices=[_choice(r.value, label) for r, label in ROLE_LABELS.items()],
+        validators=[_at_least_one_role],
+    )
 
 
 class UserCreateForm(FlaskForm):
@@ -60,8 +68,10 @@ class ConfirmUserForm(FlaskForm):
 
 
 class LicenceImportForm(FlaskForm):
-    file = FileField(_l("Licence file (CSV or JSON Lines)"),
-                     validators=[FileRequired(message=_l("Choose a licence file to upload."))])
+    file = FileField(
+        _l("Licence file (CSV or JSON Lines)"),
+        validators=[FileRequired(message=_l("Choose a licence file to upload."))],
+    )
 
 
 class LicenceStatusForm(FlaskForm):
@@ -72,5 +82,5 @@ class LicenceStatusForm(FlaskForm):
     name = StringField(validators=[Length(max=400)])
     legal_representative = StringField(validators=[Length(max=400)])
     entity_type = StringField(validators=[Length(max=400)])
-    seals = StringField(validators=[Length(max=200_000)])      # esIDs, space-separated
+    seals = StringField(validators=[Length(max=200_000)])  # esIDs, space-separated
     confirm = StringField(_l("Type the USCC to confirm"), validators=[DataRequired(), Length(max=64)])

@@ -1,6 +1,7 @@
 """Staff accounts (Permission.USER_MANAGE, the admin role): list, create with a one-time password,
 roles, deactivate / reactivate, reset the second factor. Each action is one service call, checked
 and audited there."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,27 +33,32 @@ def user_list() -> Any:
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                user, password = users.add_user(ctx, g.actor, form.username.data or "", _roles(form),
-                                                (form.display_name.data or "").strip())
+                user, password = users.add_user(
+                    ctx, g.actor, form.username.data or "", _roles(form), (form.display_name.data or "").strip()
+                )
             except DomainError as exc:
                 error, status = i18n.error_text(exc), exc.http_status
             else:
-                return render_template("admin/user_created.html", user=user, password=password)  # no-store: web.security
+                return render_template(
+                    "admin/user_created.html", user=user, password=password
+                )  # no-store: web.security
         else:
             if form.errors.get("csrf_token"):
                 abort(400)
             status = 400
     page = users.list_users(ctx, g.actor, after=request.args.get("after") or None)
-    return render_template("admin/users.html", page=page, form=form, error=error,
-                           open_form=request.method == "POST"), status
+    return render_template(
+        "admin/users.html", page=page, form=form, error=error, open_form=request.method == "POST"
+    ), status
 
 
 def _detail(username: str, *, error: str | None = None, status: int = 200, form: RolesForm | None = None) -> Any:
     u = users.get_user(service_context(), g.actor, username)
     if form is None:
         form = RolesForm(formdata=None, data={"roles": list(u.roles)})
-    return render_template("admin/user.html", u=u, form=form, action_form=EmptyForm(), reset_form=ConfirmUserForm(),
-                           error=error), status
+    return render_template(
+        "admin/user.html", u=u, form=form, action_form=EmptyForm(), reset_form=ConfirmUserForm(), error=error
+    ), status
 
 
 @bp.route("/users/<username>", methods=["GET", "POST"])
@@ -84,8 +90,12 @@ def user_active(username: str, action: str) -> Any:
         fn(service_context(), g.actor, username)
     except DomainError as exc:
         return _detail(username, error=i18n.error_text(exc), status=exc.http_status)
-    flash(_("%(user)s was deactivated and is signed out.", user=username) if action == "deactivate"
-          else _("%(user)s can sign in again.", user=username), "info")
+    flash(
+        _("%(user)s was deactivated and is signed out.", user=username)
+        if action == "deactivate"
+        else _("%(user)s can sign in again.", user=username),
+        "info",
+    )
     return redirect(url_for("admin.user_detail", username=username))
 
 
@@ -95,8 +105,13 @@ def user_reset_totp(username: str) -> Any:
     if not EmptyForm().validate_on_submit():
         abort(400)
     staff_auth.reset_second_factor(service_context(), g.actor, username)
-    flash(_("The second factor of %(user)s was reset: they enrol a new authenticator at their next sign-in.",
-            user=username), "info")
+    flash(
+        _(
+            "The second factor of %(user)s was reset: they enrol a new authenticator at their next sign-in.",
+            user=username,
+        ),
+        "info",
+    )
     return redirect(url_for("admin.user_detail", username=username))
 
 

@@ -1,4 +1,5 @@
 """Back-office pages."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,8 +29,14 @@ from ...domain.roles import Permission  # noqa: E402
 from ...services import revocation, seal_admin, seals  # noqa: E402
 from .forms import NoteForm, RevokeForm  # noqa: E402
 
-SEAL_REASONS = ("keyCompromise", "affiliationChanged", "superseded", "cessationOfOperation", "privilegeWithdrawn",
-                "unspecified")
+SEAL_REASONS = (
+    "keyCompromise",
+    "affiliationChanged",
+    "superseded",
+    "cessationOfOperation",
+    "privilegeWithdrawn",
+    "unspecified",
+)
 
 
 @bp.get("/seals")
@@ -39,7 +46,9 @@ def seal_list() -> Any:
     try:
         page = seal_admin.search(service_context(), g.actor, request.args.get("q", ""), after=after)
     except DomainError as exc:
-        return render_template("admin/seals.html", page=None, error=i18n.error_text(exc), seal_types={t.code: t for t in SealType}), exc.http_status
+        return render_template(
+            "admin/seals.html", page=None, error=i18n.error_text(exc), seal_types={t.code: t for t in SealType}
+        ), exc.http_status
     return render_template("admin/seals.html", page=page, error=None, seal_types={t.code: t for t in SealType})
 
 
@@ -47,21 +56,27 @@ def seal_list() -> Any:
 @staff_required(Permission.SEAL_VIEW)
 def seal_detail(code: str) -> Any:
     info = seal_admin.detail(service_context(), g.actor, code)
-    return render_template("admin/seal.html", s=info, reasons=SEAL_REASONS, revoke_form=RevokeForm(),
-                           note_form=NoteForm())
+    return render_template(
+        "admin/seal.html", s=info, reasons=SEAL_REASONS, revoke_form=RevokeForm(), note_form=NoteForm()
+    )
 
 
 @bp.get("/seals/<code>/<any('seal.esl', 'cert.pem', 'chain.pem', 'maker-chain.pem'):name>")
 @staff_required(Permission.SEAL_VIEW)
 def seal_download(code: str, name: str) -> Response:
     exp = seals.export_seal(service_context(), code)
-    body, mime = {"seal.esl": (exp.seal_der, "application/octet-stream"),
-                  "cert.pem": (exp.certificate_pem.encode(), "application/x-pem-file"),
-                  "chain.pem": (exp.chain_pem.encode(), "application/x-pem-file"),
-                  "maker-chain.pem": (exp.maker_chain_pem.encode(), "application/x-pem-file")}[name]
+    body, mime = {
+        "seal.esl": (exp.seal_der, "application/octet-stream"),
+        "cert.pem": (exp.certificate_pem.encode(), "application/x-pem-file"),
+        "chain.pem": (exp.chain_pem.encode(), "application/x-pem-file"),
+        "maker-chain.pem": (exp.maker_chain_pem.encode(), "application/x-pem-file"),
+    }[name]
     filename = f"{exp.es_id}.esl" if name == "seal.esl" else f"{exp.es_id}-{name}"
-    return Response(body, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                                                   "Cache-Control": "no-store"})
+    return Response(
+        body,
+        mimetype=mime,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
 
 
 def _confirmed(form: Any, code: str) -> bool:
@@ -74,7 +89,7 @@ def seal_revoke(code: str) -> Any:
     form = RevokeForm()
     if not form.validate_on_submit():
         abort(400)
-    if not (form.reason.data or "").strip():   # no default reason: the person chooses one
+    if not (form.reason.data or "").strip():  # no default reason: the person chooses one
         flash(_("Not revoked: choose the reason for the revocation."), "error")
         return redirect(url_for("admin.seal_detail", code=code))
     if not _confirmed(form, code):
@@ -114,11 +129,13 @@ def application_list() -> Any:
     after_at, after_id = request.args.get("after_at"), request.args.get("after_id", type=int)
     after = (after_at, after_id) if after_at and after_id is not None else None
     try:
-        page = applications.queue(service_context(), g.actor, state=state, query=request.args.get("q", ""),
-                                  oldest_first=oldest, after=after)
+        page = applications.queue(
+            service_context(), g.actor, state=state, query=request.args.get("q", ""), oldest_first=oldest, after=after
+        )
     except (DomainError, ValueError) as exc:
-        return render_template("admin/applications.html", page=None, error=i18n.error_text(exc),
-                               seal_types={t.code: t for t in SealType}), 400
+        return render_template(
+            "admin/applications.html", page=None, error=i18n.error_text(exc), seal_types={t.code: t for t in SealType}
+        ), 400
     return render_template("admin/applications.html", page=page, error=None, seal_types={t.code: t for t in SealType})
 
 
@@ -163,5 +180,6 @@ def application_action(app_id: int, action: str) -> Any:
             flash(_("Seal %(code)s was issued.", code=result.es_id), "info")
             return redirect(url_for("admin.seal_detail", code=result.es_id))
     return redirect(url_for("admin.application_detail", app_id=app_id))
+
 
 from . import export_views  # noqa: E402,F401  (CSV exports and the seal picture register on bp)

@@ -3,12 +3,14 @@
 An enterprise sees only its own applications and seals: every lookup is by (enterprise, id), and
 anything else is a 404, whatever id is typed into a URL.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -45,15 +47,22 @@ def _now() -> dt.datetime:
 
 
 _ENDED = {
-    web_sessions.IDLE: lambda: _("You were signed out after %(minutes)d minutes without activity. Sign in again to "
-                                  "continue where you were.", minutes=service_context().settings.session_idle_minutes),
-    web_sessions.EXPIRED: lambda: _("You were signed out %(hours)d hours after signing in. Sign in again to continue.",
-                                     hours=service_context().settings.session_max_hours),
-    web_sessions.ACCOUNT_CHANGED: lambda: _("You were signed out: your account was deactivated, or its password or "
-                                             "second factor was reset."),
-    web_sessions.REPRESENTATIVE_CHANGED: lambda: _("You were signed out: the licence now names another legal "
-                                                    "representative. The new legal representative signs in with the "
-                                                    "e-licence."),
+    web_sessions.IDLE: lambda: _(
+        "You were signed out after %(minutes)d minutes without activity. Sign in again to continue where you were.",
+        minutes=service_context().settings.session_idle_minutes,
+    ),
+    web_sessions.EXPIRED: lambda: _(
+        "You were signed out %(hours)d hours after signing in. Sign in again to continue.",
+        hours=service_context().settings.session_max_hours,
+    ),
+    web_sessions.ACCOUNT_CHANGED: lambda: _(
+        "You were signed out: your account was deactivated, or its password or second factor was reset."
+    ),
+    web_sessions.REPRESENTATIVE_CHANGED: lambda: _(
+        "You were signed out: the licence now names another legal "
+        "representative. The new legal representative signs in with the "
+        "e-licence."
+    ),
     web_sessions.LICENCE_INACTIVE: lambda: _("You were signed out: the enterprise's licence is no longer active."),
     web_sessions.SIGNED_OUT: lambda: _("This session was signed out. Please sign in again."),
 }
@@ -96,10 +105,11 @@ def start_portal_session(token: str) -> None:
 
 def to_sign_in(person: bool = False) -> Any:
     """To the sign-in page, coming back to this page afterwards (a POST comes back to its form's page)."""
-    target = safe_next((local_path(request.full_path if request.method == "GET" else request.referrer)
-                        or "").rstrip("?"), "/portal")
+    target = safe_next(
+        (local_path(request.full_path if request.method == "GET" else request.referrer) or "").rstrip("?"), "/portal"
+    )
     if target in ("/portal/", "/portal"):
-        target = None   # the home page is where sign-in leads anyway
+        target = None  # the home page is where sign-in leads anyway
     return redirect(url_for("portal.person_login" if person else "portal.login", next=target))
 
 
@@ -121,6 +131,7 @@ def enterprise_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if g.get("enterprise") is None:
             return to_sign_in()
         return _password_first() or view(*args, **kwargs)
+
     return wrapper
 
 
@@ -131,6 +142,7 @@ def _actor() -> Actor:
 
 def legal_representative_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """Views only the legal representative may use (applying, authorising people): 403 for others."""
+
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if g.get("enterprise") is None:
@@ -138,6 +150,7 @@ def legal_representative_required(view: Callable[..., Any]) -> Callable[..., Any
         if not g.principal.is_legal_representative:
             return _password_first() or abort(403)
         return view(*args, **kwargs)
+
     return wrapper
 
 
@@ -165,7 +178,7 @@ def login() -> Any:
         except DomainError as exc:
             error, status = i18n.error_text(exc), exc.http_status
         else:
-            start_portal_session(token)     # a new cookie: the challenge is gone with the old one
+            start_portal_session(token)  # a new cookie: the challenge is gone with the old one
             return after_sign_in()
     elif request.method == "POST":
         status = 400
@@ -192,8 +205,7 @@ def logout() -> Any:
 @enterprise_required
 def home() -> Any:
     data = portal_data.overview(service_context(), g.principal)
-    return render_template("portal/home.html", d=data, seal_types={t.code: t for t in SealType},
-                           form=EmptyForm())
+    return render_template("portal/home.html", d=data, seal_types={t.code: t for t in SealType}, form=EmptyForm())
 
 
 @bp.get("/applications/<int:app_id>")
@@ -214,5 +226,7 @@ def withdraw(app_id: int) -> Any:
     return redirect(url_for("portal.application", app_id=app_id))
 
 
-from . import people_views  # noqa: E402,F401  (authorised persons and their sign-in register on bp)
-from . import seal_views  # noqa: E402,F401  (seal pages, applying, renewal, loss and cancellation on bp)
+from . import (
+    people_views,  # noqa: E402,F401  (authorised persons and their sign-in register on bp)
+    seal_views,  # noqa: E402,F401  (seal pages, applying, renewal, loss and cancellation on bp)
+)

@@ -1,6 +1,7 @@
 """Help for enterprises in the portal: how to make a holder key and its certificate request (the
 OpenSSL 3 commands, with this enterprise's USCC and name filled in) and a script that makes one key
 and one request per seal. The enterprise has neither the README nor the registry's command line."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,14 +19,25 @@ def help_keys() -> Any:
     import shlex
 
     uscc, name = g.principal.uscc, g.principal.enterprise_name
-    return render_template("portal/help_keys.html", uscc=uscc, name=name, script=KEY_SCRIPT,
-                           subj=shlex.quote(f"/C=CN/CN={name}/organizationIdentifier={uscc}"),
-                           name_q=shlex.quote(name))
+    return render_template(
+        "portal/help_keys.html",
+        uscc=uscc,
+        name=name,
+        script=KEY_SCRIPT,
+        subj=shlex.quote(f"/C=CN/CN={name}/organizationIdentifier={uscc}"),
+        name_q=shlex.quote(name),
+    )
 
 
 @bp.get(f"/help/{KEY_SCRIPT}")
 @enterprise_required
 def help_key_script() -> Response:
     body = (STATIC / KEY_SCRIPT).read_bytes()
-    return Response(body, mimetype="text/x-shellscript", headers={
-        "Content-Disposition": f'attachment; filename="{KEY_SCRIPT}"', "Cache-Control": "private, max-age=300"})
+    return Response(
+        body,
+        mimetype="text/x-shellscript",
+        headers={
+            "Content-Disposition": f'attachment; filename="{KEY_SCRIPT}"',
+            "Cache-Control": "private, max-age=300",
+        },
+    )

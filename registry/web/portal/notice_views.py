@@ -1,6 +1,7 @@
 """The notice centre in the enterprise portal (/portal/notices) and the unread badge in the portal's
 header. Thin views over :mod:`registry.services.portal_notices`, which decides (through
 portal_access) who sees which notices and records what each reader has read."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,7 +13,7 @@ from ...services import portal_notices
 from .. import service_context
 from . import bp, enterprise_required
 
-_MAX_ID = 2**63 - 1   # (a larger number would overflow SQLite's integers)
+_MAX_ID = 2**63 - 1  # (a larger number would overflow SQLite's integers)
 
 
 def _refresh() -> None:
@@ -25,11 +26,12 @@ def _refresh() -> None:
 @bp.app_context_processor
 def notice_badge() -> dict[str, Any]:
     """``unread_notices()`` for the portal header: computed only when a page shows it, once."""
+
     def unread_notices() -> int:
         if g.get("principal") is None:
             return 0
         if "_unread_notices" not in g:
-            if request.method == "GET":   # a refused form's page changes nothing, not even this
+            if request.method == "GET":  # a refused form's page changes nothing, not even this
                 _refresh()
             g._unread_notices = portal_notices.unread_count(service_context(), g.principal)
         return int(g._unread_notices)
@@ -42,9 +44,14 @@ def _before() -> int | None:
     if raw is None or raw == "":
         return None
     if not raw.isdigit() or not 0 < int(raw) <= _MAX_ID:
-        raise ValidationError(M("portal.notice_page_position",
-                                "the page position {value} is not a notice number",
-                                "页码位置 {value} 不是通知编号"), value=repr(raw[:40]))
+        raise ValidationError(
+            M(
+                "portal.notice_page_position",
+                "the page position {value} is not a notice number",
+                "页码位置 {value} 不是通知编号",
+            ),
+            value=repr(raw[:40]),
+        )
     return int(raw)
 
 

@@ -4,6 +4,7 @@ enterprise's contact address); they sign in with USCC + username + password, the
 Every lookup is by (enterprise, id): another enterprise's person is a 404. Only the legal
 representative reaches the management pages (403 for an authorised person).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,10 +21,18 @@ from ...services import enterprise_people
 from ...services.portal_access import Principal
 from .. import i18n, service_context
 from ..admin import grouped
-from ..security import fresh_cookie, pending, safe_next
 from ..admin.forms import CodeForm, PasswordChangeForm
 from ..admin.forms_extra import _choice
-from . import EmptyForm, _now, after_sign_in, bp, enterprise_required, legal_representative_required, start_portal_session
+from ..security import fresh_cookie, pending, safe_next
+from . import (
+    EmptyForm,
+    _now,
+    after_sign_in,
+    bp,
+    enterprise_required,
+    legal_representative_required,
+    start_portal_session,
+)
 
 _PENDING_SECONDS = 300  # between a correct password and the code
 
@@ -35,17 +44,27 @@ class PersonLoginForm(FlaskForm):
 
 
 class PersonForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(min=2, max=64),
-                                                       Regexp(r"^[A-Za-z][A-Za-z0-9._-]+$",
-                                                              message=_l("Letters, digits and . _ - only, a letter first"))])
+    username = StringField(
+        _l("Username"),
+        validators=[
+            DataRequired(),
+            Length(min=2, max=64),
+            Regexp(r"^[A-Za-z][A-Za-z0-9._-]+$", message=_l("Letters, digits and . _ - only, a letter first")),
+        ],
+    )
     display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     email = StringField(_l("E-mail"), validators=[Length(max=254)])
 
 
 class GrantForm(FlaskForm):
     seal = SelectField(_l("Seal"), choices=[], validate_choice=False, validators=[DataRequired()])
-    authority = SelectField(_l("Authority"), choices=[_choice("hold", _l("Hold: see, download, report loss")),
-                                                      _choice("manage", _l("Manage: also renew and cancel"))])
+    authority = SelectField(
+        _l("Authority"),
+        choices=[
+            _choice("hold", _l("Hold: see, download, report loss")),
+            _choice("manage", _l("Manage: also renew and cancel")),
+        ],
+    )
 
 
 class WithdrawForm(FlaskForm):
@@ -73,7 +92,7 @@ class ConfirmForm(FlaskForm):
 def _unconfirmed(pid: int) -> Any:
     """None if the typed username matches the person's; else the person's page with the error."""
     form = ConfirmForm()
-    p = enterprise_people.person(service_context(), _principal(), pid)   # 404 first if not ours
+    p = enterprise_people.person(service_context(), _principal(), pid)  # 404 first if not ours
     if form.validate_on_submit() and (form.confirm.data or "").strip().lower() == p.username:
         return None
     if form.errors.get("csrf_token"):
@@ -85,8 +104,9 @@ def _person_page(pid: int, *, error: str | None = None, status: int = 200) -> An
     p = enterprise_people.person(service_context(), _principal(), pid)
     form = GrantForm()
     form.seal.choices = _grantable(_principal())
-    return render_template("portal/person.html", p=p, grant_form=form, form=EmptyForm(), confirm_form=ConfirmForm(),
-                           error=error), status
+    return render_template(
+        "portal/person.html", p=p, grant_form=form, form=EmptyForm(), confirm_form=ConfirmForm(), error=error
+    ), status
 
 
 # -- sign-in of an authorised person -------------------------------------------------------------------
@@ -100,8 +120,9 @@ def person_login() -> Any:
     error, status = None, 200
     if form.validate_on_submit():
         try:
-            checked = enterprise_people.check_password_step(service_context(), form.uscc.data or "",
-                                                            form.username.data or "", form.password.data or "")
+            checked = enterprise_people.check_password_step(
+                service_context(), form.uscc.data or "", form.username.data or "", form.password.data or ""
+            )
         except DomainError as exc:
             error, status = _sign_in_error(exc), exc.http_status
         else:
@@ -126,7 +147,7 @@ def _code_step(pid: int, form: CodeForm) -> tuple[Any, str | None, int]:
         if isinstance(exc, enterprise_people.AccountLocked):
             session.pop("person_pending", None)
         return None, _sign_in_error(exc), exc.http_status
-    start_portal_session(token)   # a fresh cookie after sign-in; the session itself is on the server
+    start_portal_session(token)  # a fresh cookie after sign-in; the session itself is on the server
     return after_sign_in(), None, 302
 
 
@@ -151,7 +172,7 @@ def _code_page(*, enrol: bool) -> Any:
         return done
     if not enrol:
         return render_template("portal/person_code.html", form=form, error=error, enrol=False), status
-    try:   # the one pending secret (the same after a reload), from the database, never from a cookie
+    try:  # the one pending secret (the same after a reload), from the database, never from a cookie
         secret, uri = enterprise_people.start_enrolment(service_context(), pid)
     except DomainError as exc:
         if exc.http_status == 409:
@@ -161,21 +182,27 @@ def _code_page(*, enrol: bool) -> Any:
     import segno
 
     qr = segno.make(uri, error="m").png_data_uri(scale=5, border=2)
-    return render_template("portal/person_code.html", form=form, qr=qr, secret=grouped(secret),
-                           error=error, enrol=True), status
+    return render_template(
+        "portal/person_code.html", form=form, qr=qr, secret=grouped(secret), error=error, enrol=True
+    ), status
 
 
 @bp.route("/password", methods=["GET", "POST"])
 @enterprise_required
 def person_password() -> Any:
     if _principal().is_legal_representative:
-        abort(404)   # the legal representative signs in with the e-licence: no password here
+        abort(404)  # the legal representative signs in with the e-licence: no password here
     form = PasswordChangeForm()
     error, status = None, 200
     if form.validate_on_submit():
         try:
-            enterprise_people.change_password(service_context(), _principal(), form.current.data or "",
-                                              form.new.data or "", keep_session=g.get("portal_session_key"))
+            enterprise_people.change_password(
+                service_context(),
+                _principal(),
+                form.current.data or "",
+                form.new.data or "",
+                keep_session=g.get("portal_session_key"),
+            )
         except DomainError as exc:
             error, status = i18n.error_text(exc), exc.http_status
         else:
@@ -183,8 +210,9 @@ def person_password() -> Any:
             return redirect(url_for("portal.home"))
     elif request.method == "POST":
         status = 400
-    return render_template("portal/person_password.html", form=form, error=error,
-                           forced=g.get("person_must_change_password")), status
+    return render_template(
+        "portal/person_password.html", form=form, error=error, forced=g.get("person_must_change_password")
+    ), status
 
 
 # -- the legal representative's pages ------------------------------------------------------------------
@@ -197,13 +225,23 @@ def people() -> Any:
     error, status = None, 200
     if form.validate_on_submit():
         try:
-            pid, password = enterprise_people.create_person(service_context(), _principal(), form.username.data or "",
-                                                            form.display_name.data or "", form.email.data or "")
+            pid, password = enterprise_people.create_person(
+                service_context(),
+                _principal(),
+                form.username.data or "",
+                form.display_name.data or "",
+                form.email.data or "",
+            )
         except DomainError as exc:
             error, status = i18n.error_text(exc), exc.http_status
         else:
-            return render_template("portal/person_created.html", pid=pid, username=(form.username.data or "").lower(),
-                                   password=password, uscc=_principal().uscc)
+            return render_template(
+                "portal/person_created.html",
+                pid=pid,
+                username=(form.username.data or "").lower(),
+                password=password,
+                uscc=_principal().uscc,
+            )
     elif request.method == "POST":
         status = 400
     rows = enterprise_people.list_people(service_context(), _principal())
@@ -211,8 +249,10 @@ def people() -> Any:
 
 
 def _grantable(principal: Principal) -> list[Any]:
-    return [_choice(es_id, f"{name} · {es_id}")
-            for es_id, name in enterprise_people.grantable_seals(service_context(), principal)]
+    return [
+        _choice(es_id, f"{name} · {es_id}")
+        for es_id, name in enterprise_people.grantable_seals(service_context(), principal)
+    ]
 
 
 @bp.get("/people/<int:pid>")
@@ -227,10 +267,16 @@ def _person_action(pid: int, action: Any, done: str) -> Any:
         result = action()
     except DomainError as exc:
         return _person_page(pid, error=i18n.error_text(exc), status=exc.http_status)
-    if isinstance(result, str):   # a new one-time password
+    if isinstance(result, str):  # a new one-time password
         p = enterprise_people.person(service_context(), _principal(), pid)
-        return render_template("portal/person_created.html", pid=pid, username=p.username, password=result,
-                               uscc=_principal().uscc, reset=True)
+        return render_template(
+            "portal/person_created.html",
+            pid=pid,
+            username=p.username,
+            password=result,
+            uscc=_principal().uscc,
+            reset=True,
+        )
     flash(done, "info")
     return redirect(url_for("portal.person", pid=pid))
 
@@ -242,9 +288,13 @@ def person_grant(pid: int) -> Any:
     form.seal.choices = _grantable(_principal())
     if not form.validate_on_submit():
         abort(400)
-    return _person_action(pid, lambda: enterprise_people.grant(service_context(), _principal(), pid,
-                                                                form.seal.data or "", form.authority.data or ""),
-                          _("The authority was granted."))
+    return _person_action(
+        pid,
+        lambda: enterprise_people.grant(
+            service_context(), _principal(), pid, form.seal.data or "", form.authority.data or ""
+        ),
+        _("The authority was granted."),
+    )
 
 
 @bp.post("/people/<int:pid>/withdraw")
@@ -253,9 +303,11 @@ def person_withdraw(pid: int) -> Any:
     form = WithdrawForm()
     if not form.validate_on_submit():
         abort(400)
-    return _person_action(pid, lambda: enterprise_people.withdraw(service_context(), _principal(), pid,
-                                                                   form.seal.data or ""),
-                          _("The authority was withdrawn."))
+    return _person_action(
+        pid,
+        lambda: enterprise_people.withdraw(service_context(), _principal(), pid, form.seal.data or ""),
+        _("The authority was withdrawn."),
+    )
 
 
 @bp.post("/people/<int:pid>/<any(deactivate, reactivate):what>")
@@ -266,9 +318,11 @@ def person_active(pid: int, what: str) -> Any:
             return refused
     elif not EmptyForm().validate_on_submit():
         abort(400)
-    return _person_action(pid, lambda: enterprise_people.set_active(service_context(), _principal(), pid,
-                                                                     what == "reactivate"),
-                          _("The account was reactivated.") if what == "reactivate" else _("The account was deactivated."))
+    return _person_action(
+        pid,
+        lambda: enterprise_people.set_active(service_context(), _principal(), pid, what == "reactivate"),
+        _("The account was reactivated.") if what == "reactivate" else _("The account was deactivated."),
+    )
 
 
 @bp.post("/people/<int:pid>/reset-password")
@@ -284,8 +338,11 @@ def person_reset_password(pid: int) -> Any:
 def person_reset_totp(pid: int) -> Any:
     if (refused := _unconfirmed(pid)) is not None:
         return refused
-    return _person_action(pid, lambda: enterprise_people.reset_second_factor(service_context(), _principal(), pid),
-                          _("The second factor was reset: the person enrols a new authenticator at the next sign-in."))
+    return _person_action(
+        pid,
+        lambda: enterprise_people.reset_second_factor(service_context(), _principal(), pid),
+        _("The second factor was reset: the person enrols a new authenticator at the next sign-in."),
+    )
 
 
 @bp.route("/settings", methods=["GET", "POST"])

@@ -6,6 +6,7 @@ Thin views: parse the form, call :mod:`registry.services.portal_seals` (which de
 portal_access, who may see and do what), and show the result or the refusal on the page with its
 status: 400 bad input, 403 not allowed, 404 not ours, 409 wrong state, 413 too large.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -72,18 +73,19 @@ def _apply_form(mode: str, types: list[SealType], chosen: SealType | None) -> An
             abort(400)
         blocks = types if mode == "set" else [chosen] if chosen is not None else []
         if mode == "single" and request.form.get("action") == "preview":
-            return _render_apply(mode, types, chosen, form, errors, general), 200   # nothing stored
+            return _render_apply(mode, types, chosen, form, errors, general), 200  # nothing stored
         ctx = service_context()
         items = []
         too_large = False
-        big_pictures: dict[str, str] = {}   # a picture over the limit is not read: said here, checked no further
+        big_pictures: dict[str, str] = {}  # a picture over the limit is not read: said here, checked no further
         for t in blocks:
-            field = t.code if mode == "set" else "single"   # the single form's type can change in the page
-            csr, big_csr = _read(f"csr_{field}", portal_seals.MAX_CSR_BYTES)   # the service says it is too large
+            field = t.code if mode == "set" else "single"  # the single form's type can change in the page
+            csr, big_csr = _read(f"csr_{field}", portal_seals.MAX_CSR_BYTES)  # the service says it is too large
             png, big_png = _read(f"picture_{field}", ctx.settings.max_picture_bytes)
             if big_png:
-                big_pictures[t.code] = _("The picture is larger than %(kb)d KB; nothing was stored.",
-                                         kb=_kb(ctx.settings.max_picture_bytes))
+                big_pictures[t.code] = _(
+                    "The picture is larger than %(kb)d KB; nothing was stored.", kb=_kb(ctx.settings.max_picture_bytes)
+                )
                 png = None
             too_large = too_large or big_csr or big_png
             items.append(portal_seals.ApplyItem(t.code, csr or b"", png))
@@ -91,7 +93,7 @@ def _apply_form(mode: str, types: list[SealType], chosen: SealType | None) -> An
             general, status = _("Choose the type of seal to apply for."), 400
         else:
             try:
-                if big_pictures:   # refused in any case: every other problem is still found, nothing is written
+                if big_pictures:  # refused in any case: every other problem is still found, nothing is written
                     problems, _types = portal_seals.check_application(ctx, g.principal, items)
                     raise portal_seals.ApplicationRefused(problems)
                 ids = portal_seals.apply(ctx, g.principal, items)
@@ -111,18 +113,35 @@ def _apply_form(mode: str, types: list[SealType], chosen: SealType | None) -> An
     return _render_apply(mode, types, chosen, form, errors, general), status
 
 
-def _render_apply(mode: str, types: list[SealType], chosen: SealType | None, form: EmptyForm,
-                  errors: dict[str, str], general: str | None) -> str:
+def _render_apply(
+    mode: str,
+    types: list[SealType],
+    chosen: SealType | None,
+    form: EmptyForm,
+    errors: dict[str, str],
+    general: str | None,
+) -> str:
     ctx = service_context()
     try:
-        undrawable = {code: i18n.error_text(why)
-                      for code, why in portal_seals.picture_problems(ctx, g.principal).items()}
+        undrawable = {
+            code: i18n.error_text(why) for code, why in portal_seals.picture_problems(ctx, g.principal).items()
+        }
     except DomainError:
         undrawable = {}
-    return render_template("portal/apply.html", mode=mode, types=types, chosen=chosen, form=form, errors=errors,
-                           general=general, label=_type_label, max_csr_kb=_kb(portal_seals.MAX_CSR_BYTES),
-                           max_picture_kb=_kb(ctx.settings.max_picture_bytes), undrawable=undrawable,
-                           refused=bool(errors) or general is not None and request.method == "POST")
+    return render_template(
+        "portal/apply.html",
+        mode=mode,
+        types=types,
+        chosen=chosen,
+        form=form,
+        errors=errors,
+        general=general,
+        label=_type_label,
+        max_csr_kb=_kb(portal_seals.MAX_CSR_BYTES),
+        max_picture_kb=_kb(ctx.settings.max_picture_bytes),
+        undrawable=undrawable,
+        refused=bool(errors) or general is not None and request.method == "POST",
+    )
 
 
 @bp.route("/apply", methods=["GET", "POST"])
@@ -174,9 +193,15 @@ def application_picture(app_id: int) -> Response:
 
 def _seal_page(es_id: str, *, error: str | None = None, status: int = 200) -> Any:
     d = portal_seals.seal_detail(service_context(), g.principal, es_id)
-    return render_template("portal/seal.html", s=d, form=EmptyForm(), error=error, label=_type_label,
-                           window_days=service_context().settings.renewal_window_days,
-                           max_csr_kb=_kb(portal_seals.MAX_CSR_BYTES)), status
+    return render_template(
+        "portal/seal.html",
+        s=d,
+        form=EmptyForm(),
+        error=error,
+        label=_type_label,
+        window_days=service_context().settings.renewal_window_days,
+        max_csr_kb=_kb(portal_seals.MAX_CSR_BYTES),
+    ), status
 
 
 @bp.get("/seals/<es_id>")
@@ -205,13 +230,22 @@ _DOWNLOADS = {
 @enterprise_required
 def seal_download(es_id: str, name: str) -> Response:
     files = portal_seals.seal_files(service_context(), g.principal, es_id)
-    body = {"seal.esl": files.seal_der, "cert.pem": files.certificate_pem.encode(),
-            "chain.pem": files.chain_pem.encode(),
-            "maker-chain.pem": files.maker_chain_pem.encode(), "chain.p7b": files.p7b_der}[name]
+    body = {
+        "seal.esl": files.seal_der,
+        "cert.pem": files.certificate_pem.encode(),
+        "chain.pem": files.chain_pem.encode(),
+        "maker-chain.pem": files.maker_chain_pem.encode(),
+        "chain.p7b": files.p7b_der,
+    }[name]
     mime, filename = _DOWNLOADS[name]
-    return Response(body, mimetype=mime, headers={
-        "Content-Disposition": f'attachment; filename="{filename.format(code=files.es_id)}"',
-        "Cache-Control": "no-store"})
+    return Response(
+        body,
+        mimetype=mime,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename.format(code=files.es_id)}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @bp.get("/seals/<es_id>/certificate")
@@ -224,8 +258,14 @@ def seal_certificate(es_id: str) -> Any:
     d = portal_seals.seal_detail(ctx, g.principal, es_id)
     status_url = f"{ctx.settings.base_url}/seals/{d['es_id']}"
     qr = segno.make(status_url, error="m").svg_data_uri(scale=4, border=2)
-    return render_template("portal/certificate.html", s=d, status_url=status_url, qr=qr, label=_type_label,
-                           authority=ctx.settings.authority_name)
+    return render_template(
+        "portal/certificate.html",
+        s=d,
+        status_url=status_url,
+        qr=qr,
+        label=_type_label,
+        authority=ctx.settings.authority_name,
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -248,28 +288,47 @@ def seal_renew(es_id: str) -> Any:
     try:
         csr = _upload("csr", portal_seals.MAX_CSR_BYTES)
     except _TooLarge:
-        return _seal_page(es_id, error=_("The certificate request is larger than %(kb)d KB.",
-                                         kb=_kb(portal_seals.MAX_CSR_BYTES)), status=413)
+        return _seal_page(
+            es_id,
+            error=_("The certificate request is larger than %(kb)d KB.", kb=_kb(portal_seals.MAX_CSR_BYTES)),
+            status=413,
+        )
     if key not in ("same", "new"):
         return _seal_page(es_id, error=_("Choose whether to keep the key or to bring a new one."), status=400)
     if key == "new" and not csr:
         return _seal_page(es_id, error=_("Choose the certificate request (CSR) of the new key."), status=400)
     if key == "same" and csr:
-        return _seal_page(es_id, error=_("You chose to keep the same key but also attached a certificate request: "
-                                         "choose one or the other."), status=400)
+        return _seal_page(
+            es_id,
+            error=_("You chose to keep the same key but also attached a certificate request: choose one or the other."),
+            status=400,
+        )
     try:
         result = portal_seals.renew(service_context(), g.principal, es_id, csr if key == "new" else None)
     except NotFound:
         raise
     except portal_seals.RenewalNotOpen as exc:
-        return _seal_page(es_id, error=_("Not renewed: this seal is valid until %(end)s and can be renewed from "
-                                         "%(opens)s, %(days)d days before it expires.",
-                                         end=exc.valid_end.strftime("%Y-%m-%d"), opens=exc.opens.strftime("%Y-%m-%d"),
-                                         days=exc.days), status=exc.http_status)
+        return _seal_page(
+            es_id,
+            error=_(
+                "Not renewed: this seal is valid until %(end)s and can be renewed from "
+                "%(opens)s, %(days)d days before it expires.",
+                end=exc.valid_end.strftime("%Y-%m-%d"),
+                opens=exc.opens.strftime("%Y-%m-%d"),
+                days=exc.days,
+            ),
+            status=exc.http_status,
+        )
     except DomainError as exc:
         return _seal_page(es_id, error=_("Not renewed: %(why)s", why=i18n.error_text(exc)), status=exc.http_status)
-    flash(_("The seal was renewed: the new seal is %(new)s, and %(old)s is revoked as superseded.",
-            new=result.es_id, old=es_id), "info")
+    flash(
+        _(
+            "The seal was renewed: the new seal is %(new)s, and %(old)s is revoked as superseded.",
+            new=result.es_id,
+            old=es_id,
+        ),
+        "info",
+    )
     return redirect(url_for("portal.seal", es_id=result.es_id))
 
 
@@ -282,13 +341,20 @@ def _revocation(es_id: str, action: str) -> Any:
     except NotFound:
         raise
     except portal_seals.ConfirmationMismatch:
-        return _seal_page(es_id, error=_("Nothing changed: the code typed to confirm does not match the seal's code."),
-                          status=400)
+        return _seal_page(
+            es_id, error=_("Nothing changed: the code typed to confirm does not match the seal's code."), status=400
+        )
     except DomainError as exc:
         return _seal_page(es_id, error=_("Nothing changed: %(why)s", why=i18n.error_text(exc)), status=exc.http_status)
     if action == "loss":
-        flash(_("Seal %(code)s is revoked (key compromise). OCSP answers “revoked” now, and the CRLs list it "
-                "within seconds.", code=es_id), "info")
+        flash(
+            _(
+                "Seal %(code)s is revoked (key compromise). OCSP answers “revoked” now, and the CRLs list it "
+                "within seconds.",
+                code=es_id,
+            ),
+            "info",
+        )
     else:
         flash(_("Seal %(code)s is cancelled (cessation of operation).", code=es_id), "info")
     return redirect(url_for("portal.seal", es_id=es_id))
@@ -306,5 +372,9 @@ def seal_loss(es_id: str) -> Any:
 def seal_cancel(es_id: str) -> Any:
     """Cancel a seal no longer needed: revoked, cessationOfOperation."""
     return _revocation(es_id, "cancel")
-from . import help_views  # noqa: E402,F401  (help for enterprises: making keys, on bp)
-from . import notice_views  # noqa: E402,F401  (the notice centre and its unread badge, on bp)
+
+
+from . import (
+    help_views,  # noqa: E402,F401  (help for enterprises: making keys, on bp)
+    notice_views,  # noqa: E402,F401  (the notice centre and its unread badge, on bp)
+)
