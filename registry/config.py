@@ -69,6 +69,12 @@ class Settings:
     ocsp_validity_hours: int = 24
     ocsp_live_concurrency: int = 4
     renewal_window_days: int = 60  # the portal renews a seal this many days before validEnd
+    # argon2id parameters for new password hashes (RFC 9106; the defaults are argon2-cffi's, its
+    # "first recommended" profile). A stored hash carries its own parameters, so changing these
+    # never locks anyone out: old hashes still verify, new ones use the new cost.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
     # e-mail notifications (registry.services.notify); no SMTP host: notices accumulate, nothing is sent
     smtp_host: str = ""
     smtp_port: int = 587
@@ -105,6 +111,13 @@ class Settings:
         area = env.get("REGISTRY_AREA_CODE") or "440300"
         if not (len(area) == 6 and area.isdigit()):
             raise SystemExit(f"REGISTRY_AREA_CODE must be a 6-digit GB/T 2260 code, got {area!r}")
+        argon2_lanes = _int(env, "REGISTRY_ARGON2_PARALLELISM", 4, 1, 64)
+        argon2_memory = _int(env, "REGISTRY_ARGON2_MEMORY_KIB", 65536, 8, 4 * 1024 * 1024)
+        if argon2_memory < 8 * argon2_lanes:
+            raise SystemExit(
+                f"REGISTRY_ARGON2_MEMORY_KIB must be at least 8 × REGISTRY_ARGON2_PARALLELISM "
+                f"({8 * argon2_lanes}), got {argon2_memory}"
+            )
         return cls(
             instance_path=instance,
             database_url=db_url,
@@ -138,6 +151,9 @@ class Settings:
             ocsp_validity_hours=_int(env, "REGISTRY_OCSP_VALIDITY_HOURS", 24, 1, 24 * 7),
             ocsp_live_concurrency=_int(env, "REGISTRY_OCSP_LIVE_CONCURRENCY", 4, 0, 256),
             renewal_window_days=_int(env, "REGISTRY_RENEWAL_WINDOW_DAYS", 60, 1, 3650),
+            argon2_time_cost=_int(env, "REGISTRY_ARGON2_TIME_COST", 3, 1, 100),
+            argon2_memory_kib=argon2_memory,
+            argon2_parallelism=argon2_lanes,
             **_mail_settings(env, base),
         )
 

@@ -119,6 +119,10 @@ def make_settings(tmp_path: Path, database_url: str) -> Settings:
             "REGISTRY_SECRET_KEY": "test-secret",
             "REGISTRY_BASE_URL": "http://registry.test",
             "REGISTRY_CRL_SHARDS": "8",
+            # cheap argon2id for test accounts (production: 3 passes over 64 MiB, 4 lanes)
+            "REGISTRY_ARGON2_TIME_COST": "1",
+            "REGISTRY_ARGON2_MEMORY_KIB": "8",
+            "REGISTRY_ARGON2_PARALLELISM": "1",
         }
     )
 

@@ -20,6 +20,7 @@ from ..config import Settings
 from ..db.session import make_engine, make_session_factory
 from ..domain.errors import M, ValidationError
 from ..domain.roles import Role
+from . import passwords
 
 
 class Clock(Protocol):
@@ -125,6 +126,11 @@ class ServiceContext:
         cls, settings: Settings, *, clock: Clock | None = None, create_keys: bool = False, engine: Engine | None = None
     ) -> ServiceContext:
         engine = engine or make_engine(settings.database_url)
+        passwords.configure(
+            time_cost=settings.argon2_time_cost,
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        )
         try:
             keyring = KeyRing.load(settings, create=create_keys)
         except SystemExit:

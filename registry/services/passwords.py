@@ -13,13 +13,27 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..domain.errors import M, ValidationError
 
-__all__ = ["MIN_LENGTH", "MIN_SCORE", "check_new", "hash_password", "verify_password", "dummy_work"]
+__all__ = ["MIN_LENGTH", "MIN_SCORE", "check_new", "configure", "hash_password", "verify_password", "dummy_work"]
 
 MIN_LENGTH = 12
 MIN_SCORE = 3
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-_DUMMY = _hasher.hash("a password nobody has, to spend the same time on unknown accounts")
+_hasher = PasswordHasher()  # argon2id; the parameters come from the settings (configure)
+_DUMMY_PASSWORD = "a password nobody has, to spend the same time on unknown accounts"
+_DUMMY = _hasher.hash(_DUMMY_PASSWORD)
+
+
+def configure(*, time_cost: int, memory_kib: int, parallelism: int) -> None:
+    """Hash new passwords with these argon2id parameters (``Settings.argon2_*``; the service
+    context calls this when it is created). Stored hashes carry their own parameters and verify
+    whatever these are; the dummy hash used for unknown accounts follows, so they cost the same."""
+    global _hasher, _DUMMY
+    wanted = (time_cost, memory_kib, parallelism)
+    if (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism) == wanted:
+        return
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+    _DUMMY = _hasher.hash(_DUMMY_PASSWORD)
+
 
 TOO_SHORT = M(
     "password.too_short", "the new password must have at least {min} characters", "新密码至少需要 {min} 个字符"
