@@ -17,6 +17,7 @@ from registry.services import seals
 from registry.services.context import ServiceContext
 from registry.web import create_app
 from tests.conftest import ADMIN, SHENZHEN_USCC
+from tests.services.test_applications import submit
 from tests.web.test_admin_auth import csrf, sign_in, staff
 
 ALL = {"operator", "reviewer", "admin", "auditor"}
@@ -90,56 +91,53 @@ def test_every_admin_endpoint_is_in_the_matrix(app) -> None:  # type: ignore[no-
     assert endpoints == set(EXPECTED) | PUBLIC
 
 
-def test_role_matrix(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
-    clients = {"anonymous": app.test_client()}
-    for role in Role:
-        client = app.test_client()
-        sign_in(client, ctx, f"m{role.value}", staff(ctx, f"m{role.value}", (role,)))
-        clients[role.value] = client
-    got: dict[tuple[str, str], str] = {}
-    for endpoint, (method, template, allowed) in EXPECTED.items():
-        for who, client in clients.items():
-            # a fresh seal for every state-changing call, so one role's action doesn't block the next
-            code = seals.issue_seal(
-                ctx,
-                ADMIN,
-                seals.IssueRequest(
-                    uscc=SHENZHEN_USCC,
-                    seal_type="finance",
-                    key=seals.KeyMaterial(generate=True),
-                    operator="olivia",
-                    approver="rita",
-                ),
-            ).es_id
-            from tests.services.test_applications import submit
-
-            url = template.format(code=code, app=submit(ctx) if "{app}" in template else 0, uscc=FUTIAN_USCC)
-            if method == "GET":
-                resp = client.get(url)
-            else:
-                token_page = client.get("/admin/login") if who == "anonymous" else client.get("/admin/")
-                data = {
-                    "csrf_token": csrf(token_page.get_data(as_text=True)),
-                    "confirm": code,
-                    "reason": "keyCompromise",
-                    "note": "",
-                }
-                data.update(FORMS[endpoint]() if endpoint in FORMS else {})
-                resp = client.post(url, data=data)
-            if resp.status_code in (200, 302) and not (
-                resp.status_code == 302 and "/admin/login" in resp.headers["Location"]
-            ):
-                got[(endpoint, who)] = "allowed"
-            elif resp.status_code == 302:
-                got[(endpoint, who)] = "login"
-            elif resp.status_code == 403:
-                got[(endpoint, who)] = "denied"
-            else:
-                got[(endpoint, who)] = f"HTTP {resp.status_code}"
+@pytest.mark.parametrize("who", ["anonymous", *(r.value for r in Role)])
+def test_role_matrix(app, ctx: ServiceContext, who: str) -> None:  # type: ignore[no-untyped-def]
+    """One visitor (anonymous, or a staff account with one role) against every admin endpoint:
+    split by visitor so the runs spread over workers and a failure names whose row is wrong."""
+    client = app.test_client()
+    if who != "anonymous":
+        sign_in(client, ctx, f"m{who}", staff(ctx, f"m{who}", (Role(who),)))
+    got: dict[str, str] = {}
+    for endpoint, (method, template, _allowed) in EXPECTED.items():
+        # a fresh seal for every state-changing call, so one action doesn't block the next
+        code = seals.issue_seal(
+            ctx,
+            ADMIN,
+            seals.IssueRequest(
+                uscc=SHENZHEN_USCC,
+                seal_type="finance",
+                key=seals.KeyMaterial(generate=True),
+                operator="olivia",
+                approver="rita",
+            ),
+        ).es_id
+        url = template.format(code=code, app=submit(ctx) if "{app}" in template else 0, uscc=FUTIAN_USCC)
+        if method == "GET":
+            resp = client.get(url)
+        else:
+            token_page = client.get("/admin/login") if who == "anonymous" else client.get("/admin/")
+            data = {
+                "csrf_token": csrf(token_page.get_data(as_text=True)),
+                "confirm": code,
+                "reason": "keyCompromise",
+                "note": "",
+            }
+            data.update(FORMS[endpoint]() if endpoint in FORMS else {})
+            resp = client.post(url, data=data)
+        if resp.status_code in (200, 302) and not (
+            resp.status_code == 302 and "/admin/login" in resp.headers["Location"]
+        ):
+            got[endpoint] = "allowed"
+        elif resp.status_code == 302:
+            got[endpoint] = "login"
+        elif resp.status_code == 403:
+            got[endpoint] = "denied"
+        else:
+            got[endpoint] = f"HTTP {resp.status_code}"
     want = {
-        (e, w): ("login" if w == "anonymous" else "allowed" if w in allowed else "denied")
+        e: ("login" if who == "anonymous" else "allowed" if who in allowed else "denied")
         for e, (_m, _t, allowed) in EXPECTED.items()
-        for w in clients
     }
     wrong = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
     assert not wrong, wrong
