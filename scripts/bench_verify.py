@@ -134,9 +134,10 @@ def prepare(url: str, instance: Path, n_seals: int, n_sigs: int) -> tuple[Servic
 
 def _seal_signature_cache_clear() -> None:
     """Every timed pass starts with no seal verified or decoded (works on either tree's code)."""
-    if hasattr(pv, "_seal_verdicts"):
-        pv._seal_verdicts.clear()
-        ses._parsed_seals.clear()
+    checks = getattr(pv, "checks", pv)  # a package since the split, a module before
+    if hasattr(checks, "_seal_verdicts"):
+        checks._seal_verdicts.clear()
+        getattr(ses, "decode", ses)._parsed_seals.clear()  # a package since the split, a module before
     else:  # before: an lru_cache over the seal's bytes
         pv._seal_signature_verdict.cache_clear()
 

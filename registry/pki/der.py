@@ -475,8 +475,10 @@ def time_value(number: int, content: bytes) -> _dt.datetime | None:
         return None
 
 
-def _read_header(data: bytes, pos: int, end: int) -> tuple[int, bool, int, int, int]:
-    """Returns (class, constructed, number, header_len, content_len)."""
+def read_header(data: bytes | bytearray | memoryview, pos: int, end: int) -> tuple[int, bool, int, int, int]:
+    """The identifier and length octets of the element at ``pos`` (which must end by ``end``):
+    ``(class, constructed, tag number, header length, content length)``. Raises :class:`DERError`
+    naming the offset for a truncated, indefinite or over-long header."""
     start = pos
     if pos >= end:
         raise DERError(
@@ -556,7 +558,7 @@ def _iter_nodes(data: bytes, pos: int, end: int, base: int = 0) -> Iterator[Node
     rel = pos - base
     rel_end = end - base
     while rel < rel_end:
-        cls, cons, num, hl, ln = _read_header(data, rel, rel_end)
+        cls, cons, num, hl, ln = read_header(data, rel, rel_end)
         yield Node(cls, cons, num, bytes(data[rel : rel + hl + ln]), hl, base + rel)
         rel += hl + ln
 
@@ -566,7 +568,7 @@ def parse(data: bytes, *, allow_trailing: bool = False) -> Node:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise DERError(M("der.input_bytes", "input must be bytes", "输入必须为字节串"))
     data = bytes(data)
-    cls, cons, num, hl, ln = _read_header(data, 0, len(data))
+    cls, cons, num, hl, ln = read_header(data, 0, len(data))
     if not allow_trailing and hl + ln != len(data):
         raise DERError(
             M(

@@ -1,4 +1,4 @@
-"""Seal pictures: rendering the standard red official-seal image, and validating uploaded PNGs.
+"""Seal pictures: rendering the standard red official-seal image.
 
 GB/T 38540-2020 stores the seal image in ``SES_ESPictureInfo`` (``type`` e.g. ``PNG``, ``data``, ``width`` and
 ``height`` in millimetres); it says only that an organisation's seal "宜采用相关国家管理部门指定的印模". The
@@ -11,9 +11,8 @@ The module is pure apart from reading font files: the caller reads configuration
 passes it in as ``font_path``. Output is deterministic: the same inputs, font file and Pillow build (which
 bundles FreeType and zlib) give the same PNG bytes.
 
-Glyph coverage is decided from the font's own ``cmap`` table (OpenType spec, "cmap — Character to Glyph Index
-Mapping Table", formats 4 and 12), read by the small parser below — Pillow does not expose glyph indices, and
-a missing character must never be drawn as a tofu box.
+Fonts (finding one, which characters it has) are :mod:`registry.pki.fonts`; validating an uploaded PNG is
+:mod:`registry.pki.png`. Their public names are re-exported here, where the callers have always found them.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ import bisect
 import io
 import math
 import os
-import struct
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,7 +28,10 @@ from typing import Final, Literal
 
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from ..messages import Localized, M
+from ..messages import M
+from .fonts import KNOWN_FONT_LOCATIONS, face_index, find_cjk_font, missing_glyphs
+from .picture_error import PictureError
+from .png import KEPT_CHUNKS, PNG_SIGNATURE, strip_png, validate_png
 
 __all__ = [
     "KNOWN_FONT_LOCATIONS",
@@ -48,294 +49,13 @@ __all__ = [
     "validate_png",
 ]
 
-PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"  # ISO/IEC 15948 §5.2
 SEAL_RED: Final = (0xD6, 0x00, 0x1C)  # seal-paste red, #D6001C
-
-#: Where Noto CJK is installed by common distributions, seal-like serif (宋体-style) faces first.
-#: Debian/Ubuntu: ``apt-get install fonts-noto-cjk``; Fedora: google-noto-serif-cjk-fonts; Arch: noto-fonts-cjk.
-KNOWN_FONT_LOCATIONS: Final = (
-    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/google-noto-serif-cjk-fonts/NotoSerifCJK-Bold.ttc",
-    "/usr/share/fonts/google-noto-serif-cjk-fonts/NotoSerifCJK-Regular.ttc",
-    "/usr/share/fonts/google-noto-sans-cjk-fonts/NotoSansCJK-Bold.ttc",
-    "/usr/share/fonts/google-noto-sans-cjk-fonts/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSerifCJK-Bold.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSerifCJK-Regular.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Bold.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-)
-_INSTALL_HINT: Final = M(
-    "picture.install_hint",
-    "install one with `apt-get install fonts-noto-cjk` or set REGISTRY_SEAL_FONT to a CJK font file",
-    "请用 `apt-get install fonts-noto-cjk` 安装一种，或将 REGISTRY_SEAL_FONT 设为一个中文字体文件",
-)
-#: Characters a font must have to be accepted as a seal font (印 "seal", 章 "stamp", 国 "state").
-_CJK_PROBE: Final = "印章国"
 
 Shape = Literal["round", "square", "oval"]
 MIN_SIZE_PX: Final = 64
 MAX_SIZE_PX: Final = 2048
 MAX_NAME_CHARS: Final = 40  # beyond this the characters on a 40 mm seal are no longer legible
 MAX_LABEL_CHARS: Final = 12
-
-
-class PictureError(Localized, ValueError):
-    """A seal picture could not be rendered or an uploaded picture is not acceptable; one-line message."""
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Fonts: locating, choosing the Simplified-Chinese face of a collection, reading the cmap
-# ---------------------------------------------------------------------------------------------------------
-
-
-def find_cjk_font(font_path: str | None = None) -> str:
-    """Return the path of a usable CJK font file.
-
-    If ``font_path`` is given (the caller's configuration, e.g. ``REGISTRY_SEAL_FONT``) it must name a
-    readable font file with CJK glyphs — a wrong configured path is an error, not silently replaced.
-    Otherwise :data:`KNOWN_FONT_LOCATIONS` are tried in order. Raises :class:`PictureError` with an install
-    hint if nothing usable is found.
-    """
-    if font_path:
-        problem = _font_problem(font_path)
-        if problem:
-            raise PictureError(
-                M(
-                    "picture.font_configured",
-                    "configured seal font {path!r} {problem}; {hint}",
-                    "所配置的印模字体 {path!r}{problem}；{hint}",
-                ),
-                path=font_path,
-                problem=problem,
-                hint=_INSTALL_HINT,
-            )
-        return font_path
-    for candidate in KNOWN_FONT_LOCATIONS:
-        if os.path.isfile(candidate) and _font_problem(candidate) is None:
-            return candidate
-    raise PictureError(
-        M("picture.no_font", "no CJK font found for seal pictures; {hint}", "找不到可绘制印模的中文字体；{hint}"),
-        hint=_INSTALL_HINT,
-    )
-
-
-_GOOD_FONTS: set[tuple[str, int, int]] = set()  # (path, size, mtime_ns) of fonts found good: checked once
-
-
-def _font_problem(path: str) -> PictureError | None:
-    """None if ``path`` is a readable font with the probe characters, else why not (for a message).
-    A good font is remembered (by path, size and modification time), so checking many texts against
-    it (a licence import) does not load it again and again."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        st = None
-    if st is None or not os.path.isfile(path):
-        return PictureError(M("picture.font_not_a_file", "does not exist or is not a file", "不存在或不是文件"))
-    key = (path, st.st_size, st.st_mtime_ns)
-    if key in _GOOD_FONTS:
-        return None
-    problem = _check_font(path)
-    if problem is None:
-        _GOOD_FONTS.add(key)
-    return problem
-
-
-def _check_font(path: str) -> PictureError | None:
-    try:
-        cmap = _cmap(path)
-        ImageFont.truetype(path, 16, index=_face_index(path), layout_engine=ImageFont.Layout.BASIC)
-    except (OSError, PictureError) as exc:
-        return PictureError(
-            M("picture.font_unreadable", "cannot be read as a font ({why})", "无法作为字体读取（{why}）"), why=exc
-        )
-    lacking = [c for c in _CJK_PROBE if not cmap.has(ord(c))]
-    if lacking:
-        return PictureError(
-            M("picture.font_not_chinese", "has no Chinese glyphs (lacks {chars})", "没有中文字形（缺少 {chars}）"),
-            chars="".join(lacking),
-        )
-    return None
-
-
-@lru_cache(maxsize=16)
-def _face_index(path: str) -> int:
-    """Index of the face to use: for a collection (.ttc/.otc) the Simplified-Chinese ("… SC") face."""
-    with open(path, "rb") as f:
-        head = f.read(12)
-    if head[:4] != b"ttcf":
-        return 0
-    num_fonts = struct.unpack(">I", head[8:12])[0]
-    families: list[str] = []
-    for i in range(num_fonts):
-        try:
-            families.append(ImageFont.truetype(path, 16, index=i).getname()[0] or "")
-        except OSError:
-            families.append("")
-    for suffix in (" SC", "SC"):  # "Noto Serif CJK SC"; then e.g. "Source Han Serif SC" variants
-        for i, family in enumerate(families):
-            if family.endswith(suffix):
-                return i
-    return 0
-
-
-@dataclass(frozen=True)
-class _Cmap:
-    """Character → glyph lookup for one face, from a format 12 or format 4 ``cmap`` subtable."""
-
-    fmt: int
-    data: bytes  # the subtable bytes
-    starts: tuple[int, ...]  # format 12: group start codes; format 4: segment end codes (sorted)
-
-    def glyph_id(self, cp: int) -> int:
-        """Glyph index for code point ``cp``; 0 (.notdef) if the face has no glyph for it."""
-        if self.fmt == 12:
-            i = bisect.bisect_right(self.starts, cp) - 1
-            if i < 0:
-                return 0
-            start, end, glyph = struct.unpack_from(">III", self.data, 16 + 12 * i)
-            return glyph + (cp - start) if start <= cp <= end else 0
-        # Format 4 (BMP only): segments sorted by endCode; the last segment ends at 0xFFFF.
-        if cp > 0xFFFF:
-            return 0
-        seg_count = len(self.starts)
-        i = bisect.bisect_left(self.starts, cp)
-        if i >= seg_count:
-            return 0
-        ends_at = 14
-        starts_at = ends_at + 2 * seg_count + 2  # + reservedPad
-        deltas_at = starts_at + 2 * seg_count
-        offsets_at = deltas_at + 2 * seg_count
-        (start,) = struct.unpack_from(">H", self.data, starts_at + 2 * i)
-        if cp < start:
-            return 0
-        (delta,) = struct.unpack_from(">h", self.data, deltas_at + 2 * i)
-        (range_offset,) = struct.unpack_from(">H", self.data, offsets_at + 2 * i)
-        if range_offset == 0:
-            return (cp + delta) & 0xFFFF
-        # idRangeOffset is relative to its own position in the idRangeOffset array.
-        at = offsets_at + 2 * i + range_offset + 2 * (cp - start)
-        if at + 2 > len(self.data):
-            return 0
-        (glyph,) = struct.unpack_from(">H", self.data, at)
-        return (glyph + delta) & 0xFFFF if glyph else 0
-
-    def has(self, cp: int) -> bool:
-        return self.glyph_id(cp) != 0
-
-
-@lru_cache(maxsize=16)
-def _cmap(path: str) -> _Cmap:
-    """The character map of the face :func:`_face_index` selects; :class:`PictureError` if unreadable."""
-    try:
-        return _parse_cmap(_read_cmap_table(path, _face_index(path)), (12, 4))
-    except OSError as exc:
-        raise PictureError(
-            M("picture.font_read", "cannot read font {path!r}: {why}", "无法读取字体 {path!r}：{why}"),
-            path=path,
-            why=exc.strerror or str(exc),
-        ) from None
-    except (struct.error, IndexError):
-        raise PictureError(
-            M("picture.font_bad_cmap", "font {path!r} has a malformed cmap table", "字体 {path!r} 的 cmap 表格式错误"),
-            path=path,
-        ) from None
-    except PictureError as exc:
-        raise PictureError(
-            M("picture.font_problem", "font {path!r}: {why}", "字体 {path!r}：{why}"), path=path, why=exc
-        ) from None
-
-
-def _read_cmap_table(path: str, index: int) -> bytes:
-    """The raw ``cmap`` table of face ``index`` (OpenType font file or TTC collection)."""
-    with open(path, "rb") as f:
-
-        def read(offset: int, size: int) -> bytes:
-            f.seek(offset)
-            chunk = f.read(size)
-            if len(chunk) != size:
-                raise PictureError(M("picture.font_truncated", "the font file is truncated", "字体文件不完整"))
-            return chunk
-
-        base = 0
-        if read(0, 4) == b"ttcf":  # TTC header: tag, majorVersion, minorVersion, numFonts, offsets[numFonts]
-            num_fonts = struct.unpack(">I", read(8, 4))[0]
-            if index >= num_fonts:
-                raise PictureError(
-                    M("picture.font_no_face", "the collection has no face {index}", "字体集合中没有第 {index} 号字体"),
-                    index=index,
-                )
-            base = struct.unpack(">I", read(12 + 4 * index, 4))[0]
-        # Table directory: sfntVersion, numTables, searchRange, entrySelector, rangeShift, then 16-byte records.
-        num_tables = struct.unpack(">H", read(base + 4, 2))[0]
-        records = read(base + 12, 16 * num_tables)
-        for t in range(num_tables):
-            tag, _checksum, offset, length = struct.unpack_from(">4sIII", records, 16 * t)
-            if tag == b"cmap":
-                return read(offset, length)
-    raise PictureError(M("picture.font_no_cmap", "there is no cmap table", "字体中没有 cmap 表"))
-
-
-def _parse_cmap(table: bytes, formats: tuple[int, ...]) -> _Cmap:
-    """Pick a Unicode subtable of one of ``formats`` from a ``cmap`` table and index it for lookup.
-
-    Preference: full-Unicode format 12 (Windows UCS-4, Unicode full repertoire), then BMP format 4
-    (Windows Unicode BMP, Unicode BMP). Other formats and symbol/legacy encodings are ignored.
-    """
-    n_sub = struct.unpack_from(">H", table, 2)[0]
-    subtables: dict[tuple[int, int], int] = {}
-    for s in range(n_sub):
-        platform, encoding, offset = struct.unpack_from(">HHI", table, 4 + 8 * s)
-        subtables[(platform, encoding)] = offset
-    preference = (
-        ((3, 10), 12),
-        ((0, 6), 12),
-        ((0, 4), 12),
-        ((3, 1), 4),
-        ((0, 3), 4),
-        ((0, 2), 4),
-        ((0, 1), 4),
-        ((0, 0), 4),
-    )
-    for key, fmt in preference:
-        offset = subtables.get(key)
-        if fmt not in formats or offset is None or struct.unpack_from(">H", table, offset)[0] != fmt:
-            continue
-        if fmt == 12:  # format, reserved, length(32), language(32), numGroups(32), groups[start, end, glyph]
-            n_groups = struct.unpack_from(">I", table, offset + 12)[0]
-            data = table[offset : offset + 16 + 12 * n_groups]
-            starts = struct.unpack_from(f">{n_groups * 3}I", data, 16)[0::3]
-        else:  # format, length, language, segCountX2, searchRange, entrySelector, rangeShift, endCode[]…
-            length = struct.unpack_from(">H", table, offset + 2)[0]
-            data = table[offset : offset + length]
-            seg_count = struct.unpack_from(">H", data, 6)[0] // 2
-            starts = struct.unpack_from(f">{seg_count}H", data, 14)
-        return _Cmap(fmt, data, tuple(starts))
-    raise PictureError(
-        M(
-            "picture.font_no_unicode_cmap",
-            "there is no Unicode character map (cmap format {formats})",
-            "字体中没有 Unicode 字符映射（cmap 格式 {formats}）",
-        ),
-        formats=" or ".join(map(str, formats)),
-    )
-
-
-def missing_glyphs(text: str, font_path: str) -> list[str]:
-    """The distinct characters of ``text``, in order of first appearance, that the font has no glyph for.
-
-    For a collection the Simplified-Chinese face is consulted (the face :func:`render_seal` draws with).
-    Raises :class:`PictureError` if the font cannot be read.
-    """
-    cmap = _cmap(font_path)
-    seen: dict[str, None] = {}
-    for ch in text:
-        if ch not in seen and not cmap.has(ord(ch)):
-            seen[ch] = None
-    return list(seen)
 
 
 def _unprintable(text: str, *, space_ok: bool) -> list[str]:
@@ -369,7 +89,7 @@ class _Glyphs:
 
     @classmethod
     def load(cls, path: str, size: int) -> _Glyphs:
-        font = ImageFont.truetype(path, size, index=_face_index(path), layout_engine=ImageFont.Layout.BASIC)
+        font = ImageFont.truetype(path, size, index=face_index(path), layout_engine=ImageFont.Layout.BASIC)
         # Vertical centre of the ideographic em box, measured on 国 whose ink fills that box; this keeps
         # 一 low-and-centred like 国 instead of centring each glyph's own ink.
         _l, top, _r, bottom = font.getbbox("国", anchor="ls")
@@ -435,7 +155,7 @@ _MEASURE_EM: Final = 256
 
 @lru_cache(maxsize=4)
 def _measure_font(path: str) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, _MEASURE_EM, index=_face_index(path), layout_engine=ImageFont.Layout.BASIC)
+    return ImageFont.truetype(path, _MEASURE_EM, index=face_index(path), layout_engine=ImageFont.Layout.BASIC)
 
 
 def _render_round(mask: Image.Image, glyph_path: str, name: str, label: str) -> None:
@@ -473,7 +193,7 @@ def _render_round(mask: Image.Image, glyph_path: str, name: str, label: str) -> 
     glyphs = _Glyphs.load(glyph_path, round(height))
     w_px, h_px = round(width), round(height)
     before = 0.0
-    for ch, weight in zip(name, weights):
+    for ch, weight in zip(name, weights, strict=False):
         theta = -span / 2 + unit * (before + weight / 2)  # slot centre, degrees clockwise from 12 o'clock
         before += weight
         if ch.isspace():
@@ -523,7 +243,7 @@ def _render_square(mask: Image.Image, glyph_path: str, name: str) -> None:
         slots = [(col_x[0], mid_y, 2), (col_x[1], row_y[0], 1), (col_x[1], row_y[1], 1)]
     else:
         slots = [(col_x[0], mid_y, 2), (col_x[1], mid_y, 2)]
-    for ch, (x, y, rows) in zip(name, slots):
+    for ch, (x, y, rows) in zip(name, slots, strict=False):
         tile_h = size if rows == 1 else round(full_h)
         _stamp(mask, glyphs.tile(ch, size, tile_h), x, y)
 
@@ -549,14 +269,14 @@ def _ellipse_text(
     steps = 720
     ts = [-half + 2 * half * k / steps for k in range(steps + 1)]
     arc = [0.0]
-    for t0, t1 in zip(ts, ts[1:]):
+    for t0, t1 in zip(ts, ts[1:], strict=False):
         arc.append(arc[-1] + math.hypot(a * (math.sin(t1) - math.sin(t0)), b * (math.cos(t1) - math.cos(t0))))
     length = arc[-1]
     unit = length / total
     width = min(height * 0.9, 0.92 * unit)
     glyphs = _Glyphs.load(glyph_path, round(height))
     before = 0.0
-    for ch, weight in zip(name, weights):
+    for ch, weight in zip(name, weights, strict=False):
         s = unit * (before + weight / 2)
         before += weight
         if ch.isspace():
@@ -844,257 +564,3 @@ def render_seal(
         compress_level=6,
     )
     return out.getvalue()
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Validating an uploaded PNG
-# ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Size:
-    """A byte count for a message: ``512 KB`` / ``1000 bytes`` (字节)."""
-
-    n: int
-
-    def label(self, lang: str) -> str:
-        n = self.n
-        if n < 1024:
-            return f"{n} 字节" if lang == "zh" else f"{n} bytes"
-        if n < 1024 * 1024:
-            return f"{n / 1024:.3g} KB" if n % 1024 else f"{n // 1024} KB"
-        return f"{n / (1024 * 1024):.1f} MB" if n % (1024 * 1024) else f"{n // (1024 * 1024)} MB"
-
-    def __str__(self) -> str:
-        return self.label("en")
-
-
-def _human_size(n: int) -> str:
-    return str(_Size(n))
-
-
-_KINDS: Final = (
-    (b"\xff\xd8\xff", M("picture.kind_jpeg", "a JPEG", "JPEG 图片")),
-    (b"GIF87a", M("picture.kind_gif", "a GIF", "GIF 图片")),
-    (b"GIF89a", M("picture.kind_gif", "a GIF", "GIF 图片")),
-    (b"BM", M("picture.kind_bmp", "a BMP", "BMP 图片")),
-    (b"RIFF", M("picture.kind_riff", "a RIFF/WebP file", "RIFF/WebP 文件")),
-    (b"%PDF", M("picture.kind_pdf", "a PDF", "PDF 文件")),
-    (b"<svg", M("picture.kind_svg", "an SVG", "SVG 文件")),
-    (b"<?xml", M("picture.kind_xml", "an XML/SVG file", "XML/SVG 文件")),
-    (b"\x8aMNG", M("picture.kind_mng", "an MNG", "MNG 动画")),
-)
-
-
-def _not_png(data: bytes) -> PictureError:
-    head = " ".join(f"{b:02X}" for b in data[:8])
-    for magic, kind in _KINDS:
-        if data.startswith(magic):
-            return PictureError(
-                M(
-                    "picture.not_png_looks_like",
-                    "picture is not a PNG (it starts with {head}, which looks like {kind})",
-                    "图片不是 PNG（开头为 {head}，看来是{kind}）",
-                ),
-                head=head,
-                kind=kind,
-            )
-    return PictureError(
-        M("picture.not_png", "picture is not a PNG (it starts with {head})", "图片不是 PNG（开头为 {head}）"), head=head
-    )
-
-
-_TRUNCATED: Final = M(
-    "picture.truncated",
-    "picture is a truncated PNG (it ends before the IEND chunk)",
-    "图片是不完整的 PNG（在 IEND 块之前就结束了）",
-)
-_ANIMATED: Final = M(
-    "picture.animated",
-    "picture is an animated PNG (APNG); a seal picture must be a single image",
-    "图片是动画 PNG（APNG）；印模必须是单幅图像",
-)
-
-
-def _walk_chunks(data: bytes) -> tuple[int, int, bool]:
-    """Walk the PNG chunk list (ISO/IEC 15948 §5.3): return (width, height, has acTL). Structural errors
-    raise :class:`PictureError`. CRCs and pixel data are left to Pillow."""
-    pos = len(PNG_SIGNATURE)
-    first = True
-    width = height = 0
-    animated = seen_idat = False
-    while True:
-        if pos + 8 > len(data):
-            raise PictureError(_TRUNCATED)
-        length, ctype = struct.unpack_from(">I4s", data, pos)
-        if length > 0x7FFFFFFF or pos + 12 + length > len(data):
-            raise PictureError(
-                M(
-                    "picture.chunk_truncated",
-                    "picture is a truncated PNG (chunk {chunk!r} runs past the end)",
-                    "图片是不完整的 PNG（数据块 {chunk!r} 超出了文件末尾）",
-                ),
-                chunk=ctype.decode("latin-1"),
-            )
-        body = data[pos + 8 : pos + 8 + length]
-        if first:
-            if ctype != b"IHDR" or length != 13:
-                raise PictureError(
-                    M(
-                        "picture.no_ihdr",
-                        "picture is not a valid PNG (the first chunk is not IHDR)",
-                        "图片不是有效的 PNG（第一个数据块不是 IHDR）",
-                    )
-                )
-            width, height = struct.unpack(">II", body[:8])
-            first = False
-        elif ctype == b"acTL":  # APNG animation control (APNG spec; must precede IDAT)
-            animated = True
-        elif ctype == b"IDAT":
-            seen_idat = True
-        pos += 12 + length
-        if ctype == b"IEND":
-            break
-    if not seen_idat:
-        raise PictureError(
-            M(
-                "picture.no_idat",
-                "picture is not a valid PNG (it has no image data)",
-                "图片不是有效的 PNG（没有图像数据）",
-            )
-        )
-    if pos != len(data):
-        raise PictureError(
-            M(
-                "picture.trailing_bytes",
-                "picture has {n} extra bytes after the end of the PNG",
-                "图片在 PNG 结尾之后还有 {n} 个多余字节",
-            ),
-            n=len(data) - pos,
-        )
-    return width, height, animated
-
-
-def validate_png(
-    data: bytes,
-    *,
-    max_bytes: int = 512 * 1024,
-    max_px: int = 2048,
-    min_px: int = 64,
-) -> tuple[int, int]:
-    """Accept ``data`` only if it is a single-image PNG within the limits; return (width_px, height_px).
-
-    Checks, each failure raising :class:`PictureError` with a one-line message: non-empty and at most
-    ``max_bytes``; the PNG signature; a well-formed chunk list ending at IEND with nothing after it; not an
-    animated PNG (no ``acTL``); width and height between ``min_px`` and ``max_px`` — read from IHDR *before*
-    any decoding, which is the local decompression-bomb limit (Pillow's process-wide
-    ``Image.MAX_IMAGE_PIXELS`` is left alone); Pillow ``verify()`` (CRCs, structure) and then a full
-    ``load()`` of the pixels from a fresh open.
-    """
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise PictureError(
-            M("picture.not_bytes", "picture must be bytes, not {type}", "图片必须是字节串，而不是 {type}"),
-            type=type(data).__name__,
-        )
-    data = bytes(data)
-    if not data:
-        raise PictureError(M("picture.empty", "picture is empty", "图片为空"))
-    if len(data) > max_bytes:
-        raise PictureError(
-            M("picture.too_large", "picture is {size}; the limit is {limit}", "图片大小为 {size}，上限为 {limit}"),
-            size=_Size(len(data)),
-            limit=_Size(max_bytes),
-        )
-    if not data.startswith(PNG_SIGNATURE):
-        raise _not_png(data)
-    width, height, animated = _walk_chunks(data)
-    if animated:
-        raise PictureError(_ANIMATED)
-    if width > max_px or height > max_px:
-        raise PictureError(
-            M(
-                "picture.too_many_px",
-                "picture is {w}×{h} px; the limit is {max} px",
-                "图片为 {w}×{h} 像素，上限为 {max} 像素",
-            ),
-            w=width,
-            h=height,
-            max=max_px,
-        )
-    if width < min_px or height < min_px:
-        raise PictureError(
-            M(
-                "picture.too_few_px",
-                "picture is {w}×{h} px; the minimum is {min} px",
-                "图片为 {w}×{h} 像素，下限为 {min} 像素",
-            ),
-            w=width,
-            h=height,
-            min=min_px,
-        )
-    try:
-        with Image.open(io.BytesIO(data), formats=["PNG"]) as probe:
-            probe.verify()
-        with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
-            if getattr(img, "is_animated", False):
-                raise PictureError(_ANIMATED)
-            img.load()
-            size = img.size
-    except Image.DecompressionBombError as exc:
-        raise PictureError(
-            M(
-                "picture.bomb",
-                "picture is rejected as a decompression bomb: {why}",
-                "图片被判定为解压炸弹而拒收：{why}",
-            ),
-            why=str(exc),
-        ) from None
-    except PictureError:
-        raise
-    except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
-        # Pillow reports corrupt PNGs as OSError ("broken data stream", "image file is truncated"),
-        # SyntaxError ("broken PNG file", CRC errors) or ValueError (oversized text chunks).
-        raise PictureError(
-            M("picture.unreadable", "picture is not a readable PNG ({why})", "图片不是可读取的 PNG（{why}）"),
-            why=str(exc),
-        ) from None
-    if size != (width, height):
-        raise PictureError(
-            M(
-                "picture.inconsistent",
-                "picture is not a consistent PNG (IHDR says {w}×{h}, decoded {dw}×{dh})",
-                "图片不是一致的 PNG（IHDR 标明 {w}×{h}，解码得到 {dw}×{dh}）",
-            ),
-            w=width,
-            h=height,
-            dw=size[0],
-            dh=size[1],
-        )
-    return size
-
-
-#: The chunks a seal picture keeps (ISO/IEC 15948 §11.2: the critical chunks, and tRNS, which the
-#: drawn pictures use for their opacity). Text (tEXt, zTXt, iTXt), time, physical size, colour
-#: profiles and private chunks are dropped: nothing but the image goes inside a signed seal.
-KEPT_CHUNKS: Final = frozenset({b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"})
-
-
-def strip_png(data: bytes) -> bytes:
-    """``data`` (a PNG that passed :func:`validate_png`) with only :data:`KEPT_CHUNKS`, in their order;
-    the image is unchanged (the chunks kept are copied byte for byte, CRCs included)."""
-    data = bytes(data)
-    if not data.startswith(PNG_SIGNATURE):
-        raise _not_png(data)
-    out = [PNG_SIGNATURE]
-    pos = len(PNG_SIGNATURE)
-    while pos + 8 <= len(data):
-        length, ctype = struct.unpack_from(">I4s", data, pos)
-        end = pos + 12 + length
-        if end > len(data):
-            raise PictureError(_TRUNCATED)
-        if ctype in KEPT_CHUNKS:
-            out.append(data[pos:end])
-        pos = end
-        if ctype == b"IEND":
-            return b"".join(out)
-    raise PictureError(_TRUNCATED)

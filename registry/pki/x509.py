@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ..messages import Localized, M
-from . import der, oids
+from . import der as _der  # "der" is also a field and a method name in the classes below
+from . import oids
 from .keys import (
     Algorithm,
     KeyFormatError,
@@ -60,19 +61,19 @@ class Name:
     def der(self) -> bytes:
         rdns = []
         for attr, value in self.attributes:
-            enc = der.printable(value) if attr in _PRINTABLE_ATTRS else der.utf8(value)
-            rdns.append(der.set_of(der.seq(der.oid(attr), enc)))
-        return der.seq(*rdns)
+            enc = _der.printable(value) if attr in _PRINTABLE_ATTRS else _der.utf8(value)
+            rdns.append(_der.set_of(_der.seq(_der.oid(attr), enc)))
+        return _der.seq(*rdns)
 
     @classmethod
-    def from_node(cls, node: der.Node) -> Name:
+    def from_node(cls, node: _der.Node) -> Name:
         attrs = []
         for rdn in node.children():
             for atv in rdn.children():
                 oid_node, value = atv.children()
                 try:
                     text = value.as_str()
-                except der.DERError:
+                except _der.DERError:
                     text = value.content.hex()
                 attrs.append((oid_node.as_oid(), text))
         return cls(tuple(attrs))
@@ -96,21 +97,21 @@ class Name:
 
 
 def extension(ext_oid: str, value: bytes, critical: bool = False) -> bytes:
-    parts = [der.oid(ext_oid)]
+    parts = [_der.oid(ext_oid)]
     if critical:
-        parts.append(der.boolean(True))  # DEFAULT FALSE is omitted in DER
-    parts.append(der.octet_string(value))
-    return der.seq(*parts)
+        parts.append(_der.boolean(True))  # DEFAULT FALSE is omitted in DER
+    parts.append(_der.octet_string(value))
+    return _der.seq(*parts)
 
 
 def basic_constraints(ca: bool, path_len: int | None = None) -> bytes:
     """§4.2.1.9; critical in CA certificates, present (empty) and non-critical in end entities."""
     body = []
     if ca:
-        body.append(der.boolean(True))
+        body.append(_der.boolean(True))
         if path_len is not None:
-            body.append(der.integer(path_len))
-    return extension(oids.BASIC_CONSTRAINTS, der.seq(*body), critical=ca)
+            body.append(_der.integer(path_len))
+    return extension(oids.BASIC_CONSTRAINTS, _der.seq(*body), critical=ca)
 
 
 KU_DIGITAL_SIGNATURE = 0
@@ -139,25 +140,25 @@ def key_usage(*bits: int) -> bytes:
     raw = value.to_bytes(2, "big").rstrip(b"\x00") or b"\x00"
     last = raw[-1]
     unused = (last & -last).bit_length() - 1 if last else 0
-    return extension(oids.KEY_USAGE, der.bit_string(raw, unused), critical=True)
+    return extension(oids.KEY_USAGE, _der.bit_string(raw, unused), critical=True)
 
 
 def subject_key_identifier(kid: bytes) -> bytes:
-    return extension(oids.SUBJECT_KEY_IDENTIFIER, der.octet_string(kid))
+    return extension(oids.SUBJECT_KEY_IDENTIFIER, _der.octet_string(kid))
 
 
 def authority_key_identifier(kid: bytes) -> bytes:
-    return extension(oids.AUTHORITY_KEY_IDENTIFIER, der.seq(der.implicit(0, kid)))
+    return extension(oids.AUTHORITY_KEY_IDENTIFIER, _der.seq(_der.implicit(0, kid)))
 
 
 def _general_name_uri(url: str) -> bytes:
-    return der.implicit(6, url.encode("ascii"))  # uniformResourceIdentifier [6] IA5String
+    return _der.implicit(6, url.encode("ascii"))  # uniformResourceIdentifier [6] IA5String
 
 
 def _distribution_points(urls: list[str]) -> bytes:
     # DistributionPoint ::= SEQUENCE { distributionPoint [0] { fullName [0] GeneralNames } }
-    points = [der.seq(der.explicit(0, der.implicit(0, _general_name_uri(u), constructed=True))) for u in urls]
-    return der.seq(*points)
+    points = [_der.seq(_der.explicit(0, _der.implicit(0, _general_name_uri(u), constructed=True))) for u in urls]
+    return _der.seq(*points)
 
 
 def crl_distribution_points(urls: list[str]) -> bytes:
@@ -174,18 +175,18 @@ def authority_info_access(ocsp_url: str | None, ca_issuers_url: str | None) -> b
     """§4.2.2.1."""
     descs = []
     if ocsp_url:
-        descs.append(der.seq(der.oid(oids.AD_OCSP), _general_name_uri(ocsp_url)))
+        descs.append(_der.seq(_der.oid(oids.AD_OCSP), _general_name_uri(ocsp_url)))
     if ca_issuers_url:
-        descs.append(der.seq(der.oid(oids.AD_CA_ISSUERS), _general_name_uri(ca_issuers_url)))
-    return extension(oids.AUTHORITY_INFO_ACCESS, der.seq(*descs))
+        descs.append(_der.seq(_der.oid(oids.AD_CA_ISSUERS), _general_name_uri(ca_issuers_url)))
+    return extension(oids.AUTHORITY_INFO_ACCESS, _der.seq(*descs))
 
 
 def certificate_policies(policy_oid: str, cps_url: str | None = None) -> bytes:
     """§4.2.1.4 with an optional CPS pointer qualifier (id-qt-cps 1.3.6.1.5.5.7.2.1)."""
-    info = [der.oid(policy_oid)]
+    info = [_der.oid(policy_oid)]
     if cps_url:
-        info.append(der.seq(der.seq(der.oid("1.3.6.1.5.5.7.2.1"), der.ia5(cps_url))))
-    return extension(oids.CERTIFICATE_POLICIES, der.seq(der.seq(*info)))
+        info.append(_der.seq(_der.seq(_der.oid("1.3.6.1.5.5.7.2.1"), _der.ia5(cps_url))))
+    return extension(oids.CERTIFICATE_POLICIES, _der.seq(_der.seq(*info)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -226,21 +227,21 @@ def build_tbs(
             )
         )
     issuer_der = issuer if isinstance(issuer, bytes) else issuer.der()
-    return der.seq(
-        der.explicit(0, der.integer(2)),  # v3
-        der.integer(serial),
+    return _der.seq(
+        _der.explicit(0, _der.integer(2)),  # v3
+        _der.integer(serial),
         signature_algorithm_identifier(signature_alg),
         issuer_der,
-        der.seq(der.x509_time(not_before), der.x509_time(not_after)),
+        _der.seq(_der.x509_time(not_before), _der.x509_time(not_after)),
         subject.der(),
         public_key.spki(),
-        der.explicit(3, der.seq(*extensions)),
+        _der.explicit(3, _der.seq(*extensions)),
     )
 
 
 def sign_tbs(tbs: bytes, signer: Signer) -> bytes:
     """Certificate / CertificateList / OCSP shape: SEQUENCE { tbs, algorithm, BIT STRING signature }."""
-    return der.seq(tbs, signature_algorithm_identifier(signer.algorithm), der.bit_string(signer.sign(tbs)))
+    return _der.seq(tbs, signature_algorithm_identifier(signer.algorithm), _der.bit_string(signer.sign(tbs)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -282,7 +283,7 @@ class Certificate:
     @classmethod
     def _parse(cls, data: bytes) -> Certificate:
         try:
-            top = der.parse(bytes(data))
+            top = _der.parse(bytes(data))
             tbs_node, alg_node, sig_node = top.children()
             parts = tbs_node.children()
             i = 0
@@ -336,7 +337,7 @@ class Certificate:
             ):
                 try:
                     getattr(cert, what)
-                except (der.DERError, ValueError, IndexError, AttributeError) as exc:
+                except (_der.DERError, ValueError, IndexError, AttributeError) as exc:
                     raise CertificateError(
                         M(
                             "x509.malformed_extension",
@@ -347,7 +348,7 @@ class Certificate:
                         exc=exc,
                     ) from None
             return cert
-        except (der.DERError, ValueError, IndexError) as exc:
+        except (_der.DERError, ValueError, IndexError) as exc:
             if isinstance(exc, CertificateError):
                 raise
             raise CertificateError(
@@ -357,8 +358,8 @@ class Certificate:
     @classmethod
     def from_pem(cls, text: str | bytes) -> Certificate:
         try:
-            return cls.from_der(der.pem_to_der(text, "CERTIFICATE"))
-        except der.DERError as exc:
+            return cls.from_der(_der.pem_to_der(text, "CERTIFICATE"))
+        except _der.DERError as exc:
             raise CertificateError(
                 M("x509.pem_certificate", "not a PEM certificate: {exc}", "不是 PEM 证书：{exc}"), exc=exc
             ) from None
@@ -369,7 +370,7 @@ class Certificate:
         return cls.from_pem(data) if data.lstrip().startswith(b"-----") else cls.from_der(data)
 
     def pem(self) -> str:
-        return der.der_to_pem(self.der, "CERTIFICATE")
+        return _der.der_to_pem(self.der, "CERTIFICATE")
 
     @cached_property
     def public_key(self) -> PublicKey:
@@ -391,15 +392,15 @@ class Certificate:
         e = self.extension(oids.BASIC_CONSTRAINTS)
         if e is None:
             return False
-        parts = der.parse(e.value).children()
-        return bool(parts) and parts[0].is_universal(der.BOOLEAN) and parts[0].as_bool()
+        parts = _der.parse(e.value).children()
+        return bool(parts) and parts[0].is_universal(_der.BOOLEAN) and parts[0].as_bool()
 
     @cached_property
     def key_usage(self) -> frozenset[str]:
         e = self.extension(oids.KEY_USAGE)
         if e is None:
             return frozenset()
-        bits = der.parse(e.value).as_bit_string()
+        bits = _der.parse(e.value).as_bit_string()
         value = int.from_bytes(bits, "big") if bits else 0
         n = len(bits) * 8
         return frozenset(name for b, name in _KU_NAMES.items() if b < n and value >> (n - 1 - b) & 1)
@@ -407,14 +408,14 @@ class Certificate:
     @cached_property
     def subject_key_id(self) -> bytes | None:
         e = self.extension(oids.SUBJECT_KEY_IDENTIFIER)
-        return der.parse(e.value).as_bytes() if e else None
+        return _der.parse(e.value).as_bytes() if e else None
 
     @cached_property
     def authority_key_id(self) -> bytes | None:
         e = self.extension(oids.AUTHORITY_KEY_IDENTIFIER)
         if e is None:
             return None
-        for p in der.parse(e.value).children():
+        for p in _der.parse(e.value).children():
             if p.is_context(0):
                 return p.content
         return None
@@ -432,7 +433,7 @@ class Certificate:
         if e is None:
             return ()
         urls = []
-        for dp in der.parse(e.value).children():
+        for dp in _der.parse(e.value).children():
             for part in dp.children():
                 if part.is_context(0):
                     for full in part.children():
@@ -447,7 +448,7 @@ class Certificate:
         e = self.extension(oids.CERTIFICATE_POLICIES)
         if e is None:
             return ()
-        return tuple(pi.children()[0].as_oid() for pi in der.parse(e.value).children())
+        return tuple(pi.children()[0].as_oid() for pi in _der.parse(e.value).children())
 
     def verify_signature(self, issuer_key: PublicKey) -> bool:
         """True if ``issuer_key`` made this certificate's signature (SM2 with the GM/T 0009 ID)."""
@@ -489,11 +490,11 @@ class CertificationRequest:
             raise CertificateError(M("csr.empty", "certificate request is empty", "证书请求为空"))
         if data.lstrip().startswith(b"-----"):
             try:
-                raw = der.pem_to_der(data, "CERTIFICATE REQUEST")
-            except der.DERError:
+                raw = _der.pem_to_der(data, "CERTIFICATE REQUEST")
+            except _der.DERError:
                 try:
-                    raw = der.pem_to_der(data, "NEW CERTIFICATE REQUEST")
-                except der.DERError as exc:
+                    raw = _der.pem_to_der(data, "NEW CERTIFICATE REQUEST")
+                except _der.DERError as exc:
                     raise CertificateError(
                         M(
                             "csr.not_pem",
@@ -505,7 +506,7 @@ class CertificationRequest:
         else:
             raw = data
         try:
-            top = der.parse(raw)
+            top = _der.parse(raw)
             info_node, alg_node, sig_node = top.children()
             info_parts = info_node.children()
             version = info_parts[0].as_int()
@@ -532,7 +533,7 @@ class CertificationRequest:
             signature = sig_node.as_bit_string()
         except CertificateError:
             raise
-        except der.DERError as exc:  # our own parser's message: names what is wrong and where
+        except _der.DERError as exc:  # our own parser's message: names what is wrong and where
             raise CertificateError(
                 M("csr.malformed_der", "malformed certificate request: {reason}", "证书请求格式错误：{reason}"),
                 reason=exc,

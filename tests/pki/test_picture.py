@@ -1,4 +1,4 @@
-"""Seal pictures (registry.pki.picture): font discovery and glyph coverage, rendering, PNG validation.
+"""Seal pictures (registry.pki.picture, .fonts, .png): font discovery and glyph coverage, rendering, PNG validation.
 
 The rendering tests need a CJK font; the project installs Debian's fonts-noto-cjk. They honour
 REGISTRY_SEAL_FONT like the application does, and fail (not skip) if no font is found.
@@ -15,7 +15,7 @@ import zlib
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from registry.pki import picture
+from registry.pki import fonts, picture
 from registry.pki.picture import (
     SEAL_RED,
     PictureError,
@@ -96,7 +96,7 @@ def test_find_cjk_font_finds_an_installed_noto_cjk_font(font):
 
 
 def test_collection_uses_the_simplified_chinese_face(font):
-    face = picture._face_index(font)
+    face = fonts.face_index(font)
     name = ImageFont.truetype(font, 16, index=face).getname()[0]
     if font.endswith((".ttc", ".otc")):
         assert name.endswith(" SC"), name
@@ -127,7 +127,7 @@ def test_configured_font_without_chinese_glyphs_is_an_error():
 
 
 def test_no_font_anywhere_raises_with_install_hint(monkeypatch):
-    monkeypatch.setattr(picture, "KNOWN_FONT_LOCATIONS", ("/nonexistent/NotoSerifCJK-Bold.ttc",))
+    monkeypatch.setattr(fonts, "KNOWN_FONT_LOCATIONS", ("/nonexistent/NotoSerifCJK-Bold.ttc",))
     with pytest.raises(PictureError) as info:
         find_cjk_font(None)
     assert "apt-get install fonts-noto-cjk" in str(info.value)
@@ -167,7 +167,7 @@ def test_rare_name_characters_are_covered_or_rejected_by_name(font, char):
 def test_noto_cjk_covers_the_rare_characters_including_the_supplementary_plane(font):
     # Noto CJK maps all four (𠮷 through a cmap format 12 group); a font that does not is still handled
     # by the test above, so this one only documents the installed font.
-    if "Noto" not in ImageFont.truetype(font, 16, index=picture._face_index(font)).getname()[0]:
+    if "Noto" not in ImageFont.truetype(font, 16, index=fonts.face_index(font)).getname()[0]:
         pytest.skip("not a Noto CJK font")
     assert missing_glyphs("".join(RARE_CHARACTERS), font) == []
 
@@ -188,7 +188,7 @@ def test_render_raises_naming_a_character_the_font_lacks(font):
 def test_missing_glyphs_agrees_with_what_freetype_draws(font):
     # Independent oracle: a character the cmap lacks is drawn by FreeType as the .notdef glyph, so its
     # rendering equals that of a known-missing code point; a covered character's rendering differs.
-    face = ImageFont.truetype(font, 48, index=picture._face_index(font), layout_engine=ImageFont.Layout.BASIC)
+    face = ImageFont.truetype(font, 48, index=fonts.face_index(font), layout_engine=ImageFont.Layout.BASIC)
 
     def drawn(ch: str) -> bytes:
         img = Image.new("L", (96, 96))
@@ -204,12 +204,12 @@ def test_missing_glyphs_agrees_with_what_freetype_draws(font):
 
 
 def test_cmap_format_4_and_format_12_subtables_agree_on_the_whole_bmp(font):
-    table = picture._read_cmap_table(font, picture._face_index(font))
+    table = fonts._read_cmap_table(font, fonts.face_index(font))
     try:
-        fmt4 = picture._parse_cmap(table, (4,))
+        fmt4 = fonts._parse_cmap(table, (4,))
     except PictureError:
         pytest.skip("the font has no format 4 subtable")
-    fmt12 = picture._parse_cmap(table, (12,))
+    fmt12 = fonts._parse_cmap(table, (12,))
     for cp in range(0x10000):
         assert fmt4.glyph_id(cp) == fmt12.glyph_id(cp), hex(cp)
 
@@ -244,7 +244,7 @@ def test_seal_background_is_transparent_and_ink_is_seal_red(round_png, square_pn
         assert alpha[0] > 0.3 * img.width * img.height  # mostly transparent
         assert alpha[255] > 0.05 * img.width * img.height  # solid ink
         # Every pixel carries the seal red; only the opacity varies (anti-aliased edges).
-        for band, value in zip("RGB", SEAL_RED):
+        for band, value in zip("RGB", SEAL_RED, strict=True):
             assert img.getchannel(band).getextrema() == (value, value)
 
 

@@ -1172,10 +1172,10 @@ def _signature_over(pki: Pki, seal: bytes) -> bytes:
 
 def test_a_seal_decodes_the_same_on_its_own_and_inside_a_signature(sm2_pki: Pki, sm2_seal: tuple[bytes, bytes]) -> None:
     seal = sm2_seal[1]
-    ses._parsed_seals.clear()
+    ses.decode._parsed_seals.clear()
     inside = parse_signature(_signature_over(sm2_pki, seal)).seal
     assert parse_seal(seal) is inside  # kept by its exact bytes
-    ses._parsed_seals.clear()
+    ses.decode._parsed_seals.clear()
     assert parse_seal(seal) == inside  # and decoded afresh it is the same
 
 
@@ -1296,4 +1296,4 @@ def test_the_signature_value_check_accepts_exactly_what_sig_from_der_accepts(sig
         accepted = True
     except KeyFormatError:
         accepted = False
-    assert ses._is_der_signature(sig) is accepted
+    assert ses.verification._is_der_signature(sig) is accepted

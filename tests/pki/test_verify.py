@@ -600,7 +600,7 @@ def test_a_key_in_steady_use_gets_a_table_and_verifies_as_before(monkeypatch: py
     keys = [PrivateKey.generate(Algorithm.SM2) for _ in range(4)]
     sigs = [k.sign(b"contract") for k in keys]
     for _round in range(3):
-        for i, (k, sig) in enumerate(zip(keys, sigs)):
+        for i, (k, sig) in enumerate(zip(keys, sigs, strict=True)):
             for _ in range(_libcrypto._TABLE_AFTER):  # in a row: the key gets a table
                 assert k.public_key.verify(b"contract", sig)
                 assert not k.public_key.verify(b"contracT", sig)
@@ -617,7 +617,7 @@ def test_a_key_met_now_and_then_never_pays_for_a_table(monkeypatch: pytest.Monke
     keys = [PrivateKey.generate(Algorithm.SM2) for _ in range(4)]
     sigs = [k.sign(b"contract") for k in keys]
     for _round in range(4 * _libcrypto._TABLE_AFTER):
-        for k, sig in zip(keys, sigs):  # each key's uses are 4 verifications apart: more than 2
+        for k, sig in zip(keys, sigs, strict=True):  # each key's uses are 4 verifications apart: more than 2
             assert k.public_key.verify(b"contract", sig)
     assert not any(_has_table(k) for k in keys)
 
@@ -626,8 +626,8 @@ def test_the_seal_signature_verdict_is_kept_by_the_bytes_it_was_computed_from() 
     import dataclasses
 
     seal = ses.parse_seal(SEAL)
-    assert pv._seal_signature_check(seal).ok is True
+    assert pv.checks._seal_signature_check(seal).ok is True
     forged = dataclasses.replace(seal, signature=bytes(reversed(seal.signature)))  # same raw bytes
     assert forged.raw == seal.raw
-    assert pv._seal_signature_check(forged).ok is False
-    assert pv._seal_signature_check(seal).ok is True
+    assert pv.checks._seal_signature_check(forged).ok is False
+    assert pv.checks._seal_signature_check(seal).ok is True
