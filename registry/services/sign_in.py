@@ -37,6 +37,11 @@ __all__ = [
     "WRONG_PASSWORD",
     "WRONG_CODE",
     "START_AGAIN",
+    "PASSWORD",
+    "CODE",
+    "RESTART",
+    "CURRENT_PASSWORD",
+    "LOCKED_OUT",
     "typed_name",
 ]
 
@@ -64,14 +69,42 @@ UNREADABLE_SECRET = M(
 )
 
 
+# What a refused sign-in step was, as a code callers act on (never the English text of the message):
+PASSWORD = "password"  # the first factor: an unknown name or a wrong password (one answer for both)
+CODE = "code"  # a wrong code, or one already used (one answer for both)
+RESTART = "start_again"  # the pending sign-in is gone (account deactivated meanwhile): start again
+CURRENT_PASSWORD = "current_password"  # a password change with a wrong current password
+LOCKED_OUT = "locked"  # too many failures (AccountLocked)
+
+_REASONS = {
+    WRONG_PASSWORD.code: PASSWORD,
+    "people.wrong_login": PASSWORD,  # services.enterprise_people.WRONG_LOGIN (USCC, username or password)
+    WRONG_CODE.code: CODE,
+    START_AGAIN.code: RESTART,
+    "staff.current_password_wrong": CURRENT_PASSWORD,
+    "people.current_password_wrong": CURRENT_PASSWORD,
+}
+
+
 class SignInFailed(DomainError):
-    """Wrong username, password or code (deliberately not saying which of username/password)."""
+    """Wrong username, password or code (deliberately not saying which of username/password).
+
+    :attr:`reason` says which step failed (:data:`PASSWORD`, :data:`CODE`, :data:`RESTART`,
+    :data:`CURRENT_PASSWORD`; any other refusal, e.g. an inactive licence, its message's code)."""
 
     http_status = 401
 
+    @property
+    def reason(self) -> str:
+        code = self.code or ""
+        return _REASONS.get(code, code)
+
 
 class AccountLocked(DomainError):
+    """Too many failed attempts: the account is locked for a while (:attr:`reason` :data:`LOCKED_OUT`)."""
+
     http_status = 423
+    reason = LOCKED_OUT
 
 
 class Account(Protocol):

@@ -11,14 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, jsonify, request
-from werkzeug.datastructures import FileStorage
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Blueprint, Response, jsonify
 
 from ..domain.errors import M, NotFound, ValidationError
 from ..domain.esid import validate_esid
 from ..services import status, verify
 from . import service_context
+from .uploads import read_upload
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -28,35 +27,8 @@ ES_ID_PATTERN = "^[0-9]{12}[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{13}$"
 _ES_ID = re.compile(ES_ID_PATTERN)
 
 
-def read_upload(field: str, required: bool) -> bytes | None:
-    """The bytes of one multipart file field, within the verifier's size limit (413 beyond it)."""
-    storage: FileStorage | None = request.files.get(field)
-    if storage is None:
-        if required:
-            raise ValidationError(
-                M(
-                    "api.no_file",
-                    "no file in the form field {field} (send multipart/form-data)",
-                    "表单字段 {field} 中没有文件（请以 multipart/form-data 发送）",
-                ),
-                field=repr(field),
-            )
-        return None
-    limit = service_context().settings.verify_max_bytes
-    data = storage.stream.read(limit + 1)
-    if len(data) > limit:
-        raise RequestEntityTooLarge(f"the {field} is larger than the limit of {limit} bytes")  # the 413 handler
-    if not data:
-        if required:
-            raise ValidationError(
-                M("api.empty_file", "the uploaded {field} is empty", "上传的 {field} 为空"), field=field
-            )
-        return None
-    return data
-
-
 @bp.get("/seals/<code>")
-def seal(code: str):  # type: ignore[no-untyped-def]
+def seal(code: str) -> Response:
     if not _ES_ID.match(code):
         raise ValidationError(
             M(
@@ -75,7 +47,7 @@ def seal(code: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/verify")
-def verify_upload():  # type: ignore[no-untyped-def]
+def verify_upload() -> Response:
     data = read_upload("file", True)
     document = read_upload("document", False)
     assert data is not None
@@ -84,7 +56,7 @@ def verify_upload():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/openapi.json")
-def openapi():  # type: ignore[no-untyped-def]
+def openapi() -> Response:
     return jsonify(openapi_document(service_context().settings.base_url))
 
 

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
-from sqlalchemy import func, select
+import base64
+from typing import Any
 
-from ..db.models import Authority, Seal
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from ..domain.errors import ValidationError
+from ..messages import bilingual
+from ..services import crl_index, status, summary, verify
 from . import service_context
+from .uploads import read_upload
 
 bp = Blueprint("public", __name__)
 
 
 @bp.get("/")
-def index():  # type: ignore[no-untyped-def]
+def index() -> str:
     ctx = service_context()
-    with ctx.reader() as session:
-        authorities = list(session.scalars(select(Authority).order_by(Authority.id)))
-        count = session.scalar(select(func.count(Seal.id))) or 0
-    return render_template("public/index.html", authorities=authorities, seal_count=count, settings=ctx.settings)
+    held = summary.summary(ctx)
+    return render_template(
+        "public/index.html", authorities=held.authorities, seal_count=held.seal_count, settings=ctx.settings
+    )
 
 
 @bp.get("/seals/lookup")
-def lookup():  # type: ignore[no-untyped-def]
+def lookup() -> ResponseReturnValue:
     code = (request.args.get("code") or "").strip()
     if not code:
         return render_template(
@@ -31,17 +37,13 @@ def lookup():  # type: ignore[no-untyped-def]
             settings=service_context().settings,
             error="请输入印章编码 / Enter a seal code",
         )
-    from flask import redirect, url_for
-
     return redirect(url_for("public.seal_status", code=code.upper()))
 
 
 @bp.get("/seals/<code>")
-def seal_status(code: str):  # type: ignore[no-untyped-def]
+def seal_status(code: str) -> ResponseReturnValue:
     """The public status page of a seal (the QR code on a printed seal certificate opens it);
     ``Accept: application/json`` gets the same data as ``GET /api/v1/seals/<code>``."""
-    from ..services import status
-
     info = status.seal_status(service_context(), code)
     if request.accept_mimetypes.best == "application/json":
         return jsonify({**info, "uscc": info["holder"]["uscc"], "enterprise": info["holder"]["enterprise"]})
@@ -51,44 +53,31 @@ def seal_status(code: str):  # type: ignore[no-untyped-def]
 @bp.get("/ca/<name>.cer")
 def ca_certificate(name: str) -> Response:
     """DER CA certificates, as named in the holder certificates' AIA caIssuers (RFC 5280 §4.2.2.1)."""
-    ctx = service_context()
-    with ctx.reader() as session:
-        row = session.scalar(select(Authority).where(Authority.name == name))
-    if row is None:
+    der = summary.ca_certificate_der(service_context(), name)
+    if der is None:
         abort(404)
     return Response(
-        row.certificate_der,
+        der,
         mimetype="application/pkix-cert",
         headers={"Cache-Control": "public, max-age=86400", "Content-Disposition": f'attachment; filename="{name}.cer"'},
     )
 
 
 @bp.get("/healthz")
-def health():  # type: ignore[no-untyped-def]
+def health() -> ResponseReturnValue:
     ctx = service_context()
-    try:
-        with ctx.reader() as session:
-            session.execute(select(1))
-        db = "ok"
-    except Exception as exc:  # noqa: BLE001 - health reports, never raises
-        db = f"error: {type(exc).__name__}"
+    problem = summary.database_problem(ctx)
+    db = "ok" if problem is None else f"error: {problem}"
     crl_problems: list[str] = []
     if db == "ok":
-        from ..services import crl_index
-
         crl_problems = crl_index.problems(ctx)
     status = 200 if db == "ok" and not crl_problems else 503
     return jsonify(status="ok" if status == 200 else "degraded", database=db, crl_problems=crl_problems), status
 
 
 @bp.route("/verify", methods=["GET", "POST"])
-def verify_page():  # type: ignore[no-untyped-def]
+def verify_page() -> ResponseReturnValue:
     """Anyone may upload a seal, a signature (with its document) or an OFD file and read the verdict."""
-    from ..domain.errors import ValidationError
-    from ..messages import bilingual
-    from ..services import verify
-    from .api import read_upload
-
     ctx = service_context()
     limit = ctx.settings.verify_max_bytes
     if request.method == "GET":
@@ -113,11 +102,9 @@ def verify_page():  # type: ignore[no-untyped-def]
 _PICTURE_MIME = {"PNG": "image/png", "JPG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp"}
 
 
-def _picture_uri(picture) -> str | None:  # type: ignore[no-untyped-def]
+def _picture_uri(picture: Any) -> str | None:
     """The seal picture carried in the uploaded file as a ``data:`` URI for an <img> (raster types
     only; an SVG or OFD picture is not drawn here), or None."""
-    import base64
-
     mime = _PICTURE_MIME.get(getattr(picture, "type", ""))
     if picture is None or mime is None or not picture.data:
         return None

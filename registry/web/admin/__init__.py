@@ -6,29 +6,30 @@ a denied action is a 403 whichever URL it came from.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response
 
 from ...domain.errors import DomainError
 from ...domain.roles import Permission, permissions_of
 from ...services import staff_auth, web_sessions
 from ...services.context import Actor
 from .. import i18n, service_context
-from ..security import fresh_cookie, local_path, pending, safe_next
-from .forms import CodeForm, EmptyForm, LoginForm, PasswordChangeForm
+from ..forms import EmptyForm, PasswordChangeForm
+from ..security import fresh_cookie, local_path, safe_next
+from ..sign_in import SignIn
+from .forms import LoginForm
+
+P = ParamSpec("P")
+R = TypeVar("R")
+View = Callable[P, R]
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-_PENDING_SECONDS = 300  # between a correct password and the code
-
-
-def _now() -> dt.datetime:
-    return service_context().clock.now()
 
 
 _ENDED = {
@@ -52,32 +53,37 @@ def ended_message(reason: str) -> str:
     return make() if make else _("Your session ended. Please sign in again.")
 
 
+# On every request of the app, not only the admin's: a staff member's session is touched (kept from
+# going idle) by any page they open, their saved language applies to the whole site, and an ended
+# session leaves the cookie on the first page opened (the notice is said on an admin page only).
 @bp.before_app_request
-def load_staff() -> Any:
+def load_staff() -> None:
     """The signed-in staff member (if any) for every request, from the server-side session; a
     session that ended (idle, expired, signed out elsewhere, account changed) is said so once."""
     g.actor = None
     token = session.get("sid")
     if not token:
-        return None
+        return
     found = staff_auth.signed_in(service_context(), token)
     if not isinstance(found, staff_auth.SignedIn):
         session.pop("sid", None)
         if isinstance(found, str) and request.blueprint == "admin":
             g.session_ended = found
             flash(ended_message(found), "info")
-        return None
+        return
     g.actor = found.actor
     g.user_language = found.language
     g.must_change_password = found.must_change_password
     g.session_key = found.session_key
-    return None
 
 
-def staff_required(permission: Permission | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def deco(view: Callable[..., Any]) -> Callable[..., Any]:
+def staff_required(permission: Permission | None = None) -> Callable[[View[P, R]], View[P, R | Response]]:
+    """A view for signed-in staff (with ``permission``, if given; 403 without it). Someone not signed
+    in goes to the sign-in page and comes back; a one-time password is changed first."""
+
+    def deco(view: View[P, R]) -> View[P, R | Response]:
         @wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
             actor: Actor | None = g.get("actor")
             if actor is None:
                 if request.headers.get("Sec-Fetch-Dest") in ("image", "script", "style", "font"):
@@ -108,107 +114,50 @@ def staff_context() -> dict[str, Any]:
 
 # -- sign-in ----------------------------------------------------------------------------------------
 
+SIGN_IN = SignIn(
+    pending_key="pending",
+    next_key="next",
+    session_key="sid",
+    prefix="/admin",
+    login_endpoint="admin.login",
+    enrol_endpoint="admin.enrol",
+    code_endpoint="admin.code",
+    home_endpoint="admin.dashboard",
+    login_template="admin/login.html",
+    code_template="admin/code.html",
+    start_enrolment=staff_auth.start_enrolment,
+    complete_sign_in=staff_auth.complete_sign_in,
+    next_on_get=False,
+    code_error_status=401,
+)
+
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Any:
+def login() -> ResponseReturnValue:
     if g.get("actor") is not None:
         return redirect(url_for("admin.dashboard"))
     form = LoginForm()
-    error = None
-    status = 200
-    if form.validate_on_submit():
-        try:
-            checked = staff_auth.check_password_step(
-                service_context(), form.username.data or "", form.password.data or ""
-            )
-        except DomainError as exc:
-            error, status = _translated(exc), exc.http_status
-        else:
-            fresh_cookie()
-            session["pending"] = {"id": checked.user_id, "at": _now().isoformat()}
-            target = safe_next(request.args.get("next"), "/admin")
-            if target:
-                session["next"] = target
-            return redirect(url_for("admin.enrol" if checked.needs_enrolment else "admin.code"))
-    elif request.method == "POST":
-        status = 400
-    return render_template("admin/login.html", form=form, error=error), status
 
+    def check() -> tuple[int, bool]:
+        checked = staff_auth.check_password_step(service_context(), form.username.data or "", form.password.data or "")
+        return checked.user_id, checked.needs_enrolment
 
-def _translated(exc: DomainError) -> str:
-    return i18n.error_text(exc)
-
-
-def _pending_user() -> int | None:
-    return pending("pending", _PENDING_SECONDS)
-
-
-def grouped(secret: str) -> str:
-    """A TOTP secret as people type it: groups of four."""
-    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    return SIGN_IN.password_page(form, check)
 
 
 @bp.route("/login/enrol", methods=["GET", "POST"])
-def enrol() -> Any:
+def enrol() -> ResponseReturnValue:
     """First sign-in: scan the QR code with an authenticator app, then give a code."""
-    uid = _pending_user()
-    if uid is None:
-        return redirect(url_for("admin.login"))
-    form = CodeForm()
-    done, error, status = _code_step(uid, form)
-    if done is not None:
-        return done
-    try:  # the one pending secret (the same after a reload), read from the database, never from a cookie
-        secret, uri = staff_auth.start_enrolment(service_context(), uid)
-    except DomainError as exc:
-        if exc.http_status == 409:
-            return redirect(url_for("admin.code"))
-        session.pop("pending", None)
-        return redirect(url_for("admin.login"))
-    import segno
-
-    qr = segno.make(uri, error="m").png_data_uri(scale=5, border=2)
-    return render_template("admin/enrol.html", form=form, qr=qr, secret=grouped(secret), error=error), status
+    return SIGN_IN.code_page(enrol=True)
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
-def code() -> Any:
-    uid = _pending_user()
-    if uid is None:
-        return redirect(url_for("admin.login"))
-    form = CodeForm()
-    done, error, status = _code_step(uid, form)
-    if done is not None:
-        return done
-    return render_template("admin/code.html", form=form, error=error), status
-
-
-def _code_step(uid: int, form: CodeForm) -> tuple[Any, str | None, int]:
-    """A submitted code: (the redirect after sign-in, None, 302), or (None, the error, its status)."""
-    if form.validate_on_submit():
-        result = _finish(uid, form.code.data or "")
-        if not isinstance(result, str):
-            return result, None, 302
-        return None, result, 401
-    return None, None, 400 if request.method == "POST" else 200
-
-
-def _finish(uid: int, code: str) -> Any:
-    try:
-        _actor, token = staff_auth.complete_sign_in(service_context(), uid, code)
-    except DomainError as exc:
-        if isinstance(exc, staff_auth.AccountLocked):
-            session.pop("pending", None)
-        return _translated(exc)
-    target = safe_next(session.get("next"), "/admin")
-    fresh_cookie()  # a fresh cookie after sign-in (no fixation); the session itself is on the server
-    session.permanent = True
-    session["sid"] = token
-    return redirect(target or url_for("admin.dashboard"))
+def code() -> ResponseReturnValue:
+    return SIGN_IN.code_page(enrol=False)
 
 
 @bp.post("/logout")
-def logout() -> Any:
+def logout() -> ResponseReturnValue:
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
@@ -220,7 +169,7 @@ def logout() -> Any:
 
 @bp.route("/password", methods=["GET", "POST"])
 @staff_required()
-def password() -> Any:
+def password() -> ResponseReturnValue:
     form = PasswordChangeForm()
     error, status = None, 200
     if form.validate_on_submit():
@@ -233,7 +182,7 @@ def password() -> Any:
                 keep_session=g.get("session_key"),
             )
         except DomainError as exc:
-            error, status = _translated(exc), exc.http_status
+            error, status = i18n.error_text(exc), exc.http_status
         else:
             flash(_("Your password was changed."), "info")
             return redirect(url_for("admin.dashboard"))
@@ -243,7 +192,7 @@ def password() -> Any:
 
 
 @bp.post("/language/<lang>")
-def language(lang: str) -> Any:
+def language(lang: str) -> ResponseReturnValue:
     """The language switcher: remembered in the session, and saved for a signed-in user."""
     form = EmptyForm()
     if not form.validate_on_submit() or lang not in ("zh", "en"):
@@ -254,10 +203,14 @@ def language(lang: str) -> Any:
     return redirect(safe_next(request.form.get("next")) or url_for("admin.login"))
 
 
+# The back-office pages register on bp (they import it, so they come after it).
 from . import (  # noqa: E402,F401
+    application_views,
     audit_views,
     crl_views,
+    dashboard_views,
     enterprise_views,
+    export_views,
+    seal_views,
     user_views,
-    views,  # noqa: E402,F401  (the back-office pages register on bp)
 )

@@ -3,9 +3,8 @@ integrity check (registry.services.audit.verify_audit_chain, as ``registry audit
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import abort, g, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
 from ...domain.errors import ValidationError
@@ -13,8 +12,8 @@ from ...domain.roles import Permission, permissions_of
 from ...services import audit
 from ...services import audit_log as log_service
 from .. import i18n, service_context
+from ..forms import EmptyForm
 from . import bp, staff_required
-from .forms import EmptyForm
 
 # what each kind of problem means, for the page (the service's own message follows it, in English)
 PROBLEM_KINDS = {
@@ -27,7 +26,7 @@ PROBLEM_KINDS = {
     audit.HEAD_MISSING: _l("The chain head is missing: no audit event can be written until this is looked at."),
 }
 # the page's query parameters → parse_filter's arguments
-_FIELDS = {
+FILTER_FIELDS = {
     "actor": "actor",
     "action": "action",
     "type": "target_type",
@@ -37,8 +36,8 @@ _FIELDS = {
 }
 
 
-def _query() -> dict[str, str]:
-    return {k: v.strip() for k in _FIELDS if (v := request.args.get(k, "")) and v.strip()}
+def page_query() -> dict[str, str]:
+    return {k: v.strip() for k in FILTER_FIELDS if (v := request.args.get(k, "")) and v.strip()}
 
 
 def _render(
@@ -48,7 +47,7 @@ def _render(
     report: audit.ChainReport | None = None,
     status: int = 200,
     log: bool = True,
-) -> Any:
+) -> ResponseReturnValue:
     return render_template(
         "admin/audit.html",
         page=page,
@@ -56,16 +55,16 @@ def _render(
         report=report,
         kinds=PROBLEM_KINDS,
         target_types=log_service.TARGET_TYPES,
-        q=_query() if log else {},
+        q=page_query() if log else {},
         show_log=log,
         verify_form=EmptyForm(),
     ), status
 
 
 def _log_page() -> tuple[log_service.AuditPage | None, str | None]:
-    q = _query()
+    q = page_query()
     try:
-        filt = log_service.parse_filter(**{_FIELDS[k]: v for k, v in q.items()})
+        filt = log_service.parse_filter(**{FILTER_FIELDS[k]: v for k, v in q.items()})
         return log_service.search(service_context(), g.actor, filt, after=request.args.get("after", type=int)), None
     except ValidationError as exc:
         return None, i18n.error_text(exc)
@@ -73,21 +72,21 @@ def _log_page() -> tuple[log_service.AuditPage | None, str | None]:
 
 @bp.get("/audit")
 @staff_required(Permission.AUDIT_VIEW)
-def audit_log() -> Any:
+def audit_log() -> ResponseReturnValue:
     page, error = _log_page()
     return _render(page=page, error=error, status=400 if error else 200)
 
 
 @bp.get("/audit/integrity")
 @staff_required(Permission.AUDIT_VERIFY)
-def audit_integrity() -> Any:
+def audit_integrity() -> ResponseReturnValue:
     """The check alone, for those who may run it but not read the log (admins)."""
     return _render(log=False)
 
 
 @bp.post("/audit/integrity")
 @staff_required(Permission.AUDIT_VERIFY)
-def audit_verify() -> Any:
+def audit_verify() -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():
         abort(400)
     report = audit.verify_audit_chain(service_context(), g.actor)

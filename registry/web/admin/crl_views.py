@@ -3,21 +3,20 @@ the same call as ``registry crl publish``."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import abort, current_app, g, render_template
+from flask.typing import ResponseReturnValue
 
 from ...domain.errors import DomainError, M
 from ...domain.roles import Permission
 from ...services import crl_admin, crl_publish
 from .. import i18n, service_context
+from ..forms import EmptyForm
 from . import bp, staff_required
-from .forms import EmptyForm
 
 
 def _render(
     *, published: list[crl_publish.Published] | None = None, error: str | None = None, status: int = 200
-) -> Any:
+) -> ResponseReturnValue:
     data = crl_admin.overview(service_context(), g.actor)
     return render_template(
         "admin/crls.html", o=data, published=published, error=error, publish_form=EmptyForm()
@@ -26,7 +25,7 @@ def _render(
 
 @bp.get("/crls")
 @staff_required()  # SEAL_VIEW or CRL_PUBLISH: checked by crl_admin.overview
-def crl_list() -> Any:
+def crl_list() -> ResponseReturnValue:
     return _render()
 
 
@@ -40,7 +39,7 @@ _WRITE_FAILED = M(
 
 @bp.post("/crls/publish")
 @staff_required(Permission.CRL_PUBLISH)
-def crl_publish_now() -> Any:
+def crl_publish_now() -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:

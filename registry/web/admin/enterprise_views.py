@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -16,14 +17,10 @@ from ...domain.errors import DomainError
 from ...domain.roles import Permission
 from ...domain.seal_types import SealType
 from ...services import enterprise_admin, licences, revocation
-from .. import i18n, service_context
+from .. import i18n, service_context, uploads
 from . import bp, staff_required
-from .forms_extra import LicenceImportForm, LicenceStatusForm
+from .licence_forms import LicenceImportForm, LicenceStatusForm
 
-UPLOAD_LIMIT_CONFIG = "REGISTRY_LICENCE_UPLOAD_MAX_BYTES"
-# ~13,000 rows: imported well inside the server's 60 s request timeout (gunicorn, registry serve) at
-# ~1,000 new rows/s; larger files go through `registry licence import` on the server
-DEFAULT_UPLOAD_LIMIT = 2 * 1024 * 1024
 REPORT_ROWS = 1000  # rows listed on the import report (not-imported and updated first)
 SOURCE = "admin portal"  # the licence history's source of a change made here
 
@@ -45,7 +42,7 @@ OUTCOMES = {
 }
 
 
-def _render(template: str, status: int = 200, **kw: Any) -> Any:
+def _render(template: str, status: int = 200, **kw: Any) -> ResponseReturnValue:
     return render_template(
         template,
         licence_status=LICENCE_STATUS,
@@ -62,7 +59,7 @@ def _render(template: str, status: int = 200, **kw: Any) -> Any:
 
 @bp.get("/enterprises")
 @staff_required(Permission.SEAL_VIEW)
-def enterprise_list() -> Any:
+def enterprise_list() -> ResponseReturnValue:
     try:
         page = enterprise_admin.search(
             service_context(),
@@ -79,7 +76,7 @@ def enterprise_list() -> Any:
 
 @bp.get("/enterprises/<uscc>")
 @staff_required(Permission.SEAL_VIEW)
-def enterprise_detail(uscc: str) -> Any:
+def enterprise_detail(uscc: str) -> ResponseReturnValue:
     ctx = service_context()
     d = enterprise_admin.detail(ctx, g.actor, uscc)
     e = d["enterprise"]
@@ -92,10 +89,6 @@ def enterprise_detail(uscc: str) -> Any:
 # -- licence import -------------------------------------------------------------------------------
 
 
-def _upload_limit() -> int:
-    return int(current_app.config.get(UPLOAD_LIMIT_CONFIG, DEFAULT_UPLOAD_LIMIT))
-
-
 def _import_page(
     form: LicenceImportForm,
     *,
@@ -103,7 +96,7 @@ def _import_page(
     error: str | None = None,
     report: licences.ImportReport | None = None,
     filename: str = "",
-) -> Any:
+) -> ResponseReturnValue:
     shown, hidden = [], 0
     if report is not None:
         shown = report.rows
@@ -123,7 +116,7 @@ def _import_page(
         rows=shown,
         hidden=hidden,
         filename=filename,
-        limit_mb=_megabytes(_upload_limit()),
+        limit_mb=_megabytes(uploads.licence_limit()),
     )
 
 
@@ -133,14 +126,14 @@ def _megabytes(n: int) -> str:
 
 @bp.get("/licences/import")
 @staff_required(Permission.LICENCE_IMPORT)
-def licence_import() -> Any:
+def licence_import() -> ResponseReturnValue:
     return _import_page(LicenceImportForm())
 
 
 @bp.post("/licences/import")
 @staff_required(Permission.LICENCE_IMPORT)
-def licence_import_upload() -> Any:
-    limit = _upload_limit()
+def licence_import_upload() -> ResponseReturnValue:
+    limit = uploads.licence_limit()
     too_large = _(
         "The file is larger than %(mb)s MB: split it, or import it with `registry licence import` on the server.",
         mb=_megabytes(limit),
@@ -153,8 +146,8 @@ def licence_import_upload() -> Any:
             abort(400)
         return _import_page(form, status=400, error=_("Choose a licence file to upload."))
     upload = form.file.data
-    data = upload.read(limit + 1)
-    if len(data) > limit:
+    data, too_large_file = uploads.read_storage(upload, limit)
+    if too_large_file:
         return _import_page(form, status=413, error=too_large)
     filename = licences.file_label(upload.filename or "licences.csv")
     try:
@@ -188,7 +181,7 @@ def _status_page(
     status: int = 200,
     error: str | None = None,
     changed: revocation.SealsChanged | None = None,
-) -> Any:
+) -> ResponseReturnValue:
     """The licence-change page: the form, and for a chosen change its preview and confirmation."""
     ctx = service_context()
     preview = None
@@ -214,14 +207,14 @@ def _status_page(
 
 @bp.get("/enterprises/<uscc>/licence")
 @staff_required(Permission.LICENCE_CHANGE)
-def licence_status(uscc: str) -> Any:
+def licence_status(uscc: str) -> ResponseReturnValue:
     """Step 1: choose the change and see what it does (reads only)."""
     return _status_page(uscc, _chosen(request.args))
 
 
 @bp.post("/enterprises/<uscc>/licence")
 @staff_required(Permission.LICENCE_CHANGE)
-def licence_status_apply(uscc: str) -> Any:
+def licence_status_apply(uscc: str) -> ResponseReturnValue:
     """Step 2: apply the previewed change, if the USCC was typed and the seals are still the ones shown."""
     form = LicenceStatusForm()
     chosen = _chosen(request.form)

@@ -4,15 +4,23 @@ ignored), is checked like its list and streamed; a refused filter shows the list
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from flask import Response, request, url_for
+from flask import Response, g, request, url_for
+from flask.typing import ResponseReturnValue
 
 from ...domain.errors import ValidationError
 from ...domain.roles import Permission
 from ...services import audit_log, exports, seal_admin
+from ...services.context import Actor
 from .. import i18n, service_context
 from . import bp, staff_required
+from .application_views import application_list
+from .audit_views import FILTER_FIELDS, page_query
+from .audit_views import audit_log as audit_page
+from .enterprise_views import enterprise_list
+from .seal_views import seal_list
 
 PAGING = ("after", "after_at", "after_id", "after_name")
 PICTURE_TYPES = {"PNG": "image/png", "JPG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp"}
@@ -21,10 +29,11 @@ PICTURE_TYPES = {"PNG": "image/png", "JPG": "image/jpeg", "GIF": "image/gif", "B
 @bp.app_template_global()
 def export_url(endpoint: str) -> str:
     """The CSV export of the list on this page, with the page's filters."""
-    return url_for(endpoint, **{k: v for k, v in request.args.items() if k not in PAGING and v})
+    filters: dict[str, Any] = {k: v for k, v in request.args.items() if k not in PAGING and v}
+    return url_for(endpoint, **filters)
 
 
-def _csv(name: str, chunks: Any) -> Response:
+def _csv(name: str, chunks: Iterable[str]) -> Response:
     filename = exports.filename(name, service_context().clock.now())
     return Response(
         chunks,
@@ -39,9 +48,7 @@ def _csv(name: str, chunks: Any) -> Response:
 
 @bp.get("/seals.csv")
 @staff_required(Permission.SEAL_VIEW)
-def seal_export() -> Any:
-    from .views import seal_list
-
+def seal_export() -> ResponseReturnValue:
     try:
         chunks = exports.seals(service_context(), _actor(), request.args.get("q", ""), lang=i18n.current())
     except ValidationError:
@@ -51,9 +58,7 @@ def seal_export() -> Any:
 
 @bp.get("/applications.csv")
 @staff_required(Permission.SEAL_VIEW)
-def application_export() -> Any:
-    from .views import application_list
-
+def application_export() -> ResponseReturnValue:
     try:
         chunks = exports.applications_csv(
             service_context(),
@@ -70,9 +75,7 @@ def application_export() -> Any:
 
 @bp.get("/enterprises.csv")
 @staff_required(Permission.SEAL_VIEW)
-def enterprise_export() -> Any:
-    from .enterprise_views import enterprise_list
-
+def enterprise_export() -> ResponseReturnValue:
     try:
         chunks = exports.enterprises(
             service_context(),
@@ -88,12 +91,9 @@ def enterprise_export() -> Any:
 
 @bp.get("/audit.csv")
 @staff_required(Permission.AUDIT_VIEW)
-def audit_export() -> Any:
-    from .audit_views import _FIELDS, _query
-    from .audit_views import audit_log as audit_page
-
+def audit_export() -> ResponseReturnValue:
     try:
-        filt = audit_log.parse_filter(**{_FIELDS[k]: v for k, v in _query().items()})
+        filt = audit_log.parse_filter(**{FILTER_FIELDS[k]: v for k, v in page_query().items()})
         chunks = exports.audit_events(service_context(), _actor(), filt, lang=i18n.current())
     except ValidationError:
         return audit_page()
@@ -111,7 +111,6 @@ def seal_picture(code: str) -> Response:
     return Response(data, mimetype=mime, headers={"Cache-Control": "private, max-age=300"})
 
 
-def _actor() -> Any:
-    from flask import g
-
-    return g.actor
+def _actor() -> Actor:
+    actor: Actor = g.actor
+    return actor

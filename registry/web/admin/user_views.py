@@ -7,15 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from ...domain.errors import DomainError
 from ...domain.roles import Permission, Role
 from ...services import staff_auth, users
 from .. import i18n, service_context
+from ..forms import EmptyForm
 from . import bp, staff_required
-from .forms import EmptyForm
-from .forms_extra import ConfirmUserForm, RolesForm, UserCreateForm
+from .user_forms import ConfirmUserForm, RolesForm, UserCreateForm
 
 
 def _roles(form: Any) -> list[Role]:
@@ -24,7 +25,7 @@ def _roles(form: Any) -> list[Role]:
 
 @bp.route("/users", methods=["GET", "POST"])
 @staff_required(Permission.USER_MANAGE)
-def user_list() -> Any:
+def user_list() -> ResponseReturnValue:
     """The list (keyset pages by username); a POST creates an account and shows its one-time
     password on the answer to that POST only: it is not stored, and no page shows it again."""
     ctx = service_context()
@@ -52,7 +53,9 @@ def user_list() -> Any:
     ), status
 
 
-def _detail(username: str, *, error: str | None = None, status: int = 200, form: RolesForm | None = None) -> Any:
+def _detail(
+    username: str, *, error: str | None = None, status: int = 200, form: RolesForm | None = None
+) -> ResponseReturnValue:
     u = users.get_user(service_context(), g.actor, username)
     if form is None:
         form = RolesForm(formdata=None, data={"roles": list(u.roles)})
@@ -63,7 +66,7 @@ def _detail(username: str, *, error: str | None = None, status: int = 200, form:
 
 @bp.route("/users/<username>", methods=["GET", "POST"])
 @staff_required(Permission.USER_MANAGE)
-def user_detail(username: str) -> Any:
+def user_detail(username: str) -> ResponseReturnValue:
     """The account; a POST replaces its roles."""
     if request.method == "GET":
         return _detail(username)
@@ -82,7 +85,7 @@ def user_detail(username: str) -> Any:
 
 @bp.post("/users/<username>/<any(deactivate, reactivate):action>")
 @staff_required(Permission.USER_MANAGE)
-def user_active(username: str, action: str) -> Any:
+def user_active(username: str, action: str) -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():
         abort(400)
     fn = users.deactivate_user if action == "deactivate" else users.reactivate_user
@@ -101,7 +104,7 @@ def user_active(username: str, action: str) -> Any:
 
 @bp.post("/users/<username>/reset-second-factor")
 @staff_required(Permission.USER_MANAGE)
-def user_reset_totp(username: str) -> Any:
+def user_reset_totp(username: str) -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():
         abort(400)
     staff_auth.reset_second_factor(service_context(), g.actor, username)
@@ -117,7 +120,7 @@ def user_reset_totp(username: str) -> Any:
 
 @bp.post("/users/<username>/reset-password")
 @staff_required(Permission.USER_MANAGE)
-def user_reset_password(username: str) -> Any:
+def user_reset_password(username: str) -> ResponseReturnValue:
     """A new one-time password for a forgotten one, shown once on the answer to this POST."""
     form = ConfirmUserForm()
     if not form.validate_on_submit():

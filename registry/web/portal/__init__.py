@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -25,7 +26,9 @@ from ...services import applications, elicence, portal_data, portal_sign_in, web
 from ...services.context import Actor
 from ...services.portal_access import Principal
 from .. import i18n, service_context
+from ..forms import EmptyForm
 from ..security import fresh_cookie, local_path, safe_next
+from ..sign_in import qr_data_uri
 
 # The portal's own script and styles (CSP: script-src 'self', so no inline script): /portal/static/...
 STATIC = Path(__file__).resolve().parents[3] / "static" / "portal"
@@ -36,10 +39,6 @@ _CHALLENGE_SECONDS = 300
 
 class CredentialForm(FlaskForm):
     credential = TextAreaField(_l("E-licence credential"), validators=[DataRequired(), Length(max=8192)])
-
-
-class EmptyForm(FlaskForm):
-    pass
 
 
 def _now() -> dt.datetime:
@@ -103,7 +102,7 @@ def start_portal_session(token: str) -> None:
     session[SESSION_KEY] = token
 
 
-def to_sign_in(person: bool = False) -> Any:
+def to_sign_in(person: bool = False) -> ResponseReturnValue:
     """To the sign-in page, coming back to this page afterwards (a POST comes back to its form's page)."""
     target = safe_next(
         (local_path(request.full_path if request.method == "GET" else request.referrer) or "").rstrip("?"), "/portal"
@@ -113,12 +112,12 @@ def to_sign_in(person: bool = False) -> Any:
     return redirect(url_for("portal.person_login" if person else "portal.login", next=target))
 
 
-def after_sign_in() -> Any:
+def after_sign_in() -> ResponseReturnValue:
     target = safe_next(session.pop("portal_next", None), "/portal")
     return redirect(target or url_for("portal.home"))
 
 
-def _password_first() -> Any:
+def _password_first() -> ResponseReturnValue | None:
     """An authorised person with a one-time password chooses their own before anything else."""
     if g.get("person_must_change_password") and request.endpoint not in ("portal.person_password", "portal.logout"):
         return redirect(url_for("portal.person_password"))
@@ -127,7 +126,7 @@ def _password_first() -> Any:
 
 def enterprise_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
         if g.get("enterprise") is None:
             return to_sign_in()
         return _password_first() or view(*args, **kwargs)
@@ -144,7 +143,7 @@ def legal_representative_required(view: Callable[..., Any]) -> Callable[..., Any
     """Views only the legal representative may use (applying, authorising people): 403 for others."""
 
     @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
         if g.get("enterprise") is None:
             return to_sign_in()
         if not g.principal.is_legal_representative:
@@ -155,7 +154,7 @@ def legal_representative_required(view: Callable[..., Any]) -> Callable[..., Any
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Any:
+def login() -> ResponseReturnValue:
     """Show a fresh challenge; accept the credential the e-licence app made for it (once)."""
     if request.method == "GET" and (target := safe_next(request.args.get("next"), "/portal")):
         session["portal_next"] = target
@@ -185,14 +184,12 @@ def login() -> Any:
     if request.method == "GET" or status != 200 or not challenge:
         challenge = elicence.new_challenge()
         session["ent_challenge"], session["ent_challenge_at"] = challenge, _now().isoformat()
-    import segno
-
-    qr = segno.make(f"elicence:challenge:{challenge}", error="m").png_data_uri(scale=4, border=2)
+    qr = qr_data_uri(f"elicence:challenge:{challenge}", 4)
     return render_template("portal/login.html", form=form, challenge=challenge, qr=qr, error=error), status
 
 
 @bp.post("/logout")
-def logout() -> Any:
+def logout() -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():
         abort(400)
     portal_sign_in.sign_out(service_context(), g.get("principal"), session.get(SESSION_KEY))
@@ -203,21 +200,21 @@ def logout() -> Any:
 
 @bp.get("/")
 @enterprise_required
-def home() -> Any:
+def home() -> ResponseReturnValue:
     data = portal_data.overview(service_context(), g.principal)
     return render_template("portal/home.html", d=data, seal_types={t.code: t for t in SealType}, form=EmptyForm())
 
 
 @bp.get("/applications/<int:app_id>")
 @legal_representative_required
-def application(app_id: int) -> Any:
+def application(app_id: int) -> ResponseReturnValue:
     a = portal_data.application(service_context(), g.enterprise["id"], app_id)
     return render_template("portal/application.html", a=a, form=EmptyForm())
 
 
 @bp.post("/applications/<int:app_id>/withdraw")
 @legal_representative_required
-def withdraw(app_id: int) -> Any:
+def withdraw(app_id: int) -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():
         abort(400)
     portal_data.application(service_context(), g.enterprise["id"], app_id)  # 404 if not ours
@@ -226,7 +223,10 @@ def withdraw(app_id: int) -> Any:
     return redirect(url_for("portal.application", app_id=app_id))
 
 
-from . import (
-    people_views,  # noqa: E402,F401  (authorised persons and their sign-in register on bp)
-    seal_views,  # noqa: E402,F401  (seal pages, applying, renewal, loss and cancellation on bp)
+# The portal's other pages register on bp (they import it, so they come after it).
+from . import (  # noqa: E402,F401
+    help_views,
+    notice_views,
+    people_views,
+    seal_views,
 )

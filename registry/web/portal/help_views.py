@@ -4,9 +4,10 @@ and one request per seal. The enterprise has neither the README nor the registry
 
 from __future__ import annotations
 
-from typing import Any
+import shlex
 
 from flask import Response, g, render_template
+from flask.typing import ResponseReturnValue
 
 from . import STATIC, bp, enterprise_required
 
@@ -15,9 +16,7 @@ KEY_SCRIPT = "make-seal-keys.sh"
 
 @bp.get("/help/keys")
 @enterprise_required
-def help_keys() -> Any:
-    import shlex
-
+def help_keys() -> ResponseReturnValue:
     uscc, name = g.principal.uscc, g.principal.enterprise_name
     return render_template(
         "portal/help_keys.html",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, render_template, request
+from flask.typing import ResponseReturnValue
 
 from ...domain.errors import M, ValidationError
 from ...services import portal_notices
@@ -57,7 +58,7 @@ def _before() -> int | None:
 
 @bp.get("/notices")
 @enterprise_required
-def notices() -> Any:
+def notices() -> ResponseReturnValue:
     """The enterprise's notices (the person's: about their seals), newest first, 50 a page; opening
     the page marks what it shows as read."""
     before = _before()
@@ -72,6 +73,6 @@ def notices() -> Any:
 
 @bp.get("/notices/<int:notice_id>")
 @enterprise_required
-def notice(notice_id: int) -> Any:
+def notice(notice_id: int) -> ResponseReturnValue:
     n = portal_notices.notice(service_context(), g.principal, notice_id)
     return render_template("portal/notice.html", n=n)

@@ -7,9 +7,11 @@ representative reaches the management pages (403 for an authorised person).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -20,21 +22,9 @@ from ...domain.errors import DomainError
 from ...services import enterprise_people
 from ...services.portal_access import Principal
 from .. import i18n, service_context
-from ..admin import grouped
-from ..admin.forms import CodeForm, PasswordChangeForm
-from ..admin.forms_extra import _choice
-from ..security import fresh_cookie, pending, safe_next
-from . import (
-    EmptyForm,
-    _now,
-    after_sign_in,
-    bp,
-    enterprise_required,
-    legal_representative_required,
-    start_portal_session,
-)
-
-_PENDING_SECONDS = 300  # between a correct password and the code
+from ..forms import EmptyForm, PasswordChangeForm, choice
+from ..sign_in import SignIn
+from . import SESSION_KEY, bp, enterprise_required, legal_representative_required
 
 
 class PersonLoginForm(FlaskForm):
@@ -61,8 +51,8 @@ class GrantForm(FlaskForm):
     authority = SelectField(
         _l("Authority"),
         choices=[
-            _choice("hold", _l("Hold: see, download, report loss")),
-            _choice("manage", _l("Manage: also renew and cancel")),
+            choice("hold", _l("Hold: see, download, report loss")),
+            choice("manage", _l("Manage: also renew and cancel")),
         ],
     )
 
@@ -76,11 +66,8 @@ class ContactForm(FlaskForm):
 
 
 def _principal() -> Principal:
-    return g.principal  # type: ignore[no-any-return]
-
-
-def _sign_in_error(exc: DomainError) -> str:
-    return i18n.error_text(exc)
+    principal: Principal = g.principal
+    return principal
 
 
 class ConfirmForm(FlaskForm):
@@ -89,7 +76,7 @@ class ConfirmForm(FlaskForm):
     confirm = StringField(_l("Type the username to confirm"), validators=[DataRequired(), Length(max=64)])
 
 
-def _unconfirmed(pid: int) -> Any:
+def _unconfirmed(pid: int) -> ResponseReturnValue | None:
     """None if the typed username matches the person's; else the person's page with the error."""
     form = ConfirmForm()
     p = enterprise_people.person(service_context(), _principal(), pid)  # 404 first if not ours
@@ -100,7 +87,7 @@ def _unconfirmed(pid: int) -> Any:
     return _person_page(pid, error=_("Type the username %(user)s to confirm.", user=p.username), status=400)
 
 
-def _person_page(pid: int, *, error: str | None = None, status: int = 200) -> Any:
+def _person_page(pid: int, *, error: str | None = None, status: int = 200) -> ResponseReturnValue:
     p = enterprise_people.person(service_context(), _principal(), pid)
     form = GrantForm()
     form.seal.choices = _grantable(_principal())
@@ -112,84 +99,50 @@ def _person_page(pid: int, *, error: str | None = None, status: int = 200) -> An
 # -- sign-in of an authorised person -------------------------------------------------------------------
 
 
+SIGN_IN = SignIn(
+    pending_key="person_pending",
+    next_key="portal_next",
+    session_key=SESSION_KEY,
+    prefix="/portal",
+    login_endpoint="portal.person_login",
+    enrol_endpoint="portal.person_enrol",
+    code_endpoint="portal.person_code",
+    home_endpoint="portal.home",
+    login_template="portal/person_login.html",
+    code_template="portal/person_code.html",
+    start_enrolment=enterprise_people.start_enrolment,
+    complete_sign_in=enterprise_people.complete_sign_in,
+    next_on_get=True,
+    code_error_status=None,
+)
+
+
 @bp.route("/login/person", methods=["GET", "POST"])
-def person_login() -> Any:
-    if request.method == "GET" and (target := safe_next(request.args.get("next"), "/portal")):
-        session["portal_next"] = target
+def person_login() -> ResponseReturnValue:
     form = PersonLoginForm()
-    error, status = None, 200
-    if form.validate_on_submit():
-        try:
-            checked = enterprise_people.check_password_step(
-                service_context(), form.uscc.data or "", form.username.data or "", form.password.data or ""
-            )
-        except DomainError as exc:
-            error, status = _sign_in_error(exc), exc.http_status
-        else:
-            fresh_cookie("portal_next")
-            session["person_pending"] = {"id": checked.person_id, "at": _now().isoformat()}
-            return redirect(url_for("portal.person_enrol" if checked.needs_enrolment else "portal.person_code"))
-    elif request.method == "POST":
-        status = 400
-    return render_template("portal/person_login.html", form=form, error=error), status
 
+    def check() -> tuple[int, bool]:
+        checked = enterprise_people.check_password_step(
+            service_context(), form.uscc.data or "", form.username.data or "", form.password.data or ""
+        )
+        return checked.person_id, checked.needs_enrolment
 
-def _pending_person() -> int | None:
-    return pending("person_pending", _PENDING_SECONDS)
-
-
-def _code_step(pid: int, form: CodeForm) -> tuple[Any, str | None, int]:
-    if not form.validate_on_submit():
-        return None, None, 400 if request.method == "POST" else 200
-    try:
-        _principal_, token = enterprise_people.complete_sign_in(service_context(), pid, form.code.data or "")
-    except DomainError as exc:
-        if isinstance(exc, enterprise_people.AccountLocked):
-            session.pop("person_pending", None)
-        return None, _sign_in_error(exc), exc.http_status
-    start_portal_session(token)  # a fresh cookie after sign-in; the session itself is on the server
-    return after_sign_in(), None, 302
+    return SIGN_IN.password_page(form, check)
 
 
 @bp.route("/login/person/enrol", methods=["GET", "POST"])
-def person_enrol() -> Any:
-    return _code_page(enrol=True)
+def person_enrol() -> ResponseReturnValue:
+    return SIGN_IN.code_page(enrol=True)
 
 
 @bp.route("/login/person/code", methods=["GET", "POST"])
-def person_code() -> Any:
-    return _code_page(enrol=False)
-
-
-def _code_page(*, enrol: bool) -> Any:
-    """The second step: enrol an authenticator (first sign-in) or give a code; both accept a code."""
-    pid = _pending_person()
-    if pid is None:
-        return redirect(url_for("portal.person_login"))
-    form = CodeForm()
-    done, error, status = _code_step(pid, form)
-    if done is not None:
-        return done
-    if not enrol:
-        return render_template("portal/person_code.html", form=form, error=error, enrol=False), status
-    try:  # the one pending secret (the same after a reload), from the database, never from a cookie
-        secret, uri = enterprise_people.start_enrolment(service_context(), pid)
-    except DomainError as exc:
-        if exc.http_status == 409:
-            return redirect(url_for("portal.person_code"))
-        session.pop("person_pending", None)
-        return redirect(url_for("portal.person_login"))
-    import segno
-
-    qr = segno.make(uri, error="m").png_data_uri(scale=5, border=2)
-    return render_template(
-        "portal/person_code.html", form=form, qr=qr, secret=grouped(secret), error=error, enrol=True
-    ), status
+def person_code() -> ResponseReturnValue:
+    return SIGN_IN.code_page(enrol=False)
 
 
 @bp.route("/password", methods=["GET", "POST"])
 @enterprise_required
-def person_password() -> Any:
+def person_password() -> ResponseReturnValue:
     if _principal().is_legal_representative:
         abort(404)  # the legal representative signs in with the e-licence: no password here
     form = PasswordChangeForm()
@@ -220,7 +173,7 @@ def person_password() -> Any:
 
 @bp.route("/people", methods=["GET", "POST"])
 @legal_representative_required
-def people() -> Any:
+def people() -> ResponseReturnValue:
     form = PersonForm()
     error, status = None, 200
     if form.validate_on_submit():
@@ -250,18 +203,18 @@ def people() -> Any:
 
 def _grantable(principal: Principal) -> list[Any]:
     return [
-        _choice(es_id, f"{name} · {es_id}")
+        choice(es_id, f"{name} · {es_id}")
         for es_id, name in enterprise_people.grantable_seals(service_context(), principal)
     ]
 
 
 @bp.get("/people/<int:pid>")
 @legal_representative_required
-def person(pid: int) -> Any:
+def person(pid: int) -> ResponseReturnValue:
     return _person_page(pid)
 
 
-def _person_action(pid: int, action: Any, done: str) -> Any:
+def _person_action(pid: int, action: Callable[[], object], done: str) -> ResponseReturnValue:
     """Run one management action: a flash and back to the person, or the page with the error."""
     try:
         result = action()
@@ -283,7 +236,7 @@ def _person_action(pid: int, action: Any, done: str) -> Any:
 
 @bp.post("/people/<int:pid>/grant")
 @legal_representative_required
-def person_grant(pid: int) -> Any:
+def person_grant(pid: int) -> ResponseReturnValue:
     form = GrantForm()
     form.seal.choices = _grantable(_principal())
     if not form.validate_on_submit():
@@ -299,7 +252,7 @@ def person_grant(pid: int) -> Any:
 
 @bp.post("/people/<int:pid>/withdraw")
 @legal_representative_required
-def person_withdraw(pid: int) -> Any:
+def person_withdraw(pid: int) -> ResponseReturnValue:
     form = WithdrawForm()
     if not form.validate_on_submit():
         abort(400)
@@ -312,7 +265,7 @@ def person_withdraw(pid: int) -> Any:
 
 @bp.post("/people/<int:pid>/<any(deactivate, reactivate):what>")
 @legal_representative_required
-def person_active(pid: int, what: str) -> Any:
+def person_active(pid: int, what: str) -> ResponseReturnValue:
     if what == "deactivate":
         if (refused := _unconfirmed(pid)) is not None:
             return refused
@@ -327,7 +280,7 @@ def person_active(pid: int, what: str) -> Any:
 
 @bp.post("/people/<int:pid>/reset-password")
 @legal_representative_required
-def person_reset_password(pid: int) -> Any:
+def person_reset_password(pid: int) -> ResponseReturnValue:
     if (refused := _unconfirmed(pid)) is not None:
         return refused
     return _person_action(pid, lambda: enterprise_people.reset_password(service_context(), _principal(), pid), "")
@@ -335,7 +288,7 @@ def person_reset_password(pid: int) -> Any:
 
 @bp.post("/people/<int:pid>/reset-second-factor")
 @legal_representative_required
-def person_reset_totp(pid: int) -> Any:
+def person_reset_totp(pid: int) -> ResponseReturnValue:
     if (refused := _unconfirmed(pid)) is not None:
         return refused
     return _person_action(
@@ -347,7 +300,7 @@ def person_reset_totp(pid: int) -> Any:
 
 @bp.route("/settings", methods=["GET", "POST"])
 @legal_representative_required
-def settings() -> Any:
+def settings() -> ResponseReturnValue:
     ctx = service_context()
     form = ContactForm()
     error, status = None, 200

@@ -9,31 +9,17 @@ status: 400 bad input, 403 not allowed, 404 not ours, 409 wrong state, 413 too l
 
 from __future__ import annotations
 
-from typing import Any
-
+import segno
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from ...domain.errors import DomainError, NotFound
 from ...domain.seal_types import STANDARD_SET, SealType
-from ...services import portal_seals
-from .. import i18n, service_context
+from ...services import portal_data, portal_seals
+from .. import i18n, service_context, uploads
 from . import EmptyForm, bp, enterprise_required, legal_representative_required
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def _upload(field: str, limit: int) -> bytes | None:
-    """The uploaded file's bytes (None when no file was chosen); at most ``limit`` bytes are read."""
-    f = request.files.get(field)
-    if f is None or not f.filename:
-        return None
-    data = f.read(limit + 1)
-    if len(data) > limit:
-        raise _TooLarge()
-    return data
 
 
 def _kb(n: int) -> int:
@@ -45,22 +31,10 @@ def _kb(n: int) -> int:
 
 
 def _type_label(t: SealType) -> str:
-    from flask_babel import get_locale
-
     return t.label("zh" if str(get_locale()).startswith("zh") else "en")
 
 
-def _read(field: str, limit: int) -> tuple[bytes | None, bool]:
-    """The uploaded file's bytes, at most ``limit + 1`` of them (the service says "too large"), and
-    whether it was larger than ``limit``; (None, False) when no file was chosen."""
-    f = request.files.get(field)
-    if f is None or not f.filename:
-        return None, False
-    data = f.read(limit + 1)
-    return data, len(data) > limit
-
-
-def _apply_form(mode: str, types: list[SealType], chosen: SealType | None) -> Any:
+def _apply_form(mode: str, types: list[SealType], chosen: SealType | None) -> ResponseReturnValue:
     """The standard set (``mode == "set"``: one block per type) or a single seal (one block for the
     chosen type). Field names: ``csr_<code>`` and ``picture_<code>`` (``_single`` for a single seal).
     Every block goes to the service, which reports every problem of every block in one pass."""
@@ -80,8 +54,8 @@ def _apply_form(mode: str, types: list[SealType], chosen: SealType | None) -> An
         big_pictures: dict[str, str] = {}  # a picture over the limit is not read: said here, checked no further
         for t in blocks:
             field = t.code if mode == "set" else "single"  # the single form's type can change in the page
-            csr, big_csr = _read(f"csr_{field}", portal_seals.MAX_CSR_BYTES)  # the service says it is too large
-            png, big_png = _read(f"picture_{field}", ctx.settings.max_picture_bytes)
+            csr, big_csr = uploads.read(f"csr_{field}", portal_seals.MAX_CSR_BYTES)  # the service says it is too large
+            png, big_png = uploads.read(f"picture_{field}", ctx.settings.max_picture_bytes)
             if big_png:
                 big_pictures[t.code] = _(
                     "The picture is larger than %(kb)d KB; nothing was stored.", kb=_kb(ctx.settings.max_picture_bytes)
@@ -146,14 +120,14 @@ def _render_apply(
 
 @bp.route("/apply", methods=["GET", "POST"])
 @legal_representative_required
-def apply() -> Any:
+def apply() -> ResponseReturnValue:
     """The standard set of four in one go."""
     return _apply_form("set", list(STANDARD_SET), None)
 
 
 @bp.route("/apply/seal", methods=["GET", "POST"])
 @legal_representative_required
-def apply_seal() -> Any:
+def apply_seal() -> ResponseReturnValue:
     """A single seal of any type (the invoice seal and other seals are not in the standard set)."""
     raw = request.form.get("seal_type") if request.method == "POST" else request.args.get("type")
     others = [t for t in SealType if t not in STANDARD_SET]
@@ -181,8 +155,6 @@ def apply_preview(code: str) -> Response:
 @legal_representative_required
 def application_picture(app_id: int) -> Response:
     """The picture of the application's seal (issued, uploaded, or drawn from the licence now)."""
-    from ...services import portal_data
-
     png = portal_data.application_picture(service_context(), g.principal.enterprise_id, app_id)
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=300"})
 
@@ -191,7 +163,7 @@ def application_picture(app_id: int) -> Response:
 # A seal's page and downloads
 
 
-def _seal_page(es_id: str, *, error: str | None = None, status: int = 200) -> Any:
+def _seal_page(es_id: str, *, error: str | None = None, status: int = 200) -> ResponseReturnValue:
     d = portal_seals.seal_detail(service_context(), g.principal, es_id)
     return render_template(
         "portal/seal.html",
@@ -206,7 +178,7 @@ def _seal_page(es_id: str, *, error: str | None = None, status: int = 200) -> An
 
 @bp.get("/seals/<es_id>")
 @enterprise_required
-def seal(es_id: str) -> Any:
+def seal(es_id: str) -> ResponseReturnValue:
     return _seal_page(es_id)
 
 
@@ -250,10 +222,8 @@ def seal_download(es_id: str, name: str) -> Response:
 
 @bp.get("/seals/<es_id>/certificate")
 @enterprise_required
-def seal_certificate(es_id: str) -> Any:
+def seal_certificate(es_id: str) -> ResponseReturnValue:
     """The printable seal certificate: picture, data, and a QR code that opens the public status page."""
-    import segno
-
     ctx = service_context()
     d = portal_seals.seal_detail(ctx, g.principal, es_id)
     status_url = f"{ctx.settings.base_url}/seals/{d['es_id']}"
@@ -282,12 +252,12 @@ def _checked_post(es_id: str) -> None:
 
 @bp.post("/seals/<es_id>/renew")
 @enterprise_required
-def seal_renew(es_id: str) -> Any:
+def seal_renew(es_id: str) -> ResponseReturnValue:
     _checked_post(es_id)
     key = request.form.get("key", "same")
     try:
-        csr = _upload("csr", portal_seals.MAX_CSR_BYTES)
-    except _TooLarge:
+        csr = uploads.read_within("csr", portal_seals.MAX_CSR_BYTES)
+    except uploads.TooLarge:
         return _seal_page(
             es_id,
             error=_("The certificate request is larger than %(kb)d KB.", kb=_kb(portal_seals.MAX_CSR_BYTES)),
@@ -332,7 +302,7 @@ def seal_renew(es_id: str) -> Any:
     return redirect(url_for("portal.seal", es_id=result.es_id))
 
 
-def _revocation(es_id: str, action: str) -> Any:
+def _revocation(es_id: str, action: str) -> ResponseReturnValue:
     _checked_post(es_id)
     confirm = request.form.get("confirm", "")
     fn = portal_seals.report_loss if action == "loss" else portal_seals.cancel
@@ -362,19 +332,13 @@ def _revocation(es_id: str, action: str) -> Any:
 
 @bp.post("/seals/<es_id>/loss")
 @enterprise_required
-def seal_loss(es_id: str) -> Any:
+def seal_loss(es_id: str) -> ResponseReturnValue:
     """Report the seal (its holder key) lost or compromised: revoked at once, keyCompromise."""
     return _revocation(es_id, "loss")
 
 
 @bp.post("/seals/<es_id>/cancel")
 @enterprise_required
-def seal_cancel(es_id: str) -> Any:
+def seal_cancel(es_id: str) -> ResponseReturnValue:
     """Cancel a seal no longer needed: revoked, cessationOfOperation."""
     return _revocation(es_id, "cancel")
-
-
-from . import (
-    help_views,  # noqa: E402,F401  (help for enterprises: making keys, on bp)
-    notice_views,  # noqa: E402,F401  (the notice centre and its unread badge, on bp)
-)

@@ -1,4 +1,5 @@
-"""Forms of the audit, staff, CRL, enterprise and licence pages (Flask-WTF: each carries a CSRF token)."""
+"""Forms of the staff account pages: a new account, its roles (one checkbox each), and the
+confirmation of a new one-time password (Flask-WTF: each carries a CSRF token)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,12 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...domain.roles import Role
-
-try:  # WTForms 3.3 deprecates (value, label) tuples
-    from wtforms.fields.choices import SelectChoice as _choice
-except ImportError:  # pragma: no cover - WTForms 3.1, 3.2
-
-    def _choice(value, label):  # type: ignore[no-redef,no-untyped-def]
-        return (value, label)
-
+from ..forms import choice
 
 ROLE_LABELS = {
     Role.OPERATOR: _l("Operator (经办): applications, licence checks, issuing"),
@@ -46,7 +39,7 @@ def _at_least_one_role(_form: Any, field: Any) -> None:
 def _role_field() -> RoleBoxes:
     return RoleBoxes(
         _l("Roles"),
-        choices=[_choice(r.value, label) for r, label in ROLE_LABELS.items()],
+        choices=[choice(r.value, label) for r, label in ROLE_LABELS.items()],
         validators=[_at_least_one_role],
     )
 
@@ -65,22 +58,3 @@ class ConfirmUserForm(FlaskForm):
     """An action on another account that cannot be undone from this page: the box ticked."""
 
     confirm = BooleanField(_l("Yes, give this account a new one-time password"), validators=[DataRequired()])
-
-
-class LicenceImportForm(FlaskForm):
-    file = FileField(
-        _l("Licence file (CSV or JSON Lines)"),
-        validators=[FileRequired(message=_l("Choose a licence file to upload."))],
-    )
-
-
-class LicenceStatusForm(FlaskForm):
-    """The confirmation step of a licence change: the change as previewed (hidden), the seals the
-    preview showed, and the USCC typed by hand. The service checks the values themselves."""
-
-    status = StringField(validators=[DataRequired(), Length(max=20)])
-    name = StringField(validators=[Length(max=400)])
-    legal_representative = StringField(validators=[Length(max=400)])
-    entity_type = StringField(validators=[Length(max=400)])
-    seals = StringField(validators=[Length(max=200_000)])  # esIDs, space-separated
-    confirm = StringField(_l("Type the USCC to confirm"), validators=[DataRequired(), Length(max=64)])
