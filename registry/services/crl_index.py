@@ -1,84 +1,8 @@
-"""What has been published: the latest CRL at each path, with staleness (read-only)."""
+"""Old name of :mod:`registry.services.crls.overview` (the latest CRLs, health-check problems),
+kept for the callers that import it (the public CRL pages, the dashboard, the health check)."""
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
+from .crls.overview import CrlInfo, latest, problems
 
-from sqlalchemy import func, select
-
-from ..db.models import Authority, PublishedCrl
-from .context import ServiceContext
-
-
-@dataclass(frozen=True)
-class CrlInfo:
-    issuer: str
-    algorithm: str
-    kind: str
-    shard: int | None
-    number: int
-    base_number: int | None
-    path: str
-    url: str
-    this_update: dt.datetime
-    next_update: dt.datetime
-    entries: int
-    size: int
-    sha256: str
-    stale: bool
-
-    def as_json(self) -> dict[str, object]:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        d["this_update"] = self.this_update.isoformat().replace("+00:00", "Z")
-        d["next_update"] = self.next_update.isoformat().replace("+00:00", "Z")
-        return d
-
-
-def latest(ctx: ServiceContext, now: dt.datetime | None = None) -> list[CrlInfo]:
-    """The newest published CRL for every path, ordered by issuer, kind and shard."""
-    now = now or ctx.clock.now()
-    with ctx.reader() as session:
-        newest = (
-            select(func.max(PublishedCrl.number).label("n"), PublishedCrl.issuer_id)
-            .group_by(PublishedCrl.issuer_id, PublishedCrl.path)
-            .subquery()
-        )
-        rows = session.execute(
-            select(PublishedCrl, Authority.name, Authority.algorithm)
-            .join(newest, (PublishedCrl.issuer_id == newest.c.issuer_id) & (PublishedCrl.number == newest.c.n))
-            .join(Authority, Authority.id == PublishedCrl.issuer_id)
-        ).all()
-    order = {"full": 0, "delta": 1, "shard": 2}
-    out = [
-        CrlInfo(
-            name,
-            alg.value,
-            p.kind,
-            p.shard,
-            p.number,
-            p.base_number,
-            p.path,
-            f"{ctx.settings.crl_base_url}/{p.path}",
-            p.this_update,
-            p.next_update,
-            p.entries,
-            p.size,
-            p.sha256,
-            p.next_update < now,
-        )
-        for p, name, alg in rows
-    ]
-    return sorted(out, key=lambda c: (c.issuer, order[c.kind], c.shard or 0))
-
-
-def problems(ctx: ServiceContext, now: dt.datetime | None = None) -> list[str]:
-    """Stale CRLs and CRL issuers that have never published: what a health check must report."""
-    now = now or ctx.clock.now()
-    items = latest(ctx, now)
-    out = [f"{c.path} is past its nextUpdate ({c.next_update:%Y-%m-%d %H:%M}Z)" for c in items if c.stale]
-    with ctx.reader() as session:
-        issuers = session.scalars(select(Authority.name).where(Authority.kind.in_(("root", "issuing")))).all()
-    published = {c.issuer for c in items if c.kind == "full"}
-    out += [f"{name} has no published CRL" for name in issuers if name not in published]
-    return out
+__all__ = ["CrlInfo", "latest", "problems"]

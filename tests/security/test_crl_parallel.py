@@ -15,6 +15,7 @@ from registry.db.models import PublishedCrl
 from registry.pki import crl
 from registry.services import crl_publish
 from registry.services.context import ServiceContext
+from registry.services.crls import files as crl_files
 from tests.conftest import ADMIN
 from tests.services.test_crl_publish import _publisher_env
 
@@ -23,8 +24,8 @@ def test_a_second_publish_waits_and_keeps_the_first_ones_temp_file(ctx: ServiceC
     crl_publish.publish(ctx, ADMIN)
     paused, release, b_waiting = threading.Event(), threading.Event(), threading.Event()
     a_thread: list[int] = []
-    real_peek = crl_publish.crl_number_of_file
-    real_sleep = crl_publish.time.sleep
+    real_peek = crl_files.crl_number_of_file
+    real_sleep = crl_files.time.sleep
 
     def peek(path: Path):  # type: ignore[no-untyped-def]
         # called after the temp file is written, before the rename: hold A there once
@@ -38,8 +39,8 @@ def test_a_second_publish_waits_and_keeps_the_first_ones_temp_file(ctx: ServiceC
             b_waiting.set()
         real_sleep(seconds)
 
-    monkeypatch.setattr(crl_publish, "crl_number_of_file", peek)
-    monkeypatch.setattr(crl_publish.time, "sleep", sleep)
+    monkeypatch.setattr(crl_files, "crl_number_of_file", peek)
+    monkeypatch.setattr(crl_files.time, "sleep", sleep)
     results: dict[str, object] = {}
 
     def run(name: str) -> None:

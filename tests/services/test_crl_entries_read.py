@@ -1,4 +1,4 @@
-"""Reading a CRL's entries with database aggregates (crl_publish._entries) gives exactly the bytes,
+"""Reading a CRL's entries with database aggregates (registry.db.crl_entries.entries) gives exactly the bytes,
 in the same order, that reading them row by row gives: full CRLs (small, and large = id ranges, on
 several connections on PostgreSQL), shards, with and without the expired-entry cutoff."""
 
@@ -11,12 +11,14 @@ import sqlite3
 import pytest
 from sqlalchemy import delete, func, insert, select
 
+from registry.db import crl_entries
 from registry.db.models import Authority, Certificate, Revocation
 from registry.domain.states import CertificateStatus
 from registry.pki import crl
 from registry.pki.keys import Algorithm
 from registry.services import crl_publish
 from registry.services.context import ServiceContext
+from registry.services.crls import files as crl_files
 from tests.conftest import ADMIN, NOW
 
 SHARDS = 5
@@ -97,49 +99,49 @@ def _row_by_row(
         params.append(to_db(cutoff) if to_db else cutoff)
     if order_by_id:
         sql += " ORDER BY id"
-    return crl_publish._fetch(conn.connection.driver_connection.cursor(), sql, params)
+    return crl_entries.fetch(conn.connection.driver_connection.cursor(), sql, params)
 
 
 @pytest.mark.parametrize("ranges", [False, True], ids=["one-read", "id-ranges"])
 def test_aggregated_entries_equal_the_row_by_row_read(ctx: ServiceContext, monkeypatch, ranges: bool) -> None:  # type: ignore[no-untyped-def]
     ids = _load(ctx)
     if ranges:  # the large-CRL path on a small table: many ranges, dealt to 4 connections on PostgreSQL
-        monkeypatch.setattr(crl_publish, "PARALLEL_MIN_ROWS", 1)
-        monkeypatch.setattr(crl_publish, "PG_CHUNK_IDS", 7)
-        monkeypatch.setattr(crl_publish, "SQLITE_CHUNK_IDS", 7)
+        monkeypatch.setattr(crl_entries, "PARALLEL_MIN_ROWS", 1)
+        monkeypatch.setattr(crl_entries, "PG_CHUNK_IDS", 7)
+        monkeypatch.setattr(crl_entries, "SQLITE_CHUNK_IDS", 7)
     seen = 0
     with ctx.reader() as s:
-        crl_publish._snapshot(s)
+        crl_entries.snapshot(s)
         conn = s.connection()
         for issuer_id in ids.values():
             for cutoff in (None, NOW):
-                full = crl_publish._entries(conn, issuer_id, None, cutoff)
+                full = crl_entries.entries(conn, issuer_id, None, cutoff)
                 assert full == _row_by_row(conn, issuer_id, None, cutoff)
                 assert full == _row_by_row(conn, issuer_id, None, cutoff, order_by_id=True)
                 if cutoff is None:
                     seen += full[1]
                 for shard in range(SHARDS):
-                    assert crl_publish._entries(conn, issuer_id, shard, cutoff) == _row_by_row(
+                    assert crl_entries.entries(conn, issuer_id, shard, cutoff) == _row_by_row(
                         conn, issuer_id, shard, cutoff
                     )
             # the cutoff leaves out exactly the expired certificates
-            kept = crl_publish._entries(conn, issuer_id, None, NOW)[1]
+            kept = crl_entries.entries(conn, issuer_id, None, NOW)[1]
             expired = s.scalar(
                 select(func.count())
                 .select_from(Revocation)
                 .where(Revocation.issuer_id == issuer_id, Revocation.not_after < NOW)
             )
-            assert kept == crl_publish._entries(conn, issuer_id, None, None)[1] - expired and expired > 0
+            assert kept == crl_entries.entries(conn, issuer_id, None, None)[1] - expired and expired > 0
         assert seen == s.scalar(select(func.count()).select_from(Revocation))
 
 
 def test_an_issuer_without_entries_reads_as_empty(ctx: ServiceContext, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(crl_publish, "PARALLEL_MIN_ROWS", 1)
+    monkeypatch.setattr(crl_entries, "PARALLEL_MIN_ROWS", 1)
     with ctx.reader() as s:
-        crl_publish._snapshot(s)
+        crl_entries.snapshot(s)
         issuer_id = s.scalar(select(Authority.id).where(Authority.name == "sm2-issuing"))
-        assert crl_publish._entries(s.connection(), issuer_id, None, NOW) == (b"", 0)
-        assert crl_publish._entries(s.connection(), issuer_id, 3, None) == (b"", 0)
+        assert crl_entries.entries(s.connection(), issuer_id, None, NOW) == (b"", 0)
+        assert crl_entries.entries(s.connection(), issuer_id, 3, None) == (b"", 0)
 
 
 def test_a_sqlite_database_not_in_utf8_is_read_row_by_row() -> None:
@@ -153,7 +155,7 @@ def test_a_sqlite_database_not_in_utf8_is_read_row_by_row() -> None:
         [(i % 3, e) for i, e in enumerate(entries)],
     )
     where = "FROM revocations NOT INDEXED WHERE issuer_id = ?"
-    assert crl_publish._sqlite_entries(con, "revocations", where, [1], full=True) == (b"".join(entries), 49)
+    assert crl_entries.sqlite_entries(con, "revocations", where, [1], full=True) == (b"".join(entries), 49)
 
 
 def test_the_number_of_a_published_file_is_read_from_a_mapping(ctx: ServiceContext, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -165,7 +167,7 @@ def test_the_number_of_a_published_file_is_read_from_a_mapping(ctx: ServiceConte
     data = path.read_bytes()
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
         assert crl.peek(mapped) == crl.peek(data) == crl.peek(memoryview(data)) == crl.peek(bytearray(data))
-    assert crl_publish.crl_number_of_file(path) == published["sm2-issuing.crl"].number
+    assert crl_files.crl_number_of_file(path) == published["sm2-issuing.crl"].number
     for name, content in (
         ("empty.crl", b""),
         ("garbage.crl", b"garbage"),
@@ -173,5 +175,5 @@ def test_the_number_of_a_published_file_is_read_from_a_mapping(ctx: ServiceConte
         ("trailing.crl", data + b"\x00"),
     ):
         (tmp_path / name).write_bytes(content)
-        assert crl_publish.crl_number_of_file(tmp_path / name) is None, name
-    assert crl_publish.crl_number_of_file(tmp_path / "absent.crl") is None
+        assert crl_files.crl_number_of_file(tmp_path / name) is None, name
+    assert crl_files.crl_number_of_file(tmp_path / "absent.crl") is None

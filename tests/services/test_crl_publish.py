@@ -13,13 +13,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from registry.db import crl_entries
 from registry.db.models import PublishedCrl
 from registry.domain.errors import Conflict
 from registry.domain.seal_types import STANDARD_SET
 from registry.pki import crl, der, x509
 from registry.pki.crl import CrlReason
-from registry.services import crl_publish, licences, revocation, seals
+from registry.services import licences, revocation, seals
 from registry.services.context import ServiceContext
+from registry.services.crls import publish as crl_publish
 from tests.conftest import ADMIN, NOW, SHENZHEN_USCC
 
 AT = NOW + dt.timedelta(hours=1)  # verification time: independent of the day the tests run
@@ -277,7 +279,7 @@ def test_expired_entries_leave_the_crl_unless_configured_to_stay(ctx: ServiceCon
 
 
 def test_crl_numbers_strictly_increase_across_full_delta_and_shards(ctx: ServiceContext) -> None:
-    for i in range(3):
+    for _i in range(3):
         r = issue(ctx, "sm2")
         revocation.revoke_seal(ctx, ADMIN, r.es_id, "superseded")
         ctx.clock.advance(minutes=1)
@@ -364,7 +366,7 @@ _RESERVE = """
 import sys
 from registry.config import Settings
 from registry.services.context import ServiceContext
-from registry.services.crl_publish import _reserve_numbers
+from registry.services.crls.publish import _reserve_numbers
 ctx = ServiceContext.create(Settings.from_env())
 print(" ".join(str(_reserve_numbers(ctx, int(sys.argv[1]), 3)) for _ in range(60)))
 """
@@ -409,7 +411,7 @@ def test_concurrent_publishers_never_duplicate_or_reverse_a_number(ctx: ServiceC
     outs = [p.communicate(timeout=120) for p in procs]
     ok = [p.returncode == 0 for p in procs]
     assert any(ok), outs
-    for p, (out, err) in zip(procs, outs):
+    for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0 or ("being published" in err and p.returncode == 2), (out, err)
     with ctx.reader() as s:
         rows = s.execute(
@@ -476,9 +478,9 @@ def test_full_crl_read_in_id_ranges_holds_every_entry_once(ctx: ServiceContext, 
     """A large full CRL is read in id ranges (on PostgreSQL dealt to several connections sharing one
     snapshot); forcing that path on a small table, one id per range, must give exactly the entries of
     a single read (tests/services/test_crl_entries_read.py compares the bytes)."""
-    monkeypatch.setattr(crl_publish, "PARALLEL_MIN_ROWS", 1)
-    monkeypatch.setattr(crl_publish, "PG_CHUNK_IDS", 1)
-    monkeypatch.setattr(crl_publish, "SQLITE_CHUNK_IDS", 1)
+    monkeypatch.setattr(crl_entries, "PARALLEL_MIN_ROWS", 1)
+    monkeypatch.setattr(crl_entries, "PG_CHUNK_IDS", 1)
+    monkeypatch.setattr(crl_entries, "SQLITE_CHUNK_IDS", 1)
     results = seals.issue_seals(
         ctx,
         ADMIN,

@@ -28,7 +28,7 @@ from registry.db.models import (
 )
 from registry.services import applications, licences, notify, revocation, seals
 from registry.services.context import ServiceContext
-from registry.services.crl_publish import lease
+from registry.services.core.leases import lease
 from tests.conftest import ADMIN, NOW, SHENZHEN_USCC
 from tests.services.test_applications import staff_actor, submit
 

@@ -13,6 +13,7 @@ from registry.domain.errors import PermissionDenied
 from registry.domain.roles import Role
 from registry.services import crl_admin, crl_publish
 from registry.services.context import Actor, ServiceContext
+from registry.services.core import leases
 from registry.web import create_app
 from tests.conftest import ADMIN
 from tests.web.test_admin_auth import page_csrf
@@ -83,7 +84,7 @@ def test_publish_now_increments_the_numbers_shown_and_reports_them(app, ctx: Ser
 
 def test_publishing_while_another_publisher_holds_the_lease_is_a_409(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     adm = client_as(app, ctx, "adm", Role.ADMIN)
-    with crl_publish.lease(ctx, "crl:sm2-root", "the-daemon:1", dt.timedelta(seconds=60)):
+    with leases.lease(ctx, "crl:sm2-root", "the-daemon:1", dt.timedelta(seconds=60)):
         resp = publish_now(adm)
     assert resp.status_code == 409 and "the-daemon:1" in resp.get_data(as_text=True)
 
@@ -102,3 +103,14 @@ def test_only_the_admin_publishes_and_the_form_needs_its_token(app, ctx: Service
         crl_publish.publish(ctx, Actor("rose", roles=frozenset({Role.REVIEWER})))
     with pytest.raises(PermissionDenied):
         crl_admin.overview(ctx, Actor("nobody", roles=frozenset()))
+
+
+def test_the_crl_page_is_open_to_every_role_that_may_view_seals_or_publish_crls(ctx: ServiceContext) -> None:
+    """crl_admin.overview asks for SEAL_VIEW alone: every role that may publish CRLs may view seals."""
+    from registry.domain.roles import ROLE_PERMISSIONS, Permission
+
+    for role, granted in ROLE_PERMISSIONS.items():
+        if Permission.CRL_PUBLISH in granted:
+            assert Permission.SEAL_VIEW in granted, role
+        if granted & {Permission.SEAL_VIEW, Permission.CRL_PUBLISH}:
+            assert crl_admin.overview(ctx, Actor(f"someone-{role.value}", roles=frozenset({role}))).crls == []

@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 from types import TracebackType
 
-from ..config import Settings
+from ...config import Settings
 
 
 class MailError(Exception):
