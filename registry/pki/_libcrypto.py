@@ -307,6 +307,7 @@ class _Key:
     verifications also a :class:`_Table` of its point."""
 
     __slots__ = ("_pkey", "point", "uses", "last", "table", "__weakref__")
+    table: _Table | None
 
     def __init__(self, lib: ctypes.CDLL, point: bytes) -> None:
         self.point, self.uses, self.last, self.table = point, 0, 0, None
