@@ -222,8 +222,10 @@ def label(kind: str, value: Any, lang: str = "zh") -> str:
     """The name of ``value`` (a stored code or an enum) of ``kind`` in ``lang``; unknown codes as is."""
     if value is None:
         return ""
-    if isinstance(value, enum.Enum) and callable(getattr(value, "label", None)):
-        return str(value.label(lang))
+    if isinstance(value, enum.Enum):
+        label_of = getattr(value, "label", None)
+        if callable(label_of):
+            return str(label_of(lang))
     key = value.value if isinstance(value, enum.Enum) else value
     if kind == "crl_reason" and isinstance(key, int):
         try:
@@ -308,7 +310,7 @@ def audit_details(details: Any, lang: str = "zh", when: Any = None) -> list[Line
 
 def licence_changes(changes: Any, lang: str = "zh") -> list[tuple[str, str, str]]:
     """A licence history entry's changes ({field: [old, new]}) as (field name, old, new); no value is —."""
-    out = []
+    out: list[tuple[str, str, str]] = []
     if not isinstance(changes, Mapping):
         return out
     for field in sorted(changes):

@@ -18,10 +18,12 @@ import csv
 import datetime as dt
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..pki.strict_json import DuplicateKey, nesting_depth, no_duplicate_keys
 from ..pki.uscc import UsccError, validate_uscc
-from .errors import M, ValidationError
+from .errors import M, Message, ValidationError
 from .states import LicenceStatus
 
 FIELDS = ("uscc", "name", "legal_representative", "entity_type", "address", "registered_on", "status")
@@ -64,8 +66,12 @@ class RowError:
         return f"line {self.line}: {self.message}"
 
 
-def _row_error(line: int, message, row_uscc: str = "", **params: object) -> RowError:  # type: ignore[no-untyped-def]
+def _row_error(line: int, message: Message, row_uscc: str = "", /, **params: object) -> RowError:
     return RowError(line, ValidationError(message, **params), row_uscc)
+
+
+#: A row as read (its line number, and its fields or why it could not be read), before it is checked.
+_RawRow = tuple[int, dict[str, str] | RowError]
 
 
 def parse_licence_file(data: bytes, filename: str, today: dt.date) -> tuple[list[LicenceRow], list[RowError]]:
@@ -136,7 +142,7 @@ def parse_licence_file(data: bytes, filename: str, today: dt.date) -> tuple[list
     return good, bad
 
 
-def _csv_rows(text: str):  # type: ignore[no-untyped-def]
+def _csv_rows(text: str) -> Iterator[_RawRow]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -218,31 +224,15 @@ def _csv_rows(text: str):  # type: ignore[no-untyped-def]
                 ),
             )
             continue
-        yield line, dict(zip(cols, values))
+        yield line, dict(zip(cols, values, strict=True))  # as many values as columns: checked above
 
 
 class _Refused(Exception):
     """Raised from inside json.loads by a hook: the row error to report."""
 
-    def __init__(self, message, **params: object) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, message: Message, **params: object) -> None:
         super().__init__()
         self.message, self.params = message, params
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    obj: dict[str, object] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise _Refused(
-                M(
-                    "licence_file.duplicate_key",
-                    "key {key} is written twice (a row must say each field once)",
-                    "键 {key} 出现了两次（每个字段在一行中只能出现一次）",
-                ),
-                key=repr(key[:60]),
-            )
-        obj[key] = value
-    return obj
 
 
 def _number(text: str) -> str:
@@ -273,32 +263,7 @@ def _constant(text: str) -> object:
     )
 
 
-def _depth(line: str) -> int:
-    """The deepest nesting of arrays and objects on the line, outside strings."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in line:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > MAX_DEPTH:
-                    return deepest
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
-def _jsonl_rows(text: str):  # type: ignore[no-untyped-def]
+def _jsonl_rows(text: str) -> Iterator[_RawRow]:
     for number, raw_line in enumerate(text.splitlines(), start=1):
         if not raw_line.strip():
             continue
@@ -317,7 +282,7 @@ def _jsonl_rows(text: str):  # type: ignore[no-untyped-def]
                 ),
             )
             continue
-        if _depth(raw_line) > MAX_DEPTH:
+        if nesting_depth(raw_line, MAX_DEPTH) > MAX_DEPTH:
             yield (
                 number,
                 _row_error(
@@ -335,11 +300,25 @@ def _jsonl_rows(text: str):  # type: ignore[no-untyped-def]
         try:
             obj = json.loads(
                 raw_line,
-                object_pairs_hook=_no_duplicate_keys,
+                object_pairs_hook=no_duplicate_keys,
                 parse_int=_number,
                 parse_float=_number,
                 parse_constant=_constant,
             )
+        except DuplicateKey as exc:
+            yield (
+                number,
+                _row_error(
+                    number,
+                    M(
+                        "licence_file.duplicate_key",
+                        "key {key} is written twice (a row must say each field once)",
+                        "键 {key} 出现了两次（每个字段在一行中只能出现一次）",
+                    ),
+                    key=repr(exc.key[:60]),
+                ),
+            )
+            continue
         except _Refused as exc:
             yield number, _row_error(number, exc.message, **exc.params)
             continue

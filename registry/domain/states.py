@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import cast
 
 from .errors import InvalidTransition, M
 
@@ -13,7 +14,7 @@ class _Labelled:
     _LABELS: dict[str, tuple[str, str]]  # value -> (Chinese, English), set after each class
 
     def label(self, lang: str = "zh") -> str:
-        zh, en = type(self)._LABELS[self.value]  # type: ignore[attr-defined]
+        zh, en = type(self)._LABELS[cast(enum.Enum, self).value]  # a mixin of Enum classes
         return zh if lang == "zh" else en
 
 

@@ -23,7 +23,7 @@ then never pays for one), the GM/T 0003.2 §7.1 check is done here with
 OpenSSL's curve arithmetic — r, s in [1, n-1], t = (r + s) mod n ≠ 0, (x1, y1) = [s]G + [t]P_A with
 both multiplications from tables (a few doublings instead of 256), valid iff (e + x1) mod n = r —
 at about 40 % of ``EVP_PKEY_verify``'s instructions. Only canonical DER signatures are decided
-there; anything else, and any failure of the arithmetic, goes to ``EVP_PKEY_verify`` as before. At
+there; anything else, and any failure of the arithmetic, goes to ``EVP_PKEY_verify``, as for a key without a table. At
 most :data:`_TABLES_MAX` keys hold a table (about 80 KB each); the least recently used gives its
 table up and has to earn it again. This path proves itself on load against ``EVP_PKEY_verify``.
 """
@@ -307,6 +307,7 @@ class _Key:
     verifications also a :class:`_Table` of its point."""
 
     __slots__ = ("_pkey", "point", "uses", "last", "table", "__weakref__")
+    table: _Table | None
 
     def __init__(self, lib: ctypes.CDLL, point: bytes) -> None:
         self.point, self.uses, self.last, self.table = point, 0, 0, None

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from ..messages import Localized, M
 from .keys import PublicKey, Signer
+from .strict_json import DuplicateKey, nesting_depth, no_duplicate_keys
 
 __all__ = ["CredentialError", "Credential", "sign_credential", "parse_credential", "PREFIX"]
 
@@ -65,42 +66,6 @@ _PART = {
 _NOT_JSON = M("credential.not_json", "the credential's payload is not JSON", "电子营业执照凭证的内容不是 JSON")
 
 
-class _Duplicate(Exception):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _Duplicate(k)
-        out[k] = v
-    return out
-
-
-def _depth(text: str) -> int:
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_DEPTH:
-                break
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
 def _payload(payload: bytes) -> object:
     """The signed payload as JSON, refusing what no issuer should send: nesting deeper than
     :data:`MAX_DEPTH`, duplicate keys, numbers too long to convert."""
@@ -108,7 +73,7 @@ def _payload(payload: bytes) -> object:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
         raise CredentialError(_NOT_JSON) from None
-    if _depth(text) > MAX_DEPTH:
+    if nesting_depth(text, MAX_DEPTH) > MAX_DEPTH:
         raise CredentialError(
             M(
                 "credential.too_deep",
@@ -118,15 +83,15 @@ def _payload(payload: bytes) -> object:
             limit=MAX_DEPTH,
         )
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
-    except _Duplicate as exc:
+        return json.loads(text, object_pairs_hook=no_duplicate_keys)
+    except DuplicateKey as exc:
         raise CredentialError(
             M(
                 "credential.duplicate_key",
                 "the credential's payload has the key {key} twice",
                 "电子营业执照凭证的内容中键 {key} 出现了两次",
             ),
-            key=repr(str(exc)[:40]),
+            key=repr(exc.key[:40]),
         ) from None
     except (json.JSONDecodeError, RecursionError, ValueError):  # ValueError: a number too long to convert
         raise CredentialError(_NOT_JSON) from None

@@ -15,7 +15,7 @@ import enum
 import hashlib
 import os
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -147,8 +147,10 @@ class PublicKey:
 
     algorithm: Algorithm
     point: bytes
-    _verifier: object = field(default=None, compare=False, repr=False)
-    _fast: object = field(default=None, compare=False, repr=False)  # libcrypto SM2 verify, made on first use
+    # gmalglib's SM2 (untyped, hence Any) for an SM2 key; cryptography's EllipticCurvePublicKey for P-256
+    _verifier: Any = field(default=None, compare=False, repr=False)
+    # libcrypto SM2 verify, made on first use (False: libcrypto is not usable here)
+    _fast: _libcrypto._VerifyFn | Literal[False] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.point) != 65 or self.point[0] != 4:
@@ -273,17 +275,17 @@ class PublicKey:
             return False
         if self.algorithm is Algorithm.SM2:
             verifier = self._verifier if sm2_uid == SM2_DEFAULT_UID else _SM2(pk=self.point, uid=sm2_uid)
-            e = sm2_digest(verifier.get_entity_info(), data)  # type: ignore[attr-defined]
+            e = sm2_digest(verifier.get_entity_info(), data)
             fast = self._fast
             if fast is None:
                 fast = _libcrypto.sm2_verifier(self.point) or False
                 object.__setattr__(self, "_fast", fast)
             if fast:
-                return bool(fast(e, signature))  # type: ignore[operator]
+                return bool(fast(e, signature))
             raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-            return bool(verifier.verify_digest(e, raw))  # type: ignore[attr-defined]
+            return bool(verifier.verify_digest(e, raw))
         try:
-            self._verifier.verify(signature, data, ec.ECDSA(hashes.SHA256()))  # type: ignore[attr-defined]
+            self._verifier.verify(signature, data, ec.ECDSA(hashes.SHA256()))
             return True
         except InvalidSignature:
             return False
@@ -354,9 +356,9 @@ class PrivateKey:
 
     def sign(self, data: bytes) -> bytes:
         if self.algorithm is Algorithm.SM2:
-            e = sm2_digest(self._impl.get_entity_info(), data)  # type: ignore[union-attr]
-            return sig_to_der(self._impl.sign_digest(e))  # type: ignore[union-attr]
-        return self._impl.sign(data, ec.ECDSA(hashes.SHA256()))  # type: ignore[union-attr]
+            e = sm2_digest(self._impl.get_entity_info(), data)
+            return sig_to_der(self._impl.sign_digest(e))
+        return self._impl.sign(data, ec.ECDSA(hashes.SHA256()))
 
     # -- serialisation -----------------------------------------------------------------------
 

@@ -291,7 +291,9 @@ def build_request(ids: list[CertId], nonce: bytes | None = None) -> bytes:
 # Responses
 
 _RESPONSE_TYPE = der.oid(OCSP_BASIC)
-_ERRORS = {s: der.seq(der.enumerated(int(s))) for s in ResponseStatus if s is not ResponseStatus.SUCCESSFUL}
+_ERRORS: dict[ResponseStatus, bytes] = {
+    s: der.seq(der.enumerated(int(s))) for s in ResponseStatus if s is not ResponseStatus.SUCCESSFUL
+}
 
 
 def error_response(status: ResponseStatus) -> bytes:

@@ -29,6 +29,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NoReturn
 from xml.etree import ElementTree
 from xml.parsers import expat
 
@@ -269,7 +270,7 @@ def parse_xml(data: bytes, what: str, limits: Limits = Limits()) -> ElementTree.
             max_xml_bytes=limits.max_xml_bytes,
         )
 
-    def refuse(*_args: object) -> None:
+    def refuse(*_args: object) -> NoReturn:
         raise OfdError(
             M(
                 "ofd.contains_dtd_entity_declaration",

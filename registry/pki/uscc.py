@@ -104,7 +104,7 @@ def uscc_check_char(first17: str) -> str:
     if len(first17) != 17:
         raise ValueError(f"expected 17 characters, got {len(first17)}")
     try:
-        total = sum(_VALUE[c] * w for c, w in zip(first17, _USCC_WEIGHTS))
+        total = sum(_VALUE[c] * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
     except KeyError as exc:
         raise ValueError(f"character {exc.args[0]!r} is not a GB 32100 code symbol") from None
     # GB 32100-2015 §5: C18 = 31 − MOD(Σ Ci×Wi, 31); a result of 31 is written as 0.
@@ -128,7 +128,7 @@ def orgcode_check_char(body8: str) -> str:
     """
     if len(body8) != 8:
         raise ValueError(f"expected 8 characters, got {len(body8)}")
-    total = sum(_org_value(c) * w for c, w in zip(body8, _ORG_WEIGHTS))
+    total = sum(_org_value(c) * w for c, w in zip(body8, _ORG_WEIGHTS, strict=True))
     # GB 11714-1997: C9 = 11 − MOD(Σ Ci×Wi, 11); 10 is written X, 11 is written 0.
     c9 = 11 - total % 11
     return {10: "X", 11: "0"}.get(c9, str(c9))
