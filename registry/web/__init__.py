@@ -5,11 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from ..config import Settings
 from ..domain.errors import DomainError
+from ..messages import Localized, bilingual
 from ..services.context import ServiceContext, load_or_create_secret_key
+from . import i18n, ocsp, security
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -33,9 +40,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, ctx: ServiceContext
         app.config.update(test_config)
     app.extensions["registry"] = ctx or ServiceContext.create(settings)
 
-    from flask_wtf.csrf import CSRFProtect
-
-    from . import admin, api, crl, i18n, portal, public
+    # the blueprints import service_context from this package, so they are imported once it is defined
+    from . import admin, api, crl, portal, public
 
     i18n.init_app(app)
     csrf = CSRFProtect(app)
@@ -48,27 +54,20 @@ def create_app(test_config: dict[str, Any] | None = None, *, ctx: ServiceContext
     csrf.exempt(api.bp)
     csrf.exempt(public.bp)
     csrf.exempt(crl.bp)
-    from . import ocsp
-
     ocsp.init_app(app)  # /ocsp: a lean WSGI handler in front of Flask (RFC 6960 / RFC 5019)
     _init_errors(app)
     _init_security_headers(app)
-    from . import security
-
     security.init_app(app, settings.secure_cookies)
     return app
 
 
 def service_context(app: Flask | None = None) -> ServiceContext:
-    from flask import current_app
-
-    return (app or current_app).extensions["registry"]  # type: ignore[no-any-return]
+    ctx: ServiceContext = (app or current_app).extensions["registry"]
+    return ctx
 
 
 def json_error(exc: BaseException) -> dict[str, Any]:
     """A refused request in JSON: the error class, the message's code, English and Chinese."""
-    from ..messages import Localized
-
     body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
     if isinstance(exc, Localized) and exc.code:
         body["code"] = exc.code
@@ -81,12 +80,6 @@ def _wants_json() -> bool:
 
 
 def _init_errors(app: Flask) -> None:
-    from flask_babel import gettext as _
-    from flask_wtf.csrf import CSRFError
-
-    from ..messages import bilingual
-    from . import i18n
-
     def page(status: int, message: str) -> str:
         """The error page: inside the enterprise portal's layout (its header, a way back to the
         portal) for a URL under /portal, the public layout elsewhere."""
@@ -95,7 +88,7 @@ def _init_errors(app: Flask) -> None:
         return render_template("error.html", status=status, message=message)
 
     @app.errorhandler(CSRFError)
-    def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
+    def csrf_error(exc: CSRFError) -> ResponseReturnValue:
         message = _(
             "The form has expired or did not come from this site (%(reason)s). Reload the page and try again.",
             reason=exc.description,
@@ -105,14 +98,14 @@ def _init_errors(app: Flask) -> None:
         return page(400, message), 400
 
     @app.errorhandler(403)
-    def forbidden(_exc):  # type: ignore[no-untyped-def]
+    def forbidden(_exc: HTTPException) -> ResponseReturnValue:
         message = _("You do not have permission to do this.")
         if _wants_json():
             return jsonify(error=403, message=message), 403
         return page(403, message), 403
 
     @app.errorhandler(DomainError)
-    def domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
+    def domain_error(exc: DomainError) -> ResponseReturnValue:
         if _wants_json():
             return jsonify(json_error(exc)), exc.http_status
         # The public pages speak both languages side by side; the portals speak the page's language.
@@ -126,7 +119,7 @@ def _init_errors(app: Flask) -> None:
         (413, "上传文件过大 / Upload too large"),
     ):
 
-        def handler(exc, status=status, message=message):  # type: ignore[no-untyped-def]
+        def handler(exc: HTTPException, status: int = status, message: str = message) -> ResponseReturnValue:
             # a 405 names the methods the URL takes (RFC 9110 §15.5.6)
             allowed = getattr(exc, "valid_methods", None)
             headers = {"Allow": ", ".join(sorted(allowed))} if status == 405 and allowed else {}
@@ -141,7 +134,7 @@ def _init_errors(app: Flask) -> None:
 
 def _init_security_headers(app: Flask) -> None:
     @app.after_request
-    def headers(resp):  # type: ignore[no-untyped-def]
+    def headers(resp: Response) -> Response:
         resp.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "

@@ -13,10 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request, session
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, get_locale
+from markupsafe import Markup, escape
 
 from .. import messages
+from ..domain import display_time, labels
 
 TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
 LANGUAGES = ("zh", "en")
@@ -25,9 +29,6 @@ DEFAULT = "zh"
 
 def compile_catalogs(root: Path = TRANSLATIONS) -> list[Path]:
     """Compile every ``messages.po`` whose ``.mo`` is missing or stale; returns those written."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
     written = []
     for po in sorted(root.glob("*/LC_MESSAGES/messages.po")):
         mo = po.with_suffix(".mo")
@@ -82,11 +83,6 @@ def label(value: Any) -> str:
 def localtime(value: Any, fmt: str = "%Y-%m-%d %H:%M", label: bool = True) -> Any:
     """A stored UTC time shown in the display zone, labelled (北京时间), the UTC instant kept in the
     element's ``datetime`` and ``title``. ``label=False`` where a column heading names the zone."""
-    from flask import current_app
-    from markupsafe import Markup, escape
-
-    from ..domain import display_time
-
     utc = display_time.as_utc(value)
     if utc is None:
         return "" if value in (None, "") else value
@@ -97,42 +93,28 @@ def localtime(value: Any, fmt: str = "%Y-%m-%d %H:%M", label: bool = True) -> An
 
 
 def zone_label() -> str:
-    from flask import current_app
-
-    from ..domain import display_time
-
     return display_time.zone_label(current_app.extensions["registry"].settings.display_timezone, current())
 
 
 def code_label(value: Any, kind: str) -> str:
     """A stored code's name in the page's language (registry/domain/labels.py), e.g.
     ``{{ e.action|code_label('audit_action') }}``; unknown codes as they are."""
-    from ..domain import labels
-
     return labels.label(kind, value, current())
 
 
 def reason_label(value: Any) -> str:
     """A revocation reason: its meaning with the RFC 5280 term beside it."""
-    from ..domain import labels
-
     return labels.reason_label(value, current())
 
 
 def audit_details(details: Any) -> list[tuple[str, str]]:
     """An audit event's details as readable (label, value) lines, times in the display zone."""
-    from flask import current_app
-
-    from ..domain import display_time, labels
-
     zone, lang = current_app.extensions["registry"].settings.display_timezone, current()
     return labels.audit_details(details, lang, when=lambda v: display_time.format_local(v, zone, lang) or v)
 
 
 def licence_changes(changes: Any) -> list[tuple[str, str, str]]:
     """A licence history entry as (field name, old, new) lines."""
-    from ..domain import labels
-
     return labels.licence_changes(changes, current())
 
 
@@ -156,7 +138,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(licence_changes, "licence_changes")
 
     @app.context_processor
-    def languages():  # type: ignore[no-untyped-def]
-        from flask_babel import get_locale
-
+    def languages() -> dict[str, Any]:
         return {"current_language": str(get_locale() or DEFAULT), "languages": LANGUAGES}

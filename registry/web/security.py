@@ -11,9 +11,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import Flask, current_app, request, session
+from werkzeug.wrappers import Response
 
 __all__ = ["init_app", "safe_next", "local_path", "fresh_cookie", "pending"]
 
@@ -33,8 +36,6 @@ def local_path(url: str | None) -> str | None:
     """The path and query of a same-site URL (a Referer, a request's full path), else None."""
     if not url:
         return None
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     if parts.netloc and parts.netloc != request.host:
         return None
@@ -43,8 +44,6 @@ def local_path(url: str | None) -> str | None:
 
 def fresh_cookie(*keep: str) -> None:
     """A new cookie for a new stage of sign-in (no session fixation), keeping the language and ``keep``."""
-    from flask import session
-
     kept = {k: session[k] for k in ("lang", *keep) if k in session}
     session.clear()
     session.update(kept)
@@ -53,13 +52,9 @@ def fresh_cookie(*keep: str) -> None:
 def pending(key: str, seconds: int) -> int | None:
     """The account id a password step left in the cookie under ``key`` ({"id", "at"}), if still fresh
     (``seconds``) and well formed; a stale or malformed entry is dropped."""
-    import datetime as dt
-
-    from flask import current_app, session
-
-    entry = session.get(key)
+    entry: Any = session.get(key)  # {"id", "at"}, or anything a stale cookie holds
     try:
-        account, at = int(entry["id"]), dt.datetime.fromisoformat(entry["at"])  # type: ignore[index]
+        account, at = int(entry["id"]), dt.datetime.fromisoformat(entry["at"])
     except (KeyError, TypeError, ValueError):
         session.pop(key, None)
         return None
@@ -73,7 +68,7 @@ def init_app(app: Flask, secure: bool) -> None:
     app.config["SESSION_COOKIE_SECURE"] = secure
 
     @app.after_request
-    def _headers(resp: Any) -> Any:
+    def _headers(resp: Response) -> Response:
         if secure:
             resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.path.startswith(("/admin", "/portal")) and not request.path.startswith("/portal/static"):
