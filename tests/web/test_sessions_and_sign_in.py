@@ -525,3 +525,25 @@ def test_a_picture_left_behind_after_sign_out_does_not_eat_the_notice(app, ctx: 
     assert r.status_code == 401
     assert "您已退出登录" in c.get("/admin/login").get_data(as_text=True)
     assert c.get("/admin/seals").status_code == 302  # a page still leads to the sign-in
+
+
+def test_a_refused_sign_in_step_says_which_by_a_code(ctx: ServiceContext) -> None:
+    """What the views act on is the refusal's reason code, never its English text."""
+    from registry.services import sign_in as rules
+
+    password = staff(ctx, "quentin")
+    with pytest.raises(staff_auth.SignInFailed) as refused:
+        staff_auth.check_password_step(ctx, "quentin", password + "x")
+    assert refused.value.reason == rules.PASSWORD
+    with pytest.raises(staff_auth.SignInFailed) as refused:
+        staff_auth.check_password_step(ctx, "nobody", password)
+    assert refused.value.reason == rules.PASSWORD
+    checked = staff_auth.check_password_step(ctx, "quentin", password)
+    secret, _uri = staff_auth.start_enrolment(ctx, checked.user_id)
+    wrong = "000000" if totp.code_at(secret, ctx.clock.now()) != "000000" else "111111"
+    with pytest.raises(staff_auth.SignInFailed) as refused:
+        staff_auth.complete_sign_in(ctx, checked.user_id, wrong)
+    assert refused.value.reason == rules.CODE
+    assert rules.SignInFailed(rules.START_AGAIN).reason == rules.RESTART
+    assert rules.SignInFailed(enterprise_people.WRONG_LOGIN).reason == rules.PASSWORD
+    assert rules.AccountLocked(rules.LOCKED, minutes=1, until="-").reason == rules.LOCKED_OUT

@@ -74,6 +74,9 @@ def ended_message(reason: str) -> str:
     return make() if make else _("You were signed out. Please sign in again.")
 
 
+# On every request of the app, not only the portal's: any page opened keeps the session from going
+# idle, and the error page of a /portal URL that matches no view (no blueprint) still knows who is
+# signed in (its "back to our seals" link).
 @bp.before_app_request
 def load_enterprise() -> None:
     """The portal's principal for every request, from the server-side session, re-checked against
