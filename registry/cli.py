@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,6 +22,9 @@ from .domain.errors import DomainError
 from .domain.roles import Role
 from .pki.keys import KeyFormatError
 from .services.context import Actor, ServiceContext, load_or_create_secret_key
+
+if TYPE_CHECKING:
+    from .services.seals import IssueResult, KeyMaterial
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -209,7 +212,7 @@ def serve(host: str, port: int, workers: int, dev: bool, no_publisher: bool) -> 
 def _gunicorn(app, host: str, port: int, workers: int) -> None:  # type: ignore[no-untyped-def]
     from gunicorn.app.base import BaseApplication
 
-    class _Server(BaseApplication):  # type: ignore[misc]
+    class _Server(BaseApplication):
         def load_config(self) -> None:
             def post_fork(_server, _worker):  # type: ignore[no-untyped-def]
                 # never share a pooled database connection across processes
@@ -446,7 +449,7 @@ def seal_issue(
             _secret("REGISTRY_APPROVER_CODE", f"Approver {approver}: your code to approve"),
         )
 
-    def issue(key: seals.KeyMaterial):  # type: ignore[no-untyped-def]
+    def issue(key: seals.KeyMaterial) -> seals.IssueResult:
         from dataclasses import replace
 
         return seals.issue_seal(ctx, _cli_actor(), replace(req, key=key))
@@ -471,14 +474,14 @@ def seal_issue(
 
 def _issue_and_export(
     ctx: ServiceContext,
-    issue,
+    issue: Callable[[KeyMaterial], IssueResult],
     *,
     csr: str | None,
-    public_key: str | None,  # type: ignore[no-untyped-def]
+    public_key: str | None,
     generate_key: bool,
     algorithm: str,
     out: str | None,
-    describe,
+    describe: Callable[[IssueResult], str],
 ) -> None:
     """Shared by `seal issue` and `seal renew`. With --generate-key the holder key is made here and
     written to OUT/holder.key (mode 0600) *before* the seal is issued, so a seal never exists whose

@@ -128,7 +128,7 @@ def localize(value: Any, lang: str) -> str:
     return str(value)
 
 
-class _Values(dict):  # type: ignore[type-arg]
+class _Values(dict):
     """Fields of a template: localised on use; a field with no value shows as ``{name}``."""
 
     def __init__(self, params: Mapping[str, Any], lang: str) -> None:

@@ -79,7 +79,7 @@ def load(ctx: ServiceContext, session: Session, name: str) -> LoadedAuthority:
             row.id, row.name, row.kind, row.algorithm, x509.Certificate.from_der(row.certificate_der), signer
         )
 
-    return ctx.cached(("authority", name), build)  # type: ignore[no-any-return]
+    return ctx.cached(("authority", name), build)
 
 
 def chain(ctx: ServiceContext, session: Session, name: str) -> list[x509.Certificate]:
@@ -102,7 +102,7 @@ def chain(ctx: ServiceContext, session: Session, name: str) -> list[x509.Certifi
             row = row.parent
         return out
 
-    return list(ctx.cached(("chain", name), build))  # type: ignore[arg-type]
+    return list(ctx.cached(("chain", name), build))
 
 
 def _ca_extensions(
@@ -250,7 +250,7 @@ def _store(
     keyring,
     name: str,
     kind: str,
-    alg: Algorithm,  # type: ignore[no-untyped-def]
+    alg: Algorithm,
     parent: Authority | None,
     der_cert: bytes,
     key: PrivateKey,

@@ -73,10 +73,8 @@ def _csv(columns: list[Column], lang: str, rows: Iterable[list[Any]]) -> Iterato
     yield BOM + buf.getvalue()
     buf.seek(0)
     buf.truncate()
-    n = 0
-    for row in rows:
+    for n, row in enumerate(rows, 1):
         out.writerow([neutralise(v) for v in row])
-        n += 1
         if n % BATCH == 0:
             yield buf.getvalue()
             buf.seek(0)
@@ -229,11 +227,12 @@ AUDIT_COLUMNS: list[Column] = [
 
 
 def audit_events(
-    ctx: ServiceContext, actor: Actor, filt: audit_log.AuditFilter = audit_log.AuditFilter(), *, lang: str = "zh"
+    ctx: ServiceContext, actor: Actor, filt: audit_log.AuditFilter | None = None, *, lang: str = "zh"
 ) -> Iterator[str]:
     """The audit log with the page's filter (:func:`registry.services.audit_log.parse_filter`),
     newest first; details as compact JSON."""
     require(actor.name, actor.roles, Permission.AUDIT_VIEW)
+    filt = filt or audit_log.AuditFilter()
     _record(
         ctx,
         actor,

@@ -370,7 +370,7 @@ def set_licence_status(
 
 
 def _plain(value: object) -> object:
-    return getattr(value, "value", value) if not hasattr(value, "isoformat") else value.isoformat()  # type: ignore[union-attr]
+    return getattr(value, "value", value) if not hasattr(value, "isoformat") else value.isoformat()
 
 
 def _snapshot(row: LicenceRow) -> dict[str, object]:

@@ -98,7 +98,7 @@ def _issuer_index(ctx: ServiceContext, *, reload: bool = False, conn: Connection
                 by_hash[(alg, alg.digest(issuer.name_der), alg.digest(issuer.key_point))] = issuer
         return _IssuerIndex(by_hash, by_id, time.monotonic())
 
-    return ctx.cached(key, build)  # type: ignore[no-any-return]
+    return ctx.cached(key, build)
 
 
 def _issuer_for(ctx: ServiceContext, cid: ocsp.CertId) -> Issuer | None:
@@ -131,7 +131,7 @@ def _signer(ctx: ServiceContext, issuer_id: int, conn: Connection | None = None)
                 blob = own.execute(stmt).scalar_one()
         return decrypt_private_key(blob, ctx.require_keyring().keys)
 
-    return ctx.cached(("ocsp-signer", issuer_id), build)  # type: ignore[no-any-return]
+    return ctx.cached(("ocsp-signer", issuer_id), build)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -373,7 +373,7 @@ def _limiter(ctx: ServiceContext) -> threading.BoundedSemaphore | None:
     n = ctx.settings.ocsp_live_concurrency
     if n <= 0:
         return None
-    return ctx.cached(("ocsp-live",), lambda: threading.BoundedSemaphore(n))  # type: ignore[no-any-return]
+    return ctx.cached(("ocsp-live",), lambda: threading.BoundedSemaphore(n))
 
 
 _LOOKUP = select(OcspResponse.response_der, OcspResponse.this_update, OcspResponse.next_update).where(

@@ -66,7 +66,7 @@ class Principal:
         return cls(
             enterprise_id=int(data["id"]),
             uscc=str(data["uscc"]),
-            enterprise_name=str(data["name"]),  # type: ignore[call-overload]
+            enterprise_name=str(data["name"]),
             person=str(data["person"]),
             person_id=int(pid) if pid is not None else None,  # type: ignore[call-overload]
             username=str(data["username"]) if data.get("username") else None,

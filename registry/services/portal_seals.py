@@ -244,7 +244,10 @@ def apply(ctx: ServiceContext, principal: Principal, items: list[ApplyItem]) -> 
     problems, types = check_application(ctx, principal, items)
     if problems:
         raise ApplicationRefused(problems)
-    app_items = [applications.Item(t.code, seals.KeyMaterial(csr=i.csr), i.picture_png) for t, i in zip(types, items)]
+    app_items = [
+        applications.Item(t.code, seals.KeyMaterial(csr=i.csr), i.picture_png)
+        for t, i in zip(types, items, strict=True)
+    ]
     try:
         return applications.submit_many(ctx, principal.actor, uscc=principal.uscc, items=app_items, channel="portal")
     except applications.ItemRefused as exc:

@@ -692,7 +692,7 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
         cert_ids = allocate_ids(conn, Certificate.__table__, len(cert_rows))
         new_rows = iter(app_rows)
         for r, seal_row, cert_row, app_id, seal_id, cert_id in zip(
-            rows, seal_rows, cert_rows, app_ids, seal_ids, cert_ids
+            rows, seal_rows, cert_rows, app_ids, seal_ids, cert_ids, strict=True
         ):
             if r.p.req.application_id is None:
                 next(new_rows)["id"] = app_id
@@ -715,7 +715,7 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
         conn.execute(insert(Certificate), cert_rows)
         ocsp.store_new(conn, ocsp_rows, cert_ids)
         events: list[tuple[Actor, str, str, object, dict[str, Any]]] = []
-        for r, app_id, res, (serial_hex, shard, key_fp) in zip(rows, app_ids, results, audit_facts):
+        for r, app_id, res, (serial_hex, shard, key_fp) in zip(rows, app_ids, results, audit_facts, strict=True):
             p = r.p
             if p.req.application_id is not None:
                 events.append((actor, "application.issued", "application", app_id, {"seal": res.es_id}))
@@ -789,7 +789,7 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
                 ),
             ]
         audit.record_many(conn, ctx, events)
-        for r, res, seal_id in zip(rows, results, seal_ids):
+        for r, res, seal_id in zip(rows, results, seal_ids, strict=True):
             if r.p.req.renewal_of is not None:
                 # GB/T 38540 re-make: the old seal is revoked as superseded in the same transaction.
                 from . import revocation
@@ -801,7 +801,7 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
                 )
                 old.superseded_by_id = seal_id
                 _carry_grants(session, ctx, actor, old, seal_id, res.es_id, now)
-    for res, app_id, seal_id in zip(results, app_ids, seal_ids):
+    for res, app_id, seal_id in zip(results, app_ids, seal_ids, strict=True):
         res.application_id, res.seal_id = app_id, seal_id
     return results
 

@@ -70,7 +70,7 @@ class TrustStore:
             for c in (*self.anchors.values(), *self.intermediates.values()):
                 index.setdefault(c.subject, []).append(c)
             self._subjects = index
-        return list(index.get(name, ()))  # type: ignore[call-overload]
+        return list(index.get(name, ()))
 
 
 def _read_certs(path: Path) -> list[Certificate]:
@@ -345,7 +345,7 @@ class _Reader:
             cur = conn.dbapi.cursor()  # type: ignore[union-attr]
             try:
                 cur.execute(driver_sql, params)
-                return cur.fetchall()  # type: ignore[no-any-return]
+                return cur.fetchall()
             finally:
                 cur.close()
         except Exception:  # noqa: BLE001 - e.g. a dropped connection
@@ -359,7 +359,7 @@ _PARAM_RE = re.compile(r":([a-z][a-z0-9_]*)")
 
 
 def _reader(ctx: ServiceContext) -> _Reader:
-    return ctx.cached(("verify-reader",), lambda: _Reader(ctx))  # type: ignore[no-any-return]
+    return ctx.cached(("verify-reader",), lambda: _Reader(ctx))
 
 
 @dataclass(frozen=True)
