@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypedDict
 
 
 def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -158,7 +159,20 @@ class Settings:
         )
 
 
-def _mail_settings(env: dict[str, str], base: str) -> dict[str, object]:
+class _MailSettings(TypedDict):
+    smtp_host: str
+    smtp_port: int
+    smtp_security: str
+    smtp_username: str | None
+    smtp_password: str | None
+    smtp_timeout: int
+    mail_from: str
+    notify_timezone: str
+    display_timezone: str
+    notify_reminder_days: tuple[int, ...]
+
+
+def _mail_settings(env: dict[str, str], base: str) -> _MailSettings:
     """REGISTRY_SMTP_*, REGISTRY_MAIL_FROM and REGISTRY_NOTIFY_* (the notification job)."""
     from urllib.parse import urlsplit
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
