@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 
 def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
@@ -100,8 +100,8 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    def with_overrides(self, **kw: object) -> Settings:
-        return replace(self, **kw)  # type: ignore[arg-type]
+    def with_overrides(self, **kw: Any) -> Settings:
+        return replace(self, **kw)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

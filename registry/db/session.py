@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +29,7 @@ def make_engine(url: str, **kw: object) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kw)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:
             # WAL lets readers work during a write; foreign keys are off by default in SQLite.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
@@ -42,11 +43,11 @@ def make_engine(url: str, **kw: object) -> Engine:
         # at the start and concurrent writers queue on busy_timeout instead of failing with
         # "database is locked" when two deferred readers both try to upgrade.
         @event.listens_for(engine, "connect")
-        def _no_autobegin(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _no_autobegin(dbapi_conn: Any, _record: object) -> None:
             dbapi_conn.isolation_level = None
 
         @event.listens_for(engine, "begin")
-        def _begin(conn):  # type: ignore[no-untyped-def]
+        def _begin(conn: Connection) -> None:
             options = conn.get_execution_options()
             if options.get("isolation_level") == "AUTOCOMMIT":
                 return  # single-statement reads (the verifier): no transaction
