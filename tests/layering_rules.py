@@ -162,7 +162,7 @@ class _Reader:
                     continue
                 for alias in sub.names:
                     self._from(sub, base, alias.name)
-                    if top(base) == "sqlalchemy" and alias.name != "*":
+                    if top(base) == "sqlalchemy" and alias.name.islower():  # a module (sql, orm), not a class
                         self.aliases[alias.asname or alias.name] = f"{base}.{alias.name}"
             elif isinstance(sub, ast.Call):
                 self._call(sub)
@@ -246,8 +246,11 @@ class _Reader:
         if isinstance(root, ast.Name) and root.id in self.aliases and node.attr in QUERY_BUILDING:
             self.tree.uses.append(self._import(node, self.aliases[root.id], node.attr))
         elif node.attr == "query":
-            receiver = value.attr if isinstance(value, ast.Attribute) else getattr(value, "id", "")
-            if "sess" in receiver.lower():
+            # a session's query(): the receiver's name says session (session, db_session, sess,
+            # Session, get_session()); a service's own function named query is not caught
+            receiver = value.func if isinstance(value, ast.Call) else value
+            name = receiver.attr if isinstance(receiver, ast.Attribute) else getattr(receiver, "id", "")
+            if "sess" in name.lower():
                 self.tree.uses.append(self._import(node, "sqlalchemy.orm", "Session.query"))
 
     # -- recording
