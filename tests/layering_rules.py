@@ -1,8 +1,9 @@
 """The import rules of docs/architecture.md ("What may import what"), as a checker over a source tree.
 
-``check(root)`` reads every ``*.py`` under ``root/registry`` with :mod:`ast` (nothing is imported or
-run) and returns the imports that break a rule, each with its file, line and the import as written.
-``tests/test_layering.py`` runs it on the real tree and on planted violations in a ``tmp_path`` tree.
+``Tree.read(root)`` reads every ``*.py`` under ``root/registry`` with :mod:`ast` (nothing is imported
+or run); ``violations(tree)`` gives the imports that break a rule of ``RULES`` and ``cycles(tree)`` the
+import circles inside a layer, each naming the file, the line and the import as written.
+``tests/test_layering.py`` runs them on the real tree and on planted violations in a ``tmp_path`` tree.
 
 What counts as an import (every form resolves to the absolute dotted name it loads):
 
