@@ -51,13 +51,6 @@ KNOWN_CIRCLES = {
     # audit.py imports audit_anchor lazily; audit_anchor imports audit and authorities, authorities
     # imports audit (services/audit.py, audit_anchor.py, authorities.py)
     ("registry.services.audit", "registry.services.audit_anchor"),
-    # every web module takes `service_context` (and i18n's names) from registry/web/__init__.py,
-    # whose create_app() imports the blueprints: service_context wants a module of its own
-    ("registry.web.*", "registry.web"),
-    # the blueprint packages: admin/__init__.py and portal/__init__.py define `bp` and the decorators,
-    # then import their *_views modules at the bottom, which import `bp` back from the package
-    ("registry.web.admin.*", "registry.web.admin"),
-    ("registry.web.portal.*", "registry.web.portal"),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -14,9 +14,11 @@ from werkzeug.wrappers import Response
 
 from ..config import Settings
 from ..domain.errors import DomainError
-from ..messages import Localized, bilingual
+from ..messages import bilingual
 from ..services.context import ServiceContext, load_or_create_secret_key
 from . import i18n, ocsp, security
+from .context import json_error
+from .context import service_context as service_context  # what pages took from here before
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -59,20 +61,6 @@ def create_app(test_config: dict[str, Any] | None = None, *, ctx: ServiceContext
     _init_security_headers(app)
     security.init_app(app, settings.secure_cookies)
     return app
-
-
-def service_context(app: Flask | None = None) -> ServiceContext:
-    ctx: ServiceContext = (app or current_app).extensions["registry"]
-    return ctx
-
-
-def json_error(exc: BaseException) -> dict[str, Any]:
-    """A refused request in JSON: the error class, the message's code, English and Chinese."""
-    body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
-    if isinstance(exc, Localized) and exc.code:
-        body["code"] = exc.code
-        body["message_zh"] = exc.text("zh")
-    return body
 
 
 def _wants_json() -> bool:

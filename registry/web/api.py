@@ -16,7 +16,7 @@ from flask import Blueprint, Response, jsonify
 from ..domain.errors import M, NotFound, ValidationError
 from ..domain.esid import validate_esid
 from ..services import status, verify
-from . import service_context
+from .context import service_context
 from .uploads import read_upload
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

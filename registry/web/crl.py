@@ -15,7 +15,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from ..pki import crl
 from ..services import crl_index
-from . import service_context
+from .context import service_context
 
 bp = Blueprint("crl", __name__)
 _NAME = re.compile(r"^[a-z0-9-]+(?:-delta)?\.crl$|^[a-z0-9-]+/shard-[0-9]{1,4}\.crl$")

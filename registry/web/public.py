@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from ..domain.errors import ValidationError
 from ..messages import bilingual
 from ..services import crl_index, status, summary, verify
-from . import service_context
+from .context import service_context
 from .uploads import read_upload
 
 bp = Blueprint("public", __name__)

@@ -27,7 +27,8 @@ from werkzeug.wrappers import Response
 from ..domain.errors import DomainError
 from ..services.context import ServiceContext
 from ..services.sign_in import AccountLocked
-from . import i18n, service_context
+from . import i18n
+from .context import service_context
 from .forms import CodeForm
 from .security import fresh_cookie, pending, safe_next
 

@@ -16,7 +16,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..domain.errors import M, ValidationError
-from . import service_context
+from .context import service_context
 
 __all__ = [
     "TooLarge",

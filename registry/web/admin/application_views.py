@@ -12,9 +12,10 @@ from ...domain.errors import DomainError
 from ...domain.roles import Permission
 from ...domain.seal_types import SealType
 from ...services import applications
-from .. import i18n, service_context
+from .. import i18n
+from ..context import service_context
 from ..forms import EmptyForm
-from . import bp, staff_required
+from .blueprint import bp, staff_required
 from .forms import ReasonForm
 
 

@@ -11,9 +11,10 @@ from ...domain.errors import ValidationError
 from ...domain.roles import Permission, permissions_of
 from ...services import audit
 from ...services import audit_log as log_service
-from .. import i18n, service_context
+from .. import i18n
+from ..context import service_context
 from ..forms import EmptyForm
-from . import bp, staff_required
+from .blueprint import bp, staff_required
 
 # what each kind of problem means, for the page (the service's own message follows it, in English)
 PROBLEM_KINDS = {

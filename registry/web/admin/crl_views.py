@@ -9,9 +9,10 @@ from flask.typing import ResponseReturnValue
 from ...domain.errors import DomainError, M
 from ...domain.roles import Permission
 from ...services import crl_admin, crl_publish
-from .. import i18n, service_context
+from .. import i18n
+from ..context import service_context
 from ..forms import EmptyForm
-from . import bp, staff_required
+from .blueprint import bp, staff_required
 
 
 def _render(

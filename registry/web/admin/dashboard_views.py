@@ -6,8 +6,8 @@ from flask import render_template
 
 from ...domain.seal_types import SealType
 from ...services import dashboard as dashboard_service
-from .. import service_context
-from . import bp, staff_required
+from ..context import service_context
+from .blueprint import bp, staff_required
 
 
 @bp.get("/")

@@ -17,8 +17,9 @@ from ...domain.errors import DomainError
 from ...domain.roles import Permission
 from ...domain.seal_types import SealType
 from ...services import enterprise_admin, licences, revocation
-from .. import i18n, service_context, uploads
-from . import bp, staff_required
+from .. import i18n, uploads
+from ..context import service_context
+from .blueprint import bp, staff_required
 from .licence_forms import LicenceImportForm, LicenceStatusForm
 
 REPORT_ROWS = 1000  # rows listed on the import report (not-imported and updated first)

@@ -14,11 +14,12 @@ from ...domain.errors import ValidationError
 from ...domain.roles import Permission
 from ...services import audit_log, exports, seal_admin
 from ...services.context import Actor
-from .. import i18n, service_context
-from . import bp, staff_required
+from .. import i18n
+from ..context import service_context
 from .application_views import application_list
 from .audit_views import FILTER_FIELDS, page_query
 from .audit_views import audit_log as audit_page
+from .blueprint import bp, staff_required
 from .enterprise_views import enterprise_list
 from .seal_views import seal_list
 

@@ -13,8 +13,9 @@ from ...domain.errors import DomainError
 from ...domain.roles import Permission
 from ...domain.seal_types import SealType
 from ...services import revocation, seal_admin, seals
-from .. import i18n, service_context
-from . import bp, staff_required
+from .. import i18n
+from ..context import service_context
+from .blueprint import bp, staff_required
 from .forms import NoteForm, RevokeForm
 
 #: the reasons a seal may be revoked for, as the revocation form offers them (RFC 5280 names)

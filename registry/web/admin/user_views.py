@@ -13,9 +13,10 @@ from flask_babel import gettext as _
 from ...domain.errors import DomainError
 from ...domain.roles import Permission, Role
 from ...services import staff_auth, users
-from .. import i18n, service_context
+from .. import i18n
+from ..context import service_context
 from ..forms import EmptyForm
-from . import bp, staff_required
+from .blueprint import bp, staff_required
 from .user_forms import ConfirmUserForm, RolesForm, UserCreateForm
 
 

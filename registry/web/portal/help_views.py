@@ -9,7 +9,7 @@ import shlex
 from flask import Response, g, render_template
 from flask.typing import ResponseReturnValue
 
-from . import STATIC, bp, enterprise_required
+from .blueprint import STATIC, bp, enterprise_required
 
 KEY_SCRIPT = "make-seal-keys.sh"
 

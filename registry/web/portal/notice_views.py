@@ -11,8 +11,8 @@ from flask.typing import ResponseReturnValue
 
 from ...domain.errors import M, ValidationError
 from ...services import portal_notices
-from .. import service_context
-from . import bp, enterprise_required
+from ..context import service_context
+from .blueprint import bp, enterprise_required
 
 _MAX_ID = 2**63 - 1  # (a larger number would overflow SQLite's integers)
 

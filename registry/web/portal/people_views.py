@@ -21,10 +21,11 @@ from wtforms.validators import DataRequired, Length, Regexp
 from ...domain.errors import DomainError
 from ...services import enterprise_people
 from ...services.portal_access import Principal
-from .. import i18n, service_context
+from .. import i18n
+from ..context import service_context
 from ..forms import EmptyForm, PasswordChangeForm, choice
 from ..sign_in import SignIn
-from . import SESSION_KEY, bp, enterprise_required, legal_representative_required
+from .blueprint import SESSION_KEY, bp, enterprise_required, legal_representative_required
 
 
 class PersonLoginForm(FlaskForm):

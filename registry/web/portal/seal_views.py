@@ -18,8 +18,9 @@ from flask_babel import gettext as _
 from ...domain.errors import DomainError, NotFound
 from ...domain.seal_types import STANDARD_SET, SealType
 from ...services import portal_data, portal_seals
-from .. import i18n, service_context, uploads
-from . import EmptyForm, bp, enterprise_required, legal_representative_required
+from .. import i18n, uploads
+from ..context import service_context
+from .blueprint import EmptyForm, bp, enterprise_required, legal_representative_required
 
 
 def _kb(n: int) -> int:
