@@ -39,7 +39,7 @@ from registry.pki.crl import (
 )
 from registry.pki.keys import Algorithm, PrivateKey, signature_algorithm_identifier
 from registry.pki.x509 import Name
-from tests.pki.helpers import PROPERTY, ossl, top_level
+from tests.support.pki import PROPERTY, ossl, top_level
 
 UTC = dt.UTC
 DISTID = "distid:1234567812345678"

@@ -21,9 +21,11 @@ from registry.db.models import Enterprise, SealApplication
 from registry.services import enterprise_people
 from registry.services.context import ServiceContext
 from registry.services.portal_access import Principal
-from tests.conftest import SHENZHEN_USCC
-from tests.web.test_portal import OTHER_USCC, app, csr, sign_in  # noqa: F401  (the app fixture)
-from tests.web.test_portal_people import issue, person_sign_in
+from tests.support.data import OTHER_USCC, SHENZHEN_USCC
+from tests.support.portal import csr, person_sign_in, sign_in
+from tests.support.seals import issue_es_id as issue
+
+pytestmark = pytest.mark.demo_issuer  # the app fixture sets up the demo e-licence issuer first
 
 # Arguments that name an object of one enterprise, and which of A's objects to put there.
 OWNED_ARGS = {"app_id", "es_id", "pid", "notice_id"}

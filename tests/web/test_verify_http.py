@@ -15,7 +15,7 @@ from registry.pki.keys import PrivateKey
 from registry.services import revocation, seals, signing
 from registry.services.context import ServiceContext
 from registry.web import create_app
-from tests.conftest import ADMIN, SHENZHEN_USCC, VECTORS
+from tests.support.data import ADMIN, SHENZHEN_USCC, VECTORS
 
 DOC = b"loan agreement 2026-77"
 
