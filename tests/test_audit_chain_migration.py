@@ -58,7 +58,7 @@ def test_existing_events_are_chained_in_id_order_and_stay_append_only(
                     "INSERT INTO audit_events (occurred_at, actor, action, target_type, target_id, details) "
                     "VALUES (:w, :a, :ac, :tt, :ti, :d)"
                 ),
-                dict(zip(("w", "a", "ac", "tt", "ti", "d"), (when.replace(tzinfo=None), *rest))),
+                dict(zip(("w", "a", "ac", "tt", "ti", "d"), (when.replace(tzinfo=None), *rest), strict=True)),
             )
     upgrade(empty_database, "0006")
     check_ctx = _ctx(empty_database, tmp_path)

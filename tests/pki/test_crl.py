@@ -954,7 +954,7 @@ def test_malformed_entries_are_refused_when_counted_or_when_read(p256: Pki) -> N
         ),  # indirect CRL
         der.seq(der.integer(1), der.tlv(der.UTC_TIME, b"2601010000Z")),
     ]  # malformed time
-    for i, entry in enumerate(bad):
+    for entry in bad:
         parsed = parse_crl(hand_crl(p256.keys["ca"], *head, der.seq(encode_entry(1, NOW), entry)))
         assert parsed.entry_count == 2
         entries = parsed.entries()

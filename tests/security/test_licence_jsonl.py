@@ -35,9 +35,9 @@ HUGE_NUMBER = '{"uscc": 1' + "0" * 100_000 + "}"
 DEEP_VALUE = '{"uscc": ' + "[" * 3000 + "]" * 3000 + "}"
 # the row names one enterprise first, then (duplicate key) cancels another
 DUPLICATE = (
-    '{"uscc": "%s", "name": "深圳市福田样例贸易有限公司", "legal_representative": "李四", '
-    '"entity_type": "有限责任公司", "address": "", "registered_on": "2020-08-11", "uscc": "%s", '
-    '"status": "cancelled"}' % (FUTIAN_USCC, SHENZHEN_USCC)
+    f'{{"uscc": "{FUTIAN_USCC}", "name": "深圳市福田样例贸易有限公司", "legal_representative": "李四", '
+    f'"entity_type": "有限责任公司", "address": "", "registered_on": "2020-08-11", "uscc": "{SHENZHEN_USCC}", '
+    '"status": "cancelled"}'
 )
 
 HOSTILE = [

@@ -51,7 +51,8 @@ def test_name_search_visits_every_match_once_in_name_order_even_with_equal_names
         licences.set_licence_status(ctx, ADMIN, code, "active", name=names[0])
     got = walk(ctx, "深圳市甲", limit)
     want = sorted(
-        ((n, c) for n, c in zip(names, codes) if n.startswith("深圳市甲")), key=lambda nc: (nc[0], codes.index(nc[1]))
+        ((n, c) for n, c in zip(names, codes, strict=True) if n.startswith("深圳市甲")),
+        key=lambda nc: (nc[0], codes.index(nc[1])),
     )
     assert got == want
     assert len(set(got)) == len(got) == 8

@@ -276,7 +276,7 @@ def test_standard_set_of_four_is_issued_in_one_transaction(ctx: ServiceContext) 
         rows = s.scalars(select(Seal).order_by(Seal.id)).all()
         assert [row.seal_type for row in rows] == list(STANDARD_SET)
         assert [row.id for row in rows] == [r.seal_id for r in results]
-        for row, res in zip(rows, results):
+        for row, res in zip(rows, results, strict=True):
             assert row.es_id == res.es_id and row.application.id == res.application_id
             assert [c.der for c in row.certificates] == [res.certificate_der]
         assert s.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "seal.issued")) == 4

@@ -177,9 +177,9 @@ def test_import_upload_reports_every_row(app, ctx: ServiceContext) -> None:  # t
 def test_import_takes_json_lines(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     new = make_uscc(3)
     jsonl = (
-        '{"uscc": "%s", "name": "深圳市行式有限公司", "legal_representative": "王五", "entity_type": "有限责任公司", '
+        f'{{"uscc": "{new}", "name": "深圳市行式有限公司", "legal_representative": "王五", "entity_type": "有限责任公司", '
         '"address": "", "registered_on": "2022-02-02", "status": "active"}\n'
-        "not json\n" % new
+        "not json\n"
     )
     c = client_as(app, ctx, "sam", Role.OPERATOR)
     page = upload(c, jsonl.encode(), "feed.jsonl").get_data(as_text=True)

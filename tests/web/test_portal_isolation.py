@@ -56,7 +56,7 @@ def portal_urls(flask_app, ids: dict[str, object]) -> list[tuple[str, str, str]]
         assert not unknown, f"{rule.rule}: unknown argument(s) {unknown}: add them to this isolation test"
         fixed = {n: sorted(c.items) for n, c in rule._converters.items() if isinstance(c, AnyConverter)}
         for combo in product(*fixed.values()) if fixed else [()]:
-            values = {**{a: ids[a] for a in rule.arguments if a in OWNED_ARGS}, **dict(zip(fixed, combo))}
+            values = {**{a: ids[a] for a in rule.arguments if a in OWNED_ARGS}, **dict(zip(fixed, combo, strict=True))}
             with flask_app.test_request_context():
                 from flask import url_for
 
@@ -143,7 +143,7 @@ def test_a_person_without_authority_gets_404_for_our_seals_and_403_for_the_rest(
     c, _secret = person_sign_in(app, ctx, "li.lei", str(a_objects["password"]))
     token = _csrf(c.get("/portal/").get_data(as_text=True))
     before = fingerprint(ctx)
-    for endpoint, method, url in portal_urls(app, a_objects):
+    for _endpoint, method, url in portal_urls(app, a_objects):
         r = c.open(url, method=method, data={"csrf_token": token, "confirm": str(a_objects["es_id"])})
         if "/seals/" in url:
             assert r.status_code == 404, f"{method} {url}: {r.status_code}"  # not granted: not there
