@@ -44,10 +44,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test on a database ``db`` (``-m "not db"`` runs the pure ones)."""
+    """Mark every test on a database ``db`` (``-m "not db"`` runs the pure ones), and every
+    property test (hypothesis: the fuzzers and round trips, hundreds of examples each) ``slow``
+    (``scripts/test.sh --quick`` leaves the slow ones out)."""
     for item in items:
         if {"database_url", "empty_database"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.db)
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -12,6 +12,7 @@ from registry.pki import der, ses, x509
 from registry.pki.keys import Algorithm, PrivateKey
 from tests.support.cli import GOOD_CSV, Cli, ctx_of, last_line
 from tests.support.data import CANCELLED_USCC, SHENZHEN_USCC, TEST_KEK
+from tests.support.net import free_port, wait_for_http
 
 
 def test_init_is_idempotent_and_prints_the_admin_password_once(cli: Cli, tmp_path: Path) -> None:
@@ -411,18 +412,15 @@ def test_console_script_is_installed_and_reports_errors_on_stderr(tmp_path: Path
     assert r.returncode == 2 and r.stderr.startswith("registry: error:") and r.stdout == ""
 
 
+@pytest.mark.slow
 def test_serve_runs_the_portal_with_gunicorn(tmp_path: Path) -> None:
-    import socket
     import sys
-    import time
     import urllib.request
 
     exe = Path(sys.executable).parent / "registry"
     env = {"REGISTRY_INSTANCE_PATH": str(tmp_path / "instance"), "PATH": "/usr/bin:/bin"}
     subprocess.run([str(exe), "init"], env=env, check=True, capture_output=True)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [str(exe), "serve", "--port", str(port), "--workers", "2"],
         env=env,
@@ -431,21 +429,14 @@ def test_serve_runs_the_portal_with_gunicorn(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        body = ""
-        for _ in range(100):  # bounded wait for the workers to boot
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
-                    body = resp.read().decode()
-                break
-            except OSError:
-                time.sleep(0.1)
+        body = wait_for_http(f"http://127.0.0.1:{port}/", proc)  # until the workers have booted
         assert "电子印章登记系统" in body and "/ca/sm2-root.cer" in body
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ca/ecdsa-root.cer", timeout=2) as resp:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ca/ecdsa-root.cer", timeout=30) as resp:
             assert resp.headers["Content-Type"] == "application/pkix-cert"
             assert resp.read()[:1] == b"\x30"
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=60)
     assert "gunicorn" in out and "Booting worker" in out
 
 
