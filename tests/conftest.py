@@ -86,8 +86,6 @@ def pg_template() -> Iterator[str]:
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     upgrade(_pg_admin_url(name))
-    from sqlalchemy import pool  # noqa: F401
-
     yield name
     with admin.connect() as c:
         c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -251,6 +249,6 @@ def openssl() -> str:
     path = shutil.which("openssl")
     if path is None:
         if os.environ.get("CI"):
-            pytest.fail("openssl is not installed; scripts/setup-test-deps.sh installs it")
+            pytest.fail("openssl is not installed; scripts/install-system-deps.sh installs it")
         pytest.skip("openssl is not installed")
     return path
