@@ -285,17 +285,17 @@ def load(ds: Dataset, instance: Path, png: bytes, seed: int = 1) -> None:
     scols = w.columns("seals")
     ccols = w.columns("certificates")
     acols = w.columns("seal_applications")
-    tmpl_ent = dict(zip(ecols, w.raw("SELECT * FROM enterprises ORDER BY id")[0]))
+    tmpl_ent = dict(zip(ecols, w.raw("SELECT * FROM enterprises ORDER BY id")[0], strict=True))
     tmpl_seal = {
-        r[scols.index("seal_type")]: dict(zip(scols, r))
+        r[scols.index("seal_type")]: dict(zip(scols, r, strict=True))
         for r in w.raw("SELECT * FROM seals WHERE enterprise_id = (SELECT min(id) FROM enterprises)")
     }
     tmpl_cert = {
-        s["id"]: dict(zip(ccols, r))
+        s["id"]: dict(zip(ccols, r, strict=True))
         for s in tmpl_seal.values()
         for r in w.raw(f"SELECT * FROM certificates WHERE seal_id = {s['id']}")
     }
-    tmpl_app = dict(zip(acols, w.raw("SELECT * FROM seal_applications ORDER BY id")[0]))
+    tmpl_app = dict(zip(acols, w.raw("SELECT * FROM seal_applications ORDER BY id")[0], strict=True))
     users_by_name = dict(w.raw("SELECT username, id FROM users"))
     ent0 = w.raw("SELECT max(id) FROM enterprises")[0][0]
     seal0 = w.raw("SELECT max(id) FROM seals")[0][0]
@@ -669,8 +669,10 @@ def queue_sql_peer(ds: Dataset, n: int) -> list[tuple[str, float, float, float, 
         assert a_ids == b_ids, f"proposed queue differs on {label}"
         res = []
         for fn in (
-            lambda: applications.queue(ctx, actor, after=(after[0].isoformat(), after[1]) if after else None),
-            lambda: _run(ctx, proposed_queue(list(applications.OPEN), after, applications.PAGE_SIZE + 1)),
+            lambda after=after: applications.queue(
+                ctx, actor, after=(after[0].isoformat(), after[1]) if after else None
+            ),
+            lambda after=after: _run(ctx, proposed_queue(list(applications.OPEN), after, applications.PAGE_SIZE + 1)),
         ):
             times = []
             for i in range(n + 10):
@@ -789,7 +791,7 @@ def main() -> None:
             clients = {ds.url: signed_in_client(ds.ctx) for ds in (small, large)}  # type: ignore[arg-type]
             timers = {ds.url: SqlTimer(ds.ctx.engine) for ds in (small, large)}  # type: ignore[union-attr]
             rng = random.Random(7)
-            for page in pages(lambda d: clients[d.url]):
+            for page in pages(lambda d, clients=clients: clients[d.url]):
                 idle0 = _cpu_idle()
                 res = [
                     measure(clients[ds.url], timers[ds.url], ds, page, args.requests, args.warmup, rng)

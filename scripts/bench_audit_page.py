@@ -60,7 +60,7 @@ STAFF = [f"staff{i:02d}" for i in range(60)]
 def populate(url: str, n: int) -> None:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     rnd = random.Random(5)
-    names, targets, weights = zip(*ACTIONS)
+    names, targets, weights = zip(*ACTIONS, strict=True)
     seconds = 2 * 365 * 86400
     seq, batch = 0, []
     with engine.begin() as conn:

@@ -272,9 +272,9 @@ def _bench_one(label: str, url: str, args: argparse.Namespace, ab: str) -> list[
                     "60",
                 ],
                 stdout=subprocess.DEVNULL,
-                stderr=open(workdir / "openssl.log", "wb"),
+                stderr=open(workdir / "openssl.log", "wb"),  # noqa: SIM115 - open for the server's life
             )
-        )  # noqa: SIM115
+        )
         procs.append(
             subprocess.Popen(  # the same server answering a constant body: its own ceiling
                 [
@@ -303,7 +303,7 @@ def _bench_one(label: str, url: str, args: argparse.Namespace, ab: str) -> list[
         for u in (ours_url, openssl_url):  # warm-up
             _ab(ab, u, request, min(2000, args.requests), args.concurrency)
         results = {}
-        for rnd in range(args.rounds):  # interleaved, so machine noise hits both alike
+        for _round in range(args.rounds):  # interleaved, so machine noise hits both alike
             for name, u in (("ours", ours_url), ("openssl", openssl_url), ("ceiling", ceiling_url)):
                 r = _ab(ab, u, request, args.requests, args.concurrency)
                 best = results.get(name)

@@ -8,7 +8,6 @@ missing PostgreSQL URL is an error, not a skip. Every test gets a fresh, migrate
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
 import shutil
@@ -17,28 +16,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
 from sqlalchemy import create_engine, text
 
-from registry.config import Settings
 from registry.db.migrate import upgrade
 from registry.db.models import Base
 from registry.domain.roles import Role
-from registry.services import authorities, licences, users
-from registry.services.context import Actor, FrozenClock, ServiceContext
+from registry.services import authorities, elicence, licences, users
+from registry.services.context import FrozenClock, ServiceContext
 from registry.services.demo import DEMO_CSV
-
-NOW = dt.datetime(2026, 11, 23, 8, 0, 0, tzinfo=dt.UTC)
-PG_URL = os.environ.get("REGISTRY_TEST_POSTGRES_URL", "").strip()
-TEST_KEK = "11" * 32
-ADMIN = Actor.system("test-admin")
-
-BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-
-# Third-party vectors: ../shared/vectors/ofdrw beside the repository (REGISTRY_TEST_VECTORS overrides).
-VECTORS = Path(
-    os.environ.get("REGISTRY_TEST_VECTORS")
-    or Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "ofdrw"
-)
+from registry.web import create_app
+from tests.support.audit import make_history
+from tests.support.cli import GOOD_CSV, Cli
+from tests.support.data import ADMIN, BACKENDS, NOW, PG_URL, VECTORS, make_settings
+from tests.support.mail import Inbox
+from tests.support.net import free_port
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,6 +41,17 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     if os.environ.get("CI") and not (VECTORS / "UserV4.esl").exists():
         raise pytest.UsageError(f"CI is set but the ofdrw vectors are not at {VECTORS}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test on a database ``db`` (``-m "not db"`` runs the pure ones), and every
+    property test (hypothesis: the fuzzers and round trips, hundreds of examples each) ``slow``
+    (``scripts/test.sh --quick`` leaves the slow ones out)."""
+    for item in items:
+        if {"database_url", "empty_database"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -82,8 +86,6 @@ def pg_template() -> Iterator[str]:
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     upgrade(_pg_admin_url(name))
-    from sqlalchemy import pool  # noqa: F401
-
     yield name
     with admin.connect() as c:
         c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -110,21 +112,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         admin.dispose()
 
 
-def make_settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings.from_env(
-        {
-            "REGISTRY_INSTANCE_PATH": str(tmp_path / "instance"),
-            "REGISTRY_DATABASE_URL": database_url,
-            "REGISTRY_KEK": TEST_KEK,
-            "REGISTRY_SECRET_KEY": "test-secret",
-            "REGISTRY_BASE_URL": "http://registry.test",
-            "REGISTRY_CRL_SHARDS": "8",
-            # cheap argon2id for test accounts (production: 3 passes over 64 MiB, 4 lanes)
-            "REGISTRY_ARGON2_TIME_COST": "1",
-            "REGISTRY_ARGON2_MEMORY_KIB": "8",
-            "REGISTRY_ARGON2_PARALLELISM": "1",
-        }
-    )
+@pytest.fixture(params=BACKENDS)
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database, not migrated (the migrations' own tests start from it)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"registry_empty_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _pg_admin_url(name)
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture
@@ -172,6 +175,72 @@ def fingerprint():  # type: ignore[no-untyped-def]
 
 
 # ------------------------------------------------------------------------------------------------
+# Built on ctx: the web app, the demo e-licence issuer, an audit history
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, ctx: ServiceContext) -> Flask:
+    """The Flask app on ``ctx`` (TESTING). For tests marked ``demo_issuer`` (the portal's: a module
+    sets ``pytestmark``) the demo e-licence issuer is set up first, as the e-licence sign-in needs."""
+    if request.node.get_closest_marker("demo_issuer") is not None:
+        elicence.ensure_demo_issuer(ctx)
+    return create_app({"TESTING": True}, ctx=ctx)
+
+
+@pytest.fixture
+def issuer(ctx: ServiceContext) -> ServiceContext:
+    """``ctx`` with the demo e-licence issuer (its key file private to the owner)."""
+    assert elicence.ensure_demo_issuer(ctx) is True
+    assert elicence.ensure_demo_issuer(ctx) is False  # idempotent
+    assert oct(ctx.settings.elicence_key.stat().st_mode & 0o777) == "0o600"
+    return ctx
+
+
+@pytest.fixture
+def history(ctx: ServiceContext) -> ServiceContext:
+    """``ctx`` with more audit history: seals issued and revoked, staff added, licences changed."""
+    make_history(ctx)
+    return ctx
+
+
+# ------------------------------------------------------------------------------------------------
+# The command line and the mail server
+
+
+@pytest.fixture
+def cli(tmp_path: Path, database_url: str) -> Cli:
+    """The ``registry`` command on a fresh database, not initialised (no KEK in the environment)."""
+    env = {
+        "REGISTRY_INSTANCE_PATH": str(tmp_path / "instance"),
+        "REGISTRY_DATABASE_URL": database_url,
+        "REGISTRY_BASE_URL": "http://registry.test",
+        "REGISTRY_KEK": "",
+    }
+    return Cli(env)
+
+
+@pytest.fixture
+def ready(cli: Cli, tmp_path: Path) -> Cli:
+    """``cli`` after ``init``, two staff (olivia operator, rita reviewer) and a licence import."""
+    cli("init")
+    cli("user", "add", "olivia", "--role", "operator")
+    cli("user", "add", "rita", "--role", "reviewer")
+    (tmp_path / "lic.csv").write_text(GOOD_CSV, encoding="utf-8")
+    cli("licence", "import", str(tmp_path / "lic.csv"))
+    return cli
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    """An SMTP server on a free port of 127.0.0.1 for the test's length."""
+    box = Inbox(free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    yield box
+    controller.stop()
+
+
+# ------------------------------------------------------------------------------------------------
 # OpenSSL
 
 
@@ -180,11 +249,6 @@ def openssl() -> str:
     path = shutil.which("openssl")
     if path is None:
         if os.environ.get("CI"):
-            pytest.fail("openssl is not installed; scripts/setup-test-deps.sh installs it")
+            pytest.fail("openssl is not installed; scripts/install-system-deps.sh installs it")
         pytest.skip("openssl is not installed")
     return path
-
-
-SHENZHEN_USCC = "91440300MA5F12342Q"  # demo licence, active
-CANCELLED_USCC = "91440300000000000E"  # demo licence, cancelled
-UNKNOWN_USCC = "91350100M000100Y43"  # valid code, no licence on record

@@ -14,8 +14,7 @@ from sqlalchemy.exc import DatabaseError
 from registry.db.migrate import alembic_config, upgrade
 from registry.services import audit
 from registry.services.context import FrozenClock, ServiceContext
-from tests.conftest import ADMIN, NOW, make_settings
-from tests.test_migrations import empty_database  # noqa: F401 - fixture
+from tests.support.data import ADMIN, NOW, make_settings
 
 LEGACY = [  # (occurred_at, actor, action, target_type, target_id, details JSON text)
     (NOW, "system", "authority.created", "authority", "sm2-root", '{"kind": "root"}'),
@@ -47,7 +46,7 @@ def _ctx(url: str, tmp_path: Path) -> ServiceContext:
 
 
 def test_existing_events_are_chained_in_id_order_and_stay_append_only(
-    empty_database: str,  # noqa: F811
+    empty_database: str,
     tmp_path: Path,
 ) -> None:
     upgrade(empty_database, "0005")
@@ -59,7 +58,7 @@ def test_existing_events_are_chained_in_id_order_and_stay_append_only(
                     "INSERT INTO audit_events (occurred_at, actor, action, target_type, target_id, details) "
                     "VALUES (:w, :a, :ac, :tt, :ti, :d)"
                 ),
-                dict(zip(("w", "a", "ac", "tt", "ti", "d"), (when.replace(tzinfo=None), *rest))),
+                dict(zip(("w", "a", "ac", "tt", "ti", "d"), (when.replace(tzinfo=None), *rest), strict=True)),
             )
     upgrade(empty_database, "0006")
     check_ctx = _ctx(empty_database, tmp_path)

@@ -19,7 +19,7 @@ Fixtures
                  support.py) saves named ones mid-test.
 
 Why an in-process server and not ``registry serve`` in a subprocess: the ``ctx`` fixture freezes the
-clock (FrozenClock at tests.conftest.NOW) and a test can only move a clock it holds. With the server in
+clock (FrozenClock at tests.support.data.NOW) and a test can only move a clock it holds. With the server in
 the same process the browser flow sees the same frozen time as the services the test calls, so
 anything computed from ``ctx.clock`` agrees (TOTP codes, CRL thisUpdate/nextUpdate, "checked at",
 idle time-outs kept in the session) and a test can ``ctx.clock.advance(...)`` to expire something on

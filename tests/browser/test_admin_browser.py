@@ -8,8 +8,8 @@ from registry.domain.roles import Role
 from registry.pki import totp
 from registry.services import users
 from registry.services.context import ServiceContext
-from tests.conftest import ADMIN
-from tests.services.test_applications import submit
+from tests.support.applications import submit
+from tests.support.data import ADMIN
 
 from .support import expect, shot
 

@@ -20,8 +20,8 @@ from registry.pki import totp
 from registry.services import crl_publish, enterprise_people, revocation, seals
 from registry.services.context import ServiceContext
 from registry.services.portal_access import Principal
-from tests.conftest import ADMIN, SHENZHEN_USCC
-from tests.services.test_applications import submit
+from tests.support.applications import submit
+from tests.support.data import ADMIN, SHENZHEN_USCC
 
 from .support import expect, shot
 from .test_admin_browser import sign_in_first_time

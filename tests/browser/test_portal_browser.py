@@ -17,8 +17,8 @@ from registry.pki import ses, totp
 from registry.pki.keys import unwrap_secret
 from registry.services import elicence
 from registry.services.context import ServiceContext
-from tests.conftest import SHENZHEN_USCC
-from tests.web.test_portal import OTHER_USCC, csr
+from tests.support.data import OTHER_USCC, SHENZHEN_USCC
+from tests.support.portal import csr
 
 from .support import expect, expect_console_error, shot
 from .test_admin_browser import NEW_PASSWORD, sign_in_first_time, sign_out

@@ -14,10 +14,10 @@ from PIL import Image
 from registry.domain.roles import Role
 from registry.services import applications, portal_seals, seals
 from registry.services.context import ServiceContext
-from tests.conftest import ADMIN, SHENZHEN_USCC
-from tests.services.test_applications import staff_actor
-from tests.services.test_portal_seals import representative
-from tests.web.test_portal import OTHER_USCC, csr
+from tests.support.applications import staff_actor
+from tests.support.data import ADMIN, OTHER_USCC, SHENZHEN_USCC
+from tests.support.portal import csr
+from tests.support.portal_seals import representative
 
 from .support import expect, expect_console_error, shot
 from .test_admin_browser import sign_in_first_time, sign_out

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from registry.services import applications, revocation
 from registry.services.context import ServiceContext
-from tests.conftest import ADMIN, SHENZHEN_USCC
-from tests.services.test_applications import staff_actor, submit
+from tests.support.applications import staff_actor, submit
+from tests.support.data import ADMIN, SHENZHEN_USCC
 
 from .support import expect, shot
 from .test_portal_browser import portal_sign_in

@@ -8,7 +8,7 @@ from pathlib import Path
 from registry.pki.keys import PrivateKey
 from registry.services import crl_publish, revocation, seals, signing, status
 from registry.services.context import ServiceContext
-from tests.conftest import ADMIN, SHENZHEN_USCC
+from tests.support.data import ADMIN, SHENZHEN_USCC
 
 from .support import expect, expect_console_error, shot
 

@@ -14,8 +14,8 @@ from registry.domain.roles import Role
 from registry.pki import totp
 from registry.services import elicence, enterprise_people, users
 from registry.services.context import ServiceContext
-from tests.conftest import ADMIN, SHENZHEN_USCC
-from tests.web.test_portal_people import legal
+from tests.support.data import ADMIN, SHENZHEN_USCC
+from tests.support.portal import legal
 
 from .support import expect, expect_console_error, shot
 from .test_admin_browser import sign_in_first_time

@@ -11,7 +11,7 @@ from pathlib import Path
 from registry.domain.roles import Role
 from registry.services import elicence
 from registry.services.context import ServiceContext
-from tests.conftest import SHENZHEN_USCC
+from tests.support.data import SHENZHEN_USCC
 
 from .support import expect, expect_console_error, shot
 from .test_admin_browser import sign_in_first_time

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli.test_cli import Cli, cli, ctx_of, ready  # noqa: F401 - fixtures
-from tests.services.test_audit_chain import rows, tamper
+from tests.support.audit import rows, tamper
+from tests.support.cli import Cli, ctx_of
 
 
-def test_an_intact_log_exits_0_with_the_head(ready: Cli) -> None:  # noqa: F811
+def test_an_intact_log_exits_0_with_the_head(ready: Cli) -> None:
     ctx = ctx_of(ready)
     try:
         events = rows(ctx)
@@ -22,7 +22,7 @@ def test_an_intact_log_exits_0_with_the_head(ready: Cli) -> None:  # noqa: F811
     assert result.stdout.count("\n") == 1
 
 
-def test_an_edited_event_exits_1_naming_the_first_changed_event(ready: Cli) -> None:  # noqa: F811
+def test_an_edited_event_exits_1_naming_the_first_changed_event(ready: Cli) -> None:
     ctx = ctx_of(ready)
     try:
         target = next(e for e in rows(ctx) if e.action == "user.created" and e.target_id == "rita")
@@ -39,7 +39,7 @@ def test_an_edited_event_exits_1_naming_the_first_changed_event(ready: Cli) -> N
     assert "does not match its hash" in line
 
 
-def test_a_removed_tail_exits_1(ready: Cli) -> None:  # noqa: F811
+def test_a_removed_tail_exits_1(ready: Cli) -> None:
     ctx = ctx_of(ready)
     try:
         last = rows(ctx)[-1]
@@ -50,7 +50,7 @@ def test_a_removed_tail_exits_1(ready: Cli) -> None:  # noqa: F811
     assert result.exit_code == 1 and f"truncated at seq {last.seq}" in result.stdout
 
 
-def test_no_database_exits_2_and_creates_nothing(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_no_database_exits_2_and_creates_nothing(cli: Cli, tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "registry.db"
     env = dict(cli.env, REGISTRY_DATABASE_URL=f"sqlite:///{missing}")
     result = Cli(env)("audit", "verify", ok=False)
@@ -59,7 +59,7 @@ def test_no_database_exits_2_and_creates_nothing(cli: Cli, tmp_path: Path) -> No
     assert not missing.parent.exists()
 
 
-def test_a_database_without_the_schema_exits_2(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_a_database_without_the_schema_exits_2(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "empty.db").write_bytes(b"")
     env = dict(cli.env, REGISTRY_DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
     result = Cli(env)("audit", "verify", ok=False)

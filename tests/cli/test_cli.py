@@ -7,66 +7,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from registry.cli import main
 from registry.pki import der, ses, x509
 from registry.pki.keys import Algorithm, PrivateKey
-from registry.services.context import ServiceContext
-from tests.conftest import CANCELLED_USCC, SHENZHEN_USCC, TEST_KEK
-
-GOOD_CSV = """uscc,name,legal_representative,entity_type,address,registered_on,status
-91440300MA5F12342Q,深圳市前海示范科技有限公司,张三,有限责任公司,深圳市南山区,2019-05-20,active
-91440300MA5F12342R,坏校验码有限公司,李四,有限责任公司,深圳市,2019-05-20,active
-91440300MA5GK7B25F,深圳市福田样例贸易有限公司,李四,有限责任公司,深圳市福田区,2020-08-11,active
-91440300000000000E,深圳市已注销示例有限公司,钱七,有限责任公司,深圳市宝安区,2015-07-01,cancelled
-92440300MA5GT0017N,日期错误便利店,王五,个体工商户,深圳市罗湖区,2021-13-02,active
-"""
-
-
-class Cli:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, ok: bool = True) -> Result:
-        result = self.runner.invoke(main, list(args), env=self.env, catch_exceptions=False)
-        if ok and result.exit_code != 0:
-            raise AssertionError(
-                f"registry {' '.join(args)} failed ({result.exit_code}): {result.stdout}{result.stderr}"
-            )
-        return result
-
-
-@pytest.fixture
-def cli(tmp_path: Path, database_url: str) -> Cli:
-    env = {
-        "REGISTRY_INSTANCE_PATH": str(tmp_path / "instance"),
-        "REGISTRY_DATABASE_URL": database_url,
-        "REGISTRY_BASE_URL": "http://registry.test",
-        "REGISTRY_KEK": "",
-    }
-    return Cli(env)
-
-
-@pytest.fixture
-def ready(cli: Cli, tmp_path: Path) -> Cli:
-    cli("init")
-    cli("user", "add", "olivia", "--role", "operator")
-    cli("user", "add", "rita", "--role", "reviewer")
-    (tmp_path / "lic.csv").write_text(GOOD_CSV, encoding="utf-8")
-    cli("licence", "import", str(tmp_path / "lic.csv"))
-    return cli
-
-
-def last_line(result: Result) -> str:
-    return result.stdout.strip().splitlines()[-1]
-
-
-def ctx_of(cli: Cli) -> ServiceContext:
-    from registry.config import Settings
-
-    return ServiceContext.create(Settings.from_env(cli.env))
+from tests.support.cli import GOOD_CSV, Cli, ctx_of, last_line
+from tests.support.data import CANCELLED_USCC, SHENZHEN_USCC, TEST_KEK
+from tests.support.net import free_port, wait_for_http
 
 
 def test_init_is_idempotent_and_prints_the_admin_password_once(cli: Cli, tmp_path: Path) -> None:
@@ -466,18 +412,15 @@ def test_console_script_is_installed_and_reports_errors_on_stderr(tmp_path: Path
     assert r.returncode == 2 and r.stderr.startswith("registry: error:") and r.stdout == ""
 
 
+@pytest.mark.slow
 def test_serve_runs_the_portal_with_gunicorn(tmp_path: Path) -> None:
-    import socket
     import sys
-    import time
     import urllib.request
 
     exe = Path(sys.executable).parent / "registry"
     env = {"REGISTRY_INSTANCE_PATH": str(tmp_path / "instance"), "PATH": "/usr/bin:/bin"}
     subprocess.run([str(exe), "init"], env=env, check=True, capture_output=True)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [str(exe), "serve", "--port", str(port), "--workers", "2"],
         env=env,
@@ -486,21 +429,14 @@ def test_serve_runs_the_portal_with_gunicorn(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        body = ""
-        for _ in range(100):  # bounded wait for the workers to boot
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
-                    body = resp.read().decode()
-                break
-            except OSError:
-                time.sleep(0.1)
+        body = wait_for_http(f"http://127.0.0.1:{port}/", proc)  # until the workers have booted
         assert "电子印章登记系统" in body and "/ca/sm2-root.cer" in body
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ca/ecdsa-root.cer", timeout=2) as resp:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ca/ecdsa-root.cer", timeout=30) as resp:
             assert resp.headers["Content-Type"] == "application/pkix-cert"
             assert resp.read()[:1] == b"\x30"
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=60)
     assert "gunicorn" in out and "Booting worker" in out
 
 

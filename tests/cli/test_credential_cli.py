@@ -5,11 +5,11 @@ from __future__ import annotations
 from registry.config import Settings
 from registry.services import elicence
 from registry.services.context import ServiceContext
-from tests.cli.test_cli import Cli, cli, last_line, ready  # noqa: F401 - fixtures
-from tests.conftest import SHENZHEN_USCC, UNKNOWN_USCC
+from tests.support.cli import Cli, last_line
+from tests.support.data import SHENZHEN_USCC, UNKNOWN_USCC
 
 
-def test_credential_from_the_command_line_is_accepted_by_the_portal_verifier(ready: Cli) -> None:  # noqa: F811
+def test_credential_from_the_command_line_is_accepted_by_the_portal_verifier(ready: Cli) -> None:
     res = ready("licence", "credential", SHENZHEN_USCC, "--challenge", "abc123")
     token = last_line(res)
     ctx = ServiceContext.create(Settings.from_env(ready.env))
@@ -26,6 +26,6 @@ def test_credential_from_the_command_line_is_accepted_by_the_portal_verifier(rea
     assert bad.exit_code == 2 and "no licence on record" in bad.stderr
 
 
-def test_init_makes_the_demo_issuer_once(cli: Cli) -> None:  # noqa: F811
+def test_init_makes_the_demo_issuer_once(cli: Cli) -> None:
     assert "e-licence issuer (demo): new key and certificate" in cli("init").stdout
     assert "e-licence issuer" not in cli("init").stdout

@@ -14,8 +14,8 @@ from registry.pki import x509
 from registry.pki.keys import Algorithm, PrivateKey
 from registry.services import portal_seals
 from registry.services.context import ServiceContext
-from tests.conftest import SHENZHEN_USCC
-from tests.services.test_portal_seals import representative
+from tests.support.data import SHENZHEN_USCC
+from tests.support.portal_seals import representative
 
 
 def keygen(*args: str) -> Result:

@@ -8,14 +8,15 @@ import pytest
 from sqlalchemy import update
 
 from registry.db.models import Enterprise, NotificationDigest
-from tests.cli.test_cli import Cli, cli, ctx_of, last_line, ready  # noqa: F401 - fixtures
-from tests.conftest import SHENZHEN_USCC
-from tests.services.test_notify import Inbox, _free_port, inbox  # noqa: F401 - the SMTP fixture
+from tests.support.cli import Cli, ctx_of, last_line
+from tests.support.data import SHENZHEN_USCC
+from tests.support.mail import Inbox
+from tests.support.net import free_port
 
 OFFICE = "office@qianhai.example"
 
 
-def _smtp(cli: Cli, port: int) -> None:  # noqa: F811
+def _smtp(cli: Cli, port: int) -> None:
     cli.env.update(
         {
             "REGISTRY_SMTP_HOST": "127.0.0.1",
@@ -27,7 +28,7 @@ def _smtp(cli: Cli, port: int) -> None:  # noqa: F811
 
 
 @pytest.fixture
-def issued(ready: Cli, tmp_path: Path) -> str:  # noqa: F811
+def issued(ready: Cli, tmp_path: Path) -> str:
     ctx = ctx_of(ready)
     with ctx.transaction() as s:
         s.execute(update(Enterprise).where(Enterprise.uscc == SHENZHEN_USCC).values(contact_email=OFFICE))
@@ -48,7 +49,7 @@ def issued(ready: Cli, tmp_path: Path) -> str:  # noqa: F811
     return last_line(out)
 
 
-def test_notify_run_sends_each_digest_once_and_prints_what_it_did(ready: Cli, issued: str, inbox: Inbox) -> None:  # noqa: F811
+def test_notify_run_sends_each_digest_once_and_prints_what_it_did(ready: Cli, issued: str, inbox: Inbox) -> None:
     _smtp(ready, inbox.port)
     out = ready("notify", "run").stdout
     assert f"sent {SHENZHEN_USCC}: 1 notices to {OFFICE}" in out
@@ -60,15 +61,15 @@ def test_notify_run_sends_each_digest_once_and_prints_what_it_did(ready: Cli, is
     assert len(inbox.messages) == 1
 
 
-def test_notify_run_without_an_smtp_host_says_so_and_keeps_the_notices(ready: Cli, issued: str) -> None:  # noqa: F811
+def test_notify_run_without_an_smtp_host_says_so_and_keeps_the_notices(ready: Cli, issued: str) -> None:
     out = ready("notify", "run").stdout
     assert "SMTP not configured (REGISTRY_SMTP_HOST): nothing sent; 2 notices pending for 1 enterprises" in out
 
 
 def test_notify_run_exits_1_when_a_digest_could_not_be_sent_and_the_next_run_sends_it(
     ready: Cli, issued: str, inbox: Inbox
-) -> None:  # noqa: F811
-    _smtp(ready, _free_port())  # nobody listens there
+) -> None:
+    _smtp(ready, free_port())  # nobody listens there
     failed = ready("notify", "run", ok=False)
     assert failed.exit_code == 1
     assert (
@@ -85,13 +86,13 @@ def test_notify_run_exits_1_when_a_digest_could_not_be_sent_and_the_next_run_sen
     ctx.engine.dispose()
 
 
-def test_notify_run_every_loops_and_sends_once(ready: Cli, issued: str, inbox: Inbox) -> None:  # noqa: F811
+def test_notify_run_every_loops_and_sends_once(ready: Cli, issued: str, inbox: Inbox) -> None:
     _smtp(ready, inbox.port)
     out = ready("notify", "run", "--every", "0.1", "--rounds", "3").stdout
     assert out.count(f"sent {SHENZHEN_USCC}") == 1 and len(inbox.messages) == 1
 
 
-def test_an_unknown_time_zone_is_a_clear_error(ready: Cli) -> None:  # noqa: F811
+def test_an_unknown_time_zone_is_a_clear_error(ready: Cli) -> None:
     ready.env["REGISTRY_NOTIFY_TIMEZONE"] = "Mars/Olympus_Mons"
     result = ready("notify", "run", ok=False)
     assert result.exit_code != 0 and "REGISTRY_NOTIFY_TIMEZONE: unknown time zone 'Mars/Olympus_Mons'" in result.output

@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 from registry.pki import der, ses, x509
-from tests.cli.test_cli import Cli, cli, last_line, ready  # noqa: F401 - fixtures
-from tests.conftest import SHENZHEN_USCC, VECTORS
+from tests.support.cli import Cli, last_line
+from tests.support.data import SHENZHEN_USCC, VECTORS
 
 
-def _issue(ready: Cli, out: Path, alg: str = "sm2") -> str:  # noqa: F811
+def _issue(ready: Cli, out: Path, alg: str = "sm2") -> str:
     return last_line(
         ready(
             "seal",
@@ -32,7 +32,7 @@ def _issue(ready: Cli, out: Path, alg: str = "sm2") -> str:  # noqa: F811
     )
 
 
-def test_sign_then_verify_round_trip_and_exit_codes(ready: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_sign_then_verify_round_trip_and_exit_codes(ready: Cli, tmp_path: Path) -> None:
     es_id = _issue(ready, tmp_path / "seal")
     doc = tmp_path / "借款合同.pdf"
     doc.write_bytes(b"%PDF-1.7 a contract")
@@ -99,7 +99,7 @@ def test_sign_then_verify_round_trip_and_exit_codes(ready: Cli, tmp_path: Path) 
     assert ready("verify", str(tmp_path / "seal" / "seal.esl"), ok=False).exit_code == 1
 
 
-def test_sign_refuses_to_overwrite(ready: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_sign_refuses_to_overwrite(ready: Cli, tmp_path: Path) -> None:
     _issue(ready, tmp_path / "seal")
     doc = tmp_path / "d.txt"
     doc.write_text("x")
@@ -121,7 +121,7 @@ def test_sign_refuses_to_overwrite(ready: Cli, tmp_path: Path) -> None:  # noqa:
     assert res.exit_code == 2 and "already exists" in res.stderr and out.read_bytes() == b"keep"
 
 
-def test_signature_made_by_sign_verifies_with_openssl(ready: Cli, tmp_path: Path, openssl: str) -> None:  # noqa: F811
+def test_signature_made_by_sign_verifies_with_openssl(ready: Cli, tmp_path: Path, openssl: str) -> None:
     """Independent check: OpenSSL verifies the SM2 signature over TBS_Sign with the GM/T 0009 ID, and
     its SM3 of the document is the dataHash."""
     _issue(ready, tmp_path / "seal")
@@ -189,7 +189,7 @@ def test_signature_made_by_sign_verifies_with_openssl(ready: Cli, tmp_path: Path
     assert run.returncode != 0
 
 
-def test_verify_ofd_vector_from_the_command_line(ready: Cli) -> None:  # noqa: F811
+def test_verify_ofd_vector_from_the_command_line(ready: Cli) -> None:
     path = VECTORS / "V4RideRight.ofd"
     if not path.exists():
         return

@@ -39,7 +39,7 @@ from registry.pki.crl import (
 )
 from registry.pki.keys import Algorithm, PrivateKey, signature_algorithm_identifier
 from registry.pki.x509 import Name
-from tests.pki.helpers import PROPERTY, ossl, top_level
+from tests.support.pki import PROPERTY, ossl, top_level
 
 UTC = dt.UTC
 DISTID = "distid:1234567812345678"
@@ -954,7 +954,7 @@ def test_malformed_entries_are_refused_when_counted_or_when_read(p256: Pki) -> N
         ),  # indirect CRL
         der.seq(der.integer(1), der.tlv(der.UTC_TIME, b"2601010000Z")),
     ]  # malformed time
-    for i, entry in enumerate(bad):
+    for entry in bad:
         parsed = parse_crl(hand_crl(p256.keys["ca"], *head, der.seq(encode_entry(1, NOW), entry)))
         assert parsed.entry_count == 2
         entries = parsed.entries()

@@ -32,7 +32,7 @@ from registry.pki.keys import (
     sig_from_der,
     sig_to_der,
 )
-from tests.pki.helpers import ossl
+from tests.support.pki import ossl
 
 DISTID = "distid:1234567812345678"
 SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123

@@ -19,7 +19,7 @@ from registry.pki import der, ocsp
 from registry.pki.crl import CrlReason
 from registry.pki.keys import Algorithm, PrivateKey
 from registry.pki.x509 import Name
-from tests.pki.helpers import PROPERTY, ossl
+from tests.support.pki import PROPERTY, ossl
 
 NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(hours=24)

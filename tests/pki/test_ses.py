@@ -36,7 +36,7 @@ from registry.pki.ses import (
     verify_seal_signature,
     verify_signature_value,
 )
-from tests.conftest import VECTORS
+from tests.support.data import VECTORS
 
 # The vectors live in ../shared beside the repository; in CI their absence fails the run (conftest).
 needs_vectors = pytest.mark.skipif(

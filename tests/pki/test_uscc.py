@@ -93,7 +93,7 @@ def test_layers_value_letters_differently_M_is_22_for_orgcode_and_21_for_uscc():
     # (M = 21, K = 19, T = 26, P = 23) it would be '9'. (For the standard example body M000100Y the two
     # valuations happen to agree — M and Y shift the sum by 3 + 8 = 11 — so it cannot tell them apart.)
     weights = (3, 7, 9, 10, 5, 8, 4, 2)
-    wrong_sum = sum(ALPHABET.index(c) * w for c, w in zip("MA1K3BTP", weights))
+    wrong_sum = sum(ALPHABET.index(c) * w for c, w in zip("MA1K3BTP", weights, strict=True))
     assert str(11 - wrong_sum % 11) == "9"
     assert orgcode_check_char("MA1K3BTP") == "2"
     assert ALPHABET.index("M") == 21 and ord("M") - ord("A") + 10 == 22

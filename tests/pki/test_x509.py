@@ -34,7 +34,7 @@ from registry.pki.keys import (
     signature_algorithm_identifier,
 )
 from registry.pki.x509 import Certificate, CertificateError, CertificationRequest, Name
-from tests.pki.helpers import PROPERTY, ossl, top_level
+from tests.support.pki import PROPERTY, ossl, top_level
 
 DISTID = "distid:1234567812345678"
 USCC = "91440300MA5F12342Q"

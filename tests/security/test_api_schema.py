@@ -24,7 +24,7 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 @pytest.fixture
 def served(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    from tests.services.test_crl_publish import issue
+    from tests.support.seals import issue_with_algorithm as issue
 
     issue(ctx, "sm2")
     app = create_app({"TESTING": False}, ctx=ctx)

@@ -9,9 +9,9 @@ from sqlalchemy import text
 
 from registry.services import audit, audit_anchor, crl_publish
 from registry.services.context import ServiceContext
-from tests.cli.test_cli import Cli, cli, ctx_of, ready  # noqa: F401 - fixtures
-from tests.conftest import ADMIN
-from tests.services.test_audit_chain import behind_the_back, history, rehash, rows  # noqa: F401
+from tests.support.audit import behind_the_back, rehash, rows
+from tests.support.cli import Cli, ctx_of
+from tests.support.data import ADMIN
 
 
 def verify(ctx: ServiceContext) -> audit.ChainReport:
@@ -32,7 +32,7 @@ def cut_tail_and_move_head(ctx: ServiceContext, keep: int) -> None:
         conn.execute(text("UPDATE audit_chain_head SET last_seq = :s, last_hash = :h"), {"s": keep, "h": h})
 
 
-def test_a_cut_tail_with_the_head_moved_back_is_caught(history: ServiceContext) -> None:  # noqa: F811
+def test_a_cut_tail_with_the_head_moved_back_is_caught(history: ServiceContext) -> None:
     events = rows(history)
     cp = checkpoint(history)
     assert (cp.seq, cp.hash) == (events[-1].seq, events[-1].hash)
@@ -45,7 +45,7 @@ def test_a_cut_tail_with_the_head_moved_back_is_caught(history: ServiceContext) 
     assert "removed from the end" in report.problem.message
 
 
-def test_a_full_rewrite_with_recomputed_hashes_is_caught(history: ServiceContext) -> None:  # noqa: F811
+def test_a_full_rewrite_with_recomputed_hashes_is_caught(history: ServiceContext) -> None:
     events = rows(history)
     checkpoint(history)
     with behind_the_back(history) as conn:
@@ -57,7 +57,7 @@ def test_a_full_rewrite_with_recomputed_hashes_is_caught(history: ServiceContext
     assert "rewritten" in report.problem.message
 
 
-def test_a_new_checkpoint_is_refused_over_a_rewritten_chain(history: ServiceContext) -> None:  # noqa: F811
+def test_a_new_checkpoint_is_refused_over_a_rewritten_chain(history: ServiceContext) -> None:
     events = rows(history)
     first = checkpoint(history)
     with behind_the_back(history) as conn:
@@ -76,7 +76,7 @@ def test_a_new_checkpoint_is_refused_over_a_rewritten_chain(history: ServiceCont
     assert audit_anchor.newest_checkpoint(history).number == first.number  # type: ignore[union-attr]
 
 
-def test_a_forged_or_foreign_checkpoint_fails_the_check(history: ServiceContext) -> None:  # noqa: F811
+def test_a_forged_or_foreign_checkpoint_fails_the_check(history: ServiceContext) -> None:
     cp = checkpoint(history)
     data = json.loads(cp.path.read_text())
     data["seq"] = 1
@@ -99,7 +99,7 @@ def test_each_publish_run_writes_a_checkpoint_of_its_own_events(ctx: ServiceCont
     assert verify(ctx).ok
 
 
-def test_cli_checkpoint_then_verify_fails_with_exit_1_after_truncation(ready: Cli) -> None:  # noqa: F811
+def test_cli_checkpoint_then_verify_fails_with_exit_1_after_truncation(ready: Cli) -> None:
     r = ready("audit", "checkpoint")
     assert "signed by sm2-root" in r.stdout and "checkpoint-" in r.stdout
     assert "already records" in ready("audit", "checkpoint").stdout

@@ -13,8 +13,8 @@ from registry.domain.roles import Role
 from registry.pki import totp
 from registry.services import staff_auth, users
 from registry.services.context import ServiceContext
-from tests.cli.test_cli import Cli, cli, ctx_of, ready  # noqa: F401 - fixtures
-from tests.conftest import ADMIN, SHENZHEN_USCC
+from tests.support.cli import Cli, ctx_of
+from tests.support.data import ADMIN, SHENZHEN_USCC
 
 NEW = "correct horse battery staple 42"
 
@@ -35,7 +35,7 @@ def next_code(secret: str) -> str:
 
 
 @pytest.fixture
-def people(ready: Cli):  # type: ignore[no-untyped-def]  # noqa: F811
+def people(ready: Cli):  # type: ignore[no-untyped-def]
     ctx = ctx_of(ready)
     try:
         secrets = {
@@ -167,7 +167,7 @@ def test_an_account_without_a_second_factor_cannot_approve(people, tmp_path: Pat
     assert r.exit_code == 2 and "no second factor is enrolled" in r.stderr
 
 
-def test_break_glass_is_recorded_as_the_cli_users_act_with_the_reason(ready: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_break_glass_is_recorded_as_the_cli_users_act_with_the_reason(ready: Cli, tmp_path: Path) -> None:
     r = ready(
         "seal",
         "issue",

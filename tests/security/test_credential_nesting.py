@@ -11,8 +11,7 @@ from registry.pki import credential
 from registry.pki.keys import PrivateKey
 from registry.services.context import ServiceContext
 from registry.web import create_app
-from tests.services.test_elicence import issuer  # noqa: F401  (fixture)
-from tests.web.test_portal import login_page
+from tests.support.portal import login_page
 
 
 def _signed(ctx: ServiceContext, payload: bytes) -> str:
@@ -30,14 +29,14 @@ PAYLOADS = [
 
 
 @pytest.mark.parametrize("payload,message", PAYLOADS)
-def test_hostile_payloads_are_credential_errors(issuer: ServiceContext, payload: bytes, message: str) -> None:  # noqa: F811
+def test_hostile_payloads_are_credential_errors(issuer: ServiceContext, payload: bytes, message: str) -> None:
     key = PrivateKey.from_pem(issuer.settings.elicence_key.read_bytes())
     with pytest.raises(credential.CredentialError, match=message) as info:
         credential.parse_credential(_signed(issuer, payload), key.public_key)
     assert info.value.code and "电子营业执照凭证" in info.value.text("zh")
 
 
-def test_a_deep_credential_at_the_portal_is_refused_not_a_500(issuer: ServiceContext) -> None:  # noqa: F811
+def test_a_deep_credential_at_the_portal_is_refused_not_a_500(issuer: ServiceContext) -> None:
     app = create_app({"TESTING": True}, ctx=issuer)
     c = app.test_client()
     _challenge, token = login_page(c)

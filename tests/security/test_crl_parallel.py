@@ -16,8 +16,8 @@ from registry.pki import crl
 from registry.services import crl_publish
 from registry.services.context import ServiceContext
 from registry.services.crls import files as crl_files
-from tests.conftest import ADMIN
-from tests.services.test_crl_publish import _publisher_env
+from tests.support.cli import publisher_env
+from tests.support.data import ADMIN
 
 
 def test_a_second_publish_waits_and_keeps_the_first_ones_temp_file(ctx: ServiceContext, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -96,7 +96,7 @@ def test_only_dead_or_stale_temp_files_are_removed(tmp_path: Path) -> None:
 def test_two_publisher_processes_both_succeed(ctx: ServiceContext) -> None:
     crl_publish.publish(ctx, ADMIN)
     exe = Path(sys.executable).parent / "registry"
-    env = _publisher_env(ctx)
+    env = publisher_env(ctx)
     procs = [
         subprocess.Popen(
             [str(exe), "crl", "publish", "--all-shards"],
@@ -122,8 +122,7 @@ def test_two_publisher_processes_both_succeed(ctx: ServiceContext) -> None:
 def test_publish_now_in_parallel_never_fails(ctx: ServiceContext) -> None:
     from registry.domain.roles import Role
     from registry.web import create_app
-    from tests.web.test_admin_crls import publish_now
-    from tests.web.test_admin_seals import client_as
+    from tests.support.staff import client_as, publish_now
 
     app = create_app({"TESTING": True}, ctx=ctx)
     clients = [client_as(app, ctx, f"adm{i}", Role.ADMIN) for i in range(4)]

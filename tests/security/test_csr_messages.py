@@ -8,7 +8,9 @@ import pytest
 
 from registry.pki import x509
 from registry.services.context import ServiceContext
-from tests.web.test_portal_seals import alert, app, client_for, post_files, token  # noqa: F401  (fixture)
+from tests.support.portal import alert, client_for, post_files, token
+
+pytestmark = pytest.mark.demo_issuer  # the app fixture sets up the demo e-licence issuer first
 
 
 def _nest(depth: int) -> bytes:

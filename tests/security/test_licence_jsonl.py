@@ -13,9 +13,9 @@ from registry.db.models import Enterprise
 from registry.domain.licence_file import parse_licence_file
 from registry.domain.roles import Role
 from registry.services.context import ServiceContext
-from tests.cli.test_cli import Cli, cli  # noqa: F401  (fixture)
-from tests.conftest import SHENZHEN_USCC
-from tests.web.test_admin_enterprises import app, client_as, rows_of, upload  # noqa: F401  (fixture)
+from tests.support.cli import Cli
+from tests.support.data import SHENZHEN_USCC
+from tests.support.enterprises import client_as, rows_of, upload
 
 TODAY = dt.date(2025, 1, 1)
 FUTIAN_USCC = "91440300MA5GK7B25F"
@@ -35,9 +35,9 @@ HUGE_NUMBER = '{"uscc": 1' + "0" * 100_000 + "}"
 DEEP_VALUE = '{"uscc": ' + "[" * 3000 + "]" * 3000 + "}"
 # the row names one enterprise first, then (duplicate key) cancels another
 DUPLICATE = (
-    '{"uscc": "%s", "name": "深圳市福田样例贸易有限公司", "legal_representative": "李四", '
-    '"entity_type": "有限责任公司", "address": "", "registered_on": "2020-08-11", "uscc": "%s", '
-    '"status": "cancelled"}' % (FUTIAN_USCC, SHENZHEN_USCC)
+    f'{{"uscc": "{FUTIAN_USCC}", "name": "深圳市福田样例贸易有限公司", "legal_representative": "李四", '
+    f'"entity_type": "有限责任公司", "address": "", "registered_on": "2020-08-11", "uscc": "{SHENZHEN_USCC}", '
+    '"status": "cancelled"}'
 )
 
 HOSTILE = [
@@ -96,7 +96,7 @@ def test_hostile_upload_is_a_report_not_a_500_and_speaks_chinese(app, ctx: Servi
     assert "嵌套超过" in page and "出现了两次" in page and "nested more than" not in page
 
 
-def test_cli_reports_hostile_lines_without_a_traceback(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+def test_cli_reports_hostile_lines_without_a_traceback(cli: Cli, tmp_path: Path) -> None:
     cli("init")
     f = tmp_path / "feed.jsonl"
     f.write_text("\n".join([DEEP_ARRAY, DEEP_OBJECT, HUGE_NUMBER, DUPLICATE]) + "\n", encoding="utf-8")

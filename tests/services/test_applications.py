@@ -8,36 +8,11 @@ from sqlalchemy import select
 from registry.db.models import AuditEvent, SealApplication
 from registry.domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from registry.domain.roles import Role
-from registry.pki import ses, x509
-from registry.pki.csr import build_csr
-from registry.pki.keys import Algorithm, PrivateKey
+from registry.pki import ses
 from registry.services import applications, licences, seals
 from registry.services.context import Actor, ServiceContext
-from tests.conftest import CANCELLED_USCC, SHENZHEN_USCC
-
-
-def staff_actor(ctx: ServiceContext, name: str) -> Actor:
-    from registry.services.users import staff_actors
-
-    with ctx.reader() as s:
-        return staff_actors(s, {name: "test"})[name]
-
-
-def csr_for(uscc: str, alg: Algorithm = Algorithm.SM2) -> tuple[PrivateKey, bytes]:
-    key = PrivateKey.generate(alg)
-    return key, build_csr(key, x509.Name.build(C="CN", CN="测试", organizationIdentifier=uscc)).encode()
-
-
-def submit(ctx: ServiceContext, uscc: str = SHENZHEN_USCC, channel: str = "counter") -> int:
-    _key, csr = csr_for(uscc)
-    return applications.submit(
-        ctx,
-        staff_actor(ctx, "olivia"),
-        uscc=uscc,
-        seal_type="contract",
-        key=seals.KeyMaterial(csr=csr),
-        channel=channel,
-    )
+from tests.support.applications import csr_for, staff_actor, submit
+from tests.support.data import CANCELLED_USCC, SHENZHEN_USCC
 
 
 def events(ctx: ServiceContext, app_id: int) -> list[str]:
@@ -158,7 +133,7 @@ def test_submission_checks(ctx: ServiceContext, fingerprint) -> None:  # type: i
 
 
 def test_licence_cancelled_after_review_blocks_approval(ctx: ServiceContext) -> None:
-    from tests.conftest import ADMIN
+    from tests.support.data import ADMIN
 
     app_id = submit(ctx)
     applications.review(ctx, staff_actor(ctx, "olivia"), app_id)

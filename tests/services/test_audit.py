@@ -11,7 +11,7 @@ from registry.domain.errors import Conflict
 from registry.domain.roles import Role
 from registry.services import users
 from registry.services.context import ServiceContext
-from tests.conftest import ADMIN
+from tests.support.data import ADMIN
 
 
 @pytest.mark.parametrize("statement", ["UPDATE audit_events SET actor = 'mallory'", "DELETE FROM audit_events"])

@@ -19,7 +19,7 @@ from registry.pki.keys import Algorithm
 from registry.services import crl_publish
 from registry.services.context import ServiceContext
 from registry.services.crls import files as crl_files
-from tests.conftest import ADMIN, NOW
+from tests.support.data import ADMIN, NOW
 
 SHARDS = 5
 

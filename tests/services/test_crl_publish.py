@@ -22,24 +22,11 @@ from registry.pki.crl import CrlReason
 from registry.services import licences, revocation, seals
 from registry.services.context import ServiceContext
 from registry.services.crls import publish as crl_publish
-from tests.conftest import ADMIN, NOW, SHENZHEN_USCC
+from tests.support.cli import publisher_env
+from tests.support.data import ADMIN, NOW, SHENZHEN_USCC
+from tests.support.seals import issue_with_algorithm as issue
 
 AT = NOW + dt.timedelta(hours=1)  # verification time: independent of the day the tests run
-
-
-def issue(ctx: ServiceContext, alg: str, seal_type: str = "finance") -> seals.IssueResult:
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=SHENZHEN_USCC,
-            seal_type=seal_type,
-            key=seals.KeyMaterial(generate=True),
-            operator="olivia",
-            approver="rita",
-            algorithm=alg,
-        ),
-    )
 
 
 def publish(ctx: ServiceContext) -> dict[str, crl_publish.Published]:
@@ -305,21 +292,6 @@ def test_publishing_refuses_to_replace_a_crl_with_a_lower_or_equal_number(ctx: S
     assert not list(path.parent.glob(".*.tmp"))
 
 
-def _publisher_env(ctx: ServiceContext, **extra: str) -> dict[str, str]:
-    s = ctx.settings
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "REGISTRY_INSTANCE_PATH": str(s.instance_path),
-        "REGISTRY_DATABASE_URL": s.database_url,
-        "REGISTRY_KEK": "11" * 32,
-        "REGISTRY_BASE_URL": s.base_url,
-        "REGISTRY_CRL_SHARDS": str(s.crl_shards),
-        "REGISTRY_PUBLISH_DIR": str(s.publish_dir),
-    }
-    env.update(extra)
-    return env
-
-
 def test_publisher_killed_between_write_and_rename_leaves_the_old_crl_and_the_next_run_recovers(
     ctx: ServiceContext, tmp_path: Path
 ) -> None:
@@ -330,7 +302,7 @@ def test_publisher_killed_between_write_and_rename_leaves_the_old_crl_and_the_ne
     exe = Path(sys.executable).parent / "registry"
     proc = subprocess.Popen(
         [str(exe), "crl", "publish", "--issuer", "sm2-root"],
-        env=_publisher_env(ctx, REGISTRY_TEST_HOLD_BEFORE_RENAME=str(marker)),
+        env=publisher_env(ctx, REGISTRY_TEST_HOLD_BEFORE_RENAME=str(marker)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -378,7 +350,7 @@ def test_concurrent_publishers_never_duplicate_or_reverse_a_number(ctx: ServiceC
 
     with ctx.reader() as s:
         issuer_id = s.scalar(select(Authority.id).where(Authority.name == "sm2-issuing"))
-    env = _publisher_env(ctx)
+    env = publisher_env(ctx)
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", _RESERVE, str(issuer_id)],

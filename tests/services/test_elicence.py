@@ -10,15 +10,7 @@ from registry.pki import credential
 from registry.pki.keys import Algorithm, PrivateKey
 from registry.services import elicence, licences
 from registry.services.context import ServiceContext
-from tests.conftest import ADMIN, CANCELLED_USCC, SHENZHEN_USCC, UNKNOWN_USCC
-
-
-@pytest.fixture
-def issuer(ctx: ServiceContext) -> ServiceContext:
-    assert elicence.ensure_demo_issuer(ctx) is True
-    assert elicence.ensure_demo_issuer(ctx) is False  # idempotent
-    assert oct(ctx.settings.elicence_key.stat().st_mode & 0o777) == "0o600"
-    return ctx
+from tests.support.data import ADMIN, CANCELLED_USCC, SHENZHEN_USCC, UNKNOWN_USCC
 
 
 def verify(ctx: ServiceContext, token: str, challenge: str = "c-1") -> elicence.Identity:

@@ -10,38 +10,13 @@ from sqlalchemy import func, select
 from registry.db.models import AuditEvent, SealApplication
 from registry.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from registry.domain.roles import Role
-from registry.pki.uscc import orgcode_check_char, uscc_check_char
-from registry.services import enterprise_admin, licences, revocation, seals
+from registry.services import enterprise_admin, licences, revocation
 from registry.services.context import Actor, ServiceContext
-from tests.conftest import ADMIN, CANCELLED_USCC, SHENZHEN_USCC, UNKNOWN_USCC
+from tests.support.data import ADMIN, CANCELLED_USCC, SHENZHEN_USCC, UNKNOWN_USCC
+from tests.support.enterprises import HEADER, issue, load, make_uscc
 
-HEADER = "uscc,name,legal_representative,entity_type,address,registered_on,status\n"
 OPERATOR = Actor("olivia", roles=frozenset({Role.OPERATOR}))
 AUDITOR = Actor("aud", roles=frozenset({Role.AUDITOR}))
-
-
-def make_uscc(i: int) -> str:
-    body = f"E{i:07d}"
-    first17 = "91440300" + body + orgcode_check_char(body)
-    return first17 + uscc_check_char(first17)
-
-
-def load(ctx: ServiceContext, names: list[str], start: int = 0) -> list[str]:
-    codes = [make_uscc(start + i) for i in range(len(names))]
-    csv = HEADER + "".join(f"{c},{n},王五,有限责任公司,深圳市,2020-01-01,active\n" for c, n in zip(codes, names))
-    report = licences.import_licences(ctx, ADMIN, csv.encode(), "test.csv")
-    assert not report.errors, report.errors
-    return codes
-
-
-def issue(ctx: ServiceContext, seal_type: str = "finance", uscc: str = SHENZHEN_USCC) -> str:
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia", approver="rita"
-        ),
-    ).es_id
 
 
 def walk(ctx: ServiceContext, query: str, limit: int) -> list[tuple[str, str]]:
@@ -76,7 +51,8 @@ def test_name_search_visits_every_match_once_in_name_order_even_with_equal_names
         licences.set_licence_status(ctx, ADMIN, code, "active", name=names[0])
     got = walk(ctx, "深圳市甲", limit)
     want = sorted(
-        ((n, c) for n, c in zip(names, codes) if n.startswith("深圳市甲")), key=lambda nc: (nc[0], codes.index(nc[1]))
+        ((n, c) for n, c in zip(names, codes, strict=True) if n.startswith("深圳市甲")),
+        key=lambda nc: (nc[0], codes.index(nc[1])),
     )
     assert got == want
     assert len(set(got)) == len(got) == 8
@@ -119,7 +95,7 @@ def test_upper_bound() -> None:
 
 
 def test_detail_has_the_seals_applications_and_licence_history(ctx: ServiceContext) -> None:
-    from tests.services.test_applications import submit
+    from tests.support.applications import submit
 
     es_id = issue(ctx)
     app_id = submit(ctx)

@@ -16,21 +16,8 @@ from registry.pki.csr import build_csr
 from registry.pki.keys import Algorithm, PrivateKey
 from registry.services import authorities, seals
 from registry.services.context import ServiceContext
-from tests.conftest import ADMIN, CANCELLED_USCC, NOW, SHENZHEN_USCC, UNKNOWN_USCC
-
-OTHER_USCC = "91440300MA5GK7B25F"
-
-
-def issue(ctx: ServiceContext, **kw) -> seals.IssueResult:  # type: ignore[no-untyped-def]
-    args = dict(
-        uscc=SHENZHEN_USCC,
-        seal_type="finance",
-        key=seals.KeyMaterial(generate=True),
-        operator="olivia",
-        approver="rita",
-    )
-    args.update(kw)
-    return seals.issue_seal(ctx, ADMIN, seals.IssueRequest(**args))
+from tests.support.data import ADMIN, CANCELLED_USCC, NOW, OTHER_USCC, SHENZHEN_USCC, UNKNOWN_USCC
+from tests.support.seals import issue_with as issue
 
 
 def csr_for(alg: Algorithm, uscc: str = SHENZHEN_USCC) -> tuple[PrivateKey, bytes]:
@@ -213,7 +200,7 @@ def test_wrong_curve_key_is_refused(ctx: ServiceContext, fingerprint) -> None:  
 def test_issuance_needs_the_hierarchy(bare_ctx: ServiceContext) -> None:
     from registry.domain.roles import Role
     from registry.services import licences, users
-    from tests.conftest import DEMO_CSV
+    from registry.services.demo import DEMO_CSV
 
     users.add_user(bare_ctx, ADMIN, "olivia", [Role.OPERATOR])
     users.add_user(bare_ctx, ADMIN, "rita", [Role.REVIEWER])
@@ -289,7 +276,7 @@ def test_standard_set_of_four_is_issued_in_one_transaction(ctx: ServiceContext) 
         rows = s.scalars(select(Seal).order_by(Seal.id)).all()
         assert [row.seal_type for row in rows] == list(STANDARD_SET)
         assert [row.id for row in rows] == [r.seal_id for r in results]
-        for row, res in zip(rows, results):
+        for row, res in zip(rows, results, strict=True):
             assert row.es_id == res.es_id and row.application.id == res.application_id
             assert [c.der for c in row.certificates] == [res.certificate_der]
         assert s.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "seal.issued")) == 4

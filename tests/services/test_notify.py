@@ -3,18 +3,11 @@ per enterprise per local day, delivered to a real SMTP server on loopback (aiosm
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import socket
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import delete, func, select, update
 
 from registry.db.models import (
@@ -29,8 +22,10 @@ from registry.db.models import (
 from registry.services import applications, licences, notify, revocation, seals
 from registry.services.context import ServiceContext
 from registry.services.core.leases import lease
-from tests.conftest import ADMIN, NOW, SHENZHEN_USCC
-from tests.services.test_applications import staff_actor, submit
+from tests.support.applications import staff_actor, submit
+from tests.support.data import ADMIN, NOW, SHENZHEN_USCC
+from tests.support.mail import Inbox
+from tests.support.net import free_port
 
 FUTIAN_USCC = "91440300MA5GK7B25F"
 QIANHAI = "深圳市前海示范科技有限公司"
@@ -40,62 +35,6 @@ OFFICE = "office@qianhai.example"
 
 # ------------------------------------------------------------------------------------------------
 # A real SMTP server on 127.0.0.1
-
-
-@dataclass
-class Received:
-    sender: str
-    recipients: list[str]
-    message: EmailMessage
-
-    @property
-    def text(self) -> str:
-        return self.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-
-    @property
-    def html(self) -> str:
-        return self.message.get_body(("html",)).get_content()  # type: ignore[union-attr]
-
-
-@dataclass
-class Inbox:
-    port: int
-    messages: list[Received] = field(default_factory=list)
-    fail_data: str | None = None  # e.g. "451 ...": refuse every message at DATA
-    refuse_rcpt: str | None = None  # e.g. "550 ...": refuse every recipient
-    gate: threading.Event | None = None  # hold each message at DATA until set
-    entered: threading.Event = field(default_factory=threading.Event)
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
-        if self.refuse_rcpt:
-            return self.refuse_rcpt
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.entered.set()
-        if self.gate is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self.gate.wait)
-        if self.fail_data:
-            return self.fail_data
-        msg = message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def inbox() -> Iterator[Inbox]:
-    box = Inbox(_free_port())
-    controller = Controller(box, hostname="127.0.0.1", port=box.port)
-    controller.start()
-    yield box
-    controller.stop()
 
 
 def set_contact(ctx: ServiceContext, uscc: str, email: str) -> None:
@@ -379,7 +318,7 @@ def test_a_failed_send_is_retried_by_the_next_run_and_never_duplicated(mctx: Ser
 def test_a_server_that_cannot_be_reached_fails_the_run_and_a_later_day_sends_it_once(
     mctx: ServiceContext, inbox: Inbox
 ) -> None:
-    use_smtp(mctx, _free_port())  # nothing listens there
+    use_smtp(mctx, free_port())  # nothing listens there
     set_contact(mctx, FUTIAN_USCC, "finance@futian.example")
     issue(mctx)
     issue(mctx, "finance", FUTIAN_USCC)

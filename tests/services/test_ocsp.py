@@ -15,7 +15,7 @@ from registry.pki import x509
 from registry.pki.crl import CrlReason
 from registry.services import authorities, licences, ocsp, revocation, seals
 from registry.services.context import ServiceContext
-from tests.conftest import ADMIN, NOW, SHENZHEN_USCC
+from tests.support.data import ADMIN, NOW, SHENZHEN_USCC
 
 
 def issue(ctx: ServiceContext, alg: str = "ecdsa") -> seals.IssueResult:
@@ -262,7 +262,7 @@ def test_registry_ocsp_refresh_command(ctx: ServiceContext) -> None:
     from click.testing import CliRunner
 
     from registry.cli import main
-    from tests.conftest import TEST_KEK
+    from tests.support.data import TEST_KEK
 
     issue(ctx)
     env = {

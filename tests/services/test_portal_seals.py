@@ -14,8 +14,6 @@ from sqlalchemy import select
 
 from registry.db.models import (
     Certificate,
-    Enterprise,
-    EnterprisePerson,
     Revocation,
     RevocationEvent,
     Seal,
@@ -29,82 +27,8 @@ from registry.pki.csr import build_csr
 from registry.pki.keys import Algorithm, PrivateKey
 from registry.services import crl_publish, portal_seals, seals
 from registry.services.context import ServiceContext
-from registry.services.portal_access import Principal
-from tests.conftest import ADMIN, SHENZHEN_USCC
-
-OTHER_USCC = "91440300MA5GK7B25F"
-
-
-def csr_for(uscc: str, alg: Algorithm = Algorithm.SM2) -> tuple[PrivateKey, bytes]:
-    key = PrivateKey.generate(alg)
-    return key, build_csr(key, x509.Name.build(C="CN", CN="印章", organizationIdentifier=uscc)).encode()
-
-
-def representative(ctx: ServiceContext, uscc: str = SHENZHEN_USCC) -> Principal:
-    with ctx.reader() as s:
-        ent = s.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
-        assert ent is not None
-        return Principal(enterprise_id=ent.id, uscc=ent.uscc, enterprise_name=ent.name, person=ent.legal_representative)
-
-
-def person(ctx: ServiceContext, grants: dict[str, str], uscc: str = SHENZHEN_USCC, username: str = "wang") -> Principal:
-    """An authorised person of the enterprise with these grants (esID → hold/manage)."""
-    lr = representative(ctx, uscc)
-    now = ctx.clock.now()
-    with ctx.transaction() as s:
-        p = EnterprisePerson(
-            enterprise_id=lr.enterprise_id,
-            username=username,
-            display_name="王会计",
-            email="",
-            password_hash="x",
-            must_change_password=False,
-            active=True,
-            created_at=now,
-            created_by="test",
-            totp_enabled=True,
-        )
-        s.add(p)
-        s.flush()
-        for code, authority in grants.items():
-            seal_id = s.scalar(select(Seal.id).where(Seal.es_id == code))
-            s.add(SealGrant(person_id=p.id, seal_id=seal_id, authority=authority, granted_at=now, granted_by="test"))
-        pid = p.id
-    return Principal(
-        enterprise_id=lr.enterprise_id,
-        uscc=lr.uscc,
-        enterprise_name=lr.enterprise_name,
-        person="王会计",
-        person_id=pid,
-        username=username,
-    )
-
-
-def issue(
-    ctx: ServiceContext, uscc: str = SHENZHEN_USCC, seal_type: str = "finance", alg: Algorithm = Algorithm.SM2
-) -> tuple[str, PrivateKey]:
-    key, req = csr_for(uscc, alg)
-    r = seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(csr=req), operator="olivia", approver="rita"
-        ),
-    )
-    return r.es_id, key
-
-
-def png(size: int = 128) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGBA", (size, size), (200, 16, 46, 255)).save(out, format="PNG")
-    return out.getvalue()
-
-
-def into_window(ctx: ServiceContext, code: str, days_left: int = 30) -> None:
-    with ctx.reader() as s:
-        end = s.scalar(select(Seal.valid_end).where(Seal.es_id == code))
-    ctx.clock.at = end - dt.timedelta(days=days_left)  # type: ignore[attr-defined]
-
+from tests.support.data import ADMIN, OTHER_USCC, SHENZHEN_USCC
+from tests.support.portal_seals import csr_for, into_window, issue, person, png, representative
 
 # ------------------------------------------------------------------------------------------------
 # Applying
@@ -179,7 +103,7 @@ def test_preview_is_the_picture_issued_without_an_upload(ctx: ServiceContext) ->
     preview = portal_seals.preview_picture(ctx, lr, "02")
     ids = portal_seals.apply(ctx, lr, [portal_seals.ApplyItem("02", csr_for(SHENZHEN_USCC)[1])])
     from registry.services import applications
-    from tests.services.test_applications import staff_actor
+    from tests.support.applications import staff_actor
 
     applications.review(ctx, staff_actor(ctx, "olivia"), ids[0])
     applications.approve(ctx, staff_actor(ctx, "rita"), ids[0])

@@ -14,7 +14,7 @@ from registry.pki import crl, ses, x509
 from registry.pki.crl import CrlReason
 from registry.services import licences, revocation, seals
 from registry.services.context import ServiceContext
-from tests.conftest import ADMIN, NOW, SHENZHEN_USCC
+from tests.support.data import ADMIN, NOW, SHENZHEN_USCC
 
 
 def issue(ctx: ServiceContext, seal_type: str = "finance", alg: str = "sm2") -> seals.IssueResult:
@@ -234,7 +234,7 @@ def test_rename_revokes_as_affiliation_changed_and_opens_reissue_applications(ct
 
 
 def test_address_change_leaves_seals_alone(ctx: ServiceContext, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import DEMO_CSV
+    from registry.services.demo import DEMO_CSV
 
     r = issue(ctx)
     report = licences.import_licences(ctx, ADMIN, DEMO_CSV.replace("前海大道1号", "前海大道100号").encode(), "x.csv")
@@ -243,7 +243,7 @@ def test_address_change_leaves_seals_alone(ctx: ServiceContext, tmp_path) -> Non
 
 
 def test_licence_reimport_with_a_new_legal_representative_revokes(ctx: ServiceContext) -> None:
-    from tests.conftest import DEMO_CSV
+    from registry.services.demo import DEMO_CSV
 
     r = issue(ctx)
     report = licences.import_licences(ctx, ADMIN, DEMO_CSV.replace(",张三,", ",张三丰,").encode(), "x.csv")

@@ -13,8 +13,8 @@ from registry.domain.seal_types import SealType
 from registry.pki import picture, ses
 from registry.services import licences, seals
 from registry.services.context import ServiceContext
-from tests.conftest import ADMIN, SHENZHEN_USCC
-from tests.services.test_issue import issue
+from tests.support.data import ADMIN, SHENZHEN_USCC
+from tests.support.seals import issue_with as issue
 
 LONG_NAME = "深圳市前海深港现代服务业合作区国际供应链管理与跨境电子商务综合服务示范科技发展有限责任公司"  # 45
 LONG_USCC = "91440300MA5K56788C"

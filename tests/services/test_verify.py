@@ -15,7 +15,7 @@ from registry.pki.crl import CrlReason
 from registry.pki.keys import Algorithm, PrivateKey
 from registry.services import revocation, seals, signing, verify
 from registry.services.context import ServiceContext
-from tests.conftest import ADMIN, NOW, SHENZHEN_USCC, VECTORS
+from tests.support.data import ADMIN, NOW, SHENZHEN_USCC, VECTORS
 
 DOC = "采购合同 No. 2026-118：甲方向乙方采购电子印章服务。".encode()
 

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 from registry.domain.roles import Role
 from registry.services import applications
 from registry.services.context import ServiceContext
-from registry.web import create_app
-from tests.services.test_applications import staff_actor, submit
-from tests.web.test_admin_auth import page_csrf
-from tests.web.test_admin_seals import client_as
-
-
-@pytest.fixture
-def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    return create_app({"TESTING": True}, ctx=ctx)
+from tests.support.applications import staff_actor, submit
+from tests.support.staff import client_as, page_csrf
 
 
 def post(client, url: str, page: str, **data):  # type: ignore[no-untyped-def]

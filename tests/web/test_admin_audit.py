@@ -14,18 +14,12 @@ from registry.domain.errors import PermissionDenied, ValidationError
 from registry.domain.roles import Role
 from registry.services import audit, audit_log, revocation, users
 from registry.services.context import Actor, ServiceContext
-from registry.web import create_app
-from tests.conftest import ADMIN, NOW
-from tests.services.test_audit_chain import make_history, tamper
-from tests.web.test_admin_auth import page_csrf
-from tests.web.test_admin_seals import client_as, issue
+from tests.support.audit import make_history, tamper
+from tests.support.data import ADMIN, NOW
+from tests.support.seals import issue
+from tests.support.staff import client_as, page_csrf
 
 AUDITOR = Actor("aud", roles=frozenset({Role.AUDITOR}))
-
-
-@pytest.fixture
-def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    return create_app({"TESTING": True}, ctx=ctx)
 
 
 def seqs(html: str) -> list[int]:

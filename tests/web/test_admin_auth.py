@@ -8,70 +8,15 @@ import pytest
 from sqlalchemy import select
 
 from registry.db.models import AuditEvent, User
-from registry.domain.roles import Role
 from registry.pki import totp
-from registry.services import users
 from registry.services.context import ServiceContext
-from registry.web import create_app
-from tests.conftest import ADMIN
-
-NEW_PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    return create_app({"TESTING": True}, ctx=ctx)
+from tests.support.data import ADMIN
+from tests.support.staff import NEW_PASSWORD, csrf, page_csrf, sign_in, staff
 
 
 @pytest.fixture
 def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
-
-
-def csrf(html: str) -> str:
-    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html
-    )
-    assert m, "no CSRF token in the page"
-    return m.group(1)
-
-
-def page_csrf(client, path: str) -> str:  # type: ignore[no-untyped-def]
-    return csrf(client.get(path).get_data(as_text=True))
-
-
-def staff(ctx: ServiceContext, name: str = "sam", roles: tuple[Role, ...] = (Role.OPERATOR,)) -> str:
-    _user, password = users.add_user(ctx, ADMIN, name, list(roles))
-    return password
-
-
-def sign_in(client, ctx: ServiceContext, name: str, password: str, *, change_password: bool = True) -> str:  # type: ignore[no-untyped-def]
-    """The whole first sign-in as a person does it; returns the TOTP secret they scanned."""
-    r = client.post(
-        "/admin/login", data={"username": name, "password": password, "csrf_token": page_csrf(client, "/admin/login")}
-    )
-    assert r.status_code == 302 and r.headers["Location"].endswith("/admin/login/enrol"), r.get_data(as_text=True)[:500]
-    html = client.get("/admin/login/enrol").get_data(as_text=True)
-    assert 'src="data:image/png;base64,' in html
-    secret = re.search(r'<code id="totp-secret"[^>]*>([A-Z2-7 ]+)</code>', html).group(1).replace(" ", "")  # type: ignore[union-attr]
-    r = client.post(
-        "/admin/login/enrol", data={"code": totp.code_at(secret, ctx.clock.now()), "csrf_token": csrf(html)}
-    )
-    assert r.status_code == 302 and r.headers["Location"].endswith("/admin/"), r.get_data(as_text=True)[:500]
-    if change_password:
-        r = client.get("/admin/")
-        assert r.status_code == 302 and r.headers["Location"].endswith("/admin/password")
-        r = client.post(
-            "/admin/password",
-            data={
-                "current": password,
-                "new": NEW_PASSWORD,
-                "confirm": NEW_PASSWORD,
-                "csrf_token": page_csrf(client, "/admin/password"),
-            },
-        )
-        assert r.status_code == 302
-    return secret
 
 
 def test_first_sign_in_enrols_totp_then_forces_a_new_password(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
@@ -272,7 +217,7 @@ def test_catalog_is_up_to_date_with_the_source(tmp_path) -> None:  # type: ignor
 
 def test_dashboard_figures(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     from registry.services import revocation, seals
-    from tests.conftest import SHENZHEN_USCC
+    from tests.support.data import SHENZHEN_USCC
 
     r = seals.issue_seal(
         ctx,

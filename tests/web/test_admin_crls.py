@@ -14,24 +14,14 @@ from registry.domain.roles import Role
 from registry.services import crl_admin, crl_publish
 from registry.services.context import Actor, ServiceContext
 from registry.services.core import leases
-from registry.web import create_app
-from tests.conftest import ADMIN
-from tests.web.test_admin_auth import page_csrf
-from tests.web.test_admin_seals import client_as, issue
-
-
-@pytest.fixture
-def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    return create_app({"TESTING": True}, ctx=ctx)
+from tests.support.data import ADMIN
+from tests.support.seals import issue
+from tests.support.staff import client_as, publish_now
 
 
 def numbers(html: str) -> dict[str, int]:
     """CRL path → number as listed on the page."""
     return {path: int(n) for path, n in re.findall(r'data-path="([^"]+)" class="crl-number">(\d+)</a>', html)}
-
-
-def publish_now(client):  # type: ignore[no-untyped-def]
-    return client.post("/admin/crls/publish", data={"csrf_token": page_csrf(client, "/admin/crls")})
 
 
 def test_every_staff_member_sees_the_published_crls(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]

@@ -13,38 +13,14 @@ from sqlalchemy import func, select
 from registry.db.models import AuditEvent, LicenceRecord, Seal, SealApplication
 from registry.domain.roles import Role
 from registry.domain.states import SealStatus
-from registry.services import revocation, seals
+from registry.services import revocation
 from registry.services.context import ServiceContext
 from registry.web import create_app
-from tests.conftest import ADMIN, CANCELLED_USCC, SHENZHEN_USCC, UNKNOWN_USCC
-from tests.services.test_enterprise_admin import HEADER, load, make_uscc
-from tests.web.test_admin_auth import csrf, page_csrf, sign_in, staff
+from tests.support.data import ADMIN, CANCELLED_USCC, SHENZHEN_USCC, UNKNOWN_USCC
+from tests.support.enterprises import HEADER, client_as, issue, load, make_uscc, rows_of, upload
+from tests.support.staff import csrf, page_csrf
 
 FUTIAN_USCC = "91440300MA5GK7B25F"
-
-
-@pytest.fixture
-def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    return create_app({"TESTING": True}, ctx=ctx)
-
-
-def client_as(app, ctx: ServiceContext, name: str, *roles: Role, english: bool = True):  # type: ignore[no-untyped-def]
-    """A signed-in client; in English, so the assertions do not depend on the Chinese catalog."""
-    client = app.test_client()
-    sign_in(client, ctx, name, staff(ctx, name, roles))
-    if english:
-        client.post("/admin/language/en", data={"csrf_token": page_csrf(client, "/admin/"), "next": "/admin/"})
-    return client
-
-
-def issue(ctx: ServiceContext, seal_type: str = "finance", uscc: str = SHENZHEN_USCC) -> str:
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia", approver="rita"
-        ),
-    ).es_id
 
 
 def seal_states(ctx: ServiceContext, uscc: str = SHENZHEN_USCC) -> dict[str, tuple[str, str | None]]:
@@ -61,15 +37,6 @@ def hidden(page: str, name: str) -> str:
     m = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)">', page)
     assert m, f"no hidden {name} field"
     return htmlmod.unescape(m.group(1))
-
-
-def upload(client, data: bytes, filename: str = "licences.csv"):  # type: ignore[no-untyped-def]
-    token = page_csrf(client, "/admin/licences/import")
-    return client.post(
-        "/admin/licences/import",
-        data={"csrf_token": token, "file": (io.BytesIO(data), filename)},
-        content_type="multipart/form-data",
-    )
 
 
 # -- list and detail ------------------------------------------------------------------------------
@@ -99,7 +66,7 @@ def test_search_by_uscc_and_name_prefix_with_keyset_pages(app, ctx: ServiceConte
 
 
 def test_detail_shows_licence_seals_applications_and_history(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
-    from tests.services.test_applications import submit
+    from tests.support.applications import submit
 
     es_id = issue(ctx)
     app_id = submit(ctx)
@@ -163,16 +130,6 @@ def test_markup_in_licence_data_is_escaped_everywhere(app, ctx: ServiceContext) 
 # -- licence import -------------------------------------------------------------------------------
 
 
-def rows_of(page: str) -> list[tuple[int, str, str]]:
-    """(line, USCC, outcome) of each row of the import report."""
-    table = page.split('id="rows"')[1].split("</table>")[0]
-    out = []
-    for m in re.finditer(r'<tr class="row-(\w+)"><td>(\d+)</td>\s*<td>(.*?)</td>', table, re.S):
-        uscc = re.search(r"<code>([^<]*)</code>", m.group(3))
-        out.append((int(m.group(2)), uscc.group(1) if uscc else "", m.group(1)))
-    return out
-
-
 def total(page: str, name: str) -> int:
     m = re.search(rf'id="total-{name}">(\d+)<', page)
     assert m, name
@@ -220,9 +177,9 @@ def test_import_upload_reports_every_row(app, ctx: ServiceContext) -> None:  # t
 def test_import_takes_json_lines(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     new = make_uscc(3)
     jsonl = (
-        '{"uscc": "%s", "name": "深圳市行式有限公司", "legal_representative": "王五", "entity_type": "有限责任公司", '
+        f'{{"uscc": "{new}", "name": "深圳市行式有限公司", "legal_representative": "王五", "entity_type": "有限责任公司", '
         '"address": "", "registered_on": "2022-02-02", "status": "active"}\n'
-        "not json\n" % new
+        "not json\n"
     )
     c = client_as(app, ctx, "sam", Role.OPERATOR)
     page = upload(c, jsonl.encode(), "feed.jsonl").get_data(as_text=True)

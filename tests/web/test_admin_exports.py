@@ -17,24 +17,13 @@ from registry.pki import ses
 from registry.pki.uscc import uscc_check_char
 from registry.services import audit, exports, licences, revocation, seals
 from registry.services.context import Actor, ServiceContext
-from registry.web import create_app
-from tests.conftest import ADMIN, CANCELLED_USCC, SHENZHEN_USCC
-from tests.services.test_applications import submit
-from tests.web.test_admin_auth import sign_in, staff
+from tests.support.applications import submit
+from tests.support.data import ADMIN, CANCELLED_USCC, SHENZHEN_USCC
+from tests.support.seals import issue_es_id as issue
+from tests.support.staff import client_as
 
 HOSTILE = '=HYPERLINK("http://evil.example","点此")'
 HOSTILE_USCC = "91440300MA5HX0001" + uscc_check_char("91440300MA5HX0001")
-
-
-@pytest.fixture
-def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    return create_app({"TESTING": True}, ctx=ctx)
-
-
-def client_as(app, ctx: ServiceContext, name: str, *roles: Role):  # type: ignore[no-untyped-def]
-    client = app.test_client()
-    sign_in(client, ctx, name, staff(ctx, name, roles))
-    return client
 
 
 def hostile_enterprise(ctx: ServiceContext) -> None:
@@ -45,16 +34,6 @@ def hostile_enterprise(ctx: ServiceContext) -> None:
     ).encode()
     report = licences.import_licences(ctx, ADMIN, data, "hostile.csv")
     assert len(report.created) == 1, report.rows
-
-
-def issue(ctx: ServiceContext, uscc: str = SHENZHEN_USCC, seal_type: str = "finance") -> str:
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia", approver="rita"
-        ),
-    ).es_id
 
 
 def read_csv(r) -> list[list[str]]:  # type: ignore[no-untyped-def]
@@ -123,7 +102,7 @@ def test_seals_csv(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped
 
 
 def _csrf(c) -> str:  # type: ignore[no-untyped-def]
-    from tests.web.test_admin_auth import page_csrf
+    from tests.support.staff import page_csrf
 
     return page_csrf(c, "/admin/seals")
 

@@ -15,10 +15,9 @@ import pytest
 from registry.domain.roles import Role
 from registry.services import seals
 from registry.services.context import ServiceContext
-from registry.web import create_app
-from tests.conftest import ADMIN, SHENZHEN_USCC
-from tests.services.test_applications import submit
-from tests.web.test_admin_auth import csrf, sign_in, staff
+from tests.support.applications import submit
+from tests.support.data import ADMIN, SHENZHEN_USCC
+from tests.support.staff import csrf, sign_in, staff
 
 ALL = {"operator", "reviewer", "admin", "auditor"}
 STAFF_ANY = ALL
@@ -79,11 +78,6 @@ FORMS: dict[str, Callable[[], dict[str, Any]]] = {
 }
 # reachable without signing in (the sign-in itself)
 PUBLIC = {"admin.login", "admin.enrol", "admin.code", "admin.logout", "admin.language"}
-
-
-@pytest.fixture
-def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    return create_app({"TESTING": True}, ctx=ctx)
 
 
 def test_every_admin_endpoint_is_in_the_matrix(app) -> None:  # type: ignore[no-untyped-def]

@@ -6,36 +6,10 @@ import pytest
 
 from registry.domain.roles import Role
 from registry.pki import ses, x509
-from registry.services import seals
 from registry.services.context import ServiceContext
-from registry.web import create_app
-from tests.conftest import ADMIN, SHENZHEN_USCC
-from tests.web.test_admin_auth import page_csrf, sign_in, staff
-
-
-@pytest.fixture
-def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    return create_app({"TESTING": True}, ctx=ctx)
-
-
-def client_as(app, ctx: ServiceContext, name: str, *roles: Role):  # type: ignore[no-untyped-def]
-    client = app.test_client()
-    sign_in(client, ctx, name, staff(ctx, name, roles))
-    return client
-
-
-def issue(ctx: ServiceContext, seal_type: str = "finance") -> seals.IssueResult:
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=SHENZHEN_USCC,
-            seal_type=seal_type,
-            key=seals.KeyMaterial(generate=True),
-            operator="olivia",
-            approver="rita",
-        ),
-    )
+from tests.support.data import SHENZHEN_USCC
+from tests.support.seals import issue
+from tests.support.staff import client_as, page_csrf
 
 
 def test_search_by_code_uscc_and_name_with_keyset_pages(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]

@@ -17,15 +17,8 @@ from registry.domain.roles import Role
 from registry.pki import totp
 from registry.services import users
 from registry.services.context import Actor, ServiceContext
-from registry.web import create_app
-from tests.conftest import ADMIN
-from tests.web.test_admin_auth import NEW_PASSWORD, csrf, page_csrf, sign_in, staff
-from tests.web.test_admin_seals import client_as
-
-
-@pytest.fixture
-def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    return create_app({"TESTING": True}, ctx=ctx)
+from tests.support.data import ADMIN
+from tests.support.staff import NEW_PASSWORD, client_as, csrf, page_csrf, sign_in, staff
 
 
 def events(ctx: ServiceContext, target: str) -> list[tuple[str, str, dict]]:  # type: ignore[type-arg]

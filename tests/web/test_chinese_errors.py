@@ -10,13 +10,15 @@ from html import unescape
 import pytest
 
 from registry.domain.roles import Role
-from registry.services import elicence, revocation
+from registry.services import revocation
 from registry.services.context import ServiceContext
-from registry.web import create_app
-from tests.conftest import ADMIN, SHENZHEN_USCC
-from tests.services.test_portal_seals import OTHER_USCC, csr_for
-from tests.web.test_admin_seals import client_as, issue
-from tests.web.test_portal import sign_in
+from tests.support.data import ADMIN, OTHER_USCC, SHENZHEN_USCC
+from tests.support.portal import sign_in
+from tests.support.portal_seals import csr_for
+from tests.support.seals import issue
+from tests.support.staff import client_as
+
+pytestmark = pytest.mark.demo_issuer  # the app fixture sets up the demo e-licence issuer first
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # An English sentence: four or more English words in a row (codes, USCCs and file names are single words;
@@ -31,12 +33,6 @@ class _English:
 
 
 ENGLISH = _English()
-
-
-@pytest.fixture
-def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    elicence.ensure_demo_issuer(ctx)
-    return create_app({"TESTING": True}, ctx=ctx)
 
 
 def errors(html: str) -> str:

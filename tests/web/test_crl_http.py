@@ -11,7 +11,7 @@ from registry.pki import crl
 from registry.services import crl_publish
 from registry.services.context import ServiceContext
 from registry.web import create_app
-from tests.conftest import ADMIN, NOW
+from tests.support.data import ADMIN, NOW
 
 
 @pytest.fixture

@@ -7,23 +7,16 @@ from __future__ import annotations
 import re
 from html import unescape
 
-import pytest
-
 from registry.domain import labels
 from registry.domain.display_time import format_local
 from registry.domain.roles import Role
 from registry.services import applications, revocation, seals
 from registry.services.context import ServiceContext
-from registry.web import create_app
-from tests.conftest import ADMIN, SHENZHEN_USCC
-from tests.web.test_admin_seals import client_as, issue
+from tests.support.data import ADMIN, SHENZHEN_USCC
+from tests.support.seals import issue
+from tests.support.staff import client_as
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-@pytest.fixture
-def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    return create_app({"TESTING": True}, ctx=ctx)
 
 
 def visible(html: str) -> str:

@@ -18,7 +18,7 @@ from registry.pki import x509
 from registry.services import authorities, ocsp, revocation, seals
 from registry.services.context import ServiceContext
 from registry.web import create_app
-from tests.conftest import ADMIN, NOW, SHENZHEN_USCC
+from tests.support.data import ADMIN, NOW, SHENZHEN_USCC
 
 CT = "application/ocsp-response"
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -33,8 +32,9 @@ from registry.pki import ocsp as pki_ocsp
 from registry.services import authorities, licences, ocsp, revocation, seals, users
 from registry.services.context import Actor, ServiceContext
 from registry.services.demo import DEMO_CSV
-from tests.conftest import SHENZHEN_USCC, TEST_KEK
-from tests.pki.helpers import ossl, top_level
+from tests.support.data import SHENZHEN_USCC, TEST_KEK
+from tests.support.net import free_port
+from tests.support.pki import ossl, top_level
 
 ADMIN = Actor.system("test-admin")
 DISTID = "distid:1234567812345678"
@@ -56,17 +56,11 @@ class Live:
             return self.pem(f"{name}.pem", authorities.chain(self.ctx, s, name)[0].der)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def live(tmp_path: Path, database_url: str) -> Iterator[Live]:
     """A database with the hierarchies and demo licences (real clock: the server's), served by
     `registry serve` with two gunicorn workers."""
-    port = _free_port()
+    port = free_port()
     env = {
         "REGISTRY_INSTANCE_PATH": str(tmp_path / "instance"),
         "REGISTRY_DATABASE_URL": database_url,

@@ -6,40 +6,13 @@ import re
 
 import pytest
 
-from registry.pki import x509
-from registry.pki.csr import build_csr
-from registry.pki.keys import Algorithm, PrivateKey
 from registry.services import applications, elicence
 from registry.services.context import ServiceContext
-from registry.web import create_app
-from tests.conftest import SHENZHEN_USCC
-from tests.services.test_applications import staff_actor
+from tests.support.applications import staff_actor
+from tests.support.data import OTHER_USCC, SHENZHEN_USCC
+from tests.support.portal import csr, login_page, sign_in
 
-OTHER_USCC = "91440300MA5GK7B25F"  # demo licence, active, another enterprise
-
-
-@pytest.fixture
-def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    elicence.ensure_demo_issuer(ctx)
-    return create_app({"TESTING": True}, ctx=ctx)
-
-
-def login_page(client) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    html = client.get("/portal/login").get_data(as_text=True)
-    challenge = re.search(r'<code id="challenge">([^<]+)</code>', html).group(1)  # type: ignore[union-attr]
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
-    return challenge, token
-
-
-def sign_in(client, ctx: ServiceContext, uscc: str = SHENZHEN_USCC):  # type: ignore[no-untyped-def]
-    challenge, token = login_page(client)
-    cred = elicence.demo_credential(ctx, uscc, challenge)
-    return client.post("/portal/login", data={"credential": cred, "csrf_token": token})
-
-
-def csr(uscc: str) -> bytes:
-    key = PrivateKey.generate(Algorithm.SM2)
-    return build_csr(key, x509.Name.build(C="CN", CN="印章", organizationIdentifier=uscc)).encode()
+pytestmark = pytest.mark.demo_issuer  # the app fixture sets up the demo e-licence issuer first
 
 
 def test_sign_in_with_a_credential_for_this_pages_challenge(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]

@@ -21,9 +21,11 @@ from registry.db.models import Enterprise, SealApplication
 from registry.services import enterprise_people
 from registry.services.context import ServiceContext
 from registry.services.portal_access import Principal
-from tests.conftest import SHENZHEN_USCC
-from tests.web.test_portal import OTHER_USCC, app, csr, sign_in  # noqa: F401  (the app fixture)
-from tests.web.test_portal_people import issue, person_sign_in
+from tests.support.data import OTHER_USCC, SHENZHEN_USCC
+from tests.support.portal import csr, person_sign_in, sign_in
+from tests.support.seals import issue_es_id as issue
+
+pytestmark = pytest.mark.demo_issuer  # the app fixture sets up the demo e-licence issuer first
 
 # Arguments that name an object of one enterprise, and which of A's objects to put there.
 OWNED_ARGS = {"app_id", "es_id", "pid", "notice_id"}
@@ -54,7 +56,7 @@ def portal_urls(flask_app, ids: dict[str, object]) -> list[tuple[str, str, str]]
         assert not unknown, f"{rule.rule}: unknown argument(s) {unknown}: add them to this isolation test"
         fixed = {n: sorted(c.items) for n, c in rule._converters.items() if isinstance(c, AnyConverter)}
         for combo in product(*fixed.values()) if fixed else [()]:
-            values = {**{a: ids[a] for a in rule.arguments if a in OWNED_ARGS}, **dict(zip(fixed, combo))}
+            values = {**{a: ids[a] for a in rule.arguments if a in OWNED_ARGS}, **dict(zip(fixed, combo, strict=True))}
             with flask_app.test_request_context():
                 from flask import url_for
 
@@ -141,7 +143,7 @@ def test_a_person_without_authority_gets_404_for_our_seals_and_403_for_the_rest(
     c, _secret = person_sign_in(app, ctx, "li.lei", str(a_objects["password"]))
     token = _csrf(c.get("/portal/").get_data(as_text=True))
     before = fingerprint(ctx)
-    for endpoint, method, url in portal_urls(app, a_objects):
+    for _endpoint, method, url in portal_urls(app, a_objects):
         r = c.open(url, method=method, data={"csrf_token": token, "confirm": str(a_objects["es_id"])})
         if "/seals/" in url:
             assert r.status_code == 404, f"{method} {url}: {r.status_code}"  # not granted: not there

@@ -7,15 +7,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 from sqlalchemy import insert, select
 
 from registry.db.models import Enterprise, NoticeRead, Notification
 from registry.services import applications, enterprise_people, notify, revocation
 from registry.services.context import ServiceContext
-from tests.conftest import ADMIN, SHENZHEN_USCC
-from tests.services.test_applications import staff_actor, submit
-from tests.web.test_portal import OTHER_USCC, app, sign_in  # noqa: F401  (the app fixture)
-from tests.web.test_portal_people import issue, legal, person_sign_in
+from tests.support.applications import staff_actor, submit
+from tests.support.data import ADMIN, OTHER_USCC, SHENZHEN_USCC
+from tests.support.portal import legal, person_sign_in, sign_in
+from tests.support.seals import issue_es_id as issue
+
+pytestmark = pytest.mark.demo_issuer  # the app fixture sets up the demo e-licence issuer first
 
 
 def kinds(html: str) -> list[str]:

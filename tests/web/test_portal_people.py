@@ -3,39 +3,20 @@ sign in with USCC + username + password + TOTP and see only the seals granted to
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlalchemy import select
 
 from registry.db.models import AuditEvent, Enterprise, EnterprisePerson, SealGrant
 from registry.domain.errors import NotFound, PermissionDenied
 from registry.pki import totp
-from registry.services import enterprise_people, licences, seals
+from registry.services import enterprise_people, licences
 from registry.services.context import ServiceContext
 from registry.services.portal_access import Principal, seal_for
-from tests.conftest import ADMIN, SHENZHEN_USCC
-from tests.web.test_portal import OTHER_USCC, app, sign_in  # noqa: F401  (the app fixture)
+from tests.support.data import ADMIN, OTHER_USCC, SHENZHEN_USCC
+from tests.support.portal import csrf, legal, one_time_password, person_sign_in, sign_in
+from tests.support.seals import issue_es_id as issue
 
-
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
-
-
-def issue(ctx: ServiceContext, uscc: str = SHENZHEN_USCC, seal_type: str = "finance") -> str:
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia", approver="rita"
-        ),
-    ).es_id
-
-
-def legal(ctx: ServiceContext, uscc: str = SHENZHEN_USCC) -> Principal:
-    with ctx.reader() as s:
-        ent = s.scalars(select(Enterprise).where(Enterprise.uscc == uscc)).one()
-        return Principal(ent.id, ent.uscc, ent.name, ent.legal_representative)
+pytestmark = pytest.mark.demo_issuer  # the app fixture sets up the demo e-licence issuer first
 
 
 def create(client, username: str = "li.lei", name: str = "李雷", email: str = "li@example.cn"):  # type: ignore[no-untyped-def]
@@ -43,48 +24,6 @@ def create(client, username: str = "li.lei", name: str = "李雷", email: str = 
     return client.post(
         "/portal/people", data={"username": username, "display_name": name, "email": email, "csrf_token": csrf(html)}
     )
-
-
-def person_sign_in(
-    app,
-    ctx: ServiceContext,
-    username: str,
-    password: str,
-    uscc: str = SHENZHEN_USCC,  # type: ignore[no-untyped-def]
-    new_password: str = "a-much-longer-secret-42",
-):
-    """Password, enrolment, the forced password change: a signed-in client and the TOTP secret."""
-    c = app.test_client()
-    html = c.get("/portal/login/person").get_data(as_text=True)
-    r = c.post(
-        "/portal/login/person",
-        data={"uscc": uscc, "username": username, "password": password, "csrf_token": csrf(html)},
-    )
-    assert r.status_code == 302 and r.headers["Location"].endswith("/portal/login/person/enrol"), r.get_data(
-        as_text=True
-    )
-    html = c.get("/portal/login/person/enrol").get_data(as_text=True)
-    secret = re.search(r'<code id="totp-secret"[^>]*>([A-Z2-7 ]+)</code>', html).group(1).replace(" ", "")  # type: ignore[union-attr]
-    r = c.post(
-        "/portal/login/person/enrol", data={"code": totp.code_at(secret, ctx.clock.now()), "csrf_token": csrf(html)}
-    )
-    assert r.status_code == 302 and r.headers["Location"].endswith("/portal/")
-    # a one-time password: every page leads to the password change first
-    assert c.get("/portal/").headers["Location"].endswith("/portal/password")
-    html = c.get("/portal/password").get_data(as_text=True)
-    r = c.post(
-        "/portal/password",
-        data={"current": password, "new": new_password, "confirm": new_password, "csrf_token": csrf(html)},
-    )
-    assert r.status_code == 302
-    return c, secret
-
-
-def one_time_password(r) -> str:  # type: ignore[no-untyped-def]
-    return re.search(
-        r'<code id="one-time-password">([^<]+)</code>',  # type: ignore[union-attr]
-        r.get_data(as_text=True),
-    ).group(1)
 
 
 def test_legal_representative_authorises_a_person_who_then_sees_only_granted_seals(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]

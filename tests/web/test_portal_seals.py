@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import re
 import subprocess
-from html import unescape
 from pathlib import Path
 
 import pytest
@@ -20,28 +19,13 @@ from registry.db.models import Seal, SealApplication
 from registry.domain.states import SealStatus
 from registry.pki import ses, x509
 from registry.pki.keys import Algorithm
-from registry.services import elicence, portal_seals
+from registry.services import portal_seals
 from registry.services.context import ServiceContext
-from registry.web import create_app
-from tests.conftest import SHENZHEN_USCC
-from tests.services.test_portal_seals import OTHER_USCC, csr_for, into_window, issue, person, png
-from tests.web.test_portal import sign_in
+from tests.support.data import OTHER_USCC, SHENZHEN_USCC
+from tests.support.portal import TOKEN, alert, client_for, post_files, token
+from tests.support.portal_seals import csr_for, into_window, issue, person, png
 
-TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-@pytest.fixture
-def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    elicence.ensure_demo_issuer(ctx)
-    return create_app({"TESTING": True}, ctx=ctx)
-
-
-def client_for(app, ctx: ServiceContext, uscc: str = SHENZHEN_USCC):  # type: ignore[no-untyped-def]
-    """Signed in as the enterprise's legal representative, pages in English."""
-    c = app.test_client()
-    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    assert sign_in(c, ctx, uscc).status_code == 302
-    return c
+pytestmark = pytest.mark.demo_issuer  # the app fixture sets up the demo e-licence issuer first
 
 
 def person_client(app, principal):  # type: ignore[no-untyped-def]
@@ -60,22 +44,8 @@ def person_client(app, principal):  # type: ignore[no-untyped-def]
     return c
 
 
-def token(c, path: str = "/portal/") -> str:  # type: ignore[no-untyped-def]
-    return TOKEN.search(c.get(path).get_data(as_text=True)).group(1)  # type: ignore[union-attr]
-
-
 def text(r) -> str:  # type: ignore[no-untyped-def]
     return r.get_data(as_text=True)
-
-
-def alert(r) -> str:  # type: ignore[no-untyped-def]
-    """The error messages shown on the page."""
-    found = re.findall(r'<div class="error[^"]*" role="alert"[^>]*>(.*?)</div>', text(r), re.S)
-    return unescape(" ".join(re.sub(r"<[^>]+>", " ", f) for f in found))
-
-
-def post_files(c, path: str, data: dict, tok: str):  # type: ignore[no-untyped-def]
-    return c.post(path, data={**data, "csrf_token": tok}, content_type="multipart/form-data")
 
 
 # ------------------------------------------------------------------------------------------------

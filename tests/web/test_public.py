@@ -8,7 +8,7 @@ from registry.pki import x509
 from registry.services import seals
 from registry.services.context import ServiceContext
 from registry.web import create_app
-from tests.conftest import ADMIN, SHENZHEN_USCC
+from tests.support.data import ADMIN, SHENZHEN_USCC
 
 
 @pytest.fixture

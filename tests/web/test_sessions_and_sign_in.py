@@ -19,19 +19,12 @@ from registry.pki import totp
 from registry.services import elicence, enterprise_people, licences, passwords, staff_auth, web_sessions
 from registry.services.context import ServiceContext
 from registry.web import create_app
-from tests.conftest import ADMIN, SHENZHEN_USCC
-from tests.web.test_admin_auth import NEW_PASSWORD, csrf, page_csrf, sign_in, staff
-from tests.web.test_portal import login_page
-from tests.web.test_portal import sign_in as portal_sign_in
-from tests.web.test_portal_people import legal, one_time_password
+from tests.support.data import ADMIN, SHENZHEN_USCC
+from tests.support.portal import legal, login_page, one_time_password
+from tests.support.portal import sign_in as portal_sign_in
+from tests.support.staff import NEW_PASSWORD, csrf, page_csrf, sign_in, staff
 
-pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def app(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    elicence.ensure_demo_issuer(ctx)
-    return create_app({"TESTING": True}, ctx=ctx)
+pytestmark = pytest.mark.demo_issuer  # the app fixture sets up the demo e-licence issuer first
 
 
 def cookie(client, name: str = "registry_session") -> str:  # type: ignore[no-untyped-def]
@@ -437,7 +430,7 @@ def test_the_portal_idle_sign_out_keeps_the_page(app, ctx: ServiceContext) -> No
 
 
 def test_resetting_a_person_ends_their_sessions(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
-    from tests.web.test_portal_people import person_sign_in
+    from tests.support.portal import person_sign_in
 
     pid, password = enterprise_people.create_person(ctx, legal(ctx), "li.lei", "李雷")
     person, _secret = person_sign_in(app, ctx, "li.lei", password)

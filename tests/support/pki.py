@@ -1,4 +1,4 @@
-"""Helpers shared by the PKI test modules."""
+"""Helpers for the tests that check artifacts with OpenSSL, and the hypothesis settings of the property tests."""
 
 from __future__ import annotations
 
