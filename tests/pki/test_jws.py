@@ -9,6 +9,7 @@ is strict; each refusal has its code.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -391,20 +392,22 @@ def node_jose() -> Path:
             pytest.fail("node and npm are needed to check the JWS with node's jose package")
         pytest.skip("node/npm not installed: the ES256 check by node's jose package is not run")
     where = Path(__file__).resolve().parents[2] / ".cache" / "node-jose"
+    where.mkdir(parents=True, exist_ok=True)
     installed = where / "node_modules" / "jose" / "package.json"
-    if not installed.exists() or json.loads(installed.read_text())["version"] != JOSE_VERSION:
-        where.mkdir(parents=True, exist_ok=True)
-        (where / "package.json").write_text('{"private": true}\n')
-        proc = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", f"jose@{JOSE_VERSION}"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if proc.returncode != 0:
-            raise AssertionError(f"npm install jose@{JOSE_VERSION} failed:\n{proc.stdout}\n{proc.stderr}")
-    (where / "verify.mjs").write_text(_VERIFY_MJS)
+    with open(where / ".lock", "w") as lock:  # pytest-xdist workers install once, one at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not installed.exists() or json.loads(installed.read_text())["version"] != JOSE_VERSION:
+            (where / "package.json").write_text('{"private": true}\n')
+            proc = subprocess.run(
+                [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", f"jose@{JOSE_VERSION}"],
+                cwd=where,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            if proc.returncode != 0:
+                raise AssertionError(f"npm install jose@{JOSE_VERSION} failed:\n{proc.stdout}\n{proc.stderr}")
+        (where / "verify.mjs").write_text(_VERIFY_MJS)
     return where
 
 
