@@ -24,8 +24,7 @@ from jwcrypto.jws import JWS
 
 from registry.pki import jws
 from registry.pki.keys import Algorithm, PrivateKey, sig_to_der
-
-from .helpers import ossl
+from tests.support.pki import ossl
 
 PAYLOAD = '{"format": "cn-seal-trust-list/1",\n "name": "深圳市市场监督管理局"}\n'.encode()
 
