@@ -1,4 +1,4 @@
-"""Settings from the environment (stdlib only). Every variable is listed in the README.
+"""Settings from the environment (stdlib only). Every variable is listed in docs/configuration.md.
 
 No secret has a default: the Flask secret key and the key-encryption key live in files under the
 instance directory that ``registry init`` creates with mode 0600, unless given in the environment.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up and run the portal on a fresh machine with the embedded SQLite database (idempotent):
 # system packages, .venv, database and CA hierarchies under instance/, first admin, then serve.
-# Environment: see README (REGISTRY_* variables); HOST and PORT choose where to listen.
+# Environment: see docs/configuration.md (REGISTRY_* variables); HOST and PORT choose where to listen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-system-deps.sh

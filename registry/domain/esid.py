@@ -1,6 +1,6 @@
 """The electronic seal identifier (esID, GB/T 38540 ``SES_SealInfo.esID``, an IA5String).
 
-The standard fixes no format (domain.md §2.3), so ours is documented here and in the README::
+The standard fixes no format (domain.md §2.3), so ours is documented here and in docs/pki.md ("esID format")::
 
     4403000220262K7QW3M9XB1DF
     └─area─┘└┘└yr┘└─ random ─┘└ check

@@ -71,7 +71,7 @@ _RFC_NAMES = {
 }
 
 
-# How this registry uses each reason (design.md §3; README "Seal revocation reasons").
+# How this registry uses each reason (design.md §3; docs/cli.md "Seal revocation reasons").
 _LABELS = {
     CrlReason.UNSPECIFIED: ("未说明原因", "Unspecified"),
     CrlReason.KEY_COMPROMISE: ("挂失（密钥遗失或泄露）", "Loss or key compromise"),
