@@ -14,8 +14,8 @@ from ..domain.errors import M, NotFound, ValidationError
 from ..domain.states import CertificateStatus
 from ..pki import x509
 from ..pki.keys import Algorithm, PrivateKey, decrypt_private_key, encrypt_private_key
-from . import audit
 from .context import Actor, ServiceContext
+from .core import audit
 
 ROOT_YEARS = 20
 ISSUING_YEARS = 10

@@ -16,8 +16,9 @@ from ..domain.roles import Permission, require
 from ..domain.states import LicenceStatus
 from ..messages import Localized
 from ..pki.uscc import UsccError, validate_uscc
-from . import audit, revocation
+from . import revocation
 from .context import Actor, ServiceContext
+from .core import audit
 
 _TRACKED = ("name", "legal_representative", "entity_type", "address", "registered_on", "status")
 

@@ -19,8 +19,9 @@ from ..domain.roles import Permission, require
 from ..domain.states import ApplicationState, CertificateStatus, LicenceStatus, SealStatus
 from ..pki import crl
 from ..pki.crl import CrlReason
-from . import audit, ocsp
+from . import ocsp
 from .context import Actor, ServiceContext
+from .core import audit
 from .seals import find_seal
 
 # Reasons an operator may give when revoking a seal (RFC 5280 §5.3.1 names); design.md §3 maps the

@@ -29,8 +29,9 @@ from ..domain.states import (
 from ..pki import der, picture, ses, x509
 from ..pki.keys import Algorithm, KeyFormatError, PrivateKey, PublicKey
 from ..pki.uscc import UsccError, is_valid_uscc, validate_uscc
-from . import audit, authorities, ocsp
+from . import authorities, ocsp
 from .context import Actor, ServiceContext
+from .core import audit
 from .users import staff_actors
 
 ROUND_SEAL_MM = 40  # picture width/height in mm (SES_ESPictureInfo); ofdrw's sample is 40 × 40

@@ -18,8 +18,8 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from ...db.models import AuditEvent
-from .. import audit
 from ..context import Actor, ServiceContext
+from . import audit
 
 
 @dataclass
