@@ -46,12 +46,13 @@ from sqlalchemy import select
 from ..db.models import AuditChainHead, AuditEvent, Authority
 from ..domain.errors import Conflict, M
 from ..pki import x509
-from . import authorities
-from .context import ServiceContext
-from .core import audit_chain
+from .context import Actor, ServiceContext
+from .core import audit_chain, authorities
+from .core.tx import reading
 
 SIGNER = "sm2-root"
 DIRECTORY = "audit"
+_ACTOR = Actor.system("audit-checkpoint")
 _NAME = re.compile(r"^checkpoint-(\d{8,})\.json$")
 MAX_FILE_BYTES = 64 * 1024
 
@@ -187,8 +188,8 @@ def make_checkpoint(ctx: ServiceContext) -> Checkpoint | None:
                 M("audit_anchor.refused", "no checkpoint was written: {problem}", "未写入检查点：{problem}"),
                 problem=problem,
             )
-    with ctx.reader() as session:
-        auth = authorities.load(ctx, session, SIGNER)
+    with reading(ctx, _ACTOR) as tx:
+        auth = authorities.load(tx, SIGNER)
     number = (newest.number if newest is not None else 0) + 1
     number = max([number] + [n + 1 for n, _p in _files(directory(ctx))])
     body = {

@@ -60,6 +60,13 @@ def begin(ctx: ServiceContext, actor: Actor) -> Iterator[Tx]:
         yield Tx(ctx, session, actor, ctx.clock.now())
 
 
+def joined(ctx: ServiceContext, session: Session, actor: Actor | None = None) -> Tx:
+    """A :class:`Tx` over a session its caller opened and will commit (``ctx.transaction()`` or
+    ``ctx.reader()``), for code that holds a bare session: the building blocks then see the same
+    transaction. ``actor`` defaults to the system."""
+    return Tx(ctx, session, actor or Actor.system("registry"), ctx.clock.now())
+
+
 @contextmanager
 def reading(ctx: ServiceContext, actor: Actor) -> Iterator[Tx]:
     """A read-only transaction for ``actor`` (lookups only: :meth:`Tx.audit` refuses)."""
