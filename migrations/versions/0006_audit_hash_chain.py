@@ -37,7 +37,7 @@ def _sqlite_append_only_triggers() -> None:
 
 def _backfill(conn: sa.Connection) -> tuple[int, str]:
     """Chain the existing events in id order; returns the head (last seq, last hash)."""
-    from registry.services.audit import GENESIS, event_hash
+    from registry.services.core.audit import GENESIS, event_hash
 
     t = sa.table(
         "audit_events",

@@ -24,8 +24,9 @@ from ..domain.states import ApplicationAction, ApplicationState, LicenceStatus, 
 from ..messages import Localized
 from ..pki import der, x509
 from ..pki.uscc import UsccError, validate_uscc
-from . import audit, seals
+from . import seals
 from .context import Actor, ServiceContext
+from .core import audit
 
 __all__ = [
     "Item",

@@ -46,15 +46,17 @@ from sqlalchemy import select
 from ..db.models import AuditChainHead, AuditEvent, Authority
 from ..domain.errors import Conflict, M
 from ..pki import x509
-from . import audit, authorities
-from .context import ServiceContext
+from .context import Actor, ServiceContext
+from .core import audit_chain, authorities
+from .core.tx import reading
 
 SIGNER = "sm2-root"
 DIRECTORY = "audit"
+_ACTOR = Actor.system("audit-checkpoint")
 _NAME = re.compile(r"^checkpoint-(\d{8,})\.json$")
 MAX_FILE_BYTES = 64 * 1024
 
-# problem kinds (audit.ChainProblem.kind)
+# problem kinds (audit_chain.ChainProblem.kind)
 CHECKPOINT_AHEAD = "checkpoint-ahead"  # the chain is shorter than a checkpoint recorded
 CHECKPOINT_MISMATCH = "checkpoint-mismatch"  # the event at the checkpoint's number has another hash
 CHECKPOINT_INVALID = "checkpoint-invalid"  # the checkpoint file is unreadable or not signed by our root
@@ -179,15 +181,15 @@ def make_checkpoint(ctx: ServiceContext) -> Checkpoint | None:
         if newest is not None:
             problem = _segment_problem(conn, newest, head_seq, head_hash)
         else:
-            report = audit._walk(audit._rows(conn), head)
+            report = audit_chain.walk(audit_chain.rows(conn), head)
             problem = None if report.ok else report.summary()
         if problem is not None:
             raise CheckpointError(
                 M("audit_anchor.refused", "no checkpoint was written: {problem}", "未写入检查点：{problem}"),
                 problem=problem,
             )
-    with ctx.reader() as session:
-        auth = authorities.load(ctx, session, SIGNER)
+    with reading(ctx, _ACTOR) as tx:
+        auth = authorities.load(tx, SIGNER)
     number = (newest.number if newest is not None else 0) + 1
     number = max([number] + [n + 1 for n, _p in _files(directory(ctx))])
     body = {
@@ -220,7 +222,7 @@ def _segment_problem(conn, cp: Checkpoint, head_seq: int, head_hash: str) -> str
     if head_seq < cp.seq:
         return f"the chain head is at seq {head_seq}, before {cp}"
     expected, prev = cp.seq, None
-    for r in audit._rows(conn, from_seq=cp.seq):
+    for r in audit_chain.rows(conn, from_seq=cp.seq):
         if r.seq != expected or r.computed is None or r.computed != r.hash:
             return f"event {expected} does not match its hash or is missing"
         if expected == cp.seq:
@@ -234,7 +236,7 @@ def _segment_problem(conn, cp: Checkpoint, head_seq: int, head_hash: str) -> str
     return None
 
 
-def check(ctx: ServiceContext, report: audit.ChainReport) -> audit.ChainReport:
+def check(ctx: ServiceContext, report: audit_chain.ChainReport) -> audit_chain.ChainReport:
     """Compare a chain report with the newest checkpoint; return the report, failed if they disagree."""
     try:
         cp = newest_checkpoint(ctx)
@@ -275,7 +277,7 @@ def check(ctx: ServiceContext, report: audit.ChainReport) -> audit.ChainReport:
             f"event {cp.seq} is not the event {cp} recorded (hash {cp.hash[:16]}…): the log was rewritten "
             "and re-hashed",
         )
-    return audit.ChainReport(
+    return audit_chain.ChainReport(
         True,
         report.events,
         report.head_seq,
@@ -287,7 +289,7 @@ def check(ctx: ServiceContext, report: audit.ChainReport) -> audit.ChainReport:
     )
 
 
-def _failed(report: audit.ChainReport, kind: str, seq: int, message: str) -> audit.ChainReport:
-    return audit.ChainReport(
-        False, report.events, report.head_seq, report.head_hash, audit.ChainProblem(kind, seq, None, message)
+def _failed(report: audit_chain.ChainReport, kind: str, seq: int, message: str) -> audit_chain.ChainReport:
+    return audit_chain.ChainReport(
+        False, report.events, report.head_seq, report.head_hash, audit_chain.ChainProblem(kind, seq, None, message)
     )

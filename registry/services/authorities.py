@@ -4,105 +4,38 @@ an issuing CA (for holder 签章者 certificates) and the seal-maker (制章者)
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import Authority, Certificate
-from ..domain.errors import M, NotFound, ValidationError
 from ..domain.states import CertificateStatus
 from ..pki import x509
 from ..pki.keys import Algorithm, PrivateKey, decrypt_private_key, encrypt_private_key
-from . import audit
 from .context import Actor, ServiceContext
+from .core import audit, ocsp
+from .core import authorities as core_authorities
+from .core.authorities import LoadedAuthority as LoadedAuthority
+from .core.authorities import add_years as add_years
+from .core.authorities import authority_name as authority_name
+from .core.authorities import ca_cert_url as ca_cert_url
+from .core.authorities import crl_url as crl_url
+from .core.authorities import delta_crl_url as delta_crl_url
+from .core.tx import joined
 
 ROOT_YEARS = 20
 ISSUING_YEARS = 10
 MAKER_YEARS = 8
 
 
-def add_years(when: dt.datetime, years: int) -> dt.datetime:
-    try:
-        return when.replace(year=when.year + years)
-    except ValueError:  # 29 February
-        return when.replace(year=when.year + years, day=28)
-
-
-def authority_name(algorithm: Algorithm, kind: str) -> str:
-    return f"{algorithm.value}-{kind}"
-
-
-def crl_url(ctx: ServiceContext, issuer_name: str, shard: int | None = None) -> str:
-    base = ctx.settings.crl_base_url
-    return f"{base}/{issuer_name}.crl" if shard is None else f"{base}/{issuer_name}/shard-{shard}.crl"
-
-
-def delta_crl_url(ctx: ServiceContext, issuer_name: str) -> str:
-    return f"{ctx.settings.crl_base_url}/{issuer_name}-delta.crl"
-
-
-def ca_cert_url(ctx: ServiceContext, issuer_name: str) -> str:
-    return f"{ctx.settings.base_url}/ca/{issuer_name}.cer"
-
-
-@dataclass(frozen=True)
-class LoadedAuthority:
-    """An authority row's immutable parts with its decrypted signer (cached per process)."""
-
-    id: int
-    name: str
-    kind: str
-    algorithm: Algorithm
-    certificate: x509.Certificate
-    signer: PrivateKey
-
-    @property
-    def key_id(self) -> bytes:
-        return self.certificate.subject_key_id or self.signer.public_key.key_identifier()
-
-
 def load(ctx: ServiceContext, session: Session, name: str) -> LoadedAuthority:
-    def build() -> LoadedAuthority:
-        row = session.scalar(select(Authority).where(Authority.name == name, Authority.active.is_(True)))
-        if row is None:
-            raise ValidationError(
-                M(
-                    "authority.authority_does_exist_run",
-                    "authority {name} does not exist: run `registry init`",
-                    "机构 {name} 不存在：请运行 `registry init`",
-                ),
-                name=name,
-            )
-        signer = decrypt_private_key(row.key_blob, ctx.require_keyring().keys)
-        return LoadedAuthority(
-            row.id, row.name, row.kind, row.algorithm, x509.Certificate.from_der(row.certificate_der), signer
-        )
-
-    return ctx.cached(("authority", name), build)
+    """:func:`registry.services.core.authorities.load` for callers holding a bare session (tests, benchmarks)."""
+    return core_authorities.load(joined(ctx, session), name)
 
 
 def chain(ctx: ServiceContext, session: Session, name: str) -> list[x509.Certificate]:
-    """The authority's certificate followed by its ancestors up to the root (cached: immutable)."""
-
-    def build() -> list[x509.Certificate]:
-        out: list[x509.Certificate] = []
-        row = session.scalar(select(Authority).where(Authority.name == name))
-        if row is None:
-            raise NotFound(
-                M(
-                    "authority.authority_does_exist_run",
-                    "authority {name} does not exist: run `registry init`",
-                    "机构 {name} 不存在：请运行 `registry init`",
-                ),
-                name=name,
-            )
-        while row is not None:
-            out.append(x509.Certificate.from_der(row.certificate_der))
-            row = row.parent
-        return out
-
-    return list(ctx.cached(("chain", name), build))
+    """:func:`registry.services.core.authorities.chain` for callers holding a bare session (tests, benchmarks)."""
+    return core_authorities.chain(joined(ctx, session), name)
 
 
 def _ca_extensions(
@@ -224,9 +157,8 @@ def ensure_hierarchies(ctx: ServiceContext, actor: Actor) -> list[str]:
                     created_at=now,
                 )
                 session.add(cert_row)
-                from . import ocsp  # the root answers OCSP for the certificates it issued
-
-                ocsp.presign_certificate(ctx, session, cert_row, now)
+                # the root answers OCSP for the certificates it issued
+                ocsp.presign_certificate(joined(ctx, session, actor), cert_row, now)
                 audit.record(
                     session,
                     ctx,

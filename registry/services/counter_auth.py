@@ -25,8 +25,9 @@ from sqlalchemy import select
 from ..db.models import User
 from ..domain.errors import DomainError, M, PermissionDenied, ValidationError
 from ..domain.roles import Permission, Role, require
-from . import audit, sign_in, staff_auth
+from . import sign_in, staff_auth
 from .context import Actor, ServiceContext
+from .core import audit
 
 MAX_REASON = 500
 

@@ -24,8 +24,9 @@ from ..db.models import Enterprise, EnterprisePerson, Seal, SealGrant
 from ..domain.errors import Conflict, InvalidTransition, M, NotFound, PermissionDenied, ValidationError
 from ..domain.states import LicenceStatus, SealStatus
 from ..pki import totp
-from . import audit, passwords, sign_in, web_sessions
+from . import passwords, sign_in, web_sessions
 from .context import Actor, ServiceContext
+from .core import audit
 from .portal_access import Principal, require_legal_representative
 from .sign_in import AccountLocked, SignInFailed
 from .users import check_password, hash_password

@@ -16,8 +16,10 @@ from ..domain.roles import Permission, require
 from ..domain.states import LicenceStatus
 from ..messages import Localized
 from ..pki.uscc import UsccError, validate_uscc
-from . import audit, revocation
 from .context import Actor, ServiceContext
+from .core import audit
+from .core import revocation as core_revocation
+from .core.tx import begin, reading
 
 _TRACKED = ("name", "legal_representative", "entity_type", "address", "registered_on", "status")
 
@@ -72,7 +74,8 @@ def import_licences(ctx: ServiceContext, actor: Actor, data: bytes, filename: st
     filename = file_label(filename)
     source = f"import {filename}"
     by_uscc = {r.uscc: r for r in rows}
-    with ctx.transaction() as session:
+    with begin(ctx, actor) as tx:
+        session = tx.session
         existing = (
             {e.uscc: e for e in session.scalars(select(Enterprise).where(Enterprise.uscc.in_([r.uscc for r in rows])))}
             if rows
@@ -109,7 +112,7 @@ def import_licences(ctx: ServiceContext, actor: Actor, data: bytes, filename: st
             ent.updated_at = now
             ent.history.append(LicenceRecord(recorded_at=now, event="changed", changes=changes, source=source))
             report.updated.append(row.uscc)
-            revoked = revocation.apply_licence_event(session, ctx, actor, ent, changes, source)
+            revoked = core_revocation.apply_licence_event(tx, ent, changes, source)
             report.revoked_seals += revoked
             results.append(RowResult(row.line, row.uscc, "updated", changes=changes, revoked_seals=tuple(revoked)))
         report.rows = sorted(
@@ -265,7 +268,8 @@ def preview_status_change(
     code = _code(uscc)
     wanted = _wanted(status, name, legal_representative, entity_type)
     now = ctx.clock.now()
-    with ctx.reader() as session:
+    with reading(ctx, actor) as tx:
+        session = tx.session
         ent = session.scalar(select(Enterprise).where(Enterprise.uscc == code))
         if ent is None:
             raise NotFound(
@@ -284,8 +288,8 @@ def preview_status_change(
         }
         changes = _plan(ent, wanted)
         effect = (
-            revocation.licence_event_effect(
-                session,
+            core_revocation.licence_event_effect(
+                tx,
                 ent.id,
                 wanted.get("status", ent.status),  # type: ignore[arg-type]
                 changes,
@@ -326,7 +330,8 @@ def set_licence_status(
     code = _code(uscc)
     wanted = _wanted(status, name, legal_representative, entity_type)
     now = ctx.clock.now()
-    with ctx.transaction() as session:
+    with begin(ctx, actor) as tx:
+        session = tx.session
         # locked: two licence events for one enterprise apply one after the other
         ent = session.scalar(select(Enterprise).where(Enterprise.uscc == code).with_for_update())
         if ent is None:
@@ -341,7 +346,7 @@ def set_licence_status(
         changes = _plan(ent, wanted)
         if not changes:
             if expect_seals:
-                raise revocation.SealsChanged(expect_seals, [])
+                raise core_revocation.SealsChanged(expect_seals, [])
             return StatusChange(code, {}, [])
         for k, (_old, _new) in changes.items():
             setattr(ent, k, wanted[k])
@@ -354,7 +359,7 @@ def set_licence_status(
                 source=source,
             )
         )
-        revoked = revocation.apply_licence_event(session, ctx, actor, ent, changes, source, expect=expect_seals)
+        revoked = core_revocation.apply_licence_event(tx, ent, changes, source, expect=expect_seals)
         audit.record(
             session,
             ctx,

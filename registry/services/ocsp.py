@@ -36,226 +36,32 @@ import datetime as dt
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, delete, insert, select
 
-from ..db.models import Authority, Certificate, OcspResponse, Revocation
-from ..domain.states import CertificateStatus
-from ..pki import ocsp, x509
-from ..pki.crl import CrlReason
-from ..pki.keys import PrivateKey, decrypt_private_key
+from ..db.models import Certificate, OcspResponse
+from ..pki import ocsp
 from .context import ServiceContext
+from .core.ocsp import (
+    PRESIGNED_HASH,
+    CertState,
+    Issuer,
+    issuer_for,
+    read_states,
+    response_row,
+    signer_key,
+)
+from .core.ocsp import on_status_change as on_status_change
+from .core.ocsp import presign_certificate as presign_certificate
+from .core.ocsp import presign_new as presign_new
+from .core.ocsp import store_new as store_new
 
-PRESIGNED_HASH = ocsp.HashAlgorithm.SHA1  # RFC 5019 §2.1.1: clients use SHA-1 CertIDs
 MALFORMED = ocsp.error_response(ocsp.ResponseStatus.MALFORMED_REQUEST)
 UNAUTHORIZED = ocsp.error_response(ocsp.ResponseStatus.UNAUTHORIZED)
 TRY_LATER = ocsp.error_response(ocsp.ResponseStatus.TRY_LATER)
 INTERNAL_ERROR = ocsp.error_response(ocsp.ResponseStatus.INTERNAL_ERROR)
-_ISSUER_RELOAD_SECONDS = 30.0
-
-
-# ------------------------------------------------------------------------------------------------
-# Issuers (immutable: cached per process)
-
-
-@dataclass(frozen=True)
-class Issuer:
-    id: int
-    name: str
-    name_der: bytes
-    key_point: bytes
-
-
-@dataclass(frozen=True)
-class _IssuerIndex:
-    by_hash: dict[tuple[ocsp.HashAlgorithm, bytes, bytes], Issuer]
-    by_id: dict[int, Issuer]
-    loaded_at: float
-
-
-def _issuer_index(ctx: ServiceContext, *, reload: bool = False, conn: Connection | None = None) -> _IssuerIndex:
-    key = ("ocsp-issuers",)
-    if reload:
-        ctx.forget(key)
-
-    def build() -> _IssuerIndex:
-        by_hash: dict[tuple[ocsp.HashAlgorithm, bytes, bytes], Issuer] = {}
-        by_id: dict[int, Issuer] = {}
-        stmt = select(Authority.id, Authority.name, Authority.certificate_der)
-        if conn is not None:  # inside a transaction that may have just added the authority
-            rows = conn.execute(stmt).all()
-        else:
-            with ctx.engine.connect() as own:
-                rows = own.execute(stmt).all()
-        for row in rows:
-            cert = x509.Certificate.from_der(row.certificate_der)
-            issuer = Issuer(row.id, row.name, cert.subject_der, cert.public_key.point)
-            by_id[row.id] = issuer
-            for alg in ocsp.HashAlgorithm:
-                by_hash[(alg, alg.digest(issuer.name_der), alg.digest(issuer.key_point))] = issuer
-        return _IssuerIndex(by_hash, by_id, time.monotonic())
-
-    return ctx.cached(key, build)
-
-
-def _issuer_for(ctx: ServiceContext, cid: ocsp.CertId) -> Issuer | None:
-    index = _issuer_index(ctx)
-    found = index.by_hash.get((cid.hash_algorithm, cid.issuer_name_hash, cid.issuer_key_hash))
-    if found is None and time.monotonic() - index.loaded_at > _ISSUER_RELOAD_SECONDS:
-        found = _issuer_index(ctx, reload=True).by_hash.get(
-            (cid.hash_algorithm, cid.issuer_name_hash, cid.issuer_key_hash)
-        )  # a CA created since
-    return found
-
-
-def _issuer_by_id(ctx: ServiceContext, issuer_id: int, conn: Connection | None = None) -> Issuer:
-    index = _issuer_index(ctx)
-    if issuer_id not in index.by_id:
-        index = _issuer_index(ctx, reload=True, conn=conn)
-    return index.by_id[issuer_id]
-
-
-def _signer(ctx: ServiceContext, issuer_id: int, conn: Connection | None = None) -> PrivateKey:
-    """The issuing CA's key: it answers for its own certificates (RFC 6960 §2.6, no delegated
-    responder). A revoked (inactive) CA still answers, as it still publishes its CRLs."""
-
-    def build() -> PrivateKey:
-        stmt = select(Authority.key_blob).where(Authority.id == issuer_id)
-        if conn is not None:
-            blob = conn.execute(stmt).scalar_one()
-        else:
-            with ctx.engine.connect() as own:
-                blob = own.execute(stmt).scalar_one()
-        return decrypt_private_key(blob, ctx.require_keyring().keys)
-
-    return ctx.cached(("ocsp-signer", issuer_id), build)
-
-
-# ------------------------------------------------------------------------------------------------
-# Certificate states and signing
-
-
-@dataclass(frozen=True)
-class CertState:
-    certificate_id: int
-    issuer_id: int
-    serial: str  # lower-case hex
-    status: str  # good | revoked (a hold is revoked with certificateHold)
-    revoked_at: dt.datetime | None = None
-    reason: CrlReason | None = None
-    invalidity_date: dt.datetime | None = None
-
-
-_STATE_COLUMNS = (
-    Certificate.id,
-    Certificate.issuer_id,
-    Certificate.serial,
-    Certificate.status,
-    Revocation.revoked_at,
-    Revocation.reason,
-    Revocation.invalidity_date,
-)
-
-
-def _state_of(row) -> CertState:  # type: ignore[no-untyped-def]
-    if row.status is CertificateStatus.GOOD or row.revoked_at is None:
-        return CertState(row.id, row.issuer_id, row.serial, "good")
-    return CertState(
-        row.id, row.issuer_id, row.serial, "revoked", row.revoked_at, CrlReason(row.reason), row.invalidity_date
-    )
-
-
-def _states(conn: Connection, where, lock: bool = False) -> list[CertState]:  # type: ignore[no-untyped-def]
-    stmt = (
-        select(*_STATE_COLUMNS)
-        .outerjoin(Revocation, Revocation.certificate_id == Certificate.id)
-        .where(where)
-        .order_by(Certificate.id)
-    )
-    if lock:
-        stmt = stmt.with_for_update(of=Certificate)  # PostgreSQL; SQLite's writer lock covers it
-    return [_state_of(r) for r in conn.execute(stmt)]
-
-
-def _sign(
-    ctx: ServiceContext, state: CertState, alg: ocsp.HashAlgorithm, now: dt.datetime, *, conn: Connection | None = None
-) -> tuple[bytes, dt.datetime]:
-    issuer = _issuer_by_id(ctx, state.issuer_id, conn)
-    cid = ocsp.cert_id(alg, issuer.name_der, issuer.key_point, int(state.serial, 16))
-    next_update = now + dt.timedelta(hours=ctx.settings.ocsp_validity_hours)
-    single = ocsp.single_response(
-        cid,
-        state.status,
-        now,
-        next_update,
-        revoked_at=state.revoked_at,
-        reason=state.reason,
-        invalidity_date=state.invalidity_date,
-    )
-    return ocsp.build_response(
-        signer=_signer(ctx, state.issuer_id, conn), produced_at=now, responses=[single]
-    ), next_update
-
-
-def _row(
-    ctx: ServiceContext, state: CertState, alg: ocsp.HashAlgorithm, now: dt.datetime, conn: Connection | None = None
-) -> dict[str, object]:
-    der, next_update = _sign(ctx, state, alg, now, conn=conn)
-    return {
-        "certificate_id": state.certificate_id,
-        "hash_alg": alg.value,
-        "issuer_id": state.issuer_id,
-        "serial": state.serial,
-        "status": state.status,
-        "this_update": now,
-        "next_update": next_update,
-        "response_der": der,
-    }
-
-
-# ------------------------------------------------------------------------------------------------
-# Hooks: issuance and status changes
-
-
-def presign_new(ctx: ServiceContext, issuer_id: int, serial_hex: str, now: dt.datetime) -> dict[str, object]:
-    """The ``good`` response of a certificate being issued (signed with no transaction open); pass
-    it to :func:`store_new` once the certificate's id is known, in the issuance's transaction."""
-    return _row(ctx, CertState(0, issuer_id, serial_hex, "good"), PRESIGNED_HASH, now)
-
-
-def store_new(conn: Connection, rows: list[dict[str, object]], certificate_ids: Iterable[int]) -> None:
-    """Insert the responses of :func:`presign_new` for the certificates just inserted (one executemany)."""
-    for row, cert_id in zip(rows, certificate_ids, strict=True):
-        row["certificate_id"] = cert_id
-    if rows:
-        conn.execute(insert(OcspResponse), rows)
-
-
-def on_status_change(ctx: ServiceContext, session: Session, cert: Certificate, at: dt.datetime) -> None:
-    """Re-sign every stored response of ``cert`` (at least the SHA-1 one) with its new status, in the
-    caller's transaction: a committed revocation is never answered ``good``."""
-    session.flush()  # the certificate's new status and its revocations row; takes the row lock
-    conn = session.connection()
-    state = _states(conn, Certificate.id == cert.id, lock=True)[0]
-    algs = {PRESIGNED_HASH.value} | set(
-        conn.execute(select(OcspResponse.hash_alg).where(OcspResponse.certificate_id == cert.id)).scalars()
-    )
-    rows = [_row(ctx, state, ocsp.HashAlgorithm(a), at, conn) for a in sorted(algs)]
-    conn.execute(delete(OcspResponse).where(OcspResponse.certificate_id == cert.id))
-    conn.execute(insert(OcspResponse), rows)
-
-
-def presign_certificate(ctx: ServiceContext, session: Session, cert: Certificate, at: dt.datetime) -> None:
-    """Store the SHA-1 response of a certificate added in the caller's transaction (our CA and
-    seal-maker certificates, made by ``ensure_hierarchies``)."""
-    session.flush()
-    conn = session.connection()
-    state = _states(conn, Certificate.id == cert.id)[0]
-    conn.execute(insert(OcspResponse), [_row(ctx, state, PRESIGNED_HASH, at, conn)])
-
 
 # ------------------------------------------------------------------------------------------------
 # Check, sign, re-check and write (refresh and on-demand)
@@ -268,7 +74,7 @@ def _store_checked(ctx: ServiceContext, signed: list[tuple[CertState, dict[str, 
     ids = sorted({s.certificate_id for s, _ in signed})
     with ctx.transaction() as session:
         conn = session.connection()
-        current = {s.certificate_id: s for s in _states(conn, Certificate.id.in_(ids), lock=True)}
+        current = {s.certificate_id: s for s in read_states(conn, Certificate.id.in_(ids), lock=True)}
         keep = [row for s, row in signed if current.get(s.certificate_id) == s]
         if keep:
             conn.execute(
@@ -326,10 +132,10 @@ def refresh(ctx: ServiceContext, *, batch: int = 500, now: dt.datetime | None = 
             if not due and not missing:
                 break
             states = {
-                s.certificate_id: s for s in _states(conn, Certificate.id.in_({c for c, _ in due} | set(missing)))
+                s.certificate_id: s for s in read_states(conn, Certificate.id.in_({c for c, _ in due} | set(missing)))
             }
         work = [(c, h) for c, h in due] + [(c, PRESIGNED_HASH.value) for c in missing]
-        signed = [(states[c], _row(ctx, states[c], ocsp.HashAlgorithm(h), now)) for c, h in work if c in states]
+        signed = [(states[c], response_row(ctx, states[c], ocsp.HashAlgorithm(h), now)) for c, h in work if c in states]
         stored = _store_checked(ctx, signed)
         done.update(work)
         refreshed += min(stored, len(due))
@@ -439,7 +245,7 @@ def answer(ctx: ServiceContext, request_der: bytes) -> Answer:
         req = ocsp.parse_request(request_der)
     except ocsp.OcspError:
         return Answer(MALFORMED)
-    issuers = [_issuer_for(ctx, cid) for cid in req.cert_ids]
+    issuers = [issuer_for(ctx, cid) for cid in req.cert_ids]
     if any(i is None for i in issuers) or len({i.id for i in issuers if i}) != 1:
         return Answer(UNAUTHORIZED)  # not ours, or several CAs in one request (one signer per response)
     issuer = issuers[0]
@@ -471,7 +277,7 @@ def _answer_live(ctx: ServiceContext, req: ocsp.OcspRequest, issuer: Issuer, now
     with ctx.engine.connect() as conn:
         states = {
             s.serial: s
-            for s in _states(
+            for s in read_states(
                 conn,
                 and_(Certificate.issuer_id == issuer.id, Certificate.serial.in_([s for s in serials.values() if s])),
             )
@@ -481,7 +287,7 @@ def _answer_live(ctx: ServiceContext, req: ocsp.OcspRequest, issuer: Issuer, now
         cid = req.cert_ids[0]
         state = states.get(serials[cid.serial] or "")
         if state is not None:  # missing or expired pre-signed response: sign it, store it, send it
-            row = _row(ctx, state, cid.hash_algorithm, now)
+            row = response_row(ctx, state, cid.hash_algorithm, now)
             _store_checked(ctx, [(state, row)])
             return Answer(row["response_der"], now, row["next_update"], True, "presigned")  # type: ignore[arg-type]
     singles = []
@@ -502,6 +308,6 @@ def _answer_live(ctx: ServiceContext, req: ocsp.OcspRequest, issuer: Issuer, now
                 )
             )
     body = ocsp.build_response(
-        signer=_signer(ctx, issuer.id), produced_at=now, responses=singles, nonce_extension=req.nonce_extension
+        signer=signer_key(ctx, issuer.id), produced_at=now, responses=singles, nonce_extension=req.nonce_extension
     )
     return Answer(body, now, next_update, False, "live")

@@ -25,8 +25,12 @@ from ..domain.states import LicenceStatus, SealStatus, label_of
 from ..messages import Localized
 from ..pki import der
 from ..pki.crl import CrlReason
-from . import applications, authorities, revocation, seals
+from . import applications, seals
 from .context import ServiceContext
+from .core import authorities as core_authorities
+from .core import revocation as core_revocation
+from .core.seals import holder_certificate
+from .core.tx import begin, reading
 from .portal_access import Principal, authority_over, require_legal_representative, seal_for
 
 __all__ = [
@@ -270,7 +274,7 @@ def seal_detail(ctx: ServiceContext, principal: Principal, es_id: str) -> dict[s
         seal = seal_for(s, principal, es_id, "view")
         authority = authority_over(s, principal, seal)
         status = seal.effective_status(now)
-        holder = next((c for c in seal.certificates if c.kind == "holder"), None)
+        holder = holder_certificate(seal)
         successor = (
             s.scalar(select(Seal.es_id).where(Seal.id == seal.superseded_by_id))
             if seal.superseded_by_id is not None
@@ -335,9 +339,10 @@ class SealFiles:
 
 
 def seal_files(ctx: ServiceContext, principal: Principal, es_id: str) -> SealFiles:
-    with ctx.reader() as s:
+    with reading(ctx, principal.actor) as tx:
+        s = tx.session
         seal = seal_for(s, principal, es_id, "view")
-        holder = next((c for c in seal.certificates if c.kind == "holder"), None)
+        holder = holder_certificate(seal)
         if holder is None:
             raise NotFound(
                 M(
@@ -347,8 +352,8 @@ def seal_files(ctx: ServiceContext, principal: Principal, es_id: str) -> SealFil
                 ),
                 code=seal.es_id,
             )
-        chain = authorities.chain(ctx, s, holder.issuer.name)
-        maker_chain = authorities.chain(ctx, s, seal.maker.name)
+        chain = core_authorities.chain(tx, holder.issuer.name)
+        maker_chain = core_authorities.chain(tx, seal.maker.name)
         return SealFiles(
             seal.es_id,
             seal.ses_der,
@@ -474,17 +479,19 @@ def report_loss(ctx: ServiceContext, principal: Principal, es_id: str, confirm: 
     event are written in this transaction (as for a revocation by staff), so the CRL publisher lists
     it within ``REGISTRY_CRL_PUBLISH_INTERVAL`` seconds and OCSP answers ``revoked`` from now on."""
     now = ctx.clock.now()
-    with ctx.transaction() as s:
+    with begin(ctx, principal.actor) as tx:
+        s = tx.session
         seal = seal_for(s, principal, es_id, "hold")
         _confirmed(seal, confirm)
-        revocation.revoke_seal_in(s, ctx, principal.actor, seal, LOSS_REASON, now, channel="portal", request="loss")
+        core_revocation.revoke_seal_in(tx, seal, LOSS_REASON, now, channel="portal", request="loss")
     return seal
 
 
 def cancel(ctx: ServiceContext, principal: Principal, es_id: str, confirm: str) -> Seal:
     """注销 a seal the enterprise no longer needs: revoked with reason cessationOfOperation."""
     now = ctx.clock.now()
-    with ctx.transaction() as s:
+    with begin(ctx, principal.actor) as tx:
+        s = tx.session
         seal = seal_for(s, principal, es_id, "manage")
         _confirmed(seal, confirm)
         if seal.status is not SealStatus.REVOKED and now > seal.valid_end:
@@ -497,5 +504,5 @@ def cancel(ctx: ServiceContext, principal: Principal, es_id: str, confirm: str) 
                 code=seal.es_id,
                 date=f"{seal.valid_end:%Y-%m-%d}",
             )
-        revocation.revoke_seal_in(s, ctx, principal.actor, seal, CANCEL_REASON, now, channel="portal", request="cancel")
+        core_revocation.revoke_seal_in(tx, seal, CANCEL_REASON, now, channel="portal", request="cancel")
     return seal

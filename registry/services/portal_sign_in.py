@@ -23,8 +23,9 @@ from sqlalchemy import select
 from ..db.models import Enterprise
 from ..domain.errors import M
 from ..domain.states import LicenceStatus
-from . import audit, enterprise_people, web_sessions
+from . import enterprise_people, web_sessions
 from .context import ServiceContext
+from .core import audit
 from .elicence import CredentialRejected, Identity
 from .portal_access import Principal
 

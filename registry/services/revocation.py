@@ -6,22 +6,22 @@ the next CRL can never miss it."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
-from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..db.models import Authority, Certificate, Enterprise, Revocation, RevocationEvent, Seal, SealApplication
-from ..domain.errors import Conflict, InvalidTransition, M, NotFound, ValidationError
+from ..db.models import Authority, Certificate, Seal
+from ..domain.errors import InvalidTransition, M, NotFound, ValidationError
 from ..domain.roles import Permission, require
-from ..domain.states import ApplicationState, CertificateStatus, LicenceStatus, SealStatus
-from ..pki import crl
+from ..domain.states import CertificateStatus, SealStatus
 from ..pki.crl import CrlReason
-from . import audit, ocsp
 from .context import Actor, ServiceContext
-from .seals import find_seal
+from .core.revocation import LicenceEffect as LicenceEffect
+from .core.revocation import SealsChanged as SealsChanged
+from .core.revocation import list_certificate as _list_certificate
+from .core.revocation import revoke_seal_in, unlist_certificate
+from .core.seals import find_seal
+from .core.tx import begin, joined
 
 # Reasons an operator may give when revoking a seal (RFC 5280 §5.3.1 names); design.md §3 maps the
 # business events onto them: loss or compromise → keyCompromise, licence change → affiliationChanged,
@@ -62,14 +62,6 @@ def parse_reason(text: str, allowed: tuple[CrlReason, ...] = SEAL_REASONS) -> Cr
     return reason
 
 
-# ------------------------------------------------------------------------------------------------
-# Certificate level: the only place CRL listings change
-
-
-def _serial_int(cert: Certificate) -> int:
-    return int(cert.serial, 16)
-
-
 def list_certificate(
     ctx: ServiceContext,
     session: Session,
@@ -78,109 +70,13 @@ def list_certificate(
     at: dt.datetime,
     invalidity_date: dt.datetime | None = None,
 ) -> None:
-    """Put ``cert`` on its issuer's CRLs (revoked, or on hold with certificateHold), and re-sign its
-    OCSP responses, in the caller's transaction."""
-    entry = crl.encode_entry(_serial_int(cert), at, reason, invalidity_date)
-    row = session.scalar(select(Revocation).where(Revocation.certificate_id == cert.id))
-    if row is None:
-        session.add(
-            Revocation(
-                certificate_id=cert.id,
-                issuer_id=cert.issuer_id,
-                shard=cert.shard,
-                reason=int(reason),
-                revoked_at=at,
-                invalidity_date=invalidity_date,
-                not_after=cert.not_after,
-                entry_der=entry,
-            )
-        )
-    else:  # on hold until now: the entry is replaced by the final revocation
-        row.reason, row.revoked_at, row.invalidity_date, row.entry_der = int(reason), at, invalidity_date, entry
-    session.add(
-        RevocationEvent(
-            issuer_id=cert.issuer_id,
-            certificate_id=cert.id,
-            shard=cert.shard,
-            kind="listed",
-            occurred_at=at,
-            not_after=cert.not_after,
-            entry_der=entry,
-        )
-    )
-    cert.status = CertificateStatus.HOLD if reason is CrlReason.CERTIFICATE_HOLD else CertificateStatus.REVOKED
-    ocsp.on_status_change(ctx, session, cert, at)
-
-
-def unlist_certificate(ctx: ServiceContext, session: Session, cert: Certificate, at: dt.datetime) -> None:
-    """Release ``cert`` from hold: gone from the next full CRL, removeFromCRL on the next delta."""
-    session.execute(delete(Revocation).where(Revocation.certificate_id == cert.id))
-    entry = crl.encode_entry(_serial_int(cert), at, CrlReason.REMOVE_FROM_CRL)
-    session.add(
-        RevocationEvent(
-            issuer_id=cert.issuer_id,
-            certificate_id=cert.id,
-            shard=cert.shard,
-            kind="unlisted",
-            occurred_at=at,
-            not_after=cert.not_after,
-            entry_der=entry,
-        )
-    )
-    cert.status = CertificateStatus.GOOD
-    ocsp.on_status_change(ctx, session, cert, at)
+    """:func:`registry.services.core.revocation.list_certificate` for a caller holding a bare
+    session (the tests)."""
+    _list_certificate(joined(ctx, session), cert, reason, at, invalidity_date)
 
 
 # ------------------------------------------------------------------------------------------------
-# Seal level
-
-
-def revoke_seal_in(
-    session: Session,
-    ctx: ServiceContext,
-    actor: Actor,
-    seal: Seal,
-    reason: CrlReason,
-    at: dt.datetime,
-    invalidity_date: dt.datetime | None = None,
-    **details: Any,
-) -> None:
-    """Revoke ``seal`` inside the caller's transaction (renewal and licence events use this too)."""
-    if seal.status is SealStatus.REVOKED:
-        raise InvalidTransition(
-            M(
-                "revocation.seal_already_revoked_z",
-                "seal {es_id} is already revoked ({revocation_reason}, {revoked_at}Z)",
-                "印章 {es_id} 已被吊销（{revocation_reason}，{revoked_at}Z）",
-            ),
-            es_id=seal.es_id,
-            revocation_reason=seal.revocation_reason,
-            revoked_at=f"{seal.revoked_at:%Y-%m-%d %H:%M:%S}",
-        )
-    was_held = seal.status is SealStatus.SUSPENDED
-    hold_start = seal.revoked_at if was_held else None
-    for cert in seal.certificates:
-        if cert.status is not CertificateStatus.REVOKED:
-            # A suspension that ends in revocation: revocationDate is this event; the invalidity
-            # date (RFC 5280 §5.3.2) records when the seal stopped being usable, i.e. the hold.
-            list_certificate(ctx, session, cert, reason, at, invalidity_date or hold_start)
-    seal.status = SealStatus.REVOKED
-    seal.revoked_at = at
-    seal.revocation_reason = reason.rfc_name
-    audit.record(
-        session,
-        ctx,
-        actor,
-        "seal.revoked",
-        "seal",
-        seal.es_id,
-        reason=reason.rfc_name,
-        revoked_at=at.isoformat(),
-        was_suspended=was_held,
-        invalidity_date=(invalidity_date or hold_start).isoformat() if (invalidity_date or hold_start) else None,
-        certificates=[c.serial for c in seal.certificates],
-        **details,
-    )
+# Seals
 
 
 def revoke_seal(
@@ -202,9 +98,9 @@ def revoke_seal(
                 "失效日期不能晚于现在",
             )
         )
-    with ctx.transaction() as session:
-        seal = find_seal(session, code)
-        revoke_seal_in(session, ctx, actor, seal, why, now, invalidity_date)
+    with begin(ctx, actor) as tx:
+        seal = find_seal(tx, code)
+        revoke_seal_in(tx, seal, why, now, invalidity_date)
     return seal
 
 
@@ -212,8 +108,8 @@ def suspend_seal(ctx: ServiceContext, actor: Actor, code: str, note: str = "") -
     """停用: the holder certificates go on hold (certificateHold) until resumed or revoked."""
     require(actor.name, actor.roles, Permission.SEAL_SUSPEND)
     now = ctx.clock.now()
-    with ctx.transaction() as session:
-        seal = find_seal(session, code)
+    with begin(ctx, actor) as tx:
+        seal = find_seal(tx, code)
         if seal.status is not SealStatus.ACTIVE:
             raise InvalidTransition(
                 M(
@@ -236,9 +132,9 @@ def suspend_seal(ctx: ServiceContext, actor: Actor, code: str, note: str = "") -
             )
         for cert in seal.certificates:
             if cert.status is CertificateStatus.GOOD:
-                list_certificate(ctx, session, cert, CrlReason.CERTIFICATE_HOLD, now)
+                _list_certificate(tx, cert, CrlReason.CERTIFICATE_HOLD, now)
         seal.status, seal.revoked_at, seal.revocation_reason = SealStatus.SUSPENDED, now, "certificateHold"
-        audit.record(session, ctx, actor, "seal.suspended", "seal", seal.es_id, at=now.isoformat(), note=note)
+        tx.audit("seal.suspended", "seal", seal.es_id, at=now.isoformat(), note=note)
     return seal
 
 
@@ -246,8 +142,8 @@ def resume_seal(ctx: ServiceContext, actor: Actor, code: str, note: str = "") ->
     """恢复: release the hold; removeFromCRL on the next delta CRL, absent from the next full CRL."""
     require(actor.name, actor.roles, Permission.SEAL_SUSPEND)
     now = ctx.clock.now()
-    with ctx.transaction() as session:
-        seal = find_seal(session, code)
+    with begin(ctx, actor) as tx:
+        seal = find_seal(tx, code)
         if seal.status is not SealStatus.SUSPENDED:
             raise InvalidTransition(
                 M(
@@ -260,9 +156,9 @@ def resume_seal(ctx: ServiceContext, actor: Actor, code: str, note: str = "") ->
             )
         for cert in seal.certificates:
             if cert.status is CertificateStatus.HOLD:
-                unlist_certificate(ctx, session, cert, now)
+                unlist_certificate(tx, cert, now)
         seal.status, seal.revoked_at, seal.revocation_reason = SealStatus.ACTIVE, None, None
-        audit.record(session, ctx, actor, "seal.resumed", "seal", seal.es_id, at=now.isoformat(), note=note)
+        tx.audit("seal.resumed", "seal", seal.es_id, at=now.isoformat(), note=note)
     return seal
 
 
@@ -276,7 +172,8 @@ def revoke_authority(ctx: ServiceContext, actor: Actor, name: str, reason: str) 
     require(actor.name, actor.roles, Permission.CA_MANAGE)
     why = parse_reason(reason, CA_REASONS)
     now = ctx.clock.now()
-    with ctx.transaction() as session:
+    with begin(ctx, actor) as tx:
+        session = tx.session
         auth = session.scalar(select(Authority).where(Authority.name == name))
         if auth is None:
             raise NotFound(
@@ -313,12 +210,9 @@ def revoke_authority(ctx: ServiceContext, actor: Actor, name: str, reason: str) 
                 ),
                 name=name,
             )
-        list_certificate(ctx, session, cert, why, now)
+        _list_certificate(tx, cert, why, now)
         auth.active = False
-        audit.record(
-            session,
-            ctx,
-            actor,
+        tx.audit(
             "authority.revoked",
             "authority",
             name,
@@ -328,133 +222,3 @@ def revoke_authority(ctx: ServiceContext, actor: Actor, name: str, reason: str) 
         )
     ctx.forget(("authority", name))
     return auth
-
-
-# ------------------------------------------------------------------------------------------------
-# Licence events (design.md §3)
-
-_AFFILIATION_FIELDS = ("name", "legal_representative", "entity_type")
-
-
-@dataclass(frozen=True)
-class LicenceEffect:
-    """What a licence event does to the enterprise's seals: the one rule that both applies the
-    event (:func:`apply_licence_event`) and previews it (licences.preview_status_change)."""
-
-    reason: CrlReason
-    reissue: bool  # a re-issue application per seal of the right type, see :meth:`reissues`
-    seals: list[Seal]  # every seal not revoked yet (active, suspended, expired), oldest first
-
-    def reissues(self, seal: Seal, now: dt.datetime) -> bool:
-        return self.reissue and now <= seal.valid_end
-
-
-def licence_event_effect(
-    session: Session, enterprise_id: int, status_after: LicenceStatus, changed: Collection[str]
-) -> LicenceEffect | None:
-    """The effect of a licence change (``changed``: the fields that change; ``status_after``: the
-    licence status once it is applied) on the enterprise's seals, or None when it has none:
-
-    * cancelled / revoked licence (注销, 吊销) → every seal revoked, cessationOfOperation;
-    * name, legal representative or entity type changed → every seal revoked, affiliationChanged,
-      and a re-issue application opened per seal type (the seals' names and pictures are wrong now);
-    * anything else (address ...) → no effect on seals.
-    """
-    if "status" in changed and status_after is not LicenceStatus.ACTIVE:
-        reason, reissue = CrlReason.CESSATION_OF_OPERATION, False
-    elif any(f in changed for f in _AFFILIATION_FIELDS) and status_after is LicenceStatus.ACTIVE:
-        reason, reissue = CrlReason.AFFILIATION_CHANGED, True
-    else:
-        return None
-    seals = session.scalars(
-        select(Seal).where(Seal.enterprise_id == enterprise_id, Seal.status != SealStatus.REVOKED).order_by(Seal.id)
-    ).all()
-    return LicenceEffect(reason, reissue, list(seals))
-
-
-class SealsChanged(Conflict):
-    """The seals a licence event would revoke are not the ones the person confirming was shown."""
-
-    def __init__(self, expected: Collection[str], actual: Collection[str]) -> None:
-        self.expected, self.actual = sorted(expected), sorted(actual)
-        added = sorted(set(actual) - set(expected))
-        gone = sorted(set(expected) - set(actual))
-        if added and gone:
-            message = M(
-                "revocation.seals_changed_both",
-                "the seals this change would revoke are not the ones confirmed: now also {added}; "
-                "no longer {gone}; nothing was changed",
-                "此变更将吊销的印章与确认时所示不同：新增 {added}；不再包括 {gone}；未作任何更改",
-            )
-        elif added:
-            message = M(
-                "revocation.seals_changed_added",
-                "the seals this change would revoke are not the ones confirmed: now also {added}; nothing was changed",
-                "此变更将吊销的印章与确认时所示不同：新增 {added}；未作任何更改",
-            )
-        else:
-            message = M(
-                "revocation.seals_changed_gone",
-                "the seals this change would revoke are not the ones confirmed: no longer {gone}; nothing was changed",
-                "此变更将吊销的印章与确认时所示不同：不再包括 {gone}；未作任何更改",
-            )
-        super().__init__(message, added=", ".join(added), gone=", ".join(gone))
-
-
-def apply_licence_event(
-    session: Session,
-    ctx: ServiceContext,
-    actor: Actor,
-    ent: Enterprise,
-    changes: dict[str, list[object]],
-    source: str,
-    expect: Collection[str] | None = None,
-) -> list[str]:
-    """Apply the effect of a licence change on the enterprise's seals (:func:`licence_event_effect`),
-    inside the caller's transaction; returns the esIDs revoked. With ``expect`` (the esIDs a
-    preview showed), a different set raises :class:`SealsChanged` before anything is revoked."""
-    now = ctx.clock.now()
-    effect = licence_event_effect(session, ent.id, ent.status, changes)
-    if expect is not None:
-        actual = [s.es_id for s in effect.seals] if effect is not None else []
-        if set(actual) != set(expect):
-            raise SealsChanged(expect, actual)
-    if effect is None:
-        return []
-    revoked = []
-    for seal in effect.seals:
-        revoke_seal_in(session, ctx, actor, seal, effect.reason, now, licence_event=source, changed=sorted(changes))
-        revoked.append(seal.es_id)
-        if effect.reissues(seal, now):
-            holder = next((c for c in seal.certificates if c.kind == "holder"), None)
-            if holder is None:
-                continue
-            from ..pki.x509 import Certificate as X509Certificate
-
-            app = SealApplication(
-                enterprise_id=ent.id,
-                seal_type=seal.seal_type,
-                algorithm=seal.algorithm,
-                state=ApplicationState.SUBMITTED,
-                channel="reissue",
-                public_key_spki=X509Certificate.from_der(holder.der).spki,
-                csr_der=None,
-                picture_png=None,
-                submitted_by=actor.name,
-                submitted_at=now,
-            )
-            session.add(app)
-            session.flush()
-            audit.record(
-                session,
-                ctx,
-                actor,
-                "application.submitted",
-                "application",
-                app.id,
-                uscc=ent.uscc,
-                seal_type=seal.seal_type.code,
-                channel="reissue",
-                replaces=seal.es_id,
-            )
-    return revoked

@@ -20,7 +20,8 @@ from ..domain.search import search_text
 from ..pki.crl import CrlReason
 from . import status
 from .context import Actor, ServiceContext
-from .seals import find_seal
+from .core.seals import find_seal
+from .core.tx import reading
 
 __all__ = ["SealRow", "SealPage", "search", "filtered", "row", "detail", "picture", "PAGE_SIZE"]
 
@@ -123,8 +124,9 @@ def detail(ctx: ServiceContext, actor: Actor, code: str) -> dict[str, Any]:
     """The status record (as the public API gives it) plus certificate details and the history."""
     require(actor.name, actor.roles, Permission.SEAL_VIEW)
     info = status.seal_status(ctx, code)
-    with ctx.reader() as s:
-        seal = find_seal(s, code)
+    with reading(ctx, actor) as tx:
+        s = tx.session
+        seal = find_seal(tx, code)
         info["history"] = _history(s, seal.es_id)
         info["application_id"] = seal.application_id
         info["enterprise_id"] = seal.enterprise_id
@@ -168,6 +170,6 @@ def picture(ctx: ServiceContext, actor: Actor, code: str) -> tuple[str, bytes]:
     require(actor.name, actor.roles, Permission.SEAL_VIEW)
     from .seals import seal_picture
 
-    with ctx.reader() as s:
-        pic = seal_picture(find_seal(s, code))
+    with reading(ctx, actor) as tx:
+        pic = seal_picture(find_seal(tx, code))
     return pic.type, bytes(pic.data)

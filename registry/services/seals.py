@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..db.models import Certificate, Enterprise, Seal, SealApplication, SealGrant
 from ..db.session import allocate_ids
 from ..domain.errors import Conflict, InvalidTransition, M, NotFound, PermissionDenied, ValidationError
-from ..domain.esid import make_esid, validate_esid
+from ..domain.esid import make_esid
 from ..domain.roles import Permission, check_dual_control, require
 from ..domain.seal_types import SealType, seal_name
 from ..domain.states import (
@@ -27,10 +27,14 @@ from ..domain.states import (
     next_application_state,
 )
 from ..pki import der, picture, ses, x509
+from ..pki.crl import CrlReason
 from ..pki.keys import Algorithm, KeyFormatError, PrivateKey, PublicKey
 from ..pki.uscc import UsccError, is_valid_uscc, validate_uscc
-from . import audit, authorities, ocsp
 from .context import Actor, ServiceContext
+from .core import audit, authorities, ocsp, revocation
+from .core.seals import find_seal as find_seal_in
+from .core.seals import holder_certificate, seal_by_code
+from .core.tx import Tx, begin, joined, reading
 from .users import staff_actors
 
 ROUND_SEAL_MM = 40  # picture width/height in mm (SES_ESPictureInfo); ofdrw's sample is 40 × 40
@@ -389,11 +393,10 @@ class _ChangedMeanwhile(Exception):
     """A licence or staff account changed between the checks and the write: check again."""
 
 
-def _check(
-    ctx: ServiceContext, session: Session, prepared: list[_Prepared], end: dt.datetime
-) -> tuple[list[_Row], tuple[object, ...]]:
+def _check(tx: Tx, prepared: list[_Prepared], end: dt.datetime) -> tuple[list[_Row], tuple[object, ...]]:
     """Every database-backed check, in two SELECTs. Returns the rows to issue and a snapshot of the
     facts they rest on (staff roles, licence name/representative/status), to compare at write time."""
+    session = tx.session
     total = len(prepared)
     purposes: dict[str, str] = {}
     for p in prepared:
@@ -521,8 +524,8 @@ def _check(
                     status=ent.status.value,
                 )
             alg = p.public_key.algorithm
-            issuing = authorities.load(ctx, session, authorities.authority_name(alg, "issuing"))
-            maker = authorities.load(ctx, session, authorities.authority_name(alg, "seal-maker"))
+            issuing = authorities.load(tx, authorities.authority_name(alg, "issuing"))
+            maker = authorities.load(tx, authorities.authority_name(alg, "seal-maker"))
             if end > issuing.certificate.not_after or end > maker.certificate.not_after:
                 raise Conflict(
                     M(
@@ -581,9 +584,9 @@ def _issue_batch(ctx: ServiceContext, actor: Actor, prepared: list[_Prepared]) -
 def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepared]) -> list[IssueResult]:
     now = ctx.clock.now()
     end = now + dt.timedelta(days=ctx.settings.seal_validity_days)
-    with ctx.reader() as session:
-        rows, snapshot = _check(ctx, session, prepared, end)
-        chains = {r.issuing.name: [c.der for c in authorities.chain(ctx, session, r.issuing.name)] for r in rows}
+    with reading(ctx, actor) as tx:
+        rows, snapshot = _check(tx, prepared, end)
+        chains = {r.issuing.name: [c.der for c in authorities.chain(tx, r.issuing.name)] for r in rows}
     for r in rows:
         # An uploaded picture goes into the signed seal with its image chunks only (no text, time or
         # private chunks: nothing but the image is signed); a drawn one has no others.
@@ -681,9 +684,9 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
         )
 
     # Phase 3: write.
-    with ctx.transaction() as session:
-        conn = session.connection()
-        _rows_again, snapshot_again = _check(ctx, session, prepared, end)
+    with begin(ctx, actor) as tx:
+        session, conn = tx.session, tx.conn
+        _rows_again, snapshot_again = _check(tx, prepared, end)
         if snapshot_again != snapshot:
             raise _ChangedMeanwhile()
         new_app_ids = iter(allocate_ids(conn, SealApplication.__table__, len(app_rows)))
@@ -713,7 +716,7 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
                     raise _ChangedMeanwhile()
         conn.execute(insert(Seal), seal_rows)
         conn.execute(insert(Certificate), cert_rows)
-        ocsp.store_new(conn, ocsp_rows, cert_ids)
+        ocsp.store_new(tx, ocsp_rows, cert_ids)
         events: list[tuple[Actor, str, str, object, dict[str, Any]]] = []
         for r, app_id, res, (serial_hex, shard, key_fp) in zip(rows, app_ids, results, audit_facts, strict=True):
             p = r.p
@@ -788,17 +791,14 @@ def _issue_batch_once(ctx: ServiceContext, actor: Actor, prepared: list[_Prepare
                     },
                 ),
             ]
-        audit.record_many(conn, ctx, events)
+        tx.audit_many(events)
         for r, res, seal_id in zip(rows, results, seal_ids, strict=True):
             if r.p.req.renewal_of is not None:
                 # GB/T 38540 re-make: the old seal is revoked as superseded in the same transaction.
-                from . import revocation
-
                 old = session.scalar(select(Seal).where(Seal.es_id == r.p.req.renewal_of))
-                assert old is not None
-                revocation.revoke_seal_in(
-                    session, ctx, actor, old, revocation.CrlReason.SUPERSEDED, now, superseded_by=res.es_id
-                )
+                if old is None:  # _check found it under the same lock a moment ago
+                    raise _ChangedMeanwhile()
+                revocation.revoke_seal_in(tx, old, CrlReason.SUPERSEDED, now, superseded_by=res.es_id)
                 old.superseded_by_id = seal_id
                 _carry_grants(session, ctx, actor, old, seal_id, res.es_id, now)
     for res, app_id, seal_id in zip(results, app_ids, seal_ids, strict=True):
@@ -846,8 +846,8 @@ def renew_seal(ctx: ServiceContext, actor: Actor, code: str, key: KeyMaterial | 
     and, unless another key is given, the same holder key; the old seal is revoked as superseded in
     the same transaction. Approved by policy, so it needs no second person."""
     require(actor.name, actor.roles, Permission.SEAL_ISSUE)
-    with ctx.reader() as session:
-        req = renewal_request(find_seal(session, code), key)
+    with reading(ctx, actor) as tx:
+        req = renewal_request(find_seal_in(tx, code), key)
     return issue_seals(ctx, actor, [req])[0]
 
 
@@ -863,7 +863,7 @@ def renewal_request(old: Seal, key: KeyMaterial | None = None, *, require_uscc_i
             ),
             es_id=old.es_id,
         )
-    holder = next((c for c in old.certificates if c.kind == "holder"), None)
+    holder = holder_certificate(old)
     if holder is None:
         raise NotFound(
             M(
@@ -905,12 +905,9 @@ def seal_picture(seal: Seal) -> ses.SealPicture:
 
 
 def find_seal(session: Session, code: str) -> Seal:
-    """The seal with esID ``code`` (format and check character validated first), or NotFound."""
-    es_id = validate_esid(code)
-    seal = session.scalar(select(Seal).where(Seal.es_id == es_id))
-    if seal is None:
-        raise NotFound(M("seal.no_seal_code", "no seal with code {es_id}", "没有编码为 {es_id} 的印章"), es_id=es_id)
-    return seal
+    """:func:`registry.services.core.seals.find_seal` for a caller holding a bare session (the CLI,
+    the tests): the seal with esID ``code``, or NotFound."""
+    return seal_by_code(session, code)
 
 
 def show_seal(ctx: ServiceContext, code: str) -> dict[str, Any]:
@@ -965,8 +962,9 @@ class SealExport:
 def export_seal(ctx: ServiceContext, code: str) -> SealExport:
     """seal.esl (DER SESeal), the holder certificate, the issuing chain, and the seal-maker chain."""
     with ctx.reader() as session:
-        seal = find_seal(session, code)
-        holder = next((c for c in seal.certificates if c.kind == "holder"), None)
+        tx = joined(ctx, session)
+        seal = find_seal_in(tx, code)
+        holder = holder_certificate(seal)
         if holder is None:
             raise NotFound(
                 M(
@@ -976,8 +974,8 @@ def export_seal(ctx: ServiceContext, code: str) -> SealExport:
                 ),
                 es_id=seal.es_id,
             )
-        chain = authorities.chain(ctx, session, holder.issuer.name)
-        maker_chain = authorities.chain(ctx, session, seal.maker.name)
+        chain = authorities.chain(tx, holder.issuer.name)
+        maker_chain = authorities.chain(tx, seal.maker.name)
         return SealExport(
             seal.es_id,
             seal.ses_der,

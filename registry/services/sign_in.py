@@ -21,8 +21,8 @@ from ..domain.display_time import LocalTime
 from ..domain.errors import DomainError, M, ValidationError
 from ..pki import totp
 from ..pki.keys import KeyFormatError, unwrap_secret, wrap_secret
-from . import audit
 from .context import Actor, ServiceContext
+from .core import audit
 
 __all__ = [
     "SignInFailed",

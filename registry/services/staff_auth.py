@@ -24,8 +24,9 @@ from ..db.models import User
 from ..domain.errors import InvalidTransition, M, NotFound, ValidationError
 from ..domain.roles import Permission, require
 from ..pki import totp
-from . import audit, passwords, sign_in, users, web_sessions
+from . import passwords, sign_in, users, web_sessions
 from .context import Actor, ServiceContext
+from .core import audit
 from .sign_in import AccountLocked, SignInFailed
 
 __all__ = [

@@ -11,10 +11,14 @@ from ..db.models import Certificate, Revocation, Seal
 from ..domain.states import SealStatus
 from ..pki.crl import CrlReason
 from . import authorities
-from .context import ServiceContext
-from .seals import find_seal
+from .context import Actor, ServiceContext
+from .core.seals import find_seal
+from .core.tx import reading
 
 __all__ = ["seal_status"]
+
+
+_PUBLIC = Actor.system("public-status")  # reads only: the public status of a seal needs no role
 
 
 def _iso(t: dt.datetime | None) -> str | None:
@@ -24,8 +28,9 @@ def _iso(t: dt.datetime | None) -> str | None:
 def seal_status(ctx: ServiceContext, code: str) -> dict[str, Any]:
     """Status, type, name, holder, validity, revocation (reason and time) and certificates of the
     seal with esID ``code``. ValidationError for a malformed code, NotFound for an unknown one."""
-    with ctx.reader() as session:
-        seal = find_seal(session, code)
+    with reading(ctx, _PUBLIC) as tx:
+        session = tx.session
+        seal = find_seal(tx, code)
         now = ctx.clock.now()
         status = seal.effective_status(now)
         rows = session.execute(

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from ..db.models import User, UserRole
 from ..domain.errors import Conflict, InvalidTransition, M, Message, NotFound, ValidationError
 from ..domain.roles import Permission, Role, require
-from . import audit, passwords, web_sessions
+from . import passwords, web_sessions
 from .context import Actor, ServiceContext
+from .core import audit
 
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 

@@ -20,6 +20,7 @@ from registry.domain.errors import Conflict, PermissionDenied
 from registry.domain.roles import Role
 from registry.services import audit, users
 from registry.services.context import Actor, ServiceContext
+from registry.services.core import audit_chain
 from tests.support.audit import behind_the_back, rehash, rows, tamper
 from tests.support.data import ADMIN, NOW
 
@@ -409,7 +410,7 @@ def test_a_repeated_number_is_reported_inserted(history: ServiceContext) -> None
 
 
 def test_the_first_problem_is_found_across_stream_batches(ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(audit, "_BATCH", 7)
+    monkeypatch.setattr(audit_chain, "_BATCH", 7)
     with ctx.transaction() as session:
         audit.record_many(session.connection(), ctx, [(ADMIN, "probe", "probe", i, {"i": i}) for i in range(500)])
     assert audit.verify_chain(ctx).events == head(ctx)[0]

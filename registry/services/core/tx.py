@@ -18,8 +18,8 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from ...db.models import AuditEvent
-from .. import audit
 from ..context import Actor, ServiceContext
+from . import audit
 
 
 @dataclass
@@ -58,6 +58,13 @@ def begin(ctx: ServiceContext, actor: Actor) -> Iterator[Tx]:
     """A write transaction for ``actor``: committed once at the end, rolled back on any exception."""
     with ctx.transaction() as session:
         yield Tx(ctx, session, actor, ctx.clock.now())
+
+
+def joined(ctx: ServiceContext, session: Session, actor: Actor | None = None) -> Tx:
+    """A :class:`Tx` over a session its caller opened and will commit (``ctx.transaction()`` or
+    ``ctx.reader()``), for code that holds a bare session: the building blocks then see the same
+    transaction. ``actor`` defaults to the system."""
+    return Tx(ctx, session, actor or Actor.system("registry"), ctx.clock.now())
 
 
 @contextmanager

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ...db import crl_entries
 from ...db.models import Authority, CrlCounter, PublishedCrl, RevocationEvent
@@ -42,8 +41,9 @@ from ...pki import crl, x509
 from ...pki.keys import decrypt_private_key
 from .. import audit_anchor, authorities
 from ..context import Actor, ServiceContext
+from ..core import authorities as core_authorities
 from ..core import leases
-from ..core.tx import begin, reading
+from ..core.tx import Tx, begin, reading
 from .files import clean_stale_temp_files, publish_lock, relative_path, write_atomically
 
 __all__ = ["LEASE_TTL", "BeingPublished", "Published", "crl_issuers", "pending", "publish", "run_publisher"]
@@ -169,7 +169,7 @@ def _read(ctx: ServiceContext, actor: Actor, name: str, now: dt.datetime, *, all
     cutoff = None if s.crl_keep_expired else now  # expired certificates leave unless configured to stay
     with reading(ctx, actor) as tx:
         crl_entries.snapshot(tx.session)
-        auth = _load_authority(ctx, tx.session, name)
+        auth = _load_authority(tx, name)
         conn = tx.conn
         watermark = conn.execute(
             select(func.coalesce(func.max(RevocationEvent.id), 0)).where(RevocationEvent.issuer_id == auth.id)
@@ -304,12 +304,13 @@ def _record(
         )
 
 
-def _load_authority(ctx: ServiceContext, session: Session, name: str) -> authorities.LoadedAuthority:
+def _load_authority(tx: Tx, name: str) -> authorities.LoadedAuthority:
     """The issuer with its key. A revoked issuing CA still publishes its CRLs (its certificates'
     status must stay answerable), so an inactive one is loaded here, not by authorities.load."""
+    ctx, session = tx.ctx, tx.session
     active = session.scalar(select(Authority.active).where(Authority.name == name))
     if active:
-        return authorities.load(ctx, session, name)
+        return core_authorities.load(tx, name)
     row = session.scalar(select(Authority).where(Authority.name == name))
     if row is None:
         raise NotFound(UNKNOWN_ISSUER, name=repr(name), known=", ".join(sorted(crl_issuers(ctx))))
