@@ -55,13 +55,17 @@ import json
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy import Connection, String, insert, select, type_coerce, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from ..config import Settings
 from ..db.models import AuditChainHead, AuditEvent
+from ..domain.errors import M, ValidationError
 from ..domain.roles import Permission, require
 from .context import Actor, ServiceContext
 
@@ -518,3 +522,22 @@ def verify_audit_chain(ctx: ServiceContext, actor: Actor) -> ChainReport:
 
     require(actor.name, actor.roles, Permission.AUDIT_VERIFY)
     return audit_anchor.check(ctx, verify_chain(ctx))
+
+
+def require_database(settings: Settings) -> None:
+    """Before ``registry audit verify`` opens the database: an SQLite file that does not exist is
+    refused (opening it would create an empty one, and an empty log is not an intact one)."""
+    url = make_url(settings.database_url)
+    if (
+        url.get_backend_name() == "sqlite"
+        and url.database not in (None, "", ":memory:")
+        and not Path(url.database).is_file()
+    ):
+        raise ValidationError(
+            M(
+                "audit.no_database",
+                "no database at {path}: run `registry init` first",
+                "{path} 处没有数据库：请先运行 `registry init`",
+            ),
+            path=url.database,
+        )

@@ -1,0 +1,5 @@
+"""``python -m registry.cli``, as the ``registry`` command."""
+
+from . import main
+
+main()
