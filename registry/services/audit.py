@@ -10,11 +10,15 @@ re-exported here, where the CLI, the web layer and the tests have always found t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
+from ..config import Settings
 from ..db.models import AuditChainHead
+from ..domain.errors import M, ValidationError
 from ..domain.roles import Permission, require
 from . import audit_anchor
 from .context import Actor, ServiceContext
@@ -89,3 +93,22 @@ def verify_audit_chain(ctx: ServiceContext, actor: Actor) -> ChainReport:
     newest signed checkpoint (the chain must reach it and hold the hash it recorded)."""
     require(actor.name, actor.roles, Permission.AUDIT_VERIFY)
     return audit_anchor.check(ctx, verify_chain(ctx))
+
+
+def require_database(settings: Settings) -> None:
+    """Before ``registry audit verify`` opens the database: an SQLite file that does not exist is
+    refused (opening it would create an empty one, and an empty log is not an intact one)."""
+    url = make_url(settings.database_url)
+    if (
+        url.get_backend_name() == "sqlite"
+        and url.database not in (None, "", ":memory:")
+        and not Path(url.database).is_file()
+    ):
+        raise ValidationError(
+            M(
+                "audit.no_database",
+                "no database at {path}: run `registry init` first",
+                "{path} 处没有数据库：请先运行 `registry init`",
+            ),
+            path=url.database,
+        )

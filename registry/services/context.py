@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import os
 import secrets
@@ -57,6 +58,17 @@ class Actor:
     @classmethod
     def system(cls, name: str = "system") -> Actor:
         return cls(name=name, kind="system", roles=frozenset(Role))
+
+    @classmethod
+    def command_line(cls) -> Actor:
+        """Whoever runs the ``registry`` command, as ``cli:<OS user>`` with every role: the command
+        line is the operator's console, trusted like the machine it runs on; what needs two people
+        (``registry seal issue``) asks both to prove they are present (:mod:`.counter_auth`)."""
+        try:
+            who = getpass.getuser()
+        except Exception:  # noqa: BLE001 - no passwd entry in some containers
+            who = str(os.getuid())
+        return cls.system(f"cli:{who}")
 
 
 class KeyRing:

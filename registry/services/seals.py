@@ -983,3 +983,10 @@ def export_seal(ctx: ServiceContext, code: str) -> SealExport:
             "".join(c.pem() for c in chain),
             "".join(c.pem() for c in maker_chain),
         )
+
+
+def renewal_key_algorithm(ctx: ServiceContext, code: str) -> str:
+    """The algorithm of a new holder key made for renewing seal ``code``: a new key stays on the
+    seal's hierarchy (as :func:`renewal_request` does for a key it is asked to generate)."""
+    with ctx.reader() as session:
+        return find_seal(session, code).algorithm.value

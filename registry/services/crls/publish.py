@@ -412,3 +412,16 @@ def run_publisher(
         if max_seconds is not None and time.monotonic() - started >= max_seconds:
             return
         stop.wait(wait)
+
+
+def checkpoint_audit_chain(ctx: ServiceContext) -> tuple[audit_anchor.Checkpoint, bool]:
+    """``registry audit checkpoint``: sign the audit chain's head into a new checkpoint under the
+    publish directory's lock (the one writer there, so numbers are not handed out twice), or, when
+    the newest checkpoint already records the head, that one. Returns it and whether it is new."""
+    with publish_lock(ctx.settings.publish_dir):
+        made = audit_anchor.make_checkpoint(ctx)
+        if made is not None:
+            return made, True
+        newest = audit_anchor.newest_checkpoint(ctx)
+    assert newest is not None
+    return newest, False
