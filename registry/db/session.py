@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
+from sqlalchemy import Connection, CursorResult, Engine, FromClause, Table, create_engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -70,7 +70,7 @@ def make_session_factory(engine: Engine, *, write: bool = True) -> sessionmaker[
     return sessionmaker(bind=bind, expire_on_commit=False)
 
 
-def allocate_ids(conn: Connection, table: Table, n: int) -> list[int]:
+def allocate_ids(conn: Connection, from_clause: FromClause, n: int) -> list[int]:
     """Reserve ``n`` primary keys of ``table`` inside the current write transaction, so a batch can
     be inserted with a plain executemany (a short statement the driver caches) instead of one huge
     INSERT ... RETURNING.
@@ -78,7 +78,10 @@ def allocate_ids(conn: Connection, table: Table, n: int) -> list[int]:
     PostgreSQL draws from the column's sequence (ids are unique, maybe not contiguous). SQLite has no
     sequence, but a write transaction there holds the database's single write lock (BEGIN IMMEDIATE),
     so max(id)+1 … max(id)+n cannot be taken by anyone else before commit.
+
+    ``from_clause`` is a table (a mapped class's ``__table__``, which SQLAlchemy types as any FROM).
     """
+    table = cast(Table, from_clause)
     if n <= 0:
         return []
     if conn.dialect.name == "postgresql":
@@ -91,3 +94,8 @@ def allocate_ids(conn: Connection, table: Table, n: int) -> list[int]:
         top = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
         return list(range(top + 1, top + n + 1))
     raise NotImplementedError(f"allocate_ids: unsupported database {conn.dialect.name}")
+
+
+def rowcount(result: object) -> int:
+    """The number of rows an UPDATE or DELETE touched (0 for a result that counts none)."""
+    return int(result.rowcount or 0) if isinstance(result, CursorResult) else 0

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from ..db.models import AuditChainHead, AuditEvent, Authority
 from ..domain.errors import Conflict, M
@@ -214,10 +214,10 @@ def make_checkpoint(ctx: ServiceContext) -> Checkpoint | None:
         os.fsync(fh.fileno())
     os.link(tmp, path)  # never replaces an existing checkpoint
     tmp.unlink()
-    return Checkpoint(number, head_seq, head_hash, body["made_at"], SIGNER, auth.certificate.der, path)
+    return Checkpoint(number, head_seq, head_hash, str(body["made_at"]), SIGNER, auth.certificate.der, path)
 
 
-def _segment_problem(conn, cp: Checkpoint, head_seq: int, head_hash: str) -> str | None:  # type: ignore[no-untyped-def]
+def _segment_problem(conn: Connection, cp: Checkpoint, head_seq: int, head_hash: str) -> str | None:
     """Check the events from the checkpoint's number to the head: hashes and links."""
     if head_seq < cp.seq:
         return f"the chain head is at seq {head_seq}, before {cp}"

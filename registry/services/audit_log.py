@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Executable,
     Select,
     String,
     and_,
@@ -169,6 +170,8 @@ def actions_with_prefix(conn: Connection, prefix: str) -> list[str] | None:
     :data:`_MAX_ACTIONS`. Byte order, so the prefix range is exact under any collation: PostgreSQL's
     ``~>~`` / ``~<~`` operators (the text_pattern_ops index), SQLite's BINARY collation."""
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # every string starting with prefix is below it
+    first: Executable
+    then: Executable
     if conn.dialect.name == "postgresql":
         first = text(
             "SELECT action FROM audit_events WHERE action ~>=~ :lo AND action ~<~ :hi ORDER BY action USING ~<~ LIMIT 1"
@@ -213,9 +216,9 @@ def statement(
     dialect: str,
     filt: AuditFilter,
     after: tuple[dt.datetime, int] | None = None,
-    limit: int = PAGE_SIZE,
+    limit: int | None = PAGE_SIZE,
     actions: list[str] | None = None,
-) -> Select[Any]:
+) -> Select[*tuple[Any, ...]]:
     """The page's query: ``filt``, after the event (occurred_at, seq) ``after``, newest first.
 
     With an action prefix and its ``actions`` (:func:`actions_with_prefix`), and neither an actor

@@ -12,7 +12,7 @@ from ..db.models import Authority, Certificate
 from ..domain.states import CertificateStatus
 from ..pki import x509
 from ..pki.keys import Algorithm, PrivateKey, decrypt_private_key, encrypt_private_key
-from .context import Actor, ServiceContext
+from .context import Actor, KeyRing, ServiceContext
 from .core import audit, ocsp
 from .core import authorities as core_authorities
 from .core.authorities import LoadedAuthority as LoadedAuthority
@@ -179,7 +179,7 @@ def ensure_hierarchies(ctx: ServiceContext, actor: Actor) -> list[str]:
 def _store(
     session: Session,
     ctx: ServiceContext,
-    keyring,
+    keyring: KeyRing,
     name: str,
     kind: str,
     alg: Algorithm,

@@ -8,11 +8,11 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,8 @@ from ..db.session import make_engine, make_session_factory
 from ..domain.errors import M, ValidationError
 from ..domain.roles import Role
 from . import passwords
+
+_T = TypeVar("_T")
 
 
 class Clock(Protocol):
@@ -192,9 +194,9 @@ class ServiceContext:
         with self._lock:
             self._cache.pop(key, None)
 
-    def cached(self, key: object, factory):  # type: ignore[no-untyped-def]
+    def cached(self, key: object, factory: Callable[[], _T]) -> _T:
         """Process-local cache for immutable derived values (decrypted CA keys, parsed certs)."""
         with self._lock:
             if key not in self._cache:
                 self._cache[key] = factory()
-            return self._cache[key]
+            return cast(_T, self._cache[key])  # each key is only ever filled by factories of one type

@@ -117,7 +117,7 @@ def _kind(q: str) -> str:
     return "name"
 
 
-def _columns() -> Select[Any]:
+def _columns() -> Select[*tuple[Any, ...]]:
     live = (
         select(func.count())
         .select_from(Seal)
@@ -218,13 +218,13 @@ def name_filter(dialect: str, query: str) -> tuple[str, str, list[Any]]:
     return q, kind, [idx.ge(folded)] + ([idx.lt(upper)] if upper is not None else [])
 
 
-def columns() -> Select[Any]:
+def columns() -> Select[*tuple[Any, ...]]:
     """The list's columns (with the count of seals in use), for the CSV export."""
     return _columns()
 
 
 def _by_name(
-    s: Session, base: Select[Any], idx: _NameIndex, prefix: str, after: tuple[str, int] | None, limit: int
+    s: Session, base: Select[*tuple[Any, ...]], idx: _NameIndex, prefix: str, after: tuple[str, int] | None, limit: int
 ) -> list[Any]:
     """Up to ``limit + 1`` enterprises whose name starts with ``prefix``, in (name, id) order, after
     ``after``. Three index ranges, none of which sorts more than one name's rows: the rest of the

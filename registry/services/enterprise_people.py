@@ -542,7 +542,7 @@ def check_password_step(ctx: ServiceContext, uscc: str, username: str, password:
             if p.locked_until is not None and p.locked_until > now:
                 passwords.dummy_work(password)
                 sign_in.check_not_locked(ctx, p, now)
-            if not check_password(p, password or ""):  # type: ignore[arg-type]
+            if not check_password(p, password or ""):
                 sign_in.record_failure(
                     session, ctx, p, now, "password", _system(uscc, username), "person", _target(uscc, username)
                 )
@@ -639,7 +639,7 @@ def change_password(
     passwords.check_new(new, current=current, username=principal.username)
     with ctx.transaction() as session:
         p = _own_person(session, principal, principal.person_id, lock=True)
-        if not check_password(p, current or ""):  # type: ignore[arg-type]
+        if not check_password(p, current or ""):
             raise SignInFailed(CURRENT_WRONG)
         p.password_hash = hash_password(new)
         p.must_change_password = False

@@ -83,7 +83,9 @@ def _csv(columns: list[Column], lang: str, rows: Iterable[list[Any]]) -> Iterato
         yield buf.getvalue()
 
 
-def _stream(ctx: ServiceContext, stmt: Select[Any], convert: Callable[[Any], list[Any]]) -> Iterator[list[Any]]:
+def _stream(
+    ctx: ServiceContext, stmt: Select[*tuple[Any, ...]], convert: Callable[[Any], list[Any]]
+) -> Iterator[list[Any]]:
     """The rows of ``stmt``, fetched :data:`BATCH` at a time in one read transaction."""
     with ctx.reader() as s:
         result = s.execute(stmt.execution_options(yield_per=BATCH))

@@ -291,7 +291,7 @@ def preview_status_change(
             core_revocation.licence_event_effect(
                 tx,
                 ent.id,
-                wanted.get("status", ent.status),  # type: ignore[arg-type]
+                new_status if isinstance(new_status := wanted.get("status"), LicenceStatus) else ent.status,
                 changes,
             )
             if changes

@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, insert, select
 
@@ -111,7 +112,7 @@ def refresh(ctx: ServiceContext, *, batch: int = 500, now: dt.datetime | None = 
                 .order_by(OcspResponse.next_update)
                 .limit(batch + len(done))
             ).all()
-            due = [(c, h) for c, h in due if (c, h) not in done][:batch]
+            due = [r for r in due if (r[0], r[1]) not in done][:batch]
             missing = (
                 conn.execute(
                     select(Certificate.id)
@@ -207,9 +208,11 @@ def _lookup(
         if getattr(local, "pid", None) != pid:  # first use in this thread, or a forked worker
             proxy = ctx.engine.raw_connection()
             proxy.rollback()
-            dbapi = proxy.driver_connection
+            dbapi: Any = proxy.driver_connection  # sqlite3 or psycopg: the DBAPI connection itself
+            if dbapi is None:  # only a connection already closed has none
+                raise RuntimeError("the pool handed out a closed connection")
             if ctx.engine.dialect.name == "postgresql":
-                dbapi.autocommit = True  # type: ignore[union-attr]
+                dbapi.autocommit = True
             local.proxy, local.dbapi, local.pid = proxy, dbapi, pid
             local.sql = _LOOKUP_SQL.format(p="?" if ctx.engine.dialect.paramstyle == "qmark" else "%s")
         cur = local.dbapi.cursor()
@@ -289,6 +292,8 @@ def _answer_live(ctx: ServiceContext, req: ocsp.OcspRequest, issuer: Issuer, now
         if state is not None:  # missing or expired pre-signed response: sign it, store it, send it
             row = response_row(ctx, state, cid.hash_algorithm, now)
             _store_checked(ctx, [(state, row)])
+            # response_row's values are typed object (it feeds executemany): these two are the bytes and
+            # the datetime that sign() returned
             return Answer(row["response_der"], now, row["next_update"], True, "presigned")  # type: ignore[arg-type]
     singles = []
     for cid in req.cert_ids:

@@ -62,13 +62,14 @@ class Principal:
 
     @classmethod
     def from_session(cls, data: dict[str, object]) -> Principal:
+        """The principal a signed session cookie stored with :meth:`to_session`."""
         pid = data.get("person_id")
         return cls(
-            enterprise_id=int(data["id"]),
+            enterprise_id=_whole(data["id"]),
             uscc=str(data["uscc"]),
             enterprise_name=str(data["name"]),
             person=str(data["person"]),
-            person_id=int(pid) if pid is not None else None,  # type: ignore[call-overload]
+            person_id=_whole(pid) if pid is not None else None,
             username=str(data["username"]) if data.get("username") else None,
         )
 
@@ -118,9 +119,16 @@ def seal_for(session: Session, principal: Principal, es_id: str, need: Need = "v
     return seal
 
 
-def visible_seals(principal: Principal) -> Select[tuple[Seal]]:
+def visible_seals(principal: Principal) -> Select[Seal]:
     """A query of the seals this principal can see (the caller adds order and limit)."""
     query = select(Seal).where(Seal.enterprise_id == principal.enterprise_id)
     if principal.person_id is not None:
         query = query.where(Seal.id.in_(select(SealGrant.seal_id).where(SealGrant.person_id == principal.person_id)))
     return query
+
+
+def _whole(value: object) -> int:
+    """An id read back from the session cookie (JSON: an int, or a string of digits)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"not an id: {value!r}")
+    return int(value)

@@ -74,7 +74,7 @@ def _reader(principal: Principal) -> int:
     return principal.person_id or 0
 
 
-def _visible(principal: Principal) -> Select[Any]:
+def _visible(principal: Principal) -> Select[*tuple[Any, ...]]:
     """The condition on ``notifications`` for this principal (the caller adds columns and order)."""
     query = select(Notification.id).where(Notification.enterprise_id == principal.enterprise_id)
     if principal.person_id is not None:
@@ -125,7 +125,7 @@ def unread_count(ctx: ServiceContext, principal: Principal) -> int:
         )
 
 
-def _items(s: Session, principal: Principal, query: Select[Any], seen: int) -> list[Notice]:
+def _items(s: Session, principal: Principal, query: Select[*tuple[Any, ...]], seen: int) -> list[Notice]:
     contact = _contact(s, principal)
     rows = s.execute(
         query.add_columns(

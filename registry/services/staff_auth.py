@@ -16,8 +16,9 @@ N at time T" until the code is given.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..db.models import User
@@ -67,7 +68,10 @@ def _system(username: str) -> Actor:
     return Actor(name=username, kind="staff")
 
 
-def _locked_row(session: Session, query):  # type: ignore[no-untyped-def]
+_R = TypeVar("_R")
+
+
+def _locked_row(session: Session, query: Select[_R]) -> _R | None:
     return session.scalar(query.with_for_update())
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..db.models import User, UserRole
+from ..db.models import EnterprisePerson, User, UserRole
 from ..domain.errors import Conflict, InvalidTransition, M, Message, NotFound, ValidationError
 from ..domain.roles import Permission, Role, require
 from . import passwords, web_sessions
@@ -61,7 +61,8 @@ def hash_password(password: str) -> str:
     return passwords.hash_password(password)
 
 
-def check_password(user: User, password: str) -> bool:
+def check_password(user: User | EnterprisePerson, password: str) -> bool:
+    """Whether ``password`` is the account's (a staff member's or an authorised person's)."""
     return passwords.verify_password(user.password_hash, password)
 
 

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 from sqlalchemy import Engine, text
 
@@ -213,7 +214,7 @@ class _Trust:
         rows = self.query(" UNION ALL ".join(parts), params)
         if with_roots:
             self._complete.update(roots)
-        for kind, iid, key, status, revoked_at, reason, reason_name, held_at in rows:
+        for kind, iid, key, status, revoked_at, reason, reason_name, held_at in cast(Sequence[_StatusRow], rows):
             if kind == "c":
                 self._status[(iid, key)] = _db_status(status, revoked_at, reason)
             else:
@@ -279,13 +280,18 @@ def _utc(t: dt.datetime | str | None) -> dt.datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
-def _db_status(status: object, revoked_at: object, reason: object) -> pv.Status:
+# One row of the prefetch: kind ("c" certificate, "s" seal), issuer id, serial or esID, status,
+# revoked at, reason code, reason name, held at (times as datetimes, or text from SQLite).
+_StatusRow = tuple[str, int, str, object, dt.datetime | str | None, int | None, str | None, dt.datetime | str | None]
+
+
+def _db_status(status: object, revoked_at: dt.datetime | str | None, reason: int | None) -> pv.Status:
     status = getattr(status, "value", status)
     source = "本系统登记数据 / this registry's records"
     if status == "good" or revoked_at is None:
         return pv.Status("good", source=source)
-    name = crl.CrlReason(int(reason)).rfc_name if reason is not None else None  # type: ignore[call-overload]
-    return pv.Status("hold" if status == "hold" else "revoked", _utc(revoked_at), name, source)  # type: ignore[arg-type]
+    name = crl.CrlReason(int(reason)).rfc_name if reason is not None else None
+    return pv.Status("hold" if status == "hold" else "revoked", _utc(revoked_at), name, source)
 
 
 def _crl_verifies(crl_der: bytes, issuer_der: bytes) -> bool:
@@ -304,10 +310,13 @@ class _Connection:
     def __init__(self, engine: Engine, autocommit: bool) -> None:
         self.proxy = engine.raw_connection()
         self.proxy.rollback()
-        self.dbapi = self.proxy.driver_connection
+        dbapi = self.proxy.driver_connection  # sqlite3 or psycopg: the DBAPI connection itself
+        if dbapi is None:  # only a connection already closed has none
+            raise RuntimeError("the pool handed out a closed connection")
+        self.dbapi: Any = dbapi
         self.proxy.detach()  # closing it now closes the DBAPI connection
         if autocommit:  # psycopg; sqlite3 connections run without a transaction already (db.session)
-            self.dbapi.autocommit = True  # type: ignore[union-attr]
+            self.dbapi.autocommit = True
         self.pid = os.getpid()
 
     def __del__(self) -> None:
@@ -342,7 +351,7 @@ class _Reader:
             driver_sql = self.driver_sql.get(sql)
             if driver_sql is None:
                 driver_sql = self.driver_sql[sql] = sql if self.named else _PARAM_RE.sub(r"%(\1)s", sql)
-            cur = conn.dbapi.cursor()  # type: ignore[union-attr]
+            cur = conn.dbapi.cursor()
             try:
                 cur.execute(driver_sql, params)
                 return cur.fetchall()
@@ -431,9 +440,12 @@ def verify_file(
                         "单独的电子印章不签署任何文档：请改为验证电子签章或 OFD 文档",
                     )
                 )
-            report.items.append(pv.verify_seal(data, now, trust, parsed=parsed))  # type: ignore[arg-type]
+            report.items.append(
+                pv.verify_seal(data, now, trust, parsed=parsed if isinstance(parsed, ses.Seal) else None)
+            )
         else:
-            report.items.append(pv.verify_signature(data, now, trust, document=document, parsed=parsed))  # type: ignore[arg-type]
+            signature = parsed if isinstance(parsed, ses.SesSignature) else None
+            report.items.append(pv.verify_signature(data, now, trust, document=document, parsed=signature))
         return report
     except (pv.InputError, ofd.OfdError) as exc:
         raise ValidationError.carrying(exc) from None

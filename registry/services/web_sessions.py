@@ -18,11 +18,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import ColumnElement, delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import UsedChallenge, WebSession
+from ..db.session import rowcount
 from .context import ServiceContext
 
 __all__ = [
@@ -191,7 +192,7 @@ def end_all(
 ) -> int:
     """End every open session of a staff account, a person, or an enterprise (optionally one kind;
     all but the session whose key is ``keep``), in the caller's transaction; returns how many."""
-    where = [WebSession.ended_at.is_(None)]
+    where: list[ColumnElement[bool]] = [WebSession.ended_at.is_(None)]
     if keep is not None:
         where.append(WebSession.id != keep)
     if user_id is not None:
@@ -204,8 +205,9 @@ def end_all(
         where.append(WebSession.kind == kind)
     if user_id is None and person_id is None and enterprise_id is None:
         raise ValueError("end_all needs an account, a person or an enterprise")
-    result = session.execute(update(WebSession).where(*where).values(ended_at=ctx.clock.now(), end_reason=reason))
-    return int(result.rowcount or 0)
+    return rowcount(
+        session.execute(update(WebSession).where(*where).values(ended_at=ctx.clock.now(), end_reason=reason))
+    )
 
 
 def use_challenge(session: Session, ctx: ServiceContext, challenge: str) -> bool:
@@ -227,14 +229,8 @@ def purge(ctx: ServiceContext) -> int:
     now = ctx.clock.now()
     old = now - dt.timedelta(days=_KEEP_ENDED_DAYS)
     with ctx.transaction() as session:
-        n = (
-            session.execute(
-                delete(WebSession).where(or_(WebSession.ended_at < old, WebSession.expires_at < old))
-            ).rowcount
-            or 0
+        n = rowcount(
+            session.execute(delete(WebSession).where(or_(WebSession.ended_at < old, WebSession.expires_at < old)))
         )
-        n += (
-            session.execute(delete(UsedChallenge).where(UsedChallenge.used_at < now - dt.timedelta(days=1))).rowcount
-            or 0
-        )
-    return int(n)
+        n += rowcount(session.execute(delete(UsedChallenge).where(UsedChallenge.used_at < now - dt.timedelta(days=1))))
+    return n

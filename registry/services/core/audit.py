@@ -55,10 +55,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from ...db.models import AuditChainHead, AuditEvent
@@ -77,8 +77,8 @@ __all__ = [
 ]
 
 GENESIS = "0" * 64
-_EVENTS = AuditEvent.__table__
-_HEAD = AuditChainHead.__table__
+_EVENTS = cast(Table, AuditEvent.__table__)  # a mapped class's table (typed as any FromClause)
+_HEAD = cast(Table, AuditChainHead.__table__)
 
 
 class AuditChainError(RuntimeError):

@@ -82,7 +82,8 @@ class _Row:
     prev_hash: Any
     hash: Any
     computed: str | None  # the hash recomputed from the stored content (None: unreadable)
-    fields: tuple[Any, ...] | None  # (occurred_at, actor, action, target_type, target_id, details)
+    fields: tuple[dt.datetime, str, str, str, str, dict[str, Any]] | None
+    # (occurred_at, actor, action, target_type, target_id, details)
 
     def hash_as(self, seq: int) -> str | None:
         """The hash this row would have if it had been written as number ``seq``."""

@@ -16,8 +16,9 @@ import datetime as dt
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import ColumnElement, Connection, Row, delete, insert, select
 
 from ...db.models import Authority, Certificate, OcspResponse, Revocation
 from ...domain.states import CertificateStatus
@@ -150,7 +151,7 @@ _STATE_COLUMNS = (
 )
 
 
-def _state_of(row) -> CertState:  # type: ignore[no-untyped-def]
+def _state_of(row: Row[*tuple[Any, ...]]) -> CertState:
     if row.status is CertificateStatus.GOOD or row.revoked_at is None:
         return CertState(row.id, row.issuer_id, row.serial, "good")
     return CertState(
@@ -158,7 +159,7 @@ def _state_of(row) -> CertState:  # type: ignore[no-untyped-def]
     )
 
 
-def read_states(conn: Connection, where, lock: bool = False) -> list[CertState]:  # type: ignore[no-untyped-def]
+def read_states(conn: Connection, where: ColumnElement[bool], lock: bool = False) -> list[CertState]:
     stmt = (
         select(*_STATE_COLUMNS)
         .outerjoin(Revocation, Revocation.certificate_id == Certificate.id)

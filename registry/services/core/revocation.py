@@ -147,7 +147,7 @@ def revoke_seal_in(
         reason=reason.rfc_name,
         revoked_at=at.isoformat(),
         was_suspended=was_held,
-        invalidity_date=(invalidity_date or hold_start).isoformat() if (invalidity_date or hold_start) else None,
+        invalidity_date=invalid_from.isoformat() if (invalid_from := invalidity_date or hold_start) else None,
         certificates=[c.serial for c in seal.certificates],
         **details,
     )
