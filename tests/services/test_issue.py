@@ -16,6 +16,7 @@ from registry.pki.csr import build_csr
 from registry.pki.keys import Algorithm, PrivateKey
 from registry.services import authorities, seals
 from registry.services.context import ServiceContext
+from registry.services.core import issuance
 from tests.support.data import ADMIN, CANCELLED_USCC, NOW, OTHER_USCC, SHENZHEN_USCC, UNKNOWN_USCC
 from tests.support.seals import issue_with as issue
 
@@ -303,7 +304,7 @@ def _change_during_signing(ctx: ServiceContext, monkeypatch, statement: str) -> 
     """Run ``statement`` once, after the checks and before the write (while signing)."""
     from sqlalchemy import text
 
-    real = seals._holder_certificate
+    real = issuance._holder_certificate
     fired = []
 
     def holder_certificate(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -313,7 +314,7 @@ def _change_during_signing(ctx: ServiceContext, monkeypatch, statement: str) -> 
                 conn.execute(text(statement), {"uscc": SHENZHEN_USCC})
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(seals, "_holder_certificate", holder_certificate)
+    monkeypatch.setattr(issuance, "_holder_certificate", holder_certificate)
 
 
 def test_licence_cancelled_while_signing_issues_nothing(ctx: ServiceContext, monkeypatch, fingerprint) -> None:  # type: ignore[no-untyped-def]
