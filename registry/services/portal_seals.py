@@ -25,7 +25,7 @@ from ..domain.states import LicenceStatus, SealStatus, label_of
 from ..messages import Localized
 from ..pki import der
 from ..pki.crl import CrlReason
-from . import applications, seals
+from . import applications, renewal
 from .context import ServiceContext
 from .core import authorities as core_authorities
 from .core import issuance, pictures
@@ -390,9 +390,11 @@ def renew(ctx: ServiceContext, principal: Principal, es_id: str, csr: bytes | No
     """Re-make an active seal in the window before it expires (``REGISTRY_RENEWAL_WINDOW_DAYS``),
     with the same holder key or the key of a new CSR (the USCC in its subject, proof of possession
     checked). The new seal is issued, then the old one revoked as superseded — one transaction, in
-    :func:`registry.services.seals.issue_seals`.
+    :func:`registry.services.core.issuance.issue`, called directly: the rule checked here is the
+    enterprise's own (a ``manage`` grant, :func:`~registry.services.portal_access.seal_for`), not
+    the staff's ``seal.issue``.
 
-    Approved by policy, as every renewal is (``seals.renew_seal``, design.md §3): the enterprise,
+    Approved by policy, as every renewal is (:mod:`registry.services.renewal`, design.md §3): the enterprise,
     the type, the name and the picture are those two people checked when the seal was first issued,
     and the licence is checked active again at issuance; so no second person is asked."""
     now = ctx.clock.now()
@@ -424,10 +426,10 @@ def renew(ctx: ServiceContext, principal: Principal, es_id: str, csr: bytes | No
         opens = _renewal_opens(ctx, seal)
         if now < opens:
             raise RenewalNotOpen(seal.es_id, seal.valid_end, opens, ctx.settings.renewal_window_days)
-        req = seals.renewal_request(
+        req = renewal.renewal_request(
             seal, issuance.KeyMaterial(csr=csr) if csr is not None else None, require_uscc_in_csr=True
         )
-    return seals.issue_seals(ctx, principal.actor, [req])[0]
+    return issuance.issue(ctx, principal.actor, [req])[0]
 
 
 @dataclass(frozen=True)

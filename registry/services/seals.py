@@ -12,10 +12,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..db.models import Seal
-from ..domain.errors import InvalidTransition, M, NotFound, PermissionDenied
+from ..domain.errors import M, NotFound, PermissionDenied
 from ..domain.roles import Permission, require
-from ..domain.states import SealStatus
-from ..pki import der, x509
+from ..pki import der
 from .context import Actor, ServiceContext
 from .core import authorities
 from .core.issuance import MAX_BATCH as MAX_BATCH
@@ -30,7 +29,10 @@ from .core.pictures import picture_problem as picture_problem
 from .core.pictures import seal_picture as seal_picture
 from .core.seals import find_seal as find_seal_in
 from .core.seals import holder_certificate, seal_by_code
-from .core.tx import joined, reading
+from .core.tx import joined
+from .renewal import renew_seal as renew_seal
+from .renewal import renewal_key_algorithm as renewal_key_algorithm
+from .renewal import renewal_request as renewal_request
 
 
 def issue_seal(ctx: ServiceContext, actor: Actor, req: IssueRequest) -> IssueResult:
@@ -44,7 +46,10 @@ def issue_seals(ctx: ServiceContext, actor: Actor, reqs: list[IssueRequest]) -> 
     """Issue several seals in one transaction, all or nothing: an enterprise's standard set of
     four, or the batch for enterprises newly registered by the licence authority. Each seal gets
     the same checks, rows and audit events as :func:`issue_seal`; a refused request names its
-    position and nothing at all is written."""
+    position and nothing at all is written. The caller needs ``seal.issue`` (an operator's role;
+    the command line's actor holds every role); a break-glass request must come from the command
+    line."""
+    require(actor.name, actor.roles, Permission.SEAL_ISSUE)
     check_batch_size(reqs)
     prepared: list[IssueRequest] = []
     for req in reqs:
@@ -62,60 +67,6 @@ def issue_seals(ctx: ServiceContext, actor: Actor, reqs: list[IssueRequest]) -> 
             req = replace(req, break_glass=check_reason(req.break_glass))
         prepared.append(req)
     return _issue(ctx, actor, prepared)
-
-
-def renew_seal(ctx: ServiceContext, actor: Actor, code: str, key: KeyMaterial | None = None) -> IssueResult:
-    """Re-make a seal (重新制作): a new seal for the same enterprise and type, with the same picture
-    and, unless another key is given, the same holder key; the old seal is revoked as superseded in
-    the same transaction. Approved by policy, so it needs no second person."""
-    require(actor.name, actor.roles, Permission.SEAL_ISSUE)
-    with reading(ctx, actor) as tx:
-        req = renewal_request(find_seal_in(tx, code), key)
-    return _issue(ctx, actor, [req])[0]
-
-
-def renewal_request(old: Seal, key: KeyMaterial | None = None, *, require_uscc_in_csr: bool = False) -> IssueRequest:
-    """The request that re-makes ``old`` (read in an open session): same enterprise, type and
-    picture; the same holder key unless ``key`` brings another. The caller checks who may ask."""
-    if old.status is SealStatus.REVOKED:
-        raise InvalidTransition(
-            M(
-                "seal.seal_revoked_revoked_seal",
-                "seal {es_id} is revoked; a revoked seal cannot be renewed (apply for a new one)",
-                "印章 {es_id} 已吊销；已吊销的印章不能续期（请申请新印章）",
-            ),
-            es_id=old.es_id,
-        )
-    holder = holder_certificate(old)
-    if holder is None:
-        raise NotFound(
-            M(
-                "seal.seal_has_no_holder",
-                "seal {es_id} has no holder certificate on record",
-                "印章 {es_id} 没有持有人证书记录",
-            ),
-            es_id=old.es_id,
-        )
-    uscc, seal_type, png, alg = old.enterprise.uscc, old.seal_type.code, seal_picture(old).data, old.algorithm
-    same_key = x509.Certificate.from_der(holder.der).public_key.pem().encode()
-    key = (
-        key
-        if key is not None and (key.csr or key.public_key_pem or key.generate)
-        else KeyMaterial(public_key_pem=same_key)
-    )
-    # a new key stays on the old seal's hierarchy unless the request brings its own key
-    return IssueRequest(
-        uscc=uscc,
-        seal_type=seal_type,
-        key=key,
-        operator="",
-        approver="",
-        picture_png=png,
-        channel="renewal",
-        renewal_of=old.es_id,
-        require_uscc_in_csr=require_uscc_in_csr,
-        algorithm=alg.value if key.generate else None,
-    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -201,10 +152,3 @@ def export_seal(ctx: ServiceContext, code: str) -> SealExport:
             "".join(c.pem() for c in chain),
             "".join(c.pem() for c in maker_chain),
         )
-
-
-def renewal_key_algorithm(ctx: ServiceContext, code: str) -> str:
-    """The algorithm of a new holder key made for renewing seal ``code``: a new key stays on the
-    seal's hierarchy (as :func:`renewal_request` does for a key it is asked to generate)."""
-    with ctx.reader() as session:
-        return find_seal(session, code).algorithm.value
