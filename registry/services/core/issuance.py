@@ -33,7 +33,7 @@ from ...domain.states import (
     SealStatus,
     next_application_state,
 )
-from ...pki import picture, ses, x509
+from ...pki import picture, profiles, ses, x509
 from ...pki.crl import CrlReason
 from ...pki.keys import Algorithm, KeyFormatError, PrivateKey, PublicKey
 from ...pki.uscc import UsccError, is_valid_uscc, validate_uscc
@@ -175,38 +175,35 @@ def _holder_certificate(
     start: dt.datetime,
     end: dt.datetime,
 ) -> tuple[bytes, int, int]:
+    """The holder certificate of one seal (:func:`registry.pki.profiles.holder_certificate`), its
+    random serial and the CRL shard the serial falls in."""
     serial = x509.random_serial()
     shard = serial % ctx.settings.crl_shards
-    subject = x509.Name.build(C="CN", O=enterprise_name, CN=name, organizationIdentifier=uscc)
-
-    def fixed() -> tuple[bytes, bytes]:
-        # Everything but the subject key identifier is the same for every holder certificate of
-        # this issuer and shard: encode it once per process.
-        return (
-            x509.basic_constraints(False) + x509.key_usage(x509.KU_DIGITAL_SIGNATURE, x509.KU_NON_REPUDIATION),
-            x509.authority_key_identifier(issuing.key_id)
-            # Full CRL first (verifiers that ignore partitions), then the shard fixed now (design.md §5).
-            + x509.crl_distribution_points(
-                [authorities.crl_url(ctx, issuing.name), authorities.crl_url(ctx, issuing.name, shard)]
-            )
-            + x509.freshest_crl([authorities.delta_crl_url(ctx, issuing.name)])
-            + x509.authority_info_access(ctx.settings.ocsp_url, authorities.ca_cert_url(ctx, issuing.name))
-            + x509.certificate_policies(ctx.settings.policy_oid),
-        )
-
-    head, tail = ctx.cached(("holder-extensions", issuing.name, shard), fixed)
-    exts = [head, x509.subject_key_identifier(pub.key_identifier()), tail]
-    tbs = x509.build_tbs(
-        serial=serial,
-        signature_alg=issuing.algorithm,
-        issuer=issuing.certificate.subject_der,
-        subject=subject,
-        not_before=start,
-        not_after=end,
-        public_key=pub,
-        extensions=exts,
+    publication = profiles.HolderPublication(
+        issuer_key_id=issuing.key_id,
+        crl_urls=(authorities.crl_url(ctx, issuing.name), authorities.crl_url(ctx, issuing.name, shard)),
+        delta_crl_url=authorities.delta_crl_url(ctx, issuing.name),
+        ocsp_url=ctx.settings.ocsp_url,
+        ca_issuers_url=authorities.ca_cert_url(ctx, issuing.name),
+        policy_oid=ctx.settings.policy_oid,
     )
-    return x509.sign_tbs(tbs, issuing.signer), serial, shard
+    try:
+        cert_der = profiles.holder_certificate(
+            serial=serial,
+            issuer_subject_der=issuing.certificate.subject_der,
+            signature_alg=issuing.algorithm,
+            signer=issuing.signer,
+            publication=publication,
+            organization=enterprise_name,
+            common_name=name,
+            uscc=uscc,
+            public_key=pub,
+            not_before=start,
+            not_after=end,
+        )
+    except profiles.ProfileError as exc:
+        raise ValidationError.carrying(exc) from None
+    return cert_der, serial, shard
 
 
 @dataclass(frozen=True)
