@@ -21,8 +21,8 @@ from .core.issuance import MAX_BATCH as MAX_BATCH
 from .core.issuance import IssueRequest as IssueRequest
 from .core.issuance import IssueResult as IssueResult
 from .core.issuance import KeyMaterial as KeyMaterial
-from .core.issuance import check_batch_size
 from .core.issuance import issue as _issue
+from .core.issue_requests import check_batch_size
 from .core.pictures import draw_picture as draw_picture
 from .core.pictures import licence_picture_problems as licence_picture_problems
 from .core.pictures import picture_problem as picture_problem
