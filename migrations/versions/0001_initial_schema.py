@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import registry.db.models
+import registry.db.types
 
 revision = "0001"
 down_revision = None
@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_events",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("occurred_at", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("occurred_at", registry.db.types.UTCDateTime(), nullable=False),
         sa.Column("actor", sa.String(length=100), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("target_type", sa.String(length=32), nullable=False),
@@ -47,13 +47,13 @@ def upgrade() -> None:
         sa.Column("parent_id", sa.Integer(), nullable=True),
         sa.Column("subject", sa.String(length=400), nullable=False),
         sa.Column("serial", sa.String(length=40), nullable=False),
-        sa.Column("not_before", registry.db.models.UTCDateTime(), nullable=False),
-        sa.Column("not_after", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("not_before", registry.db.types.UTCDateTime(), nullable=False),
+        sa.Column("not_after", registry.db.types.UTCDateTime(), nullable=False),
         sa.Column("certificate_der", sa.LargeBinary(), nullable=False),
         sa.Column("key_blob", sa.LargeBinary(), nullable=False),
         sa.Column("key_kek_id", sa.String(length=64), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", registry.db.types.UTCDateTime(), nullable=False),
         sa.CheckConstraint("kind IN ('root', 'issuing', 'seal-maker')", name=op.f("ck_authorities_kind")),
         sa.ForeignKeyConstraint(["parent_id"], ["authorities.id"], name=op.f("fk_authorities_parent_id_authorities")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_authorities")),
@@ -81,8 +81,8 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("created_at", registry.db.models.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", registry.db.types.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", registry.db.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_enterprises")),
         sa.UniqueConstraint("uscc", name=op.f("uq_enterprises_uscc")),
     )
@@ -97,7 +97,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("must_change_password", sa.Boolean(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", registry.db.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
     )
@@ -105,7 +105,7 @@ def upgrade() -> None:
         "licence_records",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("enterprise_id", sa.Integer(), nullable=False),
-        sa.Column("recorded_at", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("recorded_at", registry.db.types.UTCDateTime(), nullable=False),
         sa.Column("event", sa.String(length=32), nullable=False),
         sa.Column("changes", sa.JSON(), nullable=False),
         sa.Column("source", sa.String(length=200), nullable=False),
@@ -163,11 +163,11 @@ def upgrade() -> None:
         sa.Column("csr_der", sa.LargeBinary(), nullable=True),
         sa.Column("picture_png", sa.LargeBinary(), nullable=True),
         sa.Column("submitted_by", sa.String(length=100), nullable=False),
-        sa.Column("submitted_at", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("submitted_at", registry.db.types.UTCDateTime(), nullable=False),
         sa.Column("reviewed_by_id", sa.Integer(), nullable=True),
-        sa.Column("reviewed_at", registry.db.models.UTCDateTime(), nullable=True),
+        sa.Column("reviewed_at", registry.db.types.UTCDateTime(), nullable=True),
         sa.Column("approved_by_id", sa.Integer(), nullable=True),
-        sa.Column("approved_at", registry.db.models.UTCDateTime(), nullable=True),
+        sa.Column("approved_at", registry.db.types.UTCDateTime(), nullable=True),
         sa.Column("decided_reason", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["approved_by_id"], ["users.id"], name=op.f("fk_seal_applications_approved_by_id_users")
@@ -246,9 +246,9 @@ def upgrade() -> None:
         ),
         sa.Column("picture_width_mm", sa.Integer(), nullable=False),
         sa.Column("picture_height_mm", sa.Integer(), nullable=False),
-        sa.Column("valid_start", registry.db.models.UTCDateTime(), nullable=False),
-        sa.Column("valid_end", registry.db.models.UTCDateTime(), nullable=False),
-        sa.Column("created_at", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("valid_start", registry.db.types.UTCDateTime(), nullable=False),
+        sa.Column("valid_end", registry.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", registry.db.types.UTCDateTime(), nullable=False),
         sa.Column("maker_id", sa.Integer(), nullable=False),
         sa.Column("ses_der", sa.LargeBinary(), nullable=False),
         sa.Column("application_id", sa.Integer(), nullable=True),
@@ -278,8 +278,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("shard", sa.Integer(), nullable=False),
-        sa.Column("not_before", registry.db.models.UTCDateTime(), nullable=False),
-        sa.Column("not_after", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("not_before", registry.db.types.UTCDateTime(), nullable=False),
+        sa.Column("not_after", registry.db.types.UTCDateTime(), nullable=False),
         sa.Column("der", sa.LargeBinary(), nullable=False),
         sa.Column("key_fingerprint", sa.String(length=64), nullable=False),
         sa.Column(
@@ -296,7 +296,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("seal_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", registry.db.types.UTCDateTime(), nullable=False),
         sa.CheckConstraint("kind IN ('holder', 'ca', 'seal-maker')", name=op.f("ck_certificates_kind")),
         sa.ForeignKeyConstraint(["issuer_id"], ["authorities.id"], name=op.f("fk_certificates_issuer_id_authorities")),
         sa.ForeignKeyConstraint(["seal_id"], ["seals.id"], name=op.f("fk_certificates_seal_id_seals")),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import registry.db.models
+import registry.db.types
 
 revision = "0004"
 down_revision = "0003"
@@ -23,7 +23,7 @@ def upgrade() -> None:
         "leases",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("holder", sa.String(length=100), nullable=False),
-        sa.Column("expires_at", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", registry.db.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_leases")),
     )
     op.create_table(
@@ -43,12 +43,12 @@ def upgrade() -> None:
         sa.Column("base_number", sa.BigInteger(), nullable=True),
         sa.Column("watermark", sa.BigInteger(), nullable=False),
         sa.Column("path", sa.String(length=200), nullable=False),
-        sa.Column("this_update", registry.db.models.UTCDateTime(), nullable=False),
-        sa.Column("next_update", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("this_update", registry.db.types.UTCDateTime(), nullable=False),
+        sa.Column("next_update", registry.db.types.UTCDateTime(), nullable=False),
         sa.Column("entries", sa.Integer(), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("published_at", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("published_at", registry.db.types.UTCDateTime(), nullable=False),
         sa.CheckConstraint("kind IN ('full', 'delta', 'shard')", name=op.f("ck_published_crls_kind")),
         sa.ForeignKeyConstraint(
             ["issuer_id"], ["authorities.id"], name=op.f("fk_published_crls_issuer_id_authorities")
@@ -66,8 +66,8 @@ def upgrade() -> None:
         sa.Column("certificate_id", sa.Integer(), nullable=False),
         sa.Column("shard", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
-        sa.Column("occurred_at", registry.db.models.UTCDateTime(), nullable=False),
-        sa.Column("not_after", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("occurred_at", registry.db.types.UTCDateTime(), nullable=False),
+        sa.Column("not_after", registry.db.types.UTCDateTime(), nullable=False),
         sa.Column("entry_der", sa.LargeBinary(), nullable=False),
         sa.CheckConstraint("kind IN ('listed', 'unlisted')", name=op.f("ck_revocation_events_kind")),
         sa.ForeignKeyConstraint(
@@ -89,9 +89,9 @@ def upgrade() -> None:
         sa.Column("issuer_id", sa.Integer(), nullable=False),
         sa.Column("shard", sa.Integer(), nullable=False),
         sa.Column("reason", sa.SmallInteger(), nullable=False),
-        sa.Column("revoked_at", registry.db.models.UTCDateTime(), nullable=False),
-        sa.Column("invalidity_date", registry.db.models.UTCDateTime(), nullable=True),
-        sa.Column("not_after", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("revoked_at", registry.db.types.UTCDateTime(), nullable=False),
+        sa.Column("invalidity_date", registry.db.types.UTCDateTime(), nullable=True),
+        sa.Column("not_after", registry.db.types.UTCDateTime(), nullable=False),
         sa.Column("entry_der", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
             ["certificate_id"], ["certificates.id"], name=op.f("fk_revocations_certificate_id_certificates")
@@ -104,7 +104,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_revocations_issuer_shard", ["issuer_id", "shard"], unique=False)
 
     with op.batch_alter_table("seals", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("revoked_at", registry.db.models.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("revoked_at", registry.db.types.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("revocation_reason", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("superseded_by_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import registry.db.models
+import registry.db.types
 
 revision = "0005"
 down_revision = "0004"
@@ -26,8 +26,8 @@ def upgrade() -> None:
         sa.Column("issuer_id", sa.Integer(), nullable=False),
         sa.Column("serial", sa.String(length=40), nullable=False),
         sa.Column("status", sa.String(length=8), nullable=False),
-        sa.Column("this_update", registry.db.models.UTCDateTime(), nullable=False),
-        sa.Column("next_update", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("this_update", registry.db.types.UTCDateTime(), nullable=False),
+        sa.Column("next_update", registry.db.types.UTCDateTime(), nullable=False),
         sa.Column("response_der", sa.LargeBinary(), nullable=False),
         sa.CheckConstraint("hash_alg IN ('sha1', 'sha256', 'sm3')", name=op.f("ck_ocsp_responses_hash_alg")),
         sa.CheckConstraint("status IN ('good', 'revoked')", name=op.f("ck_ocsp_responses_status")),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import registry.db.models
+import registry.db.types
 
 revision = "0006"
 down_revision = "0005"
@@ -42,7 +42,7 @@ def _backfill(conn: sa.Connection) -> tuple[int, str]:
     t = sa.table(
         "audit_events",
         sa.column("id", sa.Integer()),
-        sa.column("occurred_at", registry.db.models.UTCDateTime()),
+        sa.column("occurred_at", registry.db.types.UTCDateTime()),
         sa.column("actor", sa.String()),
         sa.column("action", sa.String()),
         sa.column("target_type", sa.String()),

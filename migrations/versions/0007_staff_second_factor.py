@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import registry.db.models
+import registry.db.types
 
 revision = "0007"
 down_revision = "0006"
@@ -24,8 +24,8 @@ def upgrade() -> None:
     op.add_column("users", sa.Column("totp_enabled", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.add_column("users", sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
     op.add_column("users", sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"))
-    op.add_column("users", sa.Column("locked_until", registry.db.models.UTCDateTime(), nullable=True))
-    op.add_column("users", sa.Column("last_login_at", registry.db.models.UTCDateTime(), nullable=True))
+    op.add_column("users", sa.Column("locked_until", registry.db.types.UTCDateTime(), nullable=True))
+    op.add_column("users", sa.Column("last_login_at", registry.db.types.UTCDateTime(), nullable=True))
     op.add_column("users", sa.Column("language", sa.String(length=8), nullable=True))
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import registry.db.models
+import registry.db.types
 
 revision = "0010"
 down_revision = "0009"
@@ -35,14 +35,14 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("must_change_password", sa.Boolean(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", registry.db.types.UTCDateTime(), nullable=False),
         sa.Column("created_by", sa.String(length=100), nullable=False),
         sa.Column("totp_secret_blob", sa.LargeBinary(), nullable=True),
         sa.Column("totp_enabled", sa.Boolean(), nullable=False),
         sa.Column("totp_last_step", sa.BigInteger(), nullable=True),
         sa.Column("failed_logins", sa.Integer(), nullable=False),
-        sa.Column("locked_until", registry.db.models.UTCDateTime(), nullable=True),
-        sa.Column("last_login_at", registry.db.models.UTCDateTime(), nullable=True),
+        sa.Column("locked_until", registry.db.types.UTCDateTime(), nullable=True),
+        sa.Column("last_login_at", registry.db.types.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["enterprise_id"], ["enterprises.id"], name=op.f("fk_enterprise_people_enterprise_id_enterprises")
         ),
@@ -55,7 +55,7 @@ def upgrade() -> None:
         sa.Column("person_id", sa.Integer(), nullable=False),
         sa.Column("seal_id", sa.Integer(), nullable=False),
         sa.Column("authority", sa.String(length=8), nullable=False),
-        sa.Column("granted_at", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("granted_at", registry.db.types.UTCDateTime(), nullable=False),
         sa.Column("granted_by", sa.String(length=100), nullable=False),
         sa.CheckConstraint("authority IN ('hold', 'manage')", name=op.f("ck_seal_grants_authority")),
         sa.ForeignKeyConstraint(

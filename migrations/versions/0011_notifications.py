@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import registry.db.models
+import registry.db.types
 
 revision = "0011"
 down_revision = "0010"
@@ -52,9 +52,9 @@ def upgrade() -> None:
         sa.Column("notices", sa.Integer(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("last_attempt_at", registry.db.models.UTCDateTime(), nullable=True),
-        sa.Column("created_at", registry.db.models.UTCDateTime(), nullable=False),
-        sa.Column("sent_at", registry.db.models.UTCDateTime(), nullable=True),
+        sa.Column("last_attempt_at", registry.db.types.UTCDateTime(), nullable=True),
+        sa.Column("created_at", registry.db.types.UTCDateTime(), nullable=False),
+        sa.Column("sent_at", registry.db.types.UTCDateTime(), nullable=True),
         sa.Column("body_text", sa.Text(), nullable=True),
         sa.CheckConstraint(
             _in("status", ("sending", "sent", "failed", "undeliverable")), name=op.f("ck_notification_digests_status")
@@ -75,8 +75,8 @@ def upgrade() -> None:
         sa.Column("audit_seq", sa.BigInteger(), nullable=True),
         sa.Column("seal_id", sa.Integer(), nullable=True),
         sa.Column("application_id", sa.Integer(), nullable=True),
-        sa.Column("occurred_at", registry.db.models.UTCDateTime(), nullable=False),
-        sa.Column("created_at", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("occurred_at", registry.db.types.UTCDateTime(), nullable=False),
+        sa.Column("created_at", registry.db.types.UTCDateTime(), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("digest_id", sa.Integer(), nullable=True),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import registry.db.models
+import registry.db.types
 
 revision = "0012"
 down_revision = "0011"
@@ -34,10 +34,10 @@ def upgrade() -> None:
         sa.Column("person_id", sa.Integer(), nullable=True),
         sa.Column("enterprise_id", sa.Integer(), nullable=True),
         sa.Column("legal_representative", sa.String(length=200), nullable=True),
-        sa.Column("created_at", registry.db.models.UTCDateTime(), nullable=False),
-        sa.Column("seen_at", registry.db.models.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", registry.db.models.UTCDateTime(), nullable=False),
-        sa.Column("ended_at", registry.db.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", registry.db.types.UTCDateTime(), nullable=False),
+        sa.Column("seen_at", registry.db.types.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", registry.db.types.UTCDateTime(), nullable=False),
+        sa.Column("ended_at", registry.db.types.UTCDateTime(), nullable=True),
         sa.Column("end_reason", sa.String(length=32), nullable=True),
         sa.CheckConstraint("kind IN ('staff', 'representative', 'person')", name=op.f("ck_web_sessions_kind")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_web_sessions_user_id_users")),
@@ -55,7 +55,7 @@ def upgrade() -> None:
     op.create_table(
         "used_challenges",
         sa.Column("challenge", sa.String(length=64), nullable=False),
-        sa.Column("used_at", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("used_at", registry.db.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("challenge", name=op.f("pk_used_challenges")),
     )
     op.create_index(op.f("ix_used_challenges_used_at"), "used_challenges", ["used_at"])

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import registry.db.models
+import registry.db.types
 
 revision = "0013"
 down_revision = "0012"
@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("enterprise_id", sa.Integer(), nullable=False),
         sa.Column("reader", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("seen_id", sa.Integer(), nullable=False),
-        sa.Column("updated_at", registry.db.models.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", registry.db.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["enterprise_id"], ["enterprises.id"], name=op.f("fk_notice_reads_enterprise_id_enterprises")
         ),

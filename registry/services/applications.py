@@ -24,9 +24,8 @@ from ..domain.states import ApplicationAction, ApplicationState, LicenceStatus, 
 from ..messages import Localized
 from ..pki import der, x509
 from ..pki.uscc import UsccError, validate_uscc
-from . import seals
 from .context import Actor, ServiceContext
-from .core import audit
+from .core import audit, issuance, pictures
 
 __all__ = [
     "Item",
@@ -55,7 +54,7 @@ MAX_REASON = 500
 @dataclass(frozen=True)
 class Item:
     seal_type: str
-    key: seals.KeyMaterial
+    key: issuance.KeyMaterial
     picture_png: bytes | None = None
     algorithm: str | None = None
 
@@ -77,7 +76,7 @@ def submit(
     *,
     uscc: str,
     seal_type: str,
-    key: seals.KeyMaterial,
+    key: issuance.KeyMaterial,
     picture_png: bytes | None = None,
     channel: str = "counter",
     algorithm: str | None = None,
@@ -118,7 +117,7 @@ def submit_many(
                         "申请须提供持有人自己的密钥（证书请求或公钥）",
                     )
                 )
-            req = seals.IssueRequest(
+            req = issuance.IssueRequest(
                 uscc=uscc,
                 seal_type=st.code,
                 key=item.key,
@@ -129,8 +128,8 @@ def submit_many(
                 channel=channel,
                 require_uscc_in_csr=channel == "portal",
             )
-            seals._check_picture(ctx, item.picture_png)
-            pub, csr_der, _none = seals._resolve_key(req, uscc)
+            pictures.check_picture(ctx, item.picture_png)
+            pub, csr_der, _none = issuance.resolve_key(req, uscc)
         except ValidationError as exc:
             if len(items) == 1:
                 raise
@@ -310,7 +309,7 @@ def withdraw(ctx: ServiceContext, actor: Actor, app_id: int, enterprise_id: int)
         audit.record(session, ctx, actor, "application.withdrawn", "application", app.id)
 
 
-def issue(ctx: ServiceContext, actor: Actor, app_id: int) -> seals.IssueResult:
+def issue(ctx: ServiceContext, actor: Actor, app_id: int) -> issuance.IssueResult:
     """Issue the seal of an approved application (the same issuance path as everywhere else)."""
     require(actor.name, actor.roles, Permission.SEAL_ISSUE)
     with ctx.reader() as session:
@@ -326,17 +325,17 @@ def issue(ctx: ServiceContext, actor: Actor, app_id: int) -> seals.IssueResult:
                 state=app.state.value,
             )
         pem = der.der_to_pem(app.public_key_spki, "PUBLIC KEY").encode()
-        req = seals.IssueRequest(
+        req = issuance.IssueRequest(
             uscc=app.enterprise.uscc,
             seal_type=app.seal_type.code,
-            key=seals.KeyMaterial(public_key_pem=pem),
+            key=issuance.KeyMaterial(public_key_pem=pem),
             operator="",
             approver="",
             picture_png=app.picture_png,
             channel=app.channel if app.channel in ("counter", "portal", "reissue") else "counter",
             application_id=app.id,
         )
-    return seals.issue_seals(ctx, actor, [req])[0]
+    return issuance.issue(ctx, actor, [req])[0]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -511,7 +510,7 @@ def picture(ctx: ServiceContext, actor: Actor, app_id: int) -> bytes:
         if app.picture_png is not None:
             return app.picture_png
         if app.seal is not None:
-            return seals.seal_picture(app.seal).data
-        return seals._render_picture(
+            return pictures.seal_picture(app.seal).data
+        return pictures.render_picture(
             ctx, app.enterprise.name, app.enterprise.legal_representative, app.seal_type, app.enterprise.uscc
         )

@@ -140,10 +140,10 @@ def picture_warnings(ctx: ServiceContext, name: str, legal_representative: str, 
     ring, a legal representative's name that is not 2 to 4 characters, a character the seal font
     lacks): one per distinct reason, naming the seal types. The licence is still good; the
     enterprise must then upload its own picture for those seals."""
-    from . import seals
+    from .core.pictures import licence_picture_problems
 
     grouped: dict[str, tuple[Localized, list[object]]] = {}
-    for st, why in seals.licence_picture_problems(ctx.settings.seal_font, name, legal_representative, uscc).items():
+    for st, why in licence_picture_problems(ctx.settings.seal_font, name, legal_representative, uscc).items():
         key = why.code or str(why)
         grouped.setdefault(f"{key}|{why}", (why, []))[1].append(st.named)
     return tuple(ValidationError(_UNDRAWABLE, types=types, why=why) for why, types in grouped.values())

@@ -233,7 +233,8 @@ def _lookup(
 
 def _utc(value: object) -> dt.datetime:
     when = dt.datetime.fromisoformat(value) if isinstance(value, str) else value  # SQLite stores text
-    assert isinstance(when, dt.datetime)
+    if not isinstance(when, dt.datetime):
+        raise TypeError(f"a stored OCSP response time is not a time: {value!r}")
     return when.replace(tzinfo=dt.UTC)
 
 
@@ -252,7 +253,8 @@ def answer(ctx: ServiceContext, request_der: bytes) -> Answer:
     if any(i is None for i in issuers) or len({i.id for i in issuers if i}) != 1:
         return Answer(UNAUTHORIZED)  # not ours, or several CAs in one request (one signer per response)
     issuer = issuers[0]
-    assert issuer is not None
+    if issuer is None:  # excluded just above; checked again for the reader
+        return Answer(UNAUTHORIZED)
     now = ctx.clock.now()
     stored = None
     if len(req.cert_ids) == 1:

@@ -25,9 +25,10 @@ from ..domain.states import LicenceStatus, SealStatus, label_of
 from ..messages import Localized
 from ..pki import der
 from ..pki.crl import CrlReason
-from . import applications, seals
+from . import applications, renewal
 from .context import ServiceContext
 from .core import authorities as core_authorities
+from .core import issuance, pictures
 from .core import revocation as core_revocation
 from .core.seals import holder_certificate
 from .core.tx import begin, reading
@@ -109,7 +110,7 @@ class ApplicationRefused(ValidationError):
 def _drawn(seal_font: str | None, name: str, legal_representative: str, code: str, uscc: str) -> bytes:
     # ~0.1 s a picture; the apply page asks for the same few again and again. Bounded, per process,
     # and derived only from its arguments, so nothing another worker needs is held here.
-    return seals.draw_picture(seal_font, name, legal_representative, SealType(code), uscc)
+    return pictures.draw_picture(seal_font, name, legal_representative, SealType(code), uscc)
 
 
 _NO_LICENCE = M("portal.no_licence", "no licence on record for this enterprise", "没有本企业的执照记录")
@@ -140,8 +141,8 @@ def picture_problems(ctx: ServiceContext, principal: Principal) -> dict[str, Loc
     require_legal_representative(principal, "apply for seals")
     name, rep, _status = _licence(ctx, principal)
     return {
-        st.code: ValidationError(seals._CANNOT_DRAW, why=why)
-        for st, why in seals.licence_picture_problems(ctx.settings.seal_font, name, rep, principal.uscc).items()
+        st.code: ValidationError(pictures.CANNOT_DRAW, why=why)
+        for st, why in pictures.licence_picture_problems(ctx.settings.seal_font, name, rep, principal.uscc).items()
     }
 
 
@@ -200,11 +201,11 @@ def check_application(
                 )
             if len(item.csr) > MAX_CSR_BYTES:
                 raise ValidationError(_CSR_TOO_LARGE, kb=MAX_CSR_BYTES // 1024)
-            pub, _csr_der, _none = seals._resolve_key(
-                seals.IssueRequest(
+            pub, _csr_der, _none = issuance.resolve_key(
+                issuance.IssueRequest(
                     uscc=principal.uscc,
                     seal_type=st.code,
-                    key=seals.KeyMaterial(csr=item.csr),
+                    key=issuance.KeyMaterial(csr=item.csr),
                     operator="",
                     approver="",
                     channel="portal",
@@ -217,7 +218,7 @@ def check_application(
             problems[st.code] = exc
         try:  # the picture is checked too, whatever became of the CSR: every problem at once
             if item.picture_png is not None:
-                seals._check_picture(ctx, item.picture_png)
+                pictures.check_picture(ctx, item.picture_png)
             else:
                 _drawn(ctx.settings.seal_font, name, rep, st.code, principal.uscc)
         except ValidationError as exc:
@@ -249,7 +250,7 @@ def apply(ctx: ServiceContext, principal: Principal, items: list[ApplyItem]) -> 
     if problems:
         raise ApplicationRefused(problems)
     app_items = [
-        applications.Item(t.code, seals.KeyMaterial(csr=i.csr), i.picture_png)
+        applications.Item(t.code, issuance.KeyMaterial(csr=i.csr), i.picture_png)
         for t, i in zip(types, items, strict=True)
     ]
     try:
@@ -325,7 +326,7 @@ def seal_detail(ctx: ServiceContext, principal: Principal, es_id: str) -> dict[s
 def seal_picture(ctx: ServiceContext, principal: Principal, es_id: str) -> bytes:
     """The PNG carried inside the seal."""
     with ctx.reader() as s:
-        return seals.seal_picture(seal_for(s, principal, es_id, "view")).data
+        return pictures.seal_picture(seal_for(s, principal, es_id, "view")).data
 
 
 @dataclass(frozen=True)
@@ -385,13 +386,15 @@ def certs_only_p7b(certificates: list[bytes]) -> bytes:
 # Renewing, reporting loss, cancelling
 
 
-def renew(ctx: ServiceContext, principal: Principal, es_id: str, csr: bytes | None = None) -> seals.IssueResult:
+def renew(ctx: ServiceContext, principal: Principal, es_id: str, csr: bytes | None = None) -> issuance.IssueResult:
     """Re-make an active seal in the window before it expires (``REGISTRY_RENEWAL_WINDOW_DAYS``),
     with the same holder key or the key of a new CSR (the USCC in its subject, proof of possession
     checked). The new seal is issued, then the old one revoked as superseded — one transaction, in
-    :func:`registry.services.seals.issue_seals`.
+    :func:`registry.services.core.issuance.issue`, called directly: the rule checked here is the
+    enterprise's own (a ``manage`` grant, :func:`~registry.services.portal_access.seal_for`), not
+    the staff's ``seal.issue``.
 
-    Approved by policy, as every renewal is (``seals.renew_seal``, design.md §3): the enterprise,
+    Approved by policy, as every renewal is (:mod:`registry.services.renewal`, design.md §3): the enterprise,
     the type, the name and the picture are those two people checked when the seal was first issued,
     and the licence is checked active again at issuance; so no second person is asked."""
     now = ctx.clock.now()
@@ -423,10 +426,10 @@ def renew(ctx: ServiceContext, principal: Principal, es_id: str, csr: bytes | No
         opens = _renewal_opens(ctx, seal)
         if now < opens:
             raise RenewalNotOpen(seal.es_id, seal.valid_end, opens, ctx.settings.renewal_window_days)
-        req = seals.renewal_request(
-            seal, seals.KeyMaterial(csr=csr) if csr is not None else None, require_uscc_in_csr=True
+        req = renewal.renewal_request(
+            seal, issuance.KeyMaterial(csr=csr) if csr is not None else None, require_uscc_in_csr=True
         )
-    return seals.issue_seals(ctx, principal.actor, [req])[0]
+    return issuance.issue(ctx, principal.actor, [req])[0]
 
 
 @dataclass(frozen=True)

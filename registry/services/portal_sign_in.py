@@ -86,8 +86,9 @@ def signed_in(ctx: ServiceContext, token: str | None) -> PortalSession | str | N
                     False,
                     found.key,
                 )
+    elif found.person_id is None:  # a person's session always names its person: end any other
+        reason = web_sessions.ACCOUNT_CHANGED
     else:
-        assert found.person_id is not None
         person = enterprise_people.principal_for(ctx, found.person_id)
         if person is None:
             reason = (
@@ -98,9 +99,9 @@ def signed_in(ctx: ServiceContext, token: str | None) -> PortalSession | str | N
         else:
             result = PortalSession(person[0], person[1], found.key)
     if result is None:
-        assert reason is not None
-        web_sessions.end(ctx, token, reason)
-        return reason
+        ended = reason or web_sessions.ACCOUNT_CHANGED  # every branch above names its reason
+        web_sessions.end(ctx, token, ended)
+        return ended
     return result
 
 

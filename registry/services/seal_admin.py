@@ -168,7 +168,7 @@ def _history(s: Session, es_id: str) -> list[dict[str, Any]]:
 def picture(ctx: ServiceContext, actor: Actor, code: str) -> tuple[str, bytes]:
     """The picture inside the seal's SESeal: (its type, e.g. ``PNG``, and its bytes)."""
     require(actor.name, actor.roles, Permission.SEAL_VIEW)
-    from .seals import seal_picture
+    from .core.pictures import seal_picture
 
     with reading(ctx, actor) as tx:
         pic = seal_picture(find_seal(tx, code))

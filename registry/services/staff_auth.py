@@ -162,9 +162,9 @@ def signed_in(ctx: ServiceContext, token: str | None) -> SignedIn | str | None:
         return found
     with ctx.reader() as session:
         user = session.get(User, found.user_id)
-        ok = user is not None and user.active and user.totp_enabled
-        if ok:
-            assert user is not None
+        ok = False
+        if user is not None and user.active and user.totp_enabled:
+            ok = True
             result = SignedIn(
                 Actor(name=user.username, kind="staff", roles=user.roles, user_id=user.id),
                 user.language,

@@ -16,6 +16,7 @@ from ..domain.roles import Permission, Role, require
 from . import passwords, web_sessions
 from .context import Actor, ServiceContext
 from .core import audit
+from .core.staff import staff_actors as staff_actors  # re-export: the tests resolve staff names with it
 
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 
@@ -27,11 +28,6 @@ BAD_USERNAME = M(
 NO_ROLE = M("staff.no_role", "a staff account needs at least one role", "工作人员账号至少需要一个角色")
 EXISTS = M("staff.exists", "user {user} already exists", "用户 {user} 已存在")
 NO_USER = M("staff.no_user", "no staff user named {user}", "没有名为 {user} 的工作人员账号")
-NOBODY = M("staff.nobody_given", "{purpose}: no user given", "{purpose}：未指定用户")
-NOBODY_NAMED = M(
-    "staff.purpose_no_user", "{purpose}: no staff user named {user}", "{purpose}：没有名为 {user} 的工作人员账号"
-)
-PURPOSE_INACTIVE = M("staff.purpose_inactive", "{purpose}: user {user} is deactivated", "{purpose}：用户 {user} 已停用")
 LAST_ADMIN = M(
     "staff.last_admin",
     "{user} is the last active admin: {what} would leave nobody to manage staff "
@@ -113,38 +109,6 @@ def ensure_first_admin(ctx: ServiceContext, actor: Actor, username: str = "admin
     name = next(n for n in (username, *(f"{username}{i}" for i in range(2, 1000))) if n not in taken)
     _user, password = add_user(ctx, actor, name, [Role.ADMIN], display_name="Administrator")
     return name, password
-
-
-def staff_actors(session: Session, purposes: dict[str, str]) -> dict[str, Actor]:
-    """Resolve several usernames in one query. ``purposes`` maps each username to what it is for
-    ("operator", "approver"), which the error names. Returns username → active staff Actor."""
-    wanted = {(name or "").strip().lower(): purpose for name, purpose in purposes.items()}
-    for name, purpose in wanted.items():
-        if not name:
-            raise ValidationError(NOBODY, purpose=purpose)
-    rows = (
-        session.connection()
-        .execute(
-            select(User.id, User.username, User.active, UserRole.role)
-            .outerjoin(UserRole, UserRole.user_id == User.id)
-            .where(User.username.in_(list(wanted)))
-        )
-        .all()
-    )
-    found: dict[str, tuple[int, bool, set[Role]]] = {}
-    for uid, uname, active, role in rows:
-        entry = found.setdefault(uname, (uid, active, set()))
-        if role is not None:
-            entry[2].add(role)
-    out = {}
-    for name, purpose in wanted.items():
-        if name not in found:
-            raise NotFound(NOBODY_NAMED, purpose=purpose, user=name)
-        uid, active, roles = found[name]
-        if not active:
-            raise ValidationError(PURPOSE_INACTIVE, purpose=purpose, user=name)
-        out[name] = Actor(name=name, kind="staff", roles=frozenset(roles), user_id=uid)
-    return out
 
 
 # ------------------------------------------------------------------------------------------------

@@ -10,12 +10,14 @@ from sqlalchemy import func, select
 from registry.db.models import AuditEvent, Certificate, Seal, SealApplication
 from registry.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from registry.domain.esid import validate_esid
+from registry.domain.roles import Role
 from registry.domain.states import ApplicationState
 from registry.pki import ses, x509
 from registry.pki.csr import build_csr
 from registry.pki.keys import Algorithm, PrivateKey
 from registry.services import authorities, seals
-from registry.services.context import ServiceContext
+from registry.services.context import Actor, ServiceContext
+from registry.services.core import issuance
 from tests.support.data import ADMIN, CANCELLED_USCC, NOW, OTHER_USCC, SHENZHEN_USCC, UNKNOWN_USCC
 from tests.support.seals import issue_with as issue
 
@@ -182,6 +184,41 @@ def test_csr_with_failed_proof_of_possession_is_refused(ctx: ServiceContext, fin
     assert fingerprint(ctx) == before
 
 
+@pytest.mark.parametrize(
+    "actor",
+    [
+        Actor(name="rita", kind="staff", roles=frozenset({Role.REVIEWER})),
+        Actor(name="aud", kind="staff", roles=frozenset({Role.AUDITOR, Role.ADMIN})),
+        Actor(name="enterprise:91440300MA5FAKE01X", kind="enterprise"),
+    ],
+    ids=["reviewer", "auditor+admin", "enterprise"],
+)
+def test_issuing_without_the_seal_issue_permission_is_refused_and_writes_nothing(  # type: ignore[no-untyped-def]
+    ctx: ServiceContext, fingerprint, actor: Actor
+) -> None:
+    """The staff use case checks its caller first: no ``seal.issue``, no seal (a renewal too)."""
+    req = seals.IssueRequest(
+        uscc=SHENZHEN_USCC,
+        seal_type="finance",
+        key=seals.KeyMaterial(generate=True),
+        operator="olivia",
+        approver="rita",
+    )
+    code = issue(ctx).es_id
+    before = fingerprint(ctx)
+    for call in (
+        lambda: seals.issue_seal(ctx, actor, req),
+        lambda: seals.issue_seals(ctx, actor, [req, req]),
+        lambda: seals.issue_seals(ctx, actor, []),
+        lambda: seals.renew_seal(ctx, actor, code),
+    ):
+        with pytest.raises(PermissionDenied) as info:
+            call()
+        assert info.value.code == "role.may_needs_role_that"
+        assert "seal.issue" in str(info.value) and "seal.issue" in info.value.text("zh")
+    assert fingerprint(ctx) == before
+
+
 def test_wrong_curve_key_is_refused(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -303,7 +340,7 @@ def _change_during_signing(ctx: ServiceContext, monkeypatch, statement: str) -> 
     """Run ``statement`` once, after the checks and before the write (while signing)."""
     from sqlalchemy import text
 
-    real = seals._holder_certificate
+    real = issuance._holder_certificate
     fired = []
 
     def holder_certificate(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -313,7 +350,7 @@ def _change_during_signing(ctx: ServiceContext, monkeypatch, statement: str) -> 
                 conn.execute(text(statement), {"uscc": SHENZHEN_USCC})
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(seals, "_holder_certificate", holder_certificate)
+    monkeypatch.setattr(issuance, "_holder_certificate", holder_certificate)
 
 
 def test_licence_cancelled_while_signing_issues_nothing(ctx: ServiceContext, monkeypatch, fingerprint) -> None:  # type: ignore[no-untyped-def]

@@ -423,5 +423,12 @@ def checkpoint_audit_chain(ctx: ServiceContext) -> tuple[audit_anchor.Checkpoint
         if made is not None:
             return made, True
         newest = audit_anchor.newest_checkpoint(ctx)
-    assert newest is not None
+    if newest is None:
+        raise Conflict(
+            M(
+                "audit.checkpoint_missing",
+                "no audit checkpoint was made and none is on record; try again",
+                "未生成审计检查点，也没有已有的检查点；请重试",
+            )
+        )
     return newest, False
