@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from registry.domain import trust_list as tl
+from registry.domain.trust_list.accept import _REFUSALS
 from registry.pki import jws
 from registry.pki import x509 as X
 from registry.pki.keys import Algorithm, PrivateKey
@@ -659,6 +660,6 @@ def test_walk_keeps_the_last_list_when_a_link_is_missing_or_bad(
 
 
 def test_every_refusal_has_its_bilingual_message() -> None:
-    assert set(tl._REFUSALS) == set(tl.Refusal)
-    for message in tl._REFUSALS.values():
+    assert set(_REFUSALS) == set(tl.Refusal)
+    for message in _REFUSALS.values():
         assert message.fields("en") == message.fields("zh")
