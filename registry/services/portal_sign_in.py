@@ -23,7 +23,7 @@ from sqlalchemy import select
 from ..db.models import Enterprise
 from ..domain.errors import M
 from ..domain.states import LicenceStatus
-from . import enterprise_people, web_sessions
+from . import person_sign_in, web_sessions
 from .context import ServiceContext
 from .core import audit
 from .elicence import CredentialRejected, Identity
@@ -89,7 +89,7 @@ def signed_in(ctx: ServiceContext, token: str | None) -> PortalSession | str | N
     elif found.person_id is None:  # a person's session always names its person: end any other
         reason = web_sessions.ACCOUNT_CHANGED
     else:
-        person = enterprise_people.principal_for(ctx, found.person_id)
+        person = person_sign_in.principal_for(ctx, found.person_id)
         if person is None:
             reason = (
                 web_sessions.LICENCE_INACTIVE

@@ -10,6 +10,7 @@ from registry.db.models import AuditEvent, Enterprise, EnterprisePerson, SealGra
 from registry.domain.errors import NotFound, PermissionDenied
 from registry.pki import totp
 from registry.services import enterprise_people, licences
+from registry.services import person_sign_in as person_auth
 from registry.services.context import ServiceContext
 from registry.services.portal_access import Principal, seal_for
 from tests.support.data import ADMIN, OTHER_USCC, SHENZHEN_USCC
@@ -110,7 +111,7 @@ def test_a_revoked_licence_stops_its_people_signing_in(app, ctx: ServiceContext)
     licences.set_licence_status(ctx, ADMIN, SHENZHEN_USCC, "revoked")
     assert c.get("/portal/").headers["Location"].endswith("/portal/login")
     with pytest.raises(enterprise_people.SignInFailed, match="revoked"):
-        enterprise_people.check_password_step(ctx, SHENZHEN_USCC, "han.mei", "a-much-longer-secret-42")
+        person_auth.check_password_step(ctx, SHENZHEN_USCC, "han.mei", "a-much-longer-secret-42")
 
 
 def test_wrong_passwords_lock_the_account_and_codes_are_used_once(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
@@ -251,6 +252,6 @@ def test_reset_password_shows_a_new_one_time_password_once(app, ctx: ServiceCont
     second = one_time_password(r)
     assert second != first
     with pytest.raises(enterprise_people.SignInFailed):
-        enterprise_people.check_password_step(ctx, SHENZHEN_USCC, "li.lei", first)
-    assert enterprise_people.check_password_step(ctx, SHENZHEN_USCC, "li.lei", second).needs_enrolment
+        person_auth.check_password_step(ctx, SHENZHEN_USCC, "li.lei", first)
+    assert person_auth.check_password_step(ctx, SHENZHEN_USCC, "li.lei", second).needs_enrolment
     assert second not in boss.get(f"/portal/people/{pid}").get_data(as_text=True)

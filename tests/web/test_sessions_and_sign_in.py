@@ -17,6 +17,7 @@ from registry.db.models import AuditEvent, EnterprisePerson, User, WebSession
 from registry.domain.roles import Role
 from registry.pki import totp
 from registry.services import elicence, enterprise_people, licences, passwords, staff_auth, web_sessions
+from registry.services import person_sign_in as person_auth
 from registry.services.context import ServiceContext
 from registry.web import create_app
 from tests.support.data import ADMIN, SHENZHEN_USCC
@@ -489,7 +490,7 @@ def test_a_code_used_in_parallel_signs_in_once(app, ctx: ServiceContext) -> None
 def test_people_parallel_wrong_passwords_are_all_counted(ctx: ServiceContext) -> None:
     enterprise_people.create_person(ctx, legal(ctx), "li.lei", "李雷")
     limit = ctx.settings.login_max_failures
-    _parallel(limit, lambda i: enterprise_people.check_password_step(ctx, SHENZHEN_USCC, "li.lei", f"wrong-{i}"))
+    _parallel(limit, lambda i: person_auth.check_password_step(ctx, SHENZHEN_USCC, "li.lei", f"wrong-{i}"))
     with ctx.reader() as s:
         p = s.scalar(select(EnterprisePerson).where(EnterprisePerson.username == "li.lei"))
         assert p is not None and p.locked_until is not None

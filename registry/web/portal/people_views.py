@@ -19,7 +19,7 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
 from ...domain.errors import DomainError
-from ...services import enterprise_people
+from ...services import enterprise_people, person_sign_in
 from ...services.portal_access import Principal
 from .. import i18n
 from ..context import service_context
@@ -111,8 +111,8 @@ SIGN_IN = SignIn(
     home_endpoint="portal.home",
     login_template="portal/person_login.html",
     code_template="portal/person_code.html",
-    start_enrolment=enterprise_people.start_enrolment,
-    complete_sign_in=enterprise_people.complete_sign_in,
+    start_enrolment=person_sign_in.start_enrolment,
+    complete_sign_in=person_sign_in.complete_sign_in,
     next_on_get=True,
     code_error_status=None,
 )
@@ -123,7 +123,7 @@ def person_login() -> ResponseReturnValue:
     form = PersonLoginForm()
 
     def check() -> tuple[int, bool]:
-        checked = enterprise_people.check_password_step(
+        checked = person_sign_in.check_password_step(
             service_context(), form.uscc.data or "", form.username.data or "", form.password.data or ""
         )
         return checked.person_id, checked.needs_enrolment
@@ -150,7 +150,7 @@ def person_password() -> ResponseReturnValue:
     error, status = None, 200
     if form.validate_on_submit():
         try:
-            enterprise_people.change_password(
+            person_sign_in.change_password(
                 service_context(),
                 _principal(),
                 form.current.data or "",
