@@ -12,6 +12,14 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 
+class ConfigError(SystemExit):
+    """A setting that cannot be used; the message names the variable and what it must be.
+
+    A SystemExit on purpose: a process started with a bad setting stops with that one line (exit
+    status 1) whatever starts it — the command line, gunicorn, a test — and no generic ``except
+    Exception`` on the way swallows it. Catch it by this name where a caller can do better."""
+
+
 def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -19,9 +27,9 @@ def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if not lo <= value <= hi:
-        raise SystemExit(f"{name} must be between {lo} and {hi}, got {value}")
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
     return value
 
 
@@ -33,7 +41,7 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
         return True
     if raw in ("0", "false", "no", "off"):
         return False
-    raise SystemExit(f"{name} must be true or false, got {raw!r}")
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
 @dataclass(frozen=True)
@@ -111,11 +119,11 @@ class Settings:
         base = (env.get("REGISTRY_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
         area = env.get("REGISTRY_AREA_CODE") or "440300"
         if not (len(area) == 6 and area.isdigit()):
-            raise SystemExit(f"REGISTRY_AREA_CODE must be a 6-digit GB/T 2260 code, got {area!r}")
+            raise ConfigError(f"REGISTRY_AREA_CODE must be a 6-digit GB/T 2260 code, got {area!r}")
         argon2_lanes = _int(env, "REGISTRY_ARGON2_PARALLELISM", 4, 1, 64)
         argon2_memory = _int(env, "REGISTRY_ARGON2_MEMORY_KIB", 65536, 8, 4 * 1024 * 1024)
         if argon2_memory < 8 * argon2_lanes:
-            raise SystemExit(
+            raise ConfigError(
                 f"REGISTRY_ARGON2_MEMORY_KIB must be at least 8 × REGISTRY_ARGON2_PARALLELISM "
                 f"({8 * argon2_lanes}), got {argon2_memory}"
             )
@@ -179,13 +187,13 @@ def _mail_settings(env: dict[str, str], base: str) -> _MailSettings:
 
     security = (env.get("REGISTRY_SMTP_SECURITY") or "starttls").strip().lower()
     if security not in ("starttls", "tls", "none"):
-        raise SystemExit(f"REGISTRY_SMTP_SECURITY must be starttls, tls or none, got {security!r}")
+        raise ConfigError(f"REGISTRY_SMTP_SECURITY must be starttls, tls or none, got {security!r}")
     default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
     zone = (env.get("REGISTRY_NOTIFY_TIMEZONE") or "Asia/Shanghai").strip()
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SystemExit(
+        raise ConfigError(
             f"REGISTRY_NOTIFY_TIMEZONE: unknown time zone {zone!r} (an IANA name such as "
             "Asia/Shanghai; install the tzdata package if the system has no zone files)"
         ) from None
@@ -193,18 +201,18 @@ def _mail_settings(env: dict[str, str], base: str) -> _MailSettings:
     try:
         ZoneInfo(display)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SystemExit(
+        raise ConfigError(
             f"REGISTRY_DISPLAY_TIMEZONE: unknown time zone {display!r} (an IANA name such as Asia/Shanghai)"
         ) from None
     raw_days = env.get("REGISTRY_NOTIFY_REMINDER_DAYS") or "30,7,1"
     try:
         days = tuple(sorted({int(d) for d in raw_days.split(",") if d.strip()}, reverse=True))
     except ValueError:
-        raise SystemExit(
+        raise ConfigError(
             f"REGISTRY_NOTIFY_REMINDER_DAYS must be whole numbers separated by commas, got {raw_days!r}"
         ) from None
     if not days or not all(1 <= d <= 365 for d in days):
-        raise SystemExit(f"REGISTRY_NOTIFY_REMINDER_DAYS must name 1 to 365 days, got {raw_days!r}")
+        raise ConfigError(f"REGISTRY_NOTIFY_REMINDER_DAYS must name 1 to 365 days, got {raw_days!r}")
     return {
         "smtp_host": (env.get("REGISTRY_SMTP_HOST") or "").strip(),
         "smtp_port": _int(env, "REGISTRY_SMTP_PORT", default_port, 1, 65535),

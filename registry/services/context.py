@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar, cast
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..config import Settings
+from ..config import ConfigError, Settings
 from ..db.session import make_engine, make_session_factory
 from ..domain.errors import M, ValidationError
 from ..domain.roles import Role
@@ -73,6 +73,12 @@ class Actor:
         return cls.system(f"cli:{who}")
 
 
+class NoKeyRing(ConfigError):
+    """No key-encryption key: neither REGISTRY_KEK nor the instance's key file (``registry init``
+    makes it). Read-only uses (pages, verification) run without one; a bad REGISTRY_KEK is another
+    matter (a :class:`ConfigError`)."""
+
+
 class KeyRing:
     """Key-encryption keys by id; new blobs are wrapped with ``current``."""
 
@@ -88,14 +94,14 @@ class KeyRing:
             try:
                 kek = bytes.fromhex(settings.kek_hex)
             except ValueError:
-                raise SystemExit("REGISTRY_KEK must be 64 hexadecimal characters") from None
+                raise ConfigError("REGISTRY_KEK must be 64 hexadecimal characters") from None
             if len(kek) != 32:
-                raise SystemExit("REGISTRY_KEK must be 64 hexadecimal characters (32 bytes)")
+                raise ConfigError("REGISTRY_KEK must be 64 hexadecimal characters (32 bytes)")
             return cls({"env": kek}, "env")
         path = settings.kek_file
         if not path.exists():
             if not create:
-                raise SystemExit(f"no key-encryption key at {path}: run `registry init` first or set REGISTRY_KEK")
+                raise NoKeyRing(f"no key-encryption key at {path}: run `registry init` first or set REGISTRY_KEK")
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             kid = "k" + dt.datetime.now(dt.UTC).strftime("%Y%m%d")
             _write_secret(path, json.dumps({"current": kid, "keys": {kid: secrets.token_hex(32)}}))
@@ -147,7 +153,7 @@ class ServiceContext:
         )
         try:
             keyring = KeyRing.load(settings, create=create_keys)
-        except SystemExit:
+        except NoKeyRing:
             if create_keys:
                 raise
             keyring = None  # read-only uses (web pages, verification) do not need the keys
