@@ -100,23 +100,6 @@ ALREADY_GRANTED = M(
     "{user} 已有对印章 {es_id} 的 {authority} 权限",
 )
 NO_GRANT = M("people.no_grant", "{user} has no authority over a seal {es_id}", "{user} 对印章 {es_id} 没有任何权限")
-LICENCE_INACTIVE = M(
-    "people.licence_inactive",
-    "the licence of {uscc} is {status}: its people cannot sign in",
-    "{uscc} 的营业执照状态为{status}：其被授权人不能登录",
-)
-ALREADY_ENROLLED = M(
-    "people.already_enrolled",
-    "{user} already has a second factor; the legal representative can reset it",
-    "{user} 已设置第二因素；如需更换，请法定代表人重置",
-)
-NO_PASSWORD_HERE = M(
-    "people.representative_no_password",
-    "the legal representative signs in with the e-licence and has no password here",
-    "法定代表人使用电子营业执照登录，在此没有密码",
-)
-WRONG_LOGIN = M("people.wrong_login", "wrong USCC, username or password", "统一社会信用代码、用户名或密码错误")
-CURRENT_WRONG = M("people.current_password_wrong", "the current password is wrong", "当前密码错误")
 
 
 @dataclass(frozen=True)

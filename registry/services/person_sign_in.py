@@ -8,18 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import Enterprise, EnterprisePerson
-from ..domain.errors import InvalidTransition, ValidationError
+from ..domain.errors import InvalidTransition, M, ValidationError
 from ..domain.states import LicenceStatus
 from ..pki import totp
 from . import passwords, sign_in, web_sessions
 from .context import Actor, ServiceContext
 from .core import audit
 from .enterprise_people import (
-    ALREADY_ENROLLED,
-    CURRENT_WRONG,
-    LICENCE_INACTIVE,
-    NO_PASSWORD_HERE,
-    WRONG_LOGIN,
     PersonChecked,
     _own_person,
     _purpose,
@@ -28,6 +23,24 @@ from .enterprise_people import (
 from .portal_access import Principal
 from .sign_in import SignInFailed
 from .users import check_password, hash_password
+
+LICENCE_INACTIVE = M(
+    "people.licence_inactive",
+    "the licence of {uscc} is {status}: its people cannot sign in",
+    "{uscc} 的营业执照状态为{status}：其被授权人不能登录",
+)
+ALREADY_ENROLLED = M(
+    "people.already_enrolled",
+    "{user} already has a second factor; the legal representative can reset it",
+    "{user} 已设置第二因素；如需更换，请法定代表人重置",
+)
+NO_PASSWORD_HERE = M(
+    "people.representative_no_password",
+    "the legal representative signs in with the e-licence and has no password here",
+    "法定代表人使用电子营业执照登录，在此没有密码",
+)
+WRONG_LOGIN = M("people.wrong_login", "wrong USCC, username or password", "统一社会信用代码、用户名或密码错误")
+CURRENT_WRONG = M("people.current_password_wrong", "the current password is wrong", "当前密码错误")
 
 
 def _system(uscc: str, username: str) -> Actor:

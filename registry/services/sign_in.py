@@ -78,7 +78,7 @@ LOCKED_OUT = "locked"  # too many failures (AccountLocked)
 
 _REASONS = {
     WRONG_PASSWORD.code: PASSWORD,
-    "people.wrong_login": PASSWORD,  # services.enterprise_people.WRONG_LOGIN (USCC, username or password)
+    "people.wrong_login": PASSWORD,  # services.person_sign_in.WRONG_LOGIN (USCC, username or password)
     WRONG_CODE.code: CODE,
     START_AGAIN.code: RESTART,
     "staff.current_password_wrong": CURRENT_PASSWORD,

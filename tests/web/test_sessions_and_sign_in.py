@@ -539,5 +539,5 @@ def test_a_refused_sign_in_step_says_which_by_a_code(ctx: ServiceContext) -> Non
         staff_auth.complete_sign_in(ctx, checked.user_id, wrong)
     assert refused.value.reason == rules.CODE
     assert rules.SignInFailed(rules.START_AGAIN).reason == rules.RESTART
-    assert rules.SignInFailed(enterprise_people.WRONG_LOGIN).reason == rules.PASSWORD
+    assert rules.SignInFailed(person_auth.WRONG_LOGIN).reason == rules.PASSWORD
     assert rules.AccountLocked(rules.LOCKED, minutes=1, until="-").reason == rules.LOCKED_OUT
