@@ -23,13 +23,13 @@ from ..domain.errors import Conflict, InvalidTransition, M, NotFound, Validation
 from ..domain.seal_types import SealType
 from ..domain.states import LicenceStatus, SealStatus, label_of
 from ..messages import Localized
-from ..pki import der
 from ..pki.crl import CrlReason
 from . import applications, renewal
 from .context import ServiceContext
-from .core import authorities as core_authorities
 from .core import issuance, pictures
 from .core import revocation as core_revocation
+from .core import seals as core_seals
+from .core.seals import SealFiles as SealFiles
 from .core.seals import holder_certificate
 from .core.tx import begin, reading
 from .portal_access import Principal, authority_over, require_legal_representative, seal_for
@@ -45,7 +45,6 @@ __all__ = [
     "seal_picture",
     "SealFiles",
     "seal_files",
-    "certs_only_p7b",
     "renew",
     "RenewalNotOpen",
     "report_loss",
@@ -329,57 +328,18 @@ def seal_picture(ctx: ServiceContext, principal: Principal, es_id: str) -> bytes
         return pictures.seal_picture(seal_for(s, principal, es_id, "view")).data
 
 
-@dataclass(frozen=True)
-class SealFiles:
-    es_id: str
-    seal_der: bytes  # the GB/T 38540 SESeal (.esl)
-    certificate_pem: str  # the holder certificate
-    chain_pem: str  # the holder certificate's issuing CA and root
-    maker_chain_pem: str  # the seal-maker certificate and its root
-    p7b_der: bytes  # the holder certificate and its chain, PKCS#7 certs-only
-
-
 def seal_files(ctx: ServiceContext, principal: Principal, es_id: str) -> SealFiles:
+    """The files of a seal this principal may view (:func:`~registry.services.core.seals.seal_files`)."""
     with reading(ctx, principal.actor) as tx:
-        s = tx.session
-        seal = seal_for(s, principal, es_id, "view")
-        holder = holder_certificate(seal)
-        if holder is None:
-            raise NotFound(
-                M(
-                    "portal.no_holder_certificate",
-                    "seal {code} has no holder certificate on record",
-                    "印章 {code} 没有签章人证书记录",
-                ),
-                code=seal.es_id,
-            )
-        chain = core_authorities.chain(tx, holder.issuer.name)
-        maker_chain = core_authorities.chain(tx, seal.maker.name)
-        return SealFiles(
-            seal.es_id,
-            seal.ses_der,
-            der.der_to_pem(holder.der, "CERTIFICATE"),
-            "".join(c.pem() for c in chain),
-            "".join(c.pem() for c in maker_chain),
-            certs_only_p7b([holder.der, *(c.der for c in chain)]),
-        )
+        seal = seal_for(tx.session, principal, es_id, "view")
+        if holder_certificate(seal) is None:
+            raise NotFound(_NO_HOLDER, code=seal.es_id)
+        return core_seals.seal_files(tx, seal)
 
 
-_SIGNED_DATA = "1.2.840.113549.1.7.2"
-_DATA = "1.2.840.113549.1.7.1"
-
-
-def certs_only_p7b(certificates: list[bytes]) -> bytes:
-    """A degenerate PKCS#7 SignedData carrying only certificates (RFC 2315 §9.1, the ``.p7b`` that
-    Windows and Java import): version 1, no digest algorithms, empty content, no signers."""
-    signed_data = der.seq(
-        der.integer(1),
-        der.set_of(),
-        der.seq(der.oid(_DATA)),
-        der.implicit(0, b"".join(sorted(certificates)), constructed=True),
-        der.set_of(),
-    )
-    return der.seq(der.oid(_SIGNED_DATA), der.explicit(0, signed_data))
+_NO_HOLDER = M(
+    "portal.no_holder_certificate", "seal {code} has no holder certificate on record", "印章 {code} 没有签章人证书记录"
+)
 
 
 # ------------------------------------------------------------------------------------------------

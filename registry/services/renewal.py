@@ -10,14 +10,14 @@ grant, checked by :mod:`registry.services.portal_access`. Both build the request
 from __future__ import annotations
 
 from ..db.models import Seal
-from ..domain.errors import InvalidTransition, M, NotFound
+from ..domain.errors import InvalidTransition, M
 from ..domain.roles import Permission, require
 from ..domain.states import SealStatus
 from ..pki import x509
 from .context import Actor, ServiceContext
 from .core.issuance import IssueRequest, IssueResult, KeyMaterial, issue
 from .core.pictures import seal_picture
-from .core.seals import find_seal, holder_certificate, seal_by_code
+from .core.seals import find_seal, require_holder, seal_by_code
 from .core.tx import reading
 
 __all__ = ["renew_seal", "renewal_request", "renewal_key_algorithm"]
@@ -45,16 +45,7 @@ def renewal_request(old: Seal, key: KeyMaterial | None = None, *, require_uscc_i
             ),
             es_id=old.es_id,
         )
-    holder = holder_certificate(old)
-    if holder is None:
-        raise NotFound(
-            M(
-                "seal.seal_has_no_holder",
-                "seal {es_id} has no holder certificate on record",
-                "印章 {es_id} 没有持有人证书记录",
-            ),
-            es_id=old.es_id,
-        )
+    holder = require_holder(old)
     uscc, seal_type, png, alg = old.enterprise.uscc, old.seal_type.code, seal_picture(old).data, old.algorithm
     same_key = x509.Certificate.from_der(holder.der).public_key.pem().encode()
     key = (

@@ -6,17 +6,15 @@ re-exported here, where the web, the CLI, the tests and the benchmarks use them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from ..db.models import Seal
-from ..domain.errors import M, NotFound, PermissionDenied
+from ..domain.errors import M, PermissionDenied
 from ..domain.roles import Permission, require
-from ..pki import der
 from .context import Actor, ServiceContext
-from .core import authorities
 from .core.issuance import MAX_BATCH as MAX_BATCH
 from .core.issuance import IssueRequest as IssueRequest
 from .core.issuance import IssueResult as IssueResult
@@ -27,8 +25,9 @@ from .core.pictures import draw_picture as draw_picture
 from .core.pictures import licence_picture_problems as licence_picture_problems
 from .core.pictures import picture_problem as picture_problem
 from .core.pictures import seal_picture as seal_picture
+from .core.seals import SealFiles as SealFiles
 from .core.seals import find_seal as find_seal_in
-from .core.seals import holder_certificate, seal_by_code
+from .core.seals import seal_by_code, seal_files
 from .core.tx import joined
 from .renewal import renew_seal as renew_seal
 from .renewal import renewal_key_algorithm as renewal_key_algorithm
@@ -119,36 +118,11 @@ def show_seal(ctx: ServiceContext, code: str) -> dict[str, Any]:
         }
 
 
-@dataclass(frozen=True)
-class SealExport:
-    es_id: str
-    seal_der: bytes
-    certificate_pem: str
-    chain_pem: str
-    maker_chain_pem: str
+SealExport = SealFiles  # the back office's name for the same files (the CLI and admin export)
 
 
-def export_seal(ctx: ServiceContext, code: str) -> SealExport:
+def export_seal(ctx: ServiceContext, code: str) -> SealFiles:
     """seal.esl (DER SESeal), the holder certificate, the issuing chain, and the seal-maker chain."""
     with ctx.reader() as session:
         tx = joined(ctx, session)
-        seal = find_seal_in(tx, code)
-        holder = holder_certificate(seal)
-        if holder is None:
-            raise NotFound(
-                M(
-                    "seal.seal_has_no_holder",
-                    "seal {es_id} has no holder certificate on record",
-                    "印章 {es_id} 没有持有人证书记录",
-                ),
-                es_id=seal.es_id,
-            )
-        chain = authorities.chain(tx, holder.issuer.name)
-        maker_chain = authorities.chain(tx, seal.maker.name)
-        return SealExport(
-            seal.es_id,
-            seal.ses_der,
-            der.der_to_pem(holder.der, "CERTIFICATE"),
-            "".join(c.pem() for c in chain),
-            "".join(c.pem() for c in maker_chain),
-        )
+        return seal_files(tx, find_seal_in(tx, code))

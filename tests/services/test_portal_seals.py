@@ -144,6 +144,8 @@ def test_seal_detail_and_files(ctx: ServiceContext, openssl: str, tmp_path: Path
     ).stdout
     assert out.count("-----BEGIN CERTIFICATE-----") == 3 and SHENZHEN_USCC in out
     assert x509.Certificate.load(files.certificate_pem.encode()).public_key == key.public_key
+    # the back office's export (CLI, admin) is the same object with the same bytes
+    assert seals.export_seal(ctx, code) == files
 
 
 def test_sm2_p7b_carries_the_holder_certificate_and_chain(ctx: ServiceContext, openssl: str, tmp_path: Path) -> None:
