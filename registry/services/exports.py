@@ -32,7 +32,7 @@ from sqlalchemy import Select, select
 from ..db.models import Enterprise, SealApplication
 from ..domain.roles import Permission, require
 from ..domain.seal_types import SealType
-from . import applications, audit, audit_log, enterprise_admin, seal_admin
+from . import applications, audit, audit_log, enterprise_records, seal_records
 from .context import Actor, ServiceContext
 
 __all__ = ["BOM", "BATCH", "neutralise", "utc", "seals", "applications_csv", "enterprises", "audit_events", "filename"]
@@ -124,12 +124,12 @@ SEAL_COLUMNS: list[Column] = [
 def seals(ctx: ServiceContext, actor: Actor, query: str = "", *, lang: str = "zh") -> Iterator[str]:
     """The seals list (an esID, a USCC or a name prefix, as the list searches), newest first."""
     require(actor.name, actor.roles, Permission.SEAL_VIEW)
-    stmt, q, kind = seal_admin.filtered(query)
+    stmt, q, kind = seal_records.filtered(query)
     _record(ctx, actor, "seals", q=q)
     now = ctx.clock.now()
 
     def convert(r: Any) -> list[Any]:
-        x = seal_admin.row(r, now)
+        x = seal_records.row(r, now)
         return [
             x.es_id,
             x.name,
@@ -204,10 +204,10 @@ def enterprises(
 ) -> Iterator[str]:
     """The enterprises list (a USCC or a name prefix; a licence status), newest registered first."""
     require(actor.name, actor.roles, Permission.SEAL_VIEW)
-    wanted = enterprise_admin.licence_status(status)
-    q, kind, conditions = enterprise_admin.name_filter(ctx.engine.dialect.name, query)
+    wanted = enterprise_records.licence_status(status)
+    q, kind, conditions = enterprise_records.name_filter(ctx.engine.dialect.name, query)
     _record(ctx, actor, "enterprises", q=q, status=wanted.value if wanted else None)
-    stmt = enterprise_admin.columns().where(*conditions)
+    stmt = enterprise_records.columns().where(*conditions)
     if wanted is not None:
         stmt = stmt.where(Enterprise.status == wanted)
 

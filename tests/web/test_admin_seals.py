@@ -23,13 +23,13 @@ def test_search_by_code_uscc_and_name_with_keyset_pages(app, ctx: ServiceContext
     assert all(r.es_id in html for r in issued)
     assert "没有符合条件的印章" in c.get("/admin/seals?q=%25").get_data(as_text=True)  # LIKE wildcard escaped
     # pages of 2: newest first, then the rest after the last id shown
-    from registry.services import seal_admin
+    from registry.services import seal_records
     from registry.services.context import Actor
 
     who = Actor("sam", roles=frozenset({Role.OPERATOR}))
-    first = seal_admin.search(ctx, who, "", limit=2)
+    first = seal_records.search(ctx, who, "", limit=2)
     assert [r.es_id for r in first.rows] == [issued[2].es_id, issued[1].es_id] and first.next_after is not None
-    second = seal_admin.search(ctx, who, "", after=first.next_after, limit=2)
+    second = seal_records.search(ctx, who, "", after=first.next_after, limit=2)
     assert [r.es_id for r in second.rows] == [issued[0].es_id] and second.next_after is None
     html = c.get(f"/admin/seals?after={first.rows[-1].id}").get_data(as_text=True)
     assert issued[0].es_id in html and issued[2].es_id not in html

@@ -73,7 +73,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 def collect(ctx: ServiceContext, holder: str | None = None, batches: int | None = None) -> tuple[int, int]:
     """Turn the audit events after the watermark into notices. Returns (notices recorded, the
     audit ``seq`` read up to). ``batches`` bounds the work (of ``BATCH`` events each; the portal's
-    notice centre reads one batch per page view: registry.services.portal_notices); the rest is
+    notice centre reads one batch per page view: registry.services.notices); the rest is
     left for the next call. Without a holder (no lease) the calls are still serialised by the
     ``notify_state`` row lock, and a notice's unique key keeps it from being recorded twice."""
     total = done = end = 0

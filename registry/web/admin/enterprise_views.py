@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from ...domain.errors import DomainError
 from ...domain.roles import Permission
 from ...domain.seal_types import SealType
-from ...services import enterprise_admin, licences, revocation
+from ...services import enterprise_records, licences, revocation
 from .. import i18n, uploads
 from ..context import service_context
 from .blueprint import bp, staff_required
@@ -62,7 +62,7 @@ def _render(template: str, status: int = 200, **kw: Any) -> ResponseReturnValue:
 @staff_required(Permission.SEAL_VIEW)
 def enterprise_list() -> ResponseReturnValue:
     try:
-        page = enterprise_admin.search(
+        page = enterprise_records.search(
             service_context(),
             g.actor,
             request.args.get("q", ""),
@@ -79,7 +79,7 @@ def enterprise_list() -> ResponseReturnValue:
 @staff_required(Permission.SEAL_VIEW)
 def enterprise_detail(uscc: str) -> ResponseReturnValue:
     ctx = service_context()
-    d = enterprise_admin.detail(ctx, g.actor, uscc)
+    d = enterprise_records.detail(ctx, g.actor, uscc)
     e = d["enterprise"]
     warnings = [
         i18n.error_text(w) for w in licences.picture_warnings(ctx, e["name"], e["legal_representative"], e["uscc"])

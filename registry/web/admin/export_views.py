@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from ...domain.errors import ValidationError
 from ...domain.roles import Permission
-from ...services import audit_log, exports, seal_admin
+from ...services import audit_log, exports, seal_records
 from ...services.context import Actor
 from .. import i18n
 from ..context import service_context
@@ -105,7 +105,7 @@ def audit_export() -> ResponseReturnValue:
 @staff_required(Permission.SEAL_VIEW)
 def seal_picture(code: str) -> Response:
     """The picture inside the seal's SESeal (what a verifier sees), for the seal page."""
-    kind, data = seal_admin.picture(service_context(), _actor(), code)
+    kind, data = seal_records.picture(service_context(), _actor(), code)
     mime = PICTURE_TYPES.get(kind)
     if mime is None:  # SVG or OFD pictures are not shown inline (the .esl carries them)
         return Response(status=404)

@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from ...domain.errors import DomainError
 from ...domain.roles import Permission
 from ...domain.seal_types import SealType
-from ...services import revocation, seal_admin, seals
+from ...services import revocation, seal_records, seals
 from .. import i18n
 from ..context import service_context
 from .blueprint import bp, staff_required
@@ -27,7 +27,7 @@ SEAL_REASONS = tuple(reason.rfc_name for reason in revocation.SEAL_REASONS)
 def seal_list() -> ResponseReturnValue:
     after = request.args.get("after", type=int)
     try:
-        page = seal_admin.search(service_context(), g.actor, request.args.get("q", ""), after=after)
+        page = seal_records.search(service_context(), g.actor, request.args.get("q", ""), after=after)
     except DomainError as exc:
         return render_template(
             "admin/seals.html", page=None, error=i18n.error_text(exc), seal_types={t.code: t for t in SealType}
@@ -38,7 +38,7 @@ def seal_list() -> ResponseReturnValue:
 @bp.get("/seals/<code>")
 @staff_required(Permission.SEAL_VIEW)
 def seal_detail(code: str) -> ResponseReturnValue:
-    info = seal_admin.detail(service_context(), g.actor, code)
+    info = seal_records.detail(service_context(), g.actor, code)
     return render_template(
         "admin/seal.html", s=info, reasons=SEAL_REASONS, revoke_form=RevokeForm(), note_form=NoteForm()
     )

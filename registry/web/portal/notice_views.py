@@ -1,5 +1,5 @@
 """The notice centre in the enterprise portal (/portal/notices) and the unread badge in the portal's
-header. Thin views over :mod:`registry.services.portal_notices`, which decides (through
+header. Thin views over :mod:`registry.services.notices`, which decides (through
 portal_access) who sees which notices and records what each reader has read."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from flask import g, render_template, request
 from flask.typing import ResponseReturnValue
 
 from ...domain.errors import M, ValidationError
-from ...services import portal_notices
+from ...services import notices as notice_centre
 from ..context import service_context
 from .blueprint import bp, enterprise_required
 
@@ -21,7 +21,7 @@ def _refresh() -> None:
     """Notices of the audit events the e-mail job has not read yet: once per request."""
     if not g.get("_notices_refreshed"):
         g._notices_refreshed = True
-        portal_notices.refresh(service_context())
+        notice_centre.refresh(service_context())
 
 
 @bp.app_context_processor
@@ -34,7 +34,7 @@ def notice_badge() -> dict[str, Any]:
         if "_unread_notices" not in g:
             if request.method == "GET":  # a refused form's page changes nothing, not even this
                 _refresh()
-            g._unread_notices = portal_notices.unread_count(service_context(), g.principal)
+            g._unread_notices = notice_centre.unread_count(service_context(), g.principal)
         return int(g._unread_notices)
 
     return {"unread_notices": unread_notices}
@@ -64,9 +64,9 @@ def notices() -> ResponseReturnValue:
     before = _before()
     ctx = service_context()
     _refresh()
-    data = portal_notices.page(ctx, g.principal, before)
+    data = notice_centre.page(ctx, g.principal, before)
     if data.items:
-        portal_notices.mark_read(ctx, g.principal, data.items[0].id)
+        notice_centre.mark_read(ctx, g.principal, data.items[0].id)
     g.pop("_unread_notices", None)
     return render_template("portal/notices.html", d=data, before=before)
 
@@ -74,5 +74,5 @@ def notices() -> ResponseReturnValue:
 @bp.get("/notices/<int:notice_id>")
 @enterprise_required
 def notice(notice_id: int) -> ResponseReturnValue:
-    n = portal_notices.notice(service_context(), g.principal, notice_id)
+    n = notice_centre.notice(service_context(), g.principal, notice_id)
     return render_template("portal/notice.html", n=n)

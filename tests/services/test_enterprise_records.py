@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from registry.db.models import AuditEvent, SealApplication
 from registry.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from registry.domain.roles import Role
-from registry.services import enterprise_admin, licences, revocation
+from registry.services import enterprise_records, licences, revocation
 from registry.services.context import Actor, ServiceContext
 from tests.support.data import ADMIN, CANCELLED_USCC, SHENZHEN_USCC, UNKNOWN_USCC
 from tests.support.enterprises import HEADER, issue, load, make_uscc
@@ -24,7 +24,7 @@ def walk(ctx: ServiceContext, query: str, limit: int) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     after, after_name = None, None
     for _ in range(100):
-        page = enterprise_admin.search(ctx, AUDITOR, query, after=after, after_name=after_name, limit=limit)
+        page = enterprise_records.search(ctx, AUDITOR, query, after=after, after_name=after_name, limit=limit)
         out += [(r.name, r.uscc) for r in page.rows]
         if page.next_after is None:
             return out
@@ -71,25 +71,25 @@ def test_list_all_runs_newest_first_and_a_uscc_finds_one(ctx: ServiceContext) ->
     everything = walk(ctx, "", 2)
     assert [c for _n, c in everything[:3]] == codes[::-1]
     assert len(everything) == 5 + 3  # the demo licences too
-    page = enterprise_admin.search(ctx, AUDITOR, codes[1].lower())
+    page = enterprise_records.search(ctx, AUDITOR, codes[1].lower())
     assert page.kind == "uscc" and [r.uscc for r in page.rows] == [codes[1]]
-    assert enterprise_admin.search(ctx, AUDITOR, UNKNOWN_USCC).rows == []
+    assert enterprise_records.search(ctx, AUDITOR, UNKNOWN_USCC).rows == []
 
 
 def test_a_continuation_from_another_search_starts_over(ctx: ServiceContext) -> None:
     load(ctx, ["深圳市甲一有限公司", "深圳市甲二有限公司"])
-    page = enterprise_admin.search(ctx, AUDITOR, "深圳市甲", after=1, after_name="北京市某某有限公司")
+    page = enterprise_records.search(ctx, AUDITOR, "深圳市甲", after=1, after_name="北京市某某有限公司")
     assert [r.name for r in page.rows] == ["深圳市甲一有限公司", "深圳市甲二有限公司"]
 
 
 @pytest.mark.parametrize("query", ["x" * 101, "深圳\x00市", "a\tb"])
 def test_bad_search_text_is_refused(ctx: ServiceContext, query: str) -> None:
     with pytest.raises(ValidationError):
-        enterprise_admin.search(ctx, AUDITOR, query)
+        enterprise_records.search(ctx, AUDITOR, query)
 
 
 def test_upper_bound() -> None:
-    ub = enterprise_admin._upper_bound
+    ub = enterprise_records._upper_bound
     assert ub("ab") == "ac" and ub("深圳") == "深" + chr(ord("圳") + 1)
     assert ub("a\U0010ffff") == "b" and ub("\U0010ffff") is None and ub("\ud7ff") == "\ue000"
 
@@ -101,7 +101,7 @@ def test_detail_has_the_seals_applications_and_licence_history(ctx: ServiceConte
     app_id = submit(ctx)
     revocation.revoke_seal(ctx, ADMIN, issue(ctx, "contract"), "keyCompromise")
     licences.set_licence_status(ctx, ADMIN, SHENZHEN_USCC, "active", legal_representative="张三丰")
-    d = enterprise_admin.detail(ctx, AUDITOR, SHENZHEN_USCC.lower())
+    d = enterprise_records.detail(ctx, AUDITOR, SHENZHEN_USCC.lower())
     assert d["enterprise"]["legal_representative"] == "张三丰"
     assert es_id in [s["es_id"] for s in d["seals"]] and d["seal_total"] == 2 and d["live_seals"] == 0
     assert app_id in [a["id"] for a in d["applications"]]
@@ -113,9 +113,9 @@ def test_detail_has_the_seals_applications_and_licence_history(ctx: ServiceConte
 
 def test_detail_of_an_unknown_or_mistyped_uscc(ctx: ServiceContext) -> None:
     with pytest.raises(NotFound):
-        enterprise_admin.detail(ctx, AUDITOR, UNKNOWN_USCC)
+        enterprise_records.detail(ctx, AUDITOR, UNKNOWN_USCC)
     with pytest.raises(ValidationError):
-        enterprise_admin.detail(ctx, AUDITOR, "<b>not a uscc</b>")
+        enterprise_records.detail(ctx, AUDITOR, "<b>not a uscc</b>")
 
 
 def test_preview_lists_exactly_the_seals_the_change_revokes(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
@@ -191,7 +191,7 @@ def test_only_operators_import_and_change_licences(ctx: ServiceContext, role: Ro
         licences.set_licence_status(ctx, who, SHENZHEN_USCC, "cancelled")
     with pytest.raises(PermissionDenied):
         licences.import_licences(ctx, who, HEADER.encode(), "x.csv")
-    assert enterprise_admin.search(ctx, who, "").rows  # everyone on the staff may look
+    assert enterprise_records.search(ctx, who, "").rows  # everyone on the staff may look
 
 
 def test_import_report_has_every_row_in_file_order(ctx: ServiceContext) -> None:
