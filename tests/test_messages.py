@@ -30,7 +30,7 @@ COMPOSED: set[str] = {
     "ItemRefused",  # registry/services/revocation.py, applications.py
     "ApplicationRefused",
     "RenewalNotOpen",
-}  # registry/services/portal_seals.py
+}  # registry/services/application_intake.py, renewal.py
 
 
 def _sources() -> list[Path]:

@@ -16,12 +16,15 @@ from ..domain.roles import Permission, require
 from ..domain.states import CertificateStatus, SealStatus
 from ..pki.crl import CrlReason
 from .context import Actor, ServiceContext
+from .core import revocation as core_revocation
 from .core.revocation import LicenceEffect as LicenceEffect
 from .core.revocation import SealsChanged as SealsChanged
 from .core.revocation import list_certificate as _list_certificate
 from .core.revocation import revoke_seal_in, unlist_certificate
+from .core.seals import SealFiles as SealFiles
 from .core.seals import find_seal
 from .core.tx import begin, joined
+from .portal_access import Principal, seal_for
 
 # Reasons an operator may give when revoking a seal (RFC 5280 §5.3.1 names); design.md §3 maps the
 # business events onto them: loss or compromise → keyCompromise, licence change → affiliationChanged,
@@ -222,3 +225,67 @@ def revoke_authority(ctx: ServiceContext, actor: Actor, name: str, reason: str) 
         )
     ctx.forget(("authority", name))
     return auth
+
+
+# ------------------------------------------------------------------------------------------------
+# An enterprise reporting its seal lost, or cancelling it, in the portal
+
+
+# RFC 5280 §5.3.1. Loss or compromise of the holder's key (挂失) is keyCompromise (design.md §3).
+# A seal the enterprise no longer needs is cessationOfOperation: RFC 5280 §5.3.1 and X.509 §9.6.3.2
+# define it as "the certificate is no longer needed for the purpose for which it was issued, but there
+# is no cause to suspect that the private key has been compromised" — exactly a voluntary 注销 of a
+# seal. Not affiliationChanged (nothing about the holder changed), not superseded (nothing replaces
+# it), not privilegeWithdrawn (the authority did not withdraw anything).
+LOSS_REASON = CrlReason.KEY_COMPROMISE
+CANCEL_REASON = CrlReason.CESSATION_OF_OPERATION
+
+
+class ConfirmationMismatch(ValidationError):
+    """The code typed to confirm is not the seal's code."""
+
+
+def _confirmed(seal: Seal, confirm: str) -> None:
+    if (confirm or "").strip().upper() != seal.es_id.upper():
+        raise ConfirmationMismatch(
+            M(
+                "portal.confirm_mismatch",
+                "the code typed to confirm does not match the seal's code {code}",
+                "确认时输入的编码与印章编码 {code} 不一致",
+            ),
+            code=seal.es_id,
+        )
+
+
+def report_loss(ctx: ServiceContext, principal: Principal, es_id: str, confirm: str) -> Seal:
+    """挂失: the seal is revoked at once with reason keyCompromise. The CRL entry and the change-log
+    event are written in this transaction (as for a revocation by staff), so the CRL publisher lists
+    it within ``REGISTRY_CRL_PUBLISH_INTERVAL`` seconds and OCSP answers ``revoked`` from now on."""
+    now = ctx.clock.now()
+    with begin(ctx, principal.actor) as tx:
+        s = tx.session
+        seal = seal_for(s, principal, es_id, "hold")
+        _confirmed(seal, confirm)
+        core_revocation.revoke_seal_in(tx, seal, LOSS_REASON, now, channel="portal", request="loss")
+    return seal
+
+
+def cancel_seal(ctx: ServiceContext, principal: Principal, es_id: str, confirm: str) -> Seal:
+    """注销 a seal the enterprise no longer needs: revoked with reason cessationOfOperation."""
+    now = ctx.clock.now()
+    with begin(ctx, principal.actor) as tx:
+        s = tx.session
+        seal = seal_for(s, principal, es_id, "manage")
+        _confirmed(seal, confirm)
+        if seal.status is not SealStatus.REVOKED and now > seal.valid_end:
+            raise InvalidTransition(
+                M(
+                    "portal.cancel_expired",
+                    "seal {code} expired on {date}; there is nothing to cancel",
+                    "印章 {code} 已于 {date} 到期，无需注销",
+                ),
+                code=seal.es_id,
+                date=f"{seal.valid_end:%Y-%m-%d}",
+            )
+        core_revocation.revoke_seal_in(tx, seal, CANCEL_REASON, now, channel="portal", request="cancel")
+    return seal

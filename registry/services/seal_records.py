@@ -15,13 +15,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import AuditEvent, Certificate, Enterprise, Revocation, Seal
+from ..domain.errors import M, NotFound
 from ..domain.roles import Permission, require
 from ..domain.search import search_text
+from ..domain.states import SealStatus
 from ..pki.crl import CrlReason
-from . import status
+from . import renewal, status
 from .context import Actor, ServiceContext
-from .core.seals import find_seal
+from .core import pictures
+from .core import seals as core_seals
+from .core.seals import SealFiles as SealFiles
+from .core.seals import find_seal, holder_certificate
 from .core.tx import reading
+from .portal_access import Principal, authority_over, seal_for
 
 __all__ = ["SealRow", "SealPage", "search", "filtered", "row", "detail", "picture", "PAGE_SIZE"]
 
@@ -173,3 +179,83 @@ def picture(ctx: ServiceContext, actor: Actor, code: str) -> tuple[str, bytes]:
     with reading(ctx, actor) as tx:
         pic = seal_picture(find_seal(tx, code))
     return pic.type, bytes(pic.data)
+
+
+# ------------------------------------------------------------------------------------------------
+# An enterprise reading and downloading its own seals (portal_access decides which)
+
+
+def enterprise_detail(ctx: ServiceContext, principal: Principal, es_id: str) -> dict[str, Any]:
+    """What the seal page shows: the seal, its status and validity, its holder certificate, what
+    this person may do with it and whether renewal is open now."""
+    now = ctx.clock.now()
+    with ctx.reader() as s:
+        seal = seal_for(s, principal, es_id, "view")
+        authority = authority_over(s, principal, seal)
+        status = seal.effective_status(now)
+        holder = holder_certificate(seal)
+        successor = (
+            s.scalar(select(Seal.es_id).where(Seal.id == seal.superseded_by_id))
+            if seal.superseded_by_id is not None
+            else None
+        )
+        predecessor = s.scalar(
+            select(Seal.es_id).where(Seal.superseded_by_id == seal.id, Seal.enterprise_id == principal.enterprise_id)
+        )
+        opens = renewal.renewal_opens(ctx, seal)
+        return {
+            "es_id": seal.es_id,
+            "name": seal.name,
+            "seal_type": seal.seal_type,
+            "algorithm": seal.algorithm.value,
+            "algorithm_label": "SM2/SM3" if seal.algorithm.value == "sm2" else "ECDSA P-256/SHA-256",
+            "status": status,
+            "valid_start": seal.valid_start,
+            "valid_end": seal.valid_end,
+            "created_at": seal.created_at,
+            "revoked_at": seal.revoked_at if seal.status is not SealStatus.ACTIVE else None,
+            "revocation_reason": seal.revocation_reason if seal.status is not SealStatus.ACTIVE else None,
+            "superseded_by": successor,
+            "replaces": predecessor,
+            "enterprise": seal.enterprise.name,
+            "uscc": seal.enterprise.uscc,
+            "picture_mm": (seal.picture_width_mm, seal.picture_height_mm),
+            "certificate": None
+            if holder is None
+            else {
+                "serial": holder.serial.upper(),
+                "issuer": holder.issuer.name,
+                "subject": holder.subject,
+                "not_before": holder.not_before,
+                "not_after": holder.not_after,
+                "status": holder.status.value,
+                "key_sha256": holder.key_fingerprint,
+            },
+            "authority": authority,
+            "can_manage": authority == "manage",
+            "open": seal.status is not SealStatus.REVOKED,
+            "renewal_opens": opens,
+            "renewable_now": status == "active" and opens <= now <= seal.valid_end,
+            "cancellable": seal.status is not SealStatus.REVOKED and status != "expired",
+            "now": now,
+        }
+
+
+def enterprise_picture(ctx: ServiceContext, principal: Principal, es_id: str) -> bytes:
+    """The PNG carried inside the seal."""
+    with ctx.reader() as s:
+        return pictures.seal_picture(seal_for(s, principal, es_id, "view")).data
+
+
+def enterprise_files(ctx: ServiceContext, principal: Principal, es_id: str) -> SealFiles:
+    """The files of a seal this principal may view (:func:`~registry.services.core.seals.seal_files`)."""
+    with reading(ctx, principal.actor) as tx:
+        seal = seal_for(tx.session, principal, es_id, "view")
+        if holder_certificate(seal) is None:
+            raise NotFound(_NO_HOLDER, code=seal.es_id)
+        return core_seals.seal_files(tx, seal)
+
+
+_NO_HOLDER = M(
+    "portal.no_holder_certificate", "seal {code} has no holder certificate on record", "印章 {code} 没有签章人证书记录"
+)

@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image
 
 from registry.domain.roles import Role
-from registry.services import applications, portal_seals, seals
+from registry.services import application_intake, applications, seals
 from registry.services.context import ServiceContext
 from tests.support.applications import staff_actor
 from tests.support.data import ADMIN, OTHER_USCC, SHENZHEN_USCC
@@ -103,7 +103,9 @@ def test_the_application_page_shows_the_type_the_picture_and_the_progress(  # ty
     page, live_server: str, ctx: ServiceContext
 ) -> None:
     base = live_server
-    (app_id,) = portal_seals.apply(ctx, representative(ctx), [portal_seals.ApplyItem("03", csr(SHENZHEN_USCC))])
+    (app_id,) = application_intake.apply(
+        ctx, representative(ctx), [application_intake.ApplyItem("03", csr(SHENZHEN_USCC))]
+    )
     portal_sign_in(page, base, ctx, SHENZHEN_USCC)
     page.goto(f"{base}/portal/applications/{app_id}")
     expect(page.get_by_role("heading", level=1)).to_contain_text("03 发票专用章")

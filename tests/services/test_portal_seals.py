@@ -1,5 +1,6 @@
-"""registry.services.portal_seals: what the enterprise portal does with seals — apply, read and
-download, renew in the window, report loss, cancel — and who may do each (portal_access)."""
+"""What the enterprise portal does with seals — apply, read and download, renew in the window, report
+loss, cancel (services application_intake, seal_records, renewal, revocation) — and who may do each
+(portal_access)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from registry.domain.states import SealStatus
 from registry.pki import crl, der, ses, x509
 from registry.pki.csr import build_csr
 from registry.pki.keys import Algorithm, PrivateKey
-from registry.services import crl_publish, portal_seals, seals
+from registry.services import application_intake, crl_publish, renewal, revocation, seal_records, seals
 from registry.services.context import ServiceContext
 from tests.support.data import ADMIN, OTHER_USCC, SHENZHEN_USCC
 from tests.support.portal_seals import csr_for, into_window, issue, person, png, representative
@@ -38,10 +39,10 @@ def test_apply_set_of_four_with_a_drawn_and_an_uploaded_picture(ctx: ServiceCont
     lr = representative(ctx)
     picture = png()
     items = [
-        portal_seals.ApplyItem(code, csr_for(SHENZHEN_USCC)[1], picture if code == "02" else None)
+        application_intake.ApplyItem(code, csr_for(SHENZHEN_USCC)[1], picture if code == "02" else None)
         for code in ("01", "02", "04", "05")
     ]
-    ids = portal_seals.apply(ctx, lr, items)
+    ids = application_intake.apply(ctx, lr, items)
     assert len(ids) == 4
     with ctx.reader() as s:
         apps = {a.seal_type.code: a for a in s.scalars(select(SealApplication).where(SealApplication.id.in_(ids)))}
@@ -52,7 +53,9 @@ def test_apply_set_of_four_with_a_drawn_and_an_uploaded_picture(ctx: ServiceCont
 
 
 def test_apply_single_seal_of_a_type_outside_the_set(ctx: ServiceContext) -> None:
-    ids = portal_seals.apply(ctx, representative(ctx), [portal_seals.ApplyItem("03", csr_for(SHENZHEN_USCC)[1])])
+    ids = application_intake.apply(
+        ctx, representative(ctx), [application_intake.ApplyItem("03", csr_for(SHENZHEN_USCC)[1])]
+    )
     with ctx.reader() as s:
         assert s.get(SealApplication, ids[0]).seal_type.code == "03"  # type: ignore[union-attr]
 
@@ -62,13 +65,13 @@ def test_apply_reports_every_refused_item_and_stores_nothing(ctx: ServiceContext
     bad_pop = bytearray(der.pem_to_der(csr_for(SHENZHEN_USCC)[1]))
     bad_pop[-3] ^= 0xFF
     items = [
-        portal_seals.ApplyItem("01", csr_for(OTHER_USCC)[1]),  # another enterprise's USCC
-        portal_seals.ApplyItem("02", bytes(bad_pop)),  # proof of possession fails
-        portal_seals.ApplyItem("04", csr_for(SHENZHEN_USCC)[1], b"GIF89a not a png"),  # not a PNG
-        portal_seals.ApplyItem("05", csr_for(SHENZHEN_USCC)[1]),
+        application_intake.ApplyItem("01", csr_for(OTHER_USCC)[1]),  # another enterprise's USCC
+        application_intake.ApplyItem("02", bytes(bad_pop)),  # proof of possession fails
+        application_intake.ApplyItem("04", csr_for(SHENZHEN_USCC)[1], b"GIF89a not a png"),  # not a PNG
+        application_intake.ApplyItem("05", csr_for(SHENZHEN_USCC)[1]),
     ]  # fine on its own
-    with pytest.raises(portal_seals.ApplicationRefused) as err:
-        portal_seals.apply(ctx, representative(ctx), items)
+    with pytest.raises(application_intake.ApplicationRefused) as err:
+        application_intake.apply(ctx, representative(ctx), items)
     problems = err.value.problems
     assert set(problems) == {"01", "02", "04"}
     assert OTHER_USCC in str(problems["01"])
@@ -81,8 +84,8 @@ def test_a_csr_without_the_uscc_is_refused(ctx: ServiceContext, fingerprint) -> 
     before = fingerprint(ctx)
     key = PrivateKey.generate(Algorithm.ECDSA)
     plain = build_csr(key, x509.Name.build(C="CN", CN="no code here")).encode()
-    with pytest.raises(portal_seals.ApplicationRefused) as err:
-        portal_seals.apply(ctx, representative(ctx), [portal_seals.ApplyItem("03", plain)])
+    with pytest.raises(application_intake.ApplicationRefused) as err:
+        application_intake.apply(ctx, representative(ctx), [application_intake.ApplyItem("03", plain)])
     assert "must carry the enterprise's USCC" in str(err.value.problems["03"])
     assert fingerprint(ctx) == before
 
@@ -92,16 +95,16 @@ def test_only_the_legal_representative_applies(ctx: ServiceContext, fingerprint)
     someone = person(ctx, {code: "manage"})
     before = fingerprint(ctx)
     with pytest.raises(PermissionDenied):
-        portal_seals.apply(ctx, someone, [portal_seals.ApplyItem("03", csr_for(SHENZHEN_USCC)[1])])
+        application_intake.apply(ctx, someone, [application_intake.ApplyItem("03", csr_for(SHENZHEN_USCC)[1])])
     with pytest.raises(PermissionDenied):
-        portal_seals.preview_picture(ctx, someone, "03")
+        application_intake.preview_picture(ctx, someone, "03")
     assert fingerprint(ctx) == before
 
 
 def test_preview_is_the_picture_issued_without_an_upload(ctx: ServiceContext) -> None:
     lr = representative(ctx)
-    preview = portal_seals.preview_picture(ctx, lr, "02")
-    ids = portal_seals.apply(ctx, lr, [portal_seals.ApplyItem("02", csr_for(SHENZHEN_USCC)[1])])
+    preview = application_intake.preview_picture(ctx, lr, "02")
+    ids = application_intake.apply(ctx, lr, [application_intake.ApplyItem("02", csr_for(SHENZHEN_USCC)[1])])
     from registry.services import applications
     from tests.support.applications import staff_actor
 
@@ -112,7 +115,7 @@ def test_preview_is_the_picture_issued_without_an_upload(ctx: ServiceContext) ->
     with Image.open(io.BytesIO(preview)) as img:
         assert img.format == "PNG" and img.size == (472, 472)
     # the name seal is square and carries the legal representative's name: another picture
-    assert portal_seals.preview_picture(ctx, lr, "05") != preview
+    assert application_intake.preview_picture(ctx, lr, "05") != preview
 
 
 # ------------------------------------------------------------------------------------------------
@@ -122,10 +125,10 @@ def test_preview_is_the_picture_issued_without_an_upload(ctx: ServiceContext) ->
 def test_seal_detail_and_files(ctx: ServiceContext, openssl: str, tmp_path: Path) -> None:
     code, key = issue(ctx, alg=Algorithm.ECDSA)
     lr = representative(ctx)
-    d = portal_seals.seal_detail(ctx, lr, code)
+    d = seal_records.enterprise_detail(ctx, lr, code)
     assert d["es_id"] == code and d["status"] == "active" and d["can_manage"] and not d["renewable_now"]
     assert d["renewal_opens"] == d["valid_end"] - dt.timedelta(days=60)
-    files = portal_seals.seal_files(ctx, lr, code)
+    files = seal_records.enterprise_files(ctx, lr, code)
     with ctx.reader() as s:
         assert files.seal_der == s.scalar(select(Seal.ses_der).where(Seal.es_id == code))
     (tmp_path / "cert.pem").write_text(files.certificate_pem)
@@ -150,7 +153,7 @@ def test_seal_detail_and_files(ctx: ServiceContext, openssl: str, tmp_path: Path
 
 def test_sm2_p7b_carries_the_holder_certificate_and_chain(ctx: ServiceContext, openssl: str, tmp_path: Path) -> None:
     code, _key = issue(ctx, alg=Algorithm.SM2)
-    files = portal_seals.seal_files(ctx, representative(ctx), code)
+    files = seal_records.enterprise_files(ctx, representative(ctx), code)
     (tmp_path / "c.p7b").write_bytes(files.p7b_der)
     out = subprocess.run(
         [openssl, "pkcs7", "-inform", "DER", "-in", "c.p7b", "-print_certs", "-outform", "PEM"],
@@ -177,12 +180,12 @@ def test_another_enterprises_seal_is_not_found_by_any_use_case(ctx: ServiceConte
     me = representative(ctx)
     before = fingerprint(ctx)
     for call in (
-        lambda: portal_seals.seal_detail(ctx, me, theirs),
-        lambda: portal_seals.seal_files(ctx, me, theirs),
-        lambda: portal_seals.seal_picture(ctx, me, theirs),
-        lambda: portal_seals.renew(ctx, me, theirs),
-        lambda: portal_seals.report_loss(ctx, me, theirs, theirs),
-        lambda: portal_seals.cancel(ctx, me, theirs, theirs),
+        lambda: seal_records.enterprise_detail(ctx, me, theirs),
+        lambda: seal_records.enterprise_files(ctx, me, theirs),
+        lambda: seal_records.enterprise_picture(ctx, me, theirs),
+        lambda: renewal.renew_own_seal(ctx, me, theirs),
+        lambda: revocation.report_loss(ctx, me, theirs, theirs),
+        lambda: revocation.cancel_seal(ctx, me, theirs, theirs),
     ):
         with pytest.raises(NotFound):
             call()
@@ -193,9 +196,9 @@ def test_a_person_sees_only_the_seals_granted_to_them(ctx: ServiceContext) -> No
     granted, _k1 = issue(ctx, seal_type="finance")
     other, _k2 = issue(ctx, seal_type="contract")
     someone = person(ctx, {granted: "hold"})
-    assert portal_seals.seal_detail(ctx, someone, granted)["authority"] == "hold"
+    assert seal_records.enterprise_detail(ctx, someone, granted)["authority"] == "hold"
     with pytest.raises(NotFound):
-        portal_seals.seal_files(ctx, someone, other)
+        seal_records.enterprise_files(ctx, someone, other)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -217,7 +220,7 @@ def test_renew_in_the_window_issues_a_new_seal_then_supersedes_the_old(ctx: Serv
     code, key = issue(ctx)
     manager = person(ctx, {code: "manage"})
     into_window(ctx, code, days_left=59)
-    result = portal_seals.renew(ctx, manager, code)
+    result = renewal.renew_own_seal(ctx, manager, code)
     assert result.es_id != code
     with ctx.reader() as s:
         old = s.scalar(select(Seal).where(Seal.es_id == code))
@@ -234,7 +237,7 @@ def test_renew_in_the_window_issues_a_new_seal_then_supersedes_the_old(ctx: Serv
     with ctx.reader() as s:
         old_picture = seals.seal_picture(s.scalar(select(Seal).where(Seal.es_id == code))).data  # type: ignore[arg-type]
     assert ses.parse_seal(result.seal_der).picture.data == old_picture
-    assert portal_seals.seal_detail(ctx, manager, result.es_id)["replaces"] == code
+    assert seal_records.enterprise_detail(ctx, manager, result.es_id)["replaces"] == code
 
 
 def test_renew_with_a_new_key_from_a_csr(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
@@ -243,10 +246,10 @@ def test_renew_with_a_new_key_from_a_csr(ctx: ServiceContext, fingerprint) -> No
     into_window(ctx, code)
     before = fingerprint(ctx)
     with pytest.raises(ValidationError, match=OTHER_USCC):
-        portal_seals.renew(ctx, lr, code, csr_for(OTHER_USCC)[1])
+        renewal.renew_own_seal(ctx, lr, code, csr_for(OTHER_USCC)[1])
     assert fingerprint(ctx) == before
     new_key, req = csr_for(SHENZHEN_USCC, Algorithm.ECDSA)
-    result = portal_seals.renew(ctx, lr, code, req)
+    result = renewal.renew_own_seal(ctx, lr, code, req)
     cert = x509.Certificate.from_der(result.certificate_der)
     assert cert.public_key == new_key.public_key != old_key.public_key
     assert result.algorithm is Algorithm.ECDSA
@@ -257,13 +260,13 @@ def test_renewal_outside_the_window_is_refused_and_changes_nothing(ctx: ServiceC
     lr = representative(ctx)
     into_window(ctx, code, days_left=61)
     before = fingerprint(ctx)
-    with pytest.raises(portal_seals.RenewalNotOpen) as err:
-        portal_seals.renew(ctx, lr, code)
+    with pytest.raises(renewal.RenewalNotOpen) as err:
+        renewal.renew_own_seal(ctx, lr, code)
     assert err.value.http_status == 409 and err.value.days == 60
     assert "can be renewed from" in str(err.value)
     ctx.clock.at = ctx.clock.now() + dt.timedelta(days=62)  # type: ignore[attr-defined]
     with pytest.raises(InvalidTransition, match="expired"):
-        portal_seals.renew(ctx, lr, code)
+        renewal.renew_own_seal(ctx, lr, code)
     assert fingerprint(ctx) == before
 
 
@@ -271,10 +274,10 @@ def test_renewal_window_follows_the_setting(ctx: ServiceContext) -> None:
     code, _key = issue(ctx)
     ctx.settings = ctx.settings.with_overrides(renewal_window_days=10)
     into_window(ctx, code, days_left=30)
-    with pytest.raises(portal_seals.RenewalNotOpen):
-        portal_seals.renew(ctx, representative(ctx), code)
+    with pytest.raises(renewal.RenewalNotOpen):
+        renewal.renew_own_seal(ctx, representative(ctx), code)
     into_window(ctx, code, days_left=9)
-    assert portal_seals.renew(ctx, representative(ctx), code).es_id != code
+    assert renewal.renew_own_seal(ctx, representative(ctx), code).es_id != code
 
 
 def test_holding_a_seal_is_not_enough_to_renew_or_cancel_it(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
@@ -283,9 +286,9 @@ def test_holding_a_seal_is_not_enough_to_renew_or_cancel_it(ctx: ServiceContext,
     into_window(ctx, code)
     before = fingerprint(ctx)
     with pytest.raises(PermissionDenied):
-        portal_seals.renew(ctx, holder, code)
+        renewal.renew_own_seal(ctx, holder, code)
     with pytest.raises(PermissionDenied):
-        portal_seals.cancel(ctx, holder, code, code)
+        revocation.cancel_seal(ctx, holder, code, code)
     assert fingerprint(ctx) == before
 
 
@@ -302,9 +305,9 @@ def test_a_holder_reports_loss_the_seal_is_revoked_at_once_and_the_crl_publisher
     assert "ecdsa-issuing" not in crl_publish.pending(ctx)
     before = fingerprint(ctx)
     with pytest.raises(ValidationError, match="does not match"):
-        portal_seals.report_loss(ctx, holder, code, "4403000220260000000000000")
+        revocation.report_loss(ctx, holder, code, "4403000220260000000000000")
     assert fingerprint(ctx) == before
-    portal_seals.report_loss(ctx, holder, code, f"  {code.lower()} ")
+    revocation.report_loss(ctx, holder, code, f"  {code.lower()} ")
     reason, serial = _revocation(ctx, code)
     assert reason == crl.CrlReason.KEY_COMPROMISE
     with ctx.reader() as s:
@@ -331,7 +334,7 @@ def test_a_holder_reports_loss_the_seal_is_revoked_at_once_and_the_crl_publisher
     ).stdout
     assert serial.upper() in text.upper().replace(":", "") and "Key Compromise" in text
     with pytest.raises(InvalidTransition, match="already revoked"):
-        portal_seals.report_loss(ctx, holder, code, code)
+        revocation.report_loss(ctx, holder, code, code)
 
 
 def test_cancel_revokes_with_cessation_of_operation(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
@@ -339,11 +342,11 @@ def test_cancel_revokes_with_cessation_of_operation(ctx: ServiceContext, fingerp
     manager = person(ctx, {code: "manage"})
     before = fingerprint(ctx)
     with pytest.raises(ValidationError):
-        portal_seals.cancel(ctx, manager, code, "")
+        revocation.cancel_seal(ctx, manager, code, "")
     assert fingerprint(ctx) == before
-    portal_seals.cancel(ctx, manager, code, code)
+    revocation.cancel_seal(ctx, manager, code, code)
     assert _revocation(ctx, code)[0] == crl.CrlReason.CESSATION_OF_OPERATION
-    assert portal_seals.seal_detail(ctx, manager, code)["revocation_reason"] == "cessationOfOperation"
+    assert seal_records.enterprise_detail(ctx, manager, code)["revocation_reason"] == "cessationOfOperation"
 
 
 def test_an_expired_seal_is_not_cancelled(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
@@ -351,7 +354,7 @@ def test_an_expired_seal_is_not_cancelled(ctx: ServiceContext, fingerprint) -> N
     into_window(ctx, code, days_left=-1)
     before = fingerprint(ctx)
     with pytest.raises(InvalidTransition, match="expired"):
-        portal_seals.cancel(ctx, representative(ctx), code, code)
+        revocation.cancel_seal(ctx, representative(ctx), code, code)
     assert fingerprint(ctx) == before
 
 
@@ -359,13 +362,13 @@ def test_one_key_per_seal_and_every_problem_in_one_pass(ctx: ServiceContext, fin
     before = fingerprint(ctx)
     _key, same = csr_for(SHENZHEN_USCC)
     items = [
-        portal_seals.ApplyItem("01", same),
-        portal_seals.ApplyItem("02", b"", b"GIF89a not a png"),  # no CSR and a bad picture: both said
-        portal_seals.ApplyItem("04", same),
-        portal_seals.ApplyItem("05", csr_for(SHENZHEN_USCC)[1]),
+        application_intake.ApplyItem("01", same),
+        application_intake.ApplyItem("02", b"", b"GIF89a not a png"),  # no CSR and a bad picture: both said
+        application_intake.ApplyItem("04", same),
+        application_intake.ApplyItem("05", csr_for(SHENZHEN_USCC)[1]),
     ]
-    with pytest.raises(portal_seals.ApplicationRefused) as err:
-        portal_seals.apply(ctx, representative(ctx), items)
+    with pytest.raises(application_intake.ApplicationRefused) as err:
+        application_intake.apply(ctx, representative(ctx), items)
     problems = err.value.problems
     assert set(problems) == {"01", "02", "04"}
     assert problems["01"].text("zh") == "此证书请求的密钥与04 合同专用章的相同：每枚印章须使用各自的密钥"

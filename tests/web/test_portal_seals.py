@@ -19,7 +19,7 @@ from registry.db.models import Seal, SealApplication
 from registry.domain.states import SealStatus
 from registry.pki import ses, x509
 from registry.pki.keys import Algorithm
-from registry.services import portal_seals
+from registry.services import revocation
 from registry.services.context import ServiceContext
 from tests.support.data import OTHER_USCC, SHENZHEN_USCC
 from tests.support.portal import TOKEN, alert, client_for, post_files, token
@@ -334,7 +334,7 @@ def test_cancel_needs_manage(app, ctx: ServiceContext, fingerprint) -> None:  # 
     tok = token(c, f"/portal/seals/{code}")
     r = c.post(f"/portal/seals/{code}/cancel", data={"csrf_token": tok, "confirm": code})
     assert r.status_code == 302 and "cessation of operation" in text(c.get(f"/portal/seals/{code}"))
-    assert portal_seals.CANCEL_REASON.rfc_name == "cessationOfOperation"
+    assert revocation.CANCEL_REASON.rfc_name == "cessationOfOperation"
 
 
 # ------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 listing writes the pre-encoded CRL entry and a change-log event, and re-signs the certificate's OCSP
 responses, in that transaction, so the next CRL and the responder can never miss it. The use cases
 (revoke, suspend, resume, licence events, loss reports, renewal) are :mod:`registry.services.revocation`,
-:mod:`registry.services.licences`, :mod:`registry.services.portal_seals` and
+:mod:`registry.services.licences`, :mod:`registry.services.revocation` (the portal's loss reports) and
 :mod:`registry.services.renewal`."""
 
 from __future__ import annotations

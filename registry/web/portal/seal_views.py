@@ -2,7 +2,8 @@
 drawn or uploaded picture each), a seal's page with its downloads and printable certificate, renewal,
 loss reports and cancellation.
 
-Thin views: parse the form, call :mod:`registry.services.portal_seals` (which decides, through
+Thin views: parse the form, call the services (``application_intake``, ``seal_records``,
+``renewal``, ``revocation``: each decides, through
 portal_access, who may see and do what), and show the result or the refusal on the page with its
 status: 400 bad input, 403 not allowed, 404 not ours, 409 wrong state, 413 too large.
 """
@@ -17,7 +18,7 @@ from flask_babel import gettext as _
 
 from ...domain.errors import DomainError, NotFound
 from ...domain.seal_types import STANDARD_SET, SealType
-from ...services import portal_data, portal_seals
+from ...services import application_intake, portal_data, renewal, revocation, seal_records
 from .. import i18n, uploads
 from ..context import service_context
 from .blueprint import EmptyForm, bp, enterprise_required, legal_representative_required
@@ -55,7 +56,9 @@ def _apply_form(mode: str, types: list[SealType], chosen: SealType | None) -> Re
         big_pictures: dict[str, str] = {}  # a picture over the limit is not read: said here, checked no further
         for t in blocks:
             field = t.code if mode == "set" else "single"  # the single form's type can change in the page
-            csr, big_csr = uploads.read(f"csr_{field}", portal_seals.MAX_CSR_BYTES)  # the service says it is too large
+            csr, big_csr = uploads.read(
+                f"csr_{field}", application_intake.MAX_CSR_BYTES
+            )  # the service says it is too large
             png, big_png = uploads.read(f"picture_{field}", ctx.settings.max_picture_bytes)
             if big_png:
                 big_pictures[t.code] = _(
@@ -63,16 +66,16 @@ def _apply_form(mode: str, types: list[SealType], chosen: SealType | None) -> Re
                 )
                 png = None
             too_large = too_large or big_csr or big_png
-            items.append(portal_seals.ApplyItem(t.code, csr or b"", png))
+            items.append(application_intake.ApplyItem(t.code, csr or b"", png))
         if not blocks:
             general, status = _("Choose the type of seal to apply for."), 400
         else:
             try:
                 if big_pictures:  # refused in any case: every other problem is still found, nothing is written
-                    problems, _types = portal_seals.check_application(ctx, g.principal, items)
-                    raise portal_seals.ApplicationRefused(problems)
-                ids = portal_seals.apply(ctx, g.principal, items)
-            except portal_seals.ApplicationRefused as exc:
+                    problems, _types = application_intake.check_application(ctx, g.principal, items)
+                    raise application_intake.ApplicationRefused(problems)
+                ids = application_intake.apply(ctx, g.principal, items)
+            except application_intake.ApplicationRefused as exc:
                 errors = {code: i18n.error_text(why) for code, why in sorted(exc.problems.items())}
                 for code, message in big_pictures.items():
                     errors[code] = f"{message} {errors[code]}" if code in errors else message
@@ -99,7 +102,7 @@ def _render_apply(
     ctx = service_context()
     try:
         undrawable = {
-            code: i18n.error_text(why) for code, why in portal_seals.picture_problems(ctx, g.principal).items()
+            code: i18n.error_text(why) for code, why in application_intake.picture_problems(ctx, g.principal).items()
         }
     except DomainError:
         undrawable = {}
@@ -112,7 +115,7 @@ def _render_apply(
         errors=errors,
         general=general,
         label=_type_label,
-        max_csr_kb=_kb(portal_seals.MAX_CSR_BYTES),
+        max_csr_kb=_kb(application_intake.MAX_CSR_BYTES),
         max_picture_kb=_kb(ctx.settings.max_picture_bytes),
         undrawable=undrawable,
         refused=bool(errors) or general is not None and request.method == "POST",
@@ -148,7 +151,7 @@ def apply_seal() -> ResponseReturnValue:
 def apply_preview(code: str) -> Response:
     """The standard picture this enterprise's seal of this type would carry, drawn from its licence
     data now (a server-rendered PNG, so the page needs no script to show it)."""
-    png = portal_seals.preview_picture(service_context(), g.principal, code)
+    png = application_intake.preview_picture(service_context(), g.principal, code)
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
@@ -165,7 +168,7 @@ def application_picture(app_id: int) -> Response:
 
 
 def _seal_page(es_id: str, *, error: str | None = None, status: int = 200) -> ResponseReturnValue:
-    d = portal_seals.seal_detail(service_context(), g.principal, es_id)
+    d = seal_records.enterprise_detail(service_context(), g.principal, es_id)
     return render_template(
         "portal/seal.html",
         s=d,
@@ -173,7 +176,7 @@ def _seal_page(es_id: str, *, error: str | None = None, status: int = 200) -> Re
         error=error,
         label=_type_label,
         window_days=service_context().settings.renewal_window_days,
-        max_csr_kb=_kb(portal_seals.MAX_CSR_BYTES),
+        max_csr_kb=_kb(application_intake.MAX_CSR_BYTES),
     ), status
 
 
@@ -186,7 +189,7 @@ def seal(es_id: str) -> ResponseReturnValue:
 @bp.get("/seals/<es_id>/picture.png")
 @enterprise_required
 def seal_picture(es_id: str) -> Response:
-    png = portal_seals.seal_picture(service_context(), g.principal, es_id)
+    png = seal_records.enterprise_picture(service_context(), g.principal, es_id)
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
@@ -202,7 +205,7 @@ _DOWNLOADS = {
 @bp.get("/seals/<es_id>/<any('seal.esl', 'cert.pem', 'chain.pem', 'maker-chain.pem', 'chain.p7b'):name>")
 @enterprise_required
 def seal_download(es_id: str, name: str) -> Response:
-    files = portal_seals.seal_files(service_context(), g.principal, es_id)
+    files = seal_records.enterprise_files(service_context(), g.principal, es_id)
     body = {
         "seal.esl": files.seal_der,
         "cert.pem": files.certificate_pem.encode(),
@@ -226,7 +229,7 @@ def seal_download(es_id: str, name: str) -> Response:
 def seal_certificate(es_id: str) -> ResponseReturnValue:
     """The printable seal certificate: picture, data, and a QR code that opens the public status page."""
     ctx = service_context()
-    d = portal_seals.seal_detail(ctx, g.principal, es_id)
+    d = seal_records.enterprise_detail(ctx, g.principal, es_id)
     status_url = f"{ctx.settings.base_url}/seals/{d['es_id']}"
     qr = segno.make(status_url, error="m").svg_data_uri(scale=4, border=2)
     return render_template(
@@ -248,7 +251,7 @@ def _checked_post(es_id: str) -> None:
     other input is looked at."""
     if not EmptyForm().validate_on_submit():
         abort(400)
-    portal_seals.seal_detail(service_context(), g.principal, es_id)
+    seal_records.enterprise_detail(service_context(), g.principal, es_id)
 
 
 @bp.post("/seals/<es_id>/renew")
@@ -257,11 +260,11 @@ def seal_renew(es_id: str) -> ResponseReturnValue:
     _checked_post(es_id)
     key = request.form.get("key", "same")
     try:
-        csr = uploads.read_within("csr", portal_seals.MAX_CSR_BYTES)
+        csr = uploads.read_within("csr", application_intake.MAX_CSR_BYTES)
     except uploads.TooLarge:
         return _seal_page(
             es_id,
-            error=_("The certificate request is larger than %(kb)d KB.", kb=_kb(portal_seals.MAX_CSR_BYTES)),
+            error=_("The certificate request is larger than %(kb)d KB.", kb=_kb(application_intake.MAX_CSR_BYTES)),
             status=413,
         )
     if key not in ("same", "new"):
@@ -275,10 +278,10 @@ def seal_renew(es_id: str) -> ResponseReturnValue:
             status=400,
         )
     try:
-        result = portal_seals.renew(service_context(), g.principal, es_id, csr if key == "new" else None)
+        result = renewal.renew_own_seal(service_context(), g.principal, es_id, csr if key == "new" else None)
     except NotFound:
         raise
-    except portal_seals.RenewalNotOpen as exc:
+    except renewal.RenewalNotOpen as exc:
         return _seal_page(
             es_id,
             error=_(
@@ -306,12 +309,12 @@ def seal_renew(es_id: str) -> ResponseReturnValue:
 def _revocation(es_id: str, action: str) -> ResponseReturnValue:
     _checked_post(es_id)
     confirm = request.form.get("confirm", "")
-    fn = portal_seals.report_loss if action == "loss" else portal_seals.cancel
+    fn = revocation.report_loss if action == "loss" else revocation.cancel_seal
     try:
         fn(service_context(), g.principal, es_id, confirm)
     except NotFound:
         raise
-    except portal_seals.ConfirmationMismatch:
+    except revocation.ConfirmationMismatch:
         return _seal_page(
             es_id, error=_("Nothing changed: the code typed to confirm does not match the seal's code."), status=400
         )
