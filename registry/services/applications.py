@@ -44,6 +44,9 @@ __all__ = [
     "queue_filter",
     "PAGE_SIZE",
     "OPEN",
+    "enterprise_application",
+    "enterprise_application_picture",
+    "PROGRESS",
 ]
 
 PAGE_SIZE = 50
@@ -513,4 +516,92 @@ def picture(ctx: ServiceContext, actor: Actor, app_id: int) -> bytes:
             return pictures.seal_picture(app.seal).data
         return pictures.render_picture(
             ctx, app.enterprise.name, app.enterprise.legal_representative, app.seal_type, app.enterprise.uscc
+        )
+
+
+# What an enterprise sees of its own applications on the portal (scoped by its id)
+
+_STEPS = {
+    "application.submitted": "submitted",
+    "application.reviewed": "reviewed",
+    "application.approved": "approved",
+    "application.rejected": "rejected",
+    "application.withdrawn": "withdrawn",
+    "application.issued": "issued",
+}
+
+#: The progress line an enterprise sees: 提交 → 执照核验 → 审批 → 签发 (the states each step reaches).
+PROGRESS = ("submitted", "reviewed", "approved", "issued")
+
+
+def _progress(state: str, timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The four steps, each ``done`` (with when), ``current`` (the one being worked on now),
+    ``stopped`` (where a rejected or withdrawn application ended) or ``pending``."""
+    at = {t["step"]: t["at"] for t in timeline}
+    reached = (
+        PROGRESS.index(state)
+        if state in PROGRESS
+        else max((PROGRESS.index(t["step"]) for t in timeline if t["step"] in PROGRESS), default=0)
+    )
+    ended = state in ("rejected", "withdrawn")
+    steps = []
+    for i, step in enumerate(PROGRESS):
+        if i <= reached:
+            mark = "done"
+        elif i == reached + 1:
+            mark = "stopped" if ended else "current"
+        else:
+            mark = "pending"
+        steps.append({"step": step, "mark": mark, "at": at.get(step)})
+    return steps
+
+
+def enterprise_application(ctx: ServiceContext, enterprise_id: int, app_id: int) -> dict[str, Any]:
+    """One of this enterprise's applications, with its timeline and progress line; another
+    enterprise's id is *not found*."""
+    with ctx.reader() as s:
+        app = s.scalar(
+            select(SealApplication).where(SealApplication.id == app_id, SealApplication.enterprise_id == enterprise_id)
+        )
+        if app is None:
+            raise NotFound(M("portal.no_application", "no application {id}", "没有编号为 {id} 的申请"), id=app_id)
+        events = s.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.target_type == "application", AuditEvent.target_id == str(app.id))
+            .order_by(AuditEvent.id)
+        ).all()
+        timeline = [{"step": _STEPS[e.action], "at": e.occurred_at} for e in events if e.action in _STEPS]
+        state = app.state.value
+        return {
+            "id": app.id,
+            "seal_type": app.seal_type.code,
+            "seal_type_enum": app.seal_type,
+            "state": state,
+            "state_enum": app.state,
+            "reason": app.decided_reason,
+            "submitted_at": app.submitted_at,
+            "timeline": timeline,
+            "progress": _progress(state, timeline),
+            "uploaded_picture": app.picture_png is not None,
+            "seal": app.seal.es_id if app.seal is not None else None,
+            "withdrawable": state in (ApplicationState.SUBMITTED.value, ApplicationState.REVIEWED.value),
+        }
+
+
+def enterprise_application_picture(ctx: ServiceContext, enterprise_id: int, app_id: int) -> bytes:
+    """The picture the application's seal carries: the issued seal's, the uploaded PNG, or the
+    standard picture drawn from the licence data now."""
+    with ctx.reader() as s:
+        app = s.scalar(
+            select(SealApplication).where(SealApplication.id == app_id, SealApplication.enterprise_id == enterprise_id)
+        )
+        if app is None:
+            raise NotFound(M("portal.no_application", "no application {id}", "没有编号为 {id} 的申请"), id=app_id)
+        if app.seal is not None:
+            return pictures.seal_picture(app.seal).data
+        if app.picture_png is not None:
+            return app.picture_png
+        ent = app.enterprise
+        return pictures.draw_picture(
+            ctx.settings.seal_font, ent.name, ent.legal_representative, app.seal_type, ent.uscc
         )

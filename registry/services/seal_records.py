@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..db.models import AuditEvent, Certificate, Enterprise, Revocation, Seal
+from ..db.models import AuditEvent, Certificate, Enterprise, Revocation, Seal, SealApplication
 from ..domain.errors import M, NotFound
 from ..domain.roles import Permission, require
 from ..domain.search import search_text
@@ -27,9 +27,22 @@ from .core import seals as core_seals
 from .core.seals import SealFiles as SealFiles
 from .core.seals import find_seal, holder_certificate
 from .core.tx import reading
-from .portal_access import Principal, authority_over, seal_for
+from .portal_access import Principal, authority_over, seal_for, visible_seals
 
-__all__ = ["SealRow", "SealPage", "search", "filtered", "row", "detail", "picture", "PAGE_SIZE"]
+__all__ = [
+    "SealRow",
+    "SealPage",
+    "search",
+    "filtered",
+    "row",
+    "detail",
+    "picture",
+    "PAGE_SIZE",
+    "enterprise_overview",
+    "enterprise_detail",
+    "enterprise_picture",
+    "enterprise_files",
+]
 
 PAGE_SIZE = 50
 _USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
@@ -183,6 +196,48 @@ def picture(ctx: ServiceContext, actor: Actor, code: str) -> tuple[str, bytes]:
 
 # ------------------------------------------------------------------------------------------------
 # An enterprise reading and downloading its own seals (portal_access decides which)
+
+
+def enterprise_overview(ctx: ServiceContext, principal: Principal) -> dict[str, Any]:
+    """What an enterprise sees of itself on the portal's front page: the seals this person can see;
+    the applications only for the legal representative."""
+    now = ctx.clock.now()
+    window = dt.timedelta(days=ctx.settings.renewal_window_days)
+    with ctx.reader() as s:
+        apps = (
+            s.scalars(
+                select(SealApplication)
+                .where(SealApplication.enterprise_id == principal.enterprise_id)
+                .order_by(SealApplication.id.desc())
+                .limit(100)
+            ).all()
+            if principal.is_legal_representative
+            else []
+        )
+        sl = s.scalars(visible_seals(principal).order_by(Seal.id.desc()).limit(100)).all()
+        return {
+            "applications": [
+                {
+                    "id": a.id,
+                    "seal_type": a.seal_type.code,
+                    "state": a.state.value,
+                    "submitted_at": a.submitted_at,
+                    "reason": a.decided_reason,
+                }
+                for a in apps
+            ],
+            "seals": [
+                {
+                    "es_id": x.es_id,
+                    "name": x.name,
+                    "seal_type": x.seal_type.code,
+                    "status": x.effective_status(now),
+                    "valid_end": x.valid_end,
+                    "renewal_open": x.effective_status(now) == "active" and now >= x.valid_end - window,
+                }
+                for x in sl
+            ],
+        }
 
 
 def enterprise_detail(ctx: ServiceContext, principal: Principal, es_id: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, Length
 
 from ...domain.errors import DomainError
 from ...domain.seal_types import SealType
-from ...services import applications, elicence, portal_data, portal_sign_in, web_sessions
+from ...services import applications, elicence, portal_sign_in, seal_records, web_sessions
 from ...services.context import Actor
 from ...services.portal_access import Principal
 from .. import i18n
@@ -205,14 +205,14 @@ def logout() -> ResponseReturnValue:
 @bp.get("/")
 @enterprise_required
 def home() -> ResponseReturnValue:
-    data = portal_data.overview(service_context(), g.principal)
+    data = seal_records.enterprise_overview(service_context(), g.principal)
     return render_template("portal/home.html", d=data, seal_types={t.code: t for t in SealType}, form=EmptyForm())
 
 
 @bp.get("/applications/<int:app_id>")
 @legal_representative_required
 def application(app_id: int) -> ResponseReturnValue:
-    a = portal_data.application(service_context(), g.enterprise["id"], app_id)
+    a = applications.enterprise_application(service_context(), g.enterprise["id"], app_id)
     return render_template("portal/application.html", a=a, form=EmptyForm())
 
 
@@ -221,7 +221,7 @@ def application(app_id: int) -> ResponseReturnValue:
 def withdraw(app_id: int) -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():
         abort(400)
-    portal_data.application(service_context(), g.enterprise["id"], app_id)  # 404 if not ours
+    applications.enterprise_application(service_context(), g.enterprise["id"], app_id)  # 404 if not ours
     applications.withdraw(service_context(), _actor(), app_id, g.enterprise["id"])
     flash(_("The application was withdrawn."), "info")
     return redirect(url_for("portal.application", app_id=app_id))

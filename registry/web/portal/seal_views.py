@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from ...domain.errors import DomainError, NotFound
 from ...domain.seal_types import STANDARD_SET, SealType
-from ...services import application_intake, portal_data, renewal, revocation, seal_records
+from ...services import application_intake, applications, renewal, revocation, seal_records
 from .. import i18n, uploads
 from ..context import service_context
 from .blueprint import EmptyForm, bp, enterprise_required, legal_representative_required
@@ -159,7 +159,7 @@ def apply_preview(code: str) -> Response:
 @legal_representative_required
 def application_picture(app_id: int) -> Response:
     """The picture of the application's seal (issued, uploaded, or drawn from the licence now)."""
-    png = portal_data.application_picture(service_context(), g.principal.enterprise_id, app_id)
+    png = applications.enterprise_application_picture(service_context(), g.principal.enterprise_id, app_id)
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
