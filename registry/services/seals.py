@@ -6,6 +6,7 @@ re-exported here, where the web, the CLI, the tests and the benchmarks use them.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from typing import Any
 
@@ -112,13 +113,10 @@ def show_seal(ctx: ServiceContext, code: str) -> dict[str, Any]:
             "created_at": seal.created_at.isoformat(),
             "maker": seal.maker.name,
             "picture": {"type": "PNG", "width_mm": seal.picture_width_mm, "height_mm": seal.picture_height_mm},
-            "ses_sha256": __import__("hashlib").sha256(seal.ses_der).hexdigest(),
+            "ses_sha256": hashlib.sha256(seal.ses_der).hexdigest(),
             "certificates": certs,
             "application_id": seal.application_id,
         }
-
-
-SealExport = SealFiles  # the back office's name for the same files (the CLI and admin export)
 
 
 def export_seal(ctx: ServiceContext, code: str) -> SealFiles:
