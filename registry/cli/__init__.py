@@ -10,7 +10,18 @@ handed to commands with ``pass_state``. The rules stay in ``registry.services``.
 
 from __future__ import annotations
 
-from . import audit, crl, instance, licence, notify, seal, serve, signing, users  # noqa: F401 - they register commands
+from . import (  # noqa: F401 - they register commands
+    audit,
+    crl,
+    instance,
+    licence,
+    notify,
+    seal,
+    serve,
+    signing,
+    trust_list,
+    users,
+)
 from .base import CliError, State, main
 
 __all__ = ["CliError", "State", "main"]

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import click
 
-from ..services import crl_publish, ocsp, revocation
+from ..services import crl_publish, ocsp, revocation, trust_lists
 from .base import State, main, pass_state
 
 
@@ -34,11 +36,16 @@ def crl_publish_cmd(state: State, issuers: tuple[str, ...], all_shards: bool) ->
 @click.option("--max-seconds", type=click.FloatRange(0, None), default=None, help="Stop after this long.")
 @pass_state
 def crl_daemon(state: State, interval: float | None, max_seconds: float | None) -> None:
-    """Publish within seconds of each revocation and before CRLs go stale; runs until stopped."""
+    """Publish within seconds of each revocation and before CRLs go stale, refresh OCSP responses,
+    and republish the trust list when it changes or reaches half its validity; runs until stopped."""
     ctx = state.ctx
-    for line in crl_publish.run_publisher(
-        ctx, state.actor, interval=interval, max_seconds=max_seconds, also=ocsp.refresher(ctx)
-    ):  # OCSP responses refreshed at half-life
+    refresh_ocsp, publish_list = ocsp.refresher(ctx), trust_lists.refresher(ctx)
+
+    def also() -> Iterator[str]:  # OCSP responses refreshed at half-life; the trust list when due
+        yield from refresh_ocsp()
+        yield from publish_list()
+
+    for line in crl_publish.run_publisher(ctx, state.actor, interval=interval, max_seconds=max_seconds, also=also):
         click.echo(line, nl=True)
 
 

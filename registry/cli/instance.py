@@ -11,7 +11,7 @@ import click
 
 from ..config import Settings
 from ..db.migrate import upgrade
-from ..services import authorities, crl_publish, elicence, users
+from ..services import authorities, crl_publish, elicence, trust_lists, users
 from ..services.context import load_or_create_secret_key
 from ..services.demo import load_demo
 from .base import State, main, pass_state
@@ -43,6 +43,8 @@ def _init(state: State, demo: bool) -> None:
     for a in authorities.list_authorities(ctx):
         mark = "created" if a.name in created else "exists"
         click.echo(f"authority {a.name:18} {mark:8} {a.subject}")
+    for key in trust_lists.ensure_signing_keys(ctx, actor):
+        click.echo(f"list-signing key {key.alg:8} new      {key.fingerprint}")
     if elicence.ensure_demo_issuer(ctx):
         click.echo(f"e-licence issuer (demo): new key and certificate at {settings.elicence_cert}")
     first_admin = users.ensure_first_admin(ctx, actor)
@@ -60,6 +62,11 @@ def _init(state: State, demo: bool) -> None:
             click.echo(f"published {p.path} number {p.number}")
     else:
         click.echo("CRLs up to date")
+    if trust_lists.due(ctx) is not None:
+        published = trust_lists.publish(ctx, actor, reason="first" if trust_lists.current(ctx) is None else "changed")
+        click.echo(f"published trust/list.jws sequence {published.sequence}")
+    else:
+        click.echo("trust list up to date")
 
 
 def _tighten_permissions(settings: Settings) -> list[str]:

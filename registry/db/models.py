@@ -611,3 +611,54 @@ class NotifyState(Base):
     expiry_scanned_on: Mapped[dt.date | None] = mapped_column(Date)
 
     __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+
+class ListSigningKey(Base):
+    """A key that signs our trust lists and nothing else (mutual-recognition.md §2.1): one SM2
+    (``SM2-SM3``) and one P-256 (``ES256``) are current at a time, wrapped under the KEK like the CA
+    keys. ``kid`` is ``sha256:`` + the SHA-256 of the SubjectPublicKeyInfo DER, what peers pin.
+    ``status``: ``current`` signs, ``next`` is announced for a rollover from ``not_before``,
+    ``retired`` and ``compromised`` are listed but never sign again."""
+
+    __tablename__ = "list_signing_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alg: Mapped[str] = mapped_column(String(16))  # ES256 | SM2-SM3
+    kid: Mapped[str] = mapped_column(String(80), unique=True)
+    spki_der: Mapped[bytes] = mapped_column(LargeBinary)
+    key_blob: Mapped[bytes] = mapped_column(LargeBinary)  # AES-256-GCM wrapped PKCS#8
+    key_kek_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    not_before: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    changed_at: Mapped[dt.datetime]
+
+    __table_args__ = (
+        CheckConstraint("alg IN ('ES256', 'SM2-SM3')", name="alg"),
+        CheckConstraint("status IN ('current', 'next', 'retired', 'compromised')", name="status"),
+    )
+
+
+class TrustListVersion(Base):
+    """Every trust list we published, kept for ever: ``sequence`` 1, 2, 3 ... (the primary key, so
+    a number is never handed out twice), the exact ``payload`` bytes (``list.json``) and the signed
+    ``jws`` (``list.jws``). The files under the publish directory's ``trust/`` are written from
+    these rows after the row commits, so a crash between the two is repaired by the next run and
+    never leaves a served list the database does not know. ``content_sha256`` hashes what the list
+    says apart from its sequence, times and previous link: a change there (a CA added, revoked,
+    a key announced) is what makes a new list due at once."""
+
+    __tablename__ = "trust_list_versions"
+
+    sequence: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    issued_at: Mapped[dt.datetime]
+    next_update: Mapped[dt.datetime]
+    sha256: Mapped[str] = mapped_column(String(64))  # of payload
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    jws: Mapped[bytes] = mapped_column(LargeBinary)
+    peers_jws: Mapped[bytes] = mapped_column(LargeBinary)
+    reason: Mapped[str] = mapped_column(String(32))  # first | changed | half-life | requested
+    published_by: Mapped[str] = mapped_column(String(100))

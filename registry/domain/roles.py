@@ -54,6 +54,7 @@ class Permission(str, enum.Enum):
     USER_MANAGE = "user.manage"
     CA_MANAGE = "ca.manage"
     CRL_PUBLISH = "crl.publish"
+    TRUST_LIST_PUBLISH = "trust_list.publish"  # our signed trust list and its list-signing keys
     AUDIT_VIEW = "audit.view"
     AUDIT_VERIFY = "audit.verify"  # the hash chain's integrity check (not the log itself)
 
@@ -77,7 +78,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.REVIEWER: frozenset({P.APPLICATION_APPROVE, P.APPLICATION_REJECT, P.SEAL_REVOKE, P.SEAL_SUSPEND, P.SEAL_VIEW}),
-    Role.ADMIN: frozenset({P.USER_MANAGE, P.CA_MANAGE, P.CRL_PUBLISH, P.SEAL_VIEW, P.AUDIT_VERIFY}),
+    Role.ADMIN: frozenset(
+        {P.USER_MANAGE, P.CA_MANAGE, P.CRL_PUBLISH, P.TRUST_LIST_PUBLISH, P.SEAL_VIEW, P.AUDIT_VERIFY}
+    ),
     Role.AUDITOR: frozenset({P.SEAL_VIEW, P.AUDIT_VIEW, P.AUDIT_VERIFY}),
 }
 

@@ -43,13 +43,14 @@ def create_app(test_config: dict[str, Any] | None = None, *, ctx: ServiceContext
     app.extensions["registry"] = ctx or ServiceContext.create(settings)
 
     # the blueprints import service_context from this package, so they are imported once it is defined
-    from . import admin, api, crl, portal, public
+    from . import admin, api, crl, portal, public, trust
 
     i18n.init_app(app)
     csrf = CSRFProtect(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(crl.bp)
+    app.register_blueprint(trust.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(portal.bp)
     # The public verifier and the API take uploads from anyone and change nothing: no session, no CSRF.

@@ -58,14 +58,15 @@ def crl_file(name: str) -> Response:
     }
     if next_update is not None:
         headers["Expires"] = format_datetime(next_update, usegmt=True)
-    if _not_modified(etag, this_update):
+    if not_modified(etag, this_update):
         return Response(status=304, headers=headers)
     resp = Response(data, mimetype="application/pkix-crl", headers=headers)
     resp.headers["Content-Disposition"] = f'inline; filename="{name.replace("/", "-")}"'
     return resp
 
 
-def _not_modified(etag: str, last_modified: dt.datetime) -> bool:
+def not_modified(etag: str, last_modified: dt.datetime) -> bool:
+    """Whether the request's If-None-Match / If-Modified-Since match (RFC 9110 §13.1): answer 304."""
     inm = request.headers.get("If-None-Match")
     if inm is not None:  # RFC 9110 §13.1.2: If-None-Match wins over If-Modified-Since
         tags = {t.strip() for t in inm.split(",")}

@@ -135,3 +135,30 @@ def test_dual_control_issue_then_revoke_in_the_browser(page, live_server: str, c
     page.get_by_role("link", name="Dashboard").click()
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     shot(page, "dashboard-en")
+
+
+def test_the_trust_list_page_shows_the_pins_and_an_admin_publishes(page, live_server: str, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
+    from registry.services import trust_lists
+
+    trust_lists.publish(ctx, ADMIN)
+    pins = dict(trust_lists.fingerprints(ctx))
+    sign_in_first_time(page, live_server, ctx, "ida", Role.ADMIN)
+    page.get_by_role("link", name="信任列表").click()
+    expect(page.get_by_role("heading", name="本机构的信任列表")).to_be_visible()
+    expect(page.locator("#sequence")).to_have_text("1")
+    for alg, hexdigest in pins.items():
+        row = page.locator(f'#keys tr[data-alg="{alg}"][data-status="current"]')
+        expect(row.locator("code.fingerprint")).to_have_text(hexdigest)
+        # the grouped form someone reads out over the phone: sixteen groups of four
+        expect(row.locator(".grouped")).to_have_text(" ".join(hexdigest[i : i + 4] for i in range(0, 64, 4)))
+    expect(page.locator("#services tr")).to_have_count(7)  # the header and six services
+    shot(page, "trust-list")
+    page.locator("#publish-now").click()
+    expect(page.locator("#published")).to_contain_text("刚刚发布：第 2 版列表")
+    expect(page.locator("#sequence")).to_have_text("2")
+    expect(page.locator("#versions tr")).to_have_count(3)
+    # the link to the signed list opens the file the page describes
+    href = page.get_by_role("link", name="list.jws", exact=True).get_attribute("href")
+    body = page.request.get(live_server + href)
+    assert body.status == 200 and body.headers["content-type"] == "application/jose+json"
+    assert trust_lists.current(ctx).jws == body.body()  # type: ignore[union-attr]

@@ -9,12 +9,8 @@ is strict; each refusal has its code.
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,7 +19,8 @@ from jwcrypto.jwk import JWK
 from jwcrypto.jws import JWS
 
 from registry.pki import jws
-from registry.pki.keys import Algorithm, PrivateKey, sig_to_der
+from registry.pki.keys import Algorithm, PrivateKey
+from tests.support.jose import jose_verify, node_jose_dir, openssl_sm2_verifies
 from tests.support.pki import ossl
 
 PAYLOAD = '{"format": "cn-seal-trust-list/1",\n "name": "深圳市市场监督管理局"}\n'.encode()
@@ -366,62 +363,14 @@ def test_jwcrypto_refuses_a_tampered_document(part: str, document: bytes, p256: 
 
 # -- checked by node's jose ---------------------------------------------------------------------
 
-JOSE_VERSION = "6.2.17"
-_VERIFY_MJS = """
-import { readFileSync } from 'node:fs';
-import * as jose from 'jose';
-const doc = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const key = await jose.importSPKI(readFileSync(process.argv[3], 'utf8'), 'ES256');
-try {
-  const r = await jose.generalVerify(doc, key, { algorithms: ['ES256'] });
-  process.stdout.write(JSON.stringify({ ok: true, payload: Buffer.from(r.payload).toString('base64'),
-                                        header: r.protectedHeader }));
-} catch (e) {
-  process.stdout.write(JSON.stringify({ ok: false, error: String(e.code || e) }));
-}
-"""
-
 
 @pytest.fixture(scope="session")
 def node_jose() -> Path:
-    """A directory with node's ``jose`` installed (.cache/node-jose, made once) and a verifier script."""
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if npm is None or node is None:
-        if os.environ.get("CI"):
-            pytest.fail("node and npm are needed to check the JWS with node's jose package")
-        pytest.skip("node/npm not installed: the ES256 check by node's jose package is not run")
-    where = Path(__file__).resolve().parents[2] / ".cache" / "node-jose"
-    where.mkdir(parents=True, exist_ok=True)
-    installed = where / "node_modules" / "jose" / "package.json"
-    with open(where / ".lock", "w") as lock:  # pytest-xdist workers install once, one at a time
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not installed.exists() or json.loads(installed.read_text())["version"] != JOSE_VERSION:
-            (where / "package.json").write_text('{"private": true}\n')
-            proc = subprocess.run(
-                [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", f"jose@{JOSE_VERSION}"],
-                cwd=where,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            if proc.returncode != 0:
-                raise AssertionError(f"npm install jose@{JOSE_VERSION} failed:\n{proc.stdout}\n{proc.stderr}")
-        (where / "verify.mjs").write_text(_VERIFY_MJS)
-    return where
+    return node_jose_dir()
 
 
 def _jose(where: Path, document: bytes, key: PrivateKey, tmp_path: Path) -> dict[str, object]:
-    (tmp_path / "list.jws").write_bytes(document)
-    (tmp_path / "key.pem").write_text(key.public_key.pem())
-    proc = subprocess.run(
-        ["node", str(where / "verify.mjs"), str(tmp_path / "list.jws"), str(tmp_path / "key.pem")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result: dict[str, object] = json.loads(proc.stdout)
-    return result
+    return jose_verify(where, document, key.public_key.pem(), tmp_path)
 
 
 def test_node_jose_verifies_the_es256_signature(
@@ -446,27 +395,7 @@ def test_node_jose_refuses_a_tampered_document(
 
 
 def _openssl_sm2(openssl: str, document: bytes, key: PrivateKey, tmp_path: Path) -> bool:
-    """``openssl dgst -sm3 -verify`` over the JWS signing input of the SM2-SM3 signature, its
-    r || s value converted to DER."""
-    parsed = json.loads(document)
-    entry = next(s for s in parsed["signatures"] if header(s)["alg"] == "SM2-SM3")
-    (tmp_path / "input").write_bytes(jws.signing_input(entry["protected"], parsed["payload"]))
-    (tmp_path / "sig.der").write_bytes(sig_to_der(unb64(entry["signature"])))
-    (tmp_path / "pub.pem").write_text(key.public_key.pem())
-    proc = ossl(
-        openssl,
-        "dgst",
-        "-sm3",
-        "-verify",
-        tmp_path / "pub.pem",
-        "-sigopt",
-        "distid:1234567812345678",
-        "-signature",
-        tmp_path / "sig.der",
-        tmp_path / "input",
-        check=False,
-    )
-    return proc.returncode == 0 and "Verified OK" in proc.stdout
+    return openssl_sm2_verifies(openssl, document, key.public_key.pem(), tmp_path)
 
 
 @pytest.mark.openssl

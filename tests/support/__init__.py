@@ -6,6 +6,7 @@ fixture or a test needs to build, sign in or inspect comes from these modules, o
 ``applications``  staff actors and a submitted application (services)
 ``audit``         a history of audit events, and tampering with it behind the application's back
 ``cli``           the ``registry`` command run in-process with an environment (click's runner)
+``jose``          JWS checked by node's jose and by openssl dgst (SM2-SM3)
 ``enterprises``   licences in bulk, the licence import page and its report, an English staff client
 ``mail``          an SMTP server on loopback that keeps what it receives (aiosmtpd)
 ``net``           a free TCP port on 127.0.0.1

@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (each module registers its pages on bp)
     enterprise_views,
     export_views,
     seal_views,
+    trust_views,
     user_views,
 )
 from .blueprint import bp as bp
