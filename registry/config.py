@@ -75,6 +75,7 @@ class Settings:
     crl_keep_expired: bool = False
     crl_publish_interval: int = 2
     trust_list_validity_days: int = 7  # our trust list's next_update − issued_at; republished at half
+    peer_refresh_seconds: int = 300  # how often the refresher fetches each peer's trust list
     ocsp_url: str = ""
     ocsp_validity_hours: int = 24
     ocsp_live_concurrency: int = 4
@@ -158,6 +159,7 @@ class Settings:
             crl_keep_expired=(env.get("REGISTRY_CRL_KEEP_EXPIRED") or "").lower() in ("1", "true", "yes"),
             crl_publish_interval=_int(env, "REGISTRY_CRL_PUBLISH_INTERVAL", 2, 0, 3600),
             trust_list_validity_days=_int(env, "REGISTRY_TRUST_LIST_VALIDITY_DAYS", 7, 1, 90),
+            peer_refresh_seconds=_int(env, "REGISTRY_PEER_REFRESH_SECONDS", 300, 5, 86400),
             ocsp_url=(env.get("REGISTRY_OCSP_URL") or f"{base}/ocsp").rstrip("/"),
             ocsp_validity_hours=_int(env, "REGISTRY_OCSP_VALIDITY_HOURS", 24, 1, 24 * 7),
             ocsp_live_concurrency=_int(env, "REGISTRY_OCSP_LIVE_CONCURRENCY", 4, 0, 256),

@@ -16,6 +16,7 @@ from . import (  # noqa: F401 - they register commands
     instance,
     licence,
     notify,
+    peer,
     seal,
     serve,
     signing,

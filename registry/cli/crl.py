@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import click
 
-from ..services import crl_publish, ocsp, revocation, trust_lists
+from ..services import crl_publish, ocsp, peers, revocation, trust_lists
 from .base import State, main, pass_state
 
 
@@ -39,11 +39,12 @@ def crl_daemon(state: State, interval: float | None, max_seconds: float | None) 
     """Publish within seconds of each revocation and before CRLs go stale, refresh OCSP responses,
     and republish the trust list when it changes or reaches half its validity; runs until stopped."""
     ctx = state.ctx
-    refresh_ocsp, publish_list = ocsp.refresher(ctx), trust_lists.refresher(ctx)
+    refresh_ocsp, publish_list, refresh_peers = ocsp.refresher(ctx), trust_lists.refresher(ctx), peers.refresher(ctx)
 
-    def also() -> Iterator[str]:  # OCSP responses refreshed at half-life; the trust list when due
+    def also() -> Iterator[str]:  # OCSP at half-life; our trust list when due; peers' lists
         yield from refresh_ocsp()
         yield from publish_list()
+        yield from refresh_peers()
 
     for line in crl_publish.run_publisher(ctx, state.actor, interval=interval, max_seconds=max_seconds, also=also):
         click.echo(line, nl=True)

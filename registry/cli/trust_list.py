@@ -10,7 +10,7 @@ import click
 
 from ..domain import trust_list as tl
 from ..services import trust_lists
-from .base import CliError, State, main, pass_state
+from .base import CliError, State, main, parse_time, pass_state
 
 
 @main.group("trust-list")
@@ -87,3 +87,31 @@ def show_cmd(state: State, as_json: bool, fingerprints: bool, sequence: int | No
         click.echo(
             f"  {svc.id:20} {svc.role.value:11} {svc.alg:6} {svc.status.value:9} since {tl.format_time(svc.status_since)}{scope}"
         )
+
+
+@trust_list_group.command("announce-keys")
+@click.option(
+    "--not-before",
+    help="When the new keys may start signing (ISO 8601 with a zone; default now). Lists announce them until then.",
+)
+@pass_state
+def announce_keys_cmd(state: State, not_before: str | None) -> None:
+    """Step 1 of a planned rollover: make the next ES256 and SM2-SM3 list-signing keys, announced
+    as `next` by the lists published from now on (still signed with the current keys). Prints the
+    fingerprints another region will accept after the rollover."""
+    keys = trust_lists.announce_next_keys(state.ctx, state.actor, not_before=parse_time(not_before, "--not-before"))
+    for k in keys:
+        click.echo(f"next {k.alg} {k.fingerprint} from {tl.format_time(k.not_before) if k.not_before else 'now'}")
+    published = trust_lists.publish(state.ctx, state.actor, reason="changed")
+    click.echo(f"published trust list {published.sequence} announcing them")
+
+
+@trust_list_group.command("roll-over")
+@pass_state
+def roll_over_cmd(state: State) -> None:
+    """Step 2: the announced keys become current (their not_before passed), the old ones retired;
+    publishes the first list signed with the new keys alone."""
+    for k in trust_lists.roll_over(state.ctx, state.actor):
+        click.echo(f"current {k.alg} {k.fingerprint}")
+    published = trust_lists.publish(state.ctx, state.actor, reason="changed")
+    click.echo(f"published trust list {published.sequence} signed with the new keys")

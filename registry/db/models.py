@@ -662,3 +662,74 @@ class TrustListVersion(Base):
     peers_jws: Mapped[bytes] = mapped_column(LargeBinary)
     reason: Mapped[str] = mapped_column(String(32))  # first | changed | half-life | requested
     published_by: Mapped[str] = mapped_column(String(100))
+
+
+class Peer(Base):
+    """Another registry (or, later, a certification authority) whose trust list we read
+    (mutual-recognition.md §2.2). ``state``: ``proposed`` (fetched and verified under the pinned
+    keys, waiting for a second person), ``active``, ``suspended`` (its list still fetched, what it
+    vouches for is indeterminate), ``withdrawn`` (no longer fetched). The fetch bookkeeping
+    (``last_*``, ``etag``) is what the refresher and the admin page report."""
+
+    __tablename__ = "peers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # registry | ca
+    area_code: Mapped[str] = mapped_column(String(6))
+    trust_list_url: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(16))
+    state_since: Mapped[dt.datetime]
+    state_by: Mapped[str] = mapped_column(String(100))
+    state_reason: Mapped[str | None] = mapped_column(String(500))
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    proposed_at: Mapped[dt.datetime]
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[dt.datetime | None]
+    list_sequence: Mapped[int | None] = mapped_column(BigInteger)  # the list in force
+    etag: Mapped[str | None] = mapped_column(String(200))
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    last_fetch_at: Mapped[dt.datetime | None]
+    last_success_at: Mapped[dt.datetime | None]
+    last_error_code: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    last_error_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("state IN ('proposed', 'active', 'suspended', 'withdrawn')", name="state"),
+        CheckConstraint("kind IN ('registry', 'ca')", name="kind"),
+    )
+
+
+class PeerKey(Base):
+    """A list-signing key we accept for a peer: pinned at admission (fingerprints read out of
+    band), or taken over in a rollover its previous list announced."""
+
+    __tablename__ = "peer_keys"
+
+    peer_id: Mapped[int] = mapped_column(ForeignKey("peers.id"), primary_key=True)
+    kid: Mapped[str] = mapped_column(String(80), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # pinned | rollover
+    added_at: Mapped[dt.datetime]
+    from_sequence: Mapped[int | None] = mapped_column(BigInteger)  # the list that announced it
+
+    __table_args__ = (CheckConstraint("source IN ('pinned', 'rollover')", name="source"),)
+
+
+class PeerList(Base):
+    """Every version of a peer's trust list that verified and was accepted, kept for ever (old
+    signatures are judged against the list in force at the time; equivocation is detected against
+    these), with the exact signed document."""
+
+    __tablename__ = "peer_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    peer_id: Mapped[int] = mapped_column(ForeignKey("peers.id"))
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the payload
+    issued_at: Mapped[dt.datetime]
+    next_update: Mapped[dt.datetime]
+    jws: Mapped[bytes] = mapped_column(LargeBinary)
+    fetched_at: Mapped[dt.datetime]
+
+    __table_args__ = (UniqueConstraint("peer_id", "sequence", name="uq_peer_lists_peer_sequence"),)

@@ -55,6 +55,9 @@ class Permission(str, enum.Enum):
     CA_MANAGE = "ca.manage"
     CRL_PUBLISH = "crl.publish"
     TRUST_LIST_PUBLISH = "trust_list.publish"  # our signed trust list and its list-signing keys
+    PEER_PROPOSE = "peer.propose"  # propose admitting another registry (first of the two controls)
+    PEER_APPROVE = "peer.approve"  # admit it (second control: another person)
+    PEER_MANAGE = "peer.manage"  # suspend, resume, withdraw, refresh now
     AUDIT_VIEW = "audit.view"
     AUDIT_VERIFY = "audit.verify"  # the hash chain's integrity check (not the log itself)
 
@@ -77,9 +80,21 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LICENCE_CHANGE,
         }
     ),
-    Role.REVIEWER: frozenset({P.APPLICATION_APPROVE, P.APPLICATION_REJECT, P.SEAL_REVOKE, P.SEAL_SUSPEND, P.SEAL_VIEW}),
+    Role.REVIEWER: frozenset(
+        {P.APPLICATION_APPROVE, P.APPLICATION_REJECT, P.SEAL_REVOKE, P.SEAL_SUSPEND, P.SEAL_VIEW, P.PEER_APPROVE}
+    ),
     Role.ADMIN: frozenset(
-        {P.USER_MANAGE, P.CA_MANAGE, P.CRL_PUBLISH, P.TRUST_LIST_PUBLISH, P.SEAL_VIEW, P.AUDIT_VERIFY}
+        {
+            P.USER_MANAGE,
+            P.CA_MANAGE,
+            P.CRL_PUBLISH,
+            P.TRUST_LIST_PUBLISH,
+            P.PEER_PROPOSE,
+            P.PEER_APPROVE,
+            P.PEER_MANAGE,
+            P.SEAL_VIEW,
+            P.AUDIT_VERIFY,
+        }
     ),
     Role.AUDITOR: frozenset({P.SEAL_VIEW, P.AUDIT_VIEW, P.AUDIT_VERIFY}),
 }

@@ -70,6 +70,7 @@ __all__ = [
     "signing_input",
     "sign",
     "verify",
+    "unverified_payload",
 ]
 
 ES256 = "ES256"
@@ -438,6 +439,13 @@ def _judge(entry: _Entry, key: PublicKey | None, payload_b64: str) -> SignatureR
 def _bound(message: Message, params: dict[str, object]) -> Message:
     """A field-free message that says ``message`` with ``params`` filled in, in each language."""
     return Message(message.code, message.format("en", **params), message.format("zh", **params))
+
+
+def unverified_payload(jws: bytes, *, max_size: int = MAX_SIZE) -> bytes:
+    """The payload of a strictly well-formed document, **before** any signature is checked: for a
+    caller that finds the candidate keys inside the payload (a trust list names its own signing
+    keys) and then calls :func:`verify`, whose verdict alone counts."""
+    return _parse(jws, max_size)[1]
 
 
 def verify(jws: bytes, keys: Iterable[PublicKey], *, max_size: int = MAX_SIZE) -> VerifiedJws:

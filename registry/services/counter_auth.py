@@ -35,11 +35,7 @@ MAX_REASON = 500
 def eligibility_problem(user: User, purpose: str) -> DomainError | None:
     """Why ``user`` cannot act as ``purpose`` ("operator" or "approver") at the counter, or None."""
     try:
-        require(
-            user.username,
-            user.roles,
-            Permission.APPLICATION_REVIEW if purpose == "operator" else Permission.APPLICATION_APPROVE,
-        )
+        require(user.username, user.roles, _NEEDS[purpose])
     except PermissionDenied as exc:
         return exc
     if user.must_change_password:
@@ -80,6 +76,18 @@ def eligibility_problem(user: User, purpose: str) -> DomainError | None:
 _PURPOSE = {
     "operator": M("counter.purpose.operator", "operator", "经办人"),
     "approver": M("counter.purpose.approver", "approver", "审批人"),
+    "peer-proposer": M("counter.purpose.peer_proposer", "the proposer of a peer", "对方机构的提议人"),
+    "peer-approver": M("counter.purpose.peer_approver", "the approver of a peer", "对方机构的批准人"),
+    "peer-manager": M("counter.purpose.peer_manager", "the one deciding about a peer", "对方机构事项的决定人"),
+}
+# What each purpose needs. A seal's approver is never an admin (see the module doc); a peer's
+# approver may be an admin or a reviewer, as long as it is not the proposer (registry.services.peers).
+_NEEDS = {
+    "operator": Permission.APPLICATION_REVIEW,
+    "approver": Permission.APPLICATION_APPROVE,
+    "peer-proposer": Permission.PEER_PROPOSE,
+    "peer-approver": Permission.PEER_APPROVE,
+    "peer-manager": Permission.PEER_MANAGE,
 }
 
 

@@ -63,3 +63,33 @@ def test_refusals_are_one_line_and_exit_2(cli: Cli, ready: Cli) -> None:
     missing = ready("trust-list", "show", "--sequence", "9", ok=False)
     assert missing.exit_code == 2 and missing.stderr.strip() == "registry: error: there is no trust list number 9"
     assert ready("trust-list", "show", "--fingerprints", "--sequence", "1", ok=False).exit_code == 2
+
+
+def test_a_planned_rollover_announces_then_switches_the_pins(ready: Cli, tmp_path: Path) -> None:
+    before = ready("trust-list", "show", "--fingerprints").stdout.splitlines()
+    later = ready("trust-list", "announce-keys", "--not-before", "2099-01-01T00:00:00Z")
+    announced = re.findall(r"^next (ES256|SM2-SM3) ([0-9a-f]{64}) from 2099-01-01T00:00:00Z$", later.stdout, re.M)
+    assert [alg for alg, _ in announced] == ["ES256", "SM2-SM3"]
+    doc = json.loads((trust_dir(tmp_path) / "list.json").read_bytes())
+    statuses = sorted((k["alg"], k["status"]) for k in doc["scheme"]["signing_keys"])
+    assert statuses == [("ES256", "current"), ("ES256", "next"), ("SM2-SM3", "current"), ("SM2-SM3", "next")]
+    early = ready("trust-list", "roll-over", ok=False)
+    assert early.exit_code == 2 and "no announced key is due" in early.stderr
+    again = ready("trust-list", "announce-keys", ok=False)
+    assert again.exit_code == 2 and "is announced already" in again.stderr
+    assert ready("trust-list", "show", "--fingerprints").stdout.splitlines() == before
+
+
+def test_rolling_over_makes_the_announced_keys_the_pins(ready: Cli, tmp_path: Path) -> None:
+    announced = re.findall(r"^next (\S+) ([0-9a-f]{64})", ready("trust-list", "announce-keys").stdout, re.M)
+    rolled = ready("trust-list", "roll-over").stdout
+    assert "signed with the new keys" in rolled
+    after = [tuple(line.split()) for line in ready("trust-list", "show", "--fingerprints").stdout.splitlines()]
+    assert after == announced
+    doc = json.loads((trust_dir(tmp_path) / "list.json").read_bytes())
+    assert sorted(k["status"] for k in doc["scheme"]["signing_keys"]) == ["current", "current", "retired", "retired"]
+    signed_by = sorted(
+        json.loads(base64.urlsafe_b64decode(s["protected"] + "=="))["kid"]
+        for s in json.loads((trust_dir(tmp_path) / "list.jws").read_bytes())["signatures"]
+    )
+    assert signed_by == sorted(f"sha256:{h}" for _, h in announced)

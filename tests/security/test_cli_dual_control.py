@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -10,28 +9,13 @@ from sqlalchemy import select
 
 from registry.db.models import AuditEvent
 from registry.domain.roles import Role
-from registry.pki import totp
 from registry.services import staff_auth, users
 from registry.services.context import ServiceContext
 from tests.support.cli import Cli, ctx_of
 from tests.support.data import ADMIN, SHENZHEN_USCC
+from tests.support.staff import COUNTER_PASSWORD, enrolled, next_code
 
-NEW = "correct horse battery staple 42"
-
-
-def enrolled(ctx: ServiceContext, name: str, *roles: Role) -> str:
-    """A staff account that signed in, enrolled its authenticator and chose its own password."""
-    _u, one_time = users.add_user(ctx, ADMIN, name, list(roles))
-    step = staff_auth.check_password_step(ctx, name, one_time)
-    secret, _uri = staff_auth.start_enrolment(ctx, step.user_id)
-    actor, _token = staff_auth.complete_sign_in(ctx, step.user_id, totp.code_at(secret, dt.datetime.now(dt.UTC)))
-    staff_auth.change_password(ctx, actor, one_time, NEW)
-    return secret
-
-
-def next_code(secret: str) -> str:
-    """A code for the next time step (the current one was used at enrolment; codes are used once)."""
-    return totp.code_at(secret, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30))
+NEW = COUNTER_PASSWORD
 
 
 @pytest.fixture

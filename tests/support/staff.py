@@ -77,3 +77,30 @@ def client_as(app: Flask, ctx: ServiceContext, name: str, *roles: Role) -> Flask
 def publish_now(client: FlaskClient) -> TestResponse:
     """Publish the CRLs from the CRL page (an operator's client)."""
     return client.post("/admin/crls/publish", data={"csrf_token": page_csrf(client, "/admin/crls")})
+
+
+# -- at the command line (counter_auth) -----------------------------------------------------------
+
+COUNTER_PASSWORD = "correct horse battery staple 42"
+
+
+def enrolled(ctx: ServiceContext, name: str, *roles: Role) -> str:
+    """A staff account that signed in, enrolled its authenticator and chose its own password
+    (``COUNTER_PASSWORD``): one that may act at the command line. Returns its TOTP secret."""
+    import datetime as dt
+
+    from registry.services import staff_auth
+
+    _u, one_time = users.add_user(ctx, ADMIN, name, list(roles))
+    step = staff_auth.check_password_step(ctx, name, one_time)
+    secret, _uri = staff_auth.start_enrolment(ctx, step.user_id)
+    actor, _token = staff_auth.complete_sign_in(ctx, step.user_id, totp.code_at(secret, dt.datetime.now(dt.UTC)))
+    staff_auth.change_password(ctx, actor, one_time, COUNTER_PASSWORD)
+    return secret
+
+
+def next_code(secret: str, steps: int = 1) -> str:
+    """A code ``steps`` time steps ahead (the current one was used at enrolment; codes are used once)."""
+    import datetime as dt
+
+    return totp.code_at(secret, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30 * steps))

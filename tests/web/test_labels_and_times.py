@@ -126,8 +126,8 @@ def test_every_audit_action_recorded_has_a_label() -> None:
         found |= set(
             re.findall(
                 r'"((?:application|authority|crl|enterprise|licence|notification|person|seal|signin|'
-                r'totp|trust_list|user)\.[a-z_]+)",\s*"(?:application|authority|enterprise|licence-file|seal|'
-                r'user|person|trust-list)"',
+                r'totp|trust_list|peer|user)\.[a-z_]+)",\s*"(?:application|authority|enterprise|licence-file|seal|'
+                r'user|person|trust-list|peer)"',
                 path.read_text(),
             )
         )
