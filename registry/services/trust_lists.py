@@ -37,7 +37,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from ..db.models import Authority, Certificate, ListSigningKey, RevocationEvent, TrustListVersion
+from ..db.models import Authority, Certificate, ListSigningKey, Peer, PeerKey, RevocationEvent, TrustListVersion
 from ..domain import trust_list as tl
 from ..domain.errors import Conflict, M, NotFound
 from ..domain.roles import Permission, permissions_of, require
@@ -392,8 +392,8 @@ def build(tx: Tx, sequence: int, previous: PublishedList | None) -> tl.TrustList
     )
 
 
-def _content_sha256(trust_list: tl.TrustList) -> str:
-    """The SHA-256 of what the list says, apart from its number, its times and its previous link."""
+def _content_sha256(trust_list: tl.TrustList, peers: list[dict[str, object]]) -> str:
+    """The SHA-256 of what the list (and peers.json) say, apart from number, times and previous link."""
     epoch = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
     bare = dataclasses.replace(
         trust_list,
@@ -401,12 +401,32 @@ def _content_sha256(trust_list: tl.TrustList) -> str:
             trust_list.scheme, sequence=1, issued_at=epoch, next_update=epoch + dt.timedelta(days=1), previous=None
         ),
     )
-    return hashlib.sha256(tl.to_json(bare)).hexdigest()
+    peers_json = json.dumps(peers, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(tl.to_json(bare) + b"\n" + peers_json).hexdigest()
 
 
-def _peers_payload(tx: Tx, trust_list: tl.TrustList) -> bytes:
-    """``peers.json``: the registries whose lists we accept, with their pinned keys (none yet
-    admitted: the list is empty until the first peer is approved)."""
+def _peer_entries(tx: Tx) -> list[dict[str, object]]:
+    """The peers we recognise (active) or have suspended, with the keys we accept for each: what a
+    relying party needs to see whom we trust (never a reason for it to trust them: no transitivity)."""
+    out: list[dict[str, object]] = []
+    for peer in tx.session.scalars(select(Peer).where(Peer.state.in_(("active", "suspended"))).order_by(Peer.name)):
+        kids = tx.session.scalars(select(PeerKey.kid).where(PeerKey.peer_id == peer.id).order_by(PeerKey.kid))
+        out.append(
+            {
+                "name": peer.name,
+                "kind": peer.kind,
+                "area_code": peer.area_code,
+                "trust_list": peer.trust_list_url,
+                "fingerprints": [k.removeprefix("sha256:") for k in kids],
+                "status": "recognised" if peer.state == "active" else "suspended",
+                "since": tl.format_time(peer.state_since.replace(microsecond=0)),
+            }
+        )
+    return out
+
+
+def _peers_payload(trust_list: tl.TrustList, entries: list[dict[str, object]]) -> bytes:
+    """``peers.json`` (format ``cn-seal-peer-list/1``), numbered and timed like the list it goes with."""
     sch = trust_list.scheme
     doc = {
         "format": PEERS_FORMAT,
@@ -418,7 +438,7 @@ def _peers_payload(tx: Tx, trust_list: tl.TrustList) -> bytes:
         "sequence": sch.sequence,
         "issued_at": tl.format_time(sch.issued_at),
         "next_update": tl.format_time(sch.next_update),
-        "peers": [],
+        "peers": entries,
     }
     return (json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
@@ -457,7 +477,7 @@ def due(ctx: ServiceContext) -> str | None:
         if tx.now >= last.issued_at + half:
             return "half-life"
         draft = build(tx, last.sequence + 1, _published(last))
-        return "changed" if _content_sha256(draft) != last.content_sha256 else None
+        return "changed" if _content_sha256(draft, _peer_entries(tx)) != last.content_sha256 else None
 
 
 def _holder() -> str:
@@ -498,15 +518,16 @@ def _publish(ctx: ServiceContext, actor: Actor, reason: str) -> PublishedList:
             )
         payload = tl.to_json(trust_list)
         signers = _signers(tx)
+        entries = _peer_entries(tx)
         row = TrustListVersion(
             sequence=sequence,
             issued_at=trust_list.scheme.issued_at,
             next_update=trust_list.scheme.next_update,
             sha256=hashlib.sha256(payload).hexdigest(),
-            content_sha256=_content_sha256(trust_list),
+            content_sha256=_content_sha256(trust_list, entries),
             payload=payload,
             jws=jws.sign(payload, signers),
-            peers_jws=jws.sign(_peers_payload(tx, trust_list), signers),
+            peers_jws=jws.sign(_peers_payload(trust_list, entries), signers),
             reason=reason,
             published_by=actor.name[:100],
         )

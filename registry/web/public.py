@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from ..domain.errors import ValidationError
 from ..messages import bilingual
-from ..services import crl_index, status, summary, verify
+from ..services import crl_index, peers, status, summary, verify
 from .context import service_context
 from .uploads import read_upload
 
@@ -69,10 +69,18 @@ def health() -> ResponseReturnValue:
     problem = summary.database_problem(ctx)
     db = "ok" if problem is None else f"error: {problem}"
     crl_problems: list[str] = []
+    peer_problems: list[str] = []
     if db == "ok":
         crl_problems = crl_index.problems(ctx)
-    status = 200 if db == "ok" and not crl_problems else 503
-    return jsonify(status="ok" if status == 200 else "degraded", database=db, crl_problems=crl_problems), status
+        # an admitted peer whose list has expired: what it vouches for is indeterminate (§2.2 step 7)
+        peer_problems = [f"peer {name}: its trust list has expired" for name in peers.expired_peers(ctx)]
+    status = 200 if db == "ok" and not crl_problems and not peer_problems else 503
+    return jsonify(
+        status="ok" if status == 200 else "degraded",
+        database=db,
+        crl_problems=crl_problems,
+        peer_problems=peer_problems,
+    ), status
 
 
 @bp.route("/verify", methods=["GET", "POST"])

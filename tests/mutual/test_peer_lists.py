@@ -339,3 +339,28 @@ def test_first_start_offline_records_nothing(ctx: ServiceContext, beijing: Regio
         peers.propose(ctx, ADA, "beijing", beijing.list_url, "110000", beijing.fingerprints())
     assert e.value.kind == "status"
     assert db_counts(ctx) == (0, 0, 0)
+
+
+def test_our_peers_jws_names_whom_we_recognise_and_health_flags_an_expired_peer(
+    ctx: ServiceContext, beijing: Region
+) -> None:
+    from registry.pki import jws as jws_mod
+    from registry.pki.keys import PublicKey
+    from registry.web import create_app
+
+    trust_lists.publish(ctx, ADMIN)
+    admit(ctx, beijing)
+    assert trust_lists.due(ctx) == "changed"  # admitting a peer changes what we publish
+    published = trust_lists.publish(ctx, ADMIN)
+    keys = [PublicKey.from_spki(k.spki) for k in published.trust_list.scheme.signing_keys]
+    doc = json.loads(jws_mod.verify(published.peers_jws, keys).payload)
+    assert doc["sequence"] == published.sequence and doc["operator"]["area_code"] == "440300"
+    [entry] = doc["peers"]
+    assert entry["name"] == "beijing" and entry["area_code"] == "110000" and entry["status"] == "recognised"
+    assert entry["trust_list"] == beijing.list_url and sorted(entry["fingerprints"]) == sorted(beijing.fingerprints())
+    client = create_app({"TESTING": True}, ctx=ctx).test_client()
+    trust_lists.publish(beijing.ctx, ADMIN)
+    ctx.clock.advance(days=8)
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["peer_problems"] == ["peer beijing: its trust list has expired"]
