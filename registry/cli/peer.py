@@ -106,9 +106,11 @@ _state_command("withdraw", "Withdraw a peer: no longer trusted nor fetched; its 
 @click.argument("name", required=False)
 @pass_state
 def refresh_cmd(state: State, name: str | None) -> None:
-    """Fetch every active or suspended peer's list now (or the one named); one line per peer."""
+    """Fetch every active or suspended peer's list and the CRLs it names now (or the named peer's);
+    one line per peer, and one per CRL stored, refused or failed."""
     for r in peers.refresh(state.ctx, state.actor, name):
-        click.echo(r.line())
+        for line in r.lines():
+            click.echo(line)
 
 
 @peer_group.command("list")

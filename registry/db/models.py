@@ -733,3 +733,51 @@ class PeerList(Base):
     fetched_at: Mapped[dt.datetime]
 
     __table_args__ = (UniqueConstraint("peer_id", "sequence", name="uq_peer_lists_peer_sequence"),)
+
+
+class PeerCrl(Base):
+    """The newest CRL fetched from one URL a peer's list names for one of its CAs (full, delta or a
+    shard), verified as signed by that listed CA and never lower-numbered than the one it replaced.
+    Its entries are in ``peer_revocations``, stored once, not re-parsed by every worker."""
+
+    __tablename__ = "peer_crls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    peer_id: Mapped[int] = mapped_column(ForeignKey("peers.id"))
+    service_id: Mapped[str] = mapped_column(String(64))  # the listed CA (its id in the peer's list)
+    issuer_sha256: Mapped[str] = mapped_column(String(64))  # SHA-256 of that CA's certificate
+    url: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(8))  # full | delta
+    number: Mapped[int | None] = mapped_column(BigInteger)
+    base_number: Mapped[int | None] = mapped_column(BigInteger)
+    this_update: Mapped[dt.datetime]
+    next_update: Mapped[dt.datetime | None]
+    entries: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    etag: Mapped[str | None] = mapped_column(String(200))
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    fetched_at: Mapped[dt.datetime]
+    checked_at: Mapped[dt.datetime]
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    last_error_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("peer_id", "url", name="uq_peer_crls_peer_url"),
+        CheckConstraint("kind IN ('full', 'delta')", name="kind"),
+        Index("ix_peer_crls_issuer", "issuer_sha256"),
+    )
+
+
+class PeerRevocation(Base):
+    """One entry of a peer's CRL: its DER as received (decoded when looked up: reason, dates),
+    keyed by (CRL, serial). ``serial`` is 40 lowercase hex digits, zero-padded (RFC 5280 serials
+    are at most 20 octets), so that text order is number order on every database and a CRL's
+    entries are written in key order. A lookup finds the issuer's CRLs in ``peer_crls`` (by the
+    listed CA's certificate hash), then probes this key."""
+
+    __tablename__ = "peer_revocations"
+
+    crl_id: Mapped[int] = mapped_column(ForeignKey("peer_crls.id", ondelete="CASCADE"), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(40), primary_key=True)
+    entry_der: Mapped[bytes] = mapped_column(LargeBinary)

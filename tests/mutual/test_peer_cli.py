@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from registry.domain.roles import Role
+from registry.services import crl_publish
 from registry.services.context import FrozenClock
 from tests.support.cli import Cli, ctx_of, last_line
+from tests.support.data import ADMIN
 from tests.support.regions import Region, region
 from tests.support.staff import COUNTER_PASSWORD, enrolled, next_code
 
@@ -83,7 +86,14 @@ def test_two_people_admit_beijing_and_the_peer_is_shown(staff, beijing_live: Reg
     assert {k["kid"] for k in shown["keys"]} == {f"sha256:{h}" for h in beijing_live.fingerprints()}
     assert {s["id"] for s in shown["services"]} >= {"sm2-seal-maker", "ecdsa-issuing"}
     beijing_live.publish()
-    assert c("peer", "refresh").stdout.strip() == "peer beijing list 2 accepted"
+    crl_publish.publish(beijing_live.ctx, ADMIN)
+    lines = c("peer", "refresh").stdout.splitlines()
+    assert lines[0] == "peer beijing list 2 accepted"
+    # every CRL the list names, stored with its number (12: two roots and two issuing CAs,
+    # full and delta, and the issuing CAs' two shards)
+    assert len(lines) == 13 and all(
+        re.match(r"peer beijing http://\S+\.crl number \d+ entries \d+ stored$", x) for x in lines[1:]
+    )
     suspended = as_person(c, "amos", secrets["amos"], "BY")(
         "peer", "suspend", "beijing", "--by", "amos", "--reason", "公函 2026-12-04"
     )

@@ -23,7 +23,7 @@ This package is pure: no clock (times are parameters), no database, no I/O.
 from __future__ import annotations
 
 from .build import PEM_LABEL, build_crl, crl_pem, encode_entry
-from .parse import CrlEntry, ParsedCrl, parse_crl, peek
+from .parse import CrlEntry, ParsedCrl, decode_entry, parse_crl, peek
 from .reasons import CrlError, CrlReason
 
 __all__ = [
@@ -36,5 +36,6 @@ __all__ = [
     "crl_pem",
     "encode_entry",
     "parse_crl",
+    "decode_entry",
     "peek",
 ]

@@ -9,6 +9,7 @@ equivocation, a refusal or failure that differs from the last one recorded).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import socket
@@ -27,6 +28,7 @@ from ..context import Actor, ServiceContext
 from ..core import leases
 from ..core.tx import Tx, begin, reading
 from .admission import find_peer, state_label
+from .crls import CrlResult, refresh_crls
 from .fetch import FetchError
 from .lists import ListProblem, fetch_list, held_list, past_list_url, pins, read_list, store_list
 
@@ -60,11 +62,16 @@ class RefreshResult:
     sequence: int | None
     code: str | None = None
     message: str | None = None
+    crls: tuple[CrlResult, ...] = ()
 
     def line(self) -> str:
         seq = f" list {self.sequence}" if self.sequence is not None else ""
         why = f": {self.message}" if self.message else ""
         return f"peer {self.peer}{seq} {self.outcome}{why}"
+
+    def lines(self) -> list[str]:
+        """The list's line, then one per CRL that changed or failed."""
+        return [self.line()] + [c.line() for c in self.crls if c.outcome not in ("not-modified", "unchanged")]
 
 
 def _bound(message: Message, **params: object) -> Message:
@@ -247,7 +254,8 @@ def refresh(ctx: ServiceContext, actor: Actor, name: str | None = None) -> list[
     out = []
     for peer_name in _names(ctx, actor, name):
         try:
-            out.append(_refresh_one(ctx, actor, peer_name))
+            result = _refresh_one(ctx, actor, peer_name)
+            out.append(dataclasses.replace(result, crls=tuple(refresh_crls(ctx, actor, peer_name))))
         except Exception as exc:  # noqa: BLE001 - one peer never stops the others
             out.append(RefreshResult(peer_name, "failed", None, "internal", f"{type(exc).__name__}: {exc}"[:300]))
     return out
@@ -275,7 +283,9 @@ def refresher(ctx: ServiceContext, every: float | None = None) -> Callable[[], I
         except leases.LeaseHeld:
             return  # another node is refreshing
         for r in results:
+            lines = r.lines()
             if r.outcome not in ("not-modified", "unchanged"):
-                yield r.line()
+                yield lines[0]
+            yield from lines[1:]
 
     return tick

@@ -1,0 +1,251 @@
+"""Peers' CRLs (mutual-recognition.md §2.3): fetched only from the URLs **the peer's list** names
+for each of its CAs (never a certificate's CDP), accepted only if signed by that listed CA and not
+lower-numbered than the one held, and stored once in the database with their entries indexed by
+(issuer certificate, serial) — a lookup is one index probe, like one of our own.
+
+A refused or failed CRL keeps the one held (its freshness then decides, at verification, whether
+it can still speak); the error is recorded on its row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from operator import itemgetter
+
+from sqlalchemy import Table, bindparam, delete, select
+
+from ...db import bulk
+from ...db.models import Peer, PeerCrl, PeerRevocation
+from ...domain import trust_list as tl
+from ...domain.errors import M, Message
+from ...pki import crl
+from ...pki.keys import KeyFormatError
+from ..context import Actor, ServiceContext
+from ..core.tx import Tx, begin, reading
+from .admission import find_peer
+from .fetch import FetchError, fetch
+from .lists import held_list
+
+__all__ = ["CrlResult", "refresh_crls", "lookup", "MAX_CRL_BYTES", "Listed"]
+
+#: Largest CRL fetched (a 1,000,000-entry CRL is about 41 MB).
+MAX_CRL_BYTES = 256 * 1024 * 1024
+CRL_TIMEOUT = 30.0
+
+_NOT_CRL = M("peer_crl.not_crl", "{url} is not a CRL: {error}", "{url} 不是 CRL：{error}")
+_WRONG_ISSUER = M(
+    "peer_crl.wrong_issuer",
+    "{url} is not signed by {service}, the CA the list names for it",
+    "{url} 不是由列表为其指定的 CA {service} 签发",
+)
+_LOWER = M(
+    "peer_crl.lower_number",
+    "{url} has CRL number {number}, lower than the {held} held",
+    "{url} 的 CRL 编号 {number} 低于已持有的 {held}",
+)
+_SAME_NUMBER = M(
+    "peer_crl.same_number_other_bytes",
+    "{url} has CRL number {number} again with other contents",
+    "{url} 再次出现编号 {number} 的 CRL，但内容不同",
+)
+_NO_NUMBER = M("peer_crl.no_number", "{url} has no CRL number", "{url} 没有 CRL 编号")
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A CRL URL of a listed CA, with that CA's certificate."""
+
+    service: tl.Service
+    url: str
+
+
+@dataclass(frozen=True)
+class CrlResult:
+    peer: str
+    url: str
+    outcome: str  # stored | not-modified | unchanged | refused | failed
+    number: int | None = None
+    entries: int | None = None
+    message: str | None = None
+
+    def line(self) -> str:
+        what = f" number {self.number}" if self.number is not None else ""
+        count = f" entries {self.entries}" if self.entries is not None else ""
+        why = f": {self.message}" if self.message else ""
+        return f"peer {self.peer} {self.url}{what}{count} {self.outcome}{why}"
+
+
+def _bound(message: Message, **params: object) -> Message:
+    return Message(message.code, message.format("en", **params), message.format("zh", **params))
+
+
+def listed_crls(trust_list: tl.TrustList) -> list[Listed]:
+    """Every CRL URL of every root and issuing CA of the list (shards expanded)."""
+    out: list[Listed] = []
+    for s in trust_list.services:
+        if s.role not in (tl.ServiceRole.ROOT, tl.ServiceRole.ISSUING_CA):
+            continue
+        for point in s.crl:
+            out.extend(Listed(s, url) for url in point.urls())
+    return out
+
+
+def _check(listed: Listed, data: bytes, held: PeerCrl | None) -> tuple[crl.ParsedCrl, str]:
+    url = listed.url
+    try:
+        parsed = crl.parse_crl(data)
+    except crl.CrlError as exc:
+        raise _Refused(_bound(_NOT_CRL, url=url, error=str(exc)[:300])) from None
+    cert = listed.service.certificate
+    try:
+        signed = parsed.issuer_der == cert.subject_der and parsed.verify_signature(cert.public_key)
+    except (KeyFormatError, ValueError):
+        signed = False
+    if not signed:
+        raise _Refused(_bound(_WRONG_ISSUER, url=url, service=listed.service.id))
+    if parsed.number is None:
+        raise _Refused(_bound(_NO_NUMBER, url=url))
+    digest = hashlib.sha256(data).hexdigest()
+    if held is not None and held.number is not None:
+        if parsed.number < held.number:
+            raise _Refused(_bound(_LOWER, url=url, number=parsed.number, held=held.number))
+        if parsed.number == held.number and digest != held.sha256:
+            raise _Refused(_bound(_SAME_NUMBER, url=url, number=parsed.number))
+    return parsed, digest
+
+
+class _Refused(Exception):
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.format("en"))
+        self.message = message
+
+
+def _record_error(ctx: ServiceContext, actor: Actor, peer_id: int, url: str, message: Message) -> None:
+    with begin(ctx, actor) as tx:
+        row = tx.session.scalar(select(PeerCrl).where(PeerCrl.peer_id == peer_id, PeerCrl.url == url))
+        if row is not None:
+            row.last_error, row.last_error_at, row.checked_at = message.format("en")[:1000], tx.now, tx.now
+
+
+def _store(
+    tx: Tx,
+    peer: Peer,
+    listed: Listed,
+    parsed: crl.ParsedCrl,
+    digest: str,
+    size: int,
+    etag: str | None,
+    last_modified: str | None,
+) -> int:
+    """Replace the URL's CRL and its entries in one transaction; returns the entry count."""
+    row = tx.session.scalar(select(PeerCrl).where(PeerCrl.peer_id == peer.id, PeerCrl.url == listed.url))
+    if row is None:
+        row = PeerCrl(peer_id=peer.id, url=listed.url)
+        tx.session.add(row)
+    row.service_id, row.issuer_sha256 = listed.service.id, listed.service.sha256
+    row.kind = "delta" if parsed.is_delta else "full"
+    row.number, row.base_number = parsed.number, parsed.delta_base
+    row.this_update, row.next_update = parsed.this_update, parsed.next_update
+    row.entries, row.size, row.sha256 = parsed.entry_count, size, digest
+    row.etag, row.last_modified = etag, last_modified
+    row.fetched_at = row.checked_at = tx.now
+    row.last_error = row.last_error_at = None
+    tx.session.flush()
+    conn = tx.conn
+    conn.execute(delete(PeerRevocation).where(PeerRevocation.crl_id == row.id))
+    crl_id = row.id
+    # in key order: the index is then written front to back, not page by random page
+    pairs = sorted(parsed.raw_entries(), key=itemgetter(0))  # by the number: the same order as the key
+    rows = ((crl_id, f"{serial:040x}", entry) for serial, entry in pairs)
+    table = PeerRevocation.__table__
+    assert isinstance(table, Table)
+    return bulk.copy_rows(conn, table, ("crl_id", "serial", "entry_der"), rows)
+
+
+def refresh_crls(ctx: ServiceContext, actor: Actor, name: str, *, only: str | None = None) -> list[CrlResult]:
+    """Fetch and store every CRL the peer's list in force names (or only the URL ``only``),
+    with a conditional GET per URL."""
+    with reading(ctx, actor) as tx:
+        peer = find_peer(tx, name)
+        held = held_list(tx, peer)
+        if held is None:
+            return []
+        targets = [t for t in listed_crls(held[1].trust_list) if only is None or t.url == only]
+        rows = {r.url: r for r in tx.session.scalars(select(PeerCrl).where(PeerCrl.peer_id == peer.id))}
+        peer_id = peer.id
+        for r in rows.values():
+            tx.session.expunge(r)
+    return [_refresh_one(ctx, actor, name, peer_id, listed, rows.get(listed.url)) for listed in targets]
+
+
+def _touch(ctx: ServiceContext, actor: Actor, held_row: PeerCrl | None) -> None:
+    """The CRL held is still the one served: checked now, no error."""
+    if held_row is None:
+        return
+    with begin(ctx, actor) as tx:
+        row = tx.session.get(PeerCrl, held_row.id)
+        if row is not None:
+            row.checked_at, row.last_error, row.last_error_at = tx.now, None, None
+
+
+def _refresh_one(
+    ctx: ServiceContext, actor: Actor, name: str, peer_id: int, listed: Listed, held_row: PeerCrl | None
+) -> CrlResult:
+    try:
+        got = fetch(
+            listed.url,
+            max_bytes=MAX_CRL_BYTES,
+            timeout=CRL_TIMEOUT,
+            etag=held_row.etag if held_row else None,
+            last_modified=held_row.last_modified if held_row else None,
+        )
+        if got.not_modified:
+            _touch(ctx, actor, held_row)
+            return CrlResult(name, listed.url, "not-modified", held_row.number if held_row else None)
+        parsed, digest = _check(listed, got.body, held_row)
+        if held_row is not None and digest == held_row.sha256:
+            _touch(ctx, actor, held_row)
+            return CrlResult(name, listed.url, "unchanged", parsed.number)
+        with begin(ctx, actor) as tx:
+            owner = tx.session.get(Peer, peer_id)
+            assert owner is not None
+            count = _store(tx, owner, listed, parsed, digest, len(got.body), got.etag, got.last_modified)
+        return CrlResult(name, listed.url, "stored", parsed.number, count)
+    except FetchError as exc:
+        assert exc.message is not None
+        _record_error(ctx, actor, peer_id, listed.url, _bound(exc.message, **exc.params))
+        return CrlResult(name, listed.url, "failed", message=str(exc))
+    except (_Refused, crl.CrlError) as exc:
+        message = exc.message if isinstance(exc, _Refused) else _bound(_NOT_CRL, url=listed.url, error=str(exc))
+        _record_error(ctx, actor, peer_id, listed.url, message)
+        return CrlResult(name, listed.url, "refused", message=message.format("en"))
+
+
+@dataclass(frozen=True)
+class Found:
+    """A peer's CRL entry for a certificate, with the CRL that carries it."""
+
+    entry: crl.CrlEntry
+    crl_url: str
+    number: int | None
+    this_update: dt.datetime
+    next_update: dt.datetime | None
+
+
+_LOOKUP = (
+    select(PeerRevocation.entry_der, PeerCrl.url, PeerCrl.number, PeerCrl.this_update, PeerCrl.next_update)
+    .join(PeerCrl, PeerCrl.id == PeerRevocation.crl_id)
+    .where(PeerCrl.issuer_sha256 == bindparam("issuer"), PeerRevocation.serial == bindparam("serial"))
+    .order_by(PeerCrl.this_update.desc())
+    .limit(1)
+)
+
+
+def lookup(tx: Tx, issuer_sha256: str, serial: int) -> Found | None:
+    """The newest entry for ``serial`` issued by the CA whose certificate hashes to ``issuer_sha256``."""
+    row = tx.conn.execute(_LOOKUP, {"issuer": issuer_sha256, "serial": f"{serial:040x}"}).first()
+    if row is None:
+        return None
+    return Found(crl.decode_entry(row[0]), row[1], row[2], row[3], row[4])
