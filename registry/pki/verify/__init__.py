@@ -55,6 +55,7 @@ from .report import (
     SignatureReport,
     Status,
     TrustSource,
+    Vouch,
     _iso,
     _when,
 )
@@ -62,6 +63,7 @@ from .report import (
 __all__ = [
     "CHECKS",
     "Check",
+    "Vouch",
     "Status",
     "SealRecord",
     "TrustSource",
@@ -218,7 +220,17 @@ def verify_signature(
             sc.ok = False
             sc.reasons.append(("签章人证书无法解析", "the signer certificate cannot be parsed"))
         else:
-            _check_certificate(signer, at, now, trust, ("签章人证书", "signer certificate"), sc, later_is_note=True)
+            _check_certificate(
+                signer,
+                at,
+                now,
+                trust,
+                ("签章人证书", "signer certificate"),
+                sc,
+                later_is_note=True,
+                role="signer",
+                seal=sig.seal,
+            )
             _finish(
                 sc,
                 (

@@ -155,7 +155,11 @@ def _check_certificate(
     check: Check,
     *,
     later_is_note: bool,
-) -> None:
+    role: str | None = None,
+    seal: object | None = None,
+) -> list[Certificate]:
+    """Validity, key usage and the path to an anchor; with ``role`` ("seal" or "signer"), also who
+    vouches for that path (:meth:`TrustSource.vouch`, when the source has it). Returns the path."""
     _validity(cert, at, what, check, now)
     usage = cert.key_usage
     if usage and not usage & {"digitalSignature", "nonRepudiation"}:
@@ -165,7 +169,15 @@ def _check_certificate(
                 f"the {what[1]}'s key usage does not allow signing ({', '.join(sorted(usage))})",
             )
         )
-    _check_chain(cert, at, now, trust, check, what, later_is_note=later_is_note)
+    path = _check_chain(cert, at, now, trust, check, what, later_is_note=later_is_note)
+    vouch = getattr(trust, "vouch", None)
+    if role is not None and vouch is not None and check.ok is not False and trust.is_anchor(path[-1]):
+        v = vouch(path, role, seal, at)
+        if v is not None:
+            check.vouched = v.entry
+            check.reasons.extend(v.failures)
+            check.undecided.extend(v.undecided)
+    return path
 
 
 def _finish(check: Check, pass_msg: Msg) -> Check:

@@ -125,7 +125,17 @@ def _maker_check(seal: ses.Seal, now: dt.datetime, trust: TrustSource) -> Check:
         )
         return check
     at = seal.property.create_date
-    _check_certificate(maker, at, now, trust, ("制章者证书", "seal maker certificate"), check, later_is_note=True)
+    _check_certificate(
+        maker,
+        at,
+        now,
+        trust,
+        ("制章者证书", "seal maker certificate"),
+        check,
+        later_is_note=True,
+        role="seal",
+        seal=seal,
+    )
     return _finish(
         check,
         (
@@ -227,7 +237,15 @@ def _holders_check(seal: ses.Seal, now: dt.datetime, trust: TrustSource) -> Chec
     for i, cert in enumerate(certs):
         sub = Check("holder_certificates", True)
         _check_certificate(
-            cert, now, now, trust, (f"第 {i + 1} 张签章人证书", f"holder certificate {i + 1}"), sub, later_is_note=False
+            cert,
+            now,
+            now,
+            trust,
+            (f"第 {i + 1} 张签章人证书", f"holder certificate {i + 1}"),
+            sub,
+            later_is_note=False,
+            role="holder",
+            seal=seal,
         )
         _finish(sub, ("", ""))
         if sub.ok is True:

@@ -41,6 +41,7 @@ class Check:
     reasons: list[Msg] = field(default_factory=list)
     notes: list[Msg] = field(default_factory=list)
     undecided: list[Msg] = field(default_factory=list)  # e.g. no revocation information
+    vouched: dict[str, Any] | None = None  # who vouched for the certificate this check judged
 
     def to_json(self) -> dict[str, Any]:
         zh, en = CHECKS[self.id]
@@ -95,6 +96,22 @@ class TrustSource(Protocol):
         """This registry's record of the seal, or None if it is not one of ours."""
         ...
 
+    # Optional: ``vouch(path, role, seal, at) -> Vouch | None`` — who vouches for a path that
+    # reached an anchor (``role`` "seal" for the maker, "signer" for the signer), and whether
+    # that authority's scope, status and revocation data allow it (see :class:`Vouch`).
+
+
+@dataclass(frozen=True)
+class Vouch:
+    """Who vouched for a certificate path, as the verdict states it (``entry``: authority, basis
+    own / peer, service, list, revocation source), and what that means for the check: a
+    ``failure`` (e.g. out of the authority's scope) or an ``undecided`` reason (the peer is
+    suspended, its list or CRL is stale, the CRL is older than the signing time)."""
+
+    entry: dict[str, Any]
+    failures: tuple[Msg, ...] = ()
+    undecided: tuple[Msg, ...] = ()
+
 
 @dataclass
 class SignatureReport:
@@ -117,6 +134,12 @@ class SignatureReport:
                 return c
         raise KeyError(cid)
 
+    @property
+    def vouched_by(self) -> dict[str, Any]:
+        """``{"seal": ..., "signer": ...}``: who vouched for the maker and for the signer."""
+        roles = {"maker_certificate": "seal", "signer_certificate": "signer"}
+        return {roles[c.id]: c.vouched for c in self.checks if c.id in roles and c.vouched is not None}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -124,6 +147,7 @@ class SignatureReport:
             "verdict": self.verdict,
             "valid": self.verdict == "valid",
             **self.summary,
+            "vouched_by": self.vouched_by,
             "checks": [c.to_json() for c in self.checks],
         }
 

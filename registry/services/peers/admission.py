@@ -16,7 +16,7 @@ from ...pki import crl, jws
 from ..context import Actor, ServiceContext
 from ..core.tx import Tx, begin, reading
 from .fetch import FetchError, check_url, fetch
-from .lists import ListProblem, fetch_list, held_list, read_list, store_list
+from .lists import TRUST_STORE_KEY, ListProblem, fetch_list, held_list, read_list, store_list
 
 __all__ = [
     "PeerError",
@@ -388,7 +388,8 @@ def approve(ctx: ServiceContext, actor: Actor, name: str) -> Peer:
             sequence=row.sequence if row else None,
             sha256=row.sha256 if row else None,
         )
-        return peer
+    ctx.forget(TRUST_STORE_KEY)
+    return peer
 
 
 def change_state(ctx: ServiceContext, actor: Actor, name: str, action: str, reason: str) -> Peer:
@@ -413,7 +414,8 @@ def change_state(ctx: ServiceContext, actor: Actor, name: str, action: str, reas
             sequence=held[0].sequence if held else None,
             sha256=held[0].sha256 if held else None,
         )
-        return peer
+    ctx.forget(TRUST_STORE_KEY)
+    return peer
 
 
 def state_label(state: str) -> object:

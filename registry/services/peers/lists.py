@@ -27,9 +27,13 @@ __all__ = [
     "store_list",
     "past_list_url",
     "MAX_JWS_BYTES",
+    "TRUST_STORE_KEY",
 ]
 
 MAX_JWS_BYTES = jws.MAX_SIZE
+#: The verifier's cached trust store (registry.services.verify): forgotten in this process when a
+#: peer or its list in force changes (other processes see it within the store's 30 s).
+TRUST_STORE_KEY = ("verify-trust-store",)
 FETCH_TIMEOUT = 10.0
 
 

@@ -30,7 +30,16 @@ from ..core.tx import Tx, begin, reading
 from .admission import find_peer, state_label
 from .crls import CrlResult, refresh_crls
 from .fetch import FetchError
-from .lists import ListProblem, fetch_list, held_list, past_list_url, pins, read_list, store_list
+from .lists import (
+    TRUST_STORE_KEY,
+    ListProblem,
+    fetch_list,
+    held_list,
+    past_list_url,
+    pins,
+    read_list,
+    store_list,
+)
 
 __all__ = ["RefreshResult", "refresh", "refresher", "LEASE", "MAX_WALK"]
 
@@ -255,6 +264,8 @@ def refresh(ctx: ServiceContext, actor: Actor, name: str | None = None) -> list[
     for peer_name in _names(ctx, actor, name):
         try:
             result = _refresh_one(ctx, actor, peer_name)
+            if result.outcome in ("accepted", "suspended"):
+                ctx.forget(TRUST_STORE_KEY)
             out.append(dataclasses.replace(result, crls=tuple(refresh_crls(ctx, actor, peer_name))))
         except Exception as exc:  # noqa: BLE001 - one peer never stops the others
             out.append(RefreshResult(peer_name, "failed", None, "internal", f"{type(exc).__name__}: {exc}"[:300]))

@@ -1,0 +1,165 @@
+"""Verifying Beijing's seals and SES signatures in Shenzhen (§2.3, §2.4): valid when Beijing is
+admitted and its list and CRLs are fresh, naming Beijing as the vouching authority; revoked once
+its CRL says so (a signature made before stays valid); indeterminate when its list or CRL is stale,
+a CRL is older than the signing time, or we suspended it — never valid, never invalid for that."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from registry.domain.roles import Role
+from registry.pki.keys import PrivateKey
+from registry.services import crl_publish, licences, peers, revocation, seals, signing, users
+from registry.services.context import FrozenClock, ServiceContext
+from registry.services.demo import DEMO_CSV
+from registry.services.verify import verify_file
+from tests.support.data import ADMIN, SHENZHEN_USCC
+from tests.support.regions import Region, region
+
+from .conftest import AMOS
+from .test_peer_lists import admit
+
+DOC = "京深两地采购合同 No. 2026-BJ-7：双方远程签约。".encode()
+
+
+@pytest.fixture
+def beijing(ctx: ServiceContext, region_database: str, tmp_path: Path) -> Iterator[Region]:
+    assert isinstance(ctx.clock, FrozenClock)
+    with region(tmp_path, region_database, ctx.clock) as bj:
+        licences.import_licences(bj.ctx, ADMIN, DEMO_CSV.encode(), "demo.csv")
+        users.add_user(bj.ctx, ADMIN, "olivia", [Role.OPERATOR])
+        users.add_user(bj.ctx, ADMIN, "rita", [Role.REVIEWER])
+        yield bj
+
+
+def issue_and_sign(bj: Region, alg: str) -> tuple[seals.IssueResult, bytes]:
+    r = seals.issue_seal(
+        bj.ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=SHENZHEN_USCC,
+            seal_type="contract",
+            key=seals.KeyMaterial(generate=True),
+            operator="olivia",
+            approver="rita",
+            algorithm=alg,
+        ),
+    )
+    assert r.private_key_pem is not None
+    sig = signing.sign_file(
+        bj.ctx,
+        seal=r.seal_der,
+        key=PrivateKey.from_pem(r.private_key_pem),
+        certificate=r.certificate_der,
+        data=DOC,
+        file_name="合同.txt",
+    ).signature
+    return r, sig
+
+
+def publish_and_refresh(ctx: ServiceContext, bj: Region) -> None:
+    """Beijing publishes its CRLs a minute later; Shenzhen refreshes."""
+    ctx.clock.advance(minutes=1)
+    crl_publish.publish(bj.ctx, ADMIN)
+    peers.refresh(ctx, ADMIN)
+
+
+def item(ctx: ServiceContext, data: bytes, document: bytes | None = None):  # type: ignore[no-untyped-def]
+    report = verify_file(ctx, data, document=document)
+    assert len(report.items) == 1
+    return report.items[0]
+
+
+def undecided_text(it) -> str:  # type: ignore[no-untyped-def]
+    return " ".join(m[1] for c in it.checks for m in (c.reasons if c.ok is None else []))
+
+
+@pytest.mark.parametrize("alg", ["sm2", "ecdsa"])
+def test_a_beijing_signature_is_valid_in_shenzhen_and_says_who_vouched(
+    ctx: ServiceContext, beijing: Region, alg: str
+) -> None:
+    r, sig = issue_and_sign(beijing, alg)
+    before = item(ctx, sig, DOC)
+    assert before.verdict == "invalid"  # not admitted: an untrusted root
+    admit(ctx, beijing)
+    publish_and_refresh(ctx, beijing)
+    it = item(ctx, sig, DOC)
+    assert it.verdict == "valid", [(c.id, c.reasons) for c in it.checks if c.ok is not True]
+    vouched = it.to_json()["vouched_by"]
+    assert vouched["seal"]["authority"] == "110000" and vouched["seal"]["basis"] == "peer"
+    assert vouched["seal"]["name_zh"] == "北京市市场监督管理局"
+    assert vouched["seal"]["service"] == f"{'sm2' if alg == 'sm2' else 'ecdsa'}-seal-maker"
+    assert vouched["seal"]["list"]["sequence"] == 1 and len(vouched["seal"]["list"]["sha256"]) == 64
+    assert vouched["seal"]["revocation"]["source"].startswith(f"CRL {beijing.url}/crl/")
+    assert vouched["signer"]["basis"] == "peer" and vouched["signer"]["service"].endswith("-issuing")
+    seal_alone = item(ctx, r.seal_der)
+    assert seal_alone.verdict == "valid" and seal_alone.to_json()["vouched_by"]["seal"]["authority"] == "110000"
+    # our own seals say so too
+    from tests.support.seals import issue_with_algorithm
+
+    ours = issue_with_algorithm(ctx, alg)
+    assert item(ctx, ours.seal_der).to_json()["vouched_by"]["seal"] == {
+        "authority": "440300",
+        "name_zh": "深圳市市场监督管理局",
+        "basis": "own",
+    }
+
+
+def test_beijing_revokes_and_after_one_refresh_shenzhen_says_so(ctx: ServiceContext, beijing: Region) -> None:
+    r, sig = issue_and_sign(beijing, "sm2")
+    admit(ctx, beijing)
+    publish_and_refresh(ctx, beijing)
+    assert item(ctx, sig, DOC).verdict == "valid"
+    ctx.clock.advance(minutes=5)
+    revoked_at = ctx.clock.now()
+    revocation.revoke_seal(beijing.ctx, ADMIN, r.es_id, "keyCompromise")
+    publish_and_refresh(ctx, beijing)
+    # the signature was made before the revocation: it stays valid (GM/T 0031 §6.2.3 d)
+    it = item(ctx, sig, DOC)
+    assert it.verdict == "valid"
+    notes = " ".join(m[1] for c in it.checks for m in c.notes)
+    assert "after the signing time" in notes and "keyCompromise" in notes
+    # the seal itself, judged now, is revoked with Beijing's time and reason
+    seal_now = item(ctx, r.seal_der)
+    assert seal_now.verdict == "invalid"
+    failed = " ".join(m[1] for c in seal_now.checks if c.ok is False for m in c.reasons)
+    assert "revoked (keyCompromise)" in failed and revoked_at.strftime("%Y-%m-%d %H:%M") in failed
+
+
+def test_stale_crl_expired_list_and_suspension_are_indeterminate(ctx: ServiceContext, beijing: Region) -> None:
+    _r, sig = issue_and_sign(beijing, "sm2")
+    admit(ctx, beijing)
+    publish_and_refresh(ctx, beijing)
+    assert item(ctx, sig, DOC).verdict == "valid"
+    # Beijing's CRLs pass their nextUpdate (24 h) with no newer one: try later
+    ctx.clock.advance(hours=25)
+    it = item(ctx, sig, DOC)
+    assert it.verdict == "indeterminate" and "past its nextUpdate" in undecided_text(it)
+    # a fresh CRL again, then Beijing's list expires (7 days) with no newer one
+    crl_publish.publish(beijing.ctx, ADMIN)
+    peers.refresh(ctx, ADMIN)
+    assert item(ctx, sig, DOC).verdict == "valid"
+    ctx.clock.advance(days=7)
+    crl_publish.publish(beijing.ctx, ADMIN)
+    it = item(ctx, sig, DOC)
+    assert it.verdict == "indeterminate" and "trust list #1 of peer beijing (110000) expired" in undecided_text(it)
+
+
+def test_a_suspended_peer_vouches_for_nothing_and_a_crl_older_than_the_signature_cannot_speak(
+    ctx: ServiceContext, beijing: Region
+) -> None:
+    admit(ctx, beijing)
+    crl_publish.publish(beijing.ctx, ADMIN)
+    peers.refresh(ctx, ADMIN)
+    ctx.clock.advance(minutes=1)
+    _r, sig = issue_and_sign(beijing, "sm2")  # signed after the CRLs we hold were issued
+    it = item(ctx, sig, DOC)
+    assert it.verdict == "indeterminate" and "before" in undecided_text(it) and "cannot speak" in undecided_text(it)
+    publish_and_refresh(ctx, beijing)
+    assert item(ctx, sig, DOC).verdict == "valid"
+    peers.change_state(ctx, AMOS, "beijing", "suspend", "公函：暂停互认")
+    it = item(ctx, sig, DOC)
+    assert it.verdict == "indeterminate" and "was suspended here" in undecided_text(it)
