@@ -36,6 +36,8 @@ EXPECTED: dict[str, tuple[str, str, set[str]]] = {
     "admin.user_reset_password": ("POST", "/admin/users/otto/reset-password", {"admin"}),
     "admin.crl_list": ("GET", "/admin/crls", STAFF_ANY),
     "admin.crl_publish_now": ("POST", "/admin/crls/publish", {"admin"}),
+    "admin.trust_list_page": ("GET", "/admin/trust-list", STAFF_ANY),
+    "admin.trust_list_publish_now": ("POST", "/admin/trust-list/publish", {"admin"}),
     "admin.seal_list": ("GET", "/admin/seals", {"operator", "reviewer", "admin", "auditor"}),
     "admin.seal_detail": ("GET", "/admin/seals/{code}", {"operator", "reviewer", "admin", "auditor"}),
     "admin.seal_download": ("GET", "/admin/seals/{code}/seal.esl", {"operator", "reviewer", "admin", "auditor"}),
