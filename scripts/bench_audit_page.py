@@ -35,6 +35,7 @@ from registry.db.models import AuditEvent  # noqa: E402
 from registry.domain.roles import Role  # noqa: E402
 from registry.services import audit_log  # noqa: E402
 from registry.services.context import Actor, FrozenClock, ServiceContext  # noqa: E402
+from registry.services.core.tx import reading  # noqa: E402
 
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 ACTIONS = [
@@ -93,8 +94,9 @@ def populate(url: str, n: int) -> None:
 
 def plan(ctx: ServiceContext, filt: audit_log.AuditFilter, after: tuple[dt.datetime, int] | None) -> str:
     dialect = ctx.engine.dialect
-    with ctx.engine.connect() as conn:
-        actions = audit_log.actions_with_prefix(conn, filt.action) if filt.action else None
+    with reading(ctx, Actor("bench", roles=frozenset({Role.AUDITOR}))) as tx:
+        conn = tx.conn
+        actions = audit_log.actions_with_prefix(tx, filt.action) if filt.action else None
         sql = str(
             audit_log.statement(dialect.name, filt, after, 51, actions).compile(
                 dialect=dialect, compile_kwargs={"literal_binds": True}

@@ -25,7 +25,8 @@ from ..messages import Localized
 from ..pki import der, x509
 from ..pki.uscc import UsccError, validate_uscc
 from .context import Actor, ServiceContext
-from .core import audit, issuance, pictures
+from .core import issuance, pictures
+from .core.tx import begin
 
 __all__ = [
     "Item",
@@ -148,7 +149,8 @@ def submit_many(
             )
         )
     now = ctx.clock.now()
-    with ctx.transaction() as session:
+    with begin(ctx, actor) as tx:
+        session = tx.session
         ent = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
         if ent is None:
             raise NotFound(
@@ -185,10 +187,7 @@ def submit_many(
             )
             session.add(app)
             session.flush()
-            audit.record(
-                session,
-                ctx,
-                actor,
+            tx.audit(
                 "application.submitted",
                 "application",
                 app.id,
@@ -219,8 +218,8 @@ def _move(app: SealApplication, action: ApplicationAction) -> ApplicationState:
 def review(ctx: ServiceContext, actor: Actor, app_id: int, note: str = "") -> None:
     """The operator's licence check: the enterprise's licence is active and matches the application."""
     require(actor.name, actor.roles, Permission.APPLICATION_REVIEW)
-    with ctx.transaction() as session:
-        app = _load(session, app_id, lock=True)
+    with begin(ctx, actor) as tx:
+        app = _load(tx.session, app_id, lock=True)
         new = _move(app, ApplicationAction.REVIEW)
         if app.enterprise.status is not LicenceStatus.ACTIVE:
             raise Conflict(
@@ -232,11 +231,8 @@ def review(ctx: ServiceContext, actor: Actor, app_id: int, note: str = "") -> No
                 uscc=app.enterprise.uscc,
                 status=app.enterprise.status.value,
             )
-        app.state, app.reviewed_by_id, app.reviewed_at = new, actor.user_id, ctx.clock.now()
-        audit.record(
-            session,
-            ctx,
-            actor,
+        app.state, app.reviewed_by_id, app.reviewed_at = new, actor.user_id, tx.now
+        tx.audit(
             "application.reviewed",
             "application",
             app.id,
@@ -248,7 +244,8 @@ def review(ctx: ServiceContext, actor: Actor, app_id: int, note: str = "") -> No
 def approve(ctx: ServiceContext, actor: Actor, app_id: int) -> None:
     """The second control: a reviewer other than the person who reviewed."""
     require(actor.name, actor.roles, Permission.APPLICATION_APPROVE)
-    with ctx.transaction() as session:
+    with begin(ctx, actor) as tx:
+        session = tx.session
         app = _load(session, app_id, lock=True)
         new = _move(app, ApplicationAction.APPROVE)
         reviewer = session.get(User, app.reviewed_by_id) if app.reviewed_by_id else None
@@ -259,11 +256,8 @@ def approve(ctx: ServiceContext, actor: Actor, app_id: int) -> None:
                 uscc=app.enterprise.uscc,
                 status=app.enterprise.status.value,
             )
-        app.state, app.approved_by_id, app.approved_at = new, actor.user_id, ctx.clock.now()
-        audit.record(
-            session,
-            ctx,
-            actor,
+        app.state, app.approved_by_id, app.approved_at = new, actor.user_id, tx.now
+        tx.audit(
             "application.approved",
             "application",
             app.id,
@@ -291,25 +285,25 @@ def reject(ctx: ServiceContext, actor: Actor, app_id: int, reason: str) -> None:
             ),
             max_reason=MAX_REASON,
         )
-    with ctx.transaction() as session:
-        app = _load(session, app_id, lock=True)
+    with begin(ctx, actor) as tx:
+        app = _load(tx.session, app_id, lock=True)
         app.state = _move(app, ApplicationAction.REJECT)
         app.decided_reason = reason
         app.picture_png = None
-        audit.record(session, ctx, actor, "application.rejected", "application", app.id, reason=reason)
+        tx.audit("application.rejected", "application", app.id, reason=reason)
 
 
 def withdraw(ctx: ServiceContext, actor: Actor, app_id: int, enterprise_id: int) -> None:
     """The enterprise takes its application back before approval."""
-    with ctx.transaction() as session:
-        app = _load(session, app_id, lock=True)
+    with begin(ctx, actor) as tx:
+        app = _load(tx.session, app_id, lock=True)
         if app.enterprise_id != enterprise_id:
             raise NotFound(
                 M("application.no_application", "no application {app_id}", "没有申请 {app_id}"), app_id=app_id
             )
         app.state = _move(app, ApplicationAction.WITHDRAW)
         app.picture_png = None
-        audit.record(session, ctx, actor, "application.withdrawn", "application", app.id)
+        tx.audit("application.withdrawn", "application", app.id)
 
 
 def issue(ctx: ServiceContext, actor: Actor, app_id: int) -> issuance.IssueResult:

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Connection,
     Executable,
     Select,
     String,
@@ -51,6 +50,7 @@ from ..db.models import AuditEvent
 from ..domain.errors import M, ValidationError
 from ..domain.roles import Permission, require
 from .context import Actor, ServiceContext
+from .core.tx import Tx, reading
 
 __all__ = ["TARGET_TYPES", "PAGE_SIZE", "AuditFilter", "AuditRow", "AuditPage", "parse_filter", "search", "statement"]
 
@@ -164,11 +164,13 @@ def parse_filter(
 _MAX_ACTIONS = 200  # distinct actions under one prefix (the services use a few dozen in all)
 
 
-def actions_with_prefix(conn: Connection, prefix: str) -> list[str] | None:
+def actions_with_prefix(tx: Tx, prefix: str) -> list[str] | None:
     """The distinct actions starting with ``prefix``, found with one index seek each (a loose index
     scan of ``ix_audit_events_action_time``), in byte order; None if there are more than
     :data:`_MAX_ACTIONS`. Byte order, so the prefix range is exact under any collation: PostgreSQL's
-    ``~>~`` / ``~<~`` operators (the text_pattern_ops index), SQLite's BINARY collation."""
+    ``~>~`` / ``~<~`` operators (the text_pattern_ops index), SQLite's BINARY collation. Reads on
+    the transaction's connection (:attr:`Tx.conn <registry.services.core.tx.Tx.conn>`)."""
+    conn = tx.conn
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # every string starting with prefix is below it
     first: Executable
     then: Executable
@@ -268,7 +270,8 @@ def search(
 ) -> AuditPage:
     """Events matching ``filt``, newest first, ``limit`` at a time after the event ``after`` (a seq)."""
     require(actor.name, actor.roles, Permission.AUDIT_VIEW)
-    with ctx.reader() as s:
+    with reading(ctx, actor) as tx:
+        s = tx.session
         key = None
         if after is not None:
             at = s.scalar(select(_E.occurred_at).where(_E.seq == after))
@@ -282,7 +285,7 @@ def search(
                     after=after,
                 )
             key = (at, after)
-        actions = actions_with_prefix(s.connection(), filt.action) if filt.action else None
+        actions = actions_with_prefix(tx, filt.action) if filt.action else None
         rows = s.execute(statement(ctx.engine.dialect.name, filt, key, limit + 1, actions)).all()
     out = [_row(r) for r in rows[:limit]]
     return AuditPage(out, filt, out[-1].seq if len(rows) > limit else None)

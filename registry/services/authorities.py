@@ -13,15 +13,15 @@ from ..domain.states import CertificateStatus
 from ..pki import x509
 from ..pki.keys import Algorithm, PrivateKey, decrypt_private_key, encrypt_private_key
 from .context import Actor, KeyRing, ServiceContext
-from .core import audit, ocsp
 from .core import authorities as core_authorities
+from .core import ocsp
 from .core.authorities import LoadedAuthority as LoadedAuthority
 from .core.authorities import add_years as add_years
 from .core.authorities import authority_name as authority_name
 from .core.authorities import ca_cert_url as ca_cert_url
 from .core.authorities import crl_url as crl_url
 from .core.authorities import delta_crl_url as delta_crl_url
-from .core.tx import joined
+from .core.tx import Tx, begin, joined
 
 ROOT_YEARS = 20
 ISSUING_YEARS = 10
@@ -72,9 +72,10 @@ def ensure_hierarchies(ctx: ServiceContext, actor: Actor) -> list[str]:
     s = ctx.settings
     for alg in Algorithm:
         tag = "SM2" if alg is Algorithm.SM2 else "ECDSA"
-        with ctx.transaction() as session:
+        with begin(ctx, actor) as tx:
+            session = tx.session
             existing = {a.name: a for a in session.scalars(select(Authority).where(Authority.algorithm == alg))}
-            now = ctx.clock.now()
+            now = tx.now
             root = existing.get(authority_name(alg, "root"))
             if root is None:
                 key = PrivateKey.generate(alg)
@@ -94,11 +95,8 @@ def ensure_hierarchies(ctx: ServiceContext, actor: Actor) -> list[str]:
                     ),
                     key,
                 )
-                root = _store(session, ctx, keyring, authority_name(alg, "root"), "root", alg, None, der_cert, key)
-                audit.record(
-                    session,
-                    ctx,
-                    actor,
+                root = _store(tx, keyring, authority_name(alg, "root"), "root", alg, None, der_cert, key)
+                tx.audit(
                     "authority.created",
                     "authority",
                     root.name,
@@ -141,7 +139,7 @@ def ensure_hierarchies(ctx: ServiceContext, actor: Actor) -> list[str]:
                     ),
                     root_key,
                 )
-                row = _store(session, ctx, keyring, nm, kind, alg, root, der_cert, key)
+                row = _store(tx, keyring, nm, kind, alg, root, der_cert, key)
                 cert_row = Certificate(
                     issuer_id=root.id,
                     serial=row.serial,
@@ -158,11 +156,8 @@ def ensure_hierarchies(ctx: ServiceContext, actor: Actor) -> list[str]:
                 )
                 session.add(cert_row)
                 # the root answers OCSP for the certificates it issued
-                ocsp.presign_certificate(joined(ctx, session, actor), cert_row, now)
-                audit.record(
-                    session,
-                    ctx,
-                    actor,
+                ocsp.presign_certificate(tx, cert_row, now)
+                tx.audit(
                     "authority.created",
                     "authority",
                     nm,
@@ -177,8 +172,7 @@ def ensure_hierarchies(ctx: ServiceContext, actor: Actor) -> list[str]:
 
 
 def _store(
-    session: Session,
-    ctx: ServiceContext,
+    tx: Tx,
     keyring: KeyRing,
     name: str,
     kind: str,
@@ -201,10 +195,10 @@ def _store(
         key_blob=encrypt_private_key(key, keyring.keys[keyring.current], keyring.current),
         key_kek_id=keyring.current,
         active=True,
-        created_at=ctx.clock.now(),
+        created_at=tx.now,
     )
-    session.add(row)
-    session.flush()
+    tx.session.add(row)
+    tx.session.flush()
     return row
 
 

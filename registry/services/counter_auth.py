@@ -27,7 +27,7 @@ from ..domain.errors import DomainError, M, PermissionDenied, ValidationError
 from ..domain.roles import Permission, Role, require
 from . import sign_in, staff_auth
 from .context import Actor, ServiceContext
-from .core import audit
+from .core.tx import begin
 
 MAX_REASON = 500
 
@@ -112,11 +112,11 @@ def confirm(
     check_eligible(ctx, username, purpose)
     if password is not None:
         staff_auth.check_password_step(ctx, username, password)
-    now = ctx.clock.now()
     failure: DomainError | None = None
-    with ctx.transaction() as session:
+    with begin(ctx, cli_user) as tx:  # each event names the staff member it is about
+        now = tx.now
         typed = sign_in.typed_name(username)
-        user = session.scalar(select(User).where(User.username == typed).with_for_update()) if typed else None
+        user = tx.session.scalar(select(User).where(User.username == typed).with_for_update()) if typed else None
         if user is None or not user.active:
             raise sign_in.SignInFailed(sign_in.WRONG_PASSWORD)
         sign_in.check_not_locked(ctx, user, now)
@@ -126,7 +126,7 @@ def confirm(
         purpose_key = f"totp:{user.id}:{user.username}"  # as registry.services.staff_auth binds the secret
         if sign_in.accept_code(ctx, user, code or "", now, purpose_key, user.username) is None:
             sign_in.record_failure(
-                session, ctx, user, now, "code", Actor(name=user.username, kind="staff"), "user", user.username
+                tx, user, "code", "user", user.username, actor=Actor(name=user.username, kind="staff")
             )
             failure = PermissionDenied(
                 M("counter.wrong_code", "wrong or already used code for {user}", "{user} 的动态口令错误或已使用过"),
@@ -134,13 +134,11 @@ def confirm(
             )
         else:
             actor = Actor(name=user.username, kind="staff", roles=user.roles, user_id=user.id)
-            audit.record(
-                session,
-                ctx,
-                actor,
+            tx.audit(
                 "counter.confirmed",
                 "user",
                 user.username,
+                actor=actor,
                 role=purpose,
                 factors="password+totp" if password is not None else "totp",
                 cli_user=cli_user.name,

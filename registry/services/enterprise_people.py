@@ -26,7 +26,7 @@ from ..domain.errors import Conflict, InvalidTransition, M, NotFound, Permission
 from ..domain.states import LicenceStatus, SealStatus
 from . import passwords, web_sessions
 from .context import ServiceContext
-from .core import audit
+from .core.tx import begin
 from .portal_access import Principal, require_legal_representative
 from .sign_in import AccountLocked, SignInFailed
 from .users import hash_password
@@ -249,7 +249,8 @@ def create_person(
         raise ValidationError(NAME_NEEDED)
     email = check_email(email)
     password = secrets.token_urlsafe(12)
-    with ctx.transaction() as session:
+    with begin(ctx, principal.actor) as tx:
+        session = tx.session
         ent = session.scalar(select(Enterprise).where(Enterprise.id == principal.enterprise_id).with_for_update())
         if ent is None:
             raise NotFound(NO_ENTERPRISE)
@@ -278,17 +279,14 @@ def create_person(
             password_hash=hash_password(password),
             must_change_password=True,
             active=True,
-            created_at=ctx.clock.now(),
+            created_at=tx.now,
             created_by=principal.actor.name,
             totp_enabled=False,
             failed_logins=0,
         )
         session.add(p)
         session.flush()
-        audit.record(
-            session,
-            ctx,
-            principal.actor,
+        tx.audit(
             "person.created",
             "person",
             _target(ent.uscc, username),
@@ -301,40 +299,32 @@ def create_person(
 def set_active(ctx: ServiceContext, principal: Principal, person_id: int, active: bool) -> None:
     """Deactivate (signed out at their next request; grants kept but of no use) or reactivate."""
     require_legal_representative(principal, "deactivate or reactivate people")
-    with ctx.transaction() as session:
-        p = _own_person(session, principal, person_id, lock=True)
+    with begin(ctx, principal.actor) as tx:
+        p = _own_person(tx.session, principal, person_id, lock=True)
         if p.active == active:
             if active:
                 raise InvalidTransition(ALREADY_ACTIVE, user=p.username)
             raise InvalidTransition(ALREADY_INACTIVE, user=p.username)
         p.active = active
-        ended = 0 if active else web_sessions.end_all(session, ctx, person_id=p.id)
-        audit.record(
-            session,
-            ctx,
-            principal.actor,
-            "person.reactivated" if active else "person.deactivated",
-            "person",
-            _target(principal.uscc, p.username),
-            **({} if active else {"sessions_ended": ended}),
-        )
+        if active:
+            tx.audit("person.reactivated", "person", _target(principal.uscc, p.username))
+        else:
+            ended = web_sessions.end_all(tx, person_id=p.id)
+            tx.audit("person.deactivated", "person", _target(principal.uscc, p.username), sessions_ended=ended)
 
 
 def reset_password(ctx: ServiceContext, principal: Principal, person_id: int) -> str:
     """A new one-time password (forgotten password); the person must change it at the next sign-in."""
     require_legal_representative(principal, "reset passwords")
     password = secrets.token_urlsafe(12)
-    with ctx.transaction() as session:
-        p = _own_person(session, principal, person_id, lock=True)
+    with begin(ctx, principal.actor) as tx:
+        p = _own_person(tx.session, principal, person_id, lock=True)
         p.password_hash = hash_password(password)
         p.must_change_password = True
         p.failed_logins = 0
         p.locked_until = None
-        ended = web_sessions.end_all(session, ctx, person_id=p.id)
-        audit.record(
-            session,
-            ctx,
-            principal.actor,
+        ended = web_sessions.end_all(tx, person_id=p.id)
+        tx.audit(
             "person.password_reset",
             "person",
             _target(principal.uscc, p.username),
@@ -346,16 +336,13 @@ def reset_password(ctx: ServiceContext, principal: Principal, person_id: int) ->
 def reset_second_factor(ctx: ServiceContext, principal: Principal, person_id: int) -> None:
     """Lost phone: the person enrols a new authenticator at their next sign-in."""
     require_legal_representative(principal, "reset a second factor")
-    with ctx.transaction() as session:
-        p = _own_person(session, principal, person_id, lock=True)
+    with begin(ctx, principal.actor) as tx:
+        p = _own_person(tx.session, principal, person_id, lock=True)
         p.totp_enabled = False
         p.totp_secret_blob = None
         p.totp_last_step = None
-        ended = web_sessions.end_all(session, ctx, person_id=p.id)
-        audit.record(
-            session,
-            ctx,
-            principal.actor,
+        ended = web_sessions.end_all(tx, person_id=p.id)
+        tx.audit(
             "person.totp_reset",
             "person",
             _target(principal.uscc, p.username),
@@ -369,7 +356,8 @@ def grant(ctx: ServiceContext, principal: Principal, person_id: int, es_id: str,
     if authority not in AUTHORITIES:
         raise ValidationError(BAD_AUTHORITY, authority=str(authority)[:20])
     now = ctx.clock.now()
-    with ctx.transaction() as session:
+    with begin(ctx, principal.actor) as tx:
+        session = tx.session
         p = _own_person(session, principal, person_id, lock=True)
         seal = session.scalar(
             select(Seal).where(Seal.es_id == (es_id or "").strip(), Seal.enterprise_id == principal.enterprise_id)
@@ -394,10 +382,7 @@ def grant(ctx: ServiceContext, principal: Principal, person_id: int, es_id: str,
             )
         else:
             row.authority, row.granted_at, row.granted_by = authority, now, principal.actor.name
-        audit.record(
-            session,
-            ctx,
-            principal.actor,
+        tx.audit(
             "person.granted",
             "person",
             _target(principal.uscc, p.username),
@@ -409,7 +394,8 @@ def grant(ctx: ServiceContext, principal: Principal, person_id: int, es_id: str,
 
 def withdraw(ctx: ServiceContext, principal: Principal, person_id: int, es_id: str) -> None:
     require_legal_representative(principal, "withdraw authority over seals")
-    with ctx.transaction() as session:
+    with begin(ctx, principal.actor) as tx:
+        session = tx.session
         p = _own_person(session, principal, person_id, lock=True)
         seal = session.scalar(
             select(Seal).where(Seal.es_id == (es_id or "").strip(), Seal.enterprise_id == principal.enterprise_id)
@@ -418,10 +404,7 @@ def withdraw(ctx: ServiceContext, principal: Principal, person_id: int, es_id: s
         if seal is None or row is None:
             raise NotFound(NO_GRANT, user=p.username, es_id=(es_id or "")[:40])
         session.delete(row)
-        audit.record(
-            session,
-            ctx,
-            principal.actor,
+        tx.audit(
             "person.withdrawn",
             "person",
             _target(principal.uscc, p.username),
@@ -447,18 +430,15 @@ def set_contact_email(ctx: ServiceContext, principal: Principal, email: str) -> 
     """Where the enterprise's notices go ("" for none)."""
     require_legal_representative(principal, "change the enterprise's contact address")
     email = check_email(email)
-    with ctx.transaction() as session:
-        ent = session.scalar(select(Enterprise).where(Enterprise.id == principal.enterprise_id).with_for_update())
+    with begin(ctx, principal.actor) as tx:
+        ent = tx.session.scalar(select(Enterprise).where(Enterprise.id == principal.enterprise_id).with_for_update())
         if ent is None:
             raise NotFound(NO_ENTERPRISE)
         _still_representative(ent, principal)
         if ent.contact_email == email:
             return
         before, ent.contact_email = ent.contact_email, email
-        audit.record(
-            session,
-            ctx,
-            principal.actor,
+        tx.audit(
             "enterprise.contact_changed",
             "enterprise",
             ent.uscc,

@@ -32,8 +32,9 @@ from sqlalchemy import Select, select
 from ..db.models import Enterprise, SealApplication
 from ..domain.roles import Permission, require
 from ..domain.seal_types import SealType
-from . import applications, audit, audit_log, enterprise_records, seal_records
+from . import applications, audit_log, enterprise_records, seal_records
 from .context import Actor, ServiceContext
+from .core.tx import begin
 
 __all__ = ["BOM", "BATCH", "neutralise", "utc", "seals", "applications_csv", "enterprises", "audit_events", "filename"]
 
@@ -94,11 +95,8 @@ def _stream(
 
 
 def _record(ctx: ServiceContext, who: Actor, name: str, **filters: Any) -> None:
-    with ctx.transaction() as session:
-        audit.record(
-            session,
-            ctx,
-            who,
+    with begin(ctx, who) as tx:
+        tx.audit(
             "list.exported",
             "list",
             name,

@@ -17,7 +17,6 @@ from ..domain.states import LicenceStatus
 from ..messages import Localized
 from ..pki.uscc import UsccError, validate_uscc
 from .context import Actor, ServiceContext
-from .core import audit
 from .core import revocation as core_revocation
 from .core.tx import begin, reading
 
@@ -118,10 +117,7 @@ def import_licences(ctx: ServiceContext, actor: Actor, data: bytes, filename: st
         report.rows = sorted(
             (_with_picture_warnings(ctx, r, by_uscc.get(r.uscc)) for r in results), key=lambda r: r.line
         )
-        audit.record(
-            session,
-            ctx,
-            actor,
+        tx.audit(
             "licence.imported",
             "licence-file",
             filename,
@@ -331,9 +327,8 @@ def set_licence_status(
     wanted = _wanted(status, name, legal_representative, entity_type)
     now = ctx.clock.now()
     with begin(ctx, actor) as tx:
-        session = tx.session
         # locked: two licence events for one enterprise apply one after the other
-        ent = session.scalar(select(Enterprise).where(Enterprise.uscc == code).with_for_update())
+        ent = tx.session.scalar(select(Enterprise).where(Enterprise.uscc == code).with_for_update())
         if ent is None:
             raise NotFound(
                 M(
@@ -360,10 +355,7 @@ def set_licence_status(
             )
         )
         revoked = core_revocation.apply_licence_event(tx, ent, changes, source, expect=expect_seals)
-        audit.record(
-            session,
-            ctx,
-            actor,
+        tx.audit(
             "licence.changed",
             "enterprise",
             code,

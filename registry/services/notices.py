@@ -37,6 +37,7 @@ from ..db.models import AuditEvent, Enterprise, NoticeRead, Notification, Notifi
 from ..domain.errors import M, NotFound
 from . import notify
 from .context import ServiceContext
+from .core.tx import begin
 from .portal_access import Principal
 
 __all__ = ["PAGE", "Notice", "NoticePage", "refresh", "unread_count", "page", "notice", "mark_read"]
@@ -211,7 +212,8 @@ def mark_read(ctx: ServiceContext, principal: Principal, upto: int) -> None:
     now = ctx.clock.now()
     for _attempt in range(2):
         try:
-            with ctx.transaction() as s:
+            with begin(ctx, principal.actor) as tx:
+                s = tx.session
                 row = s.get(NoticeRead, key, with_for_update=True)
                 if row is None:
                     s.add(NoticeRead(enterprise_id=key[0], reader=key[1], seen_id=upto, updated_at=now))

@@ -44,7 +44,7 @@ from sqlalchemy import and_, bindparam, delete, insert, select
 
 from ..db.models import Certificate, OcspResponse
 from ..pki import ocsp
-from .context import ServiceContext
+from .context import Actor, ServiceContext
 from .core.ocsp import (
     PRESIGNED_HASH,
     CertState,
@@ -58,11 +58,13 @@ from .core.ocsp import on_status_change as on_status_change
 from .core.ocsp import presign_certificate as presign_certificate
 from .core.ocsp import presign_new as presign_new
 from .core.ocsp import store_new as store_new
+from .core.tx import begin
 
 MALFORMED = ocsp.error_response(ocsp.ResponseStatus.MALFORMED_REQUEST)
 UNAUTHORIZED = ocsp.error_response(ocsp.ResponseStatus.UNAUTHORIZED)
 TRY_LATER = ocsp.error_response(ocsp.ResponseStatus.TRY_LATER)
 INTERNAL_ERROR = ocsp.error_response(ocsp.ResponseStatus.INTERNAL_ERROR)
+_ACTOR = Actor.system("ocsp")  # the refresher's and the live answer's writes: no audit events
 
 # ------------------------------------------------------------------------------------------------
 # Check, sign, re-check and write (refresh and on-demand)
@@ -73,8 +75,8 @@ def _store_checked(ctx: ServiceContext, signed: list[tuple[CertState, dict[str, 
     if not signed:
         return 0
     ids = sorted({s.certificate_id for s, _ in signed})
-    with ctx.transaction() as session:
-        conn = session.connection()
+    with begin(ctx, _ACTOR) as tx:
+        conn = tx.conn
         current = {s.certificate_id: s for s in read_states(conn, Certificate.id.in_(ids), lock=True)}
         keep = [row for s, row in signed if current.get(s.certificate_id) == s]
         if keep:

@@ -13,7 +13,7 @@ from ..domain.states import LicenceStatus
 from ..pki import totp
 from . import passwords, sign_in, web_sessions
 from .context import Actor, ServiceContext
-from .core import audit
+from .core.tx import begin
 from .enterprise_people import (
     PersonChecked,
     _own_person,
@@ -62,13 +62,14 @@ def _load_for_sign_in(session: Session, person_id: int, *, lock: bool = False) -
 def check_password_step(ctx: ServiceContext, uscc: str, username: str, password: str) -> PersonChecked:
     """First factor. One generic message for an unknown USCC, username or a wrong password (after
     the same work, and audited); the row is read FOR UPDATE so parallel attempts count in turn."""
-    now = ctx.clock.now()
     uscc = sign_in.typed_name(uscc, upper=True)
     username = sign_in.typed_name(username)
     failure: Exception | None = None
-    with ctx.transaction() as session:
+    # the names as typed: the person may not exist
+    with begin(ctx, _system(uscc or "-", username or "-")) as tx:
+        now = tx.now
         row = (
-            session.execute(
+            tx.session.execute(
                 select(EnterprisePerson, Enterprise)
                 .join(Enterprise, Enterprise.id == EnterprisePerson.enterprise_id)
                 .where(Enterprise.uscc == uscc, EnterprisePerson.username == username)
@@ -79,9 +80,7 @@ def check_password_step(ctx: ServiceContext, uscc: str, username: str, password:
         )
         if row is None or not row[0].active:
             passwords.dummy_work(password)
-            sign_in.record_unknown(
-                session, ctx, _system(uscc or "-", username or "-"), "person", _target(uscc or "-", username or "-")
-            )
+            sign_in.record_unknown(tx, "person", _target(uscc or "-", username or "-"))
             failure = SignInFailed(WRONG_LOGIN)
         else:
             p, ent = row
@@ -89,9 +88,7 @@ def check_password_step(ctx: ServiceContext, uscc: str, username: str, password:
                 passwords.dummy_work(password)
                 sign_in.check_not_locked(ctx, p, now)
             if not check_password(p, password or ""):
-                sign_in.record_failure(
-                    session, ctx, p, now, "password", _system(uscc, username), "person", _target(uscc, username)
-                )
+                sign_in.record_failure(tx, p, "password", "person", _target(uscc, username))
                 failure = SignInFailed(WRONG_LOGIN)
             elif ent.status is not LicenceStatus.ACTIVE:
                 raise SignInFailed(LICENCE_INACTIVE, uscc=ent.uscc, status=ent.status)
@@ -106,8 +103,8 @@ def start_enrolment(ctx: ServiceContext, person_id: int) -> tuple[str, str]:
     """The pending TOTP secret of a person without one (the same on every call until enrolment
     completes: a reload shows the QR code already scanned); returns (secret, otpauth URI)."""
     ctx.require_keyring()
-    with ctx.transaction() as session:
-        p, ent = _load_for_sign_in(session, person_id)
+    with begin(ctx, sign_in.SIGN_IN) as tx:
+        p, ent = _load_for_sign_in(tx.session, person_id)
         if p.totp_enabled:
             raise InvalidTransition(ALREADY_ENROLLED, user=p.username)
         purpose = _purpose(p, ent.uscc)
@@ -122,10 +119,10 @@ def start_enrolment(ctx: ServiceContext, person_id: int) -> tuple[str, str]:
 def complete_sign_in(ctx: ServiceContext, person_id: int, code: str) -> tuple[Principal, str]:
     """Second factor; returns the person's Principal and the new session's token (for the cookie)."""
     ctx.require_keyring()
-    now = ctx.clock.now()
     failure: Exception | None = None
-    with ctx.transaction() as session:
-        p, ent = _load_for_sign_in(session, person_id, lock=True)
+    with begin(ctx, sign_in.SIGN_IN) as tx:
+        now = tx.now
+        p, ent = _load_for_sign_in(tx.session, person_id, lock=True)
         sign_in.check_not_locked(ctx, p, now)
         if p.totp_secret_blob is None:
             raise InvalidTransition(sign_in.NO_SECOND_FACTOR)
@@ -133,12 +130,12 @@ def complete_sign_in(ctx: ServiceContext, person_id: int, code: str) -> tuple[Pr
         who = _system(ent.uscc, p.username)
         if sign_in.accept_code(ctx, p, code, now, _purpose(p, ent.uscc), p.username) is None:
             failure = SignInFailed(sign_in.WRONG_CODE)
-            sign_in.record_failure(session, ctx, p, now, "code", who, "person", _target(ent.uscc, p.username))
+            sign_in.record_failure(tx, p, "code", "person", _target(ent.uscc, p.username), actor=who)
         else:
             if enrolled:
-                audit.record(session, ctx, who, "totp.enrolled", "person", _target(ent.uscc, p.username))
-            started = web_sessions.start(ctx, session, "person", person_id=p.id, enterprise_id=ent.id)
-            audit.record(session, ctx, who, "signin.succeeded", "person", _target(ent.uscc, p.username))
+                tx.audit("totp.enrolled", "person", _target(ent.uscc, p.username), actor=who)
+            started = web_sessions.start(tx, "person", person_id=p.id, enterprise_id=ent.id)
+            tx.audit("signin.succeeded", "person", _target(ent.uscc, p.username), actor=who)
             principal = Principal(
                 enterprise_id=ent.id,
                 uscc=ent.uscc,
@@ -183,17 +180,14 @@ def change_password(
     if principal.person_id is None:
         raise ValidationError(NO_PASSWORD_HERE)
     passwords.check_new(new, current=current, username=principal.username)
-    with ctx.transaction() as session:
-        p = _own_person(session, principal, principal.person_id, lock=True)
+    with begin(ctx, principal.actor) as tx:
+        p = _own_person(tx.session, principal, principal.person_id, lock=True)
         if not check_password(p, current or ""):
             raise SignInFailed(CURRENT_WRONG)
         p.password_hash = hash_password(new)
         p.must_change_password = False
-        ended = web_sessions.end_all(session, ctx, person_id=p.id, keep=keep_session)
-        audit.record(
-            session,
-            ctx,
-            principal.actor,
+        ended = web_sessions.end_all(tx, person_id=p.id, keep=keep_session)
+        tx.audit(
             "person.password_changed",
             "person",
             _target(principal.uscc, p.username),

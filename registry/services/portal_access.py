@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
 
 from ..db.models import Seal, SealGrant
 from ..domain.errors import M, NotFound, PermissionDenied
 from .context import Actor
+from .core.tx import Tx
 
 __all__ = ["Principal", "Need", "seal_for", "visible_seals", "require_legal_representative", "authority_over"]
 
@@ -86,22 +86,23 @@ def require_legal_representative(principal: Principal, what: str) -> None:
         )
 
 
-def authority_over(session: Session, principal: Principal, seal: Seal) -> str | None:
+def authority_over(tx: Tx, principal: Principal, seal: Seal) -> str | None:
     """``manage`` for the legal representative; the person's grant (``hold``/``manage``) or None."""
     if seal.enterprise_id != principal.enterprise_id:
         return None
     if principal.person_id is None:
         return "manage"
-    grant = session.get(SealGrant, (principal.person_id, seal.id))
+    grant = tx.session.get(SealGrant, (principal.person_id, seal.id))
     return grant.authority if grant is not None else None
 
 
-def seal_for(session: Session, principal: Principal, es_id: str, need: Need = "view") -> Seal:
-    """The seal with this code if this principal may ``need`` it; NotFound/PermissionDenied if not."""
-    seal = session.scalar(
+def seal_for(tx: Tx, principal: Principal, es_id: str, need: Need = "view") -> Seal:
+    """The seal with this code if this principal may ``need`` it; NotFound/PermissionDenied if not
+    (a read in the caller's transaction, which may be :func:`~registry.services.core.tx.reading`)."""
+    seal = tx.session.scalar(
         select(Seal).where(Seal.es_id == (es_id or "").strip(), Seal.enterprise_id == principal.enterprise_id)
     )
-    authority = authority_over(session, principal, seal) if seal is not None else None
+    authority = authority_over(tx, principal, seal) if seal is not None else None
     if seal is None or authority is None:
         raise NotFound(
             M("portal.no_seal_this_enterprise", "no seal {es_id} of this enterprise", "本企业没有印章 {es_id}"),

@@ -25,7 +25,7 @@ from ..domain.errors import M
 from ..domain.states import LicenceStatus
 from . import person_sign_in, web_sessions
 from .context import ServiceContext
-from .core import audit
+from .core.tx import begin
 from .elicence import CredentialRejected, Identity
 from .portal_access import Principal
 
@@ -47,20 +47,19 @@ class PortalSession:
 
 def representative_sign_in(ctx: ServiceContext, who: Identity, challenge: str) -> str:
     """Start the legal representative's session for a verified credential; returns its token."""
-    with ctx.transaction() as session:
-        if not web_sessions.use_challenge(session, ctx, challenge):
+    principal = Principal(
+        enterprise_id=who.enterprise_id, uscc=who.uscc, enterprise_name=who.name, person=who.legal_representative
+    )
+    with begin(ctx, principal.actor) as tx:
+        if not web_sessions.use_challenge(tx, challenge):
             raise CredentialRejected(CHALLENGE_USED)
         started = web_sessions.start(
-            ctx,
-            session,
+            tx,
             "representative",
             enterprise_id=who.enterprise_id,
             legal_representative=who.legal_representative,
         )
-        principal = Principal(
-            enterprise_id=who.enterprise_id, uscc=who.uscc, enterprise_name=who.name, person=who.legal_representative
-        )
-        audit.record(session, ctx, principal.actor, "signin.succeeded", "enterprise", who.uscc, via="e-licence")
+        tx.audit("signin.succeeded", "enterprise", who.uscc, via="e-licence")
     return started.token
 
 
@@ -114,13 +113,6 @@ def _licence_inactive(ctx: ServiceContext, enterprise_id: int | None) -> bool:
 def sign_out(ctx: ServiceContext, principal: Principal | None, token: str | None) -> None:
     web_sessions.end(ctx, token, web_sessions.SIGNED_OUT)
     if principal is not None:
-        with ctx.transaction() as session:
+        with begin(ctx, principal.actor) as tx:
             target = principal.uscc if principal.person_id is None else f"{principal.uscc}/{principal.username}"
-            audit.record(
-                session,
-                ctx,
-                principal.actor,
-                "signout",
-                "enterprise" if principal.person_id is None else "person",
-                target,
-            )
+            tx.audit("signout", "enterprise" if principal.person_id is None else "person", target)

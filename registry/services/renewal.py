@@ -106,8 +106,8 @@ def renew_own_seal(
     now = ctx.clock.now()
     if csr is not None and len(csr) > application_intake.MAX_CSR_BYTES:
         raise ValidationError(application_intake.CSR_TOO_LARGE, kb=application_intake.MAX_CSR_BYTES // 1024)
-    with ctx.reader() as s:
-        seal = seal_for(s, principal, es_id, "manage")
+    with reading(ctx, principal.actor) as tx:
+        seal = seal_for(tx, principal, es_id, "manage")
         status = seal.effective_status(now)
         if status != "active":
             if status in ("revoked", "expired"):

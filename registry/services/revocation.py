@@ -263,8 +263,7 @@ def report_loss(ctx: ServiceContext, principal: Principal, es_id: str, confirm: 
     it within ``REGISTRY_CRL_PUBLISH_INTERVAL`` seconds and OCSP answers ``revoked`` from now on."""
     now = ctx.clock.now()
     with begin(ctx, principal.actor) as tx:
-        s = tx.session
-        seal = seal_for(s, principal, es_id, "hold")
+        seal = seal_for(tx, principal, es_id, "hold")
         _confirmed(seal, confirm)
         core_revocation.revoke_seal_in(tx, seal, LOSS_REASON, now, channel="portal", request="loss")
     return seal
@@ -274,8 +273,7 @@ def cancel_seal(ctx: ServiceContext, principal: Principal, es_id: str, confirm: 
     """注销 a seal the enterprise no longer needs: revoked with reason cessationOfOperation."""
     now = ctx.clock.now()
     with begin(ctx, principal.actor) as tx:
-        s = tx.session
-        seal = seal_for(s, principal, es_id, "manage")
+        seal = seal_for(tx, principal, es_id, "manage")
         _confirmed(seal, confirm)
         if seal.status is not SealStatus.REVOKED and now > seal.valid_end:
             raise InvalidTransition(

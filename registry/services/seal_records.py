@@ -244,9 +244,10 @@ def enterprise_detail(ctx: ServiceContext, principal: Principal, es_id: str) -> 
     """What the seal page shows: the seal, its status and validity, its holder certificate, what
     this person may do with it and whether renewal is open now."""
     now = ctx.clock.now()
-    with ctx.reader() as s:
-        seal = seal_for(s, principal, es_id, "view")
-        authority = authority_over(s, principal, seal)
+    with reading(ctx, principal.actor) as tx:
+        s = tx.session
+        seal = seal_for(tx, principal, es_id, "view")
+        authority = authority_over(tx, principal, seal)
         status = seal.effective_status(now)
         holder = holder_certificate(seal)
         successor = (
@@ -298,14 +299,14 @@ def enterprise_detail(ctx: ServiceContext, principal: Principal, es_id: str) -> 
 
 def enterprise_picture(ctx: ServiceContext, principal: Principal, es_id: str) -> bytes:
     """The PNG carried inside the seal."""
-    with ctx.reader() as s:
-        return pictures.seal_picture(seal_for(s, principal, es_id, "view")).data
+    with reading(ctx, principal.actor) as tx:
+        return pictures.seal_picture(seal_for(tx, principal, es_id, "view")).data
 
 
 def enterprise_files(ctx: ServiceContext, principal: Principal, es_id: str) -> SealFiles:
     """The files of a seal this principal may view (:func:`~registry.services.core.seals.seal_files`)."""
     with reading(ctx, principal.actor) as tx:
-        seal = seal_for(tx.session, principal, es_id, "view")
+        seal = seal_for(tx, principal, es_id, "view")
         if holder_certificate(seal) is None:
             raise NotFound(_NO_HOLDER, code=seal.es_id)
         return core_seals.seal_files(tx, seal)

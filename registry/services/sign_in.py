@@ -15,14 +15,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from sqlalchemy.orm import Session
-
 from ..domain.display_time import LocalTime
 from ..domain.errors import DomainError, M, ValidationError
 from ..pki import totp
 from ..pki.keys import KeyFormatError, unwrap_secret, wrap_secret
 from .context import Actor, ServiceContext
-from .core import audit
+from .core.tx import Tx
 
 __all__ = [
     "SignInFailed",
@@ -43,6 +41,7 @@ __all__ = [
     "CURRENT_PASSWORD",
     "LOCKED_OUT",
     "typed_name",
+    "SIGN_IN",
 ]
 
 WRONG_PASSWORD = M("signin.wrong_password", "wrong username or password", "用户名或密码错误")
@@ -75,6 +74,10 @@ CODE = "code"  # a wrong code, or one already used (one answer for both)
 RESTART = "start_again"  # the pending sign-in is gone (account deactivated meanwhile): start again
 CURRENT_PASSWORD = "current_password"  # a password change with a wrong current password
 LOCKED_OUT = "locked"  # too many failures (AccountLocked)
+
+# The transaction's actor of a sign-in step that knows only an account's id (enrolment, the code):
+# each audit event of such a step names its actor (the account), so this name is never recorded.
+SIGN_IN = Actor(name="sign-in", kind="system")
 
 _REASONS = {
     WRONG_PASSWORD.code: PASSWORD,
@@ -133,30 +136,26 @@ def check_not_locked(ctx: ServiceContext, account: Account, now: dt.datetime) ->
 
 
 def record_failure(
-    session: Session,
-    ctx: ServiceContext,
-    account: Account,
-    now: dt.datetime,
-    step: str,
-    actor: Actor,
-    target_type: str,
-    target_id: str,
+    tx: Tx, account: Account, step: str, target_type: str, target_id: str, *, actor: Actor | None = None
 ) -> None:
-    """Count a wrong password or code; lock the account at the limit. Audited either way."""
+    """Count a wrong password or code; lock the account at the limit (from ``tx.now``). Audited
+    either way, by ``actor`` or the transaction's actor."""
+    settings = tx.ctx.settings
     account.failed_logins = (account.failed_logins or 0) + 1
     details: dict[str, object] = {"step": step, "failures": account.failed_logins}
-    if account.failed_logins >= ctx.settings.login_max_failures:
-        account.locked_until = now + dt.timedelta(minutes=ctx.settings.login_lock_minutes)
+    if account.failed_logins >= settings.login_max_failures:
+        account.locked_until = tx.now + dt.timedelta(minutes=settings.login_lock_minutes)
         account.failed_logins = 0
         details["locked_until"] = account.locked_until.isoformat()
-        audit.record(session, ctx, actor, "signin.locked", target_type, target_id, **details)
+        tx.audit("signin.locked", target_type, target_id, actor=actor, **details)
     else:
-        audit.record(session, ctx, actor, "signin.failed", target_type, target_id, **details)
+        tx.audit("signin.failed", target_type, target_id, actor=actor, **details)
 
 
-def record_unknown(session: Session, ctx: ServiceContext, actor: Actor, target_type: str, typed: str) -> None:
-    """A sign-in with a name that matches no active account: audited (what was typed, cut short)."""
-    audit.record(session, ctx, actor, "signin.unknown", target_type, typed[:64] or "-", step="password")
+def record_unknown(tx: Tx, target_type: str, typed: str) -> None:
+    """A sign-in with a name that matches no active account: audited by the transaction's actor
+    (what was typed, cut short)."""
+    tx.audit("signin.unknown", target_type, typed[:64] or "-", step="password")
 
 
 def new_secret(ctx: ServiceContext, account: Account, purpose: str) -> str:

@@ -27,7 +27,7 @@ from ..domain.roles import Permission, require
 from ..pki import totp
 from . import passwords, sign_in, users, web_sessions
 from .context import Actor, ServiceContext
-from .core import audit
+from .core.tx import begin
 from .sign_in import AccountLocked, SignInFailed
 
 __all__ = [
@@ -78,20 +78,20 @@ def _locked_row(session: Session, query: Select[_R]) -> _R | None:
 def check_password_step(ctx: ServiceContext, username: str, password: str) -> PasswordChecked:
     """First factor. Raises :class:`SignInFailed` (one message for an unknown name and a wrong
     password, after the same work) or :class:`AccountLocked`."""
-    now = ctx.clock.now()
     typed = sign_in.typed_name(username)
     failure: Exception | None = None
-    with ctx.transaction() as session:
-        user = _locked_row(session, select(User).where(User.username == typed)) if typed else None
+    with begin(ctx, _system(typed or "-")) as tx:  # the name as typed: the account may not exist
+        now = tx.now
+        user = _locked_row(tx.session, select(User).where(User.username == typed)) if typed else None
         if user is None or not user.active:
             passwords.dummy_work(password)
-            sign_in.record_unknown(session, ctx, _system(typed or "-"), "user", typed)
+            sign_in.record_unknown(tx, "user", typed)
             failure = SignInFailed(sign_in.WRONG_PASSWORD)
         elif user.locked_until is not None and user.locked_until > now:
             passwords.dummy_work(password)  # the same work as any other answer
             sign_in.check_not_locked(ctx, user, now)
         elif not passwords.verify_password(user.password_hash, password or ""):
-            sign_in.record_failure(session, ctx, user, now, "password", _system(user.username), "user", user.username)
+            sign_in.record_failure(tx, user, "password", "user", user.username, actor=_system(user.username))
             failure = SignInFailed(sign_in.WRONG_PASSWORD)
         else:
             result = PasswordChecked(user.id, user.username, not user.totp_enabled)
@@ -105,8 +105,8 @@ def start_enrolment(ctx: ServiceContext, user_id: int) -> tuple[str, str]:
     same on every later one until enrolment completes (a reload shows the QR code already scanned);
     returns (secret, otpauth URI). The secret is kept wrapped in the database, never in a cookie."""
     ctx.require_keyring()
-    with ctx.transaction() as session:
-        user = session.get(User, user_id)
+    with begin(ctx, sign_in.SIGN_IN) as tx:
+        user = tx.session.get(User, user_id)
         if user is None or not user.active:
             raise SignInFailed(sign_in.START_AGAIN)
         if user.totp_enabled:
@@ -122,10 +122,10 @@ def complete_sign_in(ctx: ServiceContext, user_id: int, code: str) -> tuple[Acto
     """Second factor: the code for the enrolled (or pending) secret. Returns the signed-in Actor and
     the new session's token (for the cookie)."""
     ctx.require_keyring()
-    now = ctx.clock.now()
     failure: Exception | None = None
-    with ctx.transaction() as session:
-        user = _locked_row(session, select(User).where(User.id == user_id))
+    with begin(ctx, sign_in.SIGN_IN) as tx:
+        now = tx.now
+        user = _locked_row(tx.session, select(User).where(User.id == user_id))
         if user is None or not user.active:
             raise SignInFailed(sign_in.START_AGAIN)
         sign_in.check_not_locked(ctx, user, now)
@@ -134,13 +134,13 @@ def complete_sign_in(ctx: ServiceContext, user_id: int, code: str) -> tuple[Acto
         enrolled = not user.totp_enabled
         if sign_in.accept_code(ctx, user, code, now, _purpose(user), user.username) is None:
             failure = SignInFailed(sign_in.WRONG_CODE)
-            sign_in.record_failure(session, ctx, user, now, "code", _system(user.username), "user", user.username)
+            sign_in.record_failure(tx, user, "code", "user", user.username, actor=_system(user.username))
         else:
             actor = Actor(name=user.username, kind="staff", roles=user.roles, user_id=user.id)
             if enrolled:
-                audit.record(session, ctx, actor, "totp.enrolled", "user", user.username)
-            started = web_sessions.start(ctx, session, "staff", user_id=user.id)
-            audit.record(session, ctx, actor, "signin.succeeded", "user", user.username)
+                tx.audit("totp.enrolled", "user", user.username, actor=actor)
+            started = web_sessions.start(tx, "staff", user_id=user.id)
+            tx.audit("signin.succeeded", "user", user.username, actor=actor)
     if failure is not None:
         raise failure
     return actor, started.token
@@ -180,8 +180,8 @@ def signed_in(ctx: ServiceContext, token: str | None) -> SignedIn | str | None:
 def sign_out(ctx: ServiceContext, actor: Actor | None, token: str | None) -> None:
     web_sessions.end(ctx, token, web_sessions.SIGNED_OUT)
     if actor is not None:
-        with ctx.transaction() as session:
-            audit.record(session, ctx, actor, "signout", "user", actor.name)
+        with begin(ctx, actor) as tx:
+            tx.audit("signout", "user", actor.name)
 
 
 def change_password(
@@ -189,38 +189,38 @@ def change_password(
 ) -> None:
     """The signed-in user's own password. Their other sessions end (the one ``keep_session`` names stays)."""
     passwords.check_new(new, current=current, username=actor.name)
-    with ctx.transaction() as session:
-        user = _locked_row(session, select(User).where(User.id == actor.user_id))
+    with begin(ctx, actor) as tx:
+        user = _locked_row(tx.session, select(User).where(User.id == actor.user_id))
         if user is None:
             raise NotFound(users.NO_USER, user=actor.name)
         if not passwords.verify_password(user.password_hash, current or ""):
             raise SignInFailed(CURRENT_WRONG)
         user.password_hash = passwords.hash_password(new)
         user.must_change_password = False
-        ended = web_sessions.end_all(session, ctx, user_id=user.id, keep=keep_session)
-        audit.record(session, ctx, actor, "user.password_changed", "user", user.username, sessions_ended=ended)
+        ended = web_sessions.end_all(tx, user_id=user.id, keep=keep_session)
+        tx.audit("user.password_changed", "user", user.username, sessions_ended=ended)
 
 
 def reset_second_factor(ctx: ServiceContext, actor: Actor, username: str) -> None:
     """Admin: the user enrols a new authenticator at their next sign-in (lost phone); their
     sessions end now."""
     require(actor.name, actor.roles, Permission.USER_MANAGE)
-    with ctx.transaction() as session:
-        user = _locked_row(session, select(User).where(User.username == sign_in.typed_name(username)))
+    with begin(ctx, actor) as tx:
+        user = _locked_row(tx.session, select(User).where(User.username == sign_in.typed_name(username)))
         if user is None:
             raise NotFound(users.NO_USER, user=username)
         user.totp_enabled = False
         user.totp_secret_blob = None
         user.totp_last_step = None
-        ended = web_sessions.end_all(session, ctx, user_id=user.id)
-        audit.record(session, ctx, actor, "totp.reset", "user", user.username, sessions_ended=ended)
+        ended = web_sessions.end_all(tx, user_id=user.id)
+        tx.audit("totp.reset", "user", user.username, sessions_ended=ended)
 
 
 def set_language(ctx: ServiceContext, actor: Actor, language: str | None) -> None:
     if language not in (None, "zh", "en"):
         raise ValidationError(BAD_LANGUAGE, lang=language)
-    with ctx.transaction() as session:
-        user = session.get(User, actor.user_id)
+    with begin(ctx, actor) as tx:
+        user = tx.session.get(User, actor.user_id)
         if user is None:
             raise NotFound(users.NO_USER, user=actor.name)
         user.language = language

@@ -15,8 +15,8 @@ from ..domain.errors import Conflict, InvalidTransition, M, Message, NotFound, V
 from ..domain.roles import Permission, Role, require
 from . import passwords, web_sessions
 from .context import Actor, ServiceContext
-from .core import audit
 from .core.staff import staff_actors as staff_actors  # re-export: the tests resolve staff names with it
+from .core.tx import begin
 
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 
@@ -74,7 +74,8 @@ def add_user(
     if not roles:
         raise ValidationError(NO_ROLE)
     password = secrets.token_urlsafe(12)
-    with ctx.transaction() as session:
+    with begin(ctx, actor) as tx:
+        session = tx.session
         if session.scalar(select(User.id).where(User.username == username)) is not None:
             raise Conflict(EXISTS, user=username)
         user = User(
@@ -83,12 +84,12 @@ def add_user(
             password_hash=hash_password(password),
             must_change_password=True,
             active=True,
-            created_at=ctx.clock.now(),
+            created_at=tx.now,
             role_rows=[UserRole(role=r) for r in sorted(set(roles))],
         )
         session.add(user)
         session.flush()
-        audit.record(session, ctx, actor, "user.created", "user", username, roles=sorted(r.value for r in set(roles)))
+        tx.audit("user.created", "user", username, roles=sorted(r.value for r in set(roles)))
     return user, password
 
 
@@ -234,7 +235,8 @@ def set_roles(ctx: ServiceContext, actor: Actor, username: str, roles: list[Role
     wanted = set(roles)
     if not wanted:
         raise ValidationError(NO_ROLE)
-    with ctx.transaction() as session:
+    with begin(ctx, actor) as tx:
+        session = tx.session
         _lock_admins(session)
         user = _target(session, username)
         before = user.roles
@@ -245,10 +247,7 @@ def set_roles(ctx: ServiceContext, actor: Actor, username: str, roles: list[Role
                 user.role_rows.remove(row)
             user.role_rows.extend(UserRole(role=r) for r in sorted(wanted - before))
             session.flush()
-            audit.record(
-                session,
-                ctx,
-                actor,
+            tx.audit(
                 "user.roles_changed",
                 "user",
                 user.username,
@@ -261,7 +260,8 @@ def set_roles(ctx: ServiceContext, actor: Actor, username: str, roles: list[Role
 def deactivate_user(ctx: ServiceContext, actor: Actor, username: str) -> StaffRow:
     """The account can no longer sign in, and a signed-in session ends at its next request."""
     require(actor.name, actor.roles, Permission.USER_MANAGE)
-    with ctx.transaction() as session:
+    with begin(ctx, actor) as tx:
+        session = tx.session
         _lock_admins(session)
         user = _target(session, username)
         if user.id == actor.user_id or (actor.user_id is None and user.username == actor.name):
@@ -270,22 +270,22 @@ def deactivate_user(ctx: ServiceContext, actor: Actor, username: str) -> StaffRo
             raise InvalidTransition(ALREADY_INACTIVE, user=user.username)
         _keep_an_admin(session, user, DEACTIVATING)
         user.active = False
-        ended = web_sessions.end_all(session, ctx, user_id=user.id)
-        audit.record(session, ctx, actor, "user.deactivated", "user", user.username, sessions_ended=ended)
+        ended = web_sessions.end_all(tx, user_id=user.id)
+        tx.audit("user.deactivated", "user", user.username, sessions_ended=ended)
         return StaffRow.of(user)
 
 
 def reactivate_user(ctx: ServiceContext, actor: Actor, username: str) -> StaffRow:
     """The account can sign in again (same password and second factor); a lock-out is lifted."""
     require(actor.name, actor.roles, Permission.USER_MANAGE)
-    with ctx.transaction() as session:
-        user = _target(session, username)
+    with begin(ctx, actor) as tx:
+        user = _target(tx.session, username)
         if user.active:
             raise InvalidTransition(ALREADY_ACTIVE, user=user.username)
         user.active = True
         user.failed_logins = 0
         user.locked_until = None
-        audit.record(session, ctx, actor, "user.reactivated", "user", user.username)
+        tx.audit("user.reactivated", "user", user.username)
         return StaffRow.of(user)
 
 
@@ -295,8 +295,8 @@ def reset_password(ctx: ServiceContext, actor: Actor, username: str) -> str:
     factor stays: the one-time password alone does not sign anyone in."""
     require(actor.name, actor.roles, Permission.USER_MANAGE)
     password = secrets.token_urlsafe(12)
-    with ctx.transaction() as session:
-        user = _target(session, username)
+    with begin(ctx, actor) as tx:
+        user = _target(tx.session, username)
         if user.id == actor.user_id or (actor.user_id is None and user.username == actor.name):
             raise OwnAccount(OWN_PASSWORD)
         if not user.active:
@@ -305,6 +305,6 @@ def reset_password(ctx: ServiceContext, actor: Actor, username: str) -> str:
         user.must_change_password = True
         user.failed_logins = 0
         user.locked_until = None
-        ended = web_sessions.end_all(session, ctx, user_id=user.id)
-        audit.record(session, ctx, actor, "user.password_reset", "user", user.username, sessions_ended=ended)
+        ended = web_sessions.end_all(tx, user_id=user.id)
+        tx.audit("user.password_reset", "user", user.username, sessions_ended=ended)
     return password

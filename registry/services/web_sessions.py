@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, delete, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ..db.models import UsedChallenge, WebSession
 from ..db.session import rowcount
-from .context import ServiceContext
+from .context import Actor, ServiceContext
+from .core.tx import Tx, begin, reading
 
 __all__ = [
     "Started",
@@ -54,6 +54,7 @@ LICENCE_INACTIVE = "licence_inactive"
 
 _TOUCH_SECONDS = 60
 _KEEP_ENDED_DAYS = 30
+_ACTOR = Actor.system("web-sessions")  # keeps the rows; records no audit events of its own
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,7 @@ def _key(token: str) -> str:
 
 
 def start(
-    ctx: ServiceContext,
-    session: Session,
+    tx: Tx,
     kind: str,
     *,
     user_id: int | None = None,
@@ -92,9 +92,9 @@ def start(
 ) -> Started:
     """A new session row in the caller's transaction (committed with the sign-in's audit event).
     The account's sessions that ended or expired more than 30 days ago are forgotten here."""
-    now = ctx.clock.now()
+    now, session = tx.now, tx.session
     token = secrets.token_urlsafe(32)
-    expires = now + dt.timedelta(hours=ctx.settings.session_max_hours)
+    expires = now + dt.timedelta(hours=tx.ctx.settings.session_max_hours)
     session.add(
         WebSession(
             id=_key(token),
@@ -130,8 +130,8 @@ def load(ctx: ServiceContext, token: str | None, kind: str | tuple[str, ...]) ->
     kinds = (kind,) if isinstance(kind, str) else kind
     key = _key(token)
     now = ctx.clock.now()
-    with ctx.reader() as session:
-        row = session.get(WebSession, key)
+    with reading(ctx, _ACTOR) as tx:
+        row = tx.session.get(WebSession, key)
         if row is None or row.kind not in kinds:
             return None
         if row.ended_at is not None:
@@ -156,8 +156,8 @@ def load(ctx: ServiceContext, token: str | None, kind: str | tuple[str, ...]) ->
         end(ctx, token, reason)
         return reason
     if (now - seen).total_seconds() >= _TOUCH_SECONDS:
-        with ctx.transaction() as session:
-            session.execute(
+        with begin(ctx, _ACTOR) as tx:
+            tx.session.execute(
                 update(WebSession).where(WebSession.id == key, WebSession.ended_at.is_(None)).values(seen_at=now)
             )
     return found
@@ -167,21 +167,21 @@ def end(ctx: ServiceContext, token: str | None, reason: str = SIGNED_OUT) -> Non
     """End one session (sign-out; idle; expired). Unknown tokens are ignored."""
     if not token or not isinstance(token, str) or len(token) > 200:
         return
-    with ctx.transaction() as session:
-        end_key(session, ctx, _key(token), reason)
+    with begin(ctx, _ACTOR) as tx:
+        end_key(tx, _key(token), reason)
 
 
-def end_key(session: Session, ctx: ServiceContext, key: str, reason: str) -> None:
-    session.execute(
+def end_key(tx: Tx, key: str, reason: str) -> None:
+    """End the session whose key is ``key``, in the caller's transaction."""
+    tx.session.execute(
         update(WebSession)
         .where(WebSession.id == key, WebSession.ended_at.is_(None))
-        .values(ended_at=ctx.clock.now(), end_reason=reason)
+        .values(ended_at=tx.now, end_reason=reason)
     )
 
 
 def end_all(
-    session: Session,
-    ctx: ServiceContext,
+    tx: Tx,
     *,
     user_id: int | None = None,
     person_id: int | None = None,
@@ -205,19 +205,18 @@ def end_all(
         where.append(WebSession.kind == kind)
     if user_id is None and person_id is None and enterprise_id is None:
         raise ValueError("end_all needs an account, a person or an enterprise")
-    return rowcount(
-        session.execute(update(WebSession).where(*where).values(ended_at=ctx.clock.now(), end_reason=reason))
-    )
+    return rowcount(tx.session.execute(update(WebSession).where(*where).values(ended_at=tx.now, end_reason=reason)))
 
 
-def use_challenge(session: Session, ctx: ServiceContext, challenge: str) -> bool:
+def use_challenge(tx: Tx, challenge: str) -> bool:
     """Record an e-licence challenge as answered; False if it already was (a replayed credential).
     In the caller's transaction, so a refused sign-in leaves no mark."""
+    session = tx.session
     if session.get(UsedChallenge, challenge) is not None:
         return False
     try:
         with session.begin_nested():
-            session.add(UsedChallenge(challenge=challenge, used_at=ctx.clock.now()))
+            session.add(UsedChallenge(challenge=challenge, used_at=tx.now))
     except IntegrityError:  # answered at the same moment by another request
         return False
     return True
@@ -228,7 +227,8 @@ def purge(ctx: ServiceContext) -> int:
     challenge is good for minutes). Returns the number of rows removed."""
     now = ctx.clock.now()
     old = now - dt.timedelta(days=_KEEP_ENDED_DAYS)
-    with ctx.transaction() as session:
+    with begin(ctx, _ACTOR) as tx:
+        session = tx.session
         n = rowcount(
             session.execute(delete(WebSession).where(or_(WebSession.ended_at < old, WebSession.expires_at < old)))
         )

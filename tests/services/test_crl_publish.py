@@ -337,10 +337,11 @@ def test_publisher_killed_between_write_and_rename_leaves_the_old_crl_and_the_ne
 _RESERVE = """
 import sys
 from registry.config import Settings
-from registry.services.context import ServiceContext
+from registry.services.context import Actor, ServiceContext
 from registry.services.crls.publish import _reserve_numbers
 ctx = ServiceContext.create(Settings.from_env())
-print(" ".join(str(_reserve_numbers(ctx, int(sys.argv[1]), 3)) for _ in range(60)))
+who = Actor.system("crl-publisher")
+print(" ".join(str(_reserve_numbers(ctx, who, int(sys.argv[1]), 3)) for _ in range(60)))
 """
 
 

@@ -14,6 +14,7 @@ from registry.domain.errors import PermissionDenied, ValidationError
 from registry.domain.roles import Role
 from registry.services import audit, audit_log, revocation, users
 from registry.services.context import Actor, ServiceContext
+from registry.services.core.tx import reading
 from tests.support.audit import make_history, tamper
 from tests.support.data import ADMIN, NOW
 from tests.support.seals import issue
@@ -231,11 +232,12 @@ def test_every_filter_is_served_by_an_index(ctx: ServiceContext) -> None:
         "target, any type": (audit_log.AuditFilter(target_id="zhangwei"), "ix_audit_events_target"),
     }
     dialect = ctx.engine.dialect
-    with ctx.engine.connect() as conn:
+    with reading(ctx, ADMIN) as tx:
+        conn = tx.conn
         if dialect.name == "postgresql":
             conn.exec_driver_sql("SET enable_seqscan = off")  # a tiny table would be read whole
         for name, (filt, index) in cases.items():
-            actions = audit_log.actions_with_prefix(conn, filt.action) if filt.action else None
+            actions = audit_log.actions_with_prefix(tx, filt.action) if filt.action else None
             sql = str(
                 audit_log.statement(dialect.name, filt, (NOW, 10**9), 51, actions).compile(
                     dialect=dialect, compile_kwargs={"literal_binds": True}
@@ -249,6 +251,6 @@ def test_every_filter_is_served_by_an_index(ctx: ServiceContext) -> None:
                 plan = [r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql)]
                 assert not any("Seq Scan" in p for p in plan), (name, plan)
             assert any(index in p for p in plan), (name, index, plan)
-        assert audit_log.actions_with_prefix(conn, "seal.") == ["seal.issued", "seal.revoked"]
-        assert audit_log.actions_with_prefix(conn, "seal.r") == ["seal.revoked"]
-        assert audit_log.actions_with_prefix(conn, "zzz") == []
+        assert audit_log.actions_with_prefix(tx, "seal.") == ["seal.issued", "seal.revoked"]
+        assert audit_log.actions_with_prefix(tx, "seal.r") == ["seal.revoked"]
+        assert audit_log.actions_with_prefix(tx, "zzz") == []

@@ -17,6 +17,7 @@ from registry.domain.roles import Role
 from registry.pki import totp
 from registry.services import users
 from registry.services.context import Actor, ServiceContext
+from registry.services.core import audit as core_audit
 from tests.support.data import ADMIN
 from tests.support.staff import NEW_PASSWORD, client_as, csrf, page_csrf, sign_in, staff
 
@@ -202,7 +203,7 @@ def test_two_admins_deactivating_each_other_at_once_leave_one(ctx: ServiceContex
     users.add_user(ctx, ADMIN, "boss1", [Role.ADMIN])
     users.add_user(ctx, ADMIN, "boss2", [Role.ADMIN])
     boss1, boss2 = admin_actor(ctx, "boss1"), admin_actor(ctx, "boss2")
-    real = users.audit.record
+    real = core_audit.record  # under Tx.audit
     inside, go = threading.Event(), threading.Event()
 
     def record_slowly(session, c, actor, action, *args, **kw):  # type: ignore[no-untyped-def]
@@ -211,7 +212,7 @@ def test_two_admins_deactivating_each_other_at_once_leave_one(ctx: ServiceContex
             go.wait(20)
         return real(session, c, actor, action, *args, **kw)
 
-    monkeypatch.setattr(users.audit, "record", record_slowly)
+    monkeypatch.setattr(core_audit, "record", record_slowly)
     outcome: dict[str, object] = {}
 
     def run(name: str, who: Actor, target: str) -> None:

@@ -12,6 +12,7 @@ from registry.pki import totp
 from registry.services import enterprise_people, licences
 from registry.services import person_sign_in as person_auth
 from registry.services.context import ServiceContext
+from registry.services.core.tx import reading
 from registry.services.portal_access import Principal, seal_for
 from tests.support.data import ADMIN, OTHER_USCC, SHENZHEN_USCC
 from tests.support.portal import csrf, legal, one_time_password, person_sign_in, sign_in
@@ -157,22 +158,22 @@ def test_seal_for_applies_hold_and_manage(ctx: ServiceContext) -> None:
     boss = legal(ctx)
     pid, _ = enterprise_people.create_person(ctx, boss, "li.lei", "李雷")
     person = Principal(boss.enterprise_id, boss.uscc, boss.enterprise_name, "李雷", pid, "li.lei")
-    with ctx.reader() as s:
+    with reading(ctx, person.actor) as tx:
         with pytest.raises(NotFound):
-            seal_for(s, person, es_id)  # no grant: not even visible
-        assert seal_for(s, boss, es_id, "manage").es_id == es_id
+            seal_for(tx, person, es_id)  # no grant: not even visible
+        assert seal_for(tx, boss, es_id, "manage").es_id == es_id
     enterprise_people.grant(ctx, boss, pid, es_id, "hold")
-    with ctx.reader() as s:
-        assert seal_for(s, person, es_id, "hold").es_id == es_id
+    with reading(ctx, person.actor) as tx:
+        assert seal_for(tx, person, es_id, "hold").es_id == es_id
         with pytest.raises(PermissionDenied, match="manage"):
-            seal_for(s, person, es_id, "manage")
+            seal_for(tx, person, es_id, "manage")
     enterprise_people.grant(ctx, boss, pid, es_id, "manage")  # upgraded in place
-    with ctx.reader() as s:
-        assert seal_for(s, person, es_id, "manage").es_id == es_id
-        assert len(s.scalars(select(SealGrant)).all()) == 1
+    with reading(ctx, person.actor) as tx:
+        assert seal_for(tx, person, es_id, "manage").es_id == es_id
+        assert len(tx.session.scalars(select(SealGrant)).all()) == 1
     other = legal(ctx, OTHER_USCC)
-    with ctx.reader() as s, pytest.raises(NotFound):
-        seal_for(s, other, es_id)  # another enterprise never sees it
+    with reading(ctx, other.actor) as tx, pytest.raises(NotFound):
+        seal_for(tx, other, es_id)  # another enterprise never sees it
 
 
 def test_another_enterprise_gets_404_for_every_people_url(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]

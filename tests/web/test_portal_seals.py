@@ -31,12 +31,11 @@ pytestmark = pytest.mark.demo_issuer  # the app fixture sets up the demo e-licen
 def person_client(app, principal):  # type: ignore[no-untyped-def]
     """Signed in as an authorised person (the server-side session the person sign-in leaves behind)."""
     from registry.services import web_sessions
+    from registry.services.core.tx import begin
 
     ctx = app.extensions["registry"]
-    with ctx.transaction() as session:
-        started = web_sessions.start(
-            ctx, session, "person", person_id=principal.person_id, enterprise_id=principal.enterprise_id
-        )
+    with begin(ctx, principal.actor) as tx:
+        started = web_sessions.start(tx, "person", person_id=principal.person_id, enterprise_id=principal.enterprise_id)
     c = app.test_client()
     c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     with c.session_transaction() as sess:

@@ -19,6 +19,7 @@ from registry.pki import totp
 from registry.services import elicence, enterprise_people, licences, passwords, staff_auth, web_sessions
 from registry.services import person_sign_in as person_auth
 from registry.services.context import ServiceContext
+from registry.services.core.tx import begin, joined
 from registry.web import create_app
 from tests.support.data import ADMIN, SHENZHEN_USCC
 from tests.support.portal import legal, login_page, one_time_password
@@ -235,7 +236,7 @@ def test_changing_ones_password_ends_the_other_sessions_only(app, ctx: ServiceCo
     other = copied(app, c)
     with ctx.transaction() as s:  # a second browser signed in as sam
         user = s.scalar(select(User).where(User.username == "sam"))
-        second = web_sessions.start(ctx, s, "staff", user_id=user.id)  # type: ignore[union-attr]
+        second = web_sessions.start(joined(ctx, s), "staff", user_id=user.id)  # type: ignore[union-attr]
     with other.session_transaction() as sess:
         sess["sid"] = second.token
     html = c.get("/admin/password").get_data(as_text=True)
@@ -500,8 +501,8 @@ def test_web_sessions_purge_forgets_old_rows(ctx: ServiceContext) -> None:
     staff(ctx)
     with ctx.reader() as s:
         uid = s.scalar(select(User.id).where(User.username == "sam"))
-    with ctx.transaction() as s:
-        started = web_sessions.start(ctx, s, "staff", user_id=uid)
+    with begin(ctx, ADMIN) as tx:
+        started = web_sessions.start(tx, "staff", user_id=uid)
     web_sessions.end(ctx, started.token)
     ctx.clock.advance(days=31)
     assert web_sessions.purge(ctx) >= 1

@@ -156,7 +156,7 @@ def _publish_issuer(ctx: ServiceContext, actor: Actor, name: str, *, all_shards:
     now = ctx.clock.now()
     next_update = now + dt.timedelta(hours=ctx.settings.crl_validity_hours)
     read = _read(ctx, actor, name, now, all_shards=all_shards)
-    first = _reserve_numbers(ctx, read.auth.id, 2 + len(read.shards))
+    first = _reserve_numbers(ctx, actor, read.auth.id, 2 + len(read.shards))
     plans = _sign(ctx, name, read, first, now, next_update)
     results = [_write(ctx, name, plan, now, next_update) for plan in plans]
     _record(ctx, actor, name, read, results, now, next_update)
@@ -324,13 +324,13 @@ def _load_authority(tx: Tx, name: str) -> authorities.LoadedAuthority:
     )
 
 
-def _reserve_numbers(ctx: ServiceContext, issuer_id: int, count: int) -> int:
+def _reserve_numbers(ctx: ServiceContext, actor: Actor, issuer_id: int, count: int) -> int:
     """Reserve ``count`` consecutive CRL numbers atomically; returns the first. The row update
     serialises concurrent publishers, so no number is ever handed out twice."""
     for _attempt in range(3):
         try:
-            with ctx.transaction() as session:
-                conn = session.connection()
+            with begin(ctx, actor) as tx:
+                conn = tx.conn
                 last = conn.execute(
                     update(CrlCounter)
                     .where(CrlCounter.issuer_id == issuer_id)

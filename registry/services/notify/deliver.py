@@ -10,12 +10,12 @@ import datetime as dt
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
-from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ...db.models import Enterprise, Notification, NotificationDigest
+from ...db.session import rowcount
 from ..context import Actor, ServiceContext
 from ..core.tx import begin
 from .compose import copies, fold, message
@@ -23,11 +23,6 @@ from .job import JOB, RunReport, fence, zone
 from .mailer import Rejected, ServerUnavailable, SmtpMailer, TemporaryFailure
 
 __all__ = ["count_pending", "mark_undeliverable", "send_all"]
-
-
-def _rowcount(result: Any) -> int:
-    """How many rows an UPDATE changed."""
-    return int(result.rowcount or 0) if isinstance(result, CursorResult) else 0
 
 
 @dataclass
@@ -51,7 +46,7 @@ def usable(address: str) -> bool:
 
 def _give_up(session: Session, enterprise_id: int, digest: NotificationDigest | None, why: str) -> int:
     """Mark the enterprise's pending notices (and its digest) undeliverable; returns how many."""
-    n = _rowcount(
+    n = rowcount(
         session.execute(
             update(Notification)
             .where(Notification.enterprise_id == enterprise_id, Notification.state == "pending")
@@ -227,7 +222,7 @@ def mark_undeliverable(ctx: ServiceContext, holder: str | None) -> int:
         s = tx.session
         fence(tx, holder)
         none = select(Enterprise.id).where(Enterprise.contact_email == "")
-        n = _rowcount(
+        n = rowcount(
             s.execute(
                 update(Notification)
                 .where(Notification.state == "pending", Notification.enterprise_id.in_(none))
