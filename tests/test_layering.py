@@ -523,3 +523,14 @@ def test_one_planted_violation_per_rule_in_a_copy_of_the_real_tree(tree: Tree, t
     assert len(expected) >= len(PLANTS) - 1
     for rule_name, where in expected.items():
         assert any(f.startswith(where) and f.endswith(f"[{rule_name}]") for f in found), (where, found)
+
+
+def test_no_module_of_the_package_is_over_650_lines() -> None:
+    """One idea per module (issue 12): a module that grows past 650 lines is split along its seams."""
+    root = Path(__file__).resolve().parents[1] / "registry"
+    long = {
+        str(p.relative_to(root)): n
+        for p in root.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 650
+    }
+    assert long == {}

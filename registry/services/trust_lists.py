@@ -37,18 +37,29 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from ..db.models import Authority, Certificate, ListSigningKey, Peer, PeerKey, RevocationEvent, TrustListVersion
+from ..db.models import Authority, Certificate, RevocationEvent
+from ..db.trust_models import ListSigningKey, Peer, PeerKey, TrustListVersion
 from ..domain import trust_list as tl
 from ..domain.errors import Conflict, M, NotFound
 from ..domain.roles import Permission, permissions_of, require
 from ..domain.seal_types import SealType
 from ..pki import jws
-from ..pki.keys import Algorithm, PrivateKey, decrypt_private_key, encrypt_private_key
+from ..pki.keys import Algorithm
 from .context import Actor, ServiceContext
 from .core import leases
 from .core.authorities import crl_url, delta_crl_url
 from .core.tx import Tx, begin, reading
 from .crls.files import publish_lock
+from .trust_list_keys import (
+    KeyInfo,
+    announce_next_keys,
+    ensure_keys,
+    ensure_signing_keys,
+    fingerprints,
+    roll_over,
+    signing_keys,
+)
+from .trust_list_keys import signers as signers_of
 
 __all__ = [
     "LEASE",
@@ -76,7 +87,6 @@ __all__ = [
 LEASE = "trust-list"
 LEASE_TTL = dt.timedelta(seconds=60)
 PEERS_FORMAT = "cn-seal-peer-list/1"
-_ALGS = {jws.ES256: Algorithm.ECDSA, jws.SM2_SM3: Algorithm.SM2}
 _ROLE = {"root": tl.ServiceRole.ROOT, "issuing": tl.ServiceRole.ISSUING_CA, "seal-maker": tl.ServiceRole.SEAL_MAKER}
 _SERVICE_ALG = {Algorithm.SM2: "SM2", Algorithm.ECDSA: "P-256"}
 
@@ -90,19 +100,6 @@ NO_SUCH_VERSION = M("trust_list.no_version", "there is no trust list number {seq
 
 class BeingPublished(leases.LeaseHeld):
     """Another process is publishing the trust list right now."""
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    alg: str
-    kid: str
-    status: str
-    not_before: dt.datetime | None
-    created_at: dt.datetime
-
-    @property
-    def fingerprint(self) -> str:
-        return self.kid.removeprefix("sha256:")
 
 
 @dataclass(frozen=True)
@@ -134,148 +131,6 @@ def _published(row: TrustListVersion) -> PublishedList:
         row.jws,
         row.peers_jws,
     )
-
-
-def _key_info(row: ListSigningKey) -> KeyInfo:
-    return KeyInfo(row.alg, row.kid, row.status, row.not_before, row.created_at)
-
-
-# -- list-signing keys -------------------------------------------------------------------------
-
-
-def _ensure_keys(tx: Tx) -> list[KeyInfo]:
-    """Make a current key of each algorithm that has none (in ``tx``, audited); returns the new ones."""
-    keyring = tx.ctx.require_keyring()
-    made = []
-    have = set(
-        tx.session.scalars(select(ListSigningKey.alg).where(ListSigningKey.status == tl.KeyStatus.CURRENT.value))
-    )
-    for alg, algorithm in _ALGS.items():
-        if alg in have:
-            continue
-        key = PrivateKey.generate(algorithm)
-        row = ListSigningKey(
-            alg=alg,
-            kid=jws.kid_for(key.public_key),
-            spki_der=key.public_key.spki(),
-            key_blob=encrypt_private_key(key, keyring.keys[keyring.current], keyring.current),
-            key_kek_id=keyring.current,
-            status=tl.KeyStatus.CURRENT.value,
-            not_before=None,
-            created_at=tx.now,
-            changed_at=tx.now,
-        )
-        tx.session.add(row)
-        tx.session.flush()
-        tx.audit("trust_list.key_created", "trust-list", alg, algorithm=alg, kid=row.kid)
-        made.append(_key_info(row))
-    return made
-
-
-def ensure_signing_keys(ctx: ServiceContext, actor: Actor) -> list[KeyInfo]:
-    """``registry init``: the two list-signing keys, made if missing (idempotent); the new ones."""
-    require(actor.name, actor.roles, Permission.TRUST_LIST_PUBLISH)
-    with begin(ctx, actor) as tx:
-        return _ensure_keys(tx)
-
-
-_NEXT_EXISTS = M(
-    "trust_list.next_exists",
-    "a next {alg} key is announced already (from {not_before}): roll over to it first",
-    "已预告下一把 {alg} 密钥（自 {not_before} 起）：请先完成轮换",
-)
-_NOTHING_TO_ROLL = M(
-    "trust_list.nothing_to_roll",
-    "no announced key is due: announce the next keys first (registry trust-list announce-keys), "
-    "and roll over once their not_before has passed",
-    "没有到期的预告密钥：请先预告下一把密钥（registry trust-list announce-keys），待其 not_before 到达后再轮换",
-)
-
-
-def announce_next_keys(ctx: ServiceContext, actor: Actor, *, not_before: dt.datetime | None = None) -> list[KeyInfo]:
-    """A planned rollover, step 1: a new key of each algorithm, listed as ``next`` from
-    ``not_before`` (default now) by the lists still signed with the current keys. A peer accepts
-    the new key later only because a list it verified announced it."""
-    require(actor.name, actor.roles, Permission.TRUST_LIST_PUBLISH)
-    keyring = ctx.require_keyring()
-    made = []
-    with begin(ctx, actor) as tx:
-        when = (not_before or tx.now).replace(microsecond=0)
-        for alg, algorithm in _ALGS.items():
-            pending = tx.session.scalar(
-                select(ListSigningKey).where(
-                    ListSigningKey.alg == alg, ListSigningKey.status == tl.KeyStatus.NEXT.value
-                )
-            )
-            if pending is not None:
-                raise Conflict(
-                    _NEXT_EXISTS, alg=alg, not_before=tl.format_time(pending.not_before or pending.created_at)
-                )
-            key = PrivateKey.generate(algorithm)
-            row = ListSigningKey(
-                alg=alg,
-                kid=jws.kid_for(key.public_key),
-                spki_der=key.public_key.spki(),
-                key_blob=encrypt_private_key(key, keyring.keys[keyring.current], keyring.current),
-                key_kek_id=keyring.current,
-                status=tl.KeyStatus.NEXT.value,
-                not_before=when,
-                created_at=tx.now,
-                changed_at=tx.now,
-            )
-            tx.session.add(row)
-            tx.session.flush()
-            tx.audit("trust_list.key_announced", "trust-list", alg, algorithm=alg, kid=row.kid, at=when.isoformat())
-            made.append(_key_info(row))
-    return made
-
-
-def roll_over(ctx: ServiceContext, actor: Actor) -> list[KeyInfo]:
-    """A planned rollover, step 2: each announced key whose ``not_before`` has passed becomes
-    current, the key it replaces retired (still listed, never signing again). Returns the new
-    current keys; the next list is signed with them only."""
-    require(actor.name, actor.roles, Permission.TRUST_LIST_PUBLISH)
-    out = []
-    with begin(ctx, actor) as tx:
-        due_keys = tx.session.scalars(
-            select(ListSigningKey).where(ListSigningKey.status == tl.KeyStatus.NEXT.value).order_by(ListSigningKey.alg)
-        ).all()
-        due_keys = [k for k in due_keys if k.not_before is None or k.not_before <= tx.now]
-        if not due_keys:
-            raise Conflict(_NOTHING_TO_ROLL)
-        for new in due_keys:
-            for old in tx.session.scalars(
-                select(ListSigningKey).where(
-                    ListSigningKey.alg == new.alg, ListSigningKey.status == tl.KeyStatus.CURRENT.value
-                )
-            ):
-                old.status, old.changed_at = tl.KeyStatus.RETIRED.value, tx.now
-                tx.audit("trust_list.key_retired", "trust-list", new.alg, algorithm=new.alg, kid=old.kid)
-            new.status, new.changed_at = tl.KeyStatus.CURRENT.value, tx.now
-            tx.audit("trust_list.key_rolled_over", "trust-list", new.alg, algorithm=new.alg, kid=new.kid)
-            out.append(_key_info(new))
-    return out
-
-
-def signing_keys(ctx: ServiceContext) -> list[KeyInfo]:
-    """Every list-signing key, current ones first (the list names them all)."""
-    order = {s.value: i for i, s in enumerate(tl.KeyStatus)}
-    with ctx.reader() as s:
-        rows = s.scalars(select(ListSigningKey).order_by(ListSigningKey.id)).all()
-        return sorted((_key_info(r) for r in rows), key=lambda k: (order.get(k.status, 9), k.alg != jws.ES256))
-
-
-def fingerprints(ctx: ServiceContext) -> list[tuple[str, str]]:
-    """``(alg, 64 lowercase hex)`` of each current list-signing key: what another region pins."""
-    return [(k.alg, k.fingerprint) for k in signing_keys(ctx) if k.status == tl.KeyStatus.CURRENT.value]
-
-
-def _signers(tx: Tx) -> list[PrivateKey]:
-    keyring = tx.ctx.require_keyring()
-    rows = tx.session.scalars(
-        select(ListSigningKey).where(ListSigningKey.status == tl.KeyStatus.CURRENT.value).order_by(ListSigningKey.alg)
-    ).all()
-    return [decrypt_private_key(r.key_blob, keyring.keys) for r in rows]
 
 
 # -- the list ----------------------------------------------------------------------------------
@@ -500,7 +355,7 @@ def publish(ctx: ServiceContext, actor: Actor, *, reason: str = "requested") -> 
 def _publish(ctx: ServiceContext, actor: Actor, reason: str) -> PublishedList:
     """Number, sign and record the next list (one transaction, under the caller's lease)."""
     with begin(ctx, actor) as tx:
-        _ensure_keys(tx)
+        ensure_keys(tx)
         last = _newest(tx)
         previous = _published(last) if last is not None else None
         sequence = (last.sequence if last is not None else 0) + 1
@@ -517,7 +372,7 @@ def _publish(ctx: ServiceContext, actor: Actor, reason: str) -> PublishedList:
                 issued_at=tl.format_time(previous.issued_at),
             )
         payload = tl.to_json(trust_list)
-        signers = _signers(tx)
+        signers = signers_of(tx)
         entries = _peer_entries(tx)
         row = TrustListVersion(
             sequence=sequence,

@@ -29,16 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, text
 
-from ..db.models import Peer, PeerList
-from ..domain import trust_list as tl
 from ..domain.errors import M, ValidationError
 from ..pki import crl, der, ofd, ses
 from ..pki import verify as pv
 from ..pki.x509 import Certificate, CertificateError
 from .context import ServiceContext
 from .peers import lists as peer_lists
+from .verify_peers import Listing, add_peers, peer_vouch
 
 __all__ = ["verify_file", "TrustStore", "trust_store", "VerifyLimits"]
 
@@ -54,32 +53,6 @@ class _ForeignCrl:
     name: str
 
 
-@dataclass(frozen=True)
-class _Listing:
-    """One certificate a peer's list in force names: the peer, the service, and the list."""
-
-    peer: str
-    area_code: str
-    name_zh: str
-    state: str  # active | suspended | withdrawn
-    state_since: dt.datetime
-    state_reason: str | None
-    service: tl.Service
-    sequence: int
-    issued_at: dt.datetime
-    next_update: dt.datetime
-    fetched_at: dt.datetime
-    sha256: str
-
-    def list_json(self) -> dict[str, Any]:
-        return {
-            "sequence": self.sequence,
-            "issued_at": tl.format_time(self.issued_at),
-            "fetched_at": tl.format_time(self.fetched_at.replace(microsecond=0)),
-            "sha256": self.sha256,
-        }
-
-
 @dataclass
 class TrustStore:
     """What the verifier trusts, loaded once per process (refreshed every 30 s)."""
@@ -89,7 +62,7 @@ class TrustStore:
     ours: dict[bytes, int] = field(default_factory=dict)  # our CA cert DER → authority id
     our_makers: set[bytes] = field(default_factory=set)  # our seal-maker cert DERs
     crls: list[_ForeignCrl] = field(default_factory=list)
-    peer_listed: dict[bytes, _Listing] = field(default_factory=dict)  # a peer's CA or maker cert DER → its listing
+    peer_listed: dict[bytes, Listing] = field(default_factory=dict)  # a peer's CA or maker cert DER → its listing
     problems: list[str] = field(default_factory=list)  # unreadable trust files
     built: float = 0.0
     _subjects: dict[object, list[Certificate]] | None = field(default=None, repr=False, compare=False)
@@ -138,7 +111,7 @@ def _build_store(ctx: ServiceContext) -> TrustStore:
                     target[cert.der] = cert
             except (CertificateError, der.DERError, OSError, ValueError) as exc:
                 store.problems.append(f"{path}: {exc}")
-    _add_peers(ctx, store)
+    add_peers(ctx, store.peer_listed, store.ours, store.anchors, store.intermediates, store.problems)
     for path in _files(base / "crls", _CRL_SUFFIXES):
         try:
             parsed = crl.parse_crl(path.read_bytes())
@@ -146,46 +119,6 @@ def _build_store(ctx: ServiceContext) -> TrustStore:
         except (crl.CrlError, OSError, ValueError) as exc:
             store.problems.append(f"{path}: {exc}")
     return store
-
-
-def _add_peers(ctx: ServiceContext, store: TrustStore) -> None:
-    """Every certificate the lists in force of our peers name (active, suspended or withdrawn:
-    :meth:`_Trust.vouch` decides what each may vouch for): roots as anchors, the others as
-    intermediates, each with its listing. Trust is not transitive: peers' peers are not read."""
-    with ctx.reader() as session:
-        rows = session.execute(
-            select(Peer, PeerList)
-            .join(PeerList, (PeerList.peer_id == Peer.id) & (PeerList.sequence == Peer.list_sequence))
-            .where(Peer.state.in_(("active", "suspended", "withdrawn")))
-        ).all()
-        for peer, held in rows:
-            try:
-                signed = peer_lists.read_list(held.jws)
-            except peer_lists.ListProblem as exc:
-                store.problems.append(f"peer {peer.name}: stored list {held.sequence}: {exc}")
-                continue
-            sch = signed.trust_list.scheme
-            for svc in signed.trust_list.services:
-                listing = _Listing(
-                    peer.name,
-                    peer.area_code,
-                    sch.operator.name_zh,
-                    peer.state,
-                    peer.state_since,
-                    peer.state_reason,
-                    svc,
-                    held.sequence,
-                    held.issued_at,
-                    held.next_update,
-                    held.fetched_at,
-                    held.sha256,
-                )
-                cert = svc.certificate
-                if cert.der in store.ours:
-                    continue  # a peer listing our own certificate changes nothing
-                store.peer_listed[cert.der] = listing
-                target = store.anchors if svc.role is tl.ServiceRole.ROOT else store.intermediates
-                target[cert.der] = cert
 
 
 _store_lock = threading.Lock()
@@ -320,7 +253,7 @@ class _Trust:
             return self._peer_status(cert, issuer, listing)
         return self._crl_status(cert, issuer)
 
-    def _peer_status(self, cert: Certificate, issuer: Certificate, listing: _Listing) -> pv.Status:
+    def _peer_status(self, cert: Certificate, issuer: Certificate, listing: Listing) -> pv.Status:
         """From the peer's CRLs as the refresher stored them (only the URLs its list names, only
         signed by the listed CA): revoked or held if an entry says so, good if a CRL of that CA is
         held, unknown if none is yet. Freshness is judged against the signing time in :meth:`vouch`."""
@@ -357,7 +290,7 @@ class _Trust:
         listing = self.store.peer_listed.get(anchor.der)
         if listing is None:
             return pv.Vouch({"basis": "directory", "anchor": str(anchor.subject)})
-        return _peer_vouch(self, path, role, seal, at, listing)
+        return peer_vouch(self.store.peer_listed, self._peer_crl, self.now, path, role, seal, at, listing)
 
     def _crl_status(self, cert: Certificate, issuer: Certificate) -> pv.Status:
         best: _ForeignCrl | None = None
@@ -577,139 +510,3 @@ def verify_file(
         return report
     except (pv.InputError, ofd.OfdError) as exc:
         raise ValidationError.carrying(exc) from None
-
-
-def _peer_vouch(
-    trust: _Trust, path: Sequence[Certificate], role: str, seal: object | None, at: dt.datetime, listing: _Listing
-) -> pv.Vouch:
-    """A peer's root anchors ``path``: every certificate on it must be one that same peer lists
-    (§2.1: an undisclosed intermediate is indeterminate), granted at ``at``; a maker must be
-    listed by it as a seal maker whose scope covers the seal (esID area code, seal type); the
-    peer must be admitted now, its list and the CRLs that speak for the path fresh, and a CRL
-    must not be older than ``at``."""
-    failures: list[pv.Msg] = []
-    undecided: list[pv.Msg] = []
-    who = f"{listing.name_zh}（{listing.area_code}）"
-    who_en = f"peer {listing.peer} ({listing.area_code})"
-    listings = [trust.store.peer_listed.get(c.der) for c in path]
-    service = listings[0] if role == "seal" else next((x for x in listings[1:] if x is not None), None)
-    named = service if service is not None else listing
-    entry: dict[str, Any] = {
-        "authority": listing.area_code,
-        "name_zh": listing.name_zh,
-        "basis": "peer",
-        "service": named.service.id,
-        "list": listing.list_json(),
-    }
-    if listing.state != "active":
-        since = _iso_z(listing.state_since)
-        word = ("暂停", "suspended") if listing.state == "suspended" else ("撤销", "withdrawn")
-        undecided.append(
-            (
-                f"本机构已于 {since} {word[0]}对{who}的认可：{listing.state_reason or ''}",
-                f"{who_en} was {word[1]} here at {since}: {listing.state_reason or ''}",
-            )
-        )
-    if trust.now >= listing.next_update:
-        undecided.append(
-            (
-                f"{who}的信任列表第 {listing.sequence} 版已于 {_iso_z(listing.next_update)} 过期",
-                f"the trust list #{listing.sequence} of {who_en} expired at {_iso_z(listing.next_update)}",
-            )
-        )
-    for cert, found in zip(path[1:] if role == "seal" else path[1:], listings[1:], strict=False):
-        if found is None or found.peer != listing.peer:
-            undecided.append(
-                (
-                    f"证书“{cert.subject}”未在{who}的信任列表中披露",
-                    f"the certificate '{cert.subject}' is not disclosed in the list of {who_en}",
-                )
-            )
-    considered = [x for x in listings if x is not None and x.peer == listing.peer]
-    for x in considered:
-        status_at = _service_status_at(x.service, at)
-        if status_at is not tl.ServiceStatus.GRANTED:
-            failures.append(
-                (
-                    f"{who}列表中的服务 {x.service.id} 在 {_iso_z(at)} 的状态为 {status_at.value if status_at else '未认可'}",
-                    f"the service {x.service.id} of {who_en} was "
-                    f"{status_at.value if status_at else 'not granted'} at {_iso_z(at)}",
-                )
-            )
-    if role == "seal":
-        maker = listings[0]
-        es_id = str(getattr(seal, "es_id", ""))
-        if maker is None or maker.peer != listing.peer or maker.service.role is not tl.ServiceRole.SEAL_MAKER:
-            failures.append(
-                (
-                    f"制章者证书未被{who}列为制章者",
-                    f"the seal maker certificate is not listed as a seal maker by {who_en}",
-                )
-            )
-        else:
-            c = maker.service.constraints
-            prefix = c.es_id_prefix if c is not None else None
-            if prefix and not es_id.startswith(prefix):
-                failures.append(
-                    (
-                        f"超出认可范围：印章编码 {es_id} 不属于{who}（{prefix}）",
-                        f"out of scope: the esID {es_id} is not {who_en}'s ({prefix}…)",
-                    )
-                )
-            prop = getattr(seal, "property", None)
-            code = f"{getattr(prop, 'type', 0):02d}"
-            if c is not None and c.seal_types is not None and code not in c.seal_types:
-                failures.append(
-                    (
-                        f"超出认可范围：{who}的制章者不制作类型 {code} 的印章",
-                        f"out of scope: the seal maker of {who_en} does not make seals of type {code}",
-                    )
-                )
-    revocation = None
-    for child, issuer in zip(path, path[1:], strict=False):
-        issuer_listing = trust.store.peer_listed.get(issuer.der)
-        if issuer_listing is None or issuer_listing.peer != listing.peer:
-            continue
-        held = trust._peer_crl.get(issuer_listing.service.sha256)
-        if held is None:
-            continue  # the status check already says "no CRL yet"
-        url, number, this_update, next_update = held
-        if revocation is None or child is path[0]:
-            revocation = {
-                "source": f"CRL {url} #{number}",
-                "this_update": _iso_z(this_update) if this_update else None,
-                "next_update": _iso_z(next_update) if next_update else None,
-            }
-        if next_update is not None and trust.now > next_update:
-            undecided.append(
-                (
-                    f"{who}的 CRL {url} 已过下次更新时间 {_iso_z(next_update)}，请稍后再试",
-                    f"the CRL {url} of {who_en} is past its nextUpdate {_iso_z(next_update)}: try later",
-                )
-            )
-        elif this_update is not None and this_update < at:
-            undecided.append(
-                (
-                    f"{who}的 CRL {url} 签发于 {_iso_z(this_update)}，早于 {_iso_z(at)}，不能说明当时的状态",
-                    f"the CRL {url} of {who_en} was issued at {_iso_z(this_update)}, before {_iso_z(at)}: "
-                    "it cannot speak for that time",
-                )
-            )
-    if revocation is not None:
-        entry["revocation"] = revocation
-    return pv.Vouch(entry, tuple(failures), tuple(undecided))
-
-
-def _service_status_at(service: tl.Service, at: dt.datetime) -> tl.ServiceStatus | None:
-    """The service's status at ``at`` from its history (its current status if it has none)."""
-    if not service.history:
-        return service.status if service.status_since <= at else None
-    status = None
-    for h in service.history:
-        if h.since <= at:
-            status = h.status
-    return status
-
-
-def _iso_z(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

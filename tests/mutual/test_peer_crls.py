@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from registry.db.models import Authority, PeerCrl, PeerRevocation
+from registry.db.models import Authority
+from registry.db.trust_models import PeerCrl, PeerRevocation
 from registry.pki import crl
 from registry.services import crl_publish, peers, revocation
 from registry.services.context import ServiceContext

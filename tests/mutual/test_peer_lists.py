@@ -10,7 +10,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from registry.db.models import AuditEvent, Peer, PeerKey, PeerList
+from registry.db.models import AuditEvent
+from registry.db.trust_models import Peer, PeerKey, PeerList
 from registry.domain.errors import Conflict, DomainError, InvalidTransition, PermissionDenied, ValidationError
 from registry.services import peers, trust_lists
 from registry.services.context import ServiceContext
@@ -303,7 +304,7 @@ def test_equivocation_suspends_the_peer(ctx: ServiceContext, beijing: Region) ->
 def _resigned(bj: Region, *, sequence: int) -> bytes:
     """Beijing's own keys signing a list numbered ``sequence`` with other content (a second
     policy URL): what an equivocating (or compromised) peer would serve."""
-    from registry.db.models import ListSigningKey
+    from registry.db.trust_models import ListSigningKey
     from registry.pki import jws
     from registry.pki.keys import decrypt_private_key
 

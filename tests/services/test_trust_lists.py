@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from registry.db.models import AuditEvent, Authority, ListSigningKey, TrustListVersion
+from registry.db.models import AuditEvent, Authority
+from registry.db.trust_models import ListSigningKey, TrustListVersion
 from registry.domain import trust_list as tl
 from registry.domain.errors import Conflict, PermissionDenied
 from registry.domain.roles import Role

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from registry.db.models import TrustListVersion
+from registry.db.trust_models import TrustListVersion
 from registry.domain.roles import Role
 from registry.services import trust_lists
 from registry.services.context import ServiceContext

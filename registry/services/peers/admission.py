@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ...db.models import Peer, PeerKey
+from ...db.trust_models import Peer, PeerKey
 from ...domain import trust_list as tl
 from ...domain.errors import Conflict, InvalidTransition, M, Message, NotFound, PermissionDenied, ValidationError
 from ...domain.roles import Permission, require

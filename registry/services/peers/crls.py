@@ -17,7 +17,7 @@ from operator import itemgetter
 from sqlalchemy import Table, bindparam, delete, select
 
 from ...db import bulk
-from ...db.models import Peer, PeerCrl, PeerRevocation
+from ...db.trust_models import Peer, PeerCrl, PeerRevocation
 from ...domain import trust_list as tl
 from ...domain.errors import M, Message
 from ...pki import crl

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ...db.models import Peer, PeerKey, PeerList
+from ...db.trust_models import Peer, PeerKey, PeerList
 from ...domain import trust_list as tl
 from ...domain.errors import M, Message
 from ...pki import jws

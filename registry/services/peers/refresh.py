@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ...db.models import Peer, PeerKey
+from ...db.trust_models import Peer, PeerKey
 from ...domain import trust_list as tl
 from ...domain.errors import InvalidTransition, M, Message
 from ...domain.roles import Permission, require

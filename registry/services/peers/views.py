@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ...db.models import Peer, PeerKey
+from ...db.trust_models import Peer, PeerKey
 from ...domain import trust_list as tl
 from ...domain.roles import Permission, permissions_of, require
 from ..context import Actor, ServiceContext
