@@ -13,6 +13,6 @@ fixture or a test needs to build, sign in or inspect comes from these modules, o
 ``pki``           the OpenSSL command line, the ASN.1 structure it sees, hypothesis settings
 ``portal``        the enterprise portal: e-licence sign-in, authorised persons, form posts
 ``portal_seals``  the portal's principals (legal representative, authorised person), CSRs, pictures
-``seals``         seals issued through the services
+``seals``         seals issued through the services (one request, one at a time or a batch), a file signed
 ``staff``         staff accounts and the staff portal's sign-in (password, TOTP, password change)
 """

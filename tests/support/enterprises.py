@@ -12,9 +12,9 @@ from werkzeug.test import TestResponse
 
 from registry.domain.roles import Role
 from registry.pki.uscc import orgcode_check_char, uscc_check_char
-from registry.services import licences, seals
+from registry.services import licences
 from registry.services.context import ServiceContext
-from tests.support.data import ADMIN, SHENZHEN_USCC
+from tests.support.data import ADMIN
 from tests.support.staff import page_csrf, sign_in, staff
 
 HEADER = "uscc,name,legal_representative,entity_type,address,registered_on,status\n"
@@ -36,17 +36,6 @@ def load(ctx: ServiceContext, names: list[str], start: int = 0) -> list[str]:
     report = licences.import_licences(ctx, ADMIN, csv.encode(), "test.csv")
     assert not report.errors, report.errors
     return codes
-
-
-def issue(ctx: ServiceContext, seal_type: str = "finance", uscc: str = SHENZHEN_USCC) -> str:
-    """A seal of the enterprise; its esID."""
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia", approver="rita"
-        ),
-    ).es_id
 
 
 def client_as(app: Flask, ctx: ServiceContext, name: str, *roles: Role, english: bool = True) -> FlaskClient:
