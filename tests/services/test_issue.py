@@ -19,6 +19,7 @@ from registry.services import authorities, seals
 from registry.services.context import Actor, ServiceContext
 from registry.services.core import issuance
 from tests.support.data import ADMIN, CANCELLED_USCC, NOW, OTHER_USCC, SHENZHEN_USCC, UNKNOWN_USCC
+from tests.support.seals import issue_request
 from tests.support.seals import issue_with as issue
 
 
@@ -292,22 +293,10 @@ def test_parallel_issuances_get_distinct_serials_and_esids(ctx: ServiceContext) 
 # -- batches --------------------------------------------------------------------------------------
 
 
-def _req(**kw) -> seals.IssueRequest:  # type: ignore[no-untyped-def]
-    args = dict(
-        uscc=SHENZHEN_USCC,
-        seal_type="finance",
-        key=seals.KeyMaterial(generate=True),
-        operator="olivia",
-        approver="rita",
-    )
-    args.update(kw)
-    return seals.IssueRequest(**args)
-
-
 def test_standard_set_of_four_is_issued_in_one_transaction(ctx: ServiceContext) -> None:
     from registry.domain.seal_types import STANDARD_SET
 
-    results = seals.issue_seals(ctx, ADMIN, [_req(seal_type=t.code) for t in STANDARD_SET])
+    results = seals.issue_seals(ctx, ADMIN, [issue_request(seal_type=t.code) for t in STANDARD_SET])
     assert len({r.es_id for r in results}) == 4
     with ctx.reader() as s:
         rows = s.scalars(select(Seal).order_by(Seal.id)).all()
@@ -322,15 +311,17 @@ def test_standard_set_of_four_is_issued_in_one_transaction(ctx: ServiceContext) 
 def test_one_bad_request_refuses_the_whole_batch_and_names_it(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
     before = fingerprint(ctx)
     with pytest.raises(Conflict, match="seal 3 of 3: the licence of 91440300000000000E is cancelled"):
-        seals.issue_seals(ctx, ADMIN, [_req(), _req(seal_type="official"), _req(uscc=CANCELLED_USCC)])
+        seals.issue_seals(
+            ctx, ADMIN, [issue_request(), issue_request(seal_type="official"), issue_request(uscc=CANCELLED_USCC)]
+        )
     with pytest.raises(ValidationError, match="seal 2 of 2: unknown seal type"):
-        seals.issue_seals(ctx, ADMIN, [_req(), _req(seal_type="nope")])
+        seals.issue_seals(ctx, ADMIN, [issue_request(), issue_request(seal_type="nope")])
     assert fingerprint(ctx) == before
 
 
 def test_batch_size_is_bounded(ctx: ServiceContext) -> None:
     with pytest.raises(ValidationError, match="at most 500"):
-        seals.issue_seals(ctx, ADMIN, [_req()] * 501)
+        seals.issue_seals(ctx, ADMIN, [issue_request()] * 501)
 
 
 # -- a licence that changes while seals are being signed -------------------------------------------

@@ -1,7 +1,7 @@
 """Seals issued through the services for the demo enterprise (or another), keys generated, and a
 file signed with one of them.
 
-Every helper starts from ``request()``: a finance seal of the demo enterprise (Shenzhen) on a
+Every helper starts from ``issue_request()``: a finance seal of the demo enterprise (Shenzhen) on a
 generated key, operator olivia, approver rita, issued by the test administrator.
 """
 
@@ -16,7 +16,7 @@ from registry.services.context import ServiceContext
 from tests.support.data import ADMIN, SHENZHEN_USCC
 
 
-def request(**fields: Any) -> seals.IssueRequest:
+def issue_request(**fields: Any) -> seals.IssueRequest:
     """The default issue request, with these fields of it instead of the defaults."""
     args: dict[str, Any] = dict(
         uscc=SHENZHEN_USCC,
@@ -30,8 +30,8 @@ def request(**fields: Any) -> seals.IssueRequest:
 
 
 def issue_with(ctx: ServiceContext, **fields: Any) -> seals.IssueResult:
-    """A seal issued on ``request(**fields)``."""
-    return seals.issue_seal(ctx, ADMIN, request(**fields))
+    """A seal issued on ``issue_request(**fields)``."""
+    return seals.issue_seal(ctx, ADMIN, issue_request(**fields))
 
 
 def issue(ctx: ServiceContext, seal_type: str = "finance", *, algorithm: str | None = None) -> seals.IssueResult:
@@ -51,8 +51,8 @@ def issue_with_algorithm(ctx: ServiceContext, alg: str, seal_type: str = "financ
 
 def issue_many(ctx: ServiceContext, seal_types: Iterable[str], **fields: Any) -> list[seals.IssueResult]:
     """Seals of these types in one batch (``seals.issue_seals``: one transaction), each on
-    ``request(seal_type=..., **fields)``."""
-    return seals.issue_seals(ctx, ADMIN, [request(seal_type=t, **fields) for t in seal_types])
+    ``issue_request(seal_type=..., **fields)``."""
+    return seals.issue_seals(ctx, ADMIN, [issue_request(seal_type=t, **fields) for t in seal_types])
 
 
 def sign(ctx: ServiceContext, r: seals.IssueResult, data: bytes, file_name: str) -> bytes:
