@@ -16,8 +16,7 @@ from registry.services import application_intake, applications
 from registry.services.context import ServiceContext
 from tests.support.applications import staff_actor
 from tests.support.data import OTHER_USCC, SHENZHEN_USCC
-from tests.support.portal import csr
-from tests.support.portal_seals import representative
+from tests.support.portal import csr, legal
 from tests.support.seals import issue_es_id
 
 from .support import expect, expect_console_error, shot
@@ -104,9 +103,7 @@ def test_the_application_page_shows_the_type_the_picture_and_the_progress(  # ty
     page, live_server: str, ctx: ServiceContext
 ) -> None:
     base = live_server
-    (app_id,) = application_intake.apply(
-        ctx, representative(ctx), [application_intake.ApplyItem("03", csr(SHENZHEN_USCC))]
-    )
+    (app_id,) = application_intake.apply(ctx, legal(ctx), [application_intake.ApplyItem("03", csr(SHENZHEN_USCC))])
     portal_sign_in(page, base, ctx, SHENZHEN_USCC)
     page.goto(f"{base}/portal/applications/{app_id}")
     expect(page.get_by_role("heading", level=1)).to_contain_text("03 发票专用章")

@@ -13,24 +13,19 @@ from registry.domain.esid import validate_esid
 from registry.domain.roles import Role
 from registry.domain.states import ApplicationState
 from registry.pki import ses, x509
-from registry.pki.csr import build_csr
 from registry.pki.keys import Algorithm, PrivateKey
 from registry.services import authorities, seals
 from registry.services.context import Actor, ServiceContext
 from registry.services.core import issuance
 from tests.support.data import ADMIN, CANCELLED_USCC, NOW, OTHER_USCC, SHENZHEN_USCC, UNKNOWN_USCC
+from tests.support.pki import csr_for
 from tests.support.seals import issue_request
 from tests.support.seals import issue_with as issue
 
 
-def csr_for(alg: Algorithm, uscc: str = SHENZHEN_USCC) -> tuple[PrivateKey, bytes]:
-    key = PrivateKey.generate(alg)
-    return key, build_csr(key, x509.Name.build(C="CN", CN="holder", organizationIdentifier=uscc)).encode()
-
-
 @pytest.mark.parametrize("alg", list(Algorithm))
 def test_issued_seal_binds_holder_certificate_and_verifies(ctx: ServiceContext, alg: Algorithm) -> None:
-    key, csr = csr_for(alg)
+    key, csr = csr_for(SHENZHEN_USCC, alg, common_name="holder")
     r = issue(ctx, key=seals.KeyMaterial(csr=csr), seal_type="contract")
     parsed = ses.parse_seal(r.seal_der)
     assert parsed.generation == "v4" and parsed.version == 4
@@ -166,7 +161,7 @@ def test_refused_issuance_names_the_problem_and_writes_nothing(ctx: ServiceConte
 
 
 def test_csr_naming_another_enterprise_is_refused(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
-    _key, csr = csr_for(Algorithm.SM2, uscc=OTHER_USCC)
+    _key, csr = csr_for(OTHER_USCC, common_name="holder")
     before = fingerprint(ctx)
     with pytest.raises(ValidationError, match=f"names USCC {OTHER_USCC}"):
         issue(ctx, key=seals.KeyMaterial(csr=csr))
@@ -176,7 +171,7 @@ def test_csr_naming_another_enterprise_is_refused(ctx: ServiceContext, fingerpri
 def test_csr_with_failed_proof_of_possession_is_refused(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
     from registry.pki import der
 
-    _key, csr = csr_for(Algorithm.SM2)
+    _key, csr = csr_for(SHENZHEN_USCC, common_name="holder")
     raw = bytearray(der.pem_to_der(csr))
     raw[-5] ^= 0x01  # inside the signature value
     before = fingerprint(ctx)
