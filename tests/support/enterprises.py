@@ -15,7 +15,8 @@ from registry.pki.uscc import orgcode_check_char, uscc_check_char
 from registry.services import licences
 from registry.services.context import ServiceContext
 from tests.support.data import ADMIN
-from tests.support.staff import page_csrf, sign_in, staff
+from tests.support.staff import client_as as staff_client_as
+from tests.support.staff import page_csrf
 
 HEADER = "uscc,name,legal_representative,entity_type,address,registered_on,status\n"
 
@@ -40,8 +41,7 @@ def load(ctx: ServiceContext, names: list[str], start: int = 0) -> list[str]:
 
 def client_as(app: Flask, ctx: ServiceContext, name: str, *roles: Role, english: bool = True) -> FlaskClient:
     """A signed-in client; in English, so the assertions do not depend on the Chinese catalog."""
-    client = app.test_client()
-    sign_in(client, ctx, name, staff(ctx, name, roles))
+    client = staff_client_as(app, ctx, name, *roles)
     if english:
         client.post("/admin/language/en", data={"csrf_token": page_csrf(client, "/admin/"), "next": "/admin/"})
     return client
