@@ -12,16 +12,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
-from registry.db.models import Enterprise
 from registry.domain.roles import Role
 from registry.pki import totp
 from registry.services import crl_publish, enterprise_people, revocation, seals
 from registry.services.context import ServiceContext
-from registry.services.portal_access import Principal
 from tests.support.applications import submit
 from tests.support.data import ADMIN, SHENZHEN_USCC
+from tests.support.portal import legal
+from tests.support.seals import issue_es_id
 
 from .support import expect, shot
 from .test_admin_browser import sign_in_first_time
@@ -32,33 +30,13 @@ DESKTOP = {"width": 1280, "height": 900}
 PERSON_PASSWORD = "a-much-longer-secret-42"
 
 
-def _issue(ctx: ServiceContext, seal_type: str) -> str:
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=SHENZHEN_USCC,
-            seal_type=seal_type,
-            key=seals.KeyMaterial(generate=True),
-            operator="olivia",
-            approver="rita",
-        ),
-    ).es_id
-
-
-def _legal(ctx: ServiceContext) -> Principal:
-    with ctx.reader() as s:
-        ent = s.scalars(select(Enterprise).where(Enterprise.uscc == SHENZHEN_USCC)).one()
-        return Principal(ent.id, ent.uscc, ent.name, ent.legal_representative)
-
-
 def _data(ctx: ServiceContext) -> dict[str, Any]:
     """A seal, a revoked seal, an open application, an authorised person holding the seal."""
-    seal = _issue(ctx, "finance")
-    revoked = _issue(ctx, "contract")
+    seal = issue_es_id(ctx, seal_type="finance")
+    revoked = issue_es_id(ctx, seal_type="contract")
     revocation.revoke_seal(ctx, ADMIN, revoked, "keyCompromise")
     app_id = submit(ctx)
-    boss = _legal(ctx)
+    boss = legal(ctx)
     pid, password = enterprise_people.create_person(ctx, boss, "li.lei", "李雷", "li.lei@example.cn")
     enterprise_people.grant(ctx, boss, pid, seal, "hold")
     crl_publish.publish(ctx, ADMIN)
@@ -268,7 +246,7 @@ def test_seal_picture_on_the_admin_seal_page_and_in_the_public_verify_result(  #
     page, live_server: str, ctx: ServiceContext, tmp_path: Path
 ) -> None:
     base = live_server
-    code = _issue(ctx, "contract")
+    code = issue_es_id(ctx, seal_type="contract")
     loaded = (
         "sel => { const i = document.querySelector(sel); "
         "return i && i.complete && i.naturalWidth > 100 && i.naturalHeight > 100; }"

@@ -12,12 +12,12 @@ from pathlib import Path
 from PIL import Image
 
 from registry.domain.roles import Role
-from registry.services import application_intake, applications, seals
+from registry.services import application_intake, applications
 from registry.services.context import ServiceContext
 from tests.support.applications import staff_actor
-from tests.support.data import ADMIN, OTHER_USCC, SHENZHEN_USCC
-from tests.support.portal import csr
-from tests.support.portal_seals import representative
+from tests.support.data import OTHER_USCC, SHENZHEN_USCC
+from tests.support.portal import csr, legal
+from tests.support.seals import issue_es_id
 
 from .support import expect, expect_console_error, shot
 from .test_admin_browser import sign_in_first_time, sign_out
@@ -103,9 +103,7 @@ def test_the_application_page_shows_the_type_the_picture_and_the_progress(  # ty
     page, live_server: str, ctx: ServiceContext
 ) -> None:
     base = live_server
-    (app_id,) = application_intake.apply(
-        ctx, representative(ctx), [application_intake.ApplyItem("03", csr(SHENZHEN_USCC))]
-    )
+    (app_id,) = application_intake.apply(ctx, legal(ctx), [application_intake.ApplyItem("03", csr(SHENZHEN_USCC))])
     portal_sign_in(page, base, ctx, SHENZHEN_USCC)
     page.goto(f"{base}/portal/applications/{app_id}")
     expect(page.get_by_role("heading", level=1)).to_contain_text("03 发票专用章")
@@ -183,17 +181,7 @@ def test_key_help_404_inside_the_portal_public_links_and_the_code_to_type(  # ty
     page.locator("#link-portal").click()
     expect(page.locator("#credential")).to_be_visible()
 
-    code = seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=SHENZHEN_USCC,
-            seal_type="finance",
-            key=seals.KeyMaterial(generate=True),
-            operator="olivia",
-            approver="rita",
-        ),
-    ).es_id
+    code = issue_es_id(ctx)
     portal_sign_in(page, base, ctx, SHENZHEN_USCC)
     # key-making help from the apply form: commands with our USCC, and the script to download
     page.goto(base + "/portal/apply")

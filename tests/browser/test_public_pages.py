@@ -5,32 +5,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from registry.pki.keys import PrivateKey
-from registry.services import crl_publish, revocation, seals, signing, status
+from registry.services import crl_publish, revocation, status
 from registry.services.context import ServiceContext
 from tests.support.data import ADMIN, SHENZHEN_USCC
+from tests.support.seals import issue, sign
 
 from .support import expect, expect_console_error, shot
 
 DOC = b"loan agreement 2026-77"
 
 
-def _issue(ctx: ServiceContext, seal_type: str = "contract") -> seals.IssueResult:
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=SHENZHEN_USCC,
-            seal_type=seal_type,
-            key=seals.KeyMaterial(generate=True),
-            operator="olivia",
-            approver="rita",
-        ),
-    )
-
-
 def test_home_lookup_opens_the_seal_status_page(page, live_server: str, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
-    r = _issue(ctx)
+    r = issue(ctx, "contract")
     enterprise = status.seal_status(ctx, r.es_id)["holder"]["enterprise"]
     page.goto(live_server + "/")
     expect(page).to_have_title(re.compile("电子印章登记系统"))
@@ -79,7 +65,7 @@ def test_verify_page_gives_the_verdict_of_an_uploaded_seal(
     ctx: ServiceContext,  # type: ignore[no-untyped-def]
     tmp_path: Path,
 ) -> None:
-    r = _issue(ctx)
+    r = issue(ctx, "contract")
     (tmp_path / "seal.esl").write_bytes(r.seal_der)
     page.goto(live_server + "/")
     page.get_by_role("link", name="验证 Verify").click()
@@ -103,17 +89,9 @@ def test_verify_page_checks_a_signature_against_its_document(
     ctx: ServiceContext,  # type: ignore[no-untyped-def]
     tmp_path: Path,
 ) -> None:
-    r = _issue(ctx)
+    r = issue(ctx, "contract")
     ctx.clock.advance(minutes=1)
-    assert r.private_key_pem
-    sig = signing.sign_file(
-        ctx,
-        seal=r.seal_der,
-        key=PrivateKey.from_pem(r.private_key_pem),
-        certificate=r.certificate_der,
-        data=DOC,
-        file_name="loan.txt",
-    ).signature
+    sig = sign(ctx, r, DOC, "loan.txt")
     (tmp_path / "loan.sig").write_bytes(sig)
     (tmp_path / "loan.txt").write_bytes(DOC)
     (tmp_path / "forged.txt").write_bytes(DOC + b"!")

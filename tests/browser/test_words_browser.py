@@ -12,10 +12,10 @@ from registry.domain.roles import Role
 from registry.services import elicence
 from registry.services.context import ServiceContext
 from tests.support.data import SHENZHEN_USCC
+from tests.support.seals import issue
 
 from .support import expect, expect_console_error, shot
 from .test_admin_browser import sign_in_first_time
-from .test_public_pages import _issue
 
 
 def test_the_verifier_refuses_garbage_in_chinese_and_english(page, live_server: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -32,7 +32,7 @@ def test_the_verifier_refuses_garbage_in_chinese_and_english(page, live_server: 
 def test_admin_pages_show_names_beijing_time_and_an_unchosen_reason(
     page, live_server: str, ctx: ServiceContext
 ) -> None:  # type: ignore[no-untyped-def]
-    r = _issue(ctx, "finance")
+    r = issue(ctx, "finance")
     sign_in_first_time(page, live_server, ctx, "rhea", Role.REVIEWER)
     page.goto(f"{live_server}/admin/seals/{r.es_id}")
     main = page.locator("main")

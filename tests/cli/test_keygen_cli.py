@@ -15,7 +15,7 @@ from registry.pki.keys import Algorithm, PrivateKey
 from registry.services import application_intake
 from registry.services.context import ServiceContext
 from tests.support.data import SHENZHEN_USCC
-from tests.support.portal_seals import representative
+from tests.support.portal import legal
 
 
 def keygen(*args: str) -> Result:
@@ -117,7 +117,7 @@ def test_no_key_is_left_behind_when_the_request_cannot_be_written(tmp_path: Path
 def test_the_portal_accepts_the_request_keygen_made(ctx: ServiceContext, tmp_path: Path, algorithm: str) -> None:
     key, csr, r = make(tmp_path, algorithm)
     assert r.exit_code == 0, r.output
-    ids = application_intake.apply(ctx, representative(ctx), [application_intake.ApplyItem("03", csr.read_bytes())])
+    ids = application_intake.apply(ctx, legal(ctx), [application_intake.ApplyItem("03", csr.read_bytes())])
     from registry.db.models import SealApplication
 
     with ctx.reader() as s:

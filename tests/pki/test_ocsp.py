@@ -19,9 +19,9 @@ from registry.pki import der, ocsp
 from registry.pki.crl import CrlReason
 from registry.pki.keys import Algorithm, PrivateKey
 from registry.pki.x509 import Name
+from tests.support.data import NOW
 from tests.support.pki import PROPERTY, ossl
 
-NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(hours=24)
 ISSUER_NAME = Name.build(C="CN", O="测试", CN="Issuing CA").der()
 KEYS = {alg: PrivateKey.generate(alg) for alg in Algorithm}

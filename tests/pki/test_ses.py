@@ -36,7 +36,7 @@ from registry.pki.ses import (
     verify_seal_signature,
     verify_signature_value,
 )
-from tests.support.data import VECTORS
+from tests.support.data import VECTORS, vector
 
 # The vectors live in ../shared beside the repository; in CI their absence fails the run (conftest).
 needs_vectors = pytest.mark.skipif(
@@ -51,10 +51,6 @@ PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
     "0000000d4944415478da63fcffff3f0300050001ff2a8f6b5a0000000049454e44ae426082"
 )
-
-
-def vector(name: str) -> bytes:
-    return (VECTORS / name).read_bytes()
 
 
 def ofd_member(ofd: str, member: str) -> bytes:

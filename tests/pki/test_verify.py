@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from registry.pki import _libcrypto, ofd, ses
 from registry.pki import verify as pv
 from registry.pki.keys import Algorithm, PrivateKey
-from tests.support.data import VECTORS
+from tests.support.data import VECTORS, vector
 
 NOW = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
 needs_vectors = pytest.mark.skipif(not (VECTORS / "UserV4.esl").exists(), reason="ofdrw vectors not present")
@@ -36,10 +36,6 @@ class NoTrust:
 
     def seal_record(self, seal):  # type: ignore[no-untyped-def]
         return None
-
-
-def vector(name: str) -> bytes:
-    return (VECTORS / name).read_bytes()
 
 
 def by_id(item: pv.SignatureReport) -> dict[str, pv.Check]:

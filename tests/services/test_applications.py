@@ -11,8 +11,9 @@ from registry.domain.roles import Role
 from registry.pki import ses
 from registry.services import applications, licences, seals
 from registry.services.context import Actor, ServiceContext
-from tests.support.applications import csr_for, staff_actor, submit
+from tests.support.applications import staff_actor, submit
 from tests.support.data import CANCELLED_USCC, SHENZHEN_USCC
+from tests.support.pki import csr_for
 
 
 def events(ctx: ServiceContext, app_id: int) -> list[str]:
@@ -107,7 +108,7 @@ def test_reject_with_reason_and_withdraw(ctx: ServiceContext) -> None:
 def test_submission_checks(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
     before = fingerprint(ctx)
     olivia = staff_actor(ctx, "olivia")
-    _k, other_csr = csr_for(CANCELLED_USCC)
+    _k, other_csr = csr_for(CANCELLED_USCC, common_name="测试")
     with pytest.raises(ValidationError, match="names USCC"):
         applications.submit(ctx, olivia, uscc=SHENZHEN_USCC, seal_type="finance", key=seals.KeyMaterial(csr=other_csr))
     with pytest.raises(Conflict, match="cancelled"):
@@ -118,7 +119,7 @@ def test_submission_checks(ctx: ServiceContext, fingerprint) -> None:  # type: i
             olivia,
             uscc=SHENZHEN_USCC,
             seal_type="finance",
-            key=seals.KeyMaterial(csr=csr_for(SHENZHEN_USCC)[1]),
+            key=seals.KeyMaterial(csr=csr_for(SHENZHEN_USCC, common_name="测试")[1]),
             picture_png=b"GIF89a....",
         )
     with pytest.raises(PermissionDenied):
@@ -127,7 +128,7 @@ def test_submission_checks(ctx: ServiceContext, fingerprint) -> None:  # type: i
             staff_actor(ctx, "rita"),
             uscc=SHENZHEN_USCC,
             seal_type="finance",
-            key=seals.KeyMaterial(csr=csr_for(SHENZHEN_USCC)[1]),
+            key=seals.KeyMaterial(csr=csr_for(SHENZHEN_USCC, common_name="测试")[1]),
         )
     assert fingerprint(ctx) == before
 

@@ -24,6 +24,7 @@ from registry.services.context import ServiceContext
 from registry.services.crls import publish as crl_publish
 from tests.support.cli import publisher_env
 from tests.support.data import ADMIN, NOW, SHENZHEN_USCC
+from tests.support.seals import issue_many
 from tests.support.seals import issue_with_algorithm as issue
 
 AT = NOW + dt.timedelta(hours=1)  # verification time: independent of the day the tests run
@@ -219,20 +220,7 @@ def test_suspend_lists_hold_then_resume_puts_remove_from_crl_on_the_next_delta(c
 
 
 def test_licence_cancellation_puts_all_four_seals_on_the_next_crls(ctx: ServiceContext) -> None:
-    results = seals.issue_seals(
-        ctx,
-        ADMIN,
-        [
-            seals.IssueRequest(
-                uscc=SHENZHEN_USCC,
-                seal_type=t.code,
-                key=seals.KeyMaterial(generate=True),
-                operator="olivia",
-                approver="rita",
-            )
-            for t in STANDARD_SET
-        ],
-    )
+    results = issue_many(ctx, [t.code for t in STANDARD_SET])
     before = publish(ctx)
     licences.set_licence_status(ctx, ADMIN, SHENZHEN_USCC, "cancelled")
     assert crl_publish.pending(ctx) == ["sm2-issuing"]
@@ -454,20 +442,7 @@ def test_full_crl_read_in_id_ranges_holds_every_entry_once(ctx: ServiceContext, 
     monkeypatch.setattr(crl_entries, "PARALLEL_MIN_ROWS", 1)
     monkeypatch.setattr(crl_entries, "PG_CHUNK_IDS", 1)
     monkeypatch.setattr(crl_entries, "SQLITE_CHUNK_IDS", 1)
-    results = seals.issue_seals(
-        ctx,
-        ADMIN,
-        [
-            seals.IssueRequest(
-                uscc=SHENZHEN_USCC,
-                seal_type=t,
-                key=seals.KeyMaterial(generate=True),
-                operator="olivia",
-                approver="rita",
-            )
-            for t in ("01", "02", "03", "04", "05", "99")
-        ],
-    )
+    results = issue_many(ctx, ["01", "02", "03", "04", "05", "99"])
     for r in results:
         revocation.revoke_seal(ctx, ADMIN, r.es_id, "keyCompromise")
     published = publish(ctx)

@@ -13,7 +13,8 @@ from registry.domain.roles import Role
 from registry.services import enterprise_records, licences, revocation
 from registry.services.context import Actor, ServiceContext
 from tests.support.data import ADMIN, CANCELLED_USCC, SHENZHEN_USCC, UNKNOWN_USCC
-from tests.support.enterprises import HEADER, issue, load, make_uscc
+from tests.support.enterprises import HEADER, load, make_uscc
+from tests.support.seals import issue_es_id as issue
 
 OPERATOR = Actor("olivia", roles=frozenset({Role.OPERATOR}))
 AUDITOR = Actor("aud", roles=frozenset({Role.AUDITOR}))
@@ -99,7 +100,7 @@ def test_detail_has_the_seals_applications_and_licence_history(ctx: ServiceConte
 
     es_id = issue(ctx)
     app_id = submit(ctx)
-    revocation.revoke_seal(ctx, ADMIN, issue(ctx, "contract"), "keyCompromise")
+    revocation.revoke_seal(ctx, ADMIN, issue(ctx, seal_type="contract"), "keyCompromise")
     licences.set_licence_status(ctx, ADMIN, SHENZHEN_USCC, "active", legal_representative="张三丰")
     d = enterprise_records.detail(ctx, AUDITOR, SHENZHEN_USCC.lower())
     assert d["enterprise"]["legal_representative"] == "张三丰"
@@ -119,7 +120,7 @@ def test_detail_of_an_unknown_or_mistyped_uscc(ctx: ServiceContext) -> None:
 
 
 def test_preview_lists_exactly_the_seals_the_change_revokes(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
-    live = [issue(ctx, t) for t in ("official", "finance", "contract")]
+    live = [issue(ctx, seal_type=t) for t in ("official", "finance", "contract")]
     revocation.revoke_seal(ctx, ADMIN, live.pop(0), "keyCompromise")  # already revoked: not listed
     revocation.suspend_seal(ctx, ADMIN, live[0])  # suspended: listed
     before = fingerprint(ctx)
@@ -135,7 +136,7 @@ def test_preview_lists_exactly_the_seals_the_change_revokes(ctx: ServiceContext,
 
 
 def test_rename_preview_marks_the_reissues_the_change_opens(ctx: ServiceContext) -> None:
-    live = [issue(ctx, t) for t in ("official", "finance")]
+    live = [issue(ctx, seal_type=t) for t in ("official", "finance")]
     preview = licences.preview_status_change(
         ctx, OPERATOR, SHENZHEN_USCC, "active", name="深圳市前海新名称科技有限公司"
     )
@@ -157,7 +158,7 @@ def test_a_change_refuses_when_the_seals_differ_from_the_preview(ctx: ServiceCon
     first = issue(ctx)
     shown = [s.es_id for s in licences.preview_status_change(ctx, OPERATOR, SHENZHEN_USCC, "revoked").seals]
     assert shown == [first]
-    later = issue(ctx, "contract")  # issued between the preview and the confirmation
+    later = issue(ctx, seal_type="contract")  # issued between the preview and the confirmation
     before = fingerprint(ctx)
     with pytest.raises(revocation.SealsChanged) as exc:
         licences.set_licence_status(ctx, OPERATOR, SHENZHEN_USCC, "revoked", expect_seals=shown)

@@ -13,23 +13,19 @@ from registry.domain.esid import validate_esid
 from registry.domain.roles import Role
 from registry.domain.states import ApplicationState
 from registry.pki import ses, x509
-from registry.pki.csr import build_csr
 from registry.pki.keys import Algorithm, PrivateKey
 from registry.services import authorities, seals
 from registry.services.context import Actor, ServiceContext
 from registry.services.core import issuance
 from tests.support.data import ADMIN, CANCELLED_USCC, NOW, OTHER_USCC, SHENZHEN_USCC, UNKNOWN_USCC
+from tests.support.pki import csr_for
+from tests.support.seals import issue_request
 from tests.support.seals import issue_with as issue
-
-
-def csr_for(alg: Algorithm, uscc: str = SHENZHEN_USCC) -> tuple[PrivateKey, bytes]:
-    key = PrivateKey.generate(alg)
-    return key, build_csr(key, x509.Name.build(C="CN", CN="holder", organizationIdentifier=uscc)).encode()
 
 
 @pytest.mark.parametrize("alg", list(Algorithm))
 def test_issued_seal_binds_holder_certificate_and_verifies(ctx: ServiceContext, alg: Algorithm) -> None:
-    key, csr = csr_for(alg)
+    key, csr = csr_for(SHENZHEN_USCC, alg, common_name="holder")
     r = issue(ctx, key=seals.KeyMaterial(csr=csr), seal_type="contract")
     parsed = ses.parse_seal(r.seal_der)
     assert parsed.generation == "v4" and parsed.version == 4
@@ -165,7 +161,7 @@ def test_refused_issuance_names_the_problem_and_writes_nothing(ctx: ServiceConte
 
 
 def test_csr_naming_another_enterprise_is_refused(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
-    _key, csr = csr_for(Algorithm.SM2, uscc=OTHER_USCC)
+    _key, csr = csr_for(OTHER_USCC, common_name="holder")
     before = fingerprint(ctx)
     with pytest.raises(ValidationError, match=f"names USCC {OTHER_USCC}"):
         issue(ctx, key=seals.KeyMaterial(csr=csr))
@@ -175,7 +171,7 @@ def test_csr_naming_another_enterprise_is_refused(ctx: ServiceContext, fingerpri
 def test_csr_with_failed_proof_of_possession_is_refused(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
     from registry.pki import der
 
-    _key, csr = csr_for(Algorithm.SM2)
+    _key, csr = csr_for(SHENZHEN_USCC, common_name="holder")
     raw = bytearray(der.pem_to_der(csr))
     raw[-5] ^= 0x01  # inside the signature value
     before = fingerprint(ctx)
@@ -292,22 +288,10 @@ def test_parallel_issuances_get_distinct_serials_and_esids(ctx: ServiceContext) 
 # -- batches --------------------------------------------------------------------------------------
 
 
-def _req(**kw) -> seals.IssueRequest:  # type: ignore[no-untyped-def]
-    args = dict(
-        uscc=SHENZHEN_USCC,
-        seal_type="finance",
-        key=seals.KeyMaterial(generate=True),
-        operator="olivia",
-        approver="rita",
-    )
-    args.update(kw)
-    return seals.IssueRequest(**args)
-
-
 def test_standard_set_of_four_is_issued_in_one_transaction(ctx: ServiceContext) -> None:
     from registry.domain.seal_types import STANDARD_SET
 
-    results = seals.issue_seals(ctx, ADMIN, [_req(seal_type=t.code) for t in STANDARD_SET])
+    results = seals.issue_seals(ctx, ADMIN, [issue_request(seal_type=t.code) for t in STANDARD_SET])
     assert len({r.es_id for r in results}) == 4
     with ctx.reader() as s:
         rows = s.scalars(select(Seal).order_by(Seal.id)).all()
@@ -322,15 +306,17 @@ def test_standard_set_of_four_is_issued_in_one_transaction(ctx: ServiceContext) 
 def test_one_bad_request_refuses_the_whole_batch_and_names_it(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
     before = fingerprint(ctx)
     with pytest.raises(Conflict, match="seal 3 of 3: the licence of 91440300000000000E is cancelled"):
-        seals.issue_seals(ctx, ADMIN, [_req(), _req(seal_type="official"), _req(uscc=CANCELLED_USCC)])
+        seals.issue_seals(
+            ctx, ADMIN, [issue_request(), issue_request(seal_type="official"), issue_request(uscc=CANCELLED_USCC)]
+        )
     with pytest.raises(ValidationError, match="seal 2 of 2: unknown seal type"):
-        seals.issue_seals(ctx, ADMIN, [_req(), _req(seal_type="nope")])
+        seals.issue_seals(ctx, ADMIN, [issue_request(), issue_request(seal_type="nope")])
     assert fingerprint(ctx) == before
 
 
 def test_batch_size_is_bounded(ctx: ServiceContext) -> None:
     with pytest.raises(ValidationError, match="at most 500"):
-        seals.issue_seals(ctx, ADMIN, [_req()] * 501)
+        seals.issue_seals(ctx, ADMIN, [issue_request()] * 501)
 
 
 # -- a licence that changes while seals are being signed -------------------------------------------

@@ -26,6 +26,7 @@ from tests.support.applications import staff_actor, submit
 from tests.support.data import ADMIN, NOW, SHENZHEN_USCC
 from tests.support.mail import Inbox
 from tests.support.net import free_port
+from tests.support.seals import issue_es_id as issue
 
 FUTIAN_USCC = "91440300MA5GK7B25F"
 QIANHAI = "深圳市前海示范科技有限公司"
@@ -54,16 +55,6 @@ def mctx(ctx: ServiceContext, inbox: Inbox) -> ServiceContext:
     use_smtp(ctx, inbox.port)
     set_contact(ctx, SHENZHEN_USCC, OFFICE)
     return ctx
-
-
-def issue(ctx: ServiceContext, seal_type: str = "contract", uscc: str = SHENZHEN_USCC) -> str:
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia", approver="rita"
-        ),
-    ).es_id
 
 
 def run(ctx: ServiceContext) -> notify.RunReport:
@@ -131,7 +122,7 @@ def test_application_decided_seal_issued_and_revoked_reach_the_contact_address(
 
 
 def test_a_counter_issuance_says_issued_once_not_approved_as_well(mctx: ServiceContext, inbox: Inbox) -> None:
-    es_id = issue(mctx)
+    es_id = issue(mctx, seal_type="contract")
     run(mctx)
     [m] = inbox.messages
     assert "已制作完成" in m.text and "审核通过" not in m.text and "was approved" not in m.text
@@ -144,12 +135,12 @@ def test_one_digest_per_enterprise_per_local_day_the_rest_waits_for_the_next(
     mctx: ServiceContext, inbox: Inbox
 ) -> None:
     # NOW is 08:00 UTC, 16:00 in Shanghai
-    first = [issue(mctx, t) for t in ("finance", "contract", "invoice")]
+    first = [issue(mctx, seal_type=t) for t in ("finance", "contract", "invoice")]
     revocation.revoke_seal(mctx, ADMIN, first[0], "unspecified")
     run(mctx)
     assert len(inbox.messages) == 1
     assert all(code in inbox.messages[0].text for code in first)
-    later = issue(mctx, "official")
+    later = issue(mctx, seal_type="official")
     revocation.suspend_seal(mctx, ADMIN, first[1])
     report = run(mctx)
     assert report.sent == [] and report.waiting == 1 and report.pending == 3  # issued (+ folded approval), suspended
@@ -167,8 +158,8 @@ def test_one_digest_per_enterprise_per_local_day_the_rest_waits_for_the_next(
 
 def test_each_enterprise_gets_its_own_digest_with_only_its_own_seals(mctx: ServiceContext, inbox: Inbox) -> None:
     set_contact(mctx, FUTIAN_USCC, "finance@futian.example")
-    mine = issue(mctx)
-    theirs = issue(mctx, "finance", FUTIAN_USCC)
+    mine = issue(mctx, seal_type="contract")
+    theirs = issue(mctx, FUTIAN_USCC, "finance")
     report = run(mctx)
     assert sorted(r[0] for r in report.sent) == sorted([SHENZHEN_USCC, FUTIAN_USCC])
     by_to = {m.recipients[0]: m for m in inbox.messages}
@@ -178,7 +169,7 @@ def test_each_enterprise_gets_its_own_digest_with_only_its_own_seals(mctx: Servi
 
 
 def test_licence_events_revocations_and_reissue_applications_are_notified(mctx: ServiceContext, inbox: Inbox) -> None:
-    es_id = issue(mctx)
+    es_id = issue(mctx, seal_type="contract")
     run(mctx)
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
     licences.set_licence_status(mctx, ADMIN, SHENZHEN_USCC, "active", name="深圳市前海新名称科技有限公司")
@@ -188,7 +179,7 @@ def test_licence_events_revocations_and_reissue_applications_are_notified(mctx: 
     assert "因营业执照登记信息变更，已为贵单位的合同专用章提交重新制作申请" in text
     assert "the business licence details changed (affiliationChanged)" in text
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
-    fresh = issue(mctx, "finance")
+    fresh = issue(mctx, seal_type="finance")
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
     run(mctx)  # the issuance of the day before, then
     licences.set_licence_status(mctx, ADMIN, SHENZHEN_USCC, "cancelled")
@@ -200,7 +191,7 @@ def test_licence_events_revocations_and_reissue_applications_are_notified(mctx: 
 def test_a_renewal_says_issued_replacing_the_old_seal_and_the_old_one_superseded(
     mctx: ServiceContext, inbox: Inbox
 ) -> None:
-    old = issue(mctx)
+    old = issue(mctx, seal_type="contract")
     run(mctx)
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
     new = seals.renew_seal(mctx, ADMIN, old).es_id
@@ -227,7 +218,7 @@ def test_text_from_the_database_is_escaped_in_the_html_part(mctx: ServiceContext
 
 def test_expiry_reminders_30_7_and_1_days_ahead_each_once(mctx: ServiceContext, inbox: Inbox) -> None:
     mctx.settings = mctx.settings.with_overrides(seal_validity_days=40)
-    es_id = issue(mctx)  # valid until NOW + 40 days: 2027-01-02 16:00 in Shanghai
+    es_id = issue(mctx, seal_type="contract")  # valid until NOW + 40 days: 2027-01-02 16:00 in Shanghai
     run(mctx)
     inbox.messages.clear()
     said = {}
@@ -251,7 +242,7 @@ def test_expiry_reminders_30_7_and_1_days_ahead_each_once(mctx: ServiceContext, 
 
 def test_a_job_that_was_down_sends_the_nearest_reminder_only(mctx: ServiceContext, inbox: Inbox) -> None:
     mctx.settings = mctx.settings.with_overrides(seal_validity_days=40)
-    es_id = issue(mctx)
+    es_id = issue(mctx, seal_type="contract")
     set_clock(mctx, NOW + dt.timedelta(days=35))  # 5 days left, nothing ran since the issuance
     run(mctx)
     [m] = inbox.messages
@@ -264,7 +255,7 @@ def test_the_reminder_day_is_the_configured_time_zones_day(ctx: ServiceContext, 
     set_contact(ctx, SHENZHEN_USCC, OFFICE)
     ctx.settings = ctx.settings.with_overrides(seal_validity_days=31)
     set_clock(ctx, dt.datetime(2026, 11, 23, 17, 0, tzinfo=dt.UTC))
-    issue(ctx)  # valid until 2026-12-24 17:00 UTC = 2026-12-25 01:00 in Shanghai
+    issue(ctx, seal_type="contract")  # valid until 2026-12-24 17:00 UTC = 2026-12-25 01:00 in Shanghai
     set_clock(ctx, dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC))  # 23:00 on the 24th in Shanghai
     assert notify.scan_expiry(ctx) == (0, dt.date(2026, 11, 24))  # 31 days ahead in Shanghai: not yet
     ctx.settings = ctx.settings.with_overrides(notify_timezone="UTC")
@@ -275,7 +266,7 @@ def test_the_reminder_day_is_the_configured_time_zones_day(ctx: ServiceContext, 
 
 def test_a_reminder_for_a_seal_revoked_before_it_went_out_is_not_sent(mctx: ServiceContext, inbox: Inbox) -> None:
     mctx.settings = mctx.settings.with_overrides(seal_validity_days=40)
-    es_id = issue(mctx)
+    es_id = issue(mctx, seal_type="contract")
     run(mctx)
     set_clock(mctx, NOW + dt.timedelta(days=33))
     mctx.settings = mctx.settings.with_overrides(smtp_host="")
@@ -294,13 +285,13 @@ def test_a_reminder_for_a_seal_revoked_before_it_went_out_is_not_sent(mctx: Serv
 
 def test_a_failed_send_is_retried_by_the_next_run_and_never_duplicated(mctx: ServiceContext, inbox: Inbox) -> None:
     inbox.fail_data = "451 4.3.0 Try again later"
-    first = issue(mctx)
+    first = issue(mctx, seal_type="contract")
     report = run(mctx)
     assert report.sent == [] and len(report.failed) == 1 and "451" in report.failed[0][1]
     [d] = digests(mctx)
     assert (d.status, d.attempts) == ("failed", 1) and "451" in (d.last_error or "")
     assert inbox.messages == [] and {n.state for n in notices(mctx)} == {"pending"}
-    second = issue(mctx, "finance")  # arrives while the digest waits: it joins it
+    second = issue(mctx, seal_type="finance")  # arrives while the digest waits: it joins it
     run(mctx)
     assert digests(mctx)[0].attempts == 2 and inbox.messages == []
     inbox.fail_data = None
@@ -320,8 +311,8 @@ def test_a_server_that_cannot_be_reached_fails_the_run_and_a_later_day_sends_it_
 ) -> None:
     use_smtp(mctx, free_port())  # nothing listens there
     set_contact(mctx, FUTIAN_USCC, "finance@futian.example")
-    issue(mctx)
-    issue(mctx, "finance", FUTIAN_USCC)
+    issue(mctx, seal_type="contract")
+    issue(mctx, FUTIAN_USCC, "finance")
     report = run(mctx)
     assert len(report.failed) == 1 and report.stopped and "127.0.0.1" in report.stopped  # stopped after the first
     assert report.pending == 4
@@ -339,7 +330,7 @@ def test_a_server_that_cannot_be_reached_fails_the_run_and_a_later_day_sends_it_
 
 def test_a_permanently_refused_address_is_recorded_and_not_retried(mctx: ServiceContext, inbox: Inbox) -> None:
     inbox.refuse_rcpt = "550 5.1.1 mailbox unavailable"
-    issue(mctx)
+    issue(mctx, seal_type="contract")
     report = run(mctx)
     assert report.failed == [] and len(report.rejected) == 1 and "550" in report.rejected[0][1]
     assert digests(mctx)[0].status == "undeliverable"
@@ -351,7 +342,7 @@ def test_a_permanently_refused_address_is_recorded_and_not_retried(mctx: Service
 
 def test_no_contact_address_nothing_is_sent_and_nothing_fails(mctx: ServiceContext, inbox: Inbox) -> None:
     set_contact(mctx, SHENZHEN_USCC, "")
-    issue(mctx)
+    issue(mctx, seal_type="contract")
     report = run(mctx)
     assert inbox.messages == [] and report.failed == [] and report.rejected == [] and report.stopped is None
     assert report.undeliverable == 2 and report.pending == 0
@@ -359,7 +350,7 @@ def test_no_contact_address_nothing_is_sent_and_nothing_fails(mctx: ServiceConte
     assert any("not deliverable" in line for line in report.lines())
     set_contact(mctx, SHENZHEN_USCC, OFFICE)  # later notices go out; the old ones stay recorded
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
-    issue(mctx, "finance")
+    issue(mctx, seal_type="finance")
     run(mctx)
     assert (
         len(inbox.messages) == 1
@@ -373,7 +364,7 @@ def test_without_an_smtp_host_notices_accumulate_and_go_out_once_one_is_configur
 ) -> None:
     port = mctx.settings.smtp_port
     mctx.settings = mctx.settings.with_overrides(smtp_host="")
-    issue(mctx)
+    issue(mctx, seal_type="contract")
     report = run(mctx)
     assert report.smtp is None and report.pending == 2 and digests(mctx) == []
     assert any("SMTP not configured (REGISTRY_SMTP_HOST)" in line for line in report.lines())
@@ -388,7 +379,7 @@ def test_without_an_smtp_host_notices_accumulate_and_go_out_once_one_is_configur
 
 def test_rerunning_never_records_a_notice_twice(mctx: ServiceContext, inbox: Inbox) -> None:
     mctx.settings = mctx.settings.with_overrides(seal_validity_days=20, smtp_host="")
-    issue(mctx)
+    issue(mctx, seal_type="contract")
     first = run(mctx)
     assert first.collected == 2 and first.reminders == 1
     keys = [n.dedupe_key for n in notices(mctx)]
@@ -401,17 +392,17 @@ def test_rerunning_never_records_a_notice_twice(mctx: ServiceContext, inbox: Inb
 
 
 def test_a_missing_watermark_starts_after_the_existing_history(mctx: ServiceContext, inbox: Inbox) -> None:
-    issue(mctx)
+    issue(mctx, seal_type="contract")
     with mctx.transaction() as s:
         s.execute(delete(NotifyState))
     collected, seq = notify.collect(mctx)
     assert collected == 0 and seq > 0
-    issue(mctx, "finance")
+    issue(mctx, seal_type="finance")
     assert notify.collect(mctx)[0] == 2
 
 
 def test_a_second_run_while_one_holds_the_lease_is_skipped(mctx: ServiceContext, inbox: Inbox) -> None:
-    issue(mctx)
+    issue(mctx, seal_type="contract")
     with lease(mctx, notify.LEASE_NAME, "other-host:1", dt.timedelta(minutes=5)):
         report = run(mctx)
     assert report.skipped and report.lines()[0].startswith("skipped:") and inbox.messages == []
@@ -423,8 +414,8 @@ def test_a_second_run_while_one_holds_the_lease_is_skipped(mctx: ServiceContext,
 
 def test_two_job_instances_at_once_send_each_digest_once(mctx: ServiceContext, inbox: Inbox) -> None:
     set_contact(mctx, FUTIAN_USCC, "finance@futian.example")
-    issue(mctx)
-    issue(mctx, "finance", FUTIAN_USCC)
+    issue(mctx, seal_type="contract")
+    issue(mctx, FUTIAN_USCC, "finance")
     inbox.gate = threading.Event()
     reports: list[notify.RunReport] = []
 
@@ -467,8 +458,8 @@ def _authorise(ctx: ServiceContext, es_id: str, username: str, email: str) -> No
 
 
 def test_authorised_persons_are_copied_only_on_digests_about_their_seals(mctx: ServiceContext, inbox: Inbox) -> None:
-    held = issue(mctx)
-    other = issue(mctx, "finance")
+    held = issue(mctx, seal_type="contract")
+    other = issue(mctx, seal_type="finance")
     run(mctx)
     _authorise(mctx, held, "wang", "wang@qianhai.example")
     mctx.clock.advance(days=1)  # type: ignore[attr-defined]
@@ -486,7 +477,7 @@ def test_authorised_persons_are_copied_only_on_digests_about_their_seals(mctx: S
 
 
 def test_the_job_counts_what_it_did(mctx: ServiceContext, inbox: Inbox) -> None:
-    issue(mctx)
+    issue(mctx, seal_type="contract")
     lines = run(mctx).lines()
     assert lines[0].startswith("collected 2 notices from the audit log")
     assert f"sent {SHENZHEN_USCC}: 1 notices to {OFFICE}" in lines
@@ -501,8 +492,8 @@ def test_a_run_that_lost_its_lease_stops_before_sending_more(mctx: ServiceContex
     from registry.db.models import Lease
 
     set_contact(mctx, FUTIAN_USCC, "finance@futian.example")
-    issue(mctx)
-    issue(mctx, "finance", FUTIAN_USCC)
+    issue(mctx, seal_type="contract")
+    issue(mctx, FUTIAN_USCC, "finance")
     inbox.gate = threading.Event()
     reports: list[notify.RunReport] = []
 

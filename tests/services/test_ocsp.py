@@ -16,21 +16,7 @@ from registry.pki.crl import CrlReason
 from registry.services import authorities, licences, ocsp, revocation, seals
 from registry.services.context import ServiceContext
 from tests.support.data import ADMIN, NOW, SHENZHEN_USCC
-
-
-def issue(ctx: ServiceContext, alg: str = "ecdsa") -> seals.IssueResult:
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=SHENZHEN_USCC,
-            seal_type="finance",
-            key=seals.KeyMaterial(generate=True),
-            operator="olivia",
-            approver="rita",
-            algorithm=alg,
-        ),
-    )
+from tests.support.seals import issue_with_algorithm as issue
 
 
 def request_for(
@@ -93,7 +79,7 @@ def test_ca_and_seal_maker_certificates_have_responses_signed_by_their_root(ctx:
 
 
 def test_every_status_change_rewrites_the_stored_response_in_its_transaction(ctx: ServiceContext) -> None:
-    r = issue(ctx)
+    r = issue(ctx, "ecdsa")
     req = request_for(ctx, r.certificate_der)
     ctx.clock.advance(hours=1)
     revocation.suspend_seal(ctx, ADMIN, r.es_id)
@@ -117,7 +103,7 @@ def test_every_status_change_rewrites_the_stored_response_in_its_transaction(ctx
 
 def test_a_failed_revocation_leaves_the_good_response(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
     """Same transaction: when the revocation rolls back, so does the new OCSP response."""
-    r = issue(ctx)
+    r = issue(ctx, "ecdsa")
     before = fingerprint(ctx)
     with pytest.raises(RuntimeError), ctx.transaction() as session:
         cert = session.scalars(
@@ -131,7 +117,7 @@ def test_a_failed_revocation_leaves_the_good_response(ctx: ServiceContext, finge
 
 
 def test_licence_event_and_renewal_and_ca_revocation_update_ocsp(ctx: ServiceContext) -> None:
-    a, b = issue(ctx), issue(ctx, "sm2")
+    a, b = issue(ctx, "ecdsa"), issue(ctx, "sm2")
     renewed = seals.renew_seal(ctx, ADMIN, b.es_id)
     s = status_of(ocsp.answer(ctx, request_for(ctx, b.certificate_der)))
     assert (s.status, s.reason) == ("revoked", CrlReason.SUPERSEDED)
@@ -150,7 +136,7 @@ def test_licence_event_and_renewal_and_ca_revocation_update_ocsp(ctx: ServiceCon
 
 
 def test_refresh_resigns_at_half_life_and_signs_missing_responses(ctx: ServiceContext) -> None:
-    r, gone = issue(ctx), issue(ctx)
+    r, gone = issue(ctx, "ecdsa"), issue(ctx, "ecdsa")
     with ctx.transaction() as s:
         s.execute(
             delete(OcspResponse).where(
@@ -171,7 +157,7 @@ def test_refresh_resigns_at_half_life_and_signs_missing_responses(ctx: ServiceCo
 
 
 def test_refresh_never_overwrites_a_status_change_made_meanwhile(ctx: ServiceContext, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    r = issue(ctx)
+    r = issue(ctx, "ecdsa")
     ctx.clock.advance(hours=13)
     real_store = ocsp._store_checked
 
@@ -203,7 +189,7 @@ def test_other_hash_algorithms_and_missing_or_expired_responses_are_signed_on_de
 
 
 def test_nonce_is_signed_live_and_falls_back_to_the_presigned_response_past_the_limit(ctx: ServiceContext) -> None:
-    r = issue(ctx)
+    r = issue(ctx, "ecdsa")
     ans = ocsp.answer(ctx, request_for(ctx, r.certificate_der, nonce=b"abc123"))
     assert ans.kind == "live" and not ans.cacheable
     assert pki_ocsp.parse_response(ans.body).nonce == b"\x04\x06abc123"
@@ -223,7 +209,7 @@ def test_nonce_is_signed_live_and_falls_back_to_the_presigned_response_past_the_
 
 
 def test_unknown_serial_unknown_issuer_and_garbage(ctx: ServiceContext) -> None:
-    r = issue(ctx)
+    r = issue(ctx, "ecdsa")
     with ctx.reader() as s:
         ca = authorities.chain(ctx, s, "ecdsa-issuing")[0]
     other = pki_ocsp.cert_id(pki_ocsp.HashAlgorithm.SHA1, ca.subject_der, ca.public_key.point, 0x1234567)
@@ -239,7 +225,7 @@ def test_unknown_serial_unknown_issuer_and_garbage(ctx: ServiceContext) -> None:
 
 def test_a_status_read_from_the_database_not_from_memory(ctx: ServiceContext) -> None:
     """Serving reads the stored row every time: a row changed behind the service's back is what is served."""
-    r = issue(ctx)
+    r = issue(ctx, "ecdsa")
     req = request_for(ctx, r.certificate_der)
     first = ocsp.answer(ctx, req).body
     with ctx.transaction() as s:
@@ -250,7 +236,7 @@ def test_a_status_read_from_the_database_not_from_memory(ctx: ServiceContext) ->
 def test_the_crl_daemon_loop_refreshes_ocsp_responses(ctx: ServiceContext) -> None:
     from registry.services import crl_publish
 
-    issue(ctx)
+    issue(ctx, "ecdsa")
     ctx.clock.advance(hours=13)
     lines = list(crl_publish.run_publisher(ctx, ADMIN, interval=0.2, max_seconds=0, also=ocsp.refresher(ctx)))
     assert any(line.startswith("ocsp: refreshed 5,") for line in lines), lines  # 4 CA certificates + 1 holder
@@ -264,7 +250,7 @@ def test_registry_ocsp_refresh_command(ctx: ServiceContext) -> None:
     from registry.cli import main
     from tests.support.data import TEST_KEK
 
-    issue(ctx)
+    issue(ctx, "ecdsa")
     env = {
         "REGISTRY_DATABASE_URL": ctx.settings.database_url,
         "REGISTRY_KEK": TEST_KEK,

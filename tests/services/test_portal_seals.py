@@ -29,14 +29,16 @@ from registry.pki.keys import Algorithm, PrivateKey
 from registry.services import application_intake, crl_publish, renewal, revocation, seal_records, seals
 from registry.services.context import ServiceContext
 from tests.support.data import ADMIN, OTHER_USCC, SHENZHEN_USCC
-from tests.support.portal_seals import csr_for, into_window, issue, person, png, representative
+from tests.support.pki import csr_for
+from tests.support.portal import legal
+from tests.support.portal_seals import into_window, issue, person, png
 
 # ------------------------------------------------------------------------------------------------
 # Applying
 
 
 def test_apply_set_of_four_with_a_drawn_and_an_uploaded_picture(ctx: ServiceContext) -> None:
-    lr = representative(ctx)
+    lr = legal(ctx)
     picture = png()
     items = [
         application_intake.ApplyItem(code, csr_for(SHENZHEN_USCC)[1], picture if code == "02" else None)
@@ -53,9 +55,7 @@ def test_apply_set_of_four_with_a_drawn_and_an_uploaded_picture(ctx: ServiceCont
 
 
 def test_apply_single_seal_of_a_type_outside_the_set(ctx: ServiceContext) -> None:
-    ids = application_intake.apply(
-        ctx, representative(ctx), [application_intake.ApplyItem("03", csr_for(SHENZHEN_USCC)[1])]
-    )
+    ids = application_intake.apply(ctx, legal(ctx), [application_intake.ApplyItem("03", csr_for(SHENZHEN_USCC)[1])])
     with ctx.reader() as s:
         assert s.get(SealApplication, ids[0]).seal_type.code == "03"  # type: ignore[union-attr]
 
@@ -71,7 +71,7 @@ def test_apply_reports_every_refused_item_and_stores_nothing(ctx: ServiceContext
         application_intake.ApplyItem("05", csr_for(SHENZHEN_USCC)[1]),
     ]  # fine on its own
     with pytest.raises(application_intake.ApplicationRefused) as err:
-        application_intake.apply(ctx, representative(ctx), items)
+        application_intake.apply(ctx, legal(ctx), items)
     problems = err.value.problems
     assert set(problems) == {"01", "02", "04"}
     assert OTHER_USCC in str(problems["01"])
@@ -85,7 +85,7 @@ def test_a_csr_without_the_uscc_is_refused(ctx: ServiceContext, fingerprint) -> 
     key = PrivateKey.generate(Algorithm.ECDSA)
     plain = build_csr(key, x509.Name.build(C="CN", CN="no code here")).encode()
     with pytest.raises(application_intake.ApplicationRefused) as err:
-        application_intake.apply(ctx, representative(ctx), [application_intake.ApplyItem("03", plain)])
+        application_intake.apply(ctx, legal(ctx), [application_intake.ApplyItem("03", plain)])
     assert "must carry the enterprise's USCC" in str(err.value.problems["03"])
     assert fingerprint(ctx) == before
 
@@ -102,7 +102,7 @@ def test_only_the_legal_representative_applies(ctx: ServiceContext, fingerprint)
 
 
 def test_preview_is_the_picture_issued_without_an_upload(ctx: ServiceContext) -> None:
-    lr = representative(ctx)
+    lr = legal(ctx)
     preview = application_intake.preview_picture(ctx, lr, "02")
     ids = application_intake.apply(ctx, lr, [application_intake.ApplyItem("02", csr_for(SHENZHEN_USCC)[1])])
     from registry.services import applications
@@ -124,7 +124,7 @@ def test_preview_is_the_picture_issued_without_an_upload(ctx: ServiceContext) ->
 
 def test_seal_detail_and_files(ctx: ServiceContext, openssl: str, tmp_path: Path) -> None:
     code, key = issue(ctx, alg=Algorithm.ECDSA)
-    lr = representative(ctx)
+    lr = legal(ctx)
     d = seal_records.enterprise_detail(ctx, lr, code)
     assert d["es_id"] == code and d["status"] == "active" and d["can_manage"] and not d["renewable_now"]
     assert d["renewal_opens"] == d["valid_end"] - dt.timedelta(days=60)
@@ -153,7 +153,7 @@ def test_seal_detail_and_files(ctx: ServiceContext, openssl: str, tmp_path: Path
 
 def test_sm2_p7b_carries_the_holder_certificate_and_chain(ctx: ServiceContext, openssl: str, tmp_path: Path) -> None:
     code, _key = issue(ctx, alg=Algorithm.SM2)
-    files = seal_records.enterprise_files(ctx, representative(ctx), code)
+    files = seal_records.enterprise_files(ctx, legal(ctx), code)
     (tmp_path / "c.p7b").write_bytes(files.p7b_der)
     out = subprocess.run(
         [openssl, "pkcs7", "-inform", "DER", "-in", "c.p7b", "-print_certs", "-outform", "PEM"],
@@ -177,7 +177,7 @@ def test_sm2_p7b_carries_the_holder_certificate_and_chain(ctx: ServiceContext, o
 def test_another_enterprises_seal_is_not_found_by_any_use_case(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
     theirs, _key = issue(ctx, uscc=OTHER_USCC)
     into_window(ctx, theirs)
-    me = representative(ctx)
+    me = legal(ctx)
     before = fingerprint(ctx)
     for call in (
         lambda: seal_records.enterprise_detail(ctx, me, theirs),
@@ -242,7 +242,7 @@ def test_renew_in_the_window_issues_a_new_seal_then_supersedes_the_old(ctx: Serv
 
 def test_renew_with_a_new_key_from_a_csr(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
     code, old_key = issue(ctx)
-    lr = representative(ctx)
+    lr = legal(ctx)
     into_window(ctx, code)
     before = fingerprint(ctx)
     with pytest.raises(ValidationError, match=OTHER_USCC):
@@ -257,7 +257,7 @@ def test_renew_with_a_new_key_from_a_csr(ctx: ServiceContext, fingerprint) -> No
 
 def test_renewal_outside_the_window_is_refused_and_changes_nothing(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
     code, _key = issue(ctx)
-    lr = representative(ctx)
+    lr = legal(ctx)
     into_window(ctx, code, days_left=61)
     before = fingerprint(ctx)
     with pytest.raises(renewal.RenewalNotOpen) as err:
@@ -275,9 +275,9 @@ def test_renewal_window_follows_the_setting(ctx: ServiceContext) -> None:
     ctx.settings = ctx.settings.with_overrides(renewal_window_days=10)
     into_window(ctx, code, days_left=30)
     with pytest.raises(renewal.RenewalNotOpen):
-        renewal.renew_own_seal(ctx, representative(ctx), code)
+        renewal.renew_own_seal(ctx, legal(ctx), code)
     into_window(ctx, code, days_left=9)
-    assert renewal.renew_own_seal(ctx, representative(ctx), code).es_id != code
+    assert renewal.renew_own_seal(ctx, legal(ctx), code).es_id != code
 
 
 def test_holding_a_seal_is_not_enough_to_renew_or_cancel_it(ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
@@ -354,7 +354,7 @@ def test_an_expired_seal_is_not_cancelled(ctx: ServiceContext, fingerprint) -> N
     into_window(ctx, code, days_left=-1)
     before = fingerprint(ctx)
     with pytest.raises(InvalidTransition, match="expired"):
-        revocation.cancel_seal(ctx, representative(ctx), code, code)
+        revocation.cancel_seal(ctx, legal(ctx), code, code)
     assert fingerprint(ctx) == before
 
 
@@ -368,7 +368,7 @@ def test_one_key_per_seal_and_every_problem_in_one_pass(ctx: ServiceContext, fin
         application_intake.ApplyItem("05", csr_for(SHENZHEN_USCC)[1]),
     ]
     with pytest.raises(application_intake.ApplicationRefused) as err:
-        application_intake.apply(ctx, representative(ctx), items)
+        application_intake.apply(ctx, legal(ctx), items)
     problems = err.value.problems
     assert set(problems) == {"01", "02", "04"}
     assert problems["01"].text("zh") == "此证书请求的密钥与04 合同专用章的相同：每枚印章须使用各自的密钥"

@@ -15,21 +15,7 @@ from registry.pki.crl import CrlReason
 from registry.services import licences, revocation, seals
 from registry.services.context import ServiceContext
 from tests.support.data import ADMIN, NOW, SHENZHEN_USCC
-
-
-def issue(ctx: ServiceContext, seal_type: str = "finance", alg: str = "sm2") -> seals.IssueResult:
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=SHENZHEN_USCC,
-            seal_type=seal_type,
-            key=seals.KeyMaterial(generate=True),
-            operator="olivia",
-            approver="rita",
-            algorithm=alg,
-        ),
-    )
+from tests.support.seals import issue, issue_many
 
 
 def holder(ctx: ServiceContext, es_id: str) -> Certificate:
@@ -181,32 +167,15 @@ def test_renewal_issues_a_new_seal_and_supersedes_the_old_in_one_step(ctx: Servi
 
 @pytest.mark.parametrize("alg", ["sm2", "ecdsa"])
 def test_renewal_with_a_new_key_stays_on_the_seals_hierarchy(ctx: ServiceContext, alg: str) -> None:
-    r = issue(ctx, alg=alg)
+    r = issue(ctx, algorithm=alg)
     new = seals.renew_seal(ctx, ADMIN, r.es_id, seals.KeyMaterial(generate=True))
     assert new.private_key_pem is not None and new.algorithm.value == alg
     old_cert, new_cert = (x509.Certificate.from_der(d) for d in (r.certificate_der, new.certificate_der))
     assert new_cert.public_key != old_cert.public_key and new_cert.public_key.algorithm.value == alg
 
 
-def _set_of_four(ctx: ServiceContext) -> list[seals.IssueResult]:
-    return seals.issue_seals(
-        ctx,
-        ADMIN,
-        [
-            seals.IssueRequest(
-                uscc=SHENZHEN_USCC,
-                seal_type=t.code,
-                key=seals.KeyMaterial(generate=True),
-                operator="olivia",
-                approver="rita",
-            )
-            for t in STANDARD_SET
-        ],
-    )
-
-
 def test_licence_cancellation_revokes_all_four_seals_in_one_step(ctx: ServiceContext) -> None:
-    results = _set_of_four(ctx)
+    results = issue_many(ctx, [t.code for t in STANDARD_SET])
     ctx.clock.advance(hours=1)
     change = licences.set_licence_status(ctx, ADMIN, SHENZHEN_USCC, "cancelled")
     assert sorted(change.revoked_seals) == sorted(r.es_id for r in results)
@@ -221,7 +190,7 @@ def test_licence_cancellation_revokes_all_four_seals_in_one_step(ctx: ServiceCon
 
 
 def test_rename_revokes_as_affiliation_changed_and_opens_reissue_applications(ctx: ServiceContext) -> None:
-    results = _set_of_four(ctx)
+    results = issue_many(ctx, [t.code for t in STANDARD_SET])
     change = licences.set_licence_status(ctx, ADMIN, SHENZHEN_USCC, "active", name="深圳市前海更名科技有限公司")
     assert change.changes["name"][1] == "深圳市前海更名科技有限公司" and len(change.revoked_seals) == 4
     for r in results:

@@ -13,38 +13,13 @@ from registry.domain.errors import ValidationError
 from registry.pki import crl, ses, x509
 from registry.pki.crl import CrlReason
 from registry.pki.keys import Algorithm, PrivateKey
-from registry.services import revocation, seals, signing, verify
+from registry.services import revocation, signing, verify
 from registry.services.context import ServiceContext
-from tests.support.data import ADMIN, NOW, SHENZHEN_USCC, VECTORS
+from tests.support.data import ADMIN, NOW, VECTORS
+from tests.support.seals import issue, sign
 
 DOC = "采购合同 No. 2026-118：甲方向乙方采购电子印章服务。".encode()
-
-
-def issue(ctx: ServiceContext, alg: str = "sm2", seal_type: str = "contract") -> seals.IssueResult:
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=SHENZHEN_USCC,
-            seal_type=seal_type,
-            key=seals.KeyMaterial(generate=True),
-            operator="olivia",
-            approver="rita",
-            algorithm=alg,
-        ),
-    )
-
-
-def sign(ctx: ServiceContext, r: seals.IssueResult, data: bytes = DOC, name: str = "合同.txt") -> bytes:
-    assert r.private_key_pem is not None
-    return signing.sign_file(
-        ctx,
-        seal=r.seal_der,
-        key=PrivateKey.from_pem(r.private_key_pem),
-        certificate=r.certificate_der,
-        data=data,
-        file_name=name,
-    ).signature
+NAME = "合同.txt"  # the signed file's name
 
 
 def checks(report, index: int = 0) -> dict[str, bool | None]:  # type: ignore[no-untyped-def]
@@ -58,9 +33,9 @@ def reasons(report, cid: str) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("alg", ["sm2", "ecdsa"])
 def test_round_trip_issue_sign_verify_is_valid_on_every_check(ctx: ServiceContext, alg: str) -> None:
-    r = issue(ctx, alg)
+    r = issue(ctx, "contract", algorithm=alg)
     ctx.clock.advance(minutes=5)
-    sig = sign(ctx, r)
+    sig = sign(ctx, r, DOC, NAME)
     parsed = ses.parse_signature(sig)
     assert parsed.generation == "v4" and parsed.seal.raw == r.seal_der
     assert parsed.property_info == f"file=%E5%90%88%E5%90%8C.txt;size={len(DOC)}"
@@ -88,8 +63,8 @@ def test_round_trip_issue_sign_verify_is_valid_on_every_check(ctx: ServiceContex
 
 
 def test_changed_document_is_detected(ctx: ServiceContext) -> None:
-    r = issue(ctx)
-    sig = sign(ctx, r)
+    r = issue(ctx, "contract")
+    sig = sign(ctx, r, DOC, NAME)
     report = verify.verify_file(ctx, sig, document=DOC + b" ")
     assert report.verdict == "invalid"
     assert checks(report)["document_digest"] is False
@@ -97,9 +72,9 @@ def test_changed_document_is_detected(ctx: ServiceContext) -> None:
 
 
 def test_revoked_after_signing_stays_valid_and_later_signatures_are_invalid(ctx: ServiceContext) -> None:
-    r = issue(ctx)
+    r = issue(ctx, "contract")
     ctx.clock.advance(hours=1)
-    before = sign(ctx, r)
+    before = sign(ctx, r, DOC, NAME)
     ctx.clock.advance(hours=1)
     revoked_at = ctx.clock.now()
     revocation.revoke_seal(ctx, ADMIN, r.es_id, "keyCompromise")
@@ -112,7 +87,7 @@ def test_revoked_after_signing_stays_valid_and_later_signatures_are_invalid(ctx:
 
     # the helper refuses to sign with the revoked seal, and says why
     with pytest.raises(ValidationError, match="refusing to sign.*revoked"):
-        sign(ctx, r)
+        sign(ctx, r, DOC, NAME)
 
     # a signature whose signing time is after the revocation (made without the helper) is invalid
     assert r.private_key_pem is not None
@@ -135,23 +110,23 @@ def test_revoked_after_signing_stays_valid_and_later_signatures_are_invalid(ctx:
 
 
 def test_suspension_invalidates_signatures_made_while_suspended_only(ctx: ServiceContext) -> None:
-    r = issue(ctx)
+    r = issue(ctx, "contract")
     ctx.clock.advance(minutes=1)
-    good = sign(ctx, r)
+    good = sign(ctx, r, DOC, NAME)
     ctx.clock.advance(minutes=1)
     revocation.suspend_seal(ctx, ADMIN, r.es_id)
     ctx.clock.advance(minutes=1)
     with pytest.raises(ValidationError, match="suspended"):
-        sign(ctx, r)
+        sign(ctx, r, DOC, NAME)
     assert verify.verify_file(ctx, good, document=DOC).verdict == "valid"
     revocation.resume_seal(ctx, ADMIN, r.es_id)
     ctx.clock.advance(minutes=1)
-    assert verify.verify_file(ctx, sign(ctx, r), document=DOC).verdict == "valid"
+    assert verify.verify_file(ctx, sign(ctx, r, DOC, NAME), document=DOC).verdict == "valid"
 
 
 def test_signing_refuses_a_foreign_key_or_certificate_and_writes_nothing(ctx: ServiceContext) -> None:
-    r = issue(ctx)
-    other = issue(ctx, seal_type="finance")
+    r = issue(ctx, "contract")
+    other = issue(ctx, "finance")
     assert r.private_key_pem and other.private_key_pem
     with pytest.raises(ValidationError, match="does not belong to the signer certificate"):
         signing.sign_file(
@@ -183,10 +158,10 @@ def test_signing_refuses_a_foreign_key_or_certificate_and_writes_nothing(ctx: Se
 
 
 def test_expired_seal_is_refused_and_reported(ctx: ServiceContext) -> None:
-    r = issue(ctx)
+    r = issue(ctx, "contract")
     ctx.clock.advance(days=ctx.settings.seal_validity_days + 1)
     with pytest.raises(ValidationError, match="refusing to sign"):
-        sign(ctx, r)
+        sign(ctx, r, DOC, NAME)
     report = verify.verify_file(ctx, r.seal_der)
     assert report.verdict == "invalid"
     assert checks(report)["seal_validity"] is False
@@ -195,9 +170,9 @@ def test_expired_seal_is_refused_and_reported(ctx: ServiceContext) -> None:
 
 def test_seal_maker_revoked_after_the_seal_was_made_is_a_notice(ctx: ServiceContext) -> None:
     """GM/T 0031-2025: a maker certificate revoked after createDate leaves the seal's making valid."""
-    r = issue(ctx)
+    r = issue(ctx, "contract")
     ctx.clock.advance(minutes=1)
-    sig = sign(ctx, r)
+    sig = sign(ctx, r, DOC, NAME)
     ctx.clock.advance(minutes=1)
     revocation.revoke_authority(ctx, ADMIN, "sm2-seal-maker", "superseded")
     report = verify.verify_file(ctx, sig, document=DOC)
@@ -207,7 +182,7 @@ def test_seal_maker_revoked_after_the_seal_was_made_is_a_notice(ctx: ServiceCont
 
 def test_forged_seal_not_in_the_registry_is_invalid(ctx: ServiceContext) -> None:
     """A seal our maker key never made: a re-signed copy with a changed name fails the maker signature."""
-    r = issue(ctx)
+    r = issue(ctx, "contract")
     data = bytearray(r.seal_der)
     name = "深圳市前海示范科技有限公司".encode()
     i = data.find(name)
@@ -218,7 +193,7 @@ def test_forged_seal_not_in_the_registry_is_invalid(ctx: ServiceContext) -> None
 
 
 def test_status_comes_from_the_database_at_once_not_from_a_lagging_crl(ctx: ServiceContext) -> None:
-    r = issue(ctx)
+    r = issue(ctx, "contract")
     revocation.revoke_seal(ctx, ADMIN, r.es_id, "cessationOfOperation")
     report = verify.verify_file(ctx, r.seal_der)
     assert "cessationOfOperation" in reasons(report, "holder_certificates")
@@ -244,7 +219,7 @@ def test_size_limit(ctx: ServiceContext) -> None:
         ctx.clock,
         ctx.keyring,
     )
-    r = issue(ctx)
+    r = issue(ctx, "contract")
     with pytest.raises(ValidationError, match="more than the limit of 2048"):
         verify.verify_file(small, r.seal_der)
 
@@ -406,9 +381,9 @@ def test_ofd_vectors_intact_and_part_changes_named(ctx: ServiceContext, name: st
 
 def test_revocation_in_the_signing_second_counts_as_before_signing(ctx: ServiceContext) -> None:
     """Times are whole seconds; when they tie, the conservative reading wins."""
-    r = issue(ctx)
+    r = issue(ctx, "contract")
     ctx.clock.advance(minutes=1)
-    sig = sign(ctx, r)
+    sig = sign(ctx, r, DOC, NAME)
     revocation.revoke_seal(ctx, ADMIN, r.es_id, "keyCompromise")  # same frozen second
     report = verify.verify_file(ctx, sig, document=DOC)
     assert report.verdict == "invalid" and checks(report)["signer_certificate"] is False
@@ -419,8 +394,8 @@ def test_each_verification_is_one_statement_on_the_threads_own_connection(
 ) -> None:
     from sqlalchemy import event
 
-    r = issue(ctx)
-    sig = sign(ctx, r)
+    r = issue(ctx, "contract")
+    sig = sign(ctx, r, DOC, NAME)
     assert verify.verify_file(ctx, sig, document=DOC).verdict == "valid"  # builds the trust store
     statements: list[str] = []
     real = verify._Reader.__call__
@@ -444,9 +419,9 @@ def test_each_verification_is_one_statement_on_the_threads_own_connection(
 
 
 def test_a_lost_database_connection_is_replaced_and_committed_changes_are_seen(ctx: ServiceContext) -> None:
-    r = issue(ctx)
+    r = issue(ctx, "contract")
     ctx.clock.advance(hours=1)
-    sig = sign(ctx, r)
+    sig = sign(ctx, r, DOC, NAME)
     assert verify.verify_file(ctx, sig, document=DOC).verdict == "valid"
     reader = verify._reader(ctx)
     lost = reader.local.conn.dbapi

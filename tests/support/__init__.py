@@ -10,9 +10,9 @@ fixture or a test needs to build, sign in or inspect comes from these modules, o
 ``enterprises``   licences in bulk, the licence import page and its report, an English staff client
 ``mail``          an SMTP server on loopback that keeps what it receives (aiosmtpd)
 ``net``           a free TCP port on 127.0.0.1
-``pki``           the OpenSSL command line, the ASN.1 structure it sees, hypothesis settings
-``portal``        the enterprise portal: e-licence sign-in, authorised persons, form posts
-``portal_seals``  the portal's principals (legal representative, authorised person), CSRs, pictures
-``seals``         seals issued through the services
+``pki``           the OpenSSL command line, the ASN.1 structure it sees, hypothesis settings, CSRs
+``portal``        the enterprise portal: e-licence sign-in, the legal representative, authorised persons, form posts
+``portal_seals``  an authorised person with grants, seals on a CSR, pictures, the renewal window
+``seals``         seals issued through the services (one request, one at a time or a batch), a file signed
 ``staff``         staff accounts and the staff portal's sign-in (password, TOTP, password change)
 """

@@ -9,6 +9,7 @@ from click.testing import CliRunner, Result
 from registry.cli import main
 from registry.config import Settings
 from registry.services.context import ServiceContext
+from tests.support.data import TEST_KEK
 
 # A licence file with good rows, a bad check character, a cancelled enterprise and a bad date.
 GOOD_CSV = """uscc,name,legal_representative,entity_type,address,registered_on,status
@@ -52,7 +53,7 @@ def publisher_env(ctx: ServiceContext, **extra: str) -> dict[str, str]:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "REGISTRY_INSTANCE_PATH": str(s.instance_path),
         "REGISTRY_DATABASE_URL": s.database_url,
-        "REGISTRY_KEK": "11" * 32,
+        "REGISTRY_KEK": TEST_KEK,
         "REGISTRY_BASE_URL": s.base_url,
         "REGISTRY_CRL_SHARDS": str(s.crl_shards),
         "REGISTRY_PUBLISH_DIR": str(s.publish_dir),

@@ -23,6 +23,12 @@ VECTORS = Path(
     or Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "ofdrw"
 )
 
+
+def vector(name: str) -> bytes:
+    """The bytes of a third-party vector file."""
+    return (VECTORS / name).read_bytes()
+
+
 SHENZHEN_USCC = "91440300MA5F12342Q"  # demo licence, active
 CANCELLED_USCC = "91440300000000000E"  # demo licence, cancelled
 OTHER_USCC = "91440300MA5GK7B25F"  # demo licence, active, another enterprise (Futian)

@@ -12,10 +12,11 @@ from werkzeug.test import TestResponse
 
 from registry.domain.roles import Role
 from registry.pki.uscc import orgcode_check_char, uscc_check_char
-from registry.services import licences, seals
+from registry.services import licences
 from registry.services.context import ServiceContext
-from tests.support.data import ADMIN, SHENZHEN_USCC
-from tests.support.staff import page_csrf, sign_in, staff
+from tests.support.data import ADMIN
+from tests.support.staff import client_as as staff_client_as
+from tests.support.staff import page_csrf
 
 HEADER = "uscc,name,legal_representative,entity_type,address,registered_on,status\n"
 
@@ -38,21 +39,9 @@ def load(ctx: ServiceContext, names: list[str], start: int = 0) -> list[str]:
     return codes
 
 
-def issue(ctx: ServiceContext, seal_type: str = "finance", uscc: str = SHENZHEN_USCC) -> str:
-    """A seal of the enterprise; its esID."""
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=uscc, seal_type=seal_type, key=seals.KeyMaterial(generate=True), operator="olivia", approver="rita"
-        ),
-    ).es_id
-
-
 def client_as(app: Flask, ctx: ServiceContext, name: str, *roles: Role, english: bool = True) -> FlaskClient:
     """A signed-in client; in English, so the assertions do not depend on the Chinese catalog."""
-    client = app.test_client()
-    sign_in(client, ctx, name, staff(ctx, name, roles))
+    client = staff_client_as(app, ctx, name, *roles)
     if english:
         client.post("/admin/language/en", data={"csrf_token": page_csrf(client, "/admin/"), "next": "/admin/"})
     return client

@@ -1,4 +1,5 @@
-"""Helpers for the tests that check artifacts with OpenSSL, and the hypothesis settings of the property tests."""
+"""Helpers for the tests that check artifacts with OpenSSL, the hypothesis settings of the property tests,
+and certificate requests (CSRs) of fresh keys."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import subprocess
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
+
+from registry.pki import x509
+from registry.pki.csr import build_csr
+from registry.pki.keys import Algorithm, PrivateKey
 
 # No example database: this suite must not write files outside tmp_path.
 PROPERTY = settings(
@@ -35,3 +40,9 @@ def top_level(openssl: str, der_path: Path) -> list[tuple[int, int, str]]:
         if m:
             rows.append((int(m.group(1)), int(m.group(2)), m.group(3).strip()))
     return rows
+
+
+def csr_for(uscc: str, alg: Algorithm = Algorithm.SM2, *, common_name: str = "印章") -> tuple[PrivateKey, bytes]:
+    """A fresh key and a PEM CSR naming the enterprise (C=CN, the common name, organizationIdentifier=uscc)."""
+    key = PrivateKey.generate(alg)
+    return key, build_csr(key, x509.Name.build(C="CN", CN=common_name, organizationIdentifier=uscc)).encode()

@@ -13,13 +13,12 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from registry.db.models import Enterprise
-from registry.pki import totp, x509
-from registry.pki.csr import build_csr
-from registry.pki.keys import Algorithm, PrivateKey
+from registry.pki import totp
 from registry.services import elicence
 from registry.services.context import ServiceContext
 from registry.services.portal_access import Principal
 from tests.support.data import SHENZHEN_USCC
+from tests.support.pki import csr_for
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -78,9 +77,8 @@ def legal(ctx: ServiceContext, uscc: str = SHENZHEN_USCC) -> Principal:
 
 
 def csr(uscc: str) -> bytes:
-    """A PEM CSR of a fresh SM2 key, naming the enterprise."""
-    key = PrivateKey.generate(Algorithm.SM2)
-    return build_csr(key, x509.Name.build(C="CN", CN="印章", organizationIdentifier=uscc)).encode()
+    """A PEM CSR of a fresh SM2 key, naming the enterprise (the key is not kept)."""
+    return csr_for(uscc)[1]
 
 
 # ------------------------------------------------------------------------------------------------

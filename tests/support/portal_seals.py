@@ -1,5 +1,5 @@
-"""What the portal's seal services need: principals (the legal representative, an authorised person
-with grants), CSRs of the enterprise, seals issued on a CSR, pictures, the renewal window."""
+"""What the portal's seal services need: an authorised person with grants (the legal representative
+is ``tests.support.portal.legal``), seals issued on a CSR, pictures, the renewal window."""
 
 from __future__ import annotations
 
@@ -9,31 +9,19 @@ import io
 from PIL import Image
 from sqlalchemy import select
 
-from registry.db.models import Enterprise, EnterprisePerson, Seal, SealGrant
-from registry.pki import x509
-from registry.pki.csr import build_csr
+from registry.db.models import EnterprisePerson, Seal, SealGrant
 from registry.pki.keys import Algorithm, PrivateKey
 from registry.services import seals
 from registry.services.context import ServiceContext
 from registry.services.portal_access import Principal
 from tests.support.data import ADMIN, SHENZHEN_USCC
-
-
-def csr_for(uscc: str, alg: Algorithm = Algorithm.SM2) -> tuple[PrivateKey, bytes]:
-    key = PrivateKey.generate(alg)
-    return key, build_csr(key, x509.Name.build(C="CN", CN="印章", organizationIdentifier=uscc)).encode()
-
-
-def representative(ctx: ServiceContext, uscc: str = SHENZHEN_USCC) -> Principal:
-    with ctx.reader() as s:
-        ent = s.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
-        assert ent is not None
-        return Principal(enterprise_id=ent.id, uscc=ent.uscc, enterprise_name=ent.name, person=ent.legal_representative)
+from tests.support.pki import csr_for
+from tests.support.portal import legal
 
 
 def person(ctx: ServiceContext, grants: dict[str, str], uscc: str = SHENZHEN_USCC, username: str = "wang") -> Principal:
     """An authorised person of the enterprise with these grants (esID → hold/manage)."""
-    lr = representative(ctx, uscc)
+    lr = legal(ctx, uscc)
     now = ctx.clock.now()
     with ctx.transaction() as s:
         p = EnterprisePerson(

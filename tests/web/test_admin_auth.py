@@ -14,11 +14,6 @@ from tests.support.data import ADMIN
 from tests.support.staff import NEW_PASSWORD, csrf, page_csrf, sign_in, staff
 
 
-@pytest.fixture
-def client(app):  # type: ignore[no-untyped-def]
-    return app.test_client()
-
-
 def test_first_sign_in_enrols_totp_then_forces_a_new_password(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
     password = staff(ctx)
     assert client.get("/admin/").headers["Location"].startswith("/admin/login")
@@ -216,20 +211,10 @@ def test_catalog_is_up_to_date_with_the_source(tmp_path) -> None:  # type: ignor
 
 
 def test_dashboard_figures(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
-    from registry.services import revocation, seals
-    from tests.support.data import SHENZHEN_USCC
+    from registry.services import revocation
+    from tests.support.seals import issue
 
-    r = seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=SHENZHEN_USCC,
-            seal_type="finance",
-            key=seals.KeyMaterial(generate=True),
-            operator="olivia",
-            approver="rita",
-        ),
-    )
+    r = issue(ctx)
     ctx.clock.advance(days=1)
     revocation.revoke_seal(ctx, ADMIN, r.es_id, "keyCompromise")
     sign_in(client, ctx, "sam", staff(ctx))

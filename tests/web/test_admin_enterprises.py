@@ -17,7 +17,8 @@ from registry.services import revocation
 from registry.services.context import ServiceContext
 from registry.web import create_app
 from tests.support.data import ADMIN, CANCELLED_USCC, SHENZHEN_USCC, UNKNOWN_USCC
-from tests.support.enterprises import HEADER, client_as, issue, load, make_uscc, rows_of, upload
+from tests.support.enterprises import HEADER, client_as, load, make_uscc, rows_of, upload
+from tests.support.seals import issue_es_id as issue
 from tests.support.staff import csrf, page_csrf
 
 FUTIAN_USCC = "91440300MA5GK7B25F"
@@ -268,7 +269,7 @@ def test_import_needs_the_operator_role_and_a_token(app, ctx: ServiceContext, fi
 
 
 def test_the_confirmation_revokes_exactly_the_seals_the_preview_listed(app, ctx: ServiceContext, fingerprint) -> None:  # type: ignore[no-untyped-def]
-    codes = [issue(ctx, t) for t in ("official", "finance", "contract")]
+    codes = [issue(ctx, seal_type=t) for t in ("official", "finance", "contract")]
     revocation.revoke_seal(ctx, ADMIN, codes[0], "keyCompromise")
     revocation.suspend_seal(ctx, ADMIN, codes[1])
     c = client_as(app, ctx, "sam", Role.OPERATOR)
@@ -310,7 +311,7 @@ def test_the_confirmation_revokes_exactly_the_seals_the_preview_listed(app, ctx:
 
 
 def test_a_rename_revokes_and_opens_reissue_applications(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
-    codes = [issue(ctx, t) for t in ("official", "finance")]
+    codes = [issue(ctx, seal_type=t) for t in ("official", "finance")]
     c = client_as(app, ctx, "sam", Role.OPERATOR)
     page = c.get(f"/admin/enterprises/{SHENZHEN_USCC}/licence?status=active&name=深圳市前海新名科技有限公司").get_data(
         as_text=True
@@ -343,7 +344,7 @@ def test_a_confirmation_after_the_seals_changed_is_refused_with_the_new_list(
     c = client_as(app, ctx, "sam", Role.OPERATOR)
     page = c.get(f"/admin/enterprises/{SHENZHEN_USCC}/licence?status=revoked").get_data(as_text=True)
     assert hidden(page, "seals") == first
-    later = issue(ctx, "contract")  # issued while the preview was open
+    later = issue(ctx, seal_type="contract")  # issued while the preview was open
     before = fingerprint(ctx)
     resp = c.post(
         f"/admin/enterprises/{SHENZHEN_USCC}/licence",

@@ -20,7 +20,7 @@ from registry.services.context import Actor, ServiceContext
 from tests.support.applications import submit
 from tests.support.data import ADMIN, CANCELLED_USCC, SHENZHEN_USCC
 from tests.support.seals import issue_es_id as issue
-from tests.support.staff import client_as
+from tests.support.staff import client_as, page_csrf
 
 HOSTILE = '=HYPERLINK("http://evil.example","点此")'
 HOSTILE_USCC = "91440300MA5HX0001" + uscc_check_char("91440300MA5HX0001")
@@ -97,14 +97,8 @@ def test_seals_csv(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped
         ("sam", "seals", {"format": "csv", "filters": {}}),
     ]
     # English headers on an English page
-    c.post("/admin/language/en", data={"csrf_token": _csrf(c)})
+    c.post("/admin/language/en", data={"csrf_token": page_csrf(c, "/admin/seals")})
     assert read_csv(c.get("/admin/seals.csv"))[0][0] == "Seal code"
-
-
-def _csrf(c) -> str:  # type: ignore[no-untyped-def]
-    from tests.support.staff import page_csrf
-
-    return page_csrf(c, "/admin/seals")
 
 
 def test_applications_csv(app, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]

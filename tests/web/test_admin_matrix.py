@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from registry.domain.roles import Role
-from registry.services import seals
 from registry.services.context import ServiceContext
 from tests.support.applications import submit
-from tests.support.data import ADMIN, SHENZHEN_USCC
+from tests.support.seals import issue_es_id
 from tests.support.staff import csrf, sign_in, staff
 
 ALL = {"operator", "reviewer", "admin", "auditor"}
@@ -97,17 +96,7 @@ def test_role_matrix(app, ctx: ServiceContext, who: str) -> None:  # type: ignor
     got: dict[str, str] = {}
     for endpoint, (method, template, _allowed) in EXPECTED.items():
         # a fresh seal for every state-changing call, so one action doesn't block the next
-        code = seals.issue_seal(
-            ctx,
-            ADMIN,
-            seals.IssueRequest(
-                uscc=SHENZHEN_USCC,
-                seal_type="finance",
-                key=seals.KeyMaterial(generate=True),
-                operator="olivia",
-                approver="rita",
-            ),
-        ).es_id
+        code = issue_es_id(ctx)
         url = template.format(code=code, app=submit(ctx) if "{app}" in template else 0, uscc=FUTIAN_USCC)
         if method == "GET":
             resp = client.get(url)

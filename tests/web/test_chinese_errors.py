@@ -13,8 +13,8 @@ from registry.domain.roles import Role
 from registry.services import revocation
 from registry.services.context import ServiceContext
 from tests.support.data import ADMIN, OTHER_USCC, SHENZHEN_USCC
+from tests.support.pki import csr_for
 from tests.support.portal import sign_in
-from tests.support.portal_seals import csr_for
 from tests.support.seals import issue
 from tests.support.staff import client_as
 

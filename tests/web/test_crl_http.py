@@ -10,13 +10,7 @@ import pytest
 from registry.pki import crl
 from registry.services import crl_publish
 from registry.services.context import ServiceContext
-from registry.web import create_app
 from tests.support.data import ADMIN, NOW
-
-
-@pytest.fixture
-def client(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    return create_app({"TESTING": True}, ctx=ctx).test_client()
 
 
 def test_crl_is_served_as_der_with_strong_etag_and_caching_until_next_update(ctx: ServiceContext, client) -> None:  # type: ignore[no-untyped-def]

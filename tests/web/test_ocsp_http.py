@@ -17,30 +17,14 @@ from registry.pki import ocsp as pki_ocsp
 from registry.pki import x509
 from registry.services import authorities, ocsp, revocation, seals
 from registry.services.context import ServiceContext
-from registry.web import create_app
-from tests.support.data import ADMIN, NOW, SHENZHEN_USCC
+from tests.support.data import ADMIN, NOW
+from tests.support.seals import issue_with_algorithm
 
 CT = "application/ocsp-response"
 
 
-@pytest.fixture
-def client(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    return create_app({"TESTING": True}, ctx=ctx).test_client()
-
-
 def _request(ctx: ServiceContext, alg: str = "ecdsa", nonce: bytes | None = None) -> tuple[bytes, seals.IssueResult]:
-    res = seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=SHENZHEN_USCC,
-            seal_type="finance",
-            key=seals.KeyMaterial(generate=True),
-            operator="olivia",
-            approver="rita",
-            algorithm=alg,
-        ),
-    )
+    res = issue_with_algorithm(ctx, alg)
     with ctx.reader() as s:
         ca = authorities.chain(ctx, s, f"{alg}-issuing")[0]
     serial = x509.Certificate.from_der(res.certificate_der).serial

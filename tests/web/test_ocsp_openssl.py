@@ -29,14 +29,14 @@ from registry.config import Settings
 from registry.domain.roles import Role
 from registry.pki import der
 from registry.pki import ocsp as pki_ocsp
-from registry.services import authorities, licences, ocsp, revocation, seals, users
-from registry.services.context import Actor, ServiceContext
+from registry.services import authorities, licences, ocsp, revocation, users
+from registry.services.context import ServiceContext
 from registry.services.demo import DEMO_CSV
-from tests.support.data import SHENZHEN_USCC, TEST_KEK
+from tests.support.data import ADMIN, TEST_KEK
 from tests.support.net import free_port
 from tests.support.pki import ossl, top_level
+from tests.support.seals import issue_with_algorithm
 
-ADMIN = Actor.system("test-admin")
 DISTID = "distid:1234567812345678"
 
 
@@ -101,21 +101,6 @@ def live(tmp_path: Path, database_url: str) -> Iterator[Live]:
         ctx.engine.dispose()
 
 
-def _issue(ctx: ServiceContext, alg: str) -> seals.IssueResult:
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=SHENZHEN_USCC,
-            seal_type="finance",
-            key=seals.KeyMaterial(generate=True),
-            operator="olivia",
-            approver="rita",
-            algorithm=alg,
-        ),
-    )
-
-
 def _ask(openssl: str, live: Live, issuer: Path, cert: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return ossl(openssl, "ocsp", "-issuer", issuer, "-cert", cert, "-url", live.url, *extra)
 
@@ -128,7 +113,7 @@ def _status_line(out: str, cert: Path) -> str:
 def test_openssl_ocsp_gets_good_then_revoked_with_time_and_reason_for_an_ecdsa_certificate(
     openssl: str, live: Live
 ) -> None:
-    res = _issue(live.ctx, "ecdsa")
+    res = issue_with_algorithm(live.ctx, "ecdsa")
     cert = live.pem("holder.pem", res.certificate_der)
     issuing, root = live.authority("ecdsa-issuing"), live.authority("ecdsa-root")
 
@@ -171,7 +156,7 @@ def test_openssl_ocsp_answers_for_the_ecdsa_issuing_ca_certificate_signed_by_the
 def test_openssl_ocsp_rejects_a_response_signed_by_the_wrong_ca(openssl: str, live: Live) -> None:
     """The check can fail: asking about an ECDSA holder certificate while naming the root as its
     issuer is unauthorized (a different CertID issuer) and openssl reports an error."""
-    res = _issue(live.ctx, "ecdsa")
+    res = issue_with_algorithm(live.ctx, "ecdsa")
     cert = live.pem("holder.pem", res.certificate_der)
     root = live.authority("ecdsa-root")
     out = ossl(
@@ -202,7 +187,7 @@ def _sm2_signature_check(openssl: str, live: Live, response: Path, issuer: Path)
 
 @pytest.mark.openssl
 def test_sm2_responses_read_by_openssl_and_their_signature_checked_with_openssl_dgst(openssl: str, live: Live) -> None:
-    res = _issue(live.ctx, "sm2")
+    res = issue_with_algorithm(live.ctx, "sm2")
     cert = live.pem("holder.pem", res.certificate_der)
     issuing = live.authority("sm2-issuing")
     good = live.dir / "good.der"
@@ -226,7 +211,7 @@ def test_sm2_responses_read_by_openssl_and_their_signature_checked_with_openssl_
 
 def test_stored_responses_are_what_the_server_sends(live: Live) -> None:
     """The pre-signed path really is pre-signed: the bytes on the wire are the stored ones."""
-    res = _issue(live.ctx, "ecdsa")
+    res = issue_with_algorithm(live.ctx, "ecdsa")
     from sqlalchemy import select
 
     from registry.db.models import OcspResponse

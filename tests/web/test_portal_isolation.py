@@ -10,7 +10,6 @@ whom none of these objects was granted.
 
 from __future__ import annotations
 
-import re
 from itertools import product
 
 import pytest
@@ -22,7 +21,7 @@ from registry.services import enterprise_people
 from registry.services.context import ServiceContext
 from registry.services.portal_access import Principal
 from tests.support.data import OTHER_USCC, SHENZHEN_USCC
-from tests.support.portal import csr, person_sign_in, sign_in
+from tests.support.portal import csr, csrf, person_sign_in, sign_in
 from tests.support.seals import issue_es_id as issue
 
 pytestmark = pytest.mark.demo_issuer  # the app fixture sets up the demo e-licence issuer first
@@ -35,10 +34,6 @@ NOT_OWNED = {
     "portal.static": "the portal's own script and styles",
     "portal.apply_preview": "the picture preview of a seal type, drawn from the signed-in enterprise's data",
 }
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
 
 
 def portal_urls(flask_app, ids: dict[str, object]) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
@@ -97,7 +92,7 @@ def a_objects(ctx: ServiceContext) -> dict[str, object]:
 
 
 def _walk(client, flask_app, ids: dict[str, object], fingerprint, ctx: ServiceContext) -> list[str]:  # type: ignore[no-untyped-def]
-    token = _csrf(client.get("/portal/").get_data(as_text=True))
+    token = csrf(client.get("/portal/").get_data(as_text=True))
     before = fingerprint(ctx)
     wrong = []
     urls = portal_urls(flask_app, ids)
@@ -141,7 +136,7 @@ def test_a_person_without_authority_gets_404_for_our_seals_and_403_for_the_rest(
     fingerprint,
 ) -> None:
     c, _secret = person_sign_in(app, ctx, "li.lei", str(a_objects["password"]))
-    token = _csrf(c.get("/portal/").get_data(as_text=True))
+    token = csrf(c.get("/portal/").get_data(as_text=True))
     before = fingerprint(ctx)
     for _endpoint, method, url in portal_urls(app, a_objects):
         r = c.open(url, method=method, data={"csrf_token": token, "confirm": str(a_objects["es_id"])})

@@ -22,8 +22,9 @@ from registry.pki.keys import Algorithm
 from registry.services import revocation
 from registry.services.context import ServiceContext
 from tests.support.data import OTHER_USCC, SHENZHEN_USCC
+from tests.support.pki import csr_for
 from tests.support.portal import TOKEN, alert, client_for, post_files, token
-from tests.support.portal_seals import csr_for, into_window, issue, person, png
+from tests.support.portal_seals import into_window, issue, person, png
 
 pytestmark = pytest.mark.demo_issuer  # the app fixture sets up the demo e-licence issuer first
 

@@ -2,33 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from registry.pki import x509
-from registry.services import seals
 from registry.services.context import ServiceContext
-from registry.web import create_app
-from tests.support.data import ADMIN, SHENZHEN_USCC
-
-
-@pytest.fixture
-def client(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    app = create_app({"TESTING": True}, ctx=ctx)
-    return app.test_client()
-
-
-def _issue(ctx: ServiceContext) -> seals.IssueResult:
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=SHENZHEN_USCC,
-            seal_type="official",
-            key=seals.KeyMaterial(generate=True),
-            operator="olivia",
-            approver="rita",
-        ),
-    )
+from tests.support.data import SHENZHEN_USCC
+from tests.support.seals import issue
 
 
 def test_home_page_lists_the_ca_certificates_with_security_headers(client) -> None:  # type: ignore[no-untyped-def]
@@ -41,7 +18,7 @@ def test_home_page_lists_the_ca_certificates_with_security_headers(client) -> No
 
 
 def test_ca_certificate_named_in_aia_is_served_as_der(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
-    res = _issue(ctx)
+    res = issue(ctx, "official")
     holder = x509.Certificate.from_der(res.certificate_der)
     r = client.get("/ca/sm2-issuing.cer")
     assert r.status_code == 200 and r.mimetype == "application/pkix-cert"
@@ -51,7 +28,7 @@ def test_ca_certificate_named_in_aia_is_served_as_der(client, ctx: ServiceContex
 
 
 def test_seal_status_page_and_json(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
-    res = _issue(ctx)
+    res = issue(ctx, "official")
     r = client.get(f"/seals/{res.es_id}")
     assert r.status_code == 200 and res.es_id in r.get_data(as_text=True) and "active" in r.get_data(as_text=True)
     j = client.get(f"/seals/{res.es_id}", headers={"Accept": "application/json"}).get_json()

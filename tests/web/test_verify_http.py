@@ -11,47 +11,19 @@ from hypothesis import strategies as st
 
 from registry.domain.esid import make_esid
 from registry.domain.seal_types import SealType
-from registry.pki.keys import PrivateKey
-from registry.services import revocation, seals, signing
+from registry.services import revocation, seals
 from registry.services.context import ServiceContext
 from registry.web import create_app
 from tests.support.data import ADMIN, SHENZHEN_USCC, VECTORS
+from tests.support.seals import issue, sign
 
 DOC = b"loan agreement 2026-77"
 
 
-@pytest.fixture
-def client(ctx: ServiceContext):  # type: ignore[no-untyped-def]
-    return create_app({"TESTING": True}, ctx=ctx).test_client()
-
-
-def _issue(ctx: ServiceContext, seal_type: str = "contract") -> seals.IssueResult:
-    return seals.issue_seal(
-        ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=SHENZHEN_USCC,
-            seal_type=seal_type,
-            key=seals.KeyMaterial(generate=True),
-            operator="olivia",
-            approver="rita",
-        ),
-    )
-
-
 def _signed(ctx: ServiceContext) -> tuple[seals.IssueResult, bytes]:
-    r = _issue(ctx)
+    r = issue(ctx, "contract")
     ctx.clock.advance(minutes=1)
-    assert r.private_key_pem
-    sig = signing.sign_file(
-        ctx,
-        seal=r.seal_der,
-        key=PrivateKey.from_pem(r.private_key_pem),
-        certificate=r.certificate_der,
-        data=DOC,
-        file_name="loan.txt",
-    ).signature
-    return r, sig
+    return r, sign(ctx, r, DOC, "loan.txt")
 
 
 def _post(client, path: str = "/api/v1/verify", **files: bytes):  # type: ignore[no-untyped-def]
@@ -83,7 +55,7 @@ def test_api_verifies_a_signature_with_its_document(client, ctx: ServiceContext)
 
 
 def test_api_seal_and_ofd(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
-    r = _issue(ctx)
+    r = issue(ctx, "contract")
     assert _post(client, file=r.seal_der).get_json()["verdict"] == "valid"
     if (VECTORS / "V4RideRight.ofd").exists():
         body = _post(client, file=(VECTORS / "V4RideRight.ofd").read_bytes()).get_json()
@@ -128,7 +100,7 @@ def test_upload_over_the_limit_is_413(ctx: ServiceContext) -> None:
 
 
 def test_seal_status_api(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
-    r = _issue(ctx)
+    r = issue(ctx, "contract")
     body = client.get(f"/api/v1/seals/{r.es_id}").get_json()
     assert body["es_id"] == r.es_id and body["status"] == "active"
     assert body["type"] == {"code": "04", "name_en": "contract", "name_zh": "合同专用章"}
@@ -143,7 +115,7 @@ def test_seal_status_api(client, ctx: ServiceContext) -> None:  # type: ignore[n
 
 
 def test_seal_status_suspended_and_superseded(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
-    r = _issue(ctx)
+    r = issue(ctx, "contract")
     ctx.clock.advance(minutes=3)
     revocation.suspend_seal(ctx, ADMIN, r.es_id)
     body = client.get(f"/api/v1/seals/{r.es_id}").get_json()
@@ -247,7 +219,7 @@ def test_mutated_uploads_never_make_the_endpoint_fail(fuzz_material, data) -> No
 
 
 def test_public_seal_page_shows_revocation_reason_and_time(client, ctx: ServiceContext) -> None:  # type: ignore[no-untyped-def]
-    r = _issue(ctx)
+    r = issue(ctx, "contract")
     ctx.clock.advance(hours=1)
     revocation.revoke_seal(ctx, ADMIN, r.es_id, "affiliationChanged")
     html = client.get(f"/seals/{r.es_id}").get_data(as_text=True)
