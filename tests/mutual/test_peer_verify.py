@@ -163,3 +163,23 @@ def test_a_suspended_peer_vouches_for_nothing_and_a_crl_older_than_the_signature
     peers.change_state(ctx, AMOS, "beijing", "suspend", "公函：暂停互认")
     it = item(ctx, sig, DOC)
     assert it.verdict == "indeterminate" and "was suspended here" in undecided_text(it)
+
+
+def test_the_verify_page_says_who_vouched_in_words(ctx: ServiceContext, beijing: Region) -> None:
+    from registry.web import create_app
+
+    _r, sig = issue_and_sign(beijing, "sm2")
+    admit(ctx, beijing)
+    publish_and_refresh(ctx, beijing)
+    client = create_app({"TESTING": True}, ctx=ctx).test_client()
+    import io
+
+    r = client.post(
+        "/verify",
+        data={"file": (io.BytesIO(sig), "contract.sig"), "document": (io.BytesIO(DOC), "合同.txt")},
+        content_type="multipart/form-data",
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert html.count("由 北京市市场监督管理局（110000）认可，信任列表第 1 版") == 2  # the seal and the signer
+    assert 'data-part="seal"' in html and 'data-part="signer"' in html

@@ -1,0 +1,86 @@
+"""The public verify page, in a real browser, on a signature made in Beijing and verified in
+Shenzhen: the verdict, and in words who vouched (由 北京市市场监督管理局（110000）认可，信任列表第 N 版)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from registry.domain.roles import Role
+from registry.pki.keys import PrivateKey
+from registry.services import crl_publish, licences, peers, seals, signing, users
+from registry.services.context import Actor, FrozenClock, ServiceContext
+from registry.services.demo import DEMO_CSV
+from tests.support.data import ADMIN, SHENZHEN_USCC
+from tests.support.regions import Region, region, second_database
+
+from .support import expect, shot
+
+DOC = "京深两地合同（浏览器）".encode()
+
+
+@pytest.fixture
+def beijing(request: pytest.FixtureRequest, ctx: ServiceContext, database_url: str, tmp_path: Path) -> Iterator[Region]:
+    gen = second_database(
+        database_url,
+        tmp_path,
+        lambda: request.getfixturevalue("sqlite_template"),
+        lambda: request.getfixturevalue("pg_template"),
+    )
+    assert isinstance(ctx.clock, FrozenClock)
+    with region(tmp_path, next(gen), ctx.clock) as bj:
+        licences.import_licences(bj.ctx, ADMIN, DEMO_CSV.encode(), "demo.csv")
+        users.add_user(bj.ctx, ADMIN, "olivia", [Role.OPERATOR])
+        users.add_user(bj.ctx, ADMIN, "rita", [Role.REVIEWER])
+        yield bj
+    next(gen, None)
+
+
+def test_a_beijing_signature_verified_in_shenzhen_names_beijing(  # type: ignore[no-untyped-def]
+    page, live_server: str, ctx: ServiceContext, beijing: Region, tmp_path: Path
+) -> None:
+    r = seals.issue_seal(
+        beijing.ctx,
+        ADMIN,
+        seals.IssueRequest(
+            uscc=SHENZHEN_USCC,
+            seal_type="contract",
+            key=seals.KeyMaterial(generate=True),
+            operator="olivia",
+            approver="rita",
+        ),
+    )
+    assert r.private_key_pem
+    sig = signing.sign_file(
+        beijing.ctx,
+        seal=r.seal_der,
+        key=PrivateKey.from_pem(r.private_key_pem),
+        certificate=r.certificate_der,
+        data=DOC,
+        file_name="合同.txt",
+    ).signature
+    peers.propose(
+        ctx, Actor("ada", roles=frozenset({Role.ADMIN})), "beijing", beijing.list_url, "110000", beijing.fingerprints()
+    )
+    peers.approve(ctx, Actor("rita", roles=frozenset({Role.REVIEWER})), "beijing")
+    ctx.clock.advance(minutes=1)
+    crl_publish.publish(beijing.ctx, ADMIN)
+    peers.refresh(ctx, ADMIN)
+    (tmp_path / "contract.sig").write_bytes(sig)
+    (tmp_path / "contract.txt").write_bytes(DOC)
+
+    page.goto(live_server + "/verify")
+    page.locator("input[name=file]").set_input_files(tmp_path / "contract.sig")
+    page.locator("input[name=document]").set_input_files(tmp_path / "contract.txt")
+    page.get_by_role("button", name="验证 / Verify").click()
+    expect(page.get_by_role("heading", name=re.compile("结论 · Verdict")).locator(".status")).to_have_text(
+        "有效 / Valid"
+    )
+    for part in ("seal", "signer"):
+        expect(page.locator(f'tr.vouched[data-part="{part}"]')).to_contain_text(
+            "由 北京市市场监督管理局（110000）认可，信任列表第 1 版"
+        )
+    shot(page, "peer-signature-valid")
