@@ -10,6 +10,7 @@ withdraws."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import click
@@ -34,8 +35,8 @@ def _person(state: State, username: str, role: str, env: str) -> Actor:
     return counter_auth.confirm(ctx, state.actor, username, role, code, password=password)
 
 
-def _t(value: object) -> str:
-    return tl.format_time(value) if value is not None else "—"  # type: ignore[arg-type]
+def _t(value: dt.datetime | None) -> str:
+    return tl.format_time(value.replace(microsecond=0)) if value is not None else "—"
 
 
 @peer_group.command("add")
