@@ -50,8 +50,13 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from registry.services.context import ServiceContext
+from registry.domain.roles import Role
+from registry.services import licences, users
+from registry.services.context import FrozenClock, ServiceContext
+from registry.services.demo import DEMO_CSV
 from registry.web import create_app
+from tests.support.data import ADMIN
+from tests.support.regions import Region, region, second_database
 
 from .support import _STATE_ATTR, SCREENSHOTS, PageState, artifact_name
 
@@ -217,3 +222,22 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
             pass
         _fail_on_errors(st, "during the test")
     return result
+
+
+@pytest.fixture
+def beijing(request: pytest.FixtureRequest, ctx: ServiceContext, database_url: str, tmp_path: Path) -> Iterator[Region]:
+    """A second registry (Beijing, 110000) served over loopback on ``ctx``'s clock, with the demo
+    licences and two staff (tests/support/regions.py): for the mutual-recognition pages."""
+    gen = second_database(
+        database_url,
+        tmp_path,
+        lambda: request.getfixturevalue("sqlite_template"),
+        lambda: request.getfixturevalue("pg_template"),
+    )
+    assert isinstance(ctx.clock, FrozenClock)
+    with region(tmp_path, next(gen), ctx.clock) as bj:
+        licences.import_licences(bj.ctx, ADMIN, DEMO_CSV.encode(), "demo.csv")
+        users.add_user(bj.ctx, ADMIN, "olivia", [Role.OPERATOR])
+        users.add_user(bj.ctx, ADMIN, "rita", [Role.REVIEWER])
+        yield bj
+    next(gen, None)

@@ -4,39 +4,18 @@ Shenzhen: the verdict, and in words who vouched (由 北京市市场监督管理
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from registry.domain.roles import Role
 from registry.pki.keys import PrivateKey
-from registry.services import crl_publish, licences, peers, seals, signing, users
-from registry.services.context import Actor, FrozenClock, ServiceContext
-from registry.services.demo import DEMO_CSV
+from registry.services import crl_publish, peers, seals, signing
+from registry.services.context import Actor, ServiceContext
 from tests.support.data import ADMIN, SHENZHEN_USCC
-from tests.support.regions import Region, region, second_database
+from tests.support.regions import Region
 
 from .support import expect, shot
 
 DOC = "京深两地合同（浏览器）".encode()
-
-
-@pytest.fixture
-def beijing(request: pytest.FixtureRequest, ctx: ServiceContext, database_url: str, tmp_path: Path) -> Iterator[Region]:
-    gen = second_database(
-        database_url,
-        tmp_path,
-        lambda: request.getfixturevalue("sqlite_template"),
-        lambda: request.getfixturevalue("pg_template"),
-    )
-    assert isinstance(ctx.clock, FrozenClock)
-    with region(tmp_path, next(gen), ctx.clock) as bj:
-        licences.import_licences(bj.ctx, ADMIN, DEMO_CSV.encode(), "demo.csv")
-        users.add_user(bj.ctx, ADMIN, "olivia", [Role.OPERATOR])
-        users.add_user(bj.ctx, ADMIN, "rita", [Role.REVIEWER])
-        yield bj
-    next(gen, None)
 
 
 def test_a_beijing_signature_verified_in_shenzhen_names_beijing(  # type: ignore[no-untyped-def]

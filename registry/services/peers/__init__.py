@@ -26,7 +26,7 @@ from .admission import (
     propose,
 )
 from .refresh import RefreshResult, refresh, refresher
-from .views import PeerView, expired_peers, list_peers, show_peer
+from .views import CrlRow, PeerView, expired_peers, list_peers, peer_crls, show_peer
 
 __all__ = [
     "PeerError",
@@ -43,4 +43,6 @@ __all__ = [
     "list_peers",
     "show_peer",
     "expired_peers",
+    "peer_crls",
+    "CrlRow",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ...db.trust_models import Peer, PeerKey
+from ...db.trust_models import Peer, PeerCrl, PeerKey
 from ...domain import trust_list as tl
 from ...domain.roles import Permission, permissions_of, require
 from ..context import Actor, ServiceContext
@@ -16,7 +16,7 @@ from ..core.tx import reading
 from .admission import ServiceSummary, find_peer, summarise
 from .lists import ListProblem, held_list
 
-__all__ = ["PeerView", "list_peers", "show_peer", "expired_peers", "EXPIRY_WARNING"]
+__all__ = ["PeerView", "CrlRow", "list_peers", "show_peer", "peer_crls", "expired_peers", "EXPIRY_WARNING"]
 
 #: A list this close to its next_update with no newer one is flagged "expiry approaching".
 EXPIRY_WARNING = dt.timedelta(hours=24)
@@ -196,3 +196,42 @@ def expired_peers(ctx: ServiceContext) -> list[str]:
     return [
         v.name for v in list_peers(ctx, Actor.system("health")) if v.state == "active" and "list-expired" in v.alerts
     ]
+
+
+@dataclass(frozen=True)
+class CrlRow:
+    """One CRL held for a peer, as the admin page shows it."""
+
+    service_id: str
+    url: str
+    kind: str
+    number: int | None
+    this_update: dt.datetime
+    next_update: dt.datetime | None
+    entries: int
+    checked_at: dt.datetime
+    last_error: str | None
+    fresh: bool
+
+
+def peer_crls(ctx: ServiceContext, actor: Actor, name: str) -> list[CrlRow]:
+    """The CRLs held for the peer: number, times, freshness (now ≤ nextUpdate), the last error."""
+    _may_view(actor)
+    with reading(ctx, actor) as tx:
+        peer = find_peer(tx, name)
+        rows = tx.session.scalars(select(PeerCrl).where(PeerCrl.peer_id == peer.id).order_by(PeerCrl.url)).all()
+        return [
+            CrlRow(
+                r.service_id,
+                r.url,
+                r.kind,
+                r.number,
+                r.this_update,
+                r.next_update,
+                r.entries,
+                r.checked_at,
+                r.last_error,
+                r.next_update is not None and tx.now <= r.next_update,
+            )
+            for r in rows
+        ]

@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (each module registers its pages on bp)
     dashboard_views,
     enterprise_views,
     export_views,
+    peer_views,
     seal_views,
     trust_views,
     user_views,
