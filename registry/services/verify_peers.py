@@ -59,6 +59,7 @@ def add_peers(
     """Every certificate the lists in force of our peers name (active, suspended or withdrawn:
     :meth:`_Trust.vouch` decides what each may vouch for): roots as anchors, the others as
     intermediates, each with its listing. Trust is not transitive: peers' peers are not read."""
+    conflicted: set[bytes] = set()
     with ctx.reader() as session:
         rows = session.execute(
             select(Peer, PeerList)
@@ -88,8 +89,20 @@ def add_peers(
                     held.sha256,
                 )
                 cert = svc.certificate
-                if cert.der in ours:
+                if cert.der in ours or cert.der in conflicted:
                     continue  # a peer listing our own certificate changes nothing
+                other = listed.get(cert.der)
+                if other is not None and other.peer != peer.name:
+                    # two peers list the same certificate: whose scope would apply is not ours to
+                    # guess, so neither vouches for it (fail closed) and the problem is reported
+                    conflicted.add(cert.der)
+                    del listed[cert.der]
+                    anchors.pop(cert.der, None)
+                    intermediates.pop(cert.der, None)
+                    problems.append(
+                        f"{cert.subject} is listed by both {other.peer} and {peer.name}: trusted for neither"
+                    )
+                    continue
                 listed[cert.der] = listing
                 target = anchors if svc.role is tl.ServiceRole.ROOT else intermediates
                 target[cert.der] = cert
@@ -171,8 +184,10 @@ def peer_vouch(
             )
         else:
             c = maker.service.constraints
-            prefix = c.es_id_prefix if c is not None else None
-            if prefix and not es_id.startswith(prefix):
+            # the list's own prefix, and in any case the area code we admitted the peer with: a
+            # peer's list cannot widen its makers' scope to another region's esIDs
+            prefix = c.es_id_prefix if c is not None and c.es_id_prefix else listing.area_code
+            if es_id[:6] != listing.area_code or not es_id.startswith(prefix):
                 failures.append(
                     (
                         f"超出认可范围：印章编码 {es_id} 不属于{who}（{prefix}）",

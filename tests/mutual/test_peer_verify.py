@@ -183,3 +183,34 @@ def test_the_verify_page_says_who_vouched_in_words(ctx: ServiceContext, beijing:
     assert r.status_code == 200
     assert html.count("由 北京市市场监督管理局（110000）认可，信任列表第 1 版") == 2  # the seal and the signer
     assert 'data-part="seal"' in html and 'data-part="signer"' in html
+
+
+def _remade(bj: Region, seal_der: bytes, es_id: str) -> bytes:
+    """Beijing's maker signing a seal whose esID is ``es_id`` (what a peer overstepping its scope
+    would produce): the issued seal's content with another esID, re-signed by the maker key."""
+    from sqlalchemy import select
+
+    from registry.db.models import Authority
+    from registry.pki import ses
+    from registry.pki.keys import decrypt_private_key
+
+    seal = ses.parse_seal(seal_der)
+    info = ses.encode_seal_info(es_id=es_id, vid=seal.vid, prop=seal.property, picture=seal.picture)
+    with bj.ctx.reader() as s:
+        maker = s.scalar(select(Authority).where(Authority.name == "sm2-seal-maker"))
+        assert maker is not None
+        key = decrypt_private_key(maker.key_blob, bj.ctx.require_keyring().keys)
+    return ses.make_seal(info, seal.maker_cert, key)
+
+
+def test_a_peer_vouches_only_for_its_own_area(ctx: ServiceContext, beijing: Region) -> None:
+    r, _sig = issue_and_sign(beijing, "sm2")
+    admit(ctx, beijing)
+    publish_and_refresh(ctx, beijing)
+    assert item(ctx, r.seal_der).verdict == "valid"
+    shenzhen_id = "440300" + r.es_id[6:]
+    forged = _remade(beijing, r.seal_der, shenzhen_id)
+    it = item(ctx, forged)
+    assert it.verdict == "invalid"
+    maker = it.check("maker_certificate")
+    assert maker.ok is False and any("out of scope: the esID 440300" in m[1] for m in maker.reasons)
