@@ -54,30 +54,36 @@ def _key_info(row: ListSigningKey) -> KeyInfo:
 # -- list-signing keys -------------------------------------------------------------------------
 
 
+def _new_key(tx: Tx, alg: str, status: tl.KeyStatus, not_before: dt.datetime | None) -> ListSigningKey:
+    """A fresh key of ``alg``, wrapped under the current KEK, stored with ``status``."""
+    keyring = tx.ctx.require_keyring()
+    key = PrivateKey.generate(_ALGS[alg])
+    row = ListSigningKey(
+        alg=alg,
+        kid=jws.kid_for(key.public_key),
+        spki_der=key.public_key.spki(),
+        key_blob=encrypt_private_key(key, keyring.keys[keyring.current], keyring.current),
+        key_kek_id=keyring.current,
+        status=status.value,
+        not_before=not_before,
+        created_at=tx.now,
+        changed_at=tx.now,
+    )
+    tx.session.add(row)
+    tx.session.flush()
+    return row
+
+
 def ensure_keys(tx: Tx) -> list[KeyInfo]:
     """Make a current key of each algorithm that has none (in ``tx``, audited); returns the new ones."""
-    keyring = tx.ctx.require_keyring()
     made = []
     have = set(
         tx.session.scalars(select(ListSigningKey.alg).where(ListSigningKey.status == tl.KeyStatus.CURRENT.value))
     )
-    for alg, algorithm in _ALGS.items():
+    for alg in _ALGS:
         if alg in have:
             continue
-        key = PrivateKey.generate(algorithm)
-        row = ListSigningKey(
-            alg=alg,
-            kid=jws.kid_for(key.public_key),
-            spki_der=key.public_key.spki(),
-            key_blob=encrypt_private_key(key, keyring.keys[keyring.current], keyring.current),
-            key_kek_id=keyring.current,
-            status=tl.KeyStatus.CURRENT.value,
-            not_before=None,
-            created_at=tx.now,
-            changed_at=tx.now,
-        )
-        tx.session.add(row)
-        tx.session.flush()
+        row = _new_key(tx, alg, tl.KeyStatus.CURRENT, None)
         tx.audit("trust_list.key_created", "trust-list", alg, algorithm=alg, kid=row.kid)
         made.append(_key_info(row))
     return made
@@ -108,11 +114,11 @@ def announce_next_keys(ctx: ServiceContext, actor: Actor, *, not_before: dt.date
     ``not_before`` (default now) by the lists still signed with the current keys. A peer accepts
     the new key later only because a list it verified announced it."""
     require(actor.name, actor.roles, Permission.TRUST_LIST_PUBLISH)
-    keyring = ctx.require_keyring()
+    ctx.require_keyring()
     made = []
     with begin(ctx, actor) as tx:
         when = (not_before or tx.now).replace(microsecond=0)
-        for alg, algorithm in _ALGS.items():
+        for alg in _ALGS:
             pending = tx.session.scalar(
                 select(ListSigningKey).where(
                     ListSigningKey.alg == alg, ListSigningKey.status == tl.KeyStatus.NEXT.value
@@ -122,20 +128,7 @@ def announce_next_keys(ctx: ServiceContext, actor: Actor, *, not_before: dt.date
                 raise Conflict(
                     _NEXT_EXISTS, alg=alg, not_before=tl.format_time(pending.not_before or pending.created_at)
                 )
-            key = PrivateKey.generate(algorithm)
-            row = ListSigningKey(
-                alg=alg,
-                kid=jws.kid_for(key.public_key),
-                spki_der=key.public_key.spki(),
-                key_blob=encrypt_private_key(key, keyring.keys[keyring.current], keyring.current),
-                key_kek_id=keyring.current,
-                status=tl.KeyStatus.NEXT.value,
-                not_before=when,
-                created_at=tx.now,
-                changed_at=tx.now,
-            )
-            tx.session.add(row)
-            tx.session.flush()
+            row = _new_key(tx, alg, tl.KeyStatus.NEXT, when)
             tx.audit("trust_list.key_announced", "trust-list", alg, algorithm=alg, kid=row.kid, at=when.isoformat())
             made.append(_key_info(row))
     return made

@@ -49,7 +49,7 @@ from .context import Actor, ServiceContext
 from .core import leases
 from .core.authorities import crl_url, delta_crl_url
 from .core.tx import Tx, begin, reading
-from .crls.files import publish_lock
+from .crls.files import publish_lock, write_public_file
 from .trust_list_keys import (
     KeyInfo,
     announce_next_keys,
@@ -443,24 +443,13 @@ def overview(ctx: ServiceContext, actor: Actor, *, versions: int = 20) -> Overvi
 
 
 def _write(path: Path, data: bytes) -> bool:
-    """Write ``data`` atomically (temp file, fsync, rename) unless the file already holds it."""
+    """Write ``data`` atomically unless the file already holds it; whether it wrote."""
     try:
         if path.read_bytes() == data:
             return False
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o644)  # public: readable by a static server under another user
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_public_file(path, data)
     return True
 
 

@@ -36,6 +36,7 @@ from ..pki import crl, der, ofd, ses
 from ..pki import verify as pv
 from ..pki.x509 import Certificate, CertificateError
 from .context import ServiceContext
+from .peers import crls as peer_crls
 from .peers import lists as peer_lists
 from .verify_peers import Listing, add_peers, peer_vouch
 
@@ -151,17 +152,8 @@ _SEAL_SQL = (
 
 
 _Query = Callable[[str, dict[str, object]], Sequence[Sequence[object]]]
-_PEER_ENTRY_SQL = (
-    "SELECT r.entry_der, c.url, c.number, c.this_update, c.next_update FROM peer_revocations r "
-    "JOIN peer_crls c ON c.id = r.crl_id WHERE c.issuer_sha256 = :issuer AND r.serial = :serial "
-    "ORDER BY c.this_update DESC LIMIT 1"
-)
 # url, number, thisUpdate, nextUpdate (times as datetimes, or text from SQLite)
 _PeerCrlRow = tuple[str, int | None, dt.datetime | str | None, dt.datetime | str | None]
-_PEER_CRL_SQL = (
-    "SELECT url, number, this_update, next_update FROM peer_crls WHERE issuer_sha256 = :issuer "
-    "ORDER BY this_update DESC LIMIT 1"
-)
 
 
 class _Trust:
@@ -258,8 +250,8 @@ class _Trust:
         signed by the listed CA): revoked or held if an entry says so, good if a CRL of that CA is
         held, unknown if none is yet. Freshness is judged against the signing time in :meth:`vouch`."""
         issuer_sha = listing.service.sha256
-        rows = self.query(_PEER_ENTRY_SQL, {"issuer": issuer_sha, "serial": f"{cert.serial:040x}"})
-        newest = self.query(_PEER_CRL_SQL, {"issuer": issuer_sha})
+        rows = self.query(peer_crls.ENTRY_SQL, {"issuer": issuer_sha, "serial": peer_crls.serial_key(cert.serial)})
+        newest = self.query(peer_crls.NEWEST_CRL_SQL, {"issuer": issuer_sha})
         if newest:
             url, number, this_update, next_update = cast(_PeerCrlRow, newest[0])
             self._peer_crl[issuer_sha] = (url, number, _utc(this_update), _utc(next_update))

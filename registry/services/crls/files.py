@@ -65,16 +65,42 @@ def crl_number_of_file(path: Path) -> int | None:
         return None  # an unreadable file is replaced
 
 
-def write_atomically(path: Path, data: bytes, number: int) -> None:
-    """temp file in the same directory → fsync → refuse if the published number is not lower →
-    rename over → fsync the directory. A publisher killed at any point leaves the old file served."""
+def _temp_copy(path: Path, data: bytes) -> Path:
+    """``data`` in a temporary file beside ``path``, world-readable, fsynced."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "wb") as fh:
-        os.fchmod(fh.fileno(), 0o644)  # CRLs are public: readable by a static server under another user
+        os.fchmod(fh.fileno(), 0o644)  # public files: readable by a static server under another user
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+    return tmp
+
+
+def _fsync_dir(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_public_file(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically (temp file, fsync, rename, fsync the directory):
+    a reader sees the old file or the new one, never part of either (the trust list's files)."""
+    tmp = _temp_copy(path, data)
+    try:
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def write_atomically(path: Path, data: bytes, number: int) -> None:
+    """temp file in the same directory → fsync → refuse if the published number is not lower →
+    rename over → fsync the directory. A publisher killed at any point leaves the old file served."""
+    tmp = _temp_copy(path, data)
     hold = os.environ.get("REGISTRY_TEST_HOLD_BEFORE_RENAME")
     if hold:  # tests only: stop between write and rename so a test can kill the publisher here
         Path(hold).write_text(str(tmp))
@@ -96,11 +122,7 @@ def write_atomically(path: Path, data: bytes, number: int) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _fsync_dir(path.parent)
 
 
 @contextmanager

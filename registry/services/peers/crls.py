@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass
 from operator import itemgetter
 
-from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy import Table, delete, select, text
 
 from ...db import bulk
 from ...db.trust_models import Peer, PeerCrl, PeerRevocation
@@ -28,7 +28,16 @@ from .admission import find_peer
 from .fetch import FetchError, fetch
 from .lists import held_list
 
-__all__ = ["CrlResult", "refresh_crls", "lookup", "MAX_CRL_BYTES", "Listed"]
+__all__ = [
+    "CrlResult",
+    "refresh_crls",
+    "lookup",
+    "MAX_CRL_BYTES",
+    "Listed",
+    "ENTRY_SQL",
+    "NEWEST_CRL_SQL",
+    "serial_key",
+]
 
 #: Largest CRL fetched (a 1,000,000-entry CRL is about 41 MB).
 MAX_CRL_BYTES = 256 * 1024 * 1024
@@ -158,7 +167,7 @@ def _store(
     crl_id = row.id
     # in key order: the index is then written front to back, not page by random page
     pairs = sorted(parsed.raw_entries(), key=itemgetter(0))  # by the number: the same order as the key
-    rows = ((crl_id, f"{serial:040x}", entry) for serial, entry in pairs)
+    rows = ((crl_id, serial_key(serial), entry) for serial, entry in pairs)
     table = PeerRevocation.__table__
     assert isinstance(table, Table)
     return bulk.copy_rows(conn, table, ("crl_id", "serial", "entry_der"), rows)
@@ -234,18 +243,40 @@ class Found:
     next_update: dt.datetime | None
 
 
-_LOOKUP = (
-    select(PeerRevocation.entry_der, PeerCrl.url, PeerCrl.number, PeerCrl.this_update, PeerCrl.next_update)
-    .join(PeerCrl, PeerCrl.id == PeerRevocation.crl_id)
-    .where(PeerCrl.issuer_sha256 == bindparam("issuer"), PeerRevocation.serial == bindparam("serial"))
-    .order_by(PeerCrl.this_update.desc())
-    .limit(1)
+#: The newest entry for a serial from the CRLs of one listed CA (``:issuer`` its certificate's
+#: SHA-256, ``:serial`` 40 hex digits): entry DER, url, number, thisUpdate, nextUpdate. Plain SQL,
+#: so that the verifier's reader (registry.services.verify) runs the same statement.
+ENTRY_SQL = (
+    "SELECT r.entry_der, c.url, c.number, c.this_update, c.next_update FROM peer_revocations r "
+    "JOIN peer_crls c ON c.id = r.crl_id WHERE c.issuer_sha256 = :issuer AND r.serial = :serial "
+    "ORDER BY c.this_update DESC LIMIT 1"
 )
+#: The newest CRL held of one listed CA: url, number, thisUpdate, nextUpdate.
+NEWEST_CRL_SQL = (
+    "SELECT url, number, this_update, next_update FROM peer_crls WHERE issuer_sha256 = :issuer "
+    "ORDER BY this_update DESC LIMIT 1"
+)
+
+
+def serial_key(serial: int) -> str:
+    """How ``peer_revocations.serial`` spells a serial: 40 lowercase hex digits."""
+    return f"{serial:040x}"
 
 
 def lookup(tx: Tx, issuer_sha256: str, serial: int) -> Found | None:
     """The newest entry for ``serial`` issued by the CA whose certificate hashes to ``issuer_sha256``."""
-    row = tx.conn.execute(_LOOKUP, {"issuer": issuer_sha256, "serial": f"{serial:040x}"}).first()
+    row = tx.conn.execute(text(ENTRY_SQL), {"issuer": issuer_sha256, "serial": serial_key(serial)}).first()
     if row is None:
         return None
-    return Found(crl.decode_entry(row[0]), row[1], row[2], row[3], row[4])
+    this_update = _utc(row[3])
+    assert this_update is not None  # NOT NULL
+    return Found(crl.decode_entry(bytes(row[0])), row[1], row[2], this_update, _utc(row[4]))
+
+
+def _utc(t: dt.datetime | str | None) -> dt.datetime | None:
+    """A time read through plain SQL (SQLite returns the stored text)."""
+    if t is None:
+        return None
+    if isinstance(t, str):
+        t = dt.datetime.fromisoformat(t)
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
