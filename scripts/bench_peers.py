@@ -54,9 +54,9 @@ from registry.config import Settings  # noqa: E402
 from registry.db.migrate import upgrade  # noqa: E402
 from registry.db.models import Authority  # noqa: E402
 from registry.domain.roles import Role  # noqa: E402
-from registry.pki import crl, ses, x509  # noqa: E402
-from registry.pki.keys import Algorithm, PrivateKey, decrypt_private_key  # noqa: E402
-from registry.services import authorities, crl_publish, licences, peers, seals, trust_lists, users  # noqa: E402
+from registry.pki import crl, x509  # noqa: E402
+from registry.pki.keys import PrivateKey, decrypt_private_key  # noqa: E402
+from registry.services import authorities, crl_publish, peers, trust_lists  # noqa: E402
 from registry.services.context import Actor, ServiceContext  # noqa: E402
 from registry.services.core.tx import reading  # noqa: E402
 from registry.services.peers.crls import lookup, refresh_crls  # noqa: E402
@@ -169,46 +169,11 @@ def shenzhen(url: str, workdir: Path, bj_base: str, bj_ctx: ServiceContext) -> S
 
 
 def signatures(ctx: ServiceContext, n: int, prefix: str) -> list[tuple[bytes, bytes]]:
-    """``n`` distinct seals of this registry and one SES signature each over a distinct document,
-    signed two seconds ago (so that CRLs published now speak for them)."""
-    from bench_verify import uscc  # noqa: PLC0415 - the same USCC generator
+    """``n`` distinct seals of this registry and one SES signature each (bench_verify's), signed
+    once they are issued, so that CRLs published after this speak for them."""
+    from bench_verify import issue_and_sign  # noqa: PLC0415 - the verifier benchmark's signatures
 
-    users.add_user(ctx, ADMIN, f"{prefix}op", [Role.OPERATOR])
-    users.add_user(ctx, ADMIN, f"{prefix}rev", [Role.REVIEWER])
-    rows = ["uscc,name,legal_representative,entity_type,address,registered_on,status"]
-    rows += [f"{uscc(i)},验证基准企业{i}有限公司,张{i},有限责任公司,深圳市,2020-01-01,active" for i in range(n)]
-    licences.import_licences(ctx, ADMIN, "\n".join(rows).encode(), "bench.csv")
-    issued = []
-    for start in range(0, n, 500):
-        issued += seals.issue_seals(
-            ctx,
-            ADMIN,
-            [
-                seals.IssueRequest(
-                    uscc=uscc(i),
-                    seal_type="contract",
-                    key=seals.KeyMaterial(generate=True),
-                    operator=f"{prefix}op",
-                    approver=f"{prefix}rev",
-                )
-                for i in range(start, min(n, start + 500))
-            ],
-        )
-    when = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=2)
-    pairs = []
-    for j, r in enumerate(issued):
-        assert r.private_key_pem is not None
-        doc = os.urandom(4096)
-        sig = ses.make_signature(
-            seal=r.seal_der,
-            signer_cert=r.certificate_der,
-            signer=PrivateKey.from_pem(r.private_key_pem),
-            data_hash=ses.document_digest(Algorithm.SM2.signature_oid, doc),
-            property_info=f"file=doc{j}.bin;size=4096",
-            signing_time=when,
-        )
-        pairs.append((sig, doc))
-    return pairs
+    return issue_and_sign(ctx, n, n, dt.timedelta(0), prefix)
 
 
 def rate(ctx: ServiceContext, pairs: list[tuple[bytes, bytes]]) -> float:

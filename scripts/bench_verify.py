@@ -93,8 +93,17 @@ def prepare(url: str, instance: Path, n_seals: int, n_sigs: int) -> tuple[Servic
     upgrade(url)
     ctx = ServiceContext.create(settings)
     authorities.ensure_hierarchies(ctx, ADMIN)
-    users.add_user(ctx, ADMIN, "op", [Role.OPERATOR])
-    users.add_user(ctx, ADMIN, "rev", [Role.REVIEWER])
+    return ctx, issue_and_sign(ctx, n_seals, n_sigs, dt.timedelta(seconds=1))
+
+
+def issue_and_sign(
+    ctx: ServiceContext, n_seals: int, n_sigs: int, after: dt.timedelta, prefix: str = ""
+) -> list[tuple[bytes, bytes]]:
+    """``n_seals`` distinct seals of this registry (licences, two staff, batches of 500) and
+    ``n_sigs`` SES signatures made with them over distinct 4 KB documents, signed ``after`` the
+    clock's time once the seals are issued."""
+    users.add_user(ctx, ADMIN, f"{prefix}op", [Role.OPERATOR])
+    users.add_user(ctx, ADMIN, f"{prefix}rev", [Role.REVIEWER])
     rows = ["uscc,name,legal_representative,entity_type,address,registered_on,status"]
     rows += [f"{uscc(i)},验证基准企业{i}有限公司,张{i},有限责任公司,深圳市,2020-01-01,active" for i in range(n_seals)]
     licences.import_licences(ctx, ADMIN, "\n".join(rows).encode(), "bench.csv")
@@ -108,13 +117,13 @@ def prepare(url: str, instance: Path, n_seals: int, n_sigs: int) -> tuple[Servic
                     uscc=uscc(i),
                     seal_type="contract",
                     key=seals.KeyMaterial(generate=True),
-                    operator="op",
-                    approver="rev",
+                    operator=f"{prefix}op",
+                    approver=f"{prefix}rev",
                 )
                 for i in range(start, min(n_seals, start + 500))
             ],
         )
-    now = ctx.clock.now() + dt.timedelta(seconds=1)
+    signing_time = ctx.clock.now() + after
     pairs = []
     for j in range(n_sigs):
         r = issued[j % len(issued)]
@@ -126,10 +135,10 @@ def prepare(url: str, instance: Path, n_seals: int, n_sigs: int) -> tuple[Servic
             signer=PrivateKey.from_pem(r.private_key_pem),
             data_hash=ses.document_digest(Algorithm.SM2.signature_oid, doc),
             property_info=f"file=doc{j}.bin;size=4096",
-            signing_time=now,
+            signing_time=signing_time,
         )
         pairs.append((sig, doc))
-    return ctx, pairs
+    return pairs
 
 
 def _seal_signature_cache_clear() -> None:

@@ -38,7 +38,7 @@ def publish_cmd(state: State) -> None:
     is_flag=True,
     help="Print one line per current list-signing key: ALG SHA256HEX (what another region pins).",
 )
-@click.option("--sequence", type=click.IntRange(1, None), help="An earlier list, by its number.")
+@click.option("--sequence", type=click.IntRange(1, 2**53 - 1), help="An earlier list, by its number.")
 @pass_state
 def show_cmd(state: State, as_json: bool, fingerprints: bool, sequence: int | None) -> None:
     """The newest trust list (or list --sequence N): operator, number, times, signing keys and

@@ -50,12 +50,8 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from registry.domain.roles import Role
-from registry.services import licences, users
 from registry.services.context import FrozenClock, ServiceContext
-from registry.services.demo import DEMO_CSV
 from registry.web import create_app
-from tests.support.data import ADMIN
 from tests.support.regions import Region, region, second_database
 
 from .support import _STATE_ATTR, SCREENSHOTS, PageState, artifact_name
@@ -235,9 +231,6 @@ def beijing(request: pytest.FixtureRequest, ctx: ServiceContext, database_url: s
         lambda: request.getfixturevalue("pg_template"),
     )
     assert isinstance(ctx.clock, FrozenClock)
-    with region(tmp_path, next(gen), ctx.clock) as bj:
-        licences.import_licences(bj.ctx, ADMIN, DEMO_CSV.encode(), "demo.csv")
-        users.add_user(bj.ctx, ADMIN, "olivia", [Role.OPERATOR])
-        users.add_user(bj.ctx, ADMIN, "rita", [Role.REVIEWER])
+    with region(tmp_path, next(gen), ctx.clock, enterprises=True) as bj:
         yield bj
     next(gen, None)

@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 from registry.domain.roles import Role
-from registry.pki.keys import PrivateKey
-from registry.services import crl_publish, peers, seals, signing
+from registry.services import crl_publish, peers
 from registry.services.context import Actor, ServiceContext
-from tests.support.data import ADMIN, SHENZHEN_USCC
+from tests.support import seals as support_seals
+from tests.support.data import ADMIN
 from tests.support.regions import Region
 
 from .support import expect, shot
@@ -21,26 +21,8 @@ DOC = "京深两地合同（浏览器）".encode()
 def test_a_beijing_signature_verified_in_shenzhen_names_beijing(  # type: ignore[no-untyped-def]
     page, live_server: str, ctx: ServiceContext, beijing: Region, tmp_path: Path
 ) -> None:
-    r = seals.issue_seal(
-        beijing.ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=SHENZHEN_USCC,
-            seal_type="contract",
-            key=seals.KeyMaterial(generate=True),
-            operator="olivia",
-            approver="rita",
-        ),
-    )
-    assert r.private_key_pem
-    sig = signing.sign_file(
-        beijing.ctx,
-        seal=r.seal_der,
-        key=PrivateKey.from_pem(r.private_key_pem),
-        certificate=r.certificate_der,
-        data=DOC,
-        file_name="合同.txt",
-    ).signature
+    r = support_seals.issue(beijing.ctx, "contract")
+    sig = support_seals.sign(beijing.ctx, r, DOC, "合同.txt")
     peers.propose(
         ctx, Actor("ada", roles=frozenset({Role.ADMIN})), "beijing", beijing.list_url, "110000", beijing.fingerprints()
     )

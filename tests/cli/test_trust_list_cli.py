@@ -93,3 +93,8 @@ def test_rolling_over_makes_the_announced_keys_the_pins(ready: Cli, tmp_path: Pa
         for s in json.loads((trust_dir(tmp_path) / "list.jws").read_bytes())["signatures"]
     )
     assert signed_by == sorted(f"sha256:{h}" for _, h in announced)
+
+
+def test_a_list_number_out_of_range_is_a_usage_error(ready: Cli) -> None:
+    huge = ready("trust-list", "show", "--sequence", str(10**30), ok=False)
+    assert huge.exit_code == 2 and "Invalid value for '--sequence'" in huge.stderr

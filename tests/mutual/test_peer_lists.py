@@ -365,3 +365,17 @@ def test_our_peers_jws_names_whom_we_recognise_and_health_flags_an_expired_peer(
     health = client.get("/healthz")
     assert health.status_code == 503
     assert health.get_json()["peer_problems"] == ["peer beijing: its trust list has expired"]
+
+
+def test_a_peer_that_does_not_answer_in_time_keeps_its_list(
+    ctx: ServiceContext, beijing: Region, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry.services.peers import lists
+
+    admit(ctx, beijing)
+    monkeypatch.setattr(lists, "FETCH_TIMEOUT", 0.3)
+    beijing.faults.delays["/trust/list.jws"] = 1.5
+    [r] = peers.refresh(ctx, ADMIN)
+    assert (r.outcome, r.code) == ("failed", "timeout") and "no answer within 0.3 s" in str(r.message)
+    view = peers.show_peer(ctx, ADMIN, "beijing")
+    assert view.sequence == 1 and view.state == "active" and "fetch-failing" in view.alerts

@@ -10,13 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from registry.domain.roles import Role
-from registry.pki.keys import PrivateKey
-from registry.services import crl_publish, licences, peers, revocation, seals, signing, users
+from registry.services import crl_publish, peers, revocation, seals
 from registry.services.context import FrozenClock, ServiceContext
-from registry.services.demo import DEMO_CSV
 from registry.services.verify import verify_file
-from tests.support.data import ADMIN, SHENZHEN_USCC
+from tests.support import seals as support_seals
+from tests.support.data import ADMIN
 from tests.support.regions import Region, region
 
 from .conftest import AMOS
@@ -28,36 +26,14 @@ DOC = "京深两地采购合同 No. 2026-BJ-7：双方远程签约。".encode()
 @pytest.fixture
 def beijing(ctx: ServiceContext, region_database: str, tmp_path: Path) -> Iterator[Region]:
     assert isinstance(ctx.clock, FrozenClock)
-    with region(tmp_path, region_database, ctx.clock) as bj:
-        licences.import_licences(bj.ctx, ADMIN, DEMO_CSV.encode(), "demo.csv")
-        users.add_user(bj.ctx, ADMIN, "olivia", [Role.OPERATOR])
-        users.add_user(bj.ctx, ADMIN, "rita", [Role.REVIEWER])
+    with region(tmp_path, region_database, ctx.clock, enterprises=True) as bj:
         yield bj
 
 
 def issue_and_sign(bj: Region, alg: str) -> tuple[seals.IssueResult, bytes]:
-    r = seals.issue_seal(
-        bj.ctx,
-        ADMIN,
-        seals.IssueRequest(
-            uscc=SHENZHEN_USCC,
-            seal_type="contract",
-            key=seals.KeyMaterial(generate=True),
-            operator="olivia",
-            approver="rita",
-            algorithm=alg,
-        ),
-    )
-    assert r.private_key_pem is not None
-    sig = signing.sign_file(
-        bj.ctx,
-        seal=r.seal_der,
-        key=PrivateKey.from_pem(r.private_key_pem),
-        certificate=r.certificate_der,
-        data=DOC,
-        file_name="合同.txt",
-    ).signature
-    return r, sig
+    """A contract seal issued in Beijing, and a signature with it over DOC."""
+    r = support_seals.issue(bj.ctx, "contract", algorithm=alg)
+    return r, support_seals.sign(bj.ctx, r, DOC, "合同.txt")
 
 
 def publish_and_refresh(ctx: ServiceContext, bj: Region) -> None:

@@ -19,7 +19,7 @@ from registry.domain.errors import Conflict, PermissionDenied
 from registry.domain.roles import Role
 from registry.domain.seal_types import SealType
 from registry.pki import jws
-from registry.pki.keys import PublicKey
+from registry.pki.keys import KeyFormatError, PublicKey, decrypt_private_key
 from registry.services import revocation, trust_lists
 from registry.services.context import Actor, ServiceContext
 from tests.support.data import ADMIN
@@ -121,7 +121,11 @@ def test_keys_are_made_once_kept_under_the_kek_and_audited(ctx: ServiceContext) 
         assert len(rows) == 2
         for r in rows:
             assert r.kid == "sha256:" + hashlib.sha256(r.spki_der).hexdigest()
-            assert r.spki_der not in r.key_blob  # wrapped, not the key in the clear
+            # wrapped under the KEK: it opens with the key ring, to the key whose SPKI is listed
+            assert r.key_kek_id == ctx.require_keyring().current
+            assert decrypt_private_key(r.key_blob, ctx.require_keyring().keys).public_key.spki() == r.spki_der
+            with pytest.raises(KeyFormatError):
+                decrypt_private_key(r.key_blob, {r.key_kek_id: b"\x00" * 32})
         events = s.scalars(
             select(AuditEvent).where(AuditEvent.action.like("trust_list.%")).order_by(AuditEvent.seq)
         ).all()
@@ -232,10 +236,10 @@ def test_node_jose_verifies_the_es256_signature_of_the_published_list(ctx: Servi
     assert result["ok"] is True, result
     assert base64.b64decode(str(result["payload"])) == (trust_dir(ctx) / "list.json").read_bytes()
     assert result["header"] == {"alg": "ES256", "kid": es256.kid}
-    # the SM2 key is not an ES256 key: jose refuses it rather than mistaking the other signature
-    sm2 = next(k for k in published.trust_list.scheme.signing_keys if k.alg == "SM2-SM3")
-    with pytest.raises(AssertionError):
-        jose_verify(where, published.jws, spki_pem(sm2.spki), tmp_path)
+    # and refuses the same list with one byte of the payload changed
+    tampered = (trust_dir(ctx) / "list.jws").read_bytes().replace(b'"payload":"', b'"payload":"A', 1)
+    refused = jose_verify(where, tampered, spki_pem(es256.spki), tmp_path)
+    assert refused["ok"] is False and refused["error"] == "ERR_JWS_SIGNATURE_VERIFICATION_FAILED"
 
 
 @pytest.mark.openssl

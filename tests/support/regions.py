@@ -22,8 +22,10 @@ from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from registry.config import Settings
-from registry.services import authorities, trust_lists
+from registry.domain.roles import Role
+from registry.services import authorities, licences, trust_lists, users
 from registry.services.context import FrozenClock, ServiceContext
+from registry.services.demo import DEMO_CSV
 from registry.web import create_app
 from tests.support.data import ADMIN, PG_URL, TEST_KEK
 
@@ -112,8 +114,17 @@ class Region:
 
 
 @contextmanager
-def region(tmp_path: Path, database_url: str, clock: FrozenClock, area: dict[str, str] = BEIJING) -> Iterator[Region]:
-    """The region's registry: hierarchies, list-signing keys and its first trust list, served."""
+def region(
+    tmp_path: Path,
+    database_url: str,
+    clock: FrozenClock,
+    area: dict[str, str] = BEIJING,
+    *,
+    enterprises: bool = False,
+) -> Iterator[Region]:
+    """The region's registry: hierarchies, list-signing keys and its first trust list, served;
+    with ``enterprises``, also the demo licences and two staff (olivia operator, rita reviewer),
+    so that it can issue seals."""
     faults = Faults()
     holder: dict[str, Any] = {}
 
@@ -141,6 +152,10 @@ def region(tmp_path: Path, database_url: str, clock: FrozenClock, area: dict[str
     ctx = ServiceContext.create(settings, clock=clock)
     authorities.ensure_hierarchies(ctx, ADMIN)
     trust_lists.publish(ctx, ADMIN)
+    if enterprises:
+        licences.import_licences(ctx, ADMIN, DEMO_CSV.encode(), "demo.csv")
+        users.add_user(ctx, ADMIN, "olivia", [Role.OPERATOR])
+        users.add_user(ctx, ADMIN, "rita", [Role.REVIEWER])
     holder["app"] = create_app({"TESTING": True}, ctx=ctx)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
