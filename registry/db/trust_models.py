@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base
 
-__all__ = ["ListSigningKey", "TrustListVersion", "Peer", "PeerKey", "PeerList", "PeerCrl", "PeerRevocation"]
+__all__ = ["ListSigningKey", "TrustListVersion", "Peer", "PeerKey", "PeerList", "PeerCrl", "PeerRevocationPage"]
 
 
 class ListSigningKey(Base):
@@ -149,7 +149,7 @@ class PeerList(Base):
 class PeerCrl(Base):
     """The newest CRL fetched from one URL a peer's list names for one of its CAs (full, delta or a
     shard), verified as signed by that listed CA and never lower-numbered than the one it replaced.
-    Its entries are in ``peer_revocations``, stored once, not re-parsed by every worker."""
+    Its entries are in ``peer_revocation_pages``, stored once, not re-parsed by every worker."""
 
     __tablename__ = "peer_crls"
 
@@ -180,15 +180,22 @@ class PeerCrl(Base):
     )
 
 
-class PeerRevocation(Base):
-    """One entry of a peer's CRL: its DER as received (decoded when looked up: reason, dates),
-    keyed by (CRL, serial). ``serial`` is 40 lowercase hex digits, zero-padded (RFC 5280 serials
-    are at most 20 octets), so that text order is number order on every database and a CRL's
-    entries are written in key order. A lookup finds the issuer's CRLs in ``peer_crls`` (by the
-    listed CA's certificate hash), then probes this key."""
+class PeerRevocationPage(Base):
+    """A page of a peer's CRL entries (registry.pki.crl.pages): up to 64 entries in serial order,
+    their DER as received (decoded when looked up: reason, dates), keyed by (CRL, the page's
+    highest serial key). A lookup finds the issuer's CRLs in ``peer_crls`` (by the listed CA's
+    certificate hash), probes this key for the first page whose last key is not below the serial,
+    and searches that one page. A million entries are 15,625 rows, not a million: storing them is
+    a fraction of a second on either database. On SQLite the table is WITHOUT ROWID (one b-tree,
+    ordered by the key)."""
 
-    __tablename__ = "peer_revocations"
+    __tablename__ = "peer_revocation_pages"
 
     crl_id: Mapped[int] = mapped_column(ForeignKey("peer_crls.id", ondelete="CASCADE"), primary_key=True)
-    serial: Mapped[str] = mapped_column(String(40), primary_key=True)
-    entry_der: Mapped[bytes] = mapped_column(LargeBinary)
+    last_key: Mapped[bytes] = mapped_column(LargeBinary(21), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    keys: Mapped[bytes] = mapped_column(LargeBinary)
+    ends: Mapped[bytes] = mapped_column(LargeBinary)
+    entries: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = {"sqlite_with_rowid": False}

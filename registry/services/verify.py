@@ -152,8 +152,6 @@ _SEAL_SQL = (
 
 
 _Query = Callable[[str, dict[str, object]], Sequence[Sequence[object]]]
-# url, number, thisUpdate, nextUpdate (times as datetimes, or text from SQLite)
-_PeerCrlRow = tuple[str, int | None, dt.datetime | str | None, dt.datetime | str | None]
 
 
 class _Trust:
@@ -170,6 +168,7 @@ class _Trust:
         self.now = now
         self.own = own  # (area code, name): what "own" vouching names
         self._peer_crl: dict[str, tuple[str, int | None, dt.datetime | None, dt.datetime | None]] = {}
+        self._peer_rows: dict[tuple[str, int], tuple[peer_crls.HeldCrl | None, peer_crls.Found | None]] = {}
         self._status: dict[tuple[int, str], pv.Status] = {}
         self._crl_ok: dict[int, bool] = {}
         self._complete: set[int] = set()  # issuers whose every certificate status is loaded
@@ -199,7 +198,16 @@ class _Trust:
     def prefetch(self, signer: Certificate | None = None, seal: ses.Seal | None = None) -> None:
         """Statuses of every certificate our roots issued (a handful of CA and seal-maker
         certificates), of ``signer`` if one of our CAs issued it, and our record of ``seal`` if our
-        seal maker made it, in one statement."""
+        seal maker made it, in one statement; or, for a signer and seal maker of peers, the CRL
+        status of every certificate on their paths that a peer lists the issuer of, in one
+        statement (:meth:`_prefetch_peers`)."""
+        signer_ours = signer is not None and self._our_issuer(signer) is not None
+        seal_ours = seal is not None and seal.maker_cert in self.store.our_makers
+        if not signer_ours and not seal_ours:
+            # nothing of ours on the paths (a peer's, or the trust directory's): our statuses are
+            # not needed, and loaded on demand if a path turns out to touch them after all
+            self._prefetch_peers(signer, seal)
+            return
         roots = [aid for cert_der, aid in self.store.ours.items() if cert_der in self.store.anchors]
         parts: list[str] = []
         params: dict[str, object] = {}
@@ -245,31 +253,66 @@ class _Trust:
             return self._peer_status(cert, issuer, listing)
         return self._crl_status(cert, issuer)
 
+    def _peer_path(self, cert: Certificate) -> list[tuple[Certificate, Listing]]:
+        """``cert`` and the certificates above it, each with the listing of the peer-listed
+        issuer that would speak for its status, as far as peers list them."""
+        out: list[tuple[Certificate, Listing]] = []
+        for _ in range(8):  # paths are short; a loop in a peer's list must not hang us
+            issuer = next((c for c in self.issuers(cert) if c.der in self.store.peer_listed), None)
+            if issuer is None:
+                break
+            out.append((cert, self.store.peer_listed[issuer.der]))
+            if issuer.der in self.store.anchors or issuer.der == cert.der:
+                break
+            cert = issuer
+        return out
+
+    def _prefetch_peers(self, signer: Certificate | None, seal: ses.Seal | None) -> None:
+        start: list[Certificate] = []
+        if signer is not None:
+            start.append(signer)
+        maker = self.store.peer_listed.get(seal.maker_cert) if seal is not None else None
+        if maker is not None:
+            start.append(maker.service.certificate)
+        wanted: list[tuple[str, int]] = []
+        for first in start:
+            for cert, listing in self._peer_path(first):
+                key = (listing.service.sha256, cert.serial)
+                if key not in self._peer_rows and key not in wanted:
+                    wanted.append(key)
+        if wanted:
+            self._load_peer_status(wanted)
+
+    def _load_peer_status(self, wanted: Sequence[tuple[str, int]]) -> None:
+        sql, params = peer_crls.status_sql(wanted)
+        rows = self.query(sql, params)
+        for i, key in enumerate(wanted):
+            held, found = peer_crls.read_status(rows, i, key[1])
+            self._peer_rows[key] = (held, found)
+            if held is not None:
+                self._peer_crl[key[0]] = (held.url, held.number, held.this_update, held.next_update)
+
     def _peer_status(self, cert: Certificate, issuer: Certificate, listing: Listing) -> pv.Status:
         """From the peer's CRLs as the refresher stored them (only the URLs its list names, only
         signed by the listed CA): revoked or held if an entry says so, good if a CRL of that CA is
         held, unknown if none is yet. Freshness is judged against the signing time in :meth:`vouch`."""
-        issuer_sha = listing.service.sha256
-        rows = self.query(peer_crls.ENTRY_SQL, {"issuer": issuer_sha, "serial": peer_crls.serial_key(cert.serial)})
-        newest = self.query(peer_crls.NEWEST_CRL_SQL, {"issuer": issuer_sha})
-        if newest:
-            url, number, this_update, next_update = cast(_PeerCrlRow, newest[0])
-            self._peer_crl[issuer_sha] = (url, number, _utc(this_update), _utc(next_update))
-        if rows:
-            entry_der, url, number = cast(tuple[bytes, str, int | None], tuple(rows[0][:3]))
-            entry = crl.decode_entry(bytes(entry_der))
-            source = f"{listing.peer} CRL {url} #{number}"
+        key = (listing.service.sha256, cert.serial)
+        if key not in self._peer_rows:
+            self._load_peer_status([key])
+        held, found = self._peer_rows[key]
+        if found is not None:
+            entry = found.entry
+            source = f"{listing.peer} CRL {found.crl_url} #{found.number}"
             reason = entry.reason.rfc_name if entry.reason is not None else None
             if entry.reason is crl.CrlReason.CERTIFICATE_HOLD:
                 return pv.Status("hold", entry.revoked_at, reason, source)
             return pv.Status("revoked", entry.revoked_at, reason, source)
-        if not newest:
+        if held is None:
             return pv.Status.unknown(
                 f"尚未取得{listing.name_zh}为“{issuer.subject}”列出的 CRL / no CRL of '{issuer.subject}' "
                 f"from peer {listing.peer} ({listing.area_code}) yet"
             )
-        held = self._peer_crl[issuer_sha]
-        return pv.Status("good", source=f"{listing.peer} CRL {held[0]} #{held[1]}")
+        return pv.Status("good", source=f"{listing.peer} CRL {held.url} #{held.number}")
 
     # -- who vouches ---------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from registry.db.models import Authority
-from registry.db.trust_models import PeerCrl, PeerRevocation
+from registry.db.trust_models import PeerCrl, PeerRevocationPage
 from registry.pki import crl
 from registry.services import crl_publish, peers, revocation
 from registry.services.context import ServiceContext
@@ -55,11 +55,11 @@ def test_listed_crls_are_stored_and_a_revocation_reaches_us_with_its_time_and_re
     assert found.crl_url.startswith(beijing.url)
     # a second refresh: nothing re-fetched in full (conditional GET) and nothing duplicated
     with ctx.reader() as s:
-        before = s.scalar(select(func.count()).select_from(PeerRevocation))
+        before = s.scalar(select(func.count()).select_from(PeerRevocationPage))
     [r] = peers.refresh(ctx, ADMIN)
     assert {c.outcome for c in r.crls} == {"not-modified"}
     with ctx.reader() as s:
-        assert s.scalar(select(func.count()).select_from(PeerRevocation)) == before
+        assert s.scalar(select(func.count()).select_from(PeerRevocationPage)) == before
 
 
 @pytest.mark.parametrize("fault", ["other-ca", "lower-number", "garbage", "status-500"])

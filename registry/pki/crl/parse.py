@@ -72,39 +72,10 @@ class ParsedCrl:
             pos += hl + ln
             index += 1
 
-    def raw_entries(self) -> Iterator[tuple[int, bytes]]:
-        """``(serial, entry DER)`` of each revoked certificate, in order, for bulk storage: only
-        the element headers and the serial are read (about twenty times faster than
-        :meth:`entries`); :func:`decode_entry` decodes one stored entry when it is looked up. The
-        structure is checked as far as it is read: each element a SEQUENCE within the list, its
-        first element a positive INTEGER; a malformed one raises :class:`CrlError`."""
-        pos, end = self._entries_span
-        data = self.der
-        index = 0
-        while pos < end:
-            if data[pos] != 0x30:
-                raise CrlError(f"revoked entry {index} at offset {pos}: not a SEQUENCE")
-            first = data[pos + 1]
-            if first < 0x80:
-                hl, ln = 2, first
-            elif first == 0x81:
-                hl, ln = 3, data[pos + 2]
-            elif first == 0x82:
-                hl, ln = 4, (data[pos + 2] << 8) | data[pos + 3]
-            else:
-                _tag, hl, ln = _hdr(data, pos, end, f"revoked entry {index}")
-            stop = pos + hl + ln
-            q = pos + hl
-            if stop > end or data[q] != 0x02 or data[q + 1] >= 0x80 or data[q + 1] == 0 or stop < q + 2 + data[q + 1]:
-                raise CrlError(
-                    f"revoked entry {index} at offset {pos}: malformed (expected SEQUENCE {{ INTEGER ... }})"
-                )
-            serial = int.from_bytes(data[q + 2 : q + 2 + data[q + 1]], "big", signed=True)
-            if serial < 0:
-                raise CrlError(f"revoked entry {index} at offset {pos}: negative serial number")
-            yield serial, data[pos:stop]
-            pos = stop
-            index += 1
+    @property
+    def entries_span(self) -> tuple[int, int]:
+        """Where ``revokedCertificates``' elements lie in :attr:`der` (start, end)."""
+        return self._entries_span
 
     def verify_signature(self, issuer_key: PublicKey) -> bool:
         """True if ``issuer_key`` made this CRL's signature over ``tbs`` (SM2 with the GM/T 0009 ID).
@@ -117,7 +88,7 @@ class ParsedCrl:
 
 
 def decode_entry(entry_der: bytes) -> CrlEntry:
-    """One entry stored by :meth:`ParsedCrl.raw_entries`, decoded (reason, dates)."""
+    """One entry stored by :func:`.pages.keyed_entries`, decoded (reason, dates)."""
     try:
         return _decode_entry(entry_der, 0, len(entry_der))
     except CrlError:

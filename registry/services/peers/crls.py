@@ -1,7 +1,8 @@
 """Peers' CRLs (mutual-recognition.md §2.3): fetched only from the URLs **the peer's list** names
 for each of its CAs (never a certificate's CDP), accepted only if signed by that listed CA and not
-lower-numbered than the one held, and stored once in the database with their entries indexed by
-(issuer certificate, serial) — a lookup is one index probe, like one of our own.
+lower-numbered than the one held, and stored once in the database, their entries in sorted pages
+indexed by (CRL, highest serial in the page) (:mod:`registry.pki.crl.pages`) — a lookup is one
+statement: the issuer's CRLs by the listed CA's certificate hash, and in each one index probe.
 
 A refused or failed CRL keeps the one held (its freshness then decides, at verification, whether
 it can still speak); the error is recorded on its row.
@@ -11,16 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from typing import cast
 
 from sqlalchemy import Table, delete, select, text
 
 from ...db import bulk
-from ...db.trust_models import Peer, PeerCrl, PeerRevocation
+from ...db.trust_models import Peer, PeerCrl, PeerRevocationPage
 from ...domain import trust_list as tl
 from ...domain.errors import M, Message
 from ...pki import crl
+from ...pki.crl import pages as crl_pages
 from ...pki.keys import KeyFormatError
 from ..context import Actor, ServiceContext
 from ..core.tx import Tx, begin, reading
@@ -34,8 +37,10 @@ __all__ = [
     "lookup",
     "MAX_CRL_BYTES",
     "Listed",
-    "ENTRY_SQL",
-    "NEWEST_CRL_SQL",
+    "Found",
+    "HeldCrl",
+    "status_sql",
+    "read_status",
     "serial_key",
 ]
 
@@ -102,6 +107,8 @@ def listed_crls(trust_list: tl.TrustList) -> list[Listed]:
 
 
 def _check(listed: Listed, data: bytes, held: PeerCrl | None) -> tuple[crl.ParsedCrl, str]:
+    """The CRL, if it is one, signed by the listed CA, numbered and not lower than the one held
+    (and its SHA-256); otherwise :class:`_Refused` naming the problem."""
     url = listed.url
     try:
         parsed = crl.parse_crl(data)
@@ -143,6 +150,7 @@ def _store(
     peer: Peer,
     listed: Listed,
     parsed: crl.ParsedCrl,
+    pages: Sequence[crl_pages.Page],
     digest: str,
     size: int,
     etag: str | None,
@@ -163,14 +171,13 @@ def _store(
     row.last_error = row.last_error_at = None
     tx.session.flush()
     conn = tx.conn
-    conn.execute(delete(PeerRevocation).where(PeerRevocation.crl_id == row.id))
+    conn.execute(delete(PeerRevocationPage).where(PeerRevocationPage.crl_id == row.id))
     crl_id = row.id
-    # in key order: the index is then written front to back, not page by random page
-    pairs = sorted(parsed.raw_entries(), key=itemgetter(0))  # by the number: the same order as the key
-    rows = ((crl_id, serial_key(serial), entry) for serial, entry in pairs)
-    table = PeerRevocation.__table__
+    table = PeerRevocationPage.__table__
     assert isinstance(table, Table)
-    return bulk.copy_rows(conn, table, ("crl_id", "serial", "entry_der"), rows)
+    rows = ((crl_id, p.last_key, p.count, p.keys, p.ends, p.entries) for p in pages)
+    bulk.copy_rows(conn, table, ("crl_id", "last_key", "count", "keys", "ends", "entries"), rows)
+    return parsed.entry_count
 
 
 def refresh_crls(ctx: ServiceContext, actor: Actor, name: str, *, only: str | None = None) -> list[CrlResult]:
@@ -217,10 +224,14 @@ def _refresh_one(
         if held_row is not None and digest == held_row.sha256:
             _touch(ctx, actor, held_row)
             return CrlResult(name, listed.url, "unchanged", parsed.number)
+        try:  # every entry read before anything is written: a malformed one refuses the whole CRL
+            pages = list(crl_pages.paginate(crl_pages.keyed_entries(parsed)))
+        except crl.CrlError as exc:
+            raise _Refused(_bound(_NOT_CRL, url=listed.url, error=str(exc)[:300])) from None
         with begin(ctx, actor) as tx:
             owner = tx.session.get(Peer, peer_id)
             assert owner is not None
-            count = _store(tx, owner, listed, parsed, digest, len(got.body), got.etag, got.last_modified)
+            count = _store(tx, owner, listed, parsed, pages, digest, len(got.body), got.etag, got.last_modified)
         return CrlResult(name, listed.url, "stored", parsed.number, count)
     except FetchError as exc:
         assert exc.message is not None
@@ -230,6 +241,16 @@ def _refresh_one(
         message = exc.message if isinstance(exc, _Refused) else _bound(_NOT_CRL, url=listed.url, error=str(exc))
         _record_error(ctx, actor, peer_id, listed.url, message)
         return CrlResult(name, listed.url, "refused", message=message.format("en"))
+
+
+@dataclass(frozen=True)
+class HeldCrl:
+    """A CRL held of a listed CA: where from, its number and times."""
+
+    url: str
+    number: int | None
+    this_update: dt.datetime
+    next_update: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -243,34 +264,74 @@ class Found:
     next_update: dt.datetime | None
 
 
-#: The newest entry for a serial from the CRLs of one listed CA (``:issuer`` its certificate's
-#: SHA-256, ``:serial`` 40 hex digits): entry DER, url, number, thisUpdate, nextUpdate. Plain SQL,
-#: so that the verifier's reader (registry.services.verify) runs the same statement.
-ENTRY_SQL = (
-    "SELECT r.entry_der, c.url, c.number, c.this_update, c.next_update FROM peer_revocations r "
-    "JOIN peer_crls c ON c.id = r.crl_id WHERE c.issuer_sha256 = :issuer AND r.serial = :serial "
-    "ORDER BY c.this_update DESC LIMIT 1"
-)
-#: The newest CRL held of one listed CA: url, number, thisUpdate, nextUpdate.
-NEWEST_CRL_SQL = (
-    "SELECT url, number, this_update, next_update FROM peer_crls WHERE issuer_sha256 = :issuer "
-    "ORDER BY this_update DESC LIMIT 1"
+# One branch per certificate asked about: every CRL held of the listed CA whose certificate hashes
+# to :s<i>, each with the one page of its entries that would hold the serial key :k<i> (the first
+# whose last key is not below it; NULLs if none). Plain SQL, so that the verifier's reader
+# (registry.services.verify) runs the same statement, for all the certificates of a path at once.
+_BRANCH = (
+    "SELECT {i}, c.url, c.number, c.this_update, c.next_update, p.keys, p.ends, p.entries "
+    "FROM peer_crls c LEFT JOIN peer_revocation_pages p ON p.crl_id = c.id AND p.last_key = "
+    "(SELECT q.last_key FROM peer_revocation_pages q WHERE q.crl_id = c.id AND q.last_key >= :k{i} "
+    "ORDER BY q.last_key LIMIT 1) "
+    "WHERE c.issuer_sha256 = :s{i}"
 )
 
 
-def serial_key(serial: int) -> str:
-    """How ``peer_revocations.serial`` spells a serial: 40 lowercase hex digits."""
-    return f"{serial:040x}"
+def status_sql(wanted: Sequence[tuple[str, int]]) -> tuple[str, dict[str, object]]:
+    """One statement (and its parameters) for the CRL status of each ``(issuer certificate
+    SHA-256, serial)`` in ``wanted``; :func:`read_status` reads its rows for each."""
+    sql = " UNION ALL ".join(_BRANCH.format(i=i) for i in range(len(wanted)))
+    params: dict[str, object] = {}
+    for i, (issuer, serial) in enumerate(wanted):
+        params[f"s{i}"], params[f"k{i}"] = issuer, serial_key(serial)
+    return sql, params
+
+
+#: One row of :func:`status_sql`: index, url, number, thisUpdate, nextUpdate (times as datetimes,
+#: or text from SQLite), and the page's keys, ends and entries (NULLs if no page could hold it).
+StatusRow = tuple[
+    int, str, int | None, dt.datetime | str, dt.datetime | str | None, bytes | None, bytes | None, bytes | None
+]
+
+
+def read_status(rows: Sequence[Sequence[object]], index: int, serial: int) -> tuple[HeldCrl | None, Found | None]:
+    """From :func:`status_sql`'s rows, for the ``index``-th certificate asked about: the newest
+    CRL held of its issuer (None if none yet), and the newest entry for ``serial`` (None if no
+    CRL held lists it)."""
+    key = serial_key(serial)
+    mine: list[tuple[HeldCrl, StatusRow]] = []
+    for r in cast(Sequence[StatusRow], rows):
+        if r[0] == index:
+            this_update = _utc(r[3])
+            assert this_update is not None  # NOT NULL
+            mine.append((HeldCrl(r[1], r[2], this_update, _utc(r[4])), r))
+    if not mine:
+        return None, None
+    if len(mine) > 1:
+        mine.sort(key=lambda x: x[0].this_update, reverse=True)
+    for held, r in mine:
+        keys, ends, entries = r[5], r[6], r[7]
+        if keys is None or ends is None or entries is None:
+            continue
+        entry = crl_pages.find(bytes(keys), bytes(ends), bytes(entries), key)
+        if entry is not None:
+            found = Found(crl.decode_entry(entry), held.url, held.number, held.this_update, held.next_update)
+            return mine[0][0], found
+    return mine[0][0], None
+
+
+def serial_key(serial: int) -> bytes:
+    """How a stored page spells a serial (registry.pki.crl.pages.serial_key)."""
+    return crl_pages.serial_key(serial)
+
+
+_ONE = text(_BRANCH.format(i=0))
 
 
 def lookup(tx: Tx, issuer_sha256: str, serial: int) -> Found | None:
     """The newest entry for ``serial`` issued by the CA whose certificate hashes to ``issuer_sha256``."""
-    row = tx.conn.execute(text(ENTRY_SQL), {"issuer": issuer_sha256, "serial": serial_key(serial)}).first()
-    if row is None:
-        return None
-    this_update = _utc(row[3])
-    assert this_update is not None  # NOT NULL
-    return Found(crl.decode_entry(bytes(row[0])), row[1], row[2], this_update, _utc(row[4]))
+    rows = tx.conn.execute(_ONE, {"s0": issuer_sha256, "k0": serial_key(serial)}).all()
+    return read_status(rows, 0, serial)[1]
 
 
 def _utc(t: dt.datetime | str | None) -> dt.datetime | None:
