@@ -190,3 +190,38 @@ def test_a_peer_vouches_only_for_its_own_area(ctx: ServiceContext, beijing: Regi
     assert it.verdict == "invalid"
     maker = it.check("maker_certificate")
     assert maker.ok is False and any("out of scope: the esID 440300" in m[1] for m in maker.reasons)
+
+
+def test_a_peer_signature_is_one_statement_and_its_revocations_still_count(
+    ctx: ServiceContext, beijing: Region, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CRL status of every certificate on a Beijing signature's paths (holder, issuing CA,
+    seal maker) comes from one statement, like one of our own; the answers are the same as one
+    statement per certificate would give: a revoked holder certificate is still found."""
+    from registry.services import verify
+
+    r, sig = issue_and_sign(beijing, "sm2")
+    admit(ctx, beijing)
+    publish_and_refresh(ctx, beijing)
+    assert item(ctx, sig, DOC).verdict == "valid"  # builds the trust store
+    statements: list[str] = []
+    real = verify._Reader.__call__
+
+    def counting(self, sql, params):  # type: ignore[no-untyped-def]
+        statements.append(sql)
+        return real(self, sql, params)
+
+    monkeypatch.setattr(verify._Reader, "__call__", counting)
+    assert item(ctx, sig, DOC).verdict == "valid"
+    assert len(statements) == 1 and statements[0].count("peer_revocation_pages p") == 3
+    assert "certificates" not in statements[0]  # our own statuses are not needed for Beijing's
+    ctx.clock.advance(minutes=5)
+    revocation.revoke_seal(beijing.ctx, ADMIN, r.es_id, "keyCompromise")
+    publish_and_refresh(ctx, beijing)
+    seal_now = item(ctx, r.seal_der)
+    statements.clear()
+    it = item(ctx, sig, DOC)
+    assert len(statements) == 1
+    notes = " ".join(m[1] for c in it.checks for m in c.notes)
+    assert it.verdict == "valid" and "keyCompromise" in notes  # revoked after signing: noted
+    assert seal_now.verdict == "invalid"
