@@ -312,8 +312,9 @@ def tianjin(request: pytest.FixtureRequest, ctx: ServiceContext, database_url: s
         databases.close()
 
 
+@pytest.mark.parametrize("name", ["tianjin", "a-tianjin"])  # read after Beijing's list, and before it
 def test_a_certificate_two_peers_list_is_trusted_for_neither(
-    ctx: ServiceContext, beijing: Region, tianjin: Region
+    ctx: ServiceContext, beijing: Region, tianjin: Region, name: str
 ) -> None:
     r, sig = issue_and_sign(beijing, "sm2")
     admit(ctx, beijing)
@@ -328,11 +329,29 @@ def test_a_certificate_two_peers_list_is_trusted_for_neither(
         doc["services"].append({**bj_root, "id": "beijing-sm2-root"})
 
     tianjin.serve_list(tianjin.resigned(with_beijing_root))
-    peers.propose(ctx, ADA, "tianjin", tianjin.list_url, "120000", tianjin.fingerprints())
-    peers.approve(ctx, RITA, "tianjin")
+    peers.propose(ctx, ADA, name, tianjin.list_url, "120000", tianjin.fingerprints())
+    peers.approve(ctx, RITA, name)
     it = item(ctx, r.seal_der)
     assert it.verdict == "indeterminate", [(c.id, c.reasons) for c in it.checks]
-    why = "is listed by both beijing and tianjin: trusted for neither"
+    first, second = sorted(["beijing", name])
+    why = f"is listed by both {first} and {second}: trusted for neither"
     assert why in undecided_text(it)
     assert item(ctx, sig, DOC).verdict == "indeterminate"
     assert any(why in p for p in trust_store(ctx).problems)
+    # Beijing's other hierarchy, which only Beijing lists, is untouched
+    ecdsa, _sig = issue_and_sign(beijing, "ecdsa")
+    publish_and_refresh(ctx, beijing)
+    assert item(ctx, ecdsa.seal_der).verdict == "valid"
+    # what a relying party sees: the API's verdict names both peers, and says who listed it
+    import io
+
+    from registry.web import create_app
+
+    client = create_app({"TESTING": True}, ctx=ctx).test_client()
+    answer = client.post(
+        "/api/v1/verify", data={"file": (io.BytesIO(r.seal_der), "seal.esl")}, content_type="multipart/form-data"
+    )
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["verdict"] == "indeterminate" and why in json.dumps(body, ensure_ascii=False)
+    assert body["seal"]["vouched_by"]["seal"]["listed_by"] == [first, second]
