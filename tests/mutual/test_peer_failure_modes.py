@@ -355,3 +355,87 @@ def test_a_certificate_two_peers_list_is_trusted_for_neither(
     body = answer.get_json()
     assert body["verdict"] == "indeterminate" and why in json.dumps(body, ensure_ascii=False)
     assert body["seal"]["vouched_by"]["seal"]["listed_by"] == [first, second]
+
+
+# -- gaps the other files leave: #2 verdicts while down, #6 after, #8 verdicts, #10 rollover missed --
+
+
+def test_a_peer_that_is_down_still_vouches_while_fresh_and_a_list_with_no_anchor_is_flagged(
+    ctx: ServiceContext, beijing: Region
+) -> None:
+    r, sig = issue_and_sign(beijing, "sm2")
+    admit(ctx, beijing)
+    publish_and_refresh(ctx, beijing)
+    beijing.faults.down = True
+    ctx.clock.advance(hours=1)
+    [result] = peers.refresh(ctx, ADMIN)
+    assert result.outcome == "failed" and {c.outcome for c in result.crls} == {"failed"}
+    assert item(ctx, sig, DOC).verdict == "valid"  # its list and CRLs are still fresh
+    assert "fetch-failing" in peers.show_peer(ctx, ADMIN, "beijing").alerts
+    # back, with a list #2 (signed by its keys) that names no service at all: taken, but flagged,
+    # and nothing of Beijing's is valid any more
+    beijing.faults.clear()
+    ctx.clock.advance(minutes=1)
+    beijing.publish()
+
+    def no_services(doc: dict[str, Any]) -> None:
+        doc["services"] = []
+
+    beijing.serve_list(beijing.resigned(no_services, sequence=2))
+    [result] = peers.refresh(ctx, ADMIN)
+    assert (result.outcome, result.sequence) == ("accepted", 2)
+    assert "no-anchors" in peers.show_peer(ctx, ADMIN, "beijing").alerts
+    assert item(ctx, r.seal_der).verdict != "valid"
+
+
+def test_a_signature_made_after_the_peer_revoked_its_certificate_is_invalid(
+    ctx: ServiceContext, beijing: Region
+) -> None:
+    r, before = issue_and_sign(beijing, "sm2")
+    admit(ctx, beijing)
+    publish_and_refresh(ctx, beijing)
+    ctx.clock.advance(minutes=1)
+    revocation.revoke_seal(beijing.ctx, ADMIN, r.es_id, "keyCompromise")
+    ctx.clock.advance(minutes=1)
+    after = _signed_now(ctx, r)  # the holder key used after the revocation
+    publish_and_refresh(ctx, beijing)
+    assert item(ctx, before, DOC).verdict == "valid"
+    it = item(ctx, after, DOC)
+    assert it.verdict == "invalid" and it.check("signer_certificate").ok is False
+    assert "revoked (keyCompromise)" in failed_text(it)
+
+
+def test_a_peer_withdrawn_here_vouches_for_nothing_with_our_reason(ctx: ServiceContext, beijing: Region) -> None:
+    from .conftest import AMOS
+    from .test_peer_lists import audit_actions
+
+    _r, sig = issue_and_sign(beijing, "sm2")
+    admit(ctx, beijing)
+    publish_and_refresh(ctx, beijing)
+    assert item(ctx, sig, DOC).verdict == "valid"
+    peers.change_state(ctx, AMOS, "beijing", "withdraw", "互认协议终止")
+    it = item(ctx, sig, DOC)
+    assert it.verdict == "indeterminate"
+    assert "peer beijing (110000) was withdrawn here at" in undecided_text(it) and "互认协议终止" in undecided_text(it)
+    assert audit_actions(ctx)[-1] == "peer.withdrawn"
+
+
+def test_a_rollover_missed_while_offline_is_walked_through(ctx: ServiceContext, beijing: Region) -> None:
+    from .test_peer_lists import audit_actions
+
+    _r, sig = issue_and_sign(beijing, "sm2")
+    admit(ctx, beijing)
+    trust_lists.announce_next_keys(beijing.ctx, ADMIN, not_before=ctx.clock.now())
+    ctx.clock.advance(minutes=1)
+    beijing.publish()  # #2 announces the next keys
+    ctx.clock.advance(minutes=1)
+    trust_lists.roll_over(beijing.ctx, ADMIN)
+    beijing.publish()  # #3 signed by the new keys only
+    ctx.clock.advance(minutes=1)
+    beijing.publish()  # #4
+    [r] = peers.refresh(ctx, ADMIN)  # Shenzhen saw none of them
+    assert (r.outcome, r.sequence) == ("accepted", 4)
+    assert beijing.faults.hits.get("/trust/lists/2.jws") == 1 and beijing.faults.hits.get("/trust/lists/3.jws") == 1
+    assert "peer.key_rolled_over" in audit_actions(ctx)
+    publish_and_refresh(ctx, beijing)
+    assert item(ctx, sig, DOC).verdict == "valid"
