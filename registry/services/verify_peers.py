@@ -5,6 +5,7 @@ state, and the freshness of its list and CRLs. Used by :mod:`registry.services.v
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ class Listing:
     next_update: dt.datetime
     fetched_at: dt.datetime
     sha256: str
+    # the peers that list this same certificate, when more than one does (then none vouches for it)
+    conflict: tuple[str, ...] = ()
 
     def list_json(self) -> dict[str, Any]:
         return {
@@ -59,12 +62,12 @@ def add_peers(
     """Every certificate the lists in force of our peers name (active, suspended or withdrawn:
     :meth:`_Trust.vouch` decides what each may vouch for): roots as anchors, the others as
     intermediates, each with its listing. Trust is not transitive: peers' peers are not read."""
-    conflicted: set[bytes] = set()
     with ctx.reader() as session:
         rows = session.execute(
             select(Peer, PeerList)
             .join(PeerList, (PeerList.peer_id == Peer.id) & (PeerList.sequence == Peer.list_sequence))
             .where(Peer.state.in_(("active", "suspended", "withdrawn")))
+            .order_by(Peer.name)
         ).all()
         for peer, held in rows:
             try:
@@ -89,23 +92,30 @@ def add_peers(
                     held.sha256,
                 )
                 cert = svc.certificate
-                if cert.der in ours or cert.der in conflicted:
+                if cert.der in ours:
                     continue  # a peer listing our own certificate changes nothing
                 other = listed.get(cert.der)
                 if other is not None and other.peer != peer.name:
                     # two peers list the same certificate: whose scope would apply is not ours to
-                    # guess, so neither vouches for it (fail closed) and the problem is reported
-                    conflicted.add(cert.der)
-                    del listed[cert.der]
-                    anchors.pop(cert.der, None)
-                    intermediates.pop(cert.der, None)
-                    problems.append(
-                        f"{cert.subject} is listed by both {other.peer} and {peer.name}: trusted for neither"
-                    )
+                    # guess, so neither vouches for it (fail closed: the certificate stays known,
+                    # so that a path through it is indeterminate, naming both, not "untrusted")
+                    # and the problem is reported
+                    names = other.conflict or (other.peer,)
+                    if peer.name not in names:
+                        names = (*names, peer.name)
+                        listed[cert.der] = dataclasses.replace(other, conflict=names)
+                        problems.append(f"{cert.subject} is listed by {_both(names)}: trusted for neither")
+                    if svc.role is tl.ServiceRole.ROOT:  # a root to either: a path may end there
+                        intermediates.pop(cert.der, None)
+                        anchors[cert.der] = cert
                     continue
                 listed[cert.der] = listing
                 target = anchors if svc.role is tl.ServiceRole.ROOT else intermediates
                 target[cert.der] = cert
+
+
+def _both(names: Sequence[str]) -> str:
+    return f"both {names[0]} and {names[1]}" if len(names) == 2 else "each of " + ", ".join(names)
 
 
 def peer_vouch(
@@ -137,6 +147,21 @@ def peer_vouch(
         "service": named.service.id,
         "list": listing.list_json(),
     }
+    conflicts = [(c, x.conflict) for c, x in zip(path, listings, strict=True) if x is not None and x.conflict]
+    if conflicts:
+        # whose list, scope and status would apply is not ours to guess: nothing else is judged
+        entry["listed_by"] = sorted({n for _c, names in conflicts for n in names})
+        return pv.Vouch(
+            entry,
+            (),
+            tuple(
+                (
+                    f"证书“{c.subject}”同时被{'、'.join(names)}的信任列表列出：均不予认可",
+                    f"the certificate '{c.subject}' is listed by {_both(names)}: trusted for neither",
+                )
+                for c, names in conflicts
+            ),
+        )
     if listing.state != "active":
         since = _iso_z(listing.state_since)
         word = ("暂停", "suspended") if listing.state == "suspended" else ("撤销", "withdrawn")
@@ -165,11 +190,30 @@ def peer_vouch(
     for x in considered:
         status_at = _service_status_at(x.service, at)
         if status_at is not tl.ServiceStatus.GRANTED:
+            # the file's own time falls when the peer did not vouch for the service: no proof of
+            # an earlier existence can contradict what the file itself claims (as for a
+            # certificate revoked before the signing time)
             failures.append(
                 (
                     f"{who}列表中的服务 {x.service.id} 在 {_iso_z(at)} 的状态为 {status_at.value if status_at else '未认可'}",
                     f"the service {x.service.id} of {who_en} was "
                     f"{status_at.value if status_at else 'not granted'} at {_iso_z(at)}",
+                )
+            )
+            continue
+        ended = _ended_since(x.service, at, now)
+        if ended is not None:
+            # granted at the time the seal or signature states, but not now: that time is
+            # self-declared (the SES verifier reads no trusted timestamp), so it cannot show the
+            # seal or signature existed before the change (§2.2, DSS's proof of existence)
+            status_now, changed = ended
+            undecided.append(
+                (
+                    f"{who}列表中的服务 {x.service.id} 已于 {_iso_z(changed)} 变为 {status_now.value}；"
+                    f"{_iso_z(at)} 是签章自行声明的时间（没有可信时间戳），不能证明其早于该时间",
+                    f"the service {x.service.id} of {who_en} was {status_now.value} at {_iso_z(changed)}; "
+                    f"{_iso_z(at)} is a self-declared time (no trusted timestamp): it cannot show that this "
+                    "was made before then",
                 )
             )
     if role == "seal":
@@ -247,6 +291,28 @@ def _service_status_at(service: tl.Service, at: dt.datetime) -> tl.ServiceStatus
         if h.since <= at:
             status = h.status
     return status
+
+
+def _ended_since(service: tl.Service, at: dt.datetime, now: dt.datetime) -> tuple[tl.ServiceStatus, dt.datetime] | None:
+    """If the service is not granted now although it was at ``at``: its status now and since when
+    (the first change away from granted after ``at`` that has lasted until now)."""
+    if _service_status_at(service, now) is tl.ServiceStatus.GRANTED:
+        return None
+    entries = service.history or (tl.HistoryEntry(service.status, service.status_since),)
+    since: dt.datetime | None = None
+    status = None
+    for h in entries:
+        if h.since > now:
+            break
+        if h.status is tl.ServiceStatus.GRANTED:
+            since = None
+        elif since is None and h.since > at:
+            since, status = h.since, h.status
+        elif since is not None:
+            status = h.status
+    if since is None or status is None:
+        return None
+    return status, since
 
 
 def _iso_z(t: dt.datetime) -> str:

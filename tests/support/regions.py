@@ -8,6 +8,7 @@ under tests/mutual/test_live_registries.py run two real ``registry serve`` inste
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -18,11 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from werkzeug.serving import make_server
 
 from registry.config import Settings
+from registry.db.trust_models import ListSigningKey
 from registry.domain.roles import Role
+from registry.pki import jws
+from registry.pki.keys import decrypt_private_key
 from registry.services import authorities, licences, trust_lists, users
 from registry.services.context import FrozenClock, ServiceContext
 from registry.services.demo import DEMO_CSV
@@ -33,6 +37,12 @@ BEIJING = {
     "area_code": "110000",
     "name_zh": "北京市市场监督管理局",
     "name_en": "Beijing Administration for Market Regulation",
+}
+
+TIANJIN = {
+    "area_code": "120000",
+    "name_zh": "天津市市场监督管理局",
+    "name_en": "Tianjin Administration for Market Regulation",
 }
 
 Answer = tuple[int, dict[str, str], bytes]
@@ -112,6 +122,26 @@ class Region:
     def publish(self) -> trust_lists.PublishedList:
         return trust_lists.publish(self.ctx, ADMIN)
 
+    def resigned(self, change: Callable[[dict[str, Any]], None], *, sequence: int | None = None) -> bytes:
+        """The region's list ``sequence`` (its newest by default) with its payload changed by
+        ``change`` (a function editing the parsed JSON in place), signed by the region's current
+        list-signing keys: what this peer would serve if it published that content (a list that
+        omits a service, names another region's certificate, ...), without going through its
+        list builder."""
+        published = trust_lists.current(self.ctx) if sequence is None else trust_lists.version(self.ctx, sequence)
+        assert published is not None, "the region has published no list"
+        doc = json.loads(published.payload)
+        change(doc)
+        data = (json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=2) + "\n").encode()
+        with self.ctx.reader() as s:
+            blobs = list(s.scalars(select(ListSigningKey.key_blob).where(ListSigningKey.status == "current")))
+        keys = self.ctx.require_keyring().keys
+        return jws.sign(data, [decrypt_private_key(b, keys) for b in blobs])
+
+    def serve_list(self, document: bytes) -> None:
+        """The fault injector answers ``/trust/list.jws`` with ``document`` from now on."""
+        self.faults.answers["/trust/list.jws"] = (200, {"Content-Type": "application/jose+json"}, document)
+
 
 @contextmanager
 def region(
@@ -167,4 +197,4 @@ def region(
         ctx.engine.dispose()
 
 
-__all__ = ["BEIJING", "Faults", "Region", "region", "second_database"]
+__all__ = ["BEIJING", "TIANJIN", "Faults", "Region", "region", "second_database"]
