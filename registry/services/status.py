@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy import select
 
 from ..db.models import Certificate, Revocation, Seal
+from ..domain.errors import NotFound
+from ..domain.esid import validate_esid
 from ..domain.states import SealStatus
 from ..pki.crl import CrlReason
-from . import authorities
+from . import authorities, peer_status
 from .context import Actor, ServiceContext
 from .core.seals import find_seal
 from .core.tx import reading
@@ -27,7 +29,20 @@ def _iso(t: dt.datetime | None) -> str | None:
 
 def seal_status(ctx: ServiceContext, code: str) -> dict[str, Any]:
     """Status, type, name, holder, validity, revocation (reason and time) and certificates of the
-    seal with esID ``code``. ValidationError for a malformed code, NotFound for an unknown one."""
+    seal with esID ``code``, ``"source": "own"``. A seal of an admitted peer's area is answered from
+    the peer's status API checked against its CRLs (:mod:`.peer_status`, ``"source": "peer"``).
+    ValidationError for a malformed code, NotFound for one neither ours nor a peer's."""
+    es_id = validate_esid(code)
+    try:
+        return _own_status(ctx, es_id)
+    except NotFound:
+        answer = peer_status.peer_seal_status(ctx, es_id)
+        if answer is None:
+            raise
+        return answer
+
+
+def _own_status(ctx: ServiceContext, code: str) -> dict[str, Any]:
     with reading(ctx, _PUBLIC) as tx:
         session = tx.session
         seal = find_seal(tx, code)
@@ -62,6 +77,12 @@ def seal_status(ctx: ServiceContext, code: str) -> dict[str, Any]:
             successor = session.scalar(select(Seal.es_id).where(Seal.id == seal.superseded_by_id))
         return {
             "es_id": seal.es_id,
+            "source": "own",
+            "authority": {
+                "area_code": ctx.settings.area_code,
+                "name_zh": ctx.settings.authority_name,
+                "name_en": ctx.settings.authority_name_en,
+            },
             "status": status,
             "type": {"code": seal.seal_type.code, "name_en": seal.seal_type.english, "name_zh": seal.seal_type.chinese},
             "name": seal.name,

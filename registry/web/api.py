@@ -90,7 +90,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": {
-                            "description": "The seal",
+                            "description": "The seal: ours, or an admitted peer's answered from its data",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SealStatus"}}},
                         },
                         "400": {
@@ -98,7 +98,8 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                             "content": {"application/json": {"schema": error}},
                         },
                         "404": {
-                            "description": "No such seal (also a code whose check character is wrong)",
+                            "description": "No such seal here, and its area code is no admitted peer's "
+                            "(also a code whose check character is wrong)",
                             "content": {"application/json": {"schema": error}},
                         },
                         "405": {
@@ -169,10 +170,31 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     },
                 },
                 "SealStatus": {
+                    "description": "One of our own seals (source own), or a seal of an admitted peer's area "
+                    "answered from the peer's data (source peer)",
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/OwnSealStatus"},
+                        {"$ref": "#/components/schemas/PeerSealStatus"},
+                    ],
+                },
+                "Authority": {
                     "type": "object",
-                    "required": ["es_id", "status", "type", "name", "holder", "valid_start", "valid_end"],
+                    "description": "The registry whose data the answer comes from",
+                    "properties": {
+                        "area_code": {"type": "string"},
+                        "name_zh": {"type": ["string", "null"]},
+                        "name_en": {"type": ["string", "null"]},
+                        "peer": {"type": "string", "description": "our name for the peer (source peer)"},
+                        "state": {"type": "string", "enum": ["active", "suspended", "withdrawn"]},
+                    },
+                },
+                "OwnSealStatus": {
+                    "type": "object",
+                    "required": ["es_id", "source", "status", "type", "name", "holder", "valid_start", "valid_end"],
                     "properties": {
                         "es_id": {"type": "string"},
+                        "source": {"const": "own"},
+                        "authority": {"$ref": "#/components/schemas/Authority"},
                         "status": {"type": "string", "enum": ["active", "suspended", "revoked", "expired"]},
                         "type": {
                             "type": "object",
@@ -198,6 +220,55 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         },
                         "suspended_at": {"type": ["string", "null"], "format": "date-time"},
                         "superseded_by": {"type": ["string", "null"], "description": "esID of the renewal"},
+                        "certificates": {"type": "array", "items": {"type": "object"}},
+                        "checked_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "PeerSealStatus": {
+                    "type": "object",
+                    "description": "Decided from the peer's CRLs as we hold them (a certificate on them is "
+                    "revoked whatever the peer says); what the peer's own status API said is informative only. "
+                    "unknown: the peer is suspended or withdrawn here, its list expired, it did not answer, "
+                    "or a CRL is missing or past its nextUpdate (see reasons)",
+                    "required": ["es_id", "source", "status", "authority", "reasons", "checked_at"],
+                    "properties": {
+                        "es_id": {"type": "string"},
+                        "source": {"const": "peer"},
+                        "status": {"type": "string", "enum": ["active", "suspended", "revoked", "expired", "unknown"]},
+                        "authority": {"$ref": "#/components/schemas/Authority"},
+                        "list": {
+                            "type": ["object", "null"],
+                            "description": "the peer's trust list in force",
+                            "properties": {
+                                "sequence": {"type": "integer"},
+                                "sha256": {"type": "string"},
+                                "issued_at": {"type": "string", "format": "date-time"},
+                                "next_update": {"type": "string", "format": "date-time"},
+                                "fetched_at": {"type": "string", "format": "date-time"},
+                            },
+                        },
+                        "status_url": {"type": ["string", "null"], "description": "the peer's own status URL"},
+                        "peer_said": {"type": ["object", "null"], "description": "what the peer answered"},
+                        "crl_says": {
+                            "type": "array",
+                            "description": "each certificate the peer named, as its CRL says: good, hold, revoked "
+                            "or unknown, with the CRL (url, number, thisUpdate, nextUpdate)",
+                            "items": {"type": "object"},
+                        },
+                        "reasons": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "code": {"type": "string"},
+                                    "zh": {"type": "string"},
+                                    "en": {"type": "string"},
+                                },
+                            },
+                        },
+                        "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+                        "revocation_reason": {"type": ["string", "null"]},
+                        "suspended_at": {"type": ["string", "null"], "format": "date-time"},
                         "certificates": {"type": "array", "items": {"type": "object"}},
                         "checked_at": {"type": "string", "format": "date-time"},
                     },

@@ -46,7 +46,8 @@ def seal_status(code: str) -> ResponseReturnValue:
     ``Accept: application/json`` gets the same data as ``GET /api/v1/seals/<code>``."""
     info = status.seal_status(service_context(), code)
     if request.accept_mimetypes.best == "application/json":
-        return jsonify({**info, "uscc": info["holder"]["uscc"], "enterprise": info["holder"]["enterprise"]})
+        holder = info.get("holder") or {}  # a peer's answer may name no holder
+        return jsonify({**info, "uscc": holder.get("uscc"), "enterprise": holder.get("enterprise")})
     return render_template("public/seal.html", seal=info)
 
 
